@@ -1,0 +1,40 @@
+#include "headless_runner.h"
+
+#include <QCoreApplication>
+
+#include "harmonylite/engine.h"
+#include "harmonylite/logging.h"
+#include "unix_signals.h"
+
+namespace hl {
+
+HeadlessRunner::HeadlessRunner(Config config, QObject* parent)
+    : QObject(parent), m_config(std::move(config)) {}
+
+int HeadlessRunner::exec() {
+  EngineThread engine(m_config);
+  UnixSignals unixSignals;
+  int exitCode = 0;
+
+  QObject::connect(&engine, &EngineThread::started, [] {
+    qCInfo(lcMain) << "node running headless; stop it with Ctrl-C or SIGTERM";
+  });
+  QObject::connect(&engine, &EngineThread::failed, [&](const QString& reason) {
+    qCCritical(lcMain).noquote() << "start-up failed:" << reason;
+    exitCode = 1;
+    QCoreApplication::exit(1);
+  });
+  QObject::connect(&unixSignals, &UnixSignals::terminationRequested, [&](int sig) {
+    qCInfo(lcMain) << "signal" << sig << "received, stopping";
+    engine.stop();
+    QCoreApplication::exit(exitCode);
+  });
+
+  engine.start();
+  const int rc = QCoreApplication::exec();
+  engine.stop();
+  if (rc == 0 && exitCode == 0) qCInfo(lcMain) << "stopped cleanly";
+  return rc != 0 ? rc : exitCode;
+}
+
+}  // namespace hl

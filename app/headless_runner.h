@@ -1,0 +1,25 @@
+// The headless host: runs the engine on its thread with no window, until SIGINT/SIGTERM.
+// Used for --no-gui, for services and when no display can be opened (SPEC B11).
+// Thread: the host (main) thread; it owns the EngineThread.
+#pragma once
+
+#include <QObject>
+
+#include "harmonylite/config.h"
+
+namespace hl {
+
+class HeadlessRunner final : public QObject {
+  Q_OBJECT
+ public:
+  explicit HeadlessRunner(Config config, QObject* parent = nullptr);
+
+  // Runs the event loop; returns the process exit code: 0 after a clean stop on a signal,
+  // 1 when the engine fails to start.
+  int exec();
+
+ private:
+  Config m_config;
+};
+
+}  // namespace hl

@@ -1,0 +1,42 @@
+// The replication engine and the thread it runs on.
+//
+// EngineThread is what hosts (the headless runner, the GUI) own: it is created and used on the
+// host thread, starts one QThread with its own event loop, and moves an Engine onto it. Every
+// call into the engine is a queued call with copyable values; results come back as signals.
+// The Engine owns every SQLite and NATS handle and child process, all on the engine thread.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+
+#include "harmonylite/config.h"
+
+namespace hl {
+
+class Engine;
+
+class EngineThread final : public QObject {
+  Q_OBJECT
+ public:
+  explicit EngineThread(Config config, QObject* parent = nullptr);
+  ~EngineThread() override;  // stops the engine and joins the thread
+
+  // Starts the thread and the engine; emits started() or failed().
+  void start();
+  // Stops the engine and joins its thread; waits at most `timeoutMs`. Safe to call twice.
+  void stop(int timeoutMs = 10000);
+
+  bool isRunning() const { return m_thread.isRunning(); }
+
+ signals:
+  void started();
+  void failed(const QString& reason);  // start-up failure, one line naming the cause
+  void stopped();
+
+ private:
+  QThread m_thread;
+  Engine* m_engine = nullptr;  // lives on m_thread; deleted there (finished -> deleteLater)
+};
+
+}  // namespace hl

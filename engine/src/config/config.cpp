@@ -1,0 +1,426 @@
+// Loading and validating the TOML configuration (SPEC A9) with toml++.
+//
+// toml++ reports parse errors by exception; they are caught here, at the call site, and turned
+// into a Status that names the file and the line. Every key is read through ConfigReader, which
+// records the keys it knows, so that the keys it does not know can be warned about by name.
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHash>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QSaveFile>
+#include <QSet>
+#include <QStandardPaths>
+#include <QUrl>
+
+#include <limits>
+#include <string>
+#include <toml++/toml.h>
+
+#include "harmonylite/config.h"
+
+namespace hl {
+namespace {
+
+const QSet<QString> kStores = {"nats", "s3", "webdav", "sftp", "local"};
+const QSet<QString> kLogFormats = {"console", "json"};
+
+// Tables whose keys we know; any other table is an unknown key.
+const QSet<QString> kKnownTables = {
+    "replication_log", "snapshot", "snapshot.nats", "snapshot.s3", "snapshot.webdav",
+    "snapshot.sftp", "snapshot.local", "nats", "logging", "prometheus", "health_check",
+    "sharding"};
+
+QString typeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+QString qs(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+
+// Validates "host:port" or ":port" (port 0..65535). `allowRandom` admits ":-1".
+bool validBind(const QString& bind, bool allowRandom) {
+  const qsizetype colon = bind.lastIndexOf(':');
+  if (colon < 0) return false;
+  const QString port = bind.mid(colon + 1);
+  if (allowRandom && port == "-1") return true;
+  bool ok = false;
+  const int p = port.toInt(&ok);
+  return ok && p >= 0 && p <= 65535;
+}
+
+class ConfigReader {
+ public:
+  ConfigReader(const toml::table& root, QString source) : m_root(root), m_source(std::move(source)) {}
+
+  const Status& status() const { return m_status; }
+  QList<ConfigWarning> takeWarnings() { return std::move(m_warnings); }
+
+  // Looks up a dotted key ("nats.urls"); nullptr when absent. Marks the key as known.
+  const toml::node* find(const QString& path) {
+    m_known.insert(path);
+    const QStringList parts = path.split('.');
+    const toml::table* table = &m_root;
+    for (qsizetype i = 0; i < parts.size(); ++i) {
+      const toml::node* n = table->get(parts[i].toStdString());
+      if (!n) return nullptr;
+      if (i + 1 == parts.size()) return n;
+      table = n->as_table();
+      if (!table) return nullptr;  // reported by checkTables()
+    }
+    return nullptr;
+  }
+
+  void fail(const QString& path, const toml::node* n, const QString& what) {
+    if (!m_status.isOk()) return;  // keep the first error
+    m_status = Status::invalidArgument(QStringLiteral("%1:%2: %3: %4")
+                                           .arg(m_source)
+                                           .arg(n ? int(n->source().begin.line) : 0)
+                                           .arg(path, what));
+  }
+
+  void readBool(const QString& path, bool& out) {
+    const toml::node* n = find(path);
+    if (!n) return;
+    if (auto v = n->value<bool>(); v && n->is_boolean()) {
+      out = *v;
+    } else {
+      fail(path, n, "expected a boolean, got " + typeName(*n));
+    }
+  }
+
+  void readInt(const QString& path, int64_t min, int64_t max, int64_t& out) {
+    const toml::node* n = find(path);
+    if (!n) return;
+    if (!n->is_integer()) {
+      fail(path, n, "expected an integer, got " + typeName(*n));
+      return;
+    }
+    const int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      fail(path, n, QStringLiteral("%1 is out of range (%2..%3)").arg(v).arg(min).arg(max));
+      return;
+    }
+    out = v;
+  }
+
+  void readInt(const QString& path, int min, int max, int& out) {
+    int64_t v = out;
+    readInt(path, int64_t(min), int64_t(max), v);
+    out = int(v);
+  }
+
+  void readString(const QString& path, QString& out) {
+    const toml::node* n = find(path);
+    if (!n) return;
+    if (!n->is_string()) {
+      fail(path, n, "expected a string, got " + typeName(*n));
+      return;
+    }
+    out = qs(*n->value<std::string_view>());
+  }
+
+  void readChoice(const QString& path, const QSet<QString>& allowed, QString& out) {
+    QString v = out;
+    readString(path, v);
+    if (!allowed.contains(v)) {
+      QStringList names(allowed.begin(), allowed.end());
+      names.sort();
+      fail(path, find(path),
+           QStringLiteral("unknown value \"%1\" (expected one of: %2)").arg(v, names.join(", ")));
+      return;
+    }
+    out = v;
+  }
+
+  void readBind(const QString& path, bool allowRandom, QString& out) {
+    QString v = out;
+    readString(path, v);
+    if (!validBind(v, allowRandom)) {
+      fail(path, find(path),
+           QStringLiteral("\"%1\" is not a bind address of the form host:port or :port").arg(v));
+      return;
+    }
+    out = v;
+  }
+
+  void readStringList(const QString& path, QStringList& out) {
+    const toml::node* n = find(path);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) {
+      fail(path, n, "expected an array of strings, got " + typeName(*n));
+      return;
+    }
+    QStringList list;
+    for (const toml::node& item : *arr) {
+      if (!item.is_string()) {
+        fail(path, &item, "expected an array of strings, found " + typeName(item));
+        return;
+      }
+      list << qs(*item.value<std::string_view>());
+    }
+    out = list;
+  }
+
+  // Walks the document: every key not read above is reported, and a known table written
+  // as something else ("nats = 3") is an error.
+  void checkUnknown(const toml::table& table, const QString& prefix) {
+    for (const auto& [key, node] : table) {
+      const QString path = prefix.isEmpty() ? qs(key.str()) : prefix + '.' + qs(key.str());
+      if (kKnownTables.contains(path)) {
+        if (const toml::table* sub = node.as_table()) {
+          checkUnknown(*sub, path);
+        } else {
+          fail(path, &node, "expected a table, got " + typeName(node));
+        }
+        continue;
+      }
+      if (m_known.contains(path)) continue;
+      const int line = int(node.source().begin.line);
+      m_warnings.append({path, line,
+                         QStringLiteral("%1:%2: unknown key \"%3\" ignored")
+                             .arg(m_source)
+                             .arg(line)
+                             .arg(path)});
+    }
+  }
+
+  const toml::table& root() const { return m_root; }
+
+ private:
+  const toml::table& m_root;
+  QString m_source;
+  QSet<QString> m_known;
+  Status m_status;
+  QList<ConfigWarning> m_warnings;
+};
+
+Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
+                                const QString& baseDir) {
+  ConfigReader r(root, source);
+  Config c;
+  c.sourcePath = source;
+
+  r.readString("db_path", c.dbPath);
+  int64_t nodeId = 0;
+  r.readInt("node_id", 0, std::numeric_limits<int64_t>::max(), nodeId);
+  c.nodeId = uint64_t(nodeId);
+  r.readString("seq_map_path", c.seqMapPath);
+  r.readBool("publish", c.publish);
+  r.readBool("replicate", c.replicate);
+  r.readInt("scan_max_changes", 1, 100000, c.scanMaxChanges);
+  constexpr int64_t kMaxMs = int64_t(365) * 24 * 3600 * 1000;  // one year
+  r.readInt("cleanup_interval", 0, kMaxMs, c.cleanupIntervalMs);
+  r.readInt("sleep_timeout", 0, kMaxMs, c.sleepTimeoutMs);
+  r.readInt("polling_interval", 0, kMaxMs, c.pollingIntervalMs);
+  r.readStringList("ignore_tables", c.ignoreTables);
+  if (r.find("sharding.ignore_tables")) {
+    QStringList more;
+    r.readStringList("sharding.ignore_tables", more);
+    for (const QString& t : more)
+      if (!c.ignoreTables.contains(t)) c.ignoreTables << t;
+  }
+
+  auto& rl = c.replicationLog;
+  r.readInt("replication_log.shards", 1, 1024, rl.shards);
+  r.readInt("replication_log.max_entries", 1, std::numeric_limits<int64_t>::max(), rl.maxEntries);
+  r.readInt("replication_log.replicas", -1000, 1000, rl.replicas);
+  r.readBool("replication_log.compress", rl.compress);
+  r.readBool("replication_log.update_existing", rl.updateExisting);
+
+  auto& s = c.snapshot;
+  r.readBool("snapshot.enabled", s.enabled);
+  r.readChoice("snapshot.store", kStores, s.store);
+  r.readInt("snapshot.interval", 0, kMaxMs, s.intervalMs);
+  r.readInt("snapshot.leader_ttl", 1000, kMaxMs, s.leaderTtlMs);
+  r.readInt("snapshot.nats.replicas", 1, 5, s.nats.replicas);
+  r.readString("snapshot.nats.bucket", s.nats.bucket);
+  r.readString("snapshot.s3.endpoint", s.s3.endpoint);
+  r.readString("snapshot.s3.path", s.s3.path);
+  r.readString("snapshot.s3.bucket", s.s3.bucket);
+  r.readString("snapshot.s3.access_key", s.s3.accessKey);
+  r.readString("snapshot.s3.secret", s.s3.secret);
+  r.readString("snapshot.s3.session_token", s.s3.sessionToken);
+  r.readBool("snapshot.s3.use_ssl", s.s3.useSsl);
+  r.readString("snapshot.webdav.url", s.webdavUrl);
+  r.readString("snapshot.sftp.url", s.sftpUrl);
+  r.readString("snapshot.local.path", s.localPath);
+
+  auto& n = c.nats;
+  r.readStringList("nats.urls", n.urls);
+  r.readString("nats.subject_prefix", n.subjectPrefix);
+  r.readString("nats.stream_prefix", n.streamPrefix);
+  r.readBind("nats.bind_address", true, n.bindAddress);
+  r.readString("nats.server_config", n.serverConfig);
+  r.readInt("nats.connect_retries", 0, 1000000, n.connectRetries);
+  r.readInt("nats.reconnect_wait_seconds", 0, 3600, n.reconnectWaitSeconds);
+  r.readString("nats.user_name", n.userName);
+  r.readString("nats.user_password", n.userPassword);
+  r.readString("nats.seed_file", n.seedFile);
+  r.readString("nats.ca_file", n.caFile);
+  r.readString("nats.cert_file", n.certFile);
+  r.readString("nats.key_file", n.keyFile);
+  r.readString("nats.server_binary", n.serverBinary);
+
+  r.readBool("logging.verbose", c.logging.verbose);
+  r.readChoice("logging.format", kLogFormats, c.logging.format);
+
+  r.readBool("prometheus.enable", c.prometheus.enable);
+  r.readBind("prometheus.bind", false, c.prometheus.bind);
+  r.readString("prometheus.namespace", c.prometheus.nameSpace);
+  r.readString("prometheus.subsystem", c.prometheus.subsystem);
+
+  r.readBool("health_check.enable", c.healthCheck.enable);
+  r.readBind("health_check.bind", false, c.healthCheck.bind);
+  r.readString("health_check.path", c.healthCheck.path);
+  r.readBool("health_check.detailed", c.healthCheck.detailed);
+
+  r.checkUnknown(root, QString());
+  if (!r.status().isOk()) return r.status();
+
+  // Cross-field checks, after every value is known.
+  auto fail = [&](const QString& key, const QString& what) -> Status {
+    const toml::node* node = r.find(key);
+    return Status::invalidArgument(QStringLiteral("%1:%2: %3: %4")
+                                       .arg(source)
+                                       .arg(node ? int(node->source().begin.line) : 0)
+                                       .arg(key, what));
+  };
+  if (c.dbPath.isEmpty())
+    return fail("db_path", "required: the path of the application's SQLite database");
+  if (!c.healthCheck.path.startsWith('/')) return fail("health_check.path", "must start with /");
+  if (c.nats.subjectPrefix.isEmpty() || c.nats.subjectPrefix.contains(' '))
+    return fail("nats.subject_prefix", "must be a non-empty subject token without spaces");
+  if (c.nats.streamPrefix.isEmpty() || c.nats.streamPrefix.contains(QRegularExpression("[ .*>]")))
+    return fail("nats.stream_prefix", "must be a non-empty stream name without spaces, . * or >");
+  for (const QString& url : c.nats.urls) {
+    if (url.trimmed().isEmpty()) return fail("nats.urls", "contains an empty URL");
+  }
+
+  // Relative paths are taken relative to the config file's directory, so that a service and
+  // a shell started elsewhere resolve them the same way.
+  auto absolute = [&](QString& p) {
+    if (!p.isEmpty() && QDir::isRelativePath(p)) p = QDir(baseDir).absoluteFilePath(p);
+  };
+  absolute(c.dbPath);
+  absolute(c.seqMapPath);
+  absolute(c.nats.serverConfig);
+  absolute(c.nats.seedFile);
+  absolute(c.nats.caFile);
+  absolute(c.nats.certFile);
+  absolute(c.nats.keyFile);
+  absolute(c.snapshot.localPath);
+
+  LoadedConfig loaded{c, r.takeWarnings()};
+  return loaded;
+}
+
+}  // namespace
+
+QString Config::stateDir() const { return QFileInfo(dbPath).absolutePath(); }
+
+QString Config::effectiveSeqMapPath() const {
+  return seqMapPath.isEmpty() ? QDir(stateDir()).filePath("seq-map.cbor") : seqMapPath;
+}
+
+QString Config::effectiveSnapshotBucket() const {
+  return snapshot.nats.bucket.isEmpty() ? nats.streamPrefix + "-snapshot-store"
+                                        : snapshot.nats.bucket;
+}
+
+int Config::effectiveReplicas() const {
+  int r = replicationLog.replicas;
+  if (r < 1) r = replicationLog.shards / 2 + 1;
+  return std::min(r, 5);
+}
+
+QString Config::streamName(int shard) const {
+  return replicationLog.compress ? QStringLiteral("%1-c-%2").arg(nats.streamPrefix).arg(shard)
+                                 : QStringLiteral("%1-%2").arg(nats.streamPrefix).arg(shard);
+}
+
+QString Config::subjectName(int shard) const {
+  return QStringLiteral("%1-%2").arg(nats.subjectPrefix).arg(shard);
+}
+
+Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceName) {
+  const std::string doc = text.toStdString();
+  const std::string src = sourceName.toStdString();
+  toml::table root;
+  try {
+    root = toml::parse(doc, src);
+  } catch (const toml::parse_error& e) {
+    return Status::invalidArgument(QStringLiteral("%1:%2: %3")
+                                       .arg(sourceName)
+                                       .arg(e.source().begin.line)
+                                       .arg(qs(e.description())));
+  }
+  const QString baseDir = sourceName.isEmpty() ? QDir::currentPath()
+                                                : QFileInfo(sourceName).absolutePath();
+  return readConfig(root, sourceName, baseDir);
+}
+
+Result<LoadedConfig> loadConfigFile(const QString& path) {
+  QFile file(path);
+  if (!QFileInfo::exists(path))
+    return Status::notFound(QStringLiteral("config file %1 does not exist").arg(path));
+  if (!file.open(QIODevice::ReadOnly))
+    return Status::ioError(
+        QStringLiteral("config file %1 cannot be read: %2").arg(path, file.errorString()));
+  const QByteArray bytes = file.readAll();
+  return loadConfigText(QString::fromUtf8(bytes), path);
+}
+
+QString defaultDataDir() {
+  return QDir(QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation))
+      .filePath("harmonylite");
+}
+
+Result<Config> firstRunConfig(const QString& dataDir) {
+  const QString dir = dataDir.isEmpty() ? defaultDataDir() : dataDir;
+  if (!QDir().mkpath(dir))
+    return Status::ioError(QStringLiteral("cannot create the data directory %1").arg(dir));
+  Config c;
+  c.dbPath = QDir(dir).filePath("harmonylite.db");
+  return c;
+}
+
+Result<uint64_t> resolveNodeId(const Config& config) {
+  if (config.nodeId != 0) return config.nodeId;
+  const QString path = QDir(config.stateDir()).filePath("node-id");
+  QFile file(path);
+  if (file.exists()) {
+    if (!file.open(QIODevice::ReadOnly))
+      return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, file.errorString()));
+    bool ok = false;
+    const uint64_t id = file.readAll().trimmed().toULongLong(&ok);
+    if (!ok || id == 0)
+      return Status::corruption(QStringLiteral("%1 does not hold a node id").arg(path));
+    return id;
+  }
+  if (!QDir().mkpath(config.stateDir()))
+    return Status::ioError(QStringLiteral("cannot create %1").arg(config.stateDir()));
+  // Random, not derived from the machine id: cloned images must not share ids (SPEC B10).
+  // Kept below 2^31 so that it prints the same in every tool and fits Go's int on any platform.
+  const uint64_t id = 1 + QRandomGenerator::system()->bounded(quint32(0x7ffffffe));
+  QSaveFile out(path);
+  if (!out.open(QIODevice::WriteOnly) || out.write(QByteArray::number(quint64(id)) + '\n') < 0 ||
+      !out.commit())
+    return Status::ioError(QStringLiteral("cannot write %1: %2").arg(path, out.errorString()));
+  return id;
+}
+
+}  // namespace hl

@@ -1,0 +1,161 @@
+#include "sqlite/sqlite_db.h"
+
+namespace hl {
+
+Status fromSqlite(int rc, sqlite3* db, const QString& op) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::ok();
+  const char* detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const QString msg =
+      QStringLiteral("%1: %2 (code %3)").arg(op, QString::fromUtf8(detail)).arg(rc);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Status::busy(msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Status::corruption(msg);
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return Status::ioError(msg);
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE: return Status::invalidArgument(msg);
+    default: return Status::internal(msg);
+  }
+}
+
+Result<SqliteDb> SqliteDb::open(const QString& path, const Options& options) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  flags |= options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  if (!options.readOnly && options.create) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.toUtf8().constData(), &raw, flags, nullptr);
+  SqliteDb db;
+  db.m_db.reset(raw);  // closed on every path, even when open failed
+  db.m_path = path;
+  if (rc != SQLITE_OK) return fromSqlite(rc, raw, QStringLiteral("open %1").arg(path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, options.busyTimeoutMs);
+  return db;
+}
+
+Status SqliteDb::exec(const QString& sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(m_db.get(), sql.toUtf8().constData(), nullptr, nullptr, &err);
+  sqlite3_free(err);
+  return fromSqlite(rc, m_db.get(), QStringLiteral("exec"));
+}
+
+Result<SqliteStmt> SqliteDb::prepare(const QString& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const QByteArray utf8 = sql.toUtf8();
+  const int rc = sqlite3_prepare_v3(m_db.get(), utf8.constData(), int(utf8.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return fromSqlite(rc, m_db.get(), QStringLiteral("prepare"));
+  }
+  return SqliteStmt(stmt, m_db.get());
+}
+
+Result<int64_t> SqliteDb::queryInt(const QString& sql) {
+  auto stmt = prepare(sql);
+  if (!stmt) return stmt.status();
+  auto row = stmt->step();
+  if (!row) return row.status();
+  if (!*row) return Status::notFound(QStringLiteral("no row for: %1").arg(sql));
+  return stmt->columnInt(0);
+}
+
+int64_t SqliteDb::lastInsertRowId() const { return sqlite3_last_insert_rowid(m_db.get()); }
+int SqliteDb::changes() const { return sqlite3_changes(m_db.get()); }
+
+Status SqliteStmt::bindNull(int index) {
+  return fromSqlite(sqlite3_bind_null(m_stmt.get(), index), m_db, QStringLiteral("bind"));
+}
+Status SqliteStmt::bindInt(int index, int64_t value) {
+  return fromSqlite(sqlite3_bind_int64(m_stmt.get(), index, value), m_db, QStringLiteral("bind"));
+}
+Status SqliteStmt::bindDouble(int index, double value) {
+  return fromSqlite(sqlite3_bind_double(m_stmt.get(), index, value), m_db, QStringLiteral("bind"));
+}
+Status SqliteStmt::bindText(int index, const QByteArray& utf8) {
+  return fromSqlite(sqlite3_bind_text64(m_stmt.get(), index, utf8.constData(),
+                                        sqlite3_uint64(utf8.size()), SQLITE_TRANSIENT,
+                                        SQLITE_UTF8),
+                    m_db, QStringLiteral("bind"));
+}
+Status SqliteStmt::bindBlob(int index, const QByteArray& bytes) {
+  // A zero-length blob must stay a BLOB, not become NULL: pass a non-null pointer.
+  static const char kEmpty = 0;
+  const char* data = bytes.isEmpty() ? &kEmpty : bytes.constData();
+  return fromSqlite(sqlite3_bind_blob64(m_stmt.get(), index, data, sqlite3_uint64(bytes.size()),
+                                        SQLITE_TRANSIENT),
+                    m_db, QStringLiteral("bind"));
+}
+
+Result<bool> SqliteStmt::step() {
+  const int rc = sqlite3_step(m_stmt.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return fromSqlite(rc, m_db, QStringLiteral("step"));
+}
+
+Status SqliteStmt::run() {
+  for (;;) {
+    auto row = step();
+    if (!row) return row.status();
+    if (!*row) return Status::ok();
+  }
+}
+
+void SqliteStmt::reset() {
+  sqlite3_reset(m_stmt.get());
+  sqlite3_clear_bindings(m_stmt.get());
+}
+
+int SqliteStmt::columnCount() const { return sqlite3_column_count(m_stmt.get()); }
+int SqliteStmt::columnType(int col) const { return sqlite3_column_type(m_stmt.get(), col); }
+int64_t SqliteStmt::columnInt(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
+double SqliteStmt::columnDouble(int col) const { return sqlite3_column_double(m_stmt.get(), col); }
+QByteArray SqliteStmt::columnBytes(int col) const {
+  const void* p = sqlite3_column_blob(m_stmt.get(), col);
+  const int n = sqlite3_column_bytes(m_stmt.get(), col);
+  return p ? QByteArray(static_cast<const char*>(p), n) : QByteArray("");
+}
+QString SqliteStmt::columnText(int col) const { return QString::fromUtf8(columnBytes(col)); }
+
+Result<SqliteTxn> SqliteTxn::begin(SqliteDb& db, Mode mode) {
+  HL_RETURN_IF_ERROR(db.exec(mode == Mode::kImmediate ? QStringLiteral("BEGIN IMMEDIATE")
+                                                      : QStringLiteral("BEGIN"))
+                         .withContext(QStringLiteral("begin transaction")));
+  return SqliteTxn(&db);
+}
+
+SqliteTxn::~SqliteTxn() {
+  if (m_db) (void)rollback();
+}
+
+Status SqliteTxn::commit() {
+  if (!m_db) return Status::internal(QStringLiteral("commit of a finished transaction"));
+  Status s = m_db->exec(QStringLiteral("COMMIT")).withContext(QStringLiteral("commit"));
+  if (s.isOk()) m_db = nullptr;  // on failure the destructor rolls back
+  return s;
+}
+
+Status SqliteTxn::rollback() {
+  if (!m_db) return Status::ok();
+  SqliteDb* db = m_db;
+  m_db = nullptr;
+  if (sqlite3_get_autocommit(db->handle())) return Status::ok();  // SQLite already rolled back
+  return db->exec(QStringLiteral("ROLLBACK")).withContext(QStringLiteral("rollback"));
+}
+
+QString quoteIdentifier(const QString& name) {
+  QString q = name;
+  q.replace('"', QStringLiteral("\"\""));
+  return '"' + q + '"';
+}
+
+}  // namespace hl

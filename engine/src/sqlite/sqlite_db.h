@@ -1,0 +1,122 @@
+// RAII wrappers for SQLite: a connection, a prepared statement and a transaction.
+//
+// Each owns its handle and releases it in its destructor; they move but do not copy.
+// Thread: a SqliteDb and its statements belong to the thread that opened it (the engine
+// thread); SQLite is opened with SQLITE_OPEN_NOMUTEX accordingly.
+// Errors: fromSqlite() turns an SQLite result code into a Status at the call site; busy and
+// locked are retryable.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <QByteArray>
+#include <QString>
+
+#include <cstdint>
+#include <memory>
+
+#include "harmonylite/status.h"
+
+namespace hl {
+
+// Converts an SQLite result code into a Status: "<op>: <sqlite message> (code N)".
+Status fromSqlite(int rc, sqlite3* db, const QString& op);
+
+class SqliteStmt;
+
+class SqliteDb {
+ public:
+  struct Options {
+    bool readOnly = false;
+    bool create = true;           // create the file when missing (ignored when readOnly)
+    int busyTimeoutMs = 200;      // small: the engine thread must not block long (STYLE)
+  };
+
+  static Result<SqliteDb> open(const QString& path, const Options& options);
+  static Result<SqliteDb> open(const QString& path) { return open(path, Options{}); }
+
+  SqliteDb() = default;
+  SqliteDb(SqliteDb&&) noexcept = default;
+  SqliteDb& operator=(SqliteDb&&) noexcept = default;
+
+  sqlite3* handle() const { return m_db.get(); }
+  bool isOpen() const { return m_db != nullptr; }
+  const QString& path() const { return m_path; }
+
+  // Runs one or more statements that return no rows.
+  Status exec(const QString& sql);
+  Result<SqliteStmt> prepare(const QString& sql);
+  // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
+  Result<int64_t> queryInt(const QString& sql);
+
+  int64_t lastInsertRowId() const;
+  int changes() const;
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  std::unique_ptr<sqlite3, Closer> m_db;
+  QString m_path;
+};
+
+class SqliteStmt {
+ public:
+  SqliteStmt() = default;
+  SqliteStmt(sqlite3_stmt* stmt, sqlite3* db) : m_stmt(stmt), m_db(db) {}
+  SqliteStmt(SqliteStmt&&) noexcept = default;
+  SqliteStmt& operator=(SqliteStmt&&) noexcept = default;
+
+  sqlite3_stmt* handle() const { return m_stmt.get(); }
+
+  // Binding, 1-based like SQLite.
+  Status bindNull(int index);
+  Status bindInt(int index, int64_t value);
+  Status bindDouble(int index, double value);
+  Status bindText(int index, const QByteArray& utf8);
+  Status bindBlob(int index, const QByteArray& bytes);
+
+  // true = a row is available, false = done.
+  Result<bool> step();
+  // Runs the statement to completion (for statements that return no rows).
+  Status run();
+  void reset();
+
+  int columnCount() const;
+  int columnType(int col) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
+  int64_t columnInt(int col) const;
+  double columnDouble(int col) const;
+  QByteArray columnBytes(int col) const;  // TEXT as UTF-8 bytes, or BLOB
+  QString columnText(int col) const;
+
+ private:
+  struct Finalizer {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+  };
+  std::unique_ptr<sqlite3_stmt, Finalizer> m_stmt;
+  sqlite3* m_db = nullptr;
+};
+
+// A transaction that rolls back unless commit() succeeds.
+class SqliteTxn {
+ public:
+  enum class Mode { kDeferred, kImmediate };
+
+  static Result<SqliteTxn> begin(SqliteDb& db, Mode mode = Mode::kImmediate);
+  SqliteTxn(SqliteTxn&& other) noexcept : m_db(other.m_db) { other.m_db = nullptr; }
+  SqliteTxn& operator=(SqliteTxn&&) = delete;
+  ~SqliteTxn();
+
+  Status commit();
+  Status rollback();
+  bool isActive() const { return m_db != nullptr; }
+
+ private:
+  explicit SqliteTxn(SqliteDb* db) : m_db(db) {}
+  SqliteDb* m_db = nullptr;
+};
+
+// Quotes an SQL identifier: "a""b" for a"b. Every generated statement uses it.
+QString quoteIdentifier(const QString& name);
+
+}  // namespace hl

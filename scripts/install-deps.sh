@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, running and testing HarmonyLite needs.
+# Idempotent: when every package is already installed it does nothing (no apt-get call).
+# Usage: scripts/install-deps.sh            (needs root, or sudo)
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # Qt 6.4: engine (Core/Network), GUI (Qml/Quick/Controls/Charts), HTTP endpoints, tests
+  qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev
+  libqt6quicktest6 qt6-qpa-plugins
+  qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtquick
+  qml6-module-qtquick-controls qml6-module-qtquick-templates qml6-module-qtquick-layouts
+  qml6-module-qtquick-window qml6-module-qtquick-dialogs qml6-module-qtcharts qml6-module-qttest
+  # storage, wire, config
+  libsqlite3-dev sqlite3 libcbor-dev libzstd-dev libtomlplusplus-dev libcurl4-openssl-dev
+  # NATS: client library and the real broker (embedded-server child process, test fixtures)
+  libnats-dev nats-server
+  # tests: TLS material, a display for GUI tests, libFuzzer runtime
+  openssl xvfb xauth clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
