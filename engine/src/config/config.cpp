@@ -15,6 +15,7 @@
 #include <QStandardPaths>
 #include <QUrl>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <toml++/toml.h>
@@ -66,7 +67,12 @@ class ConfigReader {
   ConfigReader(const toml::table& root, QString source) : m_root(root), m_source(std::move(source)) {}
 
   const Status& status() const { return m_status; }
-  QList<ConfigWarning> takeWarnings() { return std::move(m_warnings); }
+  // Warnings in the order of the file (toml++ iterates tables by key).
+  QList<ConfigWarning> takeWarnings() {
+    std::stable_sort(m_warnings.begin(), m_warnings.end(),
+                     [](const ConfigWarning& a, const ConfigWarning& b) { return a.line < b.line; });
+    return std::move(m_warnings);
+  }
 
   // Looks up a dotted key ("nats.urls"); nullptr when absent. Marks the key as known.
   const toml::node* find(const QString& path) {

@@ -1,0 +1,27 @@
+# The README's commands. Every target installs the Debian packages it needs first.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+ARGS ?=
+
+.PHONY: deps configure build run test bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Starts the program on the first-run defaults (or pass ARGS="-config path/to/config.toml").
+run: build
+	$(BUILD_DIR)/app/harmonylite $(ARGS)
+
+# Runs the whole ctest suite (labels unit, integration, e2e, qml).
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
+
+clean:
+	rm -rf $(BUILD_DIR)

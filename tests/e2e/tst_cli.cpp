@@ -1,0 +1,198 @@
+// The harmonylite program as a user runs it: -version, -help, bad flags, bad configs, the
+// first-run defaults until Ctrl-C, JSON logging. Real processes, real files.
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <signal.h>
+
+#include "test_support.h"
+
+using namespace hl;
+
+namespace {
+QProcessEnvironment envWithDataHome(const QString& dataHome) {
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("XDG_DATA_HOME", dataHome);
+  env.remove("DISPLAY");
+  env.remove("WAYLAND_DISPLAY");
+  return env;
+}
+
+// Output lines that are not empty.
+QList<QByteArray> lines(const QByteArray& text) {
+  QList<QByteArray> out;
+  for (const QByteArray& l : text.split('\n'))
+    if (!l.trimmed().isEmpty()) out << l;
+  return out;
+}
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+
+  test::ProcessResult run(const QStringList& args, int timeoutMs = 20000) {
+    return test::runProcess(test::harmonyliteBinary(), args, timeoutMs,
+                            envWithDataHome(m_dir.filePath("xdg")));
+  }
+
+  QString writeConfig(const QString& name, const QString& text) {
+    const QString path = m_dir.filePath(name);
+    test::writeFile(path, text.toUtf8());
+    return path;
+  }
+
+  // Starts the program, waits for `readyText` on stderr, sends `sig`, returns the result.
+  test::ProcessResult runUntilSignal(const QStringList& args, const QByteArray& readyText, int sig) {
+    QProcess p;
+    p.setProcessEnvironment(envWithDataHome(m_dir.filePath("xdg")));
+    p.start(test::harmonyliteBinary(), args);
+    test::ProcessResult r;
+    if (!p.waitForStarted(5000)) return r;
+    QByteArray err;
+    const bool ready = test::waitFor(
+        [&] {
+          err += p.readAllStandardError();
+          return err.contains(readyText) || p.state() == QProcess::NotRunning;
+        },
+        20000);
+    if (ready && p.state() == QProcess::Running) ::kill(pid_t(p.processId()), sig);
+    if (!p.waitForFinished(15000)) {
+      r.timedOut = true;
+      p.kill();
+      p.waitForFinished();
+    }
+    r.err = err + p.readAllStandardError();
+    r.out = p.readAllStandardOutput();
+    r.exitCode = p.exitCode();
+    r.crashed = p.exitStatus() == QProcess::CrashExit;
+    return r;
+  }
+
+ private slots:
+  void version() {
+    const auto r = run({"-version"});
+    QCOMPARE(r.exitCode, 0);
+    const QString out = QString::fromUtf8(r.out);
+    QVERIFY2(QRegularExpression("^harmonylite \\d+\\.\\d+\\.\\d+").match(out).hasMatch(),
+             qPrintable(out));
+    QVERIFY(QRegularExpression("commit: +([0-9a-f]{40}|unknown)").match(out).hasMatch());
+    QVERIFY(QRegularExpression("built: +\\d{4}-\\d{2}-\\d{2}").match(out).hasMatch());
+    QVERIFY(out.contains("Qt 6."));
+    QVERIFY(out.contains("SQLite 3."));
+    QVERIFY(out.contains("nats.c 3."));
+    QCOMPARE(run({"--version"}).out, r.out);
+  }
+
+  void help() {
+    const auto r = run({"-help"});
+    QCOMPARE(r.exitCode, 0);
+    for (const char* flag : {"-config", "-node-id", "-cleanup", "-save-snapshot", "-schema-status",
+                             "-schema-status-cluster", "-cluster-addr", "-cluster-peers",
+                             "-leaf-servers", "-version", "-help", "--no-gui"})
+      QVERIFY2(r.out.contains(flag), flag);
+    QCOMPARE(run({"-h"}).exitCode, 0);
+  }
+
+  void unknownFlagPrintsUsageAndExits2() {
+    const auto r = run({"-frobnicate"});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY(r.err.startsWith("harmonylite: flag provided but not defined: -frobnicate\n"));
+    QVERIFY(r.err.contains("Usage: harmonylite"));
+    QVERIFY(r.out.isEmpty());
+  }
+
+  void missingConfigFile() {
+    const auto r = run({"-config", m_dir.filePath("missing.toml")});
+    QVERIFY(r.exitCode != 0);
+    QCOMPARE(lines(r.err).size(), 1);
+    QVERIFY(r.err.contains("missing.toml does not exist"));
+  }
+
+  void unparsableConfigFile() {
+    const QString path = writeConfig("broken.toml", "db_path = \"/x.db\"\n[nats\n");
+    const auto r = run({"-config=" + path});
+    QVERIFY(r.exitCode != 0);
+    QCOMPARE(lines(r.err).size(), 1);
+    QVERIFY2(r.err.contains(path.toUtf8() + ":2:"), r.err.constData());
+  }
+
+  void shardsTwoIsAnErrorNamingKeyAndLine() {
+    const QString path = writeConfig(
+        "two.toml", "db_path = \"" + m_dir.filePath("a.db") + "\"\n\n[replication_log]\nshards = \"two\"\n");
+    const auto r = run({"--config", path, "--no-gui"});
+    QCOMPARE(r.exitCode, 1);
+    QCOMPARE(lines(r.err).size(), 1);
+    QCOMPARE(QString::fromUtf8(r.err.trimmed()),
+             "harmonylite: " + path + ":4: replication_log.shards: expected an integer, got a string");
+  }
+
+  void unknownKeyIsWarnedAndTheNodeRuns() {
+    const QString path = writeConfig(
+        "unknown.toml", "db_path = \"" + m_dir.filePath("u/app.db") + "\"\nnode_id = 5\n"
+                        "colour = \"blue\"\n[logging]\nformat = \"json\"\n");
+    const auto r = runUntilSignal({"-config", path, "--no-gui"}, "node running", SIGTERM);
+    QVERIFY(!r.timedOut);
+    QCOMPARE(r.exitCode, 0);
+    bool warned = false;
+    const auto all = lines(r.err);
+    QVERIFY(all.size() >= 3);
+    for (const QByteArray& line : all) {
+      QJsonParseError pe;
+      const QJsonObject o = QJsonDocument::fromJson(line, &pe).object();
+      QVERIFY2(pe.error == QJsonParseError::NoError, line.constData());  // every line is JSON
+      QCOMPARE(o.value("node_id").toInteger(), 5);
+      if (o.value("level").toString() == "warn" && o.value("message").toString().contains("colour"))
+        warned = o.value("message").toString().contains(path + ":3:");
+    }
+    QVERIFY2(warned, r.err.constData());
+  }
+
+  void firstRunDefaultsUntilCtrlC() {
+    const auto r = runUntilSignal({"--no-gui"}, "node running", SIGINT);
+    QVERIFY(!r.timedOut);
+    QVERIFY(!r.crashed);
+    QCOMPARE(r.exitCode, 0);
+    const QString data = m_dir.filePath("xdg/harmonylite");
+    QVERIFY(QFile::exists(data + "/harmonylite.db"));
+    const QByteArray id = test::readFile(data + "/node-id").trimmed();
+    QVERIFY(id.toULongLong() > 0);
+    QVERIFY2(r.err.contains("node=" + id), r.err.constData());  // console lines carry the id
+    QVERIFY(r.err.contains("first-run defaults"));
+    QVERIFY(r.err.contains("stopped cleanly"));
+
+    // The same id is used at the next start.
+    const auto again = runUntilSignal({}, "node running", SIGINT);  // no display: headless
+    QCOMPARE(again.exitCode, 0);
+    QVERIFY(again.err.contains("no display available; running headless"));
+    QVERIFY(again.err.contains("node=" + id));
+  }
+
+  void nodeIdFlagOverridesConfig() {
+    const QString path = writeConfig("id.toml", "db_path = \"" + m_dir.filePath("id/app.db") +
+                                                    "\"\nnode_id = 5\n");
+    const auto r = runUntilSignal({"-config", path, "-node-id", "77", "--no-gui"}, "node running", SIGINT);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(r.err.contains("node=77"));
+  }
+
+  void unusableDatabaseFailsWithOneLine() {
+    QVERIFY(test::writeFile(m_dir.filePath("notadb.db"), QByteArray(8192, 'z')));
+    const QString path =
+        writeConfig("notadb.toml", "db_path = \"" + m_dir.filePath("notadb.db") + "\"\nnode_id = 3\n");
+    const auto r = run({"-config", path, "--no-gui"});
+    QCOMPARE(r.exitCode, 1);
+    QByteArray failure;
+    for (const QByteArray& l : lines(r.err))
+      if (l.contains(" ERR ")) failure += l;
+    QVERIFY2(failure.contains("start-up failed") && failure.contains("notadb.db") &&
+                 failure.contains("not a database"),
+             r.err.constData());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

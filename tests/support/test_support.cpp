@@ -1,0 +1,226 @@
+#include "test_support.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QThread>
+
+namespace hl::test {
+
+QString sharedDir() { return QStringLiteral(HL_TEST_SHARED_DIR); }
+QString harmonyliteBinary() { return QStringLiteral(HL_TEST_HARMONYLITE_BIN); }
+
+QByteArray readFile(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) return {};
+  return f.readAll();
+}
+
+bool writeFile(const QString& path, const QByteArray& bytes) {
+  QFile f(path);
+  return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(bytes) == bytes.size();
+}
+
+bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs) {
+  QDeadlineTimer deadline(timeoutMs);
+  for (;;) {
+    if (condition()) return true;
+    if (deadline.hasExpired()) return condition();
+    QCoreApplication::processEvents(QEventLoop::AllEvents, pollMs);
+    QThread::msleep(uint(pollMs));
+  }
+}
+
+int freePort() {
+  QTcpServer server;
+  if (!server.listen(QHostAddress::LocalHost, 0)) return 0;
+  return server.serverPort();
+}
+
+ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs,
+                         const QProcessEnvironment& env) {
+  ProcessResult r;
+  QProcess p;
+  p.setProcessEnvironment(env);
+  p.start(program, args);
+  if (!p.waitForStarted(5000)) {
+    r.err = p.errorString().toUtf8();
+    return r;
+  }
+  if (!p.waitForFinished(timeoutMs)) {
+    r.timedOut = true;
+    p.kill();
+    p.waitForFinished(5000);
+  }
+  r.out = p.readAllStandardOutput();
+  r.err = p.readAllStandardError();
+  r.crashed = p.exitStatus() == QProcess::CrashExit;
+  r.exitCode = p.exitCode();
+  return r;
+}
+
+int httpGet(int port, const QString& path, QByteArray* body, int timeoutMs) {
+  QTcpSocket s;
+  s.connectToHost(QHostAddress::LocalHost, quint16(port));
+  if (!s.waitForConnected(timeoutMs)) return 0;
+  s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").arg(path).toUtf8());
+  QByteArray response;
+  QDeadlineTimer deadline(timeoutMs);
+  while (s.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
+    if (s.waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+      response += s.readAll();
+  }
+  response += s.readAll();
+  const qsizetype eol = response.indexOf("\r\n");
+  if (eol < 0) return 0;
+  const QList<QByteArray> statusLine = response.left(eol).split(' ');
+  if (statusLine.size() < 2) return 0;
+  if (body) {
+    const qsizetype sep = response.indexOf("\r\n\r\n");
+    *body = sep >= 0 ? response.mid(sep + 4) : QByteArray();
+  }
+  return statusLine[1].toInt();
+}
+
+NatsServer::NatsServer() : NatsServer(Options()) {}
+NatsServer::NatsServer(Options options) : m_options(std::move(options)) {}
+
+NatsServer::~NatsServer() { stop(); }
+
+QString NatsServer::writeConfig() const {
+  QString conf;
+  conf += QStringLiteral("server_name: \"%1\"\n").arg(m_options.serverName);
+  conf += QStringLiteral("listen: \"127.0.0.1:%1\"\n").arg(m_port);
+  conf += QStringLiteral("http: \"127.0.0.1:%1\"\n").arg(m_monitorPort);
+  if (m_options.jetstream) {
+    conf += QStringLiteral(
+                "jetstream {\n  store_dir: \"%1/js\"\n  max_memory_store: 64MB\n"
+                "  max_file_store: 2GB\n}\n")
+                .arg(m_dir.path());
+  }
+  if (!m_options.clusterName.isEmpty()) {
+    conf += QStringLiteral("cluster {\n  name: \"%1\"\n  listen: \"127.0.0.1:%2\"\n  routes: [\n")
+                .arg(m_options.clusterName)
+                .arg(m_options.clusterPort);
+    for (int p : m_options.routePorts)
+      conf += QStringLiteral("    \"nats-route://127.0.0.1:%1\"\n").arg(p);
+    conf += QStringLiteral("  ]\n}\n");
+  }
+  conf += m_options.extraConfig;
+  const QString path = m_dir.filePath("nats-server.conf");
+  writeFile(path, conf.toUtf8());
+  return path;
+}
+
+hl::Status NatsServer::launch() {
+  if (!m_dir.isValid()) return hl::Status::ioError("cannot create a temporary directory");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (m_port == 0 || attempt > 0) {
+      m_port = freePort();
+      m_monitorPort = freePort();
+    }
+    const QString conf = writeConfig();
+    m_process = std::make_unique<QProcess>();
+    m_process->setProcessChannelMode(QProcess::MergedChannels);
+    m_process->setStandardOutputFile(m_dir.filePath("nats-server.log"), QIODevice::Append);
+    m_process->start(QStringLiteral("nats-server"), {"-c", conf});
+    if (!m_process->waitForStarted(5000))
+      return hl::Status::unavailable("cannot start nats-server: " + m_process->errorString());
+    // Listening on the client port, or exited (a port taken since freePort(): try others).
+    const bool listening = waitFor(
+        [&] {
+          if (m_process->state() == QProcess::NotRunning) return true;
+          QTcpSocket s;
+          s.connectToHost(QHostAddress::LocalHost, quint16(m_port));
+          return s.waitForConnected(200);
+        },
+        10000, 20);
+    if (listening && m_process->state() == QProcess::Running) return hl::Status::ok();
+    const bool portTaken = log().contains("address already in use");
+    stop();
+    if (!portTaken) break;
+  }
+  return hl::Status::unavailable("nats-server did not start; its log:\n" + log());
+}
+
+hl::Status NatsServer::start(int timeoutMs) {
+  HL_RETURN_IF_ERROR(launch());
+  if (!waitHealthy(timeoutMs))
+    return hl::Status::unavailable("nats-server did not become ready; its log:\n" + log());
+  return hl::Status::ok();
+}
+
+bool NatsServer::waitHealthy(int timeoutMs) {
+  return waitFor(
+      [&] {
+        if (!m_process || m_process->state() == QProcess::NotRunning) return true;  // gave up
+        return httpGet(m_monitorPort, "/healthz", nullptr, 500) == 200;
+      },
+      timeoutMs, 50) &&
+         m_process && m_process->state() == QProcess::Running;
+}
+
+void NatsServer::stop() {
+  if (!m_process) return;
+  if (m_process->state() != QProcess::NotRunning) {
+    m_process->terminate();
+    if (!m_process->waitForFinished(10000)) {
+      m_process->kill();
+      m_process->waitForFinished(5000);
+    }
+  }
+  m_process.reset();
+}
+
+void NatsServer::kill() {
+  if (!m_process) return;
+  m_process->kill();
+  m_process->waitForFinished(5000);
+  m_process.reset();
+}
+
+bool NatsServer::isRunning() const {
+  return m_process && m_process->state() == QProcess::Running;
+}
+
+QString NatsServer::log() const {
+  return QString::fromUtf8(readFile(m_dir.filePath("nats-server.log")));
+}
+
+NatsCluster::NatsCluster() {
+  QList<int> clusterPorts;
+  for (int i = 0; i < 3; ++i) clusterPorts << freePort();
+  for (int i = 0; i < 3; ++i) {
+    NatsServer::Options o;
+    o.serverName = QStringLiteral("hl-test-%1").arg(i + 1);
+    o.clusterName = QStringLiteral("hl-test-cluster");
+    o.clusterPort = clusterPorts[i];
+    for (int j = 0; j < 3; ++j)
+      if (j != i) o.routePorts << clusterPorts[j];
+    m_servers.push_back(std::make_unique<NatsServer>(o));
+  }
+}
+
+hl::Status NatsCluster::start(int timeoutMs) {
+  // Each server's /healthz waits for the JetStream meta group, which needs a quorum: start
+  // every process first, then wait for all of them.
+  for (auto& s : m_servers) {
+    // Not start(): a lone clustered server is not healthy until its peers join.
+    HL_RETURN_IF_ERROR(s->launch());
+  }
+  for (auto& s : m_servers) {
+    if (!s->waitHealthy(timeoutMs))
+      return hl::Status::unavailable("cluster server did not become ready:\n" + s->log());
+  }
+  return hl::Status::ok();
+}
+
+QStringList NatsCluster::urls() const {
+  QStringList out;
+  for (const auto& s : m_servers) out << s->url();
+  return out;
+}
+
+}  // namespace hl::test

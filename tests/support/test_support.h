@@ -1,0 +1,112 @@
+// Test support: temporary directories and databases, real nats-server fixtures (single and a
+// 3-server cluster) on free loopback ports, processes run with a deadline, and waiting for a
+// condition with a deadline (never a fixed sleep).
+// Thread: the test's main thread.
+#pragma once
+
+#include <QByteArray>
+#include <QProcess>
+#include <QProcessEnvironment>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "harmonylite/status.h"
+
+namespace hl::test {
+
+// ../shared beside the project root (SPEC, vectors, seeds), as configured by CMake.
+QString sharedDir();
+// The built harmonylite program.
+QString harmonyliteBinary();
+// Reads a whole file; empty on failure.
+QByteArray readFile(const QString& path);
+// Writes a whole file; false on failure.
+bool writeFile(const QString& path, const QByteArray& bytes);
+
+// Polls `condition` (processing Qt events in between) until it holds or `timeoutMs` passes.
+bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs = 10);
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int freePort();
+
+struct ProcessResult {
+  int exitCode = -1;
+  bool crashed = false;
+  bool timedOut = false;
+  QByteArray out;
+  QByteArray err;
+};
+
+// Runs a program to completion, killing it after `timeoutMs`.
+ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs = 30000,
+                         const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment());
+
+// One real nats-server process with JetStream, in its own temporary directory.
+class NatsServer {
+ public:
+  struct Options {
+    QString serverName = "hl-test";
+    bool jetstream = true;
+    QString clusterName;         // non-empty: clustered
+    int clusterPort = 0;         // required when clustered
+    QList<int> routePorts;       // cluster ports of the peers
+    QString extraConfig;         // appended to the generated config
+  };
+
+  NatsServer();
+  explicit NatsServer(Options options);
+  ~NatsServer();  // stops the server
+
+  // Starts the server on fresh free ports and waits until it accepts clients (and, with
+  // JetStream, until /healthz says JetStream is ready). Keeps ports and data across restarts.
+  hl::Status start(int timeoutMs = 20000);
+  // Starts the process and waits until it listens, without waiting for JetStream readiness.
+  hl::Status launch();
+  // SIGTERM and wait; the data directory stays for a restart.
+  void stop();
+  // SIGKILL (crash), data directory stays.
+  void kill();
+  bool isRunning() const;
+
+  int port() const { return m_port; }
+  int monitorPort() const { return m_monitorPort; }
+  QString url() const { return QStringLiteral("nats://127.0.0.1:%1").arg(m_port); }
+  QString dataDir() const { return m_dir.path(); }
+  QString log() const;  // what the server printed so far
+
+  // Waits for the monitoring endpoint GET /healthz to answer 200.
+  bool waitHealthy(int timeoutMs);
+
+ private:
+  QString writeConfig() const;
+
+  Options m_options;
+  QTemporaryDir m_dir;
+  std::unique_ptr<QProcess> m_process;
+  int m_port = 0;
+  int m_monitorPort = 0;
+};
+
+// Three clustered nats-server processes with JetStream (replicas up to 3).
+class NatsCluster {
+ public:
+  NatsCluster();
+  hl::Status start(int timeoutMs = 40000);
+  NatsServer& server(int i) { return *m_servers[size_t(i)]; }
+  int size() const { return int(m_servers.size()); }
+  // nats://127.0.0.1:p1,nats://127.0.0.1:p2,... of the servers.
+  QStringList urls() const;
+
+ private:
+  std::vector<std::unique_ptr<NatsServer>> m_servers;
+};
+
+// HTTP GET on 127.0.0.1:port; returns the status code (0 when unreachable) and the body.
+int httpGet(int port, const QString& path, QByteArray* body = nullptr, int timeoutMs = 2000);
+
+}  // namespace hl::test

@@ -1,0 +1,383 @@
+// Configuration loading (SPEC A9, B10): defaults, the deployment guide's config verbatim,
+// errors that name file, line and key, warnings for unknown keys, node id persistence.
+#include <QDir>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "harmonylite/config.h"
+#include "test_support.h"
+
+using namespace hl;
+
+namespace {
+// The ```toml block of the production deployment guide, verbatim.
+QString guideToml() {
+  const QString md = QString::fromUtf8(
+      test::readFile(test::sharedDir() + "/seeds/production-deployment.md"));
+  const qsizetype start = md.indexOf("```toml\n");
+  if (start < 0) return {};
+  const qsizetype body = start + 8;
+  const qsizetype end = md.indexOf("```", body);
+  return md.mid(body, end - body);
+}
+
+Result<LoadedConfig> load(const QString& text) { return loadConfigText(text, "/etc/hl/test.toml"); }
+}  // namespace
+
+class TestConfig : public QObject {
+  Q_OBJECT
+ private slots:
+  void defaultsOfEveryKey() {
+    auto r = load("db_path = \"/data/app.db\"\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    const Config& c = r->config;
+    QCOMPARE(c.dbPath, QString("/data/app.db"));
+    QCOMPARE(c.nodeId, uint64_t(0));
+    QCOMPARE(c.effectiveSeqMapPath(), QString("/data/seq-map.cbor"));
+    QCOMPARE(c.publish, true);
+    QCOMPARE(c.replicate, true);
+    QCOMPARE(c.scanMaxChanges, 512);
+    QCOMPARE(c.cleanupIntervalMs, int64_t(5000));
+    QCOMPARE(c.sleepTimeoutMs, int64_t(0));
+    QCOMPARE(c.pollingIntervalMs, int64_t(0));
+    QVERIFY(c.ignoreTables.isEmpty());
+    QCOMPARE(c.replicationLog.shards, 1);
+    QCOMPARE(c.replicationLog.maxEntries, int64_t(1024));
+    QCOMPARE(c.replicationLog.replicas, 1);
+    QCOMPARE(c.replicationLog.compress, true);
+    QCOMPARE(c.replicationLog.updateExisting, false);
+    QCOMPARE(c.snapshot.enabled, true);
+    QCOMPARE(c.snapshot.store, QString("nats"));
+    QCOMPARE(c.snapshot.intervalMs, int64_t(0));
+    QCOMPARE(c.snapshot.leaderTtlMs, int64_t(30000));
+    QCOMPARE(c.snapshot.nats.replicas, 1);
+    QCOMPARE(c.effectiveSnapshotBucket(), QString("harmonylite-changes-snapshot-store"));
+    QCOMPARE(c.snapshot.s3.useSsl, false);
+    QVERIFY(c.snapshot.s3.endpoint.isEmpty());
+    QVERIFY(c.snapshot.webdavUrl.isEmpty());
+    QVERIFY(c.snapshot.sftpUrl.isEmpty());
+    QVERIFY(c.nats.urls.isEmpty());
+    QCOMPARE(c.nats.subjectPrefix, QString("harmonylite-change-log"));
+    QCOMPARE(c.nats.streamPrefix, QString("harmonylite-changes"));
+    QCOMPARE(c.nats.bindAddress, QString(":-1"));
+    QVERIFY(c.nats.serverConfig.isEmpty());
+    QCOMPARE(c.nats.connectRetries, 5);
+    QCOMPARE(c.nats.reconnectWaitSeconds, 2);
+    QVERIFY(c.nats.userName.isEmpty() && c.nats.userPassword.isEmpty() &&
+            c.nats.seedFile.isEmpty() && c.nats.caFile.isEmpty() && c.nats.certFile.isEmpty() &&
+            c.nats.keyFile.isEmpty());
+    QCOMPARE(c.logging.verbose, false);
+    QCOMPARE(c.logging.format, QString("console"));
+    QCOMPARE(c.prometheus.enable, false);
+    QCOMPARE(c.prometheus.bind, QString(":3010"));
+    QCOMPARE(c.prometheus.nameSpace, QString("harmonylite"));
+    QCOMPARE(c.prometheus.subsystem, QString());
+    QCOMPARE(c.healthCheck.enable, false);
+    QCOMPARE(c.healthCheck.bind, QString("0.0.0.0:8090"));
+    QCOMPARE(c.healthCheck.path, QString("/health"));
+    QCOMPARE(c.healthCheck.detailed, true);
+    QVERIFY(r->warnings.isEmpty());
+    // Derived names (SPEC A1).
+    QCOMPARE(c.streamName(2), QString("harmonylite-changes-c-2"));
+    QCOMPARE(c.subjectName(2), QString("harmonylite-change-log-2"));
+    QCOMPARE(c.effectiveReplicas(), 1);
+  }
+
+  void guideProductionConfigVerbatim() {
+    const QString toml = guideToml();
+    QVERIFY2(toml.contains("db_path"), "guide's toml block not found");
+    auto r = load(toml);
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QVERIFY2(r->warnings.isEmpty(), qPrintable(r->warnings.value(0).message));
+    const Config& c = r->config;
+    QCOMPARE(c.dbPath, QString("/var/lib/harmonylite/data.db"));
+    QCOMPARE(c.nodeId, uint64_t(1));
+    QCOMPARE(c.seqMapPath, QString("/var/lib/harmonylite/seq-map.cbor"));
+    QCOMPARE(c.cleanupIntervalMs, int64_t(30000));
+    QCOMPARE(c.replicationLog.shards, 4);
+    QCOMPARE(c.replicationLog.maxEntries, int64_t(2048));
+    QCOMPARE(c.replicationLog.replicas, 3);
+    QCOMPARE(c.replicationLog.compress, true);
+    QCOMPARE(c.snapshot.enabled, true);
+    QCOMPARE(c.snapshot.store, QString("s3"));
+    QCOMPARE(c.snapshot.intervalMs, int64_t(3600000));
+    QCOMPARE(c.snapshot.s3.endpoint, QString("s3.amazonaws.com"));
+    QCOMPARE(c.snapshot.s3.bucket, QString("your-backup-bucket"));
+    QCOMPARE(c.snapshot.s3.path, QString("harmonylite/snapshots"));
+    QCOMPARE(c.snapshot.s3.useSsl, true);
+    QCOMPARE(c.snapshot.s3.accessKey, QString("your-access-key"));
+    QCOMPARE(c.snapshot.s3.secret, QString("your-secret-key"));
+    QCOMPARE(c.nats.urls, QStringList({"nats://nats-server-1:4222", "nats://nats-server-2:4222",
+                                       "nats://nats-server-3:4222"}));
+    QCOMPARE(c.nats.connectRetries, 10);
+    QCOMPARE(c.nats.reconnectWaitSeconds, 5);
+    QCOMPARE(c.prometheus.enable, true);
+    QCOMPARE(c.prometheus.bind, QString("127.0.0.1:3010"));
+    QCOMPARE(c.logging.verbose, false);
+    QCOMPARE(c.logging.format, QString("json"));
+    // Keys the guide leaves out keep their defaults.
+    QCOMPARE(c.scanMaxChanges, 512);
+    QCOMPARE(c.healthCheck.enable, false);
+    QCOMPARE(c.effectiveReplicas(), 3);
+    QCOMPARE(c.streamName(4), QString("harmonylite-changes-c-4"));
+  }
+
+  void errorsNameFileLineAndKey_data() {
+    QTest::addColumn<QString>("toml");
+    QTest::addColumn<QString>("expected");
+    const QString db = "db_path = \"/d/a.db\"\n";
+    QTest::newRow("shards two") << db + "[replication_log]\nshards = \"two\"\n"
+                                << "/etc/hl/test.toml:3: replication_log.shards: expected an "
+                                   "integer, got a string";
+    QTest::newRow("shards zero") << db + "[replication_log]\nshards = 0\n"
+                                 << "test.toml:3: replication_log.shards: 0 is out of range";
+    QTest::newRow("publish string") << db + "publish = \"yes\"\n"
+                                    << "test.toml:2: publish: expected a boolean, got a string";
+    QTest::newRow("negative cleanup") << db + "cleanup_interval = -5\n"
+                                      << "test.toml:2: cleanup_interval: -5 is out of range";
+    QTest::newRow("float interval") << db + "[snapshot]\ninterval = 1.5\n"
+                                    << "test.toml:3: snapshot.interval: expected an integer, got "
+                                       "a float";
+    QTest::newRow("unknown store") << db + "[snapshot]\nstore = \"ftp\"\n"
+                                   << "test.toml:3: snapshot.store: unknown value \"ftp\" "
+                                      "(expected one of: local, nats, s3, sftp, webdav)";
+    QTest::newRow("unknown format") << db + "[logging]\nformat = \"xml\"\n"
+                                    << "test.toml:3: logging.format: unknown value \"xml\" "
+                                       "(expected one of: console, json)";
+    QTest::newRow("urls not array") << db + "[nats]\nurls = \"nats://x:4222\"\n"
+                                    << "test.toml:3: nats.urls: expected an array of strings";
+    QTest::newRow("urls item int") << db + "[nats]\nurls = [\"nats://a:1\", 5]\n"
+                                   << "nats.urls: expected an array of strings, found an integer";
+    QTest::newRow("bad bind") << db + "[prometheus]\nbind = \"localhost\"\n"
+                              << "test.toml:3: prometheus.bind: \"localhost\" is not a bind";
+    QTest::newRow("bad port") << db + "[health_check]\nbind = \"0.0.0.0:99999\"\n"
+                              << "test.toml:3: health_check.bind:";
+    QTest::newRow("table as value") << db + "nats = 3\n"
+                                    << "test.toml:2: nats: expected a table, got an integer";
+    QTest::newRow("syntax error") << db + "[nats\nurls = []\n" << "/etc/hl/test.toml:2:";
+    QTest::newRow("no db_path") << "node_id = 3\n" << "db_path: required";
+    QTest::newRow("negative node id") << db + "node_id = -1\n"
+                                      << "test.toml:2: node_id: -1 is out of range";
+    QTest::newRow("leader ttl small") << db + "[snapshot]\nleader_ttl = 10\n"
+                                      << "snapshot.leader_ttl: 10 is out of range";
+    QTest::newRow("health path") << db + "[health_check]\npath = \"health\"\n"
+                                 << "test.toml:3: health_check.path: must start with /";
+    QTest::newRow("ignore_tables") << db + "ignore_tables = \"t\"\n"
+                                   << "test.toml:2: ignore_tables: expected an array of strings";
+  }
+
+  void errorsNameFileLineAndKey() {
+    QFETCH(QString, toml);
+    QFETCH(QString, expected);
+    auto r = load(toml);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.status().code(), Status::Code::kInvalidArgument);
+    QVERIFY2(r.status().message().contains(expected), qPrintable(r.status().message()));
+  }
+
+  void unknownKeysAreWarnedByName() {
+    auto r = load("db_path = \"/d/a.db\"\nfoo = 1\n[nats]\nurlz = []\n[snapshot.s3]\nregion = "
+                  "\"x\"\n[extra]\nk = 1\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QCOMPARE(r->warnings.size(), 4);
+    QStringList keys;
+    for (const auto& w : r->warnings) keys << w.key;
+    keys.sort();
+    QCOMPARE(keys, QStringList({"extra", "foo", "nats.urlz", "snapshot.s3.region"}));
+    for (const auto& w : r->warnings) {
+      QVERIFY2(w.message.startsWith("/etc/hl/test.toml:"), qPrintable(w.message));
+      QVERIFY(w.message.contains(w.key));
+      QVERIFY(w.line > 0);
+    }
+    QCOMPARE(r->warnings[0].line, 2);  // foo
+  }
+
+  void ignoreTablesAtTopAndUnderSharding() {
+    auto r = load("db_path = \"/d/a.db\"\nignore_tables = [\"a\", \"b\"]\n[sharding]\n"
+                  "ignore_tables = [\"b\", \"c\"]\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QCOMPARE(r->config.ignoreTables, QStringList({"a", "b", "c"}));
+    QVERIFY(r->warnings.isEmpty());
+  }
+
+  void everyKeySet() {
+    auto r = load(R"(db_path = "rel/app.db"
+node_id = 42
+seq_map_path = "/s/map.cbor"
+publish = false
+replicate = false
+scan_max_changes = 100
+cleanup_interval = 0
+sleep_timeout = 60000
+polling_interval = 250
+[replication_log]
+shards = 3
+max_entries = 9999
+replicas = 0
+compress = false
+update_existing = true
+[snapshot]
+enabled = false
+store = "webdav"
+interval = 1000
+leader_ttl = 5000
+[snapshot.nats]
+replicas = 3
+bucket = "b"
+[snapshot.s3]
+session_token = "tok"
+[snapshot.webdav]
+url = "https://h/dav?dir=/x&login=u&secret=p"
+[snapshot.sftp]
+url = "sftp://u:p@h:22/p"
+[nats]
+urls = ["nats://a:1"]
+subject_prefix = "sp"
+stream_prefix = "st"
+bind_address = "127.0.0.1:4333"
+server_config = "/etc/n.conf"
+user_name = "u"
+user_password = "pw"
+seed_file = "/k/seed.nk"
+ca_file = "/k/ca.pem"
+cert_file = "/k/c.pem"
+key_file = "/k/k.pem"
+[logging]
+verbose = true
+format = "json"
+[prometheus]
+enable = true
+bind = ":9100"
+namespace = "ns"
+subsystem = "sub"
+[health_check]
+enable = true
+bind = "127.0.0.1:8091"
+path = "/hz"
+detailed = false
+)");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QVERIFY(r->warnings.isEmpty());
+    const Config& c = r->config;
+    QCOMPARE(c.dbPath, QString("/etc/hl/rel/app.db"));  // relative to the config's folder
+    QCOMPARE(c.nodeId, uint64_t(42));
+    QCOMPARE(c.effectiveSeqMapPath(), QString("/s/map.cbor"));
+    QVERIFY(!c.publish && !c.replicate);
+    QCOMPARE(c.scanMaxChanges, 100);
+    QCOMPARE(c.cleanupIntervalMs, int64_t(0));
+    QCOMPARE(c.sleepTimeoutMs, int64_t(60000));
+    QCOMPARE(c.pollingIntervalMs, int64_t(250));
+    QCOMPARE(c.replicationLog.shards, 3);
+    QCOMPARE(c.replicationLog.maxEntries, int64_t(9999));
+    QCOMPARE(c.effectiveReplicas(), 2);  // 0 -> shards/2 + 1
+    QCOMPARE(c.streamName(1), QString("st-1"));
+    QCOMPARE(c.subjectName(3), QString("sp-3"));
+    QVERIFY(c.replicationLog.updateExisting);
+    QVERIFY(!c.snapshot.enabled);
+    QCOMPARE(c.snapshot.store, QString("webdav"));
+    QCOMPARE(c.snapshot.intervalMs, int64_t(1000));
+    QCOMPARE(c.snapshot.leaderTtlMs, int64_t(5000));
+    QCOMPARE(c.snapshot.nats.replicas, 3);
+    QCOMPARE(c.effectiveSnapshotBucket(), QString("b"));
+    QCOMPARE(c.snapshot.s3.sessionToken, QString("tok"));
+    QCOMPARE(c.snapshot.webdavUrl, QString("https://h/dav?dir=/x&login=u&secret=p"));
+    QCOMPARE(c.snapshot.sftpUrl, QString("sftp://u:p@h:22/p"));
+    QCOMPARE(c.nats.urls, QStringList({"nats://a:1"}));
+    QCOMPARE(c.nats.bindAddress, QString("127.0.0.1:4333"));
+    QCOMPARE(c.nats.serverConfig, QString("/etc/n.conf"));
+    QCOMPARE(c.nats.userName, QString("u"));
+    QCOMPARE(c.nats.userPassword, QString("pw"));
+    QCOMPARE(c.nats.seedFile, QString("/k/seed.nk"));
+    QCOMPARE(c.nats.caFile, QString("/k/ca.pem"));
+    QCOMPARE(c.nats.certFile, QString("/k/c.pem"));
+    QCOMPARE(c.nats.keyFile, QString("/k/k.pem"));
+    QVERIFY(c.logging.verbose);
+    QCOMPARE(c.logging.format, QString("json"));
+    QVERIFY(c.prometheus.enable);
+    QCOMPARE(c.prometheus.bind, QString(":9100"));
+    QCOMPARE(c.prometheus.nameSpace, QString("ns"));
+    QCOMPARE(c.prometheus.subsystem, QString("sub"));
+    QVERIFY(c.healthCheck.enable);
+    QCOMPARE(c.healthCheck.bind, QString("127.0.0.1:8091"));
+    QCOMPARE(c.healthCheck.path, QString("/hz"));
+    QVERIFY(!c.healthCheck.detailed);
+  }
+
+  void replicasCappedAtFive() {
+    auto r = load("db_path = \"/d/a.db\"\n[replication_log]\nshards = 20\nreplicas = -1\n");
+    QVERIFY(r.ok());
+    QCOMPARE(r->config.effectiveReplicas(), 5);
+  }
+
+  void missingAndUnreadableFiles() {
+    auto r = loadConfigFile("/nonexistent/dir/config.toml");
+    QVERIFY(!r.ok());
+    QCOMPARE(r.status().code(), Status::Code::kNotFound);
+    QVERIFY(r.status().message().contains("/nonexistent/dir/config.toml"));
+
+    QTemporaryDir dir;
+    auto dirAsFile = loadConfigFile(dir.path());  // a directory cannot be read as a file
+    QVERIFY(!dirAsFile.ok());
+    QVERIFY(dirAsFile.status().message().contains(dir.path()));
+  }
+
+  void loadFromFileUsesItsPath() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath("c.toml");
+    QVERIFY(test::writeFile(path, "db_path = \"data.db\"\n[nats]\nconnect_retries = true\n"));
+    auto r = loadConfigFile(path);
+    QVERIFY(!r.ok());
+    QVERIFY2(r.status().message().startsWith(path + ":3: nats.connect_retries:"),
+             qPrintable(r.status().message()));
+    QVERIFY(test::writeFile(path, "db_path = \"data.db\"\n"));
+    auto ok = loadConfigFile(path);
+    QVERIFY(ok.ok());
+    QCOMPARE(ok->config.dbPath, dir.filePath("data.db"));
+    QCOMPARE(ok->config.sourcePath, path);
+  }
+
+  void firstRunDefaultsAndPersistentNodeId() {
+    QTemporaryDir dir;
+    const QString data = dir.filePath("nested/data");
+    auto c = firstRunConfig(data);
+    QVERIFY2(c.ok(), qPrintable(c.status().message()));
+    QVERIFY(QDir(data).exists());
+    QCOMPARE(c->dbPath, data + "/harmonylite.db");
+    QVERIFY(c->nats.urls.isEmpty());  // embedded NATS
+    QCOMPARE(c->effectiveSeqMapPath(), data + "/seq-map.cbor");
+
+    auto id1 = resolveNodeId(*c);
+    QVERIFY(id1.ok());
+    QVERIFY(*id1 > 0);
+    auto id2 = resolveNodeId(*c);
+    QVERIFY(id2.ok());
+    QCOMPARE(*id2, *id1);  // generated once, persisted
+    QCOMPARE(test::readFile(data + "/node-id").trimmed(), QByteArray::number(quint64(*id1)));
+
+    Config explicitId = *c;
+    explicitId.nodeId = 7;
+    QCOMPARE(*resolveNodeId(explicitId), uint64_t(7));
+
+    QVERIFY(test::writeFile(data + "/node-id", "garbage"));
+    auto bad = resolveNodeId(*c);
+    QVERIFY(!bad.ok());
+    QCOMPARE(bad.status().code(), Status::Code::kCorruption);
+  }
+
+  void firstRunFailsClearlyWhenDirCannotBeMade() {
+    QTemporaryDir dir;
+    const QString file = dir.filePath("a-file");
+    QVERIFY(test::writeFile(file, "x"));
+    auto c = firstRunConfig(file + "/sub");
+    QVERIFY(!c.ok());
+    QVERIFY(c.status().message().contains(file + "/sub"));
+  }
+
+  void defaultDataDirFollowsXdg() {
+    qputenv("XDG_DATA_HOME", "/tmp/hl-xdg-test");
+    QCOMPARE(defaultDataDir(), QString("/tmp/hl-xdg-test/harmonylite"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestConfig)
+#include "tst_config.moc"

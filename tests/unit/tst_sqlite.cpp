@@ -1,0 +1,144 @@
+// The SQLite RAII wrappers: connection, statements, transactions, error conversion, quoting.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "sqlite/sqlite_db.h"
+#include "test_support.h"
+
+using namespace hl;
+
+class TestSqlite : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+
+  SqliteDb openDb(const QString& name) {
+    auto db = SqliteDb::open(m_dir.filePath(name));
+    if (!db) qFatal("open: %s", qPrintable(db.status().message()));
+    return std::move(db.value());
+  }
+
+ private slots:
+  void bindAndReadEveryStorageClass() {
+    SqliteDb db = openDb("types.db");
+    QVERIFY(db.exec("CREATE TABLE t(v)").isOk());
+    auto ins = db.prepare("INSERT INTO t(v) VALUES (?)");
+    QVERIFY(ins.ok());
+    const int64_t kMin = std::numeric_limits<int64_t>::min();
+    const int64_t kMax = std::numeric_limits<int64_t>::max();
+    QVERIFY(ins->bindNull(1).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindInt(1, kMin).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindInt(1, kMax).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindDouble(1, 0.1).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindText(1, QString::fromUtf8("grüße ✓").toUtf8()).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindBlob(1, QByteArray("\x00\x01\xff", 3)).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindBlob(1, QByteArray()).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+
+    auto sel = db.prepare("SELECT v, typeof(v) FROM t ORDER BY rowid");
+    QVERIFY(sel.ok());
+    QStringList types;
+    while (*sel->step()) types << sel->columnText(1);
+    QCOMPARE(types, QStringList({"null", "integer", "integer", "real", "text", "blob", "blob"}));
+    sel->reset();
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnType(0), SQLITE_NULL);
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnInt(0), kMin);
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnInt(0), kMax);
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnDouble(0), 0.1);
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnText(0), QString::fromUtf8("grüße ✓"));
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnBytes(0), QByteArray("\x00\x01\xff", 3));
+    QVERIFY(*sel->step());
+    QCOMPARE(sel->columnBytes(0), QByteArray());
+    QCOMPARE(*sel->step(), false);
+  }
+
+  void transactionRollsBackUnlessCommitted() {
+    SqliteDb db = openDb("txn.db");
+    QVERIFY(db.exec("CREATE TABLE t(x)").isOk());
+    {
+      auto txn = SqliteTxn::begin(db);
+      QVERIFY(txn.ok());
+      QVERIFY(db.exec("INSERT INTO t VALUES (1)").isOk());
+    }  // destroyed without commit
+    QCOMPARE(*db.queryInt("SELECT count(*) FROM t"), int64_t(0));
+    {
+      auto txn = SqliteTxn::begin(db);
+      QVERIFY(db.exec("INSERT INTO t VALUES (2)").isOk());
+      QVERIFY(txn->commit().isOk());
+      QVERIFY(!txn->isActive());
+      QVERIFY(!txn->commit().isOk());  // twice is an error, not a crash
+    }
+    QCOMPARE(*db.queryInt("SELECT count(*) FROM t"), int64_t(1));
+  }
+
+  void busyIsRetryable() {
+    SqliteDb a = openDb("busy.db");
+    QVERIFY(a.exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x)").isOk());
+    SqliteDb::Options o;
+    o.busyTimeoutMs = 10;
+    auto b = SqliteDb::open(m_dir.filePath("busy.db"), o);
+    QVERIFY(b.ok());
+    auto txn = SqliteTxn::begin(a);
+    QVERIFY(txn.ok());
+    auto other = SqliteTxn::begin(*b);
+    QVERIFY(!other.ok());
+    QCOMPARE(other.status().code(), Status::Code::kBusy);
+    QVERIFY(other.status().isRetryable());
+    QVERIFY(other.status().message().contains("begin transaction"));
+  }
+
+  void errorsAreConverted() {
+    SqliteDb db = openDb("err.db");
+    auto bad = db.prepare("SELEC nonsense");
+    QVERIFY(!bad.ok());
+    QVERIFY(bad.status().message().contains("syntax error"));
+    QVERIFY(db.exec("CREATE TABLE u(x UNIQUE)").isOk());
+    QVERIFY(db.exec("INSERT INTO u VALUES (1)").isOk());
+    const Status dup = db.exec("INSERT INTO u VALUES (1)");
+    QCOMPARE(dup.code(), Status::Code::kInvalidArgument);
+    QVERIFY(dup.message().contains("UNIQUE"));
+
+    auto missing = SqliteDb::open(m_dir.filePath("no/such/dir/x.db"));
+    QVERIFY(!missing.ok());
+    QCOMPARE(missing.status().code(), Status::Code::kIoError);
+    QVERIFY(missing.status().message().contains("no/such/dir/x.db"));
+
+    QVERIFY(test::writeFile(m_dir.filePath("junk.db"), QByteArray(4096, 'x')));
+    auto junk = SqliteDb::open(m_dir.filePath("junk.db"));
+    QVERIFY(junk.ok());  // opening is lazy
+    auto q = junk->queryInt("SELECT count(*) FROM sqlite_schema");
+    QVERIFY(!q.ok());
+    QCOMPARE(q.status().code(), Status::Code::kCorruption);
+  }
+
+  void quotingSurvivesHostileNames_data() {
+    QTest::addColumn<QString>("name");
+    QTest::newRow("space") << "my table";
+    QTest::newRow("quote") << "we\"ird";
+    QTest::newRow("injection") << "x\"; DROP TABLE t; --";
+    QTest::newRow("keyword") << "select";
+    QTest::newRow("dash") << "a-b";
+  }
+  void quotingSurvivesHostileNames() {
+    QFETCH(QString, name);
+    SqliteDb db = openDb("quote.db");
+    QVERIFY(db.exec("CREATE TABLE IF NOT EXISTS t(x)").isOk());
+    const QString q = quoteIdentifier(name);
+    QVERIFY(db.exec("CREATE TABLE " + q + "(" + q + " INTEGER)").isOk());
+    QVERIFY(db.exec("INSERT INTO " + q + " VALUES (5)").isOk());
+    auto n = db.prepare("SELECT name FROM sqlite_schema WHERE name = ?");
+    QVERIFY(n->bindText(1, name.toUtf8()).isOk());
+    QVERIFY(*n->step());
+    QCOMPARE(n->columnText(0), name);
+    n->reset();  // a statement still stepping keeps the table locked
+    QCOMPARE(*db.queryInt("SELECT count(*) FROM sqlite_schema WHERE name = 't'"), int64_t(1));
+    QVERIFY(db.exec("DROP TABLE " + q).isOk());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestSqlite)
+#include "tst_sqlite.moc"
