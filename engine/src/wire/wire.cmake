@@ -1,0 +1,1 @@
+# Sources of the wire codec, added to hl_engine.
