@@ -22,6 +22,7 @@ class Value {
   static Value real(double v) { Value x; x.m_type = Type::kReal; x.m_real = v; return x; }
   static Value text(QByteArray utf8) { Value x; x.m_type = Type::kText; x.m_bytes = std::move(utf8); return x; }
   static Value text(const QString& s) { return text(s.toUtf8()); }
+  static Value text(const char* utf8) { return text(QByteArray(utf8)); }
   static Value blob(QByteArray bytes) { Value x; x.m_type = Type::kBlob; x.m_bytes = std::move(bytes); return x; }
 
   Type type() const { return m_type; }

@@ -1,0 +1,97 @@
+// ChangeLog: change data capture with SQLite triggers (SPEC B1).
+//
+// Layout (ours, written to disk; the numbers are never renumbered):
+//   __harmonylite__tables(id INTEGER PRIMARY KEY, name TEXT UNIQUE)  stable id per table name
+//   __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, state, error, k0, k1, ...)
+//     one row per captured change, in commit order. op: 1 insert, 2 update, 3 delete,
+//     0 sentinel. state: 0 pending, 1 published, 2 failed. k0.. hold the row's key: its
+//     primary-key values in key order, or its rowid for a table without a declared key.
+//   triggers __harmonylite__t<id>_ins/_upd/_del on every watched table.
+//
+// Triggers record only the key, which keeps the application's writes cheap (one small insert
+// per row, no function calls, so they work with PRAGMA trusted_schema=OFF). The row image is
+// read when the change is published, so a message carries the row as it is then; later
+// changes of the same row follow it in the stream, so the last message always carries the
+// last state. An update that changes a key is captured as a delete of the old key plus an
+// update of the new one.
+//
+// Change ids never go back: cleanup keeps the newest row, and the applier removes only the rows
+// its own writes produced (echo suppression, see Applier), so an id is never reused for a
+// different change (ids make the Nats-Msg-Id).
+//
+// Thread: the engine thread. It uses, and does not own, the engine's SqliteDb and catalog.
+#pragma once
+
+#include <QHash>
+
+#include <unordered_map>
+#include <QList>
+#include <QSet>
+#include <QString>
+
+#include "harmonylite/status.h"
+#include "schema/catalog.h"
+#include "sqlite/sqlite_db.h"
+#include "wire/change.h"
+
+namespace hl {
+
+// A captured change ready to publish.
+struct PendingChange {
+  int64_t id = 0;
+  ChangeType type = ChangeType::kInsert;
+  QString table;
+  RowImage key;  // key columns and values (for the shard, SPEC A3)
+  RowImage row;  // the row image to send: every stored column, plus "rowid" for rowid tables;
+                 // for a delete, the key only
+};
+
+class ChangeLog {
+ public:
+  static constexpr const char* kChangesTable = "__harmonylite__changes";
+  static constexpr const char* kTablesTable = "__harmonylite__tables";
+
+  ChangeLog(SqliteDb& db, SchemaCatalog& catalog);
+
+  // Creates the log tables and the triggers of every watched table; drops triggers of tables
+  // no longer watched and re-creates those whose definition changed. Idempotent; one write
+  // transaction. Call after the catalog was refreshed.
+  Status install();
+  // Removes every trigger (the log tables and pending changes stay): publish = false.
+  Status removeTriggers();
+  // -cleanup: drops every __harmonylite__ trigger and table.
+  static Status uninstall(SqliteDb& db);
+
+  // Up to `max` pending changes after `afterId`, in commit order, with their row images read
+  // in one read transaction. Changes that no longer have anything to send (the row is gone, so
+  // a later delete follows; the table was dropped) are marked published and not returned;
+  // `skipped` counts them.
+  Result<QList<PendingChange>> readPending(int max, int64_t afterId = 0, int* skipped = nullptr);
+  Status markPublished(const QList<int64_t>& ids);
+  // Moves a change to the failed state with a reason (e.g. larger than the server accepts).
+  Status markFailed(int64_t id, const QString& reason);
+  // Deletes published rows, keeping the newest row of the log. Returns how many it deleted.
+  Result<int> cleanup();
+
+  Result<int64_t> pendingCount();
+  Result<int64_t> failedCount();
+  // The newest change id in the log (0 when empty).
+  Result<int64_t> maxChangeId();
+
+ private:
+  Status ensureTables(int keyColumns);
+  Result<int64_t> tableId(const QString& name);
+  QString triggerSql(const TableInfo& t, int64_t id, const char* kind) const;
+  // SELECT of the row image by key, prepared once per table and schema version.
+  Result<SqliteStmt*> rowStatement(const TableInfo& t);
+
+  SqliteDb& m_db;
+  SchemaCatalog& m_catalog;
+  int m_keyColumns = 0;  // k0..k(n-1) present in the changes table
+  QHash<int64_t, QString> m_tableNames;  // tbl id -> name
+  std::unordered_map<QString, SqliteStmt> m_rowStatements;
+  int64_t m_rowStatementsVersion = -1;
+  QSet<QString> m_warnedNoKey;  // tables without a declared key, warned about once
+};
+
+}  // namespace hl

@@ -1,0 +1,184 @@
+#include "replication/applier.h"
+
+#include <QSet>
+
+#include "cdc/change_log.h"
+#include "sqlite/sqlite_value.h"
+
+namespace hl {
+namespace {
+
+// A constraint failure or a value the table refuses is the message's fault: poison.
+Status poisonIfData(const Status& s, const QString& context) {
+  if (s.isOk()) return s;
+  if (s.code() == Status::Code::kInvalidArgument) return Status::poison(context + ": " + s.message());
+  return s.withContext(context);
+}
+
+}  // namespace
+
+Applier::Applier(SqliteDb& db, SchemaCatalog& catalog) : m_db(db), m_catalog(catalog) {}
+
+Result<SqliteStmt*> Applier::statement(const QString& key, const QString& sql) {
+  if (m_statementsVersion != m_catalog.schemaVersion()) {
+    m_statements.clear();
+    m_statementsVersion = m_catalog.schemaVersion();
+  }
+  auto it = m_statements.find(key);
+  if (it == m_statements.end()) {
+    auto stmt = m_db.prepare(sql);
+    if (!stmt) return stmt.status();
+    it = m_statements.emplace(key, std::move(*stmt)).first;
+  }
+  it->second.reset();
+  return &it->second;
+}
+
+Status Applier::applyOne(const Change& change) {
+  const TableInfo* t = m_catalog.find(change.table);
+  if (!t) return Status::poison(QStringLiteral("unknown table \"%1\"").arg(change.table));
+
+  // Resolve every column name of the message against the local table.
+  QStringList keyNames = t->keyColumns();
+  QList<const Value*> keyValues(keyNames.size(), nullptr);
+  QStringList columns;  // local names of non-key, non-generated columns present
+  QList<const Value*> values;
+  QSet<QString> seen;
+  for (const auto& [name, value] : change.row) {
+    const QString lower = name.toLower();
+    if (seen.contains(lower))
+      return Status::poison(QStringLiteral("column \"%1\" appears twice").arg(name));
+    seen.insert(lower);
+    if (!t->hasDeclaredPk() && lower == QLatin1String("rowid")) {
+      keyValues[0] = &value;
+      continue;
+    }
+    const ColumnInfo* c = t->column(name);
+    if (!c)
+      return Status::poison(
+          QStringLiteral("unknown column \"%1\" in table \"%2\"").arg(name, t->name));
+    if (c->isGenerated()) continue;  // computed locally
+    if (const qsizetype k = keyNames.indexOf(c->name); k >= 0) {
+      keyValues[k] = &value;
+    } else {
+      columns << c->name;
+      values << &value;
+    }
+  }
+  for (qsizetype i = 0; i < keyNames.size(); ++i) {
+    if (!keyValues[i])
+      return Status::poison(
+          QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(keyNames[i], t->name));
+  }
+
+  const QString table = quoteIdentifier(t->name);
+  if (change.type == ChangeType::kDelete) {
+    QStringList where;
+    for (qsizetype i = 0; i < keyNames.size(); ++i)
+      where << QStringLiteral("%1 IS ?%2")
+                   .arg(t->hasDeclaredPk() ? quoteIdentifier(keyNames[i]) : t->rowidName)
+                   .arg(i + 1);
+    auto stmt = statement("d\x1f" + t->name,
+                          QStringLiteral("DELETE FROM %1 WHERE %2").arg(table, where.join(" AND ")));
+    if (!stmt) return stmt.status();
+    for (qsizetype i = 0; i < keyNames.size(); ++i)
+      HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *keyValues[i]));
+    return poisonIfData((*stmt)->run(), "delete from " + t->name);
+  }
+
+  const QString columnKey = columns.join(QChar(0x1f));
+  if (t->hasDeclaredPk()) {
+    QStringList names, params, sets, conflict;
+    int n = 0;
+    for (const QString& k : keyNames) {
+      names << quoteIdentifier(k);
+      params << QStringLiteral("?%1").arg(++n);
+      conflict << quoteIdentifier(k);
+    }
+    for (const QString& c : columns) {
+      names << quoteIdentifier(c);
+      params << QStringLiteral("?%1").arg(++n);
+      sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
+    }
+    const QString action = sets.isEmpty() ? QStringLiteral("NOTHING")
+                                          : QStringLiteral("UPDATE SET ") + sets.join(", ");
+    auto stmt = statement("u\x1f" + t->name + '\x1e' + columnKey,
+                          QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
+                              .arg(table, names.join(','), params.join(','), conflict.join(','),
+                                   action));
+    if (!stmt) return stmt.status();
+    int i = 1;
+    for (const Value* v : keyValues) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
+    for (const Value* v : values) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
+    return poisonIfData((*stmt)->run(), "upsert into " + t->name);
+  }
+
+  // By rowid: update the row if it exists, else insert it with that rowid.
+  if (!columns.isEmpty()) {
+    QStringList sets;
+    for (int i = 0; i < columns.size(); ++i)
+      sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(columns[i])).arg(i + 2);
+    auto upd = statement("r\x1f" + t->name + '\x1e' + columnKey,
+                         QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1")
+                             .arg(table, sets.join(", "), t->rowidName));
+    if (!upd) return upd.status();
+    HL_RETURN_IF_ERROR(bindValue(**upd, 1, *keyValues[0]));
+    for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *values[i]));
+    HL_RETURN_IF_ERROR(poisonIfData((*upd)->run(), "update " + t->name));
+    if (m_db.changes() > 0) return Status::ok();
+  }
+  QStringList names{t->rowidName}, params{QStringLiteral("?1")};
+  for (int i = 0; i < columns.size(); ++i) {
+    names << quoteIdentifier(columns[i]);
+    params << QStringLiteral("?%1").arg(i + 2);
+  }
+  auto ins = statement("i\x1f" + t->name + '\x1e' + columnKey,
+                       QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)")
+                           .arg(table, names.join(','), params.join(',')));
+  if (!ins) return ins.status();
+  HL_RETURN_IF_ERROR(bindValue(**ins, 1, *keyValues[0]));
+  for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *values[i]));
+  return poisonIfData((*ins)->run(), "insert into " + t->name);
+}
+
+Result<Applier::BatchResult> Applier::applyBatch(const QList<Change>& changes,
+                                                 const std::function<Status()>& beforeCommit) {
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status().withContext("apply");
+  // Where the change log stands before our writes (no log when capture is not installed).
+  const QString changes_ = quoteIdentifier(QString::fromLatin1(ChangeLog::kChangesTable));
+  auto hasLog = m_db.queryInt(QStringLiteral(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
+  if (!hasLog) return hasLog.status();
+  int64_t logMax = 0;
+  if (*hasLog) {
+    auto max = m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(changes_));
+    if (!max) return max.status();
+    logMax = *max;
+  }
+
+  BatchResult result;
+  for (const Change& c : changes) {
+    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("SAVEPOINT hl_change")));
+    Status s = applyOne(c);
+    if (s.code() == Status::Code::kPoison) {
+      HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("ROLLBACK TO hl_change")));
+      ++result.poisoned;
+    } else if (!s.isOk()) {
+      return s;  // the transaction rolls back
+    } else {
+      ++result.applied;
+    }
+    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("RELEASE hl_change")));
+    result.outcomes.append(s);
+  }
+  if (*hasLog) {
+    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(changes_).arg(logMax))
+                           .withContext("echo suppression"));
+  }
+  if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit());
+  HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
+  return result;
+}
+
+}  // namespace hl

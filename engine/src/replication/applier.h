@@ -1,0 +1,57 @@
+// Applier: applies decoded changes from other nodes to the local database (SPEC B3).
+//
+// - insert/update: upsert by primary key on the columns the message carries
+//   (INSERT ... ON CONFLICT(pk) DO UPDATE), never INSERT OR REPLACE; tables without a declared
+//   key by rowid (UPDATE, then INSERT when no row matched).
+// - delete: by the receiver's key columns.
+// - Table and column names are checked against the local catalog before any SQL is built.
+// - A batch runs in one write transaction; each change in a savepoint, so a poison change
+//   (unknown table or column, constraint failure, a value that cannot be stored) is rolled
+//   back alone and reported, and the rest of the batch commits.
+// - Echo suppression: the change-log rows that the applier's own writes produce (the capture
+//   triggers fire for them too) are deleted in the same transaction. SQLite has one writer,
+//   so every log row above the maximum id seen at the start of the transaction is ours.
+// Thread: the engine thread. Uses, does not own, the SqliteDb and the catalog.
+#pragma once
+
+#include <QHash>
+
+#include <unordered_map>
+#include <QList>
+#include <functional>
+
+#include "harmonylite/status.h"
+#include "schema/catalog.h"
+#include "sqlite/sqlite_db.h"
+#include "wire/change.h"
+
+namespace hl {
+
+class Applier {
+ public:
+  Applier(SqliteDb& db, SchemaCatalog& catalog);
+
+  struct BatchResult {
+    QList<Status> outcomes;  // one per change: OK, or a kPoison error with the reason
+    int applied = 0;
+    int poisoned = 0;
+  };
+
+  // Applies `changes` in one transaction. `beforeCommit` (optional) runs inside the
+  // transaction after the changes (the caller records its positions there). A non-poison
+  // failure (busy, I/O, beforeCommit) rolls everything back and is returned.
+  Result<BatchResult> applyBatch(const QList<Change>& changes,
+                                 const std::function<Status()>& beforeCommit = {});
+
+ private:
+  // Applies one change inside the open transaction; kPoison for anything the message got wrong.
+  Status applyOne(const Change& change);
+  Result<SqliteStmt*> statement(const QString& key, const QString& sql);
+
+  SqliteDb& m_db;
+  SchemaCatalog& m_catalog;
+  std::unordered_map<QString, SqliteStmt> m_statements;  // by table + column set + kind
+  int64_t m_statementsVersion = -1;
+};
+
+}  // namespace hl

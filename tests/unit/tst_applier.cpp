@@ -1,0 +1,181 @@
+// The applier (SPEC B3): upsert semantics, delete by key, names checked before SQL, poison
+// changes rolled back alone, echo suppression.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "cdc/change_log.h"
+#include "replication/applier.h"
+#include "test_support.h"
+
+using namespace hl;
+
+namespace {
+Change change(ChangeType type, const QString& table, RowImage row) {
+  Change c;
+  c.fromNodeId = 2;
+  c.id = 1;
+  c.type = type;
+  c.table = table;
+  c.row = std::move(row);
+  return c;
+}
+QString dump(SqliteDb& db, const QString& sql) {
+  auto s = db.prepare(sql);
+  QStringList rows;
+  while (*s->step()) {
+    QStringList cols;
+    for (int i = 0; i < s->columnCount(); ++i)
+      cols << (s->columnType(i) == SQLITE_NULL ? "NULL" : s->columnText(i));
+    rows << cols.join('|');
+  }
+  return rows.join(';');
+}
+}  // namespace
+
+class TestApplier : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+  SqliteDb m_db;
+  std::unique_ptr<SchemaCatalog> m_catalog;
+  std::unique_ptr<ChangeLog> m_log;
+  std::unique_ptr<Applier> m_applier;
+
+  Applier::BatchResult apply(const QList<Change>& changes) {
+    auto r = m_applier->applyBatch(changes);
+    if (!r) qFatal("apply: %s", qPrintable(r.status().message()));
+    return *r;
+  }
+
+ private slots:
+  void init() {
+    static int n = 0;
+    auto db = SqliteDb::open(m_dir.filePath(QStringLiteral("a%1.db").arg(++n)));
+    QVERIFY(db.ok());
+    m_db = std::move(*db);
+    QVERIFY(m_db.exec(R"(
+      CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT DEFAULT 'keep', u TEXT UNIQUE);
+      CREATE TABLE child(id INTEGER PRIMARY KEY, tid INTEGER REFERENCES t(id) ON DELETE CASCADE);
+      CREATE TABLE comp(k1 TEXT, k2 INTEGER, v, PRIMARY KEY(k1, k2)) WITHOUT ROWID;
+      CREATE TABLE nopk(x, y);
+      CREATE TABLE s(id INTEGER PRIMARY KEY, n INTEGER) STRICT;
+      CREATE TABLE "x""; DROP TABLE t; --"(id INTEGER PRIMARY KEY, v);
+      PRAGMA foreign_keys = ON;
+    )").isOk());
+    m_catalog = std::make_unique<SchemaCatalog>(m_db, QStringList{});
+    m_log = std::make_unique<ChangeLog>(m_db, *m_catalog);
+    QVERIFY(m_catalog->refresh().ok());
+    QVERIFY(m_log->install().isOk());
+    m_applier = std::make_unique<Applier>(m_db, *m_catalog);
+  }
+
+  void upsertUpdatesOnlyCarriedColumns() {
+    QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'local b', 'u1'); INSERT INTO child VALUES (10, 1)").isOk());
+    auto r = apply({change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}})});
+    QCOMPARE(r.applied, 1);
+    // b untouched (the sender did not carry it), the child row survives (no delete+insert).
+    QCOMPARE(dump(m_db, "SELECT * FROM t"), QString("1|remote|local b|u1"));
+    QCOMPARE(dump(m_db, "SELECT * FROM child"), QString("10|1"));
+    apply({change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}, {"a", Value::text("n")}})});
+    QCOMPARE(dump(m_db, "SELECT * FROM t WHERE id = 2"), QString("2|n|keep|NULL"));
+  }
+
+  void deleteByReceiversKey() {
+    QVERIFY(m_db.exec("INSERT INTO comp VALUES ('a', 1, 'x'), ('a', 2, 'y'); INSERT INTO nopk(rowid, x) VALUES (7, 'r')").isOk());
+    apply({change(ChangeType::kDelete, "comp", {{"k2", Value::integer(1)}, {"k1", Value::text("a")}}),
+           change(ChangeType::kDelete, "nopk", {{"rowid", Value::integer(7)}})});
+    QCOMPARE(dump(m_db, "SELECT * FROM comp"), QString("a|2|y"));
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM nopk"), int64_t(0));
+  }
+
+  void rowidTables() {
+    apply({change(ChangeType::kInsert, "nopk", {{"x", Value::text("a")}, {"rowid", Value::integer(42)}})});
+    apply({change(ChangeType::kUpdate, "nopk", {{"y", Value::integer(5)}, {"rowid", Value::integer(42)}})});
+    QCOMPARE(dump(m_db, "SELECT rowid, x, y FROM nopk"), QString("42|a|5"));
+  }
+
+  void hostileAndUnknownNamesArePoisonAndChangeNothing_data() {
+    QTest::addColumn<QString>("table");
+    QTest::addColumn<QString>("column");
+    QTest::addColumn<QString>("reason");
+    QTest::newRow("injection table") << "x\"; DROP TABLE t; --x" << "id" << "unknown table";
+    QTest::newRow("injection table 2") << "t\"; DROP TABLE child; --" << "id" << "unknown table";
+    QTest::newRow("unknown column") << "t" << "nope" << "unknown column \"nope\"";
+    QTest::newRow("injection column") << "t" << "a\" = 1; DROP TABLE t; --" << "unknown column";
+    QTest::newRow("internal table") << "__harmonylite__changes" << "id" << "unknown table";
+    QTest::newRow("sqlite table") << "sqlite_schema" << "name" << "unknown table";
+  }
+  void hostileAndUnknownNamesArePoisonAndChangeNothing() {
+    QFETCH(QString, table);
+    QFETCH(QString, column);
+    QFETCH(QString, reason);
+    QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'b', 'u')").isOk());
+    const QString before = dump(m_db, "SELECT type, name, sql FROM sqlite_schema ORDER BY name") +
+                           dump(m_db, "SELECT * FROM t");
+    auto r = apply({change(ChangeType::kInsert, table, {{"id", Value::integer(1)}, {column, Value::text("v")}})});
+    QCOMPARE(r.poisoned, 1);
+    QCOMPARE(r.outcomes[0].code(), Status::Code::kPoison);
+    QVERIFY2(r.outcomes[0].message().contains(reason), qPrintable(r.outcomes[0].message()));
+    QCOMPARE(dump(m_db, "SELECT type, name, sql FROM sqlite_schema ORDER BY name") +
+                 dump(m_db, "SELECT * FROM t"),
+             before);
+  }
+
+  void badChangesArePoisonAndTheRestOfTheBatchCommits() {
+    QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'b', 'taken')").isOk());
+    auto r = apply({
+        change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}, {"u", Value::text("ok")}}),
+        change(ChangeType::kInsert, "t", {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),  // UNIQUE
+        change(ChangeType::kInsert, "s", {{"id", Value::integer(1)}, {"n", Value::text("not a number")}}),  // STRICT
+        change(ChangeType::kInsert, "t", {{"a", Value::text("no key")}}),  // key missing
+        change(ChangeType::kInsert, "t", {{"id", Value::integer(4)}, {"ID", Value::integer(4)}}),  // twice
+        change(ChangeType::kInsert, "t", {{"id", Value::integer(5)}, {"a", Value::text("last")}}),
+    });
+    QCOMPARE(r.applied, 2);
+    QCOMPARE(r.poisoned, 4);
+    QVERIFY(r.outcomes[0].isOk());
+    QVERIFY(r.outcomes[1].message().contains("UNIQUE"));
+    QVERIFY(r.outcomes[2].message().contains("cannot store TEXT value in INTEGER column"));
+    QVERIFY(r.outcomes[3].message().contains("key column \"id\" of table \"t\" missing"));
+    QVERIFY(r.outcomes[4].message().contains("appears twice"));
+    QVERIFY(r.outcomes[5].isOk());
+    QCOMPARE(dump(m_db, "SELECT id FROM t ORDER BY id"), QString("1;2;5"));
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM s"), int64_t(0));
+  }
+
+  void echoSuppression() {
+    QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (100)").isOk());  // one local pending change
+    const int64_t pendingBefore = *m_log->pendingCount();
+    apply({change(ChangeType::kInsert, "t", {{"id", Value::integer(1)}}),
+           change(ChangeType::kUpdate, "comp", {{"k1", Value::text("a")}, {"k2", Value::integer(1)}, {"v", Value::real(0.5)}}),
+           change(ChangeType::kDelete, "t", {{"id", Value::integer(1)}})});
+    QCOMPARE(*m_log->pendingCount(), pendingBefore);  // nothing the applier wrote was captured
+    QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (101)").isOk());
+    QCOMPARE(*m_log->pendingCount(), pendingBefore + 1);  // the application still is
+  }
+
+  void failureOfTheCallerRollsBackEverything() {
+    auto r = m_applier->applyBatch({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})},
+                                   [] { return Status::ioError("position write failed"); });
+    QVERIFY(!r.ok());
+    QCOMPARE(r.status().code(), Status::Code::kIoError);
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 9"), int64_t(0));
+  }
+
+  void worksWithoutCaptureInstalled() {  // publish = false nodes still apply
+    QVERIFY(ChangeLog::uninstall(m_db).isOk());
+    QVERIFY(m_catalog->refresh().ok());
+    auto r = apply({change(ChangeType::kInsert, "t", {{"id", Value::integer(3)}})});
+    QCOMPARE(r.applied, 1);
+  }
+
+  void generatedColumnsAreComputedLocally() {
+    QVERIFY(m_db.exec("CREATE TABLE g(id INTEGER PRIMARY KEY, a INT, b INT GENERATED ALWAYS AS (a * 2))").isOk());
+    QVERIFY(m_catalog->refresh().ok());
+    auto r = apply({change(ChangeType::kInsert, "g", {{"id", Value::integer(1)}, {"a", Value::integer(4)}, {"b", Value::integer(99)}})});
+    QCOMPARE(r.applied, 1);
+    QCOMPARE(dump(m_db, "SELECT * FROM g"), QString("1|4|8"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestApplier)
+#include "tst_applier.moc"

@@ -1,0 +1,209 @@
+// Change capture (SPEC B1): triggers, key-only log, row images read at publish time,
+// trusted_schema=OFF, quoting, table shapes, schema changes, cleanup, uninstall.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "cdc/change_log.h"
+#include "test_support.h"
+
+using namespace hl;
+
+namespace {
+struct Node {
+  SqliteDb db;
+  std::unique_ptr<SchemaCatalog> catalog;
+  std::unique_ptr<ChangeLog> log;
+};
+
+QString rowText(const RowImage& row) {
+  QStringList parts;
+  for (const auto& [k, v] : row) parts << k + "=" + v.toDebugString();
+  return parts.join(", ");
+}
+}  // namespace
+
+class TestChangeLog : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+  int m_n = 0;
+
+  Node makeNode(const QString& schema, const QStringList& ignore = {}) {
+    Node n;
+    const QString path = m_dir.filePath(QStringLiteral("n%1.db").arg(++m_n));
+    auto db = SqliteDb::open(path);
+    if (!db) qFatal("open");
+    n.db = std::move(*db);
+    if (!n.db.exec("PRAGMA journal_mode=WAL;" + schema).isOk()) qFatal("schema");
+    n.catalog = std::make_unique<SchemaCatalog>(n.db, ignore);
+    n.log = std::make_unique<ChangeLog>(n.db, *n.catalog);
+    if (!n.catalog->refresh().ok() || !n.log->install().isOk()) qFatal("install");
+    return n;
+  }
+
+  // A second connection as the application, with trusted_schema OFF.
+  SqliteDb appConnection(const Node& n) {
+    auto db = SqliteDb::open(n.db.path());
+    if (!db || !db->exec("PRAGMA trusted_schema=OFF").isOk()) qFatal("app connection");
+    return std::move(*db);
+  }
+
+ private slots:
+  void capturesInsertUpdateDeleteWithTrustedSchemaOff() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    SqliteDb app = appConnection(n);
+    QCOMPARE(*app.queryInt("PRAGMA trusted_schema"), int64_t(0));
+    QVERIFY(app.exec("INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b');"
+                     "UPDATE t SET v = 'c' WHERE id = 1; DELETE FROM t WHERE id = 2;").isOk());
+    auto pending = n.log->readPending(100);
+    QVERIFY2(pending.ok(), qPrintable(pending.status().message()));
+    // insert 2 was deleted before publishing: only its delete is sent.
+    QCOMPARE(pending->size(), 3);
+    QCOMPARE((*pending)[0].type, ChangeType::kInsert);
+    QCOMPARE(rowText((*pending)[0].row), QString("id=1, v='c'"));  // the row as it is now
+    QCOMPARE((*pending)[1].type, ChangeType::kUpdate);
+    QCOMPARE((*pending)[2].type, ChangeType::kDelete);
+    QCOMPARE(rowText((*pending)[2].row), QString("id=2"));
+    QCOMPARE(rowText((*pending)[2].key), QString("id=2"));
+    QVERIFY((*pending)[0].id < (*pending)[1].id && (*pending)[1].id < (*pending)[2].id);
+    QCOMPARE(*n.log->pendingCount(), int64_t(3));
+  }
+
+  void rolledBackTransactionLeavesNothing() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    SqliteDb app = appConnection(n);
+    QVERIFY(app.exec("BEGIN; INSERT INTO t VALUES (1, 'a'); ROLLBACK;").isOk());
+    QCOMPARE(n.log->readPending(100)->size(), 0);
+  }
+
+  void tableShapes() {
+    Node n = makeNode(R"(
+      CREATE TABLE "my table"("the key" TEXT PRIMARY KEY, "select" INTEGER, "da-sh" REAL);
+      CREATE TABLE comp(a INTEGER, b TEXT, v BLOB, PRIMARY KEY(b, a)) WITHOUT ROWID;
+      CREATE TABLE bk(k BLOB PRIMARY KEY, v);
+      CREATE TABLE nopk(x, y);
+      CREATE TABLE "x""; DROP TABLE t; --"(id INTEGER PRIMARY KEY, v);
+      CREATE VIRTUAL TABLE docs USING fts5(body);
+      CREATE TABLE skipme(id INTEGER PRIMARY KEY);
+    )", {"skipme"});
+    SqliteDb app = appConnection(n);
+    QVERIFY(app.exec(R"(
+      INSERT INTO "my table" VALUES ('ä k', 7, 1.5);
+      INSERT INTO comp VALUES (-9223372036854775808, 'k', x'');
+      INSERT INTO bk VALUES (x'00ff', NULL);
+      INSERT INTO nopk VALUES ('r', 2);
+      INSERT INTO "x""; DROP TABLE t; --" VALUES (5, 'hostile');
+      INSERT INTO docs VALUES ('text');
+      INSERT INTO skipme VALUES (1);
+    )").isOk());
+    auto p = n.log->readPending(100);
+    QVERIFY2(p.ok(), qPrintable(p.status().message()));
+    QCOMPARE(p->size(), 5);
+    QCOMPARE((*p)[0].table, QString("my table"));
+    QCOMPARE(rowText((*p)[0].row), QString::fromUtf8("the key='ä k', select=7, da-sh=1.5"));
+    QCOMPARE(rowText((*p)[1].key), QString("b='k', a=-9223372036854775808"));
+    QCOMPARE(rowText((*p)[1].row), QString("a=-9223372036854775808, b='k', v=x''"));
+    QCOMPARE((*p)[1].row[2].second.type(), Value::Type::kBlob);  // empty blob stays a blob
+    QCOMPARE(rowText((*p)[2].row), QString("k=x'00ff', v=NULL"));
+    QCOMPARE(rowText((*p)[3].row), QString("x='r', y=2, rowid=1"));
+    QCOMPARE(rowText((*p)[3].key), QString("rowid=1"));
+    QCOMPARE((*p)[4].table, QString("x\"; DROP TABLE t; --"));
+  }
+
+  void keyChangeIsDeletePlusUpdate() {
+    Node n = makeNode("CREATE TABLE t(a TEXT, b INT, v, PRIMARY KEY(a, b))");
+    QVERIFY(n.db.exec("INSERT INTO t VALUES ('x', 1, 'v')").isOk());
+    auto first = n.log->readPending(10);
+    QVERIFY(n.log->markPublished({first->at(0).id}).isOk());
+    QVERIFY(n.db.exec("UPDATE t SET b = 2 WHERE a = 'x'").isOk());
+    auto p = n.log->readPending(10, first->at(0).id);
+    QCOMPARE(p->size(), 2);
+    QCOMPARE((*p)[0].type, ChangeType::kDelete);
+    QCOMPARE(rowText((*p)[0].row), QString("a='x', b=1"));
+    QCOMPARE((*p)[1].type, ChangeType::kUpdate);
+    QCOMPARE(rowText((*p)[1].row), QString("a='x', b=2, v='v'"));
+  }
+
+  void schemaChangesReshapeCaptureWithoutLosingPending() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT)");
+    SqliteDb app = appConnection(n);
+    QVERIFY(app.exec("INSERT INTO t VALUES (1, 'a1', 'b1')").isOk());
+    // The application changes the schema while changes are pending; it can keep writing.
+    QVERIFY(app.exec("ALTER TABLE t ADD COLUMN c INTEGER").isOk());
+    QVERIFY(app.exec("INSERT INTO t VALUES (2, 'a2', 'b2', 22)").isOk());
+    QVERIFY(app.exec("ALTER TABLE t RENAME COLUMN a TO aa").isOk());
+    QVERIFY(app.exec("INSERT INTO t VALUES (3, 'a3', 'b3', 33)").isOk());
+    QVERIFY(app.exec("ALTER TABLE t DROP COLUMN b").isOk());
+    QVERIFY(app.exec("INSERT INTO t VALUES (4, 'a4', 44)").isOk());
+    QVERIFY(app.exec("CREATE TABLE fresh(id INTEGER PRIMARY KEY, v)").isOk());
+    QCOMPARE(*n.catalog->refresh(), true);  // noticed through PRAGMA schema_version
+    QVERIFY(n.log->install().isOk());
+    QVERIFY(app.exec("INSERT INTO fresh VALUES (1, 'new table')").isOk());
+    auto p = n.log->readPending(100);
+    QVERIFY2(p.ok(), qPrintable(p.status().message()));
+    QCOMPARE(p->size(), 5);
+    QCOMPARE(rowText((*p)[0].row), QString("id=1, aa='a1', c=NULL"));  // as it is now
+    QCOMPARE(rowText((*p)[3].row), QString("id=4, aa='a4', c=44"));
+    QCOMPARE((*p)[4].table, QString("fresh"));
+
+    // A dropped table: its pending upserts have nothing left to send.
+    QVERIFY(app.exec("INSERT INTO fresh VALUES (2, 'x'); DROP TABLE fresh;").isOk());
+    QCOMPARE(*n.catalog->refresh(), true);
+    QVERIFY(n.log->install().isOk());
+    int skipped = 0;
+    auto after = n.log->readPending(100, p->last().id, &skipped);
+    QCOMPARE(after->size(), 0);
+    QCOMPARE(skipped, 1);
+    QVERIFY(app.exec("INSERT INTO t VALUES (5, 'a5', 55)").isOk());  // still writable
+  }
+
+  void installIsIdempotentAndCheap() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    const int64_t v = n.catalog->schemaVersion();
+    QVERIFY(n.log->install().isOk());
+    QCOMPARE(n.catalog->schemaVersion(), v);  // nothing re-created
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE type='trigger'"), int64_t(3));
+  }
+
+  void publishedCleanupAndIdsNeverReused() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)").isOk());
+    auto p = n.log->readPending(2);
+    QCOMPARE(p->size(), 2);  // batches of scan_max_changes
+    QList<int64_t> ids;
+    for (const auto& c : *p) ids << c.id;
+    QVERIFY(n.log->markPublished(ids).isOk());
+    auto rest = n.log->readPending(10, ids.last());
+    QCOMPARE(rest->size(), 1);
+    QVERIFY(n.log->markFailed(rest->at(0).id, "too large").isOk());
+    QCOMPARE(*n.log->failedCount(), int64_t(1));
+    QCOMPARE(*n.log->pendingCount(), int64_t(0));
+    QCOMPARE(*n.log->cleanup(), 3);  // sentinel + 2 published; the failed row is the newest
+    const int64_t maxId = *n.log->maxChangeId();
+    QVERIFY(n.log->markPublished({maxId}).isOk());
+    QCOMPARE(*n.log->cleanup(), 0);  // the newest row stays
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (4)").isOk());
+    QVERIFY(*n.log->maxChangeId() > maxId);  // never reused
+  }
+
+  void uninstallRemovesEverythingAndReinstallWorks() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    QVERIFY(ChangeLog::uninstall(n.db).isOk());
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_\\_harmonylite\\_\\_%' ESCAPE '\\'"),
+             int64_t(0));
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (1)").isOk());  // the application is unaffected
+    QVERIFY(n.catalog->refresh().ok());
+    QVERIFY(n.log->install().isOk());
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (2)").isOk());
+    QCOMPARE(n.log->readPending(10)->size(), 1);
+  }
+
+  void publishFalseRemovesTriggers() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    QVERIFY(n.log->removeTriggers().isOk());
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (1)").isOk());
+    QCOMPARE(n.log->readPending(10)->size(), 0);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestChangeLog)
+#include "tst_change_log.moc"
