@@ -7,6 +7,7 @@
 
 #include "command_line.h"
 #include "harmonylite/config.h"
+#include "harmonylite/engine.h"
 #include "harmonylite/logging.h"
 #include "harmonylite/version.h"
 #include "headless_runner.h"
@@ -91,9 +92,18 @@ int main(int argc, char** argv) {
                            << (config.sourcePath.isEmpty() ? QStringLiteral("(first-run defaults)")
                                                            : config.sourcePath);
 
-  if (cli.cleanup || cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
-    const char* which = cli.cleanup        ? "-cleanup"
-                        : cli.saveSnapshot ? "-save-snapshot"
+  if (cli.cleanup) {
+    const hl::Status s = hl::removeCaptureObjects(config.dbPath);
+    if (!s.isOk()) {
+      printErr(s.message());
+      return 1;
+    }
+    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from"
+                             << config.dbPath;
+    return 0;
+  }
+  if (cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
+    const char* which = cli.saveSnapshot   ? "-save-snapshot"
                         : cli.schemaStatus ? "-schema-status"
                                            : "-schema-status-cluster";
     printErr(QStringLiteral("%1 is not available in this version yet").arg(which));

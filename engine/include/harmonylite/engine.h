@@ -39,4 +39,8 @@ class EngineThread final : public QObject {
   Engine* m_engine = nullptr;  // lives on m_thread; deleted there (finished -> deleteLater)
 };
 
+// -cleanup: removes every __harmonylite__ trigger and table from the database at `dbPath`.
+// The application's tables and rows are untouched; the next start installs capture again.
+Status removeCaptureObjects(const QString& dbPath);
+
 }  // namespace hl
