@@ -23,5 +23,9 @@ run: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
 
+# Benchmarks with full sizes; each prints its same-run baseline.
+bench: build
+	$(BUILD_DIR)/bench/capture_bench
+
 clean:
 	rm -rf $(BUILD_DIR)

@@ -40,8 +40,7 @@ Status ChangeLog::ensureTables(int keyColumns) {
   HL_RETURN_IF_ERROR(m_db.exec(
       QStringLiteral("CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
                      "UNIQUE);"
-                     "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl INTEGER NOT NULL, "
-                     "op INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0, error TEXT, k0);")
+                     "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error);")
           .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges))));
   auto present = m_db.queryInt(
       QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name GLOB 'k[0-9]*'")
@@ -244,7 +243,7 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
     auto txn = SqliteTxn::begin(m_db, SqliteTxn::Mode::kDeferred);
     if (!txn) return txn.status();
     auto scan = m_db.prepare(
-        QStringLiteral("SELECT id, tbl, op, %1 FROM %2 WHERE id > ?1 AND state = 0 ORDER BY id "
+        QStringLiteral("SELECT id, tbl, op, %1 FROM %2 WHERE id > ?1 AND state IS NULL ORDER BY id "
                        "LIMIT ?2")
             .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
     if (!scan) return scan.status().withContext("read pending changes");
@@ -328,7 +327,7 @@ Result<int> ChangeLog::cleanup() {
 }
 
 Result<int64_t> ChangeLog::pendingCount() {
-  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM %1 WHERE state = 0").arg(quoteIdentifier(kChanges)));
+  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM %1 WHERE state IS NULL").arg(quoteIdentifier(kChanges)));
 }
 
 Result<int64_t> ChangeLog::failedCount() {

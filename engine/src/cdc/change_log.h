@@ -2,10 +2,12 @@
 //
 // Layout (ours, written to disk; the numbers are never renumbered):
 //   __harmonylite__tables(id INTEGER PRIMARY KEY, name TEXT UNIQUE)  stable id per table name
-//   __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, state, error, k0, k1, ...)
+//   __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, k1, ...)
 //     one row per captured change, in commit order. op: 1 insert, 2 update, 3 delete,
-//     0 sentinel. state: 0 pending, 1 published, 2 failed. k0.. hold the row's key: its
-//     primary-key values in key order, or its rowid for a table without a declared key.
+//     0 sentinel. state: NULL pending, 1 published, 2 failed (with error). k0.. hold the
+//     row's key: its primary-key values in key order, or its rowid for a table without a
+//     declared key. No declared types, defaults or NOT NULL: each costs the application's
+//     inserts measurably (the trigger program is compiled into every INSERT statement).
 //   triggers __harmonylite__t<id>_ins/_upd/_del on every watched table.
 //
 // Triggers record only the key, which keeps the application's writes cheap (one small insert

@@ -1,0 +1,131 @@
+// Capture-overhead benchmark (issue 3): the same inserts, run by the sqlite3 program, into a
+// table with HarmonyLite's capture triggers and into the same table without them, in the same
+// run. Prints both times (best of --runs, fresh database each run) and the ratio.
+//
+//   capture_bench [--rows 200000] [--autocommit 5000] [--runs 3]
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTextStream>
+
+#include <cstdio>
+
+#include "cdc/change_log.h"
+#include "schema/catalog.h"
+
+using namespace hl;
+
+namespace {
+
+const char* kSchema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER, price REAL, "
+    "data BLOB);";
+
+QByteArray insertScript(int rows, bool oneTransaction) {
+  QByteArray sql;
+  sql.reserve(rows * 90);
+  if (oneTransaction) sql += "BEGIN;\n";
+  for (int i = 1; i <= rows; ++i) {
+    sql += "INSERT INTO items(name, qty, price, data) VALUES ('item-" + QByteArray::number(i) +
+           "', " + QByteArray::number(i % 97) + ", " + QByteArray::number(i) +
+           ".25, x'0102030405');\n";
+  }
+  if (oneTransaction) sql += "COMMIT;\n";
+  return sql;
+}
+
+// Creates a database with the items table, capture installed when `captured`.
+bool makeDatabase(const QString& path, bool captured) {
+  QFile::remove(path);
+  QFile::remove(path + "-wal");
+  QFile::remove(path + "-shm");
+  auto db = SqliteDb::open(path);
+  if (!db || !db->exec(QString::fromLatin1(kSchema)).isOk()) return false;
+  if (!captured) return true;
+  SchemaCatalog catalog(*db, {});
+  ChangeLog log(*db, catalog);
+  return catalog.refresh().ok() && log.install().isOk();
+}
+
+// Seconds taken by `sqlite3 db < script`, or -1.
+double timeSqlite3(const QString& db, const QString& scriptPath) {
+  QProcess p;
+  p.setStandardInputFile(scriptPath);
+  QElapsedTimer t;
+  t.start();
+  p.start("sqlite3", {db});
+  if (!p.waitForFinished(600000) || p.exitCode() != 0) {
+    std::fprintf(stderr, "sqlite3 failed: %s\n", p.readAllStandardError().constData());
+    return -1;
+  }
+  return double(t.nsecsElapsed()) / 1e9;
+}
+
+struct Row {
+  QString name;
+  double plain = 1e9;
+  double captured = 1e9;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  int rows = 200000, autocommit = 5000, runs = 3;
+  const QStringList args = app.arguments();
+  for (int i = 1; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--rows") rows = args[i + 1].toInt();
+    else if (args[i] == "--autocommit") autocommit = args[i + 1].toInt();
+    else if (args[i] == "--runs") runs = args[i + 1].toInt();
+  }
+  QTemporaryDir dir;
+  const QString db = dir.filePath("bench.db");
+  const QString bulk = dir.filePath("bulk.sql");
+  const QString single = dir.filePath("single.sql");
+  {
+    QFile f(bulk);
+    f.open(QIODevice::WriteOnly);
+    f.write(insertScript(rows, true));
+    QFile g(single);
+    g.open(QIODevice::WriteOnly);
+    g.write(insertScript(autocommit, false));
+  }
+  QList<Row> table = {{QStringLiteral("%1 inserts, one transaction").arg(rows)},
+                      {QStringLiteral("%1 autocommit inserts").arg(autocommit)}};
+  for (int run = 0; run < runs; ++run) {
+    for (int c = 0; c < 2; ++c) {
+      const QString script = c == 0 ? bulk : single;
+      for (bool captured : {false, true}) {
+        if (!makeDatabase(db, captured)) return 1;
+        const double s = timeSqlite3(db, script);
+        if (s < 0) return 1;
+        double& best = captured ? table[c].captured : table[c].plain;
+        best = std::min(best, s);
+        if (captured) {  // the capture really captured every row
+          QProcess q;
+          q.start("sqlite3", {db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL"});
+          q.waitForFinished();
+          const int logged = q.readAllStandardOutput().trimmed().toInt();
+          if (logged != (c == 0 ? rows : autocommit)) {
+            std::fprintf(stderr, "captured %d changes, expected %d\n", logged, c == 0 ? rows : autocommit);
+            return 1;
+          }
+        }
+      }
+    }
+  }
+  QTextStream out(stdout);
+  out << "capture overhead: sqlite3 program, WAL, best of " << runs << " runs\n";
+  out << QStringLiteral("%1 %2 %3 %4\n").arg("case", -36).arg("uncaptured", 12).arg("captured", 12).arg("ratio", 8);
+  for (const Row& r : table) {
+    out << QStringLiteral("%1 %2 %3 %4\n")
+               .arg(r.name, -36)
+               .arg(QStringLiteral("%1 s").arg(r.plain, 0, 'f', 3), 12)
+               .arg(QStringLiteral("%1 s").arg(r.captured, 0, 'f', 3), 12)
+               .arg(QStringLiteral("%1x").arg(r.captured / r.plain, 0, 'f', 2), 8);
+  }
+  return 0;
+}
