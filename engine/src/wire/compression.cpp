@@ -1,0 +1,68 @@
+#include "wire/compression.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace hl {
+
+namespace {
+
+constexpr int kCompressionLevel = 3;
+
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* ctx) const { ZSTD_freeDCtx(ctx); }
+};
+
+Status zstdError(const char* what, size_t code) {
+  return Status::poison(
+      QStringLiteral("%1: %2").arg(QLatin1String(what), QLatin1String(ZSTD_getErrorName(code))));
+}
+
+}  // namespace
+
+bool isZstdFrame(QByteArrayView payload) {
+  return payload.startsWith(QByteArrayView("\x28\xb5\x2f\xfd", 4));
+}
+
+QByteArray compressPayload(const QByteArray& raw) {
+  QByteArray out(qsizetype(ZSTD_compressBound(size_t(raw.size()))), Qt::Uninitialized);
+  const size_t n = ZSTD_compress(out.data(), size_t(out.size()), raw.constData(),
+                                 size_t(raw.size()), kCompressionLevel);
+  // With a ZSTD_compressBound buffer, zstd fails only when it cannot allocate its context.
+  if (ZSTD_isError(n)) qFatal("zstd compression failed: %s", ZSTD_getErrorName(n));
+  out.resize(qsizetype(n));
+  return out;
+}
+
+Result<QByteArray> maybeDecompress(const QByteArray& payload) {
+  if (!isZstdFrame(payload)) return payload;
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> ctx(ZSTD_createDCtx());
+  if (!ctx)
+    return Status::internal(QStringLiteral("zstd: cannot allocate a decompression context"));
+  ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, kMaxZstdWindowLog);
+
+  ZSTD_inBuffer in{payload.constData(), size_t(payload.size()), 0};
+  QByteArray out;
+  const qsizetype step = qsizetype(ZSTD_DStreamOutSize());
+  for (;;) {
+    // Room for one byte beyond the limit, so that exceeding it is seen.
+    const qsizetype at = out.size();
+    const qsizetype room = std::min(step, kMaxMessageBytes + 1 - at);
+    out.resize(at + room);
+    ZSTD_outBuffer buffer{out.data() + at, size_t(room), 0};
+    const size_t rc = ZSTD_decompressStream(ctx.get(), &buffer, &in);
+    out.resize(at + qsizetype(buffer.pos));
+    if (ZSTD_isError(rc)) return zstdError("zstd decompression failed", rc);
+    if (out.size() > kMaxMessageBytes)
+      return Status::poison(
+          QStringLiteral("zstd payload decompresses to more than %1 bytes").arg(kMaxMessageBytes));
+    const bool inputDone = in.pos == in.size;
+    if (inputDone && rc == 0) return out;       // every frame complete and flushed
+    if (inputDone && buffer.pos < buffer.size)  // zstd wants input that is not there
+      return Status::poison(QStringLiteral("truncated zstd frame (%1 bytes)").arg(payload.size()));
+  }
+}
+
+}  // namespace hl

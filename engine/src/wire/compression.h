@@ -1,0 +1,26 @@
+// zstd for change-message payloads (SPEC A2: compressed exactly when the stream name carries
+// "-c"). Decompression is bounded: at most kMaxMessageBytes of output and a window of at most
+// 2^kMaxZstdWindowLog bytes, whatever the frame header claims; frames without a content size
+// (streamed by the sender) work too. Every failure is a kPoison status.
+// Thread: pure functions without shared state; any thread.
+#pragma once
+
+#include <QByteArray>
+#include <QByteArrayView>
+
+#include "harmonylite/status.h"
+#include "wire/cbor_codec.h"  // kMaxMessageBytes
+
+namespace hl {
+
+// 16 MiB: no message we accept needs a larger window than its own size.
+inline constexpr int kMaxZstdWindowLog = 24;
+
+// True when `payload` starts with the zstd frame magic 28 b5 2f fd.
+bool isZstdFrame(QByteArrayView payload);
+// One zstd frame (level 3) holding `raw`, with its content size in the header.
+QByteArray compressPayload(const QByteArray& raw);
+// The decompressed payload when it is a zstd frame (or several), else `payload` unchanged.
+Result<QByteArray> maybeDecompress(const QByteArray& payload);
+
+}  // namespace hl
