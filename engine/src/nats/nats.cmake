@@ -1,0 +1,1 @@
+# Sources of the embedded NATS server supervisor, added to hl_engine.

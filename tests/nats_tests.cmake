@@ -1,0 +1,1 @@
+# Tests of the embedded NATS server supervisor. Included from tests/CMakeLists.txt.
