@@ -14,7 +14,7 @@ PACKAGES=(
   qml6-module-qtquick-controls qml6-module-qtquick-templates qml6-module-qtquick-layouts
   qml6-module-qtquick-window qml6-module-qtquick-dialogs qml6-module-qtcharts qml6-module-qttest
   # storage, wire, config
-  libsqlite3-dev sqlite3 libcbor-dev libzstd-dev libtomlplusplus-dev libcurl4-openssl-dev
+  libsqlite3-dev sqlite3 libcbor-dev libzstd-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
   # NATS: client library and the real broker (embedded-server child process, test fixtures)
   libnats-dev nats-server
   # tests: TLS material, a display for GUI tests, libFuzzer runtime

@@ -155,7 +155,7 @@ class TestApplier : public QObject {
 
   void failureOfTheCallerRollsBackEverything() {
     auto r = m_applier->applyBatch({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})},
-                                   [] { return Status::ioError("position write failed"); });
+                                   [](const Applier::BatchResult&) { return Status::ioError("position write failed"); });
     QVERIFY(!r.ok());
     QCOMPARE(r.status().code(), Status::Code::kIoError);
     QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 9"), int64_t(0));

@@ -297,6 +297,26 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
   return out;
 }
 
+Result<QList<QPair<QString, RowImage>>> ChangeLog::pendingKeysAfter(int64_t afterId) {
+  auto scan = m_db.prepare(QStringLiteral("SELECT tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
+                               .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
+  if (!scan) return scan.status();
+  HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
+  QList<QPair<QString, RowImage>> out;
+  for (;;) {
+    auto more = scan->step();
+    if (!more) return more.status();
+    if (!*more) break;
+    const TableInfo* t = m_catalog.find(m_tableNames.value(scan->columnInt(0)));
+    if (!t) continue;
+    const QStringList names = t->keyColumns();
+    RowImage key;
+    for (int i = 0; i < names.size() && i < m_keyColumns; ++i) key.append({names[i], readValue(*scan, 1 + i)});
+    out.append({t->name, key});
+  }
+  return out;
+}
+
 Status ChangeLog::markPublished(const QList<int64_t>& ids) {
   if (ids.isEmpty()) return Status::ok();
   auto txn = SqliteTxn::begin(m_db);

@@ -141,8 +141,8 @@ Status Applier::applyOne(const Change& change) {
   return poisonIfData((*ins)->run(), "insert into " + t->name);
 }
 
-Result<Applier::BatchResult> Applier::applyBatch(const QList<Change>& changes,
-                                                 const std::function<Status()>& beforeCommit) {
+Result<Applier::BatchResult> Applier::applyBatch(
+    const QList<Change>& changes, const std::function<Status(const BatchResult&)>& beforeCommit) {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status().withContext("apply");
   // Where the change log stands before our writes (no log when capture is not installed).
@@ -176,9 +176,31 @@ Result<Applier::BatchResult> Applier::applyBatch(const QList<Change>& changes,
     HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(changes_).arg(logMax))
                            .withContext("echo suppression"));
   }
-  if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit());
+  if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit(result));
   HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
   return result;
+}
+
+RowImage Applier::readRow(const QString& table, const QList<Value>& key) {
+  const TableInfo* t = m_catalog.find(table);
+  if (!t) return {};
+  QStringList columns, where;
+  for (const QString& c : t->storedColumns()) columns << quoteIdentifier(c);
+  const QStringList keys = t->keyColumns();
+  for (int i = 0; i < keys.size(); ++i)
+    where << QStringLiteral("%1 IS ?%2").arg(t->hasDeclaredPk() ? quoteIdentifier(keys[i]) : t->rowidName).arg(i + 1);
+  auto stmt = statement("s\x1f" + t->name, QStringLiteral("SELECT %1 FROM %2 WHERE %3")
+                                              .arg(columns.join(','), quoteIdentifier(t->name), where.join(" AND ")));
+  RowImage row;
+  if (!stmt) return row;
+  for (int i = 0; i < keys.size() && i < key.size(); ++i) (void)bindValue(**stmt, i + 1, key[i]);
+  auto found = (*stmt)->step();
+  if (found.ok() && *found) {
+    const QStringList stored = t->storedColumns();
+    for (int i = 0; i < stored.size(); ++i) row.append({stored[i], readValue(**stmt, i)});
+  }
+  (*stmt)->reset();
+  return row;
 }
 
 }  // namespace hl

@@ -38,10 +38,15 @@ class Applier {
   };
 
   // Applies `changes` in one transaction. `beforeCommit` (optional) runs inside the
-  // transaction after the changes (the caller records its positions there). A non-poison
-  // failure (busy, I/O, beforeCommit) rolls everything back and is returned.
+  // transaction after the changes, with their outcomes (the caller records positions and
+  // dead letters there). A non-poison failure (busy, I/O, beforeCommit) rolls everything back
+  // and is returned.
   Result<BatchResult> applyBatch(const QList<Change>& changes,
-                                 const std::function<Status()>& beforeCommit = {});
+                                 const std::function<Status(const BatchResult&)>& beforeCommit = {});
+
+  // The current local row of `table` with the given key values (key column order), or an
+  // empty image when there is none. For conflict records.
+  RowImage readRow(const QString& table, const QList<Value>& key);
 
  private:
   // Applies one change inside the open transaction; kPoison for anything the message got wrong.

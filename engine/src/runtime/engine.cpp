@@ -8,14 +8,22 @@
 
 #include "harmonylite/engine.h"
 #include "cdc/change_log.h"
+#include "nats/embedded_server.h"
+#include "nats/nats_client.h"
 #include "replication/applier.h"
+#include "replication/consumer.h"
+#include "replication/publisher.h"
+#include "replication/state_store.h"
 #include "schema/catalog.h"
 
 Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
 namespace hl {
 
-Engine::Engine(Config config) : m_config(std::move(config)) {
+// Members that are QObjects get the engine as parent so that moveToThread() takes them along.
+Engine::Engine(Config config)
+    : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_pollTimer(this),
+      m_cleanupTimer(this) {
   m_wakeCoalescer.setSingleShot(true);
   m_wakeCoalescer.setInterval(0);
   connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
@@ -88,6 +96,7 @@ void Engine::onDatabaseChanged() {
     if (Status s = m_changeLog->install(); !s.isOk())
       qCWarning(lcEngine).noquote() << "re-installing capture failed:" << s.message();
   }
+  if (m_publisher) m_publisher->wake();
 }
 
 void Engine::runCleanup() {
@@ -99,26 +108,127 @@ void Engine::runCleanup() {
     qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
 }
 
+void Engine::fail(const QString& reason) {
+  m_running = false;
+  emit failed(reason);
+}
+
+Status Engine::startEmbeddedServer(QStringList* urls) {
+  m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
+  connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [](EmbeddedServer::State state) {
+    qCInfo(lcEngine) << "embedded nats-server:" << state;
+  });
+  HL_RETURN_IF_ERROR(m_embedded->start().withContext("embedded nats-server"));
+  *urls = QStringList{m_embedded->clientUrl()};
+  return Status::ok();
+}
+
 void Engine::start() {
   Status s = openDatabase();
   if (s.isOk()) s = setUpCapture();
+  if (s.isOk()) {
+    m_state = std::make_unique<ReplicationState>(m_db);
+    s = m_state->ensureTables();
+  }
+  if (s.isOk()) {
+    auto positions = m_state->loadPositions(m_config.effectiveSeqMapPath());
+    if (positions) m_positions = *positions;
+    else s = positions.status().withContext("read applied positions");
+  }
+  QStringList urls = m_config.nats.urls;
+  if (s.isOk() && urls.isEmpty()) s = startEmbeddedServer(&urls);
   if (!s.isOk()) {
-    emit failed(s.message());
+    fail(s.message());
     return;
   }
+  m_running = true;
+  m_nats = std::make_unique<NatsClient>(m_config, urls);
+  connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
+    qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
+    if (m_publisher) m_publisher->setConnected(false);
+  });
+  connect(m_nats.get(), &NatsClient::reconnected, this, [this] {
+    qCInfo(lcEngine).noquote() << "NATS reconnected to" << m_nats->connectedUrl();
+    if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
+    if (m_publisher) m_publisher->setConnected(true);
+  });
+  connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
+    qCWarning(lcEngine).noquote() << "NATS:" << error << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
+    if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
+  });
+  tryConnect();
+}
+
+void Engine::tryConnect() {
+  if (!m_running) return;
+  ++m_connectAttempts;
+  const Status s = m_nats->connect();
+  if (s.isOk()) {
+    onConnected();
+    return;
+  }
+  // connect_retries bounds only this first connection (SPEC B4); the embedded server we just
+  // started gets the same bound.
+  const int attempts = std::max(1, m_config.nats.connectRetries);
+  if (m_connectAttempts >= attempts) {
+    fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2").arg(m_connectAttempts).arg(s.message()));
+    return;
+  }
+  qCWarning(lcEngine).noquote() << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
+  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this, &Engine::tryConnect);
+}
+
+void Engine::onConnected() {
+  if (!m_running) return;
+  // A clustered JetStream may not answer right after a restart (SPEC A1: 5 attempts, 2 s apart).
+  ++m_streamAttempts;
+  if (Status s = m_nats->ensureStreams(); !s.isOk()) {
+    if (m_streamAttempts >= 5) {
+      fail(s.message());
+      return;
+    }
+    qCWarning(lcEngine).noquote() << s.message() << "- retrying";
+    QTimer::singleShot(2000, this, &Engine::onConnected);
+    return;
+  }
+  if (m_config.publish) {
+    m_publisher = std::make_unique<Publisher>(
+        m_config, m_db, *m_changeLog, *m_catalog, *m_state, *m_nats,
+        [this](int shard) { return m_consumer ? m_consumer->applied(shard) : quint64(0); });
+    connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
+  }
+  if (m_config.replicate) {
+    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state, *m_nats,
+                                            m_publisher.get());
+    connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
+    m_consumer->start(m_positions);
+  } else {
+    qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
+  }
   watchFiles();
-  if (m_config.pollingIntervalMs > 0) m_pollTimer.start(int(m_config.pollingIntervalMs));
-  // cleanup_interval = 0 means "at once": the publisher cleans after marking (no timer).
+  if (m_config.pollingIntervalMs > 0) m_pollTimer.start(int(std::min<int64_t>(m_config.pollingIntervalMs, INT_MAX)));
+  // cleanup_interval = 0 means "at once": the publisher cleans after each round (no timer).
   if (m_config.cleanupIntervalMs > 0)
     m_cleanupTimer.start(int(std::min<int64_t>(m_config.cleanupIntervalMs, INT_MAX)));
+  if (m_publisher) m_publisher->setConnected(true);
+  qCInfo(lcEngine).noquote() << "replicating:" << m_config.replicationLog.shards << "shard(s) on"
+                             << m_nats->connectedUrl() << (m_config.publish ? "publish" : "no publish")
+                             << (m_config.replicate ? "replicate" : "no replicate");
   emit started();
 }
 
 void Engine::stop() {
+  m_running = false;
   m_pollTimer.stop();
   m_cleanupTimer.stop();
   m_wakeCoalescer.stop();
   m_watcher.removePaths(m_watcher.files() + m_watcher.directories());
+  m_consumer.reset();
+  m_publisher.reset();
+  m_nats.reset();
+  if (m_embedded) m_embedded->stop();
+  m_embedded.reset();
+  m_state.reset();
   m_applier.reset();
   m_changeLog.reset();
   m_catalog.reset();

@@ -1,9 +1,12 @@
 // Engine: the object that lives on the engine thread and owns the node's resources: the
-// database connection, the schema catalog, the change log (capture) and the applier.
-// Created by EngineThread, moved to its thread; its slots are invoked with queued calls.
+// database connection, the schema catalog, change capture, the applier, the replication
+// state, the embedded nats-server (when nats.urls is empty), the NATS client, the publisher
+// and the consumer. Created by EngineThread and moved to its thread; its slots are invoked
+// with queued calls.
 #pragma once
 
 #include <QFileSystemWatcher>
+#include <QHash>
 #include <QObject>
 #include <QTimer>
 
@@ -14,9 +17,14 @@
 
 namespace hl {
 
-class SchemaCatalog;
-class ChangeLog;
 class Applier;
+class ChangeLog;
+class Consumer;
+class EmbeddedServer;
+class NatsClient;
+class Publisher;
+class ReplicationState;
+class SchemaCatalog;
 
 class Engine final : public QObject {
   Q_OBJECT
@@ -36,7 +44,11 @@ class Engine final : public QObject {
  private:
   Status openDatabase();
   Status setUpCapture();
-  // Wake-up after the database (or its WAL) changed: notices schema changes at once.
+  Status startEmbeddedServer(QStringList* urls);
+  void tryConnect();
+  void onConnected();
+  void fail(const QString& reason);
+  // Wake-up after the database (or its WAL) changed: schema changes and new local changes.
   void onDatabaseChanged();
   void watchFiles();
   void runCleanup();
@@ -46,6 +58,15 @@ class Engine final : public QObject {
   std::unique_ptr<SchemaCatalog> m_catalog;
   std::unique_ptr<ChangeLog> m_changeLog;
   std::unique_ptr<Applier> m_applier;
+  std::unique_ptr<ReplicationState> m_state;
+  std::unique_ptr<EmbeddedServer> m_embedded;
+  std::unique_ptr<NatsClient> m_nats;
+  std::unique_ptr<Publisher> m_publisher;
+  std::unique_ptr<Consumer> m_consumer;
+  QHash<QString, quint64> m_positions;
+  int m_connectAttempts = 0;
+  int m_streamAttempts = 0;
+  bool m_running = false;
   QFileSystemWatcher m_watcher;
   QTimer m_wakeCoalescer;  // many file events -> one wake-up
   QTimer m_pollTimer;      // polling_interval, when set

@@ -1,0 +1,133 @@
+// EmbeddedServer: supervises the `nats-server` child process of a node whose `[nats] urls` is
+// empty (SPEC B8). nats-server cannot be linked into C++, so the node runs the program.
+//
+// start() writes a config file (server name harmonylite-node-<id>, JetStream under the store
+// dir, cluster "e-harmonylite" routes, leaf remotes, authorization, then the user's
+// server_config included last so that its keys win; a block there replaces our whole block),
+// starts the process and waits until the client port answers with the server's INFO. If the
+// child dies afterwards (crash, kill -9) it is restarted after a backoff (250 ms doubling to
+// 5 s, reset once it ran 30 s) with the same ports, URL and store dir; ready() is emitted each
+// time it accepts clients again. stop() ends it for good (SIGTERM, SIGKILL after a timeout).
+//
+// Client port: an empty host (":-1", ":4222") listens on 127.0.0.1 only. This is a deliberate
+// safety choice over the Go edition, which listens on all interfaces: write "0.0.0.0:4222" to
+// expose the server. Port -1 picks a free port once; it is kept across restarts.
+//
+// Durability: fsync on every write (`jetstream { sync_interval: always }`) needs
+// nats-server >= 2.10. Older servers reject that key, so it is left out and one warning says
+// that acknowledged messages may be lost on power loss (NATS syncs every 2 minutes).
+//
+// The server's output goes to the logging category hl.nats.server ([ERR]/[FTL]/[WRN] as
+// warnings, the rest as debug); the password is masked and never logged.
+//
+// Thread: the engine thread creates, uses and destroys it (it needs that thread's event loop);
+// it owns the child process. The child gets SIGTERM when the thread that started it ends
+// (PR_SET_PDEATHSIG), so it never outlives the node, even after kill -9 of the node.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+
+#include <cstdint>
+
+#include "harmonylite/config.h"
+#include "harmonylite/status.h"
+
+class QTcpSocket;
+
+namespace hl {
+
+class EmbeddedServer : public QObject {
+  Q_OBJECT
+
+ public:
+  enum class State { kStopped, kStarting, kRunning, kRestarting, kFailed };
+  Q_ENUM(State)
+
+  struct Options {
+    QString binary;       // nats-server program; "" = "nats-server" found on PATH
+    uint64_t nodeId = 0;  // server name harmonylite-node-<id>
+    QString storeDir;     // JetStream store dir: <dir of db_path>/nats/harmonylite-node-<id>
+    QString bindAddress = ":-1";  // client "host:port"; "" host = 127.0.0.1; port -1 = free port
+    QString clusterAddr;          // cluster listen "host:port"; "" = not clustered
+    QStringList clusterPeers;     // cluster routes, e.g. nats://10.0.0.2:6222
+    QStringList leafServers;      // leaf-node remotes, e.g. nats-leaf://hub:7422
+    QString serverConfig;         // nats-server config file included last (its keys win); "" = none
+    QString userName;             // when set (with userPassword), clients must authenticate
+    QString userPassword;         // secret: written to the 0600 config file only, never logged
+  };
+
+  // Options from a node's configuration ([nats] keys and the -cluster-*/-leaf-servers flags).
+  static Options fromConfig(const Config& config);
+
+  explicit EmbeddedServer(Options options, QObject* parent = nullptr);
+  ~EmbeddedServer() override;  // stop()
+
+  // Writes the config, starts the process and waits (processing events) until the client port
+  // accepts clients. Errors: binary not found, bad options or server_config, the server exited
+  // (with its last error line), timeout. Does nothing when already started.
+  Status start(int readyTimeoutMs = 15000);
+  // SIGTERM, SIGKILL after `timeoutMs`; no restart afterwards.
+  void stop(int timeoutMs = 10000);
+
+  State state() const { return m_state; }
+  QString clientUrl() const;  // nats://127.0.0.1:<port> (or the configured host); "" before start
+  int port() const { return m_port; }          // client port, 0 before start
+  qint64 pid() const;                          // the running child's pid, 0 when none
+  int restarts() const { return m_restarts; }  // restarts after unexpected exits
+  Status lastError() const { return m_lastError; }
+  bool syncsEveryWrite() const { return m_syncsEveryWrite; }  // known after start()
+  QString serverVersion() const { return m_version; }         // "2.9.10", known after start()
+  QString serverName() const;                                 // harmonylite-node-<id>
+  QString configPath() const;  // the generated config: <dir of storeDir>/harmonylite-node-<id>.conf
+  const Options& options() const { return m_options; }
+
+ signals:
+  void stateChanged(hl::EmbeddedServer::State state);
+  void ready();  // the server accepts clients (after start and after each restart)
+
+ private:
+  Status prepare();
+  Status detectVersion(const QString& binary);
+  Status writeConfig() const;
+  Status launch();
+  void setState(State state);
+  void terminateChild(int timeoutMs);
+  void scheduleRestart();
+  void onRestartTimer();
+  void onFinished(int exitCode, QProcess::ExitStatus exitStatus);
+  void onOutput();
+  void forwardLine(const QString& line);
+  void probe();
+  void dropProbe();
+  void onReady();
+
+  Options m_options;
+  QString m_binary;   // resolved program path
+  QString m_version;  // "2.9.10"
+  bool m_versionKnown = false;
+  bool m_syncsEveryWrite = false;
+  QString m_listenHost;   // host written to `listen:` ("127.0.0.1" for an empty host)
+  QString m_connectHost;  // host clients and the probe connect to
+  int m_port = 0;         // chosen once
+  State m_state = State::kStopped;
+  Status m_lastError;
+  int m_restarts = 0;
+  int m_backoffMs = 0;
+  QProcess* m_process = nullptr;
+  qint64 m_pid = 0;
+  QByteArray m_outBuffer;   // partial output line
+  QString m_lastErrorLine;  // last [ERR]/[FTL] or untagged line of the current child
+  QTimer m_restartTimer;
+  QTimer m_probeTimer;
+  QTcpSocket* m_probe = nullptr;
+  QByteArray m_probeBuffer;
+  QElapsedTimer m_probeAge;
+  QElapsedTimer m_readySince;
+};
+
+}  // namespace hl

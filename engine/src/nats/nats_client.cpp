@@ -1,0 +1,338 @@
+#include "nats/nats_client.h"
+
+#include <QLoggingCategory>
+#include <QMutex>
+
+#include <list>
+
+#include "nats/nkey.h"
+
+Q_LOGGING_CATEGORY(lcNats, "hl.nats")
+
+namespace hl {
+
+// Receives nats.c callbacks on nats.c threads and posts them to the client. It is never freed:
+// nats.c may still call back while the connection is being destroyed, and the sink is small
+// (one per NatsClient).
+struct NatsSink {
+  struct SubClosure {
+    NatsSink* sink;
+    int shard;
+    quint64 generation;
+  };
+  QMutex mutex;
+  NatsClient* target = nullptr;
+  std::list<SubClosure> closures;  // stable addresses
+
+  template <typename F>
+  void post(F&& f) {
+    QMutexLocker lock(&mutex);
+    if (target) QMetaObject::invokeMethod(target, std::forward<F>(f), Qt::QueuedConnection);
+  }
+
+  static void onDisconnected(natsConnection*, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    s->post([t = s->target] { emit t->disconnected(); });
+  }
+  static void onReconnected(natsConnection*, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    s->post([t = s->target] { emit t->reconnected(); });
+  }
+  static void onClosed(natsConnection*, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    s->post([t = s->target] { emit t->closed(); });
+  }
+  static void onError(natsConnection*, natsSubscription* sub, natsStatus err, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    const QString text = QString::fromUtf8(natsStatus_GetText(err));
+    s->post([t = s->target, text, sub] { emit t->asyncError(text, sub ? t->shardOfSubscription(sub) : 0); });
+  }
+  static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    PublishResult r;
+    const char* token = nullptr;
+    if (natsMsgHeader_Get(msg, "Hl-Token", &token) == NATS_OK && token) r.token = QByteArray(token).toLongLong();
+    if (pa) {
+      r.ok = true;
+      r.duplicate = pa->Duplicate;
+      r.streamSeq = pa->Sequence;
+    } else if (pae) {
+      r.error = QString::fromUtf8(pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+      if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
+    }
+    natsMsg_Destroy(msg);
+    s->post([t = s->target, r] { emit t->published(r); });
+  }
+  static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
+    auto* sc = static_cast<SubClosure*>(c);
+    IncomingMessage m;
+    m.shard = sc->shard;
+    m.generation = sc->generation;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta) {
+      m.streamSeq = meta->Sequence.Stream;
+      m.timestampNs = meta->Timestamp;
+      jsMsgMetaData_Destroy(meta);
+    }
+    m.data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    if (const char* reply = natsMsg_GetReply(msg)) m.replyTo = reply;
+    const char* seen = nullptr;
+    if (natsMsgHeader_Get(msg, "Hl-Seen-Seq", &seen) == NATS_OK && seen) m.seenSeq = seen;
+    natsMsg_Destroy(msg);
+    if (m.streamSeq == 0) return;  // not a stream message (flow control is handled by nats.c)
+    sc->sink->post([t = sc->sink->target, m] { emit t->received(m); });
+  }
+};
+
+NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
+    : QObject(parent), m_config(config), m_urls(std::move(urls)) {
+  qRegisterMetaType<IncomingMessage>();
+  qRegisterMetaType<PublishResult>();
+  m_sink = new NatsSink;
+  m_sink->target = this;
+  m_subs.resize(size_t(config.replicationLog.shards) + 1);
+}
+
+NatsClient::~NatsClient() {
+  {
+    QMutexLocker lock(&m_sink->mutex);
+    m_sink->target = nullptr;  // late callbacks go nowhere
+  }
+  unsubscribeAll();
+  m_js.reset();
+  if (m_nc) natsConnection_Close(m_nc.get());
+  m_nc.reset();
+}
+
+Status NatsClient::makeOptions(NatsOptionsPtr* out) {
+  natsOptions* raw = nullptr;
+  HL_RETURN_IF_ERROR(fromNats(natsOptions_Create(&raw), "nats options"));
+  NatsOptionsPtr opts(raw);
+  const NatsConfig& n = m_config.nats;
+  std::vector<QByteArray> urls;
+  std::vector<const char*> ptrs;
+  for (const QString& u : m_urls) urls.push_back(u.toUtf8());
+  for (const QByteArray& u : urls) ptrs.push_back(u.constData());
+  HL_RETURN_IF_ERROR(fromNats(natsOptions_SetServers(opts.get(), ptrs.data(), int(ptrs.size())), "nats.urls"));
+  const QByteArray name = QStringLiteral("harmonylite-node-%1").arg(m_config.nodeId).toUtf8();
+  natsOptions_SetName(opts.get(), name.constData());
+  natsOptions_SetTimeout(opts.get(), 2000);
+  natsOptions_SetMaxReconnect(opts.get(), -1);  // an outage never ends the process (SPEC B4)
+  natsOptions_SetReconnectWait(opts.get(), std::max(100, n.reconnectWaitSeconds * 1000));
+  natsOptions_SetPingInterval(opts.get(), 5000);
+  natsOptions_SetMaxPingsOut(opts.get(), 3);
+  natsOptions_SetReconnectBufSize(opts.get(), 32 * 1024 * 1024);
+  if (!n.userName.isEmpty()) {
+    HL_RETURN_IF_ERROR(fromNats(natsOptions_SetUserInfo(opts.get(), n.userName.toUtf8().constData(),
+                                                        n.userPassword.toUtf8().constData()),
+                                "nats.user_name"));
+  }
+  if (!n.seedFile.isEmpty()) {
+    auto pub = nkeyPublicKeyFromSeedFile(n.seedFile);
+    if (!pub) return pub.status().withContext("nats.seed_file");
+    HL_RETURN_IF_ERROR(fromNats(natsOptions_SetNKeyFromSeed(opts.get(), pub->constData(),
+                                                            n.seedFile.toUtf8().constData()),
+                                "nats.seed_file " + n.seedFile));
+  }
+  if (!n.caFile.isEmpty()) {
+    natsOptions_SetSecure(opts.get(), true);
+    HL_RETURN_IF_ERROR(fromNats(natsOptions_LoadCATrustedCertificates(opts.get(), n.caFile.toUtf8().constData()),
+                                "nats.ca_file " + n.caFile));
+  }
+  if (!n.certFile.isEmpty() || !n.keyFile.isEmpty()) {
+    natsOptions_SetSecure(opts.get(), true);
+    HL_RETURN_IF_ERROR(fromNats(natsOptions_LoadCertificatesChain(opts.get(), n.certFile.toUtf8().constData(),
+                                                                  n.keyFile.toUtf8().constData()),
+                                "nats.cert_file/key_file"));
+  }
+  natsOptions_SetDisconnectedCB(opts.get(), &NatsSink::onDisconnected, m_sink);
+  natsOptions_SetReconnectedCB(opts.get(), &NatsSink::onReconnected, m_sink);
+  natsOptions_SetClosedCB(opts.get(), &NatsSink::onClosed, m_sink);
+  natsOptions_SetErrorHandler(opts.get(), &NatsSink::onError, m_sink);
+  *out = std::move(opts);
+  return Status::ok();
+}
+
+Status NatsClient::connect() {
+  NatsOptionsPtr opts;
+  HL_RETURN_IF_ERROR(makeOptions(&opts));
+  natsConnection* nc = nullptr;
+  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK)
+    return fromNats(s, "connect to " + m_urls.join(','));
+  m_nc.reset(nc);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 3000;
+  jo.PublishAsync.MaxPending = 8192;
+  jo.PublishAsync.AckHandler = &NatsSink::onPubAck;
+  jo.PublishAsync.AckHandlerClosure = m_sink;
+  jsCtx* js = nullptr;
+  HL_RETURN_IF_ERROR(fromNats(natsConnection_JetStream(&js, nc, &jo), "jetstream"));
+  m_js.reset(js);
+  qCInfo(lcNats).noquote() << "connected to" << connectedUrl();
+  return Status::ok();
+}
+
+bool NatsClient::isConnected() const {
+  return m_nc && natsConnection_Status(m_nc.get()) == NATS_CONN_STATUS_CONNECTED;
+}
+
+QString NatsClient::connectedUrl() const {
+  char buf[256] = {0};
+  if (!m_nc || natsConnection_GetConnectedUrl(m_nc.get(), buf, sizeof buf) != NATS_OK) return {};
+  return QString::fromUtf8(buf);
+}
+
+int64_t NatsClient::maxPayload() const { return m_nc ? natsConnection_GetMaxPayload(m_nc.get()) : 0; }
+
+Status NatsClient::ensureStreams() {
+  const ReplicationLogConfig& rl = m_config.replicationLog;
+  for (int shard = 1; shard <= rl.shards; ++shard) {
+    const QByteArray stream = m_config.streamName(shard).toUtf8();
+    const QByteArray subject = m_config.subjectName(shard).toUtf8();
+    const char* subjects[] = {subject.constData()};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = stream.constData();
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Retention = js_LimitsPolicy;
+    cfg.Discard = js_DiscardOld;
+    cfg.MaxMsgs = rl.maxEntries;
+    cfg.MaxMsgsPerSubject = -1;
+    cfg.MaxConsumers = -1;
+    cfg.DenyDelete = true;
+    cfg.AllowDirect = true;
+    cfg.Replicas = m_config.effectiveReplicas();
+    cfg.Duplicates = int64_t(5) * 60 * 1000 * 1000 * 1000;  // 5 minutes: covers publish retries
+
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = jsErrCode(0);
+    natsStatus s = js_GetStreamInfo(&si, m_js.get(), stream.constData(), nullptr, &jerr);
+    JsStreamInfoPtr info(si);
+    if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+      jsStreamInfo* created = nullptr;
+      s = js_AddStream(&created, m_js.get(), &cfg, nullptr, &jerr);
+      JsStreamInfoPtr owned(created);
+      HL_RETURN_IF_ERROR(fromNats(s, "create stream " + QString::fromUtf8(stream), jerr));
+      qCInfo(lcNats).noquote() << "created stream" << stream << "subject" << subject << "replicas"
+                               << cfg.Replicas << "max_msgs" << cfg.MaxMsgs;
+      continue;
+    }
+    HL_RETURN_IF_ERROR(fromNats(s, "stream info " + QString::fromUtf8(stream), jerr));
+    const jsStreamConfig* live = info->Config;
+    QStringList diffs;
+    auto differ = [&](const char* name, auto a, auto b) {
+      if (a != b) diffs << QStringLiteral("%1 %2 (want %3)").arg(QLatin1String(name)).arg(qint64(a)).arg(qint64(b));
+    };
+    differ("max_msgs", live->MaxMsgs, cfg.MaxMsgs);
+    differ("replicas", live->Replicas, cfg.Replicas);
+    differ("storage", int(live->Storage), int(cfg.Storage));
+    differ("retention", int(live->Retention), int(cfg.Retention));
+    differ("discard", int(live->Discard), int(cfg.Discard));
+    differ("deny_delete", live->DenyDelete, cfg.DenyDelete);
+    differ("allow_direct", live->AllowDirect, cfg.AllowDirect);
+    if (live->SubjectsLen != 1 || QByteArray(live->Subjects[0]) != subject)
+      diffs << QStringLiteral("subjects differ (want %1)").arg(QString::fromUtf8(subject));
+    if (diffs.isEmpty()) continue;
+    if (!rl.updateExisting) {
+      qCWarning(lcNats).noquote() << "stream" << stream << "differs from the configuration:"
+                                  << diffs.join(", ") << "- using it as it is (update_existing = false)";
+      continue;
+    }
+    jsStreamInfo* updated = nullptr;
+    s = js_UpdateStream(&updated, m_js.get(), &cfg, nullptr, &jerr);
+    JsStreamInfoPtr owned(updated);
+    HL_RETURN_IF_ERROR(fromNats(s, "update stream " + QString::fromUtf8(stream), jerr));
+    qCInfo(lcNats).noquote() << "updated stream" << stream << ":" << diffs.join(", ");
+  }
+  return Status::ok();
+}
+
+Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  const natsStatus s = js_GetStreamInfo(&si, m_js.get(), stream.toUtf8().constData(), nullptr, &jerr);
+  JsStreamInfoPtr info(si);
+  HL_RETURN_IF_ERROR(fromNats(s, "stream info " + stream, jerr));
+  *firstSeq = info->State.FirstSeq;
+  *lastSeq = info->State.LastSeq;
+  return Status::ok();
+}
+
+Status NatsClient::publishAsync(const QString& subject, const QByteArray& data, qint64 token,
+                                const std::vector<std::pair<QByteArray, QByteArray>>& headers) {
+  if (!m_js) return Status::unavailable("not connected");
+  natsMsg* msg = nullptr;
+  const QByteArray subj = subject.toUtf8();
+  HL_RETURN_IF_ERROR(fromNats(natsMsg_Create(&msg, subj.constData(), nullptr, data.constData(), int(data.size())),
+                              "create message"));
+  NatsMsgPtr owned(msg);
+  const QByteArray tokenText = QByteArray::number(token);
+  natsMsgHeader_Set(msg, "Hl-Token", tokenText.constData());
+  for (const auto& [k, v] : headers) natsMsgHeader_Set(msg, k.constData(), v.constData());
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 5000;  // the ack handler reports a timeout after 5 s
+  natsMsg* raw = owned.release();
+  const natsStatus s = js_PublishMsgAsync(m_js.get(), &raw, &po);
+  if (raw) natsMsg_Destroy(raw);  // not taken by the library on failure
+  return fromNats(s, "publish to " + subject);
+}
+
+Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
+  unsubscribe(shard);
+  if (!m_js) return Status::unavailable("not connected");
+  NatsSink::SubClosure* closure;
+  {
+    QMutexLocker lock(&m_sink->mutex);
+    m_sink->closures.push_back({m_sink, shard, generation});
+    closure = &m_sink->closures.back();
+  }
+  const QByteArray stream = m_config.streamName(shard).toUtf8();
+  const QByteArray subject = m_config.subjectName(shard).toUtf8();
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.constData();
+  so.ManualAck = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = std::max<quint64>(1, startSeq);
+  so.Config.AckPolicy = js_AckAll;
+  so.Config.AckWait = int64_t(60) * 1000 * 1000 * 1000;
+  so.Config.MaxAckPending = 20000;
+  so.Config.FlowControl = true;
+  so.Config.Heartbeat = int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (SPEC B4)
+  so.Config.InactiveThreshold = int64_t(60) * 1000 * 1000 * 1000;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  const natsStatus s = js_Subscribe(&sub, m_js.get(), subject.constData(), &NatsSink::onMessage, closure,
+                                    nullptr, &so, &jerr);
+  HL_RETURN_IF_ERROR(fromNats(s, QStringLiteral("subscribe to %1 from %2").arg(QString::fromUtf8(stream)).arg(startSeq), jerr));
+  natsSubscription_SetPendingLimits(sub, -1, -1);
+  m_subs[size_t(shard)].reset(sub);
+  return Status::ok();
+}
+
+void NatsClient::unsubscribe(int shard) {
+  if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return;
+  natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());
+  m_subs[size_t(shard)].reset();
+}
+
+void NatsClient::unsubscribeAll() {
+  for (size_t i = 0; i < m_subs.size(); ++i) unsubscribe(int(i));
+}
+
+int NatsClient::shardOfSubscription(natsSubscription* sub) const {
+  for (size_t i = 0; i < m_subs.size(); ++i)
+    if (m_subs[i].get() == sub) return int(i);
+  return 0;
+}
+
+Status NatsClient::ack(const QByteArray& replyTo) {
+  if (!m_nc) return Status::unavailable("not connected");
+  return fromNats(natsConnection_PublishString(m_nc.get(), replyTo.constData(), "+ACK"), "ack");
+}
+
+}  // namespace hl

@@ -1,0 +1,102 @@
+// NatsClient: the node's NATS connection, its JetStream context, the change streams (SPEC A1),
+// asynchronous publishing (SPEC B2) and push subscriptions (SPEC B3).
+//
+// Thread: created, used and destroyed on the engine thread, which owns every nats.c handle.
+// nats.c calls back on its own threads; those callbacks only copy what they need and post it
+// to this object with a queued call (STYLE.md rule 5), through a Sink that outlives the
+// connection so that a late callback never touches a destroyed object.
+// Security: passwords, seeds and keys are passed to nats.c and never logged.
+#pragma once
+
+#include <QByteArray>
+#include <QObject>
+#include <QString>
+
+#include <memory>
+#include <vector>
+
+#include "harmonylite/config.h"
+#include "harmonylite/status.h"
+#include "nats/nats_handles.h"
+
+namespace hl {
+
+struct NatsSink;
+
+// A message delivered to a shard subscription (copied off the nats.c thread).
+struct IncomingMessage {
+  int shard = 0;
+  quint64 generation = 0;  // which subscription of the shard delivered it
+  quint64 streamSeq = 0;
+  qint64 timestampNs = 0;
+  QByteArray data;
+  QByteArray replyTo;      // the ack subject
+  QByteArray seenSeq;      // Hl-Seen-Seq header of our senders ("" from Go senders)
+};
+
+// The outcome of one asynchronous publish.
+struct PublishResult {
+  qint64 token = 0;        // the caller's token (the change id)
+  bool ok = false;
+  bool duplicate = false;
+  quint64 streamSeq = 0;
+  QString error;           // when !ok
+};
+
+class NatsClient final : public QObject {
+  Q_OBJECT
+ public:
+  // `urls`: the servers to use (the configured ones, or the embedded server's URL).
+  NatsClient(const Config& config, QStringList urls, QObject* parent = nullptr);
+  ~NatsClient() override;
+
+  // One connection attempt (up to the connect timeout). nats.c then reconnects forever.
+  Status connect();
+  bool isConnected() const;
+  QString connectedUrl() const;
+  int64_t maxPayload() const;
+  natsConnection* connection() const { return m_nc.get(); }
+  jsCtx* jetStream() const { return m_js.get(); }
+
+  // Creates or checks the stream of every shard (SPEC A1); retried by the caller.
+  Status ensureStreams();
+  // First and last sequence of a stream.
+  Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq);
+
+  // Publishes asynchronously; the result arrives as published(). `headers` are name/value.
+  Status publishAsync(const QString& subject, const QByteArray& data, qint64 token,
+                      const std::vector<std::pair<QByteArray, QByteArray>>& headers);
+
+  // Push subscription of `shard` starting at `startSeq` (ack-all, flow control, heartbeats).
+  // Messages arrive as received(); a new call replaces the shard's previous subscription.
+  Status subscribe(int shard, quint64 startSeq, quint64 generation);
+  void unsubscribe(int shard);
+  void unsubscribeAll();
+  // Acknowledges every message of the subscription up to and including the one of `replyTo`.
+  Status ack(const QByteArray& replyTo);
+
+ signals:
+  void disconnected();
+  void reconnected();
+  void closed();
+  void asyncError(const QString& error, int shard);  // shard > 0: that shard's subscription
+  void published(const hl::PublishResult& result);
+  void received(const hl::IncomingMessage& message);
+
+ private:
+  friend struct NatsSink;
+  Status makeOptions(NatsOptionsPtr* out);
+  int shardOfSubscription(natsSubscription* sub) const;
+
+  Config m_config;
+  QStringList m_urls;
+  NatsSink* m_sink = nullptr;  // see header comment: deliberately outlives this object
+  NatsConnectionPtr m_nc;
+  JsCtxPtr m_js;
+  std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
+};
+
+}  // namespace hl
+
+Q_DECLARE_METATYPE(hl::IncomingMessage)
+Q_DECLARE_METATYPE(hl::PublishResult)

@@ -1,0 +1,243 @@
+#include "replication/consumer.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+
+#include "replication/applier.h"
+#include "replication/publisher.h"
+#include "replication/state_store.h"
+#include "schema/catalog.h"
+#include "wire/cbor_codec.h"
+#include "wire/shard.h"
+
+Q_LOGGING_CATEGORY(lcApply, "hl.apply")
+
+namespace hl {
+namespace {
+constexpr int kMaxBatch = 2000;
+
+QString rowText(const RowImage& row) {
+  QStringList parts;
+  for (const auto& [k, v] : row) parts << k + '=' + v.toDebugString();
+  return parts.join(", ");
+}
+}  // namespace
+
+Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
+                   ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent)
+    : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
+      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this) {
+  m_shards.resize(config.replicationLog.shards + 1);
+  m_drainTimer.setSingleShot(true);
+  m_drainTimer.setInterval(0);
+  connect(&m_drainTimer, &QTimer::timeout, this, &Consumer::drain);
+  m_retryTimer.setSingleShot(true);
+  connect(&m_retryTimer, &QTimer::timeout, this, &Consumer::drain);
+}
+
+quint64 Consumer::applied(int shard) const {
+  return shard > 0 && shard < m_shards.size() ? m_shards[shard].status.applied : 0;
+}
+
+void Consumer::setState(int shard, ShardState state, const QString& reason) {
+  ShardStatus& s = m_shards[shard].status;
+  if (s.state == state && s.lastError == reason) return;
+  s.state = state;
+  if (!reason.isEmpty()) s.lastError = reason;
+  emit shardStateChanged(shard, state, reason);
+}
+
+void Consumer::start(const QHash<QString, quint64>& positions) {
+  for (int shard = 1; shard < m_shards.size(); ++shard) {
+    m_shards[shard].status.applied = positions.value(m_config.streamName(shard), 0);
+    resubscribe(shard);
+  }
+}
+
+void Consumer::resubscribeAll() {
+  for (int shard = 1; shard < m_shards.size(); ++shard)
+    if (m_shards[shard].status.state != ShardState::kNeedsRestore) resubscribe(shard);
+}
+
+void Consumer::resubscribe(int shard) {
+  Shard& sh = m_shards[shard];
+  sh.queue.clear();
+  sh.generation = m_nextGeneration++;
+  const QString stream = m_config.streamName(shard);
+  // Gap check: the next needed message must still be in the stream (SPEC B3).
+  quint64 first = 0, last = 0;
+  if (Status s = m_nats.streamState(stream, &first, &last); !s.isOk()) {
+    setState(shard, ShardState::kStopped, s.message());
+    qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
+    QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
+    return;
+  }
+  const quint64 next = sh.status.applied + 1;
+  if (next < first) {
+    const QString reason = QStringLiteral(
+        "stream %1 no longer holds message %2 (its first is %3): this node is behind the log "
+        "and needs a restore from a snapshot")
+                               .arg(stream).arg(next).arg(first);
+    qCCritical(lcApply).noquote() << reason;
+    m_nats.unsubscribe(shard);
+    setState(shard, ShardState::kNeedsRestore, reason);
+    return;
+  }
+  if (Status s = m_nats.subscribe(shard, next, sh.generation); !s.isOk()) {
+    setState(shard, ShardState::kStopped, s.message());
+    qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
+    QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
+    return;
+  }
+  qCDebug(lcApply) << "shard" << shard << "subscribed from" << next << "(stream holds" << first << "to" << last << ")";
+  setState(shard, ShardState::kRunning, QString());
+}
+
+void Consumer::onReceived(const IncomingMessage& message) {
+  if (message.shard <= 0 || message.shard >= m_shards.size()) return;
+  Shard& sh = m_shards[message.shard];
+  if (message.generation != sh.generation || sh.status.state != ShardState::kRunning) return;
+  sh.status.received = std::max(sh.status.received, message.streamSeq);
+  sh.queue.append(message);
+  if (!m_drainTimer.isActive() && !m_retryTimer.isActive()) m_drainTimer.start();
+}
+
+void Consumer::drain() {
+  bool wait = false;
+  for (int shard = 1; shard < m_shards.size(); ++shard) {
+    while (!m_shards[shard].queue.isEmpty() && m_shards[shard].status.state == ShardState::kRunning) {
+      if (!applyBatch(shard)) {
+        wait = true;
+        break;
+      }
+    }
+  }
+  if (wait) m_retryTimer.start(100);
+}
+
+bool Consumer::applyBatch(int shard) {
+  Shard& sh = m_shards[shard];
+  const QString stream = m_config.streamName(shard);
+  while (!sh.queue.isEmpty() && sh.queue.first().streamSeq <= sh.status.applied) sh.queue.removeFirst();
+  if (sh.queue.isEmpty()) return true;
+  if (sh.queue.first().streamSeq != sh.status.applied + 1) {
+    qCWarning(lcApply) << "shard" << shard << "expected" << sh.status.applied + 1 << "got"
+                       << sh.queue.first().streamSeq << "- re-subscribing";
+    resubscribe(shard);  // checks whether the missing messages aged out
+    return true;
+  }
+  int n = 0;
+  while (n < sh.queue.size() && n < kMaxBatch && sh.queue[n].streamSeq == sh.status.applied + 1 + quint64(n)) ++n;
+
+  struct DeadLetter { quint64 seq; QString reason; QByteArray payload; };
+  QList<DeadLetter> dead;
+  QList<Change> toApply;
+  QList<quint64> applySeqs;
+  QList<ConflictRecord> conflicts;
+  int own = 0;
+  std::optional<QSet<QByteArray>> pending;
+  for (int i = 0; i < n; ++i) {
+    const IncomingMessage& m = sh.queue[i];
+    auto decoded = decodeMessage(m.data);
+    if (!decoded) {
+      dead.append({m.streamSeq, decoded.status().message(), m.data});
+      continue;
+    }
+    Change& c = *decoded;
+    if (c.fromNodeId == m_config.nodeId) {
+      ++own;  // our own change: the row is already here
+      continue;
+    }
+    const TableInfo* t = m_catalog.find(c.table);
+    RowImage key;
+    QList<Value> keyValues;
+    if (t) {
+      for (const QString& k : t->keyColumns()) {
+        for (const auto& [name, value] : c.row) {
+          if (name.compare(k, Qt::CaseInsensitive) == 0) {
+            key.append({k, value});
+            keyValues << value;
+            break;
+          }
+        }
+      }
+    }
+    if (t && key.size() == t->keyColumns().size() && m_publisher) {
+      const QByteArray rowKey = shardKeyBytes(t->name, key);
+      if (!pending) {
+        auto keys = m_publisher->pendingKeys();
+        if (!keys) {
+          sh.status.lastError = keys.status().message();
+          return false;
+        }
+        pending = *keys;
+      }
+      auto ownSeq = m_state.ownSeq(rowKey);
+      if (!ownSeq) {
+        sh.status.lastError = ownSeq.status().message();
+        return false;
+      }
+      const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(stream).arg(m.streamSeq);
+      const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
+      if (pending->contains(rowKey) || *ownSeq > m.streamSeq) {
+        // Our own change of this row is newer (pending, or later in the stream): it wins.
+        conflicts.append({t->name, rowText(key),
+                          local + (pending->contains(rowKey) ? QStringLiteral(" (pending)")
+                                                              : QStringLiteral(" (seq %1)").arg(*ownSeq)),
+                          remote, rowText(m_applier.readRow(t->name, keyValues)), rowText(c.row)});
+        continue;
+      }
+      bool ok = false;
+      const quint64 seen = m.seenSeq.toULongLong(&ok);
+      if (*ownSeq > 0 && ok && seen < *ownSeq) {
+        // The sender had not seen our change of this row: its later message overwrites it.
+        conflicts.append({t->name, rowText(key), remote, local + QStringLiteral(" (seq %1)").arg(*ownSeq),
+                          rowText(m_applier.readRow(t->name, keyValues)), rowText(c.row)});
+      }
+    }
+    toApply.append(c);
+    applySeqs.append(m.streamSeq);
+  }
+
+  const quint64 lastSeq = sh.queue[n - 1].streamSeq;
+  auto result = m_applier.applyBatch(toApply, [&](const Applier::BatchResult& r) -> Status {
+    for (int i = 0; i < r.outcomes.size(); ++i) {
+      if (r.outcomes[i].code() == Status::Code::kPoison)
+        dead.append({applySeqs[i], r.outcomes[i].message(), sh.queue[int(applySeqs[i] - sh.status.applied - 1)].data});
+    }
+    for (const DeadLetter& d : dead) HL_RETURN_IF_ERROR(m_state.addDeadLetter(stream, d.seq, d.reason, d.payload));
+    for (const ConflictRecord& c : conflicts) HL_RETURN_IF_ERROR(m_state.addConflict(c));
+    HL_RETURN_IF_ERROR(m_state.setPosition(stream, lastSeq));
+    return m_state.forgetOwnUpTo(shard, lastSeq);
+  });
+  if (!result) {
+    sh.status.lastError = result.status().message();
+    qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << result.status().message();
+    return false;
+  }
+  const QByteArray reply = sh.queue[n - 1].replyTo;
+  sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
+  sh.status.applied = lastSeq;
+  sh.status.appliedChanges += result->applied;
+  sh.status.skippedOwn += own;
+  sh.status.conflicts += conflicts.size();
+  sh.status.deadLetters += dead.size();
+  sh.status.lastAppliedMs = QDateTime::currentMSecsSinceEpoch();
+  for (const DeadLetter& d : dead)
+    qCWarning(lcApply).noquote() << "dead letter" << stream << "seq" << d.seq << ":" << d.reason;
+  if (!reply.isEmpty()) {
+    if (Status s = m_nats.ack(reply); !s.isOk()) qCDebug(lcApply).noquote() << "ack failed:" << s.message();
+  }
+  if (Status s = writeSeqMap(); !s.isOk()) qCWarning(lcApply).noquote() << s.message();
+  emit batchApplied(shard, n);
+  return true;
+}
+
+Status Consumer::writeSeqMap() {
+  QHash<QString, quint64> positions;
+  for (int shard = 1; shard < m_shards.size(); ++shard)
+    positions.insert(m_config.streamName(shard), m_shards[shard].status.applied);
+  return ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions);
+}
+
+}  // namespace hl

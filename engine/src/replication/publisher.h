@@ -1,0 +1,88 @@
+// Publisher: sends the node's captured changes to their shard streams (SPEC B2).
+//
+// It works in rounds: read up to scan_max_changes pending changes in commit order, encode each
+// (SPEC A2), route it (SPEC A3) and publish all of them asynchronously at once, each with
+// `Nats-Msg-Id: <node_id>-<change id>` (a retry after a lost ack is dropped as a duplicate by
+// JetStream) and `Hl-Seen-Seq` (the shard position this node had applied, for conflict
+// detection). When every ack or error is in, the acked changes are marked published and their
+// stream positions recorded (convergence rule), in one transaction. A failed change stays
+// pending and is read again, with its current row, after a backoff; nothing is ever dropped.
+// A change larger than the server accepts goes to the failed state (counted, logged).
+// Thread: the engine thread. Uses, does not own, the objects it is given.
+#pragma once
+
+#include <QHash>
+#include <QObject>
+#include <QSet>
+#include <QTimer>
+
+#include <functional>
+
+#include "harmonylite/config.h"
+#include "nats/nats_client.h"
+
+namespace hl {
+
+class ChangeLog;
+class SchemaCatalog;
+class ReplicationState;
+class SqliteDb;
+
+class Publisher final : public QObject {
+  Q_OBJECT
+ public:
+  struct Stats {
+    qint64 published = 0;       // changes acked by JetStream since start
+    qint64 failedPublishes = 0; // publish attempts that failed (retried)
+    qint64 oversized = 0;       // changes moved to the failed state
+    qint64 lastPublishedMs = 0; // epoch ms of the last ack, 0 = never
+  };
+
+  Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
+            ReplicationState& state, NatsClient& nats, std::function<quint64(int)> appliedSeq,
+            QObject* parent = nullptr);
+
+  // Local changes may be pending: start a round now, or right after the current one.
+  void wake();
+  void setConnected(bool connected);
+  void onPublished(const PublishResult& result);
+
+  // Row keys (shard-hash bytes) of own changes not yet published: in flight or not yet read.
+  Result<QSet<QByteArray>> pendingKeys();
+  const Stats& stats() const { return m_stats; }
+  bool idle() const { return !m_roundActive; }
+
+ signals:
+  void roundFinished(int published, int failed);
+
+ private:
+  void startRound();
+  void finishRound();
+
+  struct InFlight {
+    int shard = 0;
+    QByteArray key;
+  };
+
+  Config m_config;
+  SqliteDb& m_db;
+  ChangeLog& m_log;
+  SchemaCatalog& m_catalog;
+  ReplicationState& m_state;
+  NatsClient& m_nats;
+  std::function<quint64(int)> m_appliedSeq;
+
+  bool m_connected = false;
+  bool m_roundActive = false;
+  bool m_dirty = false;
+  int64_t m_cursor = 0;  // every change up to here was read in an earlier round
+  int64_t m_roundStartCursor = 0;
+  QHash<qint64, InFlight> m_inFlight;
+  QSet<qint64> m_answered;
+  QList<PublishResult> m_results;
+  QTimer m_retry;
+  int m_backoffMs = 0;
+  Stats m_stats;
+};
+
+}  // namespace hl

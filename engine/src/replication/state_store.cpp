@@ -1,0 +1,176 @@
+#include "replication/state_store.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+
+#include <cbor.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "wire/cbor_writer.h"
+
+namespace hl {
+
+ReplicationState::ReplicationState(SqliteDb& db) : m_db(db) {}
+
+Status ReplicationState::ensureTables() {
+  return m_db.exec(QStringLiteral(
+      "CREATE TABLE IF NOT EXISTS __harmonylite__positions(stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS __harmonylite__own(key BLOB PRIMARY KEY, shard INTEGER, seq INTEGER) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS __harmonylite__dead_letters(id INTEGER PRIMARY KEY, at TEXT, stream TEXT, "
+      "seq INTEGER, reason TEXT, payload BLOB);"
+      "CREATE TABLE IF NOT EXISTS __harmonylite__conflicts(id INTEGER PRIMARY KEY, at TEXT, tbl TEXT, "
+      "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"));
+}
+
+Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {
+  QHash<QString, quint64> out;
+  auto stmt = m_db.prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
+  if (!stmt) return stmt.status();
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.insert(stmt->columnText(0), quint64(stmt->columnInt(1)));
+  }
+  if (!out.isEmpty() || !QFileInfo::exists(seqMapPath)) return out;
+  auto fromFile = readSeqMap(seqMapPath);
+  if (!fromFile) return fromFile.status();
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status();
+  for (auto it = fromFile->cbegin(); it != fromFile->cend(); ++it) HL_RETURN_IF_ERROR(setPosition(it.key(), it.value()));
+  HL_RETURN_IF_ERROR(txn->commit());
+  return *fromFile;
+}
+
+Status ReplicationState::setPosition(const QString& stream, quint64 seq) {
+  auto stmt = m_db.prepare(QStringLiteral(
+      "INSERT INTO __harmonylite__positions(stream, seq) VALUES (?, ?) "
+      "ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindText(1, stream.toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->bindInt(2, int64_t(seq)));
+  return stmt->run();
+}
+
+Status ReplicationState::recordOwn(const QByteArray& key, int shard, quint64 seq) {
+  auto stmt = m_db.prepare(QStringLiteral(
+      "INSERT INTO __harmonylite__own(key, shard, seq) VALUES (?, ?, ?) "
+      "ON CONFLICT(key) DO UPDATE SET shard = excluded.shard, seq = max(seq, excluded.seq)"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindBlob(1, key));
+  HL_RETURN_IF_ERROR(stmt->bindInt(2, shard));
+  HL_RETURN_IF_ERROR(stmt->bindInt(3, int64_t(seq)));
+  return stmt->run();
+}
+
+Result<quint64> ReplicationState::ownSeq(const QByteArray& key) {
+  auto stmt = m_db.prepare(QStringLiteral("SELECT seq FROM __harmonylite__own WHERE key = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindBlob(1, key));
+  auto row = stmt->step();
+  if (!row) return row.status();
+  return *row ? quint64(stmt->columnInt(0)) : quint64(0);
+}
+
+Status ReplicationState::forgetOwnUpTo(int shard, quint64 seq) {
+  auto stmt = m_db.prepare(QStringLiteral("DELETE FROM __harmonylite__own WHERE shard = ? AND seq <= ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindInt(1, shard));
+  HL_RETURN_IF_ERROR(stmt->bindInt(2, int64_t(seq)));
+  return stmt->run();
+}
+
+Status ReplicationState::addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
+                                       const QByteArray& payload) {
+  auto stmt = m_db.prepare(QStringLiteral(
+      "INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, payload) VALUES (?, ?, ?, ?, ?)"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindText(1, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->bindText(2, stream.toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->bindInt(3, int64_t(seq)));
+  HL_RETURN_IF_ERROR(stmt->bindText(4, reason.toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->bindBlob(5, payload));
+  return stmt->run();
+}
+
+Status ReplicationState::addConflict(const ConflictRecord& c) {
+  auto stmt = m_db.prepare(QStringLiteral(
+      "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser, local_row, remote_row) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  if (!stmt) return stmt.status();
+  int i = 1;
+  for (const QString& v : {QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), c.table, c.rowKey,
+                           c.winner, c.loser, c.localRow, c.remoteRow})
+    HL_RETURN_IF_ERROR(stmt->bindText(i++, v.toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->run());
+  return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts WHERE id <= "
+                                  "(SELECT max(id) FROM __harmonylite__conflicts) - %1")
+                       .arg(kConflictJournalSize));
+}
+
+Result<int64_t> ReplicationState::deadLetterCount() {
+  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM __harmonylite__dead_letters"));
+}
+
+Result<int64_t> ReplicationState::conflictCount() {
+  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM __harmonylite__conflicts"));
+}
+
+Status ReplicationState::writeSeqMap(const QString& path, const QHash<QString, quint64>& positions) {
+  QStringList streams = positions.keys();
+  streams.sort();
+  CborWriter w;
+  w.mapStart(size_t(streams.size()));
+  for (const QString& s : streams) {
+    w.text(s.toUtf8());
+    w.unsignedInt(positions.value(s));
+  }
+  const QByteArray bytes = w.take();
+  const QString tmp = path + QStringLiteral(".tmp");
+  const int fd = ::open(QFile::encodeName(tmp).constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::ioError(QStringLiteral("cannot write %1: %2").arg(tmp, QString::fromLocal8Bit(strerror(errno))));
+  const bool written = ::write(fd, bytes.constData(), size_t(bytes.size())) == bytes.size() && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(QFile::encodeName(tmp).constData(), QFile::encodeName(path).constData()) != 0)
+    return Status::ioError(QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(strerror(errno))));
+  const int dir = ::open(QFile::encodeName(QFileInfo(path).absolutePath()).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Status::ok();
+}
+
+Result<QHash<QString, quint64>> ReplicationState::readSeqMap(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly))
+    return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
+  const QByteArray bytes = f.read(1 << 20);
+  cbor_load_result lr;
+  cbor_item_t* item = cbor_load(reinterpret_cast<cbor_data>(bytes.constData()), size_t(bytes.size()), &lr);
+  if (!item || lr.error.code != CBOR_ERR_NONE || !cbor_isa_map(item)) {
+    if (item) cbor_decref(&item);
+    return Status::corruption(QStringLiteral("%1 is not a CBOR map of stream sequences").arg(path));
+  }
+  QHash<QString, quint64> out;
+  Status bad;
+  const size_t n = cbor_map_size(item);
+  cbor_pair* pairs = cbor_map_handle(item);
+  for (size_t i = 0; i < n; ++i) {
+    if (!cbor_isa_string(pairs[i].key) || !cbor_string_is_definite(pairs[i].key) || !cbor_isa_uint(pairs[i].value)) {
+      bad = Status::corruption(QStringLiteral("%1: entries must be {text: unsigned}").arg(path));
+      break;
+    }
+    const QString name = QString::fromUtf8(reinterpret_cast<const char*>(cbor_string_handle(pairs[i].key)),
+                                           qsizetype(cbor_string_length(pairs[i].key)));
+    out.insert(name, quint64(cbor_get_int(pairs[i].value)));
+  }
+  cbor_decref(&item);
+  if (!bad.isOk()) return bad;
+  return out;
+}
+
+}  // namespace hl

@@ -1,0 +1,69 @@
+// ReplicationState: the node's replication bookkeeping, in the application's database so that
+// it commits atomically with the rows it describes (SPEC B5).
+//
+//   __harmonylite__positions(stream TEXT PRIMARY KEY, seq)     last applied stream sequence
+//   __harmonylite__own(key BLOB PRIMARY KEY, shard, seq)       stream position of this node's
+//       latest published change of a row (key = the row's shard-hash bytes), kept until the
+//       shard's applied position passes it: the convergence rule of SPEC B3
+//   __harmonylite__dead_letters(id, at, stream, seq, reason, payload)   poison messages
+//   __harmonylite__conflicts(id, at, tbl, row_key, winner, loser, local_row, remote_row)
+//       bounded journal (the newest kConflictJournalSize entries)
+//
+// The seq-map file (SPEC A4: CBOR map {stream: seq}, Go's format) mirrors the positions; it is
+// written atomically (temp file, fsync, rename, fsync of the directory) after each commit, and
+// a Go-written one is read at the first start.
+// Thread: the engine thread; it uses, does not own, the SqliteDb.
+#pragma once
+
+#include <QHash>
+#include <QString>
+
+#include "harmonylite/status.h"
+#include "sqlite/sqlite_db.h"
+
+namespace hl {
+
+inline constexpr int kConflictJournalSize = 1000;
+
+struct ConflictRecord {
+  QString table;
+  QString rowKey;      // readable key, e.g. id=5
+  QString winner;      // "local node N" or "remote node M (seq S)"
+  QString loser;
+  QString localRow;    // readable row images
+  QString remoteRow;
+};
+
+class ReplicationState {
+ public:
+  explicit ReplicationState(SqliteDb& db);
+
+  // Creates the tables (idempotent).
+  Status ensureTables();
+
+  // Applied positions by stream name. When the table is empty and `seqMapPath` exists (for
+  // example written by Go), its positions are taken over.
+  Result<QHash<QString, quint64>> loadPositions(const QString& seqMapPath);
+  // Inside the caller's transaction.
+  Status setPosition(const QString& stream, quint64 seq);
+
+  // Own published changes (inside a transaction of the caller).
+  Status recordOwn(const QByteArray& key, int shard, quint64 seq);
+  // Own position of a row, 0 when none.
+  Result<quint64> ownSeq(const QByteArray& key);
+  Status forgetOwnUpTo(int shard, quint64 seq);
+
+  Status addDeadLetter(const QString& stream, quint64 seq, const QString& reason, const QByteArray& payload);
+  Status addConflict(const ConflictRecord& c);
+  Result<int64_t> deadLetterCount();
+  Result<int64_t> conflictCount();
+
+  // SPEC A4 file, written atomically.
+  static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions);
+  static Result<QHash<QString, quint64>> readSeqMap(const QString& path);
+
+ private:
+  SqliteDb& m_db;
+};
+
+}  // namespace hl
