@@ -364,6 +364,8 @@ class TestEmbeddedServer : public QObject {
       c.dbPath = dir.filePath(QStringLiteral("n%1/app.db").arg(i + 1));
       c.nodeId = uint64_t(i + 1);
       c.nats.clusterAddr = QStringLiteral("127.0.0.1:%1").arg(clusterPorts[i]);
+      test::writeFile("/tmp/embx/debug.conf", "debug: true\n");
+      c.nats.serverConfig = "/tmp/embx/debug.conf";
       for (int j = 0; j < 3; ++j)
         if (j != i)
           c.nats.clusterPeers << QStringLiteral("nats://127.0.0.1:%1").arg(clusterPorts[j]);

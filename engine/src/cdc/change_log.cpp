@@ -5,6 +5,8 @@
 #include <QLoggingCategory>
 #include <QSet>
 
+#include <optional>
+
 Q_LOGGING_CATEGORY(lcCdc, "hl.cdc")
 
 namespace hl {
@@ -319,16 +321,21 @@ Result<QList<QPair<QString, RowImage>>> ChangeLog::pendingKeysAfter(int64_t afte
 
 Status ChangeLog::markPublished(const QList<int64_t>& ids) {
   if (ids.isEmpty()) return Status::ok();
-  auto txn = SqliteTxn::begin(m_db);
-  if (!txn) return txn.status().withContext("mark published");
-  auto upd = m_db.prepare(QStringLiteral("UPDATE %1 SET state = 1 WHERE id = ?").arg(quoteIdentifier(kChanges)));
+  // Joins the caller's transaction when there is one.
+  std::optional<SqliteTxn> txn;
+  if (sqlite3_get_autocommit(m_db.handle())) {
+    auto begun = SqliteTxn::begin(m_db);
+    if (!begun) return begun.status().withContext("mark published");
+    txn.emplace(std::move(*begun));
+  }
+  auto upd = m_db.cached(QStringLiteral("UPDATE %1 SET state = 1 WHERE id = ?").arg(quoteIdentifier(kChanges)));
   if (!upd) return upd.status();
   for (int64_t id : ids) {
-    HL_RETURN_IF_ERROR(upd->bindInt(1, id));
-    HL_RETURN_IF_ERROR(upd->run());
-    upd->reset();
+    HL_RETURN_IF_ERROR((*upd)->bindInt(1, id));
+    HL_RETURN_IF_ERROR((*upd)->run());
+    (*upd)->reset();
   }
-  return txn->commit();
+  return txn ? txn->commit() : Status::ok();
 }
 
 Status ChangeLog::markFailed(int64_t id, const QString& reason) {

@@ -3,6 +3,7 @@
 #include <QLoggingCategory>
 #include <QMutex>
 
+#include <cstring>
 #include <list>
 
 #include "nats/nkey.h"
@@ -23,6 +24,12 @@ struct NatsSink {
   QMutex mutex;
   NatsClient* target = nullptr;
   std::list<SubClosure> closures;  // stable addresses
+  // Acks and messages are batched: one queued call carries everything that arrived since the
+  // last one, instead of one thread wake-up per message.
+  std::vector<PublishResult> acks;
+  std::vector<IncomingMessage> messages;
+  bool acksPosted = false;
+  bool messagesPosted = false;
 
   template <typename F>
   void post(F&& f) {
@@ -50,8 +57,12 @@ struct NatsSink {
   static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
     auto* s = static_cast<NatsSink*>(c);
     PublishResult r;
-    const char* token = nullptr;
-    if (natsMsgHeader_Get(msg, "Hl-Token", &token) == NATS_OK && token) r.token = QByteArray(token).toLongLong();
+    // The token is the change id at the end of Nats-Msg-Id ("<node id>-<change id>").
+    const char* msgId = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) {
+      const char* dash = std::strrchr(msgId, '-');
+      if (dash) r.token = QByteArray(dash + 1).toLongLong();
+    }
     if (pa) {
       r.ok = true;
       r.duplicate = pa->Duplicate;
@@ -61,7 +72,12 @@ struct NatsSink {
       if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
     }
     natsMsg_Destroy(msg);
-    s->post([t = s->target, r] { emit t->published(r); });
+    QMutexLocker lock(&s->mutex);
+    s->acks.push_back(std::move(r));
+    if (!s->acksPosted && s->target) {
+      s->acksPosted = true;
+      QMetaObject::invokeMethod(s->target, &NatsClient::deliverAcks, Qt::QueuedConnection);
+    }
   }
   static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
     auto* sc = static_cast<SubClosure*>(c);
@@ -78,9 +94,17 @@ struct NatsSink {
     if (const char* reply = natsMsg_GetReply(msg)) m.replyTo = reply;
     const char* seen = nullptr;
     if (natsMsgHeader_Get(msg, "Hl-Seen-Seq", &seen) == NATS_OK && seen) m.seenSeq = seen;
+    const char* msgId = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) m.msgId = msgId;
     natsMsg_Destroy(msg);
     if (m.streamSeq == 0) return;  // not a stream message (flow control is handled by nats.c)
-    sc->sink->post([t = sc->sink->target, m] { emit t->received(m); });
+    NatsSink* s = sc->sink;
+    QMutexLocker lock(&s->mutex);
+    s->messages.push_back(std::move(m));
+    if (!s->messagesPosted && s->target) {
+      s->messagesPosted = true;
+      QMetaObject::invokeMethod(s->target, &NatsClient::deliverMessages, Qt::QueuedConnection);
+    }
   }
 };
 
@@ -102,6 +126,26 @@ NatsClient::~NatsClient() {
   m_js.reset();
   if (m_nc) natsConnection_Close(m_nc.get());
   m_nc.reset();
+}
+
+void NatsClient::deliverAcks() {
+  std::vector<PublishResult> batch;
+  {
+    QMutexLocker lock(&m_sink->mutex);
+    batch.swap(m_sink->acks);
+    m_sink->acksPosted = false;
+  }
+  for (const PublishResult& r : batch) emit published(r);
+}
+
+void NatsClient::deliverMessages() {
+  std::vector<IncomingMessage> batch;
+  {
+    QMutexLocker lock(&m_sink->mutex);
+    batch.swap(m_sink->messages);
+    m_sink->messagesPosted = false;
+  }
+  for (const IncomingMessage& m : batch) emit received(m);
 }
 
 Status NatsClient::makeOptions(NatsOptionsPtr* out) {
@@ -261,7 +305,7 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
   return Status::ok();
 }
 
-Status NatsClient::publishAsync(const QString& subject, const QByteArray& data, qint64 token,
+Status NatsClient::publishAsync(const QString& subject, const QByteArray& data,
                                 const std::vector<std::pair<QByteArray, QByteArray>>& headers) {
   if (!m_js) return Status::unavailable("not connected");
   natsMsg* msg = nullptr;
@@ -269,8 +313,6 @@ Status NatsClient::publishAsync(const QString& subject, const QByteArray& data, 
   HL_RETURN_IF_ERROR(fromNats(natsMsg_Create(&msg, subj.constData(), nullptr, data.constData(), int(data.size())),
                               "create message"));
   NatsMsgPtr owned(msg);
-  const QByteArray tokenText = QByteArray::number(token);
-  natsMsgHeader_Set(msg, "Hl-Token", tokenText.constData());
   for (const auto& [k, v] : headers) natsMsgHeader_Set(msg, k.constData(), v.constData());
   jsPubOptions po;
   jsPubOptions_Init(&po);

@@ -32,11 +32,12 @@ struct IncomingMessage {
   QByteArray data;
   QByteArray replyTo;      // the ack subject
   QByteArray seenSeq;      // Hl-Seen-Seq header of our senders ("" from Go senders)
+  QByteArray msgId;        // Nats-Msg-Id header of our senders: "<node id>-<change id>"
 };
 
 // The outcome of one asynchronous publish.
 struct PublishResult {
-  qint64 token = 0;        // the caller's token (the change id)
+  qint64 token = 0;        // the change id, from the message's Nats-Msg-Id "<node>-<change id>"
   bool ok = false;
   bool duplicate = false;
   quint64 streamSeq = 0;
@@ -63,8 +64,9 @@ class NatsClient final : public QObject {
   // First and last sequence of a stream.
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq);
 
-  // Publishes asynchronously; the result arrives as published(). `headers` are name/value.
-  Status publishAsync(const QString& subject, const QByteArray& data, qint64 token,
+  // Publishes asynchronously; the result arrives as published(). `headers` are name/value
+  // and must include Nats-Msg-Id "<node id>-<change id>" (the result's token).
+  Status publishAsync(const QString& subject, const QByteArray& data,
                       const std::vector<std::pair<QByteArray, QByteArray>>& headers);
 
   // Push subscription of `shard` starting at `startSeq` (ack-all, flow control, heartbeats).
@@ -86,6 +88,9 @@ class NatsClient final : public QObject {
  private:
   friend struct NatsSink;
   Status makeOptions(NatsOptionsPtr* out);
+  // Emit what the sink collected on nats.c threads (queued calls from the sink).
+  void deliverAcks();
+  void deliverMessages();
   int shardOfSubscription(natsSubscription* sub) const;
 
   Config m_config;

@@ -159,17 +159,17 @@ Result<Applier::BatchResult> Applier::applyBatch(
 
   BatchResult result;
   for (const Change& c : changes) {
-    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("SAVEPOINT hl_change")));
+    HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("SAVEPOINT hl_change")));
     Status s = applyOne(c);
     if (s.code() == Status::Code::kPoison) {
-      HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("ROLLBACK TO hl_change")));
+      HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("ROLLBACK TO hl_change")));
       ++result.poisoned;
     } else if (!s.isOk()) {
       return s;  // the transaction rolls back
     } else {
       ++result.applied;
     }
-    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("RELEASE hl_change")));
+    HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("RELEASE hl_change")));
     result.outcomes.append(s);
   }
   if (*hasLog) {

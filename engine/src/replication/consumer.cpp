@@ -15,6 +15,7 @@ Q_LOGGING_CATEGORY(lcApply, "hl.apply")
 namespace hl {
 namespace {
 constexpr int kMaxBatch = 2000;
+constexpr int kSeqMapIntervalMs = 200;
 
 QString rowText(const RowImage& row) {
   QStringList parts;
@@ -26,13 +27,24 @@ QString rowText(const RowImage& row) {
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
                    ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent)
     : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
-      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this) {
+      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this), m_seqMapTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
   connect(&m_drainTimer, &QTimer::timeout, this, &Consumer::drain);
   m_retryTimer.setSingleShot(true);
   connect(&m_retryTimer, &QTimer::timeout, this, &Consumer::drain);
+  // The positions in the database are authoritative and commit with the rows; the seq-map
+  // file mirrors them for Go tools, rewritten at most every kSeqMapIntervalMs and at stop.
+  m_seqMapTimer.setSingleShot(true);
+  m_seqMapTimer.setInterval(kSeqMapIntervalMs);
+  connect(&m_seqMapTimer, &QTimer::timeout, this, [this] {
+    if (Status s = writeSeqMap(); !s.isOk()) qCWarning(lcApply).noquote() << s.message();
+  });
+}
+
+Consumer::~Consumer() {
+  if (m_seqMapTimer.isActive()) (void)writeSeqMap();
 }
 
 quint64 Consumer::applied(int shard) const {
@@ -136,8 +148,13 @@ bool Consumer::applyBatch(int shard) {
   QList<ConflictRecord> conflicts;
   int own = 0;
   std::optional<QSet<QByteArray>> pending;
+  const QByteArray ownPrefix = QByteArray::number(quint64(m_config.nodeId)) + '-';
   for (int i = 0; i < n; ++i) {
     const IncomingMessage& m = sh.queue[i];
+    if (m.msgId.startsWith(ownPrefix)) {
+      ++own;  // our own change (recognised without decoding): the row is already here
+      continue;
+    }
     auto decoded = decodeMessage(m.data);
     if (!decoded) {
       dead.append({m.streamSeq, decoded.status().message(), m.data});
@@ -228,7 +245,7 @@ bool Consumer::applyBatch(int shard) {
   if (!reply.isEmpty()) {
     if (Status s = m_nats.ack(reply); !s.isOk()) qCDebug(lcApply).noquote() << "ack failed:" << s.message();
   }
-  if (Status s = writeSeqMap(); !s.isOk()) qCWarning(lcApply).noquote() << s.message();
+  if (!m_seqMapTimer.isActive()) m_seqMapTimer.start();
   emit batchApplied(shard, n);
   return true;
 }

@@ -3,8 +3,8 @@
 // One push subscription per shard starts at the applied position + 1. Messages are queued on
 // the engine thread and applied in stream order, in batches, each batch in one SQLite
 // transaction that also records the new applied position, the dead letters and the conflicts;
-// the batch is acknowledged (ack-all) only after that commit, and the seq-map file is
-// rewritten atomically. A message is skipped when it is the node's own (its row is already
+// the batch is acknowledged (ack-all) only after that commit. The seq-map file (SPEC A4) is
+// rewritten atomically after commits, at most every 200 ms and at stop. A message is skipped when it is the node's own (its row is already
 // here) or older than the node's own latest change of the same row (pending, or later in the
 // stream): this keeps every node equal to the last message of each row, without a node's own
 // newer write flickering back. A message that cannot be decoded or applied is dead-lettered with
@@ -48,6 +48,7 @@ class Consumer final : public QObject {
 
   Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
            ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent = nullptr);
+  ~Consumer() override;  // writes the seq-map file one last time
 
   // Takes the applied positions (by stream name) and subscribes every shard.
   void start(const QHash<QString, quint64>& positions);
@@ -87,6 +88,7 @@ class Consumer final : public QObject {
   QVector<Shard> m_shards;  // index = shard number (0 unused)
   QTimer m_drainTimer;
   QTimer m_retryTimer;
+  QTimer m_seqMapTimer;
   quint64 m_nextGeneration = 1;
 };
 

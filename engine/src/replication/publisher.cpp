@@ -24,7 +24,7 @@ Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaC
     : QObject(parent), m_config(config), m_db(db), m_log(log), m_catalog(catalog), m_state(state),
       m_nats(nats), m_appliedSeq(std::move(appliedSeq)), m_retry(this) {
   m_retry.setSingleShot(true);
-  connect(&m_retry, &QTimer::timeout, this, &Publisher::startRound);
+  connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
 }
 
 void Publisher::setConnected(bool connected) {
@@ -32,32 +32,29 @@ void Publisher::setConnected(bool connected) {
   if (connected) wake();
 }
 
-void Publisher::wake() {
-  if (m_roundActive || m_retry.isActive()) {
-    m_dirty = true;
-    return;
+void Publisher::wake() { startRounds(); }
+
+void Publisher::startRounds() {
+  while (m_connected && m_firstFailed == 0 && !m_retry.isActive() &&
+         int(m_rounds.size()) < kMaxRounds) {
+    if (!startRound()) break;
   }
-  startRound();
 }
 
-void Publisher::startRound() {
-  if (!m_connected || m_roundActive) return;
-  m_dirty = false;
+bool Publisher::startRound() {
   auto pending = m_log.readPending(m_config.scanMaxChanges, m_cursor);
   if (!pending) {
     qCWarning(lcPublish).noquote() << "reading pending changes failed:" << pending.status().message();
     m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
     m_retry.start(m_backoffMs);
-    return;
+    return false;
   }
-  if (pending->isEmpty()) return;
+  if (pending->isEmpty()) return false;
   const int64_t maxPayload = m_nats.maxPayload();
   const QByteArray nodePrefix = QByteArray::number(quint64(m_config.nodeId)) + '-';
-  m_roundActive = true;
-  m_roundStartCursor = m_cursor;
-  m_results.clear();
-  m_inFlight.clear();
-  m_answered.clear();
+  const int number = m_nextRound++;
+  Round& round = m_rounds[number];
+  round.startCursor = m_cursor;
   for (const PendingChange& p : *pending) {
     Change c;
     c.fromNodeId = m_config.nodeId;
@@ -79,78 +76,88 @@ void Publisher::startRound() {
     const int shard = shardFor(p.table, p.key, m_config.replicationLog.shards);
     const QByteArray msgId = nodePrefix + QByteArray::number(p.id);
     const QByteArray seen = QByteArray::number(m_appliedSeq(shard));
-    const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload, p.id,
+    round.inFlight.insert(p.id, {shard, shardKeyBytes(p.table, p.key)});
+    m_roundOf.insert(p.id, number);
+    const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload,
                                          {{"Nats-Msg-Id", msgId}, {"Hl-Seen-Seq", seen}});
-    if (!s.isOk()) {  // not sent: a result of our own so the round completes
-      m_results.append({p.id, false, false, 0, s.message()});
-      continue;
-    }
-    m_inFlight.insert(p.id, {shard, shardKeyBytes(p.table, p.key)});
+    if (!s.isOk()) round.results.append({p.id, false, false, 0, s.message()});  // not sent
   }
   m_cursor = std::max(m_cursor, pending->last().id);
-  if (m_inFlight.isEmpty()) finishRound();
+  if (round.results.size() == round.inFlight.size()) finishRound(number);
+  return true;
 }
 
 void Publisher::onPublished(const PublishResult& result) {
-  if (!m_inFlight.contains(result.token) || m_answered.contains(result.token)) return;  // late
-  m_answered.insert(result.token);
-  m_results.append(result);
-  if (m_answered.size() == m_inFlight.size()) finishRound();
+  const auto it = m_roundOf.constFind(result.token);
+  if (it == m_roundOf.constEnd()) return;  // a late or repeated answer
+  const int number = *it;
+  m_roundOf.erase(it);
+  Round& round = m_rounds[number];
+  round.results.append(result);
+  if (round.results.size() == round.inFlight.size()) finishRound(number);
 }
 
-void Publisher::finishRound() {
+void Publisher::finishRound(int number) {
+  Round round = std::move(m_rounds[number]);
+  m_rounds.erase(number);
+  for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it) m_roundOf.remove(it.key());
   QList<int64_t> acked;
-  int64_t firstFailed = 0;
-  QString firstError;
+  int failed = 0;
+  auto noteFailure = [&](int64_t id, const QString& error) {
+    ++failed;
+    if (m_firstFailed == 0 || id < m_firstFailed) {
+      m_firstFailed = id;
+      m_firstError = error;
+    }
+  };
   auto txn = SqliteTxn::begin(m_db);
   Status s = txn.ok() ? Status::ok() : txn.status();
-  for (const PublishResult& r : m_results) {
+  for (const PublishResult& r : round.results) {
     if (!r.ok) {
       ++m_stats.failedPublishes;
-      if (firstFailed == 0 || r.token < firstFailed) {
-        firstFailed = r.token;
-        firstError = r.error;
-      }
+      noteFailure(r.token, r.error);
       continue;
     }
     acked << r.token;
-    const InFlight f = m_inFlight.value(r.token);
-    if (s.isOk() && !f.key.isEmpty()) s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
+    const InFlight f = round.inFlight.value(r.token);
+    if (s.isOk()) s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
   }
+  if (s.isOk()) s = m_log.markPublished(acked);  // in the same transaction
   if (s.isOk()) s = txn->commit();
-  if (s.isOk()) s = m_log.markPublished(acked);
-  m_roundActive = false;
   if (!s.isOk()) {
-    // Not marked: the changes are read and sent again (their message ids make it harmless).
+    // Not recorded: these changes are read and sent again (their message ids make that harmless).
     qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-    m_cursor = acked.isEmpty() ? m_cursor : std::min<int64_t>(m_cursor, acked.first() - 1);
-    firstFailed = firstFailed ? firstFailed : (acked.isEmpty() ? 0 : acked.first());
+    for (int64_t id : acked) noteFailure(id, s.message());
+    acked.clear();
+  } else if (!acked.isEmpty()) {
+    m_stats.published += acked.size();
+    m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
   }
-  m_stats.published += s.isOk() ? acked.size() : 0;
-  if (!acked.isEmpty() && s.isOk()) m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
   if (m_config.cleanupIntervalMs == 0) (void)m_log.cleanup();
-  const int failed = int(m_results.size() - acked.size());
-  m_inFlight.clear();
-  m_answered.clear();
-  m_results.clear();
   emit roundFinished(int(acked.size()), failed);
-  if (firstFailed != 0) {
+
+  if (m_firstFailed != 0) {
+    if (!m_rounds.empty()) return;  // wait until every round in flight has ended
     // Read again from the first failed change, with its current row, after a backoff.
-    m_cursor = std::min<int64_t>(m_cursor, firstFailed - 1);
+    m_cursor = std::min<int64_t>(m_cursor, m_firstFailed - 1);
     m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
-    qCWarning(lcPublish).noquote() << failed << "publishes failed (first:" << firstError << "), retrying in"
-                                   << m_backoffMs << "ms";
+    qCWarning(lcPublish).noquote() << "publishing failed (" << m_firstError << "); retrying from change"
+                                   << m_firstFailed << "in" << m_backoffMs << "ms";
+    m_firstFailed = 0;
     m_retry.start(m_backoffMs);
     return;
   }
-  m_backoffMs = 0;
-  startRound();  // more may be pending: a round that finds nothing ends at once
+  if (m_rounds.empty()) m_backoffMs = 0;
+  startRounds();
 }
 
 Result<QSet<QByteArray>> Publisher::pendingKeys() {
   // Every change at or below the floor was published or failed; above it, the pending ones
   // (state NULL) are in flight or not read yet.
-  auto pending = m_log.pendingKeysAfter(m_roundActive ? m_roundStartCursor : m_cursor);
+  int64_t floor = m_cursor;
+  for (const auto& [number, round] : m_rounds) floor = std::min(floor, round.startCursor);
+  if (m_firstFailed != 0) floor = std::min(floor, m_firstFailed - 1);
+  auto pending = m_log.pendingKeysAfter(floor);
   if (!pending) return pending.status();
   QSet<QByteArray> keys;
   for (const auto& [table, key] : *pending) keys.insert(shardKeyBytes(table, key));

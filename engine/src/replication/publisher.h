@@ -1,7 +1,8 @@
 // Publisher: sends the node's captured changes to their shard streams (SPEC B2).
 //
 // It works in rounds: read up to scan_max_changes pending changes in commit order, encode each
-// (SPEC A2), route it (SPEC A3) and publish all of them asynchronously at once, each with
+// (SPEC A2), route it (SPEC A3) and publish all of them asynchronously at once (several rounds
+// may be in flight), each with
 // `Nats-Msg-Id: <node_id>-<change id>` (a retry after a lost ack is dropped as a duplicate by
 // JetStream) and `Hl-Seen-Seq` (the shard position this node had applied, for conflict
 // detection). When every ack or error is in, the acked changes are marked published and their
@@ -17,6 +18,7 @@
 #include <QTimer>
 
 #include <functional>
+#include <map>
 
 #include "harmonylite/config.h"
 #include "nats/nats_client.h"
@@ -42,7 +44,7 @@ class Publisher final : public QObject {
             ReplicationState& state, NatsClient& nats, std::function<quint64(int)> appliedSeq,
             QObject* parent = nullptr);
 
-  // Local changes may be pending: start a round now, or right after the current one.
+  // Local changes may be pending: send them now (or as soon as the window allows).
   void wake();
   void setConnected(bool connected);
   void onPublished(const PublishResult& result);
@@ -50,19 +52,28 @@ class Publisher final : public QObject {
   // Row keys (shard-hash bytes) of own changes not yet published: in flight or not yet read.
   Result<QSet<QByteArray>> pendingKeys();
   const Stats& stats() const { return m_stats; }
-  bool idle() const { return !m_roundActive; }
+  bool idle() const { return m_rounds.empty(); }
 
  signals:
   void roundFinished(int published, int failed);
 
  private:
-  void startRound();
-  void finishRound();
+  // Up to kMaxRounds rounds are in flight at once; each is recorded when all its acks are in.
+  static constexpr int kMaxRounds = 4;
 
   struct InFlight {
     int shard = 0;
     QByteArray key;
   };
+  struct Round {
+    int64_t startCursor = 0;  // every change up to here was read before this round
+    QHash<qint64, InFlight> inFlight;
+    QList<PublishResult> results;  // one per change of the round, acked or failed
+  };
+
+  void startRounds();
+  bool startRound();  // false when there was nothing to send
+  void finishRound(int round);
 
   Config m_config;
   SqliteDb& m_db;
@@ -73,13 +84,12 @@ class Publisher final : public QObject {
   std::function<quint64(int)> m_appliedSeq;
 
   bool m_connected = false;
-  bool m_roundActive = false;
-  bool m_dirty = false;
-  int64_t m_cursor = 0;  // every change up to here was read in an earlier round
-  int64_t m_roundStartCursor = 0;
-  QHash<qint64, InFlight> m_inFlight;
-  QSet<qint64> m_answered;
-  QList<PublishResult> m_results;
+  int64_t m_cursor = 0;          // every change up to here was read (and sent or dealt with)
+  std::map<int, Round> m_rounds;  // by round number
+  QHash<qint64, int> m_roundOf;   // change id -> round number
+  int m_nextRound = 1;
+  int64_t m_firstFailed = 0;     // set while failed changes wait for their rounds to end
+  QString m_firstError;
   QTimer m_retry;
   int m_backoffMs = 0;
   Stats m_stats;

@@ -27,14 +27,15 @@ Status ReplicationState::ensureTables() {
 
 Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {
   QHash<QString, quint64> out;
-  auto stmt = m_db.prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
+  auto stmt = m_db.cached(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
   if (!stmt) return stmt.status();
   for (;;) {
-    auto row = stmt->step();
+    auto row = (*stmt)->step();
     if (!row) return row.status();
     if (!*row) break;
-    out.insert(stmt->columnText(0), quint64(stmt->columnInt(1)));
+    out.insert((*stmt)->columnText(0), quint64((*stmt)->columnInt(1)));
   }
+  (*stmt)->reset();
   if (!out.isEmpty() || !QFileInfo::exists(seqMapPath)) return out;
   auto fromFile = readSeqMap(seqMapPath);
   if (!fromFile) return fromFile.status();
@@ -46,66 +47,68 @@ Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& s
 }
 
 Status ReplicationState::setPosition(const QString& stream, quint64 seq) {
-  auto stmt = m_db.prepare(QStringLiteral(
+  auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__positions(stream, seq) VALUES (?, ?) "
       "ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindText(1, stream.toUtf8()));
-  HL_RETURN_IF_ERROR(stmt->bindInt(2, int64_t(seq)));
-  return stmt->run();
+  HL_RETURN_IF_ERROR((*stmt)->bindText(1, stream.toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(2, int64_t(seq)));
+  return (*stmt)->run();
 }
 
 Status ReplicationState::recordOwn(const QByteArray& key, int shard, quint64 seq) {
-  auto stmt = m_db.prepare(QStringLiteral(
+  auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__own(key, shard, seq) VALUES (?, ?, ?) "
       "ON CONFLICT(key) DO UPDATE SET shard = excluded.shard, seq = max(seq, excluded.seq)"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindBlob(1, key));
-  HL_RETURN_IF_ERROR(stmt->bindInt(2, shard));
-  HL_RETURN_IF_ERROR(stmt->bindInt(3, int64_t(seq)));
-  return stmt->run();
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(1, key));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(2, shard));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
+  return (*stmt)->run();
 }
 
 Result<quint64> ReplicationState::ownSeq(const QByteArray& key) {
-  auto stmt = m_db.prepare(QStringLiteral("SELECT seq FROM __harmonylite__own WHERE key = ?"));
+  auto stmt = m_db.cached(QStringLiteral("SELECT seq FROM __harmonylite__own WHERE key = ?"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindBlob(1, key));
-  auto row = stmt->step();
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(1, key));
+  auto row = (*stmt)->step();
   if (!row) return row.status();
-  return *row ? quint64(stmt->columnInt(0)) : quint64(0);
+  const quint64 seq = *row ? quint64((*stmt)->columnInt(0)) : quint64(0);
+  (*stmt)->reset();  // do not keep a read open
+  return seq;
 }
 
 Status ReplicationState::forgetOwnUpTo(int shard, quint64 seq) {
-  auto stmt = m_db.prepare(QStringLiteral("DELETE FROM __harmonylite__own WHERE shard = ? AND seq <= ?"));
+  auto stmt = m_db.cached(QStringLiteral("DELETE FROM __harmonylite__own WHERE shard = ? AND seq <= ?"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindInt(1, shard));
-  HL_RETURN_IF_ERROR(stmt->bindInt(2, int64_t(seq)));
-  return stmt->run();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, shard));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(2, int64_t(seq)));
+  return (*stmt)->run();
 }
 
 Status ReplicationState::addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
                                        const QByteArray& payload) {
-  auto stmt = m_db.prepare(QStringLiteral(
+  auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, payload) VALUES (?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindText(1, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
-  HL_RETURN_IF_ERROR(stmt->bindText(2, stream.toUtf8()));
-  HL_RETURN_IF_ERROR(stmt->bindInt(3, int64_t(seq)));
-  HL_RETURN_IF_ERROR(stmt->bindText(4, reason.toUtf8()));
-  HL_RETURN_IF_ERROR(stmt->bindBlob(5, payload));
-  return stmt->run();
+  HL_RETURN_IF_ERROR((*stmt)->bindText(1, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindText(2, stream.toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
+  HL_RETURN_IF_ERROR((*stmt)->bindText(4, reason.toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(5, payload));
+  return (*stmt)->run();
 }
 
 Status ReplicationState::addConflict(const ConflictRecord& c) {
-  auto stmt = m_db.prepare(QStringLiteral(
+  auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser, local_row, remote_row) "
       "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
   int i = 1;
   for (const QString& v : {QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), c.table, c.rowKey,
                            c.winner, c.loser, c.localRow, c.remoteRow})
-    HL_RETURN_IF_ERROR(stmt->bindText(i++, v.toUtf8()));
-  HL_RETURN_IF_ERROR(stmt->run());
+    HL_RETURN_IF_ERROR((*stmt)->bindText(i++, v.toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->run());
   return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts WHERE id <= "
                                   "(SELECT max(id) FROM __harmonylite__conflicts) - %1")
                        .arg(kConflictJournalSize));

@@ -25,13 +25,13 @@ Engine::Engine(Config config)
     : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_pollTimer(this),
       m_cleanupTimer(this) {
   m_wakeCoalescer.setSingleShot(true);
-  m_wakeCoalescer.setInterval(0);
   connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
-  connect(&m_watcher, &QFileSystemWatcher::fileChanged, &m_wakeCoalescer,
-          qOverload<>(&QTimer::start));
+  connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
+    if (!m_wakeCoalescer.isActive()) m_wakeCoalescer.start(0);
+  });
   connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, [this] {
     watchFiles();  // the -wal file may have appeared
-    m_wakeCoalescer.start();
+    if (!m_wakeCoalescer.isActive()) m_wakeCoalescer.start(0);
   });
   connect(&m_pollTimer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
@@ -53,6 +53,11 @@ Status Engine::openDatabase() {
   // application writes. It stays set on the file.
   if (Status s = m_db.exec(QStringLiteral("PRAGMA journal_mode=WAL")); !s.isOk())
     qCWarning(lcEngine).noquote() << "could not switch" << m_config.dbPath << "to WAL:" << s.message();
+  // For the engine's own connection only: in WAL mode NORMAL survives any process crash
+  // (kill -9); a power loss can undo its last commits, and then rows and positions go back
+  // together and the messages are applied again from the stream, or published changes are sent
+  // again under the same Nats-Msg-Id. The application's connections keep their own setting.
+  (void)m_db.exec(QStringLiteral("PRAGMA synchronous=NORMAL"));
   return Status::ok();
 }
 
@@ -92,9 +97,14 @@ void Engine::onDatabaseChanged() {
     qCWarning(lcEngine).noquote() << "schema check failed:" << changed.status().message();
     return;
   }
-  if (*changed && m_config.publish) {
-    if (Status s = m_changeLog->install(); !s.isOk())
-      qCWarning(lcEngine).noquote() << "re-installing capture failed:" << s.message();
+  if ((*changed || m_captureStale) && m_config.publish) {
+    // Busy while the application writes: kept stale and tried again at the next wake-up.
+    const Status s = m_changeLog->install();
+    m_captureStale = !s.isOk();
+    if (m_captureStale) {
+      qCDebug(lcEngine).noquote() << "re-installing capture deferred:" << s.message();
+      m_wakeCoalescer.start(50);
+    }
   }
   if (m_publisher) m_publisher->wake();
 }
@@ -125,11 +135,11 @@ Status Engine::startEmbeddedServer(QStringList* urls) {
 
 void Engine::start() {
   Status s = openDatabase();
-  if (s.isOk()) s = setUpCapture();
-  if (s.isOk()) {
+  if (s.isOk()) {  // before the catalog reads the schema, so that it does not change after
     m_state = std::make_unique<ReplicationState>(m_db);
     s = m_state->ensureTables();
   }
+  if (s.isOk()) s = setUpCapture();
   if (s.isOk()) {
     auto positions = m_state->loadPositions(m_config.effectiveSeqMapPath());
     if (positions) m_positions = *positions;

@@ -67,6 +67,7 @@ class Engine final : public QObject {
   int m_connectAttempts = 0;
   int m_streamAttempts = 0;
   bool m_running = false;
+  bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
   QFileSystemWatcher m_watcher;
   QTimer m_wakeCoalescer;  // many file events -> one wake-up
   QTimer m_pollTimer;      // polling_interval, when set

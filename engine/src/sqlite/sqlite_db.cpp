@@ -59,6 +59,27 @@ Result<SqliteStmt> SqliteDb::prepare(const QString& sql) {
   return SqliteStmt(stmt, m_db.get());
 }
 
+Result<SqliteStmt*> SqliteDb::cached(const QString& sql) {
+  if (!m_cache) m_cache = std::make_unique<std::unordered_map<QString, SqliteStmt>>();
+  auto it = m_cache->find(sql);
+  if (it == m_cache->end()) {
+    auto stmt = prepare(sql);
+    if (!stmt) return stmt.status();
+    it = m_cache->emplace(sql, std::move(*stmt)).first;
+  } else {
+    it->second.reset();
+  }
+  return &it->second;
+}
+
+Status SqliteDb::execCached(const QString& sql) {
+  auto stmt = cached(sql);
+  if (!stmt) return stmt.status();
+  Status s = (*stmt)->run();
+  (*stmt)->reset();
+  return s;
+}
+
 Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.status();

@@ -10,10 +10,12 @@
 #include <sqlite3.h>
 
 #include <QByteArray>
+#include <QHash>
 #include <QString>
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 #include "harmonylite/status.h"
 
@@ -46,6 +48,11 @@ class SqliteDb {
   // Runs one or more statements that return no rows.
   Status exec(const QString& sql);
   Result<SqliteStmt> prepare(const QString& sql);
+  // A statement prepared once per connection and reused: reset, bindings cleared. For the
+  // statements of hot paths. The pointer stays valid while the connection is open.
+  Result<SqliteStmt*> cached(const QString& sql);
+  // Runs a cached statement that takes no parameters and returns no rows.
+  Status execCached(const QString& sql);
   // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
   Result<int64_t> queryInt(const QString& sql);
 
@@ -58,6 +65,8 @@ class SqliteDb {
   };
   std::unique_ptr<sqlite3, Closer> m_db;
   QString m_path;
+  // Declared after m_db: finalized before the connection closes.
+  std::unique_ptr<std::unordered_map<QString, SqliteStmt>> m_cache;
 };
 
 class SqliteStmt {

@@ -9,11 +9,31 @@ namespace hl {
 
 namespace {
 
-constexpr int kCompressionLevel = 3;
+// Level 1: change messages are small; any level decodes the same, and level 3 cost twice the CPU
+// for a few bytes per message.
+constexpr int kCompressionLevel = 1;
 
 struct DCtxFree {
   void operator()(ZSTD_DCtx* ctx) const { ZSTD_freeDCtx(ctx); }
 };
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* ctx) const { ZSTD_freeCCtx(ctx); }
+};
+
+// One context per thread, reused: creating a zstd context costs more than compressing a
+// typical change message.
+ZSTD_CCtx* compressionContext() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxFree> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+ZSTD_DCtx* decompressionContext() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> ctx([] {
+    ZSTD_DCtx* c = ZSTD_createDCtx();
+    if (c) ZSTD_DCtx_setParameter(c, ZSTD_d_windowLogMax, kMaxZstdWindowLog);
+    return c;
+  }());
+  return ctx.get();
+}
 
 Status zstdError(const char* what, size_t code) {
   return Status::poison(
@@ -28,8 +48,11 @@ bool isZstdFrame(QByteArrayView payload) {
 
 QByteArray compressPayload(const QByteArray& raw) {
   QByteArray out(qsizetype(ZSTD_compressBound(size_t(raw.size()))), Qt::Uninitialized);
-  const size_t n = ZSTD_compress(out.data(), size_t(out.size()), raw.constData(),
-                                 size_t(raw.size()), kCompressionLevel);
+  ZSTD_CCtx* ctx = compressionContext();
+  const size_t n = ctx ? ZSTD_compressCCtx(ctx, out.data(), size_t(out.size()), raw.constData(),
+                                           size_t(raw.size()), kCompressionLevel)
+                       : ZSTD_compress(out.data(), size_t(out.size()), raw.constData(),
+                                       size_t(raw.size()), kCompressionLevel);
   // With a ZSTD_compressBound buffer, zstd fails only when it cannot allocate its context.
   if (ZSTD_isError(n)) qFatal("zstd compression failed: %s", ZSTD_getErrorName(n));
   out.resize(qsizetype(n));
@@ -38,21 +61,26 @@ QByteArray compressPayload(const QByteArray& raw) {
 
 Result<QByteArray> maybeDecompress(const QByteArray& payload) {
   if (!isZstdFrame(payload)) return payload;
-  std::unique_ptr<ZSTD_DCtx, DCtxFree> ctx(ZSTD_createDCtx());
+  ZSTD_DCtx* ctx = decompressionContext();
   if (!ctx)
     return Status::internal(QStringLiteral("zstd: cannot allocate a decompression context"));
-  ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, kMaxZstdWindowLog);
+  ZSTD_DCtx_reset(ctx, ZSTD_reset_session_only);
 
   ZSTD_inBuffer in{payload.constData(), size_t(payload.size()), 0};
   QByteArray out;
-  const qsizetype step = qsizetype(ZSTD_DStreamOutSize());
+  // Frames that state their size (ours and Go's) get one exact buffer; others grow in steps.
+  const unsigned long long declared = ZSTD_getFrameContentSize(payload.constData(), size_t(payload.size()));
+  const qsizetype step = declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR &&
+                                 declared < 65536
+                             ? qsizetype(declared) + 1
+                             : qsizetype(ZSTD_DStreamOutSize());
   for (;;) {
     // Room for one byte beyond the limit, so that exceeding it is seen.
     const qsizetype at = out.size();
     const qsizetype room = std::min(step, kMaxMessageBytes + 1 - at);
     out.resize(at + room);
     ZSTD_outBuffer buffer{out.data() + at, size_t(room), 0};
-    const size_t rc = ZSTD_decompressStream(ctx.get(), &buffer, &in);
+    const size_t rc = ZSTD_decompressStream(ctx, &buffer, &in);
     out.resize(at + qsizetype(buffer.pos));
     if (ZSTD_isError(rc)) return zstdError("zstd decompression failed", rc);
     if (out.size() > kMaxMessageBytes)
