@@ -1,0 +1,73 @@
+// NodeProcess: one real `harmonylite --no-gui` process with its own directory, database and
+// config, for end-to-end tests; plus helpers that run the sqlite3 program on a node's file.
+// Thread: the test's main thread.
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+
+#include "harmonylite/status.h"
+
+namespace hl::test {
+
+// Runs SQL with the sqlite3 program (busy timeout 10 s); returns its standard output trimmed.
+// `ok` (optional) tells whether it exited 0.
+QString sqlite3(const QString& db, const QString& sql, bool* ok = nullptr);
+
+// The reference schema of SPEC's scenarios (Books, Authors).
+extern const char* const kReferenceSchema;
+
+class NodeProcess {
+ public:
+  struct Options {
+    uint64_t nodeId = 1;
+    QString dir;                 // the node's folder (database, seq map, embedded NATS data)
+    QString schema = kReferenceSchema;
+    QStringList urls;            // [] = embedded server
+    QString topLevelToml;        // extra top-level keys, e.g. "publish = false"
+    QString natsToml;            // extra keys of [nats], e.g. user_name = "a"
+    QString tablesToml;          // extra tables, e.g. "[health_check]\nenable = true"
+    QStringList extraArgs;       // e.g. -cluster-addr, -cluster-peers
+    int shards = 2;
+    int replicas = 1;
+    bool compress = true;
+  };
+
+  explicit NodeProcess(Options options);
+  ~NodeProcess();  // kills the process if still running
+
+  // Writes the config (and the schema, the first time) and starts the node; waits until it
+  // logs that it is running. Fails with the node's log when it exits or times out.
+  hl::Status start(int timeoutMs = 30000);
+  // start() in two halves, to start several nodes at once (a clustered JetStream needs a
+  // quorum of servers before any node finishes starting).
+  hl::Status launch();
+  hl::Status waitRunning(int timeoutMs = 30000);
+  // SIGTERM and wait; returns the exit code (-1 on timeout).
+  int stop(int timeoutMs = 20000);
+  // SIGKILL (crash).
+  void kill();
+  bool isRunning() const;
+
+  QString db() const;
+  QString configPath() const;
+  QString log() const;  // everything the node printed so far (stderr)
+  uint64_t nodeId() const { return m_options.nodeId; }
+  QString sql(const QString& statement, bool* ok = nullptr) const { return sqlite3(db(), statement, ok); }
+
+ private:
+  void writeConfig() const;
+  Options m_options;
+  std::unique_ptr<QProcess> m_process;
+  mutable QByteArray m_log;
+};
+
+// Waits until every node's `query` returns the same non-empty text as `expected` (or, when
+// `expected` is empty, the same text on all nodes). Returns false on timeout.
+bool waitConverged(const QList<NodeProcess*>& nodes, const QString& query, int timeoutMs,
+                   const QString& expected = {});
+
+}  // namespace hl::test
