@@ -18,6 +18,10 @@
 
 Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
+namespace {
+constexpr int kStartBusyTimeoutMs = 30000;
+}
+
 namespace hl {
 
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
@@ -66,10 +70,13 @@ Status Engine::setUpCapture() {
   HL_RETURN_IF_ERROR(m_catalog->reload().withContext("read schema"));
   m_changeLog = std::make_unique<ChangeLog>(m_db, *m_catalog);
   m_applier = std::make_unique<Applier>(m_db, *m_catalog);
-  if (m_config.publish) {
-    HL_RETURN_IF_ERROR(m_changeLog->install());
-  } else {
-    HL_RETURN_IF_ERROR(m_changeLog->removeTriggers());
+  // At start the application may be in the middle of a write transaction: wait for it longer
+  // than the engine's usual short busy timeout.
+  sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
+  const Status installed = m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
+  sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
+  HL_RETURN_IF_ERROR(installed);
+  if (!m_config.publish) {
     qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
   }
   QStringList names;
