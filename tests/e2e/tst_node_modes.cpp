@@ -1,0 +1,113 @@
+// Failure and mode paths of replication with real processes: a shard whose next message aged
+// out of the stream stops and says it needs a restore (SPEC B3); replicate = false applies
+// nothing; a row larger than the server's max_payload goes to the failed state and does not
+// block the changes after it (SPEC B2).
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "node_process.h"
+#include "test_support.h"
+
+using namespace hl;
+using test::NodeProcess;
+
+class TestNodeModes : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+
+  NodeProcess::Options options(uint64_t id, const QString& tag, const QString& url) {
+    NodeProcess::Options o;
+    o.nodeId = id;
+    o.dir = m_dir.filePath(QStringLiteral("%1-%2").arg(tag).arg(id));
+    o.urls = {url};
+    o.shards = 1;
+    return o;
+  }
+
+ private slots:
+  void agedOutMessagesNeedRestore() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    auto o1 = options(1, "gap", server.url());
+    auto o2 = options(2, "gap", server.url());
+    o1.tablesToml = o2.tablesToml = "";
+    NodeProcess n1(o1), n2(o2);
+    QVERIFY(n1.start().isOk());
+    QVERIFY(n2.start().isOk());
+    n1.sql("INSERT INTO Books(id, title, author) VALUES (1, 'first', 'a')");
+    QVERIFY(test::waitConverged({&n1, &n2}, "SELECT count(*) FROM Books", 30000, "1"));
+    QCOMPARE(n2.stop(), 0);
+    // The stream keeps 10 messages (update_existing applies the smaller max_entries).
+    QCOMPARE(n1.stop(), 0);
+    // Rewrite node 1's config with max_entries = 10 through the tables section.
+    QString conf = QString::fromUtf8(test::readFile(n1.configPath()));
+    conf.replace("max_entries = 100000", "max_entries = 10\nupdate_existing = true");
+    QVERIFY(test::writeFile(n1.configPath(), conf.toUtf8()));
+    QProcess p1;
+    p1.start(test::harmonyliteBinary(), {"-config", n1.configPath(), "--no-gui"});
+    QVERIFY(p1.waitForStarted());
+    QByteArray log1;
+    QVERIFY(test::waitFor([&] { log1 += p1.readAllStandardError(); return log1.contains("node running"); }, 30000));
+    QVERIFY2(log1.contains("updated stream"), log1.constData());
+    QString bulk;
+    for (int i = 2; i <= 40; ++i) bulk += QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a');").arg(i);
+    n1.sql(bulk);
+    QVERIFY(test::waitFor([&] { return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0"; }, 30000));
+
+    // Node 2 restarts behind the log: its shard stops, says so, and applies nothing silently.
+    const Status s = n2.start();
+    QVERIFY2(s.isOk(), qPrintable(s.message()));
+    QVERIFY(test::waitFor([&] { return n2.log().contains("needs a restore"); }, 30000));
+    QVERIFY(n2.log().contains("no longer holds message 2"));
+    QCOMPARE(n2.sql("SELECT count(*) FROM Books"), QString("1"));
+    QCOMPARE(n2.sql("SELECT seq FROM __harmonylite__positions"), QString("1"));
+    QVERIFY(n2.isRunning());  // it keeps running (and publishing), it does not crash-loop
+    QCOMPARE(n2.stop(), 0);
+    p1.terminate();
+    QVERIFY(p1.waitForFinished(15000));
+  }
+
+  void replicateFalseAppliesNothing() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    auto o2 = options(2, "norep", server.url());
+    o2.topLevelToml = "replicate = false";
+    NodeProcess n1(options(1, "norep", server.url())), n2(o2);
+    QVERIFY(n1.start().isOk());
+    QVERIFY(n2.start().isOk());
+    QVERIFY(n2.log().contains("replicate = false"));
+    n1.sql("INSERT INTO Books(id, title, author) VALUES (1, 'from n1', 'a')");
+    n2.sql("INSERT INTO Books(id, title, author) VALUES (2, 'from n2', 'b')");
+    // n2 still publishes: n1 gets its row; n2 never gets n1's.
+    QVERIFY(test::waitConverged({&n1}, "SELECT count(*) FROM Books", 30000, "2"));
+    QVERIFY(test::waitFor([&] { return n2.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0"; }, 30000));
+    QCOMPARE(n2.sql("SELECT count(*) FROM Books"), QString("1"));
+    QCOMPARE(n2.sql("SELECT count(*) FROM __harmonylite__positions"), QString("0"));
+    QCOMPARE(n1.stop(), 0);
+    QCOMPARE(n2.stop(), 0);
+  }
+
+  void oversizedRowGoesToFailedState() {
+    test::NatsServer server([] {
+      test::NatsServer::Options o;
+      o.extraConfig = "max_payload: 4096\n";
+      return o;
+    }());
+    QVERIFY(server.start().isOk());
+    NodeProcess n1(options(1, "big", server.url())), n2(options(2, "big", server.url()));
+    QVERIFY(n1.start().isOk());
+    QVERIFY(n2.start().isOk());
+    // A 64 KiB random blob does not compress below the 4 KiB limit.
+    n1.sql("INSERT INTO Books(id, title, author) VALUES (1, 'huge', hex(randomblob(32768)))");
+    n1.sql("INSERT INTO Books(id, title, author) VALUES (2, 'small', 'after')");
+    QVERIFY(test::waitConverged({&n2}, "SELECT group_concat(id) FROM Books", 30000, "2"));
+    QVERIFY(test::waitFor([&] { return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state = 2") == "1"; }, 30000));
+    QVERIFY(n1.sql("SELECT error FROM __harmonylite__changes WHERE state = 2").contains("exceeds the server's max_payload"));
+    QVERIFY2(test::waitFor([&] { return n1.log().contains("not sent"); }, 5000), qPrintable(n1.log()));
+    QCOMPARE(n1.stop(), 0);
+    QCOMPARE(n2.stop(), 0);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestNodeModes)
+#include "tst_node_modes.moc"
