@@ -26,6 +26,7 @@ test: build
 # Benchmarks with full sizes; each prints its same-run baseline.
 bench: build
 	$(BUILD_DIR)/bench/capture_bench
+	$(BUILD_DIR)/bench/replication_bench
 
 clean:
 	rm -rf $(BUILD_DIR)

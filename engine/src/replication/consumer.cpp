@@ -16,6 +16,7 @@ namespace hl {
 namespace {
 constexpr int kMaxBatch = 2000;
 constexpr int kSeqMapIntervalMs = 200;
+constexpr int kPositionIntervalMs = 200;
 
 QString rowText(const RowImage& row) {
   QStringList parts;
@@ -27,7 +28,7 @@ QString rowText(const RowImage& row) {
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
                    ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent)
     : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
-      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this), m_seqMapTimer(this) {
+      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this), m_seqMapTimer(this), m_positionTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
@@ -36,6 +37,14 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
   connect(&m_retryTimer, &QTimer::timeout, this, &Consumer::drain);
   // The positions in the database are authoritative and commit with the rows; the seq-map
   // file mirrors them for Go tools, rewritten at most every kSeqMapIntervalMs and at stop.
+  m_positionTimer.setSingleShot(true);
+  m_positionTimer.setInterval(kPositionIntervalMs);
+  connect(&m_positionTimer, &QTimer::timeout, this, [this] {
+    if (Status s = flushPositions(); !s.isOk()) {
+      qCDebug(lcApply).noquote() << "recording positions deferred:" << s.message();
+      m_positionTimer.start();
+    }
+  });
   m_seqMapTimer.setSingleShot(true);
   m_seqMapTimer.setInterval(kSeqMapIntervalMs);
   connect(&m_seqMapTimer, &QTimer::timeout, this, [this] {
@@ -44,7 +53,25 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
 }
 
 Consumer::~Consumer() {
+  (void)flushPositions();
   if (m_seqMapTimer.isActive()) (void)writeSeqMap();
+}
+
+Status Consumer::flushPositions() {
+  QList<int> dirty;
+  for (int shard = 1; shard < m_shards.size(); ++shard)
+    if (m_shards[shard].positionDirty) dirty << shard;
+  if (dirty.isEmpty()) return Status::ok();
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status();
+  for (int shard : dirty) {
+    HL_RETURN_IF_ERROR(m_state.setPosition(m_config.streamName(shard), m_shards[shard].status.applied));
+    HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(shard, m_shards[shard].status.applied));
+  }
+  HL_RETURN_IF_ERROR(txn->commit());
+  for (int shard : dirty) m_shards[shard].positionDirty = false;
+  if (!m_seqMapTimer.isActive()) m_seqMapTimer.start();
+  return Status::ok();
 }
 
 quint64 Consumer::applied(int shard) const {
@@ -217,6 +244,21 @@ bool Consumer::applyBatch(int shard) {
   }
 
   const quint64 lastSeq = sh.queue[n - 1].streamSeq;
+  if (toApply.isEmpty() && dead.isEmpty() && conflicts.isEmpty()) {
+    // Only our own messages: nothing to write now. The position is recorded a little later
+    // with the next batch or by the position timer; after a crash these messages are simply
+    // received and skipped again. This keeps the engine's write transactions (and so its
+    // contention with the application's writers) to what changes data.
+    const QByteArray reply = sh.queue[n - 1].replyTo;
+    sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
+    sh.status.applied = lastSeq;
+    sh.status.skippedOwn += own;
+    sh.positionDirty = true;
+    if (!reply.isEmpty()) (void)m_nats.ack(reply);
+    if (!m_positionTimer.isActive()) m_positionTimer.start();
+    emit batchApplied(shard, n);
+    return true;
+  }
   auto result = m_applier.applyBatch(toApply, [&](const Applier::BatchResult& r) -> Status {
     for (int i = 0; i < r.outcomes.size(); ++i) {
       if (r.outcomes[i].code() == Status::Code::kPoison)
@@ -235,6 +277,7 @@ bool Consumer::applyBatch(int shard) {
   const QByteArray reply = sh.queue[n - 1].replyTo;
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
   sh.status.applied = lastSeq;
+  sh.positionDirty = false;
   sh.status.appliedChanges += result->applied;
   sh.status.skippedOwn += own;
   sh.status.conflicts += conflicts.size();

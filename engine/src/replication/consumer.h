@@ -69,6 +69,7 @@ class Consumer final : public QObject {
     ShardStatus status;
     quint64 generation = 0;
     QList<IncomingMessage> queue;
+    bool positionDirty = false;  // applied moved past own messages, not yet recorded
   };
 
   void drain();
@@ -77,6 +78,8 @@ class Consumer final : public QObject {
   bool applyBatch(int shard);
   void setState(int shard, ShardState state, const QString& reason);
   Status writeSeqMap();
+  // Records positions that moved past own messages only.
+  Status flushPositions();
 
   Config m_config;
   SqliteDb& m_db;
@@ -89,6 +92,7 @@ class Consumer final : public QObject {
   QTimer m_drainTimer;
   QTimer m_retryTimer;
   QTimer m_seqMapTimer;
+  QTimer m_positionTimer;
   quint64 m_nextGeneration = 1;
 };
 
