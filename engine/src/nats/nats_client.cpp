@@ -201,8 +201,17 @@ Status NatsClient::connect() {
   NatsOptionsPtr opts;
   HL_RETURN_IF_ERROR(makeOptions(&opts));
   natsConnection* nc = nullptr;
-  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK)
-    return fromNats(s, "connect to " + m_urls.join(','));
+  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK) {
+    Status st = fromNats(s, "connect to " + m_urls.join(','));
+    // A TLS server that wants a client certificate closes the connection after the handshake;
+    // nats.c then only sees a protocol error. Name the likely cause.
+    const NatsConfig& n = m_config.nats;
+    if (s == NATS_PROTOCOL_ERROR && !n.caFile.isEmpty() && n.certFile.isEmpty())
+      st = Status(st.code(), st.message() + QStringLiteral(
+                                 " (the server closed the TLS connection: if it requires client "
+                                 "certificates, set nats.cert_file and nats.key_file)"));
+    return st;
+  }
   m_nc.reset(nc);
   jsOptions jo;
   jsOptions_Init(&jo);
