@@ -125,7 +125,6 @@ int main(int argc, char** argv) {
                 {"author", Value::text("Author 12345")}, {"publication_year", Value::integer(1999)}};
   sample.schemaHash = QString(64, 'a');
   const int messageSize = int(encodeMessage(sample, true).size());
-  const double raw = rawPublishRate(server.url(), rows, messageSize);
 
   // Bulk: N rows in one transaction.
   QString bulk = "BEGIN;";
@@ -177,6 +176,9 @@ int main(int argc, char** argv) {
     while (stmt && *stmt->step()) latencies << stmt->columnDouble(1) - committedAt.value(int(stmt->columnInt(0)));
   }
 
+  // The baseline last, on the same server, once the nodes are idle.
+  const double raw = rawPublishRate(server.url(), rows, messageSize);
+
   QTextStream out(stdout);
   out << "replication benchmark: one nats-server " << "(" << server.url() << "), two nodes, 2 shards, compress on\n";
   out << QStringLiteral("%1 %2\n").arg("case", -46).arg("result");
@@ -197,7 +199,14 @@ int main(int argc, char** argv) {
              .arg(latencies.isEmpty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()), 0, 'f', 1)
              .arg(latencies.size())
              .arg(steadyAll ? "" : " INCOMPLETE");
+  for (auto& n : nodes) {
+    n->stop();
+    const QStringList warnings = n->log().split('\n').filter(" WRN ");
+    out << QStringLiteral("node %1: %2 warnings logged%3\n")
+               .arg(n->nodeId())
+               .arg(warnings.size())
+               .arg(warnings.isEmpty() ? QString() : ", first: " + warnings.first().section("] ", 1));
+  }
   out.flush();
-  for (auto& n : nodes) n->stop();
   return all && steadyAll ? 0 : 1;
 }
