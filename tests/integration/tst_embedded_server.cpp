@@ -20,14 +20,16 @@ using State = EmbeddedServer::State;
 namespace {
 
 // hl.* log messages, captured; the rest goes on to Qt Test's handler, minus the server's
-// debug chatter.
+// debug chatter (shown when HL_SHOW_SERVER is set).
 QStringList g_log;
 QtMessageHandler g_previousHandler = nullptr;
 
 void captureLog(QtMsgType type, const QMessageLogContext& context, const QString& message) {
   const QLatin1String category(context.category ? context.category : "");
   if (category.startsWith(QLatin1String("hl."))) g_log << category + QStringLiteral(": ") + message;
-  if (category == QLatin1String("hl.nats.server") && type == QtDebugMsg && qEnvironmentVariableIsEmpty("HL_SHOW_SERVER")) return;
+  if (category == QLatin1String("hl.nats.server") && type == QtDebugMsg &&
+      qEnvironmentVariableIsEmpty("HL_SHOW_SERVER"))
+    return;
   g_previousHandler(type, context, message);
 }
 
@@ -61,7 +63,9 @@ Result<NatsConnectionPtr> connectTo(const QString& url, const QString& user = QS
   NatsOptionsPtr opts(raw);
   natsOptions_SetURL(opts.get(), url.toUtf8().constData());
   natsOptions_SetTimeout(opts.get(), 2000);
-  natsOptions_SetAllowReconnect(opts.get(), false);
+  // Reconnect like the engine does: a server restarted by its supervisor is found again.
+  natsOptions_SetMaxReconnect(opts.get(), -1);
+  natsOptions_SetReconnectWait(opts.get(), 100);
   if (!user.isEmpty())
     natsOptions_SetUserInfo(opts.get(), user.toUtf8().constData(), password.toUtf8().constData());
   natsConnection* nc = nullptr;
@@ -304,6 +308,43 @@ class TestEmbeddedServer : public QObject {
     QVERIFY(connectTo(url).ok());
   }
 
+  void restartRetriesWhileTheProgramIsGone() {
+    QTemporaryDir dir;
+    EmbeddedServer::Options o = nodeOptions(dir, 27);
+    const QByteArray wrapper = "exec nats-server \"$@\"\n";
+    o.binary = writeScript(dir, QStringLiteral("wrapped-nats-server"), wrapper);
+    EmbeddedServer server(o);
+    QVERIFY(server.start().isOk());
+    QSignalSpy readySpy(&server, &EmbeddedServer::ready);
+    QVERIFY(QFile::remove(o.binary));
+    QCOMPARE(::kill(pid_t(server.pid()), SIGKILL), 0);
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   return server.restarts() >= 2 && server.lastError().message().startsWith(
+                                                        QStringLiteral("start ") + o.binary);
+                 },
+                 10000),
+             qPrintable(server.lastError().message()));
+    QCOMPARE(server.state(), State::kRestarting);
+    writeScript(dir, QStringLiteral("wrapped-nats-server"), wrapper);
+    QVERIFY(readySpy.wait(10000));
+    QCOMPARE(server.state(), State::kRunning);
+    QVERIFY(connectTo(server.clientUrl()).ok());
+  }
+
+  void wildcardBindListensEverywhereClientsUseLoopback() {
+    QTemporaryDir dir;
+    EmbeddedServer::Options o = nodeOptions(dir, 28);
+    o.bindAddress = QStringLiteral("0.0.0.0:-1");
+    EmbeddedServer server(o);
+    QVERIFY(server.start().isOk());
+    QCOMPARE(server.clientUrl(), QStringLiteral("nats://127.0.0.1:%1").arg(server.port()));
+    const QString conf = QString::fromUtf8(test::readFile(server.configPath()));
+    QVERIFY2(conf.contains(QStringLiteral("listen: \"0.0.0.0:%1\"\n").arg(server.port())),
+             qPrintable(conf));
+    QVERIFY(connectTo(server.clientUrl()).ok());
+  }
+
   void stopEndsTheServerForGood() {
     QTemporaryDir dir;
     qint64 pid = 0;
@@ -364,8 +405,6 @@ class TestEmbeddedServer : public QObject {
       c.dbPath = dir.filePath(QStringLiteral("n%1/app.db").arg(i + 1));
       c.nodeId = uint64_t(i + 1);
       c.nats.clusterAddr = QStringLiteral("127.0.0.1:%1").arg(clusterPorts[i]);
-      test::writeFile("/tmp/embx/debug.conf", "debug: true\n");
-      c.nats.serverConfig = "/tmp/embx/debug.conf";
       for (int j = 0; j < 3; ++j)
         if (j != i)
           c.nats.clusterPeers << QStringLiteral("nats://127.0.0.1:%1").arg(clusterPorts[j]);
@@ -607,6 +646,39 @@ class TestEmbeddedServer : public QObject {
              qPrintable(s.message()));
     QCOMPARE(server.state(), State::kFailed);
     QCOMPARE(server.restarts(), 0);
+  }
+
+  void badOptionsAndUnwritableDirsFailStart() {
+    QTemporaryDir dir;
+    EmbeddedServer::Options noId = nodeOptions(dir, 0);
+    const Status idStatus = EmbeddedServer(noId).start();
+    QCOMPARE(idStatus.code(), Status::Code::kInvalidArgument);
+    QVERIFY2(idStatus.message().contains(QStringLiteral("node id is 0")),
+             qPrintable(idStatus.message()));
+
+    EmbeddedServer::Options noStore = nodeOptions(dir, 29);
+    noStore.storeDir.clear();
+    QCOMPARE(EmbeddedServer(noStore).start().code(), Status::Code::kInvalidArgument);
+
+    // The store dir cannot be created under a regular file.
+    QVERIFY(test::writeFile(dir.filePath(QStringLiteral("plain-file")), "x"));
+    EmbeddedServer::Options underFile = nodeOptions(dir, 30);
+    underFile.storeDir = dir.filePath(QStringLiteral("plain-file/nats/harmonylite-node-30"));
+    const Status mkdirStatus = EmbeddedServer(underFile).start();
+    QCOMPARE(mkdirStatus.code(), Status::Code::kIoError);
+    QVERIFY2(mkdirStatus.message().contains(QStringLiteral("cannot create the directory")),
+             qPrintable(mkdirStatus.message()));
+
+    // The config file cannot be written where a directory has its name.
+    EmbeddedServer::Options blocked = nodeOptions(dir, 31);
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("nats/harmonylite-node-31.conf"))));
+    EmbeddedServer blockedServer(blocked);
+    const Status writeStatus = blockedServer.start();
+    QCOMPARE(writeStatus.code(), Status::Code::kIoError);
+    QVERIFY2(
+        writeStatus.message().startsWith(QStringLiteral("write ") + blockedServer.configPath()),
+        qPrintable(writeStatus.message()));
+    QCOMPARE(blockedServer.state(), State::kFailed);
   }
 
   void badBindAddressIsRejected_data() {

@@ -72,7 +72,7 @@ EmbeddedServer::EmbeddedServer(Options options, QObject* parent)
   // died before prctl() took effect, getppid() already names another process (prctl(2)).
   const pid_t parentPid = ::getpid();
   m_process->setChildProcessModifier([parentPid] {
-    //::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parentPid) ::_exit(1);
   });
   connect(m_process, &QProcess::readyReadStandardOutput, this, &EmbeddedServer::onOutput);
