@@ -51,6 +51,7 @@ class TestReplication : public QObject {
  private slots:
   void initTestCase() {
     m_topology = qEnvironmentVariable("HL_TOPOLOGY", "embedded");
+    m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
     qInfo() << "topology" << m_topology;
     QList<int> clusterPorts;
     if (m_topology == "external") {
@@ -135,7 +136,7 @@ class TestReplication : public QObject {
                         node(2).sql("SELECT title FROM Books WHERE id = 1000")));
     // Each row ends with one of the last values written.
     const QString t = node(0).sql("SELECT title FROM Books WHERE id = 1005");
-    QVERIFY2(t.endsWith("round19"), qPrintable(t));
+    QVERIFY2(t.endsWith("round19"), qPrintable(t + " in " + m_dir.path()));
     // Stable: no node flips back afterwards.
     const QString before = node(0).sql(kBooksDump);
     QTest::qWait(1500);  // observe for a while that nothing changes any more

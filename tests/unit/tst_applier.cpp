@@ -161,6 +161,30 @@ class TestApplier : public QObject {
     QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 9"), int64_t(0));
   }
 
+  void decideRunsInsideTheTransaction() {
+    QVERIFY(m_db.exec("INSERT INTO t(id, a) VALUES (1, 'local')").isOk());
+    bool inTransaction = false;
+    auto r = m_applier->applyBatch(
+        {change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}}),
+         change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}})},
+        {},
+        [&](QList<bool>* apply) {
+          inTransaction = !sqlite3_get_autocommit(m_db.handle());
+          (*apply)[0] = false;  // the local change of row 1 wins
+          return Status::ok();
+        });
+    QVERIFY(r.ok());
+    QVERIFY(inTransaction);
+    QCOMPARE(r->applied, 1);
+    QVERIFY(r->outcomes[0].isOk());
+    QCOMPARE(dump(m_db, "SELECT id, a FROM t ORDER BY id"), QString("1|local;2|NULL"));
+    auto failed = m_applier->applyBatch({change(ChangeType::kInsert, "t", {{"id", Value::integer(3)}})}, {},
+                                        [](QList<bool>*) { return Status::unavailable("wait"); });
+    QVERIFY(!failed.ok());
+    QCOMPARE(failed.status().code(), Status::Code::kUnavailable);
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 3"), int64_t(0));
+  }
+
   void worksWithoutCaptureInstalled() {  // publish = false nodes still apply
     QVERIFY(ChangeLog::uninstall(m_db).isOk());
     QVERIFY(m_catalog->refresh().ok());

@@ -299,22 +299,24 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
   return out;
 }
 
-Result<QList<QPair<QString, RowImage>>> ChangeLog::pendingKeysAfter(int64_t afterId) {
-  auto scan = m_db.prepare(QStringLiteral("SELECT tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
+Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId) {
+  auto scan = m_db.prepare(QStringLiteral("SELECT id, tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
                                .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
   if (!scan) return scan.status();
   HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
-  QList<QPair<QString, RowImage>> out;
+  QList<PendingKey> out;
   for (;;) {
     auto more = scan->step();
     if (!more) return more.status();
     if (!*more) break;
-    const TableInfo* t = m_catalog.find(m_tableNames.value(scan->columnInt(0)));
+    const TableInfo* t = m_catalog.find(m_tableNames.value(scan->columnInt(1)));
     if (!t) continue;
     const QStringList names = t->keyColumns();
-    RowImage key;
-    for (int i = 0; i < names.size() && i < m_keyColumns; ++i) key.append({names[i], readValue(*scan, 1 + i)});
-    out.append({t->name, key});
+    PendingKey p;
+    p.id = scan->columnInt(0);
+    p.table = t->name;
+    for (int i = 0; i < names.size() && i < m_keyColumns; ++i) p.key.append({names[i], readValue(*scan, 2 + i)});
+    out.append(p);
   }
   return out;
 }

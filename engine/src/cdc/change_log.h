@@ -70,8 +70,13 @@ class ChangeLog {
   // `skipped` counts them.
   Result<QList<PendingChange>> readPending(int max, int64_t afterId = 0, int* skipped = nullptr);
   Status markPublished(const QList<int64_t>& ids);
-  // (table, key) of every pending change with an id above `afterId`.
-  Result<QList<QPair<QString, RowImage>>> pendingKeysAfter(int64_t afterId);
+  struct PendingKey {
+    int64_t id = 0;
+    QString table;
+    RowImage key;
+  };
+  // Id, table and key of every pending change with an id above `afterId`.
+  Result<QList<PendingKey>> pendingKeysAfter(int64_t afterId);
   // Moves a change to the failed state with a reason (e.g. larger than the server accepts).
   Status markFailed(int64_t id, const QString& reason);
   // Deletes published rows, keeping the newest row of the log. Returns how many it deleted.

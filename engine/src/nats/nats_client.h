@@ -33,6 +33,7 @@ struct IncomingMessage {
   QByteArray replyTo;      // the ack subject
   QByteArray seenSeq;      // Hl-Seen-Seq header of our senders ("" from Go senders)
   QByteArray msgId;        // Nats-Msg-Id header of our senders: "<node id>-<change id>"
+  int publishRound = 0;    // set on arrival: the publisher's newest round at that moment
 };
 
 // The outcome of one asynchronous publish.

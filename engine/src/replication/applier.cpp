@@ -142,7 +142,8 @@ Status Applier::applyOne(const Change& change) {
 }
 
 Result<Applier::BatchResult> Applier::applyBatch(
-    const QList<Change>& changes, const std::function<Status(const BatchResult&)>& beforeCommit) {
+    const QList<Change>& changes, const std::function<Status(const BatchResult&)>& beforeCommit,
+    const Decide& decide) {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status().withContext("apply");
   // Where the change log stands before our writes (no log when capture is not installed).
@@ -157,8 +158,15 @@ Result<Applier::BatchResult> Applier::applyBatch(
     logMax = *max;
   }
 
+  QList<bool> apply(changes.size(), true);
+  if (decide) HL_RETURN_IF_ERROR(decide(&apply));
   BatchResult result;
-  for (const Change& c : changes) {
+  for (qsizetype i = 0; i < changes.size(); ++i) {
+    const Change& c = changes[i];
+    if (!apply.value(i, true)) {
+      result.outcomes.append(Status::ok());
+      continue;
+    }
     HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("SAVEPOINT hl_change")));
     Status s = applyOne(c);
     if (s.code() == Status::Code::kPoison) {

@@ -41,8 +41,14 @@ class Applier {
   // transaction after the changes, with their outcomes (the caller records positions and
   // dead letters there). A non-poison failure (busy, I/O, beforeCommit) rolls everything back
   // and is returned.
+  // `decide` (optional) runs first inside the transaction, where no other writer can come in
+  // between: it may mark changes not to apply (set their entry of the mask, one per change,
+  // to false); a skipped change's outcome is OK and it is not counted as applied. A failure of
+  // `decide` rolls back and is returned.
+  using Decide = std::function<Status(QList<bool>* apply)>;
   Result<BatchResult> applyBatch(const QList<Change>& changes,
-                                 const std::function<Status(const BatchResult&)>& beforeCommit = {});
+                                 const std::function<Status(const BatchResult&)>& beforeCommit = {},
+                                 const Decide& decide = {});
 
   // The current local row of `table` with the given key values (key column order), or an
   // empty image when there is none. For conflict records.

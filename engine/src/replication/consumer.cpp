@@ -30,6 +30,7 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
     : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
       m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this), m_seqMapTimer(this), m_positionTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
+  if (m_publisher) connect(m_publisher, &Publisher::roundFinished, this, &Consumer::onPublisherRoundFinished);
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
   connect(&m_drainTimer, &QTimer::timeout, this, &Consumer::drain);
@@ -138,6 +139,7 @@ void Consumer::onReceived(const IncomingMessage& message) {
   if (message.generation != sh.generation || sh.status.state != ShardState::kRunning) return;
   sh.status.received = std::max(sh.status.received, message.streamSeq);
   sh.queue.append(message);
+  if (m_publisher) sh.queue.last().publishRound = m_publisher->lastStartedRound();
   if (!m_drainTimer.isActive() && !m_retryTimer.isActive()) m_drainTimer.start();
 }
 
@@ -151,7 +153,14 @@ void Consumer::drain() {
       }
     }
   }
-  if (wait) m_retryTimer.start(100);
+  if (wait) m_retryTimer.start(m_waitingForPublisher ? 1000 : 100);  // 1 s: a safety net only
+}
+
+void Consumer::onPublisherRoundFinished() {
+  if (!m_waitingForPublisher) return;
+  m_waitingForPublisher = false;
+  m_retryTimer.stop();
+  if (!m_drainTimer.isActive()) m_drainTimer.start();
 }
 
 bool Consumer::applyBatch(int shard) {
@@ -169,12 +178,21 @@ bool Consumer::applyBatch(int shard) {
   while (n < sh.queue.size() && n < kMaxBatch && sh.queue[n].streamSeq == sh.status.applied + 1 + quint64(n)) ++n;
 
   struct DeadLetter { quint64 seq; QString reason; QByteArray payload; };
+  struct Candidate {
+    quint64 seq = 0;
+    QByteArray seenSeq;
+    const TableInfo* table = nullptr;  // nullptr: the applier reports the message as poison
+    RowImage key;
+    QList<Value> keyValues;
+    QByteArray rowKey;                 // empty when the key is incomplete (poison too)
+  };
   QList<DeadLetter> dead;
   QList<Change> toApply;
-  QList<quint64> applySeqs;
+  QList<Candidate> candidates;  // parallel to toApply
   QList<ConflictRecord> conflicts;
   int own = 0;
-  std::optional<QSet<QByteArray>> pending;
+  int stamp = 0;
+  for (int i = 0; i < n; ++i) stamp = std::max(stamp, sh.queue[i].publishRound);
   const QByteArray ownPrefix = QByteArray::number(quint64(m_config.nodeId)) + '-';
   for (int i = 0; i < n; ++i) {
     const IncomingMessage& m = sh.queue[i];
@@ -187,64 +205,75 @@ bool Consumer::applyBatch(int shard) {
       dead.append({m.streamSeq, decoded.status().message(), m.data});
       continue;
     }
-    Change& c = *decoded;
-    if (c.fromNodeId == m_config.nodeId) {
-      ++own;  // our own change: the row is already here
+    if (decoded->fromNodeId == m_config.nodeId) {
+      ++own;
       continue;
     }
-    const TableInfo* t = m_catalog.find(c.table);
-    RowImage key;
-    QList<Value> keyValues;
-    if (t) {
-      for (const QString& k : t->keyColumns()) {
-        for (const auto& [name, value] : c.row) {
+    Candidate cand;
+    cand.seq = m.streamSeq;
+    cand.seenSeq = m.seenSeq;
+    cand.table = m_catalog.find(decoded->table);
+    if (cand.table) {
+      for (const QString& k : cand.table->keyColumns()) {
+        for (const auto& [name, value] : decoded->row) {
           if (name.compare(k, Qt::CaseInsensitive) == 0) {
-            key.append({k, value});
-            keyValues << value;
+            cand.key.append({k, value});
+            cand.keyValues << value;
             break;
           }
         }
       }
+      if (cand.key.size() == cand.table->keyColumns().size())
+        cand.rowKey = shardKeyBytes(cand.table->name, cand.key);
     }
-    if (t && key.size() == t->keyColumns().size() && m_publisher) {
-      const QByteArray rowKey = shardKeyBytes(t->name, key);
-      if (!pending) {
-        auto keys = m_publisher->pendingKeys();
-        if (!keys) {
-          sh.status.lastError = keys.status().message();
-          return false;
-        }
-        pending = *keys;
+    toApply.append(*decoded);
+    candidates.append(cand);
+  }
+
+  // The convergence rule, decided inside the apply transaction: with the write lock held, the
+  // application cannot commit a change of these rows between the decision and the apply.
+  bool wait = false;
+  auto decide = [&](QList<bool>* apply) -> Status {
+    conflicts.clear();
+    if (!m_publisher) return Status::ok();
+    QSet<QByteArray> newer, undecided;
+    HL_RETURN_IF_ERROR(m_publisher->classifyPending(stamp, &newer, &undecided));
+    const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
+    for (qsizetype i = 0; i < candidates.size(); ++i) {
+      const Candidate& cand = candidates[i];
+      if (cand.rowKey.isEmpty()) continue;
+      if (undecided.contains(cand.rowKey)) {
+        // Our change of this row is in flight and may have landed before or after this
+        // message: decide when its ack is in (the publisher's next finished round).
+        wait = true;
+        return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
       }
-      auto ownSeq = m_state.ownSeq(rowKey);
-      if (!ownSeq) {
-        sh.status.lastError = ownSeq.status().message();
-        return false;
-      }
-      const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(stream).arg(m.streamSeq);
-      const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
-      if (pending->contains(rowKey) || *ownSeq > m.streamSeq) {
+      auto ownSeq = m_state.ownSeq(cand.rowKey);
+      if (!ownSeq) return ownSeq.status();
+      const Change& c = toApply[i];
+      const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(stream).arg(cand.seq);
+      if (newer.contains(cand.rowKey) || *ownSeq > cand.seq) {
         // Our own change of this row is newer (pending, or later in the stream): it wins.
-        conflicts.append({t->name, rowText(key),
-                          local + (pending->contains(rowKey) ? QStringLiteral(" (pending)")
-                                                              : QStringLiteral(" (seq %1)").arg(*ownSeq)),
-                          remote, rowText(m_applier.readRow(t->name, keyValues)), rowText(c.row)});
+        (*apply)[i] = false;
+        conflicts.append({cand.table->name, rowText(cand.key),
+                          local + (newer.contains(cand.rowKey) ? QStringLiteral(" (pending)")
+                                                               : QStringLiteral(" (seq %1)").arg(*ownSeq)),
+                          remote, rowText(m_applier.readRow(cand.table->name, cand.keyValues)), rowText(c.row)});
         continue;
       }
       bool ok = false;
-      const quint64 seen = m.seenSeq.toULongLong(&ok);
+      const quint64 seen = cand.seenSeq.toULongLong(&ok);
       if (*ownSeq > 0 && ok && seen < *ownSeq) {
         // The sender had not seen our change of this row: its later message overwrites it.
-        conflicts.append({t->name, rowText(key), remote, local + QStringLiteral(" (seq %1)").arg(*ownSeq),
-                          rowText(m_applier.readRow(t->name, keyValues)), rowText(c.row)});
+        conflicts.append({cand.table->name, rowText(cand.key), remote, local + QStringLiteral(" (seq %1)").arg(*ownSeq),
+                          rowText(m_applier.readRow(cand.table->name, cand.keyValues)), rowText(c.row)});
       }
     }
-    toApply.append(c);
-    applySeqs.append(m.streamSeq);
-  }
+    return Status::ok();
+  };
 
   const quint64 lastSeq = sh.queue[n - 1].streamSeq;
-  if (toApply.isEmpty() && dead.isEmpty() && conflicts.isEmpty()) {
+  if (toApply.isEmpty() && dead.isEmpty()) {
     // Only our own messages: nothing to write now. The position is recorded a little later
     // with the next batch or by the position timer; after a crash these messages are simply
     // received and skipped again. This keeps the engine's write transactions (and so its
@@ -259,17 +288,25 @@ bool Consumer::applyBatch(int shard) {
     emit batchApplied(shard, n);
     return true;
   }
-  auto result = m_applier.applyBatch(toApply, [&](const Applier::BatchResult& r) -> Status {
-    for (int i = 0; i < r.outcomes.size(); ++i) {
-      if (r.outcomes[i].code() == Status::Code::kPoison)
-        dead.append({applySeqs[i], r.outcomes[i].message(), sh.queue[int(applySeqs[i] - sh.status.applied - 1)].data});
-    }
-    for (const DeadLetter& d : dead) HL_RETURN_IF_ERROR(m_state.addDeadLetter(stream, d.seq, d.reason, d.payload));
-    for (const ConflictRecord& c : conflicts) HL_RETURN_IF_ERROR(m_state.addConflict(c));
-    HL_RETURN_IF_ERROR(m_state.setPosition(stream, lastSeq));
-    return m_state.forgetOwnUpTo(shard, lastSeq);
-  });
+  auto result = m_applier.applyBatch(
+      toApply,
+      [&](const Applier::BatchResult& r) -> Status {
+        for (int i = 0; i < r.outcomes.size(); ++i) {
+          if (r.outcomes[i].code() == Status::Code::kPoison)
+            dead.append({candidates[i].seq, r.outcomes[i].message(),
+                         sh.queue[int(candidates[i].seq - sh.status.applied - 1)].data});
+        }
+        for (const DeadLetter& d : dead) HL_RETURN_IF_ERROR(m_state.addDeadLetter(stream, d.seq, d.reason, d.payload));
+        for (const ConflictRecord& c : conflicts) HL_RETURN_IF_ERROR(m_state.addConflict(c));
+        HL_RETURN_IF_ERROR(m_state.setPosition(stream, lastSeq));
+        return m_state.forgetOwnUpTo(shard, lastSeq);
+      },
+      decide);
   if (!result) {
+    if (wait) {
+      m_waitingForPublisher = true;
+      return false;
+    }
     sh.status.lastError = result.status().message();
     qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << result.status().message();
     return false;

@@ -56,6 +56,8 @@ class Consumer final : public QObject {
   void resubscribeAll();
   void resubscribe(int shard);
   void onReceived(const IncomingMessage& message);
+  // A batch that waits for the ack of an own change in flight is tried again.
+  void onPublisherRoundFinished();
 
   quint64 applied(int shard) const;
   const ShardStatus& status(int shard) const { return m_shards[shard].status; }
@@ -94,6 +96,7 @@ class Consumer final : public QObject {
   QTimer m_seqMapTimer;
   QTimer m_positionTimer;
   quint64 m_nextGeneration = 1;
+  bool m_waitingForPublisher = false;
 };
 
 }  // namespace hl

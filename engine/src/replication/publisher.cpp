@@ -151,17 +151,28 @@ void Publisher::finishRound(int number) {
   startRounds();
 }
 
-Result<QSet<QByteArray>> Publisher::pendingKeys() {
+Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByteArray>* undecided) {
   // Every change at or below the floor was published or failed; above it, the pending ones
-  // (state NULL) are in flight or not read yet.
+  // (state NULL) are in flight or not sent yet.
   int64_t floor = m_cursor;
   for (const auto& [number, round] : m_rounds) floor = std::min(floor, round.startCursor);
   if (m_firstFailed != 0) floor = std::min(floor, m_firstFailed - 1);
   auto pending = m_log.pendingKeysAfter(floor);
   if (!pending) return pending.status();
-  QSet<QByteArray> keys;
-  for (const auto& [table, key] : *pending) keys.insert(shardKeyBytes(table, key));
-  return keys;
+  QHash<QByteArray, int64_t> latest;  // row -> its newest pending change
+  for (const ChangeLog::PendingKey& p : *pending) latest.insert(shardKeyBytes(p.table, p.key), p.id);
+  for (auto it = latest.cbegin(); it != latest.cend(); ++it) {
+    int round = 0;
+    for (const auto& [number, r] : m_rounds) {
+      if (r.inFlight.contains(it.value())) {
+        round = number;
+        break;
+      }
+    }
+    if (round != 0 && round <= stamp) undecided->insert(it.key());
+    else newer->insert(it.key());
+  }
+  return Status::ok();
 }
 
 }  // namespace hl

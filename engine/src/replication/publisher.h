@@ -49,8 +49,15 @@ class Publisher final : public QObject {
   void setConnected(bool connected);
   void onPublished(const PublishResult& result);
 
-  // Row keys (shard-hash bytes) of own changes not yet published: in flight or not yet read.
-  Result<QSet<QByteArray>> pendingKeys();
+  // The number of the newest round started; a message received when this was N can only be
+  // older in its stream than the changes of rounds up to N (their acks tell), and is older
+  // than every change sent after.
+  int lastStartedRound() const { return m_nextRound - 1; }
+  // Row keys (shard-hash bytes) of own changes not yet published, for a message stamped with
+  // round `stamp`: `newer` holds the rows with a change certainly later in the stream than the
+  // message (not yet sent, or sent in a later round); `undecided` the rows whose latest change
+  // is in flight in a round up to `stamp` (wait for its ack to know).
+  Status classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByteArray>* undecided);
   const Stats& stats() const { return m_stats; }
   bool idle() const { return m_rounds.empty(); }
 
