@@ -111,7 +111,7 @@ class TestCrash : public QObject {
     QVERIFY(test::waitFor([&] { return nodes[1]->sql("SELECT count(*) FROM Books").toInt() >= 300; }, 60000));
     cluster.server(0).kill();  // kill -9 of a server, mid-stream
     QVERIFY(test::waitFor([&] { return nodes[0]->sql("SELECT count(*) FROM Books").toInt() >= 2000; }, 60000));
-    const Status back = cluster.server(0).start();
+    const Status back = cluster.server(0).start(90000);  // JetStream catches up after a kill -9
     QVERIFY2(back.isOk(), qPrintable(back.message()));
     QVERIFY(finished(*writer));
     QVERIFY2(writer->exitCode() == 0, writer->readAllStandardError().constData());

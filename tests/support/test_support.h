@@ -64,7 +64,7 @@ class NatsServer {
 
   // Starts the server on fresh free ports and waits until it accepts clients (and, with
   // JetStream, until /healthz says JetStream is ready). Keeps ports and data across restarts.
-  hl::Status start(int timeoutMs = 20000);
+  hl::Status start(int timeoutMs = 60000);
   // Starts the process and waits until it listens, without waiting for JetStream readiness.
   hl::Status launch();
   // SIGTERM and wait; the data directory stays for a restart.
