@@ -19,14 +19,14 @@ Status poisonIfData(const Status& s, const QString& context) {
 
 Applier::Applier(SqliteDb& db, SchemaCatalog& catalog) : m_db(db), m_catalog(catalog) {}
 
-Result<SqliteStmt*> Applier::statement(const QString& key, const QString& sql) {
+Result<SqliteStmt*> Applier::statement(const QString& key, const std::function<QString()>& makeSql) {
   if (m_statementsVersion != m_catalog.schemaVersion()) {
     m_statements.clear();
     m_statementsVersion = m_catalog.schemaVersion();
   }
   auto it = m_statements.find(key);
   if (it == m_statements.end()) {
-    auto stmt = m_db.prepare(sql);
+    auto stmt = m_db.prepare(makeSql());  // the SQL is built only the first time
     if (!stmt) return stmt.status();
     it = m_statements.emplace(key, std::move(*stmt)).first;
   }
@@ -71,15 +71,16 @@ Status Applier::applyOne(const Change& change) {
           QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(keyNames[i], t->name));
   }
 
-  const QString table = quoteIdentifier(t->name);
+  const QString& table = t->quotedName;
   if (change.type == ChangeType::kDelete) {
-    QStringList where;
-    for (qsizetype i = 0; i < keyNames.size(); ++i)
-      where << QStringLiteral("%1 IS ?%2")
-                   .arg(t->hasDeclaredPk() ? quoteIdentifier(keyNames[i]) : t->rowidName)
-                   .arg(i + 1);
-    auto stmt = statement("d\x1f" + t->name,
-                          QStringLiteral("DELETE FROM %1 WHERE %2").arg(table, where.join(" AND ")));
+    auto stmt = statement("d\x1f" + t->name, [&] {
+      QStringList where;
+      for (qsizetype i = 0; i < keyNames.size(); ++i)
+        where << QStringLiteral("%1 IS ?%2")
+                     .arg(t->hasDeclaredPk() ? quoteIdentifier(keyNames[i]) : t->rowidName)
+                     .arg(i + 1);
+      return QStringLiteral("DELETE FROM %1 WHERE %2").arg(table, where.join(" AND "));
+    });
     if (!stmt) return stmt.status();
     for (qsizetype i = 0; i < keyNames.size(); ++i)
       HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *keyValues[i]));
@@ -88,24 +89,24 @@ Status Applier::applyOne(const Change& change) {
 
   const QString columnKey = columns.join(QChar(0x1f));
   if (t->hasDeclaredPk()) {
-    QStringList names, params, sets, conflict;
-    int n = 0;
-    for (const QString& k : keyNames) {
-      names << quoteIdentifier(k);
-      params << QStringLiteral("?%1").arg(++n);
-      conflict << quoteIdentifier(k);
-    }
-    for (const QString& c : columns) {
-      names << quoteIdentifier(c);
-      params << QStringLiteral("?%1").arg(++n);
-      sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
-    }
-    const QString action = sets.isEmpty() ? QStringLiteral("NOTHING")
-                                          : QStringLiteral("UPDATE SET ") + sets.join(", ");
-    auto stmt = statement("u\x1f" + t->name + '\x1e' + columnKey,
-                          QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
-                              .arg(table, names.join(','), params.join(','), conflict.join(','),
-                                   action));
+    auto stmt = statement("u\x1f" + t->name + '\x1e' + columnKey, [&] {
+      QStringList names, params, sets, conflict;
+      int n = 0;
+      for (const QString& k : keyNames) {
+        names << quoteIdentifier(k);
+        params << QStringLiteral("?%1").arg(++n);
+        conflict << quoteIdentifier(k);
+      }
+      for (const QString& c : columns) {
+        names << quoteIdentifier(c);
+        params << QStringLiteral("?%1").arg(++n);
+        sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
+      }
+      const QString action = sets.isEmpty() ? QStringLiteral("NOTHING")
+                                            : QStringLiteral("UPDATE SET ") + sets.join(", ");
+      return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
+          .arg(table, names.join(','), params.join(','), conflict.join(','), action);
+    });
     if (!stmt) return stmt.status();
     int i = 1;
     for (const Value* v : keyValues) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
@@ -115,26 +116,26 @@ Status Applier::applyOne(const Change& change) {
 
   // By rowid: update the row if it exists, else insert it with that rowid.
   if (!columns.isEmpty()) {
-    QStringList sets;
-    for (int i = 0; i < columns.size(); ++i)
-      sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(columns[i])).arg(i + 2);
-    auto upd = statement("r\x1f" + t->name + '\x1e' + columnKey,
-                         QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1")
-                             .arg(table, sets.join(", "), t->rowidName));
+    auto upd = statement("r\x1f" + t->name + '\x1e' + columnKey, [&] {
+      QStringList sets;
+      for (int i = 0; i < columns.size(); ++i)
+        sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(columns[i])).arg(i + 2);
+      return QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1").arg(table, sets.join(", "), t->rowidName);
+    });
     if (!upd) return upd.status();
     HL_RETURN_IF_ERROR(bindValue(**upd, 1, *keyValues[0]));
     for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *values[i]));
     HL_RETURN_IF_ERROR(poisonIfData((*upd)->run(), "update " + t->name));
     if (m_db.changes() > 0) return Status::ok();
   }
-  QStringList names{t->rowidName}, params{QStringLiteral("?1")};
-  for (int i = 0; i < columns.size(); ++i) {
-    names << quoteIdentifier(columns[i]);
-    params << QStringLiteral("?%1").arg(i + 2);
-  }
-  auto ins = statement("i\x1f" + t->name + '\x1e' + columnKey,
-                       QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)")
-                           .arg(table, names.join(','), params.join(',')));
+  auto ins = statement("i\x1f" + t->name + '\x1e' + columnKey, [&] {
+    QStringList names{t->rowidName}, params{QStringLiteral("?1")};
+    for (int i = 0; i < columns.size(); ++i) {
+      names << quoteIdentifier(columns[i]);
+      params << QStringLiteral("?%1").arg(i + 2);
+    }
+    return QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)").arg(table, names.join(','), params.join(','));
+  });
   if (!ins) return ins.status();
   HL_RETURN_IF_ERROR(bindValue(**ins, 1, *keyValues[0]));
   for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *values[i]));
@@ -197,8 +198,9 @@ RowImage Applier::readRow(const QString& table, const QList<Value>& key) {
   const QStringList keys = t->keyColumns();
   for (int i = 0; i < keys.size(); ++i)
     where << QStringLiteral("%1 IS ?%2").arg(t->hasDeclaredPk() ? quoteIdentifier(keys[i]) : t->rowidName).arg(i + 1);
-  auto stmt = statement("s\x1f" + t->name, QStringLiteral("SELECT %1 FROM %2 WHERE %3")
-                                              .arg(columns.join(','), quoteIdentifier(t->name), where.join(" AND ")));
+  auto stmt = statement("s\x1f" + t->name, [&] {
+    return QStringLiteral("SELECT %1 FROM %2 WHERE %3").arg(columns.join(','), quoteIdentifier(t->name), where.join(" AND "));
+  });
   RowImage row;
   if (!stmt) return row;
   for (int i = 0; i < keys.size() && i < key.size(); ++i) (void)bindValue(**stmt, i + 1, key[i]);

@@ -57,7 +57,8 @@ class Applier {
  private:
   // Applies one change inside the open transaction; kPoison for anything the message got wrong.
   Status applyOne(const Change& change);
-  Result<SqliteStmt*> statement(const QString& key, const QString& sql);
+  // A cached statement by key; `makeSql` is called only when it is not prepared yet.
+  Result<SqliteStmt*> statement(const QString& key, const std::function<QString()>& makeSql);
 
   SqliteDb& m_db;
   SchemaCatalog& m_catalog;

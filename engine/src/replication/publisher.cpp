@@ -73,10 +73,11 @@ bool Publisher::startRound() {
       ++m_stats.oversized;
       continue;
     }
-    const int shard = shardFor(p.table, p.key, m_config.replicationLog.shards);
+    const QByteArray rowKey = shardKeyBytes(p.table, p.key);  // SPEC A3, and the own-row key
+    const int shard = shardOfKeyBytes(rowKey, m_config.replicationLog.shards);
     const QByteArray msgId = nodePrefix + QByteArray::number(p.id);
     const QByteArray seen = QByteArray::number(m_appliedSeq(shard));
-    round.inFlight.insert(p.id, {shard, shardKeyBytes(p.table, p.key)});
+    round.inFlight.insert(p.id, {shard, rowKey});
     m_roundOf.insert(p.id, number);
     const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload,
                                          {{"Nats-Msg-Id", msgId}, {"Hl-Seen-Seq", seen}});

@@ -17,6 +17,7 @@ bool byteWiseLess(const QString& a, const QString& b) { return a.toUtf8() < b.to
 Result<TableInfo> readTable(SqliteDb& db, const QString& name, bool withoutRowid) {
   TableInfo t;
   t.name = name;
+  t.quotedName = quoteIdentifier(name);
   t.withoutRowid = withoutRowid;
   auto stmt = db.prepare(QStringLiteral(
       "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid"));

@@ -27,6 +27,7 @@ struct ColumnInfo {
 
 struct TableInfo {
   QString name;
+  QString quotedName;         // quoteIdentifier(name), for generated SQL
   QList<ColumnInfo> columns;  // in declaration order
   QStringList pkColumns;      // declared primary key in key order; empty: replicated by rowid
   bool withoutRowid = false;

@@ -37,9 +37,13 @@ uint64_t fnv1_64(const QByteArray& bytes) {
   return hash;
 }
 
-int shardFor(const QString& table, const QList<QPair<QString, Value>>& pkColumns, int shardCount) {
+int shardOfKeyBytes(const QByteArray& keyBytes, int shardCount) {
   const uint64_t count = uint64_t(std::max(shardCount, 1));
-  return int(fnv1_64(shardKeyBytes(table, pkColumns)) % count) + 1;
+  return int(fnv1_64(keyBytes) % count) + 1;
+}
+
+int shardFor(const QString& table, const QList<QPair<QString, Value>>& pkColumns, int shardCount) {
+  return shardOfKeyBytes(shardKeyBytes(table, pkColumns), shardCount);
 }
 
 }  // namespace hl

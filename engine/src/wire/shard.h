@@ -28,5 +28,7 @@ uint64_t fnv1_64(const QByteArray& bytes);
 // Shard 1..shardCount of the row: fnv1_64(shardKeyBytes) mod shardCount + 1. A shardCount
 // below 1 is taken as 1.
 int shardFor(const QString& table, const QList<QPair<QString, Value>>& pkColumns, int shardCount);
+// The shard of key bytes already made with shardKeyBytes().
+int shardOfKeyBytes(const QByteArray& keyBytes, int shardCount);
 
 }  // namespace hl
