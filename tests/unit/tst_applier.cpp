@@ -142,6 +142,20 @@ class TestApplier : public QObject {
     QCOMPARE(*m_db.queryInt("SELECT count(*) FROM s"), int64_t(0));
   }
 
+  void rollbackConflictClauseLosesOnlyThatChange() {
+    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)").isOk());
+    QVERIFY(m_db.exec("INSERT INTO rb VALUES (1, 'taken')").isOk());
+    QVERIFY(m_catalog->refresh().ok());
+    auto r = apply({change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
+                    change(ChangeType::kInsert, "rb", {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),
+                    change(ChangeType::kInsert, "rb", {{"id", Value::integer(4)}, {"u", Value::text("b")}})});
+    QCOMPARE(r.applied, 2);
+    QCOMPARE(r.poisoned, 1);
+    QCOMPARE(r.outcomes[1].code(), Status::Code::kPoison);
+    QVERIFY(r.outcomes[0].isOk() && r.outcomes[2].isOk());
+    QCOMPARE(dump(m_db, "SELECT id, u FROM rb ORDER BY id"), QString("1|taken;2|a;4|b"));
+  }
+
   void echoSuppression() {
     QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (100)").isOk());  // one local pending change
     const int64_t pendingBefore = *m_log->pendingCount();

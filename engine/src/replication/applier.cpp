@@ -145,49 +145,64 @@ Status Applier::applyOne(const Change& change) {
 Result<Applier::BatchResult> Applier::applyBatch(
     const QList<Change>& changes, const std::function<Status(const BatchResult&)>& beforeCommit,
     const Decide& decide) {
-  auto txn = SqliteTxn::begin(m_db);
-  if (!txn) return txn.status().withContext("apply");
-  // Where the change log stands before our writes (no log when capture is not installed).
-  const QString changes_ = quoteIdentifier(QString::fromLatin1(ChangeLog::kChangesTable));
-  auto hasLog = m_db.queryInt(QStringLiteral(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
-  if (!hasLog) return hasLog.status();
-  int64_t logMax = 0;
-  if (*hasLog) {
-    auto max = m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(changes_));
-    if (!max) return max.status();
-    logMax = *max;
-  }
+  // Each change is one SQL statement (the rowid path runs a second only when the first changed
+  // nothing), and SQLite undoes a failed statement by itself, triggers included: a poison
+  // change leaves no trace and needs no savepoint. Only a conflict clause of ROLLBACK in the
+  // schema ends the whole transaction; then the batch is run again without that change.
+  QHash<qsizetype, Status> poisonedAlone;  // changes that rolled the whole transaction back
+  for (;;) {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status().withContext("apply");
+    // Where the change log stands before our writes (no log when capture is not installed).
+    const QString changes_ = quoteIdentifier(QString::fromLatin1(ChangeLog::kChangesTable));
+    auto hasLog = m_db.queryInt(QStringLiteral(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
+    if (!hasLog) return hasLog.status();
+    int64_t logMax = 0;
+    if (*hasLog) {
+      auto max = m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(changes_));
+      if (!max) return max.status();
+      logMax = *max;
+    }
 
-  QList<bool> apply(changes.size(), true);
-  if (decide) HL_RETURN_IF_ERROR(decide(&apply));
-  BatchResult result;
-  for (qsizetype i = 0; i < changes.size(); ++i) {
-    const Change& c = changes[i];
-    if (!apply.value(i, true)) {
-      result.outcomes.append(Status::ok());
-      continue;
+    QList<bool> apply(changes.size(), true);
+    if (decide) HL_RETURN_IF_ERROR(decide(&apply));
+    BatchResult result;
+    bool restart = false;
+    for (qsizetype i = 0; i < changes.size() && !restart; ++i) {
+      if (poisonedAlone.contains(i)) {
+        result.outcomes.append(poisonedAlone.value(i));
+        ++result.poisoned;
+        continue;
+      }
+      if (!apply.value(i, true)) {
+        result.outcomes.append(Status::ok());
+        continue;
+      }
+      const Status s = applyOne(changes[i]);
+      if (s.code() == Status::Code::kPoison) {
+        if (sqlite3_get_autocommit(m_db.handle())) {  // the whole transaction was rolled back
+          poisonedAlone.insert(i, s);
+          restart = true;
+          break;
+        }
+        ++result.poisoned;
+      } else if (!s.isOk()) {
+        return s;  // the transaction rolls back
+      } else {
+        ++result.applied;
+      }
+      result.outcomes.append(s);
     }
-    HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("SAVEPOINT hl_change")));
-    Status s = applyOne(c);
-    if (s.code() == Status::Code::kPoison) {
-      HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("ROLLBACK TO hl_change")));
-      ++result.poisoned;
-    } else if (!s.isOk()) {
-      return s;  // the transaction rolls back
-    } else {
-      ++result.applied;
+    if (restart) continue;  // txn's destructor has nothing left to roll back
+    if (*hasLog) {
+      HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(changes_).arg(logMax))
+                             .withContext("echo suppression"));
     }
-    HL_RETURN_IF_ERROR(m_db.execCached(QStringLiteral("RELEASE hl_change")));
-    result.outcomes.append(s);
+    if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit(result));
+    HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
+    return result;
   }
-  if (*hasLog) {
-    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(changes_).arg(logMax))
-                           .withContext("echo suppression"));
-  }
-  if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit(result));
-  HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
-  return result;
 }
 
 RowImage Applier::readRow(const QString& table, const QList<Value>& key) {

@@ -5,9 +5,10 @@
 //   key by rowid (UPDATE, then INSERT when no row matched).
 // - delete: by the receiver's key columns.
 // - Table and column names are checked against the local catalog before any SQL is built.
-// - A batch runs in one write transaction; each change in a savepoint, so a poison change
-//   (unknown table or column, constraint failure, a value that cannot be stored) is rolled
-//   back alone and reported, and the rest of the batch commits.
+// - A batch runs in one write transaction. A poison change (unknown table or column, constraint
+//   failure, a value that cannot be stored) leaves no trace (SQLite undoes a failed statement)
+//   and is reported; the rest of the batch commits. A schema conflict clause of ROLLBACK ends
+//   the whole transaction: the batch is then run again without that change.
 // - Echo suppression: the change-log rows that the applier's own writes produce (the capture
 //   triggers fire for them too) are deleted in the same transaction. SQLite has one writer,
 //   so every log row above the maximum id seen at the start of the transaction is ours.
