@@ -144,8 +144,9 @@ class TestCrash : public QObject {
     const int expected = 1 + 2 * (id - 100);
     QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, QString::number(expected)));
     QVERIFY(test::waitConverged(raw(nodes), kBooksDump, kConverge));
-    QVERIFY(nodes[0]->log().contains("NATS connection lost"));
-    QVERIFY(nodes[0]->log().contains("NATS reconnected"));
+    // The node's output arrives through a pipe: wait for it rather than read it once.
+    QVERIFY(test::waitFor([&] { return nodes[0]->log().contains("NATS connection lost"); }, 10000));
+    QVERIFY(test::waitFor([&] { return nodes[0]->log().contains("NATS reconnected"); }, 10000));
     for (auto& n : nodes) QCOMPARE(n->stop(), 0);
   }
 };
