@@ -133,7 +133,8 @@ void Engine::fail(const QString& reason) {
 Status Engine::startEmbeddedServer(QStringList* urls) {
   m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
   connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [](EmbeddedServer::State state) {
-    qCInfo(lcEngine) << "embedded nats-server:" << state;
+    static const char* const kNames[] = {"stopped", "starting", "running", "restarting", "failed"};
+    qCInfo(lcEngine) << "embedded nats-server" << kNames[int(state)];
   });
   HL_RETURN_IF_ERROR(m_embedded->start().withContext("embedded nats-server"));
   *urls = QStringList{m_embedded->clientUrl()};
