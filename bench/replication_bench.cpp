@@ -192,6 +192,10 @@ int main(int argc, char** argv) {
              .arg(committedS, 0, 'f', 2)
              .arg(bulkS, 0, 'f', 2)
              .arg(all ? "" : " INCOMPLETE");
+  out << QStringLiteral("%1 %2 rows/s (%3% of raw)\n")
+             .arg(QStringLiteral("  same, counted from the end of the commit"), -46)
+             .arg(rows / (bulkS - committedS), 0, 'f', 0)
+             .arg(100.0 * (rows / (bulkS - committedS)) / raw, 0, 'f', 1);
   out << QStringLiteral("%1 p50 %2 ms, p99 %3 ms, max %4 ms (%5 rows)%6\n")
              .arg(QStringLiteral("steady %1 rows/s for %2 s, commit->applied").arg(rate).arg(seconds), -46)
              .arg(percentile(latencies, 0.50), 0, 'f', 1)
