@@ -117,8 +117,10 @@ void Publisher::finishRound(int number) {
     if (!r.ok) {
       ++m_stats.failedPublishes;
       noteFailure(r.token, r.error);
+      m_attempted.insert(r.token);  // it may have landed all the same (a lost ack)
       continue;
     }
+    m_attempted.remove(r.token);
     acked << r.token;
     const InFlight f = round.inFlight.value(r.token);
     if (s.isOk()) s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
@@ -161,7 +163,12 @@ Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByte
   auto pending = m_log.pendingKeysAfter(floor);
   if (!pending) return pending.status();
   QHash<QByteArray, int64_t> latest;  // row -> its newest pending change
-  for (const ChangeLog::PendingKey& p : *pending) latest.insert(shardKeyBytes(p.table, p.key), p.id);
+  QSet<int64_t> stillPending;
+  for (const ChangeLog::PendingKey& p : *pending) {
+    latest.insert(shardKeyBytes(p.table, p.key), p.id);
+    stillPending.insert(p.id);
+  }
+  m_attempted.intersect(stillPending);  // the others were published or dropped since
   for (auto it = latest.cbegin(); it != latest.cend(); ++it) {
     int round = 0;
     for (const auto& [number, r] : m_rounds) {
@@ -170,8 +177,14 @@ Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByte
         break;
       }
     }
-    if (round != 0 && round <= stamp) undecided->insert(it.key());
-    else newer->insert(it.key());
+    // Undecided: sent in a round up to the message's stamp and not acked yet, or sent before
+    // and failed (its ack may have been lost: the retry's ack, perhaps a duplicate with the
+    // original sequence, tells where it is). Newer: not sent yet, or sent after the message
+    // arrived.
+    if ((round != 0 && round <= stamp) || (round == 0 && m_attempted.contains(it.value())))
+      undecided->insert(it.key());
+    else
+      newer->insert(it.key());
   }
   return Status::ok();
 }

@@ -94,6 +94,7 @@ class Publisher final : public QObject {
   int64_t m_cursor = 0;          // every change up to here was read (and sent or dealt with)
   std::map<int, Round> m_rounds;  // by round number
   QHash<qint64, int> m_roundOf;   // change id -> round number
+  QSet<int64_t> m_attempted;      // changes sent once and failed, not yet acked
   int m_nextRound = 1;
   int64_t m_firstFailed = 0;     // set while failed changes wait for their rounds to end
   QString m_firstError;
