@@ -12,9 +12,14 @@
 
 #include "nats/embedded_server.h"
 #include "nats/nats_handles.h"
+#include "nats_test_client.h"
 #include "test_support.h"
 
 using namespace hl;
+using test::addStream;
+using test::connectTo;
+using test::jetStream;
+using test::publish;
 using State = EmbeddedServer::State;
 
 namespace {
@@ -54,60 +59,6 @@ QString writeScript(const QTemporaryDir& dir, const QString& name, const QByteAr
   test::writeFile(path, "#!/bin/sh\n" + body);
   QFile::setPermissions(path, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner);
   return path;
-}
-
-Result<NatsConnectionPtr> connectTo(const QString& url, const QString& user = QString(),
-                                    const QString& password = QString()) {
-  natsOptions* raw = nullptr;
-  if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK) return fromNats(s, "options");
-  NatsOptionsPtr opts(raw);
-  natsOptions_SetURL(opts.get(), url.toUtf8().constData());
-  natsOptions_SetTimeout(opts.get(), 2000);
-  // Reconnect like the engine does: a server restarted by its supervisor is found again.
-  natsOptions_SetMaxReconnect(opts.get(), -1);
-  natsOptions_SetReconnectWait(opts.get(), 100);
-  if (!user.isEmpty())
-    natsOptions_SetUserInfo(opts.get(), user.toUtf8().constData(), password.toUtf8().constData());
-  natsConnection* nc = nullptr;
-  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK)
-    return fromNats(s, "connect");
-  return NatsConnectionPtr(nc);
-}
-
-Result<JsCtxPtr> jetStream(natsConnection* nc) {
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = 2000;
-  jsCtx* js = nullptr;
-  if (natsStatus s = natsConnection_JetStream(&js, nc, &jo); s != NATS_OK)
-    return fromNats(s, "jetstream");
-  return JsCtxPtr(js);
-}
-
-Status addStream(jsCtx* js, const char* name, const char* subject, int replicas,
-                 int* peers = nullptr) {
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = name;
-  const char* subjects[] = {subject};
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  cfg.Replicas = replicas;
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = jsErrCode(0);
-  natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
-  JsStreamInfoPtr owned(si);
-  if (peers && si && si->Cluster) *peers = si->Cluster->ReplicasLen;
-  return fromNats(s, "add stream", jerr);
-}
-
-Status publish(jsCtx* js, const char* subject, const QByteArray& data) {
-  jsPubAck* pa = nullptr;
-  jsErrCode jerr = jsErrCode(0);
-  natsStatus s = js_Publish(&pa, js, subject, data.constData(), int(data.size()), nullptr, &jerr);
-  JsPubAckPtr owned(pa);
-  return fromNats(s, "publish", jerr);
 }
 
 Result<uint64_t> streamMessages(jsCtx* js, const char* name) {

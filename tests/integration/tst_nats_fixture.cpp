@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include "nats/nats_handles.h"
+#include "nats_test_client.h"
 #include "test_support.h"
 
 using namespace hl;
@@ -16,59 +17,18 @@ struct Client {
 };
 
 Result<Client> connectTo(const QStringList& urls, int timeoutMs = 2000) {
-  natsOptions* raw = nullptr;
-  if (natsStatus s = natsOptions_Create(&raw); s != NATS_OK) return fromNats(s, "options");
-  NatsOptionsPtr opts(raw);
-  std::vector<QByteArray> storage;
-  std::vector<const char*> servers;
-  for (const QString& u : urls) storage.push_back(u.toUtf8());
-  for (const QByteArray& b : storage) servers.push_back(b.constData());
-  natsOptions_SetServers(opts.get(), servers.data(), int(servers.size()));
-  natsOptions_SetTimeout(opts.get(), timeoutMs);
-  natsOptions_SetMaxReconnect(opts.get(), -1);
-  natsOptions_SetReconnectWait(opts.get(), 100);
-  natsConnection* nc = nullptr;
-  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK)
-    return fromNats(s, "connect");
-  Client c;
-  c.nc.reset(nc);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = 2000;
-  jsCtx* js = nullptr;
-  if (natsStatus s = natsConnection_JetStream(&js, nc, &jo); s != NATS_OK)
-    return fromNats(s, "jetstream");
-  c.js.reset(js);
-  return c;
+  auto nc = test::connectTo(urls, {}, {}, timeoutMs);
+  if (!nc) return nc.status();
+  auto js = test::jetStream(nc->get());
+  if (!js) return js.status();
+  return Client{std::move(*nc), std::move(*js)};
 }
 
-Status addStream(jsCtx* js, const char* name, const char* subject, int replicas) {
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = name;
-  const char* subjects[] = {subject};
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  cfg.Replicas = replicas;
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr = jsErrCode(0);
-  natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
-  JsStreamInfoPtr owned(si);
-  return fromNats(s, "add stream", jerr);
-}
+using test::addStream;
 
 // Publishes with a message id, so that a retry after an ambiguous failure is not a duplicate.
 Status publish(jsCtx* js, const char* subject, const QByteArray& data) {
-  jsPubAck* pa = nullptr;
-  jsErrCode jerr = jsErrCode(0);
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  const QByteArray id = "m-" + data;
-  po.MsgId = id.constData();
-  natsStatus s = js_Publish(&pa, js, subject, data.constData(), int(data.size()), &po, &jerr);
-  JsPubAckPtr owned(pa);
-  return fromNats(s, "publish", jerr);
+  return test::publish(js, subject, data, "m-" + data);
 }
 
 // Fetches up to `want` messages, acking them; returns their payloads in order.
