@@ -43,13 +43,14 @@ Status Applier::applyOne(const Change& change) {
   QList<const Value*> keyValues(keyNames.size(), nullptr);
   QStringList columns;  // local names of non-key, non-generated columns present
   QList<const Value*> values;
-  QSet<QString> seen;
-  for (const auto& [name, value] : change.row) {
-    const QString lower = name.toLower();
-    if (seen.contains(lower))
-      return Status::poison(QStringLiteral("column \"%1\" appears twice").arg(name));
-    seen.insert(lower);
-    if (!t->hasDeclaredPk() && lower == QLatin1String("rowid")) {
+  for (qsizetype i = 0; i < change.row.size(); ++i) {
+    const QString& name = change.row[i].first;
+    const Value& value = change.row[i].second;
+    for (qsizetype j = 0; j < i; ++j) {  // rows have few columns: no set needed
+      if (change.row[j].first.compare(name, Qt::CaseInsensitive) == 0)
+        return Status::poison(QStringLiteral("column \"%1\" appears twice").arg(name));
+    }
+    if (!t->hasDeclaredPk() && name.compare(QLatin1String("rowid"), Qt::CaseInsensitive) == 0) {
       keyValues[0] = &value;
       continue;
     }

@@ -238,6 +238,8 @@ bool Consumer::applyBatch(int shard) {
     if (!m_publisher) return Status::ok();
     QSet<QByteArray> newer, undecided;
     HL_RETURN_IF_ERROR(m_publisher->classifyPending(stamp, &newer, &undecided));
+    auto anyOwn = m_state.hasOwnChanges();  // most batches of a receiving node: none to look up
+    if (!anyOwn) return anyOwn.status();
     const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
     for (qsizetype i = 0; i < candidates.size(); ++i) {
       const Candidate& cand = candidates[i];
@@ -248,7 +250,7 @@ bool Consumer::applyBatch(int shard) {
         wait = true;
         return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
       }
-      auto ownSeq = m_state.ownSeq(cand.rowKey);
+      auto ownSeq = *anyOwn ? m_state.ownSeq(cand.rowKey) : Result<quint64>(quint64(0));
       if (!ownSeq) return ownSeq.status();
       const Change& c = toApply[i];
       const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(stream).arg(cand.seq);

@@ -86,6 +86,12 @@ Status ReplicationState::forgetOwnUpTo(int shard, quint64 seq) {
   return (*stmt)->run();
 }
 
+Result<bool> ReplicationState::hasOwnChanges() {
+  auto n = m_db.queryInt(QStringLiteral("SELECT EXISTS (SELECT 1 FROM __harmonylite__own)"));
+  if (!n) return n.status();
+  return *n != 0;
+}
+
 Status ReplicationState::addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
                                        const QByteArray& payload) {
   auto stmt = m_db.cached(QStringLiteral(

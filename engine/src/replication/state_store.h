@@ -52,6 +52,7 @@ class ReplicationState {
   // Own position of a row, 0 when none.
   Result<quint64> ownSeq(const QByteArray& key);
   Status forgetOwnUpTo(int shard, quint64 seq);
+  Result<bool> hasOwnChanges();
 
   Status addDeadLetter(const QString& stream, quint64 seq, const QString& reason, const QByteArray& payload);
   Status addConflict(const ConflictRecord& c);
