@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <list>
+#include <utility>
 
 #include "nats/nkey.h"
 
@@ -26,10 +27,32 @@ struct NatsSink {
   std::list<SubClosure> closures;  // stable addresses
   // Acks and messages are batched: one queued call carries everything that arrived since the
   // last one, instead of one thread wake-up per message.
-  std::vector<PublishResult> acks;
-  std::vector<IncomingMessage> messages;
-  bool acksPosted = false;
-  bool messagesPosted = false;
+  template <typename T>
+  struct Mailbox {
+    std::vector<T> items;
+    bool posted = false;
+  };
+  Mailbox<PublishResult> acks;
+  Mailbox<IncomingMessage> messages;
+
+  // Called on a nats.c thread: queues `item` and, unless a delivery is already on its way,
+  // posts one call of `deliver` to the client.
+  template <typename T>
+  void push(Mailbox<T>& box, T item, void (NatsClient::*deliver)()) {
+    QMutexLocker lock(&mutex);
+    box.items.push_back(std::move(item));
+    if (!box.posted && target) {
+      box.posted = true;
+      QMetaObject::invokeMethod(target, deliver, Qt::QueuedConnection);
+    }
+  }
+  // Called on the client's thread: everything queued so far.
+  template <typename T>
+  std::vector<T> take(Mailbox<T>& box) {
+    QMutexLocker lock(&mutex);
+    box.posted = false;
+    return std::exchange(box.items, {});
+  }
 
   template <typename F>
   void post(F&& f) {
@@ -72,12 +95,7 @@ struct NatsSink {
       if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
     }
     natsMsg_Destroy(msg);
-    QMutexLocker lock(&s->mutex);
-    s->acks.push_back(std::move(r));
-    if (!s->acksPosted && s->target) {
-      s->acksPosted = true;
-      QMetaObject::invokeMethod(s->target, &NatsClient::deliverAcks, Qt::QueuedConnection);
-    }
+    s->push(s->acks, std::move(r), &NatsClient::deliverAcks);
   }
   static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
     auto* sc = static_cast<SubClosure*>(c);
@@ -98,13 +116,7 @@ struct NatsSink {
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) m.msgId = msgId;
     natsMsg_Destroy(msg);
     if (m.streamSeq == 0) return;  // not a stream message (flow control is handled by nats.c)
-    NatsSink* s = sc->sink;
-    QMutexLocker lock(&s->mutex);
-    s->messages.push_back(std::move(m));
-    if (!s->messagesPosted && s->target) {
-      s->messagesPosted = true;
-      QMetaObject::invokeMethod(s->target, &NatsClient::deliverMessages, Qt::QueuedConnection);
-    }
+    sc->sink->push(sc->sink->messages, std::move(m), &NatsClient::deliverMessages);
   }
 };
 
@@ -129,23 +141,11 @@ NatsClient::~NatsClient() {
 }
 
 void NatsClient::deliverAcks() {
-  std::vector<PublishResult> batch;
-  {
-    QMutexLocker lock(&m_sink->mutex);
-    batch.swap(m_sink->acks);
-    m_sink->acksPosted = false;
-  }
-  for (const PublishResult& r : batch) emit published(r);
+  for (const PublishResult& r : m_sink->take(m_sink->acks)) emit published(r);
 }
 
 void NatsClient::deliverMessages() {
-  std::vector<IncomingMessage> batch;
-  {
-    QMutexLocker lock(&m_sink->mutex);
-    batch.swap(m_sink->messages);
-    m_sink->messagesPosted = false;
-  }
-  for (const IncomingMessage& m : batch) emit received(m);
+  for (const IncomingMessage& m : m_sink->take(m_sink->messages)) emit received(m);
 }
 
 Status NatsClient::makeOptions(NatsOptionsPtr* out) {
