@@ -118,6 +118,14 @@ NKey makeNKey() {
 
 }  // namespace
 
+// A server that requires user "hl" with kPassword.
+static test::NatsServer::Options passwordServerOptions() {
+  test::NatsServer::Options so;
+  so.extraConfig =
+      QStringLiteral("authorization {\n  user: \"hl\"\n  password: \"%1\"\n}\n").arg(kPassword);
+  return so;
+}
+
 class TestSecurity : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
@@ -181,10 +189,7 @@ class TestSecurity : public QObject {
   // Server with `authorization { user, password }`: two nodes with the right credentials
   // replicate both ways, and the password never shows up in their logs.
   void userPasswordReplicates() {
-    test::NatsServer::Options so;
-    so.extraConfig =
-        QStringLiteral("authorization {\n  user: \"hl\"\n  password: \"%1\"\n}\n").arg(kPassword);
-    test::NatsServer server(so);
+    test::NatsServer server(passwordServerOptions());
     const Status started = server.start();
     QVERIFY2(started.isOk(), qPrintable(started.message()));
     const QString creds =
@@ -216,10 +221,7 @@ class TestSecurity : public QObject {
   void wrongCredentialsFailStartUp() {
     QFETCH(QString, natsToml);
     QFETCH(QString, secret);
-    test::NatsServer::Options so;
-    so.extraConfig =
-        QStringLiteral("authorization {\n  user: \"hl\"\n  password: \"%1\"\n}\n").arg(kPassword);
-    test::NatsServer server(so);
+    test::NatsServer server(passwordServerOptions());
     const Status started = server.start();
     QVERIFY2(started.isOk(), qPrintable(started.message()));
     NodeProcess node(options(server.url(), natsToml + "\nconnect_retries = 1"));
