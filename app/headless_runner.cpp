@@ -2,7 +2,10 @@
 
 #include <QCoreApplication>
 
+#include <memory>
+
 #include "harmonylite/engine.h"
+#include "health_server.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"
 
@@ -12,7 +15,17 @@ HeadlessRunner::HeadlessRunner(Config config, QObject* parent)
     : QObject(parent), m_config(std::move(config)) {}
 
 int HeadlessRunner::exec() {
+  std::unique_ptr<HealthServer> health;
+  if (m_config.healthCheck.enable) {
+    health = std::make_unique<HealthServer>(m_config.healthCheck);
+    if (Status s = health->listen(); !s.isOk()) {
+      qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
+      return 1;
+    }
+    qCInfo(lcMain).noquote() << "health endpoint on" << m_config.healthCheck.bind << m_config.healthCheck.path;
+  }
   EngineThread engine(m_config);
+  if (health) QObject::connect(&engine, &EngineThread::statusChanged, health.get(), &HealthServer::setStatus);
   UnixSignals unixSignals;
   int exitCode = 0;
 

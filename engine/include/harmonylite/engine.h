@@ -11,6 +11,7 @@
 #include <QThread>
 
 #include "harmonylite/config.h"
+#include "harmonylite/engine_state.h"
 
 namespace hl {
 
@@ -33,6 +34,8 @@ class EngineThread final : public QObject {
   void started();
   void failed(const QString& reason);  // start-up failure, one line naming the cause
   void stopped();
+  // The node's status, a few times per second, as a copy (see engine_state.h).
+  void statusChanged(const hl::NodeStatus& status);
 
  private:
   QThread m_thread;

@@ -106,6 +106,7 @@ struct NatsSink {
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta) {
       m.streamSeq = meta->Sequence.Stream;
       m.timestampNs = meta->Timestamp;
+      m.numPending = meta->NumPending;
       jsMsgMetaData_Destroy(meta);
     }
     m.data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));

@@ -29,6 +29,7 @@ struct IncomingMessage {
   quint64 generation = 0;  // which subscription of the shard delivered it
   quint64 streamSeq = 0;
   qint64 timestampNs = 0;
+  quint64 numPending = 0;  // messages in the stream after this one, for this consumer
   QByteArray data;
   QByteArray replyTo;      // the ack subject
   QByteArray seenSeq;      // Hl-Seen-Seq header of our senders ("" from Go senders)

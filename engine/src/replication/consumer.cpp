@@ -79,6 +79,18 @@ quint64 Consumer::applied(int shard) const {
   return shard > 0 && shard < m_shards.size() ? m_shards[shard].status.applied : 0;
 }
 
+qint64 Consumer::lagMessages(int shard) const {
+  const ShardStatus& s = m_shards[shard].status;
+  return qint64(s.received > s.applied ? s.received - s.applied : 0) + qint64(s.streamPending);
+}
+
+double Consumer::lagSeconds(int shard) const {
+  const Shard& sh = m_shards[shard];
+  if (sh.queue.isEmpty()) return 0;
+  const double oldestMs = double(sh.queue.first().timestampNs) / 1e6;
+  return std::max(0.0, (double(QDateTime::currentMSecsSinceEpoch()) - oldestMs) / 1000.0);
+}
+
 void Consumer::setState(int shard, ShardState state, const QString& reason) {
   ShardStatus& s = m_shards[shard].status;
   if (s.state == state && s.lastError == reason) return;
@@ -137,6 +149,7 @@ void Consumer::onReceived(const IncomingMessage& message) {
   if (message.shard <= 0 || message.shard >= m_shards.size()) return;
   Shard& sh = m_shards[message.shard];
   if (message.generation != sh.generation || sh.status.state != ShardState::kRunning) return;
+  if (message.streamSeq >= sh.status.received) sh.status.streamPending = message.numPending;
   sh.status.received = std::max(sh.status.received, message.streamSeq);
   sh.queue.append(message);
   if (m_publisher) sh.queue.last().publishRound = m_publisher->lastStartedRound();

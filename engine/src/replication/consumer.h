@@ -43,6 +43,7 @@ class Consumer final : public QObject {
     qint64 conflicts = 0;
     qint64 deadLetters = 0;
     qint64 lastAppliedMs = 0;    // epoch ms
+    quint64 streamPending = 0;   // messages after the newest received one (JetStream's count)
     QString lastError;
   };
 
@@ -60,6 +61,10 @@ class Consumer final : public QObject {
   void onPublisherRoundFinished();
 
   quint64 applied(int shard) const;
+  int shardCount() const { return int(m_shards.size()) - 1; }
+  // Messages not applied yet, and the age in seconds of the oldest of them that arrived.
+  qint64 lagMessages(int shard) const;
+  double lagSeconds(int shard) const;
   const ShardStatus& status(int shard) const { return m_shards[shard].status; }
 
  signals:

@@ -7,6 +7,7 @@
 #include <climits>
 
 #include "harmonylite/engine.h"
+#include "harmonylite/version.h"
 #include "cdc/change_log.h"
 #include "nats/embedded_server.h"
 #include "nats/nats_client.h"
@@ -20,6 +21,7 @@ Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
 namespace {
 constexpr int kStartBusyTimeoutMs = 30000;
+constexpr int kStatusIntervalMs = 500;
 }
 
 namespace hl {
@@ -27,7 +29,9 @@ namespace hl {
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
 Engine::Engine(Config config)
     : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_pollTimer(this),
-      m_cleanupTimer(this) {
+      m_cleanupTimer(this), m_statusTimer(this) {
+  qRegisterMetaType<NodeStatus>();
+  connect(&m_statusTimer, &QTimer::timeout, this, [this] { emit statusChanged(buildStatus()); });
   m_wakeCoalescer.setSingleShot(true);
   connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
   connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
@@ -141,7 +145,64 @@ Status Engine::startEmbeddedServer(QStringList* urls) {
   return Status::ok();
 }
 
+NodeStatus Engine::buildStatus() {
+  static const char* const kServerStates[] = {"stopped", "starting", "running", "restarting", "failed"};
+  NodeStatus st;
+  st.nodeId = m_config.nodeId;
+  st.version = versionInfo().version;
+  st.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
+  st.dbPath = m_config.dbPath;
+  st.dbConnected = m_db.isOpen();
+  st.natsConnected = m_nats && m_nats->isConnected();
+  st.natsServer = m_nats ? m_nats->connectedUrl() : QString();
+  if (m_embedded) st.embeddedServer = QLatin1String(kServerStates[int(m_embedded->state())]);
+  st.cdcInstalled = m_changeLog && !m_captureStale;
+  st.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
+  st.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
+  if (m_changeLog) {
+    st.pendingChanges = m_changeLog->pendingCount().ok() ? *m_changeLog->pendingCount() : -1;
+    st.failedChanges = m_changeLog->failedCount().ok() ? *m_changeLog->failedCount() : -1;
+  }
+  if (m_publisher) {
+    st.published = m_publisher->stats().published;
+    st.lastPublishedMs = m_publisher->stats().lastPublishedMs;
+  }
+  QString stalled;
+  if (m_consumer) {
+    for (int shard = 1; shard <= m_consumer->shardCount(); ++shard) {
+      const Consumer::ShardStatus& c = m_consumer->status(shard);
+      ShardStatus s;
+      s.shard = shard;
+      s.stream = m_config.streamName(shard);
+      s.applied = c.applied;
+      s.received = c.received;
+      s.lagMessages = m_consumer->lagMessages(shard);
+      s.lagSeconds = m_consumer->lagSeconds(shard);
+      s.state = c.state == Consumer::ShardState::kRunning        ? QStringLiteral("running")
+                : c.state == Consumer::ShardState::kNeedsRestore ? QStringLiteral("needs-restore")
+                : c.state == Consumer::ShardState::kPaused       ? QStringLiteral("paused")
+                                                                 : QStringLiteral("stopped");
+      s.lastError = c.lastError;
+      s.appliedChanges = c.appliedChanges;
+      s.conflicts = c.conflicts;
+      s.deadLetters = c.deadLetters;
+      st.lastReplicatedMs = std::max(st.lastReplicatedMs, c.lastAppliedMs);
+      if (stalled.isEmpty() && s.state != QLatin1String("running"))
+        stalled = QStringLiteral("shard %1 is %2%3").arg(shard).arg(s.state,
+                                 s.lastError.isEmpty() ? QString() : ": " + s.lastError);
+      st.shards.append(s);
+    }
+  }
+  if (!st.dbConnected) st.unhealthyReason = QStringLiteral("database not open");
+  else if (!st.natsConnected) st.unhealthyReason = QStringLiteral("NATS not connected");
+  else if (m_config.publish && !st.cdcInstalled) st.unhealthyReason = QStringLiteral("change capture not installed");
+  else if (!stalled.isEmpty()) st.unhealthyReason = stalled;
+  st.healthy = st.unhealthyReason.isEmpty();
+  return st;
+}
+
 void Engine::start() {
+  m_uptime.start();
   Status s = openDatabase();
   if (s.isOk()) {  // before the catalog reads the schema, so that it does not change after
     m_state = std::make_unique<ReplicationState>(m_db);
@@ -229,6 +290,8 @@ void Engine::onConnected() {
   if (m_config.cleanupIntervalMs > 0)
     m_cleanupTimer.start(int(std::min<int64_t>(m_config.cleanupIntervalMs, INT_MAX)));
   if (m_publisher) m_publisher->setConnected(true);
+  m_statusTimer.start(kStatusIntervalMs);
+  emit statusChanged(buildStatus());
   qCInfo(lcEngine).noquote() << "replicating:" << m_config.replicationLog.shards << "shard(s) on"
                              << m_nats->connectedUrl() << (m_config.publish ? "publish" : "no publish")
                              << (m_config.replicate ? "replicate" : "no replicate");
@@ -237,6 +300,7 @@ void Engine::onConnected() {
 
 void Engine::stop() {
   m_running = false;
+  m_statusTimer.stop();
   m_pollTimer.stop();
   m_cleanupTimer.stop();
   m_wakeCoalescer.stop();
@@ -270,6 +334,7 @@ EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   connect(m_engine, &Engine::started, this, &EngineThread::started);
   connect(m_engine, &Engine::failed, this, &EngineThread::failed);
   connect(m_engine, &Engine::stopped, this, &EngineThread::stopped);
+  connect(m_engine, &Engine::statusChanged, this, &EngineThread::statusChanged);
 }
 
 EngineThread::~EngineThread() { stop(); }

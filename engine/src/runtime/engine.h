@@ -5,6 +5,7 @@
 // with queued calls.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QFileSystemWatcher>
 #include <QHash>
 #include <QObject>
@@ -13,6 +14,7 @@
 #include <memory>
 
 #include "harmonylite/config.h"
+#include "harmonylite/engine_state.h"
 #include "sqlite/sqlite_db.h"
 
 namespace hl {
@@ -40,8 +42,10 @@ class Engine final : public QObject {
   void started();
   void failed(const QString& reason);
   void stopped();
+  void statusChanged(const hl::NodeStatus& status);  // a few times per second
 
  private:
+  NodeStatus buildStatus();
   Status openDatabase();
   Status setUpCapture();
   Status startEmbeddedServer(QStringList* urls);
@@ -72,6 +76,8 @@ class Engine final : public QObject {
   QTimer m_wakeCoalescer;  // many file events -> one wake-up
   QTimer m_pollTimer;      // polling_interval, when set
   QTimer m_cleanupTimer;   // cleanup_interval
+  QTimer m_statusTimer;    // status cadence
+  QElapsedTimer m_uptime;
 };
 
 }  // namespace hl

@@ -1,0 +1,87 @@
+#include "health_server.h"
+
+#include <QDateTime>
+#include <QHostAddress>
+#include <QJsonArray>
+
+namespace hl {
+namespace {
+
+QString rfc3339(qint64 ms) {
+  return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs) : QString();
+}
+
+}  // namespace
+
+HealthServer::HealthServer(HealthCheckConfig config, QObject* parent)
+    : QObject(parent), m_config(std::move(config)) {
+  m_server.route(m_config.path, [this](const QHttpServerRequest&) {
+    const bool healthy = m_received && m_status.healthy;
+    const auto code = healthy ? QHttpServerResponder::StatusCode::Ok
+                              : QHttpServerResponder::StatusCode::ServiceUnavailable;
+    if (!m_config.detailed) {
+      QJsonObject o{{"status", healthy ? "healthy" : "unhealthy"}};
+      if (!healthy) o.insert("reason", m_received ? m_status.unhealthyReason : QStringLiteral("starting"));
+      return QHttpServerResponse(o, code);
+    }
+    return QHttpServerResponse(toJson(m_status, m_received), code);
+  });
+}
+
+Status HealthServer::listen() {
+  const QString bind = m_config.bind;
+  const qsizetype colon = bind.lastIndexOf(':');
+  const QString host = bind.left(colon);
+  const quint16 port = quint16(bind.mid(colon + 1).toUInt());
+  QHostAddress address = host.isEmpty() ? QHostAddress(QHostAddress::Any) : QHostAddress(host);
+  if (!host.isEmpty() && address.isNull()) {
+    if (host == QLatin1String("localhost")) address = QHostAddress(QHostAddress::LocalHost);
+    else return Status::invalidArgument(QStringLiteral("health_check.bind: \"%1\" is not an IP address").arg(host));
+  }
+  m_port = m_server.listen(address, port);
+  if (m_port == 0)
+    return Status::unavailable(
+        QStringLiteral("health_check.bind: cannot listen on %1 (address in use or not available)").arg(bind));
+  return Status::ok();
+}
+
+void HealthServer::setStatus(const NodeStatus& status) {
+  m_status = status;
+  m_received = true;
+}
+
+QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
+  const bool healthy = received && s.healthy;
+  QJsonObject o;
+  o.insert("status", healthy ? "healthy" : "unhealthy");
+  if (!healthy) o.insert("reason", received ? s.unhealthyReason : QStringLiteral("starting"));
+  o.insert("node_id", qint64(s.nodeId));
+  o.insert("uptime_seconds", s.uptimeSeconds);
+  o.insert("db_connected", s.dbConnected);
+  o.insert("nats_connected", s.natsConnected);
+  o.insert("cdc_installed", s.cdcInstalled);
+  o.insert("tables_tracked", s.tablesTracked);
+  o.insert("last_replicated_event_timestamp", rfc3339(s.lastReplicatedMs));
+  o.insert("last_published_event_timestamp", rfc3339(s.lastPublishedMs));
+  o.insert("version", s.version);
+  o.insert("schema_hash", s.schemaHash);
+  o.insert("pending_changes", s.pendingChanges);
+  o.insert("failed_changes", s.failedChanges);
+  if (!s.embeddedServer.isEmpty()) o.insert("embedded_nats_server", s.embeddedServer);
+  QJsonArray shards;
+  for (const ShardStatus& sh : s.shards) {
+    shards.append(QJsonObject{{"shard", sh.shard},
+                              {"stream", sh.stream},
+                              {"state", sh.state},
+                              {"applied_sequence", qint64(sh.applied)},
+                              {"lag_messages", sh.lagMessages},
+                              {"lag_seconds", sh.lagSeconds},
+                              {"conflicts", sh.conflicts},
+                              {"dead_letters", sh.deadLetters},
+                              {"last_error", sh.lastError}});
+  }
+  o.insert("shards", shards);
+  return o;
+}
+
+}  // namespace hl

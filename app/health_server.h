@@ -1,0 +1,38 @@
+// HealthServer: the /health endpoint of [health_check] (SPEC B9), served with Qt HttpServer
+// on the host thread. It answers from the latest NodeStatus the engine published (no NATS or
+// database round trip per request): 200 when healthy, 503 with the reason otherwise.
+// Thread: the host (main) thread.
+#pragma once
+
+#include <QHttpServer>
+#include <QJsonObject>
+#include <QObject>
+
+#include "harmonylite/config.h"
+#include "harmonylite/engine_state.h"
+#include "harmonylite/status.h"
+
+namespace hl {
+
+class HealthServer final : public QObject {
+  Q_OBJECT
+ public:
+  explicit HealthServer(HealthCheckConfig config, QObject* parent = nullptr);
+
+  // Binds where configured; a taken port or a bad address is an error naming them.
+  Status listen();
+  quint16 port() const { return m_port; }
+  void setStatus(const NodeStatus& status);
+
+  // The JSON body: Go's fields plus per-shard lag and state (exposed for tests).
+  static QJsonObject toJson(const NodeStatus& status, bool received);
+
+ private:
+  HealthCheckConfig m_config;
+  QHttpServer m_server;
+  NodeStatus m_status;
+  bool m_received = false;  // no status yet: the node is still starting
+  quint16 m_port = 0;
+};
+
+}  // namespace hl
