@@ -6,6 +6,7 @@
 
 #include "harmonylite/engine.h"
 #include "health_server.h"
+#include "metrics_server.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"
 
@@ -24,8 +25,18 @@ int HeadlessRunner::exec() {
     }
     qCInfo(lcMain).noquote() << "health endpoint on" << m_config.healthCheck.bind << m_config.healthCheck.path;
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (m_config.prometheus.enable) {
+    metrics = std::make_unique<MetricsServer>(m_config.prometheus);
+    if (Status s = metrics->listen(); !s.isOk()) {
+      qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
+      return 1;
+    }
+    qCInfo(lcMain).noquote() << "Prometheus metrics on" << m_config.prometheus.bind << "/metrics";
+  }
   EngineThread engine(m_config);
   if (health) QObject::connect(&engine, &EngineThread::statusChanged, health.get(), &HealthServer::setStatus);
+  if (metrics) QObject::connect(&engine, &EngineThread::statusChanged, metrics.get(), &MetricsServer::setStatus);
   UnixSignals unixSignals;
   int exitCode = 0;
 

@@ -1,5 +1,7 @@
 #include "health_server.h"
 
+#include "metrics_server.h"
+
 #include <QDateTime>
 #include <QHostAddress>
 #include <QJsonArray>
@@ -29,19 +31,13 @@ HealthServer::HealthServer(HealthCheckConfig config, QObject* parent)
 }
 
 Status HealthServer::listen() {
-  const QString bind = m_config.bind;
-  const qsizetype colon = bind.lastIndexOf(':');
-  const QString host = bind.left(colon);
-  const quint16 port = quint16(bind.mid(colon + 1).toUInt());
-  QHostAddress address = host.isEmpty() ? QHostAddress(QHostAddress::Any) : QHostAddress(host);
-  if (!host.isEmpty() && address.isNull()) {
-    if (host == QLatin1String("localhost")) address = QHostAddress(QHostAddress::LocalHost);
-    else return Status::invalidArgument(QStringLiteral("health_check.bind: \"%1\" is not an IP address").arg(host));
-  }
+  QHostAddress address;
+  quint16 port = 0;
+  HL_RETURN_IF_ERROR(parseBind("health_check.bind", m_config.bind, &address, &port));
   m_port = m_server.listen(address, port);
   if (m_port == 0)
     return Status::unavailable(
-        QStringLiteral("health_check.bind: cannot listen on %1 (address in use or not available)").arg(bind));
+        QStringLiteral("health_check.bind: cannot listen on %1 (address in use or not available)").arg(m_config.bind));
   return Status::ok();
 }
 

@@ -19,6 +19,8 @@ PACKAGES=(
   libnats-dev nats-server
   # tests: TLS material, a display for GUI tests, libFuzzer runtime
   openssl xvfb xauth clang libclang-rt-14-dev
+  # promtool (checks the /metrics exposition in a test)
+  prometheus
 )
 
 missing=()

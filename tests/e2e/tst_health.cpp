@@ -1,9 +1,11 @@
-// The /health endpoint of [health_check] (SPEC B9) on a real node: Go's fields plus per-shard
-// state, 200 when healthy, 503 with the reason when NATS is down and back to 200 after; a
-// taken port is a clear start-up error; detailed = false.
+// The /health endpoint of [health_check] and /metrics of [prometheus] (SPEC B9) on real nodes:
+// Go's fields plus per-shard state, 200 when healthy, 503 with the reason when NATS is down and
+// back to 200 after; a taken port is a clear start-up error; detailed = false; the metrics pass
+// `promtool check metrics` and move with the data.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -92,6 +94,51 @@ class TestHealth : public QObject {
                                  QString::number(squatter.serverPort())),
              qPrintable(node.log()));
     QCOMPARE(node.stop(), 1);
+  }
+
+  // /metrics of two nodes: valid for promtool, node_id and shard labels, counters that move.
+  void metricsPassPromtoolAndMove() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    QList<int> ports;
+    std::vector<std::unique_ptr<NodeProcess>> nodes;
+    for (int i = 1; i <= 2; ++i) {
+      ports << test::freePort();
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(40 + i);
+      o.dir = m_dir.filePath(QStringLiteral("metrics%1").arg(i));
+      o.urls = {server.url()};
+      o.tablesToml = QStringLiteral("[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\nsubsystem = \"node\"\n")
+                         .arg(ports.last());
+      nodes.push_back(std::make_unique<NodeProcess>(o));
+      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
+    }
+    nodes[0]->sql("INSERT INTO Books(id, title, author) VALUES (1, 't', 'a'), (2, 'u', 'b'), (3, 'v', 'c')");
+    QByteArray body1, body2;
+    QVERIFY(test::waitFor([&] {
+      test::httpGet(ports[0], "/metrics", &body1);
+      return body1.contains("harmonylite_node_published_total{node_id=\"41\"} 3\n");
+    }, 15000));
+    QVERIFY2(test::waitFor([&] {
+      test::httpGet(ports[1], "/metrics", &body2);
+      double applied = 0;
+      for (const QByteArray& line : body2.split('\n'))
+        if (line.startsWith("harmonylite_node_applied_total{")) applied += line.split(' ').last().toDouble();
+      return applied == 3;
+    }, 15000), body2.constData());
+    QVERIFY(body2.contains("harmonylite_node_lag_messages{node_id=\"42\",shard=\"1\"}"));
+    QVERIFY(body2.contains("harmonylite_node_up{node_id=\"42\"} 1"));
+    for (const QByteArray& body : {body1, body2}) {
+      QProcess promtool;
+      promtool.start("promtool", {"check", "metrics"});
+      QVERIFY(promtool.waitForStarted());
+      promtool.write(body);
+      promtool.closeWriteChannel();
+      QVERIFY(promtool.waitForFinished(30000));
+      const QByteArray out = promtool.readAllStandardOutput() + promtool.readAllStandardError();
+      QVERIFY2(promtool.exitCode() == 0 && out.trimmed().isEmpty(), out.constData());
+    }
+    for (auto& n : nodes) QCOMPARE(n->stop(), 0);
   }
 
   void notDetailed() {

@@ -30,6 +30,8 @@ struct NodeStatus {
   QString version;
   qint64 uptimeSeconds = 0;
   QString dbPath;
+  qint64 dbSizeBytes = 0;
+  qint64 walSizeBytes = 0;
   bool dbConnected = false;
   bool natsConnected = false;
   QString natsServer;          // connected URL
@@ -40,6 +42,8 @@ struct NodeStatus {
   qint64 pendingChanges = 0;   // captured, not published yet
   qint64 failedChanges = 0;    // moved to the failed state (too large)
   qint64 published = 0;        // since start
+  qint64 failedPublishes = 0;  // publish attempts that failed and were retried, since start
+  qint64 natsReconnects = 0;   // since start
   qint64 lastPublishedMs = 0;  // epoch ms, 0 = never
   qint64 lastReplicatedMs = 0; // epoch ms, 0 = never
   QList<ShardStatus> shards;

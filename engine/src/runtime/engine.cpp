@@ -152,6 +152,9 @@ NodeStatus Engine::buildStatus() {
   st.version = versionInfo().version;
   st.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
   st.dbPath = m_config.dbPath;
+  st.dbSizeBytes = QFileInfo(m_config.dbPath).size();
+  st.walSizeBytes = QFileInfo(m_config.dbPath + "-wal").size();
+  st.natsReconnects = m_natsReconnects;
   st.dbConnected = m_db.isOpen();
   st.natsConnected = m_nats && m_nats->isConnected();
   st.natsServer = m_nats ? m_nats->connectedUrl() : QString();
@@ -165,6 +168,7 @@ NodeStatus Engine::buildStatus() {
   }
   if (m_publisher) {
     st.published = m_publisher->stats().published;
+    st.failedPublishes = m_publisher->stats().failedPublishes;
     st.lastPublishedMs = m_publisher->stats().lastPublishedMs;
   }
   QString stalled;
@@ -228,6 +232,7 @@ void Engine::start() {
   });
   connect(m_nats.get(), &NatsClient::reconnected, this, [this] {
     qCInfo(lcEngine).noquote() << "NATS reconnected to" << m_nats->connectedUrl();
+    ++m_natsReconnects;
     if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
     if (m_publisher) m_publisher->setConnected(true);
   });

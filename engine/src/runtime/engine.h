@@ -69,6 +69,7 @@ class Engine final : public QObject {
   std::unique_ptr<Consumer> m_consumer;
   QHash<QString, quint64> m_positions;
   int m_connectAttempts = 0;
+  qint64 m_natsReconnects = 0;
   int m_streamAttempts = 0;
   bool m_running = false;
   bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
