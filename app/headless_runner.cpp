@@ -48,6 +48,12 @@ int HeadlessRunner::exec() {
     exitCode = 1;
     QCoreApplication::exit(1);
   });
+  QObject::connect(&engine, &EngineThread::idleTimeout, [&](qint64 idleMs) {
+    // The snapshot before this exit arrives with the snapshot work (SPEC A9, B6).
+    qCInfo(lcMain) << "idle for" << idleMs << "ms (sleep_timeout): stopping";
+    engine.stop();
+    QCoreApplication::exit(0);
+  });
   QObject::connect(&unixSignals, &UnixSignals::terminationRequested, [&](int sig) {
     qCInfo(lcMain) << "signal" << sig << "received, stopping";
     engine.stop();

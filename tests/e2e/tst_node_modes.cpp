@@ -3,6 +3,7 @@
 // nothing; a row larger than the server's max_payload goes to the failed state and does not
 // block the changes after it (SPEC B2).
 #include <QTemporaryDir>
+#include <QElapsedTimer>
 #include <QtTest>
 
 #include "node_process.h"
@@ -85,6 +86,29 @@ class TestNodeModes : public QObject {
     QCOMPARE(n2.sql("SELECT count(*) FROM __harmonylite__positions"), QString("0"));
     QCOMPARE(n1.stop(), 0);
     QCOMPARE(n2.stop(), 0);
+  }
+
+  // sleep_timeout: the node exits 0 by itself once nothing was published or applied for that
+  // long, and not while changes keep coming.
+  void sleepTimeoutExitsWhenIdle() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    auto o = options(1, "sleep", server.url());
+    o.topLevelToml = "sleep_timeout = 2500";
+    NodeProcess node(o);
+    QVERIFY(node.start().isOk());
+    QElapsedTimer busy;
+    busy.start();
+    int id = 0;
+    while (busy.elapsed() < 5000) {  // writes every 300 ms keep it awake past the timeout
+      node.sql(QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a')").arg(++id));
+      QVERIFY2(node.isRunning(), qPrintable(node.log()));
+      QTest::qWait(300);  // pacing the writer
+    }
+    QVERIFY(test::waitFor([&] { return !node.isRunning(); }, 15000));
+    QCOMPARE(node.stop(), 0);
+    QVERIFY(node.log().contains("sleep_timeout reached"));
+    QVERIFY(node.log().contains("stopped cleanly"));
   }
 
   void oversizedRowGoesToFailedState() {

@@ -36,6 +36,8 @@ class EngineThread final : public QObject {
   void stopped();
   // The node's status, a few times per second, as a copy (see engine_state.h).
   void statusChanged(const hl::NodeStatus& status);
+  // sleep_timeout reached: nothing published or applied for that long.
+  void idleTimeout(qint64 idleMs);
 
  private:
   QThread m_thread;

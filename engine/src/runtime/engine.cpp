@@ -1,5 +1,6 @@
 #include "runtime/engine.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
 #include <QLoggingCategory>
@@ -29,7 +30,15 @@ namespace hl {
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
 Engine::Engine(Config config)
     : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_pollTimer(this),
-      m_cleanupTimer(this), m_statusTimer(this) {
+      m_cleanupTimer(this), m_statusTimer(this), m_idleTimer(this) {
+  connect(&m_idleTimer, &QTimer::timeout, this, [this] {
+    const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
+    if (m_config.sleepTimeoutMs > 0 && idle >= m_config.sleepTimeoutMs) {
+      m_idleTimer.stop();
+      qCInfo(lcEngine) << "nothing published or applied for" << idle << "ms: sleep_timeout reached";
+      emit idleTimeout(idle);
+    }
+  });
   qRegisterMetaType<NodeStatus>();
   connect(&m_statusTimer, &QTimer::timeout, this, [this] { emit statusChanged(buildStatus()); });
   m_wakeCoalescer.setSingleShot(true);
@@ -296,6 +305,17 @@ void Engine::onConnected() {
     m_cleanupTimer.start(int(std::min<int64_t>(m_config.cleanupIntervalMs, INT_MAX)));
   if (m_publisher) m_publisher->setConnected(true);
   m_statusTimer.start(kStatusIntervalMs);
+  if (m_config.sleepTimeoutMs > 0) {
+    auto active = [this] { m_lastActivityMs = QDateTime::currentMSecsSinceEpoch(); };
+    active();
+    if (m_publisher)
+      connect(m_publisher.get(), &Publisher::roundFinished, this, [active](int published, int) {
+        if (published > 0) active();
+      });
+    if (m_consumer)
+      connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
+    m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
+  }
   emit statusChanged(buildStatus());
   qCInfo(lcEngine).noquote() << "replicating:" << m_config.replicationLog.shards << "shard(s) on"
                              << m_nats->connectedUrl() << (m_config.publish ? "publish" : "no publish")
@@ -306,6 +326,7 @@ void Engine::onConnected() {
 void Engine::stop() {
   m_running = false;
   m_statusTimer.stop();
+  m_idleTimer.stop();
   m_pollTimer.stop();
   m_cleanupTimer.stop();
   m_wakeCoalescer.stop();
@@ -340,6 +361,7 @@ EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   connect(m_engine, &Engine::failed, this, &EngineThread::failed);
   connect(m_engine, &Engine::stopped, this, &EngineThread::stopped);
   connect(m_engine, &Engine::statusChanged, this, &EngineThread::statusChanged);
+  connect(m_engine, &Engine::idleTimeout, this, &EngineThread::idleTimeout);
 }
 
 EngineThread::~EngineThread() { stop(); }

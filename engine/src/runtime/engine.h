@@ -43,6 +43,8 @@ class Engine final : public QObject {
   void failed(const QString& reason);
   void stopped();
   void statusChanged(const hl::NodeStatus& status);  // a few times per second
+  // sleep_timeout: nothing was published or applied for that long (the host exits 0).
+  void idleTimeout(qint64 idleMs);
 
  private:
   NodeStatus buildStatus();
@@ -78,6 +80,8 @@ class Engine final : public QObject {
   QTimer m_pollTimer;      // polling_interval, when set
   QTimer m_cleanupTimer;   // cleanup_interval
   QTimer m_statusTimer;    // status cadence
+  QTimer m_idleTimer;      // sleep_timeout checks
+  qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   QElapsedTimer m_uptime;
 };
 
