@@ -63,6 +63,9 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("schema_hash", s.schemaHash);
   o.insert("pending_changes", s.pendingChanges);
   o.insert("failed_changes", s.failedChanges);
+  o.insert("publishing_paused", s.publishingPaused);
+  o.insert("dead_letters", s.deadLetterCount);
+  o.insert("conflicts", s.conflictCount);
   if (!s.embeddedServer.isEmpty()) o.insert("embedded_nats_server", s.embeddedServer);
   QJsonArray shards;
   for (const ShardStatus& sh : s.shards) {

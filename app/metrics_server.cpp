@@ -72,6 +72,12 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
   e.sample(double(s.pendingChanges));
   e.family("failed_changes", "gauge", "Changes in the failed state (larger than the server accepts).");
   e.sample(double(s.failedChanges));
+  e.family("publishing_paused", "gauge", "1 when the operator paused publishing.");
+  e.sample(s.publishingPaused ? 1 : 0);
+  e.family("dead_letters", "gauge", "Messages in the dead-letter table.");
+  e.sample(double(s.deadLetterCount));
+  e.family("conflict_journal_entries", "gauge", "Entries in the conflict journal (bounded).");
+  e.sample(double(s.conflictCount));
   e.family("failed_publishes_total", "counter", "Publish attempts that failed and were retried.");
   e.sample(double(s.failedPublishes));
   e.family("nats_connected", "gauge", "1 when connected to NATS.");

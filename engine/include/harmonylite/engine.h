@@ -30,6 +30,19 @@ class EngineThread final : public QObject {
 
   bool isRunning() const { return m_thread.isRunning(); }
 
+  // Node controls: queued to the engine thread; each answers with controlDone() and shows in
+  // the status model. Controls that lose data need `confirm = true`.
+  enum class Control {
+    kPausePublishing, kResumePublishing,   // stop / restart sending local changes
+    kPauseApplying, kResumeApplying,       // per shard (`shard` > 0) or all shards (0)
+    kReconnectNats,                        // drop the NATS connection and connect again
+    kRetryDeadLetter, kDiscardDeadLetter,  // `id` of the dead letter; discard needs confirm
+    kRetryFailedPublishes,                 // failed (too large) changes back to pending
+    kClearConflicts,                       // empties the conflict journal; needs confirm
+  };
+  Q_ENUM(Control)
+  void control(Control control, qint64 id = 0, bool confirm = false);
+
  signals:
   void started();
   void failed(const QString& reason);  // start-up failure, one line naming the cause
@@ -38,6 +51,8 @@ class EngineThread final : public QObject {
   void statusChanged(const hl::NodeStatus& status);
   // sleep_timeout reached: nothing published or applied for that long.
   void idleTimeout(qint64 idleMs);
+  // The answer to control(): ok, or the reason it was refused or failed.
+  void controlDone(hl::EngineThread::Control control, bool ok, const QString& message);
 
  private:
   QThread m_thread;

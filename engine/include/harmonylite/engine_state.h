@@ -25,6 +25,23 @@ struct ShardStatus {
   qint64 deadLetters = 0;
 };
 
+struct DeadLetterInfo {
+  qint64 id = 0;
+  QString at;  // RFC 3339
+  QString stream;
+  quint64 seq = 0;
+  QString reason;
+};
+
+struct ConflictInfo {
+  qint64 id = 0;
+  QString at;
+  QString table;
+  QString rowKey;
+  QString winner;
+  QString loser;
+};
+
 struct NodeStatus {
   uint64_t nodeId = 0;
   QString version;
@@ -47,6 +64,11 @@ struct NodeStatus {
   qint64 lastPublishedMs = 0;  // epoch ms, 0 = never
   qint64 lastReplicatedMs = 0; // epoch ms, 0 = never
   QList<ShardStatus> shards;
+  bool publishingPaused = false;
+  qint64 deadLetterCount = 0;             // rows in the dead-letter table
+  qint64 conflictCount = 0;               // rows in the conflict journal
+  QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
+  QList<ConflictInfo> recentConflicts;      // newest first, at most 20
   bool healthy = false;
   QString unhealthyReason;     // why not healthy: the first failing check
 };

@@ -107,8 +107,10 @@ void Consumer::start(const QHash<QString, quint64>& positions) {
 }
 
 void Consumer::resubscribeAll() {
-  for (int shard = 1; shard < m_shards.size(); ++shard)
-    if (m_shards[shard].status.state != ShardState::kNeedsRestore) resubscribe(shard);
+  for (int shard = 1; shard < m_shards.size(); ++shard) {
+    const ShardState st = m_shards[shard].status.state;
+    if (st != ShardState::kNeedsRestore && st != ShardState::kPaused) resubscribe(shard);
+  }
 }
 
 void Consumer::resubscribe(int shard) {
@@ -143,6 +145,28 @@ void Consumer::resubscribe(int shard) {
   }
   qCDebug(lcApply) << "shard" << shard << "subscribed from" << next << "(stream holds" << first << "to" << last << ")";
   setState(shard, ShardState::kRunning, QString());
+}
+
+Status Consumer::pause(int shard) {
+  if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
+  for (int s = 1; s < m_shards.size(); ++s) {
+    if ((shard != 0 && s != shard) || m_shards[s].status.state == ShardState::kNeedsRestore) continue;
+    m_nats.unsubscribe(s);
+    m_shards[s].queue.clear();
+    m_shards[s].generation = m_nextGeneration++;  // late messages of the old subscription are dropped
+    setState(s, ShardState::kPaused, QStringLiteral("paused by the operator"));
+  }
+  return Status::ok();
+}
+
+Status Consumer::resume(int shard) {
+  if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
+  for (int s = 1; s < m_shards.size(); ++s) {
+    if ((shard != 0 && s != shard) || m_shards[s].status.state != ShardState::kPaused) continue;
+    m_shards[s].status.lastError.clear();
+    resubscribe(s);
+  }
+  return Status::ok();
 }
 
 void Consumer::onReceived(const IncomingMessage& message) {

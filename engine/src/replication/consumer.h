@@ -56,6 +56,10 @@ class Consumer final : public QObject {
   // Re-creates every subscription from its applied position (after a reconnect or a stall).
   void resubscribeAll();
   void resubscribe(int shard);
+  // Operator control: stop applying a shard (0 = every shard) and start again from its
+  // applied position. A shard that needs a restore stays so.
+  Status pause(int shard);
+  Status resume(int shard);
   void onReceived(const IncomingMessage& message);
   // A batch that waits for the ack of an own change in flight is tried again.
   void onPublisherRoundFinished();

@@ -34,8 +34,18 @@ void Publisher::setConnected(bool connected) {
 
 void Publisher::wake() { startRounds(); }
 
+void Publisher::setPaused(bool paused) {
+  m_paused = paused;
+  if (!paused) wake();
+}
+
+void Publisher::rewindTo(int64_t id) {
+  m_cursor = std::min<int64_t>(m_cursor, id - 1);
+  wake();
+}
+
 void Publisher::startRounds() {
-  while (m_connected && m_firstFailed == 0 && !m_retry.isActive() &&
+  while (m_connected && !m_paused && m_firstFailed == 0 && !m_retry.isActive() &&
          int(m_rounds.size()) < kMaxRounds) {
     if (!startRound()) break;
   }

@@ -47,6 +47,11 @@ class Publisher final : public QObject {
   // Local changes may be pending: send them now (or as soon as the window allows).
   void wake();
   void setConnected(bool connected);
+  // Operator control: a paused publisher keeps capturing but sends nothing.
+  void setPaused(bool paused);
+  bool paused() const { return m_paused; }
+  // Read again from change `id` on (after failed changes were put back to pending).
+  void rewindTo(int64_t id);
   void onPublished(const PublishResult& result);
 
   // The number of the newest round started; a message received when this was N can only be
@@ -91,6 +96,7 @@ class Publisher final : public QObject {
   std::function<quint64(int)> m_appliedSeq;
 
   bool m_connected = false;
+  bool m_paused = false;
   int64_t m_cursor = 0;          // every change up to here was read (and sent or dealt with)
   std::map<int, Round> m_rounds;  // by round number
   QHash<qint64, int> m_roundOf;   // change id -> round number

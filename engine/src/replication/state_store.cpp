@@ -128,6 +128,75 @@ Result<int64_t> ReplicationState::conflictCount() {
   return m_db.queryInt(QStringLiteral("SELECT count(*) FROM __harmonylite__conflicts"));
 }
 
+Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {
+  auto stmt = m_db.cached(QStringLiteral(
+      "SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY id DESC LIMIT ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
+  QList<DeadLetterInfo> out;
+  for (;;) {
+    auto row = (*stmt)->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.append({(*stmt)->columnInt(0), (*stmt)->columnText(1), (*stmt)->columnText(2),
+                quint64((*stmt)->columnInt(3)), (*stmt)->columnText(4)});
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+Result<QList<ConflictInfo>> ReplicationState::recentConflicts(int limit) {
+  auto stmt = m_db.cached(QStringLiteral(
+      "SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
+  QList<ConflictInfo> out;
+  for (;;) {
+    auto row = (*stmt)->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.append({(*stmt)->columnInt(0), (*stmt)->columnText(1), (*stmt)->columnText(2),
+                (*stmt)->columnText(3), (*stmt)->columnText(4), (*stmt)->columnText(5)});
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* stream) {
+  auto stmt = m_db.cached(QStringLiteral("SELECT payload, stream FROM __harmonylite__dead_letters WHERE id = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, id));
+  auto row = (*stmt)->step();
+  if (!row) return row.status();
+  if (!*row) return Status::notFound(QStringLiteral("no dead letter %1").arg(id));
+  const QByteArray payload = (*stmt)->columnBytes(0);
+  if (stream) *stream = (*stmt)->columnText(1);
+  (*stmt)->reset();
+  return payload;
+}
+
+Status ReplicationState::deleteDeadLetter(qint64 id) {
+  auto stmt = m_db.cached(QStringLiteral("DELETE FROM __harmonylite__dead_letters WHERE id = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, id));
+  HL_RETURN_IF_ERROR((*stmt)->run());
+  if (m_db.changes() == 0) return Status::notFound(QStringLiteral("no dead letter %1").arg(id));
+  return Status::ok();
+}
+
+Status ReplicationState::updateDeadLetterReason(qint64 id, const QString& reason) {
+  auto stmt = m_db.cached(QStringLiteral("UPDATE __harmonylite__dead_letters SET reason = ?, at = ? WHERE id = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindText(1, reason.toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindText(2, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(3, id));
+  return (*stmt)->run();
+}
+
+Status ReplicationState::clearConflicts() {
+  return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts"));
+}
+
 Status ReplicationState::writeSeqMap(const QString& path, const QHash<QString, quint64>& positions) {
   QStringList streams = positions.keys();
   streams.sort();

@@ -18,6 +18,7 @@
 #include <QHash>
 #include <QString>
 
+#include "harmonylite/engine_state.h"
 #include "harmonylite/status.h"
 #include "sqlite/sqlite_db.h"
 
@@ -58,6 +59,13 @@ class ReplicationState {
   Status addConflict(const ConflictRecord& c);
   Result<int64_t> deadLetterCount();
   Result<int64_t> conflictCount();
+  Result<QList<DeadLetterInfo>> recentDeadLetters(int limit);
+  Result<QList<ConflictInfo>> recentConflicts(int limit);
+  // The payload of a dead letter (its stream too); NotFound when there is none with that id.
+  Result<QByteArray> deadLetterPayload(qint64 id, QString* stream);
+  Status deleteDeadLetter(qint64 id);
+  Status updateDeadLetterReason(qint64 id, const QString& reason);
+  Status clearConflicts();
 
   // SPEC A4 file, written atomically.
   static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions);

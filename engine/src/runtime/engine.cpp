@@ -17,6 +17,7 @@
 #include "replication/publisher.h"
 #include "replication/state_store.h"
 #include "schema/catalog.h"
+#include "wire/cbor_codec.h"
 
 Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
@@ -180,6 +181,13 @@ NodeStatus Engine::buildStatus() {
     st.failedPublishes = m_publisher->stats().failedPublishes;
     st.lastPublishedMs = m_publisher->stats().lastPublishedMs;
   }
+  st.publishingPaused = m_publishingPaused;
+  if (m_state) {
+    if (auto n = m_state->deadLetterCount(); n) st.deadLetterCount = *n;
+    if (auto n = m_state->conflictCount(); n) st.conflictCount = *n;
+    if (auto l = m_state->recentDeadLetters(20); l) st.recentDeadLetters = *l;
+    if (auto l = m_state->recentConflicts(20); l) st.recentConflicts = *l;
+  }
   QString stalled;
   if (m_consumer) {
     for (int shard = 1; shard <= m_consumer->shardCount(); ++shard) {
@@ -200,7 +208,7 @@ NodeStatus Engine::buildStatus() {
       s.conflicts = c.conflicts;
       s.deadLetters = c.deadLetters;
       st.lastReplicatedMs = std::max(st.lastReplicatedMs, c.lastAppliedMs);
-      if (stalled.isEmpty() && s.state != QLatin1String("running"))
+      if (stalled.isEmpty() && s.state != QLatin1String("running") && s.state != QLatin1String("paused"))
         stalled = QStringLiteral("shard %1 is %2%3").arg(shard).arg(s.state,
                                  s.lastError.isEmpty() ? QString() : ": " + s.lastError);
       st.shards.append(s);
@@ -234,6 +242,12 @@ void Engine::start() {
     return;
   }
   m_running = true;
+  makeNatsClient(urls);
+  tryConnect();
+}
+
+void Engine::makeNatsClient(const QStringList& urls) {
+  m_urls = urls;
   m_nats = std::make_unique<NatsClient>(m_config, urls);
   connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
     qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
@@ -249,7 +263,6 @@ void Engine::start() {
     qCWarning(lcEngine).noquote() << "NATS:" << error << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
     if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
   });
-  tryConnect();
 }
 
 void Engine::tryConnect() {
@@ -263,7 +276,7 @@ void Engine::tryConnect() {
   // connect_retries bounds only this first connection (SPEC B4); the embedded server we just
   // started gets the same bound.
   const int attempts = std::max(1, m_config.nats.connectRetries);
-  if (m_connectAttempts >= attempts) {
+  if (m_connectAttempts >= attempts && !m_startedOnce) {
     fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2").arg(m_connectAttempts).arg(s.message()));
     return;
   }
@@ -305,6 +318,7 @@ void Engine::onConnected() {
     m_cleanupTimer.start(int(std::min<int64_t>(m_config.cleanupIntervalMs, INT_MAX)));
   if (m_publisher) m_publisher->setConnected(true);
   m_statusTimer.start(kStatusIntervalMs);
+  if (m_publisher) m_publisher->setPaused(m_publishingPaused);
   if (m_config.sleepTimeoutMs > 0) {
     auto active = [this] { m_lastActivityMs = QDateTime::currentMSecsSinceEpoch(); };
     active();
@@ -314,9 +328,15 @@ void Engine::onConnected() {
       });
     if (m_consumer)
       connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
-    m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
+    if (!m_idleTimer.isActive())
+      m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
   }
-  emit statusChanged(buildStatus());
+  if (m_startedOnce) {  // connected again after the operator's reconnect
+    qCInfo(lcEngine).noquote() << "reconnected to" << m_nats->connectedUrl();
+    emit statusChanged(buildStatus());
+    return;
+  }
+  m_startedOnce = true;
   qCInfo(lcEngine).noquote() << "replicating:" << m_config.replicationLog.shards << "shard(s) on"
                              << m_nats->connectedUrl() << (m_config.publish ? "publish" : "no publish")
                              << (m_config.replicate ? "replicate" : "no replicate");
@@ -344,6 +364,101 @@ void Engine::stop() {
   emit stopped();
 }
 
+void Engine::control(int control, qint64 id, bool confirm) {
+  QString message;
+  const Status s = runControl(control, id, confirm, &message);
+  if (!s.isOk()) message = s.message();
+  qCInfo(lcEngine).noquote() << "control" << control << (s.isOk() ? "done:" : "refused:") << message;
+  emit statusChanged(buildStatus());  // the effect shows at once, before the answer arrives
+  emit controlDone(control, s.isOk(), message);
+}
+
+Status Engine::runControl(int control, qint64 id, bool confirm, QString* message) {
+  using C = EngineThread::Control;
+  if (!m_running || !m_db.isOpen()) return Status::unavailable("the node is not running");
+  switch (C(control)) {
+    case C::kPausePublishing:
+    case C::kResumePublishing:
+      if (!m_config.publish) return Status::invalidArgument("publish = false: nothing to pause");
+      m_publishingPaused = C(control) == C::kPausePublishing;
+      if (m_publisher) m_publisher->setPaused(m_publishingPaused);
+      *message = m_publishingPaused ? "publishing paused" : "publishing resumed";
+      return Status::ok();
+    case C::kPauseApplying:
+    case C::kResumeApplying: {
+      if (!m_consumer) return Status::invalidArgument("replicate = false or not connected: nothing applies");
+      HL_RETURN_IF_ERROR(C(control) == C::kPauseApplying ? m_consumer->pause(int(id)) : m_consumer->resume(int(id)));
+      *message = QStringLiteral("applying %1 %2")
+                     .arg(C(control) == C::kPauseApplying ? "paused" : "resumed",
+                          id ? QStringLiteral("for shard %1").arg(id) : QStringLiteral("for every shard"));
+      return Status::ok();
+    }
+    case C::kReconnectNats: {
+      QHash<QString, quint64> positions = m_positions;
+      if (m_consumer)
+        for (int shard = 1; shard <= m_consumer->shardCount(); ++shard)
+          positions.insert(m_config.streamName(shard), m_consumer->applied(shard));
+      m_consumer.reset();
+      m_publisher.reset();
+      m_nats.reset();
+      m_positions = positions;
+      m_connectAttempts = 0;
+      m_streamAttempts = 0;
+      makeNatsClient(m_urls);
+      QTimer::singleShot(0, this, &Engine::tryConnect);
+      *message = "reconnecting to NATS";
+      return Status::ok();
+    }
+    case C::kRetryDeadLetter:
+      HL_RETURN_IF_ERROR(retryDeadLetter(id));
+      *message = QStringLiteral("dead letter %1 applied").arg(id);
+      return Status::ok();
+    case C::kDiscardDeadLetter:
+      if (!confirm) return Status::invalidArgument("discarding a dead letter loses it: confirm it");
+      HL_RETURN_IF_ERROR(m_state->deleteDeadLetter(id));
+      *message = QStringLiteral("dead letter %1 discarded").arg(id);
+      return Status::ok();
+    case C::kRetryFailedPublishes: {
+      if (!m_changeLog || !m_publisher) return Status::invalidArgument("publish = false or not connected");
+      auto first = m_db.queryInt("SELECT coalesce(min(id), 0) FROM __harmonylite__changes WHERE state = 2");
+      if (!first) return first.status();
+      HL_RETURN_IF_ERROR(m_db.exec("UPDATE __harmonylite__changes SET state = NULL, error = NULL WHERE state = 2"));
+      const int n = m_db.changes();
+      if (*first > 0) m_publisher->rewindTo(*first);
+      *message = QStringLiteral("%1 failed change(s) back to pending").arg(n);
+      return Status::ok();
+    }
+    case C::kClearConflicts:
+      if (!confirm) return Status::invalidArgument("clearing the conflict journal loses it: confirm it");
+      HL_RETURN_IF_ERROR(m_state->clearConflicts());
+      *message = "conflict journal cleared";
+      return Status::ok();
+  }
+  return Status::invalidArgument(QStringLiteral("unknown control %1").arg(control));
+}
+
+Status Engine::retryDeadLetter(qint64 id) {
+  QString stream;
+  auto payload = m_state->deadLetterPayload(id, &stream);
+  if (!payload) return payload.status();
+  auto change = decodeMessage(*payload);
+  if (!change) {
+    HL_RETURN_IF_ERROR(m_state->updateDeadLetterReason(id, change.status().message()));
+    return change.status();
+  }
+  auto applied = m_applier->applyBatch({*change}, [&](const Applier::BatchResult& r) -> Status {
+    if (r.outcomes.value(0).isOk()) return m_state->deleteDeadLetter(id);
+    return Status::ok();
+  });
+  if (!applied) return applied.status();
+  const Status outcome = applied->outcomes.value(0);
+  if (!outcome.isOk()) {
+    HL_RETURN_IF_ERROR(m_state->updateDeadLetterReason(id, outcome.message()));
+    return outcome;
+  }
+  return Status::ok();
+}
+
 Status removeCaptureObjects(const QString& dbPath) {
   if (!QFileInfo::exists(dbPath))
     return Status::notFound(QStringLiteral("database %1 does not exist").arg(dbPath));
@@ -362,9 +477,17 @@ EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   connect(m_engine, &Engine::stopped, this, &EngineThread::stopped);
   connect(m_engine, &Engine::statusChanged, this, &EngineThread::statusChanged);
   connect(m_engine, &Engine::idleTimeout, this, &EngineThread::idleTimeout);
+  connect(m_engine, &Engine::controlDone, this, [this](int control, bool ok, const QString& message) {
+    emit controlDone(Control(control), ok, message);
+  });
 }
 
 EngineThread::~EngineThread() { stop(); }
+
+void EngineThread::control(Control control, qint64 id, bool confirm) {
+  QMetaObject::invokeMethod(m_engine, [e = m_engine, control, id, confirm] { e->control(int(control), id, confirm); },
+                            Qt::QueuedConnection);
+}
 
 void EngineThread::start() {
   m_thread.start();

@@ -37,6 +37,8 @@ class Engine final : public QObject {
  public slots:
   void start();
   void stop();
+  // One of EngineThread::Control (as int), answered with controlDone().
+  void control(int control, qint64 id, bool confirm);
 
  signals:
   void started();
@@ -45,12 +47,16 @@ class Engine final : public QObject {
   void statusChanged(const hl::NodeStatus& status);  // a few times per second
   // sleep_timeout: nothing was published or applied for that long (the host exits 0).
   void idleTimeout(qint64 idleMs);
+  void controlDone(int control, bool ok, const QString& message);
 
  private:
   NodeStatus buildStatus();
   Status openDatabase();
   Status setUpCapture();
   Status startEmbeddedServer(QStringList* urls);
+  void makeNatsClient(const QStringList& urls);
+  Status runControl(int control, qint64 id, bool confirm, QString* message);
+  Status retryDeadLetter(qint64 id);
   void tryConnect();
   void onConnected();
   void fail(const QString& reason);
@@ -74,7 +80,10 @@ class Engine final : public QObject {
   qint64 m_natsReconnects = 0;
   int m_streamAttempts = 0;
   bool m_running = false;
-  bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
+  bool m_captureStale = false;
+  bool m_startedOnce = false;
+  bool m_publishingPaused = false;  // after the first start, connection failures never end the node
+  QStringList m_urls;  // the schema changed but the triggers could not be re-created yet
   QFileSystemWatcher m_watcher;
   QTimer m_wakeCoalescer;  // many file events -> one wake-up
   QTimer m_pollTimer;      // polling_interval, when set

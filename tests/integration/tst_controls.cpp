@@ -1,0 +1,189 @@
+// Node controls (issue 5) on two engines in this process against a real nats-server: each
+// control is acknowledged, shows in the status model, in the /health body and in /metrics,
+// and has its effect on replication. Destructive controls need confirmation.
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "harmonylite/engine.h"
+#include "health_server.h"
+#include "metrics_server.h"
+#include "nats_test_client.h"
+#include "node_process.h"
+#include "test_support.h"
+#include "wire/cbor_codec.h"
+
+using namespace hl;
+using C = EngineThread::Control;
+
+namespace {
+struct Node {
+  std::unique_ptr<EngineThread> engine;
+  NodeStatus status;
+  QString db;
+};
+}  // namespace
+
+class TestControls : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+  test::NatsServer m_server;
+  Node m_nodes[2];
+
+  // Runs a control and waits for its answer.
+  QPair<bool, QString> run(int node, C control, qint64 id = 0, bool confirm = false) {
+    QSignalSpy spy(m_nodes[node].engine.get(), &EngineThread::controlDone);
+    m_nodes[node].engine->control(control, id, confirm);
+    if (!spy.wait(10000)) return {false, "no answer"};
+    return {spy.at(0).at(1).toBool(), spy.at(0).at(2).toString()};
+  }
+  bool waitStatus(int node, const std::function<bool(const NodeStatus&)>& f, int ms = 15000) {
+    return test::waitFor([&] { return f(m_nodes[node].status); }, ms);
+  }
+  QString sql(int node, const QString& s) { return test::sqlite3(m_nodes[node].db, s); }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_server.start().isOk());
+    for (int i = 0; i < 2; ++i) {
+      const QString dir = m_dir.filePath(QStringLiteral("n%1").arg(i + 1));
+      QVERIFY(QDir().mkpath(dir));
+      m_nodes[i].db = dir + "/data.db";
+      bool ok = false;
+      test::sqlite3(m_nodes[i].db, test::kReferenceSchema, &ok);
+      QVERIFY(ok);
+      Config c;
+      c.dbPath = m_nodes[i].db;
+      c.nodeId = uint64_t(i + 1);
+      c.replicationLog.shards = 2;
+      c.nats.urls = {m_server.url()};
+      m_nodes[i].engine = std::make_unique<EngineThread>(c);
+      connect(m_nodes[i].engine.get(), &EngineThread::statusChanged, this,
+              [this, i](const NodeStatus& s) { m_nodes[i].status = s; });
+      QSignalSpy started(m_nodes[i].engine.get(), &EngineThread::started);
+      m_nodes[i].engine->start();
+      QVERIFY(started.wait(30000));
+    }
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.healthy; }));
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.healthy; }));
+  }
+
+  void cleanupTestCase() {
+    for (Node& n : m_nodes) n.engine->stop();
+  }
+
+  void pauseAndResumePublishing() {
+    auto [ok, msg] = run(0, C::kPausePublishing);
+    QVERIFY2(ok, qPrintable(msg));
+    QVERIFY(m_nodes[0].status.publishingPaused);
+    QVERIFY(MetricsServer::render({}, m_nodes[0].status).contains("harmonylite_publishing_paused{node_id=\"1\"} 1"));
+    QCOMPARE(HealthServer::toJson(m_nodes[0].status, true).value("publishing_paused").toBool(), true);
+    sql(0, "INSERT INTO Books(id, title, author) VALUES (1, 'held', 'a')");
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.pendingChanges == 1; }));
+    // Node 2 applies node 1's other traffic meanwhile? There is none: the row stays on node 1.
+    QCOMPARE(sql(1, "SELECT count(*) FROM Books"), QString("0"));
+    std::tie(ok, msg) = run(0, C::kResumePublishing);
+    QVERIFY(ok);
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books") == "1"; }, 15000));
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return !s.publishingPaused && s.pendingChanges == 0; }));
+  }
+
+  void pauseAndResumeApplying() {
+    auto [ok, msg] = run(1, C::kPauseApplying, 0);
+    QVERIFY2(ok, qPrintable(msg));
+    QCOMPARE(m_nodes[1].status.shards.size(), 2);
+    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, QString("paused"));
+    QVERIFY(m_nodes[1].status.healthy);  // the operator's pause is not a failure
+    QVERIFY(MetricsServer::render({}, m_nodes[1].status).contains("harmonylite_shard_running{node_id=\"2\",shard=\"1\"} 0"));
+    QCOMPARE(HealthServer::toJson(m_nodes[1].status, true).value("shards").toArray()[0].toObject().value("state").toString(),
+             QString("paused"));
+    sql(0, "INSERT INTO Books(id, title, author) VALUES (2, 'waits', 'a')");
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.pendingChanges == 0 && s.published >= 2; }));
+    QCOMPARE(sql(1, "SELECT count(*) FROM Books"), QString("1"));  // published, not applied
+    QVERIFY(!run(1, C::kPauseApplying, 7).first);                  // no such shard
+    std::tie(ok, msg) = run(1, C::kResumeApplying, 0);
+    QVERIFY(ok);
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books") == "2"; }, 15000));
+    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, QString("running"));
+  }
+
+  void reconnectNats() {
+    const qint64 before = m_nodes[0].status.natsReconnects;
+    auto [ok, msg] = run(0, C::kReconnectNats);
+    QVERIFY2(ok, qPrintable(msg));
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.natsConnected && s.shards.size() == 2; }));
+    QCOMPARE(m_nodes[0].status.natsReconnects, before);  // a new connection, not a reconnect
+    sql(0, "INSERT INTO Books(id, title, author) VALUES (3, 'after reconnect', 'a')");
+    sql(1, "INSERT INTO Books(id, title, author) VALUES (4, 'to node 1', 'b')");
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books") == "3"; }, 15000));
+    QVERIFY(test::waitFor([&] { return sql(0, "SELECT count(*) FROM Books") == "4"; }, 15000));
+  }
+
+  void deadLettersRetryAndDiscard() {
+    // A Go-format message for a table node 2 does not have yet: dead-lettered.
+    auto nc = test::connectTo(m_server.url());
+    QVERIFY(nc.ok());
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js.ok());
+    Change c;
+    c.fromNodeId = 9;
+    c.id = 1;
+    c.table = "Later";
+    c.row = {{"id", Value::integer(1)}, {"v", Value::text("x")}};
+    QVERIFY(test::publish(js->get(), "harmonylite-change-log-1", encodeMessage(c, true)).isOk());
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 1; }));
+    const qint64 id = m_nodes[1].status.recentDeadLetters.value(0).id;
+    QVERIFY(m_nodes[1].status.recentDeadLetters.value(0).reason.contains("unknown table \"Later\""));
+    QCOMPARE(HealthServer::toJson(m_nodes[1].status, true).value("dead_letters").toInteger(), 1);
+    QVERIFY(!run(1, C::kRetryDeadLetter, id).first);  // still no such table: kept
+    QCOMPARE(m_nodes[1].status.deadLetterCount, 1);
+    sql(1, "CREATE TABLE Later(id INTEGER PRIMARY KEY, v TEXT)");
+    QVERIFY(test::waitFor([&] { return run(1, C::kRetryDeadLetter, id).first; }, 15000));
+    QCOMPARE(sql(1, "SELECT v FROM Later WHERE id = 1"), QString("x"));
+    QCOMPARE(m_nodes[1].status.deadLetterCount, 0);
+
+    c.table = "Never";
+    QVERIFY(test::publish(js->get(), "harmonylite-change-log-2", encodeMessage(c, true)).isOk());
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 1; }));
+    const qint64 id2 = m_nodes[1].status.recentDeadLetters.value(0).id;
+    auto [ok, msg] = run(1, C::kDiscardDeadLetter, id2, false);
+    QVERIFY(!ok);
+    QVERIFY(msg.contains("confirm"));
+    QCOMPARE(m_nodes[1].status.deadLetterCount, 1);
+    QVERIFY(run(1, C::kDiscardDeadLetter, id2, true).first);
+    QCOMPARE(m_nodes[1].status.deadLetterCount, 0);
+    QVERIFY(!run(1, C::kDiscardDeadLetter, 999999, true).first);  // no such dead letter
+  }
+
+  void retryFailedPublishes() {
+    // A change in the failed state (as a too-large one would be) is not sent until the retry
+    // control puts it back to pending. Made failed while publishing is paused, so that it was
+    // never sent.
+    QVERIFY(run(0, C::kPausePublishing).first);
+    sql(0, "INSERT INTO Books(id, title, author) VALUES (5, 'was failed', 'a')");
+    sql(0, "UPDATE __harmonylite__changes SET state = 2, error = 'test' WHERE state IS NULL");
+    QVERIFY(run(0, C::kResumePublishing).first);
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.failedChanges == 1 && s.pendingChanges == 0; }));
+    QCOMPARE(sql(1, "SELECT count(*) FROM Books WHERE id = 5"), QString("0"));
+    auto [ok, msg] = run(0, C::kRetryFailedPublishes);
+    QVERIFY2(ok, qPrintable(msg));
+    QVERIFY2(msg.startsWith("1 failed change"), qPrintable(msg));
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 5") == "1"; }, 15000));
+    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.failedChanges == 0 && s.pendingChanges == 0; }));
+  }
+
+  void clearConflictsNeedsConfirmation() {
+    sql(1, "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser) VALUES ('t', 'Books', 'id=1', 'a', 'b')");
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.conflictCount == 1; }));
+    QCOMPARE(m_nodes[1].status.recentConflicts.value(0).rowKey, QString("id=1"));
+    QVERIFY(!run(1, C::kClearConflicts, 0, false).first);
+    QCOMPARE(m_nodes[1].status.conflictCount, 1);
+    QVERIFY(run(1, C::kClearConflicts, 0, true).first);
+    QCOMPARE(m_nodes[1].status.conflictCount, 0);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestControls)
+#include "tst_controls.moc"
