@@ -80,6 +80,18 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                               {"last_error", sh.lastError}});
   }
   o.insert("shards", shards);
+  QJsonArray cluster;
+  for (const PeerStatus& p : s.cluster) {
+    cluster.append(QJsonObject{{"node_id", qint64(p.nodeId)},
+                               {"version", p.version},
+                               {"last_seen", rfc3339(p.lastSeenMs)},
+                               {"healthy", p.healthy},
+                               {"schema_hash", p.schemaHash},
+                               {"lag_messages", p.lagMessages},
+                               {"lag_seconds", p.lagSeconds},
+                               {"shards", p.shardStates}});
+  }
+  o.insert("cluster", cluster);
   return o;
 }
 

@@ -1,6 +1,8 @@
 // Node controls (issue 5) on two engines in this process against a real nats-server: each
 // control is acknowledged, shows in the status model, in the /health body and in /metrics,
 // and has its effect on replication. Destructive controls need confirmation.
+#include <QDateTime>
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QSignalSpy>
@@ -72,6 +74,26 @@ class TestControls : public QObject {
 
   void cleanupTestCase() {
     for (Node& n : m_nodes) n.engine->stop();
+  }
+
+  // Status records: each node shows the other one (with lag and schema hash) within seconds.
+  void clusterViewShowsEveryNode() {
+    QElapsedTimer t;
+    t.start();
+    for (int i = 0; i < 2; ++i) {
+      QVERIFY(waitStatus(i, [](const NodeStatus& s) { return s.cluster.size() == 2; }, 10000));
+      for (const PeerStatus& p : m_nodes[i].status.cluster) {
+        QVERIFY(p.nodeId == 1 || p.nodeId == 2);
+        QVERIFY(p.healthy);
+        QCOMPARE(p.schemaHash, m_nodes[i].status.schemaHash);
+        QVERIFY(p.lastSeenMs > QDateTime::currentMSecsSinceEpoch() - 10000);
+        QCOMPARE(p.shardStates, QString("1:running 2:running"));
+        QCOMPARE(p.lagMessages, 0);
+      }
+    }
+    qInfo() << "both nodes saw each other after" << t.elapsed() << "ms";
+    const QJsonArray cluster = HealthServer::toJson(m_nodes[0].status, true).value("cluster").toArray();
+    QCOMPARE(cluster.size(), 2);
   }
 
   void pauseAndResumePublishing() {

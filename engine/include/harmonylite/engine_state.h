@@ -42,6 +42,19 @@ struct ConflictInfo {
   QString loser;
 };
 
+// A node of the cluster as its last status record told (SPEC B9): any node shows every node.
+struct PeerStatus {
+  uint64_t nodeId = 0;
+  QString version;
+  qint64 lastSeenMs = 0;       // when its record arrived (epoch ms)
+  bool healthy = false;
+  QString reason;
+  QString schemaHash;
+  qint64 lagMessages = 0;      // summed over its shards
+  double lagSeconds = 0;       // the largest of its shards
+  QString shardStates;         // e.g. "1:running 2:running"
+};
+
 struct NodeStatus {
   uint64_t nodeId = 0;
   QString version;
@@ -69,6 +82,7 @@ struct NodeStatus {
   qint64 conflictCount = 0;               // rows in the conflict journal
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
+  QList<PeerStatus> cluster;                // every node heard from (this one included)
   bool healthy = false;
   QString unhealthyReason;     // why not healthy: the first failing check
 };

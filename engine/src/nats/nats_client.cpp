@@ -34,6 +34,7 @@ struct NatsSink {
   };
   Mailbox<PublishResult> acks;
   Mailbox<IncomingMessage> messages;
+  Mailbox<QByteArray> statusRecords;
 
   // Called on a nats.c thread: queues `item` and, unless a delivery is already on its way,
   // posts one call of `deliver` to the client.
@@ -97,6 +98,12 @@ struct NatsSink {
     natsMsg_Destroy(msg);
     s->push(s->acks, std::move(r), &NatsClient::deliverAcks);
   }
+  static void onStatusRecord(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    QByteArray data(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    natsMsg_Destroy(msg);
+    s->push(s->statusRecords, std::move(data), &NatsClient::deliverStatusRecords);
+  }
   static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
     auto* sc = static_cast<SubClosure*>(c);
     IncomingMessage m;
@@ -136,6 +143,8 @@ NatsClient::~NatsClient() {
     m_sink->target = nullptr;  // late callbacks go nowhere
   }
   unsubscribeAll();
+  if (m_statusSub) natsSubscription_Unsubscribe(m_statusSub.get());
+  m_statusSub.reset();
   m_js.reset();
   if (m_nc) natsConnection_Close(m_nc.get());
   m_nc.reset();
@@ -143,6 +152,27 @@ NatsClient::~NatsClient() {
 
 void NatsClient::deliverAcks() {
   for (const PublishResult& r : m_sink->take(m_sink->acks)) emit published(r);
+}
+
+void NatsClient::deliverStatusRecords() {
+  for (const QByteArray& r : m_sink->take(m_sink->statusRecords)) emit statusRecord(r);
+}
+
+Status NatsClient::publishStatusRecord(const QByteArray& json) {
+  if (!m_nc) return Status::unavailable("not connected");
+  const QByteArray subject = QStringLiteral("%1-status.%2").arg(m_config.nats.streamPrefix).arg(m_config.nodeId).toUtf8();
+  return fromNats(natsConnection_Publish(m_nc.get(), subject.constData(), json.constData(), int(json.size())),
+                  "publish status record");
+}
+
+Status NatsClient::subscribeStatusRecords() {
+  if (!m_nc) return Status::unavailable("not connected");
+  const QByteArray subject = QStringLiteral("%1-status.*").arg(m_config.nats.streamPrefix).toUtf8();
+  natsSubscription* sub = nullptr;
+  HL_RETURN_IF_ERROR(fromNats(natsConnection_Subscribe(&sub, m_nc.get(), subject.constData(), &NatsSink::onStatusRecord, m_sink),
+                              "subscribe to status records"));
+  m_statusSub.reset(sub);
+  return Status::ok();
 }
 
 void NatsClient::deliverMessages() {

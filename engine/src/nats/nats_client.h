@@ -76,6 +76,10 @@ class NatsClient final : public QObject {
   Status subscribe(int shard, quint64 startSeq, quint64 generation);
   void unsubscribe(int shard);
   void unsubscribeAll();
+  // Status records (SPEC B9): every node publishes on <stream_prefix>-status.<node id> and
+  // listens to all of them (core NATS, no stream: only the live picture matters).
+  Status publishStatusRecord(const QByteArray& json);
+  Status subscribeStatusRecords();
   // Acknowledges every message of the subscription up to and including the one of `replyTo`.
   Status ack(const QByteArray& replyTo);
 
@@ -86,6 +90,7 @@ class NatsClient final : public QObject {
   void asyncError(const QString& error, int shard);  // shard > 0: that shard's subscription
   void published(const hl::PublishResult& result);
   void received(const hl::IncomingMessage& message);
+  void statusRecord(const QByteArray& json);
 
  private:
   friend struct NatsSink;
@@ -93,6 +98,7 @@ class NatsClient final : public QObject {
   // Emit what the sink collected on nats.c threads (queued calls from the sink).
   void deliverAcks();
   void deliverMessages();
+  void deliverStatusRecords();
   int shardOfSubscription(natsSubscription* sub) const;
 
   Config m_config;
@@ -101,6 +107,7 @@ class NatsClient final : public QObject {
   NatsConnectionPtr m_nc;
   JsCtxPtr m_js;
   std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
+  NatsSubscriptionPtr m_statusSub;
 };
 
 }  // namespace hl

@@ -1,6 +1,9 @@
 #include "runtime/engine.h"
 
 #include <QDateTime>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
 #include <QDir>
 #include <QFileInfo>
 #include <QLoggingCategory>
@@ -24,6 +27,7 @@ Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 namespace {
 constexpr int kStartBusyTimeoutMs = 30000;
 constexpr int kStatusIntervalMs = 500;
+constexpr int kStatusRecordEveryTicks = 4;  // a status record every 2 s
 }
 
 namespace hl {
@@ -41,7 +45,8 @@ Engine::Engine(Config config)
     }
   });
   qRegisterMetaType<NodeStatus>();
-  connect(&m_statusTimer, &QTimer::timeout, this, [this] { emit statusChanged(buildStatus()); });
+  connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
+  m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
   m_wakeCoalescer.setSingleShot(true);
   connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
   connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
@@ -155,6 +160,55 @@ Status Engine::startEmbeddedServer(QStringList* urls) {
   return Status::ok();
 }
 
+void Engine::onStatusTick() {
+  const NodeStatus st = buildStatus();
+  emit statusChanged(st);
+  // Every 2 s, a compact record for the other nodes (SPEC B9).
+  if (++m_statusTicks % kStatusRecordEveryTicks != 0 || !m_nats || !m_nats->isConnected()) return;
+  qint64 lag = 0;
+  double lagSeconds = 0;
+  QStringList states;
+  for (const ShardStatus& sh : st.shards) {
+    lag += sh.lagMessages;
+    lagSeconds = std::max(lagSeconds, sh.lagSeconds);
+    states << QStringLiteral("%1:%2").arg(sh.shard).arg(sh.state);
+  }
+  const QJsonObject record{{"node_id", qint64(st.nodeId)},  {"instance", m_instance},
+                           {"version", st.version},         {"healthy", st.healthy},
+                           {"reason", st.unhealthyReason},  {"schema_hash", st.schemaHash},
+                           {"lag_messages", lag},           {"lag_seconds", lagSeconds},
+                           {"shards", states.join(' ')}};
+  if (Status s = m_nats->publishStatusRecord(QJsonDocument(record).toJson(QJsonDocument::Compact)); !s.isOk())
+    qCDebug(lcEngine).noquote() << s.message();
+}
+
+void Engine::onStatusRecord(const QByteArray& json) {
+  QJsonParseError error;
+  const QJsonObject o = QJsonDocument::fromJson(json.left(64 * 1024), &error).object();
+  const qint64 id = o.value("node_id").toInteger(-1);
+  if (error.error != QJsonParseError::NoError || id <= 0) {
+    qCDebug(lcEngine) << "ignored a malformed status record";
+    return;
+  }
+  if (quint64(id) == m_config.nodeId && o.value("instance").toString() != m_instance) {
+    if (!m_warnedDuplicateId)
+      qCWarning(lcEngine) << "another node uses node id" << id << "(cloned image?): give each node its own node_id";
+    m_warnedDuplicateId = true;
+    return;
+  }
+  PeerStatus p;
+  p.nodeId = quint64(id);
+  p.version = o.value("version").toString().left(64);
+  p.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
+  p.healthy = o.value("healthy").toBool();
+  p.reason = o.value("reason").toString().left(256);
+  p.schemaHash = o.value("schema_hash").toString().left(64);
+  p.lagMessages = o.value("lag_messages").toInteger();
+  p.lagSeconds = o.value("lag_seconds").toDouble();
+  p.shardStates = o.value("shards").toString().left(256);
+  m_peers.insert(p.nodeId, p);
+}
+
 NodeStatus Engine::buildStatus() {
   static const char* const kServerStates[] = {"stopped", "starting", "running", "restarting", "failed"};
   NodeStatus st;
@@ -214,6 +268,7 @@ NodeStatus Engine::buildStatus() {
       st.shards.append(s);
     }
   }
+  for (const PeerStatus& p : m_peers) st.cluster.append(p);
   if (!st.dbConnected) st.unhealthyReason = QStringLiteral("database not open");
   else if (!st.natsConnected) st.unhealthyReason = QStringLiteral("NATS not connected");
   else if (m_config.publish && !st.cdcInstalled) st.unhealthyReason = QStringLiteral("change capture not installed");
@@ -319,6 +374,8 @@ void Engine::onConnected() {
   if (m_publisher) m_publisher->setConnected(true);
   m_statusTimer.start(kStatusIntervalMs);
   if (m_publisher) m_publisher->setPaused(m_publishingPaused);
+  connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
+  if (Status s = m_nats->subscribeStatusRecords(); !s.isOk()) qCWarning(lcEngine).noquote() << s.message();
   if (m_config.sleepTimeoutMs > 0) {
     auto active = [this] { m_lastActivityMs = QDateTime::currentMSecsSinceEpoch(); };
     active();

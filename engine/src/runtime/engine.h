@@ -51,6 +51,8 @@ class Engine final : public QObject {
 
  private:
   NodeStatus buildStatus();
+  void onStatusTick();
+  void onStatusRecord(const QByteArray& json);
   Status openDatabase();
   Status setUpCapture();
   Status startEmbeddedServer(QStringList* urls);
@@ -91,6 +93,10 @@ class Engine final : public QObject {
   QTimer m_statusTimer;    // status cadence
   QTimer m_idleTimer;      // sleep_timeout checks
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
+  int m_statusTicks = 0;
+  QString m_instance;           // random per process: tells a second node with our id apart
+  bool m_warnedDuplicateId = false;
+  QHash<quint64, PeerStatus> m_peers;  // from status records, by node id
   QElapsedTimer m_uptime;
 };
 
