@@ -94,6 +94,7 @@ class Engine final : public QObject {
   QTimer m_idleTimer;      // sleep_timeout checks
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
+  qint64 m_statusCostNs = 0;
   QString m_instance;           // random per process: tells a second node with our id apart
   bool m_warnedDuplicateId = false;
   QHash<quint64, PeerStatus> m_peers;  // from status records, by node id
