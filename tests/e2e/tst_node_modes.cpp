@@ -31,7 +31,8 @@ class TestNodeModes : public QObject {
     QVERIFY(server.start().isOk());
     auto o1 = options(1, "gap", server.url());
     auto o2 = options(2, "gap", server.url());
-    o1.tablesToml = o2.tablesToml = "";
+    const int healthPort = test::freePort();
+    o2.tablesToml = QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n").arg(healthPort);
     NodeProcess n1(o1), n2(o2);
     QVERIFY(n1.start().isOk());
     QVERIFY(n2.start().isOk());
@@ -62,6 +63,12 @@ class TestNodeModes : public QObject {
     QVERIFY(n2.log().contains("no longer holds message 2"));
     QCOMPARE(n2.sql("SELECT count(*) FROM Books"), QString("1"));
     QCOMPARE(n2.sql("SELECT seq FROM __harmonylite__positions"), QString("1"));
+    // /health says so: 503 with the shard's reason.
+    QByteArray body;
+    QVERIFY2(test::waitFor([&] {
+      return test::httpGet(healthPort, "/health", &body) == 503 && body.contains("shard 1 is needs-restore");
+    }, 10000), body.constData());
+    QVERIFY(body.contains("needs a restore"));
     QVERIFY(n2.isRunning());  // it keeps running (and publishing), it does not crash-loop
     QCOMPARE(n2.stop(), 0);
     p1.terminate();
