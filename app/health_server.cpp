@@ -31,13 +31,9 @@ HealthServer::HealthServer(HealthCheckConfig config, QObject* parent)
 }
 
 Status HealthServer::listen() {
-  QHostAddress address;
-  quint16 port = 0;
-  HL_RETURN_IF_ERROR(parseBind("health_check.bind", m_config.bind, &address, &port));
-  m_port = m_server.listen(address, port);
-  if (m_port == 0)
-    return Status::unavailable(
-        QStringLiteral("health_check.bind: cannot listen on %1 (address in use or not available)").arg(m_config.bind));
+  auto port = listenAt(m_server, "health_check.bind", m_config.bind);
+  if (!port) return port.status();
+  m_port = *port;
   return Status::ok();
 }
 

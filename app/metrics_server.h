@@ -35,7 +35,8 @@ class MetricsServer final : public QObject {
   quint16 m_port = 0;
 };
 
-// Parses "host:port" / ":port" into an address and port; shared by the HTTP endpoints.
-Status parseBind(const QString& key, const QString& bind, QHostAddress* address, quint16* port);
+// Listens on "host:port" / ":port" (config key `key`); shared by the HTTP endpoints. Returns
+// the port, or an error naming the key when the address is bad or taken.
+Result<quint16> listenAt(QHttpServer& server, const QString& key, const QString& bind);
 
 }  // namespace hl
