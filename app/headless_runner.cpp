@@ -2,11 +2,8 @@
 
 #include <QCoreApplication>
 
-#include <memory>
-
 #include "harmonylite/engine.h"
-#include "health_server.h"
-#include "metrics_server.h"
+#include "endpoints_host.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"
 
@@ -16,27 +13,13 @@ HeadlessRunner::HeadlessRunner(Config config, QObject* parent)
     : QObject(parent), m_config(std::move(config)) {}
 
 int HeadlessRunner::exec() {
-  std::unique_ptr<HealthServer> health;
-  if (m_config.healthCheck.enable) {
-    health = std::make_unique<HealthServer>(m_config.healthCheck);
-    if (Status s = health->listen(); !s.isOk()) {
-      qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
-      return 1;
-    }
-    qCInfo(lcMain).noquote() << "health endpoint on" << m_config.healthCheck.bind << m_config.healthCheck.path;
-  }
-  std::unique_ptr<MetricsServer> metrics;
-  if (m_config.prometheus.enable) {
-    metrics = std::make_unique<MetricsServer>(m_config.prometheus);
-    if (Status s = metrics->listen(); !s.isOk()) {
-      qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
-      return 1;
-    }
-    qCInfo(lcMain).noquote() << "Prometheus metrics on" << m_config.prometheus.bind << "/metrics";
+  EndpointsHost endpoints;
+  if (Status s = endpoints.start(m_config); !s.isOk()) {
+    qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
+    return 1;
   }
   EngineThread engine(m_config);
-  if (health) QObject::connect(&engine, &EngineThread::statusChanged, health.get(), &HealthServer::setStatus);
-  if (metrics) QObject::connect(&engine, &EngineThread::statusChanged, metrics.get(), &MetricsServer::setStatus);
+  endpoints.follow(engine);
   UnixSignals unixSignals;
   int exitCode = 0;
 

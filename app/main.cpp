@@ -1,7 +1,11 @@
 // harmonylite: the program. Parses the command line, loads the configuration, sets up logging
-// and hands the node to a host: the headless runner (services, --no-gui, no display).
+// and hands the node to a host (SPEC B11): the dashboard when a display can be opened, the
+// headless runner otherwise (services, --no-gui, no display).
+#include <QApplication>
 #include <QCoreApplication>
 #include <QDir>
+
+#include <memory>
 
 #include <cstdio>
 
@@ -10,6 +14,7 @@
 #include "harmonylite/engine.h"
 #include "harmonylite/logging.h"
 #include "harmonylite/version.h"
+#include "gui_runner.h"
 #include "headless_runner.h"
 
 namespace {
@@ -18,9 +23,21 @@ void printErr(const QString& line) {
   std::fputs(("harmonylite: " + line + '\n').toLocal8Bit().constData(), stderr);
 }
 
-// A display is available when X11 or Wayland says so.
-bool displayAvailable() {
-  return !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+// Worth trying to open a window: X11 or Wayland is announced, or QT_QPA_PLATFORM names a
+// platform (offscreen, vnc, eglfs...).
+bool displayAnnounced() {
+  return !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
+         !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
+}
+
+// Qt tries the platforms of QT_QPA_PLATFORM in turn; "minimal" last means "the display could
+// not be opened" instead of Qt's fatal error, and we fall back to headless (SPEC B11).
+void addHeadlessFallbackPlatform() {
+  QByteArray platforms = qgetenv("QT_QPA_PLATFORM");
+  if (platforms.isEmpty())
+    platforms = qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ? "xcb" : "wayland;xcb";
+  if (!platforms.split(';').contains("minimal")) platforms += ";minimal";
+  qputenv("QT_QPA_PLATFORM", platforms);
 }
 
 QStringList splitList(const QString& s) {
@@ -51,8 +68,23 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  QCoreApplication app(argc, argv);
+  // The application object decides the host: QApplication (QtCharts needs it) when a window
+  // may open, QCoreApplication otherwise.
+  const bool tryGui = !cli.noGui && displayAnnounced();
+  // When the display cannot be opened, the QApplication stays on the "minimal" platform and
+  // the headless runner uses it as a plain event loop.
+  std::unique_ptr<QCoreApplication> app;
+  bool gui = false;
+  if (tryGui) {
+    const bool askedForMinimal = qgetenv("QT_QPA_PLATFORM").split(';').contains("minimal");
+    addHeadlessFallbackPlatform();
+    app = std::make_unique<QApplication>(argc, argv);
+    gui = askedForMinimal || QGuiApplication::platformName() != QLatin1String("minimal");
+  } else {
+    app = std::make_unique<QCoreApplication>(argc, argv);
+  }
   QCoreApplication::setApplicationName("harmonylite");
+  QCoreApplication::setOrganizationName("harmonylite");
 
   hl::Config config;
   QList<hl::ConfigWarning> warnings;
@@ -110,9 +142,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if (!cli.noGui && displayAvailable()) {
-    qCInfo(lcMain) << "this build has no dashboard yet; running headless";
-  } else if (!cli.noGui) {
+  if (gui) {
+    hl::GuiRunner runner(config);
+    return runner.exec();
+  }
+  if (cli.noGui) {
+    qCInfo(lcMain) << "--no-gui given; running headless";
+  } else if (tryGui) {
+    qCInfo(lcMain).noquote() << "the display could not be opened (DISPLAY=" + qEnvironmentVariable("DISPLAY") +
+                                    "); running headless";
+  } else {
     qCInfo(lcMain) << "no display available; running headless";
   }
   hl::HeadlessRunner runner(config);

@@ -18,6 +18,7 @@ QProcessEnvironment envWithDataHome(const QString& dataHome) {
   env.insert("XDG_DATA_HOME", dataHome);
   env.remove("DISPLAY");
   env.remove("WAYLAND_DISPLAY");
+  env.remove("QT_QPA_PLATFORM");  // ctest sets it for the test itself; the node must not see it
   return env;
 }
 
@@ -46,9 +47,12 @@ class TestCli : public QObject {
   }
 
   // Starts the program, waits for `readyText` on stderr, sends `sig`, returns the result.
-  test::ProcessResult runUntilSignal(const QStringList& args, const QByteArray& readyText, int sig) {
+  test::ProcessResult runUntilSignal(const QStringList& args, const QByteArray& readyText, int sig,
+                                     const QStringList& extraEnv = {}) {
     QProcess p;
-    p.setProcessEnvironment(envWithDataHome(m_dir.filePath("xdg")));
+    QProcessEnvironment env = envWithDataHome(m_dir.filePath("xdg"));
+    for (const QString& kv : extraEnv) env.insert(kv.section('=', 0, 0), kv.section('=', 1));
+    p.setProcessEnvironment(env);
     p.start(test::harmonyliteBinary(), args);
     test::ProcessResult r;
     if (!p.waitForStarted(5000)) return r;
@@ -169,6 +173,35 @@ class TestCli : public QObject {
     QCOMPARE(again.exitCode, 0);
     QVERIFY(again.err.contains("no display available; running headless"));
     QVERIFY(again.err.contains("node=" + id));
+  }
+
+  // SPEC B11: a display that is announced but cannot be opened means headless, not a crash.
+  void unreachableDisplayFallsBackToHeadless() {
+    const auto r = runUntilSignal({}, "node running", SIGTERM, {"DISPLAY=:97"});
+    QVERIFY(!r.timedOut);
+    QVERIFY(!r.crashed);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.err.contains("the display could not be opened (DISPLAY=:97); running headless"), r.err.constData());
+    QVERIFY(r.err.contains("node running headless"));
+  }
+
+  // With a display (here Qt's offscreen platform) the dashboard opens on the same engine, titled
+  // with the node id, and SIGTERM still stops the node cleanly.
+  void displayOpensTheDashboard() {
+    const auto r = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QVERIFY(!r.timedOut);
+    QVERIFY(!r.crashed);
+    QCOMPARE(r.exitCode, 0);
+    const QByteArray id = test::readFile(m_dir.filePath("xdg/harmonylite/node-id")).trimmed();
+    QVERIFY2(r.err.contains("dashboard open: HarmonyLite - node " + id + " on offscreen"), r.err.constData());
+    QVERIFY(r.err.contains("node running with the dashboard"));
+    QVERIFY2(!r.err.contains("qrc:/qml"), r.err.constData());  // no QML warning
+    QVERIFY(r.err.contains("stopped cleanly"));
+    // --no-gui wins over a display.
+    const auto headless = runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QCOMPARE(headless.exitCode, 0);
+    QVERIFY(headless.err.contains("--no-gui given; running headless"));
+    QVERIFY(!headless.err.contains("dashboard open"));
   }
 
   void nodeIdFlagOverridesConfig() {

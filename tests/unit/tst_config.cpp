@@ -1,5 +1,6 @@
 // Configuration loading (SPEC A9, B10): defaults, the deployment guide's config verbatim,
 // errors that name file, line and key, warnings for unknown keys, node id persistence.
+#include <QHash>
 #include <QDir>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -376,6 +377,43 @@ detailed = false
   void defaultDataDirFollowsXdg() {
     qputenv("XDG_DATA_HOME", "/tmp/hl-xdg-test");
     QCOMPARE(defaultDataDir(), QString("/tmp/hl-xdg-test/harmonylite"));
+  }
+
+  // The Settings page and logs show describeConfig(): every secret masked, the rest verbatim.
+  void describeConfigMasksSecrets() {
+    auto loaded = hl::loadConfigText(
+        "db_path = \"/tmp/x.db\"\n"
+        "[nats]\n"
+        "user_name = \"svc\"\n"
+        "user_password = \"hunter2-nats\"\n"
+        "[snapshot.s3]\n"
+        "access_key = \"AKIA-SECRET\"\n"
+        "secret = \"s3-secret-value\"\n"
+        "[snapshot.webdav]\n"
+        "url = \"https://dav.example/snap?dir=/s&login=bob&secret=dav-secret-value\"\n"
+        "[snapshot.sftp]\n"
+        "url = \"sftp://alice:sftp-secret-value@host:22/backups\"\n",
+        "t.toml");
+    QVERIFY2(loaded, qPrintable(loaded.status().message()));
+    const QList<hl::ConfigEntry> entries = hl::describeConfig(loaded->config);
+    QString all;
+    QHash<QString, hl::ConfigEntry> byKey;
+    for (const hl::ConfigEntry& e : entries) {
+      all += e.key + '=' + e.value + '\n';
+      byKey.insert(e.key, e);
+    }
+    for (const char* leaked : {"hunter2-nats", "AKIA-SECRET", "s3-secret-value", "dav-secret-value",
+                               "sftp-secret-value"})
+      QVERIFY2(!all.contains(QLatin1String(leaked)), leaked);
+    QCOMPARE(byKey.value("nats.user_password").value, QStringLiteral("********"));
+    QVERIFY(byKey.value("nats.user_password").secret);
+    QCOMPARE(byKey.value("nats.user_name").value, QStringLiteral("\"svc\""));
+    QCOMPARE(byKey.value("db_path").value, QStringLiteral("\"/tmp/x.db\""));
+    QVERIFY(byKey.value("snapshot.sftp.url").value.contains("alice:********@host"));
+    QVERIFY(byKey.value("snapshot.webdav.url").value.contains("login=bob"));
+    QCOMPARE(byKey.value("snapshot.s3.session_token").value, QStringLiteral("\"\""));  // unset
+    QCOMPARE(entries.first().key, QStringLiteral("db_path"));
+    QVERIFY(byKey.contains("health_check.detailed"));
   }
 };
 

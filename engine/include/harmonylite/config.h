@@ -149,6 +149,17 @@ Result<Config> firstRunConfig(const QString& dataDir = QString());
 // The user's data directory for the first-run defaults (e.g. ~/.local/share/harmonylite).
 QString defaultDataDir();
 
+// One line of the effective configuration, as the dashboard's Settings page and logs show it.
+struct ConfigEntry {
+  QString key;     // dotted TOML path, e.g. "nats.user_password"
+  QString value;   // as TOML would spell it; secrets are masked ("********" when set)
+  bool secret = false;
+};
+
+// The effective configuration, every key in file order, with secrets (passwords, S3 keys, the
+// password inside WebDAV/SFTP URLs) masked. Safe to log and to show.
+QList<ConfigEntry> describeConfig(const Config& config);
+
 // Resolves node_id == 0: reads "<state dir>/node-id", or generates a random id and writes it
 // there atomically. Returns the id to use.
 Result<uint64_t> resolveNodeId(const Config& config);

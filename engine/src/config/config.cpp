@@ -14,6 +14,7 @@
 #include <QSet>
 #include <QStandardPaths>
 #include <QUrl>
+#include <QUrlQuery>
 
 #include <algorithm>
 #include <limits>
@@ -427,6 +428,106 @@ Result<uint64_t> resolveNodeId(const Config& config) {
       !out.commit())
     return Status::ioError(QStringLiteral("cannot write %1: %2").arg(path, out.errorString()));
   return id;
+}
+
+}  // namespace hl
+
+namespace hl {
+namespace {
+
+const QString kMask = QStringLiteral("********");
+
+QString tomlString(const QString& s) {
+  QString out = s;
+  out.replace('\\', "\\\\").replace('"', "\\\"");
+  return '"' + out + '"';
+}
+QString tomlList(const QStringList& l) {
+  QStringList quoted;
+  for (const QString& s : l) quoted << tomlString(s);
+  return '[' + quoted.join(", ") + ']';
+}
+QString tomlBool(bool b) { return b ? QStringLiteral("true") : QStringLiteral("false"); }
+
+// The password of "scheme://user:password@host/..." and a "secret=" query item, masked.
+QString maskUrl(const QString& url) {
+  QUrl u(url);
+  if (!u.isValid()) return url.isEmpty() ? url : kMask;
+  if (!u.password().isEmpty()) u.setPassword(kMask);
+  QUrlQuery q(u);
+  if (q.hasQueryItem("secret")) {
+    q.removeAllQueryItems("secret");
+    q.addQueryItem("secret", kMask);
+    u.setQuery(q);
+  }
+  return u.toString(QUrl::DecodeReserved);
+}
+
+}  // namespace
+
+QList<ConfigEntry> describeConfig(const Config& c) {
+  QList<ConfigEntry> out;
+  auto add = [&out](const char* key, const QString& value) { out.append({QString::fromLatin1(key), value, false}); };
+  auto secret = [&out](const char* key, const QString& value) {
+    out.append({QString::fromLatin1(key), value.isEmpty() ? QStringLiteral("\"\"") : kMask, true});
+  };
+  auto num = [](auto v) { return QString::number(v); };
+  add("db_path", tomlString(c.dbPath));
+  add("node_id", num(c.nodeId));
+  add("seq_map_path", tomlString(c.effectiveSeqMapPath()));
+  add("publish", tomlBool(c.publish));
+  add("replicate", tomlBool(c.replicate));
+  add("scan_max_changes", num(c.scanMaxChanges));
+  add("cleanup_interval", num(c.cleanupIntervalMs));
+  add("sleep_timeout", num(c.sleepTimeoutMs));
+  add("polling_interval", num(c.pollingIntervalMs));
+  add("ignore_tables", tomlList(c.ignoreTables));
+  add("replication_log.shards", num(c.replicationLog.shards));
+  add("replication_log.max_entries", num(c.replicationLog.maxEntries));
+  add("replication_log.replicas", num(c.replicationLog.replicas));
+  add("replication_log.compress", tomlBool(c.replicationLog.compress));
+  add("replication_log.update_existing", tomlBool(c.replicationLog.updateExisting));
+  add("snapshot.enabled", tomlBool(c.snapshot.enabled));
+  add("snapshot.store", tomlString(c.snapshot.store));
+  add("snapshot.interval", num(c.snapshot.intervalMs));
+  add("snapshot.leader_ttl", num(c.snapshot.leaderTtlMs));
+  add("snapshot.nats.replicas", num(c.snapshot.nats.replicas));
+  add("snapshot.nats.bucket", tomlString(c.effectiveSnapshotBucket()));
+  add("snapshot.s3.endpoint", tomlString(c.snapshot.s3.endpoint));
+  add("snapshot.s3.path", tomlString(c.snapshot.s3.path));
+  add("snapshot.s3.bucket", tomlString(c.snapshot.s3.bucket));
+  secret("snapshot.s3.access_key", c.snapshot.s3.accessKey);
+  secret("snapshot.s3.secret", c.snapshot.s3.secret);
+  secret("snapshot.s3.session_token", c.snapshot.s3.sessionToken);
+  add("snapshot.s3.use_ssl", tomlBool(c.snapshot.s3.useSsl));
+  add("snapshot.webdav.url", tomlString(maskUrl(c.snapshot.webdavUrl)));
+  add("snapshot.sftp.url", tomlString(maskUrl(c.snapshot.sftpUrl)));
+  add("snapshot.local.path", tomlString(c.snapshot.localPath));
+  add("nats.urls", tomlList(c.nats.urls));
+  add("nats.subject_prefix", tomlString(c.nats.subjectPrefix));
+  add("nats.stream_prefix", tomlString(c.nats.streamPrefix));
+  add("nats.bind_address", tomlString(c.nats.bindAddress));
+  add("nats.server_config", tomlString(c.nats.serverConfig));
+  add("nats.connect_retries", num(c.nats.connectRetries));
+  add("nats.reconnect_wait_seconds", num(c.nats.reconnectWaitSeconds));
+  add("nats.user_name", tomlString(c.nats.userName));
+  secret("nats.user_password", c.nats.userPassword);
+  add("nats.seed_file", tomlString(c.nats.seedFile));
+  add("nats.ca_file", tomlString(c.nats.caFile));
+  add("nats.cert_file", tomlString(c.nats.certFile));
+  add("nats.key_file", tomlString(c.nats.keyFile));
+  add("nats.server_binary", tomlString(c.nats.serverBinary));
+  add("logging.verbose", tomlBool(c.logging.verbose));
+  add("logging.format", tomlString(c.logging.format));
+  add("prometheus.enable", tomlBool(c.prometheus.enable));
+  add("prometheus.bind", tomlString(c.prometheus.bind));
+  add("prometheus.namespace", tomlString(c.prometheus.nameSpace));
+  add("prometheus.subsystem", tomlString(c.prometheus.subsystem));
+  add("health_check.enable", tomlBool(c.healthCheck.enable));
+  add("health_check.bind", tomlString(c.healthCheck.bind));
+  add("health_check.path", tomlString(c.healthCheck.path));
+  add("health_check.detailed", tomlBool(c.healthCheck.detailed));
+  return out;
 }
 
 }  // namespace hl

@@ -1,0 +1,50 @@
+// ClusterModel: every node this one has heard from through the status records (Cluster page),
+// this node included, ordered by node id. A schema hash that differs from this node's is
+// flagged so the page can highlight it. Thread: GUI thread only.
+#pragma once
+
+#include <QAbstractListModel>
+#include <QList>
+
+#include "harmonylite/engine_state.h"
+
+namespace hl {
+
+class ClusterModel final : public QAbstractListModel {
+  Q_OBJECT
+  Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+  Q_PROPERTY(int mismatches READ mismatches NOTIFY countChanged)
+ public:
+  enum Role {
+    kNodeIdRole = Qt::UserRole + 1, kVersionRole, kLastSeenMsRole, kLastSeenTextRole, kHealthyRole,
+    kReasonRole, kSchemaHashRole, kSchemaMismatchRole, kLagMessagesRole, kLagSecondsRole,
+    kShardStatesRole, kIsSelfRole,
+  };
+  Q_ENUM(Role)
+
+  using QAbstractListModel::QAbstractListModel;
+
+  int rowCount(const QModelIndex& parent = QModelIndex()) const override;
+  QVariant data(const QModelIndex& index, int role) const override;
+  QHash<int, QByteArray> roleNames() const override;
+
+  // `self` and `selfSchemaHash` identify this node; `nowMs` is the wall clock for "last seen".
+  void update(QList<PeerStatus> peers, uint64_t self, const QString& selfSchemaHash, qint64 nowMs);
+
+  int mismatches() const { return m_mismatches; }
+
+ signals:
+  void countChanged();
+
+ private:
+  QList<PeerStatus> m_peers;
+  uint64_t m_self = 0;
+  QString m_selfHash;
+  qint64 m_nowMs = 0;
+  int m_mismatches = 0;
+};
+
+// "just now", "12 s ago", "3 min ago", "2 h ago"; "never" for 0.
+QString agoText(qint64 thenMs, qint64 nowMs);
+
+}  // namespace hl

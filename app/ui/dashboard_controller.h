@@ -1,0 +1,145 @@
+// DashboardController: what the dashboard's QML sees. It turns the engine's NodeStatus (a copy,
+// a few per second) into a NodeSummary value, the list models of the pages, chart samples and
+// events; QML's commands come in as invokables and leave as controlRequested() /
+// restartRequested() signals that the host (GuiRunner) queues to the engine thread. The
+// controller never touches engine objects, so it is tested by feeding it statuses by hand.
+// Thread: GUI thread only. Owns its models.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QUrl>
+
+#include "cluster_model.h"
+#include "event_model.h"
+#include "harmonylite/config.h"
+#include "harmonylite/engine.h"
+#include "harmonylite/engine_state.h"
+#include "node_summary.h"
+#include "settings_model.h"
+#include "shard_model.h"
+
+namespace hl {
+
+class DashboardController final : public QObject {
+  Q_OBJECT
+  Q_PROPERTY(hl::NodeSummary summary READ summary NOTIFY statusChanged)
+  Q_PROPERTY(QString engineState READ engineState NOTIFY engineStateChanged)
+  Q_PROPERTY(QString engineError READ engineError NOTIFY engineStateChanged)
+  Q_PROPERTY(QString nodeId READ nodeId NOTIFY configChanged)
+  Q_PROPERTY(QString windowTitle READ windowTitle NOTIFY configChanged)
+  Q_PROPERTY(QString configSource READ configSource NOTIFY configChanged)
+  Q_PROPERTY(bool firstRun READ firstRun NOTIFY configChanged)
+  Q_PROPERTY(QString dbPath READ dbPath NOTIFY configChanged)
+  Q_PROPERTY(QString natsUrls READ natsUrls NOTIFY configChanged)
+  Q_PROPERTY(QString configError READ configError NOTIFY configErrorChanged)
+  Q_PROPERTY(int controlsInFlight READ controlsInFlight NOTIFY controlsInFlightChanged)
+  Q_PROPERTY(QString lastControlMessage READ lastControlMessage NOTIFY controlFinished)
+  Q_PROPERTY(bool lastControlOk READ lastControlOk NOTIFY controlFinished)
+  Q_PROPERTY(hl::ShardModel* shards READ shards CONSTANT)
+  Q_PROPERTY(hl::ClusterModel* cluster READ cluster CONSTANT)
+  Q_PROPERTY(hl::EventModel* events READ events CONSTANT)
+  Q_PROPERTY(hl::SettingsModel* settings READ settings CONSTANT)
+
+ public:
+  explicit DashboardController(QObject* parent = nullptr);
+
+  NodeSummary summary() const { return m_summary; }
+  QString engineState() const { return m_engineState; }
+  QString engineError() const { return m_engineError; }
+  QString nodeId() const { return QString::number(m_config.nodeId); }
+  QString windowTitle() const { return QStringLiteral("HarmonyLite - node ") + nodeId(); }
+  QString configSource() const;
+  bool firstRun() const { return m_config.sourcePath.isEmpty(); }
+  QString dbPath() const { return m_config.dbPath; }
+  QString natsUrls() const { return m_config.nats.urls.join(QStringLiteral(", ")); }
+  QString configError() const { return m_configError; }
+  int controlsInFlight() const { return m_controlsInFlight; }
+  QString lastControlMessage() const { return m_lastControlMessage; }
+  bool lastControlOk() const { return m_lastControlOk; }
+  ShardModel* shards() { return &m_shards; }
+  ClusterModel* cluster() { return &m_cluster; }
+  EventModel* events() { return &m_events; }
+  SettingsModel* settings() { return &m_settings; }
+  const Config& config() const { return m_config; }
+
+  // Node controls (the engine answers through onControlDone). The destructive ones are called
+  // by QML only after the user confirmed, and pass confirm = true.
+  Q_INVOKABLE void pausePublishing();
+  Q_INVOKABLE void resumePublishing();
+  Q_INVOKABLE void pauseApplying(int shard);   // 0 = every shard
+  Q_INVOKABLE void resumeApplying(int shard);
+  Q_INVOKABLE void reconnectNats();
+  Q_INVOKABLE void retryDeadLetter(qint64 id);
+  Q_INVOKABLE void discardDeadLetter(qint64 id);
+  Q_INVOKABLE void retryFailedPublishes();
+  Q_INVOKABLE void clearConflicts();
+
+  // Pointing the node somewhere else (first run, Settings): each restarts the engine with the
+  // changed configuration, or sets configError and changes nothing.
+  Q_INVOKABLE void openDatabase(const QUrl& file);
+  Q_INVOKABLE void useNatsServers(const QString& commaSeparatedUrls);  // "" = embedded server
+  Q_INVOKABLE void loadConfig(const QUrl& file);
+  Q_INVOKABLE void clearConfigError();
+
+ public slots:
+  void setConfig(const hl::Config& config);
+  // `nowMs` is the wall clock (for "last seen" texts) and `monotonicMs` the clock rates are
+  // computed with; the one-argument form reads both clocks.
+  void applyStatus(const hl::NodeStatus& status);
+  void applyStatusAt(const hl::NodeStatus& status, qint64 nowMs, qint64 monotonicMs);
+  void onEngineStarting();
+  void onEngineStarted();
+  void onEngineFailed(const QString& reason);
+  void onEngineStopped();
+  void onControlDone(hl::EngineThread::Control control, bool ok, const QString& message);
+
+ signals:
+  void statusChanged();
+  void engineStateChanged();
+  void configChanged();
+  void configErrorChanged();
+  void controlsInFlightChanged();
+  void controlFinished(bool ok, const QString& message);
+  // One point per status for the charts: seconds since the controller started.
+  void sampleAdded(double t, double publishRate, double applyRate, double lagMessages);
+  // Per-shard lag in messages, in the order of the shard model.
+  void shardLagSampleAdded(double t, const QVariantList& lagMessages);
+  // To the host: queue this control to the engine thread / restart the engine with `config`.
+  void controlRequested(hl::EngineThread::Control control, qint64 id, bool confirm);
+  void restartRequested(const hl::Config& config);
+
+ private:
+  void request(EngineThread::Control control, qint64 id = 0, bool confirm = false);
+  void noticeChanges(const NodeStatus& previous, const NodeStatus& status);
+  void addEvent(const QString& kind, const QString& title, const QString& detail = QString(), qint64 refId = 0);
+  void setEngineState(const QString& state, const QString& error);
+  void setConfigError(const QString& error);
+  void requestRestart(Config config);
+
+  Config m_config;
+  NodeSummary m_summary;
+  NodeStatus m_last;
+  bool m_haveLast = false;
+  qint64 m_lastMonotonicMs = 0;
+  qint64 m_lastConflictId = 0;
+  qint64 m_lastDeadLetterId = 0;
+  QElapsedTimer m_clock;  // chart time axis
+  QString m_engineState = QStringLiteral("stopped");
+  QString m_engineError;
+  QString m_configError;
+  int m_controlsInFlight = 0;
+  QString m_lastControlMessage;
+  bool m_lastControlOk = true;
+  ShardModel m_shards;
+  ClusterModel m_cluster;
+  EventModel m_events;
+  SettingsModel m_settings;
+};
+
+// "3 h 12 min", "45 s"
+QString durationText(qint64 seconds);
+// "12.4 MB"
+QString bytesText(qint64 bytes);
+
+}  // namespace hl

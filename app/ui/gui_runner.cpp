@@ -1,0 +1,115 @@
+#include "gui_runner.h"
+
+#include <QGuiApplication>
+#include <QQmlContext>
+#include <QQuickStyle>
+#include <QQuickWindow>
+#include <QtQml>
+
+#include "harmonylite/logging.h"
+#include "unix_signals.h"
+
+namespace hl {
+
+void registerDashboardTypes() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  qRegisterMetaType<NodeStatus>();
+  qRegisterMetaType<NodeSummary>();
+  qmlRegisterUncreatableType<DashboardController>("HarmonyLite", 1, 0, "DashboardController", "from C++");
+  qmlRegisterUncreatableType<ShardModel>("HarmonyLite", 1, 0, "ShardModel", "from C++");
+  qmlRegisterUncreatableType<ClusterModel>("HarmonyLite", 1, 0, "ClusterModel", "from C++");
+  qmlRegisterUncreatableType<EventModel>("HarmonyLite", 1, 0, "EventModel", "from C++");
+  qmlRegisterUncreatableType<SettingsModel>("HarmonyLite", 1, 0, "SettingsModel", "from C++");
+  // Edge gateways often have no GPU and tests have no display: draw in software unless the user
+  // asked for a graphics API.
+  if (qEnvironmentVariableIsEmpty("QT_QUICK_BACKEND") && qEnvironmentVariableIsEmpty("QSG_RHI_BACKEND"))
+    QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
+  if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE")) QQuickStyle::setStyle(QStringLiteral("Fusion"));
+}
+
+GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config(std::move(config)) {
+  connect(&m_controller, &DashboardController::restartRequested, this, &GuiRunner::restartWith);
+}
+
+GuiRunner::~GuiRunner() { stop(); }
+
+Status GuiRunner::start() {
+  registerDashboardTypes();
+  HL_RETURN_IF_ERROR(m_endpoints.start(m_config));
+  m_controller.setConfig(m_config);
+
+  m_qml = std::make_unique<QQmlApplicationEngine>();
+  m_qml->rootContext()->setContextProperty(QStringLiteral("controller"), &m_controller);
+  QStringList qmlErrors;
+  connect(m_qml.get(), &QQmlApplicationEngine::warnings, this, [&qmlErrors](const QList<QQmlError>& warnings) {
+    for (const QQmlError& e : warnings) qmlErrors << e.toString();
+  });
+  m_qml->load(QUrl(QStringLiteral("qrc:/qml/Main.qml")));
+  m_qml->disconnect(this);
+  const QList<QObject*> roots = m_qml->rootObjects();
+  m_window = roots.isEmpty() ? nullptr : qobject_cast<QQuickWindow*>(roots.first());
+  if (!m_window)
+    return Status::internal("the dashboard could not be loaded: " + qmlErrors.join("; "));
+  for (const QString& w : qmlErrors) qCWarning(lcMain).noquote() << "qml:" << w;
+  qCInfo(lcMain).noquote() << "dashboard open:" << m_window->title() << "on" << QGuiApplication::platformName();
+  startEngine(m_config);
+  return Status::ok();
+}
+
+void GuiRunner::startEngine(const Config& config) {
+  m_engine = std::make_unique<EngineThread>(config);
+  EngineThread* e = m_engine.get();
+  m_endpoints.follow(*e);
+  connect(e, &EngineThread::statusChanged, &m_controller, qOverload<const NodeStatus&>(&DashboardController::applyStatus));
+  connect(e, &EngineThread::started, &m_controller, &DashboardController::onEngineStarted);
+  connect(e, &EngineThread::failed, &m_controller, &DashboardController::onEngineFailed);
+  connect(e, &EngineThread::stopped, &m_controller, &DashboardController::onEngineStopped);
+  connect(e, &EngineThread::controlDone, &m_controller, &DashboardController::onControlDone);
+  connect(&m_controller, &DashboardController::controlRequested, e, &EngineThread::control);
+  connect(e, &EngineThread::started, this, [] { qCInfo(lcMain) << "node running with the dashboard"; });
+  connect(e, &EngineThread::failed, this, [](const QString& reason) {
+    qCCritical(lcMain).noquote() << "start-up failed:" << reason << "(shown in the dashboard)";
+  });
+  m_controller.onEngineStarting();
+  e->start();
+}
+
+void GuiRunner::restartWith(const Config& config) {
+  qCInfo(lcMain).noquote() << "restarting the node: database" << config.dbPath;
+  if (m_engine) {
+    m_controller.disconnect(m_engine.get());
+    m_engine->stop();
+    m_engine.reset();
+  }
+  m_config = config;
+  m_controller.setConfig(config);
+  if (Status s = m_endpoints.start(config); !s.isOk()) {
+    m_controller.onEngineFailed(s.message());
+    return;
+  }
+  startEngine(config);
+}
+
+int GuiRunner::exec() {
+  if (Status s = start(); !s.isOk()) {
+    qCCritical(lcMain).noquote() << "start-up failed:" << s.message();
+    return 1;
+  }
+  UnixSignals unixSignals;
+  connect(&unixSignals, &UnixSignals::terminationRequested, this, [](int sig) {
+    qCInfo(lcMain) << "signal" << sig << "received, stopping";
+    QCoreApplication::quit();
+  });
+  const int rc = QGuiApplication::exec();
+  stop();
+  if (rc == 0) qCInfo(lcMain) << "stopped cleanly";
+  return rc;
+}
+
+void GuiRunner::stop() {
+  if (m_engine) m_engine->stop();
+}
+
+}  // namespace hl

@@ -1,0 +1,60 @@
+// The dashboard host (SPEC B11): runs the engine on its thread and shows it in a Qt Quick
+// window. The window reads only the DashboardController (copies of the status, list models);
+// controls and restarts leave the controller as signals and reach the engine as queued calls,
+// so the interface never blocks on the engine.
+// Thread: the GUI (main) thread; needs a QApplication (QtCharts). Owns the engine thread, the
+// endpoints, the controller and the QML engine.
+#pragma once
+
+#include <QObject>
+#include <QQmlApplicationEngine>
+
+#include <memory>
+
+#include "dashboard_controller.h"
+#include "endpoints_host.h"
+#include "harmonylite/config.h"
+#include "harmonylite/engine.h"
+#include "harmonylite/status.h"
+
+class QQuickWindow;
+
+namespace hl {
+
+class GuiRunner final : public QObject {
+  Q_OBJECT
+ public:
+  explicit GuiRunner(Config config, QObject* parent = nullptr);
+  ~GuiRunner() override;
+
+  // Binds the endpoints, opens the window and starts the engine. An error (a taken port, QML
+  // that does not load) is one line naming the cause. A node that fails to start is not an
+  // error here: the window shows why, and the user can point it elsewhere.
+  Status start();
+  // start(), then the event loop until the window is closed or SIGINT/SIGTERM; the exit code.
+  int exec();
+  // Stops the engine (joins its thread). Safe to call twice.
+  void stop();
+
+  DashboardController* controller() { return &m_controller; }
+  QQuickWindow* window() const { return m_window; }
+  EngineThread* engine() const { return m_engine.get(); }
+
+ private:
+  void startEngine(const Config& config);
+  void restartWith(const Config& config);
+
+  Config m_config;
+  EndpointsHost m_endpoints;
+  DashboardController m_controller;
+  std::unique_ptr<EngineThread> m_engine;
+  std::unique_ptr<QQmlApplicationEngine> m_qml;
+  QQuickWindow* m_window = nullptr;
+};
+
+// Registers the dashboard's C++ types with QML and picks the scene graph backend (software
+// unless QT_QUICK_BACKEND or QSG_RHI_BACKEND say otherwise). Call once after the
+// QApplication exists; tests of the QML call it too.
+void registerDashboardTypes();
+
+}  // namespace hl

@@ -1,0 +1,66 @@
+#include "shard_model.h"
+
+namespace hl {
+
+int ShardModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : int(m_shards.size());
+}
+
+QVariant ShardModel::data(const QModelIndex& index, int role) const {
+  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
+    return {};
+  const ShardStatus& s = m_shards.at(index.row());
+  switch (role) {
+    case Qt::DisplayRole:
+    case kShardRole: return s.shard;
+    case kStreamRole: return s.stream;
+    case kAppliedRole: return QVariant::fromValue<qulonglong>(s.applied);
+    case kReceivedRole: return QVariant::fromValue<qulonglong>(s.received);
+    case kLagMessagesRole: return QVariant::fromValue<qlonglong>(s.lagMessages);
+    case kLagSecondsRole: return s.lagSeconds;
+    case kStateRole: return s.state;
+    case kLastErrorRole: return s.lastError;
+    case kAppliedChangesRole: return QVariant::fromValue<qlonglong>(s.appliedChanges);
+    case kConflictsRole: return QVariant::fromValue<qlonglong>(s.conflicts);
+    case kDeadLettersRole: return QVariant::fromValue<qlonglong>(s.deadLetters);
+    case kRateRole: return m_rates.value(index.row());
+    default: return {};
+  }
+}
+
+QHash<int, QByteArray> ShardModel::roleNames() const {
+  return {{kShardRole, "shard"},         {kStreamRole, "stream"},
+          {kAppliedRole, "applied"},     {kReceivedRole, "received"},
+          {kLagMessagesRole, "lagMessages"}, {kLagSecondsRole, "lagSeconds"},
+          {kStateRole, "state"},         {kLastErrorRole, "lastError"},
+          {kAppliedChangesRole, "appliedChanges"}, {kConflictsRole, "conflicts"},
+          {kDeadLettersRole, "deadLetters"}, {kRateRole, "rate"}};
+}
+
+void ShardModel::update(const QList<ShardStatus>& shards, double seconds) {
+  bool sameRows = shards.size() == m_shards.size();
+  for (qsizetype i = 0; sameRows && i < shards.size(); ++i)
+    sameRows = shards[i].shard == m_shards[i].shard;
+  QList<double> rates(shards.size(), 0.0);
+  for (qsizetype i = 0; i < shards.size(); ++i) {
+    if (sameRows && seconds > 0) {
+      const qint64 delta = shards[i].appliedChanges - m_shards[i].appliedChanges;
+      rates[i] = delta > 0 ? double(delta) / seconds : 0.0;
+    } else if (sameRows) {
+      rates[i] = m_rates.value(i);
+    }
+  }
+  if (!sameRows) {
+    beginResetModel();
+    m_shards = shards;
+    m_rates = rates;
+    endResetModel();
+    emit countChanged();
+    return;
+  }
+  m_shards = shards;
+  m_rates = rates;
+  if (!m_shards.isEmpty()) emit dataChanged(index(0), index(int(m_shards.size()) - 1));
+}
+
+}  // namespace hl

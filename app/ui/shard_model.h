@@ -1,0 +1,45 @@
+// ShardModel: one row per shard of this node (Shards page), fed from NodeStatus by the
+// DashboardController a few times per second. Rows are updated in place (dataChanged) while
+// the set of shards stays the same, so views keep their scroll position and selection.
+// Thread: GUI thread only.
+#pragma once
+
+#include <QAbstractListModel>
+#include <QList>
+
+#include "harmonylite/engine_state.h"
+
+namespace hl {
+
+class ShardModel final : public QAbstractListModel {
+  Q_OBJECT
+  Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
+ public:
+  enum Role {
+    kShardRole = Qt::UserRole + 1, kStreamRole, kAppliedRole, kReceivedRole, kLagMessagesRole,
+    kLagSecondsRole, kStateRole, kLastErrorRole, kAppliedChangesRole, kConflictsRole,
+    kDeadLettersRole, kRateRole,
+  };
+  Q_ENUM(Role)
+
+  using QAbstractListModel::QAbstractListModel;
+
+  int rowCount(const QModelIndex& parent = QModelIndex()) const override;
+  QVariant data(const QModelIndex& index, int role) const override;
+  QHash<int, QByteArray> roleNames() const override;
+
+  // Takes the new picture; `seconds` since the previous one gives each shard's apply rate
+  // (0 or less: rates stay as they were).
+  void update(const QList<ShardStatus>& shards, double seconds);
+
+  const QList<ShardStatus>& shards() const { return m_shards; }
+
+ signals:
+  void countChanged();
+
+ private:
+  QList<ShardStatus> m_shards;
+  QList<double> m_rates;  // applied changes per second, per row
+};
+
+}  // namespace hl

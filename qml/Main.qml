@@ -1,0 +1,160 @@
+// The dashboard window: a navigation rail on the left (Ctrl+1..5, or arrows when it has focus)
+// and the five pages. Everything it shows comes from `controller` (DashboardController).
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import "components"
+import "pages"
+
+ApplicationWindow {
+  id: window
+  objectName: "mainWindow"
+  width: 1280
+  height: 800
+  minimumWidth: 1024
+  minimumHeight: 640
+  visible: true
+  title: controller.windowTitle
+  color: Theme.background
+  font.pixelSize: Theme.fontBody
+
+  readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings")]
+  property alias currentPage: rail.currentIndex
+  readonly property var pages: [overview, shards, cluster, events, settings]
+
+  RowLayout {
+    anchors.fill: parent
+    spacing: 0
+
+    Rectangle {
+      color: Theme.rail
+      Layout.fillHeight: true
+      Layout.preferredWidth: 210
+
+      ColumnLayout {
+        anchors.fill: parent
+        anchors.topMargin: Theme.padding
+        spacing: 4
+
+        Label {
+          text: "HarmonyLite"
+          color: "white"
+          font.pixelSize: Theme.fontTitle
+          font.bold: true
+          Layout.leftMargin: Theme.padding
+        }
+        Label {
+          text: qsTr("node %1").arg(controller.nodeId)
+          color: Theme.railText
+          font.pixelSize: Theme.fontSmall
+          Layout.leftMargin: Theme.padding
+          Layout.bottomMargin: Theme.padding
+        }
+
+        ListView {
+          id: rail
+          objectName: "navigation"
+          model: window.pageNames
+          Layout.fillWidth: true
+          Layout.fillHeight: true
+          keyNavigationEnabled: true
+          focus: true
+          delegate: ItemDelegate {
+            objectName: "nav_" + modelData
+            width: ListView.view.width
+            height: 44
+            highlighted: ListView.isCurrentItem
+            onClicked: rail.currentIndex = index
+            background: Rectangle {
+              color: parent.highlighted ? Theme.railSelected : parent.hovered ? "#2a3846" : "transparent"
+              Rectangle { visible: parent.parent.highlighted; width: 4; height: parent.height; color: Theme.accent }
+            }
+            contentItem: RowLayout {
+              Label {
+                text: modelData
+                color: parent.parent.highlighted ? "white" : Theme.railText
+                font.bold: parent.parent.highlighted
+                Layout.fillWidth: true
+                Layout.leftMargin: 6
+              }
+              Label {
+                // Attention marks: unhealthy, schema mismatch, open dead letters.
+                readonly property int marks: index === 0 && controller.summary.valid && !controller.summary.healthy ? 1
+                                           : index === 2 ? controller.cluster.mismatches
+                                           : index === 3 ? controller.summary.deadLetters : 0
+                visible: marks > 0
+                text: index === 0 ? "!" : marks
+                color: "white"
+                font.pixelSize: Theme.fontSmall
+                font.bold: true
+                padding: 4
+                background: Rectangle { radius: 8; color: Theme.bad }
+              }
+            }
+          }
+        }
+
+        Label {
+          text: controller.summary.version ? "v" + controller.summary.version : ""
+          color: Theme.railText
+          font.pixelSize: Theme.fontSmall
+          Layout.margins: Theme.padding
+        }
+      }
+    }
+
+    StackLayout {
+      id: stack
+      currentIndex: rail.currentIndex
+      Layout.fillWidth: true
+      Layout.fillHeight: true
+      Layout.margins: Theme.padding * 1.5
+
+      OverviewPage { id: overview }
+      ShardsPage { id: shards }
+      ClusterPage { id: cluster }
+      EventsPage { id: events }
+      SettingsPage { id: settings }
+    }
+  }
+
+  Repeater {
+    model: 5
+    Item {
+      Shortcut {
+        sequence: "Ctrl+" + (index + 1)
+        onActivated: rail.currentIndex = index
+      }
+    }
+  }
+  Shortcut { sequence: StandardKey.Quit; onActivated: window.close() }
+
+  // The answer to the last control, for a few seconds.
+  Rectangle {
+    id: toast
+    objectName: "toast"
+    property string message
+    property bool ok: true
+    anchors.horizontalCenter: parent.horizontalCenter
+    anchors.bottom: parent.bottom
+    anchors.bottomMargin: 24
+    width: Math.min(toastText.implicitWidth + 40, parent.width - 80)
+    height: toastText.implicitHeight + 20
+    radius: Theme.radius
+    color: ok ? Theme.rail : Theme.bad
+    opacity: 0
+    visible: opacity > 0
+    Behavior on opacity { NumberAnimation { duration: 150 } }
+    Label { id: toastText; anchors.centerIn: parent; text: toast.message; color: "white"; width: Math.min(implicitWidth, parent.width - 40); wrapMode: Text.WordWrap }
+    Timer { id: toastTimer; interval: 4000; onTriggered: toast.opacity = 0 }
+    Connections {
+      target: controller
+      function onControlFinished(ok, message) {
+        toast.ok = ok
+        toast.message = message
+        toast.opacity = 1
+        toastTimer.restart()
+      }
+    }
+  }
+}

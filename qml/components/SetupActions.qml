@@ -1,0 +1,68 @@
+// Pointing the node at the user's own database and cluster: open a database file, choose NATS
+// servers, or load a config file. Each restarts the node through the controller; a refusal
+// shows in controller.configError.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Dialogs
+import QtQuick.Layouts
+
+RowLayout {
+  id: actions
+  spacing: 8
+
+  Button {
+    objectName: "openDatabaseButton"
+    text: qsTr("Open database…")
+    onClicked: databaseDialog.open()
+  }
+  Button {
+    objectName: "natsServersButton"
+    text: qsTr("Choose NATS servers…")
+    onClicked: { natsField.text = controller.natsUrls; natsDialog.open() }
+  }
+  Button {
+    objectName: "loadConfigButton"
+    text: qsTr("Load config file…")
+    onClicked: configDialog.open()
+  }
+
+  FileDialog {
+    id: databaseDialog
+    title: qsTr("Open a SQLite database")
+    nameFilters: [qsTr("SQLite databases (*.db *.sqlite *.sqlite3)"), qsTr("All files (*)")]
+    fileMode: FileDialog.OpenFile
+    onAccepted: controller.openDatabase(selectedFile)
+  }
+  FileDialog {
+    id: configDialog
+    title: qsTr("Load a HarmonyLite config file")
+    nameFilters: [qsTr("TOML files (*.toml)"), qsTr("All files (*)")]
+    onAccepted: controller.loadConfig(selectedFile)
+  }
+  Dialog {
+    id: natsDialog
+    objectName: "natsDialog"
+    title: qsTr("NATS servers")
+    modal: true
+    anchors.centerIn: Overlay.overlay
+    width: 520
+    standardButtons: Dialog.Ok | Dialog.Cancel
+    ColumnLayout {
+      width: parent.width
+      Label {
+        text: qsTr("Comma-separated server URLs, e.g. nats://10.0.0.5:4222, nats://10.0.0.6:4222. " +
+                   "Leave empty to run the embedded NATS server.")
+        wrapMode: Text.WordWrap
+        Layout.fillWidth: true
+      }
+      TextField {
+        id: natsField
+        objectName: "natsField"
+        placeholderText: "nats://host:4222"
+        Layout.fillWidth: true
+        onAccepted: natsDialog.accept()
+      }
+    }
+    onAccepted: controller.useNatsServers(natsField.text)
+  }
+}

@@ -1,0 +1,117 @@
+// Cluster: every node heard from through the status records, with its version, when it was
+// last heard, lag, schema hash (a hash that differs from this node's is highlighted) and health.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import "../components"
+
+Item {
+  id: page
+  objectName: "clusterPage"
+  readonly property var columns: [[qsTr("Node"), 150], [qsTr("Version"), 120], [qsTr("Last seen"), 100],
+                                  [qsTr("Health"), 110], [qsTr("Lag"), 80], [qsTr("Lag (s)"), 70],
+                                  [qsTr("Schema hash"), -1], [qsTr("Shards"), 190]]
+
+  ColumnLayout {
+    anchors.fill: parent
+    spacing: Theme.spacing
+
+    PageHeader {
+      title: qsTr("Cluster")
+      subtitle: controller.cluster.mismatches > 0
+                ? qsTr("%1 nodes · %2 with a different schema").arg(controller.cluster.count).arg(controller.cluster.mismatches)
+                : qsTr("%1 nodes · one schema").arg(controller.cluster.count)
+      Layout.fillWidth: true
+    }
+
+    Rectangle {
+      objectName: "schemaWarning"
+      visible: controller.cluster.mismatches > 0
+      color: Theme.warnSoft
+      radius: Theme.radius
+      Layout.fillWidth: true
+      implicitHeight: warnText.implicitHeight + 2 * Theme.padding
+      Label {
+        id: warnText
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        wrapMode: Text.WordWrap
+        color: Theme.warn
+        text: qsTr("Some nodes run a different schema (highlighted). Finish the rolling schema upgrade on every node so that they converge.")
+      }
+    }
+
+    Rectangle {
+      color: Theme.surface
+      radius: Theme.radius
+      border.color: Theme.border
+      Layout.fillWidth: true
+      Layout.fillHeight: true
+      clip: true
+
+      ColumnLayout {
+        anchors.fill: parent
+        anchors.margins: 1
+        spacing: 0
+        TableHeader { columns: page.columns; Layout.fillWidth: true }
+        ListView {
+          id: list
+          objectName: "clusterList"
+          model: controller.cluster
+          Layout.fillWidth: true
+          Layout.fillHeight: true
+          clip: true
+          keyNavigationEnabled: true
+          ScrollBar.vertical: ScrollBar {}
+          delegate: Rectangle {
+            objectName: "clusterRow_" + model.nodeId
+            width: ListView.view.width
+            height: Theme.rowHeight
+            color: model.isSelf ? Theme.accentSoft : index % 2 ? Theme.surfaceAlt : Theme.surface
+            RowLayout {
+              anchors.fill: parent
+              anchors.leftMargin: Theme.padding
+              anchors.rightMargin: Theme.padding
+              spacing: Theme.spacing
+              Label {
+                objectName: "nodeId"
+                text: model.nodeId + (model.isSelf ? qsTr(" (this node)") : "")
+                font.bold: true
+                elide: Text.ElideRight
+                Layout.preferredWidth: 150
+              }
+              Label { objectName: "version"; text: model.version; elide: Text.ElideRight; Layout.preferredWidth: 120 }
+              Label { objectName: "lastSeen"; text: model.lastSeen; Layout.preferredWidth: 100 }
+              Item {
+                Layout.preferredWidth: 110
+                implicitHeight: chip.implicitHeight
+                StateChip { id: chip; objectName: "health"; state: model.healthy ? "healthy" : "unhealthy"; anchors.verticalCenter: parent.verticalCenter }
+                HoverHandler { id: hover }
+                ToolTip.visible: hover.hovered && model.reason.length > 0
+                ToolTip.text: model.reason
+              }
+              Label { objectName: "lag"; text: Theme.number(model.lagMessages); Layout.preferredWidth: 80 }
+              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 70 }
+              Label {
+                objectName: "schemaHash"
+                text: model.schemaHash ? model.schemaHash.substring(0, 20) + "…" : "–"
+                font.family: "monospace"
+                font.bold: model.schemaMismatch
+                color: model.schemaMismatch ? Theme.bad : Theme.text
+                elide: Text.ElideRight
+                Layout.fillWidth: true
+              }
+              Label { text: model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.preferredWidth: 190 }
+            }
+          }
+          EmptyState {
+            anchors.centerIn: parent
+            visible: list.count === 0
+            title: qsTr("No status records yet")
+            message: qsTr("Every node publishes a status record every 2 seconds; the nodes appear here as they are heard.")
+          }
+        }
+      }
+    }
+  }
+}

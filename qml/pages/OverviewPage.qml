@@ -1,0 +1,239 @@
+// Overview: who this node is, whether it is healthy and why not, NATS and the embedded server,
+// publish/apply rates, pending changes, conflicts and dead letters, and the node-wide controls.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import "../components"
+import "../charts"
+
+ScrollView {
+  id: page
+  objectName: "overviewPage"
+  readonly property var s: controller.summary
+  contentWidth: availableWidth
+  clip: true
+
+  ColumnLayout {
+    width: page.availableWidth
+    spacing: Theme.spacing
+
+    PageHeader {
+      title: qsTr("Overview")
+      subtitle: qsTr("Node %1 · %2").arg(controller.nodeId).arg(controller.dbPath)
+      Layout.fillWidth: true
+      HealthBadge {
+        objectName: "healthBadge"
+        known: page.s.valid
+        healthy: page.s.healthy
+        reason: page.s.unhealthyReason
+      }
+    }
+
+    // First run: how to point the node at the user's own database and cluster.
+    Rectangle {
+      objectName: "firstRunBanner"
+      visible: controller.firstRun
+      color: Theme.accentSoft
+      radius: Theme.radius
+      Layout.fillWidth: true
+      implicitHeight: firstRunCol.implicitHeight + 2 * Theme.padding
+      ColumnLayout {
+        id: firstRunCol
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        Label {
+          text: qsTr("Running on the first-run defaults")
+          font.bold: true
+          color: Theme.accent
+        }
+        Label {
+          text: qsTr("This node replicates %1 through its own embedded NATS server. To replicate your " +
+                     "database with other nodes, open your database file, choose the NATS servers of " +
+                     "your cluster, or load a config file (see docs/configuration.md).").arg(controller.dbPath)
+          wrapMode: Text.WordWrap
+          color: Theme.text
+          Layout.fillWidth: true
+        }
+        SetupActions {}
+      }
+    }
+
+    Rectangle {
+      objectName: "problemBanner"
+      visible: controller.engineState === "failed" || (page.s.valid && !page.s.healthy) || controller.configError.length > 0
+      color: Theme.badSoft
+      radius: Theme.radius
+      Layout.fillWidth: true
+      implicitHeight: problemText.implicitHeight + 2 * Theme.padding
+      Label {
+        id: problemText
+        objectName: "problemText"
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        wrapMode: Text.WordWrap
+        color: Theme.bad
+        text: controller.configError.length > 0 ? controller.configError
+            : controller.engineState === "failed" ? qsTr("The node could not start: %1").arg(controller.engineError)
+            : qsTr("Unhealthy: %1").arg(page.s.unhealthyReason)
+      }
+    }
+
+    GridLayout {
+      columns: 6
+      columnSpacing: Theme.spacing
+      rowSpacing: Theme.spacing
+      Layout.fillWidth: true
+      StatTile {
+        objectName: "published"
+        label: qsTr("Published")
+        value: Theme.number(page.s.published)
+        caption: Theme.rate(page.s.publishRate)
+        Layout.fillWidth: true
+      }
+      StatTile {
+        objectName: "applied"
+        label: qsTr("Applied")
+        value: Theme.number(page.s.applied)
+        caption: Theme.rate(page.s.applyRate)
+        Layout.fillWidth: true
+      }
+      StatTile {
+        objectName: "pending"
+        label: qsTr("Pending changes")
+        value: Theme.number(page.s.pendingChanges)
+        caption: page.s.publishingPaused ? qsTr("publishing paused") : qsTr("last sent %1").arg(page.s.lastPublished)
+        valueColor: page.s.publishingPaused ? Theme.warn : Theme.text
+        Layout.fillWidth: true
+      }
+      StatTile {
+        objectName: "lag"
+        label: qsTr("Lag")
+        value: Theme.number(page.s.lagMessages)
+        caption: qsTr("%1 s behind · last applied %2").arg(Number(page.s.lagSeconds).toFixed(1)).arg(page.s.lastReplicated)
+        Layout.fillWidth: true
+      }
+      StatTile {
+        objectName: "conflicts"
+        label: qsTr("Conflicts")
+        value: Theme.number(page.s.conflicts)
+        caption: qsTr("in the journal")
+        valueColor: page.s.conflicts > 0 ? Theme.warn : Theme.text
+        Layout.fillWidth: true
+      }
+      StatTile {
+        objectName: "deadLetters"
+        label: qsTr("Dead letters")
+        value: Theme.number(page.s.deadLetters)
+        caption: page.s.failedChanges > 0 ? qsTr("%1 changes too large").arg(page.s.failedChanges) : qsTr("waiting for retry or discard")
+        valueColor: page.s.deadLetters > 0 ? Theme.bad : Theme.text
+        Layout.fillWidth: true
+      }
+    }
+
+    RowLayout {
+      spacing: Theme.spacing
+      Layout.fillWidth: true
+
+      Card {
+        title: qsTr("Node")
+        Layout.fillWidth: true
+        Layout.preferredWidth: 1
+        Layout.alignment: Qt.AlignTop
+        GridLayout {
+          columns: 2
+          columnSpacing: Theme.spacing
+          Layout.fillWidth: true
+          Label { text: qsTr("Node id"); color: Theme.textMuted }
+          Label { objectName: "nodeIdText"; text: controller.nodeId; font.bold: true }
+          Label { text: qsTr("Version"); color: Theme.textMuted }
+          Label { text: page.s.version || "–" }
+          Label { text: qsTr("Uptime"); color: Theme.textMuted }
+          Label { text: page.s.uptime || "–" }
+          Label { text: qsTr("Database"); color: Theme.textMuted }
+          Label { text: page.s.dbSize || "–" }
+          Label { text: qsTr("Tables"); color: Theme.textMuted }
+          Label { text: qsTr("%1 replicated%2").arg(page.s.tablesTracked).arg(page.s.cdcInstalled ? "" : qsTr(", capture off")) }
+          Label { text: qsTr("Schema hash"); color: Theme.textMuted }
+          Label { text: page.s.schemaHash ? page.s.schemaHash.substring(0, 16) + "…" : "–"; font.family: "monospace" }
+          Label { text: qsTr("Cluster"); color: Theme.textMuted }
+          Label { text: qsTr("%1 nodes heard from").arg(page.s.clusterSize) }
+        }
+      }
+
+      Card {
+        title: qsTr("NATS")
+        Layout.fillWidth: true
+        Layout.preferredWidth: 1
+        Layout.alignment: Qt.AlignTop
+        headerItems: StateChip {
+          objectName: "natsState"
+          state: page.s.natsConnected ? "connected" : page.s.valid ? "disconnected" : ""
+        }
+        GridLayout {
+          columns: 2
+          columnSpacing: Theme.spacing
+          Layout.fillWidth: true
+          Label { text: qsTr("Server"); color: Theme.textMuted }
+          Label { text: page.s.natsServer || "–"; elide: Text.ElideMiddle; Layout.fillWidth: true }
+          Label { text: qsTr("Embedded"); color: Theme.textMuted }
+          Label { objectName: "embeddedState"; text: page.s.embeddedServer || qsTr("not used (external servers)") }
+          Label { text: qsTr("Reconnects"); color: Theme.textMuted }
+          Label { text: Theme.number(page.s.natsReconnects) }
+        }
+        Button {
+          objectName: "reconnectButton"
+          text: qsTr("Reconnect")
+          enabled: page.s.valid
+          onClicked: controller.reconnectNats()
+        }
+      }
+
+      Card {
+        title: qsTr("Publishing")
+        Layout.fillWidth: true
+        Layout.preferredWidth: 1
+        Layout.alignment: Qt.AlignTop
+        headerItems: StateChip {
+          objectName: "publishingState"
+          state: !page.s.valid ? "" : page.s.publishingPaused ? "paused" : "running"
+        }
+        GridLayout {
+          columns: 2
+          columnSpacing: Theme.spacing
+          Layout.fillWidth: true
+          Label { text: qsTr("Last published"); color: Theme.textMuted }
+          Label { text: page.s.lastPublished || "–" }
+          Label { text: qsTr("Publish retries"); color: Theme.textMuted }
+          Label { text: Theme.number(page.s.failedPublishes) }
+          Label { text: qsTr("Too large"); color: Theme.textMuted }
+          Label { text: Theme.number(page.s.failedChanges) }
+        }
+        RowLayout {
+          Button {
+            objectName: "publishingButton"
+            text: page.s.publishingPaused ? qsTr("Resume publishing") : qsTr("Pause publishing")
+            enabled: page.s.valid
+            onClicked: page.s.publishingPaused ? controller.resumePublishing() : controller.pausePublishing()
+          }
+          Button {
+            objectName: "retryFailedButton"
+            text: qsTr("Retry too large")
+            visible: page.s.failedChanges > 0
+            onClicked: controller.retryFailedPublishes()
+          }
+        }
+      }
+    }
+
+    Card {
+      title: qsTr("Changes per second")
+      Layout.fillWidth: true
+      Layout.preferredHeight: 300
+      RateChart {
+        objectName: "rateChart"
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+      }
+    }
+  }
+}

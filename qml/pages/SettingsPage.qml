@@ -1,0 +1,96 @@
+// Settings: the effective configuration (secrets masked) and where it came from, with the
+// actions that point the node at another database, other NATS servers or a config file.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import "../components"
+
+Item {
+  id: page
+  objectName: "settingsPage"
+
+  ColumnLayout {
+    anchors.fill: parent
+    spacing: Theme.spacing
+
+    PageHeader {
+      title: qsTr("Settings")
+      subtitle: qsTr("Effective configuration, loaded from %1").arg(controller.configSource)
+      Layout.fillWidth: true
+    }
+
+    Card {
+      title: qsTr("Point this node elsewhere")
+      Layout.fillWidth: true
+      Label {
+        text: qsTr("Each of these restarts the node with the changed configuration. For a service, edit the config file and restart the service instead.")
+        wrapMode: Text.WordWrap
+        color: Theme.textMuted
+        Layout.fillWidth: true
+      }
+      SetupActions {}
+      Label {
+        objectName: "configError"
+        visible: controller.configError.length > 0
+        text: controller.configError
+        color: Theme.bad
+        wrapMode: Text.WordWrap
+        Layout.fillWidth: true
+      }
+    }
+
+    Rectangle {
+      color: Theme.surface
+      radius: Theme.radius
+      border.color: Theme.border
+      Layout.fillWidth: true
+      Layout.fillHeight: true
+      clip: true
+
+      ListView {
+        id: list
+        objectName: "settingsList"
+        anchors.fill: parent
+        anchors.margins: 1
+        model: controller.settings
+        clip: true
+        keyNavigationEnabled: true
+        ScrollBar.vertical: ScrollBar {}
+        section.property: "section"
+        section.delegate: Rectangle {
+          width: ListView.view.width
+          height: 30
+          color: Theme.surfaceAlt
+          Label {
+            anchors.verticalCenter: parent.verticalCenter
+            x: Theme.padding
+            text: section
+            font.bold: true
+            color: Theme.textMuted
+          }
+        }
+        delegate: Item {
+          objectName: "setting_" + model.key
+          width: ListView.view.width
+          height: 30
+          RowLayout {
+            anchors.fill: parent
+            anchors.leftMargin: Theme.padding * 2
+            anchors.rightMargin: Theme.padding
+            spacing: Theme.spacing
+            Label { text: model.key; Layout.preferredWidth: 240; elide: Text.ElideRight }
+            Label {
+              objectName: "value"
+              text: model.value
+              font.family: "monospace"
+              color: model.secret ? Theme.textMuted : Theme.text
+              elide: Text.ElideMiddle
+              Layout.fillWidth: true
+            }
+            Label { visible: model.secret; text: qsTr("secret, hidden"); color: Theme.textMuted; font.pixelSize: Theme.fontSmall }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Shards: one row per shard (stream, received and applied sequences, lag in messages and
+// seconds, apply rate, state) with pause/resume per shard, and the lag over time.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import "../components"
+import "../charts"
+
+Item {
+  id: page
+  objectName: "shardsPage"
+  readonly property var columns: [[qsTr("Shard"), 60], [qsTr("Stream"), -1], [qsTr("Received"), 100],
+                                  [qsTr("Applied"), 100], [qsTr("Lag"), 80], [qsTr("Lag (s)"), 70],
+                                  [qsTr("Rate"), 90], [qsTr("State"), 120], ["", 96]]
+
+  ColumnLayout {
+    anchors.fill: parent
+    spacing: Theme.spacing
+
+    PageHeader {
+      title: qsTr("Shards")
+      subtitle: qsTr("%1 streams · %2 messages behind").arg(controller.shards.count).arg(Theme.number(controller.summary.lagMessages))
+      Layout.fillWidth: true
+      Button {
+        objectName: "pauseAllButton"
+        text: qsTr("Pause all")
+        enabled: controller.shards.count > 0
+        onClicked: controller.pauseApplying(0)
+      }
+      Button {
+        objectName: "resumeAllButton"
+        text: qsTr("Resume all")
+        enabled: controller.summary.pausedShards > 0
+        onClicked: controller.resumeApplying(0)
+      }
+    }
+
+    Rectangle {
+      color: Theme.surface
+      radius: Theme.radius
+      border.color: Theme.border
+      Layout.fillWidth: true
+      Layout.fillHeight: true
+      Layout.minimumHeight: 160
+      clip: true
+
+      ColumnLayout {
+        anchors.fill: parent
+        anchors.margins: 1
+        spacing: 0
+        TableHeader { columns: page.columns; Layout.fillWidth: true }
+        ListView {
+          id: list
+          objectName: "shardList"
+          model: controller.shards
+          Layout.fillWidth: true
+          Layout.fillHeight: true
+          clip: true
+          keyNavigationEnabled: true
+          focus: true
+          ScrollBar.vertical: ScrollBar {}
+          delegate: Rectangle {
+            objectName: "shardRow_" + model.shard
+            width: ListView.view.width
+            height: Theme.rowHeight
+            color: ListView.isCurrentItem && list.activeFocus ? Theme.accentSoft : index % 2 ? Theme.surfaceAlt : Theme.surface
+            readonly property bool paused: model.state === "paused"
+            RowLayout {
+              anchors.fill: parent
+              anchors.leftMargin: Theme.padding
+              anchors.rightMargin: Theme.padding
+              spacing: Theme.spacing
+              Label { objectName: "shard"; text: model.shard; font.bold: true; Layout.preferredWidth: 60 }
+              Label { text: model.stream; elide: Text.ElideRight; Layout.fillWidth: true }
+              Label { objectName: "received"; text: Theme.number(model.received); Layout.preferredWidth: 100 }
+              Label { objectName: "applied"; text: Theme.number(model.applied); Layout.preferredWidth: 100 }
+              Label {
+                objectName: "lag"
+                text: Theme.number(model.lagMessages)
+                color: model.lagMessages > 0 ? Theme.warn : Theme.text
+                Layout.preferredWidth: 80
+              }
+              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 70 }
+              Label { objectName: "rate"; text: Theme.rate(model.rate); Layout.preferredWidth: 90 }
+              Item {
+                Layout.preferredWidth: 120
+                implicitHeight: chip.implicitHeight
+                StateChip { id: chip; objectName: "state"; state: model.state; anchors.verticalCenter: parent.verticalCenter }
+                HoverHandler { id: hover }
+                ToolTip.visible: hover.hovered && model.lastError.length > 0
+                ToolTip.text: model.lastError
+              }
+              Button {
+                objectName: "toggleButton"
+                text: parent.parent.paused ? qsTr("Resume") : qsTr("Pause")
+                enabled: model.state === "running" || model.state === "paused"
+                Layout.preferredWidth: 96
+                onClicked: parent.parent.paused ? controller.resumeApplying(model.shard) : controller.pauseApplying(model.shard)
+              }
+            }
+          }
+          EmptyState {
+            anchors.centerIn: parent
+            visible: list.count === 0
+            title: qsTr("No shards yet")
+            message: controller.engineState === "running"
+                     ? qsTr("Replication is off on this node (replicate = false), so no shard is consumed.")
+                     : qsTr("The shards appear once the node has connected to NATS.")
+          }
+        }
+      }
+    }
+
+    Card {
+      title: qsTr("Lag over time (messages)")
+      Layout.fillWidth: true
+      Layout.preferredHeight: 280
+      LagChart {
+        objectName: "lagChart"
+        Layout.fillWidth: true
+        Layout.fillHeight: true
+      }
+    }
+  }
+}
