@@ -154,7 +154,10 @@ void DashboardController::noticeChanges(const NodeStatus& prev, const NodeStatus
         !(known && old->state != s.state))
       addEvent("error", QStringLiteral("Shard %1 error").arg(s.shard), s.lastError);
   }
-  // Conflicts and dead letters: the status carries the newest 20 of each, newest first.
+  // Conflicts and dead letters: the status carries the newest 20 of each, newest first. Ids
+  // lower than the last one seen mean the table was emptied and counts again from 1.
+  if (!st.recentConflicts.isEmpty() && st.recentConflicts.first().id < m_lastConflictId) m_lastConflictId = 0;
+  if (!st.recentDeadLetters.isEmpty() && st.recentDeadLetters.first().id < m_lastDeadLetterId) m_lastDeadLetterId = 0;
   for (auto it = st.recentConflicts.crbegin(); it != st.recentConflicts.crend(); ++it) {
     if (it->id <= m_lastConflictId) continue;
     m_lastConflictId = it->id;

@@ -8,9 +8,9 @@ import "../components"
 Item {
   id: page
   objectName: "clusterPage"
-  readonly property var columns: [[qsTr("Node"), 150], [qsTr("Version"), 120], [qsTr("Last seen"), 100],
-                                  [qsTr("Health"), 110], [qsTr("Lag"), 80], [qsTr("Lag (s)"), 70],
-                                  [qsTr("Schema hash"), -1], [qsTr("Shards"), 190]]
+  readonly property var columns: [[qsTr("Node"), 130], [qsTr("Version"), 170], [qsTr("Last seen"), 100],
+                                  [qsTr("Health"), 100], [qsTr("Lag"), 70], [qsTr("Lag (s)"), 60],
+                                  [qsTr("Schema hash"), 200], [qsTr("Shards"), -1]]
 
   ColumnLayout {
     anchors.fill: parent
@@ -78,30 +78,30 @@ Item {
                 text: model.nodeId + (model.isSelf ? qsTr(" (this node)") : "")
                 font.bold: true
                 elide: Text.ElideRight
-                Layout.preferredWidth: 150
+                Layout.preferredWidth: 130
               }
-              Label { objectName: "version"; text: model.version; elide: Text.ElideRight; Layout.preferredWidth: 120 }
+              Label { objectName: "version"; text: model.version; elide: Text.ElideRight; Layout.preferredWidth: 170 }
               Label { objectName: "lastSeen"; text: model.lastSeen; Layout.preferredWidth: 100 }
               Item {
-                Layout.preferredWidth: 110
+                Layout.preferredWidth: 100
                 implicitHeight: chip.implicitHeight
                 StateChip { id: chip; objectName: "health"; state: model.healthy ? "healthy" : "unhealthy"; anchors.verticalCenter: parent.verticalCenter }
                 HoverHandler { id: hover }
                 ToolTip.visible: hover.hovered && model.reason.length > 0
                 ToolTip.text: model.reason
               }
-              Label { objectName: "lag"; text: Theme.number(model.lagMessages); Layout.preferredWidth: 80 }
-              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 70 }
+              Label { objectName: "lag"; text: Theme.number(model.lagMessages); Layout.preferredWidth: 70 }
+              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
               Label {
                 objectName: "schemaHash"
-                text: model.schemaHash ? model.schemaHash.substring(0, 20) + "…" : "–"
+                text: model.schemaHash ? model.schemaHash.substring(0, 16) + "…" : "–"
                 font.family: "monospace"
                 font.bold: model.schemaMismatch
                 color: model.schemaMismatch ? Theme.bad : Theme.text
                 elide: Text.ElideRight
-                Layout.fillWidth: true
+                Layout.preferredWidth: 200
               }
-              Label { text: model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.preferredWidth: 190 }
+              Label { text: model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.fillWidth: true }
             }
           }
           EmptyState {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <QList>
+#include <QMetaType>
 #include <QString>
 #include <QStringList>
 
@@ -165,3 +166,5 @@ QList<ConfigEntry> describeConfig(const Config& config);
 Result<uint64_t> resolveNodeId(const Config& config);
 
 }  // namespace hl
+
+Q_DECLARE_METATYPE(hl::Config)

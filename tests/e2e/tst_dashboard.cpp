@@ -1,0 +1,247 @@
+// The dashboard end to end (issue 6): a real 2-node cluster on a real nats-server, node 1 hosted
+// here by the real GuiRunner (engine thread + the real Qt Quick window, offscreen), node 2 a real
+// `harmonylite` process. Rows written with the sqlite3 program replicate; the test reads the
+// rendered scene (the items' texts) and checks they show the live values, clicks a control with
+// a real mouse event, and saves a screenshot of every page to tests/artifacts/.
+#include <QDir>
+#include <QElapsedTimer>
+#include <QLocale>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "gui_runner.h"
+#include "nats_test_client.h"
+#include "node_process.h"
+#include "test_support.h"
+
+using namespace hl;
+
+namespace {
+
+QQuickItem* findItem(QQuickItem* root, const QString& name) {
+  if (!root) return nullptr;
+  if (root->objectName() == name) return root;
+  for (QQuickItem* child : root->childItems())
+    if (QQuickItem* found = findItem(child, name)) return found;
+  return nullptr;
+}
+
+QString textOf(QQuickItem* item) { return item ? item->property("text").toString() : QStringLiteral("<missing>"); }
+
+QString formatted(qint64 n) { return QLocale(QLocale::English, QLocale::UnitedStates).toString(n); }
+
+}  // namespace
+
+class TestDashboard : public QObject {
+  Q_OBJECT
+
+  QTemporaryDir m_dir;
+  test::NatsServer m_nats;
+  std::unique_ptr<test::NodeProcess> m_node2;
+  std::unique_ptr<GuiRunner> m_gui;
+  QString m_db1;
+  Config m_config;
+
+  QQuickItem* root() const { return m_gui->window()->contentItem(); }
+  QQuickItem* item(const QString& name) const { return findItem(root(), name); }
+  QString text(const QString& name) const { return textOf(item(name)); }
+  QString textIn(const QString& parent, const QString& child) const { return textOf(findItem(item(parent), child)); }
+
+  bool showPage(int index) {
+    QObject* win = m_gui->window();
+    win->setProperty("currentPage", index);
+    return test::waitFor([&] { QCoreApplication::processEvents(); return win->property("currentPage").toInt() == index; }, 2000);
+  }
+
+  void screenshot(const QString& name) {
+    // Let the page lay out and render before grabbing.
+    QVERIFY(QTest::qWaitForWindowExposed(m_gui->window()));
+    QTest::qWait(300);  // not a sync point: only lets the charts' animations settle for the picture
+    const QImage image = m_gui->window()->grabWindow();
+    QVERIFY(!image.isNull());
+    const QString dir = QCoreApplication::applicationDirPath() + "/artifacts";
+    QDir().mkpath(dir);
+    QVERIFY(image.save(dir + "/dashboard-" + name + ".png"));
+    qInfo().noquote() << "screenshot" << dir + "/dashboard-" + name + ".png" << image.size();
+  }
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(m_dir.isValid());
+    QVERIFY2(m_nats.start().isOk(), qPrintable(m_nats.log()));
+
+    test::NodeProcess::Options o;
+    o.nodeId = 2;
+    o.dir = m_dir.filePath("node2");
+    o.urls = {m_nats.url()};
+    QDir().mkpath(o.dir);
+    m_node2 = std::make_unique<test::NodeProcess>(o);
+    const Status s2 = m_node2->start();
+    QVERIFY2(s2.isOk(), qPrintable(s2.message()));
+
+    QDir().mkpath(m_dir.filePath("node1"));
+    m_db1 = m_dir.filePath("node1/app.db");
+    bool ok = false;
+    test::sqlite3(m_db1, test::kReferenceSchema, &ok);
+    QVERIFY(ok);
+    auto loaded = loadConfigText(QStringLiteral("db_path = \"%1\"\nnode_id = 1\n[replication_log]\nshards = 2\n"
+                                                "max_entries = 100000\n[nats]\nurls = [\"%2\"]\n"
+                                                "reconnect_wait_seconds = 1\n")
+                                     .arg(m_db1, m_nats.url()),
+                                 "dashboard-test.toml");
+    QVERIFY2(loaded, qPrintable(loaded.status().message()));
+    m_config = loaded->config;
+    m_gui = std::make_unique<GuiRunner>(m_config);
+    const Status s1 = m_gui->start();
+    QVERIFY2(s1.isOk(), qPrintable(s1.message()));
+    QVERIFY(m_gui->window());
+    QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
+    QVERIFY(QTest::qWaitForWindowExposed(m_gui->window()));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return m_gui->controller()->engineState() == "running"; }, 30000));
+  }
+
+  void cleanupTestCase() {
+    if (m_gui) m_gui->stop();
+    m_gui.reset();
+    if (m_node2) m_node2->stop();
+  }
+
+  // Rows written on node 2 are applied by node 1 and its Overview shows them; rows written on
+  // node 1 are published and counted.
+  void overviewShowsLiveCounters() {
+    QString sql = "BEGIN;";
+    for (int i = 1; i <= 1200; ++i)
+      sql += QStringLiteral("INSERT INTO Books(title, author, publication_year) VALUES('remote %1', 'n2', %2);").arg(i).arg(1900 + i % 100);
+    sql += "COMMIT;";
+    bool ok = false;
+    m_node2->sql(sql, &ok);
+    QVERIFY(ok);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return test::sqlite3(m_db1, "SELECT count(*) FROM Books") == "1200"; }, 60000));
+    // The window shows what the database holds, once the next status arrives.
+    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("appliedValue") == formatted(1200); }, 5000),
+             qPrintable(text("appliedValue")));
+
+    sql = "BEGIN;";
+    for (int i = 1; i <= 300; ++i)
+      sql += QStringLiteral("INSERT INTO Authors(name) VALUES('local %1');").arg(i);
+    sql += "COMMIT;";
+    test::sqlite3(m_db1, sql, &ok);
+    QVERIFY(ok);
+    QVERIFY(waitConvergedNode2("SELECT count(*) FROM Authors", "300"));
+    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("publishedValue") == formatted(300); }, 10000),
+             qPrintable(text("publishedValue")));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return text("pendingValue") == "0"; }, 10000));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("healthBadge")->property("text").toString() == "Healthy"; }, 10000));
+    QCOMPARE(text("nodeIdText"), QStringLiteral("1"));
+    QCOMPARE(item("natsState")->property("text").toString(), QStringLiteral("connected"));
+    QVERIFY(!item("firstRunBanner")->isVisible());  // a config was given
+    screenshot("overview");
+  }
+
+  bool waitConvergedNode2(const QString& query, const QString& expected) {
+    return test::waitFor([&] { QCoreApplication::processEvents(); return m_node2->sql(query) == expected; }, 60000);
+  }
+
+  // One row per shard with its live applied sequence, no lag, running.
+  void shardsPageShowsEveryShard() {
+    QVERIFY(showPage(1));
+    ShardModel* model = m_gui->controller()->shards();
+    QCOMPARE(model->rowCount(), 2);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("shardRow_1") && item("shardRow_2"); }, 5000));
+    quint64 appliedSum = 0;
+    for (int shard = 1; shard <= 2; ++shard) {
+      const QString row = QStringLiteral("shardRow_%1").arg(shard);
+      const ShardStatus& st = model->shards().at(shard - 1);
+      QVERIFY(st.applied > 0);
+      appliedSum += st.applied;
+      QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return textIn(row, "applied") == formatted(qint64(model->shards().at(shard - 1).applied)); }, 5000),
+               qPrintable(textIn(row, "applied")));
+      QCOMPARE(textIn(row, "lag"), QStringLiteral("0"));
+      QCOMPARE(textIn(row, "state"), QStringLiteral("running"));
+    }
+    // Both nodes' messages are in the streams: 1200 from node 2 and 300 of our own.
+    QCOMPARE(appliedSum, quint64(1500));
+    screenshot("shards");
+  }
+
+  // Both nodes, from their status records, with version and health.
+  void clusterPageShowsBothNodes() {
+    QVERIFY(showPage(2));
+    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return item("clusterRow_1") && item("clusterRow_2"); }, 15000),
+             "both nodes in the cluster view");
+    for (const char* row : {"clusterRow_1", "clusterRow_2"}) {
+      QVERIFY(!textIn(row, "version").isEmpty());
+      QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn(row, "health") == "healthy"; }, 10000));
+      QVERIFY(!textIn(row, "schemaHash").startsWith("–"));
+    }
+    QCOMPARE(textIn("clusterRow_1", "nodeId"), QStringLiteral("1 (this node)"));
+    QVERIFY(textIn("clusterRow_2", "lastSeen").contains("ago") || textIn("clusterRow_2", "lastSeen") == "just now");
+    screenshot("cluster");
+  }
+
+  // A control clicked with the mouse shows its effect in the window: pause, then resume.
+  void controlClickIsReflected() {
+    QVERIFY(showPage(0));
+    QQuickItem* button = item("publishingButton");
+    QVERIFY(button);
+    QCOMPARE(textOf(button), QStringLiteral("Pause publishing"));
+    QElapsedTimer clock;
+    const QPointF centre = button->mapToScene(QPointF(button->width() / 2, button->height() / 2));
+    clock.start();
+    QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier, centre.toPoint());
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textOf(button) == "Resume publishing"; }, 5000));
+    qInfo() << "pause click reflected in" << clock.elapsed() << "ms";
+    QCOMPARE(item("publishingState")->property("text").toString(), QStringLiteral("paused"));
+    QVERIFY(m_gui->controller()->summary().publishingPaused);
+    QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier, centre.toPoint());
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textOf(button) == "Pause publishing"; }, 5000));
+    QVERIFY(!m_gui->controller()->summary().publishingPaused);
+  }
+
+  // A malformed message from the network is dead-lettered; the Events page lists it with its
+  // actions, and Retry/Discard reach the engine (discard only after the confirmation).
+  void eventsPageShowsDeadLetters() {
+    auto nc = test::connectTo(m_nats.url());
+    QVERIFY(nc);
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js);
+    QVERIFY(test::publish(js->get(), m_config.subjectName(1).toUtf8().constData(), "not cbor at all").isOk());
+    QVERIFY(showPage(3));
+    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "1"; }, 10000),
+             qPrintable(text("deadLettersValue")));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 5000));
+    QVERIFY(findItem(item("eventRow_0"), "discardButton")->isVisible());
+    screenshot("events");
+
+    // Discard asks first; cancelling changes nothing, confirming discards.
+    QQuickItem* discard = findItem(item("eventRow_0"), "discardButton");
+    QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier,
+                      discard->mapToScene(QPointF(discard->width() / 2, discard->height() / 2)).toPoint());
+    QObject* dialog = m_gui->window()->findChild<QObject*>("confirmDialog");
+    QVERIFY(dialog);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return dialog->property("visible").toBool(); }, 3000));
+    QMetaObject::invokeMethod(dialog, "accept");
+    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "0"; }, 10000),
+             qPrintable(text("deadLettersValue")));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return !findItem(item("eventRow_1"), "discardButton")->isVisible() ||
+                                                                           !findItem(item("eventRow_0"), "discardButton")->isVisible(); }, 5000));
+    // Filtering by kind keeps only dead letters.
+    m_gui->controller()->events()->setKindFilter("dead-letter");
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 3000));
+    QCOMPARE(m_gui->controller()->events()->rowCount(), 1);
+    m_gui->controller()->events()->setKindFilter(QString());
+  }
+
+  // The effective configuration and where it came from.
+  void settingsPageShowsTheConfig() {
+    QVERIFY(showPage(4));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("setting_db_path") != nullptr; }, 3000));
+    QCOMPARE(textIn("setting_db_path", "value"), '"' + m_db1 + '"');
+    screenshot("settings");
+  }
+};
+
+QTEST_MAIN(TestDashboard)
+#include "tst_dashboard.moc"

@@ -1,0 +1,160 @@
+// Qt Quick Test runner for the dashboard's pages (label qml). Every QML file here gets its own
+// engine with a real DashboardController fed by `fake`, a status model written by hand
+// (FakeStatus): the pages are tested against known values without an engine or a network.
+// QtCharts needs a QApplication, so this main makes one before handing over to Qt Quick Test.
+#include <QApplication>
+#include <QDateTime>
+#include <QQmlContext>
+#include <QQmlEngine>
+#include <QtQuickTest>
+
+#include "dashboard_controller.h"
+#include "gui_runner.h"
+
+namespace hl {
+
+// Builds NodeStatus values from plain JS objects and records the controls the pages request.
+class FakeStatus final : public QObject {
+  Q_OBJECT
+  Q_PROPERTY(QString lastControl MEMBER m_lastControl NOTIFY recorded)
+  Q_PROPERTY(qlonglong lastId MEMBER m_lastId NOTIFY recorded)
+  Q_PROPERTY(bool lastConfirm MEMBER m_lastConfirm NOTIFY recorded)
+  Q_PROPERTY(int controlCount MEMBER m_count NOTIFY recorded)
+  Q_PROPERTY(QString restartDbPath MEMBER m_restartDbPath NOTIFY recorded)
+  Q_PROPERTY(QStringList restartUrls MEMBER m_restartUrls NOTIFY recorded)
+
+ public:
+  explicit FakeStatus(DashboardController* controller) : QObject(controller), m_controller(controller) {
+    connect(controller, &DashboardController::controlRequested, this,
+            [this](EngineThread::Control c, qint64 id, bool confirm) {
+              m_last = c;
+              m_lastControl = QString::fromLatin1(QMetaEnum::fromType<EngineThread::Control>().valueToKey(int(c)));
+              m_lastId = id;
+              m_lastConfirm = confirm;
+              ++m_count;
+              emit recorded();
+            });
+    connect(controller, &DashboardController::restartRequested, this, [this](const Config& c) {
+      m_restartDbPath = c.dbPath;
+      m_restartUrls = c.nats.urls;
+      emit recorded();
+    });
+  }
+
+  // `spec`: the NodeStatus fields by name (see push() below); `advanceMs`: time since the last
+  // push, for the rates.
+  Q_INVOKABLE void push(const QVariantMap& spec, int advanceMs = 1000) {
+    NodeStatus s;
+    s.nodeId = spec.value("nodeId", 7).toULongLong();
+    s.version = spec.value("version", "9.9.9-test").toString();
+    s.uptimeSeconds = spec.value("uptime", 65).toLongLong();
+    s.dbPath = spec.value("dbPath", "/data/app.db").toString();
+    s.dbSizeBytes = spec.value("dbSize", 4096).toLongLong();
+    s.dbConnected = true;
+    s.natsConnected = spec.value("natsConnected", true).toBool();
+    s.natsServer = spec.value("natsServer", "nats://127.0.0.1:4222").toString();
+    s.embeddedServer = spec.value("embedded", "running").toString();
+    s.cdcInstalled = true;
+    s.tablesTracked = spec.value("tables", 2).toInt();
+    s.schemaHash = spec.value("schemaHash", "aaaa1111bbbb2222cccc3333").toString();
+    s.pendingChanges = spec.value("pending", 0).toLongLong();
+    s.failedChanges = spec.value("failed", 0).toLongLong();
+    s.published = spec.value("published", 0).toLongLong();
+    s.publishingPaused = spec.value("publishingPaused", false).toBool();
+    s.conflictCount = spec.value("conflicts", 0).toLongLong();
+    s.deadLetterCount = spec.value("deadLetters", 0).toLongLong();
+    s.healthy = spec.value("healthy", true).toBool();
+    s.unhealthyReason = spec.value("reason").toString();
+    s.lastPublishedMs = QDateTime::currentMSecsSinceEpoch() - 3000;
+    for (const QVariant& v : spec.value("shards").toList()) {
+      const QVariantMap m = v.toMap();
+      ShardStatus sh;
+      sh.shard = m.value("shard").toInt();
+      sh.stream = QStringLiteral("harmonylite-changes-c-%1").arg(sh.shard);
+      sh.applied = m.value("applied", 0).toULongLong();
+      sh.received = m.value("received", sh.applied).toULongLong();
+      sh.lagMessages = m.value("lag", 0).toLongLong();
+      sh.lagSeconds = m.value("lagSeconds", 0).toDouble();
+      sh.state = m.value("state", "running").toString();
+      sh.lastError = m.value("error").toString();
+      sh.appliedChanges = m.value("appliedChanges", 0).toLongLong();
+      s.shards << sh;
+    }
+    for (const QVariant& v : spec.value("peers").toList()) {
+      const QVariantMap m = v.toMap();
+      PeerStatus p;
+      p.nodeId = m.value("nodeId").toULongLong();
+      p.version = m.value("version", "9.9.9-test").toString();
+      p.lastSeenMs = QDateTime::currentMSecsSinceEpoch() - m.value("agoMs", 1000).toLongLong();
+      p.healthy = m.value("healthy", true).toBool();
+      p.reason = m.value("reason").toString();
+      p.schemaHash = m.value("schemaHash", s.schemaHash).toString();
+      p.lagMessages = m.value("lag", 0).toLongLong();
+      p.shardStates = m.value("shardStates", "1:running").toString();
+      s.cluster << p;
+    }
+    for (const QVariant& v : spec.value("deadLetterList").toList()) {
+      const QVariantMap m = v.toMap();
+      s.recentDeadLetters << DeadLetterInfo{m.value("id").toLongLong(), "2026-11-29T10:00:00Z",
+                                            "harmonylite-changes-c-1", m.value("seq", 10).toULongLong(),
+                                            m.value("reason", "bad message").toString()};
+    }
+    for (const QVariant& v : spec.value("conflictList").toList()) {
+      const QVariantMap m = v.toMap();
+      s.recentConflicts << ConflictInfo{m.value("id").toLongLong(), "2026-11-29T10:00:00Z", "Books",
+                                        m.value("key", "[1]").toString(), "node 7", "node 8"};
+    }
+    m_monotonicMs += advanceMs;
+    m_controller->applyStatusAt(s, QDateTime::currentMSecsSinceEpoch(), m_monotonicMs);
+  }
+
+  // The engine's answer to the last control.
+  Q_INVOKABLE void answer(bool ok, const QString& message) { m_controller->onControlDone(m_last, ok, message); }
+
+  // A configuration: `file` "" = first-run defaults.
+  Q_INVOKABLE void configure(const QString& file, const QString& dbPath, const QString& natsPassword) {
+    Config c;
+    c.sourcePath = file;
+    c.dbPath = dbPath;
+    c.nodeId = 7;
+    c.nats.userName = "svc";
+    c.nats.userPassword = natsPassword;
+    m_controller->setConfig(c);
+  }
+
+ signals:
+  void recorded();
+
+ private:
+  DashboardController* m_controller;
+  qint64 m_monotonicMs = 0;
+  EngineThread::Control m_last = EngineThread::Control::kPausePublishing;
+  QString m_lastControl;
+  qlonglong m_lastId = 0;
+  bool m_lastConfirm = false;
+  int m_count = 0;
+  QString m_restartDbPath;
+  QStringList m_restartUrls;
+};
+
+class Setup : public QObject {
+  Q_OBJECT
+ public slots:
+  void qmlEngineAvailable(QQmlEngine* engine) {
+    registerDashboardTypes();
+    auto* controller = new DashboardController(engine);
+    auto* fake = new FakeStatus(controller);
+    engine->rootContext()->setContextProperty("controller", controller);
+    engine->rootContext()->setContextProperty("fake", fake);
+  }
+};
+
+}  // namespace hl
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);  // QtCharts
+  hl::Setup setup;
+  return quick_test_main_with_setup(argc, argv, "dashboard", HL_QML_TEST_DIR, &setup);
+}
+
+#include "tst_qml.moc"

@@ -1,0 +1,55 @@
+import QtQuick
+import QtTest
+import "qrc:/qml/pages"
+
+// TestCase is invisible by design: the page under test is its sibling in a visible root.
+Item {
+  width: 1100
+  height: 900
+  SettingsPage { id: page; anchors.fill: parent }
+  TestCase {
+    name: "SettingsPage"
+    when: windowShown
+
+
+    function valueOf(key) {
+      const list = findChild(page, "settingsList")
+      for (let y = 0; y < list.contentHeight; y += 25) {
+        list.contentY = y
+        const row = findChild(list, "setting_" + key)
+        if (row) return findChild(row, "value").text
+      }
+      return null
+    }
+
+    function test_effectiveConfigWithSecretsMasked() {
+      fake.configure("/etc/harmonylite/config.toml", "/var/lib/harmonylite/data.db", "topsecret-password")
+      compare(valueOf("db_path"), "\"/var/lib/harmonylite/data.db\"")
+      compare(valueOf("user_name"), "\"svc\"")
+      compare(valueOf("user_password"), "********")
+      compare(controller.configSource, "/etc/harmonylite/config.toml")
+      const list = findChild(page, "settingsList")
+      verify(list.count > 40)
+    }
+
+    function test_badNatsUrlIsRefusedGoodOneRestarts() {
+      fake.configure("", "/tmp/x.db", "")
+      controller.useNatsServers("http://not-nats:80")
+      verify(findChild(page, "configError").visible)
+      verify(controller.configError.indexOf("not a NATS server URL") >= 0)
+      controller.useNatsServers("nats://10.0.0.5:4222, nats://10.0.0.6:4222")
+      compare(controller.configError, "")
+      compare(fake.restartUrls, ["nats://10.0.0.5:4222", "nats://10.0.0.6:4222"])
+    }
+
+    function test_openDatabaseAndLoadConfigErrors() {
+      controller.openDatabase("file:///no/such/folder/app.db")
+      verify(controller.configError.indexOf("folder must exist") >= 0)
+      controller.loadConfig("file:///no/such/config.toml")
+      verify(controller.configError.length > 0)
+      controller.clearConfigError()
+      controller.openDatabase("file:///tmp/dashboard-test.db")
+      compare(fake.restartDbPath, "/tmp/dashboard-test.db")
+    }
+  }
+}
