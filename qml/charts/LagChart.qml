@@ -10,7 +10,7 @@ ChartView {
   property real maxY: 10
   property var lines: []
   readonly property int lineCount: lines.length
-  antialiasing: true
+  antialiasing: false
   legend.alignment: Qt.AlignBottom
   backgroundColor: Theme.surface
   plotAreaColor: Theme.surface
@@ -21,30 +21,57 @@ ChartView {
 
   readonly property var palette: ["#2563a8", "#1f8a4c", "#b86e00", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d35400"]
 
+  // Samples kept while hidden, drawn when the chart shows (see RateChart.qml).
+  property var samples: []
+
   function add(t, lags) {
-    const values = lags.length > 8 ? [lags.reduce((a, b) => a + b, 0)] : lags
+    samples.push([t, lags.length > 8 ? [lags.reduce((a, b) => a + b, 0)] : lags, lags.length > 8])
+    while (samples.length > 0 && samples[0][0] < t - window) samples.shift()
+    if (!visible) return
+    const latest = samples[samples.length - 1]
+    if (latest[1].length !== lines.length) { draw(); return }
+    // Visible: one point more per line, the old ones out.
+    for (let i = 0; i < lines.length; ++i) {
+      lines[i].append(t, latest[1][i])
+      while (lines[i].count > samples.length) lines[i].remove(0)
+    }
+    scale()
+  }
+
+  function scale() {
+    let top = 10
+    for (const sample of samples)
+      for (const v of sample[1]) top = Math.max(top, v)
+    maxY = Math.ceil(top * 1.15)
+    const t = samples.length > 0 ? samples[samples.length - 1][0] : 0
+    xAxis.min = Math.max(0, t - window)
+    xAxis.max = Math.max(window, t)
+  }
+
+  function draw() {
+    if (samples.length === 0) return
+    const latest = samples[samples.length - 1]
+    const values = latest[1]
     if (values.length !== lines.length) {
       removeAllSeries()
       const made = []
       for (let i = 0; i < values.length; ++i) {
-        const s = createSeries(ChartView.SeriesTypeLine, lags.length > 8 ? "all shards" : "shard " + (i + 1), xAxis, yAxis)
+        const s = createSeries(ChartView.SeriesTypeLine, latest[2] ? "all shards" : "shard " + (i + 1), xAxis, yAxis)
         s.color = palette[i % palette.length]
         s.width = 2
         made.push(s)
       }
       lines = made
     }
-    let top = 10
-    for (let i = 0; i < lines.length; ++i) {
-      const s = lines[i]
-      s.append(t, values[i])
-      while (s.count > 0 && s.at(0).x < t - window) s.remove(0)
-      for (let j = 0; j < s.count; ++j) top = Math.max(top, s.at(j).y)
+    for (let i = 0; i < lines.length; ++i) lines[i].clear()
+    for (const sample of samples) {
+      if (sample[1].length !== lines.length) continue
+      for (let i = 0; i < lines.length; ++i) lines[i].append(sample[0], sample[1][i])
     }
-    maxY = Math.ceil(top * 1.15)
-    xAxis.min = Math.max(0, t - window)
-    xAxis.max = Math.max(window, t)
+    scale()
   }
+
+  onVisibleChanged: if (visible) draw()
 
   Connections {
     target: controller

@@ -10,7 +10,7 @@ ChartView {
   property real maxY: 10
   readonly property alias publishSeries: publish
   readonly property alias applySeries: apply
-  antialiasing: true
+  antialiasing: false
   legend.alignment: Qt.AlignBottom
   backgroundColor: Theme.surface
   plotAreaColor: Theme.surface
@@ -21,17 +21,42 @@ ChartView {
   LineSeries { id: publish; name: "published /s"; axisX: xAxis; axisY: yAxis; color: Theme.publishLine; width: 2 }
   LineSeries { id: apply; name: "applied /s"; axisX: xAxis; axisY: yAxis; color: Theme.applyLine; width: 2 }
 
+  // The samples of the window, kept while the chart is hidden (redrawing a hidden chart costs
+  // the GUI thread frames: measured with dashboard_bench) and drawn when it shows again.
+  property var samples: []
+
   function add(t, publishRate, applyRate) {
+    samples.push([t, publishRate, applyRate])
+    while (samples.length > 0 && samples[0][0] < t - window) samples.shift()
+    if (!visible) return
+    // Visible: one point more, the old ones out (cheaper than redrawing every point).
     publish.append(t, publishRate)
     apply.append(t, applyRate)
-    while (publish.count > 0 && publish.at(0).x < t - window) publish.remove(0)
-    while (apply.count > 0 && apply.at(0).x < t - window) apply.remove(0)
+    while (publish.count > samples.length) publish.remove(0)
+    while (apply.count > samples.length) apply.remove(0)
+    scale()
+  }
+
+  function scale() {
     let top = 10
-    for (let i = 0; i < publish.count; ++i) top = Math.max(top, publish.at(i).y, apply.at(i).y)
+    for (const s of samples) top = Math.max(top, s[1], s[2])
     maxY = Math.ceil(top * 1.15)
+    const t = samples.length > 0 ? samples[samples.length - 1][0] : 0
     xAxis.min = Math.max(0, t - window)
     xAxis.max = Math.max(window, t)
   }
+
+  function draw() {
+    publish.clear()
+    apply.clear()
+    for (const s of samples) {
+      publish.append(s[0], s[1])
+      apply.append(s[0], s[2])
+    }
+    scale()
+  }
+
+  onVisibleChanged: if (visible) draw()
 
   Connections {
     target: controller

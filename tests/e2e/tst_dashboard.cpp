@@ -241,6 +241,16 @@ class TestDashboard : public QObject {
     QCOMPARE(textIn("setting_db_path", "value"), '"' + m_db1 + '"');
     screenshot("settings");
   }
+
+  // Keyboard navigation: Ctrl+1..5 switch pages.
+  void keyboardSwitchesPages() {
+    QQuickWindow* w = m_gui->window();
+    w->requestActivate();
+    QTest::keyClick(w, Qt::Key_3, Qt::ControlModifier);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return w->property("currentPage").toInt() == 2; }, 3000));
+    QTest::keyClick(w, Qt::Key_1, Qt::ControlModifier);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return w->property("currentPage").toInt() == 0; }, 3000));
+  }
 };
 
 QTEST_MAIN(TestDashboard)
