@@ -39,14 +39,6 @@ double percentile(QList<double> v, double p) {
   return v[std::min<qsizetype>(v.size() - 1, qsizetype(p * double(v.size() - 1) + 0.5))];
 }
 
-QQuickItem* findItem(QQuickItem* root, const QString& name) {
-  if (!root) return nullptr;
-  if (root->objectName() == name) return root;
-  for (QQuickItem* child : root->childItems())
-    if (QQuickItem* found = findItem(child, name)) return found;
-  return nullptr;
-}
-
 // Runs the event loop for `ms`, recording the interval between rendered frames.
 QList<double> frameIntervals(QQuickWindow* window, int ms, const std::function<void()>& eachSecond = {}) {
   QList<double> intervals;
@@ -143,7 +135,7 @@ int main(int argc, char** argv) {
   QElapsedTimer window_clock;
   window_clock.start();
   QList<double> clicks;
-  QQuickItem* button = findItem(window->contentItem(), "publishingButton");
+  QQuickItem* button = findSceneItem(window->contentItem(), "publishingButton");
   auto click = [&] {
     if (!button) return;
     const QString before = button->property("text").toString();

@@ -2,6 +2,7 @@
 
 #include <QGuiApplication>
 #include <QQmlContext>
+#include <QQuickItem>
 #include <QQuickStyle>
 #include <QQuickWindow>
 #include <QtQml>
@@ -27,6 +28,14 @@ void registerDashboardTypes() {
   if (qEnvironmentVariableIsEmpty("QT_QUICK_BACKEND") && qEnvironmentVariableIsEmpty("QSG_RHI_BACKEND"))
     QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
   if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE")) QQuickStyle::setStyle(QStringLiteral("Fusion"));
+}
+
+QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName) {
+  if (!root) return nullptr;
+  if (root->objectName() == objectName) return root;
+  for (QQuickItem* child : root->childItems())
+    if (QQuickItem* found = findSceneItem(child, objectName)) return found;
+  return nullptr;
 }
 
 GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config(std::move(config)) {

@@ -17,6 +17,7 @@
 #include "harmonylite/engine.h"
 #include "harmonylite/status.h"
 
+class QQuickItem;
 class QQuickWindow;
 
 namespace hl {
@@ -56,5 +57,9 @@ class GuiRunner final : public QObject {
 // unless QT_QUICK_BACKEND or QSG_RHI_BACKEND say otherwise). Call once after the
 // QApplication exists; tests of the QML call it too.
 void registerDashboardTypes();
+
+// The first item named `objectName` in the visual tree under `root` (depth first), or nullptr.
+// Tests and benchmarks read the rendered scene with it.
+QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName);
 
 }  // namespace hl

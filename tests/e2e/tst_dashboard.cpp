@@ -20,14 +20,6 @@ using namespace hl;
 
 namespace {
 
-QQuickItem* findItem(QQuickItem* root, const QString& name) {
-  if (!root) return nullptr;
-  if (root->objectName() == name) return root;
-  for (QQuickItem* child : root->childItems())
-    if (QQuickItem* found = findItem(child, name)) return found;
-  return nullptr;
-}
-
 QString textOf(QQuickItem* item) { return item ? item->property("text").toString() : QStringLiteral("<missing>"); }
 
 QString formatted(qint64 n) { return QLocale(QLocale::English, QLocale::UnitedStates).toString(n); }
@@ -45,9 +37,9 @@ class TestDashboard : public QObject {
   Config m_config;
 
   QQuickItem* root() const { return m_gui->window()->contentItem(); }
-  QQuickItem* item(const QString& name) const { return findItem(root(), name); }
+  QQuickItem* item(const QString& name) const { return findSceneItem(root(), name); }
   QString text(const QString& name) const { return textOf(item(name)); }
-  QString textIn(const QString& parent, const QString& child) const { return textOf(findItem(item(parent), child)); }
+  QString textIn(const QString& parent, const QString& child) const { return textOf(findSceneItem(item(parent), child)); }
 
   bool showPage(int index) {
     QObject* win = m_gui->window();
@@ -212,11 +204,11 @@ class TestDashboard : public QObject {
     QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "1"; }, 10000),
              qPrintable(text("deadLettersValue")));
     QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 5000));
-    QVERIFY(findItem(item("eventRow_0"), "discardButton")->isVisible());
+    QVERIFY(findSceneItem(item("eventRow_0"), "discardButton")->isVisible());
     screenshot("events");
 
     // Discard asks first; cancelling changes nothing, confirming discards.
-    QQuickItem* discard = findItem(item("eventRow_0"), "discardButton");
+    QQuickItem* discard = findSceneItem(item("eventRow_0"), "discardButton");
     QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier,
                       discard->mapToScene(QPointF(discard->width() / 2, discard->height() / 2)).toPoint());
     QObject* dialog = m_gui->window()->findChild<QObject*>("confirmDialog");
@@ -225,8 +217,8 @@ class TestDashboard : public QObject {
     QMetaObject::invokeMethod(dialog, "accept");
     QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "0"; }, 10000),
              qPrintable(text("deadLettersValue")));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return !findItem(item("eventRow_1"), "discardButton")->isVisible() ||
-                                                                           !findItem(item("eventRow_0"), "discardButton")->isVisible(); }, 5000));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return !findSceneItem(item("eventRow_1"), "discardButton")->isVisible() ||
+                                                                           !findSceneItem(item("eventRow_0"), "discardButton")->isVisible(); }, 5000));
     // Filtering by kind keeps only dead letters.
     m_gui->controller()->events()->setKindFilter("dead-letter");
     QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 3000));
