@@ -234,6 +234,31 @@ class TestDashboard : public QObject {
     screenshot("settings");
   }
 
+  // Pointing the running dashboard elsewhere restarts the engine; a bad config file changes
+  // nothing and says why. (Last: it leaves node 1 on another database.)
+  void zzRestartOnAnotherDatabase() {
+    DashboardController* c = m_gui->controller();
+    QVERIFY(test::writeFile(m_dir.filePath("bad.toml"), "db_path = \"/tmp/x.db\"\n[replication_log]\nshards = \"two\"\n"));
+    c->loadConfig(QUrl::fromLocalFile(m_dir.filePath("bad.toml")));
+    QVERIFY2(c->configError().contains("bad.toml:3: replication_log.shards"), qPrintable(c->configError()));
+    QCOMPARE(c->engineState(), QStringLiteral("running"));
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("configError")->isVisible(); }, 3000));  // on the Settings page
+
+    QDir().mkpath(m_dir.filePath("node1b"));  // its own folder: its own seq map
+    const QString other = m_dir.filePath("node1b/other.db");
+    bool ok = false;
+    test::sqlite3(other, test::kReferenceSchema, &ok);
+    QVERIFY(ok);
+    c->openDatabase(QUrl::fromLocalFile(other));
+    QVERIFY(c->configError().isEmpty());
+    QCOMPARE(c->dbPath(), other);
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return c->engineState() == "running" && c->summary().valid &&
+                                                                           c->summary().dbPath == other; }, 30000));
+    // The new database catches up from the streams like any new node.
+    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return test::sqlite3(other, "SELECT count(*) FROM Books") == "1200"; }, 60000));
+    QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
+  }
+
   // Keyboard navigation: Ctrl+1..5 switch pages.
   void keyboardSwitchesPages() {
     QQuickWindow* w = m_gui->window();
