@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: deps configure build run test bench clean
+.PHONY: deps configure build run test bench package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -27,6 +27,12 @@ test: build
 bench: build
 	$(BUILD_DIR)/bench/capture_bench
 	$(BUILD_DIR)/bench/replication_bench
+
+# The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages.
+package: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target harmonylite
+	cd $(BUILD_DIR) && cpack -B packages
+	@ls -l $(BUILD_DIR)/packages/harmonylite*
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -21,6 +21,9 @@ PACKAGES=(
   openssl xvfb xauth clang libclang-rt-14-dev
   # promtool (checks the /metrics exposition in a test)
   prometheus
+  # packages (make package, the package test): CPack's tools, lintian, rpmbuild, the icon
+  # renderer, the users' tools the test runs (adduser, curl, systemd-analyze)
+  dpkg-dev fakeroot file lintian rpm librsvg2-bin adduser curl systemd
 )
 
 missing=()
