@@ -27,6 +27,7 @@ test: build
 bench: build
 	$(BUILD_DIR)/bench/capture_bench
 	$(BUILD_DIR)/bench/replication_bench
+	$(BUILD_DIR)/bench/dashboard_bench
 
 # The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages.
 package: configure

@@ -57,6 +57,7 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("last_published_event_timestamp", rfc3339(s.lastPublishedMs));
   o.insert("version", s.version);
   o.insert("schema_hash", s.schemaHash);
+  o.insert("published", s.published);  // changes published since start
   o.insert("pending_changes", s.pendingChanges);
   o.insert("failed_changes", s.failedChanges);
   o.insert("publishing_paused", s.publishingPaused);

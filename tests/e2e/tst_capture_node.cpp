@@ -1,6 +1,9 @@
 // The running node captures changes of a database that the sqlite3 program writes: a table
 // created while it runs is captured at once (no restart), -cleanup removes every
 // __harmonylite__ object, the next start re-installs them, publish = false installs none.
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -76,6 +79,38 @@ class TestCaptureNode : public QObject {
     QVERIFY(test::waitFor([&] {
       return sqlite(db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0";
     }, 10000));
+    QCOMPARE(stopNode(*node), 0);
+  }
+
+  // One row written by the sqlite3 program (a separate process, which exits at once) is
+  // published within moments, not at the next cleanup or poll: the node must not stop looking
+  // when its wake-up comes before SQLite has made the commit visible. Nothing touches the
+  // database while the test waits; it watches /health, which answers from the status.
+  void singleWriteByAnotherProcessIsPublishedPromptly() {
+    const QString db = m_dir.filePath("prompt.db");
+    sqlite(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
+    const int port = test::freePort();
+    const QString path = config("prompt.toml", db,
+                                QStringLiteral("cleanup_interval = 600000\npolling_interval = 0\n"
+                                               "[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
+                                    .arg(port));
+    QByteArray err;
+    auto node = startNode(path, &err);
+    QVERIFY2(node && node->state() == QProcess::Running, err.constData());
+    auto publishedCount = [&]() -> qint64 {
+      QByteArray body;
+      if (test::httpGet(port, "/health", &body) <= 0) return -1;
+      return QJsonDocument::fromJson(body).object().value("published").toInteger(-1);
+    };
+    QVERIFY(test::waitFor([&] { return publishedCount() == 0; }, 10000));
+    for (int i = 1; i <= 5; ++i) {
+      sqlite(db, QStringLiteral("INSERT INTO t(v) VALUES('write %1');").arg(i));
+      QElapsedTimer t;
+      t.start();
+      QVERIFY2(test::waitFor([&] { return publishedCount() == i; }, 5000),
+               qPrintable(QStringLiteral("write %1 not published within 5 s").arg(i)));
+      qInfo() << "write" << i << "published after" << t.elapsed() << "ms";
+    }
     QCOMPARE(stopNode(*node), 0);
   }
 

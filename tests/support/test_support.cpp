@@ -4,6 +4,7 @@
 #include <QDeadlineTimer>
 #include <QFile>
 #include <QTcpServer>
+#include <QRegularExpression>
 #include <QTcpSocket>
 #include <QThread>
 
@@ -65,10 +66,20 @@ int httpGet(int port, const QString& path, QByteArray* body, int timeoutMs) {
   QTcpSocket s;
   s.connectToHost(QHostAddress::LocalHost, quint16(port));
   if (!s.waitForConnected(timeoutMs)) return 0;
-  s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").arg(path).toUtf8());
+  s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").arg(path).toUtf8());
   QByteArray response;
   QDeadlineTimer deadline(timeoutMs);
-  while (s.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
+  // Done when the server closes, or when the body announced by Content-Length is complete (a
+  // server may keep the connection open).
+  auto complete = [&response] {
+    const qsizetype sep = response.indexOf("\r\n\r\n");
+    if (sep < 0) return false;
+    static const QRegularExpression lengthRe(QStringLiteral("\r\ncontent-length:\\s*(\\d+)"),
+                                             QRegularExpression::CaseInsensitiveOption);
+    const auto m = lengthRe.match(QString::fromLatin1(response.left(sep + 2)));
+    return m.hasMatch() && response.size() - (sep + 4) >= m.captured(1).toLongLong();
+  };
+  while (s.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired() && !complete()) {
     if (s.waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
       response += s.readAll();
   }

@@ -34,7 +34,7 @@ namespace hl {
 
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
 Engine::Engine(Config config)
-    : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_pollTimer(this),
+    : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_settleTimer(this), m_pollTimer(this),
       m_cleanupTimer(this), m_statusTimer(this), m_idleTimer(this) {
   connect(&m_idleTimer, &QTimer::timeout, this, [this] {
     const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
@@ -49,12 +49,20 @@ Engine::Engine(Config config)
   m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
   m_wakeCoalescer.setSingleShot(true);
   connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
-  connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
-    if (!m_wakeCoalescer.isActive()) m_wakeCoalescer.start(0);
+  m_settleTimer.setSingleShot(true);
+  connect(&m_settleTimer, &QTimer::timeout, this, [this] {
+    onDatabaseChanged();
+    if (m_settleStep++ == 0) m_settleTimer.start(225);
   });
-  connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, [this] {
-    watchFiles();  // the -wal file may have appeared
+  auto onFileEvent = [this] {
     if (!m_wakeCoalescer.isActive()) m_wakeCoalescer.start(0);
+    m_settleStep = 0;
+    m_settleTimer.start(25);
+  };
+  connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, onFileEvent);
+  connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, [this, onFileEvent] {
+    watchFiles();  // the -wal file may have appeared
+    onFileEvent();
   });
   connect(&m_pollTimer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
@@ -414,6 +422,7 @@ void Engine::stop() {
   m_pollTimer.stop();
   m_cleanupTimer.stop();
   m_wakeCoalescer.stop();
+  m_settleTimer.stop();
   m_watcher.removePaths(m_watcher.files() + m_watcher.directories());
   m_consumer.reset();
   m_publisher.reset();

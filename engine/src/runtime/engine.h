@@ -88,6 +88,11 @@ class Engine final : public QObject {
   QStringList m_urls;  // the schema changed but the triggers could not be re-created yet
   QFileSystemWatcher m_watcher;
   QTimer m_wakeCoalescer;  // many file events -> one wake-up
+  // Looks again 25 ms and 250 ms after the last file event: the event of the -wal write can
+  // come before SQLite makes the commit visible (through the memory-mapped -shm, which raises
+  // no event), and nothing else would wake the node until the next cleanup or poll.
+  QTimer m_settleTimer;
+  int m_settleStep = 0;
   QTimer m_pollTimer;      // polling_interval, when set
   QTimer m_cleanupTimer;   // cleanup_interval
   QTimer m_statusTimer;    // status cadence
