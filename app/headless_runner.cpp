@@ -2,12 +2,23 @@
 
 #include <QCoreApplication>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "harmonylite/engine.h"
 #include "endpoints_host.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"
 
 namespace hl {
+
+void stopEngineOrExit(EngineThread& engine) {
+  if (engine.stop()) return;
+  qCCritical(lcMain) << "exiting without a clean stop";
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(1);
+}
 
 HeadlessRunner::HeadlessRunner(Config config, QObject* parent)
     : QObject(parent), m_config(std::move(config)) {}
@@ -34,18 +45,18 @@ int HeadlessRunner::exec() {
   QObject::connect(&engine, &EngineThread::idleTimeout, [&](qint64 idleMs) {
     // The snapshot before this exit arrives with the snapshot work (SPEC A9, B6).
     qCInfo(lcMain) << "idle for" << idleMs << "ms (sleep_timeout): stopping";
-    engine.stop();
+    stopEngineOrExit(engine);
     QCoreApplication::exit(0);
   });
   QObject::connect(&unixSignals, &UnixSignals::terminationRequested, [&](int sig) {
     qCInfo(lcMain) << "signal" << sig << "received, stopping";
-    engine.stop();
+    stopEngineOrExit(engine);
     QCoreApplication::exit(exitCode);
   });
 
   engine.start();
   const int rc = QCoreApplication::exec();
-  engine.stop();
+  stopEngineOrExit(engine);
   if (rc == 0 && exitCode == 0) qCInfo(lcMain) << "stopped cleanly";
   return rc != 0 ? rc : exitCode;
 }

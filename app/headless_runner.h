@@ -6,6 +6,7 @@
 #include <QObject>
 
 #include "harmonylite/config.h"
+#include "harmonylite/engine.h"
 
 namespace hl {
 
@@ -21,5 +22,10 @@ class HeadlessRunner final : public QObject {
  private:
   Config m_config;
 };
+
+// Stops `engine`; when it does not stop within its deadline (stuck in a NATS or SQLite call),
+// logs why and ends the process with exit code 1 at once: a stop request must not hang (the
+// embedded nats-server child dies with us through its parent-death signal). Both hosts use it.
+void stopEngineOrExit(EngineThread& engine);
 
 }  // namespace hl

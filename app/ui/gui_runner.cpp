@@ -8,6 +8,7 @@
 #include <QtQml>
 
 #include "harmonylite/logging.h"
+#include "headless_runner.h"
 #include "unix_signals.h"
 
 namespace hl {
@@ -89,7 +90,7 @@ void GuiRunner::restartWith(const Config& config) {
   qCInfo(lcMain).noquote() << "restarting the node: database" << config.dbPath;
   if (m_engine) {
     m_controller.disconnect(m_engine.get());
-    m_engine->stop();
+    stopEngineOrExit(*m_engine);
     m_engine.reset();
   }
   m_config = config;
@@ -118,7 +119,7 @@ int GuiRunner::exec() {
 }
 
 void GuiRunner::stop() {
-  if (m_engine) m_engine->stop();
+  if (m_engine) stopEngineOrExit(*m_engine);
 }
 
 }  // namespace hl

@@ -6,6 +6,8 @@
 #include <QElapsedTimer>
 #include <QtTest>
 
+#include <signal.h>
+
 #include "node_process.h"
 #include "test_support.h"
 
@@ -116,6 +118,30 @@ class TestNodeModes : public QObject {
     QCOMPARE(node.stop(), 0);
     QVERIFY(node.log().contains("sleep_timeout reached"));
     QVERIFY(node.log().contains("stopped cleanly"));
+  }
+
+  // A NATS server that stops answering (frozen with SIGSTOP: every JetStream call times out)
+  // must not make the node hang on SIGTERM: it stops, cleanly or, past the engine's 10 s stop
+  // deadline, with exit code 1 and a line saying so.
+  void frozenNatsDoesNotHangTheStop() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    test::NodeProcess::Options o;
+    o.nodeId = 31;
+    o.dir = m_dir.filePath("frozen");
+    o.urls = {server.url()};
+    o.shards = 8;
+    QDir().mkpath(o.dir);
+    test::NodeProcess node(o);
+    QVERIFY2(node.start().isOk(), qPrintable(node.log()));
+    ::kill(pid_t(server.pid()), SIGSTOP);
+    QElapsedTimer t;
+    t.start();
+    const int code = node.stop(20000);
+    ::kill(pid_t(server.pid()), SIGCONT);
+    qInfo() << "stopped after" << t.elapsed() << "ms with exit code" << code;
+    QVERIFY2(code != -1, "the node did not exit within 20 s of SIGTERM");
+    QVERIFY(code == 0 || (code == 1 && node.log().contains("exiting without a clean stop")));
   }
 
   void oversizedRowGoesToFailedState() {

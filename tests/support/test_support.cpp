@@ -100,6 +100,8 @@ NatsServer::NatsServer(Options options) : m_options(std::move(options)) {}
 
 NatsServer::~NatsServer() { stop(); }
 
+qint64 NatsServer::pid() const { return m_process ? m_process->processId() : 0; }
+
 QString NatsServer::writeConfig() const {
   QString conf;
   conf += QStringLiteral("server_name: \"%1\"\n").arg(m_options.serverName);

@@ -78,6 +78,7 @@ class NatsServer {
   QString url() const { return QStringLiteral("nats://127.0.0.1:%1").arg(m_port); }
   QString dataDir() const { return m_dir.path(); }
   QString log() const;  // what the server printed so far
+  qint64 pid() const;   // 0 when not running (for SIGSTOP/SIGCONT fault injection)
 
   // Waits for the monitoring endpoint GET /healthz to answer 200.
   bool waitHealthy(int timeoutMs);

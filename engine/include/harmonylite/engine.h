@@ -26,7 +26,9 @@ class EngineThread final : public QObject {
   // Starts the thread and the engine; emits started() or failed().
   void start();
   // Stops the engine and joins its thread; waits at most `timeoutMs`. Safe to call twice.
-  void stop(int timeoutMs = 10000);
+  // Returns false when the engine did not stop in time (stuck in a NATS or SQLite call): the
+  // thread is then still running and the host must end the process (it cannot be destroyed).
+  bool stop(int timeoutMs = 10000);
 
   bool isRunning() const { return m_thread.isRunning(); }
 

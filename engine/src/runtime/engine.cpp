@@ -1,6 +1,8 @@
 #include "runtime/engine.h"
 
 #include <QDateTime>
+#include <QDeadlineTimer>
+#include <QSemaphore>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
@@ -9,6 +11,7 @@
 #include <QLoggingCategory>
 
 #include <climits>
+#include <memory>
 
 #include "harmonylite/engine.h"
 #include "harmonylite/version.h"
@@ -567,14 +570,23 @@ void EngineThread::start() {
   QMetaObject::invokeMethod(m_engine, &Engine::start, Qt::QueuedConnection);
 }
 
-void EngineThread::stop(int timeoutMs) {
-  if (!m_thread.isRunning()) return;
-  // Runs Engine::stop on the engine thread and waits for it, then ends the thread's loop.
-  QMetaObject::invokeMethod(m_engine, &Engine::stop, Qt::BlockingQueuedConnection);
-  m_thread.quit();
-  if (!m_thread.wait(QDeadlineTimer(timeoutMs))) {
-    qCCritical(lcEngine) << "engine thread did not stop within" << timeoutMs << "ms";
+bool EngineThread::stop(int timeoutMs) {
+  if (!m_thread.isRunning()) return true;
+  // Runs Engine::stop on the engine thread and waits for it (bounded: a host stopping on
+  // SIGTERM must not hang behind a stuck call), then ends the thread's loop.
+  auto done = std::make_shared<QSemaphore>(0);
+  QMetaObject::invokeMethod(m_engine, [e = m_engine, done] { e->stop(); done->release(); }, Qt::QueuedConnection);
+  QDeadlineTimer deadline(timeoutMs);
+  if (!done->tryAcquire(1, QDeadlineTimer(deadline).remainingTime())) {
+    qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
+    return false;
   }
+  m_thread.quit();
+  if (!m_thread.wait(deadline)) {
+    qCCritical(lcEngine) << "engine thread did not stop within" << timeoutMs << "ms";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hl
