@@ -55,7 +55,7 @@ endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${HL_PKG_DIR}/copyright
               ${CMAKE_BINARY_DIR}/installer/changelog.Debian.gz
               ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/docs/configuration.md
-              ${PROJECT_SOURCE_DIR}/docs/replication.md
+              ${PROJECT_SOURCE_DIR}/docs/replication.md ${PROJECT_SOURCE_DIR}/docs/dashboard.md
         DESTINATION share/doc/harmonylite)
 install(FILES ${CMAKE_BINARY_DIR}/installer/harmonylite.1.gz DESTINATION share/man/man1)
 install(FILES ${HL_PKG_DIR}/lintian-overrides DESTINATION share/lintian/overrides RENAME harmonylite)
@@ -98,7 +98,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION database)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "adduser, nats-server, qt6-qpa-plugins, qml6-module-qtqml, qml6-module-qtqml-workerscript, qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-templates, qml6-module-qtquick-layouts, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qtcharts")
+    "adduser, nats-server, qt6-qpa-plugins, qml6-module-qtqml, qml6-module-qtqml-workerscript, qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-templates, qml6-module-qtquick-layouts, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qt-labs-folderlistmodel, qml6-module-qtcharts")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "sqlite3")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${HL_PKG_DIR}/conffiles ${HL_PKG_DIR}/postinst ${HL_PKG_DIR}/prerm ${HL_PKG_DIR}/postrm)

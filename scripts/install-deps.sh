@@ -12,7 +12,7 @@ PACKAGES=(
   libqt6quicktest6 qt6-qpa-plugins
   qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-controls qml6-module-qtquick-templates qml6-module-qtquick-layouts
-  qml6-module-qtquick-window qml6-module-qtquick-dialogs qml6-module-qtcharts qml6-module-qttest
+  qml6-module-qtquick-window qml6-module-qtquick-dialogs qml6-module-qt-labs-folderlistmodel qml6-module-qtcharts qml6-module-qttest
   # storage, wire, config
   libsqlite3-dev sqlite3 libcbor-dev libzstd-dev libtomlplusplus-dev libcurl4-openssl-dev libssl-dev
   # NATS: client library and the real broker (embedded-server child process, test fixtures)

@@ -5,6 +5,7 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Dialogs
 import QtQuick.Layouts
+import QtQuick.Window
 
 RowLayout {
   id: actions
@@ -28,7 +29,9 @@ RowLayout {
 
   FileDialog {
     id: databaseDialog
+    objectName: "databaseDialog"
     title: qsTr("Open a SQLite database")
+    parentWindow: actions.Window.window  // found once the page is in a window
     nameFilters: [qsTr("SQLite databases (*.db *.sqlite *.sqlite3)"), qsTr("All files (*)")]
     fileMode: FileDialog.OpenFile
     onAccepted: controller.openDatabase(selectedFile)
@@ -36,6 +39,7 @@ RowLayout {
   FileDialog {
     id: configDialog
     title: qsTr("Load a HarmonyLite config file")
+    parentWindow: actions.Window.window
     nameFilters: [qsTr("TOML files (*.toml)"), qsTr("All files (*)")]
     onAccepted: controller.loadConfig(selectedFile)
   }

@@ -51,5 +51,19 @@ Item {
       controller.openDatabase("file:///tmp/dashboard-test.db")
       compare(fake.restartDbPath, "/tmp/dashboard-test.db")
     }
+
+    // The file dialog really opens (its QML implementation and the modules it imports load).
+    function test_openDatabaseDialogOpens() {
+      failOnWarning(/Failed to load|is not installed/)
+      mouseClick(findChild(page, "openDatabaseButton"))
+      const dialog = findChild(page, "databaseDialog")
+      verify(dialog)
+      tryVerify(() => dialog.visible)
+      // Cancelling with Escape closes it and changes nothing.
+      const before = fake.restartDbPath
+      keyClick(Qt.Key_Escape)
+      tryVerify(() => !dialog.visible)
+      compare(fake.restartDbPath, before)
+    }
   }
 }
