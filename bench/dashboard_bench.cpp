@@ -25,19 +25,15 @@
 #include <thread>
 
 #include "gui_runner.h"
+#include "bench_stats.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
 
 using namespace hl;
+using hl::bench::percentile;
 
 namespace {
-
-double percentile(QList<double> v, double p) {
-  if (v.isEmpty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min<qsizetype>(v.size() - 1, qsizetype(p * double(v.size() - 1) + 0.5))];
-}
 
 // Runs the event loop for `ms`, recording the interval between rendered frames.
 QList<double> frameIntervals(QQuickWindow* window, int ms, const std::function<void()>& eachSecond = {}) {
@@ -99,7 +95,7 @@ int main(int argc, char** argv) {
   GuiRunner gui(loaded->config);
   if (Status s = gui.start(); !s.isOk()) { out << s.message() << "\n"; return 1; }
   QQuickWindow* window = gui.window();
-  test::waitFor([&] { QCoreApplication::processEvents(); return gui.controller()->engineState() == "running" &&
+  test::waitFor([&] { return gui.controller()->engineState() == "running" &&
                                                                 gui.controller()->summary().natsConnected; }, 30000);
 
   // Baseline: the same window, engine idle.
@@ -130,7 +126,7 @@ int main(int argc, char** argv) {
   });
 
   // Warm up until node 1 applies, then measure frames and clicks for `seconds`.
-  test::waitFor([&] { QCoreApplication::processEvents(); return count() > rate; }, 30000);
+  test::waitFor([&] { return count() > rate; }, 30000);
   const int64_t rowsBefore = count();
   QElapsedTimer window_clock;
   window_clock.start();

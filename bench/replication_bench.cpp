@@ -18,12 +18,14 @@
 #include <atomic>
 
 #include "nats/nats_handles.h"
+#include "bench_stats.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
 #include "wire/cbor_codec.h"
 
 using namespace hl;
+using hl::bench::percentile;
 
 namespace {
 
@@ -70,12 +72,6 @@ double rawPublishRate(const QString& url, int count, int size) {
   }
   while (g_acks.load() < count) QThread::usleep(200);
   return count / (double(t.nsecsElapsed()) / 1e9);
-}
-
-double percentile(QList<double> v, double p) {
-  if (v.isEmpty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min<qsizetype>(v.size() - 1, qsizetype(p * double(v.size() - 1) + 0.5))];
 }
 
 }  // namespace

@@ -55,12 +55,6 @@ class TestCrash : public QObject {
     return nodes;
   }
 
-  static QList<NodeProcess*> raw(const std::vector<std::unique_ptr<NodeProcess>>& nodes) {
-    QList<NodeProcess*> out;
-    for (const auto& n : nodes) out << n.get();
-    return out;
-  }
-
  private slots:
   void killNodesInTheMiddleOfWrites() {
     test::NatsServer server;
@@ -78,8 +72,8 @@ class TestCrash : public QObject {
     QCOMPARE(nodes[0]->sql("SELECT count(*) FROM Books"), QString("3000"));  // all committed
     QVERIFY2(nodes[0]->start().isOk(), qPrintable(nodes[0]->log()));
     QVERIFY2(nodes[1]->start().isOk(), qPrintable(nodes[1]->log()));
-    QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, "3000"));
-    QVERIFY(test::waitConverged(raw(nodes), kBooksDump, kConverge));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), "SELECT count(*) FROM Books", kConverge, "3000"));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), kBooksDump, kConverge));
 
     // Again, with writes on two nodes and node 3 killed twice.
     auto w2 = startWriter(nodes[1]->db(), 10001, 1500, "w2");
@@ -91,8 +85,8 @@ class TestCrash : public QObject {
     }
     QVERIFY(finished(*w2) && w2->exitCode() == 0);
     QVERIFY(finished(*w3) && w3->exitCode() == 0);
-    QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, "6000"));
-    QVERIFY(test::waitConverged(raw(nodes), kBooksDump, kConverge));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), "SELECT count(*) FROM Books", kConverge, "6000"));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), kBooksDump, kConverge));
     for (auto& n : nodes) {
       QCOMPARE(n->sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
       QCOMPARE(n->stop(), 0);
@@ -115,8 +109,8 @@ class TestCrash : public QObject {
     QVERIFY2(back.isOk(), qPrintable(back.message()));
     QVERIFY(finished(*writer));
     QVERIFY2(writer->exitCode() == 0, writer->readAllStandardError().constData());
-    QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, "3000"));
-    QVERIFY(test::waitConverged(raw(nodes), kBooksDump, kConverge));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), "SELECT count(*) FROM Books", kConverge, "3000"));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), kBooksDump, kConverge));
     for (auto& n : nodes) QVERIFY2(n->isRunning(), qPrintable(n->log()));
     for (auto& n : nodes) QCOMPARE(n->stop(), 0);
   }
@@ -127,7 +121,7 @@ class TestCrash : public QObject {
     auto nodes = makeNodes({server.url()}, "outage", 1);
     for (auto& n : nodes) QVERIFY2(n->start().isOk(), qPrintable(n->log()));
     nodes[0]->sql("INSERT INTO Books(id, title, author) VALUES (1, 'before', 'x')");
-    QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, "1"));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), "SELECT count(*) FROM Books", kConverge, "1"));
 
     server.stop();
     QElapsedTimer down;
@@ -142,8 +136,8 @@ class TestCrash : public QObject {
     }
     QVERIFY(server.start().isOk());
     const int expected = 1 + 2 * (id - 100);
-    QVERIFY(test::waitConverged(raw(nodes), "SELECT count(*) FROM Books", kConverge, QString::number(expected)));
-    QVERIFY(test::waitConverged(raw(nodes), kBooksDump, kConverge));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), "SELECT count(*) FROM Books", kConverge, QString::number(expected)));
+    QVERIFY(test::waitConverged(test::rawPointers(nodes), kBooksDump, kConverge));
     // The node's output arrives through a pipe: wait for it rather than read it once.
     QVERIFY(test::waitFor([&] { return nodes[0]->log().contains("NATS connection lost"); }, 10000));
     QVERIFY(test::waitFor([&] { return nodes[0]->log().contains("NATS reconnected"); }, 10000));

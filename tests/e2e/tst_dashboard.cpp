@@ -44,7 +44,11 @@ class TestDashboard : public QObject {
   bool showPage(int index) {
     QObject* win = m_gui->window();
     win->setProperty("currentPage", index);
-    return test::waitFor([&] { QCoreApplication::processEvents(); return win->property("currentPage").toInt() == index; }, 2000);
+    return test::waitFor([&] { return win->property("currentPage").toInt() == index; }, 2000);
+  }
+
+  bool waitConvergedNode2(const QString& query, const QString& expected) {
+    return test::waitFor([&] { return m_node2->sql(query) == expected; }, 60000);
   }
 
   void screenshot(const QString& name) {
@@ -91,7 +95,7 @@ class TestDashboard : public QObject {
     QVERIFY(m_gui->window());
     QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
     QVERIFY(QTest::qWaitForWindowExposed(m_gui->window()));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return m_gui->controller()->engineState() == "running"; }, 30000));
+    QVERIFY(test::waitFor([&] { return m_gui->controller()->engineState() == "running"; }, 30000));
   }
 
   void cleanupTestCase() {
@@ -110,9 +114,9 @@ class TestDashboard : public QObject {
     bool ok = false;
     m_node2->sql(sql, &ok);
     QVERIFY(ok);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return test::sqlite3(m_db1, "SELECT count(*) FROM Books") == "1200"; }, 60000));
+    QVERIFY(test::waitFor([&] { return test::sqlite3(m_db1, "SELECT count(*) FROM Books") == "1200"; }, 60000));
     // The window shows what the database holds, once the next status arrives.
-    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("appliedValue") == formatted(1200); }, 5000),
+    QVERIFY2(test::waitFor([&] { return text("appliedValue") == formatted(1200); }, 5000),
              qPrintable(text("appliedValue")));
 
     sql = "BEGIN;";
@@ -122,18 +126,14 @@ class TestDashboard : public QObject {
     test::sqlite3(m_db1, sql, &ok);
     QVERIFY(ok);
     QVERIFY(waitConvergedNode2("SELECT count(*) FROM Authors", "300"));
-    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("publishedValue") == formatted(300); }, 10000),
+    QVERIFY2(test::waitFor([&] { return text("publishedValue") == formatted(300); }, 10000),
              qPrintable(text("publishedValue")));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return text("pendingValue") == "0"; }, 10000));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("healthBadge")->property("text").toString() == "Healthy"; }, 10000));
+    QVERIFY(test::waitFor([&] { return text("pendingValue") == "0"; }, 10000));
+    QVERIFY(test::waitFor([&] { return item("healthBadge")->property("text").toString() == "Healthy"; }, 10000));
     QCOMPARE(text("nodeIdText"), QStringLiteral("1"));
     QCOMPARE(item("natsState")->property("text").toString(), QStringLiteral("connected"));
     QVERIFY(!item("firstRunBanner")->isVisible());  // a config was given
     screenshot("overview");
-  }
-
-  bool waitConvergedNode2(const QString& query, const QString& expected) {
-    return test::waitFor([&] { QCoreApplication::processEvents(); return m_node2->sql(query) == expected; }, 60000);
   }
 
   // One row per shard with its live applied sequence, no lag, running.
@@ -141,14 +141,14 @@ class TestDashboard : public QObject {
     QVERIFY(showPage(1));
     ShardModel* model = m_gui->controller()->shards();
     QCOMPARE(model->rowCount(), 2);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("shardRow_1") && item("shardRow_2"); }, 5000));
+    QVERIFY(test::waitFor([&] { return item("shardRow_1") && item("shardRow_2"); }, 5000));
     quint64 appliedSum = 0;
     for (int shard = 1; shard <= 2; ++shard) {
       const QString row = QStringLiteral("shardRow_%1").arg(shard);
       const ShardStatus& st = model->shards().at(shard - 1);
       QVERIFY(st.applied > 0);
       appliedSum += st.applied;
-      QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return textIn(row, "applied") == formatted(qint64(model->shards().at(shard - 1).applied)); }, 5000),
+      QVERIFY2(test::waitFor([&] { return textIn(row, "applied") == formatted(qint64(model->shards().at(shard - 1).applied)); }, 5000),
                qPrintable(textIn(row, "applied")));
       QCOMPARE(textIn(row, "lag"), QStringLiteral("0"));
       QCOMPARE(textIn(row, "state"), QStringLiteral("running"));
@@ -161,11 +161,11 @@ class TestDashboard : public QObject {
   // Both nodes, from their status records, with version and health.
   void clusterPageShowsBothNodes() {
     QVERIFY(showPage(2));
-    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return item("clusterRow_1") && item("clusterRow_2"); }, 15000),
+    QVERIFY2(test::waitFor([&] { return item("clusterRow_1") && item("clusterRow_2"); }, 15000),
              "both nodes in the cluster view");
     for (const char* row : {"clusterRow_1", "clusterRow_2"}) {
       QVERIFY(!textIn(row, "version").isEmpty());
-      QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn(row, "health") == "healthy"; }, 10000));
+      QVERIFY(test::waitFor([&] { return textIn(row, "health") == "healthy"; }, 10000));
       QVERIFY(!textIn(row, "schemaHash").startsWith("–"));
     }
     QCOMPARE(textIn("clusterRow_1", "nodeId"), QStringLiteral("1 (this node)"));
@@ -183,12 +183,12 @@ class TestDashboard : public QObject {
     const QPointF centre = button->mapToScene(QPointF(button->width() / 2, button->height() / 2));
     clock.start();
     QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textOf(button) == "Resume publishing"; }, 5000));
+    QVERIFY(test::waitFor([&] { return textOf(button) == "Resume publishing"; }, 5000));
     qInfo() << "pause click reflected in" << clock.elapsed() << "ms";
     QCOMPARE(item("publishingState")->property("text").toString(), QStringLiteral("paused"));
     QVERIFY(m_gui->controller()->summary().publishingPaused);
     QTest::mouseClick(m_gui->window(), Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textOf(button) == "Pause publishing"; }, 5000));
+    QVERIFY(test::waitFor([&] { return textOf(button) == "Pause publishing"; }, 5000));
     QVERIFY(!m_gui->controller()->summary().publishingPaused);
   }
 
@@ -201,9 +201,9 @@ class TestDashboard : public QObject {
     QVERIFY(js);
     QVERIFY(test::publish(js->get(), m_config.subjectName(1).toUtf8().constData(), "not cbor at all").isOk());
     QVERIFY(showPage(3));
-    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "1"; }, 10000),
+    QVERIFY2(test::waitFor([&] { return text("deadLettersValue") == "1"; }, 10000),
              qPrintable(text("deadLettersValue")));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 5000));
+    QVERIFY(test::waitFor([&] { return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 5000));
     QVERIFY(findSceneItem(item("eventRow_0"), "discardButton")->isVisible());
     screenshot("events");
 
@@ -213,15 +213,15 @@ class TestDashboard : public QObject {
                       discard->mapToScene(QPointF(discard->width() / 2, discard->height() / 2)).toPoint());
     QObject* dialog = m_gui->window()->findChild<QObject*>("confirmDialog");
     QVERIFY(dialog);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return dialog->property("visible").toBool(); }, 3000));
+    QVERIFY(test::waitFor([&] { return dialog->property("visible").toBool(); }, 3000));
     QMetaObject::invokeMethod(dialog, "accept");
-    QVERIFY2(test::waitFor([&] { QCoreApplication::processEvents(); return text("deadLettersValue") == "0"; }, 10000),
+    QVERIFY2(test::waitFor([&] { return text("deadLettersValue") == "0"; }, 10000),
              qPrintable(text("deadLettersValue")));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return !findSceneItem(item("eventRow_1"), "discardButton")->isVisible() ||
+    QVERIFY(test::waitFor([&] { return !findSceneItem(item("eventRow_1"), "discardButton")->isVisible() ||
                                                                            !findSceneItem(item("eventRow_0"), "discardButton")->isVisible(); }, 5000));
     // Filtering by kind keeps only dead letters.
     m_gui->controller()->events()->setKindFilter("dead-letter");
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 3000));
+    QVERIFY(test::waitFor([&] { return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 3000));
     QCOMPARE(m_gui->controller()->events()->rowCount(), 1);
     m_gui->controller()->events()->setKindFilter(QString());
   }
@@ -229,7 +229,7 @@ class TestDashboard : public QObject {
   // The effective configuration and where it came from.
   void settingsPageShowsTheConfig() {
     QVERIFY(showPage(4));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("setting_db_path") != nullptr; }, 3000));
+    QVERIFY(test::waitFor([&] { return item("setting_db_path") != nullptr; }, 3000));
     QCOMPARE(textIn("setting_db_path", "value"), '"' + m_db1 + '"');
     screenshot("settings");
   }
@@ -242,7 +242,7 @@ class TestDashboard : public QObject {
     c->loadConfig(QUrl::fromLocalFile(m_dir.filePath("bad.toml")));
     QVERIFY2(c->configError().contains("bad.toml:3: replication_log.shards"), qPrintable(c->configError()));
     QCOMPARE(c->engineState(), QStringLiteral("running"));
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return item("configError")->isVisible(); }, 3000));  // on the Settings page
+    QVERIFY(test::waitFor([&] { return item("configError")->isVisible(); }, 3000));  // on the Settings page
 
     QDir().mkpath(m_dir.filePath("node1b"));  // its own folder: its own seq map
     const QString other = m_dir.filePath("node1b/other.db");
@@ -252,10 +252,10 @@ class TestDashboard : public QObject {
     c->openDatabase(QUrl::fromLocalFile(other));
     QVERIFY(c->configError().isEmpty());
     QCOMPARE(c->dbPath(), other);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return c->engineState() == "running" && c->summary().valid &&
+    QVERIFY(test::waitFor([&] { return c->engineState() == "running" && c->summary().valid &&
                                                                            c->summary().dbPath == other; }, 30000));
     // The new database catches up from the streams like any new node.
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return test::sqlite3(other, "SELECT count(*) FROM Books") == "1200"; }, 60000));
+    QVERIFY(test::waitFor([&] { return test::sqlite3(other, "SELECT count(*) FROM Books") == "1200"; }, 60000));
     QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
   }
 
@@ -264,9 +264,9 @@ class TestDashboard : public QObject {
     QQuickWindow* w = m_gui->window();
     w->requestActivate();
     QTest::keyClick(w, Qt::Key_3, Qt::ControlModifier);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return w->property("currentPage").toInt() == 2; }, 3000));
+    QVERIFY(test::waitFor([&] { return w->property("currentPage").toInt() == 2; }, 3000));
     QTest::keyClick(w, Qt::Key_1, Qt::ControlModifier);
-    QVERIFY(test::waitFor([&] { QCoreApplication::processEvents(); return w->property("currentPage").toInt() == 0; }, 3000));
+    QVERIFY(test::waitFor([&] { return w->property("currentPage").toInt() == 0; }, 3000));
   }
 };
 

@@ -166,11 +166,7 @@ class TestInterop : public QObject {
   JsCtxPtr m_js;
   QString m_schemaHash;  // the nodes' schema hash, as their log states it
 
-  QList<NodeProcess*> nodes() {
-    QList<NodeProcess*> out;
-    for (auto& n : m_nodes) out << n.get();
-    return out;
-  }
+  QList<NodeProcess*> nodes() { return test::rawPointers(m_nodes); }
   NodeProcess& node(int i) { return *m_nodes[size_t(i)]; }
 
   struct Published {

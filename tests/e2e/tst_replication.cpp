@@ -28,11 +28,7 @@ class TestReplication : public QObject {
   std::vector<std::unique_ptr<NodeProcess>> m_nodes;
   QString m_topology;
 
-  QList<NodeProcess*> nodes() {
-    QList<NodeProcess*> out;
-    for (auto& n : m_nodes) out << n.get();
-    return out;
-  }
+  QList<NodeProcess*> nodes() { return test::rawPointers(m_nodes); }
   NodeProcess& node(int i) { return *m_nodes[size_t(i)]; }
 
   NodeProcess::Options options(uint64_t id) {

@@ -116,6 +116,12 @@ QString NodeProcess::log() const {
   return QString::fromUtf8(m_log);
 }
 
+QList<NodeProcess*> rawPointers(const std::vector<std::unique_ptr<NodeProcess>>& nodes) {
+  QList<NodeProcess*> out;
+  for (const auto& n : nodes) out << n.get();
+  return out;
+}
+
 bool waitConverged(const QList<NodeProcess*>& nodes, const QString& query, int timeoutMs,
                    const QString& expected) {
   return waitFor(

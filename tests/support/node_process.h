@@ -8,6 +8,7 @@
 #include <QStringList>
 
 #include <memory>
+#include <vector>
 
 #include "harmonylite/status.h"
 
@@ -64,6 +65,9 @@ class NodeProcess {
   std::unique_ptr<QProcess> m_process;
   mutable QByteArray m_log;
 };
+
+// The nodes as the plain pointers waitConverged() takes.
+QList<NodeProcess*> rawPointers(const std::vector<std::unique_ptr<NodeProcess>>& nodes);
 
 // Waits until every node's `query` returns the same non-empty text as `expected` (or, when
 // `expected` is empty, the same text on all nodes). Returns false on timeout.
