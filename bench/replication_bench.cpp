@@ -67,10 +67,22 @@ double rawPublishRate(const QString& url, int count, int size) {
     natsMsg_Create(&m, "raw-bench", nullptr, payload.constData(), int(payload.size()));
     const QByteArray id = "raw-" + QByteArray::number(i);
     natsMsgHeader_Set(m, "Nats-Msg-Id", id.constData());
-    js_PublishMsgAsync(js, &m, nullptr);
-    if (m) natsMsg_Destroy(m);
+    if (js_PublishMsgAsync(js, &m, nullptr) != NATS_OK) {
+      if (m) natsMsg_Destroy(m);
+      std::fprintf(stderr, "raw publish %d refused\n", i);
+      return -1;
+    }
   }
-  while (g_acks.load() < count) QThread::usleep(200);
+  // Every ack (or ack error) arrives, or the baseline is reported as unavailable.
+  QElapsedTimer deadline;
+  deadline.start();
+  while (g_acks.load() < count) {
+    if (deadline.elapsed() > 120000) {
+      std::fprintf(stderr, "raw publish: %d of %d acks after 120 s\n", g_acks.load(), count);
+      return -1;
+    }
+    QThread::usleep(200);
+  }
   return count / (double(t.nsecsElapsed()) / 1e9);
 }
 

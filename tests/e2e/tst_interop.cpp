@@ -541,6 +541,45 @@ class TestInterop : public QObject {
       subs.emplace_back(sub);
     }
 
+    struct Got {
+      int shard;
+      QString subject, stream, msgId;
+      quint64 seq;
+      QByteArray data;
+    };
+    QList<Got> got;
+    // Collects messages until `want` have arrived (or the deadline passes).
+    const auto receive = [&](int want) {
+      return test::waitFor(
+          [&] {
+            for (int shard = 1; shard <= kShards; ++shard) {
+              natsMsg* raw = nullptr;
+              while (natsSubscription_NextMsg(&raw, subs[size_t(shard - 1)].get(), 1) == NATS_OK) {
+                NatsMsgPtr m(raw);
+                Got g;
+                g.shard = shard;
+                g.subject = QString::fromUtf8(natsMsg_GetSubject(raw));
+                g.data = QByteArray(natsMsg_GetData(raw), natsMsg_GetDataLength(raw));
+                const char* id = nullptr;
+                if (natsMsgHeader_Get(raw, "Nats-Msg-Id", &id) == NATS_OK && id)
+                  g.msgId = QString::fromUtf8(id);
+                jsMsgMetaData* meta = nullptr;
+                if (natsMsg_GetMetaData(&meta, raw) == NATS_OK && meta) {
+                  g.stream = QString::fromUtf8(meta->Stream);
+                  g.seq = meta->Sequence.Stream;
+                  jsMsgMetaData_Destroy(meta);
+                }
+                got << g;
+              }
+            }
+            return got.size() >= want;
+          },
+          kConverge, 20);
+    };
+
+    // Three commits, each published before the next: a message carries the row as it is when
+    // it is published (docs/capture.md), so an update or delete committed before the insert
+    // was published would (rightly) change what the insert carries.
     QString script = "BEGIN;";
     for (int64_t id : ids)
       script += QStringLiteral(
@@ -549,45 +588,17 @@ class TestInterop : public QObject {
                     .arg(id)
                     .arg(1900 + id);
     script += "COMMIT;";
-    script += QStringLiteral("UPDATE Books SET title = 'Updated' WHERE id = %1;").arg(ids[0]);
-    script += QStringLiteral("DELETE FROM Books WHERE id = %1;").arg(ids[1]);
     bool ok = false;
     n.sql(script, &ok);
     QVERIFY(ok);
+    QVERIFY(receive(int(ids.size())));
+    n.sql(QStringLiteral("UPDATE Books SET title = 'Updated' WHERE id = %1;").arg(ids[0]), &ok);
+    QVERIFY(ok);
+    QVERIFY(receive(int(ids.size()) + 1));
+    n.sql(QStringLiteral("DELETE FROM Books WHERE id = %1;").arg(ids[1]), &ok);
+    QVERIFY(ok);
     const int want = int(ids.size()) + 2;
-
-    struct Got {
-      int shard;
-      QString subject, stream, msgId;
-      quint64 seq;
-      QByteArray data;
-    };
-    QList<Got> got;
-    test::waitFor(
-        [&] {
-          for (int shard = 1; shard <= kShards; ++shard) {
-            natsMsg* raw = nullptr;
-            while (natsSubscription_NextMsg(&raw, subs[size_t(shard - 1)].get(), 1) == NATS_OK) {
-              NatsMsgPtr m(raw);
-              Got g;
-              g.shard = shard;
-              g.subject = QString::fromUtf8(natsMsg_GetSubject(raw));
-              g.data = QByteArray(natsMsg_GetData(raw), natsMsg_GetDataLength(raw));
-              const char* id = nullptr;
-              if (natsMsgHeader_Get(raw, "Nats-Msg-Id", &id) == NATS_OK && id)
-                g.msgId = QString::fromUtf8(id);
-              jsMsgMetaData* meta = nullptr;
-              if (natsMsg_GetMetaData(&meta, raw) == NATS_OK && meta) {
-                g.stream = QString::fromUtf8(meta->Stream);
-                g.seq = meta->Sequence.Stream;
-                jsMsgMetaData_Destroy(meta);
-              }
-              got << g;
-            }
-          }
-          return got.size() >= want;
-        },
-        kConverge, 20);
+    receive(want);
     QCOMPARE(got.size(), want);
     // Nothing else arrives (exactly one message per change): watched for one second.
     QVERIFY(!test::waitFor(

@@ -103,13 +103,14 @@ class TestNodeModes : public QObject {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
     auto o = options(1, "sleep", server.url());
-    o.topLevelToml = "sleep_timeout = 2500";
+    // 6 s: well above any stall of a loaded machine between a write and its publish.
+    o.topLevelToml = "sleep_timeout = 6000";
     NodeProcess node(o);
     QVERIFY(node.start().isOk());
     QElapsedTimer busy;
     busy.start();
     int id = 0;
-    while (busy.elapsed() < 5000) {  // writes every 300 ms keep it awake past the timeout
+    while (busy.elapsed() < 9000) {  // writes every 300 ms keep it awake past the timeout
       node.sql(QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a')").arg(++id));
       QVERIFY2(node.isRunning(), qPrintable(node.log()));
       QTest::qWait(300);  // pacing the writer

@@ -193,6 +193,9 @@ class TestControls : public QObject {
     sql(0, "UPDATE __harmonylite__changes SET state = 2, error = 'test' WHERE state IS NULL");
     QVERIFY(run(0, C::kResumePublishing).first);
     QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.failedChanges == 1 && s.pendingChanges == 0; }));
+    // A later row reaches node 2, so the publisher has run since the resume; row 5 did not.
+    sql(0, "INSERT INTO Books(id, title, author) VALUES (6, 'marker', 'a')");
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 6") == "1"; }, 15000));
     QCOMPARE(sql(1, "SELECT count(*) FROM Books WHERE id = 5"), QString("0"));
     auto [ok, msg] = run(0, C::kRetryFailedPublishes);
     QVERIFY2(ok, qPrintable(msg));

@@ -191,7 +191,9 @@ class TestEmbeddedServer : public QObject {
     QVERIFY(
         !(perms & (QFile::ReadGroup | QFile::ReadOther | QFile::WriteGroup | QFile::WriteOther)));
     // The server's output reaches hl.nats.server.
-    QVERIFY(!g_log.filter(QStringLiteral("hl.nats.server: [INF] Server is ready")).isEmpty());
+    QVERIFY(test::waitFor(
+        [] { return !g_log.filter(QStringLiteral("hl.nats.server: [INF] Server is ready")).isEmpty(); },
+        5000));
   }
 
   void restartsAfterKill9() {
@@ -242,7 +244,7 @@ class TestEmbeddedServer : public QObject {
     // Take the port while the supervisor waits its 250 ms backoff.
     QTcpServer squatter;
     QVERIFY(test::waitFor(
-        [&] { return squatter.listen(QHostAddress::LocalHost, quint16(server.port())); }, 200, 5));
+        [&] { return squatter.listen(QHostAddress::LocalHost, quint16(server.port())); }, 5000, 5));
     QVERIFY2(test::waitFor(
                  [&] {
                    return server.restarts() >= 2 && server.lastError().message().contains(

@@ -127,7 +127,7 @@ QString NatsServer::writeConfig() const {
   return path;
 }
 
-hl::Status NatsServer::launch() {
+hl::Status NatsServer::launch(int timeoutMs) {
   if (!m_dir.isValid()) return hl::Status::ioError("cannot create a temporary directory");
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (m_port == 0 || attempt > 0) {
@@ -149,7 +149,7 @@ hl::Status NatsServer::launch() {
           s.connectToHost(QHostAddress::LocalHost, quint16(m_port));
           return s.waitForConnected(200);
         },
-        10000, 20);
+        timeoutMs, 20);
     if (listening && m_process->state() == QProcess::Running) return hl::Status::ok();
     const bool portTaken = log().contains("address already in use");
     stop();
@@ -159,7 +159,7 @@ hl::Status NatsServer::launch() {
 }
 
 hl::Status NatsServer::start(int timeoutMs) {
-  HL_RETURN_IF_ERROR(launch());
+  HL_RETURN_IF_ERROR(launch(timeoutMs));
   if (!waitHealthy(timeoutMs))
     return hl::Status::unavailable("nats-server did not become ready; its log:\n" + log());
   return hl::Status::ok();

@@ -65,8 +65,9 @@ class NatsServer {
   // Starts the server on fresh free ports and waits until it accepts clients (and, with
   // JetStream, until /healthz says JetStream is ready). Keeps ports and data across restarts.
   hl::Status start(int timeoutMs = 60000);
-  // Starts the process and waits until it listens, without waiting for JetStream readiness.
-  hl::Status launch();
+  // Starts the process and waits until it listens (JetStream recovers its store before that),
+  // without waiting for JetStream readiness.
+  hl::Status launch(int timeoutMs = 60000);
   // SIGTERM and wait; the data directory stays for a restart.
   void stop();
   // SIGKILL (crash), data directory stays.
