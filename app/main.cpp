@@ -16,6 +16,7 @@
 #include "harmonylite/version.h"
 #include "gui_runner.h"
 #include "headless_runner.h"
+#include "remembered_setup.h"
 
 namespace {
 
@@ -96,7 +97,22 @@ int main(int argc, char** argv) {
     }
     config = loaded->config;
     warnings = loaded->warnings;
-  } else {
+  }
+  // Without -config the dashboard opens on the setup last chosen in it, if that still works;
+  // a headless start always uses the first-run defaults (remembered_setup.h).
+  const hl::RememberedSetup remembered = gui ? hl::loadRememberedSetup() : hl::RememberedSetup{};
+  bool restored = false;
+  QString rememberedProblem;
+  if (cli.configPath.isEmpty() && !remembered.isEmpty()) {
+    auto r = hl::restoreSetup(remembered, &warnings);
+    if (r) {
+      config = *r;
+      restored = true;
+    } else {
+      rememberedProblem = r.status().message();
+    }
+  }
+  if (cli.configPath.isEmpty() && !restored) {
     auto defaults = hl::firstRunConfig();
     if (!defaults) {
       printErr(defaults.status().message());
@@ -119,10 +135,17 @@ int main(int argc, char** argv) {
   hl::installLogHandler(hl::logFormatFromName(config.logging.format), config.logging.verbose);
   hl::setLogNodeId(config.nodeId);
   for (const hl::ConfigWarning& w : warnings) qCWarning(lcConfig).noquote() << w.message;
+  if (!rememberedProblem.isEmpty())
+    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" + remembered.describe() +
+                                       ") no longer works:"
+                                << rememberedProblem << "- running on the first-run defaults";
+  if (restored)
+    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:" << remembered.describe();
   qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node"
                            << config.nodeId << "config"
-                           << (config.sourcePath.isEmpty() ? QStringLiteral("(first-run defaults)")
-                                                           : config.sourcePath);
+                           << (!config.sourcePath.isEmpty() ? config.sourcePath
+                               : restored                   ? QStringLiteral("(remembered by the dashboard)")
+                                                            : QStringLiteral("(first-run defaults)"));
 
   if (cli.cleanup) {
     const hl::Status s = hl::removeCaptureObjects(config.dbPath);
@@ -144,6 +167,7 @@ int main(int argc, char** argv) {
 
   if (gui) {
     hl::GuiRunner runner(config);
+    runner.rememberSetups(remembered, restored);
     return runner.exec();
   }
   if (cli.noGui) {

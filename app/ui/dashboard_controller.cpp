@@ -49,8 +49,26 @@ QString controlName(Control c) {
 DashboardController::DashboardController(QObject* parent) : QObject(parent) { m_clock.start(); }
 
 QString DashboardController::configSource() const {
-  return m_config.sourcePath.isEmpty() ? QStringLiteral("first-run defaults (no config file)")
-                                       : m_config.sourcePath;
+  if (!m_config.sourcePath.isEmpty()) return m_config.sourcePath;
+  return m_chosenInDashboard ? QStringLiteral("choices made in the dashboard (no config file)")
+                             : QStringLiteral("first-run defaults (no config file)");
+}
+
+void DashboardController::setRememberedSetup(const QString& description) {
+  if (description == m_rememberedSetup) return;
+  m_rememberedSetup = description;
+  emit configChanged();
+}
+
+void DashboardController::setChosenInDashboard(bool chosen) {
+  if (chosen == m_chosenInDashboard) return;
+  m_chosenInDashboard = chosen;
+  emit configChanged();
+}
+
+void DashboardController::forgetSetup() {
+  if (m_rememberedSetup.isEmpty()) return;
+  emit forgetSetupRequested();
 }
 
 void DashboardController::setConfig(const Config& config) {
@@ -250,6 +268,7 @@ void DashboardController::clearConfigError() { setConfigError(QString()); }
 
 void DashboardController::requestRestart(Config config) {
   setConfigError(QString());
+  m_chosenInDashboard = true;  // configChanged follows with the new config
   addEvent("state", "Restarting the node", QStringLiteral("database %1, %2")
                                                .arg(config.dbPath, config.nats.urls.isEmpty()
                                                                        ? QStringLiteral("embedded NATS")

@@ -33,6 +33,7 @@ class DashboardController final : public QObject {
   Q_PROPERTY(QString dbPath READ dbPath NOTIFY configChanged)
   Q_PROPERTY(QString natsUrls READ natsUrls NOTIFY configChanged)
   Q_PROPERTY(QString configError READ configError NOTIFY configErrorChanged)
+  Q_PROPERTY(QString rememberedSetup READ rememberedSetup NOTIFY configChanged)
   Q_PROPERTY(int controlsInFlight READ controlsInFlight NOTIFY controlsInFlightChanged)
   Q_PROPERTY(QString lastControlMessage READ lastControlMessage NOTIFY controlFinished)
   Q_PROPERTY(bool lastControlOk READ lastControlOk NOTIFY controlFinished)
@@ -50,10 +51,13 @@ class DashboardController final : public QObject {
   QString nodeId() const { return QString::number(m_config.nodeId); }
   QString windowTitle() const { return QStringLiteral("HarmonyLite - node ") + nodeId(); }
   QString configSource() const;
-  bool firstRun() const { return m_config.sourcePath.isEmpty(); }
+  // On the first-run defaults: no config file, nothing chosen in the dashboard or remembered.
+  bool firstRun() const { return m_config.sourcePath.isEmpty() && !m_chosenInDashboard; }
   QString dbPath() const { return m_config.dbPath; }
   QString natsUrls() const { return m_config.nats.urls.join(QStringLiteral(", ")); }
   QString configError() const { return m_configError; }
+  // What the next start without -config opens on (empty: the first-run defaults).
+  QString rememberedSetup() const { return m_rememberedSetup; }
   int controlsInFlight() const { return m_controlsInFlight; }
   QString lastControlMessage() const { return m_lastControlMessage; }
   bool lastControlOk() const { return m_lastControlOk; }
@@ -81,9 +85,17 @@ class DashboardController final : public QObject {
   Q_INVOKABLE void useNatsServers(const QString& commaSeparatedUrls);  // "" = embedded server
   Q_INVOKABLE void loadConfig(const QUrl& file);
   Q_INVOKABLE void clearConfigError();
+  // Forget the remembered setup: the next start without -config uses the first-run defaults.
+  Q_INVOKABLE void forgetSetup();
 
  public slots:
   void setConfig(const hl::Config& config);
+  // From the host: the setup it keeps for the next start (a RememberedSetup's description),
+  // and whether the running configuration was chosen in the dashboard (or restored from it).
+  void setRememberedSetup(const QString& description);
+  void setChosenInDashboard(bool chosen);
+  // Shown under the setup actions until the next action (a refused file, URL or setup).
+  void setConfigError(const QString& error);
   // `nowMs` is the wall clock (for "last seen" texts) and `monotonicMs` the clock rates are
   // computed with; the one-argument form reads both clocks.
   void applyStatus(const hl::NodeStatus& status);
@@ -108,13 +120,13 @@ class DashboardController final : public QObject {
   // To the host: queue this control to the engine thread / restart the engine with `config`.
   void controlRequested(hl::EngineThread::Control control, qint64 id, bool confirm);
   void restartRequested(const hl::Config& config);
+  void forgetSetupRequested();
 
  private:
   void request(EngineThread::Control control, qint64 id = 0, bool confirm = false);
   void noticeChanges(const NodeStatus& previous, const NodeStatus& status);
   void addEvent(const QString& kind, const QString& title, const QString& detail = QString(), qint64 refId = 0);
   void setEngineState(const QString& state, const QString& error);
-  void setConfigError(const QString& error);
   void requestRestart(Config config);
 
   Config m_config;
@@ -128,6 +140,8 @@ class DashboardController final : public QObject {
   QString m_engineState = QStringLiteral("stopped");
   QString m_engineError;
   QString m_configError;
+  QString m_rememberedSetup;
+  bool m_chosenInDashboard = false;
   int m_controlsInFlight = 0;
   QString m_lastControlMessage;
   bool m_lastControlOk = true;

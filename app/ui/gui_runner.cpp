@@ -41,6 +41,34 @@ QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName) {
 
 GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config(std::move(config)) {
   connect(&m_controller, &DashboardController::restartRequested, this, &GuiRunner::restartWith);
+  connect(&m_controller, &DashboardController::forgetSetupRequested, this, &GuiRunner::forgetSetup);
+}
+
+void GuiRunner::rememberSetups(const RememberedSetup& current, bool restored) {
+  m_remembering = true;
+  m_controller.setRememberedSetup(current.isEmpty() ? QString() : current.describe());
+  m_controller.setChosenInDashboard(restored);
+}
+
+void GuiRunner::rememberChosenSetup() {
+  if (!m_remembering || !m_rememberOnStart) return;
+  m_rememberOnStart = false;
+  const RememberedSetup setup = RememberedSetup::fromConfig(m_config);
+  if (Status s = saveRememberedSetup(setup); !s.isOk()) {
+    qCWarning(lcMain).noquote() << "cannot remember the setup for the next start:" << s.message();
+    return;
+  }
+  qCInfo(lcMain).noquote() << "remembered for the next start:" << setup.describe() << "in" << rememberedSetupPath();
+  m_controller.setRememberedSetup(setup.describe());
+}
+
+void GuiRunner::forgetSetup() {
+  if (Status s = forgetRememberedSetup(); !s.isOk()) {
+    m_controller.setConfigError(s.message());
+    return;
+  }
+  qCInfo(lcMain) << "remembered setup forgotten: the next start uses the first-run defaults";
+  m_controller.setRememberedSetup(QString());
 }
 
 GuiRunner::~GuiRunner() { stop(); }
@@ -78,7 +106,10 @@ void GuiRunner::startEngine(const Config& config) {
   connect(e, &EngineThread::stopped, &m_controller, &DashboardController::onEngineStopped);
   connect(e, &EngineThread::controlDone, &m_controller, &DashboardController::onControlDone);
   connect(&m_controller, &DashboardController::controlRequested, e, &EngineThread::control);
-  connect(e, &EngineThread::started, this, [] { qCInfo(lcMain) << "node running with the dashboard"; });
+  connect(e, &EngineThread::started, this, [this] {
+    qCInfo(lcMain) << "node running with the dashboard";
+    rememberChosenSetup();  // only a setup that runs is kept for the next start
+  });
   connect(e, &EngineThread::failed, this, [](const QString& reason) {
     qCCritical(lcMain).noquote() << "start-up failed:" << reason << "(shown in the dashboard)";
   });
@@ -94,6 +125,7 @@ void GuiRunner::restartWith(const Config& config) {
     m_engine.reset();
   }
   m_config = config;
+  m_rememberOnStart = true;
   m_controller.setConfig(config);
   if (Status s = m_endpoints.start(config); !s.isOk()) {
     m_controller.onEngineFailed(s.message());

@@ -16,6 +16,7 @@
 #include "harmonylite/config.h"
 #include "harmonylite/engine.h"
 #include "harmonylite/status.h"
+#include "remembered_setup.h"
 
 class QQuickItem;
 class QQuickWindow;
@@ -26,6 +27,10 @@ class GuiRunner final : public QObject {
   Q_OBJECT
  public:
   explicit GuiRunner(Config config, QObject* parent = nullptr);
+  // The setup the dashboard keeps for the next start without -config (remembered_setup.h):
+  // `restored` says that `config` came from it. Without this call nothing is remembered, so a
+  // host run with -config, or a test, never touches the user's file.
+  void rememberSetups(const RememberedSetup& current, bool restored);
   ~GuiRunner() override;
 
   // Binds the endpoints, opens the window and starts the engine. An error (a taken port, QML
@@ -44,6 +49,8 @@ class GuiRunner final : public QObject {
  private:
   void startEngine(const Config& config);
   void restartWith(const Config& config);
+  void rememberChosenSetup();
+  void forgetSetup();
 
   Config m_config;
   EndpointsHost m_endpoints;
@@ -51,6 +58,8 @@ class GuiRunner final : public QObject {
   std::unique_ptr<EngineThread> m_engine;
   std::unique_ptr<QQmlApplicationEngine> m_qml;
   QQuickWindow* m_window = nullptr;
+  bool m_remembering = false;       // rememberSetups() was called
+  bool m_rememberOnStart = false;   // the engine now starting runs on a setup the user chose
 };
 
 // Registers the dashboard's C++ types with QML and picks the scene graph backend (software

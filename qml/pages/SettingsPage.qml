@@ -29,6 +29,27 @@ Item {
         Layout.fillWidth: true
       }
       SetupActions {}
+      // The dashboard keeps what was chosen here for its next start without -config.
+      RowLayout {
+        objectName: "rememberedRow"
+        visible: controller.rememberedSetup.length > 0
+        spacing: Theme.spacing
+        Layout.fillWidth: true
+        Label {
+          objectName: "rememberedText"
+          text: qsTr("Next start without a config file opens on: %1").arg(controller.rememberedSetup)
+          wrapMode: Text.WordWrap
+          color: Theme.textMuted
+          Layout.fillWidth: true
+        }
+        Button {
+          objectName: "forgetSetupButton"
+          text: qsTr("Forget")
+          ToolTip.visible: hovered
+          ToolTip.text: qsTr("The next start without a config file uses the first-run defaults")
+          onClicked: controller.forgetSetup()
+        }
+      }
       Label {
         objectName: "configError"
         visible: controller.configError.length > 0

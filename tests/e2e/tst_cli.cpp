@@ -16,6 +16,7 @@ namespace {
 QProcessEnvironment envWithDataHome(const QString& dataHome) {
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert("XDG_DATA_HOME", dataHome);
+  env.insert("XDG_CONFIG_HOME", dataHome + "/config");  // what the dashboard remembers
   env.remove("DISPLAY");
   env.remove("WAYLAND_DISPLAY");
   env.remove("QT_QPA_PLATFORM");  // ctest sets it for the test itself; the node must not see it
@@ -202,6 +203,43 @@ class TestCli : public QObject {
     QCOMPARE(headless.exitCode, 0);
     QVERIFY(headless.err.contains("--no-gui given; running headless"));
     QVERIFY(!headless.err.contains("dashboard open"));
+  }
+
+  // The dashboard opens on the setup remembered from its last run (a database the user chose,
+  // the node id of that run); a headless start ignores it; a remembered setup that no longer
+  // works is said so and the first-run defaults run instead.
+  void dashboardOpensOnTheRememberedSetup() {
+    const QString ini = m_dir.filePath("xdg/config/harmonylite/dashboard.ini");
+    QVERIFY(QDir().mkpath(m_dir.filePath("xdg/config/harmonylite")));
+    QVERIFY(QDir().mkpath(m_dir.filePath("chosen")));
+    const QString db = m_dir.filePath("chosen/mine.db");
+    QVERIFY(test::writeFile(ini, ("[setup]\nconfig=\ndb_path=" + db + "\nnats_urls=\nnode_id=4242\n").toUtf8()));
+    const auto r = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.err.contains("opening on the setup remembered by the dashboard: database " + db.toUtf8()),
+             r.err.constData());
+    QVERIFY(r.err.contains("dashboard open: HarmonyLite - node 4242 on offscreen"));
+    QVERIFY(r.err.contains("(remembered by the dashboard)"));
+    QVERIFY(QFile::exists(db));  // the node ran on it
+
+    // Headless: the first-run defaults, whatever the dashboard remembers.
+    const auto headless = runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QCOMPARE(headless.exitCode, 0);
+    QVERIFY(headless.err.contains("(first-run defaults)"));
+    QVERIFY(!headless.err.contains("remembered"));
+    QVERIFY(!headless.err.contains("node=4242"));
+
+    // Its config file is gone: a warning naming it, then the first-run defaults.
+    QVERIFY(test::writeFile(ini, ("[setup]\nconfig=" + m_dir.filePath("gone.toml") + "\ndb_path=" + db +
+                                  "\nnode_id=4242\n").toUtf8()));
+    const auto broken = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QCOMPARE(broken.exitCode, 0);
+    QVERIFY2(broken.err.contains("the setup remembered by the dashboard (config " + m_dir.filePath("gone.toml").toUtf8()),
+             broken.err.constData());
+    QVERIFY(broken.err.contains("running on the first-run defaults"));
+    QVERIFY(broken.err.contains("(first-run defaults)"));
+    QVERIFY(broken.err.contains("node running with the dashboard"));
+    QVERIFY(QFile::remove(ini));
   }
 
   void nodeIdFlagOverridesConfig() {

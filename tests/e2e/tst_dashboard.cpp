@@ -12,6 +12,7 @@
 #include <QtTest>
 
 #include "gui_runner.h"
+#include "remembered_setup.h"
 #include "nats_test_client.h"
 #include "node_process.h"
 #include "test_support.h"
@@ -33,6 +34,7 @@ class TestDashboard : public QObject {
   test::NatsServer m_nats;
   std::unique_ptr<test::NodeProcess> m_node2;
   std::unique_ptr<GuiRunner> m_gui;
+  QString m_configFile;
   QString m_db1;
   Config m_config;
 
@@ -82,14 +84,20 @@ class TestDashboard : public QObject {
     bool ok = false;
     test::sqlite3(m_db1, test::kReferenceSchema, &ok);
     QVERIFY(ok);
-    auto loaded = loadConfigText(QStringLiteral("db_path = \"%1\"\nnode_id = 1\n[replication_log]\nshards = 2\n"
-                                                "max_entries = 100000\n[nats]\nurls = [\"%2\"]\n"
-                                                "reconnect_wait_seconds = 1\n")
-                                     .arg(m_db1, m_nats.url()),
-                                 "dashboard-test.toml");
+    m_configFile = m_dir.filePath("dashboard-test.toml");
+    QVERIFY(test::writeFile(m_configFile, QStringLiteral("db_path = \"%1\"\nnode_id = 1\n[replication_log]\nshards = 2\n"
+                                                         "max_entries = 100000\n[nats]\nurls = [\"%2\"]\n"
+                                                         "reconnect_wait_seconds = 1\n")
+                                              .arg(m_db1, m_nats.url())
+                                              .toUtf8()));
+    auto loaded = loadConfigFile(m_configFile);
     QVERIFY2(loaded, qPrintable(loaded.status().message()));
     m_config = loaded->config;
+    // The dashboard remembers the user's choices under XDG_CONFIG_HOME: a temporary one here.
+    qputenv("XDG_CONFIG_HOME", m_dir.filePath("config").toUtf8());
+    QVERIFY(loadRememberedSetup().isEmpty());
     m_gui = std::make_unique<GuiRunner>(m_config);
+    m_gui->rememberSetups(RememberedSetup(), false);
     const Status s1 = m_gui->start();
     QVERIFY2(s1.isOk(), qPrintable(s1.message()));
     QVERIFY(m_gui->window());
@@ -248,6 +256,7 @@ class TestDashboard : public QObject {
     QVERIFY2(c->configError().contains("bad.toml:3: replication_log.shards"), qPrintable(c->configError()));
     QCOMPARE(c->engineState(), QStringLiteral("running"));
     QVERIFY(test::waitFor([&] { return item("configError")->isVisible(); }, 3000));  // on the Settings page
+    QVERIFY(loadRememberedSetup().isEmpty());  // a refused file is not remembered
 
     QDir().mkpath(m_dir.filePath("node1b"));  // its own folder: its own seq map
     const QString other = m_dir.filePath("node1b/other.db");
@@ -262,6 +271,28 @@ class TestDashboard : public QObject {
     // The new database catches up from the streams like any new node.
     QVERIFY(test::waitFor([&] { return test::sqlite3(other, "SELECT count(*) FROM Books") == "1200"; }, 60000));
     QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
+
+    // Once it runs, the choice is remembered for the next start without -config: the config
+    // file with the database put back, the same servers and node id; Settings shows it.
+    QVERIFY(test::waitFor([&] { return loadRememberedSetup().dbPath == other; }, 10000));
+    const RememberedSetup kept = loadRememberedSetup();
+    QCOMPARE(kept.configPath, m_configFile);
+    QCOMPARE(kept.natsUrls, QStringList{m_nats.url()});
+    QCOMPARE(kept.nodeId, uint64_t(1));
+    auto restored = restoreSetup(kept);
+    QVERIFY2(restored, qPrintable(restored.status().message()));
+    QCOMPARE(restored->dbPath, other);
+    QCOMPARE(restored->sourcePath, m_configFile);
+    QCOMPARE(restored->replicationLog.shards, 2);
+    QVERIFY(test::waitFor([&] { return item("rememberedRow") && item("rememberedRow")->isVisible(); }, 3000));
+    QVERIFY(textIn("rememberedRow", "rememberedText").contains(other));
+    // Forget, with a real click: the file goes, the row hides.
+    QQuickItem* forget = item("forgetSetupButton");
+    QVERIFY(forget);
+    QTest::mouseClick(m_gui->window(), Qt::LeftButton, {},
+                      forget->mapToScene(QPointF(forget->width() / 2, forget->height() / 2)).toPoint());
+    QVERIFY(test::waitFor([&] { return !QFile::exists(rememberedSetupPath()); }, 3000));
+    QVERIFY(test::waitFor([&] { return !item("rememberedRow")->isVisible(); }, 3000));
   }
 
   // Keyboard navigation: Ctrl+1..5 switch pages.

@@ -22,6 +22,7 @@ class FakeStatus final : public QObject {
   Q_PROPERTY(int controlCount MEMBER m_count NOTIFY recorded)
   Q_PROPERTY(QString restartDbPath MEMBER m_restartDbPath NOTIFY recorded)
   Q_PROPERTY(QStringList restartUrls MEMBER m_restartUrls NOTIFY recorded)
+  Q_PROPERTY(int forgetCount MEMBER m_forgetCount NOTIFY recorded)
 
  public:
   explicit FakeStatus(DashboardController* controller) : QObject(controller), m_controller(controller) {
@@ -37,6 +38,10 @@ class FakeStatus final : public QObject {
     connect(controller, &DashboardController::restartRequested, this, [this](const Config& c) {
       m_restartDbPath = c.dbPath;
       m_restartUrls = c.nats.urls;
+      emit recorded();
+    });
+    connect(controller, &DashboardController::forgetSetupRequested, this, [this] {
+      ++m_forgetCount;
       emit recorded();
     });
   }
@@ -119,8 +124,12 @@ class FakeStatus final : public QObject {
     c.nodeId = 7;
     c.nats.userName = "svc";
     c.nats.userPassword = natsPassword;
+    m_controller->setChosenInDashboard(false);
     m_controller->setConfig(c);
   }
+
+  // What the host says it remembers for the next start ("" = nothing).
+  Q_INVOKABLE void remember(const QString& description) { m_controller->setRememberedSetup(description); }
 
  signals:
   void recorded();
@@ -133,6 +142,7 @@ class FakeStatus final : public QObject {
   qlonglong m_lastId = 0;
   bool m_lastConfirm = false;
   int m_count = 0;
+  int m_forgetCount = 0;
   QString m_restartDbPath;
   QStringList m_restartUrls;
 };

@@ -52,6 +52,29 @@ Item {
       compare(fake.restartDbPath, "/tmp/dashboard-test.db")
     }
 
+    // A choice made here is the dashboard's setup from then on (no first-run banner), and what
+    // the host remembers for the next start is shown with a Forget button.
+    function test_rememberedSetupIsShownAndCanBeForgotten() {
+      fake.configure("", "/tmp/x.db", "")
+      fake.remember("")
+      verify(controller.firstRun)
+      verify(!findChild(page, "rememberedRow").visible)
+      controller.openDatabase("file:///tmp/chosen.db")
+      verify(!controller.firstRun)
+      compare(controller.configSource, "choices made in the dashboard (no config file)")
+      fake.remember("database /tmp/chosen.db, embedded NATS, node 7")
+      const row = findChild(page, "rememberedRow")
+      verify(row.visible)
+      verify(findChild(row, "rememberedText").text.indexOf("/tmp/chosen.db") >= 0)
+      const before = fake.forgetCount
+      mouseClick(findChild(row, "forgetSetupButton"))
+      compare(fake.forgetCount, before + 1)
+      fake.remember("")
+      verify(!row.visible)
+      controller.forgetSetup()  // nothing remembered: nothing to ask the host
+      compare(fake.forgetCount, before + 1)
+    }
+
     // The file dialog really opens (its QML implementation and the modules it imports load).
     function test_openDatabaseDialogOpens() {
       failOnWarning(/Failed to load|is not installed/)
