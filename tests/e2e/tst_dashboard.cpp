@@ -258,6 +258,15 @@ class TestDashboard : public QObject {
     QVERIFY(test::waitFor([&] { return item("configError")->isVisible(); }, 3000));  // on the Settings page
     QVERIFY(loadRememberedSetup().isEmpty());  // a refused file is not remembered
 
+    // A file that is not a database: the node fails to start, says why, and the choice is not
+    // remembered (only a setup that runs is).
+    QDir().mkpath(m_dir.filePath("node1x"));
+    QVERIFY(test::writeFile(m_dir.filePath("node1x/not-a.db"), QByteArray(8192, 'x')));
+    c->openDatabase(QUrl::fromLocalFile(m_dir.filePath("node1x/not-a.db")));
+    QVERIFY2(test::waitFor([&] { return c->engineState() == "failed"; }, 30000), qPrintable(c->engineState()));
+    QVERIFY(!c->engineError().isEmpty());
+    QVERIFY(loadRememberedSetup().isEmpty());
+
     QDir().mkpath(m_dir.filePath("node1b"));  // its own folder: its own seq map
     const QString other = m_dir.filePath("node1b/other.db");
     bool ok = false;
