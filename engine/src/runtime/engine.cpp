@@ -426,7 +426,8 @@ void Engine::stop() {
   m_cleanupTimer.stop();
   m_wakeCoalescer.stop();
   m_settleTimer.stop();
-  m_watcher.removePaths(m_watcher.files() + m_watcher.directories());
+  if (const QStringList watched = m_watcher.files() + m_watcher.directories(); !watched.isEmpty())
+    m_watcher.removePaths(watched);  // (Qt warns on an empty list: a node that failed to start)
   m_consumer.reset();
   m_publisher.reset();
   m_nats.reset();
