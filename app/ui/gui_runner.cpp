@@ -1,5 +1,9 @@
 #include "gui_runner.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
 #include <QGuiApplication>
 #include <QQmlContext>
 #include <QQuickItem>
@@ -42,6 +46,14 @@ QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName) {
 GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config(std::move(config)) {
   connect(&m_controller, &DashboardController::restartRequested, this, &GuiRunner::restartWith);
   connect(&m_controller, &DashboardController::forgetSetupRequested, this, &GuiRunner::forgetSetup);
+  m_stopDeadline.setSingleShot(true);
+  m_stopDeadline.setInterval(10000);  // as the headless runner's bounded stop
+  connect(&m_stopDeadline, &QTimer::timeout, this, [] {
+    qCCritical(lcMain) << "the engine did not stop within 10000 ms for a restart; exiting without a clean stop";
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(1);
+  });
 }
 
 void GuiRunner::rememberSetups(const RememberedSetup& current, bool restored) {
@@ -117,13 +129,39 @@ void GuiRunner::startEngine(const Config& config) {
   e->start();
 }
 
+// The window keeps drawing while the old engine stops (it may wait on NATS for seconds): the
+// stop is requested, and the new engine starts when the old thread has ended. A second request
+// meanwhile replaces the first.
 void GuiRunner::restartWith(const Config& config) {
   qCInfo(lcMain).noquote() << "restarting the node: database" << config.dbPath;
-  if (m_engine) {
-    m_controller.disconnect(m_engine.get());
-    stopEngineOrExit(*m_engine);
-    m_engine.reset();
+  m_pendingConfig = config;
+  m_controller.setConfig(config);  // the window shows where it is going at once
+  m_controller.onEngineStarting();
+  if (m_stopping) return;  // started once the engine being stopped has ended
+  if (!m_engine) {
+    startPendingConfig();
+    return;
   }
+  m_stopping = std::move(m_engine);
+  EngineThread* old = m_stopping.get();
+  old->disconnect(&m_controller);  // its last statuses and answers are not the new node's
+  old->disconnect(this);
+  m_controller.disconnect(old);
+  connect(old, &EngineThread::finished, this, &GuiRunner::onOldEngineFinished);
+  m_stopDeadline.start();
+  old->requestStop();
+  if (!old->isRunning()) onOldEngineFinished();
+}
+
+void GuiRunner::onOldEngineFinished() {
+  m_stopDeadline.stop();
+  if (m_stopping) m_stopping.release()->deleteLater();  // its thread has ended: nothing blocks
+  startPendingConfig();
+}
+
+void GuiRunner::startPendingConfig() {
+  if (!m_pendingConfig) return;
+  const Config config = *std::exchange(m_pendingConfig, std::nullopt);
   m_config = config;
   m_rememberOnStart = true;
   m_controller.setConfig(config);
@@ -151,6 +189,9 @@ int GuiRunner::exec() {
 }
 
 void GuiRunner::stop() {
+  m_pendingConfig.reset();
+  m_stopDeadline.stop();
+  if (m_stopping) stopEngineOrExit(*m_stopping);  // waits for the restart's stop, bounded
   if (m_engine) stopEngineOrExit(*m_engine);
 }
 

@@ -8,8 +8,10 @@
 
 #include <QObject>
 #include <QQmlApplicationEngine>
+#include <QTimer>
 
 #include <memory>
+#include <optional>
 
 #include "dashboard_controller.h"
 #include "endpoints_host.h"
@@ -49,6 +51,8 @@ class GuiRunner final : public QObject {
  private:
   void startEngine(const Config& config);
   void restartWith(const Config& config);
+  void onOldEngineFinished();
+  void startPendingConfig();
   void rememberChosenSetup();
   void forgetSetup();
 
@@ -56,6 +60,11 @@ class GuiRunner final : public QObject {
   EndpointsHost m_endpoints;
   DashboardController m_controller;
   std::unique_ptr<EngineThread> m_engine;
+  // A restart stops the old engine without blocking the window: it sits here until its thread
+  // has ended (bounded by m_stopDeadline), then the newest requested config starts.
+  std::unique_ptr<EngineThread> m_stopping;
+  std::optional<Config> m_pendingConfig;
+  QTimer m_stopDeadline;
   std::unique_ptr<QQmlApplicationEngine> m_qml;
   QQuickWindow* m_window = nullptr;
   bool m_remembering = false;       // rememberSetups() was called

@@ -29,6 +29,10 @@ class EngineThread final : public QObject {
   // Returns false when the engine did not stop in time (stuck in a NATS or SQLite call): the
   // thread is then still running and the host must end the process (it cannot be destroyed).
   bool stop(int timeoutMs = 10000);
+  // Asks the engine to stop and its thread to end, without waiting: finished() follows. For a
+  // host that must not block (the dashboard restarting on another database); the host bounds
+  // the wait itself. stop() after it waits for the same stop. Safe to call twice.
+  void requestStop();
 
   bool isRunning() const { return m_thread.isRunning(); }
 
@@ -49,6 +53,8 @@ class EngineThread final : public QObject {
   void started();
   void failed(const QString& reason);  // start-up failure, one line naming the cause
   void stopped();
+  // The engine thread has ended (after requestStop() or stop()); the object may be deleted.
+  void finished();
   // The node's status, a few times per second, as a copy (see engine_state.h).
   void statusChanged(const hl::NodeStatus& status);
   // sleep_timeout reached: nothing published or applied for that long.
@@ -58,7 +64,8 @@ class EngineThread final : public QObject {
 
  private:
   QThread m_thread;
-  Engine* m_engine = nullptr;  // lives on m_thread; deleted there (finished -> deleteLater)
+  Engine* m_engine = nullptr;
+  bool m_stopRequested = false;  // lives on m_thread; deleted there (finished -> deleteLater)
 };
 
 // -cleanup: removes every __harmonylite__ trigger and table from the database at `dbPath`.

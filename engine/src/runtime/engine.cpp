@@ -549,6 +549,7 @@ EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   m_engine = new Engine(std::move(config));
   m_engine->moveToThread(&m_thread);
   connect(&m_thread, &QThread::finished, m_engine, &QObject::deleteLater);
+  connect(&m_thread, &QThread::finished, this, &EngineThread::finished);
   connect(m_engine, &Engine::started, this, &EngineThread::started);
   connect(m_engine, &Engine::failed, this, &EngineThread::failed);
   connect(m_engine, &Engine::stopped, this, &EngineThread::stopped);
@@ -571,18 +572,33 @@ void EngineThread::start() {
   QMetaObject::invokeMethod(m_engine, &Engine::start, Qt::QueuedConnection);
 }
 
+void EngineThread::requestStop() {
+  if (!m_thread.isRunning() || m_stopRequested) return;
+  m_stopRequested = true;
+  QMetaObject::invokeMethod(
+      m_engine,
+      [e = m_engine] {
+        e->stop();
+        QThread::currentThread()->quit();
+      },
+      Qt::QueuedConnection);
+}
+
 bool EngineThread::stop(int timeoutMs) {
   if (!m_thread.isRunning()) return true;
-  // Runs Engine::stop on the engine thread and waits for it (bounded: a host stopping on
-  // SIGTERM must not hang behind a stuck call), then ends the thread's loop.
-  auto done = std::make_shared<QSemaphore>(0);
-  QMetaObject::invokeMethod(m_engine, [e = m_engine, done] { e->stop(); done->release(); }, Qt::QueuedConnection);
   QDeadlineTimer deadline(timeoutMs);
-  if (!done->tryAcquire(1, QDeadlineTimer(deadline).remainingTime())) {
-    qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
-    return false;
+  if (!m_stopRequested) {
+    m_stopRequested = true;
+    // Runs Engine::stop on the engine thread and waits for it (bounded: a host stopping on
+    // SIGTERM must not hang behind a stuck call), then ends the thread's loop.
+    auto done = std::make_shared<QSemaphore>(0);
+    QMetaObject::invokeMethod(m_engine, [e = m_engine, done] { e->stop(); done->release(); }, Qt::QueuedConnection);
+    if (!done->tryAcquire(1, QDeadlineTimer(deadline).remainingTime())) {
+      qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
+      return false;
+    }
+    m_thread.quit();
   }
-  m_thread.quit();
   if (!m_thread.wait(deadline)) {
     qCCritical(lcEngine) << "engine thread did not stop within" << timeoutMs << "ms";
     return false;
