@@ -72,6 +72,43 @@ class TestControls : public QObject {
     QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.healthy; }));
   }
 
+  // requestStop(): returns at once, the engine stops and finished() follows; a second request
+  // and a stop() after it are harmless (stop() waits for the same stop).
+  void requestStopDoesNotWait() {
+    const QString dir = m_dir.filePath("n3");
+    QVERIFY(QDir().mkpath(dir));
+    Config c;
+    c.dbPath = dir + "/data.db";
+    c.nodeId = 3;
+    c.nats.urls = {m_server.url()};
+    EngineThread engine(c);
+    QSignalSpy started(&engine, &EngineThread::started);
+    QSignalSpy stopped(&engine, &EngineThread::stopped);
+    QSignalSpy finished(&engine, &EngineThread::finished);
+    engine.start();
+    QVERIFY(started.wait(30000));
+    engine.requestStop();
+    engine.requestStop();
+    QVERIFY(finished.wait(15000));
+    QCOMPARE(finished.size(), 1);
+    QVERIFY(!engine.isRunning());
+    QCOMPARE(stopped.size(), 1);
+    QVERIFY(engine.stop(1000));
+
+    // stop() right after requestStop() waits for that stop (no second one queued behind a
+    // loop that has ended, which would wait out the whole deadline).
+    EngineThread again(c);
+    QSignalSpy started2(&again, &EngineThread::started);
+    again.start();
+    QVERIFY(started2.wait(30000));
+    again.requestStop();
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(again.stop(10000));
+    QVERIFY2(t.elapsed() < 9000, qPrintable(QString::number(t.elapsed())));
+    QVERIFY(!again.isRunning());
+  }
+
   void cleanupTestCase() {
     for (Node& n : m_nodes) n.engine->stop();
   }
