@@ -12,6 +12,26 @@
 #include "wire/cbor_writer.h"
 
 namespace hl {
+namespace {
+
+// The newest `limit` rows of `sql` (one `?` for the limit), each made into a T by `makeRow`.
+template <class T, class MakeRow>
+Result<QList<T>> newestRows(SqliteDb& db, const QString& sql, int limit, MakeRow makeRow) {
+  auto stmt = db.cached(sql);
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
+  QList<T> out;
+  for (;;) {
+    auto row = (*stmt)->step();
+    if (!row) return row.status();
+    if (!*row) break;
+    out.append(makeRow(**stmt));
+  }
+  (*stmt)->reset();
+  return out;
+}
+
+}  // namespace
 
 ReplicationState::ReplicationState(SqliteDb& db) : m_db(db) {}
 
@@ -129,37 +149,19 @@ Result<int64_t> ReplicationState::conflictCount() {
 }
 
 Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {
-  auto stmt = m_db.cached(QStringLiteral(
-      "SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY id DESC LIMIT ?"));
-  if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
-  QList<DeadLetterInfo> out;
-  for (;;) {
-    auto row = (*stmt)->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    out.append({(*stmt)->columnInt(0), (*stmt)->columnText(1), (*stmt)->columnText(2),
-                quint64((*stmt)->columnInt(3)), (*stmt)->columnText(4)});
-  }
-  (*stmt)->reset();
-  return out;
+  return newestRows<DeadLetterInfo>(
+      m_db, QStringLiteral("SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY id DESC LIMIT ?"),
+      limit, [](SqliteStmt& r) {
+        return DeadLetterInfo{r.columnInt(0), r.columnText(1), r.columnText(2), quint64(r.columnInt(3)), r.columnText(4)};
+      });
 }
 
 Result<QList<ConflictInfo>> ReplicationState::recentConflicts(int limit) {
-  auto stmt = m_db.cached(QStringLiteral(
-      "SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT ?"));
-  if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
-  QList<ConflictInfo> out;
-  for (;;) {
-    auto row = (*stmt)->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    out.append({(*stmt)->columnInt(0), (*stmt)->columnText(1), (*stmt)->columnText(2),
-                (*stmt)->columnText(3), (*stmt)->columnText(4), (*stmt)->columnText(5)});
-  }
-  (*stmt)->reset();
-  return out;
+  return newestRows<ConflictInfo>(
+      m_db, QStringLiteral("SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT ?"),
+      limit, [](SqliteStmt& r) {
+        return ConflictInfo{r.columnInt(0), r.columnText(1), r.columnText(2), r.columnText(3), r.columnText(4), r.columnText(5)};
+      });
 }
 
 Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* stream) {
