@@ -13,7 +13,10 @@
 namespace hl {
 
 void stopEngineOrExit(EngineThread& engine) {
-  if (engine.stop()) return;
+  if (!engine.stop()) exitWithoutCleanStop();
+}
+
+void exitWithoutCleanStop() {
   qCCritical(lcMain) << "exiting without a clean stop";
   std::fflush(stdout);
   std::fflush(stderr);

@@ -27,5 +27,8 @@ class HeadlessRunner final : public QObject {
 // logs why and ends the process with exit code 1 at once: a stop request must not hang (the
 // embedded nats-server child dies with us through its parent-death signal). Both hosts use it.
 void stopEngineOrExit(EngineThread& engine);
+// The second half of it: logs "exiting without a clean stop" and ends the process with exit
+// code 1 at once (for a host that bounds the stop itself, as the dashboard's restart does).
+[[noreturn]] void exitWithoutCleanStop();
 
 }  // namespace hl

@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
 
   hl::Config config;
   QList<hl::ConfigWarning> warnings;
+  // What the dashboard remembers (shown in Settings even when -config is given).
+  const hl::RememberedSetup remembered = gui ? hl::loadRememberedSetup() : hl::RememberedSetup{};
+  bool restored = false;
+  QString rememberedProblem;
   if (!cli.configPath.isEmpty()) {
     auto loaded = hl::loadConfigFile(cli.configPath);
     if (!loaded) {
@@ -97,28 +101,26 @@ int main(int argc, char** argv) {
     }
     config = loaded->config;
     warnings = loaded->warnings;
-  }
-  // Without -config the dashboard opens on the setup last chosen in it, if that still works;
-  // a headless start always uses the first-run defaults (remembered_setup.h).
-  const hl::RememberedSetup remembered = gui ? hl::loadRememberedSetup() : hl::RememberedSetup{};
-  bool restored = false;
-  QString rememberedProblem;
-  if (cli.configPath.isEmpty() && !remembered.isEmpty()) {
-    auto r = hl::restoreSetup(remembered, &warnings);
-    if (r) {
-      config = *r;
-      restored = true;
-    } else {
-      rememberedProblem = r.status().message();
+  } else {
+    // The dashboard opens on the setup last chosen in it, if that still works; a headless
+    // start always uses the first-run defaults (remembered_setup.h).
+    if (!remembered.isEmpty()) {
+      auto r = hl::restoreSetup(remembered, &warnings);
+      if (r) {
+        config = *r;
+        restored = true;
+      } else {
+        rememberedProblem = r.status().message();
+      }
     }
-  }
-  if (cli.configPath.isEmpty() && !restored) {
-    auto defaults = hl::firstRunConfig();
-    if (!defaults) {
-      printErr(defaults.status().message());
-      return 1;
+    if (!restored) {
+      auto defaults = hl::firstRunConfig();
+      if (!defaults) {
+        printErr(defaults.status().message());
+        return 1;
+      }
+      config = *defaults;
     }
-    config = *defaults;
   }
   if (cli.nodeId) config.nodeId = *cli.nodeId;
   config.nats.clusterAddr = cli.clusterAddr;

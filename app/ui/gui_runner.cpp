@@ -1,7 +1,5 @@
 #include "gui_runner.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include <QGuiApplication>
@@ -47,12 +45,10 @@ GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config
   connect(&m_controller, &DashboardController::restartRequested, this, &GuiRunner::restartWith);
   connect(&m_controller, &DashboardController::forgetSetupRequested, this, &GuiRunner::forgetSetup);
   m_stopDeadline.setSingleShot(true);
-  m_stopDeadline.setInterval(10000);  // as the headless runner's bounded stop
+  m_stopDeadline.setInterval(EngineThread::kStopTimeoutMs);  // as stopEngineOrExit()
   connect(&m_stopDeadline, &QTimer::timeout, this, [] {
-    qCCritical(lcMain) << "the engine did not stop within 10000 ms for a restart; exiting without a clean stop";
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(1);
+    qCCritical(lcMain) << "the engine did not stop within" << EngineThread::kStopTimeoutMs << "ms for a restart";
+    exitWithoutCleanStop();
   });
 }
 
@@ -162,9 +158,8 @@ void GuiRunner::onOldEngineFinished() {
 void GuiRunner::startPendingConfig() {
   if (!m_pendingConfig) return;
   const Config config = *std::exchange(m_pendingConfig, std::nullopt);
-  m_config = config;
+  m_config = config;  // (the controller has shown it since restartWith())
   m_rememberOnStart = true;
-  m_controller.setConfig(config);
   if (Status s = m_endpoints.start(config); !s.isOk()) {
     m_controller.onEngineFailed(s.message());
     return;

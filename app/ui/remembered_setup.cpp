@@ -30,8 +30,9 @@ QString rememberedSetupPath() {
 
 RememberedSetup loadRememberedSetup() {
   RememberedSetup s;
-  if (!QFileInfo::exists(rememberedSetupPath())) return s;
-  QSettings ini(rememberedSetupPath(), QSettings::IniFormat);
+  const QString path = rememberedSetupPath();
+  if (!QFileInfo::exists(path)) return s;
+  QSettings ini(path, QSettings::IniFormat);
   ini.beginGroup(QStringLiteral("setup"));
   s.configPath = ini.value(QStringLiteral("config")).toString();
   s.dbPath = ini.value(QStringLiteral("db_path")).toString();
@@ -44,9 +45,10 @@ RememberedSetup loadRememberedSetup() {
 }
 
 Status saveRememberedSetup(const RememberedSetup& setup) {
-  if (!QDir().mkpath(QFileInfo(rememberedSetupPath()).absolutePath()))
-    return Status::ioError(QStringLiteral("cannot create %1").arg(QFileInfo(rememberedSetupPath()).absolutePath()));
-  QSettings ini(rememberedSetupPath(), QSettings::IniFormat);
+  const QString path = rememberedSetupPath();
+  const QString folder = QFileInfo(path).absolutePath();
+  if (!QDir().mkpath(folder)) return Status::ioError(QStringLiteral("cannot create %1").arg(folder));
+  QSettings ini(path, QSettings::IniFormat);
   ini.clear();
   ini.beginGroup(QStringLiteral("setup"));
   ini.setValue(QStringLiteral("config"), setup.configPath);
@@ -56,7 +58,7 @@ Status saveRememberedSetup(const RememberedSetup& setup) {
   ini.endGroup();
   ini.sync();
   if (ini.status() != QSettings::NoError)
-    return Status::ioError(QStringLiteral("cannot write %1").arg(rememberedSetupPath()));
+    return Status::ioError(QStringLiteral("cannot write %1").arg(path));
   return Status::ok();
 }
 

@@ -28,7 +28,8 @@ class EngineThread final : public QObject {
   // Stops the engine and joins its thread; waits at most `timeoutMs`. Safe to call twice.
   // Returns false when the engine did not stop in time (stuck in a NATS or SQLite call): the
   // thread is then still running and the host must end the process (it cannot be destroyed).
-  bool stop(int timeoutMs = 10000);
+  static constexpr int kStopTimeoutMs = 10000;
+  bool stop(int timeoutMs = kStopTimeoutMs);
   // Asks the engine to stop and its thread to end, without waiting: finished() follows. For a
   // host that must not block (the dashboard restarting on another database); the host bounds
   // the wait itself. stop() after it waits for the same stop. Safe to call twice.

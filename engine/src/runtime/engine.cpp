@@ -2,7 +2,6 @@
 
 #include <QDateTime>
 #include <QDeadlineTimer>
-#include <QSemaphore>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
@@ -586,21 +585,11 @@ void EngineThread::requestStop() {
 
 bool EngineThread::stop(int timeoutMs) {
   if (!m_thread.isRunning()) return true;
-  QDeadlineTimer deadline(timeoutMs);
-  if (!m_stopRequested) {
-    m_stopRequested = true;
-    // Runs Engine::stop on the engine thread and waits for it (bounded: a host stopping on
-    // SIGTERM must not hang behind a stuck call), then ends the thread's loop.
-    auto done = std::make_shared<QSemaphore>(0);
-    QMetaObject::invokeMethod(m_engine, [e = m_engine, done] { e->stop(); done->release(); }, Qt::QueuedConnection);
-    if (!done->tryAcquire(1, QDeadlineTimer(deadline).remainingTime())) {
-      qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
-      return false;
-    }
-    m_thread.quit();
-  }
-  if (!m_thread.wait(deadline)) {
-    qCCritical(lcEngine) << "engine thread did not stop within" << timeoutMs << "ms";
+  // The same stop as requestStop() (Engine::stop, then the thread's loop ends), waited for with
+  // a deadline: a host stopping on SIGTERM must not hang behind a stuck NATS or SQLite call.
+  requestStop();
+  if (!m_thread.wait(QDeadlineTimer(timeoutMs))) {
+    qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
     return false;
   }
   return true;
