@@ -1,4 +1,4 @@
-// The harmonylite command line, parsed with Go `flag` semantics (SPEC A9): `-name value`,
+// The harmonylite command line, parsed with Go `flag` semantics (docs/configuration.md): `-name value`,
 // `-name=value`, `--name value` and `--name=value`; boolean flags take no separate value
 // (`-cleanup`, `-cleanup=false`). Parsing stops at `--` or at the first non-flag argument.
 // Thread: pure functions, any thread.

@@ -46,7 +46,7 @@ int HeadlessRunner::exec() {
     QCoreApplication::exit(1);
   });
   QObject::connect(&engine, &EngineThread::idleTimeout, [&](qint64 idleMs) {
-    // The snapshot before this exit arrives with the snapshot work (SPEC A9, B6).
+    // The snapshot before this exit arrives with the snapshot work (docs/configuration.md, docs/operations.md#7-restore-a-node).
     qCInfo(lcMain) << "idle for" << idleMs << "ms (sleep_timeout): stopping";
     stopEngineOrExit(engine);
     QCoreApplication::exit(0);

@@ -1,5 +1,5 @@
 // The headless host: runs the engine on its thread with no window, until SIGINT/SIGTERM.
-// Used for --no-gui, for services and when no display can be opened (SPEC B11).
+// Used for --no-gui, for services and when no display can be opened (docs/dashboard.md).
 // Thread: the host (main) thread; it owns the EngineThread.
 #pragma once
 

@@ -1,5 +1,5 @@
 // harmonylite: the program. Parses the command line, loads the configuration, sets up logging
-// and hands the node to a host (SPEC B11): the dashboard when a display can be opened, the
+// and hands the node to a host (docs/dashboard.md): the dashboard when a display can be opened, the
 // headless runner otherwise (services, --no-gui, no display).
 #include <QApplication>
 #include <QCoreApplication>
@@ -32,7 +32,7 @@ bool displayAnnounced() {
 }
 
 // Qt tries the platforms of QT_QPA_PLATFORM in turn; "minimal" last means "the display could
-// not be opened" instead of Qt's fatal error, and we fall back to headless (SPEC B11).
+// not be opened" instead of Qt's fatal error, and we fall back to headless (docs/dashboard.md).
 void addHeadlessFallbackPlatform() {
   QByteArray platforms = qgetenv("QT_QPA_PLATFORM");
   if (platforms.isEmpty())

@@ -1,4 +1,4 @@
-// MetricsServer: Prometheus text exposition of [prometheus] (SPEC B9), served with Qt
+// MetricsServer: Prometheus text exposition of [prometheus] (docs/replication.md#health-endpoint), served with Qt
 // HttpServer on the host thread from the latest NodeStatus (no round trip per scrape).
 // Names: <namespace>[_<subsystem>]_<name>; Go's `published` and `pending_publish` keep their
 // names (the counter with the _total suffix Prometheus requires); every series carries

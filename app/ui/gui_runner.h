@@ -1,4 +1,4 @@
-// The dashboard host (SPEC B11): runs the engine on its thread and shows it in a Qt Quick
+// The dashboard host (docs/dashboard.md): runs the engine on its thread and shows it in a Qt Quick
 // window. The window reads only the DashboardController (copies of the status, list models);
 // controls and restarts leave the controller as signals and reach the engine as queued calls,
 // so the interface never blocks on the engine.

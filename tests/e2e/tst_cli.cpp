@@ -176,7 +176,7 @@ class TestCli : public QObject {
     QVERIFY(again.err.contains("node=" + id));
   }
 
-  // SPEC B11: a display that is announced but cannot be opened means headless, not a crash.
+  // docs/dashboard.md: a display that is announced but cannot be opened means headless, not a crash.
   void unreachableDisplayFallsBackToHeadless() {
     const auto r = runUntilSignal({}, "node running", SIGTERM, {"DISPLAY=:97"});
     QVERIFY(!r.timedOut);

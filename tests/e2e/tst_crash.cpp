@@ -1,4 +1,4 @@
-// Crash safety and outages (SPEC B4, B5) with real processes: kill -9 of a node in the middle
+// Crash safety and outages (docs/replication.md#nats, docs/replication.md#crash-safety) with real processes: kill -9 of a node in the middle
 // of a stream of writes, kill -9 of a NATS server in the middle of a stream of writes, and a
 // NATS outage of 60 s while the application keeps writing. After recovery every database is
 // identical and every committed write is there.

@@ -1,4 +1,4 @@
-// The /health endpoint of [health_check] and /metrics of [prometheus] (SPEC B9) on real nodes:
+// The /health endpoint of [health_check] and /metrics of [prometheus] (docs/replication.md#health-endpoint) on real nodes:
 // Go's fields plus per-shard state, 200 when healthy, 503 with the reason when NATS is down and
 // back to 200 after; a taken port is a clear start-up error; detailed = false; the metrics pass
 // `promtool check metrics` and move with the data.

@@ -1,4 +1,4 @@
-// Wire interoperability with Go HarmonyLite, end to end (SPEC A1-A4, B2, B3): one nats-server,
+// Wire interoperability with Go HarmonyLite, end to end (docs/wire-format.md#streams, docs/wire-format.md#message, docs/wire-format.md#shard, docs/wire-format.md#seq-map, docs/replication.md#publishing, docs/replication.md#applying): one nats-server,
 // two harmonylite nodes (2 shards, compression on), and this test acting as a Go node with
 // nats.c. It publishes hand-built Go-format messages raw (no headers), poison messages of every
 // kind, reads back what a node publishes, and hands a node a Go-written seq-map file.
@@ -272,7 +272,7 @@ class TestInterop : public QObject {
     jsCtx* js = nullptr;
     QCOMPARE(natsConnection_JetStream(&js, nc, &jo), NATS_OK);
     m_js.reset(js);
-    // Both streams exist, as the nodes created them (SPEC A1).
+    // Both streams exist, as the nodes created them (docs/wire-format.md#streams).
     for (int shard = 1; shard <= kShards; ++shard) {
       jsStreamInfo* si = nullptr;
       jsErrCode jerr = jsErrCode(0);
@@ -408,7 +408,7 @@ class TestInterop : public QObject {
     QCOMPARE(lastSeq(1) + lastSeq(2), before1 + before2 + 2);
   }
 
-  // Poison messages (SPEC B3): undecodable bytes, a truncated zstd frame, the golden tag-32
+  // Poison messages (docs/replication.md#applying): undecodable bytes, a truncated zstd frame, the golden tag-32
   // vectors (their Row has no key), an unknown table and a NOT NULL failure are dead-lettered
   // with their stream, sequence, payload and a reason, counted and logged; the valid messages
   // after them on the same shards still apply.
@@ -512,7 +512,7 @@ class TestInterop : public QObject {
     }
   }
 
-  // What a node publishes (SPEC A2, A3, B2): a zstd frame holding Go's envelope (keys in Go's
+  // What a node publishes (docs/wire-format.md#message, docs/wire-format.md#shard, docs/replication.md#publishing): a zstd frame holding Go's envelope (keys in Go's
   // order, FromNodeId = node id, lower-case Type, the whole row, a 64-hex "sh"), with
   // Nats-Msg-Id "<node>-<change id>", on the subject and stream of the shard that the FNV-1
   // key hash picks.
@@ -684,7 +684,7 @@ class TestInterop : public QObject {
     QVERIFY(test::waitConverged(nodes(), bookQuery(ids[1]), kConverge, "absent"));
   }
 
-  // A Go-written seq-map (SPEC A4) is honoured: node 2 stopped, its positions table emptied,
+  // A Go-written seq-map (docs/wire-format.md#seq-map) is honoured: node 2 stopped, its positions table emptied,
   // a Go-format seq-map file written whose positions cover message R1 of each shard but not
   // the R2 after it. On restart R1 is not applied (at or below the position), R2 is; then the
   // node's own seq-map file holds its current positions in Go's format.

@@ -1,7 +1,7 @@
 // Failure and mode paths of replication with real processes: a shard whose next message aged
-// out of the stream stops and says it needs a restore (SPEC B3); replicate = false applies
+// out of the stream stops and says it needs a restore (docs/replication.md#applying); replicate = false applies
 // nothing; a row larger than the server's max_payload goes to the failed state and does not
-// block the changes after it (SPEC B2).
+// block the changes after it (docs/replication.md#publishing).
 #include <QTemporaryDir>
 #include <QElapsedTimer>
 #include <QtTest>

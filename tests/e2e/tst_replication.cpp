@@ -1,4 +1,4 @@
-// The reference scenarios of SPEC (1, 2, 3, 5, 6) with real processes: three harmonylite
+// The reference scenarios (docs/replication.md#reference-scenarios) (1, 2, 3, 5, 6) with real processes: three harmonylite
 // nodes, 2 shards, compression on, writes made by the sqlite3 program on the nodes' files.
 // Topology from HL_TOPOLOGY: "embedded" (each node's embedded nats-server, joined into one
 // cluster with -cluster-addr/-cluster-peers) or "external" (a 3-server cluster, replicas = 3).

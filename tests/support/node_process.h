@@ -18,7 +18,7 @@ namespace hl::test {
 // `ok` (optional) tells whether it exited 0.
 QString sqlite3(const QString& db, const QString& sql, bool* ok = nullptr);
 
-// The reference schema of SPEC's scenarios (Books, Authors).
+// The reference schema of the reference scenarios (docs/replication.md#reference-scenarios) (Books, Authors).
 extern const char* const kReferenceSchema;
 
 class NodeProcess {

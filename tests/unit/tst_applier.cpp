@@ -1,4 +1,4 @@
-// The applier (SPEC B3): upsert semantics, delete by key, names checked before SQL, poison
+// The applier (docs/replication.md#applying): upsert semantics, delete by key, names checked before SQL, poison
 // changes rolled back alone, echo suppression.
 #include <QTemporaryDir>
 #include <QtTest>

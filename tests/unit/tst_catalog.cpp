@@ -1,4 +1,4 @@
-// Watched tables (SPEC A8) and the schema hash (SPEC A7) against the golden vectors.
+// Watched tables (docs/capture.md#which-tables) and the schema hash (docs/wire-format.md#schema-hash) against the golden vectors.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>

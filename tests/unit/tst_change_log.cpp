@@ -1,4 +1,4 @@
-// Change capture (SPEC B1): triggers, key-only log, row images read at publish time,
+// Change capture (docs/capture.md): triggers, key-only log, row images read at publish time,
 // trusted_schema=OFF, quoting, table shapes, schema changes, cleanup, uninstall.
 #include <QTemporaryDir>
 #include <QtTest>

@@ -1,4 +1,4 @@
-// Go-style flag parsing (SPEC A9): every flag form, bad input, usage text.
+// Go-style flag parsing (docs/configuration.md): every flag form, bad input, usage text.
 #include <QtTest>
 
 #include "command_line.h"

@@ -1,4 +1,4 @@
-// Configuration loading (SPEC A9, B10): defaults, the deployment guide's config verbatim,
+// Configuration loading (docs/configuration.md, docs/configuration.md#first-run): defaults, the deployment guide's config verbatim,
 // errors that name file, line and key, warnings for unknown keys, node id persistence.
 #include <QHash>
 #include <QDir>
@@ -78,7 +78,7 @@ class TestConfig : public QObject {
     QCOMPARE(c.healthCheck.path, QString("/health"));
     QCOMPARE(c.healthCheck.detailed, true);
     QVERIFY(r->warnings.isEmpty());
-    // Derived names (SPEC A1).
+    // Derived names (docs/wire-format.md#streams).
     QCOMPARE(c.streamName(2), QString("harmonylite-changes-c-2"));
     QCOMPARE(c.subjectName(2), QString("harmonylite-change-log-2"));
     QCOMPARE(c.effectiveReplicas(), 1);

@@ -1,4 +1,4 @@
-// The node's configuration: every key of SPEC A9 with its default, plus ignore_tables.
+// The node's configuration: every key of docs/configuration.md with its default, plus ignore_tables.
 //
 // Config is a plain value: load it once on the host thread with loadConfigFile() or
 // firstRunConfig(), then hand a copy to the engine. Every field states its TOML key and
@@ -54,7 +54,7 @@ struct SnapshotConfig {
 };
 
 struct NatsConfig {
-  QStringList urls;              // [nats] urls: [] means run the embedded server (SPEC B8)
+  QStringList urls;              // [nats] urls: [] means run the embedded server (docs/replication.md#embedded-server)
   QString subjectPrefix = "harmonylite-change-log";  // subject_prefix
   QString streamPrefix = "harmonylite-changes";      // stream_prefix
   QString bindAddress = ":-1";   // bind_address of the embedded server; ":-1" = random port
@@ -95,7 +95,7 @@ struct HealthCheckConfig {
 
 struct Config {
   QString dbPath;                // db_path: the application's SQLite database (required)
-  uint64_t nodeId = 0;           // node_id: 0 = generated once and persisted (SPEC B10)
+  uint64_t nodeId = 0;           // node_id: 0 = generated once and persisted (docs/configuration.md#first-run)
   QString seqMapPath;            // seq_map_path: "" = "<dir of db_path>/seq-map.cbor"
   bool publish = true;           // publish: false = local changes are not captured at all
   bool replicate = true;         // replicate: false = remote changes are not applied
@@ -118,9 +118,9 @@ struct Config {
   // Derived values (defaults applied to empty fields).
   QString effectiveSeqMapPath() const;
   QString effectiveSnapshotBucket() const;
-  int effectiveReplicas() const;  // SPEC A1: < 1 -> shards/2+1, capped at 5
-  QString streamName(int shard) const;   // SPEC A1
-  QString subjectName(int shard) const;  // SPEC A1
+  int effectiveReplicas() const;  // docs/wire-format.md#streams: < 1 -> shards/2+1, capped at 5
+  QString streamName(int shard) const;   // docs/wire-format.md#streams
+  QString subjectName(int shard) const;  // docs/wire-format.md#streams
   QString stateDir() const;              // directory of db_path
 };
 
@@ -143,7 +143,7 @@ Result<LoadedConfig> loadConfigFile(const QString& path);
 // Parses TOML text (for tests and for embedded defaults); `sourceName` is used in messages.
 Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceName);
 
-// First-run defaults (SPEC B10): database and state under `dataDir` (the user's data directory
+// First-run defaults (docs/configuration.md#first-run): database and state under `dataDir` (the user's data directory
 // when empty), embedded NATS. Creates `dataDir` when missing.
 Result<Config> firstRunConfig(const QString& dataDir = QString());
 

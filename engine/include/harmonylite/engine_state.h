@@ -42,7 +42,7 @@ struct ConflictInfo {
   QString loser;
 };
 
-// A node of the cluster as its last status record told (SPEC B9): any node shows every node.
+// A node of the cluster as its last status record told (docs/replication.md#health-endpoint): any node shows every node.
 struct PeerStatus {
   uint64_t nodeId = 0;
   QString version;

@@ -1,4 +1,4 @@
-// ChangeLog: change data capture with SQLite triggers (SPEC B1).
+// ChangeLog: change data capture with SQLite triggers (docs/capture.md).
 //
 // Layout (ours, written to disk; the numbers are never renumbered):
 //   __harmonylite__tables(id INTEGER PRIMARY KEY, name TEXT UNIQUE)  stable id per table name
@@ -43,7 +43,7 @@ struct PendingChange {
   int64_t id = 0;
   ChangeType type = ChangeType::kInsert;
   QString table;
-  RowImage key;  // key columns and values (for the shard, SPEC A3)
+  RowImage key;  // key columns and values (for the shard, docs/wire-format.md#shard)
   RowImage row;  // the row image to send: every stored column, plus "rowid" for rowid tables;
                  // for a delete, the key only
 };

@@ -1,4 +1,4 @@
-// Loading and validating the TOML configuration (SPEC A9) with toml++.
+// Loading and validating the TOML configuration (docs/configuration.md) with toml++.
 //
 // toml++ reports parse errors by exception; they are caught here, at the call site, and turned
 // into a Status that names the file and the line. Every key is read through ConfigReader, which
@@ -420,7 +420,7 @@ Result<uint64_t> resolveNodeId(const Config& config) {
   }
   if (!QDir().mkpath(config.stateDir()))
     return Status::ioError(QStringLiteral("cannot create %1").arg(config.stateDir()));
-  // Random, not derived from the machine id: cloned images must not share ids (SPEC B10).
+  // Random, not derived from the machine id: cloned images must not share ids (docs/configuration.md#first-run).
   // Kept below 2^31 so that it prints the same in every tool and fits Go's int on any platform.
   const uint64_t id = 1 + QRandomGenerator::system()->bounded(quint32(0x7ffffffe));
   QSaveFile out(path);

@@ -1,5 +1,5 @@
 // EmbeddedServer: supervises the `nats-server` child process of a node whose `[nats] urls` is
-// empty (SPEC B8). nats-server cannot be linked into C++, so the node runs the program.
+// empty (docs/replication.md#embedded-server). nats-server cannot be linked into C++, so the node runs the program.
 //
 // start() writes a config file (server name harmonylite-node-<id>, JetStream under the store
 // dir, cluster "e-harmonylite" routes, leaf remotes, authorization, then the user's

@@ -192,7 +192,7 @@ Status NatsClient::makeOptions(NatsOptionsPtr* out) {
   const QByteArray name = QStringLiteral("harmonylite-node-%1").arg(m_config.nodeId).toUtf8();
   natsOptions_SetName(opts.get(), name.constData());
   natsOptions_SetTimeout(opts.get(), 2000);
-  natsOptions_SetMaxReconnect(opts.get(), -1);  // an outage never ends the process (SPEC B4)
+  natsOptions_SetMaxReconnect(opts.get(), -1);  // an outage never ends the process (docs/replication.md#nats)
   natsOptions_SetReconnectWait(opts.get(), std::max(100, n.reconnectWaitSeconds * 1000));
   natsOptions_SetPingInterval(opts.get(), 5000);
   natsOptions_SetMaxPingsOut(opts.get(), 3);
@@ -384,7 +384,7 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   so.Config.AckWait = int64_t(60) * 1000 * 1000 * 1000;
   so.Config.MaxAckPending = 20000;
   so.Config.FlowControl = true;
-  so.Config.Heartbeat = int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (SPEC B4)
+  so.Config.Heartbeat = int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (docs/replication.md#nats)
   so.Config.InactiveThreshold = int64_t(60) * 1000 * 1000 * 1000;
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);

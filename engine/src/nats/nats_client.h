@@ -1,5 +1,5 @@
-// NatsClient: the node's NATS connection, its JetStream context, the change streams (SPEC A1),
-// asynchronous publishing (SPEC B2) and push subscriptions (SPEC B3).
+// NatsClient: the node's NATS connection, its JetStream context, the change streams (docs/wire-format.md#streams),
+// asynchronous publishing (docs/replication.md#publishing) and push subscriptions (docs/replication.md#applying).
 //
 // Thread: created, used and destroyed on the engine thread, which owns every nats.c handle.
 // nats.c calls back on its own threads; those callbacks only copy what they need and post it
@@ -61,7 +61,7 @@ class NatsClient final : public QObject {
   natsConnection* connection() const { return m_nc.get(); }
   jsCtx* jetStream() const { return m_js.get(); }
 
-  // Creates or checks the stream of every shard (SPEC A1); retried by the caller.
+  // Creates or checks the stream of every shard (docs/wire-format.md#streams); retried by the caller.
   Status ensureStreams();
   // First and last sequence of a stream.
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq);
@@ -76,7 +76,7 @@ class NatsClient final : public QObject {
   Status subscribe(int shard, quint64 startSeq, quint64 generation);
   void unsubscribe(int shard);
   void unsubscribeAll();
-  // Status records (SPEC B9): every node publishes on <stream_prefix>-status.<node id> and
+  // Status records (docs/replication.md#health-endpoint): every node publishes on <stream_prefix>-status.<node id> and
   // listens to all of them (core NATS, no stream: only the live picture matters).
   Status publishStatusRecord(const QByteArray& json);
   Status subscribeStatusRecords();

@@ -1,4 +1,4 @@
-// Applier: applies decoded changes from other nodes to the local database (SPEC B3).
+// Applier: applies decoded changes from other nodes to the local database (docs/replication.md#applying).
 //
 // - insert/update: upsert by primary key on the columns the message carries
 //   (INSERT ... ON CONFLICT(pk) DO UPDATE), never INSERT OR REPLACE; tables without a declared

@@ -118,7 +118,7 @@ void Consumer::resubscribe(int shard) {
   sh.queue.clear();
   sh.generation = m_nextGeneration++;
   const QString stream = m_config.streamName(shard);
-  // Gap check: the next needed message must still be in the stream (SPEC B3).
+  // Gap check: the next needed message must still be in the stream (docs/replication.md#applying).
   quint64 first = 0, last = 0;
   if (Status s = m_nats.streamState(stream, &first, &last); !s.isOk()) {
     setState(shard, ShardState::kStopped, s.message());

@@ -1,9 +1,9 @@
-// Consumer: applies the changes of every shard stream to the local database (SPEC B3, B5).
+// Consumer: applies the changes of every shard stream to the local database (docs/replication.md#applying, docs/replication.md#crash-safety).
 //
 // One push subscription per shard starts at the applied position + 1. Messages are queued on
 // the engine thread and applied in stream order, in batches, each batch in one SQLite
 // transaction that also records the new applied position, the dead letters and the conflicts;
-// the batch is acknowledged (ack-all) only after that commit. The seq-map file (SPEC A4) is
+// the batch is acknowledged (ack-all) only after that commit. The seq-map file (docs/wire-format.md#seq-map) is
 // rewritten atomically after commits, at most every 200 ms and at stop. A message is skipped when it is the node's own (its row is already
 // here) or older than the node's own latest change of the same row (pending, or later in the
 // stream): this keeps every node equal to the last message of each row, without a node's own

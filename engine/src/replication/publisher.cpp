@@ -83,7 +83,7 @@ bool Publisher::startRound() {
       ++m_stats.oversized;
       continue;
     }
-    const QByteArray rowKey = shardKeyBytes(p.table, p.key);  // SPEC A3, and the own-row key
+    const QByteArray rowKey = shardKeyBytes(p.table, p.key);  // docs/wire-format.md#shard, and the own-row key
     const int shard = shardOfKeyBytes(rowKey, m_config.replicationLog.shards);
     const QByteArray msgId = nodePrefix + QByteArray::number(p.id);
     const QByteArray seen = QByteArray::number(m_appliedSeq(shard));

@@ -1,7 +1,7 @@
-// Publisher: sends the node's captured changes to their shard streams (SPEC B2).
+// Publisher: sends the node's captured changes to their shard streams (docs/replication.md#publishing).
 //
 // It works in rounds: read up to scan_max_changes pending changes in commit order, encode each
-// (SPEC A2), route it (SPEC A3) and publish all of them asynchronously at once (several rounds
+// (docs/wire-format.md#message), route it (docs/wire-format.md#shard) and publish all of them asynchronously at once (several rounds
 // may be in flight), each with
 // `Nats-Msg-Id: <node_id>-<change id>` (a retry after a lost ack is dropped as a duplicate by
 // JetStream) and `Hl-Seen-Seq` (the shard position this node had applied, for conflict

@@ -1,15 +1,15 @@
 // ReplicationState: the node's replication bookkeeping, in the application's database so that
-// it commits atomically with the rows it describes (SPEC B5).
+// it commits atomically with the rows it describes (docs/replication.md#crash-safety).
 //
 //   __harmonylite__positions(stream TEXT PRIMARY KEY, seq)     last applied stream sequence
 //   __harmonylite__own(key BLOB PRIMARY KEY, shard, seq)       stream position of this node's
 //       latest published change of a row (key = the row's shard-hash bytes), kept until the
-//       shard's applied position passes it: the convergence rule of SPEC B3
+//       shard's applied position passes it: the convergence rule of docs/replication.md#applying
 //   __harmonylite__dead_letters(id, at, stream, seq, reason, payload)   poison messages
 //   __harmonylite__conflicts(id, at, tbl, row_key, winner, loser, local_row, remote_row)
 //       bounded journal (the newest kConflictJournalSize entries)
 //
-// The seq-map file (SPEC A4: CBOR map {stream: seq}, Go's format) mirrors the positions; it is
+// The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the positions; it is
 // written atomically (temp file, fsync, rename, fsync of the directory) after each commit, and
 // a Go-written one is read at the first start.
 // Thread: the engine thread; it uses, does not own, the SqliteDb.
@@ -67,7 +67,7 @@ class ReplicationState {
   Status updateDeadLetterReason(qint64 id, const QString& reason);
   Status clearConflicts();
 
-  // SPEC A4 file, written atomically.
+  // docs/wire-format.md#seq-map file, written atomically.
   static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions);
   static Result<QHash<QString, quint64>> readSeqMap(const QString& path);
 

@@ -180,7 +180,7 @@ void Engine::onStatusTick() {
     qCDebug(lcEngine) << "status model: built in" << m_statusCostNs / 120 / 1000 << "us on average";
     m_statusCostNs = 0;
   }
-  // Every 2 s, a compact record for the other nodes (SPEC B9).
+  // Every 2 s, a compact record for the other nodes (docs/replication.md#health-endpoint).
   if (++m_statusTicks % kStatusRecordEveryTicks != 0 || !m_nats || !m_nats->isConnected()) return;
   qint64 lag = 0;
   double lagSeconds = 0;
@@ -345,7 +345,7 @@ void Engine::tryConnect() {
     onConnected();
     return;
   }
-  // connect_retries bounds only this first connection (SPEC B4); the embedded server we just
+  // connect_retries bounds only this first connection (docs/replication.md#nats); the embedded server we just
   // started gets the same bound.
   const int attempts = std::max(1, m_config.nats.connectRetries);
   if (m_connectAttempts >= attempts && !m_startedOnce) {
@@ -358,7 +358,7 @@ void Engine::tryConnect() {
 
 void Engine::onConnected() {
   if (!m_running) return;
-  // A clustered JetStream may not answer right after a restart (SPEC A1: 5 attempts, 2 s apart).
+  // A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams: 5 attempts, 2 s apart).
   ++m_streamAttempts;
   if (Status s = m_nats->ensureStreams(); !s.isOk()) {
     if (m_streamAttempts >= 5) {

@@ -1,5 +1,5 @@
 // SchemaCatalog: the replicated ("watched") tables of the application's database and their
-// columns and keys, re-read cheaply when PRAGMA schema_version moves (SPEC A8, A7, B1).
+// columns and keys, re-read cheaply when PRAGMA schema_version moves (docs/capture.md#which-tables, docs/wire-format.md#schema-hash, docs/capture.md).
 //
 // Watched tables: ordinary tables, except sqlite_* and __harmonylite__* tables, virtual tables
 // and their shadow tables, and the tables of ignore_tables (names compared exactly).
@@ -59,7 +59,7 @@ class SchemaCatalog {
   // Tables skipped because they are virtual, shadow or ignored (for logs and status).
   const QStringList& skippedTables() const { return m_skipped; }
 
-  // SPEC A7 hash of the watched tables, and the hash before the last change ("" at first).
+  // docs/wire-format.md#schema-hash hash of the watched tables, and the hash before the last change ("" at first).
   const QString& schemaHash() const { return m_hash; }
   const QString& previousSchemaHash() const { return m_previousHash; }
   int64_t schemaVersion() const { return m_schemaVersion; }
@@ -75,7 +75,7 @@ class SchemaCatalog {
   int64_t m_schemaVersion = -1;
 };
 
-// SPEC A7: the canonical text hashed (exposed for tests and -schema-status) and its SHA-256.
+// docs/wire-format.md#schema-hash: the canonical text hashed (exposed for tests and -schema-status) and its SHA-256.
 QString schemaHashCanonical(const QList<TableInfo>& tables);
 QString schemaHashOf(const QList<TableInfo>& tables);
 

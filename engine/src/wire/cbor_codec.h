@@ -1,4 +1,4 @@
-// The change-message codec (SPEC A2): a Change to and from the CBOR envelope
+// The change-message codec (docs/wire-format.md#message): a Change to and from the CBOR envelope
 //
 //   map(2){"FromNodeId": uint, "Payload": map(4|5){"Id", "Type", "TableName", "Row", "sh"?}}
 //

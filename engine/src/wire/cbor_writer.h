@@ -1,7 +1,7 @@
 // CborWriter: appends CBOR items to a growable byte buffer with libcbor's streaming encoders
 // (cbor_encode_*), never allocating a cbor_item_t. Integers take their shortest form (libcbor's
 // cbor_encode_uint/negint pick it), negative integers are major type 1, reals are always
-// float64 (0xfb). Used by the change codec (SPEC A2) and the shard key (SPEC A3).
+// float64 (0xfb). Used by the change codec (docs/wire-format.md#message) and the shard key (docs/wire-format.md#shard).
 //
 // isValidUtf8: strict UTF-8 check as Go's utf8.Valid does it (no overlong forms, no surrogates,
 // nothing above U+10FFFF).
@@ -40,7 +40,7 @@ class CborWriter {
   void arrayStart(size_t items);
   void indefiniteArrayStart();
   void breakCode();
-  // A SQLite value as SPEC A2 maps it: NULL, int, float64, text, byte string.
+  // A SQLite value as docs/wire-format.md#message maps it: NULL, int, float64, text, byte string.
   void value(const Value& v, InvalidUtf8 invalidText);
 
   QByteArray take() { return std::move(m_buffer); }

@@ -1,4 +1,4 @@
-// A change: one captured row change, as carried by one NATS message (SPEC A2).
+// A change: one captured row change, as carried by one NATS message (docs/wire-format.md#message).
 // Thread: value type, any thread.
 #pragma once
 

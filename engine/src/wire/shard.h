@@ -1,8 +1,8 @@
-// Shard selection (SPEC A3): a change's shard is a pure function of its table name and primary
+// Shard selection (docs/wire-format.md#shard): a change's shard is a pure function of its table name and primary
 // key values, computed exactly as Go HarmonyLite does so that both pick the same stream.
 //
 // The key is the CBOR indefinite array [table, [pk name, value]...] with the PK columns sorted
-// by byte-wise (UTF-8) name order and values encoded as in the change message (SPEC A2), except
+// by byte-wise (UTF-8) name order and values encoded as in the change message (docs/wire-format.md#message), except
 // that TEXT is always a text string even when it is not valid UTF-8: Go's encoder writes its
 // strings without checking, and these bytes are only hashed, never sent.
 // Columns declared BOOLEAN/DATE/DATETIME/TIMESTAMP are hashed by Go as the converted value
