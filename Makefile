@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: deps configure build run test bench package clean
+.PHONY: deps configure build run test bench package format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -35,6 +35,14 @@ package: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target harmonylite
 	cd $(BUILD_DIR) && cpack -B packages
 	@ls -l $(BUILD_DIR)/packages/harmonylite*
+
+# clang-format-14 on every C++ file git tracks, with .clang-format: `format` rewrites them in
+# place, `format-check` only reports (as the ctest test `format` does).
+format: deps
+	@cmake -DMODE=fix -P cmake/RunClangFormat.cmake
+
+format-check: deps
+	@cmake -DMODE=check -P cmake/RunClangFormat.cmake
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -5,10 +5,11 @@
 set -euo pipefail
 
 PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config git
+  # toolchain; clang-format (14 on Debian 12) for the format check, `make format`
+  build-essential cmake ninja-build pkg-config git clang-format
   # Qt 6.4: engine (Core/Network), GUI (Qml/Quick/Controls/Charts), HTTP endpoints, tests
   qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev
+  qt6-declarative-dev-tools  # qmlcachegen, qmllint (the qmllint test)
   libqt6quicktest6 qt6-qpa-plugins
   qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtquick
   qml6-module-qtquick-controls qml6-module-qtquick-templates qml6-module-qtquick-layouts
