@@ -151,7 +151,7 @@ QString bookQuery(int64_t id) {
 }
 
 QJsonArray goldenEnvelopes() {
-  const QByteArray json = test::readFile(test::sharedDir() + "/vectors/envelopes.json");
+  const QByteArray json = test::readFile(test::dataDir() + "/envelopes.json");
   return QJsonDocument::fromJson(json).object().value("vectors").toArray();
 }
 

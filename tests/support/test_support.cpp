@@ -10,7 +10,7 @@
 
 namespace hl::test {
 
-QString sharedDir() { return QStringLiteral(HL_TEST_SHARED_DIR); }
+QString dataDir() { return QStringLiteral(HL_TEST_DATA_DIR); }
 QString harmonyliteBinary() { return QStringLiteral(HL_TEST_HARMONYLITE_BIN); }
 
 QByteArray readFile(const QString& path) {

@@ -19,8 +19,9 @@
 
 namespace hl::test {
 
-// ../shared beside the project root (SPEC, vectors, seeds), as configured by CMake.
-QString sharedDir();
+// tests/data in the source tree: the golden wire vectors and the deployment guide's
+// configuration example (see tests/data/README.md).
+QString dataDir();
 // The built harmonylite program.
 QString harmonyliteBinary();
 // Reads a whole file; empty on failure.

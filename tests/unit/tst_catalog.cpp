@@ -24,7 +24,7 @@ class TestCatalog : public QObject {
  private slots:
   void schemaHashVectors() {
     const QJsonObject doc =
-        QJsonDocument::fromJson(test::readFile(test::sharedDir() + "/vectors/schema_hash.json")).object();
+        QJsonDocument::fromJson(test::readFile(test::dataDir() + "/schema_hash.json")).object();
     const QJsonArray vectors = doc.value("vectors").toArray();
     QVERIFY(vectors.size() >= 2);
     for (const QJsonValue& v : vectors) {

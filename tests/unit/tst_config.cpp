@@ -11,15 +11,9 @@
 using namespace hl;
 
 namespace {
-// The ```toml block of the production deployment guide, verbatim.
+// The production deployment guide's configuration example (its ```toml block), verbatim.
 QString guideToml() {
-  const QString md = QString::fromUtf8(
-      test::readFile(test::sharedDir() + "/seeds/production-deployment.md"));
-  const qsizetype start = md.indexOf("```toml\n");
-  if (start < 0) return {};
-  const qsizetype body = start + 8;
-  const qsizetype end = md.indexOf("```", body);
-  return md.mid(body, end - body);
+  return QString::fromUtf8(test::readFile(test::dataDir() + "/production-config.toml"));
 }
 
 Result<LoadedConfig> load(const QString& text) { return loadConfigText(text, "/etc/hl/test.toml"); }
@@ -86,7 +80,7 @@ class TestConfig : public QObject {
 
   void guideProductionConfigVerbatim() {
     const QString toml = guideToml();
-    QVERIFY2(toml.contains("db_path"), "guide's toml block not found");
+    QVERIFY2(toml.contains("db_path"), "tests/data/production-config.toml not found");
     auto r = load(toml);
     QVERIFY2(r.ok(), qPrintable(r.status().message()));
     QVERIFY2(r->warnings.isEmpty(), qPrintable(r->warnings.value(0).message));

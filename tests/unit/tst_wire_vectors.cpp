@@ -20,7 +20,7 @@ Q_DECLARE_METATYPE(hl::Value)
 namespace {
 
 QJsonArray loadVectors(const QString& file) {
-  const QByteArray json = test::readFile(test::sharedDir() + "/vectors/" + file);
+  const QByteArray json = test::readFile(test::dataDir() + "/" + file);
   return QJsonDocument::fromJson(json).object().value("vectors").toArray();
 }
 
