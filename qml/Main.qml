@@ -1,10 +1,11 @@
 // The dashboard window: a navigation rail on the left (Ctrl+1..5, or arrows when it has focus)
 // and the five pages. Everything it shows comes from `controller` (DashboardController).
+pragma ComponentBehavior: Bound  // delegates use the window's ids
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import "components"
-import "pages"
+import HarmonyLite.Components
+import HarmonyLite.Pages
 
 ApplicationWindow {
   id: window
@@ -14,7 +15,10 @@ ApplicationWindow {
   minimumWidth: 1024
   minimumHeight: 640
   visible: true
-  title: controller.windowTitle
+  // The DashboardController, which the host hands to QML as the context property `controller`
+  // (GuiRunner): the one place that reads it; the pages get it as their `controller` property.
+  readonly property var dashboardController: controller  // qmllint disable unqualified
+  title: dashboardController.windowTitle
   color: Theme.background
   font.pixelSize: Theme.fontBody
 
@@ -44,7 +48,7 @@ ApplicationWindow {
           Layout.leftMargin: Theme.padding
         }
         Label {
-          text: qsTr("node %1").arg(controller.nodeId)
+          text: qsTr("node %1").arg(window.dashboardController.nodeId)
           color: Theme.railText
           font.pixelSize: Theme.fontSmall
           Layout.leftMargin: Theme.padding
@@ -60,30 +64,34 @@ ApplicationWindow {
           keyNavigationEnabled: true
           focus: true
           delegate: ItemDelegate {
+            id: navItem
+            required property string modelData
+            required property int index
             objectName: "nav_" + modelData
             width: ListView.view.width
             height: 44
             highlighted: ListView.isCurrentItem
             onClicked: rail.currentIndex = index
             background: Rectangle {
-              color: parent.highlighted ? Theme.railSelected : parent.hovered ? "#2a3846" : "transparent"
-              Rectangle { visible: parent.parent.highlighted; width: 4; height: parent.height; color: Theme.accent }
+              color: navItem.highlighted ? Theme.railSelected : navItem.hovered ? "#2a3846" : "transparent"
+              Rectangle { visible: navItem.highlighted; width: 4; height: parent.height; color: Theme.accent }
             }
             contentItem: RowLayout {
               Label {
-                text: modelData
-                color: parent.parent.highlighted ? "white" : Theme.railText
-                font.bold: parent.parent.highlighted
+                text: navItem.modelData
+                color: navItem.highlighted ? "white" : Theme.railText
+                font.bold: navItem.highlighted
                 Layout.fillWidth: true
                 Layout.leftMargin: 6
               }
               Label {
                 // Attention marks: unhealthy, schema mismatch, open dead letters.
-                readonly property int marks: index === 0 && controller.summary.valid && !controller.summary.healthy ? 1
-                                           : index === 2 ? controller.cluster.mismatches
-                                           : index === 3 ? controller.summary.deadLetters : 0
+                readonly property var c: window.dashboardController
+                readonly property int marks: navItem.index === 0 && c.summary.valid && !c.summary.healthy ? 1
+                                           : navItem.index === 2 ? c.cluster.mismatches
+                                           : navItem.index === 3 ? c.summary.deadLetters : 0
                 visible: marks > 0
-                text: index === 0 ? "!" : marks
+                text: navItem.index === 0 ? "!" : marks
                 color: "white"
                 font.pixelSize: Theme.fontSmall
                 font.bold: true
@@ -95,7 +103,7 @@ ApplicationWindow {
         }
 
         Label {
-          text: controller.summary.version ? "v" + controller.summary.version : ""
+          text: window.dashboardController.summary.version ? "v" + window.dashboardController.summary.version : ""
           color: Theme.railText
           font.pixelSize: Theme.fontSmall
           Layout.margins: Theme.padding
@@ -110,24 +118,28 @@ ApplicationWindow {
       Layout.fillHeight: true
       Layout.margins: Theme.padding * 1.5
 
-      OverviewPage { id: overview }
-      ShardsPage { id: shards }
-      ClusterPage { id: cluster }
-      EventsPage { id: events }
-      SettingsPage { id: settings }
+      OverviewPage { id: overview; controller: window.dashboardController }
+      ShardsPage { id: shards; controller: window.dashboardController }
+      ClusterPage { id: cluster; controller: window.dashboardController }
+      EventsPage { id: events; controller: window.dashboardController }
+      SettingsPage { id: settings; controller: window.dashboardController }
     }
   }
 
   Repeater {
     model: 5
     Item {
+      id: shortcutItem
+      required property int index
       Shortcut {
-        sequence: "Ctrl+" + (index + 1)
-        onActivated: rail.currentIndex = index
+        sequence: "Ctrl+" + (shortcutItem.index + 1)
+        onActivated: rail.currentIndex = shortcutItem.index
       }
     }
   }
-  Shortcut { sequence: StandardKey.Quit; onActivated: window.close() }
+  // Silenced on this line: Qt 6.4's qmllint cannot find an enum through a value type's name
+  // (StandardKey is QKeySequence), which the engine does.
+  Shortcut { sequence: StandardKey.Quit; onActivated: window.close() }  // qmllint disable unqualified
 
   // The answer to the last control, for a few seconds.
   Rectangle {
@@ -148,7 +160,7 @@ ApplicationWindow {
     Label { id: toastText; anchors.centerIn: parent; text: toast.message; color: "white"; width: Math.min(implicitWidth, parent.width - 40); wrapMode: Text.WordWrap }
     Timer { id: toastTimer; interval: 4000; onTriggered: toast.opacity = 0 }
     Connections {
-      target: controller
+      target: window.dashboardController
       function onControlFinished(ok, message) {
         toast.ok = ok
         toast.message = message

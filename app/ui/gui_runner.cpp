@@ -92,7 +92,7 @@ Status GuiRunner::start() {
   connect(m_qml.get(), &QQmlApplicationEngine::warnings, this, [&qmlErrors](const QList<QQmlError>& warnings) {
     for (const QQmlError& e : warnings) qmlErrors << e.toString();
   });
-  m_qml->load(QUrl(QStringLiteral("qrc:/qml/Main.qml")));
+  m_qml->load(QUrl(QStringLiteral("qrc:/qt-project.org/imports/HarmonyLite/Dashboard/Main.qml")));
   m_qml->disconnect(this);
   const QList<QObject*> roots = m_qml->rootObjects();
   m_window = roots.isEmpty() ? nullptr : qobject_cast<QQuickWindow*>(roots.first());

@@ -23,6 +23,10 @@ Dialog {
     wrapMode: Text.WordWrap
     width: parent.width
   }
-  onAccepted: { if (action) action(); action = null }
-  onRejected: action = null
+  onAccepted: {
+    const act = dialog.action  // a local: qmllint does not call a var property
+    if (act) act()
+    dialog.action = null
+  }
+  onRejected: dialog.action = null
 }

@@ -4,6 +4,7 @@ import QtQuick.Controls
 import QtQuick.Layouts
 
 RowLayout {
+  id: header
   property string title
   property string subtitle
   default property alias tools: tools.data
@@ -11,9 +12,9 @@ RowLayout {
   ColumnLayout {
     spacing: 2
     Layout.fillWidth: true
-    Label { text: parent.parent.title; font.pixelSize: Theme.fontTitle; font.bold: true; color: Theme.text }
+    Label { text: header.title; font.pixelSize: Theme.fontTitle; font.bold: true; color: Theme.text }
     Label {
-      text: parent.parent.subtitle
+      text: header.subtitle
       visible: text.length > 0
       color: Theme.textMuted
       font.pixelSize: Theme.fontSmall

@@ -9,6 +9,7 @@ import QtQuick.Window
 
 RowLayout {
   id: actions
+  required property var controller  // DashboardController (C++), from the page
   spacing: 8
 
   Button {
@@ -19,7 +20,7 @@ RowLayout {
   Button {
     objectName: "natsServersButton"
     text: qsTr("Choose NATS servers…")
-    onClicked: { natsField.text = controller.natsUrls; natsDialog.open() }
+    onClicked: { natsField.text = actions.controller.natsUrls; natsDialog.open() }
   }
   Button {
     objectName: "loadConfigButton"
@@ -34,14 +35,14 @@ RowLayout {
     parentWindow: actions.Window.window  // found once the page is in a window
     nameFilters: [qsTr("SQLite databases (*.db *.sqlite *.sqlite3)"), qsTr("All files (*)")]
     fileMode: FileDialog.OpenFile
-    onAccepted: controller.openDatabase(selectedFile)
+    onAccepted: actions.controller.openDatabase(databaseDialog.selectedFile)
   }
   FileDialog {
     id: configDialog
     title: qsTr("Load a HarmonyLite config file")
     parentWindow: actions.Window.window
     nameFilters: [qsTr("TOML files (*.toml)"), qsTr("All files (*)")]
-    onAccepted: controller.loadConfig(selectedFile)
+    onAccepted: actions.controller.loadConfig(configDialog.selectedFile)
   }
   Dialog {
     id: natsDialog
@@ -67,6 +68,6 @@ RowLayout {
         onAccepted: natsDialog.accept()
       }
     }
-    onAccepted: controller.useNatsServers(natsField.text)
+    onAccepted: actions.controller.useNatsServers(natsField.text)
   }
 }

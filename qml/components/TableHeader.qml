@@ -4,6 +4,7 @@ import QtQuick.Controls
 import QtQuick.Layouts
 
 Rectangle {
+  id: table
   property var columns: []
   color: Theme.surfaceAlt
   implicitHeight: 30
@@ -14,8 +15,9 @@ Rectangle {
     anchors.rightMargin: Theme.padding
     spacing: Theme.spacing
     Repeater {
-      model: parent.parent.columns
+      model: table.columns
       Label {
+        required property var modelData
         text: modelData[0]
         color: Theme.textMuted
         font.pixelSize: Theme.fontSmall

@@ -3,11 +3,12 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import "../components"
+import HarmonyLite.Components
 
 Item {
   id: page
   objectName: "clusterPage"
+  required property var controller  // DashboardController (C++), from Main.qml or the test
   readonly property var columns: [[qsTr("Node"), 130], [qsTr("Version"), 170], [qsTr("Last seen"), 100],
                                   [qsTr("Health"), 100], [qsTr("Lag"), 70], [qsTr("Lag (s)"), 60],
                                   [qsTr("Schema hash"), 200], [qsTr("Shards"), -1]]
@@ -18,15 +19,15 @@ Item {
 
     PageHeader {
       title: qsTr("Cluster")
-      subtitle: controller.cluster.mismatches > 0
-                ? qsTr("%1 nodes · %2 with a different schema").arg(controller.cluster.count).arg(controller.cluster.mismatches)
-                : qsTr("%1 nodes · one schema").arg(controller.cluster.count)
+      subtitle: page.controller.cluster.mismatches > 0
+                ? qsTr("%1 nodes · %2 with a different schema").arg(page.controller.cluster.count).arg(page.controller.cluster.mismatches)
+                : qsTr("%1 nodes · one schema").arg(page.controller.cluster.count)
       Layout.fillWidth: true
     }
 
     Rectangle {
       objectName: "schemaWarning"
-      visible: controller.cluster.mismatches > 0
+      visible: page.controller.cluster.mismatches > 0
       color: Theme.warnSoft
       radius: Theme.radius
       Layout.fillWidth: true
@@ -57,13 +58,16 @@ Item {
         ListView {
           id: list
           objectName: "clusterList"
-          model: controller.cluster
+          model: page.controller.cluster
           Layout.fillWidth: true
           Layout.fillHeight: true
           clip: true
           keyNavigationEnabled: true
           ScrollBar.vertical: ScrollBar {}
           delegate: Rectangle {
+            id: row
+            required property var model
+            required property int index
             objectName: "clusterRow_" + model.nodeId
             width: ListView.view.width
             height: Theme.rowHeight
@@ -75,33 +79,33 @@ Item {
               spacing: Theme.spacing
               Label {
                 objectName: "nodeId"
-                text: model.nodeId + (model.isSelf ? qsTr(" (this node)") : "")
+                text: row.model.nodeId + (row.model.isSelf ? qsTr(" (this node)") : "")
                 font.bold: true
                 elide: Text.ElideRight
                 Layout.preferredWidth: 130
               }
-              Label { objectName: "version"; text: model.version; elide: Text.ElideRight; Layout.preferredWidth: 170 }
-              Label { objectName: "lastSeen"; text: model.lastSeen; Layout.preferredWidth: 100 }
+              Label { objectName: "version"; text: row.model.version; elide: Text.ElideRight; Layout.preferredWidth: 170 }
+              Label { objectName: "lastSeen"; text: row.model.lastSeen; Layout.preferredWidth: 100 }
               Item {
                 Layout.preferredWidth: 100
                 implicitHeight: chip.implicitHeight
-                StateChip { id: chip; objectName: "health"; state: model.healthy ? "healthy" : "unhealthy"; anchors.verticalCenter: parent.verticalCenter }
+                StateChip { id: chip; objectName: "health"; state: row.model.healthy ? "healthy" : "unhealthy"; anchors.verticalCenter: parent.verticalCenter }
                 HoverHandler { id: hover }
-                ToolTip.visible: hover.hovered && model.reason.length > 0
-                ToolTip.text: model.reason
+                ToolTip.visible: hover.hovered && row.model.reason.length > 0
+                ToolTip.text: row.model.reason
               }
-              Label { objectName: "lag"; text: Theme.number(model.lagMessages); Layout.preferredWidth: 70 }
-              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
+              Label { objectName: "lag"; text: Theme.number(row.model.lagMessages); Layout.preferredWidth: 70 }
+              Label { text: Number(row.model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
               Label {
                 objectName: "schemaHash"
-                text: model.schemaHash ? model.schemaHash.substring(0, 16) + "…" : "–"
+                text: row.model.schemaHash ? row.model.schemaHash.substring(0, 16) + "…" : "–"
                 font.family: "monospace"
-                font.bold: model.schemaMismatch
-                color: model.schemaMismatch ? Theme.bad : Theme.text
+                font.bold: row.model.schemaMismatch
+                color: row.model.schemaMismatch ? Theme.bad : Theme.text
                 elide: Text.ElideRight
                 Layout.preferredWidth: 200
               }
-              Label { text: model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.fillWidth: true }
+              Label { text: row.model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.fillWidth: true }
             }
           }
           EmptyState {

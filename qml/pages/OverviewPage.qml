@@ -3,13 +3,14 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import "../components"
-import "../charts"
+import HarmonyLite.Components
+import HarmonyLite.Charts
 
 ScrollView {
   id: page
   objectName: "overviewPage"
-  readonly property var s: controller.summary
+  required property var controller  // DashboardController (C++), from Main.qml or the test
+  readonly property var s: page.controller.summary
   contentWidth: availableWidth
   clip: true
 
@@ -19,7 +20,7 @@ ScrollView {
 
     PageHeader {
       title: qsTr("Overview")
-      subtitle: qsTr("Node %1 · %2").arg(controller.nodeId).arg(controller.dbPath)
+      subtitle: qsTr("Node %1 · %2").arg(page.controller.nodeId).arg(page.controller.dbPath)
       Layout.fillWidth: true
       HealthBadge {
         objectName: "healthBadge"
@@ -32,7 +33,7 @@ ScrollView {
     // First run: how to point the node at the user's own database and cluster.
     Rectangle {
       objectName: "firstRunBanner"
-      visible: controller.firstRun
+      visible: page.controller.firstRun
       color: Theme.accentSoft
       radius: Theme.radius
       Layout.fillWidth: true
@@ -49,18 +50,18 @@ ScrollView {
         Label {
           text: qsTr("This node replicates %1 through its own embedded NATS server. To replicate your " +
                      "database with other nodes, open your database file, choose the NATS servers of " +
-                     "your cluster, or load a config file (see docs/configuration.md).").arg(controller.dbPath)
+                     "your cluster, or load a config file (see docs/configuration.md).").arg(page.controller.dbPath)
           wrapMode: Text.WordWrap
           color: Theme.text
           Layout.fillWidth: true
         }
-        SetupActions {}
+        SetupActions { controller: page.controller }
       }
     }
 
     Rectangle {
       objectName: "problemBanner"
-      visible: controller.engineState === "failed" || (page.s.valid && !page.s.healthy) || controller.configError.length > 0
+      visible: page.controller.engineState === "failed" || (page.s.valid && !page.s.healthy) || page.controller.configError.length > 0
       color: Theme.badSoft
       radius: Theme.radius
       Layout.fillWidth: true
@@ -72,8 +73,8 @@ ScrollView {
         anchors.margins: Theme.padding
         wrapMode: Text.WordWrap
         color: Theme.bad
-        text: controller.configError.length > 0 ? controller.configError
-            : controller.engineState === "failed" ? qsTr("The node could not start: %1").arg(controller.engineError)
+        text: page.controller.configError.length > 0 ? page.controller.configError
+            : page.controller.engineState === "failed" ? qsTr("The node could not start: %1").arg(page.controller.engineError)
             : qsTr("Unhealthy: %1").arg(page.s.unhealthyReason)
       }
     }
@@ -144,7 +145,7 @@ ScrollView {
           columnSpacing: Theme.spacing
           Layout.fillWidth: true
           Label { text: qsTr("Node id"); color: Theme.textMuted }
-          Label { objectName: "nodeIdText"; text: controller.nodeId; font.bold: true }
+          Label { objectName: "nodeIdText"; text: page.controller.nodeId; font.bold: true }
           Label { text: qsTr("Version"); color: Theme.textMuted }
           Label { text: page.s.version || "–" }
           Label { text: qsTr("Uptime"); color: Theme.textMuted }
@@ -184,7 +185,7 @@ ScrollView {
           objectName: "reconnectButton"
           text: qsTr("Reconnect")
           enabled: page.s.valid
-          onClicked: controller.reconnectNats()
+          onClicked: page.controller.reconnectNats()
         }
       }
 
@@ -213,13 +214,13 @@ ScrollView {
             objectName: "publishingButton"
             text: page.s.publishingPaused ? qsTr("Resume publishing") : qsTr("Pause publishing")
             enabled: page.s.valid
-            onClicked: page.s.publishingPaused ? controller.resumePublishing() : controller.pausePublishing()
+            onClicked: page.s.publishingPaused ? page.controller.resumePublishing() : page.controller.pausePublishing()
           }
           Button {
             objectName: "retryFailedButton"
             text: qsTr("Retry too large")
             visible: page.s.failedChanges > 0
-            onClicked: controller.retryFailedPublishes()
+            onClicked: page.controller.retryFailedPublishes()
           }
         }
       }
@@ -231,6 +232,7 @@ ScrollView {
       Layout.preferredHeight: 300
       RateChart {
         objectName: "rateChart"
+        controller: page.controller
         Layout.fillWidth: true
         Layout.fillHeight: true
       }

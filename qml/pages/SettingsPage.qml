@@ -3,11 +3,12 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import "../components"
+import HarmonyLite.Components
 
 Item {
   id: page
   objectName: "settingsPage"
+  required property var controller  // DashboardController (C++), from Main.qml or the test
 
   ColumnLayout {
     anchors.fill: parent
@@ -15,7 +16,7 @@ Item {
 
     PageHeader {
       title: qsTr("Settings")
-      subtitle: qsTr("Effective configuration, loaded from %1").arg(controller.configSource)
+      subtitle: qsTr("Effective configuration, loaded from %1").arg(page.controller.configSource)
       Layout.fillWidth: true
     }
 
@@ -28,16 +29,16 @@ Item {
         color: Theme.textMuted
         Layout.fillWidth: true
       }
-      SetupActions {}
+      SetupActions { controller: page.controller }
       // The dashboard keeps what was chosen here for its next start without -config.
       RowLayout {
         objectName: "rememberedRow"
-        visible: controller.rememberedSetup.length > 0
+        visible: page.controller.rememberedSetup.length > 0
         spacing: Theme.spacing
         Layout.fillWidth: true
         Label {
           objectName: "rememberedText"
-          text: qsTr("Next start without a config file opens on: %1").arg(controller.rememberedSetup)
+          text: qsTr("Next start without a config file opens on: %1").arg(page.controller.rememberedSetup)
           wrapMode: Text.WordWrap
           color: Theme.textMuted
           Layout.fillWidth: true
@@ -47,13 +48,13 @@ Item {
           text: qsTr("Forget")
           ToolTip.visible: hovered
           ToolTip.text: qsTr("The next start without a config file uses the first-run defaults")
-          onClicked: controller.forgetSetup()
+          onClicked: page.controller.forgetSetup()
         }
       }
       Label {
         objectName: "configError"
-        visible: controller.configError.length > 0
-        text: controller.configError
+        visible: page.controller.configError.length > 0
+        text: page.controller.configError
         color: Theme.bad
         wrapMode: Text.WordWrap
         Layout.fillWidth: true
@@ -73,24 +74,29 @@ Item {
         objectName: "settingsList"
         anchors.fill: parent
         anchors.margins: 1
-        model: controller.settings
+        model: page.controller.settings
         clip: true
         keyNavigationEnabled: true
         ScrollBar.vertical: ScrollBar {}
         section.property: "section"
         section.delegate: Rectangle {
+          id: sectionRow
+          required property string section
+          objectName: "section_" + section
           width: ListView.view.width
           height: 30
           color: Theme.surfaceAlt
           Label {
             anchors.verticalCenter: parent.verticalCenter
             x: Theme.padding
-            text: section
+            text: sectionRow.section
             font.bold: true
             color: Theme.textMuted
           }
         }
         delegate: Item {
+          id: row
+          required property var model
           objectName: "setting_" + model.key
           width: ListView.view.width
           height: 30
@@ -99,16 +105,16 @@ Item {
             anchors.leftMargin: Theme.padding * 2
             anchors.rightMargin: Theme.padding
             spacing: Theme.spacing
-            Label { text: model.key; Layout.preferredWidth: 240; elide: Text.ElideRight }
+            Label { text: row.model.key; Layout.preferredWidth: 240; elide: Text.ElideRight }
             Label {
               objectName: "value"
-              text: model.value
+              text: row.model.value
               font.family: "monospace"
-              color: model.secret ? Theme.textMuted : Theme.text
+              color: row.model.secret ? Theme.textMuted : Theme.text
               elide: Text.ElideMiddle
               Layout.fillWidth: true
             }
-            Label { visible: model.secret; text: qsTr("secret, hidden"); color: Theme.textMuted; font.pixelSize: Theme.fontSmall }
+            Label { visible: row.model.secret; text: qsTr("secret, hidden"); color: Theme.textMuted; font.pixelSize: Theme.fontSmall }
           }
         }
       }

@@ -1,14 +1,16 @@
 // Shards: one row per shard (stream, received and applied sequences, lag in messages and
 // seconds, apply rate, state) with pause/resume per shard, and the lag over time.
+pragma ComponentBehavior: Bound  // delegates use the page's ids
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
-import "../components"
-import "../charts"
+import HarmonyLite.Components
+import HarmonyLite.Charts
 
 Item {
   id: page
   objectName: "shardsPage"
+  required property var controller  // DashboardController (C++), from Main.qml or the test
   readonly property var columns: [[qsTr("Shard"), 60], [qsTr("Stream"), -1], [qsTr("Received"), 100],
                                   [qsTr("Applied"), 100], [qsTr("Lag"), 80], [qsTr("Lag (s)"), 70],
                                   [qsTr("Rate"), 90], [qsTr("State"), 120], ["", 96]]
@@ -19,19 +21,19 @@ Item {
 
     PageHeader {
       title: qsTr("Shards")
-      subtitle: qsTr("%1 streams · %2 messages behind").arg(controller.shards.count).arg(Theme.number(controller.summary.lagMessages))
+      subtitle: qsTr("%1 streams · %2 messages behind").arg(page.controller.shards.count).arg(Theme.number(page.controller.summary.lagMessages))
       Layout.fillWidth: true
       Button {
         objectName: "pauseAllButton"
         text: qsTr("Pause all")
-        enabled: controller.shards.count > 0
-        onClicked: controller.pauseApplying(0)
+        enabled: page.controller.shards.count > 0
+        onClicked: page.controller.pauseApplying(0)
       }
       Button {
         objectName: "resumeAllButton"
         text: qsTr("Resume all")
-        enabled: controller.summary.pausedShards > 0
-        onClicked: controller.resumeApplying(0)
+        enabled: page.controller.summary.pausedShards > 0
+        onClicked: page.controller.resumeApplying(0)
       }
     }
 
@@ -52,7 +54,7 @@ Item {
         ListView {
           id: list
           objectName: "shardList"
-          model: controller.shards
+          model: page.controller.shards
           Layout.fillWidth: true
           Layout.fillHeight: true
           clip: true
@@ -60,6 +62,9 @@ Item {
           focus: true
           ScrollBar.vertical: ScrollBar {}
           delegate: Rectangle {
+            id: row
+            required property var model
+            required property int index
             objectName: "shardRow_" + model.shard
             width: ListView.view.width
             height: Theme.rowHeight
@@ -70,32 +75,32 @@ Item {
               anchors.leftMargin: Theme.padding
               anchors.rightMargin: Theme.padding
               spacing: Theme.spacing
-              Label { objectName: "shard"; text: model.shard; font.bold: true; Layout.preferredWidth: 60 }
-              Label { text: model.stream; elide: Text.ElideRight; Layout.fillWidth: true }
-              Label { objectName: "received"; text: Theme.number(model.received); Layout.preferredWidth: 100 }
-              Label { objectName: "applied"; text: Theme.number(model.applied); Layout.preferredWidth: 100 }
+              Label { objectName: "shard"; text: row.model.shard; font.bold: true; Layout.preferredWidth: 60 }
+              Label { text: row.model.stream; elide: Text.ElideRight; Layout.fillWidth: true }
+              Label { objectName: "received"; text: Theme.number(row.model.received); Layout.preferredWidth: 100 }
+              Label { objectName: "applied"; text: Theme.number(row.model.applied); Layout.preferredWidth: 100 }
               Label {
                 objectName: "lag"
-                text: Theme.number(model.lagMessages)
-                color: model.lagMessages > 0 ? Theme.warn : Theme.text
+                text: Theme.number(row.model.lagMessages)
+                color: row.model.lagMessages > 0 ? Theme.warn : Theme.text
                 Layout.preferredWidth: 80
               }
-              Label { text: Number(model.lagSeconds).toFixed(1); Layout.preferredWidth: 70 }
-              Label { objectName: "rate"; text: Theme.rate(model.rate); Layout.preferredWidth: 90 }
+              Label { text: Number(row.model.lagSeconds).toFixed(1); Layout.preferredWidth: 70 }
+              Label { objectName: "rate"; text: Theme.rate(row.model.rate); Layout.preferredWidth: 90 }
               Item {
                 Layout.preferredWidth: 120
                 implicitHeight: chip.implicitHeight
-                StateChip { id: chip; objectName: "state"; state: model.state; anchors.verticalCenter: parent.verticalCenter }
+                StateChip { id: chip; objectName: "state"; state: row.model.state; anchors.verticalCenter: parent.verticalCenter }
                 HoverHandler { id: hover }
-                ToolTip.visible: hover.hovered && model.lastError.length > 0
-                ToolTip.text: model.lastError
+                ToolTip.visible: hover.hovered && row.model.lastError.length > 0
+                ToolTip.text: row.model.lastError
               }
               Button {
                 objectName: "toggleButton"
-                text: parent.parent.paused ? qsTr("Resume") : qsTr("Pause")
-                enabled: model.state === "running" || model.state === "paused"
+                text: row.paused ? qsTr("Resume") : qsTr("Pause")
+                enabled: row.model.state === "running" || row.model.state === "paused"
                 Layout.preferredWidth: 96
-                onClicked: parent.parent.paused ? controller.resumeApplying(model.shard) : controller.pauseApplying(model.shard)
+                onClicked: row.paused ? page.controller.resumeApplying(row.model.shard) : page.controller.pauseApplying(row.model.shard)
               }
             }
           }
@@ -103,7 +108,7 @@ Item {
             anchors.centerIn: parent
             visible: list.count === 0
             title: qsTr("No shards yet")
-            message: controller.engineState === "running"
+            message: page.controller.engineState === "running"
                      ? qsTr("Replication is off on this node (replicate = false), so no shard is consumed.")
                      : qsTr("The shards appear once the node has connected to NATS.")
           }
@@ -117,6 +122,7 @@ Item {
       Layout.preferredHeight: 280
       LagChart {
         objectName: "lagChart"
+        controller: page.controller
         Layout.fillWidth: true
         Layout.fillHeight: true
       }

@@ -1,12 +1,18 @@
 import QtQuick
 import QtTest
-import "qrc:/qml/pages"
+import HarmonyLite.Pages
+
+// The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
+// and `fake` (FakeStatus), which qmllint cannot know of: unqualified access is not checked here.
+// qmllint disable unqualified
 
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
+  id: root
+  readonly property var dashboardController: controller  // for the page
   width: 1100
   height: 900
-  SettingsPage { id: page; anchors.fill: parent }
+  SettingsPage { id: page; controller: root.dashboardController; anchors.fill: parent }
   TestCase {
     name: "SettingsPage"
     when: windowShown
@@ -30,6 +36,9 @@ Item {
       compare(controller.configSource, "/etc/harmonylite/config.toml")
       const list = findChild(page, "settingsList")
       verify(list.count > 40)
+      // The rows are grouped under section headers, the top-level keys first.
+      list.contentY = 0
+      tryVerify(() => findChild(list, "section_top level") !== null)
     }
 
     function test_badNatsUrlIsRefusedGoodOneRestarts() {

@@ -1,12 +1,18 @@
 import QtQuick
 import QtTest
-import "qrc:/qml/pages"
+import HarmonyLite.Pages
+
+// The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
+// and `fake` (FakeStatus), which qmllint cannot know of: unqualified access is not checked here.
+// qmllint disable unqualified
 
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
+  id: root
+  readonly property var dashboardController: controller  // for the page
   width: 1100
   height: 800
-  ShardsPage { id: page; anchors.fill: parent }
+  ShardsPage { id: page; controller: root.dashboardController; anchors.fill: parent }
   TestCase {
     name: "ShardsPage"
     when: windowShown
