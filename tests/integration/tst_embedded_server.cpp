@@ -1,15 +1,18 @@
 // The embedded nats-server supervisor with real nats-server processes: start on a free port
 // with JetStream under the node's state dir, restart after kill -9 (also while the port is
 // taken), stop for good, death with the parent, a 3-node JetStream cluster, leaf remotes,
-// server_config merged on top, authorization, the durability setting and every start error.
+// server_config merged on top, authorization, the durability setting and every start error;
+// a start that is cut short by deletion or by the engine's stop (issue 11).
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QtTest>
 
 #include <signal.h>
 
+#include "harmonylite/engine.h"
 #include "nats/embedded_server.h"
 #include "nats/nats_handles.h"
 #include "nats_test_client.h"
@@ -108,6 +111,50 @@ bool atLeast210(const QString& version) {
          (parts[0].toInt() > 2 || (parts[0].toInt() == 2 && parts[1].toInt() >= 10));
 }
 
+// start() and then wait, with a deadline, for what it reports later: OK once ready() came, the
+// startFailed() error, or start()'s own error (those come back at once, nothing follows).
+Status startAndWait(EmbeddedServer& server, int readyTimeoutMs = 15000) {
+  auto broken = [](const QString& what) {  // the start contract itself did not hold
+    qWarning().noquote() << "startAndWait:" << what;
+    return Status::internal(QStringLiteral("test: ") + what);
+  };
+  QSignalSpy ready(&server, &EmbeddedServer::ready);
+  QSignalSpy failed(&server, &EmbeddedServer::startFailed);
+  const Status started = server.start(readyTimeoutMs);
+  if (!started.isOk()) {
+    if (!failed.isEmpty() || server.state() != State::kFailed)
+      return broken(QStringLiteral("start() failed without a quiet kFailed: ") + started.message());
+    return started;
+  }
+  if (!test::waitFor([&] { return !ready.isEmpty() || !failed.isEmpty(); }, readyTimeoutMs + 10000))
+    return broken(QStringLiteral("neither ready() nor startFailed() came"));
+  if (ready.size() + failed.size() != 1) return broken(QStringLiteral("ready() and startFailed()"));
+  if (!failed.isEmpty()) {
+    const Status error = qvariant_cast<Status>(failed.at(0).at(0));
+    if (server.state() != State::kFailed || server.lastError().message() != error.message())
+      return broken(QStringLiteral("startFailed() without kFailed and lastError: ") +
+                    error.message());
+    return error;
+  }
+  return server.state() == State::kRunning ? Status::ok()
+                                           : broken(QStringLiteral("ready() without kRunning"));
+}
+
+// Whether a process (the server or its wrapper script) runs with `configPath` on its command
+// line; zombies do not count.
+bool anyProcessUses(const QString& configPath) {
+  const QByteArray needle = configPath.toLocal8Bit();
+  const QStringList pids = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs);
+  for (const QString& pid : pids) {
+    bool isPid = false;
+    const qint64 n = pid.toLongLong(&isPid);
+    if (isPid && test::readFile(QStringLiteral("/proc/%1/cmdline").arg(pid)).contains(needle) &&
+        alive(n))
+      return true;
+  }
+  return false;
+}
+
 QList<State> states(const QSignalSpy& spy) {
   QList<State> out;
   for (const QList<QVariant>& args : spy) out << qvariant_cast<State>(args.at(0));
@@ -162,7 +209,7 @@ class TestEmbeddedServer : public QObject {
     QCOMPARE(o.bindAddress, QStringLiteral(":-1"));
     EmbeddedServer server(o);
     QSignalSpy readySpy(&server, &EmbeddedServer::ready);
-    const Status started = server.start();
+    const Status started = startAndWait(server);
     QVERIFY2(started.isOk(), qPrintable(started.message()));
     QCOMPARE(server.state(), State::kRunning);
     QCOMPARE(readySpy.count(), 1);
@@ -192,14 +239,16 @@ class TestEmbeddedServer : public QObject {
         !(perms & (QFile::ReadGroup | QFile::ReadOther | QFile::WriteGroup | QFile::WriteOther)));
     // The server's output reaches hl.nats.server.
     QVERIFY(test::waitFor(
-        [] { return !g_log.filter(QStringLiteral("hl.nats.server: [INF] Server is ready")).isEmpty(); },
+        [] {
+          return !g_log.filter(QStringLiteral("hl.nats.server: [INF] Server is ready")).isEmpty();
+        },
         5000));
   }
 
   void restartsAfterKill9() {
     QTemporaryDir dir;
     EmbeddedServer server(nodeOptions(dir, 8));
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
     const QString url = server.clientUrl();
     const qint64 firstPid = server.pid();
     {
@@ -237,7 +286,7 @@ class TestEmbeddedServer : public QObject {
   void restartKeepsTryingWhileThePortIsTaken() {
     QTemporaryDir dir;
     EmbeddedServer server(nodeOptions(dir, 12));
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
     const QString url = server.clientUrl();
     QSignalSpy readySpy(&server, &EmbeddedServer::ready);
     QCOMPARE(::kill(pid_t(server.pid()), SIGKILL), 0);
@@ -267,7 +316,7 @@ class TestEmbeddedServer : public QObject {
     const QByteArray wrapper = "exec nats-server \"$@\"\n";
     o.binary = writeScript(dir, QStringLiteral("wrapped-nats-server"), wrapper);
     EmbeddedServer server(o);
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
     QSignalSpy readySpy(&server, &EmbeddedServer::ready);
     QVERIFY(QFile::remove(o.binary));
     QCOMPARE(::kill(pid_t(server.pid()), SIGKILL), 0);
@@ -290,7 +339,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 28);
     o.bindAddress = QStringLiteral("0.0.0.0:-1");
     EmbeddedServer server(o);
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
     QCOMPARE(server.clientUrl(), QStringLiteral("nats://127.0.0.1:%1").arg(server.port()));
     const QString conf = QString::fromUtf8(test::readFile(server.configPath()));
     QVERIFY2(conf.contains(QStringLiteral("listen: \"0.0.0.0:%1\"\n").arg(server.port())),
@@ -303,7 +352,7 @@ class TestEmbeddedServer : public QObject {
     qint64 pid = 0;
     {
       EmbeddedServer server(nodeOptions(dir, 9));
-      QVERIFY(server.start().isOk());
+      QVERIFY(startAndWait(server).isOk());
       const QString url = server.clientUrl();
       pid = server.pid();
       QSignalSpy stateSpy(&server, &EmbeddedServer::stateChanged);
@@ -318,7 +367,7 @@ class TestEmbeddedServer : public QObject {
       QVERIFY(!connectTo(url).ok());
 
       // Started again, it keeps its port; the destructor stops it.
-      QVERIFY(server.start().isOk());
+      QVERIFY(startAndWait(server).isOk());
       QCOMPARE(server.clientUrl(), url);
       pid = server.pid();
       QVERIFY(alive(pid));
@@ -340,7 +389,8 @@ class TestEmbeddedServer : public QObject {
     QVERIFY2(fields.size() == 2, qPrintable(line));
     const qint64 serverPid = fields[0].toLongLong();
     QVERIFY(alive(serverPid));
-    QVERIFY(connectTo(fields[1]).ok());
+    // The host prints once start() returned, which is before the server accepts clients.
+    QVERIFY(test::waitFor([&] { return connectTo(fields[1]).ok(); }, 15000));
 
     host.kill();  // SIGKILL: the host cannot stop its child itself
     QVERIFY(host.waitForFinished(5000));
@@ -364,7 +414,7 @@ class TestEmbeddedServer : public QObject {
       servers.push_back(std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(c)));
     }
     for (auto& s : servers) {
-      const Status started = s->start();
+      const Status started = startAndWait(*s);
       QVERIFY2(started.isOk(), qPrintable(started.message()));
     }
     const QString conf = QString::fromUtf8(test::readFile(servers[0]->configPath()));
@@ -402,7 +452,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 14);
     o.leafServers = QStringList{QStringLiteral("nats-leaf://127.0.0.1:%1").arg(leafPort)};
     EmbeddedServer server(o);
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
 
     auto leafClient = connectTo(server.clientUrl());
     QVERIFY(leafClient.ok());
@@ -437,7 +487,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 15);
     o.serverConfig = extra;
     EmbeddedServer server(o);
-    const Status started = server.start();
+    const Status started = startAndWait(server);
     QVERIFY2(started.isOk(), qPrintable(started.message()));
     const QString conf = QString::fromUtf8(test::readFile(server.configPath())).trimmed();
     QVERIFY2(conf.section('\n', -1).startsWith(QStringLiteral("include \"")), qPrintable(conf));
@@ -455,7 +505,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer server(o);
     QElapsedTimer clock;
     clock.start();
-    const Status started = server.start(15000);
+    const Status started = startAndWait(server, 15000);
     QVERIFY(!started.isOk());
     QVERIFY(clock.elapsed() < 10000);
     QCOMPARE(started.code(), Status::Code::kUnavailable);
@@ -470,7 +520,7 @@ class TestEmbeddedServer : public QObject {
 
     o.serverConfig = dir.filePath(QStringLiteral("missing.conf"));
     EmbeddedServer missing(o);
-    const Status s = missing.start();
+    const Status s = startAndWait(missing);
     QCOMPARE(s.code(), Status::Code::kInvalidArgument);
     QVERIFY2(s.message().contains(QStringLiteral("missing.conf: no such file")),
              qPrintable(s.message()));
@@ -488,7 +538,7 @@ class TestEmbeddedServer : public QObject {
     o.userName = QStringLiteral("hl");
     o.userPassword = password;
     EmbeddedServer server(o);
-    const Status started = server.start();
+    const Status started = startAndWait(server);
     QVERIFY2(started.isOk(), qPrintable(started.message()));
 
     const auto anonymous = connectTo(server.clientUrl());
@@ -514,7 +564,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options half = nodeOptions(dir, 18);
     half.userName = QStringLiteral("hl");
     EmbeddedServer halfServer(half);
-    const Status s = halfServer.start();
+    const Status s = startAndWait(halfServer);
     QCOMPARE(s.code(), Status::Code::kInvalidArgument);
     QVERIFY2(s.message().contains(QStringLiteral("user_password")), qPrintable(s.message()));
   }
@@ -526,7 +576,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer server(o);
     QElapsedTimer clock;
     clock.start();
-    const Status s = server.start();
+    const Status s = startAndWait(server);
     QVERIFY(clock.elapsed() < 1000);
     QCOMPARE(s.code(), Status::Code::kNotFound);
     QVERIFY2(s.message().contains(QStringLiteral("/nonexistent/nats-server not found")) &&
@@ -539,7 +589,7 @@ class TestEmbeddedServer : public QObject {
     const QByteArray savedPath = qgetenv("PATH");
     qputenv("PATH", emptyBin.path().toUtf8());
     EmbeddedServer onPath(nodeOptions(dir, 20));
-    const Status notOnPath = onPath.start();
+    const Status notOnPath = startAndWait(onPath);
     qputenv("PATH", savedPath);
     QCOMPARE(notOnPath.code(), Status::Code::kNotFound);
     QCOMPARE(notOnPath.message(),
@@ -552,7 +602,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 21);
     o.binary = writeScript(dir, QStringLiteral("imposter"), "echo hello\n");
     EmbeddedServer server(o);
-    const Status s = server.start();
+    const Status s = startAndWait(server);
     QCOMPARE(s.code(), Status::Code::kInvalidArgument);
     QVERIFY2(s.message().contains(QStringLiteral("does not look like nats-server")) &&
                  s.message().contains(QStringLiteral("hello")),
@@ -571,7 +621,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer server(o);
     QElapsedTimer clock;
     clock.start();
-    const Status s = server.start(500);
+    const Status s = startAndWait(server, 500);
     const qint64 elapsed = clock.elapsed();
     QVERIFY2(elapsed >= 500 && elapsed < 5000, qPrintable(QString::number(elapsed)));
     QCOMPARE(s.code(), Status::Code::kTimeout);
@@ -592,7 +642,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 23);
     o.bindAddress = QStringLiteral("127.0.0.1:%1").arg(squatter.serverPort());
     EmbeddedServer server(o);
-    const Status s = server.start();
+    const Status s = startAndWait(server);
     QVERIFY(!s.isOk());
     QVERIFY2(s.message().startsWith(QStringLiteral("nats-server exited: ")) &&
                  s.message().contains(QStringLiteral("address already in use")),
@@ -626,7 +676,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options blocked = nodeOptions(dir, 31);
     QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("nats/harmonylite-node-31.conf"))));
     EmbeddedServer blockedServer(blocked);
-    const Status writeStatus = blockedServer.start();
+    const Status writeStatus = startAndWait(blockedServer);
     QCOMPARE(writeStatus.code(), Status::Code::kIoError);
     QVERIFY2(
         writeStatus.message().startsWith(QStringLiteral("write ") + blockedServer.configPath()),
@@ -647,7 +697,7 @@ class TestEmbeddedServer : public QObject {
     EmbeddedServer::Options o = nodeOptions(dir, 24);
     o.bindAddress = bind;
     EmbeddedServer server(o);
-    const Status s = server.start();
+    const Status s = startAndWait(server);
     QCOMPARE(s.code(), Status::Code::kInvalidArgument);
     QVERIFY2(s.message().contains(QStringLiteral("nats.bind_address \"%1\"").arg(bind)),
              qPrintable(s.message()));
@@ -658,7 +708,7 @@ class TestEmbeddedServer : public QObject {
     QVERIFY(!version.isEmpty());
     QTemporaryDir dir;
     EmbeddedServer server(nodeOptions(dir, 25));
-    QVERIFY(server.start().isOk());
+    QVERIFY(startAndWait(server).isOk());
     QCOMPARE(server.serverVersion(), version);
     const QString conf = QString::fromUtf8(test::readFile(server.configPath()));
     const QStringList warnings =
@@ -682,7 +732,7 @@ class TestEmbeddedServer : public QObject {
                     "if [ \"$1\" = --version ]; then echo 'nats-server: v2.10.7'; exit 0; fi\n"
                     "exec nats-server \"$@\"\n");
     EmbeddedServer fake(o);
-    const Status s = fake.start();
+    const Status s = startAndWait(fake);
     QVERIFY(fake.syncsEveryWrite());
     QVERIFY(QString::fromUtf8(test::readFile(fake.configPath()))
                 .contains(QStringLiteral("  sync_interval: always\n")));
@@ -693,6 +743,115 @@ class TestEmbeddedServer : public QObject {
                    s.message().contains(QStringLiteral("unknown field \"sync_interval\"")),
                qPrintable(s.message()));
     }
+  }
+
+  // start() returns once the process runs; readiness comes later as ready(). A deleteLater()
+  // posted before start() therefore runs after it, in the caller's event loop: the server and
+  // its child are gone and nothing is emitted. (With the nested event loop start() used to
+  // run, the deletion ran inside start(), which then read the freed object.)
+  void destroyedWhileStartingEndsTheChild() {
+    QTemporaryDir dir;
+    EmbeddedServer::Options o = nodeOptions(dir, 32);
+    o.binary =
+        writeScript(dir, QStringLiteral("slow"),
+                    "if [ \"$1\" = --version ]; then echo 'nats-server: v2.9.10'; exit 0; fi\n"
+                    "exec sleep 60\n");
+    QPointer<EmbeddedServer> server = new EmbeddedServer(o);
+    QSignalSpy ready(server.data(), &EmbeddedServer::ready);
+    QSignalSpy failed(server.data(), &EmbeddedServer::startFailed);
+    QSignalSpy stateSpy(server.data(), &EmbeddedServer::stateChanged);
+    server->deleteLater();
+    QElapsedTimer clock;
+    clock.start();
+    const Status started = server->start();
+    QVERIFY2(started.isOk(), qPrintable(started.message()));
+    QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
+    QVERIFY(!server.isNull());
+    QCOMPARE(server->state(), State::kStarting);
+    const qint64 pid = server->pid();
+    QVERIFY(alive(pid));
+    QTRY_VERIFY_WITH_TIMEOUT(server.isNull(), 10000);
+    QVERIFY(!alive(pid));
+    QCOMPARE(ready.size(), 0);
+    QCOMPARE(failed.size(), 0);
+    QCOMPARE(states(stateSpy), QList<State>({State::kStarting, State::kStopped}));
+  }
+
+  // A node on its embedded server: the engine goes on to connect once the server is ready.
+  void engineStartsOnItsEmbeddedServer() {
+    QTemporaryDir dir;
+    Config c;
+    c.dbPath = dir.filePath(QStringLiteral("app.db"));
+    c.nodeId = 33;
+    EngineThread engine(c);
+    QSignalSpy started(&engine, &EngineThread::started);
+    QSignalSpy failed(&engine, &EngineThread::failed);
+    NodeStatus status;
+    connect(&engine, &EngineThread::statusChanged, this,
+            [&status](const NodeStatus& s) { status = s; });
+    engine.start();
+    QVERIFY2(started.wait(30000),
+             qPrintable(failed.isEmpty() ? QString() : failed.at(0).at(0).toString()));
+    QVERIFY(
+        test::waitFor([&] { return status.embeddedServer == QLatin1String("running"); }, 10000));
+    QVERIFY(engine.stop());
+    QCOMPARE(failed.size(), 0);
+    QVERIFY(!anyProcessUses(dir.filePath(QStringLiteral("nats/harmonylite-node-33.conf"))));
+  }
+
+  // The embedded server exits at start (a broken server_config): the engine fails with the
+  // server's words behind "embedded nats-server: ", as when start() waited for it.
+  void engineFailsWhenItsEmbeddedServerDoes() {
+    QTemporaryDir dir;
+    Config c;
+    c.dbPath = dir.filePath(QStringLiteral("app.db"));
+    c.nodeId = 34;
+    c.nats.serverConfig = dir.filePath(QStringLiteral("broken.conf"));
+    QVERIFY(test::writeFile(c.nats.serverConfig, "max_payload: {{{\n"));
+    EngineThread engine(c);
+    QSignalSpy started(&engine, &EngineThread::started);
+    QSignalSpy failed(&engine, &EngineThread::failed);
+    engine.start();
+    QVERIFY(failed.wait(30000));
+    const QString reason = failed.at(0).at(0).toString();
+    QVERIFY2(reason.startsWith(QStringLiteral("embedded nats-server: nats-server exited: ")) &&
+                 reason.contains(QStringLiteral("Parse error")),
+             qPrintable(reason));
+    QVERIFY(engine.stop());
+    QCOMPARE(started.size(), 0);
+    QCOMPARE(failed.size(), 1);
+  }
+
+  // Issue 11: a stop requested while the engine waits for its embedded server (the host's
+  // requestStop() right after start()). The stop runs after Engine::start() has returned: the
+  // engine stops once, reports neither started() nor failed(), and no server process is left.
+  // With the old nested event loop the stop ran inside Engine::start(), freed the
+  // EmbeddedServer whose start() was on the stack, and start() went on to report
+  // "embedded nats-server: stopped while starting" after stopped().
+  void engineStopRequestedWhileItsServerStarts() {
+    QTemporaryDir dir;
+    Config c;
+    c.dbPath = dir.filePath(QStringLiteral("app.db"));
+    c.nodeId = 35;
+    // A real nats-server that takes a second to begin: the stop surely comes first.
+    c.nats.serverBinary =
+        writeScript(dir, QStringLiteral("slow-nats-server"),
+                    "if [ \"$1\" != --version ]; then sleep 1; fi\nexec nats-server \"$@\"\n");
+    const QString configPath = dir.filePath(QStringLiteral("nats/harmonylite-node-35.conf"));
+    EngineThread engine(c);
+    QSignalSpy started(&engine, &EngineThread::started);
+    QSignalSpy failed(&engine, &EngineThread::failed);
+    QSignalSpy stopped(&engine, &EngineThread::stopped);
+    QSignalSpy finished(&engine, &EngineThread::finished);
+    engine.start();
+    engine.requestStop();
+    QVERIFY(finished.wait(15000));
+    QVERIFY(!engine.isRunning());
+    QCOMPARE(stopped.size(), 1);
+    QCOMPARE(started.size(), 0);
+    QVERIFY2(failed.isEmpty(), qPrintable(failed.value(0).value(0).toString()));
+    QVERIFY(QFileInfo::exists(configPath));  // the server was being started
+    QVERIFY(!anyProcessUses(configPath));
   }
 };
 

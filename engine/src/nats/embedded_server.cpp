@@ -1,7 +1,6 @@
 #include "nats/embedded_server.h"
 
 #include <QDir>
-#include <QEventLoop>
 #include <QFileInfo>
 #include <QHostAddress>
 #include <QJsonDocument>
@@ -81,6 +80,9 @@ EmbeddedServer::EmbeddedServer(Options options, QObject* parent)
   connect(&m_restartTimer, &QTimer::timeout, this, &EmbeddedServer::onRestartTimer);
   m_probeTimer.setInterval(kProbeIntervalMs);
   connect(&m_probeTimer, &QTimer::timeout, this, &EmbeddedServer::probe);
+  m_readyTimer.setSingleShot(true);
+  m_readyTimer.setTimerType(Qt::PreciseTimer);  // a coarse timer may fire up to 5% early
+  connect(&m_readyTimer, &QTimer::timeout, this, &EmbeddedServer::onReadyTimeout);
 }
 
 EmbeddedServer::~EmbeddedServer() {
@@ -120,37 +122,15 @@ Status EmbeddedServer::start(int readyTimeoutMs) {
     return s;
   }
   m_backoffMs = kMinBackoffMs;
-  // Readiness and exits arrive as events (probe timer, QProcess::finished): run them here.
-  QEventLoop loop;
-  QTimer deadline;
-  deadline.setSingleShot(true);
-  deadline.setTimerType(Qt::PreciseTimer);
-  connect(&deadline, &QTimer::timeout, &loop, &QEventLoop::quit);
-  connect(this, &EmbeddedServer::stateChanged, &loop, [&loop](State state) {
-    if (state != State::kStarting) loop.quit();
-  });
-  deadline.start(int(std::max<qint64>(0, readyTimeoutMs - clock.elapsed())));
-  if (m_state == State::kStarting) loop.exec();
-
-  switch (m_state) {
-    case State::kRunning:
-      return Status::ok();
-    case State::kStarting:
-      m_lastError = Status::timeout(QStringLiteral("nats-server did not accept clients on %1 "
-                                                   "within %2 ms")
-                                        .arg(clientUrl())
-                                        .arg(readyTimeoutMs));
-      setState(State::kFailed);
-      terminateChild(kKillWaitMs);
-      return m_lastError;
-    case State::kStopped:
-      return Status::unavailable(QStringLiteral("stopped while starting"));
-    default:
-      return m_lastError;
-  }
+  // Readiness (probe) and exits (QProcess::finished) arrive as events; the deadline counts
+  // from this call, as the caller asked.
+  m_readyTimeoutMs = readyTimeoutMs;
+  m_readyTimer.start(int(std::max<qint64>(0, readyTimeoutMs - clock.elapsed())));
+  return Status::ok();
 }
 
 void EmbeddedServer::stop(int timeoutMs) {
+  m_readyTimer.stop();
   m_restartTimer.stop();
   m_probeTimer.stop();
   dropProbe();
@@ -349,16 +329,18 @@ void EmbeddedServer::onFinished(int exitCode, QProcess::ExitStatus exitStatus) {
   const QString how = exitStatus == QProcess::CrashExit
                           ? QStringLiteral("killed by a signal")
                           : QStringLiteral("exit code %1").arg(exitCode);
+  Status error;
   if (m_state == State::kRunning || m_lastErrorLine.isEmpty()) {
-    m_lastError = Status::unavailable(
+    error = Status::unavailable(
         QStringLiteral("nats-server (pid %1) exited unexpectedly (%2)").arg(pid).arg(how));
   } else {  // it did not come up: its own words say why
-    m_lastError = Status::unavailable(QStringLiteral("nats-server exited: ") + m_lastErrorLine);
+    error = Status::unavailable(QStringLiteral("nats-server exited: ") + m_lastErrorLine);
   }
   if (m_state == State::kStarting) {
-    setState(State::kFailed);
+    failStart(error);
     return;
   }
+  m_lastError = error;
   scheduleRestart();
 }
 
@@ -451,12 +433,30 @@ void EmbeddedServer::dropProbe() {
 }
 
 void EmbeddedServer::onReady() {
+  m_readyTimer.stop();
   m_probeTimer.stop();
   m_readySince.start();
   qCInfo(lcEmbedded).noquote()
       << QStringLiteral("nats-server accepts clients on %1").arg(clientUrl());
   setState(State::kRunning);
   emit ready();
+}
+
+void EmbeddedServer::onReadyTimeout() {
+  if (m_state != State::kStarting) return;
+  failStart(Status::timeout(QStringLiteral("nats-server did not accept clients on %1 within %2 ms")
+                                .arg(clientUrl())
+                                .arg(m_readyTimeoutMs)));
+}
+
+void EmbeddedServer::failStart(const Status& error) {
+  m_readyTimer.stop();
+  m_probeTimer.stop();
+  dropProbe();
+  m_lastError = error;
+  setState(State::kFailed);  // first: onFinished() ignores the exit we cause
+  terminateChild(kKillWaitMs);
+  if (m_state == State::kFailed) emit startFailed(error);  // (not after a stop() meanwhile)
 }
 
 }  // namespace hl

@@ -1,13 +1,25 @@
 // EmbeddedServer: supervises the `nats-server` child process of a node whose `[nats] urls` is
-// empty (docs/replication.md#embedded-server). nats-server cannot be linked into C++, so the node runs the program.
+// empty (docs/replication.md#embedded-server). nats-server cannot be linked into C++, so the node
+// runs the program.
 //
 // start() writes a config file (server name harmonylite-node-<id>, JetStream under the store
 // dir, cluster "e-harmonylite" routes, leaf remotes, authorization, then the user's
-// server_config included last so that its keys win; a block there replaces our whole block),
-// starts the process and waits until the client port answers with the server's INFO. If the
-// child dies afterwards (crash, kill -9) it is restarted after a backoff (250 ms doubling to
-// 5 s, reset once it ran 30 s) with the same ports, URL and store dir; ready() is emitted each
-// time it accepts clients again. stop() ends it for good (SIGTERM, SIGKILL after a timeout).
+// server_config included last so that its keys win; a block there replaces our whole block)
+// and starts the process, then returns: it never waits in a nested event loop, so a queued
+// stop or deleteLater() can never run inside it. Readiness comes later as a signal, once the
+// client port answers with the server's INFO. If the child dies afterwards (crash, kill -9) it
+// is restarted after a backoff (250 ms doubling to 5 s, reset once it ran 30 s) with the same
+// ports, URL and store dir; ready() is emitted each time it accepts clients again. stop() ends
+// it for good (SIGTERM, SIGKILL after a timeout).
+//
+// States (stateChanged() on each change):
+//   kStopped    --start()-->  kStarting  (process launched; start() returned OK)
+//   kStopped    --start()-->  kFailed    (start() returned the error: nothing was launched)
+//   kStarting   --INFO----->  kRunning   (ready())
+//   kStarting   --exit or ready timeout-->  kFailed  (startFailed(lastError()); child gone)
+//   kRunning    --child died-->  kRestarting  --INFO-->  kRunning (ready() again)
+//   any         --stop()--->  kStopped   (no signal but stateChanged; no restart)
+//   kFailed     --start()-->  as from kStopped
 //
 // Client port: an empty host (":-1", ":4222") listens on 127.0.0.1 only. This is a deliberate
 // safety choice over the Go edition, which listens on all interfaces: write "0.0.0.0:4222" to
@@ -67,11 +79,17 @@ class EmbeddedServer : public QObject {
   explicit EmbeddedServer(Options options, QObject* parent = nullptr);
   ~EmbeddedServer() override;  // stop()
 
-  // Writes the config, starts the process and waits (processing events) until the client port
-  // accepts clients. Errors: binary not found, bad options or server_config, the server exited
-  // (with its last error line), timeout. Does nothing when already started.
+  // The synchronous part of a start: resolves the program, reads its version, writes the
+  // config and launches the process, then returns without waiting for it. Returned errors:
+  // binary not found or not nats-server, bad options or server_config, unwritable dirs, the
+  // process could not be executed (state kFailed, nothing running). OK means kStarting: exactly
+  // one of ready() (kRunning) or startFailed() (kFailed: the server exited, with its last error
+  // line, or did not accept clients within `readyTimeoutMs` of this call) follows, unless
+  // stop() or the destructor comes first, after which nothing is emitted. Does nothing (OK)
+  // when already starting or started. Receivers must not delete the server from its signals
+  // (deleteLater() is fine).
   Status start(int readyTimeoutMs = 15000);
-  // SIGTERM, SIGKILL after `timeoutMs`; no restart afterwards.
+  // SIGTERM, SIGKILL after `timeoutMs`; no restart afterwards. Also cancels a start in progress.
   void stop(int timeoutMs = 10000);
 
   State state() const { return m_state; }
@@ -89,6 +107,9 @@ class EmbeddedServer : public QObject {
  signals:
   void stateChanged(hl::EmbeddedServer::State state);
   void ready();  // the server accepts clients (after start and after each restart)
+  // A start() that returned OK ended without the server accepting clients; `error` is
+  // lastError() (the child has been ended). Not emitted for stop() or for restarts.
+  void startFailed(const hl::Status& error);
 
  private:
   Status prepare();
@@ -105,6 +126,8 @@ class EmbeddedServer : public QObject {
   void probe();
   void dropProbe();
   void onReady();
+  void onReadyTimeout();
+  void failStart(const Status& error);
 
   Options m_options;
   QString m_binary;   // resolved program path
@@ -124,6 +147,8 @@ class EmbeddedServer : public QObject {
   QString m_lastErrorLine;  // last [ERR]/[FTL] or untagged line of the current child
   QTimer m_restartTimer;
   QTimer m_probeTimer;
+  QTimer m_readyTimer;  // the start's deadline, while kStarting
+  int m_readyTimeoutMs = 0;
   QTcpSocket* m_probe = nullptr;
   QByteArray m_probeBuffer;
   QElapsedTimer m_probeAge;

@@ -159,15 +159,28 @@ void Engine::fail(const QString& reason) {
   emit failed(reason);
 }
 
-Status Engine::startEmbeddedServer(QStringList* urls) {
+// Launches the server and returns; start() goes on in onEmbeddedReady(), or fails, when the
+// server says so. No nested event loop: a stop() queued meanwhile runs after this returns, and
+// destroying the server cuts these connections, so nothing goes on after it.
+Status Engine::startEmbeddedServer() {
   m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
   connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [](EmbeddedServer::State state) {
     static const char* const kNames[] = {"stopped", "starting", "running", "restarting", "failed"};
     qCInfo(lcEngine) << "embedded nats-server" << kNames[int(state)];
   });
-  HL_RETURN_IF_ERROR(m_embedded->start().withContext("embedded nats-server"));
-  *urls = QStringList{m_embedded->clientUrl()};
-  return Status::ok();
+  // ready() comes again after each restart: only the first one goes on with the start.
+  connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady,
+          Qt::SingleShotConnection);
+  connect(m_embedded.get(), &EmbeddedServer::startFailed, this, [this](const Status& error) {
+    fail(error.withContext("embedded nats-server").message());
+  });
+  return m_embedded->start().withContext("embedded nats-server");
+}
+
+void Engine::onEmbeddedReady() {
+  m_running = true;
+  makeNatsClient(QStringList{m_embedded->clientUrl()});
+  tryConnect();
 }
 
 void Engine::onStatusTick() {
@@ -307,14 +320,15 @@ void Engine::start() {
     if (positions) m_positions = *positions;
     else s = positions.status().withContext("read applied positions");
   }
-  QStringList urls = m_config.nats.urls;
-  if (s.isOk() && urls.isEmpty()) s = startEmbeddedServer(&urls);
+  const bool embedded = m_config.nats.urls.isEmpty();
+  if (s.isOk() && embedded) s = startEmbeddedServer();
   if (!s.isOk()) {
     fail(s.message());
     return;
   }
+  if (embedded) return;  // onEmbeddedReady() goes on once the server accepts clients
   m_running = true;
-  makeNatsClient(urls);
+  makeNatsClient(m_config.nats.urls);
   tryConnect();
 }
 

@@ -55,7 +55,8 @@ class Engine final : public QObject {
   void onStatusRecord(const QByteArray& json);
   Status openDatabase();
   Status setUpCapture();
-  Status startEmbeddedServer(QStringList* urls);
+  Status startEmbeddedServer();
+  void onEmbeddedReady();  // the embedded server accepts clients for the first time: connect
   void makeNatsClient(const QStringList& urls);
   Status runControl(int control, qint64 id, bool confirm, QString* message);
   Status retryDeadLetter(qint64 id);
