@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "harmonylite/config.h"
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 #include "harmonylite/status.h"
 
 namespace hl {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 #include "endpoints_host.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"

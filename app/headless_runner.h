@@ -6,7 +6,7 @@
 #include <QObject>
 
 #include "harmonylite/config.h"
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 
 namespace hl {
 

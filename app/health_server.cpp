@@ -63,12 +63,12 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("publishing_paused", s.publishingPaused);
   o.insert("dead_letters", s.deadLetterCount);
   o.insert("conflicts", s.conflictCount);
-  if (!s.embeddedServer.isEmpty()) o.insert("embedded_nats_server", s.embeddedServer);
+  if (s.embeddedServer != ServerState::None) o.insert("embedded_nats_server", stateName(s.embeddedServer));
   QJsonArray shards;
   for (const ShardStatus& sh : s.shards) {
     shards.append(QJsonObject{{"shard", sh.shard},
                               {"stream", sh.stream},
-                              {"state", sh.state},
+                              {"state", stateName(sh.state)},
                               {"applied_sequence", qint64(sh.applied)},
                               {"lag_messages", sh.lagMessages},
                               {"lag_seconds", sh.lagSeconds},
@@ -86,7 +86,7 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                                {"schema_hash", p.schemaHash},
                                {"lag_messages", p.lagMessages},
                                {"lag_seconds", p.lagSeconds},
-                               {"shards", p.shardStates}});
+                               {"shards", shardStatesText(p.shardStates)}});
   }
   o.insert("cluster", cluster);
   return o;

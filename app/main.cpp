@@ -11,7 +11,8 @@
 
 #include "command_line.h"
 #include "harmonylite/config.h"
-#include "harmonylite/engine.h"
+#include "harmonylite/capture_cleanup.h"
+#include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"
 #include "harmonylite/version.h"
 #include "gui_runner.h"

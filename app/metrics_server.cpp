@@ -99,7 +99,7 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
   e.perShard("lag_seconds", "gauge", "Age of the oldest received message not applied yet.", shards,
              [](const ShardStatus& sh) { return sh.lagSeconds; });
   e.perShard("shard_running", "gauge", "1 when the shard applies, 0 when stopped, paused or needing a restore.",
-             shards, [](const ShardStatus& sh) { return sh.state == QLatin1String("running") ? 1 : 0; });
+             shards, [](const ShardStatus& sh) { return sh.state == ShardState::Running ? 1 : 0; });
   e.perShard("conflicts_total", "counter", "Conflicts recorded, per shard.", shards,
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,

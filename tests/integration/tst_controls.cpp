@@ -9,7 +9,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 #include "health_server.h"
 #include "metrics_server.h"
 #include "nats_test_client.h"
@@ -124,7 +124,7 @@ class TestControls : public QObject {
         QVERIFY(p.healthy);
         QCOMPARE(p.schemaHash, m_nodes[i].status.schemaHash);
         QVERIFY(p.lastSeenMs > QDateTime::currentMSecsSinceEpoch() - 10000);
-        QCOMPARE(p.shardStates, QString("1:running 2:running"));
+        QCOMPARE(shardStatesText(p.shardStates), QString("1:running 2:running"));
         QCOMPARE(p.lagMessages, 0);
       }
     }
@@ -153,7 +153,7 @@ class TestControls : public QObject {
     auto [ok, msg] = run(1, C::kPauseApplying, 0);
     QVERIFY2(ok, qPrintable(msg));
     QCOMPARE(m_nodes[1].status.shards.size(), 2);
-    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, QString("paused"));
+    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, ShardState::Paused);
     QVERIFY(m_nodes[1].status.healthy);  // the operator's pause is not a failure
     QVERIFY(MetricsServer::render({}, m_nodes[1].status).contains("harmonylite_shard_running{node_id=\"2\",shard=\"1\"} 0"));
     QCOMPARE(HealthServer::toJson(m_nodes[1].status, true).value("shards").toArray()[0].toObject().value("state").toString(),
@@ -165,7 +165,7 @@ class TestControls : public QObject {
     std::tie(ok, msg) = run(1, C::kResumeApplying, 0);
     QVERIFY(ok);
     QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books") == "2"; }, 15000));
-    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, QString("running"));
+    for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, ShardState::Running);
   }
 
   void reconnectNats() {

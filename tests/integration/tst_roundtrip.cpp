@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "cdc/change_log.h"
+#include "apply_support.h"
 #include "replication/applier.h"
 #include "sqlite/sqlite_value.h"
 #include "test_support.h"
@@ -136,7 +137,7 @@ class TestRoundTrip : public QObject {
     s.db = std::move(*db);
     s.catalog = std::make_unique<SchemaCatalog>(s.db, QStringList{});
     s.log = std::make_unique<ChangeLog>(s.db, *s.catalog);
-    s.applier = std::make_unique<Applier>(s.db, *s.catalog);
+    s.applier = std::make_unique<Applier>(s.db, *s.catalog, *s.log);
     if (!s.catalog->refresh().ok() || !s.log->install().isOk()) qFatal("install");
   }
 
@@ -260,7 +261,7 @@ class TestRoundTrip : public QObject {
         batch << *decoded;
         ids << p.id;
       }
-      auto r = m_b.applier->applyBatch(batch);
+      auto r = test::applyInTransaction(m_b.db, *m_b.applier, batch);
       QVERIFY2(r.ok(), qPrintable(r.status().message()));
       for (int i = 0; i < r->outcomes.size(); ++i)
         QVERIFY2(r->outcomes[i].isOk(), qPrintable(batch[i].table + ": " + r->outcomes[i].message()));
@@ -373,7 +374,7 @@ class TestRoundTrip : public QObject {
       c.row = {{"id", Value::integer(1)}, {column, Value::text("x")}};
       auto decoded = decodeMessage(encodeMessage(c, true));
       QVERIFY2(decoded.ok(), qPrintable(decoded.status().message()));
-      auto r = m_b.applier->applyBatch({*decoded});
+      auto r = test::applyInTransaction(m_b.db, *m_b.applier, {*decoded});
       QVERIFY(r.ok());
       QCOMPARE(r->poisoned, 1);
       QCOMPARE(r->outcomes[0].code(), Status::Code::kPoison);

@@ -1,10 +1,12 @@
-// The applier (docs/replication.md#applying): upsert semantics, delete by key, names checked before SQL, poison
-// changes rolled back alone, echo suppression.
+// The applier (docs/replication.md#applying): upsert semantics, delete by key, names checked
+// before SQL, poison changes rolled back alone, echo suppression, all inside the caller's
+// transaction (the consumer's, in the engine).
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include "cdc/change_log.h"
 #include "replication/applier.h"
+#include "apply_support.h"
 #include "test_support.h"
 
 using namespace hl;
@@ -40,8 +42,8 @@ class TestApplier : public QObject {
   std::unique_ptr<ChangeLog> m_log;
   std::unique_ptr<Applier> m_applier;
 
-  Applier::BatchResult apply(const QList<Change>& changes) {
-    auto r = m_applier->applyBatch(changes);
+  Applier::BatchResult apply(const QList<Change>& changes, QList<bool> mask = {}) {
+    auto r = test::applyInTransaction(m_db, *m_applier, changes, std::move(mask));
     if (!r) qFatal("apply: %s", qPrintable(r.status().message()));
     return *r;
   }
@@ -65,7 +67,7 @@ class TestApplier : public QObject {
     m_log = std::make_unique<ChangeLog>(m_db, *m_catalog);
     QVERIFY(m_catalog->refresh().ok());
     QVERIFY(m_log->install().isOk());
-    m_applier = std::make_unique<Applier>(m_db, *m_catalog);
+    m_applier = std::make_unique<Applier>(m_db, *m_catalog, *m_log);
   }
 
   void upsertUpdatesOnlyCarriedColumns() {
@@ -167,36 +169,44 @@ class TestApplier : public QObject {
     QCOMPARE(*m_log->pendingCount(), pendingBefore + 1);  // the application still is
   }
 
-  void failureOfTheCallerRollsBackEverything() {
-    auto r = m_applier->applyBatch({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})},
-                                   [](const Applier::BatchResult&) { return Status::ioError("position write failed"); });
-    QVERIFY(!r.ok());
-    QCOMPARE(r.status().code(), Status::Code::kIoError);
-    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 9"), int64_t(0));
+  void rollbackClauseEndsTheTransactionAndSaysWhich() {
+    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)").isOk());
+    QVERIFY(m_db.exec("INSERT INTO rb VALUES (1, 'taken')").isOk());
+    QVERIFY(m_catalog->refresh().ok());
+    auto txn = SqliteTxn::begin(m_db);
+    QVERIFY(txn.ok());
+    auto r = m_applier->applyAll({change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
+                                  change(ChangeType::kInsert, "rb", {{"id", Value::integer(3)}, {"u", Value::text("taken")}})},
+                                 {true, true});
+    QVERIFY(r.ok());
+    QCOMPARE(r->endedTransactionAt, qsizetype(1));
+    QCOMPARE(r->outcomes.last().code(), Status::Code::kPoison);
+    QVERIFY(sqlite3_get_autocommit(m_db.handle()));  // SQLite ended the transaction
+    QVERIFY(txn->rollback().isOk());                 // and rolling back again is harmless
+    QCOMPARE(dump(m_db, "SELECT id FROM rb"), QString("1"));
   }
 
-  void decideRunsInsideTheTransaction() {
+  void nothingStaysWhenTheCallerRollsBack() {
+    const int64_t logBefore = *m_log->maxChangeId();
+    {
+      auto txn = SqliteTxn::begin(m_db);
+      QVERIFY(txn.ok());
+      auto r = m_applier->applyAll({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})}, {true});
+      QVERIFY(r.ok());
+      QCOMPARE(r->applied, 1);
+    }  // not committed: the position write of the caller failed, say
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 9"), int64_t(0));
+    QCOMPARE(*m_log->maxChangeId(), logBefore);
+  }
+
+  void skippedChangesAreNotAppliedAndCountAsOk() {
     QVERIFY(m_db.exec("INSERT INTO t(id, a) VALUES (1, 'local')").isOk());
-    bool inTransaction = false;
-    auto r = m_applier->applyBatch(
-        {change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}}),
-         change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}})},
-        {},
-        [&](QList<bool>* apply) {
-          inTransaction = !sqlite3_get_autocommit(m_db.handle());
-          (*apply)[0] = false;  // the local change of row 1 wins
-          return Status::ok();
-        });
-    QVERIFY(r.ok());
-    QVERIFY(inTransaction);
-    QCOMPARE(r->applied, 1);
-    QVERIFY(r->outcomes[0].isOk());
+    auto r = apply({change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}}),
+                    change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}})},
+                   {false, true});  // the local change of row 1 wins
+    QCOMPARE(r.applied, 1);
+    QVERIFY(r.outcomes[0].isOk());
     QCOMPARE(dump(m_db, "SELECT id, a FROM t ORDER BY id"), QString("1|local;2|NULL"));
-    auto failed = m_applier->applyBatch({change(ChangeType::kInsert, "t", {{"id", Value::integer(3)}})}, {},
-                                        [](QList<bool>*) { return Status::unavailable("wait"); });
-    QVERIFY(!failed.ok());
-    QCOMPARE(failed.status().code(), Status::Code::kUnavailable);
-    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id = 3"), int64_t(0));
   }
 
   void worksWithoutCaptureInstalled() {  // publish = false nodes still apply

@@ -115,6 +115,41 @@ class TestSqlite : public QObject {
     QCOMPARE(q.status().code(), Status::Code::kCorruption);
   }
 
+  void rowsIterateAndResetTheStatement() {
+    auto db = SqliteDb::open(m_dir.filePath("rows.db"));
+    QVERIFY(db.ok());
+    QVERIFY(db->exec("CREATE TABLE v(n INTEGER); INSERT INTO v VALUES (1), (2), (3)").isOk());
+    auto stmt = db->prepare("SELECT n FROM v WHERE n >= ? ORDER BY n");
+    QVERIFY(stmt.ok());
+    for (int round = 0; round < 2; ++round) {  // reset at the end: the statement runs again
+      QVERIFY(stmt->bindInt(1, 2).isOk());
+      QList<int64_t> seen;
+      SqliteRows rows(*stmt);
+      for (const SqliteStmt& row : rows) seen << row.columnInt(0);
+      QVERIFY(rows.status().isOk());
+      QCOMPARE(seen, (QList<int64_t>{2, 3}));
+    }
+    SqliteRows none(*stmt);  // bindings were cleared: n >= NULL matches nothing
+    int count = 0;
+    for ([[maybe_unused]] const SqliteStmt& row : none) ++count;
+    QCOMPARE(count, 0);
+    QVERIFY(none.status().isOk());
+  }
+
+  void rowsStopAtAFailedStepAndSayWhy() {
+    auto db = SqliteDb::open(m_dir.filePath("rows-error.db"));
+    QVERIFY(db.ok());
+    QVERIFY(db->exec("CREATE TABLE v(n INTEGER); INSERT INTO v VALUES (1), (-9223372036854775808), (3)").isOk());
+    auto stmt = db->prepare("SELECT abs(n) FROM v ORDER BY rowid");  // abs() overflows on row 2
+    QVERIFY(stmt.ok());
+    QList<int64_t> seen;
+    SqliteRows rows(*stmt);
+    for (const SqliteStmt& row : rows) seen << row.columnInt(0);
+    QCOMPARE(seen, QList<int64_t>{1});
+    QVERIFY(!rows.status().isOk());
+    QVERIFY2(rows.status().message().contains("integer overflow"), qPrintable(rows.status().message()));
+  }
+
   void quotingSurvivesHostileNames_data() {
     QTest::addColumn<QString>("name");
     QTest::newRow("space") << "my table";

@@ -1,15 +1,48 @@
 // NodeStatus: one copyable picture of the node, produced by the engine thread a few times per
-// second (never per change) and read by the hosts: the health endpoint now, the metrics and
-// the dashboard later. Value types only: nothing here points into engine objects.
+// second (never per change) and read by the hosts: the health endpoint, the metrics and the
+// dashboard. Value types only: nothing here points into engine objects.
+//
+// States are enums from the engine to the screen; they become text only at the edges (JSON of
+// /health, labels of /metrics, the status record other nodes read, QML labels) through
+// stateName(). Enum values start with an upper-case letter so that QML can name them
+// (`Hl.ShardState.Running`); their numbers are not stored anywhere and may change.
 #pragma once
 
 #include <QList>
 #include <QMetaType>
+#include <QObject>
 #include <QString>
 
 #include <cstdint>
 
 namespace hl {
+Q_NAMESPACE
+
+// The state of one shard's consumer (replication/consumer.h). Transitions:
+//
+//   Stopped ──subscribed──▶ Running ──stream or subscription error──▶ Stopped (retried every second)
+//   Stopped / Running ──next needed message aged out of the stream──▶ NeedsRestore
+//   Stopped / Running ──operator pause──▶ Paused ──operator resume──▶ Running (or Stopped)
+//
+// NeedsRestore is left only by restoring the node from a snapshot (docs/operations.md).
+enum class ShardState { Stopped, Running, Paused, NeedsRestore };
+Q_ENUM_NS(ShardState)
+
+// The embedded nats-server child process (nats/embedded_server.h); None when the node uses
+// external servers. Transitions: Stopped → Starting → Running; Running → Restarting (it died)
+// → Running; Starting or Restarting → Failed (it did not come up); any → Stopped (node stops).
+enum class ServerState { None, Stopped, Starting, Running, Restarting, Failed };
+Q_ENUM_NS(ServerState)
+
+// The text of a state at the edges: "stopped", "running", "paused", "needs-restore"; "none",
+// "stopped", "starting", "running", "restarting", "failed". Parsing goes the other way (the
+// status records of other nodes); an unknown text gives `fallback`.
+QString stateName(ShardState state);
+QString stateName(ServerState state);
+ShardState shardStateFromName(const QString& name, ShardState fallback = ShardState::Stopped);
+// "1:running 2:needs-restore": the shard states of a node as the status record carries them.
+QString shardStatesText(const QList<QPair<int, ShardState>>& states);
+QList<QPair<int, ShardState>> shardStatesFromText(const QString& text);
 
 struct ShardStatus {
   int shard = 0;
@@ -18,7 +51,7 @@ struct ShardStatus {
   quint64 received = 0;       // newest sequence delivered to the node
   qint64 lagMessages = 0;     // messages in the stream not applied yet
   double lagSeconds = 0;      // age of the oldest message not applied yet (0 when caught up)
-  QString state;              // running, stopped, needs-restore
+  ShardState state = ShardState::Stopped;
   QString lastError;
   qint64 appliedChanges = 0;  // remote changes applied since start
   qint64 conflicts = 0;
@@ -52,7 +85,7 @@ struct PeerStatus {
   QString schemaHash;
   qint64 lagMessages = 0;      // summed over its shards
   double lagSeconds = 0;       // the largest of its shards
-  QString shardStates;         // e.g. "1:running 2:running"
+  QList<QPair<int, ShardState>> shardStates;  // (shard, state) as its record told
 };
 
 struct NodeStatus {
@@ -65,7 +98,7 @@ struct NodeStatus {
   bool dbConnected = false;
   bool natsConnected = false;
   QString natsServer;          // connected URL
-  QString embeddedServer;      // embedded nats-server state, "" when external servers are used
+  ServerState embeddedServer = ServerState::None;  // None when external servers are used
   bool cdcInstalled = false;   // capture triggers installed (or publish = false)
   int tablesTracked = 0;
   QString schemaHash;
@@ -87,6 +120,35 @@ struct NodeStatus {
   QString unhealthyReason;     // why not healthy: the first failing check
 };
 
+// Something that happened in the engine, told once as it happens (EngineThread::event), so
+// that a host lists it without rediscovering it by comparing status copies.
+struct EngineEvent {
+  enum class Kind {
+    NatsConnected,       // text: the server's URL
+    NatsDisconnected,
+    ServerStateChanged,  // serverState: the embedded nats-server's new state
+    HealthChanged,       // healthy, and text: the reason when unhealthy
+    PublishingPaused,
+    PublishingResumed,
+    ShardStateChanged,   // shard, shardState, text: the reason
+    ShardError,          // shard, text: an error that did not change the shard's state
+    DeadLettered,        // deadLetter
+    DeadLetterClosed,    // deadLetter.id: retried with success, or discarded
+    ConflictRecorded,    // conflict
+  };
+  Kind kind = Kind::HealthChanged;
+  int shard = 0;
+  ShardState shardState = ShardState::Stopped;
+  ServerState serverState = ServerState::None;
+  bool healthy = false;
+  QString text;
+  DeadLetterInfo deadLetter;
+  ConflictInfo conflict;
+};
+
 }  // namespace hl
 
 Q_DECLARE_METATYPE(hl::NodeStatus)
+Q_DECLARE_METATYPE(hl::EngineEvent)
+Q_DECLARE_METATYPE(hl::DeadLetterInfo)
+Q_DECLARE_METATYPE(hl::ConflictInfo)

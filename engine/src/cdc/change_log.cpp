@@ -1,6 +1,9 @@
 #include "cdc/change_log.h"
 
+#include "harmonylite/capture_cleanup.h"
 #include "sqlite/sqlite_value.h"
+
+#include <QFileInfo>
 
 #include <QLoggingCategory>
 #include <QSet>
@@ -36,7 +39,8 @@ QString keyTargets(int n) {
 
 }  // namespace
 
-ChangeLog::ChangeLog(SqliteDb& db, SchemaCatalog& catalog) : m_db(db), m_catalog(catalog) {}
+ChangeLog::ChangeLog(SqliteDb& db, SchemaCatalog& catalog)
+    : m_db(db), m_catalog(catalog), m_rows(db, catalog) {}
 
 Status ChangeLog::ensureTables(int keyColumns) {
   HL_RETURN_IF_ERROR(m_db.exec(
@@ -115,12 +119,9 @@ Status ChangeLog::install() {
   {
     auto ids = m_db.prepare(QStringLiteral("SELECT id, name FROM %1").arg(quoteIdentifier(kTables)));
     if (!ids) return ids.status();
-    for (;;) {
-      auto row = ids->step();
-      if (!row) return row.status();
-      if (!*row) break;
-      m_tableNames.insert(ids->columnInt(0), ids->columnText(1));
-    }
+    SqliteRows rows(*ids);
+    for (const SqliteStmt& row : rows) m_tableNames.insert(row.columnInt(0), row.columnText(1));
+    HL_RETURN_IF_ERROR(rows.status());
   }
 
   QHash<QString, QString> desired;  // trigger name -> sql
@@ -142,13 +143,11 @@ Status ChangeLog::install() {
       "'__harmonylite__'"));
   if (!existing) return existing.status();
   QHash<QString, QString> have;
-  for (;;) {
-    auto row = existing->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    have.insert(existing->columnText(0), existing->columnText(1));
+  {
+    SqliteRows rows(*existing);
+    for (const SqliteStmt& row : rows) have.insert(row.columnText(0), row.columnText(1));
+    HL_RETURN_IF_ERROR(rows.status());
   }
-  existing->reset();
   int created = 0, dropped = 0;
   for (auto it = have.cbegin(); it != have.cend(); ++it) {
     if (desired.value(it.key()) == it.value()) continue;
@@ -174,13 +173,9 @@ Status ChangeLog::removeTriggers() {
       "'__harmonylite__'"));
   if (!names) return names.status();
   QStringList triggers;
-  for (;;) {
-    auto row = names->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    triggers << names->columnText(0);
-  }
-  names->reset();
+  SqliteRows rows(*names);
+  for (const SqliteStmt& row : rows) triggers << row.columnText(0);
+  HL_RETURN_IF_ERROR(rows.status());
   if (triggers.isEmpty()) return Status::ok();
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
@@ -197,13 +192,11 @@ Status ChangeLog::uninstall(SqliteDb& db) {
       "substr(name, 1, 15) = '__harmonylite__' ORDER BY type = 'table'"));
   if (!objects) return objects.status();
   QList<QPair<QString, QString>> drop;
-  for (;;) {
-    auto row = objects->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    drop.append({objects->columnText(0), objects->columnText(1)});
+  {
+    SqliteRows rows(*objects);
+    for (const SqliteStmt& row : rows) drop.append({row.columnText(0), row.columnText(1)});
+    HL_RETURN_IF_ERROR(rows.status());
   }
-  objects->reset();
   auto txn = SqliteTxn::begin(db);
   if (!txn) return txn.status();
   for (const auto& [type, name] : drop) {
@@ -214,28 +207,15 @@ Status ChangeLog::uninstall(SqliteDb& db) {
   return txn->commit();
 }
 
-Result<SqliteStmt*> ChangeLog::rowStatement(const TableInfo& t) {
-  if (m_rowStatementsVersion != m_catalog.schemaVersion()) {
-    m_rowStatements.clear();
-    m_rowStatementsVersion = m_catalog.schemaVersion();
-  }
-  auto it = m_rowStatements.find(t.name);
-  if (it != m_rowStatements.end()) return &it->second;
-  QStringList columns;
-  for (const QString& c : t.storedColumns()) columns << quoteIdentifier(c);
-  QStringList where;
-  if (t.hasDeclaredPk()) {
-    for (int i = 0; i < t.pkColumns.size(); ++i)
-      where << QStringLiteral("%1 IS ?%2").arg(quoteIdentifier(t.pkColumns[i])).arg(i + 1);
-  } else {
-    columns << t.rowidName;
-    where << t.rowidName + " = ?1";
-  }
-  auto stmt = m_db.prepare(QStringLiteral("SELECT %1 FROM %2 WHERE %3")
-                               .arg(columns.join(','), quoteIdentifier(t.name), where.join(" AND ")));
-  if (!stmt) return stmt.status().withContext("read row of " + t.name);
-  it = m_rowStatements.emplace(t.name, std::move(*stmt)).first;
-  return &it->second;
+const TableInfo* ChangeLog::keyOfScan(const SqliteStmt& scan, int first, RowImage* key,
+                                      QByteArray* rowKey) const {
+  const TableInfo* t = m_catalog.find(m_tableNames.value(scan.columnInt(1)));
+  if (!t) return nullptr;
+  const QStringList names = t->keyColumns();
+  for (int i = 0; i < names.size() && i < m_keyColumns; ++i)
+    key->append({names[i], readValue(scan, first + i)});
+  *rowKey = rowKeyOf(*t, *key);
+  return t;
 }
 
 Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, int* skipped) {
@@ -251,47 +231,32 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
     if (!scan) return scan.status().withContext("read pending changes");
     HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
     HL_RETURN_IF_ERROR(scan->bindInt(2, max));
-    for (;;) {
-      auto more = scan->step();
-      if (!more) return more.status().withContext("read pending changes");
-      if (!*more) break;
-      const int64_t id = scan->columnInt(0);
-      const QString name = m_tableNames.value(scan->columnInt(1));
-      const int op = int(scan->columnInt(2));
-      const TableInfo* t = m_catalog.find(name);
+    SqliteRows rows(*scan);
+    for (const SqliteStmt& r : rows) {
+      PendingChange c;
+      c.id = r.columnInt(0);
+      const int op = int(r.columnInt(2));
+      const TableInfo* t = keyOfScan(r, 3, &c.key, &c.rowKey);
       if (!t || op < 1 || op > 3) {  // table dropped or no longer watched
-        nothingToSend << id;
+        nothingToSend << c.id;
         continue;
       }
-      PendingChange c;
-      c.id = id;
       c.type = ChangeType(op);
       c.table = t->name;
-      const QStringList keyNames = t->keyColumns();
-      for (int i = 0; i < keyNames.size() && i < m_keyColumns; ++i)
-        c.key.append({keyNames[i], readValue(*scan, 3 + i)});
       if (c.type == ChangeType::kDelete) {
         c.row = c.key;
       } else {
-        auto stmt = rowStatement(*t);
-        if (!stmt) return stmt.status();
-        SqliteStmt& s = **stmt;
-        for (int i = 0; i < c.key.size(); ++i) HL_RETURN_IF_ERROR(bindValue(s, i + 1, c.key[i].second));
-        auto found = s.step();
-        if (!found) return found.status().withContext("read row of " + t->name);
-        if (!*found) {  // deleted or re-keyed since: the delete that follows says so
-          s.reset();
-          nothingToSend << id;
+        auto row = m_rows.read(*t, c.key);
+        if (!row) return row.status();
+        if (!*row) {  // deleted or re-keyed since: the delete that follows says so
+          nothingToSend << c.id;
           continue;
         }
-        const QStringList stored = t->storedColumns();
-        for (int i = 0; i < stored.size(); ++i) c.row.append({stored[i], readValue(s, i)});
-        if (!t->hasDeclaredPk()) c.row.append({QStringLiteral("rowid"), readValue(s, int(stored.size()))});
-        s.reset();
+        c.row = std::move(**row);
       }
       out.append(c);
     }
-    scan->reset();
+    HL_RETURN_IF_ERROR(rows.status().withContext("read pending changes"));
     HL_RETURN_IF_ERROR(txn->commit());
   }
   if (!nothingToSend.isEmpty()) HL_RETURN_IF_ERROR(markPublished(nothingToSend));
@@ -305,19 +270,16 @@ Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId
   if (!scan) return scan.status();
   HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
   QList<PendingKey> out;
-  for (;;) {
-    auto more = scan->step();
-    if (!more) return more.status();
-    if (!*more) break;
-    const TableInfo* t = m_catalog.find(m_tableNames.value(scan->columnInt(1)));
-    if (!t) continue;
-    const QStringList names = t->keyColumns();
+  SqliteRows rows(*scan);
+  for (const SqliteStmt& r : rows) {
     PendingKey p;
-    p.id = scan->columnInt(0);
+    p.id = r.columnInt(0);
+    const TableInfo* t = keyOfScan(r, 2, &p.key, &p.rowKey);
+    if (!t) continue;
     p.table = t->name;
-    for (int i = 0; i < names.size() && i < m_keyColumns; ++i) p.key.append({names[i], readValue(*scan, 2 + i)});
     out.append(p);
   }
+  HL_RETURN_IF_ERROR(rows.status());
   return out;
 }
 
@@ -335,7 +297,6 @@ Status ChangeLog::markPublished(const QList<int64_t>& ids) {
   for (int64_t id : ids) {
     HL_RETURN_IF_ERROR((*upd)->bindInt(1, id));
     HL_RETURN_IF_ERROR((*upd)->run());
-    (*upd)->reset();
   }
   return txn ? txn->commit() : Status::ok();
 }
@@ -355,6 +316,32 @@ Result<int> ChangeLog::cleanup() {
   return m_db.changes();
 }
 
+Result<ChangeLog::Retried> ChangeLog::retryFailed() {
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status();
+  auto first = m_db.queryInt(
+      QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 2").arg(quoteIdentifier(kChanges)));
+  if (!first) return first.status();
+  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, error = NULL WHERE state = 2")
+                                   .arg(quoteIdentifier(kChanges))));
+  Retried r{m_db.changes(), *first};
+  HL_RETURN_IF_ERROR(txn->commit());
+  return r;
+}
+
+Result<int64_t> ChangeLog::echoMark() {
+  auto hasLog = m_db.queryInt(QStringLiteral(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
+  if (!hasLog) return hasLog.status();
+  if (*hasLog == 0) return int64_t(-1);
+  return maxChangeId();
+}
+
+Status ChangeLog::dropEcho(int64_t mark) {
+  if (mark < 0) return Status::ok();
+  return m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(quoteIdentifier(kChanges)).arg(mark));
+}
+
 Result<int64_t> ChangeLog::pendingCount() {
   return m_db.queryInt(QStringLiteral("SELECT count(*) FROM %1 WHERE state IS NULL").arg(quoteIdentifier(kChanges)));
 }
@@ -365,6 +352,13 @@ Result<int64_t> ChangeLog::failedCount() {
 
 Result<int64_t> ChangeLog::maxChangeId() {
   return m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(quoteIdentifier(kChanges)));
+}
+
+Status removeCaptureObjects(const QString& dbPath) {
+  if (!QFileInfo::exists(dbPath)) return Status::notFound(QStringLiteral("database %1 does not exist").arg(dbPath));
+  auto db = SqliteDb::open(dbPath, SqliteDb::Options{false, false, 5000});
+  if (!db) return db.status();
+  return ChangeLog::uninstall(*db).withContext(QStringLiteral("cleanup of %1").arg(dbPath));
 }
 
 }  // namespace hl

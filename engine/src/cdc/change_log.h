@@ -25,14 +25,13 @@
 #pragma once
 
 #include <QHash>
-
-#include <unordered_map>
 #include <QList>
 #include <QSet>
 #include <QString>
 
 #include "harmonylite/status.h"
 #include "schema/catalog.h"
+#include "schema/row_reader.h"
 #include "sqlite/sqlite_db.h"
 #include "wire/change.h"
 
@@ -43,7 +42,8 @@ struct PendingChange {
   int64_t id = 0;
   ChangeType type = ChangeType::kInsert;
   QString table;
-  RowImage key;  // key columns and values (for the shard, docs/wire-format.md#shard)
+  RowImage key;  // key columns and values, in key order
+  QByteArray rowKey;  // rowKeyOf(): the shard key (docs/wire-format.md#shard) and row identity
   RowImage row;  // the row image to send: every stored column, plus "rowid" for rowid tables;
                  // for a delete, the key only
 };
@@ -74,6 +74,7 @@ class ChangeLog {
     int64_t id = 0;
     QString table;
     RowImage key;
+    QByteArray rowKey;  // rowKeyOf()
   };
   // Id, table and key of every pending change with an id above `afterId`.
   Result<QList<PendingKey>> pendingKeysAfter(int64_t afterId);
@@ -81,6 +82,19 @@ class ChangeLog {
   Status markFailed(int64_t id, const QString& reason);
   // Deletes published rows, keeping the newest row of the log. Returns how many it deleted.
   Result<int> cleanup();
+  // Operator control: every failed change back to pending. Returns how many, and the first id
+  // (0 when none) from which the publisher reads again.
+  struct Retried {
+    int count = 0;
+    int64_t firstId = 0;
+  };
+  Result<Retried> retryFailed();
+
+  // Echo suppression (see Applier::applyAll), inside the applier's write transaction: the mark
+  // is the newest change id before its writes (-1 when capture was never installed), and
+  // dropEcho() deletes every log row above it, which only the applier's writes can have made.
+  Result<int64_t> echoMark();
+  Status dropEcho(int64_t mark);
 
   Result<int64_t> pendingCount();
   Result<int64_t> failedCount();
@@ -91,15 +105,15 @@ class ChangeLog {
   Status ensureTables(int keyColumns);
   Result<int64_t> tableId(const QString& name);
   QString triggerSql(const TableInfo& t, int64_t id, const char* kind) const;
-  // SELECT of the row image by key, prepared once per table and schema version.
-  Result<SqliteStmt*> rowStatement(const TableInfo& t);
+  // The id, table and key columns of a log row read by a scan (`first` = column of k0);
+  // nullptr when its table is no longer watched.
+  const TableInfo* keyOfScan(const SqliteStmt& scan, int first, RowImage* key, QByteArray* rowKey) const;
 
   SqliteDb& m_db;
   SchemaCatalog& m_catalog;
   int m_keyColumns = 0;  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name
-  std::unordered_map<QString, SqliteStmt> m_rowStatements;
-  int64_t m_rowStatementsVersion = -1;
+  RowReader m_rows;
   QSet<QString> m_warnedNoKey;  // tables without a declared key, warned about once
 };
 

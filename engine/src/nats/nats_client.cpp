@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "nats/nkey.h"
+#include "wire/change.h"
 
 Q_LOGGING_CATEGORY(lcNats, "hl.nats")
 
@@ -81,12 +82,13 @@ struct NatsSink {
   static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
     auto* s = static_cast<NatsSink*>(c);
     PublishResult r;
-    // The token is the change id at the end of Nats-Msg-Id ("<node id>-<change id>").
+    // The token is the change id of the message's Nats-Msg-Id (see messageId()).
     const char* msgId = nullptr;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) {
-      const char* dash = std::strrchr(msgId, '-');
-      if (dash) r.token = QByteArray(dash + 1).toLongLong();
-    }
+    uint64_t node = 0;
+    int64_t change = 0;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId &&
+        parseMessageId(QByteArray(msgId), &node, &change))
+      r.token = change;
     if (pa) {
       r.ok = true;
       r.duplicate = pa->Duplicate;

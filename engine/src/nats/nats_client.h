@@ -3,7 +3,7 @@
 //
 // Thread: created, used and destroyed on the engine thread, which owns every nats.c handle.
 // nats.c calls back on its own threads; those callbacks only copy what they need and post it
-// to this object with a queued call (STYLE.md rule 5), through a Sink that outlives the
+// to this object with a queued call (docs/architecture.md#threads), through a Sink that outlives the
 // connection so that a late callback never touches a destroyed object.
 // Security: passwords, seeds and keys are passed to nats.c and never logged.
 #pragma once

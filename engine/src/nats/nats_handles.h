@@ -1,7 +1,7 @@
 // RAII owners for nats.c handles and the conversion of nats.c errors into Status.
 //
 // Each alias is a std::unique_ptr whose deleter calls the matching nats.c destroy function.
-// Thread: nats.c handles are created, used and destroyed on the engine thread (STYLE.md);
+// Thread: nats.c handles are created, used and destroyed on the engine thread (docs/architecture.md#threads);
 // nats.c's own threads only run callbacks, which record and post.
 #pragma once
 

@@ -1,6 +1,5 @@
 #include "replication/applier.h"
 
-#include <QSet>
 
 #include "cdc/change_log.h"
 #include "sqlite/sqlite_value.h"
@@ -17,7 +16,8 @@ Status poisonIfData(const Status& s, const QString& context) {
 
 }  // namespace
 
-Applier::Applier(SqliteDb& db, SchemaCatalog& catalog) : m_db(db), m_catalog(catalog) {}
+Applier::Applier(SqliteDb& db, SchemaCatalog& catalog, ChangeLog& log)
+    : m_db(db), m_catalog(catalog), m_log(log) {}
 
 Result<SqliteStmt*> Applier::statement(const QString& key, const std::function<QString()>& makeSql) {
   if (m_statementsVersion != m_catalog.schemaVersion()) {
@@ -143,90 +143,41 @@ Status Applier::applyOne(const Change& change) {
   return poisonIfData((*ins)->run(), "insert into " + t->name);
 }
 
-Result<Applier::BatchResult> Applier::applyBatch(
-    const QList<Change>& changes, const std::function<Status(const BatchResult&)>& beforeCommit,
-    const Decide& decide) {
+Result<Applier::BatchResult> Applier::applyAll(const QList<Change>& changes, const QList<bool>& apply,
+                                               const QHash<qsizetype, Status>& poisoned) {
   // Each change is one SQL statement (the rowid path runs a second only when the first changed
   // nothing), and SQLite undoes a failed statement by itself, triggers included: a poison
-  // change leaves no trace and needs no savepoint. Only a conflict clause of ROLLBACK in the
-  // schema ends the whole transaction; then the batch is run again without that change.
-  QHash<qsizetype, Status> poisonedAlone;  // changes that rolled the whole transaction back
-  for (;;) {
-    auto txn = SqliteTxn::begin(m_db);
-    if (!txn) return txn.status().withContext("apply");
-    // Where the change log stands before our writes (no log when capture is not installed).
-    const QString changes_ = quoteIdentifier(QString::fromLatin1(ChangeLog::kChangesTable));
-    auto hasLog = m_db.queryInt(QStringLiteral(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
-    if (!hasLog) return hasLog.status();
-    int64_t logMax = 0;
-    if (*hasLog) {
-      auto max = m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(changes_));
-      if (!max) return max.status();
-      logMax = *max;
+  // change leaves no trace and needs no savepoint.
+  auto echo = m_log.echoMark();
+  if (!echo) return echo.status().withContext("echo suppression");
+  BatchResult result;
+  for (qsizetype i = 0; i < changes.size(); ++i) {
+    if (const auto p = poisoned.constFind(i); p != poisoned.constEnd()) {
+      result.outcomes.append(*p);
+      ++result.poisoned;
+      continue;
     }
-
-    QList<bool> apply(changes.size(), true);
-    if (decide) HL_RETURN_IF_ERROR(decide(&apply));
-    BatchResult result;
-    bool restart = false;
-    for (qsizetype i = 0; i < changes.size() && !restart; ++i) {
-      if (poisonedAlone.contains(i)) {
-        result.outcomes.append(poisonedAlone.value(i));
-        ++result.poisoned;
-        continue;
-      }
-      if (!apply.value(i, true)) {
-        result.outcomes.append(Status::ok());
-        continue;
-      }
-      const Status s = applyOne(changes[i]);
-      if (s.code() == Status::Code::kPoison) {
-        if (sqlite3_get_autocommit(m_db.handle())) {  // the whole transaction was rolled back
-          poisonedAlone.insert(i, s);
-          restart = true;
-          break;
-        }
-        ++result.poisoned;
-      } else if (!s.isOk()) {
-        return s;  // the transaction rolls back
-      } else {
-        ++result.applied;
-      }
-      result.outcomes.append(s);
+    if (!apply.value(i, true)) {
+      result.outcomes.append(Status::ok());
+      continue;
     }
-    if (restart) continue;  // txn's destructor has nothing left to roll back
-    if (*hasLog) {
-      HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(changes_).arg(logMax))
-                             .withContext("echo suppression"));
+    const Status s = applyOne(changes[i]);
+    if (s.code() == Status::Code::kPoison) {
+      if (sqlite3_get_autocommit(m_db.handle())) {  // the whole transaction was rolled back
+        result.outcomes.append(s);
+        result.endedTransactionAt = i;
+        return result;
+      }
+      ++result.poisoned;
+    } else if (!s.isOk()) {
+      return s;
+    } else {
+      ++result.applied;
     }
-    if (beforeCommit) HL_RETURN_IF_ERROR(beforeCommit(result));
-    HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
-    return result;
+    result.outcomes.append(s);
   }
-}
-
-RowImage Applier::readRow(const QString& table, const QList<Value>& key) {
-  const TableInfo* t = m_catalog.find(table);
-  if (!t) return {};
-  QStringList columns, where;
-  for (const QString& c : t->storedColumns()) columns << quoteIdentifier(c);
-  const QStringList keys = t->keyColumns();
-  for (int i = 0; i < keys.size(); ++i)
-    where << QStringLiteral("%1 IS ?%2").arg(t->hasDeclaredPk() ? quoteIdentifier(keys[i]) : t->rowidName).arg(i + 1);
-  auto stmt = statement("s\x1f" + t->name, [&] {
-    return QStringLiteral("SELECT %1 FROM %2 WHERE %3").arg(columns.join(','), quoteIdentifier(t->name), where.join(" AND "));
-  });
-  RowImage row;
-  if (!stmt) return row;
-  for (int i = 0; i < keys.size() && i < key.size(); ++i) (void)bindValue(**stmt, i + 1, key[i]);
-  auto found = (*stmt)->step();
-  if (found.ok() && *found) {
-    const QStringList stored = t->storedColumns();
-    for (int i = 0; i < stored.size(); ++i) row.append({stored[i], readValue(**stmt, i)});
-  }
-  (*stmt)->reset();
-  return row;
+  HL_RETURN_IF_ERROR(m_log.dropEcho(*echo).withContext("echo suppression"));
+  return result;
 }
 
 }  // namespace hl

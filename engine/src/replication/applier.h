@@ -5,21 +5,22 @@
 //   key by rowid (UPDATE, then INSERT when no row matched).
 // - delete: by the receiver's key columns.
 // - Table and column names are checked against the local catalog before any SQL is built.
-// - A batch runs in one write transaction. A poison change (unknown table or column, constraint
-//   failure, a value that cannot be stored) leaves no trace (SQLite undoes a failed statement)
-//   and is reported; the rest of the batch commits. A schema conflict clause of ROLLBACK ends
-//   the whole transaction: the batch is then run again without that change.
-// - Echo suppression: the change-log rows that the applier's own writes produce (the capture
-//   triggers fire for them too) are deleted in the same transaction. SQLite has one writer,
-//   so every log row above the maximum id seen at the start of the transaction is ours.
-// Thread: the engine thread. Uses, does not own, the SqliteDb and the catalog.
+// - Changes are applied inside the caller's write transaction (the consumer owns it). A poison
+//   change (unknown table or column, constraint failure, a value that cannot be stored) leaves
+//   no trace (SQLite undoes a failed statement) and is reported; the rest goes on. A schema
+//   conflict clause of ROLLBACK ends the whole transaction: applyAll() then says which change
+//   did it, and the caller runs the batch again in a new transaction with that change poisoned.
+// - Echo suppression, in applyAll() and nowhere else: the change-log rows that the applier's
+//   own writes produce (the capture triggers fire for them too) are deleted before it returns.
+//   SQLite has one writer, so every log row above the newest id seen at the start is ours.
+// Thread: the engine thread. Uses, does not own, the SqliteDb, the catalog and the change log.
 #pragma once
 
 #include <QHash>
-
-#include <unordered_map>
 #include <QList>
+
 #include <functional>
+#include <unordered_map>
 
 #include "harmonylite/status.h"
 #include "schema/catalog.h"
@@ -28,41 +29,37 @@
 
 namespace hl {
 
+class ChangeLog;
+
 class Applier {
  public:
-  Applier(SqliteDb& db, SchemaCatalog& catalog);
+  Applier(SqliteDb& db, SchemaCatalog& catalog, ChangeLog& log);
 
   struct BatchResult {
-    QList<Status> outcomes;  // one per change: OK, or a kPoison error with the reason
+    QList<Status> outcomes;  // one per change: OK (applied or skipped), or kPoison with the reason
     int applied = 0;
     int poisoned = 0;
+    // >= 0: the change at this index ended the whole transaction (a ROLLBACK conflict clause);
+    // nothing is applied, the outcomes are incomplete: begin again with it in `poisoned`.
+    qsizetype endedTransactionAt = -1;
   };
 
-  // Applies `changes` in one transaction. `beforeCommit` (optional) runs inside the
-  // transaction after the changes, with their outcomes (the caller records positions and
-  // dead letters there). A non-poison failure (busy, I/O, beforeCommit) rolls everything back
-  // and is returned.
-  // `decide` (optional) runs first inside the transaction, where no other writer can come in
-  // between: it may mark changes not to apply (set their entry of the mask, one per change,
-  // to false); a skipped change's outcome is OK and it is not counted as applied. A failure of
-  // `decide` rolls back and is returned.
-  using Decide = std::function<Status(QList<bool>* apply)>;
-  Result<BatchResult> applyBatch(const QList<Change>& changes,
-                                 const std::function<Status(const BatchResult&)>& beforeCommit = {},
-                                 const Decide& decide = {});
-
-  // The current local row of `table` with the given key values (key column order), or an
-  // empty image when there is none. For conflict records.
-  RowImage readRow(const QString& table, const QList<Value>& key);
+  // Inside the caller's write transaction: applies `changes[i]` where `apply[i]` is true (a
+  // skipped change's outcome is OK and it is not counted), reports the changes of `poisoned`
+  // (by index) with their earlier outcome, and removes the change-log rows its writes made.
+  // A non-poison failure (busy, I/O) is returned; the caller rolls back.
+  Result<BatchResult> applyAll(const QList<Change>& changes, const QList<bool>& apply,
+                               const QHash<qsizetype, Status>& poisoned = {});
 
  private:
-  // Applies one change inside the open transaction; kPoison for anything the message got wrong.
+  // Applies one change; kPoison for anything the message got wrong.
   Status applyOne(const Change& change);
   // A cached statement by key; `makeSql` is called only when it is not prepared yet.
   Result<SqliteStmt*> statement(const QString& key, const std::function<QString()>& makeSql);
 
   SqliteDb& m_db;
   SchemaCatalog& m_catalog;
+  ChangeLog& m_log;
   std::unordered_map<QString, SqliteStmt> m_statements;  // by table + column set + kind
   int64_t m_statementsVersion = -1;
 };

@@ -4,11 +4,11 @@
 #include <QLoggingCategory>
 
 #include "replication/applier.h"
+#include "replication/convergence.h"
 #include "replication/publisher.h"
-#include "replication/state_store.h"
+#include "replication/shard_positions.h"
 #include "schema/catalog.h"
 #include "wire/cbor_codec.h"
-#include "wire/shard.h"
 
 Q_LOGGING_CATEGORY(lcApply, "hl.apply")
 
@@ -23,14 +23,21 @@ QString rowText(const RowImage& row) {
   for (const auto& [k, v] : row) parts << k + '=' + v.toDebugString();
   return parts.join(", ");
 }
+
+std::optional<quint64> seenSeqOf(const QByteArray& header) {
+  bool ok = false;
+  const quint64 seq = header.toULongLong(&ok);
+  return ok ? std::optional<quint64>(seq) : std::nullopt;
+}
 }  // namespace
 
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
-                   ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent)
+                   ReplicationState& state, NatsClient& nats, ShardPositions& positions,
+                   Publisher* publisher, QObject* parent)
     : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
-      m_nats(nats), m_publisher(publisher), m_drainTimer(this), m_retryTimer(this), m_seqMapTimer(this), m_positionTimer(this) {
+      m_nats(nats), m_positions(positions), m_publisher(publisher), m_rows(db, catalog), m_drainTimer(this),
+      m_retryTimer(this), m_seqMapTimer(this), m_positionTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
-  if (m_publisher) connect(m_publisher, &Publisher::roundFinished, this, &Consumer::onPublisherRoundFinished);
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
   connect(&m_drainTimer, &QTimer::timeout, this, &Consumer::drain);
@@ -58,6 +65,8 @@ Consumer::~Consumer() {
   if (m_seqMapTimer.isActive()) (void)writeSeqMap();
 }
 
+quint64 Consumer::applied(int shard) const { return m_positions.applied(shard); }
+
 Status Consumer::flushPositions() {
   QList<int> dirty;
   for (int shard = 1; shard < m_shards.size(); ++shard)
@@ -66,8 +75,8 @@ Status Consumer::flushPositions() {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
   for (int shard : dirty) {
-    HL_RETURN_IF_ERROR(m_state.setPosition(m_config.streamName(shard), m_shards[shard].status.applied));
-    HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(shard, m_shards[shard].status.applied));
+    HL_RETURN_IF_ERROR(m_state.setPosition(m_config.streamName(shard), applied(shard)));
+    HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(shard, applied(shard)));
   }
   HL_RETURN_IF_ERROR(txn->commit());
   for (int shard : dirty) m_shards[shard].positionDirty = false;
@@ -75,13 +84,10 @@ Status Consumer::flushPositions() {
   return Status::ok();
 }
 
-quint64 Consumer::applied(int shard) const {
-  return shard > 0 && shard < m_shards.size() ? m_shards[shard].status.applied : 0;
-}
-
 qint64 Consumer::lagMessages(int shard) const {
   const ShardStatus& s = m_shards[shard].status;
-  return qint64(s.received > s.applied ? s.received - s.applied : 0) + qint64(s.streamPending);
+  const quint64 done = applied(shard);
+  return qint64(s.received > done ? s.received - done : 0) + qint64(s.streamPending);
 }
 
 double Consumer::lagSeconds(int shard) const {
@@ -99,17 +105,14 @@ void Consumer::setState(int shard, ShardState state, const QString& reason) {
   emit shardStateChanged(shard, state, reason);
 }
 
-void Consumer::start(const QHash<QString, quint64>& positions) {
-  for (int shard = 1; shard < m_shards.size(); ++shard) {
-    m_shards[shard].status.applied = positions.value(m_config.streamName(shard), 0);
-    resubscribe(shard);
-  }
+void Consumer::start() {
+  for (int shard = 1; shard < m_shards.size(); ++shard) resubscribe(shard);
 }
 
 void Consumer::resubscribeAll() {
   for (int shard = 1; shard < m_shards.size(); ++shard) {
     const ShardState st = m_shards[shard].status.state;
-    if (st != ShardState::kNeedsRestore && st != ShardState::kPaused) resubscribe(shard);
+    if (st != ShardState::NeedsRestore && st != ShardState::Paused) resubscribe(shard);
   }
 }
 
@@ -121,12 +124,12 @@ void Consumer::resubscribe(int shard) {
   // Gap check: the next needed message must still be in the stream (docs/replication.md#applying).
   quint64 first = 0, last = 0;
   if (Status s = m_nats.streamState(stream, &first, &last); !s.isOk()) {
-    setState(shard, ShardState::kStopped, s.message());
+    setState(shard, ShardState::Stopped, s.message());
     qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
     QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
     return;
   }
-  const quint64 next = sh.status.applied + 1;
+  const quint64 next = applied(shard) + 1;
   if (next < first) {
     const QString reason = QStringLiteral(
         "stream %1 no longer holds message %2 (its first is %3): this node is behind the log "
@@ -134,27 +137,28 @@ void Consumer::resubscribe(int shard) {
                                .arg(stream).arg(next).arg(first);
     qCCritical(lcApply).noquote() << reason;
     m_nats.unsubscribe(shard);
-    setState(shard, ShardState::kNeedsRestore, reason);
+    setState(shard, ShardState::NeedsRestore, reason);
     return;
   }
   if (Status s = m_nats.subscribe(shard, next, sh.generation); !s.isOk()) {
-    setState(shard, ShardState::kStopped, s.message());
+    setState(shard, ShardState::Stopped, s.message());
     qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
     QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
     return;
   }
-  qCDebug(lcApply) << "shard" << shard << "subscribed from" << next << "(stream holds" << first << "to" << last << ")";
-  setState(shard, ShardState::kRunning, QString());
+  qCDebug(lcApply).noquote() << QStringLiteral("shard %1 subscribed from %2 (the stream holds %3 to %4)")
+                                    .arg(shard).arg(next).arg(first).arg(last);
+  setState(shard, ShardState::Running, QString());
 }
 
 Status Consumer::pause(int shard) {
   if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
   for (int s = 1; s < m_shards.size(); ++s) {
-    if ((shard != 0 && s != shard) || m_shards[s].status.state == ShardState::kNeedsRestore) continue;
+    if ((shard != 0 && s != shard) || m_shards[s].status.state == ShardState::NeedsRestore) continue;
     m_nats.unsubscribe(s);
     m_shards[s].queue.clear();
     m_shards[s].generation = m_nextGeneration++;  // late messages of the old subscription are dropped
-    setState(s, ShardState::kPaused, QStringLiteral("paused by the operator"));
+    setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));
   }
   return Status::ok();
 }
@@ -162,7 +166,7 @@ Status Consumer::pause(int shard) {
 Status Consumer::resume(int shard) {
   if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
   for (int s = 1; s < m_shards.size(); ++s) {
-    if ((shard != 0 && s != shard) || m_shards[s].status.state != ShardState::kPaused) continue;
+    if ((shard != 0 && s != shard) || m_shards[s].status.state != ShardState::Paused) continue;
     m_shards[s].status.lastError.clear();
     resubscribe(s);
   }
@@ -172,7 +176,7 @@ Status Consumer::resume(int shard) {
 void Consumer::onReceived(const IncomingMessage& message) {
   if (message.shard <= 0 || message.shard >= m_shards.size()) return;
   Shard& sh = m_shards[message.shard];
-  if (message.generation != sh.generation || sh.status.state != ShardState::kRunning) return;
+  if (message.generation != sh.generation || sh.status.state != ShardState::Running) return;
   if (message.streamSeq >= sh.status.received) sh.status.streamPending = message.numPending;
   sh.status.received = std::max(sh.status.received, message.streamSeq);
   sh.queue.append(message);
@@ -183,7 +187,7 @@ void Consumer::onReceived(const IncomingMessage& message) {
 void Consumer::drain() {
   bool wait = false;
   for (int shard = 1; shard < m_shards.size(); ++shard) {
-    while (!m_shards[shard].queue.isEmpty() && m_shards[shard].status.state == ShardState::kRunning) {
+    while (!m_shards[shard].queue.isEmpty() && m_shards[shard].status.state == ShardState::Running) {
       if (!applyBatch(shard)) {
         wait = true;
         break;
@@ -200,166 +204,90 @@ void Consumer::onPublisherRoundFinished() {
   if (!m_drainTimer.isActive()) m_drainTimer.start();
 }
 
-bool Consumer::applyBatch(int shard) {
-  Shard& sh = m_shards[shard];
-  const QString stream = m_config.streamName(shard);
-  while (!sh.queue.isEmpty() && sh.queue.first().streamSeq <= sh.status.applied) sh.queue.removeFirst();
-  if (sh.queue.isEmpty()) return true;
-  if (sh.queue.first().streamSeq != sh.status.applied + 1) {
-    qCWarning(lcApply) << "shard" << shard << "expected" << sh.status.applied + 1 << "got"
-                       << sh.queue.first().streamSeq << "- re-subscribing";
-    resubscribe(shard);  // checks whether the missing messages aged out
-    return true;
-  }
-  int n = 0;
-  while (n < sh.queue.size() && n < kMaxBatch && sh.queue[n].streamSeq == sh.status.applied + 1 + quint64(n)) ++n;
-
-  struct DeadLetter { quint64 seq; QString reason; QByteArray payload; };
-  struct Candidate {
-    quint64 seq = 0;
-    QByteArray seenSeq;
-    const TableInfo* table = nullptr;  // nullptr: the applier reports the message as poison
-    RowImage key;
-    QList<Value> keyValues;
-    QByteArray rowKey;                 // empty when the key is incomplete (poison too)
-  };
-  QList<DeadLetter> dead;
-  QList<Change> toApply;
-  QList<Candidate> candidates;  // parallel to toApply
-  QList<ConflictRecord> conflicts;
-  int own = 0;
-  int stamp = 0;
-  for (int i = 0; i < n; ++i) stamp = std::max(stamp, sh.queue[i].publishRound);
-  const QByteArray ownPrefix = QByteArray::number(quint64(m_config.nodeId)) + '-';
-  for (int i = 0; i < n; ++i) {
+Consumer::Batch Consumer::readBatch(int shard, int count) {
+  const Shard& sh = m_shards[shard];
+  Batch b;
+  b.shard = shard;
+  b.lastSeq = sh.queue[count - 1].streamSeq;
+  for (int i = 0; i < count; ++i) {
     const IncomingMessage& m = sh.queue[i];
-    if (m.msgId.startsWith(ownPrefix)) {
-      ++own;  // our own change (recognised without decoding): the row is already here
+    b.stamp = std::max(b.stamp, m.publishRound);
+    uint64_t sender = 0;
+    int64_t changeId = 0;
+    if (parseMessageId(m.msgId, &sender, &changeId) && sender == m_config.nodeId) {
+      ++b.own;  // our own change (recognised without decoding): the row is already here
       continue;
     }
     auto decoded = decodeMessage(m.data);
     if (!decoded) {
-      dead.append({m.streamSeq, decoded.status().message(), m.data});
+      b.dead.append({m.streamSeq, decoded.status().message(), m.data});
       continue;
     }
     if (decoded->fromNodeId == m_config.nodeId) {
-      ++own;
+      ++b.own;
       continue;
     }
-    Candidate cand;
-    cand.seq = m.streamSeq;
-    cand.seenSeq = m.seenSeq;
-    cand.table = m_catalog.find(decoded->table);
-    if (cand.table) {
-      for (const QString& k : cand.table->keyColumns()) {
-        for (const auto& [name, value] : decoded->row) {
-          if (name.compare(k, Qt::CaseInsensitive) == 0) {
-            cand.key.append({k, value});
-            cand.keyValues << value;
-            break;
-          }
-        }
-      }
-      if (cand.key.size() == cand.table->keyColumns().size())
-        cand.rowKey = shardKeyBytes(cand.table->name, cand.key);
-    }
-    toApply.append(*decoded);
-    candidates.append(cand);
+    b.changes.append(std::move(*decoded));
+    b.seqs.append(m.streamSeq);
+    b.seenSeqs.append(m.seenSeq);
+    b.payloads.append(m.data);
   }
+  return b;
+}
 
-  // The convergence rule, decided inside the apply transaction: with the write lock held, the
-  // application cannot commit a change of these rows between the decision and the apply.
-  bool wait = false;
-  auto decide = [&](QList<bool>* apply) -> Status {
-    conflicts.clear();
-    if (!m_publisher) return Status::ok();
-    QSet<QByteArray> newer, undecided;
-    HL_RETURN_IF_ERROR(m_publisher->classifyPending(stamp, &newer, &undecided));
-    auto anyOwn = m_state.hasOwnChanges();  // most batches of a receiving node: none to look up
-    if (!anyOwn) return anyOwn.status();
-    const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
-    for (qsizetype i = 0; i < candidates.size(); ++i) {
-      const Candidate& cand = candidates[i];
-      if (cand.rowKey.isEmpty()) continue;
-      if (undecided.contains(cand.rowKey)) {
-        // Our change of this row is in flight and may have landed before or after this
-        // message: decide when its ack is in (the publisher's next finished round).
-        wait = true;
-        return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
-      }
-      auto ownSeq = *anyOwn ? m_state.ownSeq(cand.rowKey) : Result<quint64>(quint64(0));
-      if (!ownSeq) return ownSeq.status();
-      const Change& c = toApply[i];
-      const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(stream).arg(cand.seq);
-      if (newer.contains(cand.rowKey) || *ownSeq > cand.seq) {
-        // Our own change of this row is newer (pending, or later in the stream): it wins.
-        (*apply)[i] = false;
-        conflicts.append({cand.table->name, rowText(cand.key),
-                          local + (newer.contains(cand.rowKey) ? QStringLiteral(" (pending)")
-                                                               : QStringLiteral(" (seq %1)").arg(*ownSeq)),
-                          remote, rowText(m_applier.readRow(cand.table->name, cand.keyValues)), rowText(c.row)});
-        continue;
-      }
-      bool ok = false;
-      const quint64 seen = cand.seenSeq.toULongLong(&ok);
-      if (*ownSeq > 0 && ok && seen < *ownSeq) {
-        // The sender had not seen our change of this row: its later message overwrites it.
-        conflicts.append({cand.table->name, rowText(cand.key), remote, local + QStringLiteral(" (seq %1)").arg(*ownSeq),
-                          rowText(m_applier.readRow(cand.table->name, cand.keyValues)), rowText(c.row)});
-      }
-    }
-    return Status::ok();
-  };
+bool Consumer::applyBatch(int shard) {
+  Shard& sh = m_shards[shard];
+  const QString stream = m_config.streamName(shard);
+  while (!sh.queue.isEmpty() && sh.queue.first().streamSeq <= applied(shard)) sh.queue.removeFirst();
+  if (sh.queue.isEmpty()) return true;
+  if (sh.queue.first().streamSeq != applied(shard) + 1) {
+    qCWarning(lcApply).noquote() << QStringLiteral("shard %1 expected message %2, got %3: re-subscribing")
+                                        .arg(shard).arg(applied(shard) + 1).arg(sh.queue.first().streamSeq);
+    resubscribe(shard);  // checks whether the missing messages aged out
+    return true;
+  }
+  int n = 0;
+  while (n < sh.queue.size() && n < kMaxBatch && sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n)) ++n;
+  Batch batch = readBatch(shard, n);
+  const QByteArray reply = sh.queue[n - 1].replyTo;
 
-  const quint64 lastSeq = sh.queue[n - 1].streamSeq;
-  if (toApply.isEmpty() && dead.isEmpty()) {
+  if (batch.changes.isEmpty() && batch.dead.isEmpty()) {
     // Only our own messages: nothing to write now. The position is recorded a little later
     // with the next batch or by the position timer; after a crash these messages are simply
     // received and skipped again. This keeps the engine's write transactions (and so its
     // contention with the application's writers) to what changes data.
-    const QByteArray reply = sh.queue[n - 1].replyTo;
     sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
-    sh.status.applied = lastSeq;
-    sh.status.skippedOwn += own;
+    m_positions.setApplied(shard, batch.lastSeq);
+    sh.status.skippedOwn += batch.own;
     sh.positionDirty = true;
     if (!reply.isEmpty()) (void)m_nats.ack(reply);
     if (!m_positionTimer.isActive()) m_positionTimer.start();
     emit batchApplied(shard, n);
     return true;
   }
-  auto result = m_applier.applyBatch(
-      toApply,
-      [&](const Applier::BatchResult& r) -> Status {
-        for (int i = 0; i < r.outcomes.size(); ++i) {
-          if (r.outcomes[i].code() == Status::Code::kPoison)
-            dead.append({candidates[i].seq, r.outcomes[i].message(),
-                         sh.queue[int(candidates[i].seq - sh.status.applied - 1)].data});
-        }
-        for (const DeadLetter& d : dead) HL_RETURN_IF_ERROR(m_state.addDeadLetter(stream, d.seq, d.reason, d.payload));
-        for (const ConflictRecord& c : conflicts) HL_RETURN_IF_ERROR(m_state.addConflict(c));
-        HL_RETURN_IF_ERROR(m_state.setPosition(stream, lastSeq));
-        return m_state.forgetOwnUpTo(shard, lastSeq);
-      },
-      decide);
-  if (!result) {
-    if (wait) {
+  auto applied = commitBatch(batch);
+  if (!applied) {
+    if (batch.waitForPublisher) {
       m_waitingForPublisher = true;
       return false;
     }
-    sh.status.lastError = result.status().message();
-    qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << result.status().message();
+    const QString error = applied.status().message();
+    qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << error;
+    if (sh.status.lastError != error) {
+      sh.status.lastError = error;
+      emit applyFailed(shard, error);
+    }
     return false;
   }
-  const QByteArray reply = sh.queue[n - 1].replyTo;
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
-  sh.status.applied = lastSeq;
+  m_positions.setApplied(shard, batch.lastSeq);
   sh.positionDirty = false;
-  sh.status.appliedChanges += result->applied;
-  sh.status.skippedOwn += own;
-  sh.status.conflicts += conflicts.size();
-  sh.status.deadLetters += dead.size();
+  sh.status.appliedChanges += *applied;
+  sh.status.skippedOwn += batch.own;
+  sh.status.conflicts += batch.conflicts.size();
+  sh.status.deadLetters += batch.dead.size();
   sh.status.lastAppliedMs = QDateTime::currentMSecsSinceEpoch();
-  for (const DeadLetter& d : dead)
+  for (const DeadLetter& d : batch.dead)
     qCWarning(lcApply).noquote() << "dead letter" << stream << "seq" << d.seq << ":" << d.reason;
   if (!reply.isEmpty()) {
     if (Status s = m_nats.ack(reply); !s.isOk()) qCDebug(lcApply).noquote() << "ack failed:" << s.message();
@@ -369,10 +297,139 @@ bool Consumer::applyBatch(int shard) {
   return true;
 }
 
+Result<int> Consumer::commitBatch(Batch& b) {
+  const QString stream = m_config.streamName(b.shard);
+  const qsizetype undecodable = b.dead.size();
+  QHash<qsizetype, Status> poisoned;  // changes whose ROLLBACK clause ended a transaction
+  for (;;) {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status().withContext("apply");
+    // The convergence rule, decided inside the write transaction: with the write lock held,
+    // the application cannot commit a change of these rows between the decision and the apply.
+    QList<bool> apply(b.changes.size(), true);
+    HL_RETURN_IF_ERROR(decide(b, &apply));
+    auto result = m_applier.applyAll(b.changes, apply, poisoned);
+    if (!result) return result.status().withContext("apply");
+    if (result->endedTransactionAt >= 0) {  // run again without that change
+      poisoned.insert(result->endedTransactionAt, result->outcomes.last());
+      continue;
+    }
+    b.dead.resize(undecodable);
+    for (qsizetype i = 0; i < result->outcomes.size(); ++i) {
+      if (result->outcomes[i].code() == Status::Code::kPoison)
+        b.dead.append({b.seqs[i], result->outcomes[i].message(), b.payloads[i]});
+    }
+    QList<DeadLetterInfo> letters;
+    QList<ConflictInfo> conflicts;
+    for (const DeadLetter& d : b.dead) {
+      auto letter = m_state.addDeadLetter(stream, d.seq, d.reason, d.payload);
+      if (!letter) return letter.status();
+      letters << *letter;
+    }
+    for (const ConflictRecord& c : b.conflicts) {
+      auto conflict = m_state.addConflict(c);
+      if (!conflict) return conflict.status();
+      conflicts << *conflict;
+    }
+    HL_RETURN_IF_ERROR(m_state.setPosition(stream, b.lastSeq));
+    HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(b.shard, b.lastSeq));
+    HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
+    for (const DeadLetterInfo& d : letters) emit deadLettered(d);
+    for (const ConflictInfo& c : conflicts) emit conflictRecorded(c);
+    return result->applied;
+  }
+}
+
+Status Consumer::decide(Batch& b, QList<bool>* apply) {
+  b.conflicts.clear();
+  if (!m_publisher) return Status::ok();  // a node that does not publish has no own changes
+  auto pending = m_publisher->pendingOwnRows(b.stamp);
+  if (!pending) return pending.status();
+  auto anyOwn = m_state.hasOwnChanges();  // most batches of a receiving node: none to look up
+  if (!anyOwn) return anyOwn.status();
+  const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
+  for (qsizetype i = 0; i < b.changes.size(); ++i) {
+    const Change& c = b.changes[i];
+    const TableInfo* table = m_catalog.find(c.table);
+    const QByteArray rowKey = table ? rowKeyOf(*table, c.row) : QByteArray();
+    if (rowKey.isEmpty()) continue;  // unknown table or incomplete key: the applier says poison
+    ConvergenceFacts facts;
+    facts.remoteSeq = b.seqs[i];
+    facts.seenSeq = seenSeqOf(b.seenSeqs[i]);
+    facts.pending = pending->value(rowKey, OwnPending::kNone);
+    if (*anyOwn) {
+      auto own = m_state.ownSeq(rowKey);
+      if (!own) return own.status();
+      facts.ownSeq = *own;
+    }
+    const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(m_config.streamName(b.shard)).arg(facts.remoteSeq);
+    switch (decideConvergence(facts)) {
+      case Verdict::kWait:
+        // Our change of this row is in flight and may have landed before or after this
+        // message: decide when its ack is in (the publisher's next finished round).
+        b.waitForPublisher = true;
+        return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
+      case Verdict::kSkipLocalNewer: {
+        (*apply)[i] = false;
+        const QString winner = local + (facts.pending == OwnPending::kNotSent ? QStringLiteral(" (pending)")
+                                                                              : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
+        auto record = conflictRecord(c, winner, remote);
+        if (!record) return record.status();
+        b.conflicts << *record;
+        break;
+      }
+      case Verdict::kApplyOverLocal: {
+        auto record = conflictRecord(c, remote, local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
+        if (!record) return record.status();
+        b.conflicts << *record;
+        break;
+      }
+      case Verdict::kApply:
+        break;
+    }
+  }
+  return Status::ok();
+}
+
+Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const QString& winner, const QString& loser) {
+  const TableInfo* table = m_catalog.find(c.table);
+  RowImage key;
+  rowKeyOf(*table, c.row, &key);
+  auto local = m_rows.read(*table, key);
+  if (!local) return local.status().withContext("conflict record");
+  return ConflictRecord{table->name, rowText(key), winner, loser, local->has_value() ? rowText(**local) : QString(),
+                        rowText(c.row)};
+}
+
+Status Consumer::retryDeadLetter(qint64 id) {
+  QString stream;
+  auto payload = m_state.deadLetterPayload(id, &stream);
+  if (!payload) return payload.status();
+  auto change = decodeMessage(*payload);
+  if (!change) {
+    HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, change.status().message()));
+    return change.status();
+  }
+  Status outcome;
+  {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status().withContext("apply");
+    auto result = m_applier.applyAll({*change}, {true});
+    if (!result) return result.status().withContext("apply");
+    outcome = result->outcomes.value(0);
+    if (outcome.isOk()) {
+      HL_RETURN_IF_ERROR(m_state.deleteDeadLetter(id));
+      HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
+      return Status::ok();
+    }
+  }  // a poison outcome left nothing to keep: rolled back
+  HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, outcome.message()));
+  return outcome;
+}
+
 Status Consumer::writeSeqMap() {
   QHash<QString, quint64> positions;
-  for (int shard = 1; shard < m_shards.size(); ++shard)
-    positions.insert(m_config.streamName(shard), m_shards[shard].status.applied);
+  for (int shard = 1; shard < m_shards.size(); ++shard) positions.insert(m_config.streamName(shard), applied(shard));
   return ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions);
 }
 

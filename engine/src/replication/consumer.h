@@ -1,15 +1,17 @@
-// Consumer: applies the changes of every shard stream to the local database (docs/replication.md#applying, docs/replication.md#crash-safety).
+// Consumer: applies the changes of every shard stream to the local database
+// (docs/replication.md#applying, docs/replication.md#crash-safety).
 //
 // One push subscription per shard starts at the applied position + 1. Messages are queued on
-// the engine thread and applied in stream order, in batches, each batch in one SQLite
-// transaction that also records the new applied position, the dead letters and the conflicts;
-// the batch is acknowledged (ack-all) only after that commit. The seq-map file (docs/wire-format.md#seq-map) is
-// rewritten atomically after commits, at most every 200 ms and at stop. A message is skipped when it is the node's own (its row is already
-// here) or older than the node's own latest change of the same row (pending, or later in the
-// stream): this keeps every node equal to the last message of each row, without a node's own
-// newer write flickering back. A message that cannot be decoded or applied is dead-lettered with
-// its reason, and the shard goes on. A shard whose next needed message has aged out of the
-// stream stops and reports that it needs a restore; it never skips silently.
+// the engine thread and applied in stream order, in batches. The consumer owns each batch's
+// write transaction: in it, it decides every change with the convergence rule
+// (replication/convergence.h, from facts it asks the publisher and the state store for), has
+// the applier apply the changes that go through, and records the new applied position, the
+// dead letters and the conflicts; the batch is acknowledged (ack-all) only after the commit.
+// The seq-map file (docs/wire-format.md#seq-map) is rewritten atomically after commits, at
+// most every 200 ms and at stop. The node's own messages are skipped (the row is already here),
+// recognised by their Nats-Msg-Id without decoding. A message that cannot be decoded or applied
+// is dead-lettered with its reason, and the shard goes on. A shard whose next needed message
+// has aged out of the stream stops in ShardState::NeedsRestore; it never skips silently.
 // Thread: the engine thread. Uses, does not own, the objects it is given.
 #pragma once
 
@@ -19,24 +21,25 @@
 #include <QVector>
 
 #include "harmonylite/config.h"
+#include "harmonylite/engine_state.h"
 #include "nats/nats_client.h"
+#include "replication/state_store.h"
+#include "schema/row_reader.h"
+#include "wire/change.h"
 
 namespace hl {
 
 class Applier;
 class Publisher;
-class ReplicationState;
 class SchemaCatalog;
+class ShardPositions;
 class SqliteDb;
 
 class Consumer final : public QObject {
   Q_OBJECT
  public:
-  enum class ShardState { kStopped, kRunning, kNeedsRestore, kPaused };
-
   struct ShardStatus {
-    ShardState state = ShardState::kStopped;
-    quint64 applied = 0;         // last applied (or skipped) stream sequence
+    ShardState state = ShardState::Stopped;
     quint64 received = 0;        // highest sequence received
     qint64 appliedChanges = 0;   // remote changes applied since start
     qint64 skippedOwn = 0;       // own messages
@@ -47,12 +50,15 @@ class Consumer final : public QObject {
     QString lastError;
   };
 
+  // `positions` holds the applied position of every shard (from the state store at start); the
+  // consumer moves it forward. `publisher` is null on a node that does not publish.
   Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
-           ReplicationState& state, NatsClient& nats, Publisher* publisher, QObject* parent = nullptr);
-  ~Consumer() override;  // writes the seq-map file one last time
+           ReplicationState& state, NatsClient& nats, ShardPositions& positions,
+           Publisher* publisher, QObject* parent = nullptr);
+  ~Consumer() override;  // records positions and writes the seq-map file one last time
 
-  // Takes the applied positions (by stream name) and subscribes every shard.
-  void start(const QHash<QString, quint64>& positions);
+  // Subscribes every shard from its applied position.
+  void start();
   // Re-creates every subscription from its applied position (after a reconnect or a stall).
   void resubscribeAll();
   void resubscribe(int shard);
@@ -60,11 +66,14 @@ class Consumer final : public QObject {
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);
   Status resume(int shard);
+  // Operator control: applies dead letter `id` again, in the same kind of transaction as a
+  // batch (without the convergence rule: the operator asked for it), and deletes it once
+  // applied; a failure keeps it with the new reason.
+  Status retryDeadLetter(qint64 id);
   void onReceived(const IncomingMessage& message);
   // A batch that waits for the ack of an own change in flight is tried again.
   void onPublisherRoundFinished();
 
-  quint64 applied(int shard) const;
   int shardCount() const { return int(m_shards.size()) - 1; }
   // Messages not applied yet, and the age in seconds of the oldest of them that arrived.
   qint64 lagMessages(int shard) const;
@@ -73,7 +82,11 @@ class Consumer final : public QObject {
 
  signals:
   void batchApplied(int shard, int count);
-  void shardStateChanged(int shard, hl::Consumer::ShardState state, const QString& reason);
+  void shardStateChanged(int shard, hl::ShardState state, const QString& reason);
+  // A batch could not be applied and is tried again; told when the error is a new one.
+  void applyFailed(int shard, const QString& error);
+  void deadLettered(const hl::DeadLetterInfo& letter);
+  void conflictRecorded(const hl::ConflictInfo& conflict);
 
  private:
   struct Shard {
@@ -82,12 +95,40 @@ class Consumer final : public QObject {
     QList<IncomingMessage> queue;
     bool positionDirty = false;  // applied moved past own messages, not yet recorded
   };
+  struct DeadLetter {
+    quint64 seq = 0;
+    QString reason;
+    QByteArray payload;
+  };
+  // The remote changes of a batch, decoded, with what the convergence rule needs of each.
+  struct Batch {
+    int shard = 0;
+    quint64 lastSeq = 0;
+    int own = 0;                 // own messages skipped
+    int stamp = 0;               // the publisher's newest round when the last message arrived
+    QList<Change> changes;
+    QList<quint64> seqs;         // parallel to changes
+    QList<QByteArray> seenSeqs;  // Hl-Seen-Seq, parallel to changes
+    QList<QByteArray> payloads;  // the message as received, parallel to changes
+    QList<DeadLetter> dead;      // undecodable messages, then the poison changes
+    QList<ConflictRecord> conflicts;
+    bool waitForPublisher = false;
+  };
 
   void drain();
   // Applies the longest contiguous run at the head of the shard's queue; false when it must
   // wait (retry later).
   bool applyBatch(int shard);
+  Batch readBatch(int shard, int count);
+  // The batch's write transaction; returns the applier's result of the attempt that committed.
+  Result<int> commitBatch(Batch& batch);
+  // The convergence rule for every change of the batch (inside its transaction): clears the
+  // entries of `apply` to skip and lists the conflicts. kUnavailable with waitForPublisher set
+  // when an own change in flight must be acked first.
+  Status decide(Batch& batch, QList<bool>* apply);
+  Result<ConflictRecord> conflictRecord(const Change& change, const QString& winner, const QString& loser);
   void setState(int shard, ShardState state, const QString& reason);
+  quint64 applied(int shard) const;
   Status writeSeqMap();
   // Records positions that moved past own messages only.
   Status flushPositions();
@@ -98,7 +139,9 @@ class Consumer final : public QObject {
   Applier& m_applier;
   ReplicationState& m_state;
   NatsClient& m_nats;
+  ShardPositions& m_positions;
   Publisher* m_publisher;
+  RowReader m_rows;         // the local row of a conflict
   QVector<Shard> m_shards;  // index = shard number (0 unused)
   QTimer m_drainTimer;
   QTimer m_retryTimer;

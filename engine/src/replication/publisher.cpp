@@ -7,6 +7,7 @@
 #include "replication/state_store.h"
 #include "schema/catalog.h"
 #include "wire/cbor_codec.h"
+#include "replication/shard_positions.h"
 #include "wire/shard.h"
 
 Q_LOGGING_CATEGORY(lcPublish, "hl.publish")
@@ -19,10 +20,10 @@ constexpr int kMaxBackoffMs = 5000;
 }  // namespace
 
 Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
-                     ReplicationState& state, NatsClient& nats, std::function<quint64(int)> appliedSeq,
+                     ReplicationState& state, NatsClient& nats, const ShardPositions& positions,
                      QObject* parent)
     : QObject(parent), m_config(config), m_db(db), m_log(log), m_catalog(catalog), m_state(state),
-      m_nats(nats), m_appliedSeq(std::move(appliedSeq)), m_retry(this) {
+      m_nats(nats), m_positions(positions), m_retry(this) {
   m_retry.setSingleShot(true);
   connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
 }
@@ -61,7 +62,6 @@ bool Publisher::startRound() {
   }
   if (pending->isEmpty()) return false;
   const int64_t maxPayload = m_nats.maxPayload();
-  const QByteArray nodePrefix = QByteArray::number(quint64(m_config.nodeId)) + '-';
   const int number = m_nextRound++;
   Round& round = m_rounds[number];
   round.startCursor = m_cursor;
@@ -83,11 +83,10 @@ bool Publisher::startRound() {
       ++m_stats.oversized;
       continue;
     }
-    const QByteArray rowKey = shardKeyBytes(p.table, p.key);  // docs/wire-format.md#shard, and the own-row key
-    const int shard = shardOfKeyBytes(rowKey, m_config.replicationLog.shards);
-    const QByteArray msgId = nodePrefix + QByteArray::number(p.id);
-    const QByteArray seen = QByteArray::number(m_appliedSeq(shard));
-    round.inFlight.insert(p.id, {shard, rowKey});
+    const int shard = shardOfKeyBytes(p.rowKey, m_config.replicationLog.shards);
+    const QByteArray msgId = messageId(m_config.nodeId, p.id);
+    const QByteArray seen = QByteArray::number(m_positions.applied(shard));
+    round.inFlight.insert(p.id, {shard, p.rowKey});
     m_roundOf.insert(p.id, number);
     const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload,
                                          {{"Nats-Msg-Id", msgId}, {"Hl-Seen-Seq", seen}});
@@ -164,7 +163,7 @@ void Publisher::finishRound(int number) {
   startRounds();
 }
 
-Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByteArray>* undecided) {
+Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {
   // Every change at or below the floor was published or failed; above it, the pending ones
   // (state NULL) are in flight or not sent yet.
   int64_t floor = m_cursor;
@@ -175,10 +174,12 @@ Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByte
   QHash<QByteArray, int64_t> latest;  // row -> its newest pending change
   QSet<int64_t> stillPending;
   for (const ChangeLog::PendingKey& p : *pending) {
-    latest.insert(shardKeyBytes(p.table, p.key), p.id);
+    latest.insert(p.rowKey, p.id);
     stillPending.insert(p.id);
   }
   m_attempted.intersect(stillPending);  // the others were published or dropped since
+  QHash<QByteArray, OwnPending> rows;
+  rows.reserve(latest.size());
   for (auto it = latest.cbegin(); it != latest.cend(); ++it) {
     int round = 0;
     for (const auto& [number, r] : m_rounds) {
@@ -187,16 +188,12 @@ Status Publisher::classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByte
         break;
       }
     }
-    // Undecided: sent in a round up to the message's stamp and not acked yet, or sent before
-    // and failed (its ack may have been lost: the retry's ack, perhaps a duplicate with the
-    // original sequence, tells where it is). Newer: not sent yet, or sent after the message
-    // arrived.
-    if ((round != 0 && round <= stamp) || (round == 0 && m_attempted.contains(it.value())))
-      undecided->insert(it.key());
-    else
-      newer->insert(it.key());
+    OwnPending state = OwnPending::kNotSent;  // not sent yet, or sent after the message arrived
+    if (round != 0 && round <= stamp) state = OwnPending::kInFlight;
+    else if (round == 0 && m_attempted.contains(it.value())) state = OwnPending::kLostAck;
+    rows.insert(it.key(), state);
   }
-  return Status::ok();
+  return rows;
 }
 
 }  // namespace hl

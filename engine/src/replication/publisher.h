@@ -17,17 +17,18 @@
 #include <QSet>
 #include <QTimer>
 
-#include <functional>
 #include <map>
 
 #include "harmonylite/config.h"
 #include "nats/nats_client.h"
+#include "replication/convergence.h"
 
 namespace hl {
 
 class ChangeLog;
 class SchemaCatalog;
 class ReplicationState;
+class ShardPositions;
 class SqliteDb;
 
 class Publisher final : public QObject {
@@ -40,8 +41,9 @@ class Publisher final : public QObject {
     qint64 lastPublishedMs = 0; // epoch ms of the last ack, 0 = never
   };
 
+  // `positions`: the applied position of each shard, sent as Hl-Seen-Seq.
   Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
-            ReplicationState& state, NatsClient& nats, std::function<quint64(int)> appliedSeq,
+            ReplicationState& state, NatsClient& nats, const ShardPositions& positions,
             QObject* parent = nullptr);
 
   // Local changes may be pending: send them now (or as soon as the window allows).
@@ -58,11 +60,12 @@ class Publisher final : public QObject {
   // older in its stream than the changes of rounds up to N (their acks tell), and is older
   // than every change sent after.
   int lastStartedRound() const { return m_nextRound - 1; }
-  // Row keys (shard-hash bytes) of own changes not yet published, for a message stamped with
-  // round `stamp`: `newer` holds the rows with a change certainly later in the stream than the
-  // message (not yet sent, or sent in a later round); `undecided` the rows whose latest change
-  // is in flight in a round up to `stamp` (wait for its ack to know).
-  Status classifyPending(int stamp, QSet<QByteArray>* newer, QSet<QByteArray>* undecided);
+  // The rows (rowKeyOf() bytes) with an own change not published yet, each with where its
+  // latest change stands for a remote message that arrived when round `stamp` was the newest:
+  // kNotSent (not sent yet, or sent in a later round), kInFlight (sent in a round up to
+  // `stamp`, no ack yet) or kLostAck (sent, failed, no ack since). Facts for the convergence
+  // rule (replication/convergence.h); rows not listed have no pending own change.
+  Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
   const Stats& stats() const { return m_stats; }
   bool idle() const { return m_rounds.empty(); }
 
@@ -93,7 +96,7 @@ class Publisher final : public QObject {
   SchemaCatalog& m_catalog;
   ReplicationState& m_state;
   NatsClient& m_nats;
-  std::function<quint64(int)> m_appliedSeq;
+  const ShardPositions& m_positions;
 
   bool m_connected = false;
   bool m_paused = false;

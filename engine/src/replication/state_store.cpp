@@ -21,13 +21,9 @@ Result<QList<T>> newestRows(SqliteDb& db, const QString& sql, int limit, MakeRow
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindInt(1, limit));
   QList<T> out;
-  for (;;) {
-    auto row = (*stmt)->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    out.append(makeRow(**stmt));
-  }
-  (*stmt)->reset();
+  SqliteRows rows(**stmt);
+  for (const SqliteStmt& row : rows) out.append(makeRow(row));
+  HL_RETURN_IF_ERROR(rows.status());
   return out;
 }
 
@@ -49,13 +45,11 @@ Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& s
   QHash<QString, quint64> out;
   auto stmt = m_db.cached(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
   if (!stmt) return stmt.status();
-  for (;;) {
-    auto row = (*stmt)->step();
-    if (!row) return row.status();
-    if (!*row) break;
-    out.insert((*stmt)->columnText(0), quint64((*stmt)->columnInt(1)));
+  {
+    SqliteRows rows(**stmt);
+    for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
+    HL_RETURN_IF_ERROR(rows.status());
   }
-  (*stmt)->reset();
   if (!out.isEmpty() || !QFileInfo::exists(seqMapPath)) return out;
   auto fromFile = readSeqMap(seqMapPath);
   if (!fromFile) return fromFile.status();
@@ -112,32 +106,38 @@ Result<bool> ReplicationState::hasOwnChanges() {
   return *n != 0;
 }
 
-Status ReplicationState::addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
-                                       const QByteArray& payload) {
+Result<DeadLetterInfo> ReplicationState::addDeadLetter(const QString& stream, quint64 seq,
+                                                       const QString& reason, const QByteArray& payload) {
   auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, payload) VALUES (?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR((*stmt)->bindText(1, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
+  DeadLetterInfo d{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), stream, seq, reason};
+  HL_RETURN_IF_ERROR((*stmt)->bindText(1, d.at.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindText(2, stream.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
   HL_RETURN_IF_ERROR((*stmt)->bindText(4, reason.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindBlob(5, payload));
-  return (*stmt)->run();
+  HL_RETURN_IF_ERROR((*stmt)->run());
+  d.id = m_db.lastInsertRowId();
+  return d;
 }
 
-Status ReplicationState::addConflict(const ConflictRecord& c) {
+Result<ConflictInfo> ReplicationState::addConflict(const ConflictRecord& c) {
   auto stmt = m_db.cached(QStringLiteral(
       "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser, local_row, remote_row) "
       "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
+  ConflictInfo info{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), c.table, c.rowKey,
+                    c.winner, c.loser};
   int i = 1;
-  for (const QString& v : {QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), c.table, c.rowKey,
-                           c.winner, c.loser, c.localRow, c.remoteRow})
+  for (const QString& v : {info.at, c.table, c.rowKey, c.winner, c.loser, c.localRow, c.remoteRow})
     HL_RETURN_IF_ERROR((*stmt)->bindText(i++, v.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->run());
-  return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts WHERE id <= "
-                                  "(SELECT max(id) FROM __harmonylite__conflicts) - %1")
-                       .arg(kConflictJournalSize));
+  info.id = m_db.lastInsertRowId();
+  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts WHERE id <= "
+                                              "(SELECT max(id) FROM __harmonylite__conflicts) - %1")
+                                   .arg(kConflictJournalSize)));
+  return info;
 }
 
 Result<int64_t> ReplicationState::deadLetterCount() {
@@ -151,7 +151,7 @@ Result<int64_t> ReplicationState::conflictCount() {
 Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {
   return newestRows<DeadLetterInfo>(
       m_db, QStringLiteral("SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY id DESC LIMIT ?"),
-      limit, [](SqliteStmt& r) {
+      limit, [](const SqliteStmt& r) {
         return DeadLetterInfo{r.columnInt(0), r.columnText(1), r.columnText(2), quint64(r.columnInt(3)), r.columnText(4)};
       });
 }
@@ -159,7 +159,7 @@ Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {
 Result<QList<ConflictInfo>> ReplicationState::recentConflicts(int limit) {
   return newestRows<ConflictInfo>(
       m_db, QStringLiteral("SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT ?"),
-      limit, [](SqliteStmt& r) {
+      limit, [](const SqliteStmt& r) {
         return ConflictInfo{r.columnInt(0), r.columnText(1), r.columnText(2), r.columnText(3), r.columnText(4), r.columnText(5)};
       });
 }

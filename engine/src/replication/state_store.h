@@ -55,8 +55,10 @@ class ReplicationState {
   Status forgetOwnUpTo(int shard, quint64 seq);
   Result<bool> hasOwnChanges();
 
-  Status addDeadLetter(const QString& stream, quint64 seq, const QString& reason, const QByteArray& payload);
-  Status addConflict(const ConflictRecord& c);
+  // Inside the caller's transaction; the new entry as the status lists it.
+  Result<DeadLetterInfo> addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
+                                       const QByteArray& payload);
+  Result<ConflictInfo> addConflict(const ConflictRecord& c);
   Result<int64_t> deadLetterCount();
   Result<int64_t> conflictCount();
   Result<QList<DeadLetterInfo>> recentDeadLetters(int limit);

@@ -1,81 +1,104 @@
 #include "runtime/engine.h"
 
 #include <QDateTime>
-#include <QDeadlineTimer>
-#include <QJsonDocument>
-#include <QJsonObject>
-#include <QRandomGenerator>
 #include <QDir>
 #include <QFileInfo>
 #include <QLoggingCategory>
+#include <QMetaEnum>
+#include <QRandomGenerator>
 
+#include <algorithm>
 #include <climits>
-#include <memory>
 
-#include "harmonylite/engine.h"
-#include "harmonylite/version.h"
 #include "cdc/change_log.h"
+#include "harmonylite/engine_thread.h"
+#include "harmonylite/version.h"
 #include "nats/embedded_server.h"
 #include "nats/nats_client.h"
+#include "observe/status_builder.h"
+#include "observe/status_record.h"
 #include "replication/applier.h"
 #include "replication/consumer.h"
 #include "replication/publisher.h"
 #include "replication/state_store.h"
+#include "runtime/database_watcher.h"
 #include "schema/catalog.h"
-#include "wire/cbor_codec.h"
 
 Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
+namespace hl {
 namespace {
 constexpr int kStartBusyTimeoutMs = 30000;
 constexpr int kStatusIntervalMs = 500;
 constexpr int kStatusRecordEveryTicks = 4;  // a status record every 2 s
+constexpr int kRecentListSize = 20;         // dead letters and conflicts in the status
+
+int clampMs(int64_t ms) { return int(std::clamp<int64_t>(ms, 0, INT_MAX)); }
+
+EngineEvent makeEvent(EngineEvent::Kind kind) {
+  EngineEvent e;
+  e.kind = kind;
+  return e;
 }
 
-namespace hl {
+ServerState toServerState(EmbeddedServer::State state) {
+  switch (state) {
+    case EmbeddedServer::State::kStopped: return ServerState::Stopped;
+    case EmbeddedServer::State::kStarting: return ServerState::Starting;
+    case EmbeddedServer::State::kRunning: return ServerState::Running;
+    case EmbeddedServer::State::kRestarting: return ServerState::Restarting;
+    case EmbeddedServer::State::kFailed: return ServerState::Failed;
+  }
+  return ServerState::Stopped;
+}
+}  // namespace
 
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
 Engine::Engine(Config config)
-    : m_config(std::move(config)), m_watcher(this), m_wakeCoalescer(this), m_settleTimer(this), m_pollTimer(this),
-      m_cleanupTimer(this), m_statusTimer(this), m_idleTimer(this) {
+    : m_config(std::move(config)), m_cleanupTimer(this), m_statusTimer(this), m_idleTimer(this) {
+  qRegisterMetaType<NodeStatus>();
+  qRegisterMetaType<EngineEvent>();
+  m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
   connect(&m_idleTimer, &QTimer::timeout, this, [this] {
     const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
     if (m_config.sleepTimeoutMs > 0 && idle >= m_config.sleepTimeoutMs) {
       m_idleTimer.stop();
-      qCInfo(lcEngine) << "nothing published or applied for" << idle << "ms: sleep_timeout reached";
+      qCInfo(lcEngine).noquote() << QStringLiteral("nothing published or applied for %1 ms: sleep_timeout reached").arg(idle);
       emit idleTimeout(idle);
     }
   });
-  qRegisterMetaType<NodeStatus>();
   connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
-  m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
-  m_wakeCoalescer.setSingleShot(true);
-  connect(&m_wakeCoalescer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
-  m_settleTimer.setSingleShot(true);
-  connect(&m_settleTimer, &QTimer::timeout, this, [this] {
-    onDatabaseChanged();
-    if (m_settleStep++ == 0) m_settleTimer.start(225);
-  });
-  auto onFileEvent = [this] {
-    if (!m_wakeCoalescer.isActive()) m_wakeCoalescer.start(0);
-    m_settleStep = 0;
-    m_settleTimer.start(25);
-  };
-  connect(&m_watcher, &QFileSystemWatcher::fileChanged, this, onFileEvent);
-  connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, [this, onFileEvent] {
-    watchFiles();  // the -wal file may have appeared
-    onFileEvent();
-  });
-  connect(&m_pollTimer, &QTimer::timeout, this, &Engine::onDatabaseChanged);
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
 }
 
 Engine::~Engine() = default;
 
+// ---- start-up -------------------------------------------------------------------------------
+
+void Engine::start() {
+  m_uptime.start();
+  Status s = openDatabase();
+  if (s.isOk()) {  // before the catalog reads the schema, so that it does not change after
+    m_state = std::make_unique<ReplicationState>(m_db);
+    s = m_state->ensureTables();
+  }
+  if (s.isOk()) s = setUpCapture();
+  if (s.isOk()) s = loadPositions();
+  const bool embedded = m_config.nats.urls.isEmpty();
+  if (s.isOk() && embedded) s = startEmbeddedServer();
+  if (!s.isOk()) {
+    fail(s.message());
+    return;
+  }
+  if (embedded) return;  // onEmbeddedReady() goes on once the server accepts clients
+  m_running = true;
+  makeNatsClient(m_config.nats.urls);
+  tryConnect();
+}
+
 Status Engine::openDatabase() {
   const QString dir = m_config.stateDir();
-  if (!QDir().mkpath(dir))
-    return Status::ioError(QStringLiteral("cannot create the directory %1").arg(dir));
+  if (!QDir().mkpath(dir)) return Status::ioError(QStringLiteral("cannot create the directory %1").arg(dir));
   auto db = SqliteDb::open(m_config.dbPath);
   if (!db) return db.status();
   m_db = std::move(db.value());
@@ -98,33 +121,223 @@ Status Engine::setUpCapture() {
   m_catalog = std::make_unique<SchemaCatalog>(m_db, m_config.ignoreTables);
   HL_RETURN_IF_ERROR(m_catalog->reload().withContext("read schema"));
   m_changeLog = std::make_unique<ChangeLog>(m_db, *m_catalog);
-  m_applier = std::make_unique<Applier>(m_db, *m_catalog);
+  m_applier = std::make_unique<Applier>(m_db, *m_catalog, *m_changeLog);
   // At start the application may be in the middle of a write transaction: wait for it longer
   // than the engine's usual short busy timeout.
   sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
   const Status installed = m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
   sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
   HL_RETURN_IF_ERROR(installed);
-  if (!m_config.publish) {
-    qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
-  }
+  if (!m_config.publish) qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
   QStringList names;
   for (const TableInfo& t : m_catalog->tables()) names << t.name;
-  qCInfo(lcEngine).noquote() << "database" << m_config.dbPath << "watching"
-                             << m_catalog->tables().size() << "tables" << names
-                             << "schema hash" << m_catalog->schemaHash();
+  qCInfo(lcEngine).noquote() << QStringLiteral("database %1, watching %2 table(s)%3, schema hash %4")
+                                    .arg(m_config.dbPath)
+                                    .arg(names.size())
+                                    .arg(names.isEmpty() ? QString() : ": " + names.join(", "), m_catalog->schemaHash());
   if (!m_catalog->skippedTables().isEmpty())
-    qCInfo(lcEngine).noquote() << "not replicated (virtual, shadow or ignored):"
-                               << m_catalog->skippedTables();
+    qCInfo(lcEngine).noquote() << "not replicated (virtual, shadow or ignored):" << m_catalog->skippedTables().join(", ");
   return Status::ok();
 }
 
-void Engine::watchFiles() {
-  QStringList paths{m_config.stateDir(), m_config.dbPath, m_config.dbPath + "-wal"};
-  for (const QString& p : paths)
-    if (QFileInfo::exists(p) && !m_watcher.files().contains(p) && !m_watcher.directories().contains(p))
-      m_watcher.addPath(p);
+Status Engine::loadPositions() {
+  auto positions = m_state->loadPositions(m_config.effectiveSeqMapPath());
+  if (!positions) return positions.status().withContext("read applied positions");
+  m_positions = ShardPositions(m_config.replicationLog.shards);
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard)
+    m_positions.setApplied(shard, positions->value(m_config.streamName(shard), 0));
+  return Status::ok();
 }
+
+// Launches the server and returns; start() goes on in onEmbeddedReady(), or fails, when the
+// server says so. No nested event loop: a stop() queued meanwhile runs after this returns, and
+// destroying the server cuts these connections, so nothing goes on after it.
+Status Engine::startEmbeddedServer() {
+  m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
+  connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [this](EmbeddedServer::State state) {
+    EngineEvent e = makeEvent(EngineEvent::Kind::ServerStateChanged);
+    e.serverState = toServerState(state);
+    qCInfo(lcEngine).noquote() << "embedded nats-server" << stateName(e.serverState);
+    emit event(e);
+  });
+  // ready() comes again after each restart: only the first one goes on with the start.
+  connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady, Qt::SingleShotConnection);
+  connect(m_embedded.get(), &EmbeddedServer::startFailed, this,
+          [this](const Status& error) { fail(error.withContext("embedded nats-server").message()); });
+  return m_embedded->start().withContext("embedded nats-server");
+}
+
+void Engine::onEmbeddedReady() {
+  m_running = true;
+  makeNatsClient(QStringList{m_embedded->clientUrl()});
+  tryConnect();
+}
+
+void Engine::makeNatsClient(const QStringList& urls) {
+  m_urls = urls;
+  m_nats = std::make_unique<NatsClient>(m_config, urls);
+  connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
+    qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
+    if (m_publisher) m_publisher->setConnected(false);
+    emit event(makeEvent(EngineEvent::Kind::NatsDisconnected));
+  });
+  connect(m_nats.get(), &NatsClient::reconnected, this, [this] {
+    qCInfo(lcEngine).noquote() << "NATS reconnected to" << m_nats->connectedUrl();
+    ++m_natsReconnects;
+    if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
+    if (m_publisher) m_publisher->setConnected(true);
+    EngineEvent e = makeEvent(EngineEvent::Kind::NatsConnected);
+    e.text = m_nats->connectedUrl();
+    emit event(e);
+  });
+  connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
+    qCWarning(lcEngine).noquote() << "NATS:" << error << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
+    if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
+  });
+  connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
+}
+
+void Engine::tryConnect() {
+  if (!m_running) return;
+  ++m_connectAttempts;
+  const Status s = m_nats->connect();
+  if (s.isOk()) {
+    onConnected();
+    return;
+  }
+  // connect_retries bounds only this first connection (docs/replication.md#nats); the embedded
+  // server we just started gets the same bound.
+  const int attempts = std::max(1, m_config.nats.connectRetries);
+  if (m_connectAttempts >= attempts && !m_startedOnce) {
+    fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2").arg(m_connectAttempts).arg(s.message()));
+    return;
+  }
+  qCWarning(lcEngine).noquote() << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
+  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this, &Engine::tryConnect);
+}
+
+void Engine::onConnected() {
+  if (!m_running) return;
+  // A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams:
+  // 5 attempts, 2 s apart).
+  ++m_streamAttempts;
+  if (Status s = m_nats->ensureStreams(); !s.isOk()) {
+    if (m_streamAttempts >= 5) {
+      fail(s.message());
+      return;
+    }
+    qCWarning(lcEngine).noquote() << s.message() << "- retrying";
+    QTimer::singleShot(2000, this, &Engine::onConnected);
+    return;
+  }
+  startReplication();
+  if (Status s = m_nats->subscribeStatusRecords(); !s.isOk()) qCWarning(lcEngine).noquote() << s.message();
+  EngineEvent connected = makeEvent(EngineEvent::Kind::NatsConnected);
+  connected.text = m_nats->connectedUrl();
+  emit event(connected);
+  if (m_startedOnce) {  // connected again after the operator's reconnect
+    qCInfo(lcEngine).noquote() << "reconnected to" << m_nats->connectedUrl();
+    emit statusChanged(currentStatus());
+    return;
+  }
+  m_startedOnce = true;
+  qCInfo(lcEngine).noquote() << QStringLiteral("replicating: %1 shard(s) on %2, %3, %4")
+                                    .arg(m_config.replicationLog.shards)
+                                    .arg(m_nats->connectedUrl(), m_config.publish ? "publish" : "no publish",
+                                         m_config.replicate ? "replicate" : "no replicate");
+  emit started();
+}
+
+// The publisher and the consumer on a (new) connection, wired to each other through the
+// engine, and the timers that drive them.
+void Engine::startReplication() {
+  if (m_config.publish) {
+    m_publisher = std::make_unique<Publisher>(m_config, m_db, *m_changeLog, *m_catalog, *m_state, *m_nats, m_positions);
+    connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
+  }
+  if (m_config.replicate) {
+    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state, *m_nats, m_positions,
+                                            m_publisher.get());
+    connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
+    if (m_publisher)
+      connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(), &Consumer::onPublisherRoundFinished);
+    connect(m_consumer.get(), &Consumer::shardStateChanged, this,
+            [this](int shard, ShardState state, const QString& reason) {
+              EngineEvent e = makeEvent(EngineEvent::Kind::ShardStateChanged);
+              e.shard = shard;
+              e.shardState = state;
+              e.text = reason;
+              emit event(e);
+            });
+    connect(m_consumer.get(), &Consumer::applyFailed, this, [this](int shard, const QString& error) {
+      EngineEvent e = makeEvent(EngineEvent::Kind::ShardError);
+      e.shard = shard;
+      e.text = error;
+      emit event(e);
+    });
+    connect(m_consumer.get(), &Consumer::deadLettered, this, [this](const DeadLetterInfo& letter) {
+      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLettered);
+      e.deadLetter = letter;
+      emit event(e);
+    });
+    connect(m_consumer.get(), &Consumer::conflictRecorded, this, [this](const ConflictInfo& conflict) {
+      EngineEvent e = makeEvent(EngineEvent::Kind::ConflictRecorded);
+      e.conflict = conflict;
+      emit event(e);
+    });
+    m_consumer->start();
+  } else {
+    qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
+  }
+  if (!m_watcher) {
+    m_watcher = std::make_unique<DatabaseWatcher>(m_config.dbPath, m_config.stateDir(), this);
+    connect(m_watcher.get(), &DatabaseWatcher::changed, this, &Engine::onDatabaseChanged);
+  }
+  m_watcher->start(m_config.pollingIntervalMs);
+  // cleanup_interval = 0 means "at once": the publisher cleans after each round (no timer).
+  if (m_config.cleanupIntervalMs > 0) m_cleanupTimer.start(clampMs(m_config.cleanupIntervalMs));
+  m_statusTimer.start(kStatusIntervalMs);
+  if (m_publisher) {
+    m_publisher->setPaused(m_publishingPaused);
+    m_publisher->setConnected(true);
+  }
+  if (m_config.sleepTimeoutMs > 0) {
+    auto active = [this] { m_lastActivityMs = QDateTime::currentMSecsSinceEpoch(); };
+    active();
+    if (m_publisher)
+      connect(m_publisher.get(), &Publisher::roundFinished, this, [active](int published, int) {
+        if (published > 0) active();
+      });
+    if (m_consumer) connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
+    if (!m_idleTimer.isActive()) m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
+  }
+}
+
+void Engine::fail(const QString& reason) {
+  m_running = false;
+  emit failed(reason);
+}
+
+void Engine::stop() {
+  m_running = false;
+  m_statusTimer.stop();
+  m_idleTimer.stop();
+  m_cleanupTimer.stop();
+  if (m_watcher) m_watcher->stop();
+  m_consumer.reset();
+  m_publisher.reset();
+  m_nats.reset();
+  if (m_embedded) m_embedded->stop();
+  m_embedded.reset();
+  m_state.reset();
+  m_applier.reset();
+  m_changeLog.reset();
+  m_catalog.reset();
+  m_db = SqliteDb();
+  emit stopped();
+}
+
+// ---- running --------------------------------------------------------------------------------
 
 void Engine::onDatabaseChanged() {
   if (!m_catalog) return;
@@ -139,7 +352,7 @@ void Engine::onDatabaseChanged() {
     m_captureStale = !s.isOk();
     if (m_captureStale) {
       qCDebug(lcEngine).noquote() << "re-installing capture deferred:" << s.message();
-      m_wakeCoalescer.start(50);
+      m_watcher->wakeSoon(50);
     }
   }
   if (m_publisher) m_publisher->wake();
@@ -148,321 +361,127 @@ void Engine::onDatabaseChanged() {
 void Engine::runCleanup() {
   if (!m_changeLog || !m_config.publish) return;
   auto removed = m_changeLog->cleanup();
-  if (!removed)
-    qCWarning(lcEngine).noquote() << "cleanup failed:" << removed.status().message();
-  else if (*removed > 0)
-    qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
+  if (!removed) qCWarning(lcEngine).noquote() << "cleanup failed:" << removed.status().message();
+  else if (*removed > 0) qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
 }
 
-void Engine::fail(const QString& reason) {
-  m_running = false;
-  emit failed(reason);
-}
-
-// Launches the server and returns; start() goes on in onEmbeddedReady(), or fails, when the
-// server says so. No nested event loop: a stop() queued meanwhile runs after this returns, and
-// destroying the server cuts these connections, so nothing goes on after it.
-Status Engine::startEmbeddedServer() {
-  m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
-  connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [](EmbeddedServer::State state) {
-    static const char* const kNames[] = {"stopped", "starting", "running", "restarting", "failed"};
-    qCInfo(lcEngine) << "embedded nats-server" << kNames[int(state)];
-  });
-  // ready() comes again after each restart: only the first one goes on with the start.
-  connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady,
-          Qt::SingleShotConnection);
-  connect(m_embedded.get(), &EmbeddedServer::startFailed, this, [this](const Status& error) {
-    fail(error.withContext("embedded nats-server").message());
-  });
-  return m_embedded->start().withContext("embedded nats-server");
-}
-
-void Engine::onEmbeddedReady() {
-  m_running = true;
-  makeNatsClient(QStringList{m_embedded->clientUrl()});
-  tryConnect();
-}
-
-void Engine::onStatusTick() {
-  QElapsedTimer cost;
-  cost.start();
-  const NodeStatus st = buildStatus();
-  emit statusChanged(st);
-  m_statusCostNs += cost.nsecsElapsed();
-  if (m_statusTicks % 120 == 119) {  // once a minute, for whoever measures it (debug level)
-    qCDebug(lcEngine) << "status model: built in" << m_statusCostNs / 120 / 1000 << "us on average";
-    m_statusCostNs = 0;
-  }
-  // Every 2 s, a compact record for the other nodes (docs/replication.md#health-endpoint).
-  if (++m_statusTicks % kStatusRecordEveryTicks != 0 || !m_nats || !m_nats->isConnected()) return;
-  qint64 lag = 0;
-  double lagSeconds = 0;
-  QStringList states;
-  for (const ShardStatus& sh : st.shards) {
-    lag += sh.lagMessages;
-    lagSeconds = std::max(lagSeconds, sh.lagSeconds);
-    states << QStringLiteral("%1:%2").arg(sh.shard).arg(sh.state);
-  }
-  const QJsonObject record{{"node_id", qint64(st.nodeId)},  {"instance", m_instance},
-                           {"version", st.version},         {"healthy", st.healthy},
-                           {"reason", st.unhealthyReason},  {"schema_hash", st.schemaHash},
-                           {"lag_messages", lag},           {"lag_seconds", lagSeconds},
-                           {"shards", states.join(' ')}};
-  if (Status s = m_nats->publishStatusRecord(QJsonDocument(record).toJson(QJsonDocument::Compact)); !s.isOk())
-    qCDebug(lcEngine).noquote() << s.message();
-}
-
-void Engine::onStatusRecord(const QByteArray& json) {
-  QJsonParseError error;
-  const QJsonObject o = QJsonDocument::fromJson(json.left(64 * 1024), &error).object();
-  const qint64 id = o.value("node_id").toInteger(-1);
-  if (error.error != QJsonParseError::NoError || id <= 0) {
-    qCDebug(lcEngine) << "ignored a malformed status record";
-    return;
-  }
-  if (quint64(id) == m_config.nodeId && o.value("instance").toString() != m_instance) {
-    if (!m_warnedDuplicateId)
-      qCWarning(lcEngine) << "another node uses node id" << id << "(cloned image?): give each node its own node_id";
-    m_warnedDuplicateId = true;
-    return;
-  }
-  PeerStatus p;
-  p.nodeId = quint64(id);
-  p.version = o.value("version").toString().left(64);
-  p.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
-  p.healthy = o.value("healthy").toBool();
-  p.reason = o.value("reason").toString().left(256);
-  p.schemaHash = o.value("schema_hash").toString().left(64);
-  p.lagMessages = o.value("lag_messages").toInteger();
-  p.lagSeconds = o.value("lag_seconds").toDouble();
-  p.shardStates = o.value("shards").toString().left(256);
-  m_peers.insert(p.nodeId, p);
-}
-
-NodeStatus Engine::buildStatus() {
-  static const char* const kServerStates[] = {"stopped", "starting", "running", "restarting", "failed"};
-  NodeStatus st;
-  st.nodeId = m_config.nodeId;
-  st.version = versionInfo().version;
-  st.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
-  st.dbPath = m_config.dbPath;
-  st.dbSizeBytes = QFileInfo(m_config.dbPath).size();
-  st.walSizeBytes = QFileInfo(m_config.dbPath + "-wal").size();
-  st.natsReconnects = m_natsReconnects;
-  st.dbConnected = m_db.isOpen();
-  st.natsConnected = m_nats && m_nats->isConnected();
-  st.natsServer = m_nats ? m_nats->connectedUrl() : QString();
-  if (m_embedded) st.embeddedServer = QLatin1String(kServerStates[int(m_embedded->state())]);
-  st.cdcInstalled = m_changeLog && !m_captureStale;
-  st.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
-  st.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
+StatusFacts Engine::gatherStatusFacts() const {
+  StatusFacts f;
+  f.nodeId = m_config.nodeId;
+  f.version = versionInfo().version;
+  f.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
+  f.dbPath = m_config.dbPath;
+  f.dbSizeBytes = QFileInfo(m_config.dbPath).size();
+  f.walSizeBytes = QFileInfo(m_config.dbPath + "-wal").size();
+  f.dbOpen = m_db.isOpen();
+  f.natsConnected = m_nats && m_nats->isConnected();
+  f.natsServer = m_nats ? m_nats->connectedUrl() : QString();
+  f.embeddedServer = m_embedded ? toServerState(m_embedded->state()) : ServerState::None;
+  f.natsReconnects = m_natsReconnects;
+  f.captureExpected = m_config.publish;
+  f.captureInstalled = m_changeLog && !m_captureStale;
+  f.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
+  f.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
+  f.publishingPaused = m_publishingPaused;
   if (m_changeLog) {
-    st.pendingChanges = m_changeLog->pendingCount().ok() ? *m_changeLog->pendingCount() : -1;
-    st.failedChanges = m_changeLog->failedCount().ok() ? *m_changeLog->failedCount() : -1;
+    f.pendingChanges = m_changeLog->pendingCount();
+    f.failedChanges = m_changeLog->failedCount();
   }
   if (m_publisher) {
-    st.published = m_publisher->stats().published;
-    st.failedPublishes = m_publisher->stats().failedPublishes;
-    st.lastPublishedMs = m_publisher->stats().lastPublishedMs;
+    f.published = m_publisher->stats().published;
+    f.failedPublishes = m_publisher->stats().failedPublishes;
+    f.lastPublishedMs = m_publisher->stats().lastPublishedMs;
   }
-  st.publishingPaused = m_publishingPaused;
   if (m_state) {
-    if (auto n = m_state->deadLetterCount(); n) st.deadLetterCount = *n;
-    if (auto n = m_state->conflictCount(); n) st.conflictCount = *n;
-    if (auto l = m_state->recentDeadLetters(20); l) st.recentDeadLetters = *l;
-    if (auto l = m_state->recentConflicts(20); l) st.recentConflicts = *l;
+    f.deadLetterCount = m_state->deadLetterCount();
+    f.conflictCount = m_state->conflictCount();
+    f.recentDeadLetters = m_state->recentDeadLetters(kRecentListSize);
+    f.recentConflicts = m_state->recentConflicts(kRecentListSize);
   }
-  QString stalled;
   if (m_consumer) {
     for (int shard = 1; shard <= m_consumer->shardCount(); ++shard) {
       const Consumer::ShardStatus& c = m_consumer->status(shard);
       ShardStatus s;
       s.shard = shard;
       s.stream = m_config.streamName(shard);
-      s.applied = c.applied;
+      s.applied = m_positions.applied(shard);
       s.received = c.received;
       s.lagMessages = m_consumer->lagMessages(shard);
       s.lagSeconds = m_consumer->lagSeconds(shard);
-      s.state = c.state == Consumer::ShardState::kRunning        ? QStringLiteral("running")
-                : c.state == Consumer::ShardState::kNeedsRestore ? QStringLiteral("needs-restore")
-                : c.state == Consumer::ShardState::kPaused       ? QStringLiteral("paused")
-                                                                 : QStringLiteral("stopped");
+      s.state = c.state;
       s.lastError = c.lastError;
       s.appliedChanges = c.appliedChanges;
       s.conflicts = c.conflicts;
       s.deadLetters = c.deadLetters;
-      st.lastReplicatedMs = std::max(st.lastReplicatedMs, c.lastAppliedMs);
-      if (stalled.isEmpty() && s.state != QLatin1String("running") && s.state != QLatin1String("paused"))
-        stalled = QStringLiteral("shard %1 is %2%3").arg(shard).arg(s.state,
-                                 s.lastError.isEmpty() ? QString() : ": " + s.lastError);
-      st.shards.append(s);
+      f.lastReplicatedMs = std::max(f.lastReplicatedMs, c.lastAppliedMs);
+      f.shards.append(s);
     }
   }
-  for (const PeerStatus& p : m_peers) st.cluster.append(p);
-  if (!st.dbConnected) st.unhealthyReason = QStringLiteral("database not open");
-  else if (!st.natsConnected) st.unhealthyReason = QStringLiteral("NATS not connected");
-  else if (m_config.publish && !st.cdcInstalled) st.unhealthyReason = QStringLiteral("change capture not installed");
-  else if (!stalled.isEmpty()) st.unhealthyReason = stalled;
-  st.healthy = st.unhealthyReason.isEmpty();
+  f.peers = m_peers.values();
+  return f;
+}
+
+NodeStatus Engine::currentStatus() {
+  NodeStatus st = buildStatus(gatherStatusFacts());
+  if (m_lastHealth != int(st.healthy) || (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
+    m_lastHealth = int(st.healthy);
+    m_lastUnhealthyReason = st.unhealthyReason;
+    EngineEvent e = makeEvent(EngineEvent::Kind::HealthChanged);
+    e.healthy = st.healthy;
+    e.text = st.unhealthyReason;
+    emit event(e);
+  }
   return st;
 }
 
-void Engine::start() {
-  m_uptime.start();
-  Status s = openDatabase();
-  if (s.isOk()) {  // before the catalog reads the schema, so that it does not change after
-    m_state = std::make_unique<ReplicationState>(m_db);
-    s = m_state->ensureTables();
+void Engine::onStatusTick() {
+  QElapsedTimer cost;
+  cost.start();
+  const NodeStatus st = currentStatus();
+  emit statusChanged(st);
+  m_statusCostNs += cost.nsecsElapsed();
+  if (m_statusTicks % 120 == 119) {  // once a minute, for whoever measures it (debug level)
+    qCDebug(lcEngine) << "status model: built in" << m_statusCostNs / 120 / 1000 << "us on average";
+    m_statusCostNs = 0;
   }
-  if (s.isOk()) s = setUpCapture();
-  if (s.isOk()) {
-    auto positions = m_state->loadPositions(m_config.effectiveSeqMapPath());
-    if (positions) m_positions = *positions;
-    else s = positions.status().withContext("read applied positions");
-  }
-  const bool embedded = m_config.nats.urls.isEmpty();
-  if (s.isOk() && embedded) s = startEmbeddedServer();
-  if (!s.isOk()) {
-    fail(s.message());
-    return;
-  }
-  if (embedded) return;  // onEmbeddedReady() goes on once the server accepts clients
-  m_running = true;
-  makeNatsClient(m_config.nats.urls);
-  tryConnect();
+  // Every 2 s, a compact record for the other nodes (docs/replication.md#cluster-view).
+  if (++m_statusTicks % kStatusRecordEveryTicks != 0 || !m_nats || !m_nats->isConnected()) return;
+  if (Status s = m_nats->publishStatusRecord(encodeStatusRecord(st, m_instance)); !s.isOk())
+    qCDebug(lcEngine).noquote() << s.message();
 }
 
-void Engine::makeNatsClient(const QStringList& urls) {
-  m_urls = urls;
-  m_nats = std::make_unique<NatsClient>(m_config, urls);
-  connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
-    qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
-    if (m_publisher) m_publisher->setConnected(false);
-  });
-  connect(m_nats.get(), &NatsClient::reconnected, this, [this] {
-    qCInfo(lcEngine).noquote() << "NATS reconnected to" << m_nats->connectedUrl();
-    ++m_natsReconnects;
-    if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
-    if (m_publisher) m_publisher->setConnected(true);
-  });
-  connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
-    qCWarning(lcEngine).noquote() << "NATS:" << error << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
-    if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
-  });
+void Engine::onStatusRecord(const QByteArray& json) {
+  auto record = decodeStatusRecord(json);
+  if (!record) {
+    qCDebug(lcEngine).noquote() << "ignored a status record:" << record.status().message();
+    return;
+  }
+  PeerStatus& p = record->peer;
+  if (p.nodeId == m_config.nodeId && record->instance != m_instance) {
+    if (!m_warnedDuplicateId)
+      qCWarning(lcEngine).noquote() << QStringLiteral("another node uses node id %1 (cloned image?): give each node its own node_id")
+                                           .arg(p.nodeId);
+    m_warnedDuplicateId = true;
+    return;
+  }
+  p.lastSeenMs = QDateTime::currentMSecsSinceEpoch();
+  m_peers.insert(p.nodeId, p);
 }
 
-void Engine::tryConnect() {
-  if (!m_running) return;
-  ++m_connectAttempts;
-  const Status s = m_nats->connect();
-  if (s.isOk()) {
-    onConnected();
-    return;
-  }
-  // connect_retries bounds only this first connection (docs/replication.md#nats); the embedded server we just
-  // started gets the same bound.
-  const int attempts = std::max(1, m_config.nats.connectRetries);
-  if (m_connectAttempts >= attempts && !m_startedOnce) {
-    fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2").arg(m_connectAttempts).arg(s.message()));
-    return;
-  }
-  qCWarning(lcEngine).noquote() << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
-  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this, &Engine::tryConnect);
-}
-
-void Engine::onConnected() {
-  if (!m_running) return;
-  // A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams: 5 attempts, 2 s apart).
-  ++m_streamAttempts;
-  if (Status s = m_nats->ensureStreams(); !s.isOk()) {
-    if (m_streamAttempts >= 5) {
-      fail(s.message());
-      return;
-    }
-    qCWarning(lcEngine).noquote() << s.message() << "- retrying";
-    QTimer::singleShot(2000, this, &Engine::onConnected);
-    return;
-  }
-  if (m_config.publish) {
-    m_publisher = std::make_unique<Publisher>(
-        m_config, m_db, *m_changeLog, *m_catalog, *m_state, *m_nats,
-        [this](int shard) { return m_consumer ? m_consumer->applied(shard) : quint64(0); });
-    connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
-  }
-  if (m_config.replicate) {
-    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state, *m_nats,
-                                            m_publisher.get());
-    connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
-    m_consumer->start(m_positions);
-  } else {
-    qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
-  }
-  watchFiles();
-  if (m_config.pollingIntervalMs > 0) m_pollTimer.start(int(std::min<int64_t>(m_config.pollingIntervalMs, INT_MAX)));
-  // cleanup_interval = 0 means "at once": the publisher cleans after each round (no timer).
-  if (m_config.cleanupIntervalMs > 0)
-    m_cleanupTimer.start(int(std::min<int64_t>(m_config.cleanupIntervalMs, INT_MAX)));
-  if (m_publisher) m_publisher->setConnected(true);
-  m_statusTimer.start(kStatusIntervalMs);
-  if (m_publisher) m_publisher->setPaused(m_publishingPaused);
-  connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
-  if (Status s = m_nats->subscribeStatusRecords(); !s.isOk()) qCWarning(lcEngine).noquote() << s.message();
-  if (m_config.sleepTimeoutMs > 0) {
-    auto active = [this] { m_lastActivityMs = QDateTime::currentMSecsSinceEpoch(); };
-    active();
-    if (m_publisher)
-      connect(m_publisher.get(), &Publisher::roundFinished, this, [active](int published, int) {
-        if (published > 0) active();
-      });
-    if (m_consumer)
-      connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
-    if (!m_idleTimer.isActive())
-      m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
-  }
-  if (m_startedOnce) {  // connected again after the operator's reconnect
-    qCInfo(lcEngine).noquote() << "reconnected to" << m_nats->connectedUrl();
-    emit statusChanged(buildStatus());
-    return;
-  }
-  m_startedOnce = true;
-  qCInfo(lcEngine).noquote() << "replicating:" << m_config.replicationLog.shards << "shard(s) on"
-                             << m_nats->connectedUrl() << (m_config.publish ? "publish" : "no publish")
-                             << (m_config.replicate ? "replicate" : "no replicate");
-  emit started();
-}
-
-void Engine::stop() {
-  m_running = false;
-  m_statusTimer.stop();
-  m_idleTimer.stop();
-  m_pollTimer.stop();
-  m_cleanupTimer.stop();
-  m_wakeCoalescer.stop();
-  m_settleTimer.stop();
-  if (const QStringList watched = m_watcher.files() + m_watcher.directories(); !watched.isEmpty())
-    m_watcher.removePaths(watched);  // (Qt warns on an empty list: a node that failed to start)
-  m_consumer.reset();
-  m_publisher.reset();
-  m_nats.reset();
-  if (m_embedded) m_embedded->stop();
-  m_embedded.reset();
-  m_state.reset();
-  m_applier.reset();
-  m_changeLog.reset();
-  m_catalog.reset();
-  m_db = SqliteDb();
-  emit stopped();
-}
+// ---- the operator's controls ----------------------------------------------------------------
 
 void Engine::control(int control, qint64 id, bool confirm) {
   QString message;
   const Status s = runControl(control, id, confirm, &message);
   if (!s.isOk()) message = s.message();
-  qCInfo(lcEngine).noquote() << "control" << control << (s.isOk() ? "done:" : "refused:") << message;
-  emit statusChanged(buildStatus());  // the effect shows at once, before the answer arrives
+  qCInfo(lcEngine).noquote() << "control" << QMetaEnum::fromType<EngineThread::Control>().valueToKey(control)
+                             << (s.isOk() ? "done:" : "refused:") << message;
+  emit statusChanged(currentStatus());  // the effect shows at once, before the answer arrives
   emit controlDone(control, s.isOk(), message);
 }
 
+// Each control is carried out by the component that owns the data; the engine checks that the
+// node is in a state where it applies, and answers.
 Status Engine::runControl(int control, qint64 id, bool confirm, QString* message) {
   using C = EngineThread::Control;
   if (!m_running || !m_db.isOpen()) return Status::unavailable("the node is not running");
@@ -472,6 +491,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       if (!m_config.publish) return Status::invalidArgument("publish = false: nothing to pause");
       m_publishingPaused = C(control) == C::kPausePublishing;
       if (m_publisher) m_publisher->setPaused(m_publishingPaused);
+      emit event(makeEvent(m_publishingPaused ? EngineEvent::Kind::PublishingPaused : EngineEvent::Kind::PublishingResumed));
       *message = m_publishingPaused ? "publishing paused" : "publishing resumed";
       return Status::ok();
     case C::kPauseApplying:
@@ -483,39 +503,40 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
                           id ? QStringLiteral("for shard %1").arg(id) : QStringLiteral("for every shard"));
       return Status::ok();
     }
-    case C::kReconnectNats: {
-      QHash<QString, quint64> positions = m_positions;
-      if (m_consumer)
-        for (int shard = 1; shard <= m_consumer->shardCount(); ++shard)
-          positions.insert(m_config.streamName(shard), m_consumer->applied(shard));
-      m_consumer.reset();
+    case C::kReconnectNats:
+      m_consumer.reset();  // its applied positions stay in m_positions
       m_publisher.reset();
       m_nats.reset();
-      m_positions = positions;
       m_connectAttempts = 0;
       m_streamAttempts = 0;
       makeNatsClient(m_urls);
       QTimer::singleShot(0, this, &Engine::tryConnect);
       *message = "reconnecting to NATS";
       return Status::ok();
-    }
-    case C::kRetryDeadLetter:
-      HL_RETURN_IF_ERROR(retryDeadLetter(id));
+    case C::kRetryDeadLetter: {
+      if (!m_consumer) return Status::invalidArgument("replicate = false or not connected: nothing applies");
+      HL_RETURN_IF_ERROR(m_consumer->retryDeadLetter(id));
+      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLetterClosed);
+      e.deadLetter.id = id;
+      emit event(e);
       *message = QStringLiteral("dead letter %1 applied").arg(id);
       return Status::ok();
-    case C::kDiscardDeadLetter:
+    }
+    case C::kDiscardDeadLetter: {
       if (!confirm) return Status::invalidArgument("discarding a dead letter loses it: confirm it");
       HL_RETURN_IF_ERROR(m_state->deleteDeadLetter(id));
+      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLetterClosed);
+      e.deadLetter.id = id;
+      emit event(e);
       *message = QStringLiteral("dead letter %1 discarded").arg(id);
       return Status::ok();
+    }
     case C::kRetryFailedPublishes: {
       if (!m_changeLog || !m_publisher) return Status::invalidArgument("publish = false or not connected");
-      auto first = m_db.queryInt("SELECT coalesce(min(id), 0) FROM __harmonylite__changes WHERE state = 2");
-      if (!first) return first.status();
-      HL_RETURN_IF_ERROR(m_db.exec("UPDATE __harmonylite__changes SET state = NULL, error = NULL WHERE state = 2"));
-      const int n = m_db.changes();
-      if (*first > 0) m_publisher->rewindTo(*first);
-      *message = QStringLiteral("%1 failed change(s) back to pending").arg(n);
+      auto retried = m_changeLog->retryFailed();
+      if (!retried) return retried.status();
+      if (retried->firstId > 0) m_publisher->rewindTo(retried->firstId);
+      *message = QStringLiteral("%1 failed change(s) back to pending").arg(retried->count);
       return Status::ok();
     }
     case C::kClearConflicts:
@@ -525,88 +546,6 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       return Status::ok();
   }
   return Status::invalidArgument(QStringLiteral("unknown control %1").arg(control));
-}
-
-Status Engine::retryDeadLetter(qint64 id) {
-  QString stream;
-  auto payload = m_state->deadLetterPayload(id, &stream);
-  if (!payload) return payload.status();
-  auto change = decodeMessage(*payload);
-  if (!change) {
-    HL_RETURN_IF_ERROR(m_state->updateDeadLetterReason(id, change.status().message()));
-    return change.status();
-  }
-  auto applied = m_applier->applyBatch({*change}, [&](const Applier::BatchResult& r) -> Status {
-    if (r.outcomes.value(0).isOk()) return m_state->deleteDeadLetter(id);
-    return Status::ok();
-  });
-  if (!applied) return applied.status();
-  const Status outcome = applied->outcomes.value(0);
-  if (!outcome.isOk()) {
-    HL_RETURN_IF_ERROR(m_state->updateDeadLetterReason(id, outcome.message()));
-    return outcome;
-  }
-  return Status::ok();
-}
-
-Status removeCaptureObjects(const QString& dbPath) {
-  if (!QFileInfo::exists(dbPath))
-    return Status::notFound(QStringLiteral("database %1 does not exist").arg(dbPath));
-  auto db = SqliteDb::open(dbPath, SqliteDb::Options{false, false, 5000});
-  if (!db) return db.status();
-  return ChangeLog::uninstall(*db).withContext(QStringLiteral("cleanup of %1").arg(dbPath));
-}
-
-EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
-  m_thread.setObjectName(QStringLiteral("hl-engine"));
-  m_engine = new Engine(std::move(config));
-  m_engine->moveToThread(&m_thread);
-  connect(&m_thread, &QThread::finished, m_engine, &QObject::deleteLater);
-  connect(&m_thread, &QThread::finished, this, &EngineThread::finished);
-  connect(m_engine, &Engine::started, this, &EngineThread::started);
-  connect(m_engine, &Engine::failed, this, &EngineThread::failed);
-  connect(m_engine, &Engine::stopped, this, &EngineThread::stopped);
-  connect(m_engine, &Engine::statusChanged, this, &EngineThread::statusChanged);
-  connect(m_engine, &Engine::idleTimeout, this, &EngineThread::idleTimeout);
-  connect(m_engine, &Engine::controlDone, this, [this](int control, bool ok, const QString& message) {
-    emit controlDone(Control(control), ok, message);
-  });
-}
-
-EngineThread::~EngineThread() { stop(); }
-
-void EngineThread::control(Control control, qint64 id, bool confirm) {
-  QMetaObject::invokeMethod(m_engine, [e = m_engine, control, id, confirm] { e->control(int(control), id, confirm); },
-                            Qt::QueuedConnection);
-}
-
-void EngineThread::start() {
-  m_thread.start();
-  QMetaObject::invokeMethod(m_engine, &Engine::start, Qt::QueuedConnection);
-}
-
-void EngineThread::requestStop() {
-  if (!m_thread.isRunning() || m_stopRequested) return;
-  m_stopRequested = true;
-  QMetaObject::invokeMethod(
-      m_engine,
-      [e = m_engine] {
-        e->stop();
-        QThread::currentThread()->quit();
-      },
-      Qt::QueuedConnection);
-}
-
-bool EngineThread::stop(int timeoutMs) {
-  if (!m_thread.isRunning()) return true;
-  // The same stop as requestStop() (Engine::stop, then the thread's loop ends), waited for with
-  // a deadline: a host stopping on SIGTERM must not hang behind a stuck NATS or SQLite call.
-  requestStop();
-  if (!m_thread.wait(QDeadlineTimer(timeoutMs))) {
-    qCCritical(lcEngine) << "the engine did not stop within" << timeoutMs << "ms";
-    return false;
-  }
-  return true;
 }
 
 }  // namespace hl

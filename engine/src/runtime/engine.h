@@ -1,12 +1,16 @@
-// Engine: the object that lives on the engine thread and owns the node's resources: the
-// database connection, the schema catalog, change capture, the applier, the replication
-// state, the embedded nats-server (when nats.urls is empty), the NATS client, the publisher
-// and the consumer. Created by EngineThread and moved to its thread; its slots are invoked
-// with queued calls.
+// Engine: the orchestrator of one node, on the engine thread. It owns the node's resources
+// (the database connection, the schema catalog, change capture, the applier, the replication
+// state, the embedded nats-server when nats.urls is empty, the NATS client, the publisher and
+// the consumer) and calls them in order, as LevelDB's DBImpl calls its parts; the components do
+// not call back into it. What it does itself: start-up and its retry policy, the operator's
+// controls (each carried out by the component that owns the data), gathering the status facts
+// a few times per second (observe/status_builder.h) and the cluster status record
+// (observe/status_record.h), and turning component signals into EngineEvents.
+// Created by EngineThread (harmonylite/engine_thread.h) and moved to its thread; its slots are
+// invoked with queued calls.
 #pragma once
 
 #include <QElapsedTimer>
-#include <QFileSystemWatcher>
 #include <QHash>
 #include <QObject>
 #include <QTimer>
@@ -15,6 +19,7 @@
 
 #include "harmonylite/config.h"
 #include "harmonylite/engine_state.h"
+#include "replication/shard_positions.h"
 #include "sqlite/sqlite_db.h"
 
 namespace hl {
@@ -22,11 +27,13 @@ namespace hl {
 class Applier;
 class ChangeLog;
 class Consumer;
+class DatabaseWatcher;
 class EmbeddedServer;
 class NatsClient;
 class Publisher;
 class ReplicationState;
 class SchemaCatalog;
+struct StatusFacts;
 
 class Engine final : public QObject {
   Q_OBJECT
@@ -45,28 +52,32 @@ class Engine final : public QObject {
   void failed(const QString& reason);
   void stopped();
   void statusChanged(const hl::NodeStatus& status);  // a few times per second
+  void event(const hl::EngineEvent& event);          // as things happen
   // sleep_timeout: nothing was published or applied for that long (the host exits 0).
   void idleTimeout(qint64 idleMs);
   void controlDone(int control, bool ok, const QString& message);
 
  private:
-  NodeStatus buildStatus();
-  void onStatusTick();
-  void onStatusRecord(const QByteArray& json);
+  // Start-up, in order.
   Status openDatabase();
   Status setUpCapture();
+  Status loadPositions();
   Status startEmbeddedServer();
   void onEmbeddedReady();  // the embedded server accepts clients for the first time: connect
   void makeNatsClient(const QStringList& urls);
-  Status runControl(int control, qint64 id, bool confirm, QString* message);
-  Status retryDeadLetter(qint64 id);
   void tryConnect();
   void onConnected();
+  void startReplication();
   void fail(const QString& reason);
-  // Wake-up after the database (or its WAL) changed: schema changes and new local changes.
-  void onDatabaseChanged();
-  void watchFiles();
+
+  // Running.
+  void onDatabaseChanged();  // schema changes and new local changes
   void runCleanup();
+  void onStatusTick();
+  void onStatusRecord(const QByteArray& json);
+  StatusFacts gatherStatusFacts() const;
+  NodeStatus currentStatus();  // builds it and tells a change of health as an event
+  Status runControl(int control, qint64 id, bool confirm, QString* message);
 
   Config m_config;
   SqliteDb m_db;
@@ -78,30 +89,25 @@ class Engine final : public QObject {
   std::unique_ptr<NatsClient> m_nats;
   std::unique_ptr<Publisher> m_publisher;
   std::unique_ptr<Consumer> m_consumer;
-  QHash<QString, quint64> m_positions;
+  std::unique_ptr<DatabaseWatcher> m_watcher;
+  ShardPositions m_positions;  // applied position per shard, loaded at start
+  QStringList m_urls;          // the NATS servers in use
   int m_connectAttempts = 0;
-  qint64 m_natsReconnects = 0;
   int m_streamAttempts = 0;
+  qint64 m_natsReconnects = 0;
   bool m_running = false;
-  bool m_captureStale = false;
-  bool m_startedOnce = false;
-  bool m_publishingPaused = false;  // after the first start, connection failures never end the node
-  QStringList m_urls;  // the schema changed but the triggers could not be re-created yet
-  QFileSystemWatcher m_watcher;
-  QTimer m_wakeCoalescer;  // many file events -> one wake-up
-  // Looks again 25 ms and 250 ms after the last file event: the event of the -wal write can
-  // come before SQLite makes the commit visible (through the memory-mapped -shm, which raises
-  // no event), and nothing else would wake the node until the next cleanup or poll.
-  QTimer m_settleTimer;
-  int m_settleStep = 0;
-  QTimer m_pollTimer;      // polling_interval, when set
-  QTimer m_cleanupTimer;   // cleanup_interval
-  QTimer m_statusTimer;    // status cadence
-  QTimer m_idleTimer;      // sleep_timeout checks
+  bool m_startedOnce = false;  // after the first start, connection failures never end the node
+  bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
+  bool m_publishingPaused = false;
+  QTimer m_cleanupTimer;  // cleanup_interval
+  QTimer m_statusTimer;   // status cadence
+  QTimer m_idleTimer;     // sleep_timeout checks
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
   qint64 m_statusCostNs = 0;
-  QString m_instance;           // random per process: tells a second node with our id apart
+  int m_lastHealth = -1;  // -1 unknown, 0 unhealthy, 1 healthy: HealthChanged events
+  QString m_lastUnhealthyReason;
+  QString m_instance;  // random per process: tells a second node with our id apart
   bool m_warnedDuplicateId = false;
   QHash<quint64, PeerStatus> m_peers;  // from status records, by node id
   QElapsedTimer m_uptime;

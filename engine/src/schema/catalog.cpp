@@ -1,5 +1,7 @@
 #include "schema/catalog.h"
 
+#include "wire/shard.h"
+
 #include <QCryptographicHash>
 #include <QLoggingCategory>
 
@@ -24,19 +26,18 @@ Result<TableInfo> readTable(SqliteDb& db, const QString& name, bool withoutRowid
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR(stmt->bindText(1, name.toUtf8()));
   QList<QPair<int, QString>> pk;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return row.status().withContext("read columns of " + name);
-    if (!*row) break;
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& row : rows) {
     ColumnInfo c;
-    c.name = stmt->columnText(0);
-    c.declaredType = stmt->columnText(1);
-    c.notNull = stmt->columnInt(2) != 0;
-    c.pk = int(stmt->columnInt(3));
-    c.hidden = int(stmt->columnInt(4));
+    c.name = row.columnText(0);
+    c.declaredType = row.columnText(1);
+    c.notNull = row.columnInt(2) != 0;
+    c.pk = int(row.columnInt(3));
+    c.hidden = int(row.columnInt(4));
     if (c.pk > 0) pk.append({c.pk, c.name});
     t.columns.append(c);
   }
+  HL_RETURN_IF_ERROR(rows.status().withContext("read columns of " + name));
   std::sort(pk.begin(), pk.end());
   for (const auto& [pos, column] : pk) t.pkColumns << column;
   for (const char* alias : {"rowid", "_rowid_", "oid"}) {
@@ -56,6 +57,24 @@ const ColumnInfo* TableInfo::column(const QString& name) const {
   for (const ColumnInfo& c : columns)
     if (c.name.compare(name, Qt::CaseInsensitive) == 0) return &c;
   return nullptr;
+}
+
+QByteArray rowKeyOf(const TableInfo& t, const RowImage& row, RowImage* key) {
+  RowImage found;
+  const QStringList names = t.keyColumns();
+  found.reserve(names.size());
+  for (const QString& k : names) {
+    for (const auto& [name, value] : row) {
+      if (name.compare(k, Qt::CaseInsensitive) == 0) {
+        found.append({k, value});
+        break;
+      }
+    }
+  }
+  if (found.size() != names.size()) return {};
+  const QByteArray bytes = shardKeyBytes(t.name, found);
+  if (key) *key = std::move(found);
+  return bytes;
 }
 
 QStringList TableInfo::storedColumns() const {
@@ -86,14 +105,13 @@ Status SchemaCatalog::reload() {
   struct Entry { QString name; QString type; bool wr; };
   QList<Entry> entries;
   QStringList virtualTables;
-  for (;;) {
-    auto row = list->step();
-    if (!row) return row.status().withContext("list tables");
-    if (!*row) break;
-    Entry e{list->columnText(0), list->columnText(1), list->columnInt(2) != 0};
+  SqliteRows rows(*list);
+  for (const SqliteStmt& row : rows) {
+    Entry e{row.columnText(0), row.columnText(1), row.columnInt(2) != 0};
     if (e.type == QLatin1String("virtual")) virtualTables << e.name;
     entries.append(e);
   }
+  HL_RETURN_IF_ERROR(rows.status().withContext("list tables"));
   QList<TableInfo> tables;
   QStringList skipped;
   for (const Entry& e : entries) {

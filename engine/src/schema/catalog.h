@@ -13,6 +13,7 @@
 
 #include "harmonylite/status.h"
 #include "sqlite/sqlite_db.h"
+#include "wire/change.h"
 
 namespace hl {
 
@@ -78,6 +79,13 @@ class SchemaCatalog {
 // docs/wire-format.md#schema-hash: the canonical text hashed (exposed for tests and -schema-status) and its SHA-256.
 QString schemaHashCanonical(const QList<TableInfo>& tables);
 QString schemaHashOf(const QList<TableInfo>& tables);
+
+// A row's identity across nodes: the shard-key bytes of its table and key values
+// (docs/wire-format.md#shard). The publisher routes a change by it; the own-change bookkeeping
+// and the convergence rule compare rows by it. `row` holds at least the key columns (names
+// matched case-insensitively, as SQLite does); `key`, when given, receives them in key order.
+// Empty when a key column is missing.
+QByteArray rowKeyOf(const TableInfo& table, const RowImage& row, RowImage* key = nullptr);
 
 // True for names the engine owns: they start with "__harmonylite__".
 bool isInternalName(const QString& name);

@@ -124,11 +124,17 @@ Result<bool> SqliteStmt::step() {
 }
 
 Status SqliteStmt::run() {
-  for (;;) {
-    auto row = step();
-    if (!row) return row.status();
-    if (!*row) return Status::ok();
+  SqliteRows rows(*this);
+  for ([[maybe_unused]] const SqliteStmt& row : rows) {
   }
+  return rows.status();
+}
+
+void SqliteRows::advance() {
+  if (m_done) return;
+  auto row = m_stmt->step();
+  if (!row) m_status = row.status();
+  m_done = !row || !*row;
 }
 
 void SqliteStmt::reset() {

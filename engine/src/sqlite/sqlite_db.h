@@ -14,6 +14,7 @@
 #include <QString>
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <unordered_map>
 
@@ -31,7 +32,7 @@ class SqliteDb {
   struct Options {
     bool readOnly = false;
     bool create = true;           // create the file when missing (ignored when readOnly)
-    int busyTimeoutMs = 200;      // small: the engine thread must not block long (STYLE)
+    int busyTimeoutMs = 200;      // small: the engine thread must not block long (docs/architecture.md#threads)
   };
 
   static Result<SqliteDb> open(const QString& path, const Options& options);
@@ -104,6 +105,53 @@ class SqliteStmt {
   };
   std::unique_ptr<sqlite3_stmt, Finalizer> m_stmt;
   sqlite3* m_db = nullptr;
+};
+
+// The rows of a statement, for a range-for; the statement is reset when the range ends:
+//
+//   SqliteRows rows(*stmt);
+//   for (const SqliteStmt& row : rows) use(row.columnInt(0));
+//   HL_RETURN_IF_ERROR(rows.status());
+//
+// A step that fails ends the loop; status() then says why (check it after every loop).
+class SqliteRows {
+ public:
+  explicit SqliteRows(SqliteStmt& stmt) : m_stmt(&stmt) {}
+  SqliteRows(const SqliteRows&) = delete;
+  SqliteRows& operator=(const SqliteRows&) = delete;
+  ~SqliteRows() { m_stmt->reset(); }
+
+  class Iterator {
+   public:
+    using value_type = SqliteStmt;
+    using difference_type = std::ptrdiff_t;
+    explicit Iterator(SqliteRows* rows = nullptr) : m_rows(rows) {}
+    const SqliteStmt& operator*() const { return *m_rows->m_stmt; }
+    Iterator& operator++() {
+      m_rows->advance();
+      return *this;
+    }
+    void operator++(int) { m_rows->advance(); }
+    bool operator==(std::default_sentinel_t) const { return m_rows->m_done; }
+
+   private:
+    SqliteRows* m_rows;
+  };
+
+  Iterator begin() {
+    advance();
+    return Iterator(this);
+  }
+  std::default_sentinel_t end() const { return {}; }
+  // OK when every row was read; the error of the step that ended the loop otherwise.
+  [[nodiscard]] const Status& status() const { return m_status; }
+
+ private:
+  void advance();
+
+  SqliteStmt* m_stmt;
+  Status m_status;
+  bool m_done = false;
 };
 
 // A transaction that rolls back unless commit() succeeds.

@@ -2,6 +2,7 @@
 // Thread: value type, any thread.
 #pragma once
 
+#include <QByteArray>
 #include <QList>
 #include <QPair>
 #include <QString>
@@ -17,6 +18,14 @@ namespace hl {
 enum class ChangeType : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 
 const char* changeTypeName(ChangeType type);
+
+// Nats-Msg-Id of a change this edition publishes: "<node id>-<change id>" (docs/wire-format.md#message).
+// JetStream drops a second message with the same id inside its duplicates window, so a change
+// sent again after a lost ack is stored once.
+QByteArray messageId(uint64_t nodeId, int64_t changeId);
+// The parts of a message id made by messageId(); false for anything else (a Go sender sends
+// none, and the header is not trusted beyond this).
+bool parseMessageId(const QByteArray& id, uint64_t* nodeId, int64_t* changeId);
 
 // A column of a row image: (column name, value), in the order the encoder writes them.
 using RowImage = QList<QPair<QString, Value>>;

@@ -1,9 +1,10 @@
-// The replication engine and the thread it runs on.
+// EngineThread: what a host (the headless runner, the dashboard) owns to run a node.
 //
-// EngineThread is what hosts (the headless runner, the GUI) own: it is created and used on the
-// host thread, starts one QThread with its own event loop, and moves an Engine onto it. Every
-// call into the engine is a queued call with copyable values; results come back as signals.
-// The Engine owns every SQLite and NATS handle and child process, all on the engine thread.
+// It is created and used on the host's thread, starts one QThread with its own event loop and
+// moves the engine (engine/src/runtime/engine.h, internal) onto it. Every call into the engine
+// is a queued call with copyable values; results come back as signals: the status a few times
+// per second, events as they happen, the answers to controls. The engine owns every SQLite and
+// NATS handle and child process, all on the engine thread (docs/architecture.md).
 #pragma once
 
 #include <QObject>
@@ -58,6 +59,8 @@ class EngineThread final : public QObject {
   void finished();
   // The node's status, a few times per second, as a copy (see engine_state.h).
   void statusChanged(const hl::NodeStatus& status);
+  // Something happened (state changes, dead letters, conflicts): told once, as it happens.
+  void event(const hl::EngineEvent& event);
   // sleep_timeout reached: nothing published or applied for that long.
   void idleTimeout(qint64 idleMs);
   // The answer to control(): ok, or the reason it was refused or failed.
@@ -65,12 +68,8 @@ class EngineThread final : public QObject {
 
  private:
   QThread m_thread;
-  Engine* m_engine = nullptr;
-  bool m_stopRequested = false;  // lives on m_thread; deleted there (finished -> deleteLater)
+  Engine* m_engine = nullptr;  // lives on m_thread; deleted there (finished -> deleteLater)
+  bool m_stopRequested = false;
 };
-
-// -cleanup: removes every __harmonylite__ trigger and table from the database at `dbPath`.
-// The application's tables and rows are untouched; the next start installs capture again.
-Status removeCaptureObjects(const QString& dbPath);
 
 }  // namespace hl

@@ -1,0 +1,54 @@
+// The text of the states of harmonylite/engine_state.h, for the edges (JSON, metrics, records).
+#include "harmonylite/engine_state.h"
+
+#include <QStringList>
+
+namespace hl {
+
+QString stateName(ShardState state) {
+  switch (state) {
+    case ShardState::Stopped: return QStringLiteral("stopped");
+    case ShardState::Running: return QStringLiteral("running");
+    case ShardState::Paused: return QStringLiteral("paused");
+    case ShardState::NeedsRestore: return QStringLiteral("needs-restore");
+  }
+  return QStringLiteral("stopped");
+}
+
+QString stateName(ServerState state) {
+  switch (state) {
+    case ServerState::None: return QStringLiteral("none");
+    case ServerState::Stopped: return QStringLiteral("stopped");
+    case ServerState::Starting: return QStringLiteral("starting");
+    case ServerState::Running: return QStringLiteral("running");
+    case ServerState::Restarting: return QStringLiteral("restarting");
+    case ServerState::Failed: return QStringLiteral("failed");
+  }
+  return QStringLiteral("none");
+}
+
+ShardState shardStateFromName(const QString& name, ShardState fallback) {
+  for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
+    if (name == stateName(s)) return s;
+  return fallback;
+}
+
+QString shardStatesText(const QList<QPair<int, ShardState>>& states) {
+  QStringList parts;
+  for (const auto& [shard, state] : states) parts << QStringLiteral("%1:%2").arg(shard).arg(stateName(state));
+  return parts.join(' ');
+}
+
+QList<QPair<int, ShardState>> shardStatesFromText(const QString& text) {
+  QList<QPair<int, ShardState>> out;
+  for (const QString& part : text.split(' ', Qt::SkipEmptyParts)) {
+    const qsizetype colon = part.indexOf(':');
+    bool ok = false;
+    const int shard = part.left(colon).toInt(&ok);
+    if (colon <= 0 || !ok || shard <= 0) continue;
+    out.append({shard, shardStateFromName(part.mid(colon + 1))});
+  }
+  return out;
+}
+
+}  // namespace hl

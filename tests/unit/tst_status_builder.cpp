@@ -1,0 +1,92 @@
+// The status model and its health rule (observe/status_builder.h), on plain values: one row per
+// check of the rule, in the order the rule applies them.
+#include <QtTest>
+
+#include "observe/status_builder.h"
+
+using namespace hl;
+
+namespace {
+ShardStatus shard(int n, ShardState state, const QString& error = {}) {
+  ShardStatus s;
+  s.shard = n;
+  s.state = state;
+  s.lastError = error;
+  return s;
+}
+
+// A node where every check passes.
+StatusFacts healthyFacts() {
+  StatusFacts f;
+  f.nodeId = 7;
+  f.dbOpen = true;
+  f.natsConnected = true;
+  f.captureExpected = true;
+  f.captureInstalled = true;
+  f.shards = {shard(1, ShardState::Running), shard(2, ShardState::Running)};
+  return f;
+}
+}  // namespace
+
+class TestStatusBuilder : public QObject {
+  Q_OBJECT
+ private slots:
+  void healthRule_data() {
+    QTest::addColumn<QString>("change");
+    QTest::addColumn<QString>("reason");  // "" = healthy
+    QTest::newRow("all checks pass") << "" << "";
+    QTest::newRow("database closed") << "db" << "database not open";
+    QTest::newRow("database closed wins over NATS") << "db+nats" << "database not open";
+    QTest::newRow("NATS down") << "nats" << "NATS not connected";
+    QTest::newRow("capture missing") << "capture" << "change capture not installed";
+    QTest::newRow("capture not expected (publish = false)") << "capture+nopublish" << "";
+    QTest::newRow("pending count unreadable") << "pending" << "cannot read pending changes: disk I/O error";
+    QTest::newRow("conflicts unreadable") << "conflicts" << "cannot read conflicts: database is locked";
+    QTest::newRow("operator pause is healthy") << "paused" << "";
+    QTest::newRow("stopped shard") << "stopped" << "shard 2 is stopped: stream info: timeout";
+    QTest::newRow("shard needs a restore") << "restore" << "shard 1 is needs-restore";
+    QTest::newRow("NATS down wins over a shard") << "nats+restore" << "NATS not connected";
+  }
+  void healthRule() {
+    QFETCH(QString, change);
+    QFETCH(QString, reason);
+    StatusFacts f = healthyFacts();
+    const QStringList parts = change.split('+', Qt::SkipEmptyParts);
+    for (const QString& c : parts) {
+      if (c == "db") f.dbOpen = false;
+      if (c == "nats") f.natsConnected = false;
+      if (c == "capture") f.captureInstalled = false;
+      if (c == "nopublish") f.captureExpected = false;
+      if (c == "pending") f.pendingChanges = Status::ioError("disk I/O error");
+      if (c == "conflicts") f.recentConflicts = Status::busy("database is locked");
+      if (c == "paused") f.shards[0].state = ShardState::Paused;
+      if (c == "stopped") f.shards[1] = shard(2, ShardState::Stopped, "stream info: timeout");
+      if (c == "restore") f.shards[0].state = ShardState::NeedsRestore;
+    }
+    const NodeStatus st = buildStatus(f);
+    QCOMPARE(st.unhealthyReason, reason);
+    QCOMPARE(st.healthy, reason.isEmpty());
+  }
+
+  void valuesAreCopiedAndFailedReadsAreZero() {
+    StatusFacts f = healthyFacts();
+    f.pendingChanges = int64_t(12);
+    f.failedChanges = Status::ioError("gone");
+    f.deadLetterCount = int64_t(3);
+    f.embeddedServer = ServerState::Restarting;
+    f.recentDeadLetters = QList<DeadLetterInfo>{{5, "t", "s", 9, "bad"}};
+    const NodeStatus st = buildStatus(f);
+    QCOMPARE(st.nodeId, uint64_t(7));
+    QCOMPARE(st.pendingChanges, qint64(12));
+    QCOMPARE(st.failedChanges, qint64(0));
+    QCOMPARE(st.deadLetterCount, qint64(3));
+    QCOMPARE(st.embeddedServer, ServerState::Restarting);
+    QCOMPARE(st.recentDeadLetters.size(), 1);
+    QCOMPARE(st.shards.size(), 2);
+    QVERIFY(!st.healthy);
+    QCOMPARE(st.unhealthyReason, QString("cannot read failed changes: gone"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestStatusBuilder)
+#include "tst_status_builder.moc"
