@@ -34,15 +34,13 @@ Result<SqliteStmt*> Applier::statement(const QString& key, const std::function<Q
   return &it->second;
 }
 
-Status Applier::applyOne(const Change& change) {
+Result<Applier::Resolved> Applier::resolve(const Change& change) const {
   const TableInfo* t = m_catalog.find(change.table);
   if (!t) return Status::poison(QStringLiteral("unknown table \"%1\"").arg(change.table));
-
-  // Resolve every column name of the message against the local table.
-  QStringList keyNames = t->keyColumns();
-  QList<const Value*> keyValues(keyNames.size(), nullptr);
-  QStringList columns;  // local names of non-key, non-generated columns present
-  QList<const Value*> values;
+  Resolved r;
+  r.table = t;
+  r.keyNames = t->keyColumns();
+  r.keyValues = QList<const Value*>(r.keyNames.size(), nullptr);
   for (qsizetype i = 0; i < change.row.size(); ++i) {
     const QString& name = change.row[i].first;
     const Value& value = change.row[i].second;
@@ -51,95 +49,102 @@ Status Applier::applyOne(const Change& change) {
         return Status::poison(QStringLiteral("column \"%1\" appears twice").arg(name));
     }
     if (!t->hasDeclaredPk() && name.compare(QLatin1String("rowid"), Qt::CaseInsensitive) == 0) {
-      keyValues[0] = &value;
+      r.keyValues[0] = &value;
       continue;
     }
     const ColumnInfo* c = t->column(name);
-    if (!c)
-      return Status::poison(
-          QStringLiteral("unknown column \"%1\" in table \"%2\"").arg(name, t->name));
+    if (!c) return Status::poison(QStringLiteral("unknown column \"%1\" in table \"%2\"").arg(name, t->name));
     if (c->isGenerated()) continue;  // computed locally
-    if (const qsizetype k = keyNames.indexOf(c->name); k >= 0) {
-      keyValues[k] = &value;
+    if (const qsizetype k = r.keyNames.indexOf(c->name); k >= 0) {
+      r.keyValues[k] = &value;
     } else {
-      columns << c->name;
-      values << &value;
+      r.columns << c->name;
+      r.values << &value;
     }
   }
-  for (qsizetype i = 0; i < keyNames.size(); ++i) {
-    if (!keyValues[i])
-      return Status::poison(
-          QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(keyNames[i], t->name));
+  for (qsizetype i = 0; i < r.keyNames.size(); ++i) {
+    if (!r.keyValues[i])
+      return Status::poison(QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(r.keyNames[i], t->name));
   }
+  return r;
+}
 
-  const QString& table = t->quotedName;
-  if (change.type == ChangeType::kDelete) {
-    auto stmt = statement("d\x1f" + t->name, [&] {
-      QStringList where;
-      for (qsizetype i = 0; i < keyNames.size(); ++i)
-        where << QStringLiteral("%1 IS ?%2")
-                     .arg(t->hasDeclaredPk() ? quoteIdentifier(keyNames[i]) : t->rowidName)
-                     .arg(i + 1);
-      return QStringLiteral("DELETE FROM %1 WHERE %2").arg(table, where.join(" AND "));
-    });
-    if (!stmt) return stmt.status();
-    for (qsizetype i = 0; i < keyNames.size(); ++i)
-      HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *keyValues[i]));
-    return poisonIfData((*stmt)->run(), "delete from " + t->name);
-  }
+Status Applier::applyOne(const Change& change) {
+  auto resolved = resolve(change);
+  if (!resolved) return resolved.status();
+  if (change.type == ChangeType::kDelete) return deleteRow(*resolved);
+  return resolved->table->hasDeclaredPk() ? upsertByKey(*resolved) : upsertByRowid(*resolved);
+}
 
-  const QString columnKey = columns.join(QChar(0x1f));
-  if (t->hasDeclaredPk()) {
-    auto stmt = statement("u\x1f" + t->name + '\x1e' + columnKey, [&] {
-      QStringList names, params, sets, conflict;
-      int n = 0;
-      for (const QString& k : keyNames) {
-        names << quoteIdentifier(k);
-        params << QStringLiteral("?%1").arg(++n);
-        conflict << quoteIdentifier(k);
-      }
-      for (const QString& c : columns) {
-        names << quoteIdentifier(c);
-        params << QStringLiteral("?%1").arg(++n);
-        sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
-      }
-      const QString action = sets.isEmpty() ? QStringLiteral("NOTHING")
-                                            : QStringLiteral("UPDATE SET ") + sets.join(", ");
-      return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
-          .arg(table, names.join(','), params.join(','), conflict.join(','), action);
-    });
-    if (!stmt) return stmt.status();
-    int i = 1;
-    for (const Value* v : keyValues) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
-    for (const Value* v : values) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
-    return poisonIfData((*stmt)->run(), "upsert into " + t->name);
-  }
+Status Applier::deleteRow(const Resolved& r) {
+  const TableInfo* t = r.table;
+  auto stmt = statement("d\x1f" + t->name, [&] {
+    QStringList where;
+    for (qsizetype i = 0; i < r.keyNames.size(); ++i)
+      where << QStringLiteral("%1 IS ?%2")
+                   .arg(t->hasDeclaredPk() ? quoteIdentifier(r.keyNames[i]) : t->rowidName)
+                   .arg(i + 1);
+    return QStringLiteral("DELETE FROM %1 WHERE %2").arg(t->quotedName, where.join(" AND "));
+  });
+  if (!stmt) return stmt.status();
+  for (qsizetype i = 0; i < r.keyNames.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *r.keyValues[i]));
+  return poisonIfData((*stmt)->run(), "delete from " + t->name);
+}
 
-  // By rowid: update the row if it exists, else insert it with that rowid.
-  if (!columns.isEmpty()) {
+Status Applier::upsertByKey(const Resolved& r) {
+  const TableInfo* t = r.table;
+  auto stmt = statement("u\x1f" + t->name + '\x1e' + r.columns.join(QChar(0x1f)), [&] {
+    QStringList names, params, sets, conflict;
+    int n = 0;
+    for (const QString& k : r.keyNames) {
+      names << quoteIdentifier(k);
+      params << QStringLiteral("?%1").arg(++n);
+      conflict << quoteIdentifier(k);
+    }
+    for (const QString& c : r.columns) {
+      names << quoteIdentifier(c);
+      params << QStringLiteral("?%1").arg(++n);
+      sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
+    }
+    const QString action = sets.isEmpty() ? QStringLiteral("NOTHING") : QStringLiteral("UPDATE SET ") + sets.join(", ");
+    return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
+        .arg(t->quotedName, names.join(','), params.join(','), conflict.join(','), action);
+  });
+  if (!stmt) return stmt.status();
+  int i = 1;
+  for (const Value* v : r.keyValues) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
+  for (const Value* v : r.values) HL_RETURN_IF_ERROR(bindValue(**stmt, i++, *v));
+  return poisonIfData((*stmt)->run(), "upsert into " + t->name);
+}
+
+// A table without a declared key: update the row with that rowid if it exists, else insert it
+// with that rowid.
+Status Applier::upsertByRowid(const Resolved& r) {
+  const TableInfo* t = r.table;
+  const QString columnKey = r.columns.join(QChar(0x1f));
+  if (!r.columns.isEmpty()) {
     auto upd = statement("r\x1f" + t->name + '\x1e' + columnKey, [&] {
       QStringList sets;
-      for (int i = 0; i < columns.size(); ++i)
-        sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(columns[i])).arg(i + 2);
-      return QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1").arg(table, sets.join(", "), t->rowidName);
+      for (int i = 0; i < r.columns.size(); ++i) sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(r.columns[i])).arg(i + 2);
+      return QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1").arg(t->quotedName, sets.join(", "), t->rowidName);
     });
     if (!upd) return upd.status();
-    HL_RETURN_IF_ERROR(bindValue(**upd, 1, *keyValues[0]));
-    for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *values[i]));
+    HL_RETURN_IF_ERROR(bindValue(**upd, 1, *r.keyValues[0]));
+    for (int i = 0; i < r.values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *r.values[i]));
     HL_RETURN_IF_ERROR(poisonIfData((*upd)->run(), "update " + t->name));
     if (m_db.changes() > 0) return Status::ok();
   }
   auto ins = statement("i\x1f" + t->name + '\x1e' + columnKey, [&] {
     QStringList names{t->rowidName}, params{QStringLiteral("?1")};
-    for (int i = 0; i < columns.size(); ++i) {
-      names << quoteIdentifier(columns[i]);
+    for (int i = 0; i < r.columns.size(); ++i) {
+      names << quoteIdentifier(r.columns[i]);
       params << QStringLiteral("?%1").arg(i + 2);
     }
-    return QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)").arg(table, names.join(','), params.join(','));
+    return QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)").arg(t->quotedName, names.join(','), params.join(','));
   });
   if (!ins) return ins.status();
-  HL_RETURN_IF_ERROR(bindValue(**ins, 1, *keyValues[0]));
-  for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *values[i]));
+  HL_RETURN_IF_ERROR(bindValue(**ins, 1, *r.keyValues[0]));
+  for (int i = 0; i < r.values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *r.values[i]));
   return poisonIfData((*ins)->run(), "insert into " + t->name);
 }
 

@@ -52,8 +52,20 @@ class Applier {
                                const QHash<qsizetype, Status>& poisoned = {});
 
  private:
+  // A change's names resolved against the local table (checked before any SQL is built).
+  struct Resolved {
+    const TableInfo* table = nullptr;
+    QStringList keyNames;            // TableInfo::keyColumns()
+    QList<const Value*> keyValues;   // parallel to keyNames
+    QStringList columns;             // local names of the other (non-generated) columns carried
+    QList<const Value*> values;      // parallel to columns
+  };
+  Result<Resolved> resolve(const Change& change) const;
   // Applies one change; kPoison for anything the message got wrong.
   Status applyOne(const Change& change);
+  Status deleteRow(const Resolved& r);
+  Status upsertByKey(const Resolved& r);
+  Status upsertByRowid(const Resolved& r);
   // A cached statement by key; `makeSql` is called only when it is not prepared yet.
   Result<SqliteStmt*> statement(const QString& key, const std::function<QString()>& makeSql);
 

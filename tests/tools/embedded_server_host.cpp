@@ -17,10 +17,17 @@ int main(int argc, char** argv) {
   options.storeDir = QString::fromLocal8Bit(argv[1]);
   options.nodeId = QByteArray(argv[2]).toULongLong();
   hl::EmbeddedServer server(options);
+  auto fail = [&out](const hl::Status& s) {
+    out << "error: " << s.message() << Qt::endl;
+    QCoreApplication::exit(1);
+  };
+  QObject::connect(&server, &hl::EmbeddedServer::ready, &server,
+                   [&] { out << server.pid() << ' ' << server.clientUrl() << Qt::endl; },
+                   Qt::SingleShotConnection);
+  QObject::connect(&server, &hl::EmbeddedServer::startFailed, &server, fail);
   if (const hl::Status s = server.start(); !s.isOk()) {
     out << "error: " << s.message() << '\n';
     return 1;
   }
-  out << server.pid() << ' ' << server.clientUrl() << Qt::endl;
   return app.exec();
 }
