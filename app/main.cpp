@@ -6,6 +6,7 @@
 #include <QDir>
 
 #include <memory>
+#include <optional>
 
 #include <cstdio>
 
@@ -48,6 +49,90 @@ QStringList splitList(const QString& s) {
   return out;
 }
 
+// The configuration this start runs on, and where it came from.
+struct ChosenConfig {
+  hl::Config config;
+  QList<hl::ConfigWarning> warnings;
+  hl::RememberedSetup remembered;  // what the dashboard remembers (shown in Settings)
+  bool restored = false;           // the remembered setup is the one in use
+  QString rememberedProblem;       // why the remembered setup could not be used
+};
+
+// -config, else (with a dashboard) the setup last chosen in it if that still works, else the
+// first-run defaults (remembered_setup.h); then the flags that override the file.
+hl::Result<ChosenConfig> chooseConfig(const hl::CommandLine& cli, bool gui) {
+  ChosenConfig c;
+  if (gui) c.remembered = hl::loadRememberedSetup();
+  if (!cli.configPath.isEmpty()) {
+    auto loaded = hl::loadConfigFile(cli.configPath);
+    if (!loaded) return loaded.status();
+    c.config = loaded->config;
+    c.warnings = loaded->warnings;
+  } else {
+    if (!c.remembered.isEmpty()) {
+      auto r = hl::restoreSetup(c.remembered, &c.warnings);
+      if (r) {
+        c.config = *r;
+        c.restored = true;
+      } else {
+        c.rememberedProblem = r.status().message();
+      }
+    }
+    if (!c.restored) {
+      auto defaults = hl::firstRunConfig();
+      if (!defaults) return defaults.status();
+      c.config = *defaults;
+    }
+  }
+  if (cli.nodeId) c.config.nodeId = *cli.nodeId;
+  c.config.nats.clusterAddr = cli.clusterAddr;
+  c.config.nats.clusterPeers = splitList(cli.clusterPeers);
+  c.config.nats.leafServers = splitList(cli.leafServers);
+  auto nodeId = hl::resolveNodeId(c.config);
+  if (!nodeId) return nodeId.status().withContext("node id");
+  c.config.nodeId = *nodeId;
+  return c;
+}
+
+void logStart(const ChosenConfig& c) {
+  const hl::Config& config = c.config;
+  hl::installLogHandler(hl::logFormatFromName(config.logging.format), config.logging.verbose);
+  hl::setLogNodeId(config.nodeId);
+  for (const hl::ConfigWarning& w : c.warnings) qCWarning(lcConfig).noquote() << w.message;
+  if (!c.rememberedProblem.isEmpty())
+    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" + c.remembered.describe() +
+                                       ") no longer works:"
+                                << c.rememberedProblem << "- running on the first-run defaults";
+  if (c.restored)
+    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:" << c.remembered.describe();
+  qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node" << config.nodeId << "config"
+                           << (!config.sourcePath.isEmpty() ? config.sourcePath
+                               : c.restored                 ? QStringLiteral("(remembered by the dashboard)")
+                                                            : QStringLiteral("(first-run defaults)"));
+}
+
+// The flags that do one thing and exit (-cleanup, and the ones not available yet); nullopt
+// when the node is to run.
+std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& config) {
+  if (cli.cleanup) {
+    const hl::Status s = hl::removeCaptureObjects(config.dbPath);
+    if (!s.isOk()) {
+      printErr(s.message());
+      return 1;
+    }
+    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from" << config.dbPath;
+    return 0;
+  }
+  if (cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
+    const char* which = cli.saveSnapshot   ? "-save-snapshot"
+                        : cli.schemaStatus ? "-schema-status"
+                                           : "-schema-status-cluster";
+    printErr(QStringLiteral("%1 is not available in this version yet").arg(which));
+    return 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,89 +173,18 @@ int main(int argc, char** argv) {
   QCoreApplication::setApplicationName("harmonylite");
   QCoreApplication::setOrganizationName("harmonylite");
 
-  hl::Config config;
-  QList<hl::ConfigWarning> warnings;
-  // What the dashboard remembers (shown in Settings even when -config is given).
-  const hl::RememberedSetup remembered = gui ? hl::loadRememberedSetup() : hl::RememberedSetup{};
-  bool restored = false;
-  QString rememberedProblem;
-  if (!cli.configPath.isEmpty()) {
-    auto loaded = hl::loadConfigFile(cli.configPath);
-    if (!loaded) {
-      printErr(loaded.status().message());
-      return 1;
-    }
-    config = loaded->config;
-    warnings = loaded->warnings;
-  } else {
-    // The dashboard opens on the setup last chosen in it, if that still works; a headless
-    // start always uses the first-run defaults (remembered_setup.h).
-    if (!remembered.isEmpty()) {
-      auto r = hl::restoreSetup(remembered, &warnings);
-      if (r) {
-        config = *r;
-        restored = true;
-      } else {
-        rememberedProblem = r.status().message();
-      }
-    }
-    if (!restored) {
-      auto defaults = hl::firstRunConfig();
-      if (!defaults) {
-        printErr(defaults.status().message());
-        return 1;
-      }
-      config = *defaults;
-    }
-  }
-  if (cli.nodeId) config.nodeId = *cli.nodeId;
-  config.nats.clusterAddr = cli.clusterAddr;
-  config.nats.clusterPeers = splitList(cli.clusterPeers);
-  config.nats.leafServers = splitList(cli.leafServers);
-
-  auto nodeId = hl::resolveNodeId(config);
-  if (!nodeId) {
-    printErr("node id: " + nodeId.status().message());
+  auto chosen = chooseConfig(cli, gui);
+  if (!chosen) {
+    printErr(chosen.status().message());
     return 1;
   }
-  config.nodeId = *nodeId;
-
-  hl::installLogHandler(hl::logFormatFromName(config.logging.format), config.logging.verbose);
-  hl::setLogNodeId(config.nodeId);
-  for (const hl::ConfigWarning& w : warnings) qCWarning(lcConfig).noquote() << w.message;
-  if (!rememberedProblem.isEmpty())
-    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" + remembered.describe() +
-                                       ") no longer works:"
-                                << rememberedProblem << "- running on the first-run defaults";
-  if (restored)
-    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:" << remembered.describe();
-  qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node"
-                           << config.nodeId << "config"
-                           << (!config.sourcePath.isEmpty() ? config.sourcePath
-                               : restored                   ? QStringLiteral("(remembered by the dashboard)")
-                                                            : QStringLiteral("(first-run defaults)"));
-
-  if (cli.cleanup) {
-    const hl::Status s = hl::removeCaptureObjects(config.dbPath);
-    if (!s.isOk()) {
-      printErr(s.message());
-      return 1;
-    }
-    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from"
-                             << config.dbPath;
-    return 0;
-  }
-  if (cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
-    const char* which = cli.saveSnapshot   ? "-save-snapshot"
-                        : cli.schemaStatus ? "-schema-status"
-                                           : "-schema-status-cluster";
-    printErr(QStringLiteral("%1 is not available in this version yet").arg(which));
-    return 1;
-  }
+  logStart(*chosen);
+  const hl::Config& config = chosen->config;
+  if (const std::optional<int> rc = runOneShot(cli, config)) return *rc;
 
   if (gui) {
     hl::GuiRunner runner(config);
-    runner.rememberSetups(remembered, restored);
+    runner.rememberSetups(chosen->remembered, chosen->restored);
     return runner.exec();
   }
   if (cli.noGui) {
