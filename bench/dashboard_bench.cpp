@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   GuiRunner gui(loaded->config);
   if (Status s = gui.start(); !s.isOk()) { out << s.message() << "\n"; return 1; }
   QQuickWindow* window = gui.window();
-  test::waitFor([&] { return gui.controller()->engineState() == "running" &&
+  test::waitFor([&] { return gui.controller()->engineState() == DashboardController::EngineState::Running &&
                                                                 gui.controller()->summary().natsConnected; }, 30000);
 
   // Baseline: the same window, engine idle.
@@ -148,9 +148,10 @@ int main(int argc, char** argv) {
   const QList<double> busy = frameIntervals(window, seconds * 1000, click);
   const double elapsedS = double(window_clock.nsecsElapsed()) / 1e9;
   const int64_t rowsAfter = count();
-  // Second baseline, same load: the window no longer receives the status, so what is left of
-  // the frame intervals is the machine's own scheduling under this load.
+  // Second baseline, same load: the window no longer receives the status (nor the engine's
+  // events), so what is left of the frame intervals is the machine's own scheduling under this load.
   QObject::disconnect(gui.engine(), &EngineThread::statusChanged, gui.controller(), nullptr);
+  QObject::disconnect(gui.engine(), &EngineThread::event, gui.controller(), nullptr);
   const QList<double> unfed = frameIntervals(window, std::max(5, seconds / 2) * 1000);
   stop = true;
   writer.join();

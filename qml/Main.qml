@@ -4,6 +4,7 @@ pragma ComponentBehavior: Bound  // delegates use the window's ids
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 import HarmonyLite.Pages
 
@@ -15,10 +16,10 @@ ApplicationWindow {
   minimumWidth: 1024
   minimumHeight: 640
   visible: true
-  // The DashboardController, which the host hands to QML as the context property `controller`
-  // (GuiRunner): the one place that reads it; the pages get it as their `controller` property.
-  readonly property var dashboardController: controller  // qmllint disable unqualified
-  title: dashboardController.windowTitle
+  // The DashboardController, which the host (GuiRunner) sets when it loads this file; the pages
+  // get it as their `controller` property.
+  required property DashboardController controller
+  title: controller.windowTitle
   color: Theme.background
   font.pixelSize: Theme.fontBody
 
@@ -48,7 +49,7 @@ ApplicationWindow {
           Layout.leftMargin: Theme.padding
         }
         Label {
-          text: qsTr("node %1").arg(window.dashboardController.nodeId)
+          text: qsTr("node %1").arg(window.controller.nodeId)
           color: Theme.railText
           font.pixelSize: Theme.fontSmall
           Layout.leftMargin: Theme.padding
@@ -86,7 +87,7 @@ ApplicationWindow {
               }
               Label {
                 // Attention marks: unhealthy, schema mismatch, open dead letters.
-                readonly property var c: window.dashboardController
+                readonly property DashboardController c: window.controller
                 readonly property int marks: navItem.index === 0 && c.summary.valid && !c.summary.healthy ? 1
                                            : navItem.index === 2 ? c.cluster.mismatches
                                            : navItem.index === 3 ? c.summary.deadLetters : 0
@@ -103,7 +104,7 @@ ApplicationWindow {
         }
 
         Label {
-          text: window.dashboardController.summary.version ? "v" + window.dashboardController.summary.version : ""
+          text: window.controller.summary.version ? "v" + window.controller.summary.version : ""
           color: Theme.railText
           font.pixelSize: Theme.fontSmall
           Layout.margins: Theme.padding
@@ -118,11 +119,11 @@ ApplicationWindow {
       Layout.fillHeight: true
       Layout.margins: Theme.padding * 1.5
 
-      OverviewPage { id: overview; controller: window.dashboardController }
-      ShardsPage { id: shards; controller: window.dashboardController }
-      ClusterPage { id: cluster; controller: window.dashboardController }
-      EventsPage { id: events; controller: window.dashboardController }
-      SettingsPage { id: settings; controller: window.dashboardController }
+      OverviewPage { id: overview; controller: window.controller }
+      ShardsPage { id: shards; controller: window.controller }
+      ClusterPage { id: cluster; controller: window.controller }
+      EventsPage { id: events; controller: window.controller }
+      SettingsPage { id: settings; controller: window.controller }
     }
   }
 
@@ -160,7 +161,7 @@ ApplicationWindow {
     Label { id: toastText; anchors.centerIn: parent; text: toast.message; color: "white"; width: Math.min(implicitWidth, parent.width - 40); wrapMode: Text.WordWrap }
     Timer { id: toastTimer; interval: 4000; onTriggered: toast.opacity = 0 }
     Connections {
-      target: window.dashboardController
+      target: window.controller
       function onControlFinished(ok, message) {
         toast.ok = ok
         toast.message = message

@@ -33,7 +33,7 @@ QVariant ClusterModel::data(const QModelIndex& index, int role) const {
     case kSchemaMismatchRole: return !m_selfHash.isEmpty() && !p.schemaHash.isEmpty() && p.schemaHash != m_selfHash;
     case kLagMessagesRole: return QVariant::fromValue<qlonglong>(p.lagMessages);
     case kLagSecondsRole: return p.lagSeconds;
-    case kShardStatesRole: return p.shardStates;
+    case kShardStatesRole: return shardStatesText(p.shardStates);
     case kIsSelfRole: return p.nodeId == m_self;
     default: return {};
   }

@@ -1,17 +1,24 @@
 // ClusterModel: every node this one has heard from through the status records (Cluster page),
 // this node included, ordered by node id. A schema hash that differs from this node's is
-// flagged so the page can highlight it. Thread: GUI thread only.
+// flagged so the page can highlight it. QML sees it as the type ClusterModel of the module
+// HarmonyLite.Backend (controller.cluster); a peer's shard states are one label there
+// ("1:running 2:paused", as its status record carries them). Thread: GUI thread only.
 #pragma once
 
 #include <QAbstractListModel>
 #include <QList>
+#include <QtQml/qqmlregistration.h>
 
 #include "harmonylite/engine_state.h"
 
 namespace hl {
 
-class ClusterModel final : public QAbstractListModel {
+// Not `final`: Qt 6.4's QML registration derives a class from every default-constructible
+// registered type (QQmlElement<T>), uncreatable or not.
+class ClusterModel : public QAbstractListModel {
   Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("the DashboardController's cluster")
   Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
   Q_PROPERTY(int mismatches READ mismatches NOTIFY countChanged)
  public:

@@ -91,7 +91,7 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
     applied += s.appliedChanges;
     lag += s.lagMessages;
     lagSeconds = std::max(lagSeconds, s.lagSeconds);
-    if (s.state == QLatin1String("paused")) ++paused;
+    if (s.state == ShardState::Paused) ++paused;
   }
   NodeSummary n;
   n.valid = true;
@@ -117,8 +117,8 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.conflicts = st.conflictCount;
   n.deadLetters = st.deadLetterCount;
   if (seconds > 0) {
-    n.publishRate = double(std::max<qint64>(0, st.published - m_last.published)) / seconds;
-    n.applyRate = double(std::max<qint64>(0, applied - m_summary.applied)) / seconds;
+    n.publishRate = double(std::max<qint64>(0, st.published - m_lastPublished)) / seconds;
+    n.applyRate = double(std::max<qint64>(0, applied - m_lastApplied)) / seconds;
   }
   n.lagMessages = lag;
   n.lagSeconds = lagSeconds;
@@ -128,11 +128,11 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.lastReplicated = agoText(st.lastReplicatedMs, nowMs);
   n.clusterSize = int(st.cluster.size());
 
-  noticeChanges(m_last, st);
   m_summary = n;
   m_shards.update(st.shards, seconds);
   m_cluster.update(st.cluster, st.nodeId, st.schemaHash, nowMs);
-  m_last = st;
+  m_lastPublished = st.published;
+  m_lastApplied = applied;
   m_haveLast = true;
   m_lastMonotonicMs = monotonicMs;
   emit statusChanged();
@@ -144,69 +144,62 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   emit shardLagSampleAdded(t, lags);
 }
 
-void DashboardController::noticeChanges(const NodeStatus& prev, const NodeStatus& st) {
-  const bool first = !m_haveLast;
-  if (first || prev.natsConnected != st.natsConnected) {
-    if (st.natsConnected) addEvent("state", "NATS connected", st.natsServer);
-    else if (!first) addEvent("error", "NATS disconnected", "the node keeps capturing and reconnects on its own");
+// The rows of the event list, one per engine event, with the titles and details the Events
+// page shows. A dead letter's row stays open (retry/discard buttons) until the engine says it
+// was retried or discarded.
+void DashboardController::onEngineEvent(const EngineEvent& e) {
+  using K = EngineEvent::Kind;
+  using Kind = EventModel::Kind;
+  switch (e.kind) {
+    case K::NatsConnected: addEvent(Kind::State, "NATS connected", e.text); return;
+    case K::NatsDisconnected:
+      addEvent(Kind::Error, "NATS disconnected", "the node keeps capturing and reconnects on its own");
+      return;
+    case K::ServerStateChanged:
+      if (e.serverState == ServerState::None) return;
+      addEvent(e.serverState == ServerState::Failed ? Kind::Error : Kind::State,
+               "Embedded NATS server " + stateName(e.serverState));
+      return;
+    case K::HealthChanged:
+      if (e.healthy) addEvent(Kind::State, "Node healthy");
+      else addEvent(Kind::Error, "Node unhealthy", e.text);
+      return;
+    case K::PublishingPaused: addEvent(Kind::State, "Publishing paused"); return;
+    case K::PublishingResumed: addEvent(Kind::State, "Publishing resumed"); return;
+    case K::ShardStateChanged:
+      addEvent(e.shardState == ShardState::NeedsRestore ? Kind::Error : Kind::State,
+               QStringLiteral("Shard %1 is %2").arg(e.shard).arg(stateName(e.shardState)), e.text);
+      return;
+    case K::ShardError: addEvent(Kind::Error, QStringLiteral("Shard %1 error").arg(e.shard), e.text); return;
+    case K::DeadLettered: {
+      const DeadLetterInfo& d = e.deadLetter;
+      addEvent(Kind::DeadLetter, QStringLiteral("Dead letter #%1: %2 seq %3").arg(d.id).arg(d.stream).arg(d.seq),
+               d.reason, d.id);
+      return;
+    }
+    case K::DeadLetterClosed: m_events.closeDeadLetter(e.deadLetter.id); return;
+    case K::ConflictRecorded: {
+      const ConflictInfo& c = e.conflict;
+      addEvent(Kind::Conflict, QStringLiteral("Conflict on %1 %2").arg(c.table, c.rowKey),
+               QStringLiteral("kept %1, skipped %2").arg(c.winner, c.loser));
+      return;
+    }
   }
-  if (!first && prev.embeddedServer != st.embeddedServer && !st.embeddedServer.isEmpty())
-    addEvent(st.embeddedServer == QLatin1String("failed") ? "error" : "state",
-             "Embedded NATS server " + st.embeddedServer);
-  if (!first && prev.healthy != st.healthy) {
-    if (st.healthy) addEvent("state", "Node healthy");
-    else addEvent("error", "Node unhealthy", st.unhealthyReason);
-  } else if (first && !st.healthy && !st.unhealthyReason.isEmpty()) {
-    addEvent("error", "Node unhealthy", st.unhealthyReason);
-  }
-  if (!first && prev.publishingPaused != st.publishingPaused)
-    addEvent("state", st.publishingPaused ? "Publishing paused" : "Publishing resumed");
-  for (const ShardStatus& s : st.shards) {
-    const auto old = std::find_if(prev.shards.begin(), prev.shards.end(),
-                                  [&](const ShardStatus& p) { return p.shard == s.shard; });
-    const bool known = !first && old != prev.shards.end();
-    if (known && old->state != s.state)
-      addEvent(s.state == QLatin1String("needs-restore") ? "error" : "state",
-               QStringLiteral("Shard %1 is %2").arg(s.shard).arg(s.state), s.lastError);
-    if (!s.lastError.isEmpty() && (!known || old->lastError != s.lastError) &&
-        !(known && old->state != s.state))
-      addEvent("error", QStringLiteral("Shard %1 error").arg(s.shard), s.lastError);
-  }
-  // Conflicts and dead letters: the status carries the newest 20 of each, newest first. Ids
-  // lower than the last one seen mean the table was emptied and counts again from 1.
-  if (!st.recentConflicts.isEmpty() && st.recentConflicts.first().id < m_lastConflictId) m_lastConflictId = 0;
-  if (!st.recentDeadLetters.isEmpty() && st.recentDeadLetters.first().id < m_lastDeadLetterId) m_lastDeadLetterId = 0;
-  for (auto it = st.recentConflicts.crbegin(); it != st.recentConflicts.crend(); ++it) {
-    if (it->id <= m_lastConflictId) continue;
-    m_lastConflictId = it->id;
-    addEvent("conflict", QStringLiteral("Conflict on %1 %2").arg(it->table, it->rowKey),
-             QStringLiteral("kept %1, skipped %2").arg(it->winner, it->loser));
-  }
-  QList<qint64> openIds;
-  for (auto it = st.recentDeadLetters.crbegin(); it != st.recentDeadLetters.crend(); ++it) {
-    openIds << it->id;
-    if (it->id <= m_lastDeadLetterId) continue;
-    m_lastDeadLetterId = it->id;
-    addEvent("dead-letter", QStringLiteral("Dead letter #%1: %2 seq %3").arg(it->id).arg(it->stream).arg(it->seq),
-             it->reason, it->id);
-  }
-  // Only the newest 20 are listed: older open ones are closed only when the table is that small.
-  if (st.deadLetterCount <= st.recentDeadLetters.size()) m_events.closeDeadLettersExcept(openIds);
 }
 
-void DashboardController::addEvent(const QString& kind, const QString& title, const QString& detail,
+void DashboardController::addEvent(EventModel::Kind kind, const QString& title, const QString& detail,
                                    qint64 refId) {
-  DashboardEvent e;
+  EventModel::Event e;
   e.at = QDateTime::currentDateTime();
   e.kind = kind;
   e.title = title;
   e.detail = detail;
   e.refId = refId;
-  e.open = kind == QLatin1String("dead-letter");
+  e.open = kind == EventModel::Kind::DeadLetter;
   m_events.add(std::move(e));
 }
 
-void DashboardController::setEngineState(const QString& state, const QString& error) {
+void DashboardController::setEngineState(EngineState state, const QString& error) {
   if (state == m_engineState && error == m_engineError) return;
   m_engineState = state;
   m_engineError = error;
@@ -215,20 +208,21 @@ void DashboardController::setEngineState(const QString& state, const QString& er
 
 void DashboardController::onEngineStarting() {
   m_haveLast = false;
-  m_last = NodeStatus();
+  m_lastPublished = 0;
+  m_lastApplied = 0;
   m_summary = NodeSummary();
   emit statusChanged();
-  setEngineState("starting", QString());
+  setEngineState(EngineState::Starting, QString());
 }
 void DashboardController::onEngineStarted() {
-  setEngineState("running", QString());
-  addEvent("state", "Node started", QStringLiteral("database %1").arg(m_config.dbPath));
+  setEngineState(EngineState::Running, QString());
+  addEvent(EventModel::Kind::State, "Node started", QStringLiteral("database %1").arg(m_config.dbPath));
 }
 void DashboardController::onEngineFailed(const QString& reason) {
-  setEngineState("failed", reason);
-  addEvent("error", "Node failed to start", reason);
+  setEngineState(EngineState::Failed, reason);
+  addEvent(EventModel::Kind::Error, "Node failed to start", reason);
 }
-void DashboardController::onEngineStopped() { setEngineState("stopped", m_engineError); }
+void DashboardController::onEngineStopped() { setEngineState(EngineState::Stopped, m_engineError); }
 
 void DashboardController::request(Control control, qint64 id, bool confirm) {
   ++m_controlsInFlight;
@@ -254,8 +248,8 @@ void DashboardController::onControlDone(Control control, bool ok, const QString&
   }
   m_lastControlOk = ok;
   m_lastControlMessage = message.isEmpty() ? controlName(control) + (ok ? ": done" : ": failed") : message;
-  addEvent(ok ? "state" : "error", ok ? "Operator: " + controlName(control) : "Refused: " + controlName(control),
-           message);
+  addEvent(ok ? EventModel::Kind::State : EventModel::Kind::Error,
+           (ok ? "Operator: " : "Refused: ") + controlName(control), message);
   emit controlFinished(ok, m_lastControlMessage);
 }
 
@@ -269,10 +263,10 @@ void DashboardController::clearConfigError() { setConfigError(QString()); }
 void DashboardController::requestRestart(Config config) {
   setConfigError(QString());
   m_chosenInDashboard = true;  // configChanged follows with the new config
-  addEvent("state", "Restarting the node", QStringLiteral("database %1, %2")
-                                               .arg(config.dbPath, config.nats.urls.isEmpty()
-                                                                       ? QStringLiteral("embedded NATS")
-                                                                       : config.nats.urls.join(", ")));
+  addEvent(EventModel::Kind::State, "Restarting the node",
+           QStringLiteral("database %1, %2")
+               .arg(config.dbPath, config.nats.urls.isEmpty() ? QStringLiteral("embedded NATS")
+                                                              : config.nats.urls.join(", ")));
   emit restartRequested(config);
 }
 

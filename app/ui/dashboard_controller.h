@@ -1,19 +1,22 @@
-// DashboardController: what the dashboard's QML sees. It turns the engine's NodeStatus (a copy,
-// a few per second) into a NodeSummary value, the list models of the pages, chart samples and
-// events; QML's commands come in as invokables and leave as controlRequested() /
+// DashboardController: what the dashboard's QML sees (the type DashboardController of the
+// module HarmonyLite.Backend; the host hands one to Main.qml). It turns the engine's NodeStatus
+// (a copy, a few per second) into a NodeSummary value, the list models of the pages and chart
+// samples, and the engine's events (EngineEvent, told once as they happen) into rows of the
+// event list; QML's commands come in as invokables and leave as controlRequested() /
 // restartRequested() signals that the host (GuiRunner) queues to the engine thread. The
-// controller never touches engine objects, so it is tested by feeding it statuses by hand.
-// Thread: GUI thread only. Owns its models.
+// controller never touches engine objects, so it is tested by feeding it statuses and events
+// by hand. Thread: GUI thread only. Owns its models.
 #pragma once
 
 #include <QElapsedTimer>
 #include <QObject>
 #include <QUrl>
+#include <QtQml/qqmlregistration.h>
 
 #include "cluster_model.h"
 #include "event_model.h"
 #include "harmonylite/config.h"
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 #include "harmonylite/engine_state.h"
 #include "node_summary.h"
 #include "settings_model.h"
@@ -21,10 +24,19 @@
 
 namespace hl {
 
-class DashboardController final : public QObject {
+// Not `final`: Qt 6.4's QML registration derives a class from every default-constructible
+// registered type (QQmlElement<T>), uncreatable or not.
+class DashboardController : public QObject {
   Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("made by the host (GuiRunner) and handed to Main.qml")
+  // QML names EngineState's values as DashboardController.EngineState.Running only, and does not
+  // copy into this type the enums of the types its properties name (the engine's namespace hl,
+  // whose ShardState and ServerState share value names): either would clash on Running/Stopped.
+  Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
+  Q_CLASSINFO("RegisterEnumsFromRelatedTypes", "false")
   Q_PROPERTY(hl::NodeSummary summary READ summary NOTIFY statusChanged)
-  Q_PROPERTY(QString engineState READ engineState NOTIFY engineStateChanged)
+  Q_PROPERTY(hl::DashboardController::EngineState engineState READ engineState NOTIFY engineStateChanged)
   Q_PROPERTY(QString engineError READ engineError NOTIFY engineStateChanged)
   Q_PROPERTY(QString nodeId READ nodeId NOTIFY configChanged)
   Q_PROPERTY(QString windowTitle READ windowTitle NOTIFY configChanged)
@@ -43,10 +55,19 @@ class DashboardController final : public QObject {
   Q_PROPERTY(hl::SettingsModel* settings READ settings CONSTANT)
 
  public:
+  // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
+  //
+  //   Stopped ──onEngineStarting──▶ Starting ──onEngineStarted──▶ Running
+  //                                 Starting ──onEngineFailed──▶ Failed (engineError says why)
+  //   Running / Failed ──onEngineStopped──▶ Stopped
+  //   any ──onEngineStarting (a restart on another setup)──▶ Starting
+  enum class EngineState { Stopped, Starting, Running, Failed };
+  Q_ENUM(EngineState)
+
   explicit DashboardController(QObject* parent = nullptr);
 
   NodeSummary summary() const { return m_summary; }
-  QString engineState() const { return m_engineState; }
+  EngineState engineState() const { return m_engineState; }
   QString engineError() const { return m_engineError; }
   QString nodeId() const { return QString::number(m_config.nodeId); }
   QString windowTitle() const { return QStringLiteral("HarmonyLite - node ") + nodeId(); }
@@ -104,6 +125,9 @@ class DashboardController final : public QObject {
   void onEngineStarted();
   void onEngineFailed(const QString& reason);
   void onEngineStopped();
+  // Something happened in the engine (EngineThread::event): one row of the event list, or the
+  // dead-letter row it closes.
+  void onEngineEvent(const hl::EngineEvent& event);
   void onControlDone(hl::EngineThread::Control control, bool ok, const QString& message);
 
  signals:
@@ -124,20 +148,18 @@ class DashboardController final : public QObject {
 
  private:
   void request(EngineThread::Control control, qint64 id = 0, bool confirm = false);
-  void noticeChanges(const NodeStatus& previous, const NodeStatus& status);
-  void addEvent(const QString& kind, const QString& title, const QString& detail = QString(), qint64 refId = 0);
-  void setEngineState(const QString& state, const QString& error);
+  void addEvent(EventModel::Kind kind, const QString& title, const QString& detail = QString(), qint64 refId = 0);
+  void setEngineState(EngineState state, const QString& error);
   void requestRestart(Config config);
 
   Config m_config;
   NodeSummary m_summary;
-  NodeStatus m_last;
-  bool m_haveLast = false;
+  bool m_haveLast = false;     // a status arrived since the engine (re)started
+  qint64 m_lastPublished = 0;  // of that status, for the rates
+  qint64 m_lastApplied = 0;
   qint64 m_lastMonotonicMs = 0;
-  qint64 m_lastConflictId = 0;
-  qint64 m_lastDeadLetterId = 0;
   QElapsedTimer m_clock;  // chart time axis
-  QString m_engineState = QStringLiteral("stopped");
+  EngineState m_engineState = EngineState::Stopped;
   QString m_engineError;
   QString m_configError;
   QString m_rememberedSetup;

@@ -9,12 +9,12 @@ int EventModel::rowCount(const QModelIndex& parent) const {
 QVariant EventModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
     return {};
-  const DashboardEvent& e = m_all.at(m_rows.at(index.row()));
+  const Event& e = m_all.at(m_rows.at(index.row()));
   switch (role) {
     case Qt::DisplayRole:
     case kTitleRole: return e.title;
     case kTimeRole: return e.at.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    case kKindRole: return e.kind;
+    case kKindRole: return QVariant::fromValue(e.kind);
     case kDetailRole: return e.detail;
     case kRefIdRole: return QVariant::fromValue<qlonglong>(e.refId);
     case kOpenRole: return e.open;
@@ -27,8 +27,8 @@ QHash<int, QByteArray> EventModel::roleNames() const {
           {kDetailRole, "detail"}, {kRefIdRole, "refId"}, {kOpenRole, "open"}};
 }
 
-bool EventModel::matches(const DashboardEvent& e) const {
-  if (!m_kind.isEmpty() && e.kind != m_kind) return false;
+bool EventModel::matches(const Event& e) const {
+  if (m_kind && e.kind != *m_kind) return false;
   if (m_text.isEmpty()) return true;
   return e.title.contains(m_text, Qt::CaseInsensitive) || e.detail.contains(m_text, Qt::CaseInsensitive);
 }
@@ -42,7 +42,7 @@ void EventModel::refilter() {
   emit countChanged();
 }
 
-void EventModel::add(DashboardEvent event) {
+void EventModel::add(Event event) {
   if (m_all.size() >= kMaxEvents) {
     // Drop the oldest; it is the last row when it passes the filter.
     const int oldest = int(m_all.size()) - 1;
@@ -66,17 +66,20 @@ void EventModel::add(DashboardEvent event) {
   emit countChanged();
 }
 
-void EventModel::closeDeadLettersExcept(const QList<qint64>& openIds) {
+void EventModel::closeDeadLetter(qint64 id) {
   for (int i = 0; i < m_all.size(); ++i) {
-    DashboardEvent& e = m_all[i];
-    if (e.kind != QLatin1String("dead-letter") || !e.open || openIds.contains(e.refId)) continue;
+    Event& e = m_all[i];
+    if (e.kind != Kind::DeadLetter || !e.open || e.refId != id) continue;
     e.open = false;
     const int row = int(m_rows.indexOf(i));
     if (row >= 0) emit dataChanged(index(row), index(row), {kOpenRole});
   }
 }
 
-void EventModel::setKindFilter(const QString& kind) {
+void EventModel::setKindFilter(Kind kind) { setKind(kind); }
+void EventModel::clearKindFilter() { setKind(std::nullopt); }
+
+void EventModel::setKind(std::optional<Kind> kind) {
   if (kind == m_kind) return;
   m_kind = kind;
   refilter();

@@ -1,31 +1,45 @@
 // EventModel: what happened on this node, newest first (Events page): conflicts, dead letters,
-// errors and state changes. The DashboardController adds events as it notices them in the
-// status model; the model keeps the newest kMaxEvents and shows those matching its filter
-// (a kind and a text, case-insensitive, over title and detail). Thread: GUI thread only.
+// errors and state changes. The DashboardController adds a row per event the engine tells
+// (EngineThread::event); the model keeps the newest kMaxEvents and shows those matching its
+// filter (one kind or every kind, and a text, case-insensitive, over title and detail).
+// QML sees it as the type EventModel of the module HarmonyLite.Backend (controller.events).
+// Thread: GUI thread only.
 #pragma once
 
 #include <QAbstractListModel>
 #include <QDateTime>
 #include <QList>
+#include <QtQml/qqmlregistration.h>
+
+#include <optional>
 
 namespace hl {
 
-struct DashboardEvent {
-  QDateTime at;
-  QString kind;     // "conflict", "dead-letter", "error", "state"
-  QString title;
-  QString detail;
-  qint64 refId = 0; // the dead letter's id (retry/discard), 0 otherwise
-  bool open = false;  // a dead letter still waiting for retry/discard
-};
-
-class EventModel final : public QAbstractListModel {
+// Not `final`: Qt 6.4's QML registration derives a class from every default-constructible
+// registered type (QQmlElement<T>), uncreatable or not.
+class EventModel : public QAbstractListModel {
   Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("the DashboardController's events")
+  Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")  // EventModel.Kind.DeadLetter, as Hl's
   Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
   Q_PROPERTY(int total READ total NOTIFY countChanged)
-  Q_PROPERTY(QString kindFilter READ kindFilter WRITE setKindFilter NOTIFY filterChanged)
   Q_PROPERTY(QString textFilter READ textFilter WRITE setTextFilter NOTIFY filterChanged)
  public:
+  // What an event is about, as the Events page groups and colours it (QML:
+  // EventModel.Kind.DeadLetter); its word ("dead-letter") is made by the page, at the label.
+  enum class Kind { State, Error, Conflict, DeadLetter };
+  Q_ENUM(Kind)
+
+  struct Event {
+    QDateTime at;
+    Kind kind = Kind::State;
+    QString title;
+    QString detail;
+    qint64 refId = 0;   // the dead letter's id (retry/discard), 0 otherwise
+    bool open = false;  // a dead letter still waiting for retry/discard
+  };
+
   static constexpr int kMaxEvents = 2000;
   enum Role { kTimeRole = Qt::UserRole + 1, kKindRole, kTitleRole, kDetailRole, kRefIdRole, kOpenRole };
   Q_ENUM(Role)
@@ -36,14 +50,16 @@ class EventModel final : public QAbstractListModel {
   QVariant data(const QModelIndex& index, int role) const override;
   QHash<int, QByteArray> roleNames() const override;
 
-  void add(DashboardEvent event);
-  // Dead letters no longer in the table (retried or discarded) are closed: no more buttons.
-  void closeDeadLettersExcept(const QList<qint64>& openIds);
+  void add(Event event);
+  // The dead letter `id` was retried or discarded: its row has no more buttons.
+  void closeDeadLetter(qint64 id);
   int total() const { return int(m_all.size()); }
 
-  QString kindFilter() const { return m_kind; }
+  // Only events of `kind`, or (clearKindFilter) of every kind.
+  Q_INVOKABLE void setKindFilter(hl::EventModel::Kind kind);
+  Q_INVOKABLE void clearKindFilter();
+  std::optional<Kind> kindFilter() const { return m_kind; }
   QString textFilter() const { return m_text; }
-  void setKindFilter(const QString& kind);
   void setTextFilter(const QString& text);
 
  signals:
@@ -51,12 +67,13 @@ class EventModel final : public QAbstractListModel {
   void filterChanged();
 
  private:
-  bool matches(const DashboardEvent& e) const;
+  bool matches(const Event& e) const;
+  void setKind(std::optional<Kind> kind);
   void refilter();
 
-  QList<DashboardEvent> m_all;  // newest first
-  QList<int> m_rows;            // indexes into m_all that pass the filter
-  QString m_kind;
+  QList<Event> m_all;  // newest first
+  QList<int> m_rows;   // indexes into m_all that pass the filter
+  std::optional<Kind> m_kind;
   QString m_text;
 };
 

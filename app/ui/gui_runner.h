@@ -16,7 +16,7 @@
 #include "dashboard_controller.h"
 #include "endpoints_host.h"
 #include "harmonylite/config.h"
-#include "harmonylite/engine.h"
+#include "harmonylite/engine_thread.h"
 #include "harmonylite/status.h"
 #include "remembered_setup.h"
 
@@ -71,7 +71,9 @@ class GuiRunner final : public QObject {
   bool m_rememberOnStart = false;   // the engine now starting runs on a setup the user chose
 };
 
-// Registers the dashboard's C++ types with QML and picks the scene graph backend (software
+// Links in the QML module HarmonyLite.Backend (the controller, its models and the engine's
+// state enums, which register themselves when QML imports the module), registers the
+// metatypes the engine thread's signals carry, and picks the scene graph backend (software
 // unless QT_QUICK_BACKEND or QSG_RHI_BACKEND say otherwise). Call once after the
 // QApplication exists; tests of the QML call it too.
 void registerDashboardTypes();

@@ -1,17 +1,23 @@
 // NodeSummary: the node-wide figures of the Overview page as one small value type, made from
 // NodeStatus by the DashboardController (texts preformatted, rates computed). QML reads it as
-// `controller.summary.<name>`; it is a copy, never a pointer into the engine.
+// `controller.summary.<name>` (the value type nodeSummary of the module HarmonyLite.Backend);
+// it is a copy, never a pointer into the engine. States are enums (embeddedServer is a
+// ServerState, compared as Hl.ServerState.Running); embeddedServerText is its word for a label.
 // Thread: value type, built and read on the GUI thread.
 #pragma once
 
 #include <QMetaType>
 #include <QObject>
 #include <QString>
+#include <QtQml/qqmlregistration.h>
+
+#include "harmonylite/engine_state.h"
 
 namespace hl {
 
 struct NodeSummary {
   Q_GADGET
+  QML_VALUE_TYPE(nodeSummary)
   Q_PROPERTY(bool valid MEMBER valid)
   Q_PROPERTY(QString version MEMBER version)
   Q_PROPERTY(QString uptime MEMBER uptime)
@@ -21,21 +27,22 @@ struct NodeSummary {
   Q_PROPERTY(QString unhealthyReason MEMBER unhealthyReason)
   Q_PROPERTY(bool natsConnected MEMBER natsConnected)
   Q_PROPERTY(QString natsServer MEMBER natsServer)
-  Q_PROPERTY(QString embeddedServer MEMBER embeddedServer)
-  Q_PROPERTY(qlonglong natsReconnects MEMBER natsReconnects)
+  Q_PROPERTY(hl::ServerState embeddedServer MEMBER embeddedServer)
+  Q_PROPERTY(QString embeddedServerText READ embeddedServerText)
+  Q_PROPERTY(double natsReconnects MEMBER natsReconnects)
   Q_PROPERTY(QString schemaHash MEMBER schemaHash)
   Q_PROPERTY(int tablesTracked MEMBER tablesTracked)
   Q_PROPERTY(bool cdcInstalled MEMBER cdcInstalled)
-  Q_PROPERTY(qlonglong pendingChanges MEMBER pendingChanges)
-  Q_PROPERTY(qlonglong failedChanges MEMBER failedChanges)
-  Q_PROPERTY(qlonglong published MEMBER published)
-  Q_PROPERTY(qlonglong applied MEMBER applied)
-  Q_PROPERTY(qlonglong failedPublishes MEMBER failedPublishes)
-  Q_PROPERTY(qlonglong conflicts MEMBER conflicts)
-  Q_PROPERTY(qlonglong deadLetters MEMBER deadLetters)
+  Q_PROPERTY(double pendingChanges MEMBER pendingChanges)
+  Q_PROPERTY(double failedChanges MEMBER failedChanges)
+  Q_PROPERTY(double published MEMBER published)
+  Q_PROPERTY(double applied MEMBER applied)
+  Q_PROPERTY(double failedPublishes MEMBER failedPublishes)
+  Q_PROPERTY(double conflicts MEMBER conflicts)
+  Q_PROPERTY(double deadLetters MEMBER deadLetters)
   Q_PROPERTY(double publishRate MEMBER publishRate)
   Q_PROPERTY(double applyRate MEMBER applyRate)
-  Q_PROPERTY(qlonglong lagMessages MEMBER lagMessages)
+  Q_PROPERTY(double lagMessages MEMBER lagMessages)
   Q_PROPERTY(double lagSeconds MEMBER lagSeconds)
   Q_PROPERTY(bool publishingPaused MEMBER publishingPaused)
   Q_PROPERTY(int pausedShards MEMBER pausedShards)
@@ -44,6 +51,8 @@ struct NodeSummary {
   Q_PROPERTY(int clusterSize MEMBER clusterSize)
 
  public:
+  // Counts are doubles: what a QML number is (exact to 2^53), and Qt 6.4's qmllint knows no
+  // 64-bit integer type to check a qlonglong property with.
   bool valid = false;  // false until the first status arrives
   QString version;
   QString uptime;      // "3 h 12 min"
@@ -53,27 +62,32 @@ struct NodeSummary {
   QString unhealthyReason;
   bool natsConnected = false;
   QString natsServer;
-  QString embeddedServer;
-  qlonglong natsReconnects = 0;
+  ServerState embeddedServer = ServerState::None;  // None: external servers
+  double natsReconnects = 0;
   QString schemaHash;
   int tablesTracked = 0;
   bool cdcInstalled = false;
-  qlonglong pendingChanges = 0;
-  qlonglong failedChanges = 0;
-  qlonglong published = 0;
-  qlonglong applied = 0;
-  qlonglong failedPublishes = 0;
-  qlonglong conflicts = 0;
-  qlonglong deadLetters = 0;
+  double pendingChanges = 0;
+  double failedChanges = 0;
+  double published = 0;
+  double applied = 0;
+  double failedPublishes = 0;
+  double conflicts = 0;
+  double deadLetters = 0;
   double publishRate = 0;  // changes per second over the last status interval
   double applyRate = 0;
-  qlonglong lagMessages = 0;  // summed over the shards
+  double lagMessages = 0;  // summed over the shards
   double lagSeconds = 0;      // the largest of the shards
   bool publishingPaused = false;
-  int pausedShards = 0;       // shards whose applying is paused (state "paused")
+  int pausedShards = 0;       // shards whose applying is paused (ShardState::Paused)
   QString lastPublished;      // "12 s ago" / "never"
   QString lastReplicated;
   int clusterSize = 0;        // nodes heard from, this one included
+
+  // "running", "restarting", ... as /health writes it; empty for None (external servers).
+  QString embeddedServerText() const {
+    return embeddedServer == ServerState::None ? QString() : stateName(embeddedServer);
+  }
 };
 
 }  // namespace hl

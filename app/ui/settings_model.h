@@ -1,15 +1,21 @@
 // SettingsModel: the effective configuration, one row per key with secrets masked (Settings
-// page), from describeConfig(). Thread: GUI thread only.
+// page), from describeConfig(). QML sees it as the type SettingsModel of the module
+// HarmonyLite.Backend (controller.settings). Thread: GUI thread only.
 #pragma once
 
 #include <QAbstractListModel>
+#include <QtQml/qqmlregistration.h>
 
 #include "harmonylite/config.h"
 
 namespace hl {
 
-class SettingsModel final : public QAbstractListModel {
+// Not `final`: Qt 6.4's QML registration derives a class from every default-constructible
+// registered type (QQmlElement<T>), uncreatable or not.
+class SettingsModel : public QAbstractListModel {
   Q_OBJECT
+  QML_ELEMENT
+  QML_UNCREATABLE("the DashboardController's settings")
   Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
  public:
   enum Role { kSectionRole = Qt::UserRole + 1, kKeyRole, kValueRole, kSecretRole };

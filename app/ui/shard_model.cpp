@@ -18,7 +18,8 @@ QVariant ShardModel::data(const QModelIndex& index, int role) const {
     case kReceivedRole: return QVariant::fromValue<qulonglong>(s.received);
     case kLagMessagesRole: return QVariant::fromValue<qlonglong>(s.lagMessages);
     case kLagSecondsRole: return s.lagSeconds;
-    case kStateRole: return s.state;
+    case kStateRole: return QVariant::fromValue(s.state);
+    case kStateTextRole: return stateName(s.state);
     case kLastErrorRole: return s.lastError;
     case kAppliedChangesRole: return QVariant::fromValue<qlonglong>(s.appliedChanges);
     case kConflictsRole: return QVariant::fromValue<qlonglong>(s.conflicts);
@@ -34,7 +35,8 @@ QHash<int, QByteArray> ShardModel::roleNames() const {
           {kLagMessagesRole, "lagMessages"}, {kLagSecondsRole, "lagSeconds"},
           {kStateRole, "state"},         {kLastErrorRole, "lastError"},
           {kAppliedChangesRole, "appliedChanges"}, {kConflictsRole, "conflicts"},
-          {kDeadLettersRole, "deadLetters"}, {kRateRole, "rate"}};
+          {kDeadLettersRole, "deadLetters"}, {kRateRole, "rate"},
+          {kStateTextRole, "stateText"}};
 }
 
 void ShardModel::update(const QList<ShardStatus>& shards, double seconds) {

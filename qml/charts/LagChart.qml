@@ -2,11 +2,12 @@
 // One line per shard for up to 8 shards; with more, one line for their sum.
 import QtQuick
 import QtCharts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 
 ChartView {
   id: chart
-  required property var controller  // DashboardController (C++), from the page
+  required property DashboardController controller  // from the page
   property real window: 120
   property real maxY: 10
   property var lines: []

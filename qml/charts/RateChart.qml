@@ -2,11 +2,12 @@
 // The only files that import QtCharts live in this folder (QtCharts is deprecated from 6.10).
 import QtQuick
 import QtCharts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 
 ChartView {
   id: chart
-  required property var controller  // DashboardController (C++), from the page
+  required property DashboardController controller  // from the page
   property real window: 120
   property real maxY: 10
   readonly property alias publishSeries: publish

@@ -7,19 +7,19 @@ Rectangle {
   property bool known: false
   property bool healthy: false
   property string reason
-  readonly property string word: !known ? "starting" : healthy ? "healthy" : "unhealthy"
+  readonly property int tone: !known ? Theme.Tone.Warn : healthy ? Theme.Tone.Good : Theme.Tone.Bad
   readonly property alias text: label.text
   radius: height / 2
   implicitHeight: 28
   implicitWidth: label.implicitWidth + 28
-  color: Theme.stateSoftColor(word)
-  border.color: Theme.stateColor(word)
+  color: Theme.toneSoftColor(tone)
+  border.color: Theme.toneColor(tone)
 
   Label {
     id: label
     anchors.centerIn: parent
-    text: badge.word === "starting" ? "Starting" : badge.healthy ? "Healthy" : "Unhealthy"
-    color: Theme.stateColor(badge.word)
+    text: !badge.known ? qsTr("Starting") : badge.healthy ? qsTr("Healthy") : qsTr("Unhealthy")
+    color: Theme.toneColor(badge.tone)
     font.bold: true
     font.pixelSize: Theme.fontSmall
   }

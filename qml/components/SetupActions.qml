@@ -6,10 +6,11 @@ import QtQuick.Controls
 import QtQuick.Dialogs
 import QtQuick.Layouts
 import QtQuick.Window
+import HarmonyLite.Backend
 
 RowLayout {
   id: actions
-  required property var controller  // DashboardController (C++), from the page
+  required property DashboardController controller  // from the page
   spacing: 8
 
   Button {

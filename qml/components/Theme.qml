@@ -1,8 +1,13 @@
 // The dashboard's look in one place: colours, sizes and spacing. Readable at 1280x800.
 pragma Singleton
 import QtQuick
+import HarmonyLite.Backend
 
 QtObject {
+  // How a state looks (a chip, a badge, a figure): the one decision of colour, from an enum,
+  // never from the state's word. Neutral: nothing known yet.
+  enum Tone { Neutral, Good, Warn, Bad }
+
   readonly property color background: "#f3f5f8"
   readonly property color surface: "#ffffff"
   readonly property color surfaceAlt: "#f8fafc"
@@ -32,21 +37,37 @@ QtObject {
   readonly property int radius: 8
   readonly property int rowHeight: 36
 
-  // A colour for a state word of the engine (shards, embedded server, health).
-  function stateColor(state) {
-    switch (state) {
-    case "running": case "healthy": case "connected": return good
-    case "paused": case "starting": case "restarting": return warn
-    case "": return textMuted
-    default: return bad
+  // The text and background colours of a Tone.
+  function toneColor(tone: int): color {
+    switch (tone) {
+    case Theme.Tone.Good: return good
+    case Theme.Tone.Warn: return warn
+    case Theme.Tone.Bad: return bad
+    default: return textMuted
     }
   }
-  function stateSoftColor(state) {
+  function toneSoftColor(tone: int): color {
+    switch (tone) {
+    case Theme.Tone.Good: return goodSoft
+    case Theme.Tone.Warn: return warnSoft
+    case Theme.Tone.Bad: return badSoft
+    default: return surfaceAlt
+    }
+  }
+  // The tone of a shard's state (Hl.ShardState) and of the embedded server's (Hl.ServerState).
+  function shardTone(state: int): int {
     switch (state) {
-    case "running": case "healthy": case "connected": return goodSoft
-    case "paused": case "starting": case "restarting": return warnSoft
-    case "": return surfaceAlt
-    default: return badSoft
+    case Hl.ShardState.Running: return Theme.Tone.Good
+    case Hl.ShardState.Paused: return Theme.Tone.Warn
+    default: return Theme.Tone.Bad  // Stopped, NeedsRestore
+    }
+  }
+  function serverTone(state: int): int {
+    switch (state) {
+    case Hl.ServerState.None: return Theme.Tone.Neutral
+    case Hl.ServerState.Running: return Theme.Tone.Good
+    case Hl.ServerState.Starting: case Hl.ServerState.Restarting: return Theme.Tone.Warn
+    default: return Theme.Tone.Bad  // Stopped, Failed
     }
   }
   // 12345678 -> "12,345,678"

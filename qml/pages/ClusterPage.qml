@@ -3,12 +3,13 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 
 Item {
   id: page
   objectName: "clusterPage"
-  required property var controller  // DashboardController (C++), from Main.qml or the test
+  required property DashboardController controller  // from Main.qml or the test
   readonly property var columns: [[qsTr("Node"), 130], [qsTr("Version"), 170], [qsTr("Last seen"), 100],
                                   [qsTr("Health"), 100], [qsTr("Lag"), 70], [qsTr("Lag (s)"), 60],
                                   [qsTr("Schema hash"), 200], [qsTr("Shards"), -1]]
@@ -89,7 +90,13 @@ Item {
               Item {
                 Layout.preferredWidth: 100
                 implicitHeight: chip.implicitHeight
-                StateChip { id: chip; objectName: "health"; state: row.model.healthy ? "healthy" : "unhealthy"; anchors.verticalCenter: parent.verticalCenter }
+                StateChip {
+                  id: chip
+                  objectName: "health"
+                  text: row.model.healthy ? qsTr("healthy") : qsTr("unhealthy")
+                  tone: row.model.healthy ? Theme.Tone.Good : Theme.Tone.Bad
+                  anchors.verticalCenter: parent.verticalCenter
+                }
                 HoverHandler { id: hover }
                 ToolTip.visible: hover.hovered && row.model.reason.length > 0
                 ToolTip.text: row.model.reason

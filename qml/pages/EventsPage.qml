@@ -4,15 +4,34 @@ pragma ComponentBehavior: Bound  // delegates use the page's ids
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 
 Item {
   id: page
   objectName: "eventsPage"
-  required property var controller  // DashboardController (C++), from Main.qml or the test
-  readonly property var kinds: [["", qsTr("All events")], ["conflict", qsTr("Conflicts")],
-                                ["dead-letter", qsTr("Dead letters")], ["error", qsTr("Errors")],
-                                ["state", qsTr("State changes")]]
+  required property DashboardController controller  // from Main.qml or the test
+  // The filter's choices: every kind (null), or one EventModel.Kind.
+  readonly property var kinds: [[null, qsTr("All events")], [EventModel.Kind.Conflict, qsTr("Conflicts")],
+                                [EventModel.Kind.DeadLetter, qsTr("Dead letters")], [EventModel.Kind.Error, qsTr("Errors")],
+                                [EventModel.Kind.State, qsTr("State changes")]]
+
+  // An event kind's word on its chip, and its tone.
+  function kindText(kind: int): string {
+    switch (kind) {
+    case EventModel.Kind.Conflict: return qsTr("conflict")
+    case EventModel.Kind.DeadLetter: return qsTr("dead-letter")
+    case EventModel.Kind.Error: return qsTr("error")
+    default: return qsTr("state")
+    }
+  }
+  function kindTone(kind: int): int {
+    switch (kind) {
+    case EventModel.Kind.State: return Theme.Tone.Good
+    case EventModel.Kind.Conflict: return Theme.Tone.Warn
+    default: return Theme.Tone.Bad  // errors, dead letters
+    }
+  }
 
   ColumnLayout {
     anchors.fill: parent
@@ -29,7 +48,11 @@ Item {
         objectName: "kindFilter"
         model: page.kinds.map(k => k[1])
         implicitWidth: 170
-        onActivated: page.controller.events.kindFilter = page.kinds[currentIndex][0]
+        onActivated: {
+          const kind = page.kinds[currentIndex][0]
+          if (kind === null) page.controller.events.clearKindFilter()
+          else page.controller.events.setKindFilter(kind)
+        }
       }
       TextField {
         objectName: "textFilter"
@@ -73,7 +96,7 @@ Item {
           width: ListView.view.width
           height: Math.max(Theme.rowHeight + 12, col.implicitHeight + 12)
           color: index % 2 ? Theme.surfaceAlt : Theme.surface
-          readonly property string kind: model.kind
+          readonly property int kind: model.kind  // EventModel.Kind
           RowLayout {
             anchors.fill: parent
             anchors.leftMargin: Theme.padding
@@ -86,8 +109,8 @@ Item {
               StateChip {
                 id: kindChip
                 objectName: "kind"
-                state: row.model.kind
-                tone: row.model.kind === "state" ? "running" : row.model.kind === "conflict" ? "paused" : "failed"
+                text: page.kindText(row.kind)
+                tone: page.kindTone(row.kind)
               }
             }
             ColumnLayout {
@@ -108,13 +131,13 @@ Item {
             }
             Button {
               objectName: "retryButton"
-              visible: row.model.kind === "dead-letter" && row.model.open
+              visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Retry")
               onClicked: page.controller.retryDeadLetter(row.model.refId)
             }
             Button {
               objectName: "discardButton"
-              visible: row.model.kind === "dead-letter" && row.model.open
+              visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Discard")
               onClicked: confirm.ask(qsTr("Discard dead letter #%1?").arg(row.model.refId),
                                      qsTr("The change it holds is never applied on this node. Only discard it when you know the row is right."),

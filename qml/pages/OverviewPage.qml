@@ -3,14 +3,15 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 import HarmonyLite.Charts
 
 ScrollView {
   id: page
   objectName: "overviewPage"
-  required property var controller  // DashboardController (C++), from Main.qml or the test
-  readonly property var s: page.controller.summary
+  required property DashboardController controller  // from Main.qml or the test
+  readonly property nodeSummary s: page.controller.summary
   contentWidth: availableWidth
   clip: true
 
@@ -60,8 +61,10 @@ ScrollView {
     }
 
     Rectangle {
+      id: problemBanner
       objectName: "problemBanner"
-      visible: page.controller.engineState === "failed" || (page.s.valid && !page.s.healthy) || page.controller.configError.length > 0
+      readonly property bool failed: page.controller.engineState === DashboardController.EngineState.Failed
+      visible: failed || (page.s.valid && !page.s.healthy) || page.controller.configError.length > 0
       color: Theme.badSoft
       radius: Theme.radius
       Layout.fillWidth: true
@@ -74,7 +77,7 @@ ScrollView {
         wrapMode: Text.WordWrap
         color: Theme.bad
         text: page.controller.configError.length > 0 ? page.controller.configError
-            : page.controller.engineState === "failed" ? qsTr("The node could not start: %1").arg(page.controller.engineError)
+            : problemBanner.failed ? qsTr("The node could not start: %1").arg(page.controller.engineError)
             : qsTr("Unhealthy: %1").arg(page.s.unhealthyReason)
       }
     }
@@ -168,7 +171,8 @@ ScrollView {
         Layout.alignment: Qt.AlignTop
         headerItems: StateChip {
           objectName: "natsState"
-          state: page.s.natsConnected ? "connected" : page.s.valid ? "disconnected" : ""
+          text: page.s.natsConnected ? qsTr("connected") : page.s.valid ? qsTr("disconnected") : ""
+          tone: page.s.natsConnected ? Theme.Tone.Good : page.s.valid ? Theme.Tone.Bad : Theme.Tone.Neutral
         }
         GridLayout {
           columns: 2
@@ -177,7 +181,11 @@ ScrollView {
           Label { text: qsTr("Server"); color: Theme.textMuted }
           Label { text: page.s.natsServer || "–"; elide: Text.ElideMiddle; Layout.fillWidth: true }
           Label { text: qsTr("Embedded"); color: Theme.textMuted }
-          Label { objectName: "embeddedState"; text: page.s.embeddedServer || qsTr("not used (external servers)") }
+          Label {
+            objectName: "embeddedState"
+            text: page.s.embeddedServerText || qsTr("not used (external servers)")
+            color: page.s.embeddedServer === Hl.ServerState.None ? Theme.text : Theme.toneColor(Theme.serverTone(page.s.embeddedServer))
+          }
           Label { text: qsTr("Reconnects"); color: Theme.textMuted }
           Label { text: Theme.number(page.s.natsReconnects) }
         }
@@ -196,7 +204,8 @@ ScrollView {
         Layout.alignment: Qt.AlignTop
         headerItems: StateChip {
           objectName: "publishingState"
-          state: !page.s.valid ? "" : page.s.publishingPaused ? "paused" : "running"
+          text: !page.s.valid ? "" : page.s.publishingPaused ? qsTr("paused") : qsTr("running")
+          tone: !page.s.valid ? Theme.Tone.Neutral : page.s.publishingPaused ? Theme.Tone.Warn : Theme.Tone.Good
         }
         GridLayout {
           columns: 2

@@ -3,12 +3,13 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 
 Item {
   id: page
   objectName: "settingsPage"
-  required property var controller  // DashboardController (C++), from Main.qml or the test
+  required property DashboardController controller  // from Main.qml or the test
 
   ColumnLayout {
     anchors.fill: parent

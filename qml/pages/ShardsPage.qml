@@ -4,13 +4,14 @@ pragma ComponentBehavior: Bound  // delegates use the page's ids
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import HarmonyLite.Backend
 import HarmonyLite.Components
 import HarmonyLite.Charts
 
 Item {
   id: page
   objectName: "shardsPage"
-  required property var controller  // DashboardController (C++), from Main.qml or the test
+  required property DashboardController controller  // from Main.qml or the test
   readonly property var columns: [[qsTr("Shard"), 60], [qsTr("Stream"), -1], [qsTr("Received"), 100],
                                   [qsTr("Applied"), 100], [qsTr("Lag"), 80], [qsTr("Lag (s)"), 70],
                                   [qsTr("Rate"), 90], [qsTr("State"), 120], ["", 96]]
@@ -69,7 +70,8 @@ Item {
             width: ListView.view.width
             height: Theme.rowHeight
             color: ListView.isCurrentItem && list.activeFocus ? Theme.accentSoft : index % 2 ? Theme.surfaceAlt : Theme.surface
-            readonly property bool paused: model.state === "paused"
+            readonly property int shardState: model.state  // Hl.ShardState
+            readonly property bool paused: shardState === Hl.ShardState.Paused
             RowLayout {
               anchors.fill: parent
               anchors.leftMargin: Theme.padding
@@ -90,7 +92,13 @@ Item {
               Item {
                 Layout.preferredWidth: 120
                 implicitHeight: chip.implicitHeight
-                StateChip { id: chip; objectName: "state"; state: row.model.state; anchors.verticalCenter: parent.verticalCenter }
+                StateChip {
+                  id: chip
+                  objectName: "state"
+                  text: row.model.stateText
+                  tone: Theme.shardTone(row.shardState)
+                  anchors.verticalCenter: parent.verticalCenter
+                }
                 HoverHandler { id: hover }
                 ToolTip.visible: hover.hovered && row.model.lastError.length > 0
                 ToolTip.text: row.model.lastError
@@ -98,7 +106,7 @@ Item {
               Button {
                 objectName: "toggleButton"
                 text: row.paused ? qsTr("Resume") : qsTr("Pause")
-                enabled: row.model.state === "running" || row.model.state === "paused"
+                enabled: row.shardState === Hl.ShardState.Running || row.paused
                 Layout.preferredWidth: 96
                 onClicked: row.paused ? page.controller.resumeApplying(row.model.shard) : page.controller.pauseApplying(row.model.shard)
               }
@@ -108,7 +116,7 @@ Item {
             anchors.centerIn: parent
             visible: list.count === 0
             title: qsTr("No shards yet")
-            message: page.controller.engineState === "running"
+            message: page.controller.engineState === DashboardController.EngineState.Running
                      ? qsTr("Replication is off on this node (replicate = false), so no shard is consumed.")
                      : qsTr("The shards appear once the node has connected to NATS.")
           }

@@ -18,6 +18,7 @@
 #include "test_support.h"
 
 using namespace hl;
+using EngineState = DashboardController::EngineState;
 
 namespace {
 
@@ -103,7 +104,7 @@ class TestDashboard : public QObject {
     QVERIFY(m_gui->window());
     QCOMPARE(m_gui->window()->title(), QStringLiteral("HarmonyLite - node 1"));
     QVERIFY(QTest::qWaitForWindowExposed(m_gui->window()));
-    QVERIFY(test::waitFor([&] { return m_gui->controller()->engineState() == "running"; }, 30000));
+    QVERIFY(test::waitFor([&] { return m_gui->controller()->engineState() == EngineState::Running; }, 30000));
   }
 
   void cleanupTestCase() {
@@ -205,8 +206,9 @@ class TestDashboard : public QObject {
     QVERIFY(!m_gui->controller()->summary().publishingPaused);
   }
 
-  // A malformed message from the network is dead-lettered; the Events page lists it with its
-  // actions, and Retry/Discard reach the engine (discard only after the confirmation).
+  // A malformed message from the network is dead-lettered; the engine tells it (EngineThread::event)
+  // and the Events page lists it with its actions; Retry/Discard reach the engine (discard only
+  // after the confirmation), whose answer closes the row.
   void eventsPageShowsDeadLetters() {
     auto nc = test::connectTo(m_nats.url());
     QVERIFY(nc);
@@ -218,6 +220,15 @@ class TestDashboard : public QObject {
              qPrintable(text("deadLettersValue")));
     QVERIFY(test::waitFor([&] { return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 5000));
     QVERIFY(findSceneItem(item("eventRow_0"), "discardButton")->isVisible());
+    QCOMPARE(textIn("eventRow_0", "kind"), QStringLiteral("dead-letter"));
+    EventModel* events = m_gui->controller()->events();
+    QCOMPARE(events->data(events->index(0), EventModel::kKindRole).value<EventModel::Kind>(),
+             EventModel::Kind::DeadLetter);
+    // The row carries the engine's id of the dead letter, which Retry and Discard send.
+    const qint64 id = events->data(events->index(0), EventModel::kRefIdRole).toLongLong();
+    QVERIFY(id > 0);
+    QVERIFY2(textIn("eventRow_0", "title").startsWith(QStringLiteral("Dead letter #%1: %2 seq ").arg(id).arg(m_config.streamName(1))),
+             qPrintable(textIn("eventRow_0", "title")));
     screenshot("events");
 
     // Discard asks first; cancelling changes nothing, confirming discards.
@@ -233,10 +244,11 @@ class TestDashboard : public QObject {
     QVERIFY(test::waitFor([&] { return !findSceneItem(item("eventRow_1"), "discardButton")->isVisible() ||
                                                                            !findSceneItem(item("eventRow_0"), "discardButton")->isVisible(); }, 5000));
     // Filtering by kind keeps only dead letters.
-    m_gui->controller()->events()->setKindFilter("dead-letter");
+    events->setKindFilter(EventModel::Kind::DeadLetter);
     QVERIFY(test::waitFor([&] { return textIn("eventRow_0", "title").startsWith("Dead letter #"); }, 3000));
-    QCOMPARE(m_gui->controller()->events()->rowCount(), 1);
-    m_gui->controller()->events()->setKindFilter(QString());
+    QCOMPARE(events->rowCount(), 1);
+    QVERIFY(!events->data(events->index(0), EventModel::kOpenRole).toBool());  // closed by the engine's event
+    events->clearKindFilter();
   }
 
   // The effective configuration and where it came from.
@@ -254,7 +266,7 @@ class TestDashboard : public QObject {
     QVERIFY(test::writeFile(m_dir.filePath("bad.toml"), "db_path = \"/tmp/x.db\"\n[replication_log]\nshards = \"two\"\n"));
     c->loadConfig(QUrl::fromLocalFile(m_dir.filePath("bad.toml")));
     QVERIFY2(c->configError().contains("bad.toml:3: replication_log.shards"), qPrintable(c->configError()));
-    QCOMPARE(c->engineState(), QStringLiteral("running"));
+    QCOMPARE(c->engineState(), EngineState::Running);
     QVERIFY(test::waitFor([&] { return item("configError")->isVisible(); }, 3000));  // on the Settings page
     QVERIFY(loadRememberedSetup().isEmpty());  // a refused file is not remembered
 
@@ -263,7 +275,8 @@ class TestDashboard : public QObject {
     QDir().mkpath(m_dir.filePath("node1x"));
     QVERIFY(test::writeFile(m_dir.filePath("node1x/not-a.db"), QByteArray(8192, 'x')));
     c->openDatabase(QUrl::fromLocalFile(m_dir.filePath("node1x/not-a.db")));
-    QVERIFY2(test::waitFor([&] { return c->engineState() == "failed"; }, 30000), qPrintable(c->engineState()));
+    QVERIFY2(test::waitFor([&] { return c->engineState() == EngineState::Failed; }, 30000),
+             QMetaEnum::fromType<EngineState>().valueToKey(int(c->engineState())));
     QVERIFY(!c->engineError().isEmpty());
     QVERIFY(loadRememberedSetup().isEmpty());
 
@@ -275,7 +288,7 @@ class TestDashboard : public QObject {
     c->openDatabase(QUrl::fromLocalFile(other));
     QVERIFY(c->configError().isEmpty());
     QCOMPARE(c->dbPath(), other);
-    QVERIFY(test::waitFor([&] { return c->engineState() == "running" && c->summary().valid &&
+    QVERIFY(test::waitFor([&] { return c->engineState() == EngineState::Running && c->summary().valid &&
                                                                            c->summary().dbPath == other; }, 30000));
     // The new database catches up from the streams like any new node.
     QVERIFY(test::waitFor([&] { return test::sqlite3(other, "SELECT count(*) FROM Books") == "1200"; }, 60000));
@@ -325,8 +338,8 @@ class TestDashboard : public QObject {
                                               .toUtf8()));
     c->loadConfig(QUrl::fromLocalFile(embeddedToml));
     QVERIFY2(c->configError().isEmpty(), qPrintable(c->configError()));
-    QVERIFY(test::waitFor([&] { return c->engineState() == "running" && c->summary().valid &&
-                                       c->summary().embeddedServer == "running"; }, 60000));
+    QVERIFY(test::waitFor([&] { return c->engineState() == EngineState::Running && c->summary().valid &&
+                                       c->summary().embeddedServer == ServerState::Running; }, 60000));
 
     QElapsedTimer sinceTick, restart;
     qint64 longestGapMs = 0;
@@ -340,8 +353,8 @@ class TestDashboard : public QObject {
     restart.start();
     c->openDatabase(QUrl::fromLocalFile(m_dir.filePath("node1d/app.db")));
     QCOMPARE(c->dbPath(), m_dir.filePath("node1d/app.db"));  // shown at once
-    QCOMPARE(c->engineState(), QStringLiteral("starting"));
-    QVERIFY(test::waitFor([&] { return c->engineState() == "running" && c->summary().valid &&
+    QCOMPARE(c->engineState(), EngineState::Starting);
+    QVERIFY(test::waitFor([&] { return c->engineState() == EngineState::Running && c->summary().valid &&
                                        c->summary().dbPath == m_dir.filePath("node1d/app.db"); }, 60000));
     ticker.stop();
     qInfo() << "restart took" << restart.elapsed() << "ms; longest gap between GUI timer ticks" << longestGapMs << "ms";

@@ -1,5 +1,6 @@
 import QtQuick
 import QtTest
+import HarmonyLite.Backend
 import HarmonyLite.Pages
 import HarmonyLite.Components
 
@@ -10,7 +11,7 @@ import HarmonyLite.Components
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
   id: root
-  readonly property var dashboardController: controller  // for the page
+  readonly property DashboardController dashboardController: controller  // for the page
   width: 1100
   height: 700
   ClusterPage { id: page; controller: root.dashboardController; anchors.fill: parent }

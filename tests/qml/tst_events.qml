@@ -1,5 +1,6 @@
 import QtQuick
 import QtTest
+import HarmonyLite.Backend
 import HarmonyLite.Pages
 
 // The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
@@ -9,7 +10,7 @@ import HarmonyLite.Pages
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
   id: root
-  readonly property var dashboardController: controller  // for the page
+  readonly property DashboardController dashboardController: controller  // for the page
   width: 1100
   height: 800
   EventsPage { id: page; controller: root.dashboardController; anchors.fill: parent }
@@ -28,33 +29,55 @@ Item {
     }
 
     function test_conflictsAndDeadLettersNewestFirst() {
-      fake.push({conflicts: 1, deadLetters: 1, conflictList: [{id: 1001, key: "[42]"}],
-                 deadLetterList: [{id: 3, reason: "message: expected map"}]})
+      fake.push({conflicts: 1, deadLetters: 1})
+      fake.conflictRecorded(1001, "[42]")
+      fake.deadLettered(3, "message: expected map")
       tryVerify(() => rowWith("Dead letter #3") !== null)
       tryVerify(() => rowWith("Conflict on Books [42]") !== null)
-      tryCompare(findChild(page, "eventRow_0"), "kind", "dead-letter")   // the newest event is first
-      // The same records in the next status are not new events.
+      tryCompare(findChild(page, "eventRow_0"), "kind", EventModel.Kind.DeadLetter)   // the newest event is first
+      compare(findChild(findChild(page, "eventRow_0"), "kind").text, "dead-letter")
+      compare(findChild(rowWith("Conflict on Books [42]"), "kind").text, "conflict")
+      // Statuses are no events: the same counts again add no row.
       const total = controller.events.total
-      fake.push({conflicts: 1, deadLetters: 1, conflictList: [{id: 1001, key: "[42]"}],
-                 deadLetterList: [{id: 3, reason: "message: expected map"}]})
+      fake.push({conflicts: 1, deadLetters: 1})
       compare(controller.events.total, total)
     }
 
     function test_filterByKindAndText() {
-      fake.push({deadLetters: 2, deadLetterList: [{id: 5, reason: "zstd frame"}, {id: 4, reason: "unknown table"}]})
-      controller.events.kindFilter = "dead-letter"
+      fake.push({deadLetters: 2})
+      fake.deadLettered(5, "zstd frame")
+      fake.deadLettered(4, "unknown table")
+      fake.natsConnection(true)
+      controller.events.setKindFilter(EventModel.Kind.DeadLetter)
+      verify(controller.events.count >= 2)
       for (let i = 0; i < controller.events.count; ++i)
-        compare(findChild(page, "eventRow_" + i).kind, "dead-letter")
+        compare(findChild(page, "eventRow_" + i).kind, EventModel.Kind.DeadLetter)
       controller.events.textFilter = "zstd"
       compare(controller.events.count, 1)
       controller.events.textFilter = "no such words"
       compare(controller.events.count, 0)
       controller.events.textFilter = ""
-      controller.events.kindFilter = ""
+      controller.events.clearKindFilter()
+      compare(controller.events.count, controller.events.total)
+    }
+
+    // The kind box filters the list through the model.
+    function test_kindBoxFilters() {
+      fake.deadLettered(6, "from the kind box test")
+      fake.natsConnection(false)
+      const box = findChild(page, "kindFilter")
+      box.currentIndex = 2   // Dead letters
+      box.activated(2)
+      for (let i = 0; i < controller.events.count; ++i)
+        compare(findChild(page, "eventRow_" + i).kind, EventModel.Kind.DeadLetter)
+      box.currentIndex = 0   // All events
+      box.activated(0)
+      compare(controller.events.count, controller.events.total)
     }
 
     function test_retryAndDiscardAskFirst() {
-      fake.push({deadLetters: 1, deadLetterList: [{id: 11, reason: "poison"}]})
+      fake.push({deadLetters: 1})
+      fake.deadLettered(11, "poison")
       tryVerify(() => rowWith("Dead letter #11") !== null)
       const row = rowWith("Dead letter #11")
       mouseClick(findChild(row, "retryButton"))
@@ -73,13 +96,15 @@ Item {
       compare(fake.lastControl, "kDiscardDeadLetter")
       compare(fake.lastId, 11)
       compare(fake.lastConfirm, true)
-      // Gone from the table: the row has no buttons any more.
-      fake.push({deadLetters: 0, deadLetterList: []})
+      // The engine says it is gone from the table: the row has no buttons any more.
+      fake.push({deadLetters: 0})
+      verify(findChild(row, "discardButton").visible)   // a status alone closes nothing
+      fake.deadLetterClosed(11)
       verify(!findChild(row, "discardButton").visible)
     }
 
     function test_clearConflictJournalAsksFirst() {
-      fake.push({conflicts: 2, conflictList: [{id: 20}, {id: 21}]})
+      fake.push({conflicts: 2})
       const button = findChild(page, "clearConflictsButton")
       verify(button.enabled)
       mouseClick(button)
@@ -90,18 +115,20 @@ Item {
       compare(fake.lastConfirm, true)
     }
 
-    // After the journal is cleared, ids start again from 1: new records are still noticed.
-  function test_idsStartingAgainAreNoticed() {
-    fake.push({conflicts: 1, conflictList: [{id: 5000, key: "[7]"}]})
-    fake.push({conflicts: 1, conflictList: [{id: 1, key: "[8]"}]})
-    tryVerify(() => rowWith("Conflict on Books [8]") !== null)
-  }
+    // After the journal is cleared, ids start again from 1: each conflict the engine tells is a
+    // row, whatever its id.
+    function test_idsStartingAgainAreNoticed() {
+      fake.conflictRecorded(5000, "[7]")
+      fake.conflictRecorded(1, "[8]")
+      tryVerify(() => rowWith("Conflict on Books [8]") !== null)
+    }
 
-  function test_stateChangesAndRefusals() {
-      fake.push({natsConnected: true})
-      fake.push({natsConnected: false})
+    function test_stateChangesAndRefusals() {
+      fake.natsConnection(true)
+      fake.natsConnection(false)
       tryVerify(() => rowWith("NATS disconnected") !== null)
-      compare(rowWith("NATS disconnected").kind, "error")
+      compare(rowWith("NATS disconnected").kind, EventModel.Kind.Error)
+      compare(findChild(rowWith("NATS disconnected"), "kind").text, "error")
       controller.reconnectNats()
       fake.answer(false, "refused for the test")
       tryVerify(() => rowWith("Refused: reconnect NATS") !== null)

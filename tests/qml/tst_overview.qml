@@ -1,6 +1,8 @@
 import QtQuick
 import QtTest
+import HarmonyLite.Backend
 import HarmonyLite.Pages
+import HarmonyLite.Components
 
 // The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
 // and `fake` (FakeStatus), which qmllint cannot know of: unqualified access is not checked here.
@@ -9,7 +11,7 @@ import HarmonyLite.Pages
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
   id: root
-  readonly property var dashboardController: controller  // for the page
+  readonly property DashboardController dashboardController: controller  // for the page
   width: 1100
   height: 900
   OverviewPage { id: page; controller: root.dashboardController; anchors.fill: parent }
@@ -49,11 +51,16 @@ Item {
     }
 
     function test_natsAndEmbeddedState() {
-      fake.push({natsConnected: false, embedded: "restarting"})
+      fake.push({natsConnected: false, embedded: Hl.ServerState.Restarting})
       compare(findChild(page, "natsState").text, "disconnected")
       compare(text("embeddedState"), "restarting")
-      fake.push({natsConnected: true, embedded: "running"})
+      compare(findChild(page, "embeddedState").color, Theme.warn)
+      fake.push({natsConnected: true, embedded: Hl.ServerState.Running})
       compare(findChild(page, "natsState").text, "connected")
+      compare(text("embeddedState"), "running")
+      compare(findChild(page, "embeddedState").color, Theme.good)
+      fake.push({embedded: Hl.ServerState.None})
+      compare(text("embeddedState"), "not used (external servers)")
     }
 
     function test_firstRunBanner() {

@@ -1,6 +1,7 @@
 // Qt Quick Test runner for the dashboard's pages (label qml). Every QML file here gets its own
-// engine with a real DashboardController fed by `fake`, a status model written by hand
-// (FakeStatus): the pages are tested against known values without an engine or a network.
+// engine with a real DashboardController fed by `fake` (FakeStatus), which writes statuses and
+// engine events by hand: the pages are tested against known values without an engine or a
+// network.
 // QtCharts needs a QApplication, so this main makes one before handing over to Qt Quick Test.
 #include <QApplication>
 #include <QDateTime>
@@ -13,7 +14,8 @@
 
 namespace hl {
 
-// Builds NodeStatus values from plain JS objects and records the controls the pages request.
+// Builds NodeStatus values from plain JS objects, tells EngineEvents as the engine would, and
+// records the controls the pages request.
 class FakeStatus final : public QObject {
   Q_OBJECT
   Q_PROPERTY(QString lastControl MEMBER m_lastControl NOTIFY recorded)
@@ -46,8 +48,8 @@ class FakeStatus final : public QObject {
     });
   }
 
-  // `spec`: the NodeStatus fields by name (see push() below); `advanceMs`: time since the last
-  // push, for the rates.
+  // `spec`: the NodeStatus fields by name (see push() below; states are the enums' values,
+  // Hl.ServerState / Hl.ShardState); `advanceMs`: time since the last push, for the rates.
   Q_INVOKABLE void push(const QVariantMap& spec, int advanceMs = 1000) {
     NodeStatus s;
     s.nodeId = spec.value("nodeId", 7).toULongLong();
@@ -58,7 +60,7 @@ class FakeStatus final : public QObject {
     s.dbConnected = true;
     s.natsConnected = spec.value("natsConnected", true).toBool();
     s.natsServer = spec.value("natsServer", "nats://127.0.0.1:4222").toString();
-    s.embeddedServer = spec.value("embedded", "running").toString();
+    s.embeddedServer = ServerState(spec.value("embedded", int(ServerState::Running)).toInt());
     s.cdcInstalled = true;
     s.tablesTracked = spec.value("tables", 2).toInt();
     s.schemaHash = spec.value("schemaHash", "aaaa1111bbbb2222cccc3333").toString();
@@ -80,7 +82,7 @@ class FakeStatus final : public QObject {
       sh.received = m.value("received", sh.applied).toULongLong();
       sh.lagMessages = m.value("lag", 0).toLongLong();
       sh.lagSeconds = m.value("lagSeconds", 0).toDouble();
-      sh.state = m.value("state", "running").toString();
+      sh.state = ShardState(m.value("state", int(ShardState::Running)).toInt());
       sh.lastError = m.value("error").toString();
       sh.appliedChanges = m.value("appliedChanges", 0).toLongLong();
       s.shards << sh;
@@ -95,22 +97,33 @@ class FakeStatus final : public QObject {
       p.reason = m.value("reason").toString();
       p.schemaHash = m.value("schemaHash", s.schemaHash).toString();
       p.lagMessages = m.value("lag", 0).toLongLong();
-      p.shardStates = m.value("shardStates", "1:running").toString();
+      p.shardStates = shardStatesFromText(m.value("shardStates", "1:running").toString());
       s.cluster << p;
-    }
-    for (const QVariant& v : spec.value("deadLetterList").toList()) {
-      const QVariantMap m = v.toMap();
-      s.recentDeadLetters << DeadLetterInfo{m.value("id").toLongLong(), "2026-11-29T10:00:00Z",
-                                            "harmonylite-changes-c-1", m.value("seq", 10).toULongLong(),
-                                            m.value("reason", "bad message").toString()};
-    }
-    for (const QVariant& v : spec.value("conflictList").toList()) {
-      const QVariantMap m = v.toMap();
-      s.recentConflicts << ConflictInfo{m.value("id").toLongLong(), "2026-11-29T10:00:00Z", "Books",
-                                        m.value("key", "[1]").toString(), "node 7", "node 8"};
     }
     m_monotonicMs += advanceMs;
     m_controller->applyStatusAt(s, QDateTime::currentMSecsSinceEpoch(), m_monotonicMs);
+  }
+
+  // Engine events, as EngineThread::event tells them.
+  Q_INVOKABLE void deadLettered(qlonglong id, const QString& reason) {
+    EngineEvent e = event(EngineEvent::Kind::DeadLettered);
+    e.deadLetter = DeadLetterInfo{id, "2026-11-29T10:00:00Z", "harmonylite-changes-c-1", 10, reason};
+    m_controller->onEngineEvent(e);
+  }
+  Q_INVOKABLE void deadLetterClosed(qlonglong id) {
+    EngineEvent e = event(EngineEvent::Kind::DeadLetterClosed);
+    e.deadLetter.id = id;
+    m_controller->onEngineEvent(e);
+  }
+  Q_INVOKABLE void conflictRecorded(qlonglong id, const QString& rowKey) {
+    EngineEvent e = event(EngineEvent::Kind::ConflictRecorded);
+    e.conflict = ConflictInfo{id, "2026-11-29T10:00:00Z", "Books", rowKey, "node 7", "node 8"};
+    m_controller->onEngineEvent(e);
+  }
+  Q_INVOKABLE void natsConnection(bool connected) {
+    EngineEvent e = event(connected ? EngineEvent::Kind::NatsConnected : EngineEvent::Kind::NatsDisconnected);
+    if (connected) e.text = "nats://127.0.0.1:4222";
+    m_controller->onEngineEvent(e);
   }
 
   // The engine's answer to the last control.
@@ -135,6 +148,12 @@ class FakeStatus final : public QObject {
   void recorded();
 
  private:
+  static EngineEvent event(EngineEvent::Kind kind) {
+    EngineEvent e;
+    e.kind = kind;
+    return e;
+  }
+
   DashboardController* m_controller;
   qint64 m_monotonicMs = 0;
   EngineThread::Control m_last = EngineThread::Control::kPausePublishing;

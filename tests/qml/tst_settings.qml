@@ -1,5 +1,6 @@
 import QtQuick
 import QtTest
+import HarmonyLite.Backend
 import HarmonyLite.Pages
 
 // The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
@@ -9,7 +10,7 @@ import HarmonyLite.Pages
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
   id: root
-  readonly property var dashboardController: controller  // for the page
+  readonly property DashboardController dashboardController: controller  // for the page
   width: 1100
   height: 900
   SettingsPage { id: page; controller: root.dashboardController; anchors.fill: parent }

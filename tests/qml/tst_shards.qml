@@ -1,6 +1,8 @@
 import QtQuick
 import QtTest
+import HarmonyLite.Backend
 import HarmonyLite.Pages
+import HarmonyLite.Components
 
 // The runner (tst_qml.cpp) hands QML the context properties `controller` (the DashboardController)
 // and `fake` (FakeStatus), which qmllint cannot know of: unqualified access is not checked here.
@@ -9,7 +11,7 @@ import HarmonyLite.Pages
 // TestCase is invisible by design: the page under test is its sibling in a visible root.
 Item {
   id: root
-  readonly property var dashboardController: controller  // for the page
+  readonly property DashboardController dashboardController: controller  // for the page
   width: 1100
   height: 800
   ShardsPage { id: page; controller: root.dashboardController; anchors.fill: parent }
@@ -24,7 +26,7 @@ Item {
     function test_oneRowPerShard() {
       fake.push({shards: [{shard: 1, applied: 1000, appliedChanges: 10}, {shard: 2, applied: 20, lag: 0, appliedChanges: 0}]}, 1000)
       fake.push({shards: [{shard: 1, applied: 12345, received: 12400, lag: 55, lagSeconds: 2.5, appliedChanges: 410},
-                          {shard: 2, applied: 20, lag: 0, state: "needs-restore", error: "gap at 21"}]}, 2000)
+                          {shard: 2, applied: 20, lag: 0, state: Hl.ShardState.NeedsRestore, error: "gap at 21"}]}, 2000)
       const list = findChild(page, "shardList")
       compare(list.count, 2)
       tryVerify(() => row(2) !== null)
@@ -34,6 +36,8 @@ Item {
       compare(cell(1, "rate").text, "200 /s")       // (410 - 10) / 2 s
       compare(cell(1, "state").text, "running")
       compare(cell(2, "state").text, "needs-restore")
+      compare(cell(1, "state").tone, Theme.Tone.Good)
+      compare(cell(2, "state").tone, Theme.Tone.Bad)
       verify(!cell(2, "toggleButton").enabled)      // a stopped shard cannot be paused
     }
 
@@ -43,8 +47,10 @@ Item {
       mouseClick(cell(2, "toggleButton"))
       compare(fake.lastControl, "kPauseApplying")
       compare(fake.lastId, 2)
-      fake.push({shards: [{shard: 1}, {shard: 2, state: "paused"}]})
+      fake.push({shards: [{shard: 1}, {shard: 2, state: Hl.ShardState.Paused}]})
       compare(cell(2, "toggleButton").text, "Resume")
+      compare(cell(2, "state").text, "paused")
+      compare(cell(2, "state").tone, Theme.Tone.Warn)
       mouseClick(cell(2, "toggleButton"))
       compare(fake.lastControl, "kResumeApplying")
       compare(fake.lastId, 2)

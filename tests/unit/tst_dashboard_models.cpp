@@ -1,6 +1,7 @@
 // The dashboard's C++ side without a window: every list model under QAbstractItemModelTester
-// (which fails the test on any inconsistent signal or index), and the controller's signals and
-// commands with QSignalSpy.
+// (which fails the test on any inconsistent signal or index), the controller's signals and
+// commands with QSignalSpy, and the rows it makes of the engine's events (fed by hand, one
+// table row per kind of EngineEvent).
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QtTest>
@@ -11,7 +12,7 @@ using namespace hl;
 
 namespace {
 
-ShardStatus shard(int n, quint64 applied, qint64 appliedChanges, const QString& state = "running") {
+ShardStatus shard(int n, quint64 applied, qint64 appliedChanges, ShardState state = ShardState::Running) {
   ShardStatus s;
   s.shard = n;
   s.stream = QStringLiteral("harmonylite-changes-c-%1").arg(n);
@@ -20,6 +21,24 @@ ShardStatus shard(int n, quint64 applied, qint64 appliedChanges, const QString& 
   s.appliedChanges = appliedChanges;
   s.state = state;
   return s;
+}
+
+EngineEvent engineEvent(EngineEvent::Kind kind) {
+  EngineEvent e;
+  e.kind = kind;
+  return e;
+}
+
+EngineEvent deadLettered(qint64 id, const QString& reason) {
+  EngineEvent e = engineEvent(EngineEvent::Kind::DeadLettered);
+  e.deadLetter = DeadLetterInfo{id, "2026-11-29T10:00:00Z", "harmonylite-changes-c-1", 10, reason};
+  return e;
+}
+
+QStringList titles(EventModel* events) {
+  QStringList t;
+  for (int r = 0; r < events->rowCount(); ++r) t << events->data(events->index(r), EventModel::kTitleRole).toString();
+  return t;
 }
 
 PeerStatus peer(uint64_t id, const QString& hash, qint64 lastSeenMs) {
@@ -50,6 +69,11 @@ class TestDashboardModels : public QObject {
     QCOMPARE(model.data(model.index(0), ShardModel::kRateRole).toDouble(), 250.0);
     QCOMPARE(model.data(model.index(0), ShardModel::kAppliedRole).toULongLong(), 60ull);
     QCOMPARE(model.data(model.index(1), ShardModel::kRateRole).toDouble(), 0.0);
+    // The state is the enum (QML compares Hl.ShardState values); its word is for the chip.
+    model.update({shard(1, 60, 600), shard(2, 20, 0, ShardState::NeedsRestore)}, 0);
+    QCOMPARE(model.data(model.index(1), ShardModel::kStateRole).value<ShardState>(), ShardState::NeedsRestore);
+    QCOMPARE(model.data(model.index(1), ShardModel::kStateTextRole).toString(), QStringLiteral("needs-restore"));
+    QCOMPARE(model.data(model.index(0), ShardModel::kStateRole).value<ShardState>(), ShardState::Running);
     model.update({shard(1, 60, 600)}, 1.0);  // a shard less: reset
     QCOMPARE(resets.count(), 2);
     QCOMPARE(model.rowCount(), 1);
@@ -82,25 +106,30 @@ class TestDashboardModels : public QObject {
   void eventModelKeepsNewestFirstFiltersAndBounds() {
     EventModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    model.add({QDateTime::currentDateTime(), "state", "NATS connected", "nats://x", 0, false});
-    model.add({QDateTime::currentDateTime(), "dead-letter", "Dead letter #4", "bad cbor", 4, true});
-    model.add({QDateTime::currentDateTime(), "conflict", "Conflict on Books [1]", "", 0, false});
+    using Kind = EventModel::Kind;
+    model.add({QDateTime::currentDateTime(), Kind::State, "NATS connected", "nats://x", 0, false});
+    model.add({QDateTime::currentDateTime(), Kind::DeadLetter, "Dead letter #4", "bad cbor", 4, true});
+    model.add({QDateTime::currentDateTime(), Kind::Conflict, "Conflict on Books [1]", "", 0, false});
     QCOMPARE(model.rowCount(), 3);
-    QCOMPARE(model.data(model.index(0), EventModel::kKindRole).toString(), QStringLiteral("conflict"));
-    model.setKindFilter("dead-letter");
+    QCOMPARE(model.data(model.index(0), EventModel::kKindRole).value<Kind>(), Kind::Conflict);
+    model.setKindFilter(Kind::DeadLetter);
     QCOMPARE(model.rowCount(), 1);
-    model.add({QDateTime::currentDateTime(), "state", "hidden by the filter", "", 0, false});
+    QVERIFY(model.kindFilter() == Kind::DeadLetter);
+    model.add({QDateTime::currentDateTime(), Kind::State, "hidden by the filter", "", 0, false});
     QCOMPARE(model.rowCount(), 1);
     QCOMPARE(model.total(), 4);
-    model.setKindFilter(QString());
+    model.clearKindFilter();
+    QCOMPARE(model.rowCount(), 4);
     model.setTextFilter("CBOR");  // case-insensitive, over the detail too
     QCOMPARE(model.rowCount(), 1);
     QVERIFY(model.data(model.index(0), EventModel::kOpenRole).toBool());
-    model.closeDeadLettersExcept({});
+    model.closeDeadLetter(5);  // another dead letter: this one stays open
+    QVERIFY(model.data(model.index(0), EventModel::kOpenRole).toBool());
+    model.closeDeadLetter(4);
     QVERIFY(!model.data(model.index(0), EventModel::kOpenRole).toBool());
     model.setTextFilter(QString());
     for (int i = 0; i < EventModel::kMaxEvents + 50; ++i)
-      model.add({QDateTime::currentDateTime(), "state", QStringLiteral("e%1").arg(i), "", 0, false});
+      model.add({QDateTime::currentDateTime(), Kind::State, QStringLiteral("e%1").arg(i), "", 0, false});
     QCOMPARE(model.total(), EventModel::kMaxEvents);
     QCOMPARE(model.data(model.index(0), EventModel::kTitleRole).toString(),
              QStringLiteral("e%1").arg(EventModel::kMaxEvents + 49));
@@ -127,6 +156,8 @@ class TestDashboardModels : public QObject {
     QCOMPARE(model.data(model.index(0), SettingsModel::kSectionRole).toString(), QStringLiteral("top level"));
   }
 
+  // Statuses make the summary, the models and the chart samples; the events come from the
+  // engine (onEngineEvent), not from comparing one status with the next.
   void controllerTurnsStatusIntoSummaryAndEvents() {
     DashboardController c;
     QAbstractItemModelTester t1(c.shards(), QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -142,29 +173,161 @@ class TestDashboardModels : public QObject {
     s.schemaHash = "H";
     s.shards = {shard(1, 5, 10)};
     s.cluster = {peer(3, "H", 0), peer(4, "X", 0)};
+    s.embeddedServer = ServerState::Restarting;
     c.applyStatusAt(s, 1'000'000, 1000);
     QVERIFY(c.summary().valid);
     QCOMPARE(c.summary().publishRate, 0.0);  // no interval yet
+    QCOMPARE(c.summary().embeddedServer, ServerState::Restarting);
+    QCOMPARE(c.summary().embeddedServerText(), QStringLiteral("restarting"));
     s.published = 400;
-    s.shards = {shard(1, 9, 110)};
+    s.shards = {shard(1, 9, 110, ShardState::Paused)};
     s.natsConnected = false;
     s.healthy = false;
     s.unhealthyReason = "NATS is not connected";
     s.conflictCount = 1;
     s.recentConflicts = {ConflictInfo{7, "t", "Books", "[1]", "w", "l"}};
+    s.embeddedServer = ServerState::None;
     c.applyStatusAt(s, 1'000'500, 1500);
     QCOMPARE(status.count(), 2);
     QCOMPARE(samples.count(), 2);
     QCOMPARE(c.summary().publishRate, 600.0);  // 300 in 0.5 s
     QCOMPARE(c.summary().applyRate, 200.0);
+    QCOMPARE(c.summary().pausedShards, 1);
+    QCOMPARE(c.summary().embeddedServerText(), QString());  // external servers
     QCOMPARE(samples.last().at(1).toDouble(), 600.0);
     QCOMPARE(c.cluster()->mismatches(), 1);
-    QStringList titles;
-    for (int r = 0; r < c.events()->rowCount(); ++r)
-      titles << c.events()->data(c.events()->index(r), EventModel::kTitleRole).toString();
-    QVERIFY2(titles.contains("NATS disconnected"), qPrintable(titles.join(" | ")));
-    QVERIFY(titles.contains("Node unhealthy"));
-    QVERIFY(titles.contains("Conflict on Books [1]"));
+    QCOMPARE(c.events()->total(), 0);  // a status is no event, whatever changed in it
+
+    // What the engine tells as it happens.
+    EngineEvent connected = engineEvent(EngineEvent::Kind::NatsConnected);
+    connected.text = "nats://127.0.0.1:4222";
+    c.onEngineEvent(connected);
+    c.onEngineEvent(engineEvent(EngineEvent::Kind::NatsDisconnected));
+    EngineEvent unhealthy = engineEvent(EngineEvent::Kind::HealthChanged);
+    unhealthy.healthy = false;
+    unhealthy.text = "NATS is not connected";
+    c.onEngineEvent(unhealthy);
+    EngineEvent conflict = engineEvent(EngineEvent::Kind::ConflictRecorded);
+    conflict.conflict = ConflictInfo{7, "t", "Books", "[1]", "w", "l"};
+    c.onEngineEvent(conflict);
+    const QStringList t = titles(c.events());
+    QVERIFY2(t.contains("NATS disconnected"), qPrintable(t.join(" | ")));
+    QVERIFY(t.contains("Node unhealthy"));
+    QVERIFY(t.contains("Conflict on Books [1]"));
+    QCOMPARE(t.first(), QStringLiteral("Conflict on Books [1]"));  // newest first
+  }
+
+  // One row per engine event: its kind on the Events page, title and detail (as the page shows
+  // them since issue 6), and whether it waits for retry/discard.
+  void engineEventsBecomeRows_data() {
+    QTest::addColumn<EngineEvent>("event");
+    QTest::addColumn<EventModel::Kind>("kind");
+    QTest::addColumn<QString>("title");
+    QTest::addColumn<QString>("detail");
+    QTest::addColumn<qint64>("refId");
+    using K = EngineEvent::Kind;
+    using Kind = EventModel::Kind;
+    EngineEvent e = engineEvent(K::NatsConnected);
+    e.text = "nats://10.0.0.5:4222";
+    QTest::newRow("nats connected") << e << Kind::State << "NATS connected" << "nats://10.0.0.5:4222" << qint64(0);
+    QTest::newRow("nats disconnected") << engineEvent(K::NatsDisconnected) << Kind::Error << "NATS disconnected"
+                                       << "the node keeps capturing and reconnects on its own" << qint64(0);
+    e = engineEvent(K::ServerStateChanged);
+    e.serverState = ServerState::Restarting;
+    QTest::newRow("server restarting") << e << Kind::State << "Embedded NATS server restarting" << "" << qint64(0);
+    e.serverState = ServerState::Failed;
+    QTest::newRow("server failed") << e << Kind::Error << "Embedded NATS server failed" << "" << qint64(0);
+    e = engineEvent(K::HealthChanged);
+    e.healthy = true;
+    QTest::newRow("healthy") << e << Kind::State << "Node healthy" << "" << qint64(0);
+    e.healthy = false;
+    e.text = "shard 2 is needs-restore";
+    QTest::newRow("unhealthy") << e << Kind::Error << "Node unhealthy" << "shard 2 is needs-restore" << qint64(0);
+    QTest::newRow("publishing paused") << engineEvent(K::PublishingPaused) << Kind::State << "Publishing paused" << ""
+                                       << qint64(0);
+    QTest::newRow("publishing resumed") << engineEvent(K::PublishingResumed) << Kind::State << "Publishing resumed" << ""
+                                        << qint64(0);
+    e = engineEvent(K::ShardStateChanged);
+    e.shard = 2;
+    e.shardState = ShardState::Paused;
+    QTest::newRow("shard paused") << e << Kind::State << "Shard 2 is paused" << "" << qint64(0);
+    e.shardState = ShardState::NeedsRestore;
+    e.text = "message 41 aged out of the stream";
+    QTest::newRow("shard needs restore") << e << Kind::Error << "Shard 2 is needs-restore"
+                                         << "message 41 aged out of the stream" << qint64(0);
+    e = engineEvent(K::ShardError);
+    e.shard = 1;
+    e.text = "database is locked";
+    QTest::newRow("shard error") << e << Kind::Error << "Shard 1 error" << "database is locked" << qint64(0);
+    QTest::newRow("dead letter") << deadLettered(12, "message: expected map") << Kind::DeadLetter
+                                 << "Dead letter #12: harmonylite-changes-c-1 seq 10" << "message: expected map"
+                                 << qint64(12);
+    e = engineEvent(K::ConflictRecorded);
+    e.conflict = ConflictInfo{3, "t", "Books", "[42]", "node 7", "node 8"};
+    QTest::newRow("conflict") << e << Kind::Conflict << "Conflict on Books [42]" << "kept node 7, skipped node 8"
+                              << qint64(0);
+  }
+
+  void engineEventsBecomeRows() {
+    QFETCH(EngineEvent, event);
+    QFETCH(EventModel::Kind, kind);
+    QFETCH(QString, title);
+    QFETCH(QString, detail);
+    QFETCH(qint64, refId);
+    DashboardController c;
+    QAbstractItemModelTester tester(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    c.onEngineEvent(event);
+    QCOMPARE(c.events()->rowCount(), 1);
+    const QModelIndex row = c.events()->index(0);
+    QCOMPARE(c.events()->data(row, EventModel::kKindRole).value<EventModel::Kind>(), kind);
+    QCOMPARE(c.events()->data(row, EventModel::kTitleRole).toString(), title);
+    QCOMPARE(c.events()->data(row, EventModel::kDetailRole).toString(), detail);
+    QCOMPARE(c.events()->data(row, EventModel::kRefIdRole).toLongLong(), refId);
+    QCOMPARE(c.events()->data(row, EventModel::kOpenRole).toBool(), kind == EventModel::Kind::DeadLetter);
+  }
+
+  // A dead letter's row keeps its buttons until the engine says it was retried or discarded;
+  // events that make no row (the embedded server of a node on external servers) add none.
+  void deadLetterClosedClosesItsRow() {
+    DashboardController c;
+    QAbstractItemModelTester tester(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy changed(c.events(), &QAbstractItemModel::dataChanged);
+    c.onEngineEvent(deadLettered(4, "bad cbor"));
+    c.onEngineEvent(deadLettered(5, "unknown table"));
+    EngineEvent closed = engineEvent(EngineEvent::Kind::DeadLetterClosed);
+    closed.deadLetter.id = 4;
+    c.onEngineEvent(closed);
+    QCOMPARE(c.events()->rowCount(), 2);  // closing adds no row
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(c.events()->data(c.events()->index(0), EventModel::kOpenRole).toBool());   // #5
+    QVERIFY(!c.events()->data(c.events()->index(1), EventModel::kOpenRole).toBool());  // #4
+    EngineEvent none = engineEvent(EngineEvent::Kind::ServerStateChanged);
+    none.serverState = ServerState::None;
+    c.onEngineEvent(none);
+    QCOMPARE(c.events()->total(), 2);
+  }
+
+  // engineState follows the host's calls (the transitions written beside the enum).
+  void engineStateFollowsTheHost() {
+    using State = DashboardController::EngineState;
+    DashboardController c;
+    QSignalSpy changed(&c, &DashboardController::engineStateChanged);
+    QCOMPARE(c.engineState(), State::Stopped);
+    c.onEngineStarting();
+    QCOMPARE(c.engineState(), State::Starting);
+    c.onEngineFailed("cannot open the database");
+    QCOMPARE(c.engineState(), State::Failed);
+    QCOMPARE(c.engineError(), QStringLiteral("cannot open the database"));
+    c.onEngineStarting();
+    QCOMPARE(c.engineState(), State::Starting);
+    QVERIFY(c.engineError().isEmpty());
+    c.onEngineStarted();
+    QCOMPARE(c.engineState(), State::Running);
+    c.onEngineStopped();
+    QCOMPARE(c.engineState(), State::Stopped);
+    QCOMPARE(changed.count(), 5);
+    const QStringList t = titles(c.events());
+    QVERIFY2(t.contains("Node failed to start") && t.contains("Node started"), qPrintable(t.join(" | ")));
   }
 
   void controllerCommandsLeaveAsSignals() {
