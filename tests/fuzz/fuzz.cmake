@@ -1,9 +1,6 @@
-# Tests of the wire codec (vectors, codec, fuzz). Included from tests/CMakeLists.txt.
-hl_add_test(tst_wire_vectors LABEL unit SOURCES unit/tst_wire_vectors.cpp)
-hl_add_test(tst_cbor_codec LABEL unit SOURCES unit/tst_cbor_codec.cpp)
-
 # fuzz_decode: libFuzzer + ASan + UBSan over the receive path, built by clang++ as its own
-# project (tests/fuzz) since the main build uses g++. Needs clang++ and its libFuzzer runtime.
+# project (tests/fuzz/CMakeLists.txt) since the main build uses g++. Needs clang++ and its
+# libFuzzer runtime. Included from tests/CMakeLists.txt.
 find_program(HL_CLANGXX NAMES clang++-14 clang++)
 set(hl_fuzzer_runtime "")
 if(HL_CLANGXX)
@@ -21,7 +18,7 @@ endif()
 include(ExternalProject)
 set(hl_fuzz_dir ${CMAKE_CURRENT_BINARY_DIR}/fuzz)
 ExternalProject_Add(fuzz_decode_build
-  SOURCE_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz
+  SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR}
   BINARY_DIR ${hl_fuzz_dir}
   CMAKE_ARGS -DCMAKE_CXX_COMPILER=${HL_CLANGXX}
              -DHL_ENGINE_DIR=${PROJECT_SOURCE_DIR}/engine
@@ -32,9 +29,7 @@ ExternalProject_Add(fuzz_decode_build
 
 # 30 s of fuzzing from the seeds in tests/fuzz/corpus; new inputs go to the build's corpus.
 # A crash, a sanitizer report or a failed round trip makes the fuzzer exit non-zero.
-add_test(NAME fuzz_decode
+hl_add_check(fuzz_decode LABEL unit TIMEOUT 120
   COMMAND ${hl_fuzz_dir}/fuzz_decode -max_total_time=30 -rss_limit_mb=2048 -timeout=10
-          -max_len=8192 -print_final_stats=1 -dict=${CMAKE_CURRENT_SOURCE_DIR}/fuzz/cbor.dict
-          -artifact_prefix=${hl_fuzz_dir}/ ${hl_fuzz_dir}/corpus
-          ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
-set_tests_properties(fuzz_decode PROPERTIES LABELS unit TIMEOUT 120)
+          -max_len=8192 -print_final_stats=1 -dict=${CMAKE_CURRENT_LIST_DIR}/cbor.dict
+          -artifact_prefix=${hl_fuzz_dir}/ ${hl_fuzz_dir}/corpus ${CMAKE_CURRENT_LIST_DIR}/corpus)
