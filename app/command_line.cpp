@@ -16,8 +16,14 @@ bool parseBool(const QString& v, bool& out) {
   // Go's strconv.ParseBool.
   static const QStringList kTrue = {"1", "t", "T", "TRUE", "true", "True"};
   static const QStringList kFalse = {"0", "f", "F", "FALSE", "false", "False"};
-  if (kTrue.contains(v)) { out = true; return true; }
-  if (kFalse.contains(v)) { out = false; return true; }
+  if (kTrue.contains(v)) {
+    out = true;
+    return true;
+  }
+  if (kFalse.contains(v)) {
+    out = false;
+    return true;
+  }
   return false;
 }
 

@@ -14,7 +14,8 @@ Status EndpointsHost::start(const Config& config) {
   if (config.healthCheck.enable) {
     m_health = std::make_unique<HealthServer>(config.healthCheck);
     HL_RETURN_IF_ERROR(m_health->listen());
-    qCInfo(lcMain).noquote() << "health endpoint on" << config.healthCheck.bind << config.healthCheck.path;
+    qCInfo(lcMain).noquote() << "health endpoint on" << config.healthCheck.bind
+                             << config.healthCheck.path;
   }
   if (config.prometheus.enable) {
     m_metrics = std::make_unique<MetricsServer>(config.prometheus);
@@ -25,8 +26,12 @@ Status EndpointsHost::start(const Config& config) {
 }
 
 void EndpointsHost::follow(EngineThread& engine) {
-  if (m_health) QObject::connect(&engine, &EngineThread::statusChanged, m_health.get(), &HealthServer::setStatus);
-  if (m_metrics) QObject::connect(&engine, &EngineThread::statusChanged, m_metrics.get(), &MetricsServer::setStatus);
+  if (m_health)
+    QObject::connect(&engine, &EngineThread::statusChanged, m_health.get(),
+                     &HealthServer::setStatus);
+  if (m_metrics)
+    QObject::connect(&engine, &EngineThread::statusChanged, m_metrics.get(),
+                     &MetricsServer::setStatus);
 }
 
 void EndpointsHost::stop() {

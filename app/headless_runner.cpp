@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "harmonylite/engine_thread.h"
 #include "endpoints_host.h"
+#include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"
 #include "unix_signals.h"
 
@@ -46,7 +46,8 @@ int HeadlessRunner::exec() {
     QCoreApplication::exit(1);
   });
   QObject::connect(&engine, &EngineThread::idleTimeout, [&](qint64 idleMs) {
-    // The snapshot before this exit arrives with the snapshot work (docs/configuration.md, docs/operations.md#7-restore-a-node).
+    // The snapshot before this exit arrives with the snapshot work (docs/configuration.md,
+    // docs/operations.md#7-restore-a-node).
     qCInfo(lcMain) << "idle for" << idleMs << "ms (sleep_timeout): stopping";
     stopEngineOrExit(engine);
     QCoreApplication::exit(0);

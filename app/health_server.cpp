@@ -10,7 +10,8 @@ namespace hl {
 namespace {
 
 QString rfc3339(qint64 ms) {
-  return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs) : QString();
+  return ms > 0 ? QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs)
+                : QString();
 }
 
 }  // namespace
@@ -23,7 +24,8 @@ HealthServer::HealthServer(HealthCheckConfig config, QObject* parent)
                               : QHttpServerResponder::StatusCode::ServiceUnavailable;
     if (!m_config.detailed) {
       QJsonObject o{{"status", healthy ? "healthy" : "unhealthy"}};
-      if (!healthy) o.insert("reason", m_received ? m_status.unhealthyReason : QStringLiteral("starting"));
+      if (!healthy)
+        o.insert("reason", m_received ? m_status.unhealthyReason : QStringLiteral("starting"));
       return QHttpServerResponse(o, code);
     }
     return QHttpServerResponse(toJson(m_status, m_received), code);
@@ -63,7 +65,8 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("publishing_paused", s.publishingPaused);
   o.insert("dead_letters", s.deadLetterCount);
   o.insert("conflicts", s.conflictCount);
-  if (s.embeddedServer != ServerState::None) o.insert("embedded_nats_server", stateName(s.embeddedServer));
+  if (s.embeddedServer != ServerState::None)
+    o.insert("embedded_nats_server", stateName(s.embeddedServer));
   QJsonArray shards;
   for (const ShardStatus& sh : s.shards) {
     shards.append(QJsonObject{{"shard", sh.shard},

@@ -1,7 +1,7 @@
-// HealthServer: the /health endpoint of [health_check] (docs/replication.md#health-endpoint), served with Qt HttpServer
-// on the host thread. It answers from the latest NodeStatus the engine published (no NATS or
-// database round trip per request): 200 when healthy, 503 with the reason otherwise.
-// Thread: the host (main) thread.
+// HealthServer: the /health endpoint of [health_check] (docs/replication.md#health-endpoint),
+// served with Qt HttpServer on the host thread. It answers from the latest NodeStatus the engine
+// published (no NATS or database round trip per request): 200 when healthy, 503 with the reason
+// otherwise. Thread: the host (main) thread.
 #pragma once
 
 #include <QHttpServer>

@@ -11,12 +11,12 @@
 #include <cstdio>
 
 #include "command_line.h"
-#include "harmonylite/config.h"
+#include "gui_runner.h"
 #include "harmonylite/capture_cleanup.h"
+#include "harmonylite/config.h"
 #include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"
 #include "harmonylite/version.h"
-#include "gui_runner.h"
 #include "headless_runner.h"
 #include "remembered_setup.h"
 
@@ -29,7 +29,8 @@ void printErr(const QString& line) {
 // Worth trying to open a window: X11 or Wayland is announced, or QT_QPA_PLATFORM names a
 // platform (offscreen, vnc, eglfs...).
 bool displayAnnounced() {
-  return !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
+  return !qEnvironmentVariableIsEmpty("DISPLAY") ||
+         !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
          !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
 }
 
@@ -100,15 +101,17 @@ void logStart(const ChosenConfig& c) {
   hl::setLogNodeId(config.nodeId);
   for (const hl::ConfigWarning& w : c.warnings) qCWarning(lcConfig).noquote() << w.message;
   if (!c.rememberedProblem.isEmpty())
-    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" + c.remembered.describe() +
-                                       ") no longer works:"
+    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" +
+                                       c.remembered.describe() + ") no longer works:"
                                 << c.rememberedProblem << "- running on the first-run defaults";
   if (c.restored)
-    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:" << c.remembered.describe();
-  qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node" << config.nodeId << "config"
+    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:"
+                             << c.remembered.describe();
+  qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node" << config.nodeId
+                           << "config"
                            << (!config.sourcePath.isEmpty() ? config.sourcePath
-                               : c.restored                 ? QStringLiteral("(remembered by the dashboard)")
-                                                            : QStringLiteral("(first-run defaults)"));
+                               : c.restored ? QStringLiteral("(remembered by the dashboard)")
+                                            : QStringLiteral("(first-run defaults)"));
 }
 
 // The flags that do one thing and exit (-cleanup, and the ones not available yet); nullopt
@@ -120,7 +123,8 @@ std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& conf
       printErr(s.message());
       return 1;
     }
-    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from" << config.dbPath;
+    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from"
+                             << config.dbPath;
     return 0;
   }
   if (cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
@@ -190,8 +194,8 @@ int main(int argc, char** argv) {
   if (cli.noGui) {
     qCInfo(lcMain) << "--no-gui given; running headless";
   } else if (tryGui) {
-    qCInfo(lcMain).noquote() << "the display could not be opened (DISPLAY=" + qEnvironmentVariable("DISPLAY") +
-                                    "); running headless";
+    qCInfo(lcMain).noquote() << "the display could not be opened (DISPLAY=" +
+                                    qEnvironmentVariable("DISPLAY") + "); running headless";
   } else {
     qCInfo(lcMain) << "no display available; running headless";
   }

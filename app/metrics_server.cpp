@@ -7,7 +7,8 @@ namespace {
 
 class Exposition {
  public:
-  Exposition(const PrometheusConfig& c, uint64_t nodeId) : m_nodeId(QByteArray::number(quint64(nodeId))) {
+  Exposition(const PrometheusConfig& c, uint64_t nodeId)
+      : m_nodeId(QByteArray::number(quint64(nodeId))) {
     m_prefix = c.nameSpace.toUtf8();
     if (!c.subsystem.isEmpty()) m_prefix += (m_prefix.isEmpty() ? "" : "_") + c.subsystem.toUtf8();
     if (!m_prefix.isEmpty()) m_prefix += '_';
@@ -25,7 +26,8 @@ class Exposition {
   }
   // A family with one sample per shard.
   template <typename F>
-  void perShard(const char* name, const char* type, const char* help, const QList<ShardStatus>& shards, F value) {
+  void perShard(const char* name, const char* type, const char* help,
+                const QList<ShardStatus>& shards, F value) {
     family(name, type, help);
     for (const ShardStatus& sh : shards) sample(double(value(sh)), sh.shard);
   }
@@ -48,7 +50,8 @@ Result<quint16> listenAt(QHttpServer& server, const QString& key, const QString&
   QHostAddress address = host.isEmpty() ? QHostAddress(QHostAddress::Any) : QHostAddress(host);
   if (host == QLatin1String("localhost")) address = QHostAddress(QHostAddress::LocalHost);
   if (address.isNull())
-    return Status::invalidArgument(QStringLiteral("%1: \"%2\" is not an IP address").arg(key, host));
+    return Status::invalidArgument(
+        QStringLiteral("%1: \"%2\" is not an IP address").arg(key, host));
   const quint16 port = server.listen(address, quint16(bind.mid(colon + 1).toUInt()));
   if (port == 0)
     return Status::unavailable(
@@ -59,7 +62,8 @@ Result<quint16> listenAt(QHttpServer& server, const QString& key, const QString&
 MetricsServer::MetricsServer(PrometheusConfig config, QObject* parent)
     : QObject(parent), m_config(std::move(config)) {
   m_server.route("/metrics", [this](const QHttpServerRequest&) {
-    return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", render(m_config, m_status));
+    return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8",
+                               render(m_config, m_status));
   });
 }
 
@@ -74,21 +78,27 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
   Exposition e(config, s.nodeId);
   e.single("up", "gauge", "1 when the node is healthy (see /health), else 0.", s.healthy ? 1 : 0);
   e.single("uptime_seconds", "gauge", "Seconds since the node started.", double(s.uptimeSeconds));
-  e.single("published_total", "counter", "Changes published and acknowledged by JetStream (Go: published).",
-           double(s.published));
+  e.single("published_total", "counter",
+           "Changes published and acknowledged by JetStream (Go: published).", double(s.published));
   e.single("pending_publish", "gauge", "Captured changes not published yet (Go: pending_publish).",
            double(s.pendingChanges));
-  e.single("failed_changes", "gauge", "Changes in the failed state (larger than the server accepts).",
+  e.single("failed_changes", "gauge",
+           "Changes in the failed state (larger than the server accepts).",
            double(s.failedChanges));
-  e.single("publishing_paused", "gauge", "1 when the operator paused publishing.", s.publishingPaused ? 1 : 0);
-  e.single("dead_letters", "gauge", "Messages in the dead-letter table.", double(s.deadLetterCount));
-  e.single("conflict_journal_entries", "gauge", "Entries in the conflict journal (bounded).", double(s.conflictCount));
+  e.single("publishing_paused", "gauge", "1 when the operator paused publishing.",
+           s.publishingPaused ? 1 : 0);
+  e.single("dead_letters", "gauge", "Messages in the dead-letter table.",
+           double(s.deadLetterCount));
+  e.single("conflict_journal_entries", "gauge", "Entries in the conflict journal (bounded).",
+           double(s.conflictCount));
   e.single("failed_publishes_total", "counter", "Publish attempts that failed and were retried.",
            double(s.failedPublishes));
   e.single("nats_connected", "gauge", "1 when connected to NATS.", s.natsConnected ? 1 : 0);
-  e.single("nats_reconnects_total", "counter", "Reconnections to NATS since start.", double(s.natsReconnects));
+  e.single("nats_reconnects_total", "counter", "Reconnections to NATS since start.",
+           double(s.natsReconnects));
   e.single("database_size_bytes", "gauge", "Size of the database file.", double(s.dbSizeBytes));
-  e.single("wal_size_bytes", "gauge", "Size of the database's write-ahead log.", double(s.walSizeBytes));
+  e.single("wal_size_bytes", "gauge", "Size of the database's write-ahead log.",
+           double(s.walSizeBytes));
   const QList<ShardStatus>& shards = s.shards;
   e.perShard("applied_total", "counter", "Remote changes applied, per shard.", shards,
              [](const ShardStatus& sh) { return sh.appliedChanges; });
@@ -98,8 +108,9 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.lagMessages; });
   e.perShard("lag_seconds", "gauge", "Age of the oldest received message not applied yet.", shards,
              [](const ShardStatus& sh) { return sh.lagSeconds; });
-  e.perShard("shard_running", "gauge", "1 when the shard applies, 0 when stopped, paused or needing a restore.",
-             shards, [](const ShardStatus& sh) { return sh.state == ShardState::Running ? 1 : 0; });
+  e.perShard("shard_running", "gauge",
+             "1 when the shard applies, 0 when stopped, paused or needing a restore.", shards,
+             [](const ShardStatus& sh) { return sh.state == ShardState::Running ? 1 : 0; });
   e.perShard("conflicts_total", "counter", "Conflicts recorded, per shard.", shards,
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,

@@ -1,7 +1,7 @@
-// MetricsServer: Prometheus text exposition of [prometheus] (docs/replication.md#health-endpoint), served with Qt
-// HttpServer on the host thread from the latest NodeStatus (no round trip per scrape).
-// Names: <namespace>[_<subsystem>]_<name>; Go's `published` and `pending_publish` keep their
-// names (the counter with the _total suffix Prometheus requires); every series carries
+// MetricsServer: Prometheus text exposition of [prometheus] (docs/replication.md#health-endpoint),
+// served with Qt HttpServer on the host thread from the latest NodeStatus (no round trip per
+// scrape). Names: <namespace>[_<subsystem>]_<name>; Go's `published` and `pending_publish` keep
+// their names (the counter with the _total suffix Prometheus requires); every series carries
 // node_id, per-shard series also shard.
 // Thread: the host (main) thread.
 #pragma once

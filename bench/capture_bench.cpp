@@ -77,9 +77,12 @@ int main(int argc, char** argv) {
   int rows = 200000, autocommit = 5000, runs = 3;
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--rows") rows = args[i + 1].toInt();
-    else if (args[i] == "--autocommit") autocommit = args[i + 1].toInt();
-    else if (args[i] == "--runs") runs = args[i + 1].toInt();
+    if (args[i] == "--rows")
+      rows = args[i + 1].toInt();
+    else if (args[i] == "--autocommit")
+      autocommit = args[i + 1].toInt();
+    else if (args[i] == "--runs")
+      runs = args[i + 1].toInt();
   }
   QTemporaryDir dir;
   const QString db = dir.filePath("bench.db");
@@ -106,11 +109,13 @@ int main(int argc, char** argv) {
         best = std::min(best, s);
         if (captured) {  // the capture really captured every row
           QProcess q;
-          q.start("sqlite3", {db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL"});
+          q.start("sqlite3",
+                  {db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL"});
           q.waitForFinished();
           const int logged = q.readAllStandardOutput().trimmed().toInt();
           if (logged != (c == 0 ? rows : autocommit)) {
-            std::fprintf(stderr, "captured %d changes, expected %d\n", logged, c == 0 ? rows : autocommit);
+            std::fprintf(stderr, "captured %d changes, expected %d\n", logged,
+                         c == 0 ? rows : autocommit);
             return 1;
           }
         }
@@ -119,7 +124,11 @@ int main(int argc, char** argv) {
   }
   QTextStream out(stdout);
   out << "capture overhead: sqlite3 program, WAL, best of " << runs << " runs\n";
-  out << QStringLiteral("%1 %2 %3 %4\n").arg("case", -36).arg("uncaptured", 12).arg("captured", 12).arg("ratio", 8);
+  out << QStringLiteral("%1 %2 %3 %4\n")
+             .arg("case", -36)
+             .arg("uncaptured", 12)
+             .arg("captured", 12)
+             .arg("ratio", 8);
   for (const Row& r : table) {
     out << QStringLiteral("%1 %2 %3 %4\n")
                .arg(r.name, -36)

@@ -24,8 +24,8 @@
 #include <atomic>
 #include <thread>
 
-#include "gui_runner.h"
 #include "bench_stats.h"
+#include "gui_runner.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
@@ -36,7 +36,8 @@ using hl::bench::percentile;
 namespace {
 
 // Runs the event loop for `ms`, recording the interval between rendered frames.
-QList<double> frameIntervals(QQuickWindow* window, int ms, const std::function<void()>& eachSecond = {}) {
+QList<double> frameIntervals(QQuickWindow* window, int ms,
+                             const std::function<void()>& eachSecond = {}) {
   QList<double> intervals;
   QElapsedTimer clock;
   clock.start();
@@ -68,13 +69,18 @@ int main(int argc, char** argv) {
   int rate = 10000, seconds = 20;
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--rate") rate = args[i + 1].toInt();
-    else if (args[i] == "--seconds") seconds = args[i + 1].toInt();
+    if (args[i] == "--rate")
+      rate = args[i + 1].toInt();
+    else if (args[i] == "--seconds")
+      seconds = args[i + 1].toInt();
   }
   QTextStream out(stdout);
   QTemporaryDir dir;
   test::NatsServer server;
-  if (Status s = server.start(); !s.isOk()) { out << "nats-server: " << s.message() << "\n"; return 1; }
+  if (Status s = server.start(); !s.isOk()) {
+    out << "nats-server: " << s.message() << "\n";
+    return 1;
+  }
 
   test::NodeProcess::Options o;
   o.nodeId = 2;
@@ -82,28 +88,45 @@ int main(int argc, char** argv) {
   o.urls = {server.url()};
   QDir().mkpath(o.dir);
   test::NodeProcess node2(o);
-  if (Status s = node2.start(); !s.isOk()) { out << s.message() << "\n"; return 1; }
+  if (Status s = node2.start(); !s.isOk()) {
+    out << s.message() << "\n";
+    return 1;
+  }
 
   QDir().mkpath(dir.filePath("node1"));
   const QString db1 = dir.filePath("node1/app.db");
   test::sqlite3(db1, test::kReferenceSchema);
-  auto loaded = loadConfigText(QStringLiteral("db_path = \"%1\"\nnode_id = 1\n[replication_log]\nshards = 2\n"
-                                              "max_entries = 10000000\n[nats]\nurls = [\"%2\"]\n")
-                                   .arg(db1, server.url()),
-                               "bench.toml");
-  if (!loaded) { out << loaded.status().message() << "\n"; return 1; }
+  auto loaded =
+      loadConfigText(QStringLiteral("db_path = \"%1\"\nnode_id = 1\n[replication_log]\nshards = 2\n"
+                                    "max_entries = 10000000\n[nats]\nurls = [\"%2\"]\n")
+                         .arg(db1, server.url()),
+                     "bench.toml");
+  if (!loaded) {
+    out << loaded.status().message() << "\n";
+    return 1;
+  }
   GuiRunner gui(loaded->config);
-  if (Status s = gui.start(); !s.isOk()) { out << s.message() << "\n"; return 1; }
+  if (Status s = gui.start(); !s.isOk()) {
+    out << s.message() << "\n";
+    return 1;
+  }
   QQuickWindow* window = gui.window();
-  test::waitFor([&] { return gui.controller()->engineState() == DashboardController::EngineState::Running &&
-                                                                gui.controller()->summary().natsConnected; }, 30000);
+  test::waitFor(
+      [&] {
+        return gui.controller()->engineState() == DashboardController::EngineState::Running &&
+               gui.controller()->summary().natsConnected;
+      },
+      30000);
 
   // Baseline: the same window, engine idle.
   const QList<double> idle = frameIntervals(window, 5000);
 
   auto reader = SqliteDb::open(db1);
   if (!reader) return 1;
-  auto count = [&] { auto v = reader->queryInt("SELECT count(*) FROM Books"); return v.ok() ? *v : int64_t(-1); };
+  auto count = [&] {
+    auto v = reader->queryInt("SELECT count(*) FROM Books");
+    return v.ok() ? *v : int64_t(-1);
+  };
 
   std::atomic<bool> stop{false};
   std::atomic<qint64> written{0};
@@ -116,9 +139,11 @@ int main(int argc, char** argv) {
     const int batch = 100;
     for (qint64 k = 0; !stop.load(); ++k) {
       const qint64 due = k * batch * 1000000000LL / rate;
-      while (pace.nsecsElapsed() < due && !stop.load()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      while (pace.nsecsElapsed() < due && !stop.load())
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       QString sql = "BEGIN;";
-      for (int i = 0; i < batch; ++i) sql += "INSERT INTO Books(title, author, publication_year) VALUES('load', 'bench', 2000);";
+      for (int i = 0; i < batch; ++i)
+        sql += "INSERT INTO Books(title, author, publication_year) VALUES('load', 'bench', 2000);";
       sql += "COMMIT;";
       if (!w->exec(sql).isOk()) return;
       written += batch;
@@ -140,8 +165,10 @@ int main(int argc, char** argv) {
     const QPointF centre = button->mapToScene(QPointF(button->width() / 2, button->height() / 2));
     QTest::mouseClick(window, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
     bool swapped = false;
-    auto c = QObject::connect(window, &QQuickWindow::frameSwapped, [&] { swapped = button->property("text").toString() != before; });
-    while (!swapped && t.elapsed() < 5000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    auto c = QObject::connect(window, &QQuickWindow::frameSwapped,
+                              [&] { swapped = button->property("text").toString() != before; });
+    while (!swapped && t.elapsed() < 5000)
+      QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
     QObject::disconnect(c);
     clicks << double(t.nsecsElapsed()) / 1e6;
   };
@@ -149,7 +176,8 @@ int main(int argc, char** argv) {
   const double elapsedS = double(window_clock.nsecsElapsed()) / 1e9;
   const int64_t rowsAfter = count();
   // Second baseline, same load: the window no longer receives the status (nor the engine's
-  // events), so what is left of the frame intervals is the machine's own scheduling under this load.
+  // events), so what is left of the frame intervals is the machine's own scheduling under this
+  // load.
   QObject::disconnect(gui.engine(), &EngineThread::statusChanged, gui.controller(), nullptr);
   QObject::disconnect(gui.engine(), &EngineThread::event, gui.controller(), nullptr);
   const QList<double> unfed = frameIntervals(window, std::max(5, seconds / 2) * 1000);

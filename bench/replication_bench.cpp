@@ -17,8 +17,8 @@
 #include <algorithm>
 #include <atomic>
 
-#include "nats/nats_handles.h"
 #include "bench_stats.h"
+#include "nats/nats_handles.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
@@ -93,9 +93,12 @@ int main(int argc, char** argv) {
   int rows = 100000, rate = 500, seconds = 20;
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--rows") rows = args[i + 1].toInt();
-    else if (args[i] == "--rate") rate = args[i + 1].toInt();
-    else if (args[i] == "--seconds") seconds = args[i + 1].toInt();
+    if (args[i] == "--rows")
+      rows = args[i + 1].toInt();
+    else if (args[i] == "--rate")
+      rate = args[i + 1].toInt();
+    else if (args[i] == "--seconds")
+      seconds = args[i + 1].toInt();
   }
   nats_Open(-1);
   QTemporaryDir dir;
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
     o.urls = {server.url()};
     o.shards = 2;
     if (i == 2) {
-      o.schema = QString(test::kReferenceSchema) + "CREATE TABLE applied_at(id INTEGER PRIMARY KEY, ms REAL);";
+      o.schema = QString(test::kReferenceSchema) +
+                 "CREATE TABLE applied_at(id INTEGER PRIMARY KEY, ms REAL);";
       o.topLevelToml = "ignore_tables = [\"applied_at\"]";
     }
     nodes.push_back(std::make_unique<test::NodeProcess>(o));
@@ -129,16 +133,21 @@ int main(int argc, char** argv) {
   sample.fromNodeId = 1;
   sample.id = 12345;
   sample.table = "Books";
-  sample.row = {{"id", Value::integer(12345)}, {"title", Value::text("Title 12345")},
-                {"author", Value::text("Author 12345")}, {"publication_year", Value::integer(1999)}};
+  sample.row = {{"id", Value::integer(12345)},
+                {"title", Value::text("Title 12345")},
+                {"author", Value::text("Author 12345")},
+                {"publication_year", Value::integer(1999)}};
   sample.schemaHash = QString(64, 'a');
   const int messageSize = int(encodeMessage(sample, true).size());
 
   // Bulk: N rows in one transaction.
   QString bulk = "BEGIN;";
   for (int i = 1; i <= rows; ++i)
-    bulk += QStringLiteral("INSERT INTO Books(id, title, author, publication_year) VALUES (%1, 'Title %1', 'Author %1', %2);")
-                .arg(i).arg(1900 + i % 120);
+    bulk += QStringLiteral(
+                "INSERT INTO Books(id, title, author, publication_year) VALUES (%1, 'Title %1', "
+                "'Author %1', %2);")
+                .arg(i)
+                .arg(1900 + i % 120);
   bulk += "COMMIT;";
   QElapsedTimer t;
   t.start();
@@ -151,14 +160,17 @@ int main(int argc, char** argv) {
     auto v = reader->queryInt(sql);
     return v.ok() ? *v : int64_t(-1);
   };
-  const bool all = test::waitFor([&] { return count("SELECT count(*) FROM Books") == rows; }, 600000, 5);
+  const bool all =
+      test::waitFor([&] { return count("SELECT count(*) FROM Books") == rows; }, 600000, 5);
   const double bulkS = double(t.nsecsElapsed()) / 1e9;
 
   // Steady stream: `rate` autocommit inserts per second for `seconds`. Node 2 stamps the time
   // each row is applied with a trigger (created only now, so that it does not weigh on the bulk
   // case); it runs inside the apply transaction.
-  if (!reader->exec("CREATE TRIGGER bench_applied AFTER INSERT ON Books BEGIN INSERT INTO applied_at "
-                    "VALUES (NEW.id, (julianday('now') - 2440587.5) * 86400000.0); END").isOk())
+  if (!reader
+           ->exec("CREATE TRIGGER bench_applied AFTER INSERT ON Books BEGIN INSERT INTO applied_at "
+                  "VALUES (NEW.id, (julianday('now') - 2440587.5) * 86400000.0); END")
+           .isOk())
     return 1;
   auto writer = SqliteDb::open(n1.db());
   if (!writer) return 1;
@@ -172,26 +184,39 @@ int main(int argc, char** argv) {
     const qint64 due = qint64(k) * 1000000000LL / rate;
     while (pace.nsecsElapsed() < due) QThread::usleep(100);
     const int id = firstId + k;
-    if (!writer->exec(QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 'steady', 'bench')").arg(id)).isOk()) return 1;
+    if (!writer
+             ->exec(QStringLiteral(
+                        "INSERT INTO Books(id, title, author) VALUES (%1, 'steady', 'bench')")
+                        .arg(id))
+             .isOk())
+      return 1;
     committedAt.insert(id, double(QDateTime::currentMSecsSinceEpoch()));
   }
   const bool steadyAll = test::waitFor(
-      [&] { return count(QStringLiteral("SELECT count(*) FROM applied_at WHERE id >= %1").arg(firstId)) == total; },
+      [&] {
+        return count(
+                   QStringLiteral("SELECT count(*) FROM applied_at WHERE id >= %1").arg(firstId)) ==
+               total;
+      },
       120000, 50);
   QList<double> latencies;
   {
-    auto stmt = reader->prepare(QStringLiteral("SELECT id, ms FROM applied_at WHERE id >= %1").arg(firstId));
-    while (stmt && *stmt->step()) latencies << stmt->columnDouble(1) - committedAt.value(int(stmt->columnInt(0)));
+    auto stmt = reader->prepare(
+        QStringLiteral("SELECT id, ms FROM applied_at WHERE id >= %1").arg(firstId));
+    while (stmt && *stmt->step())
+      latencies << stmt->columnDouble(1) - committedAt.value(int(stmt->columnInt(0)));
   }
 
   // The baseline last, on the same server, once the nodes are idle.
   const double raw = rawPublishRate(server.url(), rows, messageSize);
 
   QTextStream out(stdout);
-  out << "replication benchmark: one nats-server " << "(" << server.url() << "), two nodes, 2 shards, compress on\n";
+  out << "replication benchmark: one nats-server "
+      << "(" << server.url() << "), two nodes, 2 shards, compress on\n";
   out << QStringLiteral("%1 %2\n").arg("case", -46).arg("result");
   out << QStringLiteral("%1 %2 msgs/s\n")
-             .arg(QStringLiteral("raw nats.c async publish, %1 x %2 B").arg(rows).arg(messageSize), -46)
+             .arg(QStringLiteral("raw nats.c async publish, %1 x %2 B").arg(rows).arg(messageSize),
+                  -46)
              .arg(raw, 0, 'f', 0);
   out << QStringLiteral("%1 %2 rows/s (%3% of raw; commit %4 s, all on node 2 after %5 s)%6\n")
              .arg(QStringLiteral("%1 rows, one transaction").arg(rows), -46)
@@ -205,10 +230,14 @@ int main(int argc, char** argv) {
              .arg(rows / (bulkS - committedS), 0, 'f', 0)
              .arg(100.0 * (rows / (bulkS - committedS)) / raw, 0, 'f', 1);
   out << QStringLiteral("%1 p50 %2 ms, p99 %3 ms, max %4 ms (%5 rows)%6\n")
-             .arg(QStringLiteral("steady %1 rows/s for %2 s, commit->applied").arg(rate).arg(seconds), -46)
+             .arg(QStringLiteral("steady %1 rows/s for %2 s, commit->applied")
+                      .arg(rate)
+                      .arg(seconds),
+                  -46)
              .arg(percentile(latencies, 0.50), 0, 'f', 1)
              .arg(percentile(latencies, 0.99), 0, 'f', 1)
-             .arg(latencies.isEmpty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()), 0, 'f', 1)
+             .arg(latencies.isEmpty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()),
+                  0, 'f', 1)
              .arg(latencies.size())
              .arg(steadyAll ? "" : " INCOMPLETE");
   for (auto& n : nodes) {
@@ -217,7 +246,8 @@ int main(int argc, char** argv) {
     out << QStringLiteral("node %1: %2 warnings logged%3\n")
                .arg(n->nodeId())
                .arg(warnings.size())
-               .arg(warnings.isEmpty() ? QString() : ", first: " + warnings.first().section("] ", 1));
+               .arg(warnings.isEmpty() ? QString()
+                                       : ", first: " + warnings.first().section("] ", 1));
   }
   out.flush();
   return all && steadyAll ? 0 : 1;

@@ -23,27 +23,40 @@ QVariant ClusterModel::data(const QModelIndex& index, int role) const {
   const PeerStatus& p = m_peers.at(index.row());
   switch (role) {
     case Qt::DisplayRole:
-    case kNodeIdRole: return QString::number(p.nodeId);
-    case kVersionRole: return p.version;
-    case kLastSeenMsRole: return QVariant::fromValue<qlonglong>(p.lastSeenMs);
-    case kLastSeenTextRole: return p.nodeId == m_self ? QStringLiteral("this node") : agoText(p.lastSeenMs, m_nowMs);
-    case kHealthyRole: return p.healthy;
-    case kReasonRole: return p.reason;
-    case kSchemaHashRole: return p.schemaHash;
-    case kSchemaMismatchRole: return !m_selfHash.isEmpty() && !p.schemaHash.isEmpty() && p.schemaHash != m_selfHash;
-    case kLagMessagesRole: return QVariant::fromValue<qlonglong>(p.lagMessages);
-    case kLagSecondsRole: return p.lagSeconds;
-    case kShardStatesRole: return shardStatesText(p.shardStates);
-    case kIsSelfRole: return p.nodeId == m_self;
-    default: return {};
+    case kNodeIdRole:
+      return QString::number(p.nodeId);
+    case kVersionRole:
+      return p.version;
+    case kLastSeenMsRole:
+      return QVariant::fromValue<qlonglong>(p.lastSeenMs);
+    case kLastSeenTextRole:
+      return p.nodeId == m_self ? QStringLiteral("this node") : agoText(p.lastSeenMs, m_nowMs);
+    case kHealthyRole:
+      return p.healthy;
+    case kReasonRole:
+      return p.reason;
+    case kSchemaHashRole:
+      return p.schemaHash;
+    case kSchemaMismatchRole:
+      return !m_selfHash.isEmpty() && !p.schemaHash.isEmpty() && p.schemaHash != m_selfHash;
+    case kLagMessagesRole:
+      return QVariant::fromValue<qlonglong>(p.lagMessages);
+    case kLagSecondsRole:
+      return p.lagSeconds;
+    case kShardStatesRole:
+      return shardStatesText(p.shardStates);
+    case kIsSelfRole:
+      return p.nodeId == m_self;
+    default:
+      return {};
   }
 }
 
 QHash<int, QByteArray> ClusterModel::roleNames() const {
-  return {{kNodeIdRole, "nodeId"},         {kVersionRole, "version"},
-          {kLastSeenMsRole, "lastSeenMs"}, {kLastSeenTextRole, "lastSeen"},
-          {kHealthyRole, "healthy"},       {kReasonRole, "reason"},
-          {kSchemaHashRole, "schemaHash"}, {kSchemaMismatchRole, "schemaMismatch"},
+  return {{kNodeIdRole, "nodeId"},           {kVersionRole, "version"},
+          {kLastSeenMsRole, "lastSeenMs"},   {kLastSeenTextRole, "lastSeen"},
+          {kHealthyRole, "healthy"},         {kReasonRole, "reason"},
+          {kSchemaHashRole, "schemaHash"},   {kSchemaMismatchRole, "schemaMismatch"},
           {kLagMessagesRole, "lagMessages"}, {kLagSecondsRole, "lagSeconds"},
           {kShardStatesRole, "shardStates"}, {kIsSelfRole, "isSelf"}};
 }
@@ -53,10 +66,12 @@ void ClusterModel::update(QList<PeerStatus> peers, uint64_t self, const QString&
   std::sort(peers.begin(), peers.end(),
             [](const PeerStatus& a, const PeerStatus& b) { return a.nodeId < b.nodeId; });
   bool sameRows = peers.size() == m_peers.size() && self == m_self;
-  for (qsizetype i = 0; sameRows && i < peers.size(); ++i) sameRows = peers[i].nodeId == m_peers[i].nodeId;
+  for (qsizetype i = 0; sameRows && i < peers.size(); ++i)
+    sameRows = peers[i].nodeId == m_peers[i].nodeId;
   int mismatches = 0;
   for (const PeerStatus& p : peers)
-    if (!selfSchemaHash.isEmpty() && !p.schemaHash.isEmpty() && p.schemaHash != selfSchemaHash) ++mismatches;
+    if (!selfSchemaHash.isEmpty() && !p.schemaHash.isEmpty() && p.schemaHash != selfSchemaHash)
+      ++mismatches;
   const bool countsChange = !sameRows || mismatches != m_mismatches;
   if (!sameRows) beginResetModel();
   m_peers = std::move(peers);

@@ -5,9 +5,9 @@
 // ("1:running 2:paused", as its status record carries them). Thread: GUI thread only.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QAbstractListModel>
 #include <QList>
-#include <QtQml/qqmlregistration.h>
 
 #include "harmonylite/engine_state.h"
 
@@ -23,9 +23,18 @@ class ClusterModel : public QAbstractListModel {
   Q_PROPERTY(int mismatches READ mismatches NOTIFY countChanged)
  public:
   enum Role {
-    kNodeIdRole = Qt::UserRole + 1, kVersionRole, kLastSeenMsRole, kLastSeenTextRole, kHealthyRole,
-    kReasonRole, kSchemaHashRole, kSchemaMismatchRole, kLagMessagesRole, kLagSecondsRole,
-    kShardStatesRole, kIsSelfRole,
+    kNodeIdRole = Qt::UserRole + 1,
+    kVersionRole,
+    kLastSeenMsRole,
+    kLastSeenTextRole,
+    kHealthyRole,
+    kReasonRole,
+    kSchemaHashRole,
+    kSchemaMismatchRole,
+    kLagMessagesRole,
+    kLagSecondsRole,
+    kShardStatesRole,
+    kIsSelfRole,
   };
   Q_ENUM(Role)
 

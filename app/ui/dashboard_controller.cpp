@@ -31,22 +31,33 @@ using Control = EngineThread::Control;
 
 QString controlName(Control c) {
   switch (c) {
-    case Control::kPausePublishing: return QStringLiteral("pause publishing");
-    case Control::kResumePublishing: return QStringLiteral("resume publishing");
-    case Control::kPauseApplying: return QStringLiteral("pause applying");
-    case Control::kResumeApplying: return QStringLiteral("resume applying");
-    case Control::kReconnectNats: return QStringLiteral("reconnect NATS");
-    case Control::kRetryDeadLetter: return QStringLiteral("retry dead letter");
-    case Control::kDiscardDeadLetter: return QStringLiteral("discard dead letter");
-    case Control::kRetryFailedPublishes: return QStringLiteral("retry failed publishes");
-    case Control::kClearConflicts: return QStringLiteral("clear conflicts");
+    case Control::kPausePublishing:
+      return QStringLiteral("pause publishing");
+    case Control::kResumePublishing:
+      return QStringLiteral("resume publishing");
+    case Control::kPauseApplying:
+      return QStringLiteral("pause applying");
+    case Control::kResumeApplying:
+      return QStringLiteral("resume applying");
+    case Control::kReconnectNats:
+      return QStringLiteral("reconnect NATS");
+    case Control::kRetryDeadLetter:
+      return QStringLiteral("retry dead letter");
+    case Control::kDiscardDeadLetter:
+      return QStringLiteral("discard dead letter");
+    case Control::kRetryFailedPublishes:
+      return QStringLiteral("retry failed publishes");
+    case Control::kClearConflicts:
+      return QStringLiteral("clear conflicts");
   }
   return QStringLiteral("control");
 }
 
 }  // namespace
 
-DashboardController::DashboardController(QObject* parent) : QObject(parent) { m_clock.start(); }
+DashboardController::DashboardController(QObject* parent) : QObject(parent) {
+  m_clock.start();
+}
 
 QString DashboardController::configSource() const {
   if (!m_config.sourcePath.isEmpty()) return m_config.sourcePath;
@@ -98,8 +109,10 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.version = st.version;
   n.uptime = durationText(st.uptimeSeconds);
   n.dbPath = st.dbPath;
-  n.dbSize = st.walSizeBytes > 0 ? QStringLiteral("%1 (WAL %2)").arg(bytesText(st.dbSizeBytes), bytesText(st.walSizeBytes))
-                                 : bytesText(st.dbSizeBytes);
+  n.dbSize =
+      st.walSizeBytes > 0
+          ? QStringLiteral("%1 (WAL %2)").arg(bytesText(st.dbSizeBytes), bytesText(st.walSizeBytes))
+          : bytesText(st.dbSizeBytes);
   n.healthy = st.healthy;
   n.unhealthyReason = st.unhealthyReason;
   n.natsConnected = st.natsConnected;
@@ -151,9 +164,12 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
   using K = EngineEvent::Kind;
   using Kind = EventModel::Kind;
   switch (e.kind) {
-    case K::NatsConnected: addEvent(Kind::State, "NATS connected", e.text); return;
+    case K::NatsConnected:
+      addEvent(Kind::State, "NATS connected", e.text);
+      return;
     case K::NatsDisconnected:
-      addEvent(Kind::Error, "NATS disconnected", "the node keeps capturing and reconnects on its own");
+      addEvent(Kind::Error, "NATS disconnected",
+               "the node keeps capturing and reconnects on its own");
       return;
     case K::ServerStateChanged:
       if (e.serverState == ServerState::None) return;
@@ -161,23 +177,34 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
                "Embedded NATS server " + stateName(e.serverState));
       return;
     case K::HealthChanged:
-      if (e.healthy) addEvent(Kind::State, "Node healthy");
-      else addEvent(Kind::Error, "Node unhealthy", e.text);
+      if (e.healthy)
+        addEvent(Kind::State, "Node healthy");
+      else
+        addEvent(Kind::Error, "Node unhealthy", e.text);
       return;
-    case K::PublishingPaused: addEvent(Kind::State, "Publishing paused"); return;
-    case K::PublishingResumed: addEvent(Kind::State, "Publishing resumed"); return;
+    case K::PublishingPaused:
+      addEvent(Kind::State, "Publishing paused");
+      return;
+    case K::PublishingResumed:
+      addEvent(Kind::State, "Publishing resumed");
+      return;
     case K::ShardStateChanged:
       addEvent(e.shardState == ShardState::NeedsRestore ? Kind::Error : Kind::State,
                QStringLiteral("Shard %1 is %2").arg(e.shard).arg(stateName(e.shardState)), e.text);
       return;
-    case K::ShardError: addEvent(Kind::Error, QStringLiteral("Shard %1 error").arg(e.shard), e.text); return;
+    case K::ShardError:
+      addEvent(Kind::Error, QStringLiteral("Shard %1 error").arg(e.shard), e.text);
+      return;
     case K::DeadLettered: {
       const DeadLetterInfo& d = e.deadLetter;
-      addEvent(Kind::DeadLetter, QStringLiteral("Dead letter #%1: %2 seq %3").arg(d.id).arg(d.stream).arg(d.seq),
+      addEvent(Kind::DeadLetter,
+               QStringLiteral("Dead letter #%1: %2 seq %3").arg(d.id).arg(d.stream).arg(d.seq),
                d.reason, d.id);
       return;
     }
-    case K::DeadLetterClosed: m_events.closeDeadLetter(e.deadLetter.id); return;
+    case K::DeadLetterClosed:
+      m_events.closeDeadLetter(e.deadLetter.id);
+      return;
     case K::ConflictRecorded: {
       const ConflictInfo& c = e.conflict;
       addEvent(Kind::Conflict, QStringLiteral("Conflict on %1 %2").arg(c.table, c.rowKey),
@@ -187,8 +214,8 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
   }
 }
 
-void DashboardController::addEvent(EventModel::Kind kind, const QString& title, const QString& detail,
-                                   qint64 refId) {
+void DashboardController::addEvent(EventModel::Kind kind, const QString& title,
+                                   const QString& detail, qint64 refId) {
   EventModel::Event e;
   e.at = QDateTime::currentDateTime();
   e.kind = kind;
@@ -216,30 +243,52 @@ void DashboardController::onEngineStarting() {
 }
 void DashboardController::onEngineStarted() {
   setEngineState(EngineState::Running, QString());
-  addEvent(EventModel::Kind::State, "Node started", QStringLiteral("database %1").arg(m_config.dbPath));
+  addEvent(EventModel::Kind::State, "Node started",
+           QStringLiteral("database %1").arg(m_config.dbPath));
 }
 void DashboardController::onEngineFailed(const QString& reason) {
   setEngineState(EngineState::Failed, reason);
   addEvent(EventModel::Kind::Error, "Node failed to start", reason);
 }
-void DashboardController::onEngineStopped() { setEngineState(EngineState::Stopped, m_engineError); }
+void DashboardController::onEngineStopped() {
+  setEngineState(EngineState::Stopped, m_engineError);
+}
 
 void DashboardController::request(Control control, qint64 id, bool confirm) {
   ++m_controlsInFlight;
   emit controlsInFlightChanged();
-  qCInfo(lcUi).noquote() << "operator:" << controlName(control) << (id ? QString::number(id) : QString());
+  qCInfo(lcUi).noquote() << "operator:" << controlName(control)
+                         << (id ? QString::number(id) : QString());
   emit controlRequested(control, id, confirm);
 }
 
-void DashboardController::pausePublishing() { request(Control::kPausePublishing); }
-void DashboardController::resumePublishing() { request(Control::kResumePublishing); }
-void DashboardController::pauseApplying(int shard) { request(Control::kPauseApplying, shard); }
-void DashboardController::resumeApplying(int shard) { request(Control::kResumeApplying, shard); }
-void DashboardController::reconnectNats() { request(Control::kReconnectNats); }
-void DashboardController::retryDeadLetter(qint64 id) { request(Control::kRetryDeadLetter, id); }
-void DashboardController::discardDeadLetter(qint64 id) { request(Control::kDiscardDeadLetter, id, true); }
-void DashboardController::retryFailedPublishes() { request(Control::kRetryFailedPublishes); }
-void DashboardController::clearConflicts() { request(Control::kClearConflicts, 0, true); }
+void DashboardController::pausePublishing() {
+  request(Control::kPausePublishing);
+}
+void DashboardController::resumePublishing() {
+  request(Control::kResumePublishing);
+}
+void DashboardController::pauseApplying(int shard) {
+  request(Control::kPauseApplying, shard);
+}
+void DashboardController::resumeApplying(int shard) {
+  request(Control::kResumeApplying, shard);
+}
+void DashboardController::reconnectNats() {
+  request(Control::kReconnectNats);
+}
+void DashboardController::retryDeadLetter(qint64 id) {
+  request(Control::kRetryDeadLetter, id);
+}
+void DashboardController::discardDeadLetter(qint64 id) {
+  request(Control::kDiscardDeadLetter, id, true);
+}
+void DashboardController::retryFailedPublishes() {
+  request(Control::kRetryFailedPublishes);
+}
+void DashboardController::clearConflicts() {
+  request(Control::kClearConflicts, 0, true);
+}
 
 void DashboardController::onControlDone(Control control, bool ok, const QString& message) {
   if (m_controlsInFlight > 0) {
@@ -247,7 +296,8 @@ void DashboardController::onControlDone(Control control, bool ok, const QString&
     emit controlsInFlightChanged();
   }
   m_lastControlOk = ok;
-  m_lastControlMessage = message.isEmpty() ? controlName(control) + (ok ? ": done" : ": failed") : message;
+  m_lastControlMessage =
+      message.isEmpty() ? controlName(control) + (ok ? ": done" : ": failed") : message;
   addEvent(ok ? EventModel::Kind::State : EventModel::Kind::Error,
            (ok ? "Operator: " : "Refused: ") + controlName(control), message);
   emit controlFinished(ok, m_lastControlMessage);
@@ -258,7 +308,9 @@ void DashboardController::setConfigError(const QString& error) {
   m_configError = error;
   emit configErrorChanged();
 }
-void DashboardController::clearConfigError() { setConfigError(QString()); }
+void DashboardController::clearConfigError() {
+  setConfigError(QString());
+}
 
 void DashboardController::requestRestart(Config config) {
   setConfigError(QString());
@@ -274,8 +326,9 @@ void DashboardController::openDatabase(const QUrl& file) {
   const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
   const QFileInfo info(path);
   if (path.isEmpty() || info.isDir() || !QFileInfo(info.absolutePath()).isWritable()) {
-    setConfigError(QStringLiteral("cannot use %1 as the database: its folder must exist and be writable")
-                       .arg(path.isEmpty() ? QStringLiteral("(nothing)") : path));
+    setConfigError(
+        QStringLiteral("cannot use %1 as the database: its folder must exist and be writable")
+            .arg(path.isEmpty() ? QStringLiteral("(nothing)") : path));
     return;
   }
   Config c = m_config;
@@ -291,7 +344,8 @@ void DashboardController::useNatsServers(const QString& commaSeparatedUrls) {
     const QString scheme = url.scheme();
     if (!url.isValid() || url.host().isEmpty() ||
         (scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss")) {
-      setConfigError(QStringLiteral("not a NATS server URL: \"%1\" (expected nats://host:port)").arg(u));
+      setConfigError(
+          QStringLiteral("not a NATS server URL: \"%1\" (expected nats://host:port)").arg(u));
       return;
     }
     urls << u;

@@ -8,16 +8,16 @@
 // by hand. Thread: GUI thread only. Owns its models.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QElapsedTimer>
 #include <QObject>
 #include <QUrl>
-#include <QtQml/qqmlregistration.h>
 
 #include "cluster_model.h"
 #include "event_model.h"
 #include "harmonylite/config.h"
-#include "harmonylite/engine_thread.h"
 #include "harmonylite/engine_state.h"
+#include "harmonylite/engine_thread.h"
 #include "node_summary.h"
 #include "settings_model.h"
 #include "shard_model.h"
@@ -36,7 +36,8 @@ class DashboardController : public QObject {
   Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
   Q_CLASSINFO("RegisterEnumsFromRelatedTypes", "false")
   Q_PROPERTY(hl::NodeSummary summary READ summary NOTIFY statusChanged)
-  Q_PROPERTY(hl::DashboardController::EngineState engineState READ engineState NOTIFY engineStateChanged)
+  Q_PROPERTY(
+      hl::DashboardController::EngineState engineState READ engineState NOTIFY engineStateChanged)
   Q_PROPERTY(QString engineError READ engineError NOTIFY engineStateChanged)
   Q_PROPERTY(QString nodeId READ nodeId NOTIFY configChanged)
   Q_PROPERTY(QString windowTitle READ windowTitle NOTIFY configChanged)
@@ -92,7 +93,7 @@ class DashboardController : public QObject {
   // by QML only after the user confirmed, and pass confirm = true.
   Q_INVOKABLE void pausePublishing();
   Q_INVOKABLE void resumePublishing();
-  Q_INVOKABLE void pauseApplying(int shard);   // 0 = every shard
+  Q_INVOKABLE void pauseApplying(int shard);  // 0 = every shard
   Q_INVOKABLE void resumeApplying(int shard);
   Q_INVOKABLE void reconnectNats();
   Q_INVOKABLE void retryDeadLetter(qint64 id);
@@ -148,7 +149,8 @@ class DashboardController : public QObject {
 
  private:
   void request(EngineThread::Control control, qint64 id = 0, bool confirm = false);
-  void addEvent(EventModel::Kind kind, const QString& title, const QString& detail = QString(), qint64 refId = 0);
+  void addEvent(EventModel::Kind kind, const QString& title, const QString& detail = QString(),
+                qint64 refId = 0);
   void setEngineState(EngineState state, const QString& error);
   void requestRestart(Config config);
 

@@ -12,13 +12,20 @@ QVariant EventModel::data(const QModelIndex& index, int role) const {
   const Event& e = m_all.at(m_rows.at(index.row()));
   switch (role) {
     case Qt::DisplayRole:
-    case kTitleRole: return e.title;
-    case kTimeRole: return e.at.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    case kKindRole: return QVariant::fromValue(e.kind);
-    case kDetailRole: return e.detail;
-    case kRefIdRole: return QVariant::fromValue<qlonglong>(e.refId);
-    case kOpenRole: return e.open;
-    default: return {};
+    case kTitleRole:
+      return e.title;
+    case kTimeRole:
+      return e.at.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    case kKindRole:
+      return QVariant::fromValue(e.kind);
+    case kDetailRole:
+      return e.detail;
+    case kRefIdRole:
+      return QVariant::fromValue<qlonglong>(e.refId);
+    case kOpenRole:
+      return e.open;
+    default:
+      return {};
   }
 }
 
@@ -30,7 +37,8 @@ QHash<int, QByteArray> EventModel::roleNames() const {
 bool EventModel::matches(const Event& e) const {
   if (m_kind && e.kind != *m_kind) return false;
   if (m_text.isEmpty()) return true;
-  return e.title.contains(m_text, Qt::CaseInsensitive) || e.detail.contains(m_text, Qt::CaseInsensitive);
+  return e.title.contains(m_text, Qt::CaseInsensitive) ||
+         e.detail.contains(m_text, Qt::CaseInsensitive);
 }
 
 void EventModel::refilter() {
@@ -76,8 +84,12 @@ void EventModel::closeDeadLetter(qint64 id) {
   }
 }
 
-void EventModel::setKindFilter(Kind kind) { setKind(kind); }
-void EventModel::clearKindFilter() { setKind(std::nullopt); }
+void EventModel::setKindFilter(Kind kind) {
+  setKind(kind);
+}
+void EventModel::clearKindFilter() {
+  setKind(std::nullopt);
+}
 
 void EventModel::setKind(std::optional<Kind> kind) {
   if (kind == m_kind) return;

@@ -6,10 +6,10 @@
 // Thread: GUI thread only.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QAbstractListModel>
 #include <QDateTime>
 #include <QList>
-#include <QtQml/qqmlregistration.h>
 
 #include <optional>
 
@@ -41,7 +41,14 @@ class EventModel : public QAbstractListModel {
   };
 
   static constexpr int kMaxEvents = 2000;
-  enum Role { kTimeRole = Qt::UserRole + 1, kKindRole, kTitleRole, kDetailRole, kRefIdRole, kOpenRole };
+  enum Role {
+    kTimeRole = Qt::UserRole + 1,
+    kKindRole,
+    kTitleRole,
+    kDetailRole,
+    kRefIdRole,
+    kOpenRole
+  };
   Q_ENUM(Role)
 
   using QAbstractListModel::QAbstractListModel;

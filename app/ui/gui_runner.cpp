@@ -29,9 +29,11 @@ void registerDashboardTypes() {
   Q_UNUSED(registration);
   // Edge gateways often have no GPU and tests have no display: draw in software unless the user
   // asked for a graphics API.
-  if (qEnvironmentVariableIsEmpty("QT_QUICK_BACKEND") && qEnvironmentVariableIsEmpty("QSG_RHI_BACKEND"))
+  if (qEnvironmentVariableIsEmpty("QT_QUICK_BACKEND") &&
+      qEnvironmentVariableIsEmpty("QSG_RHI_BACKEND"))
     QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
-  if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE")) QQuickStyle::setStyle(QStringLiteral("Fusion"));
+  if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE"))
+    QQuickStyle::setStyle(QStringLiteral("Fusion"));
 }
 
 QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName) {
@@ -42,13 +44,15 @@ QQuickItem* findSceneItem(QQuickItem* root, const QString& objectName) {
   return nullptr;
 }
 
-GuiRunner::GuiRunner(Config config, QObject* parent) : QObject(parent), m_config(std::move(config)) {
+GuiRunner::GuiRunner(Config config, QObject* parent)
+    : QObject(parent), m_config(std::move(config)) {
   connect(&m_controller, &DashboardController::restartRequested, this, &GuiRunner::restartWith);
   connect(&m_controller, &DashboardController::forgetSetupRequested, this, &GuiRunner::forgetSetup);
   m_stopDeadline.setSingleShot(true);
   m_stopDeadline.setInterval(EngineThread::kStopTimeoutMs);  // as stopEngineOrExit()
   connect(&m_stopDeadline, &QTimer::timeout, this, [] {
-    qCCritical(lcMain) << "the engine did not stop within" << EngineThread::kStopTimeoutMs << "ms for a restart";
+    qCCritical(lcMain) << "the engine did not stop within" << EngineThread::kStopTimeoutMs
+                       << "ms for a restart";
     exitWithoutCleanStop();
   });
 }
@@ -67,7 +71,8 @@ void GuiRunner::rememberChosenSetup() {
     qCWarning(lcMain).noquote() << "cannot remember the setup for the next start:" << s.message();
     return;
   }
-  qCInfo(lcMain).noquote() << "remembered for the next start:" << setup.describe() << "in" << rememberedSetupPath();
+  qCInfo(lcMain).noquote() << "remembered for the next start:" << setup.describe() << "in"
+                           << rememberedSetupPath();
   m_controller.setRememberedSetup(setup.describe());
 }
 
@@ -80,7 +85,9 @@ void GuiRunner::forgetSetup() {
   m_controller.setRememberedSetup(QString());
 }
 
-GuiRunner::~GuiRunner() { stop(); }
+GuiRunner::~GuiRunner() {
+  stop();
+}
 
 Status GuiRunner::start() {
   registerDashboardTypes();
@@ -91,9 +98,10 @@ Status GuiRunner::start() {
   // Main.qml's required property: the one way QML reaches the controller (no context property).
   m_qml->setInitialProperties({{QStringLiteral("controller"), QVariant::fromValue(&m_controller)}});
   QStringList qmlErrors;
-  connect(m_qml.get(), &QQmlApplicationEngine::warnings, this, [&qmlErrors](const QList<QQmlError>& warnings) {
-    for (const QQmlError& e : warnings) qmlErrors << e.toString();
-  });
+  connect(m_qml.get(), &QQmlApplicationEngine::warnings, this,
+          [&qmlErrors](const QList<QQmlError>& warnings) {
+            for (const QQmlError& e : warnings) qmlErrors << e.toString();
+          });
   m_qml->load(QUrl(QStringLiteral("qrc:/qt-project.org/imports/HarmonyLite/Dashboard/Main.qml")));
   m_qml->disconnect(this);
   const QList<QObject*> roots = m_qml->rootObjects();
@@ -101,7 +109,8 @@ Status GuiRunner::start() {
   if (!m_window)
     return Status::internal("the dashboard could not be loaded: " + qmlErrors.join("; "));
   for (const QString& w : qmlErrors) qCWarning(lcMain).noquote() << "qml:" << w;
-  qCInfo(lcMain).noquote() << "dashboard open:" << m_window->title() << "on" << QGuiApplication::platformName();
+  qCInfo(lcMain).noquote() << "dashboard open:" << m_window->title() << "on"
+                           << QGuiApplication::platformName();
   startEngine(m_config);
   return Status::ok();
 }
@@ -110,7 +119,8 @@ void GuiRunner::startEngine(const Config& config) {
   m_engine = std::make_unique<EngineThread>(config);
   EngineThread* e = m_engine.get();
   m_endpoints.follow(*e);
-  connect(e, &EngineThread::statusChanged, &m_controller, qOverload<const NodeStatus&>(&DashboardController::applyStatus));
+  connect(e, &EngineThread::statusChanged, &m_controller,
+          qOverload<const NodeStatus&>(&DashboardController::applyStatus));
   connect(e, &EngineThread::event, &m_controller, &DashboardController::onEngineEvent);
   connect(e, &EngineThread::started, &m_controller, &DashboardController::onEngineStarted);
   connect(e, &EngineThread::failed, &m_controller, &DashboardController::onEngineFailed);

@@ -67,8 +67,8 @@ class GuiRunner final : public QObject {
   QTimer m_stopDeadline;
   std::unique_ptr<QQmlApplicationEngine> m_qml;
   QQuickWindow* m_window = nullptr;
-  bool m_remembering = false;       // rememberSetups() was called
-  bool m_rememberOnStart = false;   // the engine now starting runs on a setup the user chose
+  bool m_remembering = false;      // rememberSetups() was called
+  bool m_rememberOnStart = false;  // the engine now starting runs on a setup the user chose
 };
 
 // Links in the QML module HarmonyLite.Backend (the controller, its models and the engine's

@@ -6,10 +6,10 @@
 // Thread: value type, built and read on the GUI thread.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QMetaType>
 #include <QObject>
 #include <QString>
-#include <QtQml/qqmlregistration.h>
 
 #include "harmonylite/engine_state.h"
 
@@ -55,9 +55,9 @@ struct NodeSummary {
   // 64-bit integer type to check a qlonglong property with.
   bool valid = false;  // false until the first status arrives
   QString version;
-  QString uptime;      // "3 h 12 min"
+  QString uptime;  // "3 h 12 min"
   QString dbPath;
-  QString dbSize;      // "12.4 MB (WAL 1.0 MB)"
+  QString dbSize;  // "12.4 MB (WAL 1.0 MB)"
   bool healthy = false;
   QString unhealthyReason;
   bool natsConnected = false;
@@ -77,12 +77,12 @@ struct NodeSummary {
   double publishRate = 0;  // changes per second over the last status interval
   double applyRate = 0;
   double lagMessages = 0;  // summed over the shards
-  double lagSeconds = 0;      // the largest of the shards
+  double lagSeconds = 0;   // the largest of the shards
   bool publishingPaused = false;
-  int pausedShards = 0;       // shards whose applying is paused (ShardState::Paused)
-  QString lastPublished;      // "12 s ago" / "never"
+  int pausedShards = 0;   // shards whose applying is paused (ShardState::Paused)
+  QString lastPublished;  // "12 s ago" / "never"
   QString lastReplicated;
-  int clusterSize = 0;        // nodes heard from, this one included
+  int clusterSize = 0;  // nodes heard from, this one included
 
   // "running", "restarting", ... as /health writes it; empty for None (external servers).
   QString embeddedServerText() const {

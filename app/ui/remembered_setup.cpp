@@ -9,7 +9,8 @@ namespace hl {
 
 RememberedSetup RememberedSetup::fromConfig(const Config& config) {
   RememberedSetup s;
-  s.configPath = config.sourcePath.isEmpty() ? QString() : QFileInfo(config.sourcePath).absoluteFilePath();
+  s.configPath =
+      config.sourcePath.isEmpty() ? QString() : QFileInfo(config.sourcePath).absoluteFilePath();
   s.dbPath = QFileInfo(config.dbPath).absoluteFilePath();
   s.natsUrls = config.nats.urls;
   s.nodeId = config.nodeId;
@@ -17,7 +18,8 @@ RememberedSetup RememberedSetup::fromConfig(const Config& config) {
 }
 
 QString RememberedSetup::describe() const {
-  const QString nats = natsUrls.isEmpty() ? QStringLiteral("embedded NATS") : natsUrls.join(QStringLiteral(", "));
+  const QString nats =
+      natsUrls.isEmpty() ? QStringLiteral("embedded NATS") : natsUrls.join(QStringLiteral(", "));
   QString text = QStringLiteral("database %1, %2, node %3").arg(dbPath, nats).arg(nodeId);
   if (!configPath.isEmpty()) text = QStringLiteral("config %1, ").arg(configPath) + text;
   return text;
@@ -47,7 +49,8 @@ RememberedSetup loadRememberedSetup() {
 Status saveRememberedSetup(const RememberedSetup& setup) {
   const QString path = rememberedSetupPath();
   const QString folder = QFileInfo(path).absolutePath();
-  if (!QDir().mkpath(folder)) return Status::ioError(QStringLiteral("cannot create %1").arg(folder));
+  if (!QDir().mkpath(folder))
+    return Status::ioError(QStringLiteral("cannot create %1").arg(folder));
   QSettings ini(path, QSettings::IniFormat);
   ini.clear();
   ini.beginGroup(QStringLiteral("setup"));

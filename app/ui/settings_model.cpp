@@ -17,15 +17,20 @@ QVariant SettingsModel::data(const QModelIndex& index, int role) const {
       return dot < 0 ? QStringLiteral("top level") : '[' + e.key.left(dot) + ']';
     }
     case Qt::DisplayRole:
-    case kKeyRole: return e.key.mid(e.key.lastIndexOf('.') + 1);
-    case kValueRole: return e.value;
-    case kSecretRole: return e.secret;
-    default: return {};
+    case kKeyRole:
+      return e.key.mid(e.key.lastIndexOf('.') + 1);
+    case kValueRole:
+      return e.value;
+    case kSecretRole:
+      return e.secret;
+    default:
+      return {};
   }
 }
 
 QHash<int, QByteArray> SettingsModel::roleNames() const {
-  return {{kSectionRole, "section"}, {kKeyRole, "key"}, {kValueRole, "value"}, {kSecretRole, "secret"}};
+  return {
+      {kSectionRole, "section"}, {kKeyRole, "key"}, {kValueRole, "value"}, {kSecretRole, "secret"}};
 }
 
 void SettingsModel::setConfig(const Config& config) {

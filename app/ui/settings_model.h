@@ -3,8 +3,8 @@
 // HarmonyLite.Backend (controller.settings). Thread: GUI thread only.
 #pragma once
 
-#include <QAbstractListModel>
 #include <QtQml/qqmlregistration.h>
+#include <QAbstractListModel>
 
 #include "harmonylite/config.h"
 

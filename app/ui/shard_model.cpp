@@ -12,30 +12,50 @@ QVariant ShardModel::data(const QModelIndex& index, int role) const {
   const ShardStatus& s = m_shards.at(index.row());
   switch (role) {
     case Qt::DisplayRole:
-    case kShardRole: return s.shard;
-    case kStreamRole: return s.stream;
-    case kAppliedRole: return QVariant::fromValue<qulonglong>(s.applied);
-    case kReceivedRole: return QVariant::fromValue<qulonglong>(s.received);
-    case kLagMessagesRole: return QVariant::fromValue<qlonglong>(s.lagMessages);
-    case kLagSecondsRole: return s.lagSeconds;
-    case kStateRole: return QVariant::fromValue(s.state);
-    case kStateTextRole: return stateName(s.state);
-    case kLastErrorRole: return s.lastError;
-    case kAppliedChangesRole: return QVariant::fromValue<qlonglong>(s.appliedChanges);
-    case kConflictsRole: return QVariant::fromValue<qlonglong>(s.conflicts);
-    case kDeadLettersRole: return QVariant::fromValue<qlonglong>(s.deadLetters);
-    case kRateRole: return m_rates.value(index.row());
-    default: return {};
+    case kShardRole:
+      return s.shard;
+    case kStreamRole:
+      return s.stream;
+    case kAppliedRole:
+      return QVariant::fromValue<qulonglong>(s.applied);
+    case kReceivedRole:
+      return QVariant::fromValue<qulonglong>(s.received);
+    case kLagMessagesRole:
+      return QVariant::fromValue<qlonglong>(s.lagMessages);
+    case kLagSecondsRole:
+      return s.lagSeconds;
+    case kStateRole:
+      return QVariant::fromValue(s.state);
+    case kStateTextRole:
+      return stateName(s.state);
+    case kLastErrorRole:
+      return s.lastError;
+    case kAppliedChangesRole:
+      return QVariant::fromValue<qlonglong>(s.appliedChanges);
+    case kConflictsRole:
+      return QVariant::fromValue<qlonglong>(s.conflicts);
+    case kDeadLettersRole:
+      return QVariant::fromValue<qlonglong>(s.deadLetters);
+    case kRateRole:
+      return m_rates.value(index.row());
+    default:
+      return {};
   }
 }
 
 QHash<int, QByteArray> ShardModel::roleNames() const {
-  return {{kShardRole, "shard"},         {kStreamRole, "stream"},
-          {kAppliedRole, "applied"},     {kReceivedRole, "received"},
-          {kLagMessagesRole, "lagMessages"}, {kLagSecondsRole, "lagSeconds"},
-          {kStateRole, "state"},         {kLastErrorRole, "lastError"},
-          {kAppliedChangesRole, "appliedChanges"}, {kConflictsRole, "conflicts"},
-          {kDeadLettersRole, "deadLetters"}, {kRateRole, "rate"},
+  return {{kShardRole, "shard"},
+          {kStreamRole, "stream"},
+          {kAppliedRole, "applied"},
+          {kReceivedRole, "received"},
+          {kLagMessagesRole, "lagMessages"},
+          {kLagSecondsRole, "lagSeconds"},
+          {kStateRole, "state"},
+          {kLastErrorRole, "lastError"},
+          {kAppliedChangesRole, "appliedChanges"},
+          {kConflictsRole, "conflicts"},
+          {kDeadLettersRole, "deadLetters"},
+          {kRateRole, "rate"},
           {kStateTextRole, "stateText"}};
 }
 

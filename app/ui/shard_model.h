@@ -6,9 +6,9 @@
 // chip ("needs-restore", as /health writes it). Thread: GUI thread only.
 #pragma once
 
+#include <QtQml/qqmlregistration.h>
 #include <QAbstractListModel>
 #include <QList>
-#include <QtQml/qqmlregistration.h>
 
 #include "harmonylite/engine_state.h"
 
@@ -23,9 +23,19 @@ class ShardModel : public QAbstractListModel {
   Q_PROPERTY(int count READ rowCount NOTIFY countChanged)
  public:
   enum Role {
-    kShardRole = Qt::UserRole + 1, kStreamRole, kAppliedRole, kReceivedRole, kLagMessagesRole,
-    kLagSecondsRole, kStateRole, kLastErrorRole, kAppliedChangesRole, kConflictsRole,
-    kDeadLettersRole, kRateRole, kStateTextRole,
+    kShardRole = Qt::UserRole + 1,
+    kStreamRole,
+    kAppliedRole,
+    kReceivedRole,
+    kLagMessagesRole,
+    kLagSecondsRole,
+    kStateRole,
+    kLastErrorRole,
+    kAppliedChangesRole,
+    kConflictsRole,
+    kDeadLettersRole,
+    kRateRole,
+    kStateTextRole,
   };
   Q_ENUM(Role)
 

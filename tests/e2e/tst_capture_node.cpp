@@ -25,13 +25,17 @@ class TestCaptureNode : public QObject {
   }
 
   int captureTriggers(const QString& db) {
-    return sqlite(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
-                      "substr(name, 1, 15) = '__harmonylite__'").toInt();
+    return sqlite(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
+                  "substr(name, 1, 15) = '__harmonylite__'")
+        .toInt();
   }
 
   int internalObjects(const QString& db) {
-    return sqlite(db, "SELECT count(*) FROM sqlite_schema WHERE substr(name, 1, 15) = "
-                      "'__harmonylite__'").toInt();
+    return sqlite(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE substr(name, 1, 15) = "
+                  "'__harmonylite__'")
+        .toInt();
   }
 
   QString config(const QString& name, const QString& db, const QString& extra = {}) {
@@ -45,10 +49,12 @@ class TestCaptureNode : public QObject {
     auto p = std::make_unique<QProcess>();
     p->start(test::harmonyliteBinary(), {"-config", configPath, "--no-gui"});
     if (!p->waitForStarted()) return nullptr;
-    test::waitFor([&] {
-      *err += p->readAllStandardError();
-      return err->contains("node running") || p->state() == QProcess::NotRunning;
-    }, 20000);
+    test::waitFor(
+        [&] {
+          *err += p->readAllStandardError();
+          return err->contains("node running") || p->state() == QProcess::NotRunning;
+        },
+        20000);
     return p;
   }
 
@@ -72,14 +78,18 @@ class TestCaptureNode : public QObject {
     QVERIFY2(test::waitFor([&] { return captureTriggers(db) == 6; }, 15000), err.constData());
     // Captured (and, with the embedded NATS server, published: nothing stays pending).
     const int before = sqlite(db, "SELECT max(id) FROM __harmonylite__changes").toInt();
-    sqlite(db, "INSERT INTO authors VALUES (1, 'Le Guin'); INSERT INTO books VALUES (1, 'Earthsea')");
+    sqlite(db,
+           "INSERT INTO authors VALUES (1, 'Le Guin'); INSERT INTO books VALUES (1, 'Earthsea')");
     QCOMPARE(sqlite(db, "SELECT max(id) FROM __harmonylite__changes").toInt(), before + 2);
     sqlite(db, "ALTER TABLE books ADD COLUMN year INTEGER");
     sqlite(db, "INSERT INTO books VALUES (2, 'The Dispossessed', 1974)");  // still writable
     QCOMPARE(sqlite(db, "SELECT max(id) FROM __harmonylite__changes").toInt(), before + 3);
-    QVERIFY(test::waitFor([&] {
-      return sqlite(db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0";
-    }, 10000));
+    QVERIFY(test::waitFor(
+        [&] {
+          return sqlite(db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") ==
+                 "0";
+        },
+        10000));
     QCOMPARE(stopNode(*node), 0);
   }
 
@@ -91,10 +101,11 @@ class TestCaptureNode : public QObject {
     const QString db = m_dir.filePath("prompt.db");
     sqlite(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
     const int port = test::freePort();
-    const QString path = config("prompt.toml", db,
-                                QStringLiteral("cleanup_interval = 600000\npolling_interval = 0\n"
-                                               "[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
-                                    .arg(port));
+    const QString path =
+        config("prompt.toml", db,
+               QStringLiteral("cleanup_interval = 600000\npolling_interval = 0\n"
+                              "[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
+                   .arg(port));
     QByteArray err;
     auto node = startNode(path, &err);
     QVERIFY2(node && node->state() == QProcess::Running, err.constData());

@@ -126,19 +126,21 @@ class TestCli : public QObject {
   }
 
   void shardsTwoIsAnErrorNamingKeyAndLine() {
-    const QString path = writeConfig(
-        "two.toml", "db_path = \"" + m_dir.filePath("a.db") + "\"\n\n[replication_log]\nshards = \"two\"\n");
+    const QString path = writeConfig("two.toml", "db_path = \"" + m_dir.filePath("a.db") +
+                                                     "\"\n\n[replication_log]\nshards = \"two\"\n");
     const auto r = run({"--config", path, "--no-gui"});
     QCOMPARE(r.exitCode, 1);
     QCOMPARE(lines(r.err).size(), 1);
-    QCOMPARE(QString::fromUtf8(r.err.trimmed()),
-             "harmonylite: " + path + ":4: replication_log.shards: expected an integer, got a string");
+    QCOMPARE(
+        QString::fromUtf8(r.err.trimmed()),
+        "harmonylite: " + path + ":4: replication_log.shards: expected an integer, got a string");
   }
 
   void unknownKeyIsWarnedAndTheNodeRuns() {
-    const QString path = writeConfig(
-        "unknown.toml", "db_path = \"" + m_dir.filePath("u/app.db") + "\"\nnode_id = 5\n"
-                        "colour = \"blue\"\n[logging]\nformat = \"json\"\n");
+    const QString path =
+        writeConfig("unknown.toml", "db_path = \"" + m_dir.filePath("u/app.db") +
+                                        "\"\nnode_id = 5\n"
+                                        "colour = \"blue\"\n[logging]\nformat = \"json\"\n");
     const auto r = runUntilSignal({"-config", path, "--no-gui"}, "node running", SIGTERM);
     QVERIFY(!r.timedOut);
     QCOMPARE(r.exitCode, 0);
@@ -176,13 +178,15 @@ class TestCli : public QObject {
     QVERIFY(again.err.contains("node=" + id));
   }
 
-  // docs/dashboard.md: a display that is announced but cannot be opened means headless, not a crash.
+  // docs/dashboard.md: a display that is announced but cannot be opened means headless, not a
+  // crash.
   void unreachableDisplayFallsBackToHeadless() {
     const auto r = runUntilSignal({}, "node running", SIGTERM, {"DISPLAY=:97"});
     QVERIFY(!r.timedOut);
     QVERIFY(!r.crashed);
     QCOMPARE(r.exitCode, 0);
-    QVERIFY2(r.err.contains("the display could not be opened (DISPLAY=:97); running headless"), r.err.constData());
+    QVERIFY2(r.err.contains("the display could not be opened (DISPLAY=:97); running headless"),
+             r.err.constData());
     QVERIFY(r.err.contains("node running headless"));
   }
 
@@ -194,12 +198,15 @@ class TestCli : public QObject {
     QVERIFY(!r.crashed);
     QCOMPARE(r.exitCode, 0);
     const QByteArray id = test::readFile(m_dir.filePath("xdg/harmonylite/node-id")).trimmed();
-    QVERIFY2(r.err.contains("dashboard open: HarmonyLite - node " + id + " on offscreen"), r.err.constData());
+    QVERIFY2(r.err.contains("dashboard open: HarmonyLite - node " + id + " on offscreen"),
+             r.err.constData());
     QVERIFY(r.err.contains("node running with the dashboard"));
-    QVERIFY2(!r.err.contains("qrc:/qt-project.org/imports/HarmonyLite/"), r.err.constData());  // no QML warning
+    QVERIFY2(!r.err.contains("qrc:/qt-project.org/imports/HarmonyLite/"),
+             r.err.constData());  // no QML warning
     QVERIFY(r.err.contains("stopped cleanly"));
     // --no-gui wins over a display.
-    const auto headless = runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    const auto headless =
+        runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
     QCOMPARE(headless.exitCode, 0);
     QVERIFY(headless.err.contains("--no-gui given; running headless"));
     QVERIFY(!headless.err.contains("dashboard open"));
@@ -213,28 +220,33 @@ class TestCli : public QObject {
     QVERIFY(QDir().mkpath(m_dir.filePath("xdg/config/harmonylite")));
     QVERIFY(QDir().mkpath(m_dir.filePath("chosen")));
     const QString db = m_dir.filePath("chosen/mine.db");
-    QVERIFY(test::writeFile(ini, ("[setup]\nconfig=\ndb_path=" + db + "\nnats_urls=\nnode_id=4242\n").toUtf8()));
+    QVERIFY(test::writeFile(
+        ini, ("[setup]\nconfig=\ndb_path=" + db + "\nnats_urls=\nnode_id=4242\n").toUtf8()));
     const auto r = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
     QCOMPARE(r.exitCode, 0);
-    QVERIFY2(r.err.contains("opening on the setup remembered by the dashboard: database " + db.toUtf8()),
-             r.err.constData());
+    QVERIFY2(
+        r.err.contains("opening on the setup remembered by the dashboard: database " + db.toUtf8()),
+        r.err.constData());
     QVERIFY(r.err.contains("dashboard open: HarmonyLite - node 4242 on offscreen"));
     QVERIFY(r.err.contains("(remembered by the dashboard)"));
     QVERIFY(QFile::exists(db));  // the node ran on it
 
     // Headless: the first-run defaults, whatever the dashboard remembers.
-    const auto headless = runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    const auto headless =
+        runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
     QCOMPARE(headless.exitCode, 0);
     QVERIFY(headless.err.contains("(first-run defaults)"));
     QVERIFY(!headless.err.contains("remembered"));
     QVERIFY(!headless.err.contains("node=4242"));
 
     // Its config file is gone: a warning naming it, then the first-run defaults.
-    QVERIFY(test::writeFile(ini, ("[setup]\nconfig=" + m_dir.filePath("gone.toml") + "\ndb_path=" + db +
-                                  "\nnode_id=4242\n").toUtf8()));
+    QVERIFY(test::writeFile(ini, ("[setup]\nconfig=" + m_dir.filePath("gone.toml") +
+                                  "\ndb_path=" + db + "\nnode_id=4242\n")
+                                     .toUtf8()));
     const auto broken = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
     QCOMPARE(broken.exitCode, 0);
-    QVERIFY2(broken.err.contains("the setup remembered by the dashboard (config " + m_dir.filePath("gone.toml").toUtf8()),
+    QVERIFY2(broken.err.contains("the setup remembered by the dashboard (config " +
+                                 m_dir.filePath("gone.toml").toUtf8()),
              broken.err.constData());
     QVERIFY(broken.err.contains("running on the first-run defaults"));
     QVERIFY(broken.err.contains("(first-run defaults)"));
@@ -243,17 +255,18 @@ class TestCli : public QObject {
   }
 
   void nodeIdFlagOverridesConfig() {
-    const QString path = writeConfig("id.toml", "db_path = \"" + m_dir.filePath("id/app.db") +
-                                                    "\"\nnode_id = 5\n");
-    const auto r = runUntilSignal({"-config", path, "-node-id", "77", "--no-gui"}, "node running", SIGINT);
+    const QString path =
+        writeConfig("id.toml", "db_path = \"" + m_dir.filePath("id/app.db") + "\"\nnode_id = 5\n");
+    const auto r =
+        runUntilSignal({"-config", path, "-node-id", "77", "--no-gui"}, "node running", SIGINT);
     QCOMPARE(r.exitCode, 0);
     QVERIFY(r.err.contains("node=77"));
   }
 
   void unusableDatabaseFailsWithOneLine() {
     QVERIFY(test::writeFile(m_dir.filePath("notadb.db"), QByteArray(8192, 'z')));
-    const QString path =
-        writeConfig("notadb.toml", "db_path = \"" + m_dir.filePath("notadb.db") + "\"\nnode_id = 3\n");
+    const QString path = writeConfig(
+        "notadb.toml", "db_path = \"" + m_dir.filePath("notadb.db") + "\"\nnode_id = 3\n");
     const auto r = run({"-config", path, "--no-gui"});
     QCOMPARE(r.exitCode, 1);
     QByteArray failure;

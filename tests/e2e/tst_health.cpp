@@ -1,7 +1,8 @@
-// The /health endpoint of [health_check] and /metrics of [prometheus] (docs/replication.md#health-endpoint) on real nodes:
-// Go's fields plus per-shard state, 200 when healthy, 503 with the reason when NATS is down and
-// back to 200 after; a taken port is a clear start-up error; detailed = false; the metrics pass
-// `promtool check metrics` and move with the data.
+// The /health endpoint of [health_check] and /metrics of [prometheus]
+// (docs/replication.md#health-endpoint) on real nodes: Go's fields plus per-shard state, 200 when
+// healthy, 503 with the reason when NATS is down and back to 200 after; a taken port is a clear
+// start-up error; detailed = false; the metrics pass `promtool check metrics` and move with the
+// data.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -20,14 +21,16 @@ class TestHealth : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
 
-  NodeProcess::Options options(const QString& tag, const QString& url, int port, bool detailed = true) {
+  NodeProcess::Options options(const QString& tag, const QString& url, int port,
+                               bool detailed = true) {
     NodeProcess::Options o;
     o.nodeId = 7;
     o.dir = m_dir.filePath(tag);
     o.urls = {url};
-    o.tablesToml = QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\ndetailed = %2\n")
-                       .arg(port)
-                       .arg(detailed ? "true" : "false");
+    o.tablesToml =
+        QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\ndetailed = %2\n")
+            .arg(port)
+            .arg(detailed ? "true" : "false");
     return o;
   }
 
@@ -47,7 +50,12 @@ class TestHealth : public QObject {
 
     int code = 0;
     QJsonObject o;
-    QVERIFY(test::waitFor([&] { o = get(port, &code); return code == 200; }, 10000));
+    QVERIFY(test::waitFor(
+        [&] {
+          o = get(port, &code);
+          return code == 200;
+        },
+        10000));
     QCOMPARE(o.value("status").toString(), QString("healthy"));
     QCOMPARE(o.value("node_id").toInteger(), 7);
     QVERIFY(o.value("uptime_seconds").toInteger() >= 0);
@@ -62,22 +70,34 @@ class TestHealth : public QObject {
     QCOMPARE(shards[0].toObject().value("stream").toString(), QString("harmonylite-changes-c-1"));
 
     node.sql("INSERT INTO Books(id, title, author) VALUES (1, 't', 'a')");
-    QVERIFY(test::waitFor([&] {
-      o = get(port, &code);
-      return !o.value("last_published_event_timestamp").toString().isEmpty();
-    }, 10000));
+    QVERIFY(test::waitFor(
+        [&] {
+          o = get(port, &code);
+          return !o.value("last_published_event_timestamp").toString().isEmpty();
+        },
+        10000));
 
     QElapsedTimer t;
     t.start();
     server.kill();
-    QVERIFY(test::waitFor([&] { o = get(port, &code); return code == 503; }, 15000));
+    QVERIFY(test::waitFor(
+        [&] {
+          o = get(port, &code);
+          return code == 503;
+        },
+        15000));
     qInfo() << "503 after" << t.elapsed() << "ms";
     QCOMPARE(o.value("status").toString(), QString("unhealthy"));
     QCOMPARE(o.value("reason").toString(), QString("NATS not connected"));
     QCOMPARE(o.value("nats_connected").toBool(), false);
 
     QVERIFY(server.start().isOk());
-    QVERIFY(test::waitFor([&] { o = get(port, &code); return code == 200; }, 30000));
+    QVERIFY(test::waitFor(
+        [&] {
+          o = get(port, &code);
+          return code == 200;
+        },
+        30000));
     QCOMPARE(node.stop(), 0);
   }
 
@@ -108,24 +128,33 @@ class TestHealth : public QObject {
       o.nodeId = uint64_t(40 + i);
       o.dir = m_dir.filePath(QStringLiteral("metrics%1").arg(i));
       o.urls = {server.url()};
-      o.tablesToml = QStringLiteral("[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\nsubsystem = \"node\"\n")
-                         .arg(ports.last());
+      o.tablesToml =
+          QStringLiteral(
+              "[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\nsubsystem = \"node\"\n")
+              .arg(ports.last());
       nodes.push_back(std::make_unique<NodeProcess>(o));
       QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
     }
-    nodes[0]->sql("INSERT INTO Books(id, title, author) VALUES (1, 't', 'a'), (2, 'u', 'b'), (3, 'v', 'c')");
+    nodes[0]->sql(
+        "INSERT INTO Books(id, title, author) VALUES (1, 't', 'a'), (2, 'u', 'b'), (3, 'v', 'c')");
     QByteArray body1, body2;
-    QVERIFY(test::waitFor([&] {
-      test::httpGet(ports[0], "/metrics", &body1);
-      return body1.contains("harmonylite_node_published_total{node_id=\"41\"} 3\n");
-    }, 15000));
-    QVERIFY2(test::waitFor([&] {
-      test::httpGet(ports[1], "/metrics", &body2);
-      double applied = 0;
-      for (const QByteArray& line : body2.split('\n'))
-        if (line.startsWith("harmonylite_node_applied_total{")) applied += line.split(' ').last().toDouble();
-      return applied == 3;
-    }, 15000), body2.constData());
+    QVERIFY(test::waitFor(
+        [&] {
+          test::httpGet(ports[0], "/metrics", &body1);
+          return body1.contains("harmonylite_node_published_total{node_id=\"41\"} 3\n");
+        },
+        15000));
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   test::httpGet(ports[1], "/metrics", &body2);
+                   double applied = 0;
+                   for (const QByteArray& line : body2.split('\n'))
+                     if (line.startsWith("harmonylite_node_applied_total{"))
+                       applied += line.split(' ').last().toDouble();
+                   return applied == 3;
+                 },
+                 15000),
+             body2.constData());
     QVERIFY(body2.contains("harmonylite_node_lag_messages{node_id=\"42\",shard=\"1\"}"));
     QVERIFY(body2.contains("harmonylite_node_up{node_id=\"42\"} 1"));
     for (const QByteArray& body : {body1, body2}) {
@@ -149,7 +178,12 @@ class TestHealth : public QObject {
     QVERIFY(node.start().isOk());
     int code = 0;
     QJsonObject o;
-    QVERIFY(test::waitFor([&] { o = get(port, &code); return code == 200; }, 10000));
+    QVERIFY(test::waitFor(
+        [&] {
+          o = get(port, &code);
+          return code == 200;
+        },
+        10000));
     QCOMPARE(o, QJsonObject({{"status", "healthy"}}));
     QCOMPARE(node.stop(), 0);
   }

@@ -1,7 +1,9 @@
-// Wire interoperability with Go HarmonyLite, end to end (docs/wire-format.md#streams, docs/wire-format.md#message, docs/wire-format.md#shard, docs/wire-format.md#seq-map, docs/replication.md#publishing, docs/replication.md#applying): one nats-server,
-// two harmonylite nodes (2 shards, compression on), and this test acting as a Go node with
-// nats.c. It publishes hand-built Go-format messages raw (no headers), poison messages of every
-// kind, reads back what a node publishes, and hands a node a Go-written seq-map file.
+// Wire interoperability with Go HarmonyLite, end to end (docs/wire-format.md#streams,
+// docs/wire-format.md#message, docs/wire-format.md#shard, docs/wire-format.md#seq-map,
+// docs/replication.md#publishing, docs/replication.md#applying): one nats-server, two harmonylite
+// nodes (2 shards, compression on), and this test acting as a Go node with nats.c. It publishes
+// hand-built Go-format messages raw (no headers), poison messages of every kind, reads back what a
+// node publishes, and hands a node a Go-written seq-map file.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -408,10 +410,10 @@ class TestInterop : public QObject {
     QCOMPARE(lastSeq(1) + lastSeq(2), before1 + before2 + 2);
   }
 
-  // Poison messages (docs/replication.md#applying): undecodable bytes, a truncated zstd frame, the golden tag-32
-  // vectors (their Row has no key), an unknown table and a NOT NULL failure are dead-lettered
-  // with their stream, sequence, payload and a reason, counted and logged; the valid messages
-  // after them on the same shards still apply.
+  // Poison messages (docs/replication.md#applying): undecodable bytes, a truncated zstd frame, the
+  // golden tag-32 vectors (their Row has no key), an unknown table and a NOT NULL failure are
+  // dead-lettered with their stream, sequence, payload and a reason, counted and logged; the valid
+  // messages after them on the same shards still apply.
   void poisonMessagesDeadLettered() {
     const QJsonArray vectors = goldenEnvelopes();
     const QByteArray tag32 =
@@ -512,10 +514,10 @@ class TestInterop : public QObject {
     }
   }
 
-  // What a node publishes (docs/wire-format.md#message, docs/wire-format.md#shard, docs/replication.md#publishing): a zstd frame holding Go's envelope (keys in Go's
-  // order, FromNodeId = node id, lower-case Type, the whole row, a 64-hex "sh"), with
-  // Nats-Msg-Id "<node>-<change id>", on the subject and stream of the shard that the FNV-1
-  // key hash picks.
+  // What a node publishes (docs/wire-format.md#message, docs/wire-format.md#shard,
+  // docs/replication.md#publishing): a zstd frame holding Go's envelope (keys in Go's order,
+  // FromNodeId = node id, lower-case Type, the whole row, a 64-hex "sh"), with Nats-Msg-Id
+  // "<node>-<change id>", on the subject and stream of the shard that the FNV-1 key hash picks.
   void ourMessagesFollowA2() {
     NodeProcess& n = node(0);
     QList<int64_t> ids = idsOnShard("Books", 1, 3, 200) + idsOnShard("Books", 2, 3, 200);
@@ -684,10 +686,10 @@ class TestInterop : public QObject {
     QVERIFY(test::waitConverged(nodes(), bookQuery(ids[1]), kConverge, "absent"));
   }
 
-  // A Go-written seq-map (docs/wire-format.md#seq-map) is honoured: node 2 stopped, its positions table emptied,
-  // a Go-format seq-map file written whose positions cover message R1 of each shard but not
-  // the R2 after it. On restart R1 is not applied (at or below the position), R2 is; then the
-  // node's own seq-map file holds its current positions in Go's format.
+  // A Go-written seq-map (docs/wire-format.md#seq-map) is honoured: node 2 stopped, its positions
+  // table emptied, a Go-format seq-map file written whose positions cover message R1 of each shard
+  // but not the R2 after it. On restart R1 is not applied (at or below the position), R2 is; then
+  // the node's own seq-map file holds its current positions in Go's format.
   void goSeqMapHonoured() {
     NodeProcess& n1 = node(0);
     NodeProcess& n2 = node(1);

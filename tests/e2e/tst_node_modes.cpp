@@ -1,9 +1,9 @@
 // Failure and mode paths of replication with real processes: a shard whose next message aged
-// out of the stream stops and says it needs a restore (docs/replication.md#applying); replicate = false applies
-// nothing; a row larger than the server's max_payload goes to the failed state and does not
-// block the changes after it (docs/replication.md#publishing).
-#include <QTemporaryDir>
+// out of the stream stops and says it needs a restore (docs/replication.md#applying); replicate =
+// false applies nothing; a row larger than the server's max_payload goes to the failed state and
+// does not block the changes after it (docs/replication.md#publishing).
 #include <QElapsedTimer>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <signal.h>
@@ -34,7 +34,8 @@ class TestNodeModes : public QObject {
     auto o1 = options(1, "gap", server.url());
     auto o2 = options(2, "gap", server.url());
     const int healthPort = test::freePort();
-    o2.tablesToml = QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n").arg(healthPort);
+    o2.tablesToml =
+        QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n").arg(healthPort);
     NodeProcess n1(o1), n2(o2);
     QVERIFY(n1.start().isOk());
     QVERIFY(n2.start().isOk());
@@ -51,12 +52,22 @@ class TestNodeModes : public QObject {
     p1.start(test::harmonyliteBinary(), {"-config", n1.configPath(), "--no-gui"});
     QVERIFY(p1.waitForStarted());
     QByteArray log1;
-    QVERIFY(test::waitFor([&] { log1 += p1.readAllStandardError(); return log1.contains("node running"); }, 30000));
+    QVERIFY(test::waitFor(
+        [&] {
+          log1 += p1.readAllStandardError();
+          return log1.contains("node running");
+        },
+        30000));
     QVERIFY2(log1.contains("updated stream"), log1.constData());
     QString bulk;
-    for (int i = 2; i <= 40; ++i) bulk += QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a');").arg(i);
+    for (int i = 2; i <= 40; ++i)
+      bulk += QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a');").arg(i);
     n1.sql(bulk);
-    QVERIFY(test::waitFor([&] { return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0"; }, 30000));
+    QVERIFY(test::waitFor(
+        [&] {
+          return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0";
+        },
+        30000));
 
     // Node 2 restarts behind the log: its shard stops, says so, and applies nothing silently.
     const Status s = n2.start();
@@ -67,9 +78,13 @@ class TestNodeModes : public QObject {
     QCOMPARE(n2.sql("SELECT seq FROM __harmonylite__positions"), QString("1"));
     // /health says so: 503 with the shard's reason.
     QByteArray body;
-    QVERIFY2(test::waitFor([&] {
-      return test::httpGet(healthPort, "/health", &body) == 503 && body.contains("shard 1 is needs-restore");
-    }, 10000), body.constData());
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   return test::httpGet(healthPort, "/health", &body) == 503 &&
+                          body.contains("shard 1 is needs-restore");
+                 },
+                 10000),
+             body.constData());
     QVERIFY(body.contains("needs a restore"));
     QVERIFY(n2.isRunning());  // it keeps running (and publishing), it does not crash-loop
     QCOMPARE(n2.stop(), 0);
@@ -90,7 +105,11 @@ class TestNodeModes : public QObject {
     n2.sql("INSERT INTO Books(id, title, author) VALUES (2, 'from n2', 'b')");
     // n2 still publishes: n1 gets its row; n2 never gets n1's.
     QVERIFY(test::waitConverged({&n1}, "SELECT count(*) FROM Books", 30000, "2"));
-    QVERIFY(test::waitFor([&] { return n2.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0"; }, 30000));
+    QVERIFY(test::waitFor(
+        [&] {
+          return n2.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") == "0";
+        },
+        30000));
     QCOMPARE(n2.sql("SELECT count(*) FROM Books"), QString("1"));
     QCOMPARE(n2.sql("SELECT count(*) FROM __harmonylite__positions"), QString("0"));
     QCOMPARE(n1.stop(), 0);
@@ -111,7 +130,8 @@ class TestNodeModes : public QObject {
     busy.start();
     int id = 0;
     while (busy.elapsed() < 9000) {  // writes every 300 ms keep it awake past the timeout
-      node.sql(QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a')").arg(++id));
+      node.sql(
+          QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 't', 'a')").arg(++id));
       QVERIFY2(node.isRunning(), qPrintable(node.log()));
       QTest::qWait(300);  // pacing the writer
     }
@@ -159,9 +179,15 @@ class TestNodeModes : public QObject {
     n1.sql("INSERT INTO Books(id, title, author) VALUES (1, 'huge', hex(randomblob(32768)))");
     n1.sql("INSERT INTO Books(id, title, author) VALUES (2, 'small', 'after')");
     QVERIFY(test::waitConverged({&n2}, "SELECT group_concat(id) FROM Books", 30000, "2"));
-    QVERIFY(test::waitFor([&] { return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state = 2") == "1"; }, 30000));
-    QVERIFY(n1.sql("SELECT error FROM __harmonylite__changes WHERE state = 2").contains("exceeds the server's max_payload"));
-    QVERIFY2(test::waitFor([&] { return n1.log().contains("not sent"); }, 5000), qPrintable(n1.log()));
+    QVERIFY(test::waitFor(
+        [&] {
+          return n1.sql("SELECT count(*) FROM __harmonylite__changes WHERE state = 2") == "1";
+        },
+        30000));
+    QVERIFY(n1.sql("SELECT error FROM __harmonylite__changes WHERE state = 2")
+                .contains("exceeds the server's max_payload"));
+    QVERIFY2(test::waitFor([&] { return n1.log().contains("not sent"); }, 5000),
+             qPrintable(n1.log()));
     QCOMPARE(n1.stop(), 0);
     QCOMPARE(n2.stop(), 0);
   }

@@ -1,7 +1,8 @@
-// The reference scenarios (docs/replication.md#reference-scenarios) (1, 2, 3, 5, 6) with real processes: three harmonylite
-// nodes, 2 shards, compression on, writes made by the sqlite3 program on the nodes' files.
-// Topology from HL_TOPOLOGY: "embedded" (each node's embedded nats-server, joined into one
-// cluster with -cluster-addr/-cluster-peers) or "external" (a 3-server cluster, replicas = 3).
+// The reference scenarios (docs/replication.md#reference-scenarios) (1, 2, 3, 5, 6) with real
+// processes: three harmonylite nodes, 2 shards, compression on, writes made by the sqlite3 program
+// on the nodes' files. Topology from HL_TOPOLOGY: "embedded" (each node's embedded nats-server,
+// joined into one cluster with -cluster-addr/-cluster-peers) or "external" (a 3-server cluster,
+// replicas = 3).
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -16,7 +17,8 @@ const char* kBooksDump =
     "SELECT count(*) || ':' || ifnull(group_concat(id || '|' || title || '|' || author || '|' || "
     "ifnull(publication_year, 'N'), ';'), '') FROM (SELECT * FROM Books ORDER BY id)";
 const char* kAuthorsDump =
-    "SELECT count(*) || ':' || ifnull(group_concat(id || '|' || name || '|' || ifnull(birth_year, 'N'), "
+    "SELECT count(*) || ':' || ifnull(group_concat(id || '|' || name || '|' || ifnull(birth_year, "
+    "'N'), "
     "';'), '') FROM (SELECT * FROM Authors ORDER BY id)";
 constexpr int kConverge = 90000;
 }  // namespace
@@ -85,15 +87,17 @@ class TestReplication : public QObject {
 
   // Scenario 1: insert, update and delete on node 1 reach nodes 2 and 3.
   void insertUpdateDeleteReachOtherNodes() {
-    node(0).sql("INSERT INTO Books(id, title, author, publication_year) VALUES "
-                "(1, 'Dune', 'Frank Herbert', 1965), (2, 'Emma', 'Jane Austen', 1815)");
+    node(0).sql(
+        "INSERT INTO Books(id, title, author, publication_year) VALUES "
+        "(1, 'Dune', 'Frank Herbert', 1965), (2, 'Emma', 'Jane Austen', 1815)");
     QVERIFY2(test::waitConverged(nodes(), kBooksDump, kConverge,
                                  "2:1|Dune|Frank Herbert|1965;2|Emma|Jane Austen|1815"),
              qPrintable(node(1).sql(kBooksDump)));
     node(0).sql("UPDATE Books SET title = 'Dune Messiah', publication_year = 1969 WHERE id = 1");
     node(0).sql("DELETE FROM Books WHERE id = 2");
-    QVERIFY2(test::waitConverged(nodes(), kBooksDump, kConverge, "1:1|Dune Messiah|Frank Herbert|1969"),
-             qPrintable(node(2).sql(kBooksDump)));
+    QVERIFY2(
+        test::waitConverged(nodes(), kBooksDump, kConverge, "1:1|Dune Messiah|Frank Herbert|1969"),
+        qPrintable(node(2).sql(kBooksDump)));
   }
 
   // Scenario 5: changes to two tables both replicate; 10,000 rows replicate.
@@ -101,8 +105,12 @@ class TestReplication : public QObject {
     node(1).sql("INSERT INTO Authors(id, name, birth_year) VALUES (1, 'Ursula K. Le Guin', 1929)");
     QString bulk = "BEGIN;";
     for (int i = 0; i < 10000; ++i)
-      bulk += QStringLiteral("INSERT INTO Books(id, title, author, publication_year) VALUES (%1, 'Book %1', 'Author %2', %3);")
-                  .arg(1000 + i).arg(i % 97).arg(1900 + i % 120);
+      bulk += QStringLiteral(
+                  "INSERT INTO Books(id, title, author, publication_year) VALUES (%1, 'Book %1', "
+                  "'Author %2', %3);")
+                  .arg(1000 + i)
+                  .arg(i % 97)
+                  .arg(1900 + i % 120);
     bulk += "COMMIT;";
     bool ok = false;
     node(1).sql(bulk, &ok);
@@ -120,7 +128,10 @@ class TestReplication : public QObject {
       QString script = "";
       for (int round = 0; round < 20; ++round)
         for (int row = 1000; row < 1010; ++row)
-          script += QStringLiteral("UPDATE Books SET title = 'node%1 round%2' WHERE id = %3;").arg(n + 1).arg(round).arg(row);
+          script += QStringLiteral("UPDATE Books SET title = 'node%1 round%2' WHERE id = %3;")
+                        .arg(n + 1)
+                        .arg(round)
+                        .arg(row);
       auto* p = new QProcess(this);
       p->start("sqlite3", {"-cmd", ".timeout 10000", node(n).db(), script});
       writers << p;
@@ -142,7 +153,8 @@ class TestReplication : public QObject {
   // Scenario 3: a stopped node catches up from the stream on restart.
   void stoppedNodeCatchesUp() {
     QCOMPARE(node(2).stop(), 0);
-    node(0).sql("INSERT INTO Books(id, title, author) VALUES (50000, 'While you were away', 'Node 1')");
+    node(0).sql(
+        "INSERT INTO Books(id, title, author) VALUES (50000, 'While you were away', 'Node 1')");
     node(1).sql("UPDATE Authors SET birth_year = 1930 WHERE id = 1");
     node(0).sql("DELETE FROM Books WHERE id BETWEEN 1000 AND 1099");
     QVERIFY(test::waitConverged({&node(0), &node(1)}, kBooksDump, kConverge));
@@ -150,7 +162,8 @@ class TestReplication : public QObject {
     QVERIFY2(s.isOk(), qPrintable(s.message()));
     QVERIFY(test::waitConverged(nodes(), kBooksDump, kConverge));
     QVERIFY(test::waitConverged(nodes(), kAuthorsDump, kConverge, "1:1|Ursula K. Le Guin|1930"));
-    QCOMPARE(node(2).sql("SELECT title FROM Books WHERE id = 50000"), QString("While you were away"));
+    QCOMPARE(node(2).sql("SELECT title FROM Books WHERE id = 50000"),
+             QString("While you were away"));
   }
 
   // Scenario 6: a publish = false node keeps its local writes local and still receives.
@@ -170,11 +183,15 @@ class TestReplication : public QObject {
     QVERIFY(test::waitConverged({&node(0), replica.get()}, kBooksDump, kConverge));
     replica->sql("INSERT INTO Books(id, title, author) VALUES (60000, 'Local only', 'Replica')");
     node(1).sql("INSERT INTO Books(id, title, author) VALUES (60001, 'From node 2', 'Node 2')");
-    QVERIFY(test::waitConverged({replica.get()}, "SELECT count(*) FROM Books WHERE id = 60001", kConverge, "1"));
-    QVERIFY(test::waitConverged(nodes(), "SELECT count(*) FROM Books WHERE id = 60001", kConverge, "1"));
+    QVERIFY(test::waitConverged({replica.get()}, "SELECT count(*) FROM Books WHERE id = 60001",
+                                kConverge, "1"));
+    QVERIFY(test::waitConverged(nodes(), "SELECT count(*) FROM Books WHERE id = 60001", kConverge,
+                                "1"));
     // The replica's own write never left it.
-    for (NodeProcess* n : nodes()) QCOMPARE(n->sql("SELECT count(*) FROM Books WHERE id = 60000"), QString("0"));
-    QCOMPARE(replica->sql("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), QString("0"));
+    for (NodeProcess* n : nodes())
+      QCOMPARE(n->sql("SELECT count(*) FROM Books WHERE id = 60000"), QString("0"));
+    QCOMPARE(replica->sql("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"),
+             QString("0"));
     QCOMPARE(replica->stop(), 0);
   }
 
@@ -182,7 +199,8 @@ class TestReplication : public QObject {
     QVERIFY(test::waitConverged(nodes(), kBooksDump, kConverge));
     QVERIFY(test::waitConverged(nodes(), kAuthorsDump, kConverge));
     // Nothing was dead-lettered along the way.
-    for (NodeProcess* n : nodes()) QCOMPARE(n->sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
+    for (NodeProcess* n : nodes())
+      QCOMPARE(n->sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
   }
 };
 

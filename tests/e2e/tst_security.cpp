@@ -1,7 +1,8 @@
-// NATS security options end to end (docs/replication.md#nats, docs/configuration.md [nats] user_name/user_password, seed_file,
-// ca_file/cert_file/key_file): real nats-server processes that demand credentials, real
-// harmonylite nodes that present them and replicate a row, and nodes with wrong or missing
-// credentials that must fail to start with one clear line, without leaking the secret.
+// NATS security options end to end (docs/replication.md#nats, docs/configuration.md [nats]
+// user_name/user_password, seed_file, ca_file/cert_file/key_file): real nats-server processes that
+// demand credentials, real harmonylite nodes that present them and replicate a row, and nodes with
+// wrong or missing credentials that must fail to start with one clear line, without leaking the
+// secret.
 #include <QDir>
 #include <QRandomGenerator>
 #include <QRegularExpression>

@@ -118,7 +118,8 @@ class TestControls : public QObject {
     QElapsedTimer t;
     t.start();
     for (int i = 0; i < 2; ++i) {
-      QVERIFY(waitStatus(i, [](const NodeStatus& s) { return s.cluster.size() == 2; }, 10000));
+      QVERIFY(waitStatus(
+          i, [](const NodeStatus& s) { return s.cluster.size() == 2; }, 10000));
       for (const PeerStatus& p : m_nodes[i].status.cluster) {
         QVERIFY(p.nodeId == 1 || p.nodeId == 2);
         QVERIFY(p.healthy);
@@ -129,7 +130,8 @@ class TestControls : public QObject {
       }
     }
     qInfo() << "both nodes saw each other after" << t.elapsed() << "ms";
-    const QJsonArray cluster = HealthServer::toJson(m_nodes[0].status, true).value("cluster").toArray();
+    const QJsonArray cluster =
+        HealthServer::toJson(m_nodes[0].status, true).value("cluster").toArray();
     QCOMPARE(cluster.size(), 2);
   }
 
@@ -137,8 +139,10 @@ class TestControls : public QObject {
     auto [ok, msg] = run(0, C::kPausePublishing);
     QVERIFY2(ok, qPrintable(msg));
     QVERIFY(m_nodes[0].status.publishingPaused);
-    QVERIFY(MetricsServer::render({}, m_nodes[0].status).contains("harmonylite_publishing_paused{node_id=\"1\"} 1"));
-    QCOMPARE(HealthServer::toJson(m_nodes[0].status, true).value("publishing_paused").toBool(), true);
+    QVERIFY(MetricsServer::render({}, m_nodes[0].status)
+                .contains("harmonylite_publishing_paused{node_id=\"1\"} 1"));
+    QCOMPARE(HealthServer::toJson(m_nodes[0].status, true).value("publishing_paused").toBool(),
+             true);
     sql(0, "INSERT INTO Books(id, title, author) VALUES (1, 'held', 'a')");
     QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.pendingChanges == 1; }));
     // Node 2 applies node 1's other traffic meanwhile? There is none: the row stays on node 1.
@@ -146,7 +150,8 @@ class TestControls : public QObject {
     std::tie(ok, msg) = run(0, C::kResumePublishing);
     QVERIFY(ok);
     QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books") == "1"; }, 15000));
-    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return !s.publishingPaused && s.pendingChanges == 0; }));
+    QVERIFY(waitStatus(
+        0, [](const NodeStatus& s) { return !s.publishingPaused && s.pendingChanges == 0; }));
   }
 
   void pauseAndResumeApplying() {
@@ -155,11 +160,18 @@ class TestControls : public QObject {
     QCOMPARE(m_nodes[1].status.shards.size(), 2);
     for (const ShardStatus& s : m_nodes[1].status.shards) QCOMPARE(s.state, ShardState::Paused);
     QVERIFY(m_nodes[1].status.healthy);  // the operator's pause is not a failure
-    QVERIFY(MetricsServer::render({}, m_nodes[1].status).contains("harmonylite_shard_running{node_id=\"2\",shard=\"1\"} 0"));
-    QCOMPARE(HealthServer::toJson(m_nodes[1].status, true).value("shards").toArray()[0].toObject().value("state").toString(),
+    QVERIFY(MetricsServer::render({}, m_nodes[1].status)
+                .contains("harmonylite_shard_running{node_id=\"2\",shard=\"1\"} 0"));
+    QCOMPARE(HealthServer::toJson(m_nodes[1].status, true)
+                 .value("shards")
+                 .toArray()[0]
+                 .toObject()
+                 .value("state")
+                 .toString(),
              QString("paused"));
     sql(0, "INSERT INTO Books(id, title, author) VALUES (2, 'waits', 'a')");
-    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.pendingChanges == 0 && s.published >= 2; }));
+    QVERIFY(waitStatus(
+        0, [](const NodeStatus& s) { return s.pendingChanges == 0 && s.published >= 2; }));
     QCOMPARE(sql(1, "SELECT count(*) FROM Books"), QString("1"));  // published, not applied
     QVERIFY(!run(1, C::kPauseApplying, 7).first);                  // no such shard
     std::tie(ok, msg) = run(1, C::kResumeApplying, 0);
@@ -172,7 +184,8 @@ class TestControls : public QObject {
     const qint64 before = m_nodes[0].status.natsReconnects;
     auto [ok, msg] = run(0, C::kReconnectNats);
     QVERIFY2(ok, qPrintable(msg));
-    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.natsConnected && s.shards.size() == 2; }));
+    QVERIFY(
+        waitStatus(0, [](const NodeStatus& s) { return s.natsConnected && s.shards.size() == 2; }));
     QCOMPARE(m_nodes[0].status.natsReconnects, before);  // a new connection, not a reconnect
     sql(0, "INSERT INTO Books(id, title, author) VALUES (3, 'after reconnect', 'a')");
     sql(1, "INSERT INTO Books(id, title, author) VALUES (4, 'to node 1', 'b')");
@@ -199,7 +212,8 @@ class TestControls : public QObject {
     QVERIFY(test::publish(js->get(), "harmonylite-change-log-1", encodeMessage(c, true)).isOk());
     QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 1; }));
     const qint64 id = m_nodes[1].status.recentDeadLetters.value(0).id;
-    QVERIFY(m_nodes[1].status.recentDeadLetters.value(0).reason.contains("unknown table \"Later\""));
+    QVERIFY(
+        m_nodes[1].status.recentDeadLetters.value(0).reason.contains("unknown table \"Later\""));
     QCOMPARE(HealthServer::toJson(m_nodes[1].status, true).value("dead_letters").toInteger(), 1);
     QVERIFY(!run(1, C::kRetryDeadLetter, id).first);  // still no such table: kept
     QCOMPARE(m_nodes[1].status.deadLetterCount, 1);
@@ -229,20 +243,26 @@ class TestControls : public QObject {
     sql(0, "INSERT INTO Books(id, title, author) VALUES (5, 'was failed', 'a')");
     sql(0, "UPDATE __harmonylite__changes SET state = 2, error = 'test' WHERE state IS NULL");
     QVERIFY(run(0, C::kResumePublishing).first);
-    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.failedChanges == 1 && s.pendingChanges == 0; }));
+    QVERIFY(waitStatus(
+        0, [](const NodeStatus& s) { return s.failedChanges == 1 && s.pendingChanges == 0; }));
     // A later row reaches node 2, so the publisher has run since the resume; row 5 did not.
     sql(0, "INSERT INTO Books(id, title, author) VALUES (6, 'marker', 'a')");
-    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 6") == "1"; }, 15000));
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 6") == "1"; },
+                          15000));
     QCOMPARE(sql(1, "SELECT count(*) FROM Books WHERE id = 5"), QString("0"));
     auto [ok, msg] = run(0, C::kRetryFailedPublishes);
     QVERIFY2(ok, qPrintable(msg));
     QVERIFY2(msg.startsWith("1 failed change"), qPrintable(msg));
-    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 5") == "1"; }, 15000));
-    QVERIFY(waitStatus(0, [](const NodeStatus& s) { return s.failedChanges == 0 && s.pendingChanges == 0; }));
+    QVERIFY(test::waitFor([&] { return sql(1, "SELECT count(*) FROM Books WHERE id = 5") == "1"; },
+                          15000));
+    QVERIFY(waitStatus(
+        0, [](const NodeStatus& s) { return s.failedChanges == 0 && s.pendingChanges == 0; }));
   }
 
   void clearConflictsNeedsConfirmation() {
-    sql(1, "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser) VALUES ('t', 'Books', 'id=1', 'a', 'b')");
+    sql(1,
+        "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser) VALUES ('t', "
+        "'Books', 'id=1', 'a', 'b')");
     QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.conflictCount == 1; }));
     QCOMPARE(m_nodes[1].status.recentConflicts.value(0).rowKey, QString("id=1"));
     QVERIFY(!run(1, C::kClearConflicts, 0, false).first);

@@ -81,8 +81,7 @@ class TestNatsFixture : public QObject {
     auto c = connectTo({server.url()});
     QVERIFY2(c.ok(), qPrintable(c.status().message()));
     QVERIFY(addStream(c->js.get(), "S1", "s1.x", 1).isOk());
-    for (int i = 0; i < 5; ++i)
-      QVERIFY(publish(c->js.get(), "s1.x", QByteArray::number(i)).isOk());
+    for (int i = 0; i < 5; ++i) QVERIFY(publish(c->js.get(), "s1.x", QByteArray::number(i)).isOk());
     const QList<QByteArray> got = fetchAll(c->js.get(), "s1.x", "d1", 5);
     QCOMPARE(got, QList<QByteArray>({"0", "1", "2", "3", "4"}));
 
@@ -126,22 +125,22 @@ class TestNatsFixture : public QObject {
     QVERIFY2(started.isOk(), qPrintable(started.message()));
     auto c = connectTo(cluster.urls());
     QVERIFY2(c.ok(), qPrintable(c.status().message()));
-    QVERIFY(test::waitFor([&] { return addStream(c->js.get(), "R3", "r3.x", 3).isOk(); }, 20000, 100));
+    QVERIFY(
+        test::waitFor([&] { return addStream(c->js.get(), "R3", "r3.x", 3).isOk(); }, 20000, 100));
     // The first publishes to a new 3-replica stream may time out on a loaded machine while it
     // settles: retried with a deadline (message ids make a retry safe).
     for (int i = 0; i < 10; ++i)
       QVERIFY(test::waitFor(
-          [&] { return publish(c->js.get(), "r3.x", QByteArray::number(i)).isOk(); },
-          30000, 100));
+          [&] { return publish(c->js.get(), "r3.x", QByteArray::number(i)).isOk(); }, 30000, 100));
 
     cluster.server(0).stop();  // maybe the one we are connected to, maybe the stream leader
     QVERIFY(!cluster.server(0).isRunning());
     for (int i = 10; i < 20; ++i) {
       // While a new stream leader is elected a publish may fail: retry with a deadline.
-      QVERIFY2(test::waitFor(
-                   [&] { return publish(c->js.get(), "r3.x", QByteArray::number(i)).isOk(); },
-                             30000, 100),
-               qPrintable(QStringLiteral("publish %1 after a server stopped").arg(i)));
+      QVERIFY2(
+          test::waitFor([&] { return publish(c->js.get(), "r3.x", QByteArray::number(i)).isOk(); },
+                        30000, 100),
+          qPrintable(QStringLiteral("publish %1 after a server stopped").arg(i)));
     }
     const QList<QByteArray> got = fetchAll(c->js.get(), "r3.x", "d3", 20);
     QCOMPARE(got.size(), 20);

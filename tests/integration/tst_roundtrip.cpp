@@ -10,8 +10,8 @@
 #include <cmath>
 #include <limits>
 
-#include "cdc/change_log.h"
 #include "apply_support.h"
+#include "cdc/change_log.h"
 #include "replication/applier.h"
 #include "sqlite/sqlite_value.h"
 #include "test_support.h"
@@ -40,15 +40,19 @@ struct Side {
 
 QString sqlLiteral(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNull: return "NULL";
-    case Value::Type::kInteger: return QString::number(v.asInteger());
+    case Value::Type::kNull:
+      return "NULL";
+    case Value::Type::kInteger:
+      return QString::number(v.asInteger());
     case Value::Type::kReal: {
       QString s = QString::number(v.asReal(), 'g', 17);
       if (!s.contains('.') && !s.contains('e') && !s.contains("inf")) s += ".0";
       return s;
     }
-    case Value::Type::kText: return "'" + QString::fromUtf8(v.bytes()).replace("'", "''") + "'";
-    case Value::Type::kBlob: return "x'" + QString::fromLatin1(v.bytes().toHex()) + "'";
+    case Value::Type::kText:
+      return "'" + QString::fromUtf8(v.bytes()).replace("'", "''") + "'";
+    case Value::Type::kBlob:
+      return "x'" + QString::fromLatin1(v.bytes().toHex()) + "'";
   }
   return "NULL";
 }
@@ -76,24 +80,35 @@ class Gen {
   explicit Gen(quint32 seed) : m_rng(seed) {}
   int64_t integer() {
     switch (m_rng.bounded(6)) {
-      case 0: return std::numeric_limits<int64_t>::min();
-      case 1: return std::numeric_limits<int64_t>::max();
-      case 2: return int64_t(m_rng.bounded(300)) - 150;
-      case 3: return int64_t(m_rng.generate64());
-      default: return int64_t(m_rng.bounded(1u << 31)) * (m_rng.bounded(2) ? 1 : -1);
+      case 0:
+        return std::numeric_limits<int64_t>::min();
+      case 1:
+        return std::numeric_limits<int64_t>::max();
+      case 2:
+        return int64_t(m_rng.bounded(300)) - 150;
+      case 3:
+        return int64_t(m_rng.generate64());
+      default:
+        return int64_t(m_rng.bounded(1u << 31)) * (m_rng.bounded(2) ? 1 : -1);
     }
   }
   double real() {
     switch (m_rng.bounded(5)) {
-      case 0: return -0.0;
-      case 1: return 1e308 * (m_rng.bounded(2) ? 1 : -1);
-      case 2: return 4.9e-324;
-      case 3: return double(m_rng.bounded(1000));  // integral-valued REAL stays REAL
-      default: return (m_rng.generateDouble() - 0.5) * 1e6;
+      case 0:
+        return -0.0;
+      case 1:
+        return 1e308 * (m_rng.bounded(2) ? 1 : -1);
+      case 2:
+        return 4.9e-324;
+      case 3:
+        return double(m_rng.bounded(1000));  // integral-valued REAL stays REAL
+      default:
+        return (m_rng.generateDouble() - 0.5) * 1e6;
     }
   }
   QByteArray text() {
-    static const QStringList pieces = {"a", "Z", " ", "'", "\"", "ä", "ß", "€", "日本", "🙂", "\\", "\n", ";--"};
+    static const QStringList pieces = {"a", "Z",    " ",    "'",  "\"", "ä",  "ß",
+                                       "€", "日本", "🙂", "\\", "\n", ";--"};
     QString s;
     const int n = int(m_rng.bounded(12));
     for (int i = 0; i < n; ++i) s += pieces[int(m_rng.bounded(pieces.size()))];
@@ -106,11 +121,16 @@ class Gen {
   }
   Value any() {
     switch (m_rng.bounded(5)) {
-      case 0: return Value::null();
-      case 1: return Value::integer(integer());
-      case 2: return Value::real(real());
-      case 3: return Value::text(text());
-      default: return Value::blob(blob());
+      case 0:
+        return Value::null();
+      case 1:
+        return Value::integer(integer());
+      case 2:
+        return Value::real(real());
+      case 3:
+        return Value::text(text());
+      default:
+        return Value::blob(blob());
     }
   }
   quint32 bounded(quint32 n) { return m_rng.bounded(n); }
@@ -133,7 +153,8 @@ class TestRoundTrip : public QObject {
   // In place: the catalog, log and applier keep a reference to s.db.
   void open(Side& s, const QString& name) {
     auto db = SqliteDb::open(m_dir.filePath(name));
-    if (!db || !db->exec(QStringLiteral("PRAGMA journal_mode=WAL;") + kSchema).isOk()) qFatal("open");
+    if (!db || !db->exec(QStringLiteral("PRAGMA journal_mode=WAL;") + kSchema).isOk())
+      qFatal("open");
     s.db = std::move(*db);
     s.catalog = std::make_unique<SchemaCatalog>(s.db, QStringList{});
     s.log = std::make_unique<ChangeLog>(s.db, *s.catalog);
@@ -150,58 +171,80 @@ class TestRoundTrip : public QObject {
     switch (table) {
       case 0: {
         const Value key = Value::text("k" + QByteArray::number(g.bounded(400)) +
-                                        QString::fromUtf8(g.text()).left(3).toUtf8());
+                                      QString::fromUtf8(g.text()).left(3).toUtf8());
         if (kind == "delete") {
           out.append({"DELETE FROM \"my table\" WHERE \"the key\" = ?", {key}});
         } else {
           out.append({ins ? "INSERT OR REPLACE INTO \"my table\" VALUES (?, ?, ?, ?, ?)"
-                          : QStringLiteral("UPDATE \"my table\" SET \"select\" = ?2, \"da-sh\" = ?3, b = ?4, %1 = ?5 WHERE \"the key\" = ?1")
+                          : QStringLiteral("UPDATE \"my table\" SET \"select\" = ?2, \"da-sh\" = "
+                                           "?3, b = ?4, %1 = ?5 WHERE \"the key\" = ?1")
                                 .arg(m_altered ? "renamed" : "anything"),
-                      {key, Value::integer(g.integer()), Value::real(g.real()), Value::blob(g.blob()), g.any()}});
+                      {key, Value::integer(g.integer()), Value::real(g.real()),
+                       Value::blob(g.blob()), g.any()}});
         }
         break;
       }
       case 1: {
-        const Value a = Value::integer(int64_t(g.bounded(50)) - 25), b = Value::text(QByteArray::number(g.bounded(20)));
-        if (kind == "delete") out.append({"DELETE FROM comp WHERE a = ? AND b = ?", {a, b}});
-        else if (m_altered) out.append({ins ? "INSERT OR REPLACE INTO comp(a, b, v) VALUES (?, ?, ?)"
-                                            : "UPDATE comp SET v = ?3 WHERE a = ?1 AND b = ?2",
-                                        {a, b, g.any()}});
-        else out.append({ins ? "INSERT OR REPLACE INTO comp(a, b, c, v) VALUES (?, ?, ?, ?)"
-                             : "UPDATE comp SET c = ?3, v = ?4 WHERE a = ?1 AND b = ?2",
-                         {a, b, Value::blob(g.blob()), g.any()}});
+        const Value a = Value::integer(int64_t(g.bounded(50)) - 25),
+                    b = Value::text(QByteArray::number(g.bounded(20)));
+        if (kind == "delete")
+          out.append({"DELETE FROM comp WHERE a = ? AND b = ?", {a, b}});
+        else if (m_altered)
+          out.append({ins ? "INSERT OR REPLACE INTO comp(a, b, v) VALUES (?, ?, ?)"
+                          : "UPDATE comp SET v = ?3 WHERE a = ?1 AND b = ?2",
+                      {a, b, g.any()}});
+        else
+          out.append({ins ? "INSERT OR REPLACE INTO comp(a, b, c, v) VALUES (?, ?, ?, ?)"
+                          : "UPDATE comp SET c = ?3, v = ?4 WHERE a = ?1 AND b = ?2",
+                      {a, b, Value::blob(g.blob()), g.any()}});
         break;
       }
       case 2: {
         QByteArray k = g.blob().left(3);
         const Value key = Value::blob(k);
-        if (kind == "delete") out.append({"DELETE FROM blobpk WHERE k = ?", {key}});
-        else out.append({ins ? "INSERT OR REPLACE INTO blobpk VALUES (?, ?)" : "UPDATE blobpk SET v = ?2 WHERE k = ?1",
-                         {key, g.any()}});
+        if (kind == "delete")
+          out.append({"DELETE FROM blobpk WHERE k = ?", {key}});
+        else
+          out.append({ins ? "INSERT OR REPLACE INTO blobpk VALUES (?, ?)"
+                          : "UPDATE blobpk SET v = ?2 WHERE k = ?1",
+                      {key, g.any()}});
         break;
       }
       case 3: {
-        if (kind == "delete") out.append({QStringLiteral("DELETE FROM nopk WHERE rowid = (SELECT max(rowid) FROM nopk)"), QList<Value>{}});
-        else if (ins) out.append({"INSERT INTO nopk VALUES (?, ?, ?)", {g.any(), g.any(), g.any()}});
-        else out.append({"UPDATE nopk SET y = ? WHERE rowid = (SELECT min(rowid) FROM nopk)", {g.any()}});
+        if (kind == "delete")
+          out.append(
+              {QStringLiteral("DELETE FROM nopk WHERE rowid = (SELECT max(rowid) FROM nopk)"),
+               QList<Value>{}});
+        else if (ins)
+          out.append({"INSERT INTO nopk VALUES (?, ?, ?)", {g.any(), g.any(), g.any()}});
+        else
+          out.append(
+              {"UPDATE nopk SET y = ? WHERE rowid = (SELECT min(rowid) FROM nopk)", {g.any()}});
         break;
       }
       case 4: {
         const Value id = Value::integer(g.bounded(3) == 0 ? g.integer() : int64_t(g.bounded(500)));
-        if (kind == "delete") out.append({"DELETE FROM ints WHERE id = ?", {id}});
-        else if (m_altered) out.append({ins ? "INSERT OR REPLACE INTO ints(id, v, w, extra) VALUES (?, ?, ?, ?)"
-                                            : "UPDATE ints SET v = ?2, w = ?3, extra = ?4 WHERE id = ?1",
-                                        {id, g.any(), g.any(), Value::text(g.text())}});
-        else out.append({ins ? "INSERT OR REPLACE INTO ints(id, v, w) VALUES (?, ?, ?)" : "UPDATE ints SET v = ?2, w = ?3 WHERE id = ?1",
-                         {id, g.any(), g.any()}});
+        if (kind == "delete")
+          out.append({"DELETE FROM ints WHERE id = ?", {id}});
+        else if (m_altered)
+          out.append({ins ? "INSERT OR REPLACE INTO ints(id, v, w, extra) VALUES (?, ?, ?, ?)"
+                          : "UPDATE ints SET v = ?2, w = ?3, extra = ?4 WHERE id = ?1",
+                      {id, g.any(), g.any(), Value::text(g.text())}});
+        else
+          out.append({ins ? "INSERT OR REPLACE INTO ints(id, v, w) VALUES (?, ?, ?)"
+                          : "UPDATE ints SET v = ?2, w = ?3 WHERE id = ?1",
+                      {id, g.any(), g.any()}});
         break;
       }
       default: {
         const Value id = Value::integer(g.bounded(300));
-        if (kind == "delete") out.append({"DELETE FROM \"we\"\"ird table-name\" WHERE \"order\" = ?", {id}});
-        else out.append({ins ? "INSERT OR REPLACE INTO \"we\"\"ird table-name\" VALUES (?, ?)"
-                             : "UPDATE \"we\"\"ird table-name\" SET \"group\" = ?2 WHERE \"order\" = ?1",
-                         {id, Value::text(g.text())}});
+        if (kind == "delete")
+          out.append({"DELETE FROM \"we\"\"ird table-name\" WHERE \"order\" = ?", {id}});
+        else
+          out.append(
+              {ins ? "INSERT OR REPLACE INTO \"we\"\"ird table-name\" VALUES (?, ?)"
+                   : "UPDATE \"we\"\"ird table-name\" SET \"group\" = ?2 WHERE \"order\" = ?1",
+               {id, Value::text(g.text())}});
       }
     }
     return out;
@@ -223,7 +266,8 @@ class TestRoundTrip : public QObject {
         } else {
           auto stmt = app->prepare(sql);
           QVERIFY2(stmt.ok(), qPrintable(stmt.status().message()));
-          for (int p = 0; p < params.size(); ++p) QVERIFY(bindValue(*stmt, p + 1, params[p]).isOk());
+          for (int p = 0; p < params.size(); ++p)
+            QVERIFY(bindValue(*stmt, p + 1, params[p]).isOk());
           QVERIFY2(stmt->run().isOk(), qPrintable(sql));
         }
       }
@@ -264,7 +308,8 @@ class TestRoundTrip : public QObject {
       auto r = test::applyInTransaction(m_b.db, *m_b.applier, batch);
       QVERIFY2(r.ok(), qPrintable(r.status().message()));
       for (int i = 0; i < r->outcomes.size(); ++i)
-        QVERIFY2(r->outcomes[i].isOk(), qPrintable(batch[i].table + ": " + r->outcomes[i].message()));
+        QVERIFY2(r->outcomes[i].isOk(),
+                 qPrintable(batch[i].table + ": " + r->outcomes[i].message()));
       QVERIFY(m_a.log->markPublished(ids).isOk());
       m_published = ids.last();
       m_sent += int(ids.size());
@@ -302,7 +347,9 @@ class TestRoundTrip : public QObject {
         for (int c = 0; c < a[i].size(); ++c) {
           if (a[i][c] != b[i][c])
             QFAIL(qPrintable(QStringLiteral("%1 row %2 column %3: %4 != %5")
-                                 .arg(t.name).arg(i).arg(c)
+                                 .arg(t.name)
+                                 .arg(i)
+                                 .arg(c)
                                  .arg(a[i][c].toDebugString(), b[i][c].toDebugString())));
         }
       }
@@ -313,8 +360,9 @@ class TestRoundTrip : public QObject {
 
  private slots:
   void initTestCase() {
-    const quint32 seed = qEnvironmentVariableIsSet("HL_SEED") ? quint32(qEnvironmentVariableIntValue("HL_SEED"))
-                                                                : QRandomGenerator::global()->generate();
+    const quint32 seed = qEnvironmentVariableIsSet("HL_SEED")
+                             ? quint32(qEnvironmentVariableIntValue("HL_SEED"))
+                             : QRandomGenerator::global()->generate();
     qInfo() << "seed" << seed << "(set HL_SEED to replay)";
     m_gen = std::make_unique<Gen>(seed);
     open(m_a, "a.db");
@@ -339,8 +387,11 @@ class TestRoundTrip : public QObject {
   void schemaChangeMidStream() {
     write("insert", 300);  // pending while the schema changes
     for (Side* s : {&m_a, &m_b}) {
-      QVERIFY(s->db.exec("ALTER TABLE ints ADD COLUMN extra TEXT; ALTER TABLE \"my table\" RENAME COLUMN anything TO renamed;"
-                         "ALTER TABLE comp DROP COLUMN c;").isOk());
+      QVERIFY(s->db
+                  .exec("ALTER TABLE ints ADD COLUMN extra TEXT; ALTER TABLE \"my table\" RENAME "
+                        "COLUMN anything TO renamed;"
+                        "ALTER TABLE comp DROP COLUMN c;")
+                  .isOk());
       QVERIFY(*s->catalog->refresh());
       QVERIFY(s->log->install().isOk());
     }
@@ -357,15 +408,15 @@ class TestRoundTrip : public QObject {
   void hostileMessageChangesNothing() {
     auto dump = [&] {
       QString s;
-      for (const TableInfo& t : m_b.catalog->tables()) s += t.name + QString::number(rows(m_b, t.name).size());
+      for (const TableInfo& t : m_b.catalog->tables())
+        s += t.name + QString::number(rows(m_b, t.name).size());
       auto schema = m_b.db.prepare("SELECT group_concat(sql, ';') FROM sqlite_schema");
       if (*schema->step()) s += schema->columnText(0);
       return s;
     };
     const QString before = dump();
-    for (const auto& [table, column] : QList<QPair<QString, QString>>{{"x\"; DROP TABLE t; --", "v"},
-                                                                       {"t", "nope"},
-                                                                       {"t", "v\" = 0; DROP TABLE t; --"}}) {
+    for (const auto& [table, column] : QList<QPair<QString, QString>>{
+             {"x\"; DROP TABLE t; --", "v"}, {"t", "nope"}, {"t", "v\" = 0; DROP TABLE t; --"}}) {
       Change c;
       c.fromNodeId = 9;
       c.id = 1;

@@ -27,11 +27,13 @@ class FakeStatus final : public QObject {
   Q_PROPERTY(int forgetCount MEMBER m_forgetCount NOTIFY recorded)
 
  public:
-  explicit FakeStatus(DashboardController* controller) : QObject(controller), m_controller(controller) {
+  explicit FakeStatus(DashboardController* controller)
+      : QObject(controller), m_controller(controller) {
     connect(controller, &DashboardController::controlRequested, this,
             [this](EngineThread::Control c, qint64 id, bool confirm) {
               m_last = c;
-              m_lastControl = QString::fromLatin1(QMetaEnum::fromType<EngineThread::Control>().valueToKey(int(c)));
+              m_lastControl = QString::fromLatin1(
+                  QMetaEnum::fromType<EngineThread::Control>().valueToKey(int(c)));
               m_lastId = id;
               m_lastConfirm = confirm;
               ++m_count;
@@ -107,7 +109,8 @@ class FakeStatus final : public QObject {
   // Engine events, as EngineThread::event tells them.
   Q_INVOKABLE void deadLettered(qlonglong id, const QString& reason) {
     EngineEvent e = event(EngineEvent::Kind::DeadLettered);
-    e.deadLetter = DeadLetterInfo{id, "2026-11-29T10:00:00Z", "harmonylite-changes-c-1", 10, reason};
+    e.deadLetter =
+        DeadLetterInfo{id, "2026-11-29T10:00:00Z", "harmonylite-changes-c-1", 10, reason};
     m_controller->onEngineEvent(e);
   }
   Q_INVOKABLE void deadLetterClosed(qlonglong id) {
@@ -121,16 +124,20 @@ class FakeStatus final : public QObject {
     m_controller->onEngineEvent(e);
   }
   Q_INVOKABLE void natsConnection(bool connected) {
-    EngineEvent e = event(connected ? EngineEvent::Kind::NatsConnected : EngineEvent::Kind::NatsDisconnected);
+    EngineEvent e =
+        event(connected ? EngineEvent::Kind::NatsConnected : EngineEvent::Kind::NatsDisconnected);
     if (connected) e.text = "nats://127.0.0.1:4222";
     m_controller->onEngineEvent(e);
   }
 
   // The engine's answer to the last control.
-  Q_INVOKABLE void answer(bool ok, const QString& message) { m_controller->onControlDone(m_last, ok, message); }
+  Q_INVOKABLE void answer(bool ok, const QString& message) {
+    m_controller->onControlDone(m_last, ok, message);
+  }
 
   // A configuration: `file` "" = first-run defaults.
-  Q_INVOKABLE void configure(const QString& file, const QString& dbPath, const QString& natsPassword) {
+  Q_INVOKABLE void configure(const QString& file, const QString& dbPath,
+                             const QString& natsPassword) {
     Config c;
     c.sourcePath = file;
     c.dbPath = dbPath;
@@ -142,7 +149,9 @@ class FakeStatus final : public QObject {
   }
 
   // What the host says it remembers for the next start ("" = nothing).
-  Q_INVOKABLE void remember(const QString& description) { m_controller->setRememberedSetup(description); }
+  Q_INVOKABLE void remember(const QString& description) {
+    m_controller->setRememberedSetup(description);
+  }
 
  signals:
   void recorded();

@@ -26,7 +26,8 @@ Result<NatsConnectionPtr> connectTo(const QStringList& urls, const QString& user
   return NatsConnectionPtr(nc);
 }
 
-Result<NatsConnectionPtr> connectTo(const QString& url, const QString& user, const QString& password) {
+Result<NatsConnectionPtr> connectTo(const QString& url, const QString& user,
+                                    const QString& password) {
   return connectTo(QStringList{url}, user, password);
 }
 

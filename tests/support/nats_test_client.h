@@ -21,6 +21,7 @@ Result<JsCtxPtr> jetStream(natsConnection* nc);
 Status addStream(jsCtx* js, const char* name, const char* subject, int replicas,
                  int* peers = nullptr);
 // js_Publish, with a Nats-Msg-Id when `msgId` is given.
-Status publish(jsCtx* js, const char* subject, const QByteArray& data, const QByteArray& msgId = {});
+Status publish(jsCtx* js, const char* subject, const QByteArray& data,
+               const QByteArray& msgId = {});
 
 }  // namespace hl::test

@@ -30,7 +30,8 @@ QString sqlite3(const QString& db, const QString& sql, bool* ok) {
   if (!finished) p.kill();
   const bool success = finished && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
   if (ok) *ok = success;
-  if (!success) qWarning().noquote() << "sqlite3" << db << "failed:" << p.readAllStandardError().trimmed();
+  if (!success)
+    qWarning().noquote() << "sqlite3" << db << "failed:" << p.readAllStandardError().trimmed();
   return QString::fromUtf8(p.readAllStandardOutput()).trimmed();
 }
 
@@ -38,16 +39,23 @@ NodeProcess::NodeProcess(Options options) : m_options(std::move(options)) {
   QDir().mkpath(m_options.dir);
 }
 
-NodeProcess::~NodeProcess() { kill(); }
+NodeProcess::~NodeProcess() {
+  kill();
+}
 
-QString NodeProcess::db() const { return m_options.dir + "/data.db"; }
-QString NodeProcess::configPath() const { return m_options.dir + "/config.toml"; }
+QString NodeProcess::db() const {
+  return m_options.dir + "/data.db";
+}
+QString NodeProcess::configPath() const {
+  return m_options.dir + "/config.toml";
+}
 
 void NodeProcess::writeConfig() const {
   QString t;
   t += QStringLiteral("db_path = \"%1\"\nnode_id = %2\n").arg(db()).arg(m_options.nodeId);
   t += m_options.topLevelToml + "\n";
-  t += QStringLiteral("[replication_log]\nshards = %1\nreplicas = %2\ncompress = %3\nmax_entries = 100000\n")
+  t += QStringLiteral(
+           "[replication_log]\nshards = %1\nreplicas = %2\ncompress = %3\nmax_entries = 100000\n")
            .arg(m_options.shards)
            .arg(m_options.replicas)
            .arg(m_options.compress ? "true" : "false");
@@ -86,7 +94,8 @@ hl::Status NodeProcess::waitRunning(int timeoutMs) {
   const bool running = waitFor(
       [&] {
         m_log += m_process->readAllStandardError();
-        return m_log.contains("node running headless") || m_process->state() == QProcess::NotRunning;
+        return m_log.contains("node running headless") ||
+               m_process->state() == QProcess::NotRunning;
       },
       timeoutMs, 20);
   if (running && m_process->state() == QProcess::Running) return hl::Status::ok();
@@ -95,7 +104,8 @@ hl::Status NodeProcess::waitRunning(int timeoutMs) {
 }
 
 int NodeProcess::stop(int timeoutMs) {
-  if (!m_process || m_process->state() == QProcess::NotRunning) return m_process ? m_process->exitCode() : 0;
+  if (!m_process || m_process->state() == QProcess::NotRunning)
+    return m_process ? m_process->exitCode() : 0;
   ::kill(pid_t(m_process->processId()), SIGTERM);
   if (!m_process->waitForFinished(timeoutMs)) return -1;
   m_log += m_process->readAllStandardError();
@@ -109,7 +119,9 @@ void NodeProcess::kill() {
   m_log += m_process->readAllStandardError();
 }
 
-bool NodeProcess::isRunning() const { return m_process && m_process->state() == QProcess::Running; }
+bool NodeProcess::isRunning() const {
+  return m_process && m_process->state() == QProcess::Running;
+}
 
 QString NodeProcess::log() const {
   if (m_process) m_log += m_process->readAllStandardError();

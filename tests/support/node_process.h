@@ -18,20 +18,21 @@ namespace hl::test {
 // `ok` (optional) tells whether it exited 0.
 QString sqlite3(const QString& db, const QString& sql, bool* ok = nullptr);
 
-// The reference schema of the reference scenarios (docs/replication.md#reference-scenarios) (Books, Authors).
+// The reference schema of the reference scenarios (docs/replication.md#reference-scenarios) (Books,
+// Authors).
 extern const char* const kReferenceSchema;
 
 class NodeProcess {
  public:
   struct Options {
     uint64_t nodeId = 1;
-    QString dir;                 // the node's folder (database, seq map, embedded NATS data)
+    QString dir;  // the node's folder (database, seq map, embedded NATS data)
     QString schema = kReferenceSchema;
-    QStringList urls;            // [] = embedded server
-    QString topLevelToml;        // extra top-level keys, e.g. "publish = false"
-    QString natsToml;            // extra keys of [nats], e.g. user_name = "a"
-    QString tablesToml;          // extra tables, e.g. "[health_check]\nenable = true"
-    QStringList extraArgs;       // e.g. -cluster-addr, -cluster-peers
+    QStringList urls;       // [] = embedded server
+    QString topLevelToml;   // extra top-level keys, e.g. "publish = false"
+    QString natsToml;       // extra keys of [nats], e.g. user_name = "a"
+    QString tablesToml;     // extra tables, e.g. "[health_check]\nenable = true"
+    QStringList extraArgs;  // e.g. -cluster-addr, -cluster-peers
     int shards = 2;
     int replicas = 1;
     bool compress = true;
@@ -57,7 +58,9 @@ class NodeProcess {
   QString configPath() const;
   QString log() const;  // everything the node printed so far (stderr)
   uint64_t nodeId() const { return m_options.nodeId; }
-  QString sql(const QString& statement, bool* ok = nullptr) const { return sqlite3(db(), statement, ok); }
+  QString sql(const QString& statement, bool* ok = nullptr) const {
+    return sqlite3(db(), statement, ok);
+  }
 
  private:
   void writeConfig() const;

@@ -3,15 +3,19 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QFile>
-#include <QTcpServer>
 #include <QRegularExpression>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
 
 namespace hl::test {
 
-QString dataDir() { return QStringLiteral(HL_TEST_DATA_DIR); }
-QString harmonyliteBinary() { return QStringLiteral(HL_TEST_HARMONYLITE_BIN); }
+QString dataDir() {
+  return QStringLiteral(HL_TEST_DATA_DIR);
+}
+QString harmonyliteBinary() {
+  return QStringLiteral(HL_TEST_HARMONYLITE_BIN);
+}
 
 QByteArray readFile(const QString& path) {
   QFile f(path);
@@ -66,7 +70,9 @@ int httpGet(int port, const QString& path, QByteArray* body, int timeoutMs) {
   QTcpSocket s;
   s.connectToHost(QHostAddress::LocalHost, quint16(port));
   if (!s.waitForConnected(timeoutMs)) return 0;
-  s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").arg(path).toUtf8());
+  s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+              .arg(path)
+              .toUtf8());
   QByteArray response;
   QDeadlineTimer deadline(timeoutMs);
   // Done when the server closes, or when the body announced by Content-Length is complete (a
@@ -98,9 +104,13 @@ int httpGet(int port, const QString& path, QByteArray* body, int timeoutMs) {
 NatsServer::NatsServer() : NatsServer(Options()) {}
 NatsServer::NatsServer(Options options) : m_options(std::move(options)) {}
 
-NatsServer::~NatsServer() { stop(); }
+NatsServer::~NatsServer() {
+  stop();
+}
 
-qint64 NatsServer::pid() const { return m_process ? m_process->processId() : 0; }
+qint64 NatsServer::pid() const {
+  return m_process ? m_process->processId() : 0;
+}
 
 QString NatsServer::writeConfig() const {
   QString conf;
@@ -167,11 +177,12 @@ hl::Status NatsServer::start(int timeoutMs) {
 
 bool NatsServer::waitHealthy(int timeoutMs) {
   return waitFor(
-      [&] {
-        if (!m_process || m_process->state() == QProcess::NotRunning) return true;  // gave up
-        return httpGet(m_monitorPort, "/healthz", nullptr, 500) == 200;
-      },
-      timeoutMs, 50) &&
+             [&] {
+               if (!m_process || m_process->state() == QProcess::NotRunning)
+                 return true;  // gave up
+               return httpGet(m_monitorPort, "/healthz", nullptr, 500) == 200;
+             },
+             timeoutMs, 50) &&
          m_process && m_process->state() == QProcess::Running;
 }
 

@@ -53,10 +53,10 @@ class NatsServer {
   struct Options {
     QString serverName = "hl-test";
     bool jetstream = true;
-    QString clusterName;         // non-empty: clustered
-    int clusterPort = 0;         // required when clustered
-    QList<int> routePorts;       // cluster ports of the peers
-    QString extraConfig;         // appended to the generated config
+    QString clusterName;    // non-empty: clustered
+    int clusterPort = 0;    // required when clustered
+    QList<int> routePorts;  // cluster ports of the peers
+    QString extraConfig;    // appended to the generated config
   };
 
   NatsServer();

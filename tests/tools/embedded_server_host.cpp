@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
     out << "error: " << s.message() << Qt::endl;
     QCoreApplication::exit(1);
   };
-  QObject::connect(&server, &hl::EmbeddedServer::ready, &server,
-                   [&] { out << server.pid() << ' ' << server.clientUrl() << Qt::endl; },
-                   Qt::SingleShotConnection);
+  QObject::connect(
+      &server, &hl::EmbeddedServer::ready, &server,
+      [&] { out << server.pid() << ' ' << server.clientUrl() << Qt::endl; },
+      Qt::SingleShotConnection);
   QObject::connect(&server, &hl::EmbeddedServer::startFailed, &server, fail);
   if (const hl::Status s = server.start(); !s.isOk()) {
     out << "error: " << s.message() << '\n';

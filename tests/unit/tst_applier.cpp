@@ -4,9 +4,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "apply_support.h"
 #include "cdc/change_log.h"
 #include "replication/applier.h"
-#include "apply_support.h"
 #include "test_support.h"
 
 using namespace hl;
@@ -62,7 +62,8 @@ class TestApplier : public QObject {
       CREATE TABLE s(id INTEGER PRIMARY KEY, n INTEGER) STRICT;
       CREATE TABLE "x""; DROP TABLE t; --"(id INTEGER PRIMARY KEY, v);
       PRAGMA foreign_keys = ON;
-    )").isOk());
+    )")
+                .isOk());
     m_catalog = std::make_unique<SchemaCatalog>(m_db, QStringList{});
     m_log = std::make_unique<ChangeLog>(m_db, *m_catalog);
     QVERIFY(m_catalog->refresh().ok());
@@ -71,8 +72,12 @@ class TestApplier : public QObject {
   }
 
   void upsertUpdatesOnlyCarriedColumns() {
-    QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'local b', 'u1'); INSERT INTO child VALUES (10, 1)").isOk());
-    auto r = apply({change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}})});
+    QVERIFY(
+        m_db.exec(
+                "INSERT INTO t VALUES (1, 'a', 'local b', 'u1'); INSERT INTO child VALUES (10, 1)")
+            .isOk());
+    auto r = apply({change(ChangeType::kUpdate, "t",
+                           {{"id", Value::integer(1)}, {"a", Value::text("remote")}})});
     QCOMPARE(r.applied, 1);
     // b untouched (the sender did not carry it), the child row survives (no delete+insert).
     QCOMPARE(dump(m_db, "SELECT * FROM t"), QString("1|remote|local b|u1"));
@@ -82,16 +87,21 @@ class TestApplier : public QObject {
   }
 
   void deleteByReceiversKey() {
-    QVERIFY(m_db.exec("INSERT INTO comp VALUES ('a', 1, 'x'), ('a', 2, 'y'); INSERT INTO nopk(rowid, x) VALUES (7, 'r')").isOk());
-    apply({change(ChangeType::kDelete, "comp", {{"k2", Value::integer(1)}, {"k1", Value::text("a")}}),
-           change(ChangeType::kDelete, "nopk", {{"rowid", Value::integer(7)}})});
+    QVERIFY(m_db.exec("INSERT INTO comp VALUES ('a', 1, 'x'), ('a', 2, 'y'); INSERT INTO "
+                      "nopk(rowid, x) VALUES (7, 'r')")
+                .isOk());
+    apply(
+        {change(ChangeType::kDelete, "comp", {{"k2", Value::integer(1)}, {"k1", Value::text("a")}}),
+         change(ChangeType::kDelete, "nopk", {{"rowid", Value::integer(7)}})});
     QCOMPARE(dump(m_db, "SELECT * FROM comp"), QString("a|2|y"));
     QCOMPARE(*m_db.queryInt("SELECT count(*) FROM nopk"), int64_t(0));
   }
 
   void rowidTables() {
-    apply({change(ChangeType::kInsert, "nopk", {{"x", Value::text("a")}, {"rowid", Value::integer(42)}})});
-    apply({change(ChangeType::kUpdate, "nopk", {{"y", Value::integer(5)}, {"rowid", Value::integer(42)}})});
+    apply({change(ChangeType::kInsert, "nopk",
+                  {{"x", Value::text("a")}, {"rowid", Value::integer(42)}})});
+    apply({change(ChangeType::kUpdate, "nopk",
+                  {{"y", Value::integer(5)}, {"rowid", Value::integer(42)}})});
     QCOMPARE(dump(m_db, "SELECT rowid, x, y FROM nopk"), QString("42|a|5"));
   }
 
@@ -99,12 +109,24 @@ class TestApplier : public QObject {
     QTest::addColumn<QString>("table");
     QTest::addColumn<QString>("column");
     QTest::addColumn<QString>("reason");
-    QTest::newRow("injection table") << "x\"; DROP TABLE t; --x" << "id" << "unknown table";
-    QTest::newRow("injection table 2") << "t\"; DROP TABLE child; --" << "id" << "unknown table";
-    QTest::newRow("unknown column") << "t" << "nope" << "unknown column \"nope\"";
-    QTest::newRow("injection column") << "t" << "a\" = 1; DROP TABLE t; --" << "unknown column";
-    QTest::newRow("internal table") << "__harmonylite__changes" << "id" << "unknown table";
-    QTest::newRow("sqlite table") << "sqlite_schema" << "name" << "unknown table";
+    QTest::newRow("injection table") << "x\"; DROP TABLE t; --x"
+                                     << "id"
+                                     << "unknown table";
+    QTest::newRow("injection table 2") << "t\"; DROP TABLE child; --"
+                                       << "id"
+                                       << "unknown table";
+    QTest::newRow("unknown column") << "t"
+                                    << "nope"
+                                    << "unknown column \"nope\"";
+    QTest::newRow("injection column") << "t"
+                                      << "a\" = 1; DROP TABLE t; --"
+                                      << "unknown column";
+    QTest::newRow("internal table") << "__harmonylite__changes"
+                                    << "id"
+                                    << "unknown table";
+    QTest::newRow("sqlite table") << "sqlite_schema"
+                                  << "name"
+                                  << "unknown table";
   }
   void hostileAndUnknownNamesArePoisonAndChangeNothing() {
     QFETCH(QString, table);
@@ -113,7 +135,8 @@ class TestApplier : public QObject {
     QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'b', 'u')").isOk());
     const QString before = dump(m_db, "SELECT type, name, sql FROM sqlite_schema ORDER BY name") +
                            dump(m_db, "SELECT * FROM t");
-    auto r = apply({change(ChangeType::kInsert, table, {{"id", Value::integer(1)}, {column, Value::text("v")}})});
+    auto r = apply({change(ChangeType::kInsert, table,
+                           {{"id", Value::integer(1)}, {column, Value::text("v")}})});
     QCOMPARE(r.poisoned, 1);
     QCOMPARE(r.outcomes[0].code(), Status::Code::kPoison);
     QVERIFY2(r.outcomes[0].message().contains(reason), qPrintable(r.outcomes[0].message()));
@@ -126,10 +149,13 @@ class TestApplier : public QObject {
     QVERIFY(m_db.exec("INSERT INTO t VALUES (1, 'a', 'b', 'taken')").isOk());
     auto r = apply({
         change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}, {"u", Value::text("ok")}}),
-        change(ChangeType::kInsert, "t", {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),  // UNIQUE
-        change(ChangeType::kInsert, "s", {{"id", Value::integer(1)}, {"n", Value::text("not a number")}}),  // STRICT
-        change(ChangeType::kInsert, "t", {{"a", Value::text("no key")}}),  // key missing
-        change(ChangeType::kInsert, "t", {{"id", Value::integer(4)}, {"ID", Value::integer(4)}}),  // twice
+        change(ChangeType::kInsert, "t",
+               {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),  // UNIQUE
+        change(ChangeType::kInsert, "s",
+               {{"id", Value::integer(1)}, {"n", Value::text("not a number")}}),  // STRICT
+        change(ChangeType::kInsert, "t", {{"a", Value::text("no key")}}),         // key missing
+        change(ChangeType::kInsert, "t",
+               {{"id", Value::integer(4)}, {"ID", Value::integer(4)}}),  // twice
         change(ChangeType::kInsert, "t", {{"id", Value::integer(5)}, {"a", Value::text("last")}}),
     });
     QCOMPARE(r.applied, 2);
@@ -145,12 +171,15 @@ class TestApplier : public QObject {
   }
 
   void rollbackConflictClauseLosesOnlyThatChange() {
-    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)").isOk());
+    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)")
+                .isOk());
     QVERIFY(m_db.exec("INSERT INTO rb VALUES (1, 'taken')").isOk());
     QVERIFY(m_catalog->refresh().ok());
-    auto r = apply({change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
-                    change(ChangeType::kInsert, "rb", {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),
-                    change(ChangeType::kInsert, "rb", {{"id", Value::integer(4)}, {"u", Value::text("b")}})});
+    auto r = apply(
+        {change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
+         change(ChangeType::kInsert, "rb",
+                {{"id", Value::integer(3)}, {"u", Value::text("taken")}}),
+         change(ChangeType::kInsert, "rb", {{"id", Value::integer(4)}, {"u", Value::text("b")}})});
     QCOMPARE(r.applied, 2);
     QCOMPARE(r.poisoned, 1);
     QCOMPARE(r.outcomes[1].code(), Status::Code::kPoison);
@@ -162,7 +191,8 @@ class TestApplier : public QObject {
     QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (100)").isOk());  // one local pending change
     const int64_t pendingBefore = *m_log->pendingCount();
     apply({change(ChangeType::kInsert, "t", {{"id", Value::integer(1)}}),
-           change(ChangeType::kUpdate, "comp", {{"k1", Value::text("a")}, {"k2", Value::integer(1)}, {"v", Value::real(0.5)}}),
+           change(ChangeType::kUpdate, "comp",
+                  {{"k1", Value::text("a")}, {"k2", Value::integer(1)}, {"v", Value::real(0.5)}}),
            change(ChangeType::kDelete, "t", {{"id", Value::integer(1)}})});
     QCOMPARE(*m_log->pendingCount(), pendingBefore);  // nothing the applier wrote was captured
     QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (101)").isOk());
@@ -170,14 +200,17 @@ class TestApplier : public QObject {
   }
 
   void rollbackClauseEndsTheTransactionAndSaysWhich() {
-    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)").isOk());
+    QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)")
+                .isOk());
     QVERIFY(m_db.exec("INSERT INTO rb VALUES (1, 'taken')").isOk());
     QVERIFY(m_catalog->refresh().ok());
     auto txn = SqliteTxn::begin(m_db);
     QVERIFY(txn.ok());
-    auto r = m_applier->applyAll({change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
-                                  change(ChangeType::kInsert, "rb", {{"id", Value::integer(3)}, {"u", Value::text("taken")}})},
-                                 {true, true});
+    auto r = m_applier->applyAll(
+        {change(ChangeType::kInsert, "rb", {{"id", Value::integer(2)}, {"u", Value::text("a")}}),
+         change(ChangeType::kInsert, "rb",
+                {{"id", Value::integer(3)}, {"u", Value::text("taken")}})},
+        {true, true});
     QVERIFY(r.ok());
     QCOMPARE(r->endedTransactionAt, qsizetype(1));
     QCOMPARE(r->outcomes.last().code(), Status::Code::kPoison);
@@ -191,7 +224,8 @@ class TestApplier : public QObject {
     {
       auto txn = SqliteTxn::begin(m_db);
       QVERIFY(txn.ok());
-      auto r = m_applier->applyAll({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})}, {true});
+      auto r = m_applier->applyAll({change(ChangeType::kInsert, "t", {{"id", Value::integer(9)}})},
+                                   {true});
       QVERIFY(r.ok());
       QCOMPARE(r->applied, 1);
     }  // not committed: the position write of the caller failed, say
@@ -201,7 +235,8 @@ class TestApplier : public QObject {
 
   void skippedChangesAreNotAppliedAndCountAsOk() {
     QVERIFY(m_db.exec("INSERT INTO t(id, a) VALUES (1, 'local')").isOk());
-    auto r = apply({change(ChangeType::kUpdate, "t", {{"id", Value::integer(1)}, {"a", Value::text("remote")}}),
+    auto r = apply({change(ChangeType::kUpdate, "t",
+                           {{"id", Value::integer(1)}, {"a", Value::text("remote")}}),
                     change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}})},
                    {false, true});  // the local change of row 1 wins
     QCOMPARE(r.applied, 1);
@@ -217,9 +252,14 @@ class TestApplier : public QObject {
   }
 
   void generatedColumnsAreComputedLocally() {
-    QVERIFY(m_db.exec("CREATE TABLE g(id INTEGER PRIMARY KEY, a INT, b INT GENERATED ALWAYS AS (a * 2))").isOk());
+    QVERIFY(
+        m_db.exec(
+                "CREATE TABLE g(id INTEGER PRIMARY KEY, a INT, b INT GENERATED ALWAYS AS (a * 2))")
+            .isOk());
     QVERIFY(m_catalog->refresh().ok());
-    auto r = apply({change(ChangeType::kInsert, "g", {{"id", Value::integer(1)}, {"a", Value::integer(4)}, {"b", Value::integer(99)}})});
+    auto r = apply(
+        {change(ChangeType::kInsert, "g",
+                {{"id", Value::integer(1)}, {"a", Value::integer(4)}, {"b", Value::integer(99)}})});
     QCOMPARE(r.applied, 1);
     QCOMPARE(dump(m_db, "SELECT * FROM g"), QString("1|4|8"));
   }

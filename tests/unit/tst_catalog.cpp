@@ -1,4 +1,5 @@
-// Watched tables (docs/capture.md#which-tables) and the schema hash (docs/wire-format.md#schema-hash) against the golden vectors.
+// Watched tables (docs/capture.md#which-tables) and the schema hash
+// (docs/wire-format.md#schema-hash) against the golden vectors.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -40,12 +41,15 @@ class TestCatalog : public QObject {
 
   void emptyTypeAndOrdering() {
     SqliteDb db = freshDb();
-    QVERIFY(db.exec("CREATE TABLE b(z, a VarChar(10) NOT NULL, t Text, PRIMARY KEY(a, z)); CREATE TABLE a(x)").isOk());
+    QVERIFY(db.exec("CREATE TABLE b(z, a VarChar(10) NOT NULL, t Text, PRIMARY KEY(a, z)); CREATE "
+                    "TABLE a(x)")
+                .isOk());
     SchemaCatalog c(db, {});
     QVERIFY(c.reload().isOk());
-    QCOMPARE(schemaHashCanonical(c.tables()),
-             QString("a|x:*schema.BinaryType:false:false\n"
-                     "b|a:VarChar(10):true:true|t:TEXT:false:false|z:*schema.BinaryType:false:true\n"));
+    QCOMPARE(
+        schemaHashCanonical(c.tables()),
+        QString("a|x:*schema.BinaryType:false:false\n"
+                "b|a:VarChar(10):true:true|t:TEXT:false:false|z:*schema.BinaryType:false:true\n"));
     // SQLite (3.37+) reports the standard type names upper-cased, other types as written;
     // Go reads the same pragma, so both hash the same text.
   }
@@ -62,7 +66,8 @@ class TestCatalog : public QObject {
       CREATE VIEW v AS SELECT * FROM plain;
       CREATE TABLE gen(id INTEGER PRIMARY KEY, a INT, b INT GENERATED ALWAYS AS (a * 2));
       CREATE TABLE withrowidcol(rowid TEXT, v);
-    )").isOk());
+    )")
+                .isOk());
     SchemaCatalog c(db, {"ignored"});
     QVERIFY(c.reload().isOk());
     QStringList names;

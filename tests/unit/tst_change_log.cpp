@@ -53,7 +53,8 @@ class TestChangeLog : public QObject {
     SqliteDb app = appConnection(n);
     QCOMPARE(*app.queryInt("PRAGMA trusted_schema"), int64_t(0));
     QVERIFY(app.exec("INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b');"
-                     "UPDATE t SET v = 'c' WHERE id = 1; DELETE FROM t WHERE id = 2;").isOk());
+                     "UPDATE t SET v = 'c' WHERE id = 1; DELETE FROM t WHERE id = 2;")
+                .isOk());
     auto pending = n.log->readPending(100);
     QVERIFY2(pending.ok(), qPrintable(pending.status().message()));
     // insert 2 was deleted before publishing: only its delete is sent.
@@ -84,7 +85,8 @@ class TestChangeLog : public QObject {
       CREATE TABLE "x""; DROP TABLE t; --"(id INTEGER PRIMARY KEY, v);
       CREATE VIRTUAL TABLE docs USING fts5(body);
       CREATE TABLE skipme(id INTEGER PRIMARY KEY);
-    )", {"skipme"});
+    )",
+                      {"skipme"});
     SqliteDb app = appConnection(n);
     QVERIFY(app.exec(R"(
       INSERT INTO "my table" VALUES ('ä k', 7, 1.5);
@@ -94,7 +96,8 @@ class TestChangeLog : public QObject {
       INSERT INTO "x""; DROP TABLE t; --" VALUES (5, 'hostile');
       INSERT INTO docs VALUES ('text');
       INSERT INTO skipme VALUES (1);
-    )").isOk());
+    )")
+                .isOk());
     auto p = n.log->readPending(100);
     QVERIFY2(p.ok(), qPrintable(p.status().message()));
     QCOMPARE(p->size(), 5);
@@ -166,7 +169,9 @@ class TestChangeLog : public QObject {
 
   void publishedCleanupAndIdsNeverReused() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
-    QVERIFY(n.db.exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)").isOk());
+    QVERIFY(
+        n.db.exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)")
+            .isOk());
     auto p = n.log->readPending(2);
     QCOMPARE(p->size(), 2);  // batches of scan_max_changes
     QList<int64_t> ids;
@@ -188,7 +193,8 @@ class TestChangeLog : public QObject {
   void uninstallRemovesEverythingAndReinstallWorks() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     QVERIFY(ChangeLog::uninstall(n.db).isOk());
-    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_\\_harmonylite\\_\\_%' ESCAPE '\\'"),
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE name LIKE "
+                            "'\\_\\_harmonylite\\_\\_%' ESCAPE '\\'"),
              int64_t(0));
     QVERIFY(n.db.exec("INSERT INTO t VALUES (1)").isOk());  // the application is unaffected
     QVERIFY(n.catalog->refresh().ok());

@@ -25,8 +25,8 @@ class TestCommandLine : public QObject {
   void everyFlag() {
     const ParseOutcome o = parseCommandLine(
         {"-config", "a.toml", "-node-id", "12", "-cleanup", "--save-snapshot", "-schema-status",
-         "-schema-status-cluster=true", "-cluster-addr", "127.0.0.1:4248", "-cluster-peers=nats://a:1,nats://b:2",
-         "--leaf-servers", "nats://leaf:7422", "--no-gui"});
+         "-schema-status-cluster=true", "-cluster-addr", "127.0.0.1:4248",
+         "-cluster-peers=nats://a:1,nats://b:2", "--leaf-servers", "nats://leaf:7422", "--no-gui"});
     QCOMPARE(o.kind, ParseOutcome::Kind::kOk);
     const CommandLine& c = o.commandLine;
     QCOMPARE(c.configPath, QString("a.toml"));
@@ -53,8 +53,7 @@ class TestCommandLine : public QObject {
   void errors_data() {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("error");
-    QTest::newRow("unknown") << QStringList{"-bogus"}
-                             << "flag provided but not defined: -bogus";
+    QTest::newRow("unknown") << QStringList{"-bogus"} << "flag provided but not defined: -bogus";
     QTest::newRow("unknown long") << QStringList{"--bogus=1"}
                                   << "flag provided but not defined: -bogus";
     QTest::newRow("missing value") << QStringList{"-config"} << "flag needs an argument: -config";
@@ -78,10 +77,10 @@ class TestCommandLine : public QObject {
 
   void usageListsEveryFlagOnItsOwnLine() {
     const QString usage = usageText("harmonylite");
-    const QStringList flags = {"-config PATH", "-node-id N", "-cleanup", "-save-snapshot",
-                               "-schema-status", "-schema-status-cluster", "-cluster-addr",
-                               "-cluster-peers", "-leaf-servers", "-version", "-help",
-                               "--no-gui"};
+    const QStringList flags = {"-config PATH",   "-node-id N",     "-cleanup",
+                               "-save-snapshot", "-schema-status", "-schema-status-cluster",
+                               "-cluster-addr",  "-cluster-peers", "-leaf-servers",
+                               "-version",       "-help",          "--no-gui"};
     const QStringList lines = usage.split('\n');
     for (const QString& f : flags) {
       int found = 0;

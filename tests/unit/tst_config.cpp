@@ -1,7 +1,8 @@
-// Configuration loading (docs/configuration.md, docs/configuration.md#first-run): defaults, the deployment guide's config verbatim,
-// errors that name file, line and key, warnings for unknown keys, node id persistence.
-#include <QHash>
+// Configuration loading (docs/configuration.md, docs/configuration.md#first-run): defaults, the
+// deployment guide's config verbatim, errors that name file, line and key, warnings for unknown
+// keys, node id persistence.
 #include <QDir>
+#include <QHash>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -16,7 +17,9 @@ QString guideToml() {
   return QString::fromUtf8(test::readFile(test::dataDir() + "/production-config.toml"));
 }
 
-Result<LoadedConfig> load(const QString& text) { return loadConfigText(text, "/etc/hl/test.toml"); }
+Result<LoadedConfig> load(const QString& text) {
+  return loadConfigText(text, "/etc/hl/test.toml");
+}
 }  // namespace
 
 class TestConfig : public QObject {
@@ -149,8 +152,10 @@ class TestConfig : public QObject {
                               << "test.toml:3: health_check.bind:";
     QTest::newRow("table as value") << db + "nats = 3\n"
                                     << "test.toml:2: nats: expected a table, got an integer";
-    QTest::newRow("syntax error") << db + "[nats\nurls = []\n" << "/etc/hl/test.toml:2:";
-    QTest::newRow("no db_path") << "node_id = 3\n" << "db_path: required";
+    QTest::newRow("syntax error") << db + "[nats\nurls = []\n"
+                                  << "/etc/hl/test.toml:2:";
+    QTest::newRow("no db_path") << "node_id = 3\n"
+                                << "db_path: required";
     QTest::newRow("negative node id") << db + "node_id = -1\n"
                                       << "test.toml:2: node_id: -1 is out of range";
     QTest::newRow("leader ttl small") << db + "[snapshot]\nleader_ttl = 10\n"
@@ -171,8 +176,9 @@ class TestConfig : public QObject {
   }
 
   void unknownKeysAreWarnedByName() {
-    auto r = load("db_path = \"/d/a.db\"\nfoo = 1\n[nats]\nurlz = []\n[snapshot.s3]\nregion = "
-                  "\"x\"\n[extra]\nk = 1\n");
+    auto r = load(
+        "db_path = \"/d/a.db\"\nfoo = 1\n[nats]\nurlz = []\n[snapshot.s3]\nregion = "
+        "\"x\"\n[extra]\nk = 1\n");
     QVERIFY2(r.ok(), qPrintable(r.status().message()));
     QCOMPARE(r->warnings.size(), 4);
     QStringList keys;
@@ -188,8 +194,9 @@ class TestConfig : public QObject {
   }
 
   void ignoreTablesAtTopAndUnderSharding() {
-    auto r = load("db_path = \"/d/a.db\"\nignore_tables = [\"a\", \"b\"]\n[sharding]\n"
-                  "ignore_tables = [\"b\", \"c\"]\n");
+    auto r = load(
+        "db_path = \"/d/a.db\"\nignore_tables = [\"a\", \"b\"]\n[sharding]\n"
+        "ignore_tables = [\"b\", \"c\"]\n");
     QVERIFY2(r.ok(), qPrintable(r.status().message()));
     QCOMPARE(r->config.ignoreTables, QStringList({"a", "b", "c"}));
     QVERIFY(r->warnings.isEmpty());

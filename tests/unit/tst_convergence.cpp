@@ -24,25 +24,29 @@ class TestConvergence : public QObject {
     using V = Verdict;
     // No own change of the row at all: whatever the sender saw, apply.
     QTest::newRow("no own change") << quint64(10) << none << P::kNone << quint64(0) << V::kApply;
-    QTest::newRow("no own change, seen header") << quint64(10) << std::optional<quint64>(3) << P::kNone
-                                                << quint64(0) << V::kApply;
+    QTest::newRow("no own change, seen header")
+        << quint64(10) << std::optional<quint64>(3) << P::kNone << quint64(0) << V::kApply;
     // Own change waiting to be sent: it will land after the remote one, so it wins.
-    QTest::newRow("pending, not sent") << quint64(10) << none << P::kNotSent << quint64(0) << V::kSkipLocalNewer;
-    QTest::newRow("pending and an older published one") << quint64(10) << std::optional<quint64>(9) << P::kNotSent
-                                                        << quint64(4) << V::kSkipLocalNewer;
+    QTest::newRow("pending, not sent")
+        << quint64(10) << none << P::kNotSent << quint64(0) << V::kSkipLocalNewer;
+    QTest::newRow("pending and an older published one")
+        << quint64(10) << std::optional<quint64>(9) << P::kNotSent << quint64(4)
+        << V::kSkipLocalNewer;
     // Sent before the remote message arrived, no ack yet: its place in the stream is unknown.
     QTest::newRow("in flight") << quint64(10) << none << P::kInFlight << quint64(0) << V::kWait;
-    QTest::newRow("in flight, newer published one") << quint64(10) << none << P::kInFlight << quint64(12)
-                                                    << V::kWait;
+    QTest::newRow("in flight, newer published one")
+        << quint64(10) << none << P::kInFlight << quint64(12) << V::kWait;
     // The edge case: a publish that timed out may have landed all the same; wait for the retry.
-    QTest::newRow("publish timed out but may have landed") << quint64(10) << none << P::kLostAck << quint64(0)
-                                                           << V::kWait;
-    QTest::newRow("timed out, older published one") << quint64(10) << std::optional<quint64>(2) << P::kLostAck
-                                                    << quint64(5) << V::kWait;
+    QTest::newRow("publish timed out but may have landed")
+        << quint64(10) << none << P::kLostAck << quint64(0) << V::kWait;
+    QTest::newRow("timed out, older published one")
+        << quint64(10) << std::optional<quint64>(2) << P::kLostAck << quint64(5) << V::kWait;
     // Published: the stream order decides.
-    QTest::newRow("own published later") << quint64(10) << none << P::kNone << quint64(11) << V::kSkipLocalNewer;
-    QTest::newRow("own published later, sender saw older") << quint64(10) << std::optional<quint64>(9)
-                                                           << P::kNone << quint64(11) << V::kSkipLocalNewer;
+    QTest::newRow("own published later")
+        << quint64(10) << none << P::kNone << quint64(11) << V::kSkipLocalNewer;
+    QTest::newRow("own published later, sender saw older")
+        << quint64(10) << std::optional<quint64>(9) << P::kNone << quint64(11)
+        << V::kSkipLocalNewer;
     QTest::newRow("own published earlier, sender had not seen it")
         << quint64(10) << std::optional<quint64>(4) << P::kNone << quint64(5) << V::kApplyOverLocal;
     QTest::newRow("own published earlier, sender had seen it")
@@ -50,10 +54,10 @@ class TestConvergence : public QObject {
     QTest::newRow("own published earlier, sender saw past it")
         << quint64(10) << std::optional<quint64>(8) << P::kNone << quint64(5) << V::kApply;
     // A Go sender sends no Hl-Seen-Seq: an older own change is overwritten without a record.
-    QTest::newRow("own published earlier, Go sender") << quint64(10) << none << P::kNone << quint64(5)
-                                                      << V::kApply;
-    QTest::newRow("sender saw nothing (0), own earlier") << quint64(2) << std::optional<quint64>(0) << P::kNone
-                                                         << quint64(1) << V::kApplyOverLocal;
+    QTest::newRow("own published earlier, Go sender")
+        << quint64(10) << none << P::kNone << quint64(5) << V::kApply;
+    QTest::newRow("sender saw nothing (0), own earlier")
+        << quint64(2) << std::optional<quint64>(0) << P::kNone << quint64(1) << V::kApplyOverLocal;
   }
   void decide() {
     QFETCH(quint64, remoteSeq);
@@ -67,7 +71,8 @@ class TestConvergence : public QObject {
 
   void namesAreDistinct() {
     QSet<QString> names;
-    for (Verdict v : {Verdict::kApply, Verdict::kApplyOverLocal, Verdict::kSkipLocalNewer, Verdict::kWait})
+    for (Verdict v :
+         {Verdict::kApply, Verdict::kApplyOverLocal, Verdict::kSkipLocalNewer, Verdict::kWait})
       names.insert(QString::fromLatin1(verdictName(v)));
     QCOMPARE(names.size(), 4);
   }

@@ -12,7 +12,8 @@ using namespace hl;
 
 namespace {
 
-ShardStatus shard(int n, quint64 applied, qint64 appliedChanges, ShardState state = ShardState::Running) {
+ShardStatus shard(int n, quint64 applied, qint64 appliedChanges,
+                  ShardState state = ShardState::Running) {
   ShardStatus s;
   s.shard = n;
   s.stream = QStringLiteral("harmonylite-changes-c-%1").arg(n);
@@ -37,7 +38,8 @@ EngineEvent deadLettered(qint64 id, const QString& reason) {
 
 QStringList titles(EventModel* events) {
   QStringList t;
-  for (int r = 0; r < events->rowCount(); ++r) t << events->data(events->index(r), EventModel::kTitleRole).toString();
+  for (int r = 0; r < events->rowCount(); ++r)
+    t << events->data(events->index(r), EventModel::kTitleRole).toString();
   return t;
 }
 
@@ -71,9 +73,12 @@ class TestDashboardModels : public QObject {
     QCOMPARE(model.data(model.index(1), ShardModel::kRateRole).toDouble(), 0.0);
     // The state is the enum (QML compares Hl.ShardState values); its word is for the chip.
     model.update({shard(1, 60, 600), shard(2, 20, 0, ShardState::NeedsRestore)}, 0);
-    QCOMPARE(model.data(model.index(1), ShardModel::kStateRole).value<ShardState>(), ShardState::NeedsRestore);
-    QCOMPARE(model.data(model.index(1), ShardModel::kStateTextRole).toString(), QStringLiteral("needs-restore"));
-    QCOMPARE(model.data(model.index(0), ShardModel::kStateRole).value<ShardState>(), ShardState::Running);
+    QCOMPARE(model.data(model.index(1), ShardModel::kStateRole).value<ShardState>(),
+             ShardState::NeedsRestore);
+    QCOMPARE(model.data(model.index(1), ShardModel::kStateTextRole).toString(),
+             QStringLiteral("needs-restore"));
+    QCOMPARE(model.data(model.index(0), ShardModel::kStateRole).value<ShardState>(),
+             ShardState::Running);
     model.update({shard(1, 60, 600)}, 1.0);  // a shard less: reset
     QCOMPARE(resets.count(), 2);
     QCOMPARE(model.rowCount(), 1);
@@ -93,11 +98,15 @@ class TestDashboardModels : public QObject {
     QVERIFY(model.data(model.index(2), ClusterModel::kSchemaMismatchRole).toBool());
     QVERIFY(!model.data(model.index(1), ClusterModel::kSchemaMismatchRole).toBool());
     QCOMPARE(model.mismatches(), 1);
-    QCOMPARE(model.data(model.index(0), ClusterModel::kLastSeenTextRole).toString(), QStringLiteral("this node"));
-    QCOMPARE(model.data(model.index(1), ClusterModel::kLastSeenTextRole).toString(), QStringLiteral("never"));
-    QCOMPARE(model.data(model.index(2), ClusterModel::kLastSeenTextRole).toString(), QStringLiteral("5 s ago"));
+    QCOMPARE(model.data(model.index(0), ClusterModel::kLastSeenTextRole).toString(),
+             QStringLiteral("this node"));
+    QCOMPARE(model.data(model.index(1), ClusterModel::kLastSeenTextRole).toString(),
+             QStringLiteral("never"));
+    QCOMPARE(model.data(model.index(2), ClusterModel::kLastSeenTextRole).toString(),
+             QStringLiteral("5 s ago"));
     QSignalSpy counts(&model, &ClusterModel::countChanged);
-    model.update({peer(9, "A", now), peer(2, "A", now), peer(5, "A", now)}, 2, "A", now);  // converged
+    model.update({peer(9, "A", now), peer(2, "A", now), peer(5, "A", now)}, 2, "A",
+                 now);  // converged
     QCOMPARE(model.mismatches(), 0);
     QCOMPARE(counts.count(), 1);
     QCOMPARE(agoText(now - 3'600'000 * 3, now), QStringLiteral("3 h ago"));
@@ -108,8 +117,10 @@ class TestDashboardModels : public QObject {
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     using Kind = EventModel::Kind;
     model.add({QDateTime::currentDateTime(), Kind::State, "NATS connected", "nats://x", 0, false});
-    model.add({QDateTime::currentDateTime(), Kind::DeadLetter, "Dead letter #4", "bad cbor", 4, true});
-    model.add({QDateTime::currentDateTime(), Kind::Conflict, "Conflict on Books [1]", "", 0, false});
+    model.add(
+        {QDateTime::currentDateTime(), Kind::DeadLetter, "Dead letter #4", "bad cbor", 4, true});
+    model.add(
+        {QDateTime::currentDateTime(), Kind::Conflict, "Conflict on Books [1]", "", 0, false});
     QCOMPARE(model.rowCount(), 3);
     QCOMPARE(model.data(model.index(0), EventModel::kKindRole).value<Kind>(), Kind::Conflict);
     model.setKindFilter(Kind::DeadLetter);
@@ -129,7 +140,8 @@ class TestDashboardModels : public QObject {
     QVERIFY(!model.data(model.index(0), EventModel::kOpenRole).toBool());
     model.setTextFilter(QString());
     for (int i = 0; i < EventModel::kMaxEvents + 50; ++i)
-      model.add({QDateTime::currentDateTime(), Kind::State, QStringLiteral("e%1").arg(i), "", 0, false});
+      model.add(
+          {QDateTime::currentDateTime(), Kind::State, QStringLiteral("e%1").arg(i), "", 0, false});
     QCOMPARE(model.total(), EventModel::kMaxEvents);
     QCOMPARE(model.data(model.index(0), EventModel::kTitleRole).toString(),
              QStringLiteral("e%1").arg(EventModel::kMaxEvents + 49));
@@ -145,15 +157,19 @@ class TestDashboardModels : public QObject {
     QVERIFY(model.rowCount() > 40);
     bool sawPassword = false;
     for (int r = 0; r < model.rowCount(); ++r) {
-      QVERIFY(!model.data(model.index(r), SettingsModel::kValueRole).toString().contains("pw-never-shown"));
+      QVERIFY(!model.data(model.index(r), SettingsModel::kValueRole)
+                   .toString()
+                   .contains("pw-never-shown"));
       if (model.data(model.index(r), SettingsModel::kKeyRole).toString() == "user_password") {
         sawPassword = true;
         QVERIFY(model.data(model.index(r), SettingsModel::kSecretRole).toBool());
-        QCOMPARE(model.data(model.index(r), SettingsModel::kSectionRole).toString(), QStringLiteral("[nats]"));
+        QCOMPARE(model.data(model.index(r), SettingsModel::kSectionRole).toString(),
+                 QStringLiteral("[nats]"));
       }
     }
     QVERIFY(sawPassword);
-    QCOMPARE(model.data(model.index(0), SettingsModel::kSectionRole).toString(), QStringLiteral("top level"));
+    QCOMPARE(model.data(model.index(0), SettingsModel::kSectionRole).toString(),
+             QStringLiteral("top level"));
   }
 
   // Statuses make the summary, the models and the chart samples; the events come from the
@@ -161,7 +177,8 @@ class TestDashboardModels : public QObject {
   void controllerTurnsStatusIntoSummaryAndEvents() {
     DashboardController c;
     QAbstractItemModelTester t1(c.shards(), QAbstractItemModelTester::FailureReportingMode::QtTest);
-    QAbstractItemModelTester t2(c.cluster(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester t2(c.cluster(),
+                                QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t3(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy status(&c, &DashboardController::statusChanged);
     QSignalSpy samples(&c, &DashboardController::sampleAdded);
@@ -229,28 +246,37 @@ class TestDashboardModels : public QObject {
     using Kind = EventModel::Kind;
     EngineEvent e = engineEvent(K::NatsConnected);
     e.text = "nats://10.0.0.5:4222";
-    QTest::newRow("nats connected") << e << Kind::State << "NATS connected" << "nats://10.0.0.5:4222" << qint64(0);
-    QTest::newRow("nats disconnected") << engineEvent(K::NatsDisconnected) << Kind::Error << "NATS disconnected"
-                                       << "the node keeps capturing and reconnects on its own" << qint64(0);
+    QTest::newRow("nats connected") << e << Kind::State << "NATS connected"
+                                    << "nats://10.0.0.5:4222" << qint64(0);
+    QTest::newRow("nats disconnected")
+        << engineEvent(K::NatsDisconnected) << Kind::Error << "NATS disconnected"
+        << "the node keeps capturing and reconnects on its own" << qint64(0);
     e = engineEvent(K::ServerStateChanged);
     e.serverState = ServerState::Restarting;
-    QTest::newRow("server restarting") << e << Kind::State << "Embedded NATS server restarting" << "" << qint64(0);
+    QTest::newRow("server restarting") << e << Kind::State << "Embedded NATS server restarting"
+                                       << "" << qint64(0);
     e.serverState = ServerState::Failed;
-    QTest::newRow("server failed") << e << Kind::Error << "Embedded NATS server failed" << "" << qint64(0);
+    QTest::newRow("server failed") << e << Kind::Error << "Embedded NATS server failed"
+                                   << "" << qint64(0);
     e = engineEvent(K::HealthChanged);
     e.healthy = true;
-    QTest::newRow("healthy") << e << Kind::State << "Node healthy" << "" << qint64(0);
+    QTest::newRow("healthy") << e << Kind::State << "Node healthy"
+                             << "" << qint64(0);
     e.healthy = false;
     e.text = "shard 2 is needs-restore";
-    QTest::newRow("unhealthy") << e << Kind::Error << "Node unhealthy" << "shard 2 is needs-restore" << qint64(0);
-    QTest::newRow("publishing paused") << engineEvent(K::PublishingPaused) << Kind::State << "Publishing paused" << ""
-                                       << qint64(0);
-    QTest::newRow("publishing resumed") << engineEvent(K::PublishingResumed) << Kind::State << "Publishing resumed" << ""
-                                        << qint64(0);
+    QTest::newRow("unhealthy") << e << Kind::Error << "Node unhealthy"
+                               << "shard 2 is needs-restore" << qint64(0);
+    QTest::newRow("publishing paused")
+        << engineEvent(K::PublishingPaused) << Kind::State << "Publishing paused"
+        << "" << qint64(0);
+    QTest::newRow("publishing resumed")
+        << engineEvent(K::PublishingResumed) << Kind::State << "Publishing resumed"
+        << "" << qint64(0);
     e = engineEvent(K::ShardStateChanged);
     e.shard = 2;
     e.shardState = ShardState::Paused;
-    QTest::newRow("shard paused") << e << Kind::State << "Shard 2 is paused" << "" << qint64(0);
+    QTest::newRow("shard paused") << e << Kind::State << "Shard 2 is paused"
+                                  << "" << qint64(0);
     e.shardState = ShardState::NeedsRestore;
     e.text = "message 41 aged out of the stream";
     QTest::newRow("shard needs restore") << e << Kind::Error << "Shard 2 is needs-restore"
@@ -258,14 +284,15 @@ class TestDashboardModels : public QObject {
     e = engineEvent(K::ShardError);
     e.shard = 1;
     e.text = "database is locked";
-    QTest::newRow("shard error") << e << Kind::Error << "Shard 1 error" << "database is locked" << qint64(0);
+    QTest::newRow("shard error") << e << Kind::Error << "Shard 1 error"
+                                 << "database is locked" << qint64(0);
     QTest::newRow("dead letter") << deadLettered(12, "message: expected map") << Kind::DeadLetter
-                                 << "Dead letter #12: harmonylite-changes-c-1 seq 10" << "message: expected map"
-                                 << qint64(12);
+                                 << "Dead letter #12: harmonylite-changes-c-1 seq 10"
+                                 << "message: expected map" << qint64(12);
     e = engineEvent(K::ConflictRecorded);
     e.conflict = ConflictInfo{3, "t", "Books", "[42]", "node 7", "node 8"};
-    QTest::newRow("conflict") << e << Kind::Conflict << "Conflict on Books [42]" << "kept node 7, skipped node 8"
-                              << qint64(0);
+    QTest::newRow("conflict") << e << Kind::Conflict << "Conflict on Books [42]"
+                              << "kept node 7, skipped node 8" << qint64(0);
   }
 
   void engineEventsBecomeRows() {
@@ -275,7 +302,8 @@ class TestDashboardModels : public QObject {
     QFETCH(QString, detail);
     QFETCH(qint64, refId);
     DashboardController c;
-    QAbstractItemModelTester tester(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester tester(c.events(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
     c.onEngineEvent(event);
     QCOMPARE(c.events()->rowCount(), 1);
     const QModelIndex row = c.events()->index(0);
@@ -283,14 +311,16 @@ class TestDashboardModels : public QObject {
     QCOMPARE(c.events()->data(row, EventModel::kTitleRole).toString(), title);
     QCOMPARE(c.events()->data(row, EventModel::kDetailRole).toString(), detail);
     QCOMPARE(c.events()->data(row, EventModel::kRefIdRole).toLongLong(), refId);
-    QCOMPARE(c.events()->data(row, EventModel::kOpenRole).toBool(), kind == EventModel::Kind::DeadLetter);
+    QCOMPARE(c.events()->data(row, EventModel::kOpenRole).toBool(),
+             kind == EventModel::Kind::DeadLetter);
   }
 
   // A dead letter's row keeps its buttons until the engine says it was retried or discarded;
   // events that make no row (the embedded server of a node on external servers) add none.
   void deadLetterClosedClosesItsRow() {
     DashboardController c;
-    QAbstractItemModelTester tester(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester tester(c.events(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy changed(c.events(), &QAbstractItemModel::dataChanged);
     c.onEngineEvent(deadLettered(4, "bad cbor"));
     c.onEngineEvent(deadLettered(5, "unknown table"));
@@ -327,7 +357,8 @@ class TestDashboardModels : public QObject {
     QCOMPARE(c.engineState(), State::Stopped);
     QCOMPARE(changed.count(), 5);
     const QStringList t = titles(c.events());
-    QVERIFY2(t.contains("Node failed to start") && t.contains("Node started"), qPrintable(t.join(" | ")));
+    QVERIFY2(t.contains("Node failed to start") && t.contains("Node started"),
+             qPrintable(t.join(" | ")));
   }
 
   void controllerCommandsLeaveAsSignals() {
@@ -338,7 +369,8 @@ class TestDashboardModels : public QObject {
     c.discardDeadLetter(9);
     c.clearConflicts();
     QCOMPARE(requested.count(), 3);
-    QCOMPARE(requested.at(0).at(0).value<EngineThread::Control>(), EngineThread::Control::kPauseApplying);
+    QCOMPARE(requested.at(0).at(0).value<EngineThread::Control>(),
+             EngineThread::Control::kPauseApplying);
     QCOMPARE(requested.at(0).at(1).toLongLong(), 2);
     QCOMPARE(requested.at(0).at(2).toBool(), false);
     QCOMPARE(requested.at(1).at(2).toBool(), true);  // destructive: confirmed by the dialog
@@ -352,7 +384,8 @@ class TestDashboardModels : public QObject {
     QSignalSpy restart(&c, &DashboardController::restartRequested);
     c.useNatsServers("nats://a:4222, tls://b:4222");
     QCOMPARE(restart.count(), 1);
-    QCOMPARE(restart.last().at(0).value<Config>().nats.urls, QStringList({"nats://a:4222", "tls://b:4222"}));
+    QCOMPARE(restart.last().at(0).value<Config>().nats.urls,
+             QStringList({"nats://a:4222", "tls://b:4222"}));
     c.useNatsServers("a:4222");  // no scheme
     QCOMPARE(restart.count(), 1);
     QVERIFY(c.configError().contains("not a NATS server URL"));

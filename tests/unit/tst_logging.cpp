@@ -20,7 +20,8 @@ class TestLogging : public QObject {
   void jsonLinesParse() {
     QFETCH(QString, message);
     const QDateTime t = QDateTime(QDate(2026, 1, 2), QTime(3, 4, 5, 6), Qt::UTC);
-    const QByteArray line = formatLogLine(LogFormat::kJson, QtWarningMsg, "hl.nats", message, 42, t);
+    const QByteArray line =
+        formatLogLine(LogFormat::kJson, QtWarningMsg, "hl.nats", message, 42, t);
     QVERIFY(!line.contains('\n'));
     QJsonParseError err;
     const QJsonDocument doc = QJsonDocument::fromJson(line, &err);

@@ -66,8 +66,9 @@ class TestRememberedSetup : public QObject {
   // A config file is loaded again (its other keys count), with the session's choices on top.
   void restoreReloadsTheConfigFile() {
     const QString file = path("node.toml");
-    QVERIFY(test::writeFile(file, "db_path = \"/somewhere/else.db\"\nnode_id = 0\nshiny = 1\n"
-                                  "[replication_log]\nshards = 3\n"));
+    QVERIFY(test::writeFile(file,
+                            "db_path = \"/somewhere/else.db\"\nnode_id = 0\nshiny = 1\n"
+                            "[replication_log]\nshards = 3\n"));
     RememberedSetup s;
     s.configPath = file;
     s.dbPath = path("chosen.db");
@@ -89,8 +90,8 @@ class TestRememberedSetup : public QObject {
     QTest::addColumn<QString>("dbPath");
     QTest::addColumn<QString>("reason");
     QTest::newRow("config file gone") << "-" << path("a.db") << "gone.toml";
-    QTest::newRow("config file broken") << "[replication_log]\nshards = \"two\"\n" << path("a.db")
-                                        << "replication_log.shards";
+    QTest::newRow("config file broken") << "[replication_log]\nshards = \"two\"\n"
+                                        << path("a.db") << "replication_log.shards";
     QTest::newRow("database folder gone") << "" << path("no/such/folder/a.db") << "no/such/folder";
   }
   void restoreFailsWithAClearReason() {

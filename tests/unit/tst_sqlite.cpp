@@ -25,13 +25,27 @@ class TestSqlite : public QObject {
     QVERIFY(ins.ok());
     const int64_t kMin = std::numeric_limits<int64_t>::min();
     const int64_t kMax = std::numeric_limits<int64_t>::max();
-    QVERIFY(ins->bindNull(1).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindInt(1, kMin).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindInt(1, kMax).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindDouble(1, 0.1).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindText(1, QString::fromUtf8("grüße ✓").toUtf8()).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindBlob(1, QByteArray("\x00\x01\xff", 3)).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
-    QVERIFY(ins->bindBlob(1, QByteArray()).isOk()); QVERIFY(ins->run().isOk()); ins->reset();
+    QVERIFY(ins->bindNull(1).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindInt(1, kMin).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindInt(1, kMax).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindDouble(1, 0.1).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindText(1, QString::fromUtf8("grüße ✓").toUtf8()).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindBlob(1, QByteArray("\x00\x01\xff", 3)).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
+    QVERIFY(ins->bindBlob(1, QByteArray()).isOk());
+    QVERIFY(ins->run().isOk());
+    ins->reset();
 
     auto sel = db.prepare("SELECT v, typeof(v) FROM t ORDER BY rowid");
     QVERIFY(sel.ok());
@@ -139,7 +153,9 @@ class TestSqlite : public QObject {
   void rowsStopAtAFailedStepAndSayWhy() {
     auto db = SqliteDb::open(m_dir.filePath("rows-error.db"));
     QVERIFY(db.ok());
-    QVERIFY(db->exec("CREATE TABLE v(n INTEGER); INSERT INTO v VALUES (1), (-9223372036854775808), (3)").isOk());
+    QVERIFY(
+        db->exec("CREATE TABLE v(n INTEGER); INSERT INTO v VALUES (1), (-9223372036854775808), (3)")
+            .isOk());
     auto stmt = db->prepare("SELECT abs(n) FROM v ORDER BY rowid");  // abs() overflows on row 2
     QVERIFY(stmt.ok());
     QList<int64_t> seen;
@@ -147,7 +163,8 @@ class TestSqlite : public QObject {
     for (const SqliteStmt& row : rows) seen << row.columnInt(0);
     QCOMPARE(seen, QList<int64_t>{1});
     QVERIFY(!rows.status().isOk());
-    QVERIFY2(rows.status().message().contains("integer overflow"), qPrintable(rows.status().message()));
+    QVERIFY2(rows.status().message().contains("integer overflow"),
+             qPrintable(rows.status().message()));
   }
 
   void quotingSurvivesHostileNames_data() {

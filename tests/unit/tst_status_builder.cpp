@@ -18,12 +18,12 @@ ShardStatus shard(int n, ShardState state, const QString& error = {}) {
 // A node where every check passes.
 StatusFacts healthyFacts() {
   StatusFacts f;
-  f.nodeId = 7;
-  f.dbOpen = true;
-  f.natsConnected = true;
+  f.node.nodeId = 7;
+  f.node.dbConnected = true;
+  f.node.natsConnected = true;
   f.captureExpected = true;
-  f.captureInstalled = true;
-  f.shards = {shard(1, ShardState::Running), shard(2, ShardState::Running)};
+  f.node.cdcInstalled = true;
+  f.node.shards = {shard(1, ShardState::Running), shard(2, ShardState::Running)};
   return f;
 }
 }  // namespace
@@ -34,18 +34,30 @@ class TestStatusBuilder : public QObject {
   void healthRule_data() {
     QTest::addColumn<QString>("change");
     QTest::addColumn<QString>("reason");  // "" = healthy
-    QTest::newRow("all checks pass") << "" << "";
-    QTest::newRow("database closed") << "db" << "database not open";
-    QTest::newRow("database closed wins over NATS") << "db+nats" << "database not open";
-    QTest::newRow("NATS down") << "nats" << "NATS not connected";
-    QTest::newRow("capture missing") << "capture" << "change capture not installed";
-    QTest::newRow("capture not expected (publish = false)") << "capture+nopublish" << "";
-    QTest::newRow("pending count unreadable") << "pending" << "cannot read pending changes: disk I/O error";
-    QTest::newRow("conflicts unreadable") << "conflicts" << "cannot read conflicts: database is locked";
-    QTest::newRow("operator pause is healthy") << "paused" << "";
-    QTest::newRow("stopped shard") << "stopped" << "shard 2 is stopped: stream info: timeout";
-    QTest::newRow("shard needs a restore") << "restore" << "shard 1 is needs-restore";
-    QTest::newRow("NATS down wins over a shard") << "nats+restore" << "NATS not connected";
+    QTest::newRow("all checks pass") << ""
+                                     << "";
+    QTest::newRow("database closed") << "db"
+                                     << "database not open";
+    QTest::newRow("database closed wins over NATS") << "db+nats"
+                                                    << "database not open";
+    QTest::newRow("NATS down") << "nats"
+                               << "NATS not connected";
+    QTest::newRow("capture missing") << "capture"
+                                     << "change capture not installed";
+    QTest::newRow("capture not expected (publish = false)") << "capture+nopublish"
+                                                            << "";
+    QTest::newRow("pending count unreadable") << "pending"
+                                              << "cannot read pending changes: disk I/O error";
+    QTest::newRow("conflicts unreadable") << "conflicts"
+                                          << "cannot read conflicts: database is locked";
+    QTest::newRow("operator pause is healthy") << "paused"
+                                               << "";
+    QTest::newRow("stopped shard") << "stopped"
+                                   << "shard 2 is stopped: stream info: timeout";
+    QTest::newRow("shard needs a restore") << "restore"
+                                           << "shard 1 is needs-restore";
+    QTest::newRow("NATS down wins over a shard") << "nats+restore"
+                                                 << "NATS not connected";
   }
   void healthRule() {
     QFETCH(QString, change);
@@ -53,15 +65,15 @@ class TestStatusBuilder : public QObject {
     StatusFacts f = healthyFacts();
     const QStringList parts = change.split('+', Qt::SkipEmptyParts);
     for (const QString& c : parts) {
-      if (c == "db") f.dbOpen = false;
-      if (c == "nats") f.natsConnected = false;
-      if (c == "capture") f.captureInstalled = false;
+      if (c == "db") f.node.dbConnected = false;
+      if (c == "nats") f.node.natsConnected = false;
+      if (c == "capture") f.node.cdcInstalled = false;
       if (c == "nopublish") f.captureExpected = false;
       if (c == "pending") f.pendingChanges = Status::ioError("disk I/O error");
       if (c == "conflicts") f.recentConflicts = Status::busy("database is locked");
-      if (c == "paused") f.shards[0].state = ShardState::Paused;
-      if (c == "stopped") f.shards[1] = shard(2, ShardState::Stopped, "stream info: timeout");
-      if (c == "restore") f.shards[0].state = ShardState::NeedsRestore;
+      if (c == "paused") f.node.shards[0].state = ShardState::Paused;
+      if (c == "stopped") f.node.shards[1] = shard(2, ShardState::Stopped, "stream info: timeout");
+      if (c == "restore") f.node.shards[0].state = ShardState::NeedsRestore;
     }
     const NodeStatus st = buildStatus(f);
     QCOMPARE(st.unhealthyReason, reason);
@@ -73,7 +85,7 @@ class TestStatusBuilder : public QObject {
     f.pendingChanges = int64_t(12);
     f.failedChanges = Status::ioError("gone");
     f.deadLetterCount = int64_t(3);
-    f.embeddedServer = ServerState::Restarting;
+    f.node.embeddedServer = ServerState::Restarting;
     f.recentDeadLetters = QList<DeadLetterInfo>{{5, "t", "s", 9, "bad"}};
     const NodeStatus st = buildStatus(f);
     QCOMPARE(st.nodeId, uint64_t(7));

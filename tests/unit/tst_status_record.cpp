@@ -35,8 +35,8 @@ class TestStatusRecord : public QObject {
     QCOMPARE(r->peer.version, QString("1.2.3"));
     QCOMPARE(r->peer.healthy, false);
     QCOMPARE(r->peer.reason, st.unhealthyReason);
-    QCOMPARE(r->peer.lagMessages, qint64(7));   // summed
-    QCOMPARE(r->peer.lagSeconds, 2.0);          // the largest
+    QCOMPARE(r->peer.lagMessages, qint64(7));  // summed
+    QCOMPARE(r->peer.lagSeconds, 2.0);         // the largest
     QCOMPARE(r->peer.shardStates.size(), 2);
     QCOMPARE(r->peer.shardStates[1].first, 2);
     QCOMPARE(r->peer.shardStates[1].second, ShardState::NeedsRestore);
@@ -62,7 +62,8 @@ class TestStatusRecord : public QObject {
   void hostileTextIsBounded() {
     const QByteArray big(10000, 'x');
     const QByteArray json = "{\"node_id\": 9, \"version\": \"" + big + "\", \"reason\": \"" + big +
-                            "\", \"shards\": \"1:running 0:running x:paused 2:bogus 3:paused " + big + "\"}";
+                            "\", \"shards\": \"1:running 0:running x:paused 2:bogus 3:paused " +
+                            big + "\"}";
     auto r = decodeStatusRecord(json);
     QVERIFY(r.ok());
     QCOMPARE(r->peer.version.size(), 64);
@@ -72,7 +73,8 @@ class TestStatusRecord : public QObject {
   }
 
   void stateNamesRoundTrip() {
-    for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
+    for (ShardState s :
+         {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
       QCOMPARE(shardStateFromName(stateName(s)), s);
     QCOMPARE(shardStateFromName("nonsense", ShardState::Paused), ShardState::Paused);
   }

@@ -1,6 +1,6 @@
-// The golden wire vectors (docs/wire-format.md#message, docs/wire-format.md#shard): envelopes.json decodes to its "decoded" meaning and the
-// encode:true envelopes re-encode byte for byte; every shard_hash.json case gives its bytes,
-// FNV-1 64 hash and shards for N=2 and N=3.
+// The golden wire vectors (docs/wire-format.md#message, docs/wire-format.md#shard): envelopes.json
+// decodes to its "decoded" meaning and the encode:true envelopes re-encode byte for byte; every
+// shard_hash.json case gives its bytes, FNV-1 64 hash and shards for N=2 and N=3.
 #include <QtTest>
 
 #include <QJsonArray>

@@ -1,4 +1,5 @@
-// The node's configuration: every key of docs/configuration.md with its default, plus ignore_tables.
+// The node's configuration: every key of docs/configuration.md with its default, plus
+// ignore_tables.
 //
 // Config is a plain value: load it once on the host thread with loadConfigFile() or
 // firstRunConfig(), then hand a copy to the engine. Every field states its TOML key and
@@ -19,42 +20,43 @@
 namespace hl {
 
 struct ReplicationLogConfig {
-  int shards = 1;                // [replication_log] shards: number of streams, 1..1024
-  int64_t maxEntries = 1024;     // max_entries: max messages kept per stream (>= 1)
-  int replicas = 1;              // replicas: stream replicas; < 1 means shards/2+1; capped at 5
-  bool compress = true;          // compress: zstd payloads, stream names carry "-c"
-  bool updateExisting = false;   // update_existing: rewrite a live stream config that differs
+  int shards = 1;               // [replication_log] shards: number of streams, 1..1024
+  int64_t maxEntries = 1024;    // max_entries: max messages kept per stream (>= 1)
+  int replicas = 1;             // replicas: stream replicas; < 1 means shards/2+1; capped at 5
+  bool compress = true;         // compress: zstd payloads, stream names carry "-c"
+  bool updateExisting = false;  // update_existing: rewrite a live stream config that differs
 };
 
 struct SnapshotNatsConfig {
-  int replicas = 1;              // [snapshot.nats] replicas
-  QString bucket;                // bucket: "" means "<nats.stream_prefix>-snapshot-store"
+  int replicas = 1;  // [snapshot.nats] replicas
+  QString bucket;    // bucket: "" means "<nats.stream_prefix>-snapshot-store"
 };
 
 struct SnapshotS3Config {
-  QString endpoint;              // [snapshot.s3] endpoint, host[:port]
-  QString path;                  // path: key prefix inside the bucket
-  QString bucket;                // bucket
-  QString accessKey;             // access_key (secret: never logged)
-  QString secret;                // secret (secret: never logged)
-  QString sessionToken;          // session_token (secret: never logged)
-  bool useSsl = false;           // use_ssl: https when true
+  QString endpoint;      // [snapshot.s3] endpoint, host[:port]
+  QString path;          // path: key prefix inside the bucket
+  QString bucket;        // bucket
+  QString accessKey;     // access_key (secret: never logged)
+  QString secret;        // secret (secret: never logged)
+  QString sessionToken;  // session_token (secret: never logged)
+  bool useSsl = false;   // use_ssl: https when true
 };
 
 struct SnapshotConfig {
-  bool enabled = true;           // [snapshot] enabled
-  QString store = "nats";        // store: nats | s3 | webdav | sftp | local
-  int64_t intervalMs = 0;        // interval: ms between leader snapshots, 0 = off
-  int64_t leaderTtlMs = 30000;   // leader_ttl: lease TTL in ms (>= 1000)
-  SnapshotNatsConfig nats;       // [snapshot.nats]
-  SnapshotS3Config s3;           // [snapshot.s3]
-  QString webdavUrl;             // [snapshot.webdav] url (?dir=&login=&secret=; secret masked)
-  QString sftpUrl;               // [snapshot.sftp] url (sftp://user:pass@host:port/path)
-  QString localPath;             // [snapshot.local] path: directory for store = "local"
+  bool enabled = true;          // [snapshot] enabled
+  QString store = "nats";       // store: nats | s3 | webdav | sftp | local
+  int64_t intervalMs = 0;       // interval: ms between leader snapshots, 0 = off
+  int64_t leaderTtlMs = 30000;  // leader_ttl: lease TTL in ms (>= 1000)
+  SnapshotNatsConfig nats;      // [snapshot.nats]
+  SnapshotS3Config s3;          // [snapshot.s3]
+  QString webdavUrl;            // [snapshot.webdav] url (?dir=&login=&secret=; secret masked)
+  QString sftpUrl;              // [snapshot.sftp] url (sftp://user:pass@host:port/path)
+  QString localPath;            // [snapshot.local] path: directory for store = "local"
 };
 
 struct NatsConfig {
-  QStringList urls;              // [nats] urls: [] means run the embedded server (docs/replication.md#embedded-server)
+  QStringList
+      urls;  // [nats] urls: [] means run the embedded server (docs/replication.md#embedded-server)
   QString subjectPrefix = "harmonylite-change-log";  // subject_prefix
   QString streamPrefix = "harmonylite-changes";      // stream_prefix
   QString bindAddress = ":-1";   // bind_address of the embedded server; ":-1" = random port
@@ -69,41 +71,42 @@ struct NatsConfig {
   QString keyFile;               // key_file: client key (mTLS)
   QString serverBinary;          // server_binary: nats-server program; "" = found on PATH
   // Set from the command line only (-cluster-addr, -cluster-peers, -leaf-servers):
-  QString clusterAddr;           // embedded server's cluster listen address host:port
-  QStringList clusterPeers;      // embedded server's cluster routes (nats://host:port)
-  QStringList leafServers;       // embedded server's leaf-node remotes
+  QString clusterAddr;       // embedded server's cluster listen address host:port
+  QStringList clusterPeers;  // embedded server's cluster routes (nats://host:port)
+  QStringList leafServers;   // embedded server's leaf-node remotes
 };
 
 struct LoggingConfig {
-  bool verbose = false;          // [logging] verbose: debug level
-  QString format = "console";    // format: console | json
+  bool verbose = false;        // [logging] verbose: debug level
+  QString format = "console";  // format: console | json
 };
 
 struct PrometheusConfig {
-  bool enable = false;           // [prometheus] enable
-  QString bind = ":3010";        // bind: host:port (":port" = all interfaces)
+  bool enable = false;                // [prometheus] enable
+  QString bind = ":3010";             // bind: host:port (":port" = all interfaces)
   QString nameSpace = "harmonylite";  // namespace
-  QString subsystem;             // subsystem
+  QString subsystem;                  // subsystem
 };
 
 struct HealthCheckConfig {
-  bool enable = false;           // [health_check] enable
-  QString bind = "0.0.0.0:8090"; // bind
-  QString path = "/health";      // path
-  bool detailed = true;          // detailed: JSON body with per-component state
+  bool enable = false;            // [health_check] enable
+  QString bind = "0.0.0.0:8090";  // bind
+  QString path = "/health";       // path
+  bool detailed = true;           // detailed: JSON body with per-component state
 };
 
 struct Config {
-  QString dbPath;                // db_path: the application's SQLite database (required)
-  uint64_t nodeId = 0;           // node_id: 0 = generated once and persisted (docs/configuration.md#first-run)
-  QString seqMapPath;            // seq_map_path: "" = "<dir of db_path>/seq-map.cbor"
-  bool publish = true;           // publish: false = local changes are not captured at all
-  bool replicate = true;         // replicate: false = remote changes are not applied
-  int scanMaxChanges = 512;      // scan_max_changes: changes read per publish batch (1..100000)
+  QString dbPath;  // db_path: the application's SQLite database (required)
+  uint64_t nodeId =
+      0;  // node_id: 0 = generated once and persisted (docs/configuration.md#first-run)
+  QString seqMapPath;                // seq_map_path: "" = "<dir of db_path>/seq-map.cbor"
+  bool publish = true;               // publish: false = local changes are not captured at all
+  bool replicate = true;             // replicate: false = remote changes are not applied
+  int scanMaxChanges = 512;          // scan_max_changes: changes read per publish batch (1..100000)
   int64_t cleanupIntervalMs = 5000;  // cleanup_interval: ms between cleanups; 0 = at once
-  int64_t sleepTimeoutMs = 0;    // sleep_timeout: idle ms before exiting 0; 0 = off
-  int64_t pollingIntervalMs = 0; // polling_interval: extra polling of the db in ms; 0 = off
-  QStringList ignoreTables;      // ignore_tables (also [sharding] ignore_tables): not replicated
+  int64_t sleepTimeoutMs = 0;        // sleep_timeout: idle ms before exiting 0; 0 = off
+  int64_t pollingIntervalMs = 0;     // polling_interval: extra polling of the db in ms; 0 = off
+  QStringList ignoreTables;  // ignore_tables (also [sharding] ignore_tables): not replicated
 
   ReplicationLogConfig replicationLog;
   SnapshotConfig snapshot;
@@ -143,8 +146,8 @@ Result<LoadedConfig> loadConfigFile(const QString& path);
 // Parses TOML text (for tests and for embedded defaults); `sourceName` is used in messages.
 Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceName);
 
-// First-run defaults (docs/configuration.md#first-run): database and state under `dataDir` (the user's data directory
-// when empty), embedded NATS. Creates `dataDir` when missing.
+// First-run defaults (docs/configuration.md#first-run): database and state under `dataDir` (the
+// user's data directory when empty), embedded NATS. Creates `dataDir` when missing.
 Result<Config> firstRunConfig(const QString& dataDir = QString());
 
 // The user's data directory for the first-run defaults (e.g. ~/.local/share/harmonylite).
@@ -152,8 +155,8 @@ QString defaultDataDir();
 
 // One line of the effective configuration, as the dashboard's Settings page and logs show it.
 struct ConfigEntry {
-  QString key;     // dotted TOML path, e.g. "nats.user_password"
-  QString value;   // as TOML would spell it; secrets are masked ("********" when set)
+  QString key;    // dotted TOML path, e.g. "nats.user_password"
+  QString value;  // as TOML would spell it; secrets are masked ("********" when set)
   bool secret = false;
 };
 

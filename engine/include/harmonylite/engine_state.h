@@ -17,12 +17,15 @@
 
 namespace hl {
 Q_NAMESPACE
+// ShardState and ServerState share value names (Running, Stopped): QML reads them scoped only
+// (Hl.ShardState.Running), never as Hl.Running.
+Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
 
 // The state of one shard's consumer (replication/consumer.h). Transitions:
 //
-//   Stopped ──subscribed──▶ Running ──stream or subscription error──▶ Stopped (retried every second)
-//   Stopped / Running ──next needed message aged out of the stream──▶ NeedsRestore
-//   Stopped / Running ──operator pause──▶ Paused ──operator resume──▶ Running (or Stopped)
+//   Stopped ──subscribed──▶ Running ──stream or subscription error──▶ Stopped (retried every
+//   second) Stopped / Running ──next needed message aged out of the stream──▶ NeedsRestore Stopped
+//   / Running ──operator pause──▶ Paused ──operator resume──▶ Running (or Stopped)
 //
 // NeedsRestore is left only by restoring the node from a snapshot (docs/operations.md).
 enum class ShardState { Stopped, Running, Paused, NeedsRestore };
@@ -47,10 +50,10 @@ QList<QPair<int, ShardState>> shardStatesFromText(const QString& text);
 struct ShardStatus {
   int shard = 0;
   QString stream;
-  quint64 applied = 0;        // last applied (or skipped) stream sequence
-  quint64 received = 0;       // newest sequence delivered to the node
-  qint64 lagMessages = 0;     // messages in the stream not applied yet
-  double lagSeconds = 0;      // age of the oldest message not applied yet (0 when caught up)
+  quint64 applied = 0;     // last applied (or skipped) stream sequence
+  quint64 received = 0;    // newest sequence delivered to the node
+  qint64 lagMessages = 0;  // messages in the stream not applied yet
+  double lagSeconds = 0;   // age of the oldest message not applied yet (0 when caught up)
   ShardState state = ShardState::Stopped;
   QString lastError;
   qint64 appliedChanges = 0;  // remote changes applied since start
@@ -75,16 +78,17 @@ struct ConflictInfo {
   QString loser;
 };
 
-// A node of the cluster as its last status record told (docs/replication.md#health-endpoint): any node shows every node.
+// A node of the cluster as its last status record told (docs/replication.md#health-endpoint): any
+// node shows every node.
 struct PeerStatus {
   uint64_t nodeId = 0;
   QString version;
-  qint64 lastSeenMs = 0;       // when its record arrived (epoch ms)
+  qint64 lastSeenMs = 0;  // when its record arrived (epoch ms)
   bool healthy = false;
   QString reason;
   QString schemaHash;
-  qint64 lagMessages = 0;      // summed over its shards
-  double lagSeconds = 0;       // the largest of its shards
+  qint64 lagMessages = 0;                     // summed over its shards
+  double lagSeconds = 0;                      // the largest of its shards
   QList<QPair<int, ShardState>> shardStates;  // (shard, state) as its record told
 };
 
@@ -97,44 +101,44 @@ struct NodeStatus {
   qint64 walSizeBytes = 0;
   bool dbConnected = false;
   bool natsConnected = false;
-  QString natsServer;          // connected URL
+  QString natsServer;                              // connected URL
   ServerState embeddedServer = ServerState::None;  // None when external servers are used
-  bool cdcInstalled = false;   // capture triggers installed (or publish = false)
+  bool cdcInstalled = false;  // capture triggers installed (or publish = false)
   int tablesTracked = 0;
   QString schemaHash;
-  qint64 pendingChanges = 0;   // captured, not published yet
-  qint64 failedChanges = 0;    // moved to the failed state (too large)
-  qint64 published = 0;        // since start
-  qint64 failedPublishes = 0;  // publish attempts that failed and were retried, since start
-  qint64 natsReconnects = 0;   // since start
-  qint64 lastPublishedMs = 0;  // epoch ms, 0 = never
-  qint64 lastReplicatedMs = 0; // epoch ms, 0 = never
+  qint64 pendingChanges = 0;    // captured, not published yet
+  qint64 failedChanges = 0;     // moved to the failed state (too large)
+  qint64 published = 0;         // since start
+  qint64 failedPublishes = 0;   // publish attempts that failed and were retried, since start
+  qint64 natsReconnects = 0;    // since start
+  qint64 lastPublishedMs = 0;   // epoch ms, 0 = never
+  qint64 lastReplicatedMs = 0;  // epoch ms, 0 = never
   QList<ShardStatus> shards;
   bool publishingPaused = false;
-  qint64 deadLetterCount = 0;             // rows in the dead-letter table
-  qint64 conflictCount = 0;               // rows in the conflict journal
+  qint64 deadLetterCount = 0;               // rows in the dead-letter table
+  qint64 conflictCount = 0;                 // rows in the conflict journal
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
   QList<PeerStatus> cluster;                // every node heard from (this one included)
   bool healthy = false;
-  QString unhealthyReason;     // why not healthy: the first failing check
+  QString unhealthyReason;  // why not healthy: the first failing check
 };
 
 // Something that happened in the engine, told once as it happens (EngineThread::event), so
 // that a host lists it without rediscovering it by comparing status copies.
 struct EngineEvent {
   enum class Kind {
-    NatsConnected,       // text: the server's URL
+    NatsConnected,  // text: the server's URL
     NatsDisconnected,
     ServerStateChanged,  // serverState: the embedded nats-server's new state
     HealthChanged,       // healthy, and text: the reason when unhealthy
     PublishingPaused,
     PublishingResumed,
-    ShardStateChanged,   // shard, shardState, text: the reason
-    ShardError,          // shard, text: an error that did not change the shard's state
-    DeadLettered,        // deadLetter
-    DeadLetterClosed,    // deadLetter.id: retried with success, or discarded
-    ConflictRecorded,    // conflict
+    ShardStateChanged,  // shard, shardState, text: the reason
+    ShardError,         // shard, text: an error that did not change the shard's state
+    DeadLettered,       // deadLetter
+    DeadLetterClosed,   // deadLetter.id: retried with success, or discarded
+    ConflictRecorded,   // conflict
   };
   Kind kind = Kind::HealthChanged;
   int shard = 0;

@@ -41,12 +41,15 @@ class EngineThread final : public QObject {
   // Node controls: queued to the engine thread; each answers with controlDone() and shows in
   // the status model. Controls that lose data need `confirm = true`.
   enum class Control {
-    kPausePublishing, kResumePublishing,   // stop / restart sending local changes
-    kPauseApplying, kResumeApplying,       // per shard (`shard` > 0) or all shards (0)
-    kReconnectNats,                        // drop the NATS connection and connect again
-    kRetryDeadLetter, kDiscardDeadLetter,  // `id` of the dead letter; discard needs confirm
-    kRetryFailedPublishes,                 // failed (too large) changes back to pending
-    kClearConflicts,                       // empties the conflict journal; needs confirm
+    kPausePublishing,
+    kResumePublishing,  // stop / restart sending local changes
+    kPauseApplying,
+    kResumeApplying,  // per shard (`shard` > 0) or all shards (0)
+    kReconnectNats,   // drop the NATS connection and connect again
+    kRetryDeadLetter,
+    kDiscardDeadLetter,     // `id` of the dead letter; discard needs confirm
+    kRetryFailedPublishes,  // failed (too large) changes back to pending
+    kClearConflicts,        // empties the conflict journal; needs confirm
   };
   Q_ENUM(Control)
   void control(Control control, qint64 id = 0, bool confirm = false);

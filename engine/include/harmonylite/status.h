@@ -21,13 +21,13 @@ class [[nodiscard]] Status {
     kOk = 0,
     kInvalidArgument,  // bad input: config, flags, a message from the network
     kNotFound,
-    kIoError,          // disk or file-system failure
-    kCorruption,       // data on disk or wire that cannot be trusted
-    kBusy,             // SQLite busy/locked: retryable
-    kUnavailable,      // a server is unreachable or not ready: retryable
-    kTimeout,          // retryable
-    kPoison,           // a network message that can never be applied (dead-letter it)
-    kInternal,         // a bug or an unexpected library state
+    kIoError,      // disk or file-system failure
+    kCorruption,   // data on disk or wire that cannot be trusted
+    kBusy,         // SQLite busy/locked: retryable
+    kUnavailable,  // a server is unreachable or not ready: retryable
+    kTimeout,      // retryable
+    kPoison,       // a network message that can never be applied (dead-letter it)
+    kInternal,     // a bug or an unexpected library state
   };
 
   Status() = default;
@@ -73,7 +73,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : m_value(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : m_value(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : m_status(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (m_status.isOk()) m_status = Status::internal(QStringLiteral("Result built from OK status"));
   }
@@ -98,8 +98,8 @@ class [[nodiscard]] Result {
 }  // namespace hl
 
 // Returns the Status of `expr` from the calling function when it is not OK.
-#define HL_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    ::hl::Status hl_status_ = (expr);       \
+#define HL_RETURN_IF_ERROR(expr)               \
+  do {                                         \
+    ::hl::Status hl_status_ = (expr);          \
     if (!hl_status_.isOk()) return hl_status_; \
   } while (0)

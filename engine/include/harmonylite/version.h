@@ -7,12 +7,12 @@
 namespace hl {
 
 struct VersionInfo {
-  QString version;     // from `git describe` at build time
-  QString commit;      // full git commit hash, or "unknown"
-  QString buildDate;   // UTC date of the build
-  QString qt;          // runtime Qt version
-  QString sqlite;      // runtime SQLite version
-  QString natsC;       // runtime nats.c version
+  QString version;    // from `git describe` at build time
+  QString commit;     // full git commit hash, or "unknown"
+  QString buildDate;  // UTC date of the build
+  QString qt;         // runtime Qt version
+  QString sqlite;     // runtime SQLite version
+  QString natsC;      // runtime nats.c version
 };
 
 VersionInfo versionInfo();

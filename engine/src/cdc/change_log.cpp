@@ -18,7 +18,9 @@ namespace {
 const QString kChanges = QString::fromLatin1(ChangeLog::kChangesTable);
 const QString kTables = QString::fromLatin1(ChangeLog::kTablesTable);
 
-QString keyColumnName(int i) { return QStringLiteral("k%1").arg(i); }
+QString keyColumnName(int i) {
+  return QStringLiteral("k%1").arg(i);
+}
 
 // NEW."a", NEW."b" (or NEW.rowid) for a trigger.
 QString keyRefs(const TableInfo& t, const char* which) {
@@ -44,9 +46,10 @@ ChangeLog::ChangeLog(SqliteDb& db, SchemaCatalog& catalog)
 
 Status ChangeLog::ensureTables(int keyColumns) {
   HL_RETURN_IF_ERROR(m_db.exec(
-      QStringLiteral("CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
-                     "UNIQUE);"
-                     "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error);")
+      QStringLiteral(
+          "CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
+          "UNIQUE);"
+          "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error);")
           .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges))));
   auto present = m_db.queryInt(
       QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name GLOB 'k[0-9]*'")
@@ -85,15 +88,20 @@ QString ChangeLog::triggerSql(const TableInfo& t, int64_t id, const char* kind) 
   const int n = int(t.keyColumns().size());
   const QString name = quoteIdentifier(QStringLiteral("__harmonylite__t%1_%2").arg(id).arg(kind));
   const QString table = quoteIdentifier(t.name);
-  const QString into = QStringLiteral("INSERT INTO %1(tbl,op,%2)").arg(quoteIdentifier(kChanges), keyTargets(n));
+  const QString into =
+      QStringLiteral("INSERT INTO %1(tbl,op,%2)").arg(quoteIdentifier(kChanges), keyTargets(n));
   const QString kindStr = QLatin1String(kind);
   if (kindStr == QLatin1String("ins")) {
     return QStringLiteral("CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN %3 VALUES(%4,1,%5); END")
-        .arg(name, table, into).arg(id).arg(keyRefs(t, "NEW"));
+        .arg(name, table, into)
+        .arg(id)
+        .arg(keyRefs(t, "NEW"));
   }
   if (kindStr == QLatin1String("del")) {
     return QStringLiteral("CREATE TRIGGER %1 AFTER DELETE ON %2 BEGIN %3 VALUES(%4,3,%5); END")
-        .arg(name, table, into).arg(id).arg(keyRefs(t, "OLD"));
+        .arg(name, table, into)
+        .arg(id)
+        .arg(keyRefs(t, "OLD"));
   }
   // Update: a changed key is a delete of the old key followed by an update of the new one.
   QStringList changed;
@@ -112,12 +120,14 @@ Status ChangeLog::install() {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status().withContext("install change capture");
   int maxKey = 1;
-  for (const TableInfo& t : m_catalog.tables()) maxKey = std::max(maxKey, int(t.keyColumns().size()));
+  for (const TableInfo& t : m_catalog.tables())
+    maxKey = std::max(maxKey, int(t.keyColumns().size()));
   HL_RETURN_IF_ERROR(ensureTables(maxKey).withContext("create change log"));
 
   m_tableNames.clear();
   {
-    auto ids = m_db.prepare(QStringLiteral("SELECT id, name FROM %1").arg(quoteIdentifier(kTables)));
+    auto ids =
+        m_db.prepare(QStringLiteral("SELECT id, name FROM %1").arg(quoteIdentifier(kTables)));
     if (!ids) return ids.status();
     SqliteRows rows(*ids);
     for (const SqliteStmt& row : rows) m_tableNames.insert(row.columnInt(0), row.columnText(1));
@@ -129,7 +139,8 @@ Status ChangeLog::install() {
     auto id = tableId(t.name);
     if (!id) return id.status();
     for (const char* kind : {"ins", "upd", "del"})
-      desired.insert(QStringLiteral("__harmonylite__t%1_%2").arg(*id).arg(kind), triggerSql(t, *id, kind));
+      desired.insert(QStringLiteral("__harmonylite__t%1_%2").arg(*id).arg(kind),
+                     triggerSql(t, *id, kind));
     if (!t.hasDeclaredPk() && !m_warnedNoKey.contains(t.name)) {
       m_warnedNoKey.insert(t.name);
       qCWarning(lcCdc).noquote() << "table" << t.name
@@ -187,9 +198,9 @@ Status ChangeLog::removeTriggers() {
 }
 
 Status ChangeLog::uninstall(SqliteDb& db) {
-  auto objects = db.prepare(QStringLiteral(
-      "SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'table') AND "
-      "substr(name, 1, 15) = '__harmonylite__' ORDER BY type = 'table'"));
+  auto objects = db.prepare(
+      QStringLiteral("SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'table') AND "
+                     "substr(name, 1, 15) = '__harmonylite__' ORDER BY type = 'table'"));
   if (!objects) return objects.status();
   QList<QPair<QString, QString>> drop;
   {
@@ -200,9 +211,9 @@ Status ChangeLog::uninstall(SqliteDb& db) {
   auto txn = SqliteTxn::begin(db);
   if (!txn) return txn.status();
   for (const auto& [type, name] : drop) {
-    HL_RETURN_IF_ERROR(db.exec(QStringLiteral("DROP %1 IF EXISTS %2")
-                                   .arg(type == QLatin1String("table") ? "TABLE" : "TRIGGER",
-                                        quoteIdentifier(name))));
+    HL_RETURN_IF_ERROR(db.exec(
+        QStringLiteral("DROP %1 IF EXISTS %2")
+            .arg(type == QLatin1String("table") ? "TABLE" : "TRIGGER", quoteIdentifier(name))));
   }
   return txn->commit();
 }
@@ -265,8 +276,9 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
 }
 
 Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId) {
-  auto scan = m_db.prepare(QStringLiteral("SELECT id, tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
-                               .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
+  auto scan =
+      m_db.prepare(QStringLiteral("SELECT id, tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
+                       .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
   if (!scan) return scan.status();
   HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
   QList<PendingKey> out;
@@ -292,7 +304,8 @@ Status ChangeLog::markPublished(const QList<int64_t>& ids) {
     if (!begun) return begun.status().withContext("mark published");
     txn.emplace(std::move(*begun));
   }
-  auto upd = m_db.cached(QStringLiteral("UPDATE %1 SET state = 1 WHERE id = ?").arg(quoteIdentifier(kChanges)));
+  auto upd = m_db.cached(
+      QStringLiteral("UPDATE %1 SET state = 1 WHERE id = ?").arg(quoteIdentifier(kChanges)));
   if (!upd) return upd.status();
   for (int64_t id : ids) {
     HL_RETURN_IF_ERROR((*upd)->bindInt(1, id));
@@ -302,8 +315,8 @@ Status ChangeLog::markPublished(const QList<int64_t>& ids) {
 }
 
 Status ChangeLog::markFailed(int64_t id, const QString& reason) {
-  auto upd = m_db.prepare(
-      QStringLiteral("UPDATE %1 SET state = 2, error = ? WHERE id = ?").arg(quoteIdentifier(kChanges)));
+  auto upd = m_db.prepare(QStringLiteral("UPDATE %1 SET state = 2, error = ? WHERE id = ?")
+                              .arg(quoteIdentifier(kChanges)));
   if (!upd) return upd.status();
   HL_RETURN_IF_ERROR(upd->bindText(1, reason.toUtf8()));
   HL_RETURN_IF_ERROR(upd->bindInt(2, id));
@@ -311,27 +324,30 @@ Status ChangeLog::markFailed(int64_t id, const QString& reason) {
 }
 
 Result<int> ChangeLog::cleanup() {
-  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1)")
-                                   .arg(quoteIdentifier(kChanges))));
+  HL_RETURN_IF_ERROR(
+      m_db.exec(QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1)")
+                    .arg(quoteIdentifier(kChanges))));
   return m_db.changes();
 }
 
 Result<ChangeLog::Retried> ChangeLog::retryFailed() {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
-  auto first = m_db.queryInt(
-      QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 2").arg(quoteIdentifier(kChanges)));
+  auto first = m_db.queryInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 2")
+                                 .arg(quoteIdentifier(kChanges)));
   if (!first) return first.status();
-  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, error = NULL WHERE state = 2")
-                                   .arg(quoteIdentifier(kChanges))));
+  HL_RETURN_IF_ERROR(
+      m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, error = NULL WHERE state = 2")
+                    .arg(quoteIdentifier(kChanges))));
   Retried r{m_db.changes(), *first};
   HL_RETURN_IF_ERROR(txn->commit());
   return r;
 }
 
 Result<int64_t> ChangeLog::echoMark() {
-  auto hasLog = m_db.queryInt(QStringLiteral(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '__harmonylite__changes'"));
+  auto hasLog =
+      m_db.queryInt(QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                                   "name = '__harmonylite__changes'"));
   if (!hasLog) return hasLog.status();
   if (*hasLog == 0) return int64_t(-1);
   return maxChangeId();
@@ -339,23 +355,28 @@ Result<int64_t> ChangeLog::echoMark() {
 
 Status ChangeLog::dropEcho(int64_t mark) {
   if (mark < 0) return Status::ok();
-  return m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(quoteIdentifier(kChanges)).arg(mark));
+  return m_db.exec(
+      QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(quoteIdentifier(kChanges)).arg(mark));
 }
 
 Result<int64_t> ChangeLog::pendingCount() {
-  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM %1 WHERE state IS NULL").arg(quoteIdentifier(kChanges)));
+  return m_db.queryInt(
+      QStringLiteral("SELECT count(*) FROM %1 WHERE state IS NULL").arg(quoteIdentifier(kChanges)));
 }
 
 Result<int64_t> ChangeLog::failedCount() {
-  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM %1 WHERE state = 2").arg(quoteIdentifier(kChanges)));
+  return m_db.queryInt(
+      QStringLiteral("SELECT count(*) FROM %1 WHERE state = 2").arg(quoteIdentifier(kChanges)));
 }
 
 Result<int64_t> ChangeLog::maxChangeId() {
-  return m_db.queryInt(QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(quoteIdentifier(kChanges)));
+  return m_db.queryInt(
+      QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(quoteIdentifier(kChanges)));
 }
 
 Status removeCaptureObjects(const QString& dbPath) {
-  if (!QFileInfo::exists(dbPath)) return Status::notFound(QStringLiteral("database %1 does not exist").arg(dbPath));
+  if (!QFileInfo::exists(dbPath))
+    return Status::notFound(QStringLiteral("database %1 does not exist").arg(dbPath));
   auto db = SqliteDb::open(dbPath, SqliteDb::Options{false, false, 5000});
   if (!db) return db.status();
   return ChangeLog::uninstall(*db).withContext(QStringLiteral("cleanup of %1").arg(dbPath));

@@ -42,10 +42,10 @@ struct PendingChange {
   int64_t id = 0;
   ChangeType type = ChangeType::kInsert;
   QString table;
-  RowImage key;  // key columns and values, in key order
+  RowImage key;       // key columns and values, in key order
   QByteArray rowKey;  // rowKeyOf(): the shard key (docs/wire-format.md#shard) and row identity
-  RowImage row;  // the row image to send: every stored column, plus "rowid" for rowid tables;
-                 // for a delete, the key only
+  RowImage row;       // the row image to send: every stored column, plus "rowid" for rowid tables;
+                      // for a delete, the key only
 };
 
 class ChangeLog {
@@ -107,11 +107,12 @@ class ChangeLog {
   QString triggerSql(const TableInfo& t, int64_t id, const char* kind) const;
   // The id, table and key columns of a log row read by a scan (`first` = column of k0);
   // nullptr when its table is no longer watched.
-  const TableInfo* keyOfScan(const SqliteStmt& scan, int first, RowImage* key, QByteArray* rowKey) const;
+  const TableInfo* keyOfScan(const SqliteStmt& scan, int first, RowImage* key,
+                             QByteArray* rowKey) const;
 
   SqliteDb& m_db;
   SchemaCatalog& m_catalog;
-  int m_keyColumns = 0;  // k0..k(n-1) present in the changes table
+  int m_keyColumns = 0;                  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name
   RowReader m_rows;
   QSet<QString> m_warnedNoKey;  // tables without a declared key, warned about once

@@ -16,10 +16,10 @@
 #include <QUrl>
 #include <QUrlQuery>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <limits>
 #include <string>
-#include <toml++/toml.h>
 
 #include "harmonylite/config.h"
 
@@ -31,26 +31,38 @@ const QSet<QString> kLogFormats = {"console", "json"};
 
 // Tables whose keys we know; any other table is an unknown key.
 const QSet<QString> kKnownTables = {
-    "replication_log", "snapshot", "snapshot.nats", "snapshot.s3", "snapshot.webdav",
-    "snapshot.sftp", "snapshot.local", "nats", "logging", "prometheus", "health_check",
-    "sharding"};
+    "replication_log", "snapshot",      "snapshot.nats",  "snapshot.s3",
+    "snapshot.webdav", "snapshot.sftp", "snapshot.local", "nats",
+    "logging",         "prometheus",    "health_check",   "sharding"};
 
 QString typeName(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
-QString qs(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+QString qs(std::string_view s) {
+  return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
 
 // Validates "host:port" or ":port" (port 0..65535). `allowRandom` admits ":-1".
 bool validBind(const QString& bind, bool allowRandom) {
@@ -65,13 +77,15 @@ bool validBind(const QString& bind, bool allowRandom) {
 
 class ConfigReader {
  public:
-  ConfigReader(const toml::table& root, QString source) : m_root(root), m_source(std::move(source)) {}
+  ConfigReader(const toml::table& root, QString source)
+      : m_root(root), m_source(std::move(source)) {}
 
   const Status& status() const { return m_status; }
   // Warnings in the order of the file (toml++ iterates tables by key).
   QList<ConfigWarning> takeWarnings() {
-    std::stable_sort(m_warnings.begin(), m_warnings.end(),
-                     [](const ConfigWarning& a, const ConfigWarning& b) { return a.line < b.line; });
+    std::stable_sort(
+        m_warnings.begin(), m_warnings.end(),
+        [](const ConfigWarning& a, const ConfigWarning& b) { return a.line < b.line; });
     return std::move(m_warnings);
   }
 
@@ -197,11 +211,9 @@ class ConfigReader {
       }
       if (m_known.contains(path)) continue;
       const int line = int(node.source().begin.line);
-      m_warnings.append({path, line,
-                         QStringLiteral("%1:%2: unknown key \"%3\" ignored")
-                             .arg(m_source)
-                             .arg(line)
-                             .arg(path)});
+      m_warnings.append(
+          {path, line,
+           QStringLiteral("%1:%2: unknown key \"%3\" ignored").arg(m_source).arg(line).arg(path)});
     }
   }
 
@@ -337,7 +349,9 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
 
 }  // namespace
 
-QString Config::stateDir() const { return QFileInfo(dbPath).absolutePath(); }
+QString Config::stateDir() const {
+  return QFileInfo(dbPath).absolutePath();
+}
 
 QString Config::effectiveSeqMapPath() const {
   return seqMapPath.isEmpty() ? QDir(stateDir()).filePath("seq-map.cbor") : seqMapPath;
@@ -375,8 +389,8 @@ Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceNa
                                        .arg(e.source().begin.line)
                                        .arg(qs(e.description())));
   }
-  const QString baseDir = sourceName.isEmpty() ? QDir::currentPath()
-                                                : QFileInfo(sourceName).absolutePath();
+  const QString baseDir =
+      sourceName.isEmpty() ? QDir::currentPath() : QFileInfo(sourceName).absolutePath();
   return readConfig(root, sourceName, baseDir);
 }
 
@@ -420,8 +434,9 @@ Result<uint64_t> resolveNodeId(const Config& config) {
   }
   if (!QDir().mkpath(config.stateDir()))
     return Status::ioError(QStringLiteral("cannot create %1").arg(config.stateDir()));
-  // Random, not derived from the machine id: cloned images must not share ids (docs/configuration.md#first-run).
-  // Kept below 2^31 so that it prints the same in every tool and fits Go's int on any platform.
+  // Random, not derived from the machine id: cloned images must not share ids
+  // (docs/configuration.md#first-run). Kept below 2^31 so that it prints the same in every tool and
+  // fits Go's int on any platform.
   const uint64_t id = 1 + QRandomGenerator::system()->bounded(quint32(0x7ffffffe));
   QSaveFile out(path);
   if (!out.open(QIODevice::WriteOnly) || out.write(QByteArray::number(quint64(id)) + '\n') < 0 ||
@@ -447,7 +462,9 @@ QString tomlList(const QStringList& l) {
   for (const QString& s : l) quoted << tomlString(s);
   return '[' + quoted.join(", ") + ']';
 }
-QString tomlBool(bool b) { return b ? QStringLiteral("true") : QStringLiteral("false"); }
+QString tomlBool(bool b) {
+  return b ? QStringLiteral("true") : QStringLiteral("false");
+}
 
 // The password of "scheme://user:password@host/..." and a "secret=" query item, masked.
 QString maskUrl(const QString& url) {
@@ -467,7 +484,9 @@ QString maskUrl(const QString& url) {
 
 QList<ConfigEntry> describeConfig(const Config& c) {
   QList<ConfigEntry> out;
-  auto add = [&out](const char* key, const QString& value) { out.append({QString::fromLatin1(key), value, false}); };
+  auto add = [&out](const char* key, const QString& value) {
+    out.append({QString::fromLatin1(key), value, false});
+  };
   auto secret = [&out](const char* key, const QString& value) {
     out.append({QString::fromLatin1(key), value.isEmpty() ? QStringLiteral("\"\"") : kMask, true});
   };

@@ -19,19 +19,24 @@ QMutex g_writeMutex;
 
 const char* levelName(QtMsgType type, bool shortForm) {
   switch (type) {
-    case QtDebugMsg: return shortForm ? "DBG" : "debug";
-    case QtInfoMsg: return shortForm ? "INF" : "info";
-    case QtWarningMsg: return shortForm ? "WRN" : "warn";
-    case QtCriticalMsg: return shortForm ? "ERR" : "error";
-    case QtFatalMsg: return shortForm ? "FTL" : "fatal";
+    case QtDebugMsg:
+      return shortForm ? "DBG" : "debug";
+    case QtInfoMsg:
+      return shortForm ? "INF" : "info";
+    case QtWarningMsg:
+      return shortForm ? "WRN" : "warn";
+    case QtCriticalMsg:
+      return shortForm ? "ERR" : "error";
+    case QtFatalMsg:
+      return shortForm ? "FTL" : "fatal";
   }
   return "info";
 }
 
 void handler(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
   const QByteArray line =
-      formatLogLine(LogFormat(g_format.load()), type, ctx.category ? ctx.category : "default",
-                    msg, g_nodeId.load(), QDateTime::currentDateTimeUtc()) +
+      formatLogLine(LogFormat(g_format.load()), type, ctx.category ? ctx.category : "default", msg,
+                    g_nodeId.load(), QDateTime::currentDateTimeUtc()) +
       '\n';
   {
     QMutexLocker lock(&g_writeMutex);
@@ -73,6 +78,8 @@ void installLogHandler(LogFormat format, bool verbose) {
   qInstallMessageHandler(handler);
 }
 
-void setLogNodeId(uint64_t nodeId) { g_nodeId.store(nodeId); }
+void setLogNodeId(uint64_t nodeId) {
+  g_nodeId.store(nodeId);
+}
 
 }  // namespace hl

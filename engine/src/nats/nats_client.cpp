@@ -77,7 +77,9 @@ struct NatsSink {
   static void onError(natsConnection*, natsSubscription* sub, natsStatus err, void* c) {
     auto* s = static_cast<NatsSink*>(c);
     const QString text = QString::fromUtf8(natsStatus_GetText(err));
-    s->post([t = s->target, text, sub] { emit t->asyncError(text, sub ? t->shardOfSubscription(sub) : 0); });
+    s->post([t = s->target, text, sub] {
+      emit t->asyncError(text, sub ? t->shardOfSubscription(sub) : 0);
+    });
   }
   static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
     auto* s = static_cast<NatsSink*>(c);
@@ -162,16 +164,19 @@ void NatsClient::deliverStatusRecords() {
 
 Status NatsClient::publishStatusRecord(const QByteArray& json) {
   if (!m_nc) return Status::unavailable("not connected");
-  const QByteArray subject = QStringLiteral("%1-status.%2").arg(m_config.nats.streamPrefix).arg(m_config.nodeId).toUtf8();
-  return fromNats(natsConnection_Publish(m_nc.get(), subject.constData(), json.constData(), int(json.size())),
-                  "publish status record");
+  const QByteArray subject =
+      QStringLiteral("%1-status.%2").arg(m_config.nats.streamPrefix).arg(m_config.nodeId).toUtf8();
+  return fromNats(
+      natsConnection_Publish(m_nc.get(), subject.constData(), json.constData(), int(json.size())),
+      "publish status record");
 }
 
 Status NatsClient::subscribeStatusRecords() {
   if (!m_nc) return Status::unavailable("not connected");
   const QByteArray subject = QStringLiteral("%1-status.*").arg(m_config.nats.streamPrefix).toUtf8();
   natsSubscription* sub = nullptr;
-  HL_RETURN_IF_ERROR(fromNats(natsConnection_Subscribe(&sub, m_nc.get(), subject.constData(), &NatsSink::onStatusRecord, m_sink),
+  HL_RETURN_IF_ERROR(fromNats(natsConnection_Subscribe(&sub, m_nc.get(), subject.constData(),
+                                                       &NatsSink::onStatusRecord, m_sink),
                               "subscribe to status records"));
   m_statusSub.reset(sub);
   return Status::ok();
@@ -190,11 +195,13 @@ Status NatsClient::makeOptions(NatsOptionsPtr* out) {
   std::vector<const char*> ptrs;
   for (const QString& u : m_urls) urls.push_back(u.toUtf8());
   for (const QByteArray& u : urls) ptrs.push_back(u.constData());
-  HL_RETURN_IF_ERROR(fromNats(natsOptions_SetServers(opts.get(), ptrs.data(), int(ptrs.size())), "nats.urls"));
+  HL_RETURN_IF_ERROR(
+      fromNats(natsOptions_SetServers(opts.get(), ptrs.data(), int(ptrs.size())), "nats.urls"));
   const QByteArray name = QStringLiteral("harmonylite-node-%1").arg(m_config.nodeId).toUtf8();
   natsOptions_SetName(opts.get(), name.constData());
   natsOptions_SetTimeout(opts.get(), 2000);
-  natsOptions_SetMaxReconnect(opts.get(), -1);  // an outage never ends the process (docs/replication.md#nats)
+  natsOptions_SetMaxReconnect(opts.get(),
+                              -1);  // an outage never ends the process (docs/replication.md#nats)
   natsOptions_SetReconnectWait(opts.get(), std::max(100, n.reconnectWaitSeconds * 1000));
   natsOptions_SetPingInterval(opts.get(), 5000);
   natsOptions_SetMaxPingsOut(opts.get(), 3);
@@ -207,20 +214,22 @@ Status NatsClient::makeOptions(NatsOptionsPtr* out) {
   if (!n.seedFile.isEmpty()) {
     auto pub = nkeyPublicKeyFromSeedFile(n.seedFile);
     if (!pub) return pub.status().withContext("nats.seed_file");
-    HL_RETURN_IF_ERROR(fromNats(natsOptions_SetNKeyFromSeed(opts.get(), pub->constData(),
-                                                            n.seedFile.toUtf8().constData()),
-                                "nats.seed_file " + n.seedFile));
+    HL_RETURN_IF_ERROR(fromNats(
+        natsOptions_SetNKeyFromSeed(opts.get(), pub->constData(), n.seedFile.toUtf8().constData()),
+        "nats.seed_file " + n.seedFile));
   }
   if (!n.caFile.isEmpty()) {
     natsOptions_SetSecure(opts.get(), true);
-    HL_RETURN_IF_ERROR(fromNats(natsOptions_LoadCATrustedCertificates(opts.get(), n.caFile.toUtf8().constData()),
-                                "nats.ca_file " + n.caFile));
+    HL_RETURN_IF_ERROR(
+        fromNats(natsOptions_LoadCATrustedCertificates(opts.get(), n.caFile.toUtf8().constData()),
+                 "nats.ca_file " + n.caFile));
   }
   if (!n.certFile.isEmpty() || !n.keyFile.isEmpty()) {
     natsOptions_SetSecure(opts.get(), true);
-    HL_RETURN_IF_ERROR(fromNats(natsOptions_LoadCertificatesChain(opts.get(), n.certFile.toUtf8().constData(),
-                                                                  n.keyFile.toUtf8().constData()),
-                                "nats.cert_file/key_file"));
+    HL_RETURN_IF_ERROR(
+        fromNats(natsOptions_LoadCertificatesChain(opts.get(), n.certFile.toUtf8().constData(),
+                                                   n.keyFile.toUtf8().constData()),
+                 "nats.cert_file/key_file"));
   }
   natsOptions_SetDisconnectedCB(opts.get(), &NatsSink::onDisconnected, m_sink);
   natsOptions_SetReconnectedCB(opts.get(), &NatsSink::onReconnected, m_sink);
@@ -240,9 +249,11 @@ Status NatsClient::connect() {
     // nats.c then only sees a protocol error. Name the likely cause.
     const NatsConfig& n = m_config.nats;
     if (s == NATS_PROTOCOL_ERROR && !n.caFile.isEmpty() && n.certFile.isEmpty())
-      st = Status(st.code(), st.message() + QStringLiteral(
-                                 " (the server closed the TLS connection: if it requires client "
-                                 "certificates, set nats.cert_file and nats.key_file)"));
+      st =
+          Status(st.code(),
+                 st.message() +
+                     QStringLiteral(" (the server closed the TLS connection: if it requires client "
+                                    "certificates, set nats.cert_file and nats.key_file)"));
     return st;
   }
   m_nc.reset(nc);
@@ -269,7 +280,9 @@ QString NatsClient::connectedUrl() const {
   return QString::fromUtf8(buf);
 }
 
-int64_t NatsClient::maxPayload() const { return m_nc ? natsConnection_GetMaxPayload(m_nc.get()) : 0; }
+int64_t NatsClient::maxPayload() const {
+  return m_nc ? natsConnection_GetMaxPayload(m_nc.get()) : 0;
+}
 
 Status NatsClient::ensureStreams() {
   const ReplicationLogConfig& rl = m_config.replicationLog;
@@ -310,7 +323,11 @@ Status NatsClient::ensureStreams() {
     const jsStreamConfig* live = info->Config;
     QStringList diffs;
     auto differ = [&](const char* name, auto a, auto b) {
-      if (a != b) diffs << QStringLiteral("%1 %2 (want %3)").arg(QLatin1String(name)).arg(qint64(a)).arg(qint64(b));
+      if (a != b)
+        diffs << QStringLiteral("%1 %2 (want %3)")
+                     .arg(QLatin1String(name))
+                     .arg(qint64(a))
+                     .arg(qint64(b));
     };
     differ("max_msgs", live->MaxMsgs, cfg.MaxMsgs);
     differ("replicas", live->Replicas, cfg.Replicas);
@@ -323,8 +340,9 @@ Status NatsClient::ensureStreams() {
       diffs << QStringLiteral("subjects differ (want %1)").arg(QString::fromUtf8(subject));
     if (diffs.isEmpty()) continue;
     if (!rl.updateExisting) {
-      qCWarning(lcNats).noquote() << "stream" << stream << "differs from the configuration:"
-                                  << diffs.join(", ") << "- using it as it is (update_existing = false)";
+      qCWarning(lcNats).noquote() << "stream" << stream
+                                  << "differs from the configuration:" << diffs.join(", ")
+                                  << "- using it as it is (update_existing = false)";
       continue;
     }
     jsStreamInfo* updated = nullptr;
@@ -339,7 +357,8 @@ Status NatsClient::ensureStreams() {
 Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = jsErrCode(0);
-  const natsStatus s = js_GetStreamInfo(&si, m_js.get(), stream.toUtf8().constData(), nullptr, &jerr);
+  const natsStatus s =
+      js_GetStreamInfo(&si, m_js.get(), stream.toUtf8().constData(), nullptr, &jerr);
   JsStreamInfoPtr info(si);
   HL_RETURN_IF_ERROR(fromNats(s, "stream info " + stream, jerr));
   *firstSeq = info->State.FirstSeq;
@@ -352,8 +371,9 @@ Status NatsClient::publishAsync(const QString& subject, const QByteArray& data,
   if (!m_js) return Status::unavailable("not connected");
   natsMsg* msg = nullptr;
   const QByteArray subj = subject.toUtf8();
-  HL_RETURN_IF_ERROR(fromNats(natsMsg_Create(&msg, subj.constData(), nullptr, data.constData(), int(data.size())),
-                              "create message"));
+  HL_RETURN_IF_ERROR(
+      fromNats(natsMsg_Create(&msg, subj.constData(), nullptr, data.constData(), int(data.size())),
+               "create message"));
   NatsMsgPtr owned(msg);
   for (const auto& [k, v] : headers) natsMsgHeader_Set(msg, k.constData(), v.constData());
   jsPubOptions po;
@@ -386,13 +406,16 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   so.Config.AckWait = int64_t(60) * 1000 * 1000 * 1000;
   so.Config.MaxAckPending = 20000;
   so.Config.FlowControl = true;
-  so.Config.Heartbeat = int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (docs/replication.md#nats)
+  so.Config.Heartbeat =
+      int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (docs/replication.md#nats)
   so.Config.InactiveThreshold = int64_t(60) * 1000 * 1000 * 1000;
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);
-  const natsStatus s = js_Subscribe(&sub, m_js.get(), subject.constData(), &NatsSink::onMessage, closure,
-                                    nullptr, &so, &jerr);
-  HL_RETURN_IF_ERROR(fromNats(s, QStringLiteral("subscribe to %1 from %2").arg(QString::fromUtf8(stream)).arg(startSeq), jerr));
+  const natsStatus s = js_Subscribe(&sub, m_js.get(), subject.constData(), &NatsSink::onMessage,
+                                    closure, nullptr, &so, &jerr);
+  HL_RETURN_IF_ERROR(fromNats(
+      s, QStringLiteral("subscribe to %1 from %2").arg(QString::fromUtf8(stream)).arg(startSeq),
+      jerr));
   natsSubscription_SetPendingLimits(sub, -1, -1);
   m_subs[size_t(shard)].reset(sub);
   return Status::ok();

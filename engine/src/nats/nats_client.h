@@ -1,11 +1,12 @@
-// NatsClient: the node's NATS connection, its JetStream context, the change streams (docs/wire-format.md#streams),
-// asynchronous publishing (docs/replication.md#publishing) and push subscriptions (docs/replication.md#applying).
+// NatsClient: the node's NATS connection, its JetStream context, the change streams
+// (docs/wire-format.md#streams), asynchronous publishing (docs/replication.md#publishing) and push
+// subscriptions (docs/replication.md#applying).
 //
 // Thread: created, used and destroyed on the engine thread, which owns every nats.c handle.
 // nats.c calls back on its own threads; those callbacks only copy what they need and post it
-// to this object with a queued call (docs/architecture.md#threads), through a Sink that outlives the
-// connection so that a late callback never touches a destroyed object.
-// Security: passwords, seeds and keys are passed to nats.c and never logged.
+// to this object with a queued call (docs/architecture.md#threads), through a Sink that outlives
+// the connection so that a late callback never touches a destroyed object. Security: passwords,
+// seeds and keys are passed to nats.c and never logged.
 #pragma once
 
 #include <QByteArray>
@@ -31,19 +32,19 @@ struct IncomingMessage {
   qint64 timestampNs = 0;
   quint64 numPending = 0;  // messages in the stream after this one, for this consumer
   QByteArray data;
-  QByteArray replyTo;      // the ack subject
-  QByteArray seenSeq;      // Hl-Seen-Seq header of our senders ("" from Go senders)
-  QByteArray msgId;        // Nats-Msg-Id header of our senders: "<node id>-<change id>"
-  int publishRound = 0;    // set on arrival: the publisher's newest round at that moment
+  QByteArray replyTo;    // the ack subject
+  QByteArray seenSeq;    // Hl-Seen-Seq header of our senders ("" from Go senders)
+  QByteArray msgId;      // Nats-Msg-Id header of our senders: "<node id>-<change id>"
+  int publishRound = 0;  // set on arrival: the publisher's newest round at that moment
 };
 
 // The outcome of one asynchronous publish.
 struct PublishResult {
-  qint64 token = 0;        // the change id, from the message's Nats-Msg-Id "<node>-<change id>"
+  qint64 token = 0;  // the change id, from the message's Nats-Msg-Id "<node>-<change id>"
   bool ok = false;
   bool duplicate = false;
   quint64 streamSeq = 0;
-  QString error;           // when !ok
+  QString error;  // when !ok
 };
 
 class NatsClient final : public QObject {
@@ -61,7 +62,8 @@ class NatsClient final : public QObject {
   natsConnection* connection() const { return m_nc.get(); }
   jsCtx* jetStream() const { return m_js.get(); }
 
-  // Creates or checks the stream of every shard (docs/wire-format.md#streams); retried by the caller.
+  // Creates or checks the stream of every shard (docs/wire-format.md#streams); retried by the
+  // caller.
   Status ensureStreams();
   // First and last sequence of a stream.
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq);
@@ -76,8 +78,9 @@ class NatsClient final : public QObject {
   Status subscribe(int shard, quint64 startSeq, quint64 generation);
   void unsubscribe(int shard);
   void unsubscribeAll();
-  // Status records (docs/replication.md#health-endpoint): every node publishes on <stream_prefix>-status.<node id> and
-  // listens to all of them (core NATS, no stream: only the live picture matters).
+  // Status records (docs/replication.md#health-endpoint): every node publishes on
+  // <stream_prefix>-status.<node id> and listens to all of them (core NATS, no stream: only the
+  // live picture matters).
   Status publishStatusRecord(const QByteArray& json);
   Status subscribeStatusRecords();
   // Acknowledges every message of the subscription up to and including the one of `replyTo`.

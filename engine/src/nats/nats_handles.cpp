@@ -13,20 +13,26 @@ Status fromNats(natsStatus s, const QString& op, jsErrCode jerr) {
     if (!msg.contains(d)) msg += QStringLiteral(": ") + d;
   }
   switch (s) {
-    case NATS_TIMEOUT: return Status::timeout(msg);
+    case NATS_TIMEOUT:
+      return Status::timeout(msg);
     case NATS_CONNECTION_CLOSED:
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NO_SERVER:
     case NATS_NO_RESPONDERS:
     case NATS_STALE_CONNECTION:
     case NATS_IO_ERROR:
-    case NATS_SLOW_CONSUMER: return Status::unavailable(msg);
-    case NATS_NOT_FOUND: return Status::notFound(msg);
+    case NATS_SLOW_CONSUMER:
+      return Status::unavailable(msg);
+    case NATS_NOT_FOUND:
+      return Status::notFound(msg);
     case NATS_INVALID_ARG:
-    case NATS_MAX_PAYLOAD: return Status::invalidArgument(msg);
+    case NATS_MAX_PAYLOAD:
+      return Status::invalidArgument(msg);
     case NATS_CONNECTION_AUTH_FAILED:
-    case NATS_NOT_PERMITTED: return Status::invalidArgument(msg);
-    default: return Status::internal(msg);
+    case NATS_NOT_PERMITTED:
+      return Status::invalidArgument(msg);
+    default:
+      return Status::internal(msg);
   }
 }
 

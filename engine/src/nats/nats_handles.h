@@ -1,8 +1,8 @@
 // RAII owners for nats.c handles and the conversion of nats.c errors into Status.
 //
 // Each alias is a std::unique_ptr whose deleter calls the matching nats.c destroy function.
-// Thread: nats.c handles are created, used and destroyed on the engine thread (docs/architecture.md#threads);
-// nats.c's own threads only run callbacks, which record and post.
+// Thread: nats.c handles are created, used and destroyed on the engine thread
+// (docs/architecture.md#threads); nats.c's own threads only run callbacks, which record and post.
 #pragma once
 
 #include <nats/nats.h>
@@ -20,16 +20,36 @@ namespace hl {
 Status fromNats(natsStatus s, const QString& op, jsErrCode jerr = jsErrCode(0));
 
 namespace natsdel {
-struct Connection { void operator()(natsConnection* p) const { natsConnection_Destroy(p); } };
-struct Options { void operator()(natsOptions* p) const { natsOptions_Destroy(p); } };
-struct Js { void operator()(jsCtx* p) const { jsCtx_Destroy(p); } };
-struct Subscription { void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); } };
-struct Msg { void operator()(natsMsg* p) const { natsMsg_Destroy(p); } };
-struct StreamInfo { void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); } };
-struct ConsumerInfo { void operator()(jsConsumerInfo* p) const { jsConsumerInfo_Destroy(p); } };
-struct PubAck { void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); } };
-struct Kv { void operator()(kvStore* p) const { kvStore_Destroy(p); } };
-struct KvEntry { void operator()(kvEntry* p) const { kvEntry_Destroy(p); } };
+struct Connection {
+  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
+};
+struct Options {
+  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
+};
+struct Js {
+  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
+};
+struct Subscription {
+  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
+};
+struct Msg {
+  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
+};
+struct StreamInfo {
+  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
+};
+struct ConsumerInfo {
+  void operator()(jsConsumerInfo* p) const { jsConsumerInfo_Destroy(p); }
+};
+struct PubAck {
+  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
+};
+struct Kv {
+  void operator()(kvStore* p) const { kvStore_Destroy(p); }
+};
+struct KvEntry {
+  void operator()(kvEntry* p) const { kvEntry_Destroy(p); }
+};
 }  // namespace natsdel
 
 using NatsConnectionPtr = std::unique_ptr<natsConnection, natsdel::Connection>;

@@ -18,7 +18,8 @@ uint16_t crc16(const QByteArray& data) {  // CRC-16/XMODEM, as the nkeys library
   uint16_t crc = 0;
   for (char c : data) {
     crc ^= uint16_t(uint8_t(c)) << 8;
-    for (int i = 0; i < 8; ++i) crc = (crc & 0x8000) ? uint16_t((crc << 1) ^ 0x1021) : uint16_t(crc << 1);
+    for (int i = 0; i < 8; ++i)
+      crc = (crc & 0x8000) ? uint16_t((crc << 1) ^ 0x1021) : uint16_t(crc << 1);
   }
   return crc;
 }
@@ -85,8 +86,8 @@ Result<QByteArray> nkeyPublicKeyFromSeed(const QByteArray& seed) {
   const uint8_t b0 = uint8_t(raw[0]), b1 = uint8_t(raw[1]);
   const uint8_t type = uint8_t(((b0 & 7) << 5) | ((b1 & 0xf8) >> 3));
   if ((b0 & 0xf8) != kPrefixSeed) return Status::invalidArgument("not an NKey seed");
-  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
-                                               reinterpret_cast<const unsigned char*>(raw.constData() + 2), 32);
+  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.constData() + 2), 32);
   OPENSSL_cleanse(raw.data(), size_t(raw.size()));
   if (!key) return Status::internal("Ed25519 key from seed failed");
   unsigned char pub[32];
@@ -105,7 +106,8 @@ Result<QByteArray> nkeyPublicKeyFromSeedFile(const QString& path) {
   if (!f.open(QIODevice::ReadOnly))
     return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
   QByteArray text = f.readAll();
-  Result<QByteArray> result = Status::invalidArgument(QStringLiteral("%1 holds no NKey seed").arg(path));
+  Result<QByteArray> result =
+      Status::invalidArgument(QStringLiteral("%1 holds no NKey seed").arg(path));
   for (const QByteArray& line : text.split('\n')) {
     const QByteArray t = line.trimmed();
     if (t.startsWith('S') && t.size() >= 50) {

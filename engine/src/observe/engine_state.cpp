@@ -7,35 +7,47 @@ namespace hl {
 
 QString stateName(ShardState state) {
   switch (state) {
-    case ShardState::Stopped: return QStringLiteral("stopped");
-    case ShardState::Running: return QStringLiteral("running");
-    case ShardState::Paused: return QStringLiteral("paused");
-    case ShardState::NeedsRestore: return QStringLiteral("needs-restore");
+    case ShardState::Stopped:
+      return QStringLiteral("stopped");
+    case ShardState::Running:
+      return QStringLiteral("running");
+    case ShardState::Paused:
+      return QStringLiteral("paused");
+    case ShardState::NeedsRestore:
+      return QStringLiteral("needs-restore");
   }
   return QStringLiteral("stopped");
 }
 
 QString stateName(ServerState state) {
   switch (state) {
-    case ServerState::None: return QStringLiteral("none");
-    case ServerState::Stopped: return QStringLiteral("stopped");
-    case ServerState::Starting: return QStringLiteral("starting");
-    case ServerState::Running: return QStringLiteral("running");
-    case ServerState::Restarting: return QStringLiteral("restarting");
-    case ServerState::Failed: return QStringLiteral("failed");
+    case ServerState::None:
+      return QStringLiteral("none");
+    case ServerState::Stopped:
+      return QStringLiteral("stopped");
+    case ServerState::Starting:
+      return QStringLiteral("starting");
+    case ServerState::Running:
+      return QStringLiteral("running");
+    case ServerState::Restarting:
+      return QStringLiteral("restarting");
+    case ServerState::Failed:
+      return QStringLiteral("failed");
   }
   return QStringLiteral("none");
 }
 
 ShardState shardStateFromName(const QString& name, ShardState fallback) {
-  for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
+  for (ShardState s :
+       {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
     if (name == stateName(s)) return s;
   return fallback;
 }
 
 QString shardStatesText(const QList<QPair<int, ShardState>>& states) {
   QStringList parts;
-  for (const auto& [shard, state] : states) parts << QStringLiteral("%1:%2").arg(shard).arg(stateName(state));
+  for (const auto& [shard, state] : states)
+    parts << QStringLiteral("%1:%2").arg(shard).arg(stateName(state));
   return parts.join(' ');
 }
 

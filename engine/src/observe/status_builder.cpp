@@ -7,42 +7,23 @@ namespace {
 template <typename T>
 T valueOr(const Result<T>& r, const char* what, T fallback, QString* error) {
   if (r.ok()) return *r;
-  if (error->isEmpty()) *error = QStringLiteral("cannot read %1: %2").arg(QLatin1String(what), r.status().message());
+  if (error->isEmpty())
+    *error = QStringLiteral("cannot read %1: %2").arg(QLatin1String(what), r.status().message());
   return fallback;
 }
 
 }  // namespace
 
 NodeStatus buildStatus(const StatusFacts& f) {
-  NodeStatus st;
-  st.nodeId = f.nodeId;
-  st.version = f.version;
-  st.uptimeSeconds = f.uptimeSeconds;
-  st.dbPath = f.dbPath;
-  st.dbSizeBytes = f.dbSizeBytes;
-  st.walSizeBytes = f.walSizeBytes;
-  st.dbConnected = f.dbOpen;
-  st.natsConnected = f.natsConnected;
-  st.natsServer = f.natsServer;
-  st.embeddedServer = f.embeddedServer;
-  st.natsReconnects = f.natsReconnects;
-  st.cdcInstalled = f.captureInstalled;
-  st.tablesTracked = f.tablesTracked;
-  st.schemaHash = f.schemaHash;
-  st.published = f.published;
-  st.failedPublishes = f.failedPublishes;
-  st.lastPublishedMs = f.lastPublishedMs;
-  st.publishingPaused = f.publishingPaused;
+  NodeStatus st = f.node;
   QString readError;
   st.pendingChanges = valueOr(f.pendingChanges, "pending changes", int64_t(0), &readError);
   st.failedChanges = valueOr(f.failedChanges, "failed changes", int64_t(0), &readError);
   st.deadLetterCount = valueOr(f.deadLetterCount, "dead letters", int64_t(0), &readError);
   st.conflictCount = valueOr(f.conflictCount, "conflicts", int64_t(0), &readError);
-  st.recentDeadLetters = valueOr(f.recentDeadLetters, "dead letters", QList<DeadLetterInfo>(), &readError);
+  st.recentDeadLetters =
+      valueOr(f.recentDeadLetters, "dead letters", QList<DeadLetterInfo>(), &readError);
   st.recentConflicts = valueOr(f.recentConflicts, "conflicts", QList<ConflictInfo>(), &readError);
-  st.shards = f.shards;
-  st.lastReplicatedMs = f.lastReplicatedMs;
-  st.cluster = f.peers;
 
   QString stalled;
   for (const ShardStatus& s : st.shards) {
@@ -52,11 +33,16 @@ NodeStatus buildStatus(const StatusFacts& f) {
                   .arg(stateName(s.state), s.lastError.isEmpty() ? QString() : ": " + s.lastError);
     break;
   }
-  if (!st.dbConnected) st.unhealthyReason = QStringLiteral("database not open");
-  else if (!st.natsConnected) st.unhealthyReason = QStringLiteral("NATS not connected");
-  else if (f.captureExpected && !st.cdcInstalled) st.unhealthyReason = QStringLiteral("change capture not installed");
-  else if (!readError.isEmpty()) st.unhealthyReason = readError;
-  else st.unhealthyReason = stalled;
+  if (!st.dbConnected)
+    st.unhealthyReason = QStringLiteral("database not open");
+  else if (!st.natsConnected)
+    st.unhealthyReason = QStringLiteral("NATS not connected");
+  else if (f.captureExpected && !st.cdcInstalled)
+    st.unhealthyReason = QStringLiteral("change capture not installed");
+  else if (!readError.isEmpty())
+    st.unhealthyReason = readError;
+  else
+    st.unhealthyReason = stalled;
   st.healthy = st.unhealthyReason.isEmpty();
   return st;
 }

@@ -21,25 +21,10 @@
 namespace hl {
 
 struct StatusFacts {
-  uint64_t nodeId = 0;
-  QString version;
-  qint64 uptimeSeconds = 0;
-  QString dbPath;
-  qint64 dbSizeBytes = 0;
-  qint64 walSizeBytes = 0;
-  bool dbOpen = false;
-  bool natsConnected = false;
-  QString natsServer;
-  ServerState embeddedServer = ServerState::None;
-  qint64 natsReconnects = 0;
+  // Every plain field, filled by the engine: identity, sizes, connections, counters, shards,
+  // peers. buildStatus() sets the values read below and `healthy`/`unhealthyReason`.
+  NodeStatus node;
   bool captureExpected = true;  // publish = true
-  bool captureInstalled = false;
-  int tablesTracked = 0;
-  QString schemaHash;
-  qint64 published = 0;
-  qint64 failedPublishes = 0;
-  qint64 lastPublishedMs = 0;
-  bool publishingPaused = false;
   // Read from the database: errors travel as Status and make the node unhealthy.
   Result<int64_t> pendingChanges = int64_t(0);
   Result<int64_t> failedChanges = int64_t(0);
@@ -47,9 +32,6 @@ struct StatusFacts {
   Result<int64_t> conflictCount = int64_t(0);
   Result<QList<DeadLetterInfo>> recentDeadLetters = QList<DeadLetterInfo>();
   Result<QList<ConflictInfo>> recentConflicts = QList<ConflictInfo>();
-  QList<ShardStatus> shards;    // every field filled by the engine
-  qint64 lastReplicatedMs = 0;  // epoch ms, 0 = never
-  QList<PeerStatus> peers;
 };
 
 NodeStatus buildStatus(const StatusFacts& facts);

@@ -17,10 +17,14 @@ QByteArray encodeStatusRecord(const NodeStatus& st, const QString& instance) {
     lagSeconds = std::max(lagSeconds, sh.lagSeconds);
     states.append({sh.shard, sh.state});
   }
-  const QJsonObject record{{"node_id", qint64(st.nodeId)},  {"instance", instance},
-                           {"version", st.version},         {"healthy", st.healthy},
-                           {"reason", st.unhealthyReason},  {"schema_hash", st.schemaHash},
-                           {"lag_messages", lag},           {"lag_seconds", lagSeconds},
+  const QJsonObject record{{"node_id", qint64(st.nodeId)},
+                           {"instance", instance},
+                           {"version", st.version},
+                           {"healthy", st.healthy},
+                           {"reason", st.unhealthyReason},
+                           {"schema_hash", st.schemaHash},
+                           {"lag_messages", lag},
+                           {"lag_seconds", lagSeconds},
                            {"shards", shardStatesText(states)}};
   return QJsonDocument(record).toJson(QJsonDocument::Compact);
 }

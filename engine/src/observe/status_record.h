@@ -19,7 +19,7 @@
 namespace hl {
 
 struct StatusRecord {
-  PeerStatus peer;   // lastSeenMs is left 0: the receiver sets it
+  PeerStatus peer;  // lastSeenMs is left 0: the receiver sets it
   QString instance;
 };
 

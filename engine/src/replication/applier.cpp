@@ -1,6 +1,5 @@
 #include "replication/applier.h"
 
-
 #include "cdc/change_log.h"
 #include "sqlite/sqlite_value.h"
 
@@ -10,7 +9,8 @@ namespace {
 // A constraint failure or a value the table refuses is the message's fault: poison.
 Status poisonIfData(const Status& s, const QString& context) {
   if (s.isOk()) return s;
-  if (s.code() == Status::Code::kInvalidArgument) return Status::poison(context + ": " + s.message());
+  if (s.code() == Status::Code::kInvalidArgument)
+    return Status::poison(context + ": " + s.message());
   return s.withContext(context);
 }
 
@@ -19,7 +19,8 @@ Status poisonIfData(const Status& s, const QString& context) {
 Applier::Applier(SqliteDb& db, SchemaCatalog& catalog, ChangeLog& log)
     : m_db(db), m_catalog(catalog), m_log(log) {}
 
-Result<SqliteStmt*> Applier::statement(const QString& key, const std::function<QString()>& makeSql) {
+Result<SqliteStmt*> Applier::statement(const QString& key,
+                                       const std::function<QString()>& makeSql) {
   if (m_statementsVersion != m_catalog.schemaVersion()) {
     m_statements.clear();
     m_statementsVersion = m_catalog.schemaVersion();
@@ -53,7 +54,9 @@ Result<Applier::Resolved> Applier::resolve(const Change& change) const {
       continue;
     }
     const ColumnInfo* c = t->column(name);
-    if (!c) return Status::poison(QStringLiteral("unknown column \"%1\" in table \"%2\"").arg(name, t->name));
+    if (!c)
+      return Status::poison(
+          QStringLiteral("unknown column \"%1\" in table \"%2\"").arg(name, t->name));
     if (c->isGenerated()) continue;  // computed locally
     if (const qsizetype k = r.keyNames.indexOf(c->name); k >= 0) {
       r.keyValues[k] = &value;
@@ -64,7 +67,8 @@ Result<Applier::Resolved> Applier::resolve(const Change& change) const {
   }
   for (qsizetype i = 0; i < r.keyNames.size(); ++i) {
     if (!r.keyValues[i])
-      return Status::poison(QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(r.keyNames[i], t->name));
+      return Status::poison(
+          QStringLiteral("key column \"%1\" of table \"%2\" missing").arg(r.keyNames[i], t->name));
   }
   return r;
 }
@@ -87,7 +91,8 @@ Status Applier::deleteRow(const Resolved& r) {
     return QStringLiteral("DELETE FROM %1 WHERE %2").arg(t->quotedName, where.join(" AND "));
   });
   if (!stmt) return stmt.status();
-  for (qsizetype i = 0; i < r.keyNames.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *r.keyValues[i]));
+  for (qsizetype i = 0; i < r.keyNames.size(); ++i)
+    HL_RETURN_IF_ERROR(bindValue(**stmt, int(i + 1), *r.keyValues[i]));
   return poisonIfData((*stmt)->run(), "delete from " + t->name);
 }
 
@@ -106,7 +111,8 @@ Status Applier::upsertByKey(const Resolved& r) {
       params << QStringLiteral("?%1").arg(++n);
       sets << QStringLiteral("%1 = excluded.%1").arg(quoteIdentifier(c));
     }
-    const QString action = sets.isEmpty() ? QStringLiteral("NOTHING") : QStringLiteral("UPDATE SET ") + sets.join(", ");
+    const QString action = sets.isEmpty() ? QStringLiteral("NOTHING")
+                                          : QStringLiteral("UPDATE SET ") + sets.join(", ");
     return QStringLiteral("INSERT INTO %1(%2) VALUES(%3) ON CONFLICT(%4) DO %5")
         .arg(t->quotedName, names.join(','), params.join(','), conflict.join(','), action);
   });
@@ -125,12 +131,15 @@ Status Applier::upsertByRowid(const Resolved& r) {
   if (!r.columns.isEmpty()) {
     auto upd = statement("r\x1f" + t->name + '\x1e' + columnKey, [&] {
       QStringList sets;
-      for (int i = 0; i < r.columns.size(); ++i) sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(r.columns[i])).arg(i + 2);
-      return QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1").arg(t->quotedName, sets.join(", "), t->rowidName);
+      for (int i = 0; i < r.columns.size(); ++i)
+        sets << QStringLiteral("%1 = ?%2").arg(quoteIdentifier(r.columns[i])).arg(i + 2);
+      return QStringLiteral("UPDATE %1 SET %2 WHERE %3 = ?1")
+          .arg(t->quotedName, sets.join(", "), t->rowidName);
     });
     if (!upd) return upd.status();
     HL_RETURN_IF_ERROR(bindValue(**upd, 1, *r.keyValues[0]));
-    for (int i = 0; i < r.values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *r.values[i]));
+    for (int i = 0; i < r.values.size(); ++i)
+      HL_RETURN_IF_ERROR(bindValue(**upd, i + 2, *r.values[i]));
     HL_RETURN_IF_ERROR(poisonIfData((*upd)->run(), "update " + t->name));
     if (m_db.changes() > 0) return Status::ok();
   }
@@ -140,15 +149,18 @@ Status Applier::upsertByRowid(const Resolved& r) {
       names << quoteIdentifier(r.columns[i]);
       params << QStringLiteral("?%1").arg(i + 2);
     }
-    return QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)").arg(t->quotedName, names.join(','), params.join(','));
+    return QStringLiteral("INSERT OR IGNORE INTO %1(%2) VALUES(%3)")
+        .arg(t->quotedName, names.join(','), params.join(','));
   });
   if (!ins) return ins.status();
   HL_RETURN_IF_ERROR(bindValue(**ins, 1, *r.keyValues[0]));
-  for (int i = 0; i < r.values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *r.values[i]));
+  for (int i = 0; i < r.values.size(); ++i)
+    HL_RETURN_IF_ERROR(bindValue(**ins, i + 2, *r.values[i]));
   return poisonIfData((*ins)->run(), "insert into " + t->name);
 }
 
-Result<Applier::BatchResult> Applier::applyAll(const QList<Change>& changes, const QList<bool>& apply,
+Result<Applier::BatchResult> Applier::applyAll(const QList<Change>& changes,
+                                               const QList<bool>& apply,
                                                const QHash<qsizetype, Status>& poisoned) {
   // Each change is one SQL statement (the rowid path runs a second only when the first changed
   // nothing), and SQLite undoes a failed statement by itself, triggers included: a poison

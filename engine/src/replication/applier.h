@@ -1,4 +1,5 @@
-// Applier: applies decoded changes from other nodes to the local database (docs/replication.md#applying).
+// Applier: applies decoded changes from other nodes to the local database
+// (docs/replication.md#applying).
 //
 // - insert/update: upsert by primary key on the columns the message carries
 //   (INSERT ... ON CONFLICT(pk) DO UPDATE), never INSERT OR REPLACE; tables without a declared
@@ -55,10 +56,10 @@ class Applier {
   // A change's names resolved against the local table (checked before any SQL is built).
   struct Resolved {
     const TableInfo* table = nullptr;
-    QStringList keyNames;            // TableInfo::keyColumns()
-    QList<const Value*> keyValues;   // parallel to keyNames
-    QStringList columns;             // local names of the other (non-generated) columns carried
-    QList<const Value*> values;      // parallel to columns
+    QStringList keyNames;           // TableInfo::keyColumns()
+    QList<const Value*> keyValues;  // parallel to keyNames
+    QStringList columns;            // local names of the other (non-generated) columns carried
+    QList<const Value*> values;     // parallel to columns
   };
   Result<Resolved> resolve(const Change& change) const;
   // Applies one change; kPoison for anything the message got wrong.

@@ -34,9 +34,20 @@ std::optional<quint64> seenSeqOf(const QByteArray& header) {
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
                    ReplicationState& state, NatsClient& nats, ShardPositions& positions,
                    Publisher* publisher, QObject* parent)
-    : QObject(parent), m_config(config), m_db(db), m_catalog(catalog), m_applier(applier), m_state(state),
-      m_nats(nats), m_positions(positions), m_publisher(publisher), m_rows(db, catalog), m_drainTimer(this),
-      m_retryTimer(this), m_seqMapTimer(this), m_positionTimer(this) {
+    : QObject(parent),
+      m_config(config),
+      m_db(db),
+      m_catalog(catalog),
+      m_applier(applier),
+      m_state(state),
+      m_nats(nats),
+      m_positions(positions),
+      m_publisher(publisher),
+      m_rows(db, catalog),
+      m_drainTimer(this),
+      m_retryTimer(this),
+      m_seqMapTimer(this),
+      m_positionTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
@@ -65,7 +76,9 @@ Consumer::~Consumer() {
   if (m_seqMapTimer.isActive()) (void)writeSeqMap();
 }
 
-quint64 Consumer::applied(int shard) const { return m_positions.applied(shard); }
+quint64 Consumer::applied(int shard) const {
+  return m_positions.applied(shard);
+}
 
 Status Consumer::flushPositions() {
   QList<int> dirty;
@@ -131,10 +144,13 @@ void Consumer::resubscribe(int shard) {
   }
   const quint64 next = applied(shard) + 1;
   if (next < first) {
-    const QString reason = QStringLiteral(
-        "stream %1 no longer holds message %2 (its first is %3): this node is behind the log "
-        "and needs a restore from a snapshot")
-                               .arg(stream).arg(next).arg(first);
+    const QString reason =
+        QStringLiteral(
+            "stream %1 no longer holds message %2 (its first is %3): this node is behind the log "
+            "and needs a restore from a snapshot")
+            .arg(stream)
+            .arg(next)
+            .arg(first);
     qCCritical(lcApply).noquote() << reason;
     m_nats.unsubscribe(shard);
     setState(shard, ShardState::NeedsRestore, reason);
@@ -146,25 +162,33 @@ void Consumer::resubscribe(int shard) {
     QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
     return;
   }
-  qCDebug(lcApply).noquote() << QStringLiteral("shard %1 subscribed from %2 (the stream holds %3 to %4)")
-                                    .arg(shard).arg(next).arg(first).arg(last);
+  qCDebug(lcApply).noquote() << QStringLiteral(
+                                    "shard %1 subscribed from %2 (the stream holds %3 to %4)")
+                                    .arg(shard)
+                                    .arg(next)
+                                    .arg(first)
+                                    .arg(last);
   setState(shard, ShardState::Running, QString());
 }
 
 Status Consumer::pause(int shard) {
-  if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
+  if (shard < 0 || shard >= m_shards.size())
+    return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
   for (int s = 1; s < m_shards.size(); ++s) {
-    if ((shard != 0 && s != shard) || m_shards[s].status.state == ShardState::NeedsRestore) continue;
+    if ((shard != 0 && s != shard) || m_shards[s].status.state == ShardState::NeedsRestore)
+      continue;
     m_nats.unsubscribe(s);
     m_shards[s].queue.clear();
-    m_shards[s].generation = m_nextGeneration++;  // late messages of the old subscription are dropped
+    m_shards[s].generation =
+        m_nextGeneration++;  // late messages of the old subscription are dropped
     setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));
   }
   return Status::ok();
 }
 
 Status Consumer::resume(int shard) {
-  if (shard < 0 || shard >= m_shards.size()) return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
+  if (shard < 0 || shard >= m_shards.size())
+    return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
   for (int s = 1; s < m_shards.size(); ++s) {
     if ((shard != 0 && s != shard) || m_shards[s].status.state != ShardState::Paused) continue;
     m_shards[s].status.lastError.clear();
@@ -187,7 +211,8 @@ void Consumer::onReceived(const IncomingMessage& message) {
 void Consumer::drain() {
   bool wait = false;
   for (int shard = 1; shard < m_shards.size(); ++shard) {
-    while (!m_shards[shard].queue.isEmpty() && m_shards[shard].status.state == ShardState::Running) {
+    while (!m_shards[shard].queue.isEmpty() &&
+           m_shards[shard].status.state == ShardState::Running) {
       if (!applyBatch(shard)) {
         wait = true;
         break;
@@ -238,16 +263,22 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
 bool Consumer::applyBatch(int shard) {
   Shard& sh = m_shards[shard];
   const QString stream = m_config.streamName(shard);
-  while (!sh.queue.isEmpty() && sh.queue.first().streamSeq <= applied(shard)) sh.queue.removeFirst();
+  while (!sh.queue.isEmpty() && sh.queue.first().streamSeq <= applied(shard))
+    sh.queue.removeFirst();
   if (sh.queue.isEmpty()) return true;
   if (sh.queue.first().streamSeq != applied(shard) + 1) {
-    qCWarning(lcApply).noquote() << QStringLiteral("shard %1 expected message %2, got %3: re-subscribing")
-                                        .arg(shard).arg(applied(shard) + 1).arg(sh.queue.first().streamSeq);
+    qCWarning(lcApply).noquote() << QStringLiteral(
+                                        "shard %1 expected message %2, got %3: re-subscribing")
+                                        .arg(shard)
+                                        .arg(applied(shard) + 1)
+                                        .arg(sh.queue.first().streamSeq);
     resubscribe(shard);  // checks whether the missing messages aged out
     return true;
   }
   int n = 0;
-  while (n < sh.queue.size() && n < kMaxBatch && sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n)) ++n;
+  while (n < sh.queue.size() && n < kMaxBatch &&
+         sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n))
+    ++n;
   Batch batch = readBatch(shard, n);
   const QByteArray reply = sh.queue[n - 1].replyTo;
 
@@ -290,7 +321,8 @@ bool Consumer::applyBatch(int shard) {
   for (const DeadLetter& d : batch.dead)
     qCWarning(lcApply).noquote() << "dead letter" << stream << "seq" << d.seq << ":" << d.reason;
   if (!reply.isEmpty()) {
-    if (Status s = m_nats.ack(reply); !s.isOk()) qCDebug(lcApply).noquote() << "ack failed:" << s.message();
+    if (Status s = m_nats.ack(reply); !s.isOk())
+      qCDebug(lcApply).noquote() << "ack failed:" << s.message();
   }
   if (!m_seqMapTimer.isActive()) m_seqMapTimer.start();
   emit batchApplied(shard, n);
@@ -362,7 +394,10 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
       if (!own) return own.status();
       facts.ownSeq = *own;
     }
-    const QString remote = QStringLiteral("node %1 (%2 seq %3)").arg(c.fromNodeId).arg(m_config.streamName(b.shard)).arg(facts.remoteSeq);
+    const QString remote = QStringLiteral("node %1 (%2 seq %3)")
+                               .arg(c.fromNodeId)
+                               .arg(m_config.streamName(b.shard))
+                               .arg(facts.remoteSeq);
     switch (decideConvergence(facts)) {
       case Verdict::kWait:
         // Our change of this row is in flight and may have landed before or after this
@@ -371,15 +406,17 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
       case Verdict::kSkipLocalNewer: {
         (*apply)[i] = false;
-        const QString winner = local + (facts.pending == OwnPending::kNotSent ? QStringLiteral(" (pending)")
-                                                                              : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
+        const QString winner = local + (facts.pending == OwnPending::kNotSent
+                                            ? QStringLiteral(" (pending)")
+                                            : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         auto record = conflictRecord(c, winner, remote);
         if (!record) return record.status();
         b.conflicts << *record;
         break;
       }
       case Verdict::kApplyOverLocal: {
-        auto record = conflictRecord(c, remote, local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
+        auto record =
+            conflictRecord(c, remote, local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         if (!record) return record.status();
         b.conflicts << *record;
         break;
@@ -391,14 +428,16 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
   return Status::ok();
 }
 
-Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const QString& winner, const QString& loser) {
+Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const QString& winner,
+                                                const QString& loser) {
   const TableInfo* table = m_catalog.find(c.table);
   RowImage key;
   rowKeyOf(*table, c.row, &key);
   auto local = m_rows.read(*table, key);
   if (!local) return local.status().withContext("conflict record");
-  return ConflictRecord{table->name, rowText(key), winner, loser, local->has_value() ? rowText(**local) : QString(),
-                        rowText(c.row)};
+  return ConflictRecord{
+      table->name,   rowText(key), winner, loser, local->has_value() ? rowText(**local) : QString(),
+      rowText(c.row)};
 }
 
 Status Consumer::retryDeadLetter(qint64 id) {
@@ -429,7 +468,8 @@ Status Consumer::retryDeadLetter(qint64 id) {
 
 Status Consumer::writeSeqMap() {
   QHash<QString, quint64> positions;
-  for (int shard = 1; shard < m_shards.size(); ++shard) positions.insert(m_config.streamName(shard), applied(shard));
+  for (int shard = 1; shard < m_shards.size(); ++shard)
+    positions.insert(m_config.streamName(shard), applied(shard));
   return ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions);
 }
 

@@ -40,13 +40,13 @@ class Consumer final : public QObject {
  public:
   struct ShardStatus {
     ShardState state = ShardState::Stopped;
-    quint64 received = 0;        // highest sequence received
-    qint64 appliedChanges = 0;   // remote changes applied since start
-    qint64 skippedOwn = 0;       // own messages
+    quint64 received = 0;       // highest sequence received
+    qint64 appliedChanges = 0;  // remote changes applied since start
+    qint64 skippedOwn = 0;      // own messages
     qint64 conflicts = 0;
     qint64 deadLetters = 0;
-    qint64 lastAppliedMs = 0;    // epoch ms
-    quint64 streamPending = 0;   // messages after the newest received one (JetStream's count)
+    qint64 lastAppliedMs = 0;   // epoch ms
+    quint64 streamPending = 0;  // messages after the newest received one (JetStream's count)
     QString lastError;
   };
 
@@ -104,8 +104,8 @@ class Consumer final : public QObject {
   struct Batch {
     int shard = 0;
     quint64 lastSeq = 0;
-    int own = 0;                 // own messages skipped
-    int stamp = 0;               // the publisher's newest round when the last message arrived
+    int own = 0;    // own messages skipped
+    int stamp = 0;  // the publisher's newest round when the last message arrived
     QList<Change> changes;
     QList<quint64> seqs;         // parallel to changes
     QList<QByteArray> seenSeqs;  // Hl-Seen-Seq, parallel to changes
@@ -126,7 +126,8 @@ class Consumer final : public QObject {
   // entries of `apply` to skip and lists the conflicts. kUnavailable with waitForPublisher set
   // when an own change in flight must be acked first.
   Status decide(Batch& batch, QList<bool>* apply);
-  Result<ConflictRecord> conflictRecord(const Change& change, const QString& winner, const QString& loser);
+  Result<ConflictRecord> conflictRecord(const Change& change, const QString& winner,
+                                        const QString& loser);
   void setState(int shard, ShardState state, const QString& reason);
   quint64 applied(int shard) const;
   Status writeSeqMap();

@@ -19,10 +19,14 @@ Verdict decideConvergence(const ConvergenceFacts& f) {
 
 const char* verdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kApply: return "apply";
-    case Verdict::kApplyOverLocal: return "apply-over-local";
-    case Verdict::kSkipLocalNewer: return "skip-local-newer";
-    case Verdict::kWait: return "wait";
+    case Verdict::kApply:
+      return "apply";
+    case Verdict::kApplyOverLocal:
+      return "apply-over-local";
+    case Verdict::kSkipLocalNewer:
+      return "skip-local-newer";
+    case Verdict::kWait:
+      return "wait";
   }
   return "?";
 }

@@ -4,10 +4,10 @@
 #include <QLoggingCategory>
 
 #include "cdc/change_log.h"
+#include "replication/shard_positions.h"
 #include "replication/state_store.h"
 #include "schema/catalog.h"
 #include "wire/cbor_codec.h"
-#include "replication/shard_positions.h"
 #include "wire/shard.h"
 
 Q_LOGGING_CATEGORY(lcPublish, "hl.publish")
@@ -22,8 +22,15 @@ constexpr int kMaxBackoffMs = 5000;
 Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
                      ReplicationState& state, NatsClient& nats, const ShardPositions& positions,
                      QObject* parent)
-    : QObject(parent), m_config(config), m_db(db), m_log(log), m_catalog(catalog), m_state(state),
-      m_nats(nats), m_positions(positions), m_retry(this) {
+    : QObject(parent),
+      m_config(config),
+      m_db(db),
+      m_log(log),
+      m_catalog(catalog),
+      m_state(state),
+      m_nats(nats),
+      m_positions(positions),
+      m_retry(this) {
   m_retry.setSingleShot(true);
   connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
 }
@@ -33,7 +40,9 @@ void Publisher::setConnected(bool connected) {
   if (connected) wake();
 }
 
-void Publisher::wake() { startRounds(); }
+void Publisher::wake() {
+  startRounds();
+}
 
 void Publisher::setPaused(bool paused) {
   m_paused = paused;
@@ -55,7 +64,8 @@ void Publisher::startRounds() {
 bool Publisher::startRound() {
   auto pending = m_log.readPending(m_config.scanMaxChanges, m_cursor);
   if (!pending) {
-    qCWarning(lcPublish).noquote() << "reading pending changes failed:" << pending.status().message();
+    qCWarning(lcPublish).noquote()
+        << "reading pending changes failed:" << pending.status().message();
     m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
     m_retry.start(m_backoffMs);
     return false;
@@ -75,9 +85,12 @@ bool Publisher::startRound() {
     c.schemaHash = m_catalog.schemaHash();
     const QByteArray payload = encodeMessage(c, m_config.replicationLog.compress);
     if (maxPayload > 0 && payload.size() + kHeaderAllowance > maxPayload) {
-      const QString reason = QStringLiteral("message of %1 bytes exceeds the server's max_payload of %2 bytes")
-                                 .arg(payload.size()).arg(maxPayload);
-      qCWarning(lcPublish).noquote() << "change" << p.id << "of" << p.table << "not sent:" << reason;
+      const QString reason =
+          QStringLiteral("message of %1 bytes exceeds the server's max_payload of %2 bytes")
+              .arg(payload.size())
+              .arg(maxPayload);
+      qCWarning(lcPublish).noquote()
+          << "change" << p.id << "of" << p.table << "not sent:" << reason;
       if (Status s = m_log.markFailed(p.id, reason); !s.isOk())
         qCWarning(lcPublish).noquote() << "marking change failed:" << s.message();
       ++m_stats.oversized;
@@ -110,7 +123,8 @@ void Publisher::onPublished(const PublishResult& result) {
 void Publisher::finishRound(int number) {
   Round round = std::move(m_rounds[number]);
   m_rounds.erase(number);
-  for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it) m_roundOf.remove(it.key());
+  for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it)
+    m_roundOf.remove(it.key());
   QList<int64_t> acked;
   int failed = 0;
   auto noteFailure = [&](int64_t id, const QString& error) {
@@ -153,8 +167,9 @@ void Publisher::finishRound(int number) {
     // Read again from the first failed change, with its current row, after a backoff.
     m_cursor = std::min<int64_t>(m_cursor, m_firstFailed - 1);
     m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
-    qCWarning(lcPublish).noquote() << "publishing failed (" << m_firstError << "); retrying from change"
-                                   << m_firstFailed << "in" << m_backoffMs << "ms";
+    qCWarning(lcPublish).noquote()
+        << "publishing failed (" << m_firstError << "); retrying from change" << m_firstFailed
+        << "in" << m_backoffMs << "ms";
     m_firstFailed = 0;
     m_retry.start(m_backoffMs);
     return;
@@ -189,8 +204,10 @@ Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {
       }
     }
     OwnPending state = OwnPending::kNotSent;  // not sent yet, or sent after the message arrived
-    if (round != 0 && round <= stamp) state = OwnPending::kInFlight;
-    else if (round == 0 && m_attempted.contains(it.value())) state = OwnPending::kLostAck;
+    if (round != 0 && round <= stamp)
+      state = OwnPending::kInFlight;
+    else if (round == 0 && m_attempted.contains(it.value()))
+      state = OwnPending::kLostAck;
     rows.insert(it.key(), state);
   }
   return rows;

@@ -1,15 +1,16 @@
-// Publisher: sends the node's captured changes to their shard streams (docs/replication.md#publishing).
+// Publisher: sends the node's captured changes to their shard streams
+// (docs/replication.md#publishing).
 //
 // It works in rounds: read up to scan_max_changes pending changes in commit order, encode each
-// (docs/wire-format.md#message), route it (docs/wire-format.md#shard) and publish all of them asynchronously at once (several rounds
-// may be in flight), each with
-// `Nats-Msg-Id: <node_id>-<change id>` (a retry after a lost ack is dropped as a duplicate by
-// JetStream) and `Hl-Seen-Seq` (the shard position this node had applied, for conflict
-// detection). When every ack or error is in, the acked changes are marked published and their
-// stream positions recorded (convergence rule), in one transaction. A failed change stays
-// pending and is read again, with its current row, after a backoff; nothing is ever dropped.
-// A change larger than the server accepts goes to the failed state (counted, logged).
-// Thread: the engine thread. Uses, does not own, the objects it is given.
+// (docs/wire-format.md#message), route it (docs/wire-format.md#shard) and publish all of them
+// asynchronously at once (several rounds may be in flight), each with `Nats-Msg-Id:
+// <node_id>-<change id>` (a retry after a lost ack is dropped as a duplicate by JetStream) and
+// `Hl-Seen-Seq` (the shard position this node had applied, for conflict detection). When every ack
+// or error is in, the acked changes are marked published and their stream positions recorded
+// (convergence rule), in one transaction. A failed change stays pending and is read again, with its
+// current row, after a backoff; nothing is ever dropped. A change larger than the server accepts
+// goes to the failed state (counted, logged). Thread: the engine thread. Uses, does not own, the
+// objects it is given.
 #pragma once
 
 #include <QHash>
@@ -35,10 +36,10 @@ class Publisher final : public QObject {
   Q_OBJECT
  public:
   struct Stats {
-    qint64 published = 0;       // changes acked by JetStream since start
-    qint64 failedPublishes = 0; // publish attempts that failed (retried)
-    qint64 oversized = 0;       // changes moved to the failed state
-    qint64 lastPublishedMs = 0; // epoch ms of the last ack, 0 = never
+    qint64 published = 0;        // changes acked by JetStream since start
+    qint64 failedPublishes = 0;  // publish attempts that failed (retried)
+    qint64 oversized = 0;        // changes moved to the failed state
+    qint64 lastPublishedMs = 0;  // epoch ms of the last ack, 0 = never
   };
 
   // `positions`: the applied position of each shard, sent as Hl-Seen-Seq.
@@ -100,12 +101,12 @@ class Publisher final : public QObject {
 
   bool m_connected = false;
   bool m_paused = false;
-  int64_t m_cursor = 0;          // every change up to here was read (and sent or dealt with)
+  int64_t m_cursor = 0;           // every change up to here was read (and sent or dealt with)
   std::map<int, Round> m_rounds;  // by round number
   QHash<qint64, int> m_roundOf;   // change id -> round number
   QSet<int64_t> m_attempted;      // changes sent once and failed, not yet acked
   int m_nextRound = 1;
-  int64_t m_firstFailed = 0;     // set while failed changes wait for their rounds to end
+  int64_t m_firstFailed = 0;  // set while failed changes wait for their rounds to end
   QString m_firstError;
   QTimer m_retry;
   int m_backoffMs = 0;

@@ -32,13 +32,17 @@ Result<QList<T>> newestRows(SqliteDb& db, const QString& sql, int limit, MakeRow
 ReplicationState::ReplicationState(SqliteDb& db) : m_db(db) {}
 
 Status ReplicationState::ensureTables() {
-  return m_db.exec(QStringLiteral(
-      "CREATE TABLE IF NOT EXISTS __harmonylite__positions(stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS __harmonylite__own(key BLOB PRIMARY KEY, shard INTEGER, seq INTEGER) WITHOUT ROWID;"
-      "CREATE TABLE IF NOT EXISTS __harmonylite__dead_letters(id INTEGER PRIMARY KEY, at TEXT, stream TEXT, "
-      "seq INTEGER, reason TEXT, payload BLOB);"
-      "CREATE TABLE IF NOT EXISTS __harmonylite__conflicts(id INTEGER PRIMARY KEY, at TEXT, tbl TEXT, "
-      "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"));
+  return m_db.exec(
+      QStringLiteral("CREATE TABLE IF NOT EXISTS __harmonylite__positions(stream TEXT PRIMARY KEY, "
+                     "seq INTEGER NOT NULL);"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__own(key BLOB PRIMARY KEY, shard "
+                     "INTEGER, seq INTEGER) WITHOUT ROWID;"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__dead_letters(id INTEGER PRIMARY "
+                     "KEY, at TEXT, stream TEXT, "
+                     "seq INTEGER, reason TEXT, payload BLOB);"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__conflicts(id INTEGER PRIMARY KEY, "
+                     "at TEXT, tbl TEXT, "
+                     "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"));
 }
 
 Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {
@@ -55,15 +59,16 @@ Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& s
   if (!fromFile) return fromFile.status();
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
-  for (auto it = fromFile->cbegin(); it != fromFile->cend(); ++it) HL_RETURN_IF_ERROR(setPosition(it.key(), it.value()));
+  for (auto it = fromFile->cbegin(); it != fromFile->cend(); ++it)
+    HL_RETURN_IF_ERROR(setPosition(it.key(), it.value()));
   HL_RETURN_IF_ERROR(txn->commit());
   return *fromFile;
 }
 
 Status ReplicationState::setPosition(const QString& stream, quint64 seq) {
-  auto stmt = m_db.cached(QStringLiteral(
-      "INSERT INTO __harmonylite__positions(stream, seq) VALUES (?, ?) "
-      "ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq"));
+  auto stmt =
+      m_db.cached(QStringLiteral("INSERT INTO __harmonylite__positions(stream, seq) VALUES (?, ?) "
+                                 "ON CONFLICT(stream) DO UPDATE SET seq = excluded.seq"));
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindText(1, stream.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(2, int64_t(seq)));
@@ -93,7 +98,8 @@ Result<quint64> ReplicationState::ownSeq(const QByteArray& key) {
 }
 
 Status ReplicationState::forgetOwnUpTo(int shard, quint64 seq) {
-  auto stmt = m_db.cached(QStringLiteral("DELETE FROM __harmonylite__own WHERE shard = ? AND seq <= ?"));
+  auto stmt =
+      m_db.cached(QStringLiteral("DELETE FROM __harmonylite__own WHERE shard = ? AND seq <= ?"));
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindInt(1, shard));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(2, int64_t(seq)));
@@ -107,11 +113,14 @@ Result<bool> ReplicationState::hasOwnChanges() {
 }
 
 Result<DeadLetterInfo> ReplicationState::addDeadLetter(const QString& stream, quint64 seq,
-                                                       const QString& reason, const QByteArray& payload) {
-  auto stmt = m_db.cached(QStringLiteral(
-      "INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, payload) VALUES (?, ?, ?, ?, ?)"));
+                                                       const QString& reason,
+                                                       const QByteArray& payload) {
+  auto stmt =
+      m_db.cached(QStringLiteral("INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, "
+                                 "payload) VALUES (?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
-  DeadLetterInfo d{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), stream, seq, reason};
+  DeadLetterInfo d{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), stream, seq,
+                   reason};
   HL_RETURN_IF_ERROR((*stmt)->bindText(1, d.at.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindText(2, stream.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
@@ -123,11 +132,13 @@ Result<DeadLetterInfo> ReplicationState::addDeadLetter(const QString& stream, qu
 }
 
 Result<ConflictInfo> ReplicationState::addConflict(const ConflictRecord& c) {
-  auto stmt = m_db.cached(QStringLiteral(
-      "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser, local_row, remote_row) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  auto stmt =
+      m_db.cached(QStringLiteral("INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, "
+                                 "loser, local_row, remote_row) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
-  ConflictInfo info{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), c.table, c.rowKey,
+  ConflictInfo info{0,        QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs),
+                    c.table,  c.rowKey,
                     c.winner, c.loser};
   int i = 1;
   for (const QString& v : {info.at, c.table, c.rowKey, c.winner, c.loser, c.localRow, c.remoteRow})
@@ -150,22 +161,29 @@ Result<int64_t> ReplicationState::conflictCount() {
 
 Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {
   return newestRows<DeadLetterInfo>(
-      m_db, QStringLiteral("SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY id DESC LIMIT ?"),
+      m_db,
+      QStringLiteral("SELECT id, at, stream, seq, reason FROM __harmonylite__dead_letters ORDER BY "
+                     "id DESC LIMIT ?"),
       limit, [](const SqliteStmt& r) {
-        return DeadLetterInfo{r.columnInt(0), r.columnText(1), r.columnText(2), quint64(r.columnInt(3)), r.columnText(4)};
+        return DeadLetterInfo{r.columnInt(0), r.columnText(1), r.columnText(2),
+                              quint64(r.columnInt(3)), r.columnText(4)};
       });
 }
 
 Result<QList<ConflictInfo>> ReplicationState::recentConflicts(int limit) {
   return newestRows<ConflictInfo>(
-      m_db, QStringLiteral("SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT ?"),
+      m_db,
+      QStringLiteral("SELECT id, at, tbl, row_key, winner, loser FROM __harmonylite__conflicts "
+                     "ORDER BY id DESC LIMIT ?"),
       limit, [](const SqliteStmt& r) {
-        return ConflictInfo{r.columnInt(0), r.columnText(1), r.columnText(2), r.columnText(3), r.columnText(4), r.columnText(5)};
+        return ConflictInfo{r.columnInt(0),  r.columnText(1), r.columnText(2),
+                            r.columnText(3), r.columnText(4), r.columnText(5)};
       });
 }
 
 Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* stream) {
-  auto stmt = m_db.cached(QStringLiteral("SELECT payload, stream FROM __harmonylite__dead_letters WHERE id = ?"));
+  auto stmt = m_db.cached(
+      QStringLiteral("SELECT payload, stream FROM __harmonylite__dead_letters WHERE id = ?"));
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindInt(1, id));
   auto row = (*stmt)->step();
@@ -187,10 +205,12 @@ Status ReplicationState::deleteDeadLetter(qint64 id) {
 }
 
 Status ReplicationState::updateDeadLetterReason(qint64 id, const QString& reason) {
-  auto stmt = m_db.cached(QStringLiteral("UPDATE __harmonylite__dead_letters SET reason = ?, at = ? WHERE id = ?"));
+  auto stmt = m_db.cached(
+      QStringLiteral("UPDATE __harmonylite__dead_letters SET reason = ?, at = ? WHERE id = ?"));
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindText(1, reason.toUtf8()));
-  HL_RETURN_IF_ERROR((*stmt)->bindText(2, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
+  HL_RETURN_IF_ERROR(
+      (*stmt)->bindText(2, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(3, id));
   return (*stmt)->run();
 }
@@ -199,7 +219,8 @@ Status ReplicationState::clearConflicts() {
   return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts"));
 }
 
-Status ReplicationState::writeSeqMap(const QString& path, const QHash<QString, quint64>& positions) {
+Status ReplicationState::writeSeqMap(const QString& path,
+                                     const QHash<QString, quint64>& positions) {
   QStringList streams = positions.keys();
   streams.sort();
   CborWriter w;
@@ -210,13 +231,20 @@ Status ReplicationState::writeSeqMap(const QString& path, const QHash<QString, q
   }
   const QByteArray bytes = w.take();
   const QString tmp = path + QStringLiteral(".tmp");
-  const int fd = ::open(QFile::encodeName(tmp).constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::ioError(QStringLiteral("cannot write %1: %2").arg(tmp, QString::fromLocal8Bit(strerror(errno))));
-  const bool written = ::write(fd, bytes.constData(), size_t(bytes.size())) == bytes.size() && ::fsync(fd) == 0;
+  const int fd =
+      ::open(QFile::encodeName(tmp).constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::ioError(
+        QStringLiteral("cannot write %1: %2").arg(tmp, QString::fromLocal8Bit(strerror(errno))));
+  const bool written =
+      ::write(fd, bytes.constData(), size_t(bytes.size())) == bytes.size() && ::fsync(fd) == 0;
   ::close(fd);
-  if (!written || ::rename(QFile::encodeName(tmp).constData(), QFile::encodeName(path).constData()) != 0)
-    return Status::ioError(QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(strerror(errno))));
-  const int dir = ::open(QFile::encodeName(QFileInfo(path).absolutePath()).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!written ||
+      ::rename(QFile::encodeName(tmp).constData(), QFile::encodeName(path).constData()) != 0)
+    return Status::ioError(
+        QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(strerror(errno))));
+  const int dir = ::open(QFile::encodeName(QFileInfo(path).absolutePath()).constData(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
@@ -230,7 +258,8 @@ Result<QHash<QString, quint64>> ReplicationState::readSeqMap(const QString& path
     return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
   const QByteArray bytes = f.read(1 << 20);
   cbor_load_result lr;
-  cbor_item_t* item = cbor_load(reinterpret_cast<cbor_data>(bytes.constData()), size_t(bytes.size()), &lr);
+  cbor_item_t* item =
+      cbor_load(reinterpret_cast<cbor_data>(bytes.constData()), size_t(bytes.size()), &lr);
   if (!item || lr.error.code != CBOR_ERR_NONE || !cbor_isa_map(item)) {
     if (item) cbor_decref(&item);
     return Status::corruption(QStringLiteral("%1 is not a CBOR map of stream sequences").arg(path));
@@ -240,12 +269,14 @@ Result<QHash<QString, quint64>> ReplicationState::readSeqMap(const QString& path
   const size_t n = cbor_map_size(item);
   cbor_pair* pairs = cbor_map_handle(item);
   for (size_t i = 0; i < n; ++i) {
-    if (!cbor_isa_string(pairs[i].key) || !cbor_string_is_definite(pairs[i].key) || !cbor_isa_uint(pairs[i].value)) {
+    if (!cbor_isa_string(pairs[i].key) || !cbor_string_is_definite(pairs[i].key) ||
+        !cbor_isa_uint(pairs[i].value)) {
       bad = Status::corruption(QStringLiteral("%1: entries must be {text: unsigned}").arg(path));
       break;
     }
-    const QString name = QString::fromUtf8(reinterpret_cast<const char*>(cbor_string_handle(pairs[i].key)),
-                                           qsizetype(cbor_string_length(pairs[i].key)));
+    const QString name =
+        QString::fromUtf8(reinterpret_cast<const char*>(cbor_string_handle(pairs[i].key)),
+                          qsizetype(cbor_string_length(pairs[i].key)));
     out.insert(name, quint64(cbor_get_int(pairs[i].value)));
   }
   cbor_decref(&item);

@@ -9,10 +9,10 @@
 //   __harmonylite__conflicts(id, at, tbl, row_key, winner, loser, local_row, remote_row)
 //       bounded journal (the newest kConflictJournalSize entries)
 //
-// The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the positions; it is
-// written atomically (temp file, fsync, rename, fsync of the directory) after each commit, and
-// a Go-written one is read at the first start.
-// Thread: the engine thread; it uses, does not own, the SqliteDb.
+// The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the
+// positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after each
+// commit, and a Go-written one is read at the first start. Thread: the engine thread; it uses, does
+// not own, the SqliteDb.
 #pragma once
 
 #include <QHash>
@@ -28,10 +28,10 @@ inline constexpr int kConflictJournalSize = 1000;
 
 struct ConflictRecord {
   QString table;
-  QString rowKey;      // readable key, e.g. id=5
-  QString winner;      // "local node N" or "remote node M (seq S)"
+  QString rowKey;  // readable key, e.g. id=5
+  QString winner;  // "local node N" or "remote node M (seq S)"
   QString loser;
-  QString localRow;    // readable row images
+  QString localRow;  // readable row images
   QString remoteRow;
 };
 

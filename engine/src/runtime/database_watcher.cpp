@@ -8,8 +8,13 @@
 namespace hl {
 
 DatabaseWatcher::DatabaseWatcher(QString dbPath, QString dir, QObject* parent)
-    : QObject(parent), m_dbPath(std::move(dbPath)), m_dir(std::move(dir)), m_watcher(this), m_coalescer(this),
-      m_settle(this), m_poll(this) {
+    : QObject(parent),
+      m_dbPath(std::move(dbPath)),
+      m_dir(std::move(dir)),
+      m_watcher(this),
+      m_coalescer(this),
+      m_settle(this),
+      m_poll(this) {
   m_coalescer.setSingleShot(true);
   connect(&m_coalescer, &QTimer::timeout, this, &DatabaseWatcher::changed);
   m_settle.setSingleShot(true);
@@ -38,11 +43,14 @@ void DatabaseWatcher::stop() {
     m_watcher.removePaths(watched);  // (Qt warns on an empty list: a node that failed to start)
 }
 
-void DatabaseWatcher::wakeSoon(int delayMs) { m_coalescer.start(delayMs); }
+void DatabaseWatcher::wakeSoon(int delayMs) {
+  m_coalescer.start(delayMs);
+}
 
 void DatabaseWatcher::watchFiles() {
   for (const QString& p : {m_dir, m_dbPath, m_dbPath + "-wal"})
-    if (QFileInfo::exists(p) && !m_watcher.files().contains(p) && !m_watcher.directories().contains(p))
+    if (QFileInfo::exists(p) && !m_watcher.files().contains(p) &&
+        !m_watcher.directories().contains(p))
       m_watcher.addPath(p);
 }
 

@@ -1,5 +1,6 @@
 // DatabaseWatcher: says when the database may have changed, so that the engine looks for new
-// local changes and schema changes within milliseconds of a commit (docs/replication.md#publishing).
+// local changes and schema changes within milliseconds of a commit
+// (docs/replication.md#publishing).
 //
 // It watches the database file, its -wal file and the folder (the -wal file appears and goes),
 // coalesces a burst of file events into one changed(), and looks again 25 ms and 250 ms after
@@ -42,7 +43,7 @@ class DatabaseWatcher final : public QObject {
   QTimer m_coalescer;  // many file events -> one changed()
   QTimer m_settle;     // the looks again 25 ms and 250 ms after the last event
   int m_settleStep = 0;
-  QTimer m_poll;       // polling_interval, when set
+  QTimer m_poll;  // polling_interval, when set
 };
 
 }  // namespace hl

@@ -33,7 +33,9 @@ constexpr int kStatusIntervalMs = 500;
 constexpr int kStatusRecordEveryTicks = 4;  // a status record every 2 s
 constexpr int kRecentListSize = 20;         // dead letters and conflicts in the status
 
-int clampMs(int64_t ms) { return int(std::clamp<int64_t>(ms, 0, INT_MAX)); }
+int clampMs(int64_t ms) {
+  return int(std::clamp<int64_t>(ms, 0, INT_MAX));
+}
 
 EngineEvent makeEvent(EngineEvent::Kind kind) {
   EngineEvent e;
@@ -43,11 +45,16 @@ EngineEvent makeEvent(EngineEvent::Kind kind) {
 
 ServerState toServerState(EmbeddedServer::State state) {
   switch (state) {
-    case EmbeddedServer::State::kStopped: return ServerState::Stopped;
-    case EmbeddedServer::State::kStarting: return ServerState::Starting;
-    case EmbeddedServer::State::kRunning: return ServerState::Running;
-    case EmbeddedServer::State::kRestarting: return ServerState::Restarting;
-    case EmbeddedServer::State::kFailed: return ServerState::Failed;
+    case EmbeddedServer::State::kStopped:
+      return ServerState::Stopped;
+    case EmbeddedServer::State::kStarting:
+      return ServerState::Starting;
+    case EmbeddedServer::State::kRunning:
+      return ServerState::Running;
+    case EmbeddedServer::State::kRestarting:
+      return ServerState::Restarting;
+    case EmbeddedServer::State::kFailed:
+      return ServerState::Failed;
   }
   return ServerState::Stopped;
 }
@@ -59,14 +66,17 @@ Engine::Engine(Config config)
   qRegisterMetaType<NodeStatus>();
   qRegisterMetaType<EngineEvent>();
   m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
-  connect(&m_idleTimer, &QTimer::timeout, this, [this] {
-    const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
-    if (m_config.sleepTimeoutMs > 0 && idle >= m_config.sleepTimeoutMs) {
-      m_idleTimer.stop();
-      qCInfo(lcEngine).noquote() << QStringLiteral("nothing published or applied for %1 ms: sleep_timeout reached").arg(idle);
-      emit idleTimeout(idle);
-    }
-  });
+  connect(&m_idleTimer, &QTimer::timeout, this,
+          [this] {
+            const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
+            if (m_config.sleepTimeoutMs > 0 && idle >= m_config.sleepTimeoutMs) {
+              m_idleTimer.stop();
+              qCInfo(lcEngine).noquote()
+                  << QStringLiteral("nothing published or applied for %1 ms: sleep_timeout reached")
+                         .arg(idle);
+              emit idleTimeout(idle);
+            }
+          });
   connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
 }
@@ -98,7 +108,8 @@ void Engine::start() {
 
 Status Engine::openDatabase() {
   const QString dir = m_config.stateDir();
-  if (!QDir().mkpath(dir)) return Status::ioError(QStringLiteral("cannot create the directory %1").arg(dir));
+  if (!QDir().mkpath(dir))
+    return Status::ioError(QStringLiteral("cannot create the directory %1").arg(dir));
   auto db = SqliteDb::open(m_config.dbPath);
   if (!db) return db.status();
   m_db = std::move(db.value());
@@ -108,7 +119,8 @@ Status Engine::openDatabase() {
   // WAL lets the application read while the engine writes, and the engine read while the
   // application writes. It stays set on the file.
   if (Status s = m_db.exec(QStringLiteral("PRAGMA journal_mode=WAL")); !s.isOk())
-    qCWarning(lcEngine).noquote() << "could not switch" << m_config.dbPath << "to WAL:" << s.message();
+    qCWarning(lcEngine).noquote() << "could not switch" << m_config.dbPath
+                                  << "to WAL:" << s.message();
   // For the engine's own connection only: in WAL mode NORMAL survives any process crash
   // (kill -9); a power loss can undo its last commits, and then rows and positions go back
   // together and the messages are applied again from the stream, or published changes are sent
@@ -125,18 +137,23 @@ Status Engine::setUpCapture() {
   // At start the application may be in the middle of a write transaction: wait for it longer
   // than the engine's usual short busy timeout.
   sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
-  const Status installed = m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
+  const Status installed =
+      m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
   sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
   HL_RETURN_IF_ERROR(installed);
-  if (!m_config.publish) qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
+  if (!m_config.publish)
+    qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
   QStringList names;
   for (const TableInfo& t : m_catalog->tables()) names << t.name;
-  qCInfo(lcEngine).noquote() << QStringLiteral("database %1, watching %2 table(s)%3, schema hash %4")
+  qCInfo(lcEngine).noquote() << QStringLiteral(
+                                    "database %1, watching %2 table(s)%3, schema hash %4")
                                     .arg(m_config.dbPath)
                                     .arg(names.size())
-                                    .arg(names.isEmpty() ? QString() : ": " + names.join(", "), m_catalog->schemaHash());
+                                    .arg(names.isEmpty() ? QString() : ": " + names.join(", "),
+                                         m_catalog->schemaHash());
   if (!m_catalog->skippedTables().isEmpty())
-    qCInfo(lcEngine).noquote() << "not replicated (virtual, shadow or ignored):" << m_catalog->skippedTables().join(", ");
+    qCInfo(lcEngine).noquote() << "not replicated (virtual, shadow or ignored):"
+                               << m_catalog->skippedTables().join(", ");
   return Status::ok();
 }
 
@@ -154,16 +171,19 @@ Status Engine::loadPositions() {
 // destroying the server cuts these connections, so nothing goes on after it.
 Status Engine::startEmbeddedServer() {
   m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
-  connect(m_embedded.get(), &EmbeddedServer::stateChanged, this, [this](EmbeddedServer::State state) {
-    EngineEvent e = makeEvent(EngineEvent::Kind::ServerStateChanged);
-    e.serverState = toServerState(state);
-    qCInfo(lcEngine).noquote() << "embedded nats-server" << stateName(e.serverState);
-    emit event(e);
-  });
+  connect(m_embedded.get(), &EmbeddedServer::stateChanged, this,
+          [this](EmbeddedServer::State state) {
+            EngineEvent e = makeEvent(EngineEvent::Kind::ServerStateChanged);
+            e.serverState = toServerState(state);
+            qCInfo(lcEngine).noquote() << "embedded nats-server" << stateName(e.serverState);
+            emit event(e);
+          });
   // ready() comes again after each restart: only the first one goes on with the start.
-  connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady, Qt::SingleShotConnection);
-  connect(m_embedded.get(), &EmbeddedServer::startFailed, this,
-          [this](const Status& error) { fail(error.withContext("embedded nats-server").message()); });
+  connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady,
+          Qt::SingleShotConnection);
+  connect(m_embedded.get(), &EmbeddedServer::startFailed, this, [this](const Status& error) {
+    fail(error.withContext("embedded nats-server").message());
+  });
   return m_embedded->start().withContext("embedded nats-server");
 }
 
@@ -191,7 +211,8 @@ void Engine::makeNatsClient(const QStringList& urls) {
     emit event(e);
   });
   connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
-    qCWarning(lcEngine).noquote() << "NATS:" << error << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
+    qCWarning(lcEngine).noquote() << "NATS:" << error
+                                  << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
     if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
   });
   connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
@@ -209,11 +230,15 @@ void Engine::tryConnect() {
   // server we just started gets the same bound.
   const int attempts = std::max(1, m_config.nats.connectRetries);
   if (m_connectAttempts >= attempts && !m_startedOnce) {
-    fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2").arg(m_connectAttempts).arg(s.message()));
+    fail(QStringLiteral("cannot connect to NATS after %1 attempts: %2")
+             .arg(m_connectAttempts)
+             .arg(s.message()));
     return;
   }
-  qCWarning(lcEngine).noquote() << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
-  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this, &Engine::tryConnect);
+  qCWarning(lcEngine).noquote()
+      << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
+  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this,
+                     &Engine::tryConnect);
 }
 
 void Engine::onConnected() {
@@ -231,7 +256,8 @@ void Engine::onConnected() {
     return;
   }
   startReplication();
-  if (Status s = m_nats->subscribeStatusRecords(); !s.isOk()) qCWarning(lcEngine).noquote() << s.message();
+  if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
+    qCWarning(lcEngine).noquote() << s.message();
   EngineEvent connected = makeEvent(EngineEvent::Kind::NatsConnected);
   connected.text = m_nats->connectedUrl();
   emit event(connected);
@@ -243,7 +269,8 @@ void Engine::onConnected() {
   m_startedOnce = true;
   qCInfo(lcEngine).noquote() << QStringLiteral("replicating: %1 shard(s) on %2, %3, %4")
                                     .arg(m_config.replicationLog.shards)
-                                    .arg(m_nats->connectedUrl(), m_config.publish ? "publish" : "no publish",
+                                    .arg(m_nats->connectedUrl(),
+                                         m_config.publish ? "publish" : "no publish",
                                          m_config.replicate ? "replicate" : "no replicate");
   emit started();
 }
@@ -252,15 +279,17 @@ void Engine::onConnected() {
 // engine, and the timers that drive them.
 void Engine::startReplication() {
   if (m_config.publish) {
-    m_publisher = std::make_unique<Publisher>(m_config, m_db, *m_changeLog, *m_catalog, *m_state, *m_nats, m_positions);
+    m_publisher = std::make_unique<Publisher>(m_config, m_db, *m_changeLog, *m_catalog, *m_state,
+                                              *m_nats, m_positions);
     connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
   }
   if (m_config.replicate) {
-    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state, *m_nats, m_positions,
-                                            m_publisher.get());
+    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state,
+                                            *m_nats, m_positions, m_publisher.get());
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
     if (m_publisher)
-      connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(), &Consumer::onPublisherRoundFinished);
+      connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
+              &Consumer::onPublisherRoundFinished);
     connect(m_consumer.get(), &Consumer::shardStateChanged, this,
             [this](int shard, ShardState state, const QString& reason) {
               EngineEvent e = makeEvent(EngineEvent::Kind::ShardStateChanged);
@@ -269,22 +298,24 @@ void Engine::startReplication() {
               e.text = reason;
               emit event(e);
             });
-    connect(m_consumer.get(), &Consumer::applyFailed, this, [this](int shard, const QString& error) {
-      EngineEvent e = makeEvent(EngineEvent::Kind::ShardError);
-      e.shard = shard;
-      e.text = error;
-      emit event(e);
-    });
+    connect(m_consumer.get(), &Consumer::applyFailed, this,
+            [this](int shard, const QString& error) {
+              EngineEvent e = makeEvent(EngineEvent::Kind::ShardError);
+              e.shard = shard;
+              e.text = error;
+              emit event(e);
+            });
     connect(m_consumer.get(), &Consumer::deadLettered, this, [this](const DeadLetterInfo& letter) {
       EngineEvent e = makeEvent(EngineEvent::Kind::DeadLettered);
       e.deadLetter = letter;
       emit event(e);
     });
-    connect(m_consumer.get(), &Consumer::conflictRecorded, this, [this](const ConflictInfo& conflict) {
-      EngineEvent e = makeEvent(EngineEvent::Kind::ConflictRecorded);
-      e.conflict = conflict;
-      emit event(e);
-    });
+    connect(m_consumer.get(), &Consumer::conflictRecorded, this,
+            [this](const ConflictInfo& conflict) {
+              EngineEvent e = makeEvent(EngineEvent::Kind::ConflictRecorded);
+              e.conflict = conflict;
+              emit event(e);
+            });
     m_consumer->start();
   } else {
     qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
@@ -308,8 +339,10 @@ void Engine::startReplication() {
       connect(m_publisher.get(), &Publisher::roundFinished, this, [active](int published, int) {
         if (published > 0) active();
       });
-    if (m_consumer) connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
-    if (!m_idleTimer.isActive()) m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
+    if (m_consumer)
+      connect(m_consumer.get(), &Consumer::batchApplied, this, [active](int, int) { active(); });
+    if (!m_idleTimer.isActive())
+      m_idleTimer.start(int(std::clamp<int64_t>(m_config.sleepTimeoutMs / 4, 50, 1000)));
   }
 }
 
@@ -361,42 +394,34 @@ void Engine::onDatabaseChanged() {
 void Engine::runCleanup() {
   if (!m_changeLog || !m_config.publish) return;
   auto removed = m_changeLog->cleanup();
-  if (!removed) qCWarning(lcEngine).noquote() << "cleanup failed:" << removed.status().message();
-  else if (*removed > 0) qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
+  if (!removed)
+    qCWarning(lcEngine).noquote() << "cleanup failed:" << removed.status().message();
+  else if (*removed > 0)
+    qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
 }
 
 StatusFacts Engine::gatherStatusFacts() const {
   StatusFacts f;
-  f.nodeId = m_config.nodeId;
-  f.version = versionInfo().version;
-  f.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
-  f.dbPath = m_config.dbPath;
-  f.dbSizeBytes = QFileInfo(m_config.dbPath).size();
-  f.walSizeBytes = QFileInfo(m_config.dbPath + "-wal").size();
-  f.dbOpen = m_db.isOpen();
-  f.natsConnected = m_nats && m_nats->isConnected();
-  f.natsServer = m_nats ? m_nats->connectedUrl() : QString();
-  f.embeddedServer = m_embedded ? toServerState(m_embedded->state()) : ServerState::None;
-  f.natsReconnects = m_natsReconnects;
-  f.captureExpected = m_config.publish;
-  f.captureInstalled = m_changeLog && !m_captureStale;
-  f.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
-  f.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
-  f.publishingPaused = m_publishingPaused;
-  if (m_changeLog) {
-    f.pendingChanges = m_changeLog->pendingCount();
-    f.failedChanges = m_changeLog->failedCount();
-  }
+  NodeStatus& n = f.node;
+  n.nodeId = m_config.nodeId;
+  n.version = versionInfo().version;
+  n.uptimeSeconds = m_uptime.isValid() ? m_uptime.elapsed() / 1000 : 0;
+  n.dbPath = m_config.dbPath;
+  n.dbSizeBytes = QFileInfo(m_config.dbPath).size();
+  n.walSizeBytes = QFileInfo(m_config.dbPath + "-wal").size();
+  n.dbConnected = m_db.isOpen();
+  n.natsConnected = m_nats && m_nats->isConnected();
+  n.natsServer = m_nats ? m_nats->connectedUrl() : QString();
+  n.embeddedServer = m_embedded ? toServerState(m_embedded->state()) : ServerState::None;
+  n.natsReconnects = m_natsReconnects;
+  n.cdcInstalled = m_changeLog && !m_captureStale;
+  n.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
+  n.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
+  n.publishingPaused = m_publishingPaused;
   if (m_publisher) {
-    f.published = m_publisher->stats().published;
-    f.failedPublishes = m_publisher->stats().failedPublishes;
-    f.lastPublishedMs = m_publisher->stats().lastPublishedMs;
-  }
-  if (m_state) {
-    f.deadLetterCount = m_state->deadLetterCount();
-    f.conflictCount = m_state->conflictCount();
-    f.recentDeadLetters = m_state->recentDeadLetters(kRecentListSize);
-    f.recentConflicts = m_state->recentConflicts(kRecentListSize);
+    n.published = m_publisher->stats().published;
+    n.failedPublishes = m_publisher->stats().failedPublishes;
+    n.lastPublishedMs = m_publisher->stats().lastPublishedMs;
   }
   if (m_consumer) {
     for (int shard = 1; shard <= m_consumer->shardCount(); ++shard) {
@@ -413,17 +438,29 @@ StatusFacts Engine::gatherStatusFacts() const {
       s.appliedChanges = c.appliedChanges;
       s.conflicts = c.conflicts;
       s.deadLetters = c.deadLetters;
-      f.lastReplicatedMs = std::max(f.lastReplicatedMs, c.lastAppliedMs);
-      f.shards.append(s);
+      n.lastReplicatedMs = std::max(n.lastReplicatedMs, c.lastAppliedMs);
+      n.shards.append(s);
     }
   }
-  f.peers = m_peers.values();
+  n.cluster = m_peers.values();
+  f.captureExpected = m_config.publish;
+  if (m_changeLog) {
+    f.pendingChanges = m_changeLog->pendingCount();
+    f.failedChanges = m_changeLog->failedCount();
+  }
+  if (m_state) {
+    f.deadLetterCount = m_state->deadLetterCount();
+    f.conflictCount = m_state->conflictCount();
+    f.recentDeadLetters = m_state->recentDeadLetters(kRecentListSize);
+    f.recentConflicts = m_state->recentConflicts(kRecentListSize);
+  }
   return f;
 }
 
 NodeStatus Engine::currentStatus() {
   NodeStatus st = buildStatus(gatherStatusFacts());
-  if (m_lastHealth != int(st.healthy) || (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
+  if (m_lastHealth != int(st.healthy) ||
+      (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
     m_lastHealth = int(st.healthy);
     m_lastUnhealthyReason = st.unhealthyReason;
     EngineEvent e = makeEvent(EngineEvent::Kind::HealthChanged);
@@ -459,8 +496,10 @@ void Engine::onStatusRecord(const QByteArray& json) {
   PeerStatus& p = record->peer;
   if (p.nodeId == m_config.nodeId && record->instance != m_instance) {
     if (!m_warnedDuplicateId)
-      qCWarning(lcEngine).noquote() << QStringLiteral("another node uses node id %1 (cloned image?): give each node its own node_id")
-                                           .arg(p.nodeId);
+      qCWarning(lcEngine).noquote()
+          << QStringLiteral(
+                 "another node uses node id %1 (cloned image?): give each node its own node_id")
+                 .arg(p.nodeId);
     m_warnedDuplicateId = true;
     return;
   }
@@ -474,7 +513,8 @@ void Engine::control(int control, qint64 id, bool confirm) {
   QString message;
   const Status s = runControl(control, id, confirm, &message);
   if (!s.isOk()) message = s.message();
-  qCInfo(lcEngine).noquote() << "control" << QMetaEnum::fromType<EngineThread::Control>().valueToKey(control)
+  qCInfo(lcEngine).noquote() << "control"
+                             << QMetaEnum::fromType<EngineThread::Control>().valueToKey(control)
                              << (s.isOk() ? "done:" : "refused:") << message;
   emit statusChanged(currentStatus());  // the effect shows at once, before the answer arrives
   emit controlDone(control, s.isOk(), message);
@@ -491,16 +531,20 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       if (!m_config.publish) return Status::invalidArgument("publish = false: nothing to pause");
       m_publishingPaused = C(control) == C::kPausePublishing;
       if (m_publisher) m_publisher->setPaused(m_publishingPaused);
-      emit event(makeEvent(m_publishingPaused ? EngineEvent::Kind::PublishingPaused : EngineEvent::Kind::PublishingResumed));
+      emit event(makeEvent(m_publishingPaused ? EngineEvent::Kind::PublishingPaused
+                                              : EngineEvent::Kind::PublishingResumed));
       *message = m_publishingPaused ? "publishing paused" : "publishing resumed";
       return Status::ok();
     case C::kPauseApplying:
     case C::kResumeApplying: {
-      if (!m_consumer) return Status::invalidArgument("replicate = false or not connected: nothing applies");
-      HL_RETURN_IF_ERROR(C(control) == C::kPauseApplying ? m_consumer->pause(int(id)) : m_consumer->resume(int(id)));
-      *message = QStringLiteral("applying %1 %2")
-                     .arg(C(control) == C::kPauseApplying ? "paused" : "resumed",
-                          id ? QStringLiteral("for shard %1").arg(id) : QStringLiteral("for every shard"));
+      if (!m_consumer)
+        return Status::invalidArgument("replicate = false or not connected: nothing applies");
+      HL_RETURN_IF_ERROR(C(control) == C::kPauseApplying ? m_consumer->pause(int(id))
+                                                         : m_consumer->resume(int(id)));
+      *message =
+          QStringLiteral("applying %1 %2")
+              .arg(C(control) == C::kPauseApplying ? "paused" : "resumed",
+                   id ? QStringLiteral("for shard %1").arg(id) : QStringLiteral("for every shard"));
       return Status::ok();
     }
     case C::kReconnectNats:
@@ -514,7 +558,8 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       *message = "reconnecting to NATS";
       return Status::ok();
     case C::kRetryDeadLetter: {
-      if (!m_consumer) return Status::invalidArgument("replicate = false or not connected: nothing applies");
+      if (!m_consumer)
+        return Status::invalidArgument("replicate = false or not connected: nothing applies");
       HL_RETURN_IF_ERROR(m_consumer->retryDeadLetter(id));
       EngineEvent e = makeEvent(EngineEvent::Kind::DeadLetterClosed);
       e.deadLetter.id = id;
@@ -532,7 +577,8 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       return Status::ok();
     }
     case C::kRetryFailedPublishes: {
-      if (!m_changeLog || !m_publisher) return Status::invalidArgument("publish = false or not connected");
+      if (!m_changeLog || !m_publisher)
+        return Status::invalidArgument("publish = false or not connected");
       auto retried = m_changeLog->retryFailed();
       if (!retried) return retried.status();
       if (retried->firstId > 0) m_publisher->rewindTo(retried->firstId);
@@ -540,7 +586,8 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       return Status::ok();
     }
     case C::kClearConflicts:
-      if (!confirm) return Status::invalidArgument("clearing the conflict journal loses it: confirm it");
+      if (!confirm)
+        return Status::invalidArgument("clearing the conflict journal loses it: confirm it");
       HL_RETURN_IF_ERROR(m_state->clearConflicts());
       *message = "conflict journal cleared";
       return Status::ok();

@@ -96,12 +96,12 @@ class Engine final : public QObject {
   int m_streamAttempts = 0;
   qint64 m_natsReconnects = 0;
   bool m_running = false;
-  bool m_startedOnce = false;  // after the first start, connection failures never end the node
+  bool m_startedOnce = false;   // after the first start, connection failures never end the node
   bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
   bool m_publishingPaused = false;
-  QTimer m_cleanupTimer;  // cleanup_interval
-  QTimer m_statusTimer;   // status cadence
-  QTimer m_idleTimer;     // sleep_timeout checks
+  QTimer m_cleanupTimer;        // cleanup_interval
+  QTimer m_statusTimer;         // status cadence
+  QTimer m_idleTimer;           // sleep_timeout checks
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
   qint64 m_statusCostNs = 0;

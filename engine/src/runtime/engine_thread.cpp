@@ -21,12 +21,15 @@ EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   connect(m_engine, &Engine::statusChanged, this, &EngineThread::statusChanged);
   connect(m_engine, &Engine::event, this, &EngineThread::event);
   connect(m_engine, &Engine::idleTimeout, this, &EngineThread::idleTimeout);
-  connect(m_engine, &Engine::controlDone, this, [this](int control, bool ok, const QString& message) {
-    emit controlDone(Control(control), ok, message);
-  });
+  connect(m_engine, &Engine::controlDone, this,
+          [this](int control, bool ok, const QString& message) {
+            emit controlDone(Control(control), ok, message);
+          });
 }
 
-EngineThread::~EngineThread() { stop(); }
+EngineThread::~EngineThread() {
+  stop();
+}
 
 void EngineThread::control(Control control, qint64 id, bool confirm) {
   QMetaObject::invokeMethod(

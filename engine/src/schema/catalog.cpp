@@ -14,7 +14,9 @@ namespace {
 
 const QString kInternalPrefix = QStringLiteral("__harmonylite__");
 
-bool byteWiseLess(const QString& a, const QString& b) { return a.toUtf8() < b.toUtf8(); }
+bool byteWiseLess(const QString& a, const QString& b) {
+  return a.toUtf8() < b.toUtf8();
+}
 
 Result<TableInfo> readTable(SqliteDb& db, const QString& name, bool withoutRowid) {
   TableInfo t;
@@ -51,7 +53,9 @@ Result<TableInfo> readTable(SqliteDb& db, const QString& name, bool withoutRowid
 
 }  // namespace
 
-bool isInternalName(const QString& name) { return name.startsWith(kInternalPrefix); }
+bool isInternalName(const QString& name) {
+  return name.startsWith(kInternalPrefix);
+}
 
 const ColumnInfo* TableInfo::column(const QString& name) const {
   for (const ColumnInfo& c : columns)
@@ -102,7 +106,11 @@ Status SchemaCatalog::reload() {
   auto list = m_db.prepare(QStringLiteral(
       "SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' ORDER BY name"));
   if (!list) return list.status().withContext("list tables");
-  struct Entry { QString name; QString type; bool wr; };
+  struct Entry {
+    QString name;
+    QString type;
+    bool wr;
+  };
   QList<Entry> entries;
   QStringList virtualTables;
   SqliteRows rows(*list);
@@ -126,8 +134,9 @@ Status SchemaCatalog::reload() {
     }
     // Shadow tables of modules this SQLite does not know are listed as "table": a table named
     // "<virtual table>_<suffix>" is taken for one.
-    const bool shadowLike = std::any_of(virtualTables.begin(), virtualTables.end(),
-                                        [&](const QString& v) { return e.name.startsWith(v + '_'); });
+    const bool shadowLike =
+        std::any_of(virtualTables.begin(), virtualTables.end(),
+                    [&](const QString& v) { return e.name.startsWith(v + '_'); });
     if (shadowLike || m_ignore.contains(e.name)) {
       skipped << e.name;
       continue;
@@ -176,8 +185,8 @@ QString schemaHashCanonical(const QList<TableInfo>& tables) {
     out += t->name;
     for (const ColumnInfo* c : columns) {
       // Go prints the type of a column without a declared type as its Go type name.
-      const QString type = c->declaredType.isEmpty() ? QStringLiteral("*schema.BinaryType")
-                                                     : c->declaredType;
+      const QString type =
+          c->declaredType.isEmpty() ? QStringLiteral("*schema.BinaryType") : c->declaredType;
       out += QStringLiteral("|%1:%2:%3:%4")
                  .arg(c->name, type, c->notNull ? QStringLiteral("true") : QStringLiteral("false"),
                       c->pk != 0 ? QStringLiteral("true") : QStringLiteral("false"));

@@ -1,5 +1,6 @@
 // SchemaCatalog: the replicated ("watched") tables of the application's database and their
-// columns and keys, re-read cheaply when PRAGMA schema_version moves (docs/capture.md#which-tables, docs/wire-format.md#schema-hash, docs/capture.md).
+// columns and keys, re-read cheaply when PRAGMA schema_version moves (docs/capture.md#which-tables,
+// docs/wire-format.md#schema-hash, docs/capture.md).
 //
 // Watched tables: ordinary tables, except sqlite_* and __harmonylite__* tables, virtual tables
 // and their shadow tables, and the tables of ignore_tables (names compared exactly).
@@ -21,8 +22,8 @@ struct ColumnInfo {
   QString name;          // as declared
   QString declaredType;  // as written, case kept; "" when none
   bool notNull = false;
-  int pk = 0;            // 1-based position in the primary key, 0 = not part of it
-  int hidden = 0;        // pragma_table_xinfo: 0 normal, 2 virtual generated, 3 stored generated
+  int pk = 0;      // 1-based position in the primary key, 0 = not part of it
+  int hidden = 0;  // pragma_table_xinfo: 0 normal, 2 virtual generated, 3 stored generated
   bool isGenerated() const { return hidden == 2 || hidden == 3; }
 };
 
@@ -32,7 +33,7 @@ struct TableInfo {
   QList<ColumnInfo> columns;  // in declaration order
   QStringList pkColumns;      // declared primary key in key order; empty: replicated by rowid
   bool withoutRowid = false;
-  QString rowidName;          // how to name the rowid: rowid, _rowid_ or oid (not a column's name)
+  QString rowidName;  // how to name the rowid: rowid, _rowid_ or oid (not a column's name)
 
   bool hasDeclaredPk() const { return !pkColumns.isEmpty(); }
   // The key the change log stores and messages carry: the PK columns, or {"rowid"}.
@@ -60,7 +61,8 @@ class SchemaCatalog {
   // Tables skipped because they are virtual, shadow or ignored (for logs and status).
   const QStringList& skippedTables() const { return m_skipped; }
 
-  // docs/wire-format.md#schema-hash hash of the watched tables, and the hash before the last change ("" at first).
+  // docs/wire-format.md#schema-hash hash of the watched tables, and the hash before the last change
+  // ("" at first).
   const QString& schemaHash() const { return m_hash; }
   const QString& previousSchemaHash() const { return m_previousHash; }
   int64_t schemaVersion() const { return m_schemaVersion; }
@@ -76,7 +78,8 @@ class SchemaCatalog {
   int64_t m_schemaVersion = -1;
 };
 
-// docs/wire-format.md#schema-hash: the canonical text hashed (exposed for tests and -schema-status) and its SHA-256.
+// docs/wire-format.md#schema-hash: the canonical text hashed (exposed for tests and -schema-status)
+// and its SHA-256.
 QString schemaHashCanonical(const QList<TableInfo>& tables);
 QString schemaHashOf(const QList<TableInfo>& tables);
 

@@ -5,23 +5,27 @@ namespace hl {
 Status fromSqlite(int rc, sqlite3* db, const QString& op) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::ok();
   const char* detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  const QString msg =
-      QStringLiteral("%1: %2 (code %3)").arg(op, QString::fromUtf8(detail)).arg(rc);
+  const QString msg = QStringLiteral("%1: %2 (code %3)").arg(op, QString::fromUtf8(detail)).arg(rc);
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::busy(msg);
+    case SQLITE_LOCKED:
+      return Status::busy(msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Status::corruption(msg);
+    case SQLITE_NOTADB:
+      return Status::corruption(msg);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_FULL:
     case SQLITE_READONLY:
-    case SQLITE_PERM: return Status::ioError(msg);
+    case SQLITE_PERM:
+      return Status::ioError(msg);
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
     case SQLITE_TOOBIG:
-    case SQLITE_RANGE: return Status::invalidArgument(msg);
-    default: return Status::internal(msg);
+    case SQLITE_RANGE:
+      return Status::invalidArgument(msg);
+    default:
+      return Status::internal(msg);
   }
 }
 
@@ -89,8 +93,12 @@ Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   return stmt->columnInt(0);
 }
 
-int64_t SqliteDb::lastInsertRowId() const { return sqlite3_last_insert_rowid(m_db.get()); }
-int SqliteDb::changes() const { return sqlite3_changes(m_db.get()); }
+int64_t SqliteDb::lastInsertRowId() const {
+  return sqlite3_last_insert_rowid(m_db.get());
+}
+int SqliteDb::changes() const {
+  return sqlite3_changes(m_db.get());
+}
 
 Status SqliteStmt::bindNull(int index) {
   return fromSqlite(sqlite3_bind_null(m_stmt.get(), index), m_db, QStringLiteral("bind"));
@@ -103,8 +111,7 @@ Status SqliteStmt::bindDouble(int index, double value) {
 }
 Status SqliteStmt::bindText(int index, const QByteArray& utf8) {
   return fromSqlite(sqlite3_bind_text64(m_stmt.get(), index, utf8.constData(),
-                                        sqlite3_uint64(utf8.size()), SQLITE_TRANSIENT,
-                                        SQLITE_UTF8),
+                                        sqlite3_uint64(utf8.size()), SQLITE_TRANSIENT, SQLITE_UTF8),
                     m_db, QStringLiteral("bind"));
 }
 Status SqliteStmt::bindBlob(int index, const QByteArray& bytes) {
@@ -142,16 +149,26 @@ void SqliteStmt::reset() {
   sqlite3_clear_bindings(m_stmt.get());
 }
 
-int SqliteStmt::columnCount() const { return sqlite3_column_count(m_stmt.get()); }
-int SqliteStmt::columnType(int col) const { return sqlite3_column_type(m_stmt.get(), col); }
-int64_t SqliteStmt::columnInt(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
-double SqliteStmt::columnDouble(int col) const { return sqlite3_column_double(m_stmt.get(), col); }
+int SqliteStmt::columnCount() const {
+  return sqlite3_column_count(m_stmt.get());
+}
+int SqliteStmt::columnType(int col) const {
+  return sqlite3_column_type(m_stmt.get(), col);
+}
+int64_t SqliteStmt::columnInt(int col) const {
+  return sqlite3_column_int64(m_stmt.get(), col);
+}
+double SqliteStmt::columnDouble(int col) const {
+  return sqlite3_column_double(m_stmt.get(), col);
+}
 QByteArray SqliteStmt::columnBytes(int col) const {
   const void* p = sqlite3_column_blob(m_stmt.get(), col);
   const int n = sqlite3_column_bytes(m_stmt.get(), col);
   return p ? QByteArray(static_cast<const char*>(p), n) : QByteArray("");
 }
-QString SqliteStmt::columnText(int col) const { return QString::fromUtf8(columnBytes(col)); }
+QString SqliteStmt::columnText(int col) const {
+  return QString::fromUtf8(columnBytes(col));
+}
 
 Result<SqliteTxn> SqliteTxn::begin(SqliteDb& db, Mode mode) {
   HL_RETURN_IF_ERROR(db.exec(mode == Mode::kImmediate ? QStringLiteral("BEGIN IMMEDIATE")

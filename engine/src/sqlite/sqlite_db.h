@@ -31,8 +31,9 @@ class SqliteDb {
  public:
   struct Options {
     bool readOnly = false;
-    bool create = true;           // create the file when missing (ignored when readOnly)
-    int busyTimeoutMs = 200;      // small: the engine thread must not block long (docs/architecture.md#threads)
+    bool create = true;  // create the file when missing (ignored when readOnly)
+    int busyTimeoutMs =
+        200;  // small: the engine thread must not block long (docs/architecture.md#threads)
   };
 
   static Result<SqliteDb> open(const QString& path, const Options& options);
@@ -93,7 +94,8 @@ class SqliteStmt {
   void reset();
 
   int columnCount() const;
-  int columnType(int col) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
+  int columnType(
+      int col) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
   int64_t columnInt(int col) const;
   double columnDouble(int col) const;
   QByteArray columnBytes(int col) const;  // TEXT as UTF-8 bytes, or BLOB

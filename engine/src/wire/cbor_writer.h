@@ -1,7 +1,8 @@
 // CborWriter: appends CBOR items to a growable byte buffer with libcbor's streaming encoders
 // (cbor_encode_*), never allocating a cbor_item_t. Integers take their shortest form (libcbor's
 // cbor_encode_uint/negint pick it), negative integers are major type 1, reals are always
-// float64 (0xfb). Used by the change codec (docs/wire-format.md#message) and the shard key (docs/wire-format.md#shard).
+// float64 (0xfb). Used by the change codec (docs/wire-format.md#message) and the shard key
+// (docs/wire-format.md#shard).
 //
 // isValidUtf8: strict UTF-8 check as Go's utf8.Valid does it (no overlong forms, no surrogates,
 // nothing above U+10FFFF).

@@ -4,9 +4,12 @@ namespace hl {
 
 const char* changeTypeName(ChangeType type) {
   switch (type) {
-    case ChangeType::kInsert: return "insert";
-    case ChangeType::kUpdate: return "update";
-    case ChangeType::kDelete: return "delete";
+    case ChangeType::kInsert:
+      return "insert";
+    case ChangeType::kUpdate:
+      return "update";
+    case ChangeType::kDelete:
+      return "delete";
   }
   return "insert";
 }

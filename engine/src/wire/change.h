@@ -19,9 +19,9 @@ enum class ChangeType : int { kInsert = 1, kUpdate = 2, kDelete = 3 };
 
 const char* changeTypeName(ChangeType type);
 
-// Nats-Msg-Id of a change this edition publishes: "<node id>-<change id>" (docs/wire-format.md#message).
-// JetStream drops a second message with the same id inside its duplicates window, so a change
-// sent again after a lost ack is stored once.
+// Nats-Msg-Id of a change this edition publishes: "<node id>-<change id>"
+// (docs/wire-format.md#message). JetStream drops a second message with the same id inside its
+// duplicates window, so a change sent again after a lost ack is stored once.
 QByteArray messageId(uint64_t nodeId, int64_t changeId);
 // The parts of a message id made by messageId(); false for anything else (a Go sender sends
 // none, and the header is not trusted beyond this).
@@ -31,12 +31,12 @@ bool parseMessageId(const QByteArray& id, uint64_t* nodeId, int64_t* changeId);
 using RowImage = QList<QPair<QString, Value>>;
 
 struct Change {
-  uint64_t fromNodeId = 0;  // FromNodeId
-  int64_t id = 0;           // Payload.Id: the change's id in the sender's change log
+  uint64_t fromNodeId = 0;                // FromNodeId
+  int64_t id = 0;                         // Payload.Id: the change's id in the sender's change log
   ChangeType type = ChangeType::kInsert;  // Payload.Type
-  QString table;            // Payload.TableName, as stored in sqlite_schema
-  RowImage row;             // Payload.Row; "rowid" for tables without a declared primary key
-  QString schemaHash;       // Payload.sh (64 lower-hex chars); empty when the sender sent none
+  QString table;                          // Payload.TableName, as stored in sqlite_schema
+  RowImage row;        // Payload.Row; "rowid" for tables without a declared primary key
+  QString schemaHash;  // Payload.sh (64 lower-hex chars); empty when the sender sent none
 
   // The value of column `name` (exact match), or nullptr.
   const Value* find(const QString& name) const;

@@ -69,11 +69,12 @@ Result<QByteArray> maybeDecompress(const QByteArray& payload) {
   ZSTD_inBuffer in{payload.constData(), size_t(payload.size()), 0};
   QByteArray out;
   // Frames that state their size (ours and Go's) get one exact buffer; others grow in steps.
-  const unsigned long long declared = ZSTD_getFrameContentSize(payload.constData(), size_t(payload.size()));
-  const qsizetype step = declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR &&
-                                 declared < 65536
-                             ? qsizetype(declared) + 1
-                             : qsizetype(ZSTD_DStreamOutSize());
+  const unsigned long long declared =
+      ZSTD_getFrameContentSize(payload.constData(), size_t(payload.size()));
+  const qsizetype step =
+      declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR && declared < 65536
+          ? qsizetype(declared) + 1
+          : qsizetype(ZSTD_DStreamOutSize());
   for (;;) {
     // Room for one byte beyond the limit, so that exceeding it is seen.
     const qsizetype at = out.size();

@@ -1,4 +1,5 @@
-// zstd for change-message payloads (docs/wire-format.md#message: compressed exactly when the stream name carries
+// zstd for change-message payloads (docs/wire-format.md#message: compressed exactly when the stream
+// name carries
 // "-c"). Decompression is bounded: at most kMaxMessageBytes of output and a window of at most
 // 2^kMaxZstdWindowLog bytes, whatever the frame header claims; frames without a content size
 // (streamed by the sender) work too. Every failure is a kPoison status.

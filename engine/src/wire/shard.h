@@ -1,11 +1,12 @@
-// Shard selection (docs/wire-format.md#shard): a change's shard is a pure function of its table name and primary
-// key values, computed exactly as Go HarmonyLite does so that both pick the same stream.
+// Shard selection (docs/wire-format.md#shard): a change's shard is a pure function of its table
+// name and primary key values, computed exactly as Go HarmonyLite does so that both pick the same
+// stream.
 //
 // The key is the CBOR indefinite array [table, [pk name, value]...] with the PK columns sorted
-// by byte-wise (UTF-8) name order and values encoded as in the change message (docs/wire-format.md#message), except
-// that TEXT is always a text string even when it is not valid UTF-8: Go's encoder writes its
-// strings without checking, and these bytes are only hashed, never sent.
-// Columns declared BOOLEAN/DATE/DATETIME/TIMESTAMP are hashed by Go as the converted value
+// by byte-wise (UTF-8) name order and values encoded as in the change message
+// (docs/wire-format.md#message), except that TEXT is always a text string even when it is not valid
+// UTF-8: Go's encoder writes its strings without checking, and these bytes are only hashed, never
+// sent. Columns declared BOOLEAN/DATE/DATETIME/TIMESTAMP are hashed by Go as the converted value
 // (bool, integer seconds); the caller passes such values already converted.
 // Thread: pure functions; any thread.
 #pragma once

@@ -18,12 +18,32 @@ class Value {
 
   Value() = default;
   static Value null() { return Value(); }
-  static Value integer(int64_t v) { Value x; x.m_type = Type::kInteger; x.m_int = v; return x; }
-  static Value real(double v) { Value x; x.m_type = Type::kReal; x.m_real = v; return x; }
-  static Value text(QByteArray utf8) { Value x; x.m_type = Type::kText; x.m_bytes = std::move(utf8); return x; }
+  static Value integer(int64_t v) {
+    Value x;
+    x.m_type = Type::kInteger;
+    x.m_int = v;
+    return x;
+  }
+  static Value real(double v) {
+    Value x;
+    x.m_type = Type::kReal;
+    x.m_real = v;
+    return x;
+  }
+  static Value text(QByteArray utf8) {
+    Value x;
+    x.m_type = Type::kText;
+    x.m_bytes = std::move(utf8);
+    return x;
+  }
   static Value text(const QString& s) { return text(s.toUtf8()); }
   static Value text(const char* utf8) { return text(QByteArray(utf8)); }
-  static Value blob(QByteArray bytes) { Value x; x.m_type = Type::kBlob; x.m_bytes = std::move(bytes); return x; }
+  static Value blob(QByteArray bytes) {
+    Value x;
+    x.m_type = Type::kBlob;
+    x.m_bytes = std::move(bytes);
+    return x;
+  }
 
   Type type() const { return m_type; }
   bool isNull() const { return m_type == Type::kNull; }
