@@ -115,7 +115,12 @@ void Consumer::setState(int shard, ShardState state, const QString& reason) {
   if (s.state == state && s.lastError == reason) return;
   s.state = state;
   if (!reason.isEmpty()) s.lastError = reason;
-  emit shardStateChanged(shard, state, reason);
+  EngineEvent e;
+  e.kind = EngineEvent::Kind::ShardStateChanged;
+  e.shard = shard;
+  e.shardState = state;
+  e.text = reason;
+  emit event(e);
 }
 
 void Consumer::start() {
@@ -306,7 +311,11 @@ bool Consumer::applyBatch(int shard) {
     qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << error;
     if (sh.status.lastError != error) {
       sh.status.lastError = error;
-      emit applyFailed(shard, error);
+      EngineEvent e;
+      e.kind = EngineEvent::Kind::ShardError;
+      e.shard = shard;
+      e.text = error;
+      emit event(e);
     }
     return false;
   }
@@ -366,8 +375,18 @@ Result<int> Consumer::commitBatch(Batch& b) {
     HL_RETURN_IF_ERROR(m_state.setPosition(stream, b.lastSeq));
     HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(b.shard, b.lastSeq));
     HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
-    for (const DeadLetterInfo& d : letters) emit deadLettered(d);
-    for (const ConflictInfo& c : conflicts) emit conflictRecorded(c);
+    for (const DeadLetterInfo& d : letters) {
+      EngineEvent e;
+      e.kind = EngineEvent::Kind::DeadLettered;
+      e.deadLetter = d;
+      emit event(e);
+    }
+    for (const ConflictInfo& c : conflicts) {
+      EngineEvent e;
+      e.kind = EngineEvent::Kind::ConflictRecorded;
+      e.conflict = c;
+      emit event(e);
+    }
     return result->applied;
   }
 }

@@ -82,11 +82,10 @@ class Consumer final : public QObject {
 
  signals:
   void batchApplied(int shard, int count);
-  void shardStateChanged(int shard, hl::ShardState state, const QString& reason);
-  // A batch could not be applied and is tried again; told when the error is a new one.
-  void applyFailed(int shard, const QString& error);
-  void deadLettered(const hl::DeadLetterInfo& letter);
-  void conflictRecorded(const hl::ConflictInfo& conflict);
+  // What happened, once, as it happens: ShardStateChanged, ShardError (a batch could not be
+  // applied and is tried again; told when the error is a new one), DeadLettered and
+  // ConflictRecorded (after their transaction committed).
+  void event(const hl::EngineEvent& event);
 
  private:
   struct Shard {

@@ -290,32 +290,7 @@ void Engine::startReplication() {
     if (m_publisher)
       connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
               &Consumer::onPublisherRoundFinished);
-    connect(m_consumer.get(), &Consumer::shardStateChanged, this,
-            [this](int shard, ShardState state, const QString& reason) {
-              EngineEvent e = makeEvent(EngineEvent::Kind::ShardStateChanged);
-              e.shard = shard;
-              e.shardState = state;
-              e.text = reason;
-              emit event(e);
-            });
-    connect(m_consumer.get(), &Consumer::applyFailed, this,
-            [this](int shard, const QString& error) {
-              EngineEvent e = makeEvent(EngineEvent::Kind::ShardError);
-              e.shard = shard;
-              e.text = error;
-              emit event(e);
-            });
-    connect(m_consumer.get(), &Consumer::deadLettered, this, [this](const DeadLetterInfo& letter) {
-      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLettered);
-      e.deadLetter = letter;
-      emit event(e);
-    });
-    connect(m_consumer.get(), &Consumer::conflictRecorded, this,
-            [this](const ConflictInfo& conflict) {
-              EngineEvent e = makeEvent(EngineEvent::Kind::ConflictRecorded);
-              e.conflict = conflict;
-              emit event(e);
-            });
+    connect(m_consumer.get(), &Consumer::event, this, &Engine::event);
     m_consumer->start();
   } else {
     qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
