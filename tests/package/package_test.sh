@@ -44,12 +44,17 @@ wait_for() {
   done
 }
 
-# alloc_port <var>: a loopback port nothing listens on, different from the ones taken before.
+# alloc_port <var>: a loopback port nothing listens on, different from the ones taken before,
+# below the kernel's ephemeral range: the outgoing connections of tests running in parallel
+# take their local ports from that range, and one of them holding the port made a node's
+# listen fail ("address in use") in a CI-like run.
 declare -A TAKEN_PORTS=()
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range
+((EPHEMERAL_LOW > 12000)) || EPHEMERAL_LOW=32768
 alloc_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
     [[ -z ${TAKEN_PORTS[$p]:-} ]] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       TAKEN_PORTS[$p]=1
