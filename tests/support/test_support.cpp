@@ -3,7 +3,9 @@
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QFile>
+#include <QRandomGenerator>
 #include <QRegularExpression>
+#include <QSet>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
@@ -39,7 +41,28 @@ bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs) 
 }
 
 int freePort() {
-  QTcpServer server;
+  // Below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): a port the
+  // kernel hands out for "port 0" is one that the outgoing connections of the tests running in
+  // parallel also take their local ports from, and one of them can hold it by the time a
+  // server binds it ("address in use"). Never the same port twice in one process.
+  static QSet<int> given;
+  static const int ephemeralLow = [] {
+    QFile f(QStringLiteral("/proc/sys/net/ipv4/ip_local_port_range"));
+    const int low =
+        f.open(QIODevice::ReadOnly)
+            ? QString::fromLatin1(f.readAll()).split(QRegularExpression("\\s+")).value(0).toInt()
+            : 0;
+    return low > 12000 ? low : 32768;
+  }();
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = 10000 + int(QRandomGenerator::global()->bounded(ephemeralLow - 10000));
+    if (given.contains(port)) continue;
+    QTcpServer server;
+    if (!server.listen(QHostAddress::LocalHost, quint16(port))) continue;
+    given.insert(port);
+    return port;
+  }
+  QTcpServer server;  // nothing free below the range: let the kernel choose
   if (!server.listen(QHostAddress::LocalHost, 0)) return 0;
   return server.serverPort();
 }

@@ -32,7 +32,7 @@ bool writeFile(const QString& path, const QByteArray& bytes);
 // Polls `condition` (processing Qt events in between) until it holds or `timeoutMs` passes.
 bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs = 10);
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral port range.
 int freePort();
 
 struct ProcessResult {
