@@ -23,9 +23,10 @@ Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
 
 // The state of one shard's consumer (replication/consumer.h). Transitions:
 //
-//   Stopped ──subscribed──▶ Running ──stream or subscription error──▶ Stopped (retried every
-//   second) Stopped / Running ──next needed message aged out of the stream──▶ NeedsRestore Stopped
-//   / Running ──operator pause──▶ Paused ──operator resume──▶ Running (or Stopped)
+//   Stopped ──subscribed──▶ Running
+//   Running ──stream or subscription error──▶ Stopped (subscribing again every second)
+//   Stopped, Running ──next needed message aged out──▶ NeedsRestore
+//   Stopped, Running ──operator pause──▶ Paused ──operator resume──▶ Running or Stopped
 //
 // NeedsRestore is left only by restoring the node from a snapshot (docs/operations.md).
 enum class ShardState { Stopped, Running, Paused, NeedsRestore };
@@ -140,6 +141,17 @@ struct EngineEvent {
     DeadLetterClosed,   // deadLetter.id: retried with success, or discarded
     ConflictRecorded,   // conflict
   };
+  // One factory per kind that carries data; of() for the others.
+  static EngineEvent of(Kind kind);
+  static EngineEvent natsConnected(const QString& url);
+  static EngineEvent serverStateChanged(ServerState state);
+  static EngineEvent healthChanged(bool healthy, const QString& reason);
+  static EngineEvent shardStateChanged(int shard, ShardState state, const QString& reason);
+  static EngineEvent shardError(int shard, const QString& error);
+  static EngineEvent deadLettered(const DeadLetterInfo& letter);
+  static EngineEvent deadLetterClosed(qint64 id);
+  static EngineEvent conflictRecorded(const ConflictInfo& conflict);
+
   Kind kind = Kind::HealthChanged;
   int shard = 0;
   ShardState shardState = ShardState::Stopped;

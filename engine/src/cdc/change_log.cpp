@@ -286,9 +286,8 @@ Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId
   for (const SqliteStmt& r : rows) {
     PendingKey p;
     p.id = r.columnInt(0);
-    const TableInfo* t = keyOfScan(r, 2, &p.key, &p.rowKey);
-    if (!t) continue;
-    p.table = t->name;
+    RowImage key;
+    if (!keyOfScan(r, 2, &key, &p.rowKey)) continue;
     out.append(p);
   }
   HL_RETURN_IF_ERROR(rows.status());

@@ -72,8 +72,6 @@ class ChangeLog {
   Status markPublished(const QList<int64_t>& ids);
   struct PendingKey {
     int64_t id = 0;
-    QString table;
-    RowImage key;
     QByteArray rowKey;  // rowKeyOf()
   };
   // Id, table and key of every pending change with an id above `afterId`.

@@ -63,4 +63,62 @@ QList<QPair<int, ShardState>> shardStatesFromText(const QString& text) {
   return out;
 }
 
+EngineEvent EngineEvent::of(Kind kind) {
+  EngineEvent e;
+  e.kind = kind;
+  return e;
+}
+
+EngineEvent EngineEvent::natsConnected(const QString& url) {
+  EngineEvent e = of(Kind::NatsConnected);
+  e.text = url;
+  return e;
+}
+
+EngineEvent EngineEvent::serverStateChanged(ServerState state) {
+  EngineEvent e = of(Kind::ServerStateChanged);
+  e.serverState = state;
+  return e;
+}
+
+EngineEvent EngineEvent::healthChanged(bool healthy, const QString& reason) {
+  EngineEvent e = of(Kind::HealthChanged);
+  e.healthy = healthy;
+  e.text = reason;
+  return e;
+}
+
+EngineEvent EngineEvent::shardStateChanged(int shard, ShardState state, const QString& reason) {
+  EngineEvent e = of(Kind::ShardStateChanged);
+  e.shard = shard;
+  e.shardState = state;
+  e.text = reason;
+  return e;
+}
+
+EngineEvent EngineEvent::shardError(int shard, const QString& error) {
+  EngineEvent e = of(Kind::ShardError);
+  e.shard = shard;
+  e.text = error;
+  return e;
+}
+
+EngineEvent EngineEvent::deadLettered(const DeadLetterInfo& letter) {
+  EngineEvent e = of(Kind::DeadLettered);
+  e.deadLetter = letter;
+  return e;
+}
+
+EngineEvent EngineEvent::deadLetterClosed(qint64 id) {
+  EngineEvent e = of(Kind::DeadLetterClosed);
+  e.deadLetter.id = id;
+  return e;
+}
+
+EngineEvent EngineEvent::conflictRecorded(const ConflictInfo& conflict) {
+  EngineEvent e = of(Kind::ConflictRecorded);
+  e.conflict = conflict;
+  return e;
+}
+
 }  // namespace hl

@@ -115,12 +115,7 @@ void Consumer::setState(int shard, ShardState state, const QString& reason) {
   if (s.state == state && s.lastError == reason) return;
   s.state = state;
   if (!reason.isEmpty()) s.lastError = reason;
-  EngineEvent e;
-  e.kind = EngineEvent::Kind::ShardStateChanged;
-  e.shard = shard;
-  e.shardState = state;
-  e.text = reason;
-  emit event(e);
+  emit event(EngineEvent::shardStateChanged(shard, state, reason));
 }
 
 void Consumer::start() {
@@ -261,6 +256,10 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
     b.seqs.append(m.streamSeq);
     b.seenSeqs.append(m.seenSeq);
     b.payloads.append(m.data);
+    const TableInfo* table = m_catalog.find(b.changes.last().table);
+    RowImage key;
+    b.rowKeys.append(table ? rowKeyOf(*table, b.changes.last().row, &key) : QByteArray());
+    b.keys.append(key);
   }
   return b;
 }
@@ -301,28 +300,24 @@ bool Consumer::applyBatch(int shard) {
     emit batchApplied(shard, n);
     return true;
   }
-  auto applied = commitBatch(batch);
-  if (!applied) {
+  auto committed = commitBatch(batch);
+  if (!committed) {
     if (batch.waitForPublisher) {
       m_waitingForPublisher = true;
       return false;
     }
-    const QString error = applied.status().message();
+    const QString error = committed.status().message();
     qCWarning(lcApply).noquote() << "shard" << shard << "apply failed, will retry:" << error;
     if (sh.status.lastError != error) {
       sh.status.lastError = error;
-      EngineEvent e;
-      e.kind = EngineEvent::Kind::ShardError;
-      e.shard = shard;
-      e.text = error;
-      emit event(e);
+      emit event(EngineEvent::shardError(shard, error));
     }
     return false;
   }
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
   m_positions.setApplied(shard, batch.lastSeq);
   sh.positionDirty = false;
-  sh.status.appliedChanges += *applied;
+  sh.status.appliedChanges += *committed;
   sh.status.skippedOwn += batch.own;
   sh.status.conflicts += batch.conflicts.size();
   sh.status.deadLetters += batch.dead.size();
@@ -375,18 +370,8 @@ Result<int> Consumer::commitBatch(Batch& b) {
     HL_RETURN_IF_ERROR(m_state.setPosition(stream, b.lastSeq));
     HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(b.shard, b.lastSeq));
     HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
-    for (const DeadLetterInfo& d : letters) {
-      EngineEvent e;
-      e.kind = EngineEvent::Kind::DeadLettered;
-      e.deadLetter = d;
-      emit event(e);
-    }
-    for (const ConflictInfo& c : conflicts) {
-      EngineEvent e;
-      e.kind = EngineEvent::Kind::ConflictRecorded;
-      e.conflict = c;
-      emit event(e);
-    }
+    for (const DeadLetterInfo& d : letters) emit event(EngineEvent::deadLettered(d));
+    for (const ConflictInfo& c : conflicts) emit event(EngineEvent::conflictRecorded(c));
     return result->applied;
   }
 }
@@ -401,8 +386,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
   const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
   for (qsizetype i = 0; i < b.changes.size(); ++i) {
     const Change& c = b.changes[i];
-    const TableInfo* table = m_catalog.find(c.table);
-    const QByteArray rowKey = table ? rowKeyOf(*table, c.row) : QByteArray();
+    const QByteArray& rowKey = b.rowKeys[i];
     if (rowKey.isEmpty()) continue;  // unknown table or incomplete key: the applier says poison
     ConvergenceFacts facts;
     facts.remoteSeq = b.seqs[i];
@@ -428,14 +412,14 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         const QString winner = local + (facts.pending == OwnPending::kNotSent
                                             ? QStringLiteral(" (pending)")
                                             : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
-        auto record = conflictRecord(c, winner, remote);
+        auto record = conflictRecord(c, b.keys[i], winner, remote);
         if (!record) return record.status();
         b.conflicts << *record;
         break;
       }
       case Verdict::kApplyOverLocal: {
-        auto record =
-            conflictRecord(c, remote, local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
+        auto record = conflictRecord(c, b.keys[i], remote,
+                                     local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         if (!record) return record.status();
         b.conflicts << *record;
         break;
@@ -447,11 +431,9 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
   return Status::ok();
 }
 
-Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const QString& winner,
-                                                const QString& loser) {
-  const TableInfo* table = m_catalog.find(c.table);
-  RowImage key;
-  rowKeyOf(*table, c.row, &key);
+Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const RowImage& key,
+                                                const QString& winner, const QString& loser) {
+  const TableInfo* table = m_catalog.find(c.table);  // known: the change has a row key
   auto local = m_rows.read(*table, key);
   if (!local) return local.status().withContext("conflict record");
   return ConflictRecord{

@@ -109,7 +109,11 @@ class Consumer final : public QObject {
     QList<quint64> seqs;         // parallel to changes
     QList<QByteArray> seenSeqs;  // Hl-Seen-Seq, parallel to changes
     QList<QByteArray> payloads;  // the message as received, parallel to changes
-    QList<DeadLetter> dead;      // undecodable messages, then the poison changes
+    // rowKeyOf() of each change and its key columns (outside the write transaction); an empty
+    // row key when the table is unknown or the key incomplete (the applier says poison).
+    QList<QByteArray> rowKeys;
+    QList<RowImage> keys;
+    QList<DeadLetter> dead;  // undecodable messages, then the poison changes
     QList<ConflictRecord> conflicts;
     bool waitForPublisher = false;
   };
@@ -119,14 +123,15 @@ class Consumer final : public QObject {
   // wait (retry later).
   bool applyBatch(int shard);
   Batch readBatch(int shard, int count);
-  // The batch's write transaction; returns the applier's result of the attempt that committed.
+  // The batch's write transaction; returns how many changes were applied in the attempt that
+  // committed.
   Result<int> commitBatch(Batch& batch);
   // The convergence rule for every change of the batch (inside its transaction): clears the
   // entries of `apply` to skip and lists the conflicts. kUnavailable with waitForPublisher set
   // when an own change in flight must be acked first.
   Status decide(Batch& batch, QList<bool>* apply);
-  Result<ConflictRecord> conflictRecord(const Change& change, const QString& winner,
-                                        const QString& loser);
+  Result<ConflictRecord> conflictRecord(const Change& change, const RowImage& key,
+                                        const QString& winner, const QString& loser);
   void setState(int shard, ShardState state, const QString& reason);
   quint64 applied(int shard) const;
   Status writeSeqMap();

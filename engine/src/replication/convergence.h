@@ -56,7 +56,7 @@ enum class Verdict {
 
 Verdict decideConvergence(const ConvergenceFacts& facts);
 
-// "apply", "apply-over-local", "skip-local-newer", "wait" (logs and test names).
+// "apply", "apply-over-local", "skip-local-newer", "wait" (for test failure messages).
 const char* verdictName(Verdict verdict);
 
 }  // namespace hl

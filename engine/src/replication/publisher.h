@@ -9,8 +9,8 @@
 // or error is in, the acked changes are marked published and their stream positions recorded
 // (convergence rule), in one transaction. A failed change stays pending and is read again, with its
 // current row, after a backoff; nothing is ever dropped. A change larger than the server accepts
-// goes to the failed state (counted, logged). Thread: the engine thread. Uses, does not own, the
-// objects it is given.
+// goes to the failed state (counted, logged).
+// Thread: the engine thread. Uses, does not own, the objects it is given.
 #pragma once
 
 #include <QHash>
@@ -68,7 +68,6 @@ class Publisher final : public QObject {
   // rule (replication/convergence.h); rows not listed have no pending own change.
   Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
   const Stats& stats() const { return m_stats; }
-  bool idle() const { return m_rounds.empty(); }
 
  signals:
   void roundFinished(int published, int failed);

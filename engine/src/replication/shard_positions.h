@@ -15,7 +15,6 @@ class ShardPositions {
  public:
   explicit ShardPositions(int shards = 0) : m_applied(shards + 1, 0) {}
 
-  int shardCount() const { return int(m_applied.size()) - 1; }
   // 0 for a shard out of range (or never applied).
   quint64 applied(int shard) const {
     return shard > 0 && shard < m_applied.size() ? m_applied[shard] : 0;

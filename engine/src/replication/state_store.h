@@ -10,9 +10,9 @@
 //       bounded journal (the newest kConflictJournalSize entries)
 //
 // The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the
-// positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after each
-// commit, and a Go-written one is read at the first start. Thread: the engine thread; it uses, does
-// not own, the SqliteDb.
+// positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after
+// commits, at most every 200 ms and at stop, and a Go-written one is read at the first start.
+// Thread: the engine thread; it uses, does not own, the SqliteDb.
 #pragma once
 
 #include <QHash>

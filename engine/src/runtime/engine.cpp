@@ -37,12 +37,6 @@ int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));
 }
 
-EngineEvent makeEvent(EngineEvent::Kind kind) {
-  EngineEvent e;
-  e.kind = kind;
-  return e;
-}
-
 ServerState toServerState(EmbeddedServer::State state) {
   switch (state) {
     case EmbeddedServer::State::kStopped:
@@ -173,10 +167,9 @@ Status Engine::startEmbeddedServer() {
   m_embedded = std::make_unique<EmbeddedServer>(EmbeddedServer::fromConfig(m_config));
   connect(m_embedded.get(), &EmbeddedServer::stateChanged, this,
           [this](EmbeddedServer::State state) {
-            EngineEvent e = makeEvent(EngineEvent::Kind::ServerStateChanged);
-            e.serverState = toServerState(state);
-            qCInfo(lcEngine).noquote() << "embedded nats-server" << stateName(e.serverState);
-            emit event(e);
+            const ServerState s = toServerState(state);
+            qCInfo(lcEngine).noquote() << "embedded nats-server" << stateName(s);
+            emit event(EngineEvent::serverStateChanged(s));
           });
   // ready() comes again after each restart: only the first one goes on with the start.
   connect(m_embedded.get(), &EmbeddedServer::ready, this, &Engine::onEmbeddedReady,
@@ -199,16 +192,14 @@ void Engine::makeNatsClient(const QStringList& urls) {
   connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
     qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
     if (m_publisher) m_publisher->setConnected(false);
-    emit event(makeEvent(EngineEvent::Kind::NatsDisconnected));
+    emit event(EngineEvent::of(EngineEvent::Kind::NatsDisconnected));
   });
   connect(m_nats.get(), &NatsClient::reconnected, this, [this] {
     qCInfo(lcEngine).noquote() << "NATS reconnected to" << m_nats->connectedUrl();
     ++m_natsReconnects;
     if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
     if (m_publisher) m_publisher->setConnected(true);
-    EngineEvent e = makeEvent(EngineEvent::Kind::NatsConnected);
-    e.text = m_nats->connectedUrl();
-    emit event(e);
+    emit event(EngineEvent::natsConnected(m_nats->connectedUrl()));
   });
   connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
     qCWarning(lcEngine).noquote() << "NATS:" << error
@@ -258,9 +249,7 @@ void Engine::onConnected() {
   startReplication();
   if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
     qCWarning(lcEngine).noquote() << s.message();
-  EngineEvent connected = makeEvent(EngineEvent::Kind::NatsConnected);
-  connected.text = m_nats->connectedUrl();
-  emit event(connected);
+  emit event(EngineEvent::natsConnected(m_nats->connectedUrl()));
   if (m_startedOnce) {  // connected again after the operator's reconnect
     qCInfo(lcEngine).noquote() << "reconnected to" << m_nats->connectedUrl();
     emit statusChanged(currentStatus());
@@ -438,10 +427,7 @@ NodeStatus Engine::currentStatus() {
       (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
     m_lastHealth = int(st.healthy);
     m_lastUnhealthyReason = st.unhealthyReason;
-    EngineEvent e = makeEvent(EngineEvent::Kind::HealthChanged);
-    e.healthy = st.healthy;
-    e.text = st.unhealthyReason;
-    emit event(e);
+    emit event(EngineEvent::healthChanged(st.healthy, st.unhealthyReason));
   }
   return st;
 }
@@ -506,8 +492,8 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       if (!m_config.publish) return Status::invalidArgument("publish = false: nothing to pause");
       m_publishingPaused = C(control) == C::kPausePublishing;
       if (m_publisher) m_publisher->setPaused(m_publishingPaused);
-      emit event(makeEvent(m_publishingPaused ? EngineEvent::Kind::PublishingPaused
-                                              : EngineEvent::Kind::PublishingResumed));
+      emit event(EngineEvent::of(m_publishingPaused ? EngineEvent::Kind::PublishingPaused
+                                                    : EngineEvent::Kind::PublishingResumed));
       *message = m_publishingPaused ? "publishing paused" : "publishing resumed";
       return Status::ok();
     case C::kPauseApplying:
@@ -536,18 +522,14 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       if (!m_consumer)
         return Status::invalidArgument("replicate = false or not connected: nothing applies");
       HL_RETURN_IF_ERROR(m_consumer->retryDeadLetter(id));
-      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLetterClosed);
-      e.deadLetter.id = id;
-      emit event(e);
+      emit event(EngineEvent::deadLetterClosed(id));
       *message = QStringLiteral("dead letter %1 applied").arg(id);
       return Status::ok();
     }
     case C::kDiscardDeadLetter: {
       if (!confirm) return Status::invalidArgument("discarding a dead letter loses it: confirm it");
       HL_RETURN_IF_ERROR(m_state->deleteDeadLetter(id));
-      EngineEvent e = makeEvent(EngineEvent::Kind::DeadLetterClosed);
-      e.deadLetter.id = id;
-      emit event(e);
+      emit event(EngineEvent::deadLetterClosed(id));
       *message = QStringLiteral("dead letter %1 discarded").arg(id);
       return Status::ok();
     }

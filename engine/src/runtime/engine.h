@@ -80,6 +80,10 @@ class Engine final : public QObject {
   Status runControl(int control, qint64 id, bool confirm, QString* message);
 
   Config m_config;
+  // Applied position per shard, loaded at start. Declared before the publisher and the
+  // consumer, which hold references to it, so that it outlives them (the consumer writes it
+  // to the database and the seq-map file when it is destroyed).
+  ShardPositions m_positions;
   SqliteDb m_db;
   std::unique_ptr<SchemaCatalog> m_catalog;
   std::unique_ptr<ChangeLog> m_changeLog;
@@ -90,8 +94,7 @@ class Engine final : public QObject {
   std::unique_ptr<Publisher> m_publisher;
   std::unique_ptr<Consumer> m_consumer;
   std::unique_ptr<DatabaseWatcher> m_watcher;
-  ShardPositions m_positions;  // applied position per shard, loaded at start
-  QStringList m_urls;          // the NATS servers in use
+  QStringList m_urls;  // the NATS servers in use
   int m_connectAttempts = 0;
   int m_streamAttempts = 0;
   qint64 m_natsReconnects = 0;

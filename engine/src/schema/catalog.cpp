@@ -64,8 +64,15 @@ const ColumnInfo* TableInfo::column(const QString& name) const {
 }
 
 QByteArray rowKeyOf(const TableInfo& t, const RowImage& row, RowImage* key) {
-  RowImage found;
   const QStringList names = t.keyColumns();
+  // The change log hands over its key image as it is: exactly the key columns, in key order.
+  bool exact = row.size() == names.size();
+  for (qsizetype i = 0; exact && i < names.size(); ++i) exact = row[i].first == names[i];
+  if (exact) {
+    if (key) *key = row;
+    return shardKeyBytes(t.name, row);
+  }
+  RowImage found;
   found.reserve(names.size());
   for (const QString& k : names) {
     for (const auto& [name, value] : row) {

@@ -76,14 +76,6 @@ Result<SqliteStmt*> SqliteDb::cached(const QString& sql) {
   return &it->second;
 }
 
-Status SqliteDb::execCached(const QString& sql) {
-  auto stmt = cached(sql);
-  if (!stmt) return stmt.status();
-  Status s = (*stmt)->run();
-  (*stmt)->reset();
-  return s;
-}
-
 Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.status();

@@ -32,8 +32,8 @@ class SqliteDb {
   struct Options {
     bool readOnly = false;
     bool create = true;  // create the file when missing (ignored when readOnly)
-    int busyTimeoutMs =
-        200;  // small: the engine thread must not block long (docs/architecture.md#threads)
+    // Small: the engine thread must not block long (docs/architecture.md#threads).
+    int busyTimeoutMs = 200;
   };
 
   static Result<SqliteDb> open(const QString& path, const Options& options);
@@ -53,8 +53,6 @@ class SqliteDb {
   // A statement prepared once per connection and reused: reset, bindings cleared. For the
   // statements of hot paths. The pointer stays valid while the connection is open.
   Result<SqliteStmt*> cached(const QString& sql);
-  // Runs a cached statement that takes no parameters and returns no rows.
-  Status execCached(const QString& sql);
   // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
   Result<int64_t> queryInt(const QString& sql);
 
