@@ -253,13 +253,10 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       continue;
     }
     b.changes.append(std::move(*decoded));
-    b.seqs.append(m.streamSeq);
-    b.seenSeqs.append(m.seenSeq);
-    b.payloads.append(m.data);
-    const TableInfo* table = m_catalog.find(b.changes.last().table);
-    RowImage key;
-    b.rowKeys.append(table ? rowKeyOf(*table, b.changes.last().row, &key) : QByteArray());
-    b.keys.append(key);
+    Origin o{m.streamSeq, m.seenSeq, m.data, {}, {}};
+    if (const TableInfo* table = m_catalog.find(b.changes.last().table))
+      o.rowKey = rowKeyOf(*table, b.changes.last().row, &o.key);
+    b.origins.append(std::move(o));
   }
   return b;
 }
@@ -353,7 +350,7 @@ Result<int> Consumer::commitBatch(Batch& b) {
     b.dead.resize(undecodable);
     for (qsizetype i = 0; i < result->outcomes.size(); ++i) {
       if (result->outcomes[i].code() == Status::Code::kPoison)
-        b.dead.append({b.seqs[i], result->outcomes[i].message(), b.payloads[i]});
+        b.dead.append({b.origins[i].seq, result->outcomes[i].message(), b.origins[i].payload});
     }
     QList<DeadLetterInfo> letters;
     QList<ConflictInfo> conflicts;
@@ -386,11 +383,12 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
   const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
   for (qsizetype i = 0; i < b.changes.size(); ++i) {
     const Change& c = b.changes[i];
-    const QByteArray& rowKey = b.rowKeys[i];
+    const Origin& origin = b.origins[i];
+    const QByteArray& rowKey = origin.rowKey;
     if (rowKey.isEmpty()) continue;  // unknown table or incomplete key: the applier says poison
     ConvergenceFacts facts;
-    facts.remoteSeq = b.seqs[i];
-    facts.seenSeq = seenSeqOf(b.seenSeqs[i]);
+    facts.remoteSeq = origin.seq;
+    facts.seenSeq = seenSeqOf(origin.seenSeq);
     facts.pending = pending->value(rowKey, OwnPending::kNone);
     if (*anyOwn) {
       auto own = m_state.ownSeq(rowKey);
@@ -412,13 +410,13 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         const QString winner = local + (facts.pending == OwnPending::kNotSent
                                             ? QStringLiteral(" (pending)")
                                             : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
-        auto record = conflictRecord(c, b.keys[i], winner, remote);
+        auto record = conflictRecord(c, origin.key, winner, remote);
         if (!record) return record.status();
         b.conflicts << *record;
         break;
       }
       case Verdict::kApplyOverLocal: {
-        auto record = conflictRecord(c, b.keys[i], remote,
+        auto record = conflictRecord(c, origin.key, remote,
                                      local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         if (!record) return record.status();
         b.conflicts << *record;

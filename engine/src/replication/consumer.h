@@ -99,20 +99,24 @@ class Consumer final : public QObject {
     QString reason;
     QByteArray payload;
   };
+  // What the convergence rule and the dead-letter table need of a remote change, beside it.
+  struct Origin {
+    quint64 seq = 0;     // its stream sequence
+    QByteArray seenSeq;  // Hl-Seen-Seq
+    QByteArray payload;  // the message as received
+    // rowKeyOf() of the change and its key columns, made outside the write transaction; an
+    // empty row key when the table is unknown or the key incomplete (the applier says poison).
+    QByteArray rowKey;
+    RowImage key;
+  };
   // The remote changes of a batch, decoded, with what the convergence rule needs of each.
   struct Batch {
     int shard = 0;
     quint64 lastSeq = 0;
-    int own = 0;    // own messages skipped
-    int stamp = 0;  // the publisher's newest round when the last message arrived
-    QList<Change> changes;
-    QList<quint64> seqs;         // parallel to changes
-    QList<QByteArray> seenSeqs;  // Hl-Seen-Seq, parallel to changes
-    QList<QByteArray> payloads;  // the message as received, parallel to changes
-    // rowKeyOf() of each change and its key columns (outside the write transaction); an empty
-    // row key when the table is unknown or the key incomplete (the applier says poison).
-    QList<QByteArray> rowKeys;
-    QList<RowImage> keys;
+    int own = 0;             // own messages skipped
+    int stamp = 0;           // the publisher's newest round when the last message arrived
+    QList<Change> changes;   // what the applier applies
+    QList<Origin> origins;   // parallel to changes
     QList<DeadLetter> dead;  // undecodable messages, then the poison changes
     QList<ConflictRecord> conflicts;
     bool waitForPublisher = false;

@@ -2,9 +2,6 @@
 
 #include <QFileInfo>
 
-#include <algorithm>
-#include <climits>
-
 namespace hl {
 
 DatabaseWatcher::DatabaseWatcher(QString dbPath, QString dir, QObject* parent)
@@ -30,9 +27,9 @@ DatabaseWatcher::DatabaseWatcher(QString dbPath, QString dir, QObject* parent)
   connect(&m_poll, &QTimer::timeout, this, &DatabaseWatcher::changed);
 }
 
-void DatabaseWatcher::start(qint64 pollMs) {
+void DatabaseWatcher::start(int pollMs) {
   watchFiles();
-  if (pollMs > 0) m_poll.start(int(std::min<qint64>(pollMs, INT_MAX)));
+  if (pollMs > 0) m_poll.start(pollMs);
 }
 
 void DatabaseWatcher::stop() {

@@ -24,7 +24,7 @@ class DatabaseWatcher final : public QObject {
   DatabaseWatcher(QString dbPath, QString dir, QObject* parent = nullptr);
 
   // Starts watching (what exists now); `pollMs` > 0 adds a timer.
-  void start(qint64 pollMs);
+  void start(int pollMs);
   // Stops every timer and removes every watch (idempotent).
   void stop();
   // Fires changed() soon (coalesced with other events); `delayMs` from now at the latest.

@@ -288,7 +288,7 @@ void Engine::startReplication() {
     m_watcher = std::make_unique<DatabaseWatcher>(m_config.dbPath, m_config.stateDir(), this);
     connect(m_watcher.get(), &DatabaseWatcher::changed, this, &Engine::onDatabaseChanged);
   }
-  m_watcher->start(m_config.pollingIntervalMs);
+  m_watcher->start(clampMs(m_config.pollingIntervalMs));
   // cleanup_interval = 0 means "at once": the publisher cleans after each round (no timer).
   if (m_config.cleanupIntervalMs > 0) m_cleanupTimer.start(clampMs(m_config.cleanupIntervalMs));
   m_statusTimer.start(kStatusIntervalMs);
