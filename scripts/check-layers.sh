@@ -14,10 +14,11 @@ declare -A allowed=(
   [engine/src/cdc]="harmonylite wire sqlite schema cdc"
   [engine/src/nats]="harmonylite wire nats"
   [engine/src/replication]="harmonylite wire sqlite schema cdc nats replication"
+  [engine/src/snapshot]="harmonylite wire sqlite schema cdc nats replication snapshot"
   [engine/src/observe]="harmonylite observe"
-  [engine/src/runtime]="harmonylite core config wire sqlite schema cdc nats replication observe runtime"
+  [engine/src/runtime]="harmonylite core config wire sqlite schema cdc nats replication snapshot observe runtime"
 )
-engine_folders="core config wire sqlite schema cdc nats replication observe runtime"
+engine_folders="core config wire sqlite schema cdc nats replication snapshot observe runtime"
 
 bad=0
 check() {  # <file> <allowed folders>

@@ -254,12 +254,12 @@ void DashboardController::onEngineStopped() {
   setEngineState(EngineState::Stopped, m_engineError);
 }
 
-void DashboardController::request(Control control, qint64 id, bool confirm) {
+void DashboardController::request(Control control, qint64 id, bool confirm, const QString& name) {
   ++m_controlsInFlight;
   emit controlsInFlightChanged();
   qCInfo(lcUi).noquote() << "operator:" << controlName(control)
-                         << (id ? QString::number(id) : QString());
-  emit controlRequested(control, id, confirm);
+                         << (id ? QString::number(id) : QString()) << name;
+  emit controlRequested(control, id, confirm, name);
 }
 
 void DashboardController::pausePublishing() {

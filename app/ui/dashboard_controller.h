@@ -143,12 +143,14 @@ class DashboardController : public QObject {
   // Per-shard lag in messages, in the order of the shard model.
   void shardLagSampleAdded(double t, const QVariantList& lagMessages);
   // To the host: queue this control to the engine thread / restart the engine with `config`.
-  void controlRequested(hl::EngineThread::Control control, qint64 id, bool confirm);
+  void controlRequested(hl::EngineThread::Control control, qint64 id, bool confirm,
+                        const QString& name);
   void restartRequested(const hl::Config& config);
   void forgetSetupRequested();
 
  private:
-  void request(EngineThread::Control control, qint64 id = 0, bool confirm = false);
+  void request(EngineThread::Control control, qint64 id = 0, bool confirm = false,
+               const QString& name = QString());
   void addEvent(EventModel::Kind kind, const QString& title, const QString& detail = QString(),
                 qint64 refId = 0);
   void setEngineState(EngineState state, const QString& error);

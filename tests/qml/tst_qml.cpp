@@ -30,7 +30,7 @@ class FakeStatus final : public QObject {
   explicit FakeStatus(DashboardController* controller)
       : QObject(controller), m_controller(controller) {
     connect(controller, &DashboardController::controlRequested, this,
-            [this](EngineThread::Control c, qint64 id, bool confirm) {
+            [this](EngineThread::Control c, qint64 id, bool confirm, const QString&) {
               m_last = c;
               m_lastControl = QString::fromLatin1(
                   QMetaEnum::fromType<EngineThread::Control>().valueToKey(int(c)));

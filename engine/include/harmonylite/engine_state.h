@@ -27,9 +27,11 @@ Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
 //   Running ──stream or subscription error──▶ Stopped (subscribing again every second)
 //   Stopped, Running ──next needed message aged out──▶ NeedsRestore
 //   Stopped, Running ──operator pause──▶ Paused ──operator resume──▶ Running or Stopped
+//   NeedsRestore, any ──a restore from a snapshot starts──▶ Restoring ──done──▶ Running
+//   Restoring ──the restore failed──▶ NeedsRestore (or the state it had)
 //
-// NeedsRestore is left only by restoring the node from a snapshot (docs/operations.md).
-enum class ShardState { Stopped, Running, Paused, NeedsRestore };
+// NeedsRestore is left only by restoring the node from a snapshot (docs/snapshots.md#restoring).
+enum class ShardState { Stopped, Running, Paused, NeedsRestore, Restoring };
 Q_ENUM_NS(ShardState)
 
 // The embedded nats-server child process (nats/embedded_server.h); None when the node uses
@@ -38,11 +40,18 @@ Q_ENUM_NS(ShardState)
 enum class ServerState { None, Stopped, Starting, Running, Restarting, Failed };
 Q_ENUM_NS(ServerState)
 
-// The text of a state at the edges: "stopped", "running", "paused", "needs-restore"; "none",
+// What the snapshot worker is doing (docs/snapshots.md). Idle between operations.
+enum class SnapshotActivity { Idle, Saving, Uploading, Downloading, Verifying, Restoring };
+Q_ENUM_NS(SnapshotActivity)
+
+// The text of a state at the edges: "stopped", "running", "paused", "needs-restore",
+// "restoring"; "none",
 // "stopped", "starting", "running", "restarting", "failed". Parsing goes the other way (the
 // status records of other nodes); an unknown text gives `fallback`.
 QString stateName(ShardState state);
 QString stateName(ServerState state);
+// "idle", "saving", "uploading", "downloading", "verifying", "restoring".
+QString stateName(SnapshotActivity activity);
 ShardState shardStateFromName(const QString& name, ShardState fallback = ShardState::Stopped);
 // "1:running 2:needs-restore": the shard states of a node as the status record carries them.
 QString shardStatesText(const QList<QPair<int, ShardState>>& states);
@@ -93,6 +102,52 @@ struct PeerStatus {
   QList<QPair<int, ShardState>> shardStates;  // (shard, state) as its record told
 };
 
+// One snapshot of the catalogue (docs/snapshots.md#catalogue). Fields a Go-made snapshot does
+// not carry are "unknown": 0, -1 or empty as each says.
+struct SnapshotInfo {
+  QString id;                // "20261130T150102123Z-n1"; "snapshot.db" for a foreign latest
+  QString object;            // the store's object name of the database file
+  qint64 takenAtMs = 0;      // epoch ms (for a foreign one: the object's time), 0 = unknown
+  uint64_t nodeId = 0;       // who took it, 0 = unknown
+  QString version;           // program version that took it, "" = unknown
+  qint64 sizeBytes = -1;     // -1 = unknown
+  QList<quint64> watermark;  // last stream sequence covered, index = shard - 1; empty = unknown
+  QString schemaHash;        // "" = unknown
+  QString sha256;            // lower-case hex of the file, "" = unknown
+  QList<QPair<QString, qint64>> rowCounts;  // (table, rows), empty = unknown
+  bool latest = false;      // the one the store's snapshot.db is (what Go nodes restore)
+  bool foreign = false;     // made by another program (a Go node): no metadata
+  qint64 verifiedAtMs = 0;  // last restore drill, 0 = never
+  bool verifiedOk = false;
+  QString verifyMessage;  // the drill's result in one line
+};
+
+// The snapshot side of the node (docs/snapshots.md): catalogue, lease, schedule, the operation
+// under way and its progress, counters for /metrics.
+struct SnapshotStatus {
+  bool enabled = false;         // [snapshot] enabled
+  QString store;                // "nats bucket harmonylite-changes-snapshot-store", no secrets
+  QList<SnapshotInfo> catalog;  // newest first
+  qint64 catalogReadMs = 0;     // when the catalogue was last read, 0 = never
+  QString catalogError;         // why the last read failed, "" when it worked
+  uint64_t leaderNodeId = 0;    // holder of the lease, 0 = none or unknown
+  qint64 leaderUntilMs = 0;     // the lease runs out at (epoch ms)
+  bool isLeader = false;
+  qint64 nextScheduledMs = 0;  // next timed snapshot (epoch ms), 0 = none scheduled
+  SnapshotActivity activity = SnapshotActivity::Idle;
+  QString activityTarget;  // the snapshot id being worked on
+  qint64 doneBytes = 0;
+  qint64 totalBytes = 0;  // 0 = unknown
+  double bytesPerSecond = 0;
+  qint64 lastSuccessMs = 0;  // last snapshot saved by this node (epoch ms), 0 = never
+  qint64 lastDurationMs = 0;
+  qint64 lastSizeBytes = 0;
+  QList<QPair<QString, qint64>> failures;  // (kind, count): save, upload, download, verify...
+  qint64 restores = 0;                     // restores done since start
+  bool restoreUnderWay = false;
+  QString lastError;
+};
+
 struct NodeStatus {
   uint64_t nodeId = 0;
   QString version;
@@ -121,6 +176,7 @@ struct NodeStatus {
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
   QList<PeerStatus> cluster;                // every node heard from (this one included)
+  SnapshotStatus snapshots;
   bool healthy = false;
   QString unhealthyReason;  // why not healthy: the first failing check
 };
@@ -140,6 +196,7 @@ struct EngineEvent {
     DeadLettered,       // deadLetter
     DeadLetterClosed,   // deadLetter.id: retried with success, or discarded
     ConflictRecorded,   // conflict
+    SnapshotFinished,   // activity (the operation), healthy (it worked), text: what happened
   };
   // One factory per kind that carries data; of() for the others.
   static EngineEvent of(Kind kind);
@@ -151,11 +208,13 @@ struct EngineEvent {
   static EngineEvent deadLettered(const DeadLetterInfo& letter);
   static EngineEvent deadLetterClosed(qint64 id);
   static EngineEvent conflictRecorded(const ConflictInfo& conflict);
+  static EngineEvent snapshotFinished(SnapshotActivity operation, bool ok, const QString& text);
 
   Kind kind = Kind::HealthChanged;
   int shard = 0;
   ShardState shardState = ShardState::Stopped;
   ServerState serverState = ServerState::None;
+  SnapshotActivity activity = SnapshotActivity::Idle;
   bool healthy = false;
   QString text;
   DeadLetterInfo deadLetter;
@@ -168,3 +227,4 @@ Q_DECLARE_METATYPE(hl::NodeStatus)
 Q_DECLARE_METATYPE(hl::EngineEvent)
 Q_DECLARE_METATYPE(hl::DeadLetterInfo)
 Q_DECLARE_METATYPE(hl::ConflictInfo)
+Q_DECLARE_METATYPE(hl::SnapshotInfo)

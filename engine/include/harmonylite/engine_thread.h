@@ -50,9 +50,16 @@ class EngineThread final : public QObject {
     kDiscardDeadLetter,     // `id` of the dead letter; discard needs confirm
     kRetryFailedPublishes,  // failed (too large) changes back to pending
     kClearConflicts,        // empties the conflict journal; needs confirm
+    // Snapshots (docs/snapshots.md). `name` is a snapshot id of the catalogue; "" = the latest.
+    kSaveSnapshot,      // take one now and upload it (this node, lease or not)
+    kVerifySnapshot,    // restore drill into a temp file; the live database is not touched
+    kRestoreSnapshot,   // replaces the live database: needs confirm; `id` = 1 forces a schema
+                        // mismatch through
+    kRefreshSnapshots,  // read the catalogue again
   };
   Q_ENUM(Control)
-  void control(Control control, qint64 id = 0, bool confirm = false);
+  void control(Control control, qint64 id = 0, bool confirm = false,
+               const QString& name = QString());
 
  signals:
   void started();

@@ -28,6 +28,7 @@ class [[nodiscard]] Status {
     kTimeout,      // retryable
     kPoison,       // a network message that can never be applied (dead-letter it)
     kInternal,     // a bug or an unexpected library state
+    kCancelled,    // stopped on request (a transfer the caller cancelled)
   };
 
   Status() = default;
@@ -41,6 +42,7 @@ class [[nodiscard]] Status {
   static Status timeout(QString msg) { return {Code::kTimeout, std::move(msg)}; }
   static Status poison(QString msg) { return {Code::kPoison, std::move(msg)}; }
   static Status internal(QString msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status cancelled(QString msg) { return {Code::kCancelled, std::move(msg)}; }
 
   Status(Code code, QString message) : m_code(code), m_message(std::move(message)) {}
 

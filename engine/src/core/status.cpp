@@ -24,6 +24,8 @@ const char* Status::codeName(Code code) {
       return "poison";
     case Code::kInternal:
       return "internal error";
+    case Code::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

@@ -186,19 +186,19 @@ void NatsClient::deliverMessages() {
   for (const IncomingMessage& m : m_sink->take(m_sink->messages)) emit received(m);
 }
 
-Status NatsClient::makeOptions(NatsOptionsPtr* out) {
+Status makeNatsOptions(const Config& config, const QStringList& urlList, const QString& name,
+                       NatsOptionsPtr* out) {
   natsOptions* raw = nullptr;
   HL_RETURN_IF_ERROR(fromNats(natsOptions_Create(&raw), "nats options"));
   NatsOptionsPtr opts(raw);
-  const NatsConfig& n = m_config.nats;
+  const NatsConfig& n = config.nats;
   std::vector<QByteArray> urls;
   std::vector<const char*> ptrs;
-  for (const QString& u : m_urls) urls.push_back(u.toUtf8());
+  for (const QString& u : urlList) urls.push_back(u.toUtf8());
   for (const QByteArray& u : urls) ptrs.push_back(u.constData());
   HL_RETURN_IF_ERROR(
       fromNats(natsOptions_SetServers(opts.get(), ptrs.data(), int(ptrs.size())), "nats.urls"));
-  const QByteArray name = QStringLiteral("harmonylite-node-%1").arg(m_config.nodeId).toUtf8();
-  natsOptions_SetName(opts.get(), name.constData());
+  natsOptions_SetName(opts.get(), name.toUtf8().constData());
   natsOptions_SetTimeout(opts.get(), 2000);
   natsOptions_SetMaxReconnect(opts.get(),
                               -1);  // an outage never ends the process (docs/replication.md#nats)
@@ -231,6 +231,24 @@ Status NatsClient::makeOptions(NatsOptionsPtr* out) {
                                                    n.keyFile.toUtf8().constData()),
                  "nats.cert_file/key_file"));
   }
+  *out = std::move(opts);
+  return Status::ok();
+}
+
+Result<NatsConnectionPtr> connectNats(const Config& config, const QStringList& urls,
+                                      const QString& name) {
+  NatsOptionsPtr opts;
+  HL_RETURN_IF_ERROR(makeNatsOptions(config, urls, name, &opts));
+  natsConnection* nc = nullptr;
+  HL_RETURN_IF_ERROR(
+      fromNats(natsConnection_Connect(&nc, opts.get()), "connect to " + urls.join(',')));
+  return NatsConnectionPtr(nc);
+}
+
+Status NatsClient::makeOptions(NatsOptionsPtr* out) {
+  NatsOptionsPtr opts;
+  HL_RETURN_IF_ERROR(makeNatsOptions(
+      m_config, m_urls, QStringLiteral("harmonylite-node-%1").arg(m_config.nodeId), &opts));
   natsOptions_SetDisconnectedCB(opts.get(), &NatsSink::onDisconnected, m_sink);
   natsOptions_SetReconnectedCB(opts.get(), &NatsSink::onReconnected, m_sink);
   natsOptions_SetClosedCB(opts.get(), &NatsSink::onClosed, m_sink);

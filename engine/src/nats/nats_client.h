@@ -24,6 +24,15 @@ namespace hl {
 
 struct NatsSink;
 
+// Options for a connection to `urls` with the node's credentials and TLS files
+// (docs/replication.md#nats), named `name` on the server; no callbacks. NatsClient adds its
+// own; the snapshot worker's connection (snapshot/snapshot_service.h) uses them as they are.
+Status makeNatsOptions(const Config& config, const QStringList& urls, const QString& name,
+                       NatsOptionsPtr* out);
+// One connection attempt with those options (nats.c then reconnects it forever).
+Result<NatsConnectionPtr> connectNats(const Config& config, const QStringList& urls,
+                                      const QString& name);
+
 // A message delivered to a shard subscription (copied off the nats.c thread).
 struct IncomingMessage {
   int shard = 0;

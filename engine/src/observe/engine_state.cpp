@@ -15,6 +15,8 @@ QString stateName(ShardState state) {
       return QStringLiteral("paused");
     case ShardState::NeedsRestore:
       return QStringLiteral("needs-restore");
+    case ShardState::Restoring:
+      return QStringLiteral("restoring");
   }
   return QStringLiteral("stopped");
 }
@@ -37,9 +39,27 @@ QString stateName(ServerState state) {
   return QStringLiteral("none");
 }
 
+QString stateName(SnapshotActivity activity) {
+  switch (activity) {
+    case SnapshotActivity::Idle:
+      return QStringLiteral("idle");
+    case SnapshotActivity::Saving:
+      return QStringLiteral("saving");
+    case SnapshotActivity::Uploading:
+      return QStringLiteral("uploading");
+    case SnapshotActivity::Downloading:
+      return QStringLiteral("downloading");
+    case SnapshotActivity::Verifying:
+      return QStringLiteral("verifying");
+    case SnapshotActivity::Restoring:
+      return QStringLiteral("restoring");
+  }
+  return QStringLiteral("idle");
+}
+
 ShardState shardStateFromName(const QString& name, ShardState fallback) {
-  for (ShardState s :
-       {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
+  for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused,
+                       ShardState::NeedsRestore, ShardState::Restoring})
     if (name == stateName(s)) return s;
   return fallback;
 }
@@ -118,6 +138,15 @@ EngineEvent EngineEvent::deadLetterClosed(qint64 id) {
 EngineEvent EngineEvent::conflictRecorded(const ConflictInfo& conflict) {
   EngineEvent e = of(Kind::ConflictRecorded);
   e.conflict = conflict;
+  return e;
+}
+
+EngineEvent EngineEvent::snapshotFinished(SnapshotActivity operation, bool ok,
+                                          const QString& text) {
+  EngineEvent e = of(Kind::SnapshotFinished);
+  e.activity = operation;
+  e.healthy = ok;
+  e.text = text;
   return e;
 }
 

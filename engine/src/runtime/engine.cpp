@@ -470,9 +470,9 @@ void Engine::onStatusRecord(const QByteArray& json) {
 
 // ---- the operator's controls ----------------------------------------------------------------
 
-void Engine::control(int control, qint64 id, bool confirm) {
+void Engine::control(int control, qint64 id, bool confirm, const QString& name) {
   QString message;
-  const Status s = runControl(control, id, confirm, &message);
+  const Status s = runControl(control, id, confirm, name, &message);
   if (!s.isOk()) message = s.message();
   qCInfo(lcEngine).noquote() << "control"
                              << QMetaEnum::fromType<EngineThread::Control>().valueToKey(control)
@@ -483,7 +483,8 @@ void Engine::control(int control, qint64 id, bool confirm) {
 
 // Each control is carried out by the component that owns the data; the engine checks that the
 // node is in a state where it applies, and answers.
-Status Engine::runControl(int control, qint64 id, bool confirm, QString* message) {
+Status Engine::runControl(int control, qint64 id, bool confirm, const QString& name,
+                          QString* message) {
   using C = EngineThread::Control;
   if (!m_running || !m_db.isOpen()) return Status::unavailable("the node is not running");
   switch (C(control)) {
@@ -548,6 +549,11 @@ Status Engine::runControl(int control, qint64 id, bool confirm, QString* message
       HL_RETURN_IF_ERROR(m_state->clearConflicts());
       *message = "conflict journal cleared";
       return Status::ok();
+    case C::kSaveSnapshot:
+    case C::kVerifySnapshot:
+    case C::kRestoreSnapshot:
+    case C::kRefreshSnapshots:
+      return Status::unavailable("snapshots are not wired yet");
   }
   return Status::invalidArgument(QStringLiteral("unknown control %1").arg(control));
 }

@@ -45,7 +45,7 @@ class Engine final : public QObject {
   void start();
   void stop();
   // One of EngineThread::Control (as int), answered with controlDone().
-  void control(int control, qint64 id, bool confirm);
+  void control(int control, qint64 id, bool confirm, const QString& name);
 
  signals:
   void started();
@@ -77,7 +77,7 @@ class Engine final : public QObject {
   void onStatusRecord(const QByteArray& json);
   StatusFacts gatherStatusFacts() const;
   NodeStatus currentStatus();  // builds it and tells a change of health as an event
-  Status runControl(int control, qint64 id, bool confirm, QString* message);
+  Status runControl(int control, qint64 id, bool confirm, const QString& name, QString* message);
 
   Config m_config;
   // Applied position per shard, loaded at start. Declared before the publisher and the

@@ -31,9 +31,10 @@ EngineThread::~EngineThread() {
   stop();
 }
 
-void EngineThread::control(Control control, qint64 id, bool confirm) {
+void EngineThread::control(Control control, qint64 id, bool confirm, const QString& name) {
   QMetaObject::invokeMethod(
-      m_engine, [e = m_engine, control, id, confirm] { e->control(int(control), id, confirm); },
+      m_engine,
+      [e = m_engine, control, id, confirm, name] { e->control(int(control), id, confirm, name); },
       Qt::QueuedConnection);
 }
 

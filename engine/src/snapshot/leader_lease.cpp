@@ -1,0 +1,1 @@
+#include "snapshot/leader_lease.h"
