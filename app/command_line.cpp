@@ -10,7 +10,16 @@ struct FlagSpec {
   const char* valueName;  // nullptr for a boolean flag
   const char* help;
   std::function<bool(CommandLine&, const QString&)> set;  // false = invalid value
+  bool optionalValue = false;  // valueName given only after '=' ("" when absent)
 };
+
+std::function<bool(CommandLine&, const QString&)> optionalSetter(
+    std::optional<QString> CommandLine::*field) {
+  return [field](CommandLine& c, const QString& v) {
+    c.*field = v;
+    return true;
+  };
+}
 
 bool parseBool(const QString& v, bool& out) {
   // Go's strconv.ParseBool.
@@ -54,6 +63,16 @@ const std::vector<FlagSpec>& flags() {
        boolSetter(&CommandLine::cleanup)},
       {"save-snapshot", nullptr, "take a snapshot, upload it to the snapshot store, then exit",
        boolSetter(&CommandLine::saveSnapshot)},
+      {"restore-snapshot", "ID",
+       "restore the newest snapshot (or snapshot ID) into the database, then exit",
+       optionalSetter(&CommandLine::restoreSnapshot), true},
+      {"verify-snapshot", "ID",
+       "restore drill: check the newest snapshot (or ID) in a temp file, then exit",
+       optionalSetter(&CommandLine::verifySnapshot), true},
+      {"list-snapshots", nullptr, "print the snapshot catalogue, then exit",
+       boolSetter(&CommandLine::listSnapshots)},
+      {"force", nullptr, "with -restore-snapshot: restore a snapshot of another schema too",
+       boolSetter(&CommandLine::force)},
       {"schema-status", nullptr, "print the local schema hash and watched tables, then exit",
        boolSetter(&CommandLine::schemaStatus)},
       {"schema-status-cluster", nullptr,
@@ -110,6 +129,10 @@ ParseOutcome parseCommandLine(const QStringList& args) {
     if (name == QLatin1String("h")) name = QStringLiteral("help");
     const FlagSpec* flag = findFlag(name);
     if (!flag) return error("flag provided but not defined: -" + name);
+    if (flag->optionalValue) {
+      flag->set(c, value.value_or(QString()));
+      continue;
+    }
     if (!flag->valueName) {
       if (!flag->set(c, value.value_or(QStringLiteral("true"))))
         return error(QStringLiteral("invalid boolean value \"%1\" for -%2").arg(*value, name));
@@ -130,7 +153,9 @@ QString usageText(const QString& programName) {
   for (const FlagSpec& f : flags()) {
     const QString prefix = QLatin1String(f.name) == QLatin1String("no-gui") ? "--" : "-";
     QString left = prefix + QLatin1String(f.name);
-    if (f.valueName) left += ' ' + QLatin1String(f.valueName);
+    if (f.valueName)
+      left += (f.optionalValue ? "[=" : " ") + QLatin1String(f.valueName) +
+              (f.optionalValue ? "]" : "");
     text += QStringLiteral("  %1 %2\n").arg(left, -30).arg(QLatin1String(f.help));
   }
   text += QStringLiteral(

@@ -1,8 +1,9 @@
 // The harmonylite command line, parsed with Go `flag` semantics (docs/configuration.md): `-name
 // value`,
 // `-name=value`, `--name value` and `--name=value`; boolean flags take no separate value
-// (`-cleanup`, `-cleanup=false`). Parsing stops at `--` or at the first non-flag argument.
-// Thread: pure functions, any thread.
+// (`-cleanup`, `-cleanup=false`); flags with an optional value take it only after '='
+// (`-restore-snapshot`, `-restore-snapshot=ID`). Parsing stops at `--` or at the first non-flag
+// argument. Thread: pure functions, any thread.
 #pragma once
 
 #include <QString>
@@ -14,18 +15,23 @@
 namespace hl {
 
 struct CommandLine {
-  QString configPath;                // -config PATH
-  std::optional<uint64_t> nodeId;    // -node-id N
-  bool cleanup = false;              // -cleanup
-  bool saveSnapshot = false;         // -save-snapshot
-  bool schemaStatus = false;         // -schema-status
-  bool schemaStatusCluster = false;  // -schema-status-cluster
-  QString clusterAddr;               // -cluster-addr HOST:PORT
-  QString clusterPeers;              // -cluster-peers URL[,URL...]
-  QString leafServers;               // -leaf-servers URL[,URL...]
-  bool version = false;              // -version
-  bool help = false;                 // -help, -h
-  bool noGui = false;                // --no-gui
+  QString configPath;              // -config PATH
+  std::optional<uint64_t> nodeId;  // -node-id N
+  bool cleanup = false;            // -cleanup
+  bool saveSnapshot = false;       // -save-snapshot
+  // -restore-snapshot, -restore-snapshot=ID: "" = the newest (docs/snapshots.md#restoring)
+  std::optional<QString> restoreSnapshot;
+  std::optional<QString> verifySnapshot;  // -verify-snapshot[=ID]: the restore drill
+  bool listSnapshots = false;             // -list-snapshots
+  bool force = false;                     // -force: restore a snapshot of another schema
+  bool schemaStatus = false;              // -schema-status
+  bool schemaStatusCluster = false;       // -schema-status-cluster
+  QString clusterAddr;                    // -cluster-addr HOST:PORT
+  QString clusterPeers;                   // -cluster-peers URL[,URL...]
+  QString leafServers;                    // -leaf-servers URL[,URL...]
+  bool version = false;                   // -version
+  bool help = false;                      // -help, -h
+  bool noGui = false;                     // --no-gui
 };
 
 struct ParseOutcome {

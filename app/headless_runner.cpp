@@ -46,8 +46,8 @@ int HeadlessRunner::exec() {
     QCoreApplication::exit(1);
   });
   QObject::connect(&engine, &EngineThread::idleTimeout, [&](qint64 idleMs) {
-    // The snapshot before this exit arrives with the snapshot work (docs/configuration.md,
-    // docs/operations.md#7-restore-a-node).
+    // The engine has already taken the leader's snapshot before telling this
+    // (docs/snapshots.md#saving).
     qCInfo(lcMain) << "idle for" << idleMs << "ms (sleep_timeout): stopping";
     stopEngineOrExit(engine);
     QCoreApplication::exit(0);

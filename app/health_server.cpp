@@ -92,6 +92,22 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                                {"shards", shardStatesText(p.shardStates)}});
   }
   o.insert("cluster", cluster);
+  // Snapshots (docs/snapshots.md#observing): the newest one's age, and the restore state.
+  const SnapshotStatus& sn = s.snapshots;
+  qint64 newest = 0;
+  for (const SnapshotInfo& i : sn.catalog) newest = std::max(newest, i.takenAtMs);
+  const qint64 now = QDateTime::currentMSecsSinceEpoch();
+  QJsonObject snap{{"enabled", sn.enabled},
+                   {"store", sn.store},
+                   {"count", sn.catalog.size()},
+                   {"newest_age_seconds",
+                    newest > 0 ? QJsonValue((now - newest) / 1000) : QJsonValue(QJsonValue::Null)},
+                   {"restore", sn.restoreUnderWay ? "in-progress" : "idle"},
+                   {"restores", sn.restores},
+                   {"activity", stateName(sn.activity)},
+                   {"leader_node_id", qint64(sn.leaderNodeId)},
+                   {"last_error", sn.lastError}};
+  o.insert("snapshots", snap);
   return o;
 }
 

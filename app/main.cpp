@@ -19,6 +19,7 @@
 #include "harmonylite/version.h"
 #include "headless_runner.h"
 #include "remembered_setup.h"
+#include "snapshot_command.h"
 
 namespace {
 
@@ -114,8 +115,8 @@ void logStart(const ChosenConfig& c) {
                                             : QStringLiteral("(first-run defaults)"));
 }
 
-// The flags that do one thing and exit (-cleanup, and the ones not available yet); nullopt
-// when the node is to run.
+// The flags that do one thing and exit (-cleanup, the snapshot commands, and the ones not
+// available yet); nullopt when the node is to run.
 std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& config) {
   if (cli.cleanup) {
     const hl::Status s = hl::removeCaptureObjects(config.dbPath);
@@ -127,10 +128,9 @@ std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& conf
                              << config.dbPath;
     return 0;
   }
-  if (cli.saveSnapshot || cli.schemaStatus || cli.schemaStatusCluster) {
-    const char* which = cli.saveSnapshot   ? "-save-snapshot"
-                        : cli.schemaStatus ? "-schema-status"
-                                           : "-schema-status-cluster";
+  if (hl::wantsSnapshotCommand(cli)) return hl::runSnapshotCommand(cli, config);
+  if (cli.schemaStatus || cli.schemaStatusCluster) {
+    const char* which = cli.schemaStatus ? "-schema-status" : "-schema-status-cluster";
     printErr(QStringLiteral("%1 is not available in this version yet").arg(which));
     return 1;
   }

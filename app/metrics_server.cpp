@@ -31,9 +31,10 @@ class Exposition {
     family(name, type, help);
     for (const ShardStatus& sh : shards) sample(double(value(sh)), sh.shard);
   }
-  void sample(double value, int shard = 0) {
+  void sample(double value, int shard = 0, const QByteArray& kind = QByteArray()) {
     m_out += m_name + "{node_id=\"" + m_nodeId + '"';
     if (shard > 0) m_out += ",shard=\"" + QByteArray::number(shard) + '"';
+    if (!kind.isEmpty()) m_out += ",kind=\"" + kind + '"';  // our own fixed words, no escaping
     m_out += "} " + QByteArray::number(value, 'g', 15) + '\n';
   }
   QByteArray take() { return std::move(m_out); }
@@ -115,6 +116,33 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,
              [](const ShardStatus& sh) { return sh.deadLetters; });
+  // Snapshots (docs/snapshots.md#observing).
+  const SnapshotStatus& sn = s.snapshots;
+  e.single("snapshot_last_success_timestamp_seconds", "gauge",
+           "When this node last saved a snapshot (unix seconds), 0 = never.",
+           double(sn.lastSuccessMs) / 1000.0);
+  e.single("snapshot_last_duration_seconds", "gauge",
+           "How long this node's last snapshot took to make and upload.",
+           double(sn.lastDurationMs) / 1000.0);
+  e.single("snapshot_last_size_bytes", "gauge", "Size of this node's last snapshot.",
+           double(sn.lastSizeBytes));
+  qint64 newest = 0;
+  for (const SnapshotInfo& i : sn.catalog) newest = std::max(newest, i.takenAtMs);
+  e.single("snapshot_newest_timestamp_seconds", "gauge",
+           "Time of the newest snapshot in the store (unix seconds), 0 = none or unknown.",
+           double(newest) / 1000.0);
+  e.single("snapshots_in_store", "gauge", "Snapshots listed in the store's catalogue.",
+           double(sn.catalog.size()));
+  e.family("snapshot_failures_total", "counter",
+           "Snapshot operations that failed, by kind (save, busy, upload, list, download, "
+           "verify, schema).");
+  for (const auto& [kind, n] : sn.failures) e.sample(double(n), 0, kind.toUtf8());
+  e.single("snapshot_restores_total", "counter", "Restores from a snapshot done since start.",
+           double(sn.restores));
+  e.single("snapshot_restore_in_progress", "gauge", "1 while a restore is under way.",
+           sn.restoreUnderWay ? 1 : 0);
+  e.single("snapshot_leader", "gauge", "1 when this node holds the snapshot leader lease.",
+           sn.isLeader ? 1 : 0);
   return e.take();
 }
 

@@ -47,6 +47,8 @@ struct SnapshotConfig {
   QString store = "nats";       // store: nats | s3 | webdav | sftp | local
   int64_t intervalMs = 0;       // interval: ms between leader snapshots, 0 = off
   int64_t leaderTtlMs = 30000;  // leader_ttl: lease TTL in ms (>= 1000)
+  int keep = 5;                 // keep: snapshots kept in the store's history (1..1000)
+  bool autoRestore = true;      // auto_restore: restore at once when a shard needs it
   SnapshotNatsConfig nats;      // [snapshot.nats]
   SnapshotS3Config s3;          // [snapshot.s3]
   QString webdavUrl;            // [snapshot.webdav] url (?dir=&login=&secret=; secret masked)

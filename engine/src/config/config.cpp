@@ -265,6 +265,8 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readChoice("snapshot.store", kStores, s.store);
   r.readInt("snapshot.interval", 0, kMaxMs, s.intervalMs);
   r.readInt("snapshot.leader_ttl", 1000, kMaxMs, s.leaderTtlMs);
+  r.readInt("snapshot.keep", 1, 1000, s.keep);
+  r.readBool("snapshot.auto_restore", s.autoRestore);
   r.readInt("snapshot.nats.replicas", 1, 5, s.nats.replicas);
   r.readString("snapshot.nats.bucket", s.nats.bucket);
   r.readString("snapshot.s3.endpoint", s.s3.endpoint);
@@ -510,6 +512,8 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("snapshot.store", tomlString(c.snapshot.store));
   add("snapshot.interval", num(c.snapshot.intervalMs));
   add("snapshot.leader_ttl", num(c.snapshot.leaderTtlMs));
+  add("snapshot.keep", num(c.snapshot.keep));
+  add("snapshot.auto_restore", tomlBool(c.snapshot.autoRestore));
   add("snapshot.nats.replicas", num(c.snapshot.nats.replicas));
   add("snapshot.nats.bucket", tomlString(c.effectiveSnapshotBucket()));
   add("snapshot.s3.endpoint", tomlString(c.snapshot.s3.endpoint));

@@ -8,7 +8,7 @@
 //   3. change capture is installed (unless publish = false);
 //   4. the node's own bookkeeping could be read (a failed read names what and why);
 //   5. every shard is Running or Paused (the operator's pause is not a failure); a shard that
-//      is Stopped or NeedsRestore makes the node unhealthy with the shard's reason.
+//      is Stopped, NeedsRestore or Restoring makes the node unhealthy with the shard's reason.
 // Thread: pure; any thread.
 #pragma once
 

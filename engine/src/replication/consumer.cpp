@@ -49,6 +49,12 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
       m_seqMapTimer(this),
       m_positionTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
+  // After a restore, this node's own messages past the snapshot's watermark may be missing
+  // from the database: they are applied like any other (docs/snapshots.md#restoring).
+  if (auto replay = state.replayOwnUpTo(); replay) {
+    for (int shard = 1; shard < m_shards.size(); ++shard)
+      m_shards[shard].replayOwnUpTo = replay->value(config.streamName(shard), 0);
+  }
   m_drainTimer.setSingleShot(true);
   m_drainTimer.setInterval(0);
   connect(&m_drainTimer, &QTimer::timeout, this, &Consumer::drain);
@@ -239,7 +245,8 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
     b.stamp = std::max(b.stamp, m.publishRound);
     uint64_t sender = 0;
     int64_t changeId = 0;
-    if (parseMessageId(m.msgId, &sender, &changeId) && sender == m_config.nodeId) {
+    const bool replayOwn = m.streamSeq <= sh.replayOwnUpTo;
+    if (!replayOwn && parseMessageId(m.msgId, &sender, &changeId) && sender == m_config.nodeId) {
       ++b.own;  // our own change (recognised without decoding): the row is already here
       continue;
     }
@@ -248,7 +255,7 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       b.dead.append({m.streamSeq, decoded.status().message(), m.data});
       continue;
     }
-    if (decoded->fromNodeId == m_config.nodeId) {
+    if (decoded->fromNodeId == m_config.nodeId && !replayOwn) {
       ++b.own;
       continue;
     }

@@ -93,6 +93,7 @@ class Consumer final : public QObject {
     quint64 generation = 0;
     QList<IncomingMessage> queue;
     bool positionDirty = false;  // applied moved past own messages, not yet recorded
+    quint64 replayOwnUpTo = 0;   // own messages up to here are applied (after a restore)
   };
   struct DeadLetter {
     quint64 seq = 0;

@@ -42,7 +42,29 @@ Status ReplicationState::ensureTables() {
                      "seq INTEGER, reason TEXT, payload BLOB);"
                      "CREATE TABLE IF NOT EXISTS __harmonylite__conflicts(id INTEGER PRIMARY KEY, "
                      "at TEXT, tbl TEXT, "
-                     "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"));
+                     "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__replay_own(stream TEXT PRIMARY "
+                     "KEY, up_to INTEGER NOT NULL);"));
+}
+
+Result<QHash<QString, quint64>> ReplicationState::replayOwnUpTo() {
+  QHash<QString, quint64> out;
+  auto stmt = m_db.prepare(QStringLiteral("SELECT stream, up_to FROM __harmonylite__replay_own"));
+  if (!stmt) return stmt.status();
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
+  HL_RETURN_IF_ERROR(rows.status());
+  return out;
+}
+
+Status ReplicationState::setReplayOwnUpTo(const QString& stream, quint64 seq) {
+  auto stmt = m_db.prepare(
+      QStringLiteral("INSERT INTO __harmonylite__replay_own(stream, up_to) VALUES (?, ?) "
+                     "ON CONFLICT(stream) DO UPDATE SET up_to = excluded.up_to"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindText(1, stream.toUtf8()));
+  HL_RETURN_IF_ERROR(stmt->bindInt(2, int64_t(seq)));
+  return stmt->run();
 }
 
 Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {

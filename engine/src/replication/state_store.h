@@ -8,6 +8,9 @@
 //   __harmonylite__dead_letters(id, at, stream, seq, reason, payload)   poison messages
 //   __harmonylite__conflicts(id, at, tbl, row_key, winner, loser, local_row, remote_row)
 //       bounded journal (the newest kConflictJournalSize entries)
+//   __harmonylite__replay_own(stream TEXT PRIMARY KEY, up_to)   written by a restore
+//       (docs/snapshots.md#restoring): this node's own messages up to `up_to` are applied like
+//       any other node's, because the restored database may lack them
 //
 // The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the
 // positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after
@@ -47,6 +50,11 @@ class ReplicationState {
   Result<QHash<QString, quint64>> loadPositions(const QString& seqMapPath);
   // Inside the caller's transaction.
   Status setPosition(const QString& stream, quint64 seq);
+
+  // docs/snapshots.md#restoring: the stream sequence up to which this node's own messages are
+  // applied rather than skipped, by stream.
+  Result<QHash<QString, quint64>> replayOwnUpTo();
+  Status setReplayOwnUpTo(const QString& stream, quint64 seq);
 
   // Own published changes (inside a transaction of the caller).
   Status recordOwn(const QByteArray& key, int shard, quint64 seq);

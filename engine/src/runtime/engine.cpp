@@ -23,6 +23,8 @@
 #include "replication/state_store.h"
 #include "runtime/database_watcher.h"
 #include "schema/catalog.h"
+#include "snapshot/snapshot_file.h"
+#include "snapshot/snapshot_service.h"
 
 Q_LOGGING_CATEGORY(lcEngine, "hl.engine")
 
@@ -68,11 +70,15 @@ Engine::Engine(Config config)
               qCInfo(lcEngine).noquote()
                   << QStringLiteral("nothing published or applied for %1 ms: sleep_timeout reached")
                          .arg(idle);
-              emit idleTimeout(idle);
+              onIdle(idle);
             }
           });
   connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
+  m_autoRestoreTimer.setSingleShot(true);
+  connect(&m_autoRestoreTimer, &QTimer::timeout, this, [this] {
+    onShardEvent(EngineEvent::shardStateChanged(0, ShardState::NeedsRestore, QString()));
+  });
 }
 
 Engine::~Engine() = default;
@@ -256,6 +262,7 @@ void Engine::onConnected() {
     return;
   }
   m_startedOnce = true;
+  startSnapshots();
   qCInfo(lcEngine).noquote() << QStringLiteral("replicating: %1 shard(s) on %2, %3, %4")
                                     .arg(m_config.replicationLog.shards)
                                     .arg(m_nats->connectedUrl(),
@@ -280,6 +287,7 @@ void Engine::startReplication() {
       connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
               &Consumer::onPublisherRoundFinished);
     connect(m_consumer.get(), &Consumer::event, this, &Engine::event);
+    connect(m_consumer.get(), &Consumer::event, this, &Engine::onShardEvent);
     m_consumer->start();
   } else {
     qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
@@ -317,6 +325,8 @@ void Engine::fail(const QString& reason) {
 
 void Engine::stop() {
   m_running = false;
+  stopSnapshots();
+  m_autoRestoreTimer.stop();
   m_statusTimer.stop();
   m_idleTimer.stop();
   m_cleanupTimer.stop();
@@ -407,6 +417,16 @@ StatusFacts Engine::gatherStatusFacts() const {
     }
   }
   n.cluster = m_peers.values();
+  n.snapshots = m_snapshotStatus;
+  n.snapshots.enabled = m_config.snapshot.enabled;
+  n.snapshots.restoreUnderWay = m_restoring;
+  n.snapshots.restores = m_restores;
+  if (m_restoring) {  // every shard is being replaced
+    for (ShardStatus& sh : n.shards) {
+      sh.state = ShardState::Restoring;
+      sh.lastError = QStringLiteral("restoring from snapshot %1").arg(m_restoreTarget);
+    }
+  }
   f.captureExpected = m_config.publish;
   if (m_changeLog) {
     f.pendingChanges = m_changeLog->pendingCount();
@@ -471,6 +491,24 @@ void Engine::onStatusRecord(const QByteArray& json) {
 // ---- the operator's controls ----------------------------------------------------------------
 
 void Engine::control(int control, qint64 id, bool confirm, const QString& name) {
+  using C = EngineThread::Control;
+  const auto key = QMetaEnum::fromType<EngineThread::Control>().valueToKey(control);
+  if (C(control) == C::kSaveSnapshot || C(control) == C::kVerifySnapshot ||
+      C(control) == C::kRestoreSnapshot || C(control) == C::kRefreshSnapshots) {
+    // Answered when the snapshot worker is done (onSnapshotFinished).
+    const qint64 requestId = m_nextRequestId++;
+    const Status s = requestSnapshot(control, id, confirm, name, requestId);
+    if (!s.isOk()) {
+      qCInfo(lcEngine).noquote() << "control" << key << "refused:" << s.message();
+      emit controlDone(control, false, s.message());
+      return;
+    }
+    qCInfo(lcEngine).noquote() << "control" << key + (name.isEmpty() ? QString() : " " + name)
+                               << "under way";
+    m_pendingControls.insert(requestId, control);
+    emit statusChanged(currentStatus());
+    return;
+  }
   QString message;
   const Status s = runControl(control, id, confirm, name, &message);
   if (!s.isOk()) message = s.message();
@@ -553,9 +591,241 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
     case C::kVerifySnapshot:
     case C::kRestoreSnapshot:
     case C::kRefreshSnapshots:
-      return Status::unavailable("snapshots are not wired yet");
+      break;  // control() hands them to requestSnapshot()
   }
   return Status::invalidArgument(QStringLiteral("unknown control %1").arg(control));
+}
+
+// ---- snapshots (docs/snapshots.md) ----------------------------------------------------------
+
+void Engine::startSnapshots() {
+  if (!m_config.snapshot.enabled || m_snapshots) return;
+  qRegisterMetaType<RestoreFile>();
+  qRegisterMetaType<SnapshotStatus>();
+  qRegisterMetaType<SnapshotActivity>();
+  m_snapshots = new SnapshotService(m_config, m_urls);
+  m_snapshots->moveToThread(&m_snapshotThread);
+  connect(&m_snapshotThread, &QThread::finished, m_snapshots, &QObject::deleteLater);
+  connect(m_snapshots, &SnapshotService::statusChanged, this,
+          [this](const SnapshotStatus& st) { m_snapshotStatus = st; });
+  connect(m_snapshots, &SnapshotService::finished, this, &Engine::onSnapshotFinished);
+  connect(m_snapshots, &SnapshotService::restoreReady, this, &Engine::onRestoreReady);
+  m_snapshotThread.setObjectName(QStringLiteral("hl-snapshots"));
+  m_snapshotThread.start();
+  QMetaObject::invokeMethod(m_snapshots, &SnapshotService::start, Qt::QueuedConnection);
+}
+
+void Engine::stopSnapshots() {
+  if (!m_snapshots) return;
+  m_snapshots->cancel();  // a transfer under way stops at its next chunk
+  QMetaObject::invokeMethod(m_snapshots, &SnapshotService::stop, Qt::BlockingQueuedConnection);
+  m_snapshotThread.quit();
+  m_snapshotThread.wait();
+  m_snapshots = nullptr;  // deleted by the thread's finished()
+}
+
+Status Engine::requestSnapshot(int control, qint64 id, bool confirm, const QString& name,
+                               qint64 requestId) {
+  using C = EngineThread::Control;
+  if (!m_config.snapshot.enabled)
+    return Status::invalidArgument("snapshots are disabled ([snapshot] enabled = false)");
+  if (!m_snapshots) return Status::unavailable("the node is not connected to NATS yet");
+  switch (C(control)) {
+    case C::kSaveSnapshot:
+      QMetaObject::invokeMethod(m_snapshots, [s = m_snapshots, requestId] {
+        s->save(QStringLiteral("asked by the operator"), requestId);
+      });
+      return Status::ok();
+    case C::kVerifySnapshot:
+      QMetaObject::invokeMethod(m_snapshots,
+                                [s = m_snapshots, name, requestId] { s->verify(name, requestId); });
+      return Status::ok();
+    case C::kRefreshSnapshots:
+      QMetaObject::invokeMethod(m_snapshots,
+                                [s = m_snapshots, requestId] { s->refresh(requestId); });
+      return Status::ok();
+    case C::kRestoreSnapshot:
+      if (!confirm)
+        return Status::invalidArgument("a restore replaces the live database: confirm it");
+      if (m_restoring)
+        return Status::busy(
+            QStringLiteral("a restore (of %1) is already under way").arg(m_restoreTarget));
+      startRestore(name, id == 1, requestId, QStringLiteral("asked by the operator"));
+      return Status::ok();
+    default:
+      return Status::invalidArgument("not a snapshot control");
+  }
+}
+
+void Engine::onSnapshotFinished(qint64 requestId, SnapshotActivity operation, bool ok,
+                                const QString& message) {
+  if (operation == SnapshotActivity::Restoring) {  // the download or its checks failed
+    finishRestore(requestId, false, message);
+    return;
+  }
+  if (operation != SnapshotActivity::Idle)  // a catalogue refresh is no event
+    emit event(EngineEvent::snapshotFinished(operation, ok, message));
+  emit statusChanged(currentStatus());  // before the answer: the host sees the new catalogue
+  if (m_pendingControls.contains(requestId))
+    emit controlDone(m_pendingControls.take(requestId), ok, message);
+  if (requestId != 0 && requestId == m_sleepRequestId) {
+    m_sleepRequestId = 0;
+    emit idleTimeout(m_sleepIdleMs);
+  }
+}
+
+// sleep_timeout: the leader takes a snapshot before the host exits.
+void Engine::onIdle(qint64 idleMs) {
+  if (!m_snapshots) {
+    emit idleTimeout(idleMs);
+    return;
+  }
+  m_sleepIdleMs = idleMs;
+  m_sleepRequestId = m_nextRequestId++;
+  QMetaObject::invokeMethod(m_snapshots, [s = m_snapshots, id = m_sleepRequestId] {
+    s->saveIfLeader(QStringLiteral("sleep_timeout"), id);
+  });
+}
+
+// A shard's next message aged out of its stream: restore at once when auto_restore is on,
+// and again later while a shard still needs it (backing off after failures).
+void Engine::onShardEvent(const EngineEvent& e) {
+  if (e.kind != EngineEvent::Kind::ShardStateChanged || e.shardState != ShardState::NeedsRestore)
+    return;
+  if (!m_config.snapshot.enabled || !m_config.snapshot.autoRestore || m_restoring || !m_snapshots ||
+      !m_consumer)
+    return;
+  bool needed = false;
+  for (int shard = 1; shard <= m_consumer->shardCount(); ++shard)
+    needed = needed || m_consumer->status(shard).state == ShardState::NeedsRestore;
+  if (!needed) return;
+  // Not from inside the consumer's own signal: the restore replaces the consumer.
+  QTimer::singleShot(0, this, [this] {
+    if (!m_restoring)
+      startRestore(QString(), false, m_nextRequestId++,
+                   QStringLiteral("a shard needs it and snapshot.auto_restore = true"));
+  });
+}
+
+void Engine::startRestore(const QString& id, bool force, qint64 requestId, const QString& reason) {
+  m_restoring = true;
+  m_restoreForce = force;
+  m_restoreTarget = id.isEmpty() ? QStringLiteral("the newest snapshot") : id;
+  qCInfo(lcEngine).noquote() << "restore from" << m_restoreTarget << "(" + reason + ")";
+  for (int shard = 1; m_consumer && shard <= m_consumer->shardCount(); ++shard)
+    emit event(EngineEvent::shardStateChanged(
+        shard, ShardState::Restoring, QStringLiteral("restoring from %1").arg(m_restoreTarget)));
+  const bool haveTables = m_catalog && !m_catalog->tables().isEmpty();
+  const QString hash = m_catalog ? m_catalog->schemaHash() : QString();
+  QMetaObject::invokeMethod(m_snapshots, [s = m_snapshots, id, hash, haveTables, force, requestId] {
+    s->fetchForRestore(id, hash, haveTables, force, requestId);
+  });
+  emit statusChanged(currentStatus());
+}
+
+void Engine::onRestoreReady(qint64 requestId, const RestoreFile& file) {
+  m_restoreTarget = file.id;
+  applyRestore(requestId, file, QDateTime::currentMSecsSinceEpoch() + 20000);
+}
+
+// Local changes not published yet would be lost with the old database: they are sent first
+// (while NATS is reachable), then the checked file is copied in.
+void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 deadlineMs) {
+  if (!m_running) {
+    QFile::remove(file.path);
+    finishRestore(requestId, false, "the node stopped");
+    return;
+  }
+  auto pending = m_changeLog ? m_changeLog->pendingCount() : Result<int64_t>(int64_t(0));
+  const bool connected = m_nats && m_nats->isConnected();
+  if (pending && *pending > 0 && m_config.publish && !m_restoreForce) {
+    if (connected && m_publisher && QDateTime::currentMSecsSinceEpoch() < deadlineMs) {
+      m_publisher->wake();
+      QTimer::singleShot(100, this, [this, requestId, file, deadlineMs] {
+        applyRestore(requestId, file, deadlineMs);
+      });
+      return;
+    }
+    QFile::remove(file.path);
+    finishRestore(
+        requestId, false,
+        QStringLiteral("%1 local change(s) are not published yet (%2): restoring "
+                       "would lose them; nothing was changed")
+            .arg(*pending)
+            .arg(connected ? "publishing did not finish in 20 s" : "NATS is unreachable"));
+    return;
+  }
+  QString message;
+  const Status s = copySnapshotIn(file, &message);
+  QFile::remove(file.path);
+  finishRestore(requestId, s.isOk(), s.isOk() ? message : s.message());
+}
+
+Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
+  // The positions the node resumes from: the snapshot's watermark, or (a snapshot without
+  // one, from a Go node) everything the streams still hold. Either way each must still be in
+  // its stream, or the restore would leave a gap.
+  QHash<QString, quint64> positions, replayOwn;
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
+    const QString stream = m_config.streamName(shard);
+    quint64 first = 0, last = 0;
+    HL_RETURN_IF_ERROR(m_nats->streamState(stream, &first, &last).withContext("restore"));
+    const quint64 from = first > 0 ? first - 1 : 0;
+    const quint64 pos = file.watermarkKnown ? file.streams.value(stream, from) : from;
+    if (pos + 1 < first)
+      return Status::invalidArgument(
+          QStringLiteral("snapshot %1 covers stream %2 up to %3, but the stream now starts at "
+                         "%4: it is too old to restore from; nothing was changed (a newer "
+                         "snapshot is needed: save one on an up-to-date node)")
+              .arg(file.id, stream)
+              .arg(pos)
+              .arg(first));
+    positions.insert(stream, pos);
+    replayOwn.insert(stream, last);  // what we published may be missing from the snapshot
+  }
+  auto pageSize = m_db.queryInt(QStringLiteral("PRAGMA page_size"));
+  if (!pageSize) return pageSize.status();
+  HL_RETURN_IF_ERROR(prepareForRestore(file.path, m_config, positions, replayOwn, int(*pageSize)));
+  // Replication stops while the database is replaced; the components are made again after.
+  m_cleanupTimer.stop();
+  if (m_watcher) m_watcher->stop();
+  m_consumer.reset();  // writes its positions first: they are replaced just below
+  m_publisher.reset();
+  Status copied = copyIntoLive(m_db, file.path);
+  if (copied.isOk()) {
+    HL_RETURN_IF_ERROR(ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions));
+    copied = setUpCapture();
+    if (copied.isOk()) copied = loadPositions();
+  }
+  startReplication();  // on the restored database, or again on the old one after a failure
+  if (!copied.isOk()) return copied.withContext("restore");
+  QStringList from;
+  for (auto it = positions.begin(); it != positions.end(); ++it)
+    from << QStringLiteral("%1 from %2").arg(it.key()).arg(it.value() + 1);
+  *message = QStringLiteral("restored snapshot %1; replaying %2").arg(file.id, from.join(", "));
+  return Status::ok();
+}
+
+void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
+  m_restoring = false;
+  m_restoreForce = false;
+  if (ok) {
+    ++m_restores;
+    m_autoRestoreFailures = 0;
+    qCInfo(lcEngine).noquote() << message;
+  } else {
+    qCWarning(lcEngine).noquote() << "restore failed:" << message;
+    if (m_consumer) m_consumer->resubscribeAll();  // shards that still need one say so again
+    // Automatic restores try again: 30 s, 60 s, ... up to 10 minutes.
+    ++m_autoRestoreFailures;
+    if (m_config.snapshot.autoRestore)
+      m_autoRestoreTimer.start(
+          int(std::min<qint64>(600000, 15000LL << std::min(5, m_autoRestoreFailures))));
+  }
+  emit event(EngineEvent::snapshotFinished(SnapshotActivity::Restoring, ok, message));
+  emit statusChanged(currentStatus());
+  if (m_pendingControls.contains(requestId))
+    emit controlDone(m_pendingControls.take(requestId), ok, message);
 }
 
 }  // namespace hl

@@ -13,6 +13,7 @@
 #include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
+#include <QThread>
 #include <QTimer>
 
 #include <memory>
@@ -33,6 +34,8 @@ class NatsClient;
 class Publisher;
 class ReplicationState;
 class SchemaCatalog;
+class SnapshotService;
+struct RestoreFile;
 struct StatusFacts;
 
 class Engine final : public QObject {
@@ -79,6 +82,22 @@ class Engine final : public QObject {
   NodeStatus currentStatus();  // builds it and tells a change of health as an event
   Status runControl(int control, qint64 id, bool confirm, const QString& name, QString* message);
 
+  // Snapshots (docs/snapshots.md): the worker on its own thread does the slow parts; the
+  // engine asks, and copies a checked snapshot into the live database itself.
+  void startSnapshots();
+  void stopSnapshots();
+  Status requestSnapshot(int control, qint64 id, bool confirm, const QString& name,
+                         qint64 requestId);
+  void onSnapshotFinished(qint64 requestId, hl::SnapshotActivity operation, bool ok,
+                          const QString& message);
+  void startRestore(const QString& id, bool force, qint64 requestId, const QString& reason);
+  void onRestoreReady(qint64 requestId, const hl::RestoreFile& file);
+  void applyRestore(qint64 requestId, const hl::RestoreFile& file, qint64 deadlineMs);
+  Status copySnapshotIn(const hl::RestoreFile& file, QString* message);
+  void finishRestore(qint64 requestId, bool ok, const QString& message);
+  void onShardEvent(const hl::EngineEvent& e);
+  void onIdle(qint64 idleMs);
+
   Config m_config;
   // Applied position per shard, loaded at start. Declared before the publisher and the
   // consumer, which hold references to it, so that it outlives them (the consumer writes it
@@ -114,6 +133,20 @@ class Engine final : public QObject {
   bool m_warnedDuplicateId = false;
   QHash<quint64, PeerStatus> m_peers;  // from status records, by node id
   QElapsedTimer m_uptime;
+  // Snapshots.
+  QThread m_snapshotThread;
+  SnapshotService* m_snapshots = nullptr;  // lives on m_snapshotThread
+  SnapshotStatus m_snapshotStatus;         // the worker's last report
+  qint64 m_nextRequestId = 1;
+  QHash<qint64, int> m_pendingControls;  // snapshot request id -> the operator's control
+  bool m_restoring = false;
+  QString m_restoreTarget;
+  bool m_restoreForce = false;
+  qint64 m_restores = 0;
+  int m_autoRestoreFailures = 0;
+  QTimer m_autoRestoreTimer;  // tries again while a shard needs a restore
+  qint64 m_sleepRequestId = 0;
+  qint64 m_sleepIdleMs = 0;
 };
 
 }  // namespace hl

@@ -1,1 +1,569 @@
 #include "snapshot/snapshot_service.h"
+
+#include <QBuffer>
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+
+#include <algorithm>
+
+#include "harmonylite/version.h"
+#include "nats/nats_client.h"
+#include "snapshot/leader_lease.h"
+#include "snapshot/local_store.h"
+#include "snapshot/nats_object_store.h"
+#include "snapshot/snapshot_file.h"
+
+Q_LOGGING_CATEGORY(lcSnapshot, "hl.snapshot")
+
+namespace hl {
+namespace {
+
+constexpr int kScheduleCheckMs = 2000;
+constexpr int kProgressEveryMs = 200;
+constexpr int64_t kUploadLockTtlMs = 10000;  // Go's "snapshot" key TTL
+constexpr qint64 kMaxBackoffMs = 5 * 60 * 1000;
+
+qint64 nowMs() {
+  return QDateTime::currentMSecsSinceEpoch();
+}
+
+}  // namespace
+
+SnapshotService::SnapshotService(Config config, QStringList natsUrls)
+    : m_config(std::move(config)), m_urls(std::move(natsUrls)) {
+  qRegisterMetaType<RestoreFile>();
+  qRegisterMetaType<SnapshotStatus>();
+  m_status.enabled = m_config.snapshot.enabled;
+}
+
+SnapshotService::~SnapshotService() = default;
+
+QString SnapshotService::tempPath(const QString& what) const {
+  return QDir(m_config.stateDir()).filePath(QStringLiteral(".harmonylite-%1.tmp").arg(what));
+}
+
+void SnapshotService::start() {
+  // Leftovers of a killed process (temp snapshot files) go first.
+  for (const QString& f :
+       QDir(m_config.stateDir()).entryList({QStringLiteral(".harmonylite-*.tmp")}, QDir::Files))
+    QFile::remove(QDir(m_config.stateDir()).filePath(f));
+  m_startedMs = nowMs();
+  m_leaseTimer = new QTimer(this);
+  m_scheduleTimer = new QTimer(this);
+  connect(m_leaseTimer, &QTimer::timeout, this, &SnapshotService::renewLease);
+  connect(m_scheduleTimer, &QTimer::timeout, this, &SnapshotService::checkSchedule);
+  // Renew every TTL/3, at least every second (docs/wire-format.md#kv).
+  m_leaseTimer->start(int(std::max<int64_t>(1000, m_config.snapshot.leaderTtlMs / 3)));
+  m_scheduleTimer->start(kScheduleCheckMs);
+  if (Status s = ensureStore(); !s.isOk()) {
+    qCWarning(lcSnapshot).noquote() << "snapshot store:" << s.message() << "- retrying";
+  } else if (Status r = readCatalog(); !r.isOk()) {
+    qCWarning(lcSnapshot).noquote() << "snapshot catalogue:" << r.message();
+  }
+  renewLease();
+  publish();
+}
+
+void SnapshotService::stop() {
+  if (m_lease && m_status.isLeader) m_lease->release(kLeaderKey);
+  if (m_leaseTimer) m_leaseTimer->stop();
+  if (m_scheduleTimer) m_scheduleTimer->stop();
+  m_lease.reset();
+  m_store.reset();
+  m_js.reset();
+  if (m_nc) natsConnection_Close(m_nc.get());
+  m_nc.reset();
+}
+
+// The store and the NATS connection, made on first need and again after a failure.
+Status SnapshotService::ensureStore() {
+  const SnapshotConfig& sc = m_config.snapshot;
+  const bool needNats = !m_urls.isEmpty();
+  if (needNats && !m_nc) {
+    auto nc = connectNats(m_config, m_urls,
+                          QStringLiteral("harmonylite-node-%1-snapshots").arg(m_config.nodeId));
+    if (!nc) {
+      if (sc.store == QLatin1String("nats")) return nc.status();
+    } else {
+      m_nc = std::move(*nc);
+      m_lease =
+          std::make_unique<LeaderLease>(m_nc.get(), m_config.nodeId, m_config.effectiveReplicas());
+    }
+  }
+  if (m_store) return Status::ok();
+  if (sc.store == QLatin1String("nats")) {
+    m_store = std::make_unique<NatsObjectStore>(m_nc.get(), m_config.effectiveSnapshotBucket(),
+                                                sc.nats.replicas);
+  } else if (sc.store == QLatin1String("local")) {
+    const QString root = sc.localPath.isEmpty()
+                             ? QDir(m_config.stateDir()).filePath(QStringLiteral("snapshots"))
+                             : sc.localPath;
+    m_store = std::make_unique<LocalStore>(root);
+  } else {
+    return Status::invalidArgument(
+        QStringLiteral("snapshot.store = \"%1\" is not available in this version (nats and "
+                       "local are)")
+            .arg(sc.store));
+  }
+  m_status.store = m_store->describe();
+  return Status::ok();
+}
+
+// ---- lease and schedule ---------------------------------------------------------------------
+
+void SnapshotService::renewLease() {
+  if (!m_nc) (void)ensureStore();
+  if (!m_lease) {
+    m_status.isLeader = false;
+    return;
+  }
+  const LeaseState st = m_lease->tryAcquire(kLeaderKey, m_config.snapshot.leaderTtlMs, nowMs());
+  if (st.held != m_status.isLeader)
+    qCInfo(lcSnapshot).noquote() << (st.held ? "this node now holds the snapshot leader lease"
+                                             : "this node no longer holds the snapshot lease");
+  m_status.isLeader = st.held;
+  m_status.leaderNodeId = st.holder;
+  m_status.leaderUntilMs = st.untilMs;
+  if (!st.error.isEmpty()) qCDebug(lcSnapshot).noquote() << "lease:" << st.error;
+  publish();
+}
+
+// The leader's own snapshots: the interval, and the streams' growth past the newest watermark.
+void SnapshotService::checkSchedule() {
+  const SnapshotConfig& sc = m_config.snapshot;
+  if (!m_status.isLeader || nowMs() < m_retryAfterMs) {
+    if (m_status.nextScheduledMs != 0 && !m_status.isLeader) {
+      m_status.nextScheduledMs = 0;
+      publish();
+    }
+    return;
+  }
+  if (!m_store && !ensureStore().isOk()) return;
+  const SnapshotInfo* newest = nullptr;
+  for (const SnapshotInfo& i : m_status.catalog)
+    if (!i.foreign && (!newest || i.takenAtMs > newest->takenAtMs)) newest = &i;
+  QString reason;
+  if (sc.intervalMs > 0) {
+    const qint64 base = newest ? newest->takenAtMs : m_startedMs;
+    m_status.nextScheduledMs = std::max(nowMs(), base + sc.intervalMs);
+    if (!newest || nowMs() >= newest->takenAtMs + sc.intervalMs)
+      reason = QStringLiteral("snapshot.interval");
+  }
+  if (reason.isEmpty() && m_nc) {
+    if (!m_js) {
+      jsCtx* js = nullptr;
+      if (natsConnection_JetStream(&js, m_nc.get(), nullptr) == NATS_OK) m_js.reset(js);
+    }
+    const QHash<QString, quint64> covered = newest && m_metas.contains(newest->id)
+                                                ? m_metas[newest->id].streams
+                                                : QHash<QString, quint64>();
+    const int64_t half = std::max<int64_t>(1, m_config.replicationLog.maxEntries / 2);
+    for (int shard = 1; m_js && shard <= m_config.replicationLog.shards; ++shard) {
+      const QByteArray stream = m_config.streamName(shard).toUtf8();
+      jsStreamInfo* si = nullptr;
+      if (js_GetStreamInfo(&si, m_js.get(), stream.constData(), nullptr, nullptr) != NATS_OK) {
+        continue;
+      }
+      const quint64 last = si->State.LastSeq;
+      jsStreamInfo_Destroy(si);
+      const quint64 base = covered.value(QString::fromUtf8(stream), 0);
+      if (last > base && int64_t(last - base) > half) {
+        reason = QStringLiteral("stream %1 grew by %2 messages past the newest snapshot")
+                     .arg(QString::fromUtf8(stream))
+                     .arg(last - base);
+        break;
+      }
+    }
+  }
+  if (!reason.isEmpty()) save(reason, 0);
+}
+
+// ---- jobs -----------------------------------------------------------------------------------
+
+void SnapshotService::save(const QString& reason, qint64 requestId) {
+  m_cancel = false;
+  QString message;
+  const Status s = runSave(reason, &message);
+  setActivity(SnapshotActivity::Idle, QString());
+  if (s.isOk()) {
+    m_failureStreak = 0;
+    m_retryAfterMs = 0;
+  } else {
+    // Scheduled saves back off: 5 s, 10 s, ... up to 5 minutes.
+    ++m_failureStreak;
+    m_retryAfterMs =
+        nowMs() + std::min<qint64>(kMaxBackoffMs, 5000LL << std::min(6, m_failureStreak));
+    m_status.lastError = s.message();
+    qCWarning(lcSnapshot).noquote() << "snapshot failed:" << s.message();
+  }
+  publish();
+  emit finished(requestId, SnapshotActivity::Saving, s.isOk(), s.isOk() ? message : s.message());
+}
+
+void SnapshotService::saveIfLeader(const QString& reason, qint64 requestId) {
+  renewLease();
+  if (!m_status.isLeader) {
+    emit finished(requestId, SnapshotActivity::Saving, true,
+                  QStringLiteral("not the snapshot leader: no snapshot taken"));
+    return;
+  }
+  save(reason, requestId);
+}
+
+Status SnapshotService::runSave(const QString& reason, QString* message) {
+  HL_RETURN_IF_ERROR(ensureStore());
+  const qint64 started = nowMs();
+  SnapshotMeta meta;
+  meta.takenAtMs = started;
+  meta.nodeId = m_config.nodeId;
+  meta.version = versionInfo().version;
+  meta.id = makeSnapshotId(started, m_config.nodeId);
+  qCInfo(lcSnapshot).noquote() << "taking snapshot" << meta.id << "(" + reason + ")";
+  const QString file = tempPath("save-" + meta.id);
+  struct Cleanup {
+    QString path;
+    ~Cleanup() { QFile::remove(path); }
+  } cleanup{file};
+  setActivity(SnapshotActivity::Saving, meta.id);
+  auto content = makeSnapshotFile(
+      m_config.dbPath, file, m_config.ignoreTables,
+      [this](qint64 d, qint64 t) { return progress(SnapshotActivity::Saving, d, t); });
+  if (!content) {
+    failure("save");
+    return content.status();
+  }
+  meta.size = content->size;
+  meta.sha256 = content->sha256;
+  meta.schemaHash = content->schemaHash;
+  meta.streams = content->streams;
+  // A stream this node never applied from is covered from its start.
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard)
+    if (!meta.streams.contains(m_config.streamName(shard)))
+      meta.streams.insert(m_config.streamName(shard), 0);
+  meta.rowCounts = content->rowCounts;
+  if (Status s = takeUploadLock(); !s.isOk()) {
+    failure("busy");
+    return s;
+  }
+  setActivity(SnapshotActivity::Uploading, meta.id);
+  QFile in(file);
+  if (!in.open(QIODevice::ReadOnly)) {
+    const Status s = Status::ioError("open " + file + ": " + in.errorString());
+    failure("save");
+    return s;
+  }
+  Status s = m_store->put(
+      meta.fileObject(), in, meta.size, {{QString::fromLatin1(kGoTagHeader), meta.id}},
+      [this](qint64 d, qint64 t) { return progress(SnapshotActivity::Uploading, d, t); });
+  if (s.isOk()) s = putSmall(meta.metaObject(), meta.toJson());
+  // Only now does snapshot.db, the one Go nodes read, move to the new snapshot.
+  if (s.isOk()) s = m_store->copy(meta.fileObject(), kLatestObject);
+  if (s.isOk())
+    s = putSmall(kLatestPointer,
+                 QJsonDocument(QJsonObject{{"id", meta.id}}).toJson(QJsonDocument::Compact));
+  if (m_lease) m_lease->release(kUploadKey);
+  if (!s.isOk()) {
+    failure("upload");
+    return s.withContext("upload snapshot " + meta.id);
+  }
+  m_status.lastSuccessMs = nowMs();
+  m_status.lastDurationMs = m_status.lastSuccessMs - started;
+  m_status.lastSizeBytes = meta.size;
+  m_status.lastError.clear();
+  m_metas.insert(meta.id, meta);
+  if (Status r = readCatalog(); r.isOk()) applyRetention();
+  *message = QStringLiteral("snapshot %1 saved: %2 bytes in %3 ms to %4")
+                 .arg(meta.id)
+                 .arg(meta.size)
+                 .arg(m_status.lastDurationMs)
+                 .arg(m_store->describe());
+  qCInfo(lcSnapshot).noquote() << *message;
+  return Status::ok();
+}
+
+void SnapshotService::verify(const QString& id, qint64 requestId) {
+  m_cancel = false;
+  QString message;
+  const Status s = runVerify(id, &message);
+  setActivity(SnapshotActivity::Idle, QString());
+  if (!s.isOk()) {
+    m_status.lastError = s.message();
+    qCWarning(lcSnapshot).noquote() << s.message();
+  }
+  publish();
+  emit finished(requestId, SnapshotActivity::Verifying, s.isOk(), s.isOk() ? message : s.message());
+}
+
+// The restore drill: download into a temp file and check it against its metadata; the live
+// database is not touched. The result is written back into the metadata for every node to see.
+Status SnapshotService::runVerify(const QString& id, QString* message) {
+  HL_RETURN_IF_ERROR(ensureStore());
+  auto entry = findEntry(id);
+  if (!entry) return entry.status();
+  const QString file = tempPath("verify");
+  struct Cleanup {
+    QString path;
+    ~Cleanup() { QFile::remove(path); }
+  } cleanup{file};
+  Status s = download(*entry, file);
+  Result<SnapshotContent> content =
+      s.isOk() ? Result<SnapshotContent>(SnapshotContent()) : Result<SnapshotContent>(s);
+  if (s.isOk()) {
+    setActivity(SnapshotActivity::Verifying, entry->id);
+    content = inspectSnapshotFile(file, m_config.ignoreTables);
+  }
+  QStringList problems;
+  if (!content) {
+    problems << content.status().message();
+  } else {
+    if (entry->sizeBytes >= 0 && content->size != entry->sizeBytes)
+      problems << QStringLiteral("size %1 bytes, metadata says %2 (truncated?)")
+                      .arg(content->size)
+                      .arg(entry->sizeBytes);
+    if (!entry->sha256.isEmpty() && content->sha256 != entry->sha256)
+      problems << QStringLiteral("checksum mismatch: SHA-256 %1, metadata says %2")
+                      .arg(content->sha256, entry->sha256);
+    if (!entry->rowCounts.isEmpty() && content->rowCounts != entry->rowCounts)
+      problems << "row counts differ from the metadata";
+  }
+  const bool ok = problems.isEmpty();
+  const QString result =
+      ok ? QStringLiteral(
+               "ok: %1 bytes, checksum, integrity_check and %2 table(s) row counts match")
+               .arg(content->size)
+               .arg(content->rowCounts.size())
+         : problems.join("; ");
+  if (m_metas.contains(entry->id)) {
+    SnapshotMeta& meta = m_metas[entry->id];
+    meta.verifiedAtMs = nowMs();
+    meta.verifiedOk = ok;
+    meta.verifyMessage = result;
+    if (Status w = putSmall(meta.metaObject(), meta.toJson()); !w.isOk())
+      qCWarning(lcSnapshot).noquote() << "could not record the verification:" << w.message();
+  }
+  for (SnapshotInfo& i : m_status.catalog) {
+    if (i.id != entry->id) continue;
+    i.verifiedAtMs = nowMs();
+    i.verifiedOk = ok;
+    i.verifyMessage = result;
+  }
+  if (!ok) {
+    failure("verify");
+    return Status::corruption(
+        QStringLiteral("snapshot %1 failed verification: %2").arg(entry->id, result));
+  }
+  *message = QStringLiteral("snapshot %1 verified %2").arg(entry->id, result);
+  return Status::ok();
+}
+
+void SnapshotService::fetchForRestore(const QString& id, const QString& ourSchemaHash,
+                                      bool haveTables, bool force, qint64 requestId) {
+  m_cancel = false;
+  auto file = runFetch(id, ourSchemaHash, haveTables, force);
+  setActivity(SnapshotActivity::Idle, QString());
+  if (!file) {
+    m_status.lastError = file.status().message();
+    publish();
+    emit finished(requestId, SnapshotActivity::Restoring, false, file.status().message());
+    return;
+  }
+  publish();
+  emit restoreReady(requestId, *file);
+}
+
+Result<RestoreFile> SnapshotService::runFetch(const QString& id, const QString& ourSchemaHash,
+                                              bool haveTables, bool force) {
+  HL_RETURN_IF_ERROR(ensureStore());
+  auto entry = findEntry(id);
+  if (!entry) return entry.status();
+  RestoreFile out;
+  out.id = entry->id;
+  out.path = tempPath("restore");
+  Status s = download(*entry, out.path);
+  if (s.isOk()) {
+    setActivity(SnapshotActivity::Verifying, entry->id);
+    auto content = inspectSnapshotFile(out.path, m_config.ignoreTables);
+    if (!content) {
+      s = content.status();
+    } else if (entry->sizeBytes >= 0 && content->size != entry->sizeBytes) {
+      s = Status::corruption(QStringLiteral("snapshot %1 is truncated: %2 bytes of %3")
+                                 .arg(entry->id)
+                                 .arg(content->size)
+                                 .arg(entry->sizeBytes));
+    } else if (!entry->sha256.isEmpty() && content->sha256 != entry->sha256) {
+      s = Status::corruption(QStringLiteral("snapshot %1: checksum mismatch (SHA-256 %2, "
+                                            "metadata says %3)")
+                                 .arg(entry->id, content->sha256, entry->sha256));
+    } else if (content->schemaHash != ourSchemaHash && haveTables && !force) {
+      s = Status::invalidArgument(
+          QStringLiteral("snapshot %1 has another schema (hash %2) than this node (%3): "
+                         "refused; restore it with force to replace this node's schema too")
+              .arg(entry->id, content->schemaHash.left(12), ourSchemaHash.left(12)));
+    }
+  }
+  if (!s.isOk()) {
+    QFile::remove(out.path);
+    failure(s.code() == Status::Code::kInvalidArgument ? "schema" : "download");
+    return s.withContext("restore");
+  }
+  if (m_metas.contains(entry->id)) {
+    out.watermarkKnown = true;
+    out.streams = m_metas[entry->id].streams;
+  }
+  return out;
+}
+
+void SnapshotService::refresh(qint64 requestId) {
+  Status s = ensureStore();
+  if (s.isOk()) s = readCatalog();
+  publish();
+  emit finished(requestId, SnapshotActivity::Idle, s.isOk(),
+                s.isOk() ? QStringLiteral("%1 snapshot(s) in %2")
+                               .arg(m_status.catalog.size())
+                               .arg(m_store->describe())
+                         : s.message());
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+Status SnapshotService::readCatalog() {
+  auto objects = m_store->list();
+  if (!objects) {
+    m_status.catalogError = objects.status().message();
+    failure("list");
+    return objects.status();
+  }
+  QStringList problems;
+  QHash<QString, SnapshotMeta> metas;
+  m_status.catalog = assembleCatalog(
+      *objects, [this](const QString& name) { return getSmall(name); },
+      m_config.replicationLog.shards, m_config.nats.streamPrefix, &metas, &problems);
+  m_metas = metas;
+  m_status.catalogReadMs = nowMs();
+  m_status.catalogError = problems.join("; ");
+  for (const QString& p : problems)
+    qCWarning(lcSnapshot).noquote() << "snapshot metadata skipped:" << p;
+  return Status::ok();
+}
+
+Result<SnapshotInfo> SnapshotService::findEntry(const QString& id) {
+  HL_RETURN_IF_ERROR(readCatalog());
+  if (m_status.catalog.isEmpty()) return Status::notFound("no snapshot in " + m_store->describe());
+  if (id.isEmpty()) return m_status.catalog.first();  // newest
+  for (const SnapshotInfo& i : m_status.catalog)
+    if (i.id == id) return i;
+  return Status::notFound(QStringLiteral("no snapshot \"%1\" in %2").arg(id, m_store->describe()));
+}
+
+Status SnapshotService::download(const SnapshotInfo& entry, const QString& path) {
+  setActivity(SnapshotActivity::Downloading, entry.id);
+  QFile out(path);
+  if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate))
+    return Status::ioError("create " + path + ": " + out.errorString());
+  Status s = m_store->get(entry.object, out, [this](qint64 d, qint64 t) {
+    return progress(SnapshotActivity::Downloading, d, t);
+  });
+  if (s.isOk() && !out.flush()) s = Status::ioError("write " + path + ": " + out.errorString());
+  out.close();
+  if (!s.isOk()) {
+    QFile::remove(path);
+    return s.withContext("download " + entry.object);
+  }
+  return Status::ok();
+}
+
+Status SnapshotService::putSmall(const QString& name, const QByteArray& bytes) {
+  QBuffer buf;
+  buf.setData(bytes);
+  buf.open(QIODevice::ReadOnly);
+  return m_store->put(name, buf, bytes.size(), {}, {});
+}
+
+Result<QByteArray> SnapshotService::getSmall(const QString& name) {
+  QBuffer buf;
+  buf.open(QIODevice::WriteOnly);
+  HL_RETURN_IF_ERROR(m_store->get(name, buf, [](qint64 done, qint64) {
+    return done <= 1 << 20;  // metadata is small; refuse to buffer anything large
+  }));
+  return buf.data();
+}
+
+void SnapshotService::applyRetention() {
+  const int keep = std::max(1, m_config.snapshot.keep);
+  const QList<SnapshotInfo> old = beyondRetention(m_status.catalog, keep);
+  for (const SnapshotInfo& i : old) {
+    const QString meta = kSnapshotDir + i.id + ".json";
+    Status s = m_store->remove(i.object);
+    if (s.isOk() || s.code() == Status::Code::kNotFound) s = m_store->remove(meta);
+    if (!s.isOk() && s.code() != Status::Code::kNotFound)
+      qCWarning(lcSnapshot).noquote()
+          << "retention: could not remove" << i.id << ":" << s.message();
+    else
+      qCInfo(lcSnapshot).noquote() << "retention: removed snapshot" << i.id;
+  }
+  if (!old.isEmpty()) (void)readCatalog();
+}
+
+// Go's short "snapshot" key: one upload at a time across the cluster.
+Status SnapshotService::takeUploadLock() {
+  if (!m_lease) return Status::ok();  // no NATS (local store): nothing to coordinate with
+  const LeaseState st = m_lease->tryAcquire(kUploadKey, kUploadLockTtlMs, nowMs());
+  if (st.held) {
+    m_lastUploadLockMs = nowMs();
+    return Status::ok();
+  }
+  if (st.holder != 0)
+    return Status::busy(QStringLiteral("node %1 is uploading a snapshot right now; try again "
+                                       "in a few seconds")
+                            .arg(st.holder));
+  return Status::unavailable(
+      "cannot take the upload lock: " +
+      (st.error.isEmpty() ? QStringLiteral("another node took it") : st.error));
+}
+
+bool SnapshotService::progress(SnapshotActivity activity, qint64 done, qint64 total) {
+  if (m_status.activity != activity) setActivity(activity, m_status.activityTarget);
+  m_status.doneBytes = done;
+  m_status.totalBytes = std::max<qint64>(0, total);
+  const qint64 elapsed = std::max<qint64>(1, nowMs() - m_activityStartMs);
+  m_status.bytesPerSecond = double(done) * 1000.0 / double(elapsed);
+  // A long upload keeps its lock (the other nodes see it held).
+  if (activity == SnapshotActivity::Uploading && m_lease &&
+      nowMs() - m_lastUploadLockMs > kUploadLockTtlMs / 3) {
+    m_lease->tryAcquire(kUploadKey, kUploadLockTtlMs, nowMs());
+    m_lastUploadLockMs = nowMs();
+  }
+  publish(false);
+  return !m_cancel;
+}
+
+void SnapshotService::setActivity(SnapshotActivity activity, const QString& target) {
+  m_status.activity = activity;
+  m_status.activityTarget = target;
+  m_status.doneBytes = 0;
+  m_status.totalBytes = 0;
+  m_status.bytesPerSecond = 0;
+  m_activityStartMs = nowMs();
+  publish();
+}
+
+void SnapshotService::failure(const QString& kind) {
+  for (auto& [k, n] : m_status.failures)
+    if (k == kind) {
+      ++n;
+      return;
+    }
+  m_status.failures.append({kind, 1});
+}
+
+void SnapshotService::publish(bool force) {
+  if (!force && nowMs() - m_lastPublishMs < kProgressEveryMs) return;
+  m_lastPublishMs = nowMs();
+  emit statusChanged(m_status);
+}
+
+}  // namespace hl
