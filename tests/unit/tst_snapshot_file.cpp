@@ -190,7 +190,7 @@ class TestSnapshotFile : public QObject {
     SqliteDb liveDb = openDb(live);
     auto pageSize = liveDb.queryInt("PRAGMA page_size");
     QVERIFY(pageSize.ok());
-    Status p = prepareForRestore(snap, config, positions, replay, int(*pageSize));
+    Status p = prepareForRestore(snap, config, positions, replay, 9000, int(*pageSize));
     QVERIFY2(p.isOk(), qPrintable(p.message()));
 
     std::atomic<bool> stop{false};
@@ -229,6 +229,9 @@ class TestSnapshotFile : public QObject {
     QVERIFY(r.ok());
     QCOMPARE(r->value("harmonylite-changes-c-1"), quint64(55));
     QCOMPARE(count(liveDb, "SELECT count(*) FROM users WHERE name = 'old'"), 0);
+    // Change ids go on above the old database's (message ids must not repeat).
+    QVERIFY(liveDb.exec("INSERT INTO users(name) VALUES ('after')").isOk());
+    QVERIFY(count(liveDb, "SELECT max(id) FROM __harmonylite__changes") > 9000);
     auto mode = liveDb.prepare("PRAGMA journal_mode");
     QVERIFY(mode.ok() && mode->step().ok());
     QCOMPARE(mode->columnText(0), QString("wal"));  // the live database stays in WAL mode

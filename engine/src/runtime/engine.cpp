@@ -785,7 +785,10 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
   }
   auto pageSize = m_db.queryInt(QStringLiteral("PRAGMA page_size"));
   if (!pageSize) return pageSize.status();
-  HL_RETURN_IF_ERROR(prepareForRestore(file.path, m_config, positions, replayOwn, int(*pageSize)));
+  auto lastChangeId = m_changeLog ? m_changeLog->maxChangeId() : Result<int64_t>(int64_t(0));
+  if (!lastChangeId) return lastChangeId.status();
+  HL_RETURN_IF_ERROR(
+      prepareForRestore(file.path, m_config, positions, replayOwn, *lastChangeId, int(*pageSize)));
   // Replication stops while the database is replaced; the components are made again after.
   m_cleanupTimer.stop();
   if (m_watcher) m_watcher->stop();

@@ -154,7 +154,8 @@ Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringLi
 
 Status prepareForRestore(const QString& path, const Config& config,
                          const QHash<QString, quint64>& positions,
-                         const QHash<QString, quint64>& replayOwnUpTo, int livePageSize) {
+                         const QHash<QString, quint64>& replayOwnUpTo, int64_t lastChangeId,
+                         int livePageSize) {
   auto db = openFile(path, false);
   if (!db) return db.status().withContext("prepare " + path);
   // The online backup into a WAL database needs equal page sizes; VACUUM changes it only
@@ -184,6 +185,11 @@ Status prepareForRestore(const QString& path, const Config& config,
     HL_RETURN_IF_ERROR(catalog.reload());
     ChangeLog log(*db, catalog);
     HL_RETURN_IF_ERROR(log.install().withContext("install capture in the snapshot"));
+    if (lastChangeId > 1)  // a published marker row: the next change id is above it
+      HL_RETURN_IF_ERROR(db->exec(
+          QStringLiteral("INSERT OR IGNORE INTO %1(id, tbl, op, state) VALUES (%2, 0, 0, 1)")
+              .arg(quoteIdentifier(QString::fromLatin1(ChangeLog::kChangesTable)))
+              .arg(lastChangeId)));
   }
   return Status::ok();
 }

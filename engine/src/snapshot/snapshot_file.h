@@ -59,11 +59,14 @@ Result<QPair<qint64, QString>> fileSha256(const QString& path, const FileProgres
 // Prepares a verified snapshot file for the live database: capture objects (when `publish`),
 // replication tables, the applied positions `positions` (stream -> seq), the sequence up to
 // which this node's own messages are to be applied again `replayOwnUpTo` (stream -> the
-// stream's last sequence now), and the page size of the live database `livePageSize` (the
-// backup API needs them equal in WAL mode).
+// stream's last sequence now), the live change log's highest change id `lastChangeId` (ids go
+// on above it: a message id "<node>-<change id>" used again within the stream's duplicate
+// window would be dropped by JetStream), and the page size of the live database
+// `livePageSize` (the backup API needs them equal in WAL mode).
 Status prepareForRestore(const QString& path, const Config& config,
                          const QHash<QString, quint64>& positions,
-                         const QHash<QString, quint64>& replayOwnUpTo, int livePageSize);
+                         const QHash<QString, quint64>& replayOwnUpTo, int64_t lastChangeId,
+                         int livePageSize);
 
 // Copies `path` into the live database through `live` with the backup API, in steps (progress
 // in pages). The application's writers wait (their busy timeout) for the few seconds it takes;
