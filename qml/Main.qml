@@ -1,5 +1,5 @@
-// The dashboard window: a navigation rail on the left (Ctrl+1..5, or arrows when it has focus)
-// and the five pages. Everything it shows comes from `controller` (DashboardController).
+// The dashboard window: a navigation rail on the left (Ctrl+1..6, or arrows when it has focus)
+// and the six pages. Everything it shows comes from `controller` (DashboardController).
 pragma ComponentBehavior: Bound  // delegates use the window's ids
 import QtQuick
 import QtQuick.Controls
@@ -23,9 +23,9 @@ ApplicationWindow {
   color: Theme.background
   font.pixelSize: Theme.fontBody
 
-  readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings")]
+  readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings"), qsTr("Snapshots")]
   property alias currentPage: rail.currentIndex
-  readonly property var pages: [overview, shards, cluster, events, settings]
+  readonly property var pages: [overview, shards, cluster, events, settings, snapshots]
 
   RowLayout {
     anchors.fill: parent
@@ -86,13 +86,14 @@ ApplicationWindow {
                 Layout.leftMargin: 6
               }
               Label {
-                // Attention marks: unhealthy, schema mismatch, open dead letters.
+                // Attention marks: unhealthy, schema mismatch, open dead letters, snapshot error.
                 readonly property DashboardController c: window.controller
                 readonly property int marks: navItem.index === 0 && c.summary.valid && !c.summary.healthy ? 1
                                            : navItem.index === 2 ? c.cluster.mismatches
-                                           : navItem.index === 3 ? c.summary.deadLetters : 0
+                                           : navItem.index === 3 ? c.summary.deadLetters
+                                           : navItem.index === 5 && c.snapshotSummary.lastError.length > 0 ? 1 : 0
                 visible: marks > 0
-                text: navItem.index === 0 ? "!" : marks
+                text: navItem.index === 0 || navItem.index === 5 ? "!" : marks
                 color: "white"
                 font.pixelSize: Theme.fontSmall
                 font.bold: true
@@ -124,11 +125,12 @@ ApplicationWindow {
       ClusterPage { id: cluster; controller: window.controller }
       EventsPage { id: events; controller: window.controller }
       SettingsPage { id: settings; controller: window.controller }
+      SnapshotsPage { id: snapshots; controller: window.controller }
     }
   }
 
   Repeater {
-    model: 5
+    model: window.pageNames.length
     Item {
       id: shortcutItem
       required property int index

@@ -49,11 +49,107 @@ QString controlName(Control c) {
       return QStringLiteral("retry failed publishes");
     case Control::kClearConflicts:
       return QStringLiteral("clear conflicts");
+    case Control::kSaveSnapshot:
+      return QStringLiteral("save snapshot");
+    case Control::kVerifySnapshot:
+      return QStringLiteral("verify snapshot");
+    case Control::kRestoreSnapshot:
+      return QStringLiteral("restore snapshot");
+    case Control::kRefreshSnapshots:
+      return QStringLiteral("refresh snapshots");
   }
   return QStringLiteral("control");
 }
 
+// The title of a finished snapshot operation's row: "Snapshot saved", "Snapshot verify failed".
+QString snapshotEventTitle(SnapshotActivity operation, bool ok) {
+  switch (operation) {
+    case SnapshotActivity::Saving:
+      return ok ? QStringLiteral("Snapshot saved") : QStringLiteral("Snapshot save failed");
+    case SnapshotActivity::Uploading:
+      return ok ? QStringLiteral("Snapshot uploaded") : QStringLiteral("Snapshot upload failed");
+    case SnapshotActivity::Downloading:
+      return ok ? QStringLiteral("Snapshot downloaded")
+                : QStringLiteral("Snapshot download failed");
+    case SnapshotActivity::Verifying:
+      return ok ? QStringLiteral("Snapshot verified") : QStringLiteral("Snapshot verify failed");
+    case SnapshotActivity::Restoring:
+      return ok ? QStringLiteral("Snapshot restored") : QStringLiteral("Snapshot restore failed");
+    case SnapshotActivity::Idle:
+      break;
+  }
+  return ok ? QStringLiteral("Snapshot operation done")
+            : QStringLiteral("Snapshot operation failed");
+}
+
+QString clockText(qint64 ms) {
+  return QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("HH:mm:ss"));
+}
+
 }  // namespace
+
+SnapshotSummary snapshotSummaryOf(const SnapshotStatus& st, qint64 nowMs) {
+  SnapshotSummary m;
+  m.valid = true;
+  m.enabled = st.enabled;
+  m.store = st.store;
+  m.count = int(st.catalog.size());
+  m.catalogError = st.catalogError;
+  m.catalogRead = agoText(st.catalogReadMs, nowMs);
+  m.isLeader = st.isLeader;
+  if (st.isLeader) {
+    m.leader = QStringLiteral("this node");
+  } else if (st.leaderNodeId != 0) {
+    m.leaderNode = QString::number(st.leaderNodeId);
+    m.leader = QStringLiteral("node %1").arg(st.leaderNodeId);
+  } else {
+    m.leader = QStringLiteral("none");
+  }
+  if (st.leaderUntilMs > 0 && (st.isLeader || st.leaderNodeId != 0)) {
+    m.leaderUntil = clockText(st.leaderUntilMs);
+    if (!st.isLeader) m.leader += QStringLiteral(" until ") + m.leaderUntil;
+  }
+  m.nextScheduled =
+      st.nextScheduledMs > 0
+          ? QStringLiteral("%1 (in %2)")
+                .arg(clockText(st.nextScheduledMs),
+                     durationText(std::max<qint64>(0, (st.nextScheduledMs - nowMs) / 1000)))
+          : QStringLiteral("none scheduled");
+  m.activity = st.activity;
+  m.activityTarget = st.activityTarget;
+  m.doneBytes = double(st.doneBytes);
+  m.totalBytes = double(st.totalBytes);
+  if (st.totalBytes > 0)
+    m.percent = std::clamp(100.0 * double(st.doneBytes) / double(st.totalBytes), 0.0, 100.0);
+  if (st.bytesPerSecond > 0) m.rate = bytesText(qint64(st.bytesPerSecond)) + QStringLiteral("/s");
+  m.progress = st.totalBytes > 0 ? QStringLiteral("%1 of %2 (%3%)")
+                                       .arg(bytesText(st.doneBytes), bytesText(st.totalBytes))
+                                       .arg(qRound(m.percent))
+                                 : bytesText(st.doneBytes);
+  if (!m.rate.isEmpty()) m.progress += QStringLiteral(" · ") + m.rate;
+  m.lastError = st.lastError;
+  m.lastSaved = agoText(st.lastSuccessMs, nowMs);
+  m.restoreUnderWay = st.restoreUnderWay;
+  m.restores = double(st.restores);
+  if (st.catalog.isEmpty()) {
+    m.newestAge = QStringLiteral("none");
+  } else {
+    // The newest by time (the model's first row), the catalogue's first when no time is known.
+    const SnapshotInfo& newest = *std::max_element(
+        st.catalog.begin(), st.catalog.end(),
+        [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.takenAtMs < b.takenAtMs; });
+    m.newestId = newest.id;
+    m.newestBy =
+        newest.nodeId ? QStringLiteral("node %1").arg(newest.nodeId) : QStringLiteral("unknown");
+    if (newest.takenAtMs > 0) {
+      m.newestAge = agoText(newest.takenAtMs, nowMs);
+      m.newestAgeSeconds = double(std::max<qint64>(0, (nowMs - newest.takenAtMs) / 1000));
+    } else {
+      m.newestAge = QStringLiteral("unknown");
+    }
+  }
+  return m;
+}
 
 DashboardController::DashboardController(QObject* parent) : QObject(parent) {
   m_clock.start();
@@ -142,6 +238,8 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.clusterSize = int(st.cluster.size());
 
   m_summary = n;
+  m_snapshotSummary = snapshotSummaryOf(st.snapshots, nowMs);
+  m_snapshots.update(st.snapshots.catalog, st.schemaHash, nowMs);
   m_shards.update(st.shards, seconds);
   m_cluster.update(st.cluster, st.nodeId, st.schemaHash, nowMs);
   m_lastPublished = st.published;
@@ -211,6 +309,10 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
                QStringLiteral("kept %1, skipped %2").arg(c.winner, c.loser));
       return;
     }
+    case K::SnapshotFinished:
+      addEvent(e.healthy ? Kind::State : Kind::Error, snapshotEventTitle(e.activity, e.healthy),
+               e.text);
+      return;
   }
 }
 
@@ -238,6 +340,8 @@ void DashboardController::onEngineStarting() {
   m_lastPublished = 0;
   m_lastApplied = 0;
   m_summary = NodeSummary();
+  m_snapshotSummary = SnapshotSummary();
+  m_snapshots.update({}, QString(), 0);
   emit statusChanged();
   setEngineState(EngineState::Starting, QString());
 }
@@ -288,6 +392,19 @@ void DashboardController::retryFailedPublishes() {
 }
 void DashboardController::clearConflicts() {
   request(Control::kClearConflicts, 0, true);
+}
+
+void DashboardController::saveSnapshot() {
+  request(Control::kSaveSnapshot);
+}
+void DashboardController::verifySnapshot(const QString& id) {
+  request(Control::kVerifySnapshot, 0, false, id);
+}
+void DashboardController::restoreSnapshot(const QString& id, bool force) {
+  request(Control::kRestoreSnapshot, force ? 1 : 0, true, id);
+}
+void DashboardController::refreshSnapshots() {
+  request(Control::kRefreshSnapshots);
 }
 
 void DashboardController::onControlDone(Control control, bool ok, const QString& message) {

@@ -1,11 +1,11 @@
 // DashboardController: what the dashboard's QML sees (the type DashboardController of the
 // module HarmonyLite.Backend; the host hands one to Main.qml). It turns the engine's NodeStatus
-// (a copy, a few per second) into a NodeSummary value, the list models of the pages and chart
-// samples, and the engine's events (EngineEvent, told once as they happen) into rows of the
-// event list; QML's commands come in as invokables and leave as controlRequested() /
-// restartRequested() signals that the host (GuiRunner) queues to the engine thread. The
-// controller never touches engine objects, so it is tested by feeding it statuses and events
-// by hand. Thread: GUI thread only. Owns its models.
+// (a copy, a few per second) into NodeSummary and SnapshotSummary values, the list models of
+// the pages (shards, cluster, snapshot catalogue) and chart samples, and the engine's events
+// (EngineEvent, told once as they happen) into rows of the event list; QML's commands come in as
+// invokables and leave as controlRequested() / restartRequested() signals that the host (GuiRunner)
+// queues to the engine thread. The controller never touches engine objects, so it is tested by
+// feeding it statuses and events by hand. Thread: GUI thread only. Owns its models.
 #pragma once
 
 #include <QtQml/qqmlregistration.h>
@@ -21,6 +21,7 @@
 #include "node_summary.h"
 #include "settings_model.h"
 #include "shard_model.h"
+#include "snapshot_model.h"
 
 namespace hl {
 
@@ -36,6 +37,7 @@ class DashboardController : public QObject {
   Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
   Q_CLASSINFO("RegisterEnumsFromRelatedTypes", "false")
   Q_PROPERTY(hl::NodeSummary summary READ summary NOTIFY statusChanged)
+  Q_PROPERTY(hl::SnapshotSummary snapshotSummary READ snapshotSummary NOTIFY statusChanged)
   Q_PROPERTY(
       hl::DashboardController::EngineState engineState READ engineState NOTIFY engineStateChanged)
   Q_PROPERTY(QString engineError READ engineError NOTIFY engineStateChanged)
@@ -53,6 +55,7 @@ class DashboardController : public QObject {
   Q_PROPERTY(hl::ShardModel* shards READ shards CONSTANT)
   Q_PROPERTY(hl::ClusterModel* cluster READ cluster CONSTANT)
   Q_PROPERTY(hl::EventModel* events READ events CONSTANT)
+  Q_PROPERTY(hl::SnapshotModel* snapshots READ snapshots CONSTANT)
   Q_PROPERTY(hl::SettingsModel* settings READ settings CONSTANT)
 
  public:
@@ -68,6 +71,7 @@ class DashboardController : public QObject {
   explicit DashboardController(QObject* parent = nullptr);
 
   NodeSummary summary() const { return m_summary; }
+  SnapshotSummary snapshotSummary() const { return m_snapshotSummary; }
   EngineState engineState() const { return m_engineState; }
   QString engineError() const { return m_engineError; }
   QString nodeId() const { return QString::number(m_config.nodeId); }
@@ -86,6 +90,7 @@ class DashboardController : public QObject {
   ShardModel* shards() { return &m_shards; }
   ClusterModel* cluster() { return &m_cluster; }
   EventModel* events() { return &m_events; }
+  SnapshotModel* snapshots() { return &m_snapshots; }
   SettingsModel* settings() { return &m_settings; }
   const Config& config() const { return m_config; }
 
@@ -100,6 +105,13 @@ class DashboardController : public QObject {
   Q_INVOKABLE void discardDeadLetter(qint64 id);
   Q_INVOKABLE void retryFailedPublishes();
   Q_INVOKABLE void clearConflicts();
+  // Snapshots (docs/snapshots.md): `id` is a snapshot id of the catalogue, "" = the latest.
+  Q_INVOKABLE void saveSnapshot();
+  Q_INVOKABLE void verifySnapshot(const QString& id);
+  // Replaces the live database: called by QML only after the user confirmed. `force` lets a
+  // snapshot whose schema differs from this node's through.
+  Q_INVOKABLE void restoreSnapshot(const QString& id, bool force);
+  Q_INVOKABLE void refreshSnapshots();
 
   // Pointing the node somewhere else (first run, Settings): each restarts the engine with the
   // changed configuration, or sets configError and changes nothing.
@@ -158,6 +170,7 @@ class DashboardController : public QObject {
 
   Config m_config;
   NodeSummary m_summary;
+  SnapshotSummary m_snapshotSummary;
   bool m_haveLast = false;     // a status arrived since the engine (re)started
   qint64 m_lastPublished = 0;  // of that status, for the rates
   qint64 m_lastApplied = 0;
@@ -174,6 +187,7 @@ class DashboardController : public QObject {
   ShardModel m_shards;
   ClusterModel m_cluster;
   EventModel m_events;
+  SnapshotModel m_snapshots;
   SettingsModel m_settings;
 };
 
@@ -181,5 +195,8 @@ class DashboardController : public QObject {
 QString durationText(qint64 seconds);
 // "12.4 MB"
 QString bytesText(qint64 bytes);
+// The Snapshots page's header and the Overview's tile, from the node's snapshot side; `nowMs`
+// is the wall clock (ages, "in 12 min").
+SnapshotSummary snapshotSummaryOf(const SnapshotStatus& snapshots, qint64 nowMs);
 
 }  // namespace hl

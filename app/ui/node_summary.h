@@ -3,7 +3,11 @@
 // `controller.summary.<name>` (the value type nodeSummary of the module HarmonyLite.Backend);
 // it is a copy, never a pointer into the engine. States are enums (embeddedServer is a
 // ServerState, compared as Hl.ServerState.Running); embeddedServerText is its word for a label.
-// Thread: value type, built and read on the GUI thread.
+// SnapshotSummary: the same for the header of the Snapshots page (store, lease, schedule, the
+// operation under way and its progress) and the Overview's "Newest snapshot" tile, read as
+// `controller.snapshotSummary.<name>` (the value type snapshotSummary); the catalogue itself is
+// the SnapshotModel. `activity` is a SnapshotActivity (Hl.SnapshotActivity.Saving).
+// Thread: value types, built and read on the GUI thread.
 #pragma once
 
 #include <QtQml/qqmlregistration.h>
@@ -90,6 +94,71 @@ struct NodeSummary {
   }
 };
 
+struct SnapshotSummary {
+  Q_GADGET
+  QML_VALUE_TYPE(snapshotSummary)
+  Q_PROPERTY(bool valid MEMBER valid)
+  Q_PROPERTY(bool enabled MEMBER enabled)
+  Q_PROPERTY(QString store MEMBER store)
+  Q_PROPERTY(int count MEMBER count)
+  Q_PROPERTY(QString catalogError MEMBER catalogError)
+  Q_PROPERTY(QString catalogRead MEMBER catalogRead)
+  Q_PROPERTY(bool isLeader MEMBER isLeader)
+  Q_PROPERTY(QString leader MEMBER leader)
+  Q_PROPERTY(QString leaderNode MEMBER leaderNode)
+  Q_PROPERTY(QString leaderUntil MEMBER leaderUntil)
+  Q_PROPERTY(QString nextScheduled MEMBER nextScheduled)
+  Q_PROPERTY(hl::SnapshotActivity activity MEMBER activity)
+  Q_PROPERTY(QString activityText READ activityText)
+  Q_PROPERTY(bool busy READ busy)
+  Q_PROPERTY(QString activityTarget MEMBER activityTarget)
+  Q_PROPERTY(double doneBytes MEMBER doneBytes)
+  Q_PROPERTY(double totalBytes MEMBER totalBytes)
+  Q_PROPERTY(double percent MEMBER percent)
+  Q_PROPERTY(QString rate MEMBER rate)
+  Q_PROPERTY(QString progress MEMBER progress)
+  Q_PROPERTY(QString lastError MEMBER lastError)
+  Q_PROPERTY(QString lastSaved MEMBER lastSaved)
+  Q_PROPERTY(QString newestId MEMBER newestId)
+  Q_PROPERTY(QString newestAge MEMBER newestAge)
+  Q_PROPERTY(double newestAgeSeconds MEMBER newestAgeSeconds)
+  Q_PROPERTY(QString newestBy MEMBER newestBy)
+  Q_PROPERTY(bool restoreUnderWay MEMBER restoreUnderWay)
+  Q_PROPERTY(double restores MEMBER restores)
+
+ public:
+  bool valid = false;  // false until the first status arrives
+  bool enabled = false;
+  QString store;         // "nats bucket harmonylite-changes-snapshot-store"
+  int count = 0;         // entries in the catalogue
+  QString catalogError;  // why the last read of the catalogue failed, "" when it worked
+  QString catalogRead;   // "12 s ago" / "never"
+  bool isLeader = false;
+  QString leader;         // "this node", "node 2 until 15:01:02", "none"
+  QString leaderNode;     // "2", "" = none
+  QString leaderUntil;    // "15:01:02", "" = none
+  QString nextScheduled;  // "15:30:00 (in 12 min 3 s)", "none scheduled"
+  SnapshotActivity activity = SnapshotActivity::Idle;
+  QString activityTarget;  // the snapshot being worked on
+  double doneBytes = 0;
+  double totalBytes = 0;  // 0 = unknown
+  double percent = -1;    // 0..100, -1 = unknown (no total)
+  QString rate;           // "2.1 MB/s", "" = unknown
+  QString progress;       // "12.4 MB of 40.0 MB (31%) · 2.1 MB/s"
+  QString lastError;
+  QString lastSaved;             // by this node: "3 min ago" / "never"
+  QString newestId;              // newest entry of the catalogue, "" = none
+  QString newestAge;             // "3 min ago", "none" (empty catalogue), "unknown" (no time)
+  double newestAgeSeconds = -1;  // -1 = none or unknown
+  QString newestBy;              // "node 2", "unknown"
+  bool restoreUnderWay = false;
+  double restores = 0;  // since start
+
+  QString activityText() const { return stateName(activity); }  // "saving"
+  bool busy() const { return activity != SnapshotActivity::Idle; }
+};
+
 }  // namespace hl
 
 Q_DECLARE_METATYPE(hl::NodeSummary)
+Q_DECLARE_METATYPE(hl::SnapshotSummary)

@@ -1,5 +1,6 @@
 // Overview: who this node is, whether it is healthy and why not, NATS and the embedded server,
-// publish/apply rates, pending changes, conflicts and dead letters, and the node-wide controls.
+// publish/apply rates, pending changes, conflicts and dead letters, the newest snapshot's age
+// (and the snapshot operation under way), and the node-wide controls.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -12,6 +13,7 @@ ScrollView {
   objectName: "overviewPage"
   required property DashboardController controller  // from Main.qml or the test
   readonly property nodeSummary s: page.controller.summary
+  readonly property snapshotSummary snap: page.controller.snapshotSummary
   contentWidth: availableWidth
   clip: true
 
@@ -83,7 +85,7 @@ ScrollView {
     }
 
     GridLayout {
-      columns: 6
+      columns: page.availableWidth >= 7 * 170 ? 7 : 4
       columnSpacing: Theme.spacing
       rowSpacing: Theme.spacing
       Layout.fillWidth: true
@@ -132,6 +134,25 @@ ScrollView {
         valueColor: page.s.deadLetters > 0 ? Theme.bad : Theme.text
         Layout.fillWidth: true
       }
+      StatTile {
+        objectName: "newestSnapshot"
+        label: qsTr("Newest snapshot")
+        value: !page.snap.valid ? "–" : !page.snap.enabled ? qsTr("off") : page.snap.newestAge
+        caption: page.snap.busy ? qsTr("%1 under way").arg(page.snap.activityText)
+               : page.snap.newestId.length > 0 ? qsTr("by %1").arg(page.snap.newestBy) : ""
+        valueColor: page.snap.lastError.length > 0 ? Theme.bad : Theme.text
+        Layout.fillWidth: true
+      }
+    }
+
+    // The snapshot operation under way, in one line (the Snapshots page has the details).
+    Label {
+      objectName: "snapshotProgress"
+      visible: page.snap.valid && page.snap.busy
+      text: qsTr("Snapshot %1 %2: %3").arg(page.snap.activityText).arg(page.snap.activityTarget).arg(page.snap.progress)
+      color: Theme.accent
+      elide: Text.ElideMiddle
+      Layout.fillWidth: true
     }
 
     RowLayout {

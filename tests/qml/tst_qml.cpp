@@ -21,6 +21,7 @@ class FakeStatus final : public QObject {
   Q_PROPERTY(QString lastControl MEMBER m_lastControl NOTIFY recorded)
   Q_PROPERTY(qlonglong lastId MEMBER m_lastId NOTIFY recorded)
   Q_PROPERTY(bool lastConfirm MEMBER m_lastConfirm NOTIFY recorded)
+  Q_PROPERTY(QString lastName MEMBER m_lastName NOTIFY recorded)
   Q_PROPERTY(int controlCount MEMBER m_count NOTIFY recorded)
   Q_PROPERTY(QString restartDbPath MEMBER m_restartDbPath NOTIFY recorded)
   Q_PROPERTY(QStringList restartUrls MEMBER m_restartUrls NOTIFY recorded)
@@ -30,12 +31,13 @@ class FakeStatus final : public QObject {
   explicit FakeStatus(DashboardController* controller)
       : QObject(controller), m_controller(controller) {
     connect(controller, &DashboardController::controlRequested, this,
-            [this](EngineThread::Control c, qint64 id, bool confirm, const QString&) {
+            [this](EngineThread::Control c, qint64 id, bool confirm, const QString& name) {
               m_last = c;
               m_lastControl = QString::fromLatin1(
                   QMetaEnum::fromType<EngineThread::Control>().valueToKey(int(c)));
               m_lastId = id;
               m_lastConfirm = confirm;
+              m_lastName = name;
               ++m_count;
               emit recorded();
             });
@@ -53,6 +55,20 @@ class FakeStatus final : public QObject {
   // `spec`: the NodeStatus fields by name (see push() below; states are the enums' values,
   // Hl.ServerState / Hl.ShardState); `advanceMs`: time since the last push, for the rates.
   Q_INVOKABLE void push(const QVariantMap& spec, int advanceMs = 1000) {
+    apply(statusFrom(spec), advanceMs);
+  }
+
+  // The same, with the snapshot side written by hand: `snapshots` holds the SnapshotStatus
+  // fields by name (see snapshotsFrom() below; activity is an Hl.SnapshotActivity), its
+  // `catalog` one object per SnapshotInfo, newest first; times are given as ages ("agoMs").
+  Q_INVOKABLE void pushSnapshots(const QVariantMap& snapshots, const QVariantMap& spec = {},
+                                 int advanceMs = 1000) {
+    NodeStatus s = statusFrom(spec);
+    s.snapshots = snapshotsFrom(snapshots, s.schemaHash);
+    apply(s, advanceMs);
+  }
+
+  static NodeStatus statusFrom(const QVariantMap& spec) {
     NodeStatus s;
     s.nodeId = spec.value("nodeId", 7).toULongLong();
     s.version = spec.value("version", "9.9.9-test").toString();
@@ -102,6 +118,60 @@ class FakeStatus final : public QObject {
       p.shardStates = shardStatesFromText(m.value("shardStates", "1:running").toString());
       s.cluster << p;
     }
+    return s;
+  }
+
+  static SnapshotStatus snapshotsFrom(const QVariantMap& spec, const QString& ourSchemaHash) {
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const auto at = [now](const QVariantMap& m, const char* agoKey) {
+      return m.contains(agoKey) ? now - m.value(agoKey).toLongLong() : 0;
+    };
+    SnapshotStatus st;
+    st.enabled = spec.value("enabled", true).toBool();
+    st.store = spec.value("store", "nats bucket harmonylite-changes-snapshot-store").toString();
+    st.catalogReadMs = now - 1000;
+    st.catalogError = spec.value("catalogError").toString();
+    st.leaderNodeId = spec.value("leader", 0).toULongLong();
+    st.isLeader = spec.value("isLeader", false).toBool();
+    st.leaderUntilMs = spec.contains("leaderUntilMs")   ? spec.value("leaderUntilMs").toLongLong()
+                       : st.leaderNodeId || st.isLeader ? now + 20000
+                                                        : 0;
+    st.nextScheduledMs = spec.contains("nextInMs") ? now + spec.value("nextInMs").toLongLong() : 0;
+    st.activity = SnapshotActivity(spec.value("activity", int(SnapshotActivity::Idle)).toInt());
+    st.activityTarget = spec.value("target").toString();
+    st.doneBytes = spec.value("done", 0).toLongLong();
+    st.totalBytes = spec.value("total", 0).toLongLong();
+    st.bytesPerSecond = spec.value("rate", 0).toDouble();
+    st.lastSuccessMs = at(spec, "lastSuccessAgoMs");
+    st.restoreUnderWay = spec.value("restoreUnderWay", false).toBool();
+    st.lastError = spec.value("lastError").toString();
+    for (const QVariant& v : spec.value("catalog").toList()) {
+      const QVariantMap m = v.toMap();
+      // A foreign (Go) snapshot carries no metadata: its fields are unknown unless given.
+      const bool foreign = m.value("foreign", false).toBool();
+      SnapshotInfo i;
+      i.id = m.value("id").toString();
+      i.object = i.id + ".db";
+      i.foreign = foreign;
+      i.latest = m.value("latest", false).toBool();
+      i.takenAtMs = m.contains("agoMs") ? now - m.value("agoMs").toLongLong() : 0;
+      i.nodeId = m.value("nodeId", foreign ? 0 : 7).toULongLong();
+      i.version = m.value("version", foreign ? "" : "9.9.9-test").toString();
+      i.sizeBytes = m.value("size", foreign ? -1 : 40960).toLongLong();
+      for (const QVariant& w :
+           m.value("watermark", foreign ? QVariantList() : QVariantList{10, 20}).toList())
+        i.watermark << w.toULongLong();
+      i.schemaHash = m.value("schemaHash", foreign ? QString() : ourSchemaHash).toString();
+      i.sha256 = m.value("sha256", foreign ? QString() : QString(64, 'e')).toString();
+      i.verifiedAtMs = at(m, "verifiedAgoMs");
+      i.verifiedOk = m.value("verifiedOk", true).toBool();
+      i.verifyMessage = m.value("verifyMessage").toString();
+      st.catalog << i;
+    }
+    return st;
+  }
+
+  void apply(const NodeStatus& s, int advanceMs) {
     m_monotonicMs += advanceMs;
     m_controller->applyStatusAt(s, QDateTime::currentMSecsSinceEpoch(), m_monotonicMs);
   }
@@ -122,6 +192,11 @@ class FakeStatus final : public QObject {
     EngineEvent e = event(EngineEvent::Kind::ConflictRecorded);
     e.conflict = ConflictInfo{id, "2026-11-29T10:00:00Z", "Books", rowKey, "node 7", "node 8"};
     m_controller->onEngineEvent(e);
+  }
+  // A snapshot operation ended: `activity` is the Hl.SnapshotActivity it was.
+  Q_INVOKABLE void snapshotFinished(int activity, bool ok, const QString& text) {
+    m_controller->onEngineEvent(
+        EngineEvent::snapshotFinished(SnapshotActivity(activity), ok, text));
   }
   Q_INVOKABLE void natsConnection(bool connected) {
     EngineEvent e =
@@ -169,6 +244,7 @@ class FakeStatus final : public QObject {
   QString m_lastControl;
   qlonglong m_lastId = 0;
   bool m_lastConfirm = false;
+  QString m_lastName;
   int m_count = 0;
   int m_forgetCount = 0;
   QString m_restartDbPath;

@@ -43,6 +43,36 @@ QStringList titles(EventModel* events) {
   return t;
 }
 
+SnapshotInfo snapshot(const QString& id, qint64 takenAtMs, uint64_t nodeId = 7) {
+  SnapshotInfo i;
+  i.id = id;
+  i.object = id + ".db";
+  i.takenAtMs = takenAtMs;
+  i.nodeId = nodeId;
+  i.version = "1.2.3";
+  i.sizeBytes = 1536;
+  i.watermark = {1234, 88};
+  i.schemaHash = "H0123456789abcdef";
+  i.sha256 = QString(64, 'c');
+  i.rowCounts = {{"Books", 1200}, {"Authors", 300}};
+  return i;
+}
+
+// A Go node's snapshot.db: nothing but the object's time.
+SnapshotInfo foreignSnapshot(qint64 takenAtMs) {
+  SnapshotInfo i;
+  i.id = "snapshot.db";
+  i.object = "snapshot.db";
+  i.takenAtMs = takenAtMs;
+  i.foreign = true;
+  i.latest = true;
+  return i;
+}
+
+QString role(const SnapshotModel& model, int row, SnapshotModel::Role r) {
+  return model.data(model.index(row), r).toString();
+}
+
 PeerStatus peer(uint64_t id, const QString& hash, qint64 lastSeenMs) {
   PeerStatus p;
   p.nodeId = id;
@@ -147,6 +177,162 @@ class TestDashboardModels : public QObject {
              QStringLiteral("e%1").arg(EventModel::kMaxEvents + 49));
   }
 
+  // The catalogue newest first with its texts ("unknown" where a snapshot does not say), updated
+  // in place: an unchanged status changes no row, a new snapshot is inserted at the top and a
+  // pruned one removed without a reset.
+  void snapshotModelShowsTheCatalogueAndUpdatesInPlace() {
+    SnapshotModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+    QSignalSpy changes(&model, &QAbstractItemModel::dataChanged);
+    QSignalSpy inserts(&model, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removes(&model, &QAbstractItemModel::rowsRemoved);
+    const qint64 now = 1'800'000'000'000;
+    SnapshotInfo older = snapshot("older-n2", now - 3'600'000, 2);
+    older.schemaHash = "Hother";
+    older.verifiedAtMs = now - 5000;
+    older.verifiedOk = false;
+    older.verifyMessage = "checksum differs";
+    SnapshotInfo newer = snapshot("newer-n7", now - 60'000);
+    newer.verifiedAtMs = now - 180'000;
+    newer.verifiedOk = true;
+    const QList<SnapshotInfo> catalog = {foreignSnapshot(now - 7'200'000), older, newer};
+    model.update(catalog, "H0123456789abcdef", now);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(resets.count(), 1);
+    // Newest first, whatever order the catalogue came in.
+    QCOMPARE(role(model, 0, SnapshotModel::kIdRole), QStringLiteral("newer-n7"));
+    QCOMPARE(role(model, 1, SnapshotModel::kIdRole), QStringLiteral("older-n2"));
+    QCOMPARE(role(model, 2, SnapshotModel::kIdRole), QStringLiteral("snapshot.db"));
+    QCOMPARE(model.snapshots().first().id, QStringLiteral("newer-n7"));
+    QCOMPARE(role(model, 0, SnapshotModel::kTakenAtRole),
+             QDateTime::fromMSecsSinceEpoch(now - 60'000).toString("yyyy-MM-dd HH:mm:ss"));
+    QCOMPARE(model.data(model.index(0), SnapshotModel::kTakenAtMsRole).toDouble(),
+             double(now - 60'000));
+    QCOMPARE(role(model, 0, SnapshotModel::kNodeIdRole), QStringLiteral("7"));
+    QCOMPARE(role(model, 0, SnapshotModel::kVersionRole), QStringLiteral("1.2.3"));
+    QCOMPARE(role(model, 0, SnapshotModel::kSizeRole), QStringLiteral("1.5 KB"));
+    QCOMPARE(role(model, 0, SnapshotModel::kWatermarkRole), QStringLiteral("1:1234 2:88"));
+    QCOMPARE(role(model, 0, SnapshotModel::kSchemaHashShortRole), QStringLiteral("H0123456789a"));
+    QCOMPARE(role(model, 0, SnapshotModel::kSchemaHashRole), QStringLiteral("H0123456789abcdef"));
+    QCOMPARE(role(model, 0, SnapshotModel::kSha256ShortRole), QString(12, 'c'));
+    QCOMPARE(role(model, 0, SnapshotModel::kSha256Role), QString(64, 'c'));
+    QCOMPARE(role(model, 0, SnapshotModel::kRowCountsRole),
+             QStringLiteral("Books 1200, Authors 300"));
+    QVERIFY(model.data(model.index(0), SnapshotModel::kMatchesOurSchemaRole).toBool());
+    QVERIFY(!model.data(model.index(0), SnapshotModel::kSchemaMismatchRole).toBool());
+    QCOMPARE(role(model, 0, SnapshotModel::kVerifiedRole), QStringLiteral("ok 3 min ago"));
+    QVERIFY(model.data(model.index(0), SnapshotModel::kVerifiedOkRole).toBool());
+    QVERIFY(!model.data(model.index(1), SnapshotModel::kMatchesOurSchemaRole).toBool());
+    QVERIFY(model.data(model.index(1), SnapshotModel::kSchemaMismatchRole).toBool());
+    QCOMPARE(role(model, 1, SnapshotModel::kVerifiedRole),
+             QStringLiteral("FAILED: checksum differs"));
+    QVERIFY(model.data(model.index(1), SnapshotModel::kVerifyFailedRole).toBool());
+    // The Go node's: unknown everywhere but its time; an unknown schema is no mismatch.
+    for (SnapshotModel::Role r :
+         {SnapshotModel::kNodeIdRole, SnapshotModel::kVersionRole, SnapshotModel::kSizeRole,
+          SnapshotModel::kWatermarkRole, SnapshotModel::kSchemaHashShortRole,
+          SnapshotModel::kSha256ShortRole, SnapshotModel::kRowCountsRole})
+      QCOMPARE(role(model, 2, r), QStringLiteral("unknown"));
+    QCOMPARE(model.data(model.index(2), SnapshotModel::kSizeBytesRole).toDouble(), -1.0);
+    QVERIFY(!model.data(model.index(2), SnapshotModel::kSchemaMismatchRole).toBool());
+    QVERIFY(!model.data(model.index(2), SnapshotModel::kMatchesOurSchemaRole).toBool());
+    QVERIFY(model.data(model.index(2), SnapshotModel::kForeignRole).toBool());
+    QVERIFY(model.data(model.index(2), SnapshotModel::kLatestRole).toBool());
+    QCOMPARE(role(model, 2, SnapshotModel::kVerifiedRole), QStringLiteral("never"));
+    QCOMPARE(model.rowOf("older-n2"), 1);
+    QCOMPARE(model.rowOf("nope"), -1);
+    QCOMPARE(model.entry("older-n2").value("nodeId").toString(), QStringLiteral("2"));
+    QVERIFY(model.entry("nope").isEmpty());
+
+    // The same catalogue a second later: nothing shown changed, no signal.
+    model.update(catalog, "H0123456789abcdef", now + 1000);
+    QCOMPARE(resets.count(), 1);
+    QCOMPARE(changes.count(), 0);
+    // One row's drill ran: that row only.
+    QList<SnapshotInfo> next = catalog;
+    next[1].verifiedAtMs = now + 1500;
+    next[1].verifiedOk = true;
+    model.update(next, "H0123456789abcdef", now + 2000);
+    QCOMPARE(resets.count(), 1);
+    QCOMPARE(changes.count(), 1);
+    QCOMPARE(changes.last().at(0).toModelIndex().row(), 1);
+    QCOMPARE(role(model, 1, SnapshotModel::kVerifiedRole), QStringLiteral("ok just now"));
+    // A new snapshot arrives and the oldest is pruned: an insert and a remove, no reset.
+    next.removeAt(0);
+    next.prepend(snapshot("newest-n7", now + 2500));
+    model.update(next, "H0123456789abcdef", now + 3000);
+    QCOMPARE(resets.count(), 1);
+    QCOMPARE(inserts.count(), 1);
+    QCOMPARE(removes.count(), 1);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(role(model, 0, SnapshotModel::kIdRole), QStringLiteral("newest-n7"));
+    QCOMPARE(role(model, 2, SnapshotModel::kIdRole), QStringLiteral("older-n2"));
+    // This node's schema changed: every row's flag is recomputed.
+    model.update(next, "Hother", now + 3000);
+    QVERIFY(model.data(model.index(2), SnapshotModel::kMatchesOurSchemaRole).toBool());
+    QVERIFY(model.data(model.index(0), SnapshotModel::kSchemaMismatchRole).toBool());
+    QCOMPARE(resets.count(), 1);
+    model.update({}, "Hother", now + 4000);
+    QCOMPARE(model.rowCount(), 0);
+    QCOMPARE(watermarkText({}), QStringLiteral("unknown"));
+  }
+
+  // The Snapshots page's header and the Overview's tile, from the snapshot side of a status.
+  void snapshotSummaryDescribesTheStore() {
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    SnapshotStatus st;
+    st.enabled = true;
+    st.store = "nats bucket harmonylite-changes-snapshot-store";
+    st.leaderNodeId = 2;
+    st.leaderUntilMs = now + 20'000;
+    st.nextScheduledMs = now + 600'500;
+    st.activity = SnapshotActivity::Uploading;
+    st.activityTarget = "newest-n7";
+    st.doneBytes = 1024 * 1024;
+    st.totalBytes = 4 * 1024 * 1024;
+    st.bytesPerSecond = 512 * 1024;
+    st.catalog = {snapshot("a-n3", now - 90 * 60'000, 3), snapshot("b-n2", now - 5 * 60'000, 2)};
+    st.lastError = "upload: no space left";
+    SnapshotSummary m = snapshotSummaryOf(st, now);
+    QVERIFY(m.valid && m.enabled && !m.isLeader);
+    QCOMPARE(m.count, 2);
+    QCOMPARE(m.leader,
+             "node 2 until " + QDateTime::fromMSecsSinceEpoch(now + 20'000).toString("HH:mm:ss"));
+    QCOMPARE(m.leaderNode, QStringLiteral("2"));
+    QVERIFY2(m.nextScheduled.endsWith("(in 10 min 0 s)"), qPrintable(m.nextScheduled));
+    QVERIFY(m.busy());
+    QCOMPARE(m.activityText(), QStringLiteral("uploading"));
+    QCOMPARE(m.percent, 25.0);
+    QCOMPARE(m.rate, QStringLiteral("512.0 KB/s"));
+    QCOMPARE(m.progress, QStringLiteral("1.0 MB of 4.0 MB (25%) · 512.0 KB/s"));
+    QCOMPARE(m.newestId, QStringLiteral("b-n2"));  // the newest by time
+    QCOMPARE(m.newestAge, QStringLiteral("5 min ago"));
+    QCOMPARE(m.newestAgeSeconds, 300.0);
+    QCOMPARE(m.newestBy, QStringLiteral("node 2"));
+    QCOMPARE(m.lastSaved, QStringLiteral("never"));
+    st.isLeader = true;
+    st.activity = SnapshotActivity::Idle;
+    st.totalBytes = 0;
+    st.bytesPerSecond = 0;
+    st.catalog.clear();
+    st.nextScheduledMs = 0;
+    m = snapshotSummaryOf(st, now);
+    QCOMPARE(m.leader, QStringLiteral("this node"));
+    QCOMPARE(m.nextScheduled, QStringLiteral("none scheduled"));
+    QVERIFY(!m.busy());
+    QCOMPARE(m.percent, -1.0);
+    QCOMPARE(m.newestAge, QStringLiteral("none"));
+    QCOMPARE(m.newestAgeSeconds, -1.0);
+    st.isLeader = false;
+    st.leaderNodeId = 0;
+    st.catalog = {foreignSnapshot(0)};
+    m = snapshotSummaryOf(st, now);
+    QCOMPARE(m.leader, QStringLiteral("none"));
+    QCOMPARE(m.newestAge, QStringLiteral("unknown"));
+    QCOMPARE(m.newestBy, QStringLiteral("unknown"));
+  }
+
   void settingsModelMasksSecrets() {
     SettingsModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -180,6 +366,8 @@ class TestDashboardModels : public QObject {
     QAbstractItemModelTester t2(c.cluster(),
                                 QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t3(c.events(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester t4(c.snapshots(),
+                                QAbstractItemModelTester::FailureReportingMode::QtTest);
     QSignalSpy status(&c, &DashboardController::statusChanged);
     QSignalSpy samples(&c, &DashboardController::sampleAdded);
     NodeStatus s;
@@ -191,7 +379,12 @@ class TestDashboardModels : public QObject {
     s.shards = {shard(1, 5, 10)};
     s.cluster = {peer(3, "H", 0), peer(4, "X", 0)};
     s.embeddedServer = ServerState::Restarting;
+    s.snapshots.enabled = true;
+    s.snapshots.catalog = {snapshot("a-n3", 1'000'000 - 60'000, 3)};
     c.applyStatusAt(s, 1'000'000, 1000);
+    QCOMPARE(c.snapshots()->rowCount(), 1);
+    QVERIFY(c.snapshotSummary().enabled);
+    QCOMPARE(c.snapshotSummary().newestAge, QStringLiteral("60 s ago"));
     QVERIFY(c.summary().valid);
     QCOMPARE(c.summary().publishRate, 0.0);  // no interval yet
     QCOMPARE(c.summary().embeddedServer, ServerState::Restarting);
@@ -293,6 +486,37 @@ class TestDashboardModels : public QObject {
     e.conflict = ConflictInfo{3, "t", "Books", "[42]", "node 7", "node 8"};
     QTest::newRow("conflict") << e << Kind::Conflict << "Conflict on Books [42]"
                               << "kept node 7, skipped node 8" << qint64(0);
+    e = engineEvent(K::ShardStateChanged);
+    e.shard = 2;
+    e.shardState = ShardState::Restoring;
+    e.text = "restoring from snapshot 20261130T150102123Z-n1";
+    QTest::newRow("shard restoring")
+        << e << Kind::State << "Shard 2 is restoring"
+        << "restoring from snapshot 20261130T150102123Z-n1" << qint64(0);
+    QTest::newRow("snapshot saved")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Saving, true, "20261130T150102123Z-n1")
+        << Kind::State << "Snapshot saved"
+        << "20261130T150102123Z-n1" << qint64(0);
+    QTest::newRow("snapshot upload failed")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Uploading, false, "bucket full")
+        << Kind::Error << "Snapshot upload failed"
+        << "bucket full" << qint64(0);
+    QTest::newRow("snapshot verified")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Verifying, true, "1200 rows")
+        << Kind::State << "Snapshot verified"
+        << "1200 rows" << qint64(0);
+    QTest::newRow("snapshot verify failed")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Verifying, false, "checksum differs")
+        << Kind::Error << "Snapshot verify failed"
+        << "checksum differs" << qint64(0);
+    QTest::newRow("snapshot restored")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Restoring, true, "from n1")
+        << Kind::State << "Snapshot restored"
+        << "from n1" << qint64(0);
+    QTest::newRow("snapshot restore failed")
+        << EngineEvent::snapshotFinished(SnapshotActivity::Restoring, false, "schema differs")
+        << Kind::Error << "Snapshot restore failed"
+        << "schema differs" << qint64(0);
   }
 
   void engineEventsBecomeRows() {
@@ -396,6 +620,30 @@ class TestDashboardModels : public QObject {
     QCOMPARE(restart.count(), 2);
     QVERIFY(c.configError().isEmpty());
     QCOMPARE(durationText(3725), QStringLiteral("1 h 2 min"));
+
+    // Snapshots: the name is the snapshot's id; only Restore carries confirm (the dialog's
+    // answer) and `id` 1 when a schema mismatch is forced through.
+    requested.clear();
+    c.saveSnapshot();
+    c.verifySnapshot("a-n1");
+    c.restoreSnapshot("b-n2", false);
+    c.restoreSnapshot("c-n3", true);
+    c.refreshSnapshots();
+    QCOMPARE(requested.count(), 5);
+    const auto check = [&](int i, EngineThread::Control control, qint64 id, bool confirm,
+                           const QString& name) {
+      QCOMPARE(requested.at(i).at(0).value<EngineThread::Control>(), control);
+      QCOMPARE(requested.at(i).at(1).toLongLong(), id);
+      QCOMPARE(requested.at(i).at(2).toBool(), confirm);
+      QCOMPARE(requested.at(i).at(3).toString(), name);
+    };
+    check(0, EngineThread::Control::kSaveSnapshot, 0, false, "");
+    check(1, EngineThread::Control::kVerifySnapshot, 0, false, "a-n1");
+    check(2, EngineThread::Control::kRestoreSnapshot, 0, true, "b-n2");
+    check(3, EngineThread::Control::kRestoreSnapshot, 1, true, "c-n3");
+    check(4, EngineThread::Control::kRefreshSnapshots, 0, false, "");
+    c.onControlDone(EngineThread::Control::kSaveSnapshot, false, "");
+    QCOMPARE(c.lastControlMessage(), QStringLiteral("save snapshot: failed"));
     QCOMPARE(bytesText(1536), QStringLiteral("1.5 KB"));
   }
 };
