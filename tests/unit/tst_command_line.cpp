@@ -38,6 +38,22 @@ class TestCommandLine : public QObject {
     QVERIFY(!c.version && !c.help);
   }
 
+  // Snapshot commands: the optional value only after '=' (docs/snapshots.md#command-line).
+  void snapshotFlags() {
+    CommandLine c = parseCommandLine({"-restore-snapshot", "-force"}).commandLine;
+    QVERIFY(c.restoreSnapshot && c.restoreSnapshot->isEmpty() && c.force);
+    c = parseCommandLine({"--restore-snapshot=20261130T151727519Z-n1"}).commandLine;
+    QCOMPARE(c.restoreSnapshot.value_or("none"), QString("20261130T151727519Z-n1"));
+    c = parseCommandLine({"-verify-snapshot=abc", "-list-snapshots"}).commandLine;
+    QCOMPARE(c.verifySnapshot.value_or("none"), QString("abc"));
+    QVERIFY(c.listSnapshots && !c.restoreSnapshot && !c.force);
+    // Without '=' the next argument is not its value.
+    const ParseOutcome o = parseCommandLine({"-restore-snapshot", "abc"});
+    QCOMPARE(o.kind, ParseOutcome::Kind::kError);
+    QCOMPARE(o.error, QString("unexpected argument: abc"));
+    QVERIFY(usageText("harmonylite").contains("-restore-snapshot[=ID]"));
+  }
+
   void booleanValues() {
     QVERIFY(parseCommandLine({"-version"}).commandLine.version);
     QVERIFY(parseCommandLine({"-version=1"}).commandLine.version);

@@ -48,6 +48,8 @@ class TestConfig : public QObject {
     QCOMPARE(c.snapshot.store, QString("nats"));
     QCOMPARE(c.snapshot.intervalMs, int64_t(0));
     QCOMPARE(c.snapshot.leaderTtlMs, int64_t(30000));
+    QCOMPARE(c.snapshot.keep, 5);
+    QCOMPARE(c.snapshot.autoRestore, true);
     QCOMPARE(c.snapshot.nats.replicas, 1);
     QCOMPARE(c.effectiveSnapshotBucket(), QString("harmonylite-changes-snapshot-store"));
     QCOMPARE(c.snapshot.s3.useSsl, false);
@@ -136,6 +138,10 @@ class TestConfig : public QObject {
     QTest::newRow("float interval") << db + "[snapshot]\ninterval = 1.5\n"
                                     << "test.toml:3: snapshot.interval: expected an integer, got "
                                        "a float";
+    QTest::newRow("keep zero") << db + "[snapshot]\nkeep = 0\n"
+                               << "test.toml:3: snapshot.keep:";
+    QTest::newRow("auto_restore string") << db + "[snapshot]\nauto_restore = \"yes\"\n"
+                                         << "test.toml:3: snapshot.auto_restore:";
     QTest::newRow("unknown store") << db + "[snapshot]\nstore = \"ftp\"\n"
                                    << "test.toml:3: snapshot.store: unknown value \"ftp\" "
                                       "(expected one of: local, nats, s3, sftp, webdav)";
@@ -223,6 +229,8 @@ enabled = false
 store = "webdav"
 interval = 1000
 leader_ttl = 5000
+keep = 9
+auto_restore = false
 [snapshot.nats]
 replicas = 3
 bucket = "b"
@@ -279,6 +287,8 @@ detailed = false
     QCOMPARE(c.snapshot.store, QString("webdav"));
     QCOMPARE(c.snapshot.intervalMs, int64_t(1000));
     QCOMPARE(c.snapshot.leaderTtlMs, int64_t(5000));
+    QCOMPARE(c.snapshot.keep, 9);
+    QCOMPARE(c.snapshot.autoRestore, false);
     QCOMPARE(c.snapshot.nats.replicas, 3);
     QCOMPARE(c.effectiveSnapshotBucket(), QString("b"));
     QCOMPARE(c.snapshot.s3.sessionToken, QString("tok"));
