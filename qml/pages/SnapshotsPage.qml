@@ -56,10 +56,12 @@ Item {
     const taken = e.takenAt === "unknown" ? qsTr("at an unknown time") : e.takenAt
     const by = e.nodeId === "unknown" ? (e.foreign ? qsTr("another program (a Go node)") : qsTr("an unknown node"))
                                       : qsTr("node %1").arg(e.nodeId)
-    let message = qsTr("Replace the live database %1 with snapshot %2 taken %3 by %4? Local changes not yet published are sent first; "
-                       + "then the node catches up from the streams from the snapshot's positions (%5). Changes in the database that "
-                       + "no stream holds are lost.")
-                  .arg(page.controller.summary.dbPath || page.controller.dbPath).arg(id).arg(taken).arg(by).arg(e.watermark)
+    const then = e.watermark === "unknown"
+        ? qsTr("then the node applies everything the streams still hold (the snapshot carries no stream positions).")
+        : qsTr("then the node applies the messages the streams hold after the snapshot's positions (%1).").arg(e.watermark)
+    let message = qsTr("Replace the live database %1 with snapshot %2 taken %3 by %4? Local changes not yet published are sent first "
+                       + "(the restore is refused if they cannot be); %5 The node does not replicate until the restore is done.")
+                  .arg(page.controller.summary.dbPath || page.controller.dbPath).arg(id).arg(taken).arg(by).arg(then)
     if (e.schemaMismatch)
       message += " " + qsTr("Its schema (%1…) differs from this node's (%2…): the engine refuses it unless forced.")
                        .arg(e.schemaHashShort).arg(page.controller.summary.schemaHash.substring(0, 12))
@@ -233,7 +235,7 @@ Item {
               anchors.leftMargin: Theme.padding
               anchors.rightMargin: Theme.padding
               spacing: Theme.spacing
-              Label { objectName: "takenAt"; text: row.model.takenAt; font.bold: row.selected; Layout.preferredWidth: page.w.time }
+              Label { objectName: "takenAt"; text: row.model.takenAt; elide: Text.ElideRight; Layout.preferredWidth: page.w.time }
               Label { objectName: "takenBy"; text: row.model.nodeId; Layout.preferredWidth: page.w.node }
               Label { objectName: "size"; text: row.model.size; Layout.preferredWidth: page.w.size }
               Label {
