@@ -24,8 +24,8 @@ Item {
 
     readonly property string ourHash: "aaaa1111bbbb2222cccc3333"  // FakeStatus's schema hash
     // Three entries, not in time order: a Go node's snapshot.db (its time is the object's, the
-    // rest unknown), one of node 7 (ours, 5 min old, the latest, verified 3 min ago) and an older one of
-    // node 2 with another schema whose last drill failed.
+    // rest unknown), one of node 7 (ours, 5 min old, the latest, verified 3 min ago) and an
+    // older one of node 2 with another schema whose last drill failed.
     readonly property var catalog: [
       {id: "snapshot.db", foreign: true, agoMs: 7200000},
       {id: "20261130T150300000Z-n7", agoMs: 300000, latest: true, size: 2097152, watermark: [1234, 88],
