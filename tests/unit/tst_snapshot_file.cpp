@@ -138,6 +138,45 @@ class TestSnapshotFile : public QObject {
     QVERIFY(c->rowCounts.last().second >= 20000);
   }
 
+  // A REAL full disk while saving: this program runs itself again in a private mount namespace
+  // where the snapshot goes to a 4 MiB tmpfs (unshare + mount need CAP_SYS_ADMIN; skipped with
+  // the reason when not permitted). The save fails naming the cause and leaves no file behind.
+  void saveOnFullDisk() {
+    const QString tmpfs = qEnvironmentVariable("HL_TEST_TMPFS_DIR");
+    if (!tmpfs.isEmpty()) {
+      QTemporaryDir dir;
+      const QString src = dir.filePath("app.db");
+      makeSource(src, 40000);  // ~8 MB: more than the tmpfs holds
+      const QString out = tmpfs + "/.harmonylite-save.tmp";
+      auto c = makeSnapshotFile(src, out, {});
+      QVERIFY(!c.ok());
+      qInfo().noquote() << "save on a full disk:" << c.status().toString();
+      QVERIFY2(c.status().message().contains("full"), qPrintable(c.status().message()));
+      QVERIFY2(QDir(tmpfs).entryList(QDir::Files | QDir::Hidden).isEmpty(),
+               qPrintable(QDir(tmpfs).entryList(QDir::Files | QDir::Hidden).join(", ")));
+      return;
+    }
+    QTemporaryDir mountPoint;
+    QVERIFY(mountPoint.isValid());
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("HL_TEST_TMPFS_DIR", mountPoint.path());
+    const QString script = QStringLiteral(
+        "mount -t tmpfs -o size=4m hl-test-tmpfs \"$1\" || exit 77\n"
+        "echo HL-TMPFS-MOUNTED\n"
+        "exec \"$2\" saveOnFullDisk\n");
+    const test::ProcessResult r =
+        test::runProcess("unshare",
+                         {"--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                          mountPoint.path(), QCoreApplication::applicationFilePath()},
+                         120000, env);
+    if (!r.out.contains("HL-TMPFS-MOUNTED"))
+      QSKIP(qPrintable("cannot mount a tmpfs in a private mount namespace: " +
+                       QString::fromLocal8Bit(r.err.trimmed())));
+    qInfo().noquote() << "child on the tmpfs:\n" + QString::fromLocal8Bit(r.out + r.err);
+    QVERIFY(!r.timedOut);
+    QCOMPARE(r.exitCode, 0);
+  }
+
   void inspectRefusesDamagedFiles() {
     QTemporaryDir dir;
     const QString src = dir.filePath("app.db"), out = dir.filePath("snap.db");
