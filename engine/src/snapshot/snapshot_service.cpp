@@ -23,6 +23,7 @@ namespace hl {
 namespace {
 
 constexpr int kScheduleCheckMs = 2000;
+constexpr qint64 kCatalogRefreshMs = 30000;
 constexpr int kProgressEveryMs = 200;
 constexpr int64_t kUploadLockTtlMs = 10000;  // Go's "snapshot" key TTL
 constexpr qint64 kMaxBackoffMs = 5 * 60 * 1000;
@@ -135,6 +136,12 @@ void SnapshotService::renewLease() {
 // The leader's own snapshots: the interval, and the streams' growth past the newest watermark.
 void SnapshotService::checkSchedule() {
   const SnapshotConfig& sc = m_config.snapshot;
+  // Every node re-reads the catalogue now and then: other nodes' snapshots show, and a new
+  // leader judges the growth rule against the newest snapshot, not the one it last saw.
+  if (m_store && nowMs() - m_status.catalogReadMs > kCatalogRefreshMs) {
+    (void)readCatalog();
+    publish();
+  }
   if (!m_status.isLeader || nowMs() < m_retryAfterMs) {
     if (m_status.nextScheduledMs != 0 && !m_status.isLeader) {
       m_status.nextScheduledMs = 0;
