@@ -19,7 +19,7 @@ PACKAGES=(
   # NATS: client library and the real broker (embedded-server child process, test fixtures)
   libnats-dev nats-server
   # tests: TLS material, a display for GUI tests, libFuzzer runtime
-  openssl xvfb xauth clang libclang-rt-14-dev
+  openssl xvfb xauth clang libclang-rt-14-dev nodejs npm  # node, npm: tests/interop (JS client)
   # promtool (checks the /metrics exposition in a test)
   prometheus
   # packages (make package, the package test): CPack's tools, lintian, rpmbuild, the icon

@@ -12,6 +12,8 @@
 
 #include <nats/nats.h>
 
+#include <memory>
+
 #include "snapshot/snapshot_store.h"
 
 namespace hl {
@@ -35,10 +37,35 @@ class NatsObjectStore final : public SnapshotStore {
   Status copy(const QString& from, const QString& to) override;
 
  private:
+  struct Meta;         // one object's metadata message, parsed (nats_object_store.cpp)
+  struct AsyncErrors;  // the first failed chunk publish of the running put
+
+  // Checks the bucket name and the connection, and makes m_js.
+  Status connect();
+  // Finds the bucket's stream (NotFound when missing), creating it first when `create`.
+  Status openStream(bool create);
+  // The latest metadata of `name`: NotFound when there is none or the bucket is missing.
+  Result<Meta> readMeta(const QString& name);
+  Result<Meta> readMetaSubject(const QByteArray& subject, const QString& name);
+  Status publishMeta(const QString& name, const QByteArray& json);
+  Status purgeSubject(const QByteArray& subject);
+  Status waitPublished(int timeoutMs);
+  Status getObject(const QString& name, QIODevice& sink, const TransferProgress& progress,
+                   int depth);
+  Status readChunksDirect(const Meta& meta, QIODevice& sink, const TransferProgress& progress);
+  Status readChunksOrdered(const Meta& meta, QIODevice& sink, const TransferProgress& progress);
+  Status checkRead(const Meta& meta, qint64 done, const QByteArray& sha256);
+  QByteArray streamName() const;
+  QByteArray metaSubject(const QString& name) const;
+  QByteArray chunkSubject(const QString& nuid) const;
+
   natsConnection* m_nc;
   QString m_bucket;
   int m_replicas;
   jsCtx* m_js = nullptr;  // created on first use
+  std::unique_ptr<AsyncErrors> m_async;
+  bool m_streamOpen = false;  // the stream was found or created
+  bool m_allowDirect = true;  // the stream answers direct gets (official clients set it)
 };
 
 }  // namespace hl
