@@ -19,13 +19,19 @@ PACKAGES=(
   # NATS: client library and the real broker (embedded-server child process, test fixtures)
   libnats-dev nats-server
   # tests: TLS material, a display for GUI tests, libFuzzer runtime
-  openssl xvfb xauth clang libclang-rt-14-dev nodejs npm  # node, npm: tests/interop (JS client)
+  openssl xvfb xauth clang libclang-rt-14-dev
   # promtool (checks the /metrics exposition in a test)
   prometheus
   # packages (make package, the package test): CPack's tools, lintian, rpmbuild, the icon
   # renderer, the users' tools the test runs (adduser, curl, systemd-analyze)
   dpkg-dev fakeroot file lintian rpm librsvg2-bin adduser curl systemd
 )
+
+# Node.js and npm for the official NATS JavaScript client of tests/interop (setup.sh installs
+# the client from npm): Debian's packages, unless a node and npm are already there (a NodeSource
+# nodejs bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
