@@ -27,6 +27,7 @@
 #include "nats_test_client.h"
 #include "node_process.h"
 #include "snapshot/catalog.h"
+#include "snapshot/leader_lease.h"
 #include "snapshot/nats_object_store.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
@@ -79,6 +80,14 @@ QStringList commandErrors(const test::ProcessResult& r) {
   for (const QString& l : lines(r.err))
     if (l.startsWith(QLatin1String("harmonylite: "))) out << l;
   return out;
+}
+
+// The same from a standard error text, one per line.
+QString commandErrorsOf(const QString& err) {
+  QStringList out;
+  for (const QString& l : lines(err.toUtf8()))
+    if (l.startsWith(QLatin1String("harmonylite: "))) out << l;
+  return out.join('\n');
 }
 
 QString describe(const test::ProcessResult& r) {
@@ -598,7 +607,7 @@ class TestSnapshots : public QObject {
     QVERIFY2(nodes[2]->waitRunning(90000).isOk(), qPrintable(nodes[2]->log()));
     QVERIFY2(test::waitFor([&] { return nodes[2]->log().contains("needs a restore"); }, 30000),
              qPrintable(nodes[2]->log().right(4000)));
-    QVERIFY2(test::waitFor([&] { return nodes[2]->log().contains("restored snapshot"); }, 90000),
+    QVERIFY2(test::waitFor([&] { return nodes[2]->log().contains("restored snapshot"); }, 60000),
              qPrintable(nodes[2]->log().right(6000)));
     QVERIFY(converged(all(), "SELECT count(*) FROM Books", kConverge, "5300"));
     QVERIFY(converged(all(), kBooksDump, kConverge));
@@ -619,7 +628,7 @@ class TestSnapshots : public QObject {
     // A brand-new node with an empty database of the same schema joins the same way.
     nodes.push_back(makeNode(24));
     QVERIFY2(nodes[3]->start(90000).isOk(), qPrintable(nodes[3]->log()));
-    QVERIFY2(test::waitFor([&] { return nodes[3]->log().contains("restored snapshot"); }, 90000),
+    QVERIFY2(test::waitFor([&] { return nodes[3]->log().contains("restored snapshot"); }, 60000),
              qPrintable(nodes[3]->log().right(6000)));
     nodes[0]->sql(insertBooks(30000, 10, "After the new node"), &ok);
     QVERIFY(ok);
@@ -716,6 +725,8 @@ class TestSnapshots : public QObject {
     QVERIFY2(reader.exitStatus() == QProcess::NormalExit && reader.exitCode() == 0,
              qPrintable(seen + readerErr));
     QVERIFY2(seen.contains("last count=" + restoredCount.toUtf8() + " "), seen.constData());
+    const auto reads = QRegularExpression("reads=([0-9]+)").match(QString::fromUtf8(seen));
+    QVERIFY2(reads.hasMatch() && reads.captured(1).toInt() >= 10, seen.constData());
     // It saw the old database, then the restored one: nothing in between.
     QStringList counts;
     for (const QString& l : lines(seen))
@@ -839,6 +850,7 @@ class TestSnapshots : public QObject {
              qPrintable(QStringLiteral("%1 leader(s)").arg(seen.size())));
     qInfo() << "among three: the lease moved from" << leader << "to" << seen.first() << "in"
             << takeover.elapsed() << "ms";
+    QVERIFY2(takeover.elapsed() <= kTtl + 3000, qPrintable(QString::number(takeover.elapsed())));
     leader = seen.first();
     QVERIFY(test::waitFor([&] { return healthAgrees(leader); }, 10000, 200));
     QVERIFY2(stableFor(3000, leader, &why), qPrintable(why));
@@ -870,11 +882,6 @@ class TestSnapshots : public QObject {
         QVERIFY(ok);
       }
     }
-    auto a = nodes[0]->cliAsync({"-save-snapshot"});
-    auto b = nodes[1]->cliAsync({"-save-snapshot"});
-    QVERIFY(test::waitFor(
-        [&] { return a->state() == QProcess::NotRunning && b->state() == QProcess::NotRunning; },
-        180000, 50));
     struct Outcome {
       int code;
       QString out, err;
@@ -884,44 +891,88 @@ class TestSnapshots : public QObject {
                      QString::fromUtf8(p.readAllStandardOutput()),
                      QString::fromUtf8(p.readAllStandardError())};
     };
-    const Outcome oa = outcome(*a), ob = outcome(*b);
-    const QString both = QStringLiteral("node 51: exit %1 %2\n%3\nnode 52: exit %4 %5\n%6")
-                             .arg(oa.code)
-                             .arg(oa.out, oa.err.right(3000))
-                             .arg(ob.code)
-                             .arg(ob.out, ob.err.right(3000));
-    qInfo().noquote() << "node 51:" << oa.code << oa.out.trimmed() << "| node 52:" << ob.code
-                      << ob.out.trimmed();
-    QStringList saved;
-    for (const Outcome* o : {&oa, &ob}) {
-      if (o->code == 0) {
-        const auto m = kSnapshotId.match(o->out);
-        QVERIFY2(m.hasMatch(), qPrintable(both));
-        saved << m.captured(1);
-      } else {
-        // Refused because the other one was uploading: one line saying so.
-        QStringList own;
-        for (const QString& l : lines(o->err.toUtf8()))
-          if (l.startsWith("harmonylite: ")) own << l;
-        QVERIFY2(own.size() == 1 && own.first().contains("uploading"), qPrintable(both));
-      }
-    }
-    QVERIFY2(!saved.isEmpty(), qPrintable(both));
+    // The id the catalogue marks latest ("" when none).
+    auto latestId = [&](QString* listing) {
+      const test::ProcessResult r = nodes[0]->cli({"-list-snapshots"});
+      *listing = describe(r);
+      if (r.exitCode != 0) return QString();
+      for (const QString& l : lines(r.out))
+        if (l.contains("  latest") && kSnapshotId.match(l).hasMatch())
+          return kSnapshotId.match(l).captured(1);
+      return QString();
+    };
+    auto verified = [&](const QString& id, QString* why) {
+      const test::ProcessResult r = nodes[1]->cli({"-verify-snapshot=" + id});
+      *why = describe(r);
+      return r.exitCode == 0 && r.out.contains("verified ok");
+    };
 
-    // The catalogue's latest is one of them, whole: it verifies.
-    test::ProcessResult r = nodes[0]->cli({"-list-snapshots"});
-    QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
-    QString latest;
-    for (const QString& l : lines(r.out))
-      if (l.contains("  latest") && kSnapshotId.match(l).hasMatch())
-        latest = kSnapshotId.match(l).captured(1);
-    QVERIFY2(saved.contains(latest), qPrintable(describe(r) + "\nsaved: " + saved.join(", ")));
-    r = nodes[1]->cli({"-verify-snapshot=" + latest});
-    QVERIFY2(r.exitCode == 0 && r.out.contains("verified ok"), qPrintable(describe(r)));
-    for (const QString& id : saved) {
-      r = nodes[0]->cli({"-verify-snapshot=" + id});
-      QVERIFY2(r.exitCode == 0 && r.out.contains("verified ok"), qPrintable(describe(r)));
+    // The race, a few times: both start at once; each makes its file, then takes the upload
+    // key. Both succeed (one after the other), or one is refused because the other uploads.
+    int refused = 0;
+    for (int round = 1; round <= 3; ++round) {
+      auto a = nodes[0]->cliAsync({"-save-snapshot"});
+      auto b = nodes[1]->cliAsync({"-save-snapshot"});
+      QVERIFY(test::waitFor(
+          [&] { return a->state() == QProcess::NotRunning && b->state() == QProcess::NotRunning; },
+          180000, 50));
+      const Outcome oa = outcome(*a), ob = outcome(*b);
+      const QString both = QStringLiteral("node 51: exit %1 %2\n%3\nnode 52: exit %4 %5\n%6")
+                               .arg(oa.code)
+                               .arg(oa.out, oa.err.right(3000))
+                               .arg(ob.code)
+                               .arg(ob.out, ob.err.right(3000));
+      qInfo().noquote() << "round" << round << "node 51:" << oa.code
+                        << (oa.code == 0 ? oa.out.trimmed() : commandErrorsOf(oa.err))
+                        << "| node 52:" << ob.code
+                        << (ob.code == 0 ? ob.out.trimmed() : commandErrorsOf(ob.err));
+      QStringList saved;
+      for (const Outcome* o : {&oa, &ob}) {
+        if (o->code == 0) {
+          const auto m = kSnapshotId.match(o->out);
+          QVERIFY2(m.hasMatch(), qPrintable(both));
+          saved << m.captured(1);
+        } else {
+          // Refused because the other one was uploading: one line saying so.
+          ++refused;
+          const QStringList own = lines(commandErrorsOf(o->err).toUtf8());
+          QVERIFY2(own.size() == 1 &&
+                       (own.first().contains("uploading") || own.first().contains("upload lock")),
+                   qPrintable(both));
+        }
+      }
+      QVERIFY2(!saved.isEmpty(), qPrintable(both));
+      // The catalogue's latest is one of them, whole: it verifies; so does every one saved.
+      QString listing, why;
+      const QString latest = latestId(&listing);
+      QVERIFY2(saved.contains(latest), qPrintable(listing + "\nsaved: " + saved.join(", ")));
+      for (const QString& id : saved) QVERIFY2(verified(id, &why), qPrintable(why));
     }
+    qInfo() << refused << "of 6 saves were refused because the other node was uploading";
+
+    // Deterministically: while another node (99, say a Go node) holds the upload key, a save is
+    // refused with one line naming it, and the latest snapshot stays whole.
+    auto nc = test::connectTo(server.url());
+    QVERIFY(nc.ok());
+    QString listing, why;
+    const QString latestBefore = latestId(&listing);
+    QVERIFY2(!latestBefore.isEmpty(), qPrintable(listing));
+    {
+      LeaderLease other(nc->get(), 99, 1);
+      const LeaseState held =
+          other.tryAcquire(kUploadKey, 60000, QDateTime::currentMSecsSinceEpoch());
+      QVERIFY2(held.held, qPrintable(held.error));
+      expectRefused(*nodes[0], {"-save-snapshot"}, {"node 99", "uploading"}, nodes[0]->userDump());
+      QCOMPARE(latestId(&listing), latestBefore);
+      QVERIFY2(verified(latestBefore, &why), qPrintable(why));
+      other.release(kUploadKey);
+    }
+    // Given back: the save goes through.
+    const test::ProcessResult r = nodes[0]->cli({"-save-snapshot"});
+    QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
+    const QString after = kSnapshotId.match(QString::fromUtf8(r.out)).captured(1);
+    QVERIFY2(!after.isEmpty() && latestId(&listing) == after, qPrintable(listing));
+    QVERIFY2(verified(after, &why), qPrintable(why));
     qInfo() << "twoSavesAtOnce took" << timer.elapsed() << "ms";
   }
 };
