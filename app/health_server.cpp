@@ -105,6 +105,8 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                    {"restore", sn.restoreUnderWay ? "in-progress" : "idle"},
                    {"restores", sn.restores},
                    {"activity", stateName(sn.activity)},
+                   {"activity_done_bytes", sn.doneBytes},
+                   {"activity_total_bytes", sn.totalBytes},
                    {"leader_node_id", qint64(sn.leaderNodeId)},
                    {"last_error", sn.lastError}};
   o.insert("snapshots", snap);

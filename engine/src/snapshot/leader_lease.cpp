@@ -2,6 +2,8 @@
 
 #include <cbor.h>
 
+#include <QDateTime>
+
 #include <memory>
 
 #include "wire/cbor_writer.h"
@@ -142,6 +144,33 @@ void LeaderLease::release(const QString& key) {
     // Ours a moment ago; a node taking it in between would have had to wait for the TTL.
     (void)kvStore_Delete(m_kv.get(), k.constData());  // failing, it runs out with its TTL
   }
+}
+
+LeaseKeeper::LeaseKeeper(natsConnection* nc, uint64_t nodeId, int replicas, int64_t ttlMs)
+    : m_lease(nc, nodeId, replicas), m_ttlMs(ttlMs) {
+  qRegisterMetaType<LeaseState>();
+}
+
+LeaseKeeper::~LeaseKeeper() = default;
+
+void LeaseKeeper::start() {
+  m_timer = new QTimer(this);
+  connect(m_timer, &QTimer::timeout, this, &LeaseKeeper::renew);
+  m_timer->start(int(std::max<int64_t>(1000, m_ttlMs / 3)));  // docs/wire-format.md#kv
+  renew();
+}
+
+void LeaseKeeper::stop() {
+  if (m_timer) m_timer->stop();
+  if (m_held) m_lease.release(kLeaderKey);
+  m_held = false;
+}
+
+void LeaseKeeper::renew() {
+  const LeaseState st =
+      m_lease.tryAcquire(kLeaderKey, m_ttlMs, QDateTime::currentMSecsSinceEpoch());
+  m_held = st.held;
+  emit changed(st);
 }
 
 }  // namespace hl

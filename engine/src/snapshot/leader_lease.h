@@ -14,7 +14,12 @@
 #include <nats/nats.h>
 
 #include <QByteArray>
+#include <QMetaType>
+#include <QObject>
 #include <QString>
+#include <QTimer>
+
+#include <memory>
 
 #include "harmonylite/status.h"
 #include "nats/nats_handles.h"
@@ -59,4 +64,32 @@ class LeaderLease {
   KvStorePtr m_kv;
 };
 
+// LeaseKeeper: keeps trying for the leader lease every TTL/3 (at least every second) on a thread
+// of its own, so that a snapshot job of minutes on the worker's thread never lets the lease
+// lapse (SnapshotService owns it). Tells every result with changed().
+// Thread: created on the worker's thread, moved to its own; slots are called queued.
+class LeaseKeeper final : public QObject {
+  Q_OBJECT
+ public:
+  LeaseKeeper(natsConnection* nc, uint64_t nodeId, int replicas, int64_t ttlMs);
+  ~LeaseKeeper() override;
+
+ public slots:
+  void start();
+  void stop();  // gives the lease up when held
+
+ signals:
+  void changed(const hl::LeaseState& state);
+
+ private:
+  void renew();
+
+  LeaderLease m_lease;
+  int64_t m_ttlMs;
+  bool m_held = false;
+  QTimer* m_timer = nullptr;
+};
+
 }  // namespace hl
+
+Q_DECLARE_METATYPE(hl::LeaseState)

@@ -41,7 +41,13 @@ SnapshotService::SnapshotService(Config config, QStringList natsUrls)
   m_status.enabled = m_config.snapshot.enabled;
 }
 
-SnapshotService::~SnapshotService() = default;
+SnapshotService::~SnapshotService() {
+  if (m_leaseThread) {  // stop() was not called: end the lease thread before it is destroyed
+    m_leaseThread->quit();
+    m_leaseThread->wait();
+    delete m_keeper;
+  }
+}
 
 QString SnapshotService::tempPath(const QString& what) const {
   return QDir(m_config.stateDir()).filePath(QStringLiteral(".harmonylite-%1.tmp").arg(what));
@@ -53,25 +59,27 @@ void SnapshotService::start() {
        QDir(m_config.stateDir()).entryList({QStringLiteral(".harmonylite-*.tmp")}, QDir::Files))
     QFile::remove(QDir(m_config.stateDir()).filePath(f));
   m_startedMs = nowMs();
-  m_leaseTimer = new QTimer(this);
   m_scheduleTimer = new QTimer(this);
-  connect(m_leaseTimer, &QTimer::timeout, this, &SnapshotService::renewLease);
   connect(m_scheduleTimer, &QTimer::timeout, this, &SnapshotService::checkSchedule);
-  // Renew every TTL/3, at least every second (docs/wire-format.md#kv).
-  m_leaseTimer->start(int(std::max<int64_t>(1000, m_config.snapshot.leaderTtlMs / 3)));
   m_scheduleTimer->start(kScheduleCheckMs);
   if (Status s = ensureStore(); !s.isOk()) {
     qCWarning(lcSnapshot).noquote() << "snapshot store:" << s.message() << "- retrying";
   } else if (Status r = readCatalog(); !r.isOk()) {
     qCWarning(lcSnapshot).noquote() << "snapshot catalogue:" << r.message();
   }
-  renewLease();
   publish();
 }
 
 void SnapshotService::stop() {
-  if (m_lease && m_status.isLeader) m_lease->release(kLeaderKey);
-  if (m_leaseTimer) m_leaseTimer->stop();
+  if (m_keeper) {
+    QMetaObject::invokeMethod(m_keeper, &LeaseKeeper::stop, Qt::BlockingQueuedConnection);
+    m_leaseThread->quit();
+    m_leaseThread->wait();
+    delete m_keeper;
+    m_keeper = nullptr;
+    delete m_leaseThread;
+    m_leaseThread = nullptr;
+  }
   if (m_scheduleTimer) m_scheduleTimer->stop();
   m_lease.reset();
   m_store.reset();
@@ -93,6 +101,15 @@ Status SnapshotService::ensureStore() {
       m_nc = std::move(*nc);
       m_lease =
           std::make_unique<LeaderLease>(m_nc.get(), m_config.nodeId, m_config.effectiveReplicas());
+      // The leader lease on a thread of its own: a long job here never lets it lapse.
+      m_keeper = new LeaseKeeper(m_nc.get(), m_config.nodeId, m_config.effectiveReplicas(),
+                                 m_config.snapshot.leaderTtlMs);
+      m_leaseThread = new QThread(this);
+      m_leaseThread->setObjectName(QStringLiteral("hl-snapshot-lease"));
+      m_keeper->moveToThread(m_leaseThread);
+      connect(m_keeper, &LeaseKeeper::changed, this, &SnapshotService::onLease);
+      m_leaseThread->start();
+      QMetaObject::invokeMethod(m_keeper, &LeaseKeeper::start, Qt::QueuedConnection);
     }
   }
   if (m_store) return Status::ok();
@@ -116,13 +133,7 @@ Status SnapshotService::ensureStore() {
 
 // ---- lease and schedule ---------------------------------------------------------------------
 
-void SnapshotService::renewLease() {
-  if (!m_nc) (void)ensureStore();
-  if (!m_lease) {
-    m_status.isLeader = false;
-    return;
-  }
-  const LeaseState st = m_lease->tryAcquire(kLeaderKey, m_config.snapshot.leaderTtlMs, nowMs());
+void SnapshotService::onLease(const LeaseState& st) {
   if (st.held != m_status.isLeader)
     qCInfo(lcSnapshot).noquote() << (st.held ? "this node now holds the snapshot leader lease"
                                              : "this node no longer holds the snapshot lease");
@@ -142,6 +153,7 @@ void SnapshotService::checkSchedule() {
     (void)readCatalog();
     publish();
   }
+  if (!m_nc) (void)ensureStore();  // NATS was not reachable at start: try again
   if (!m_status.isLeader || nowMs() < m_retryAfterMs) {
     if (m_status.nextScheduledMs != 0 && !m_status.isLeader) {
       m_status.nextScheduledMs = 0;
@@ -212,7 +224,6 @@ void SnapshotService::save(const QString& reason, qint64 requestId) {
 }
 
 void SnapshotService::saveIfLeader(const QString& reason, qint64 requestId) {
-  renewLease();
   if (!m_status.isLeader) {
     emit finished(requestId, SnapshotActivity::Saving, true,
                   QStringLiteral("not the snapshot leader: no snapshot taken"));

@@ -17,6 +17,7 @@
 #include <QHash>
 #include <QMetaType>
 #include <QObject>
+#include <QThread>
 #include <QTimer>
 
 #include <atomic>
@@ -30,7 +31,9 @@
 namespace hl {
 
 class LeaderLease;
+class LeaseKeeper;
 class SnapshotStore;
+struct LeaseState;
 
 // A downloaded and checked snapshot, ready for the engine to copy in.
 struct RestoreFile {
@@ -72,7 +75,7 @@ class SnapshotService final : public QObject {
 
  private:
   Status ensureStore();
-  void renewLease();
+  void onLease(const hl::LeaseState& state);
   void checkSchedule();
   Status runSave(const QString& reason, QString* message);
   Status runVerify(const QString& id, QString* message);
@@ -97,8 +100,9 @@ class SnapshotService final : public QObject {
   NatsConnectionPtr m_nc;
   JsCtxPtr m_js;
   std::unique_ptr<SnapshotStore> m_store;
-  std::unique_ptr<LeaderLease> m_lease;
-  QTimer* m_leaseTimer = nullptr;
+  std::unique_ptr<LeaderLease> m_lease;  // the upload key, on this thread
+  QThread* m_leaseThread = nullptr;      // the leader lease, kept on a thread of its own
+  LeaseKeeper* m_keeper = nullptr;
   QTimer* m_scheduleTimer = nullptr;
   SnapshotStatus m_status;
   QHash<QString, SnapshotMeta> m_metas;  // by id, from the last catalogue read
