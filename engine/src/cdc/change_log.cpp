@@ -116,6 +116,21 @@ QString ChangeLog::triggerSql(const TableInfo& t, int64_t id, const char* kind) 
       .arg(keyRefs(t, "OLD"), changed.join(" OR "), keyRefs(t, "NEW"));
 }
 
+Status ChangeLog::attach() {
+  auto present = m_db.queryInt(
+      QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name GLOB 'k[0-9]*'")
+          .arg(kChanges));
+  if (!present) return present.status();
+  if (*present == 0) return Status::notFound("no change log");
+  m_keyColumns = int(*present);
+  m_tableNames.clear();
+  auto ids = m_db.prepare(QStringLiteral("SELECT id, name FROM %1").arg(quoteIdentifier(kTables)));
+  if (!ids) return ids.status();
+  SqliteRows rows(*ids);
+  for (const SqliteStmt& row : rows) m_tableNames.insert(row.columnInt(0), row.columnText(1));
+  return rows.status();
+}
+
 Status ChangeLog::install() {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status().withContext("install change capture");

@@ -59,6 +59,10 @@ class ChangeLog {
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
   // transaction. Call after the catalog was refreshed.
   Status install();
+  // Reads the log's layout (key columns, table ids) without writing anything, to read the
+  // pending changes of a log installed by another connection (a restore carries them over,
+  // docs/snapshots.md#restoring). NotFound when there is no log.
+  Status attach();
   // Removes every trigger (the log tables and pending changes stay): publish = false.
   Status removeTriggers();
   // -cleanup: drops every __harmonylite__ trigger and table.

@@ -34,6 +34,7 @@ constexpr int kStartBusyTimeoutMs = 30000;
 constexpr int kStatusIntervalMs = 500;
 constexpr int kStatusRecordEveryTicks = 4;  // a status record every 2 s
 constexpr int kRecentListSize = 20;         // dead letters and conflicts in the status
+constexpr int kRestoreAttempts = 10;        // copies started again after application writes
 
 int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));
@@ -252,6 +253,9 @@ void Engine::onConnected() {
     QTimer::singleShot(2000, this, &Engine::onConnected);
     return;
   }
+  // The snapshot worker first: a shard that finds its position aged out while the consumer
+  // starts asks it for a restore at once (docs/snapshots.md#restoring).
+  startSnapshots();
   startReplication();
   if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
     qCWarning(lcEngine).noquote() << s.message();
@@ -262,7 +266,6 @@ void Engine::onConnected() {
     return;
   }
   m_startedOnce = true;
-  startSnapshots();
   qCInfo(lcEngine).noquote() << QStringLiteral("replicating: %1 shard(s) on %2, %3, %4")
                                     .arg(m_config.replicationLog.shards)
                                     .arg(m_nats->connectedUrl(),
@@ -757,6 +760,16 @@ void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 dead
   }
   QString message;
   const Status s = copySnapshotIn(file, &message);
+  if (s.code() == Status::Code::kBusy && ++m_restoreAttempts < kRestoreAttempts) {
+    // The changes written meanwhile could not be carried over (the copy did not start):
+    // publish them and try again.
+    qCInfo(lcEngine).noquote() << s.message() << "- publishing them first, then again";
+    QTimer::singleShot(100, this, [this, requestId, file] {
+      applyRestore(requestId, file, QDateTime::currentMSecsSinceEpoch() + 20000);
+    });
+    return;
+  }
+  m_restoreAttempts = 0;
   QFile::remove(file.path);
   finishRestore(requestId, s.isOk(), s.isOk() ? message : s.message());
 }
@@ -794,7 +807,17 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
   if (m_watcher) m_watcher->stop();
   m_consumer.reset();  // writes its positions first: they are replaced just below
   m_publisher.reset();
-  Status copied = copyIntoLive(m_db, file.path);
+  // Under the copy's write lock nothing can commit any more: the local changes captured since
+  // the pending check above are carried into the snapshot file (its triggers capture them
+  // again), so they are published after the restore instead of lost with the old database.
+  int carried = 0;
+  auto carry = [this, &file, &carried]() -> Status {
+    auto n = carryPendingChanges(m_config.dbPath, file.path, m_config);
+    if (!n) return Status::busy(n.status().message());  // tried again, bounded
+    carried = *n;
+    return Status::ok();
+  };
+  Status copied = copyIntoLive(m_db, file.path, {}, carry);
   if (copied.isOk()) {
     HL_RETURN_IF_ERROR(ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions));
     copied = setUpCapture();
@@ -806,11 +829,14 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
   for (auto it = positions.begin(); it != positions.end(); ++it)
     from << QStringLiteral("%1 from %2").arg(it.key()).arg(it.value() + 1);
   *message = QStringLiteral("restored snapshot %1; replaying %2").arg(file.id, from.join(", "));
+  if (carried > 0)
+    *message += QStringLiteral("; %1 local change(s) written during the restore kept").arg(carried);
   return Status::ok();
 }
 
 void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
   m_restoring = false;
+  m_restoreAttempts = 0;
   m_restoreForce = false;
   if (ok) {
     ++m_restores;

@@ -142,6 +142,7 @@ class Engine final : public QObject {
   bool m_restoring = false;
   QString m_restoreTarget;
   bool m_restoreForce = false;
+  int m_restoreAttempts = 0;
   qint64 m_restores = 0;
   int m_autoRestoreFailures = 0;
   QTimer m_autoRestoreTimer;  // tries again while a shard needs a restore

@@ -15,9 +15,8 @@
 #include <mutex>
 #include <optional>
 
-#include <openssl/evp.h>
-
 #include "nats/nats_handles.h"
+#include "snapshot/sha256.h"
 
 // nats.c exports the NUID generator it uses for inboxes but declares it only in a private
 // header (src/nuid.h). Object chunk subjects are NUIDs in every official client, so we use the
@@ -112,33 +111,6 @@ QDateTime fromNs(int64_t ns) {
   if (ns <= 0) return {};
   return QDateTime::fromMSecsSinceEpoch(ns / 1000000, Qt::UTC);
 }
-
-// SHA-256 by OpenSSL's libcrypto (linked already, for NKeys): measured ten times faster here
-// than Qt 6.4's QCryptographicHash (1.2 GB/s against 130 MB/s), which would otherwise cap
-// put and get at about the latter.
-class Sha256 {
- public:
-  Sha256() : m_ctx(EVP_MD_CTX_new()) {
-    m_ok = m_ctx && EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) == 1;
-  }
-  ~Sha256() { EVP_MD_CTX_free(m_ctx); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void add(const char* data, qint64 size) {
-    if (m_ok) m_ok = EVP_DigestUpdate(m_ctx, data, size_t(size)) == 1;
-  }
-  // The 32 bytes; empty when OpenSSL failed.
-  QByteArray result() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!m_ok || EVP_DigestFinal_ex(m_ctx, out, &len) != 1) return {};
-    return QByteArray(reinterpret_cast<const char*>(out), int(len));
-  }
-
- private:
-  EVP_MD_CTX* m_ctx;
-  bool m_ok = false;
-};
 
 Result<QString> nextNuid() {
   char buf[32] = {0};

@@ -2,15 +2,17 @@
 
 #include <sqlite3.h>
 
-#include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QThread>
 
 #include "cdc/change_log.h"
 #include "harmonylite/config.h"
 #include "replication/state_store.h"
 #include "schema/catalog.h"
+#include "snapshot/sha256.h"
+#include "sqlite/sqlite_value.h"
 
 namespace hl {
 namespace {
@@ -62,7 +64,7 @@ Result<QPair<qint64, QString>> fileSha256(const QString& path, const FileProgres
   QFile f(path);
   if (!f.open(QIODevice::ReadOnly))
     return Status::ioError(QStringLiteral("open %1: %2").arg(path, f.errorString()));
-  QCryptographicHash sha(QCryptographicHash::Sha256);
+  Sha256 sha;
   const qint64 total = f.size();
   qint64 done = 0;
   QByteArray buf(kHashChunk, Qt::Uninitialized);
@@ -70,16 +72,18 @@ Result<QPair<qint64, QString>> fileSha256(const QString& path, const FileProgres
     const qint64 n = f.read(buf.data(), buf.size());
     if (n < 0) return Status::ioError(QStringLiteral("read %1: %2").arg(path, f.errorString()));
     if (n == 0) break;
-    sha.addData(QByteArrayView(buf.constData(), n));
+    sha.add(buf.constData(), n);
     done += n;
     if (progress && !progress(done, total)) return Status::cancelled("checksum cancelled");
   }
-  return QPair<qint64, QString>(done, QString::fromLatin1(sha.result().toHex()));
+  const QByteArray digest = sha.result();
+  if (digest.isEmpty()) return Status::internal("SHA-256 failed (OpenSSL)");
+  return QPair<qint64, QString>(done, QString::fromLatin1(digest.toHex()));
 }
 
 Result<SnapshotContent> makeSnapshotFile(const QString& dbPath, const QString& outPath,
                                          const QStringList& ignoreTables,
-                                         const FileProgress& progress) {
+                                         const FileProgress& progress, bool hash) {
   QFile::remove(outPath);
   {
     // A connection of its own, read-only: VACUUM INTO is one read transaction of the source.
@@ -104,10 +108,23 @@ Result<SnapshotContent> makeSnapshotFile(const QString& dbPath, const QString& o
     auto watermark = readWatermark(*db);
     if (!watermark) return fail(watermark.status().withContext("read applied positions"));
     content.streams = *watermark;
-    if (Status s = ChangeLog::uninstall(*db); !s.isOk()) return fail(s);
-    if (Status s = db->exec(QStringLiteral("PRAGMA journal_mode=DELETE; VACUUM")); !s.isOk())
+    // A scratch copy until it is hashed: no journal, no fsync (a crash only loses the copy).
+    if (Status s = db->exec(QStringLiteral("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF"));
+        !s.isOk())
       return fail(s);
+    if (Status s = ChangeLog::uninstall(*db); !s.isOk()) return fail(s);
+    // Our tables' pages are free now: compact only when they are worth it (over 1% of the
+    // file), a second full rewrite otherwise costs more than it saves.
+    auto freePages = db->queryInt(QStringLiteral("PRAGMA freelist_count"));
+    auto pages = db->queryInt(QStringLiteral("PRAGMA page_count"));
+    if (!freePages || !pages) return fail(!freePages ? freePages.status() : pages.status());
+    if (*freePages * 100 > *pages)
+      if (Status s = db->exec(QStringLiteral("VACUUM")); !s.isOk()) return fail(s);
     if (Status s = describeTables(*db, ignoreTables, &content); !s.isOk()) return fail(s);
+  }
+  if (!hash) {
+    content.size = QFileInfo(outPath).size();
+    return content;
   }
   auto sum = fileSha256(outPath, progress);
   if (!sum) return fail(sum.status());
@@ -116,7 +133,8 @@ Result<SnapshotContent> makeSnapshotFile(const QString& dbPath, const QString& o
   return content;
 }
 
-Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringList& ignoreTables) {
+Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringList& ignoreTables,
+                                            const QString& knownSha256) {
   auto corrupt = [&](const QString& why) {
     return Status::corruption(QStringLiteral("snapshot file %1: %2").arg(path, why));
   };
@@ -131,10 +149,15 @@ Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringLi
                          .arg(QString::fromLatin1(header.left(8).toHex())));
   }
   SnapshotContent content;
-  auto sum = fileSha256(path);
-  if (!sum) return sum.status();
-  content.size = sum->first;
-  content.sha256 = sum->second;
+  if (knownSha256.isEmpty()) {
+    auto sum = fileSha256(path);
+    if (!sum) return sum.status();
+    content.size = sum->first;
+    content.sha256 = sum->second;
+  } else {
+    content.size = QFileInfo(path).size();
+    content.sha256 = knownSha256;
+  }
   auto db = openFile(path, true);
   if (!db) return corrupt(db.status().message());
   auto check = db->prepare(QStringLiteral("PRAGMA integrity_check(5)"));
@@ -194,15 +217,74 @@ Status prepareForRestore(const QString& path, const Config& config,
   return Status::ok();
 }
 
-Status copyIntoLive(SqliteDb& live, const QString& path, const FileProgress& progress) {
+Result<int> carryPendingChanges(const QString& liveDbPath, const QString& snapshotPath,
+                                const Config& config) {
+  if (!config.publish) return 0;  // nothing is captured
+  auto live = openFile(liveDbPath, true);
+  if (!live) return live.status();
+  SchemaCatalog liveCatalog(*live, config.ignoreTables);
+  HL_RETURN_IF_ERROR(liveCatalog.reload());
+  ChangeLog liveLog(*live, liveCatalog);
+  if (Status a = liveLog.attach(); !a.isOk())
+    return a.code() == Status::Code::kNotFound ? Result<int>(0) : Result<int>(a);
+  auto pending = liveLog.readPending(1 << 20);
+  if (!pending) return pending.status().withContext("read the pending local changes");
+  if (pending->isEmpty()) return 0;
+  auto snap = openFile(snapshotPath, false);
+  if (!snap) return snap.status();
+  SchemaCatalog catalog(*snap, config.ignoreTables);
+  HL_RETURN_IF_ERROR(catalog.reload());
+  auto txn = SqliteTxn::begin(*snap);
+  if (!txn) return txn.status();
+  int carried = 0;
+  for (const PendingChange& c : *pending) {
+    const TableInfo* t = catalog.find(c.table);
+    if (!t) continue;  // not in the snapshot's schema: nothing to carry it into
+    const RowImage& image = c.type == ChangeType::kDelete ? c.key : c.row;
+    QStringList names, marks;
+    for (const auto& [name, value] : image) {
+      names << quoteIdentifier(name);
+      marks << QStringLiteral("%1 = ?").arg(quoteIdentifier(name));
+    }
+    const QString sql =
+        c.type == ChangeType::kDelete
+            ? QStringLiteral("DELETE FROM %1 WHERE %2").arg(t->quotedName, marks.join(" AND "))
+            : QStringLiteral("INSERT OR REPLACE INTO %1(%2) VALUES (%3)")
+                  .arg(t->quotedName, names.join(", "),
+                       QStringList(names.size(), QStringLiteral("?")).join(", "));
+    auto stmt = snap->prepare(sql);
+    if (!stmt) return stmt.status();
+    for (int i = 0; i < image.size(); ++i)
+      HL_RETURN_IF_ERROR(bindValue(*stmt, i + 1, image[i].second));
+    HL_RETURN_IF_ERROR(stmt->run().withContext("carry a pending change of " + c.table));
+    ++carried;
+  }
+  HL_RETURN_IF_ERROR(txn->commit());
+  return carried;
+}
+
+Status copyIntoLive(SqliteDb& live, const QString& path, const FileProgress& progress,
+                    const std::function<Status()>& underLock) {
   auto src = openFile(path, true);
   if (!src) return src.status();
   sqlite3_backup* b = sqlite3_backup_init(live.handle(), "main", src->handle(), "main");
   if (!b) return fromSqlite(sqlite3_errcode(live.handle()), live.handle(), "start the restore");
   QElapsedTimer busyFor;
   int rc = SQLITE_OK;
+  bool locked = false;
   for (;;) {
-    rc = sqlite3_backup_step(b, kBackupPagesPerStep);
+    // The first step copies no page: it takes the write lock, then `underLock` runs.
+    rc = sqlite3_backup_step(b, locked ? kBackupPagesPerStep : 0);
+    if (rc == SQLITE_OK && !locked) {
+      locked = true;
+      if (underLock) {
+        if (Status pre = underLock(); !pre.isOk()) {
+          sqlite3_backup_finish(b);  // rolls the (empty) write transaction back
+          return pre;
+        }
+      }
+      continue;
+    }
     if (rc == SQLITE_DONE) break;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
       // The application holds a write transaction: wait for it, bounded.

@@ -45,13 +45,17 @@ struct SnapshotContent {
 using FileProgress = std::function<bool(qint64 done, qint64 total)>;
 
 // Makes the snapshot of `dbPath` at `outPath` (replaced). `ignoreTables` as in the config.
+// With `hash` false, size and sha256 are left for the caller (the snapshot worker hashes the
+// file while uploading it: one read less).
 Result<SnapshotContent> makeSnapshotFile(const QString& dbPath, const QString& outPath,
                                          const QStringList& ignoreTables,
-                                         const FileProgress& progress = {});
+                                         const FileProgress& progress = {}, bool hash = true);
 
 // Reads and checks a snapshot file without changing it: not SQLite, integrity_check failures
-// and unreadable schemas are Corruption naming the file.
-Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringList& ignoreTables);
+// and unreadable schemas are Corruption naming the file. `knownSha256` (hashed while it was
+// downloaded) saves reading it once more.
+Result<SnapshotContent> inspectSnapshotFile(const QString& path, const QStringList& ignoreTables,
+                                            const QString& knownSha256 = QString());
 
 // SHA-256 (hex) and size of a file, read in bounded chunks.
 Result<QPair<qint64, QString>> fileSha256(const QString& path, const FileProgress& progress = {});
@@ -68,9 +72,19 @@ Status prepareForRestore(const QString& path, const Config& config,
                          const QHash<QString, quint64>& replayOwnUpTo, int64_t lastChangeId,
                          int livePageSize);
 
+// Carries the live database's local changes not published yet into the prepared snapshot file
+// at `snapshotPath`, whose capture triggers record them again, so that they are published after
+// the restore instead of lost with the old database. Meant for copyIntoLive()'s `underLock`:
+// the application cannot commit anything new meanwhile. Returns how many it carried.
+Result<int> carryPendingChanges(const QString& liveDbPath, const QString& snapshotPath,
+                                const Config& config);
+
 // Copies `path` into the live database through `live` with the backup API, in steps (progress
 // in pages). The application's writers wait (their busy timeout) for the few seconds it takes;
-// its readers never do.
-Status copyIntoLive(SqliteDb& live, const QString& path, const FileProgress& progress = {});
+// its readers never do. `underLock` runs once the copy holds the live database's write lock and
+// before any page is copied: nothing can commit from then on; when it fails, nothing is copied
+// and its Status is returned.
+Status copyIntoLive(SqliteDb& live, const QString& path, const FileProgress& progress = {},
+                    const std::function<Status()>& underLock = {});
 
 }  // namespace hl

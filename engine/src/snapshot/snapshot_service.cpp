@@ -4,6 +4,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
@@ -15,6 +16,7 @@
 #include "snapshot/leader_lease.h"
 #include "snapshot/local_store.h"
 #include "snapshot/nats_object_store.h"
+#include "snapshot/sha256.h"
 #include "snapshot/snapshot_file.h"
 
 Q_LOGGING_CATEGORY(lcSnapshot, "hl.snapshot")
@@ -247,15 +249,13 @@ Status SnapshotService::runSave(const QString& reason, QString* message) {
     ~Cleanup() { QFile::remove(path); }
   } cleanup{file};
   setActivity(SnapshotActivity::Saving, meta.id);
-  auto content = makeSnapshotFile(
-      m_config.dbPath, file, m_config.ignoreTables,
-      [this](qint64 d, qint64 t) { return progress(SnapshotActivity::Saving, d, t); });
+  auto content = makeSnapshotFile(m_config.dbPath, file, m_config.ignoreTables, {},
+                                  /*hash=*/false);  // hashed while uploading, below
   if (!content) {
     failure("save");
     return content.status();
   }
   meta.size = content->size;
-  meta.sha256 = content->sha256;
   meta.schemaHash = content->schemaHash;
   meta.streams = content->streams;
   // A stream this node never applied from is covered from its start.
@@ -274,9 +274,14 @@ Status SnapshotService::runSave(const QString& reason, QString* message) {
     failure("save");
     return s;
   }
+  HashingDevice source(in);  // the checksum of exactly what the store received
   Status s = m_store->put(
-      meta.fileObject(), in, meta.size, {{QString::fromLatin1(kGoTagHeader), meta.id}},
+      meta.fileObject(), source, meta.size, {{QString::fromLatin1(kGoTagHeader), meta.id}},
       [this](qint64 d, qint64 t) { return progress(SnapshotActivity::Uploading, d, t); });
+  meta.sha256 = source.hex();
+  if (s.isOk() && source.bytes() != meta.size)
+    s = Status::ioError(
+        QStringLiteral("the store read %1 of %2 bytes").arg(source.bytes()).arg(meta.size));
   if (s.isOk()) s = putSmall(meta.metaObject(), meta.toJson());
   // Only now does snapshot.db, the one Go nodes read, move to the new snapshot.
   if (s.isOk()) s = m_store->copy(meta.fileObject(), kLatestObject);
@@ -327,26 +332,12 @@ Status SnapshotService::runVerify(const QString& id, QString* message) {
     QString path;
     ~Cleanup() { QFile::remove(path); }
   } cleanup{file};
-  Status s = download(*entry, file);
-  Result<SnapshotContent> content =
-      s.isOk() ? Result<SnapshotContent>(SnapshotContent()) : Result<SnapshotContent>(s);
-  if (s.isOk()) {
-    setActivity(SnapshotActivity::Verifying, entry->id);
-    content = inspectSnapshotFile(file, m_config.ignoreTables);
-  }
+  auto content = fetchAndCheck(*entry, file);
   QStringList problems;
   if (!content) {
     problems << content.status().message();
-  } else {
-    if (entry->sizeBytes >= 0 && content->size != entry->sizeBytes)
-      problems << QStringLiteral("size %1 bytes, metadata says %2 (truncated?)")
-                      .arg(content->size)
-                      .arg(entry->sizeBytes);
-    if (!entry->sha256.isEmpty() && content->sha256 != entry->sha256)
-      problems << QStringLiteral("checksum mismatch: SHA-256 %1, metadata says %2")
-                      .arg(content->sha256, entry->sha256);
-    if (!entry->rowCounts.isEmpty() && content->rowCounts != entry->rowCounts)
-      problems << "row counts differ from the metadata";
+  } else if (!entry->rowCounts.isEmpty() && content->rowCounts != entry->rowCounts) {
+    problems << "row counts differ from the metadata";
   }
   const bool ok = problems.isEmpty();
   const QString result =
@@ -401,28 +392,13 @@ Result<RestoreFile> SnapshotService::runFetch(const QString& id, const QString& 
   RestoreFile out;
   out.id = entry->id;
   out.path = tempPath("restore");
-  Status s = download(*entry, out.path);
-  if (s.isOk()) {
-    setActivity(SnapshotActivity::Verifying, entry->id);
-    auto content = inspectSnapshotFile(out.path, m_config.ignoreTables);
-    if (!content) {
-      s = content.status();
-    } else if (entry->sizeBytes >= 0 && content->size != entry->sizeBytes) {
-      s = Status::corruption(QStringLiteral("snapshot %1 is truncated: %2 bytes of %3")
-                                 .arg(entry->id)
-                                 .arg(content->size)
-                                 .arg(entry->sizeBytes));
-    } else if (!entry->sha256.isEmpty() && content->sha256 != entry->sha256) {
-      s = Status::corruption(QStringLiteral("snapshot %1: checksum mismatch (SHA-256 %2, "
-                                            "metadata says %3)")
-                                 .arg(entry->id, content->sha256, entry->sha256));
-    } else if (content->schemaHash != ourSchemaHash && haveTables && !force) {
-      s = Status::invalidArgument(
-          QStringLiteral("snapshot %1 has another schema (hash %2) than this node (%3): "
-                         "refused; restore it with force to replace this node's schema too")
-              .arg(entry->id, content->schemaHash.left(12), ourSchemaHash.left(12)));
-    }
-  }
+  auto content = fetchAndCheck(*entry, out.path);
+  Status s = content.status();
+  if (content && content->schemaHash != ourSchemaHash && haveTables && !force)
+    s = Status::invalidArgument(
+        QStringLiteral("snapshot %1 has another schema (hash %2) than this node (%3): "
+                       "refused; restore it with force to replace this node's schema too")
+            .arg(entry->id, content->schemaHash.left(12), ourSchemaHash.left(12)));
   if (!s.isOk()) {
     QFile::remove(out.path);
     failure(s.code() == Status::Code::kInvalidArgument ? "schema" : "download");
@@ -477,21 +453,50 @@ Result<SnapshotInfo> SnapshotService::findEntry(const QString& id) {
   return Status::notFound(QStringLiteral("no snapshot \"%1\" in %2").arg(id, m_store->describe()));
 }
 
-Status SnapshotService::download(const SnapshotInfo& entry, const QString& path) {
+Status SnapshotService::download(const SnapshotInfo& entry, const QString& path, QString* sha256) {
   setActivity(SnapshotActivity::Downloading, entry.id);
   QFile out(path);
   if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate))
     return Status::ioError("create " + path + ": " + out.errorString());
-  Status s = m_store->get(entry.object, out, [this](qint64 d, qint64 t) {
+  HashingDevice sink(out);  // hashed on the way: no second read of the file
+  Status s = m_store->get(entry.object, sink, [this](qint64 d, qint64 t) {
     return progress(SnapshotActivity::Downloading, d, t);
   });
   if (s.isOk() && !out.flush()) s = Status::ioError("write " + path + ": " + out.errorString());
   out.close();
+  *sha256 = sink.hex();
   if (!s.isOk()) {
     QFile::remove(path);
     return s.withContext("download " + entry.object);
   }
   return Status::ok();
+}
+
+// Download, then the checks in the order that touches least: size and checksum against the
+// metadata (a truncated or corrupt file is refused before SQLite opens it), then SQLite's own.
+Result<SnapshotContent> SnapshotService::fetchAndCheck(const SnapshotInfo& entry,
+                                                       const QString& path) {
+  QString sha;
+  HL_RETURN_IF_ERROR(download(entry, path, &sha));
+  const qint64 size = QFileInfo(path).size();
+  if (entry.sizeBytes >= 0 && size != entry.sizeBytes)
+    return Status::corruption(QStringLiteral("snapshot %1 is truncated or damaged: %2 bytes, "
+                                             "its metadata says %3")
+                                  .arg(entry.id)
+                                  .arg(size)
+                                  .arg(entry.sizeBytes));
+  if (!entry.sha256.isEmpty() && sha != entry.sha256)
+    return Status::corruption(
+        QStringLiteral("snapshot %1: checksum mismatch (SHA-256 %2, its metadata says %3)")
+            .arg(entry.id, sha, entry.sha256));
+  setActivity(SnapshotActivity::Verifying, entry.id);
+  auto content = inspectSnapshotFile(path, m_config.ignoreTables, sha);
+  if (!content) {
+    QString m = content.status().message();
+    m.replace(QStringLiteral("snapshot file ") + path, QStringLiteral("snapshot ") + entry.id);
+    return Status(content.status().code(), m);
+  }
+  return content;
 }
 
 Status SnapshotService::putSmall(const QString& name, const QByteArray& bytes) {

@@ -27,6 +27,7 @@
 #include "harmonylite/engine_state.h"
 #include "nats/nats_handles.h"
 #include "snapshot/catalog.h"
+#include "snapshot/snapshot_file.h"
 
 namespace hl {
 
@@ -83,7 +84,8 @@ class SnapshotService final : public QObject {
                                bool force);
   Status readCatalog();
   Result<SnapshotInfo> findEntry(const QString& id);
-  Status download(const SnapshotInfo& entry, const QString& path);
+  Status download(const SnapshotInfo& entry, const QString& path, QString* sha256);
+  Result<SnapshotContent> fetchAndCheck(const SnapshotInfo& entry, const QString& path);
   Status putSmall(const QString& name, const QByteArray& bytes);
   Result<QByteArray> getSmall(const QString& name);
   void applyRetention();
