@@ -31,7 +31,7 @@ void printCatalog(const SnapshotStatus& st) {
       w << QStringLiteral("%1:%2").arg(s + 1).arg(i.watermark[s]);
     out(stdout,
         QStringLiteral("%1  %2  node %3  %4 bytes  watermark %5  schema %6  sha256 %7%8%9  "
-                       "verified %10")
+                       "verified %10  version %11")
             .arg(i.id,
                  i.takenAtMs
                      ? QDateTime::fromMSecsSinceEpoch(i.takenAtMs, Qt::UTC).toString(Qt::ISODate)
@@ -44,7 +44,8 @@ void printCatalog(const SnapshotStatus& st) {
                  i.foreign ? QStringLiteral("  (made by another program)") : QString())
             .arg(i.verifiedAtMs == 0 ? QStringLiteral("never")
                  : i.verifiedOk      ? QStringLiteral("ok")
-                                     : QStringLiteral("FAILED: ") + i.verifyMessage));
+                                     : QStringLiteral("FAILED: ") + i.verifyMessage)
+            .arg(orUnknown(i.version)));
   }
 }
 

@@ -10,7 +10,9 @@
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
+#include "nats_test_client.h"
 #include "node_process.h"
+#include "snapshot/nats_object_store.h"
 #include "test_support.h"
 
 using namespace hl;
@@ -46,6 +48,18 @@ QJsonObject readJson(const QString& path) {
 }
 
 }  // namespace
+
+// A Go node's snapshot: `VACUUM INTO` of its database (no metadata of ours), uploaded as
+// snapshot.db with its header harmonylite-snapshot-tag.
+void uploadGoSnapshot(const QString& url, const QString& bucket, const QString& goDb) {
+  auto nc = test::connectTo({url}, {}, {}, 2000);
+  QVERIFY(nc.ok());
+  NatsObjectStore store(nc->get(), bucket, 1);
+  QFile f(goDb);
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  Status s = store.put("snapshot.db", f, f.size(), {{"harmonylite-snapshot-tag", "go-1"}}, {});
+  QVERIFY2(s.isOk(), qPrintable(s.message()));
+}
 
 class TestSnapshotFaults : public QObject {
   Q_OBJECT
@@ -102,6 +116,49 @@ class TestSnapshotFaults : public QObject {
     QVERIFY(n1.isRunning());
     QCOMPARE(n1.stop(), 0);
     QCOMPARE(n2.stop(), 0);
+  }
+
+  // A Go node's snapshot.db is listed with what it lacks as unknown, verifies, and restores
+  // (the streams are replayed from what they still hold, as its watermark is unknown).
+  void goSnapshotListedAndRestored() {
+    QTemporaryDir dir;
+    NodeProcess::Options o;
+    o.nodeId = 7;
+    o.dir = dir.filePath("n7");
+    o.urls = {m_server.url()};
+    o.tablesToml = "[snapshot.nats]\nbucket = \"go-bucket\"\n";
+    NodeProcess n(o);
+    QVERIFY(n.start().isOk());  // creates the schema and the streams
+    QCOMPARE(n.stop(), 0);
+    // The Go node's database: the same schema, other rows, made with VACUUM INTO.
+    const QString goSource = dir.filePath("go-source.db"), goSnap = dir.filePath("go-snap.db");
+    bool ok = false;
+    test::sqlite3(goSource,
+                  QString::fromLatin1(test::kReferenceSchema) +
+                      "; INSERT INTO Books(title, author, publication_year) VALUES "
+                      "('From Go', 'g', 1999); VACUUM INTO '" +
+                      goSnap + "'",
+                  &ok);
+    QVERIFY(ok);
+    uploadGoSnapshot(m_server.url(), "go-bucket", goSnap);
+    auto cli = [&](const QStringList& args) {
+      return test::runProcess(test::harmonyliteBinary(),
+                              QStringList{"-config", n.configPath(), "--no-gui"} + args, 60000);
+    };
+    const test::ProcessResult list = cli({"-list-snapshots"});
+    QVERIFY2(list.exitCode == 0, list.err.constData());
+    QVERIFY2(list.out.contains("snapshot.db") && list.out.contains("node unknown") &&
+                 list.out.contains("watermark unknown") && list.out.contains("another program") &&
+                 list.out.contains("go-1"),
+             list.out.constData());
+    const test::ProcessResult verify = cli({"-verify-snapshot=snapshot.db"});
+    QVERIFY2(verify.exitCode == 0, verify.err.constData());
+    const test::ProcessResult restore = cli({"-restore-snapshot=snapshot.db"});
+    QVERIFY2(restore.exitCode == 0, restore.err.constData());
+    QVERIFY2(restore.out.contains("restored snapshot snapshot.db"), restore.out.constData());
+    QCOMPARE(n.sql("SELECT title FROM Books"), QString("From Go"));
+    QCOMPARE(n.sql("SELECT count(*) FROM sqlite_schema WHERE name = '__harmonylite__changes'"),
+             QString("1"));  // capture is back
   }
 
   // kill -9 of the leader while it uploads a ~100 MB snapshot to a store both nodes share.
