@@ -11,8 +11,10 @@
 #include <atomic>
 #include <thread>
 
+#include "cdc/change_log.h"
 #include "harmonylite/config.h"
 #include "replication/state_store.h"
+#include "schema/catalog.h"
 #include "snapshot/catalog.h"
 #include "snapshot/leader_lease.h"
 #include "snapshot/snapshot_file.h"
@@ -274,6 +276,49 @@ class TestSnapshotFile : public QObject {
     auto mode = liveDb.prepare("PRAGMA journal_mode");
     QVERIFY(mode.ok() && mode->step().ok());
     QCOMPARE(mode->columnText(0), QString("wal"));  // the live database stays in WAL mode
+  }
+
+  // Changes the application commits while a restore starts are carried into the snapshot file,
+  // where its triggers capture them again; read from the live database without writing to it
+  // (a change whose row is gone is skipped, not marked).
+  void pendingChangesAreCarriedIntoTheSnapshot() {
+    QTemporaryDir dir;
+    const QString live = dir.filePath("live.db"), snap = dir.filePath("snap.db");
+    Config config;
+    config.dbPath = live;
+    {
+      SqliteDb db = openDb(live);
+      QVERIFY(db.exec("PRAGMA journal_mode=WAL; CREATE TABLE users(id INTEGER PRIMARY KEY, "
+                      "name TEXT)")
+                  .isOk());
+      QVERIFY(db.exec("INSERT INTO users(id, name) VALUES (1, 'in the snapshot')").isOk());
+    }
+    auto made = makeSnapshotFile(live, snap, {});
+    QVERIFY(made.ok());
+    QVERIFY(prepareForRestore(snap, config, {{"harmonylite-changes-c-1", 0}}, {}, 0, 4096).isOk());
+    {
+      SqliteDb db = openDb(live);
+      SchemaCatalog catalog(db, {});
+      QVERIFY(catalog.reload().isOk());
+      ChangeLog log(db, catalog);
+      QVERIFY(log.install().isOk());
+      QVERIFY(db.exec("INSERT INTO users(id, name) VALUES (2, 'written during the restore');"
+                      "UPDATE users SET name = 'changed' WHERE id = 1;"
+                      "INSERT INTO users(id, name) VALUES (3, 'gone'); DELETE FROM users WHERE "
+                      "id = 3;")
+                  .isOk());
+    }
+    const QByteArray before = test::readFile(live);
+    auto carried = carryPendingChanges(live, snap, config);
+    QVERIFY2(carried.ok(), qPrintable(carried.status().message()));
+    QCOMPARE(*carried, 3);  // insert 2, update 1, delete 3 (its insert has nothing to send)
+    QCOMPARE(test::readFile(live), before);  // the live database is only read
+    SqliteDb s = openDb(snap);
+    QCOMPARE(count(s, "SELECT count(*) FROM users"), 2);
+    QCOMPARE(count(s, "SELECT count(*) FROM users WHERE id = 1 AND name = 'changed'"), 1);
+    QCOMPARE(count(s, "SELECT count(*) FROM users WHERE id = 2"), 1);
+    // Captured again in the snapshot file: published after the restore.
+    QVERIFY(count(s, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") >= 2);
   }
 
   void metadataRoundTripAndMalformed() {

@@ -122,6 +122,7 @@ Status ChangeLog::attach() {
           .arg(kChanges));
   if (!present) return present.status();
   if (*present == 0) return Status::notFound("no change log");
+  m_attached = true;
   m_keyColumns = int(*present);
   m_tableNames.clear();
   auto ids = m_db.prepare(QStringLiteral("SELECT id, name FROM %1").arg(quoteIdentifier(kTables)));
@@ -285,7 +286,8 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
     HL_RETURN_IF_ERROR(rows.status().withContext("read pending changes"));
     HL_RETURN_IF_ERROR(txn->commit());
   }
-  if (!nothingToSend.isEmpty()) HL_RETURN_IF_ERROR(markPublished(nothingToSend));
+  // An attached (read-only) log leaves them: its owner marks them at its next read.
+  if (!nothingToSend.isEmpty() && !m_attached) HL_RETURN_IF_ERROR(markPublished(nothingToSend));
   if (skipped) *skipped = int(nothingToSend.size());
   return out;
 }

@@ -61,7 +61,8 @@ class ChangeLog {
   Status install();
   // Reads the log's layout (key columns, table ids) without writing anything, to read the
   // pending changes of a log installed by another connection (a restore carries them over,
-  // docs/snapshots.md#restoring). NotFound when there is no log.
+  // docs/snapshots.md#restoring); readPending() then writes nothing. NotFound when there is no
+  // log.
   Status attach();
   // Removes every trigger (the log tables and pending changes stay): publish = false.
   Status removeTriggers();
@@ -113,6 +114,7 @@ class ChangeLog {
                              QByteArray* rowKey) const;
 
   SqliteDb& m_db;
+  bool m_attached = false;  // attach(): reads only, never marks
   SchemaCatalog& m_catalog;
   int m_keyColumns = 0;                  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name

@@ -131,10 +131,15 @@ Status Engine::openDatabase() {
 }
 
 Status Engine::setUpCapture() {
-  m_catalog = std::make_unique<SchemaCatalog>(m_db, m_config.ignoreTables);
-  HL_RETURN_IF_ERROR(m_catalog->reload().withContext("read schema"));
-  m_changeLog = std::make_unique<ChangeLog>(m_db, *m_catalog);
-  m_applier = std::make_unique<Applier>(m_db, *m_catalog, *m_changeLog);
+  // Made aside and swapped in whole: a failure leaves the previous set (after a restore) or
+  // none (at start), never a change log pointing at a destroyed catalog.
+  auto catalog = std::make_unique<SchemaCatalog>(m_db, m_config.ignoreTables);
+  HL_RETURN_IF_ERROR(catalog->reload().withContext("read schema"));
+  auto changeLog = std::make_unique<ChangeLog>(m_db, *catalog);
+  auto applier = std::make_unique<Applier>(m_db, *catalog, *changeLog);
+  m_applier = std::move(applier);
+  m_changeLog = std::move(changeLog);
+  m_catalog = std::move(catalog);
   // At start the application may be in the middle of a write transaction: wait for it longer
   // than the engine's usual short busy timeout.
   sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
@@ -739,6 +744,17 @@ void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 dead
     finishRestore(requestId, false, "the node stopped");
     return;
   }
+  // Failed changes (too large to publish) would be lost with the old database.
+  auto failedChanges = m_changeLog ? m_changeLog->failedCount() : Result<int64_t>(int64_t(0));
+  if (failedChanges && *failedChanges > 0 && !m_restoreForce) {
+    QFile::remove(file.path);
+    finishRestore(requestId, false,
+                  QStringLiteral("%1 local change(s) failed to publish (too large) and would be "
+                                 "lost: retry or discard them first, or force the restore; "
+                                 "nothing was changed")
+                      .arg(*failedChanges));
+    return;
+  }
   auto pending = m_changeLog ? m_changeLog->pendingCount() : Result<int64_t>(int64_t(0));
   const bool connected = m_nats && m_nats->isConnected();
   if (pending && *pending > 0 && m_config.publish && !m_restoreForce) {
@@ -784,6 +800,13 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
     quint64 first = 0, last = 0;
     HL_RETURN_IF_ERROR(m_nats->streamState(stream, &first, &last).withContext("restore"));
     const quint64 from = first > 0 ? first - 1 : 0;
+    if (!file.watermarkKnown && first > 1 && !m_restoreForce)
+      return Status::invalidArgument(
+          QStringLiteral("snapshot %1 has no watermark (made by another program) and stream %2 "
+                         "no longer starts at 1: messages between it and the stream's first "
+                         "may be missing; restore it with force to accept that; nothing was "
+                         "changed")
+              .arg(file.id, stream));
     const quint64 pos = file.watermarkKnown ? file.streams.value(stream, from) : from;
     if (pos + 1 < first)
       return Status::invalidArgument(
@@ -819,11 +842,23 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
   };
   Status copied = copyIntoLive(m_db, file.path, {}, carry);
   if (copied.isOk()) {
-    HL_RETURN_IF_ERROR(ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions));
-    copied = setUpCapture();
-    if (copied.isOk()) copied = loadPositions();
+    // The database is replaced: from here on the node runs on it whatever else fails. The
+    // positions are the ones just committed with it.
+    for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard)
+      m_positions.setApplied(shard, positions.value(m_config.streamName(shard), 0));
+    if (Status w = ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions);
+        !w.isOk())
+      qCWarning(lcEngine).noquote() << "restore: seq-map file not written (it only mirrors the "
+                                       "database):"
+                                    << w.message();
+    if (Status c = setUpCapture(); !c.isOk()) {
+      // The snapshot file carried our capture already; re-checked at the next wake-up.
+      qCWarning(lcEngine).noquote() << "restore: capture check deferred:" << c.message();
+      m_captureStale = true;
+    }
   }
   startReplication();  // on the restored database, or again on the old one after a failure
+  if (m_captureStale && m_watcher) m_watcher->wakeSoon(50);
   if (!copied.isOk()) return copied.withContext("restore");
   QStringList from;
   for (auto it = positions.begin(); it != positions.end(); ++it)
@@ -842,14 +877,16 @@ void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
     ++m_restores;
     m_autoRestoreFailures = 0;
     qCInfo(lcEngine).noquote() << message;
+    // A shard whose stream moved past the watermark meanwhile says so again.
+    m_autoRestoreTimer.start(1000);
   } else {
     qCWarning(lcEngine).noquote() << "restore failed:" << message;
     if (m_consumer) m_consumer->resubscribeAll();  // shards that still need one say so again
-    // Automatic restores try again: 30 s, 60 s, ... up to 10 minutes.
+    // Automatic restores try again while a shard needs one: 30 s, 60 s, ... up to 10 minutes.
     ++m_autoRestoreFailures;
     if (m_config.snapshot.autoRestore)
       m_autoRestoreTimer.start(
-          int(std::min<qint64>(600000, 15000LL << std::min(5, m_autoRestoreFailures))));
+          int(std::min<qint64>(600000, 30000LL << std::min(5, m_autoRestoreFailures - 1))));
   }
   emit event(EngineEvent::snapshotFinished(SnapshotActivity::Restoring, ok, message));
   emit statusChanged(currentStatus());

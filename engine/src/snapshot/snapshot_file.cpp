@@ -19,7 +19,7 @@ namespace {
 
 constexpr qint64 kHashChunk = 1 << 20;
 constexpr int kBackupPagesPerStep = 1024;
-constexpr int kBackupBusyDeadlineMs = 30000;
+constexpr int kBackupBusyDeadlineMs = 5000;  // on the engine thread: kept short
 
 Result<SqliteDb> openFile(const QString& path, bool readOnly) {
   SqliteDb::Options o;
@@ -302,7 +302,7 @@ Status copyIntoLive(SqliteDb& live, const QString& path, const FileProgress& pro
   if (rc == SQLITE_DONE && finish == SQLITE_OK) return Status::ok();
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
     return Status::busy(QStringLiteral(
-        "restore: the database stayed locked by another connection for 30 s; nothing changed"));
+        "restore: the database stayed locked by another connection for 5 s; nothing changed"));
   return fromSqlite(rc == SQLITE_DONE ? finish : rc, live.handle(), "restore (backup step)");
 }
 

@@ -8,6 +8,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
+#include <QSet>
 
 #include <algorithm>
 
@@ -57,8 +58,10 @@ QString SnapshotService::tempPath(const QString& what) const {
 
 void SnapshotService::start() {
   // Leftovers of a killed process (temp snapshot files) go first.
+  // (with their -journal, -wal and -shm siblings: a hot journal would make every later restore
+  // into the same name fail).
   for (const QString& f :
-       QDir(m_config.stateDir()).entryList({QStringLiteral(".harmonylite-*.tmp")}, QDir::Files))
+       QDir(m_config.stateDir()).entryList({QStringLiteral(".harmonylite-*.tmp*")}, QDir::Files))
     QFile::remove(QDir(m_config.stateDir()).filePath(f));
   m_startedMs = nowMs();
   m_scheduleTimer = new QTimer(this);
@@ -85,7 +88,6 @@ void SnapshotService::stop() {
   if (m_scheduleTimer) m_scheduleTimer->stop();
   m_lease.reset();
   m_store.reset();
-  m_js.reset();
   if (m_nc) natsConnection_Close(m_nc.get());
   m_nc.reset();
 }
@@ -164,9 +166,18 @@ void SnapshotService::checkSchedule() {
     return;
   }
   if (!m_store && !ensureStore().isOk()) return;
+  // The newest by time for the interval; for the growth rule, what the catalogue covers at
+  // most per stream (a node's clock can be wrong; watermarks cannot).
   const SnapshotInfo* newest = nullptr;
-  for (const SnapshotInfo& i : m_status.catalog)
-    if (!i.foreign && (!newest || i.takenAtMs > newest->takenAtMs)) newest = &i;
+  QHash<QString, quint64> covered;
+  for (const SnapshotInfo& i : m_status.catalog) {
+    if (i.foreign) continue;
+    if (!newest || i.takenAtMs > newest->takenAtMs) newest = &i;
+    const auto meta = m_metas.constFind(i.id);
+    if (meta == m_metas.cend()) continue;
+    for (auto it = meta->streams.begin(); it != meta->streams.end(); ++it)
+      covered[it.key()] = std::max(covered.value(it.key()), it.value());
+  }
   QString reason;
   if (sc.intervalMs > 0) {
     const qint64 base = newest ? newest->takenAtMs : m_startedMs;
@@ -174,28 +185,21 @@ void SnapshotService::checkSchedule() {
     if (!newest || nowMs() >= newest->takenAtMs + sc.intervalMs)
       reason = QStringLiteral("snapshot.interval");
   }
-  if (reason.isEmpty() && m_nc) {
-    if (!m_js) {
-      jsCtx* js = nullptr;
-      if (natsConnection_JetStream(&js, m_nc.get(), nullptr) == NATS_OK) m_js.reset(js);
-    }
-    const QHash<QString, quint64> covered = newest && m_metas.contains(newest->id)
-                                                ? m_metas[newest->id].streams
-                                                : QHash<QString, quint64>();
+  // Growth: a snapshot of this node would cover more than half of max_entries past what the
+  // store covers. Judged on this node's applied positions (what its snapshot would cover), not
+  // on the streams' heads: a leader that lags (paused, needing a restore, replicate = false)
+  // would otherwise save the same old watermark again and again, and push the useful
+  // snapshots out of the history.
+  if (reason.isEmpty()) {
+    auto own = ownPositions();
     const int64_t half = std::max<int64_t>(1, m_config.replicationLog.maxEntries / 2);
-    for (int shard = 1; m_js && shard <= m_config.replicationLog.shards; ++shard) {
-      const QByteArray stream = m_config.streamName(shard).toUtf8();
-      jsStreamInfo* si = nullptr;
-      if (js_GetStreamInfo(&si, m_js.get(), stream.constData(), nullptr, nullptr) != NATS_OK) {
-        continue;
-      }
-      const quint64 last = si->State.LastSeq;
-      jsStreamInfo_Destroy(si);
-      const quint64 base = covered.value(QString::fromUtf8(stream), 0);
-      if (last > base && int64_t(last - base) > half) {
-        reason = QStringLiteral("stream %1 grew by %2 messages past the newest snapshot")
-                     .arg(QString::fromUtf8(stream))
-                     .arg(last - base);
+    for (int shard = 1; own && shard <= m_config.replicationLog.shards; ++shard) {
+      const QString stream = m_config.streamName(shard);
+      const quint64 mine = own->value(stream, 0), base = covered.value(stream, 0);
+      if (mine > base && int64_t(mine - base) > half) {
+        reason = QStringLiteral("this node applied %1 messages of %2 past the newest snapshot")
+                     .arg(mine - base)
+                     .arg(stream);
         break;
       }
     }
@@ -206,6 +210,7 @@ void SnapshotService::checkSchedule() {
 // ---- jobs -----------------------------------------------------------------------------------
 
 void SnapshotService::save(const QString& reason, qint64 requestId) {
+  if (stopping(requestId, SnapshotActivity::Saving)) return;
   m_cancel = false;
   QString message;
   const Status s = runSave(reason, &message);
@@ -217,12 +222,29 @@ void SnapshotService::save(const QString& reason, qint64 requestId) {
     // Scheduled saves back off: 5 s, 10 s, ... up to 5 minutes.
     ++m_failureStreak;
     m_retryAfterMs =
-        nowMs() + std::min<qint64>(kMaxBackoffMs, 5000LL << std::min(6, m_failureStreak));
+        nowMs() + std::min<qint64>(kMaxBackoffMs, 5000LL << std::min(6, m_failureStreak - 1));
     m_status.lastError = s.message();
     qCWarning(lcSnapshot).noquote() << "snapshot failed:" << s.message();
   }
   publish();
   emit finished(requestId, SnapshotActivity::Saving, s.isOk(), s.isOk() ? message : s.message());
+}
+
+// This node's applied positions, read on a connection of the worker's own (the engine commits
+// them with the rows, docs/replication.md#crash-safety).
+Result<QHash<QString, quint64>> SnapshotService::ownPositions() {
+  SqliteDb::Options o;
+  o.readOnly = true;
+  o.create = false;
+  auto db = SqliteDb::open(m_config.dbPath, o);
+  if (!db) return db.status();
+  QHash<QString, quint64> out;
+  auto stmt = db->prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
+  if (!stmt) return stmt.status();
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
+  HL_RETURN_IF_ERROR(rows.status());
+  return out;
 }
 
 void SnapshotService::saveIfLeader(const QString& reason, qint64 requestId) {
@@ -267,6 +289,12 @@ Status SnapshotService::runSave(const QString& reason, QString* message) {
     failure("busy");
     return s;
   }
+  struct UploadLock {  // released however the upload ends
+    LeaderLease* lease;
+    ~UploadLock() {
+      if (lease) lease->release(kUploadKey);
+    }
+  } uploadLock{m_lease.get()};
   setActivity(SnapshotActivity::Uploading, meta.id);
   QFile in(file);
   if (!in.open(QIODevice::ReadOnly)) {
@@ -288,7 +316,6 @@ Status SnapshotService::runSave(const QString& reason, QString* message) {
   if (s.isOk())
     s = putSmall(kLatestPointer,
                  QJsonDocument(QJsonObject{{"id", meta.id}}).toJson(QJsonDocument::Compact));
-  if (m_lease) m_lease->release(kUploadKey);
   if (!s.isOk()) {
     failure("upload");
     return s.withContext("upload snapshot " + meta.id);
@@ -309,6 +336,7 @@ Status SnapshotService::runSave(const QString& reason, QString* message) {
 }
 
 void SnapshotService::verify(const QString& id, qint64 requestId) {
+  if (stopping(requestId, SnapshotActivity::Verifying)) return;
   m_cancel = false;
   QString message;
   const Status s = runVerify(id, &message);
@@ -371,6 +399,7 @@ Status SnapshotService::runVerify(const QString& id, QString* message) {
 
 void SnapshotService::fetchForRestore(const QString& id, const QString& ourSchemaHash,
                                       bool haveTables, bool force, qint64 requestId) {
+  if (stopping(requestId, SnapshotActivity::Restoring)) return;
   m_cancel = false;
   auto file = runFetch(id, ourSchemaHash, haveTables, force);
   setActivity(SnapshotActivity::Idle, QString());
@@ -447,7 +476,23 @@ Status SnapshotService::readCatalog() {
 Result<SnapshotInfo> SnapshotService::findEntry(const QString& id) {
   HL_RETURN_IF_ERROR(readCatalog());
   if (m_status.catalog.isEmpty()) return Status::notFound("no snapshot in " + m_store->describe());
-  if (id.isEmpty()) return m_status.catalog.first();  // newest
+  if (id.isEmpty()) {
+    // The one that covers most (by watermark; a node's clock can be wrong), then the newest;
+    // a snapshot without our metadata (Go's) only when there is none of ours.
+    const SnapshotInfo* best = nullptr;
+    auto covers = [](const SnapshotInfo& i) {
+      quint64 sum = 0;
+      for (quint64 w : i.watermark) sum += w;
+      return sum;
+    };
+    for (const SnapshotInfo& i : m_status.catalog) {
+      if (i.foreign) continue;
+      if (!best || covers(i) > covers(*best) ||
+          (covers(i) == covers(*best) && i.takenAtMs > best->takenAtMs))
+        best = &i;
+    }
+    return best ? *best : m_status.catalog.first();
+  }
   for (const SnapshotInfo& i : m_status.catalog)
     if (i.id == id) return i;
   return Status::notFound(QStringLiteral("no snapshot \"%1\" in %2").arg(id, m_store->describe()));
@@ -528,6 +573,25 @@ void SnapshotService::applyRetention() {
     else
       qCInfo(lcSnapshot).noquote() << "retention: removed snapshot" << i.id;
   }
+  // Halves left by interrupted saves or removals (a .db without its .json or the reverse),
+  // once they are an hour old (a save under way writes the .db, then the .json).
+  auto objects = m_store->list();
+  if (objects) {
+    QSet<QString> names;
+    for (const StoreObject& o : *objects) names.insert(o.name);
+    const QDateTime hourAgo = QDateTime::currentDateTimeUtc().addSecs(-3600);
+    for (const StoreObject& o : *objects) {
+      if (!o.name.startsWith(kSnapshotDir) || !o.modified.isValid() || o.modified > hourAgo)
+        continue;
+      const bool isDb = o.name.endsWith(QLatin1String(".db"));
+      const bool isJson = o.name.endsWith(QLatin1String(".json"));
+      const QString stem = o.name.left(o.name.lastIndexOf('.'));
+      if ((isDb && !names.contains(stem + ".json")) || (isJson && !names.contains(stem + ".db"))) {
+        if (m_store->remove(o.name).isOk())
+          qCInfo(lcSnapshot).noquote() << "retention: removed the orphan" << o.name;
+      }
+    }
+  }
   if (!old.isEmpty()) (void)readCatalog();
 }
 
@@ -548,6 +612,12 @@ Status SnapshotService::takeUploadLock() {
       (st.error.isEmpty() ? QStringLiteral("another node took it") : st.error));
 }
 
+bool SnapshotService::stopping(qint64 requestId, SnapshotActivity operation) {
+  if (!m_stopping) return false;
+  emit finished(requestId, operation, false, QStringLiteral("the node is stopping"));
+  return true;
+}
+
 bool SnapshotService::progress(SnapshotActivity activity, qint64 done, qint64 total) {
   if (m_status.activity != activity) setActivity(activity, m_status.activityTarget);
   m_status.doneBytes = done;
@@ -561,7 +631,7 @@ bool SnapshotService::progress(SnapshotActivity activity, qint64 done, qint64 to
     m_lastUploadLockMs = nowMs();
   }
   publish(false);
-  return !m_cancel;
+  return !m_cancel && !m_stopping;
 }
 
 void SnapshotService::setActivity(SnapshotActivity activity, const QString& target) {

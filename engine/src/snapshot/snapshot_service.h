@@ -50,8 +50,12 @@ class SnapshotService final : public QObject {
   SnapshotService(Config config, QStringList natsUrls);
   ~SnapshotService() override;
 
-  // Thread-safe: the transfer under way stops at its next chunk (used before stopping).
-  void cancel() { m_cancel = true; }
+  // Thread-safe: the transfer under way stops at its next chunk, and jobs queued behind it end
+  // at once (used before stopping).
+  void cancel() {
+    m_stopping = true;
+    m_cancel = true;
+  }
 
  public slots:
   void start();
@@ -99,8 +103,10 @@ class SnapshotService final : public QObject {
   Config m_config;
   QStringList m_urls;
   std::atomic<bool> m_cancel{false};
+  std::atomic<bool> m_stopping{false};  // sticky: no job starts any more
+  Result<QHash<QString, quint64>> ownPositions();
+  bool stopping(qint64 requestId, SnapshotActivity operation);
   NatsConnectionPtr m_nc;
-  JsCtxPtr m_js;
   std::unique_ptr<SnapshotStore> m_store;
   std::unique_ptr<LeaderLease> m_lease;  // the upload key, on this thread
   QThread* m_leaseThread = nullptr;      // the leader lease, kept on a thread of its own
