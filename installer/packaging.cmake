@@ -56,6 +56,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${HL_PKG_DIR}/copyright
               ${CMAKE_BINARY_DIR}/installer/changelog.Debian.gz
               ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/docs/configuration.md
               ${PROJECT_SOURCE_DIR}/docs/replication.md ${PROJECT_SOURCE_DIR}/docs/dashboard.md
+              ${PROJECT_SOURCE_DIR}/docs/snapshots.md
         DESTINATION share/doc/harmonylite)
 install(FILES ${CMAKE_BINARY_DIR}/installer/harmonylite.1.gz DESTINATION share/man/man1)
 install(FILES ${HL_PKG_DIR}/lintian-overrides DESTINATION share/lintian/overrides RENAME harmonylite)
