@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the official NATS JavaScript clients pinned by package-lock.json into <dir> (npm ci)
+# Installs the official NATS JavaScript clients and the S3 test server (s3rver) pinned by package-lock.json into <dir> (npm ci)
 # for the interoperability tests, and copies the test scripts beside them: an ES module
 # resolves its imports from its own folder, not from NODE_PATH.
 # Idempotent: npm runs only when <dir> has no install of this exact lock file, so once
@@ -23,7 +23,7 @@ mkdir -p "$dest"
 exec 9>"$dest/.setup.lock"
 flock 9
 
-cp "$here/obj_interop.mjs" "$dest/"
+cp "$here/obj_interop.mjs" "$here/s3rver.cjs" "$dest/"
 stamp="$dest/node_modules/.harmonylite-package-lock.json"
 if [ -f "$stamp" ] && cmp -s "$here/package-lock.json" "$stamp"; then
   exit 0

@@ -53,6 +53,7 @@ class TestConfig : public QObject {
     QCOMPARE(c.snapshot.nats.replicas, 1);
     QCOMPARE(c.effectiveSnapshotBucket(), QString("harmonylite-changes-snapshot-store"));
     QCOMPARE(c.snapshot.s3.useSsl, false);
+    QCOMPARE(c.snapshot.s3.region, QString("us-east-1"));
     QVERIFY(c.snapshot.s3.endpoint.isEmpty());
     QVERIFY(c.snapshot.webdavUrl.isEmpty());
     QVERIFY(c.snapshot.sftpUrl.isEmpty());
@@ -183,14 +184,14 @@ class TestConfig : public QObject {
 
   void unknownKeysAreWarnedByName() {
     auto r = load(
-        "db_path = \"/d/a.db\"\nfoo = 1\n[nats]\nurlz = []\n[snapshot.s3]\nregion = "
+        "db_path = \"/d/a.db\"\nfoo = 1\n[nats]\nurlz = []\n[snapshot.s3]\nregionz = "
         "\"x\"\n[extra]\nk = 1\n");
     QVERIFY2(r.ok(), qPrintable(r.status().message()));
     QCOMPARE(r->warnings.size(), 4);
     QStringList keys;
     for (const auto& w : r->warnings) keys << w.key;
     keys.sort();
-    QCOMPARE(keys, QStringList({"extra", "foo", "nats.urlz", "snapshot.s3.region"}));
+    QCOMPARE(keys, QStringList({"extra", "foo", "nats.urlz", "snapshot.s3.regionz"}));
     for (const auto& w : r->warnings) {
       QVERIFY2(w.message.startsWith("/etc/hl/test.toml:"), qPrintable(w.message));
       QVERIFY(w.message.contains(w.key));
@@ -236,6 +237,7 @@ replicas = 3
 bucket = "b"
 [snapshot.s3]
 session_token = "tok"
+region = "eu-west-3"
 [snapshot.webdav]
 url = "https://h/dav?dir=/x&login=u&secret=p"
 [snapshot.sftp]
@@ -292,6 +294,7 @@ detailed = false
     QCOMPARE(c.snapshot.nats.replicas, 3);
     QCOMPARE(c.effectiveSnapshotBucket(), QString("b"));
     QCOMPARE(c.snapshot.s3.sessionToken, QString("tok"));
+    QCOMPARE(c.snapshot.s3.region, QString("eu-west-3"));
     QCOMPARE(c.snapshot.webdavUrl, QString("https://h/dav?dir=/x&login=u&secret=p"));
     QCOMPARE(c.snapshot.sftpUrl, QString("sftp://u:p@h:22/p"));
     QCOMPARE(c.nats.urls, QStringList({"nats://a:1"}));
@@ -423,6 +426,8 @@ detailed = false
     QVERIFY(byKey.value("snapshot.sftp.url").value.contains("alice:********@host"));
     QVERIFY(byKey.value("snapshot.webdav.url").value.contains("login=bob"));
     QCOMPARE(byKey.value("snapshot.s3.session_token").value, QStringLiteral("\"\""));  // unset
+    QCOMPARE(byKey.value("snapshot.s3.region").value, QStringLiteral("\"us-east-1\""));
+    QVERIFY(!byKey.value("snapshot.s3.region").secret);
     QCOMPARE(entries.first().key, QStringLiteral("db_path"));
     QVERIFY(byKey.contains("health_check.detailed"));
   }

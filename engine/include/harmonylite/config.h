@@ -33,13 +33,14 @@ struct SnapshotNatsConfig {
 };
 
 struct SnapshotS3Config {
-  QString endpoint;      // [snapshot.s3] endpoint, host[:port]
-  QString path;          // path: key prefix inside the bucket
-  QString bucket;        // bucket
-  QString accessKey;     // access_key (secret: never logged)
-  QString secret;        // secret (secret: never logged)
-  QString sessionToken;  // session_token (secret: never logged)
-  bool useSsl = false;   // use_ssl: https when true
+  QString endpoint;              // [snapshot.s3] endpoint, host[:port]
+  QString path;                  // path: key prefix inside the bucket
+  QString bucket;                // bucket
+  QString accessKey;             // access_key (secret: never logged)
+  QString secret;                // secret (secret: never logged)
+  QString sessionToken;          // session_token (secret: never logged)
+  bool useSsl = false;           // use_ssl: https when true
+  QString region = "us-east-1";  // region: the signature v4 region
 };
 
 struct SnapshotConfig {

@@ -276,6 +276,7 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readString("snapshot.s3.secret", s.s3.secret);
   r.readString("snapshot.s3.session_token", s.s3.sessionToken);
   r.readBool("snapshot.s3.use_ssl", s.s3.useSsl);
+  r.readString("snapshot.s3.region", s.s3.region);
   r.readString("snapshot.webdav.url", s.webdavUrl);
   r.readString("snapshot.sftp.url", s.sftpUrl);
   r.readString("snapshot.local.path", s.localPath);
@@ -523,6 +524,7 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   secret("snapshot.s3.secret", c.snapshot.s3.secret);
   secret("snapshot.s3.session_token", c.snapshot.s3.sessionToken);
   add("snapshot.s3.use_ssl", tomlBool(c.snapshot.s3.useSsl));
+  add("snapshot.s3.region", tomlString(c.snapshot.s3.region));
   add("snapshot.webdav.url", tomlString(maskUrl(c.snapshot.webdavUrl)));
   add("snapshot.sftp.url", tomlString(maskUrl(c.snapshot.sftpUrl)));
   add("snapshot.local.path", tomlString(c.snapshot.localPath));

@@ -17,6 +17,7 @@
 #include "snapshot/leader_lease.h"
 #include "snapshot/local_store.h"
 #include "snapshot/nats_object_store.h"
+#include "snapshot/s3_store.h"
 #include "snapshot/sha256.h"
 #include "snapshot/snapshot_file.h"
 
@@ -125,10 +126,12 @@ Status SnapshotService::ensureStore() {
                              ? QDir(m_config.stateDir()).filePath(QStringLiteral("snapshots"))
                              : sc.localPath;
     m_store = std::make_unique<LocalStore>(root);
+  } else if (sc.store == QLatin1String("s3")) {
+    m_store = std::make_unique<S3Store>(sc.s3);
   } else {
     return Status::invalidArgument(
-        QStringLiteral("snapshot.store = \"%1\" is not available in this version (nats and "
-                       "local are)")
+        QStringLiteral("snapshot.store = \"%1\" is not available in this version (nats, "
+                       "local and s3 are)")
             .arg(sc.store));
   }
   m_status.store = m_store->describe();
