@@ -67,15 +67,25 @@ Status ReplicationState::setReplayOwnUpTo(const QString& stream, quint64 seq) {
   return stmt->run();
 }
 
-Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {
+Result<QHash<QString, quint64>> ReplicationState::readPositions(SqliteDb& db) {
   QHash<QString, quint64> out;
-  auto stmt = m_db.cached(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
+  auto exists = db.queryInt(
+      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
+                     "'__harmonylite__positions'"));
+  if (!exists) return exists.status();
+  if (*exists == 0) return out;
+  auto stmt = db.prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
   if (!stmt) return stmt.status();
-  {
-    SqliteRows rows(**stmt);
-    for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
-    HL_RETURN_IF_ERROR(rows.status());
-  }
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
+  HL_RETURN_IF_ERROR(rows.status());
+  return out;
+}
+
+Result<QHash<QString, quint64>> ReplicationState::loadPositions(const QString& seqMapPath) {
+  auto stored = readPositions(m_db);
+  if (!stored) return stored.status();
+  const QHash<QString, quint64>& out = *stored;
   if (!out.isEmpty() || !QFileInfo::exists(seqMapPath)) return out;
   auto fromFile = readSeqMap(seqMapPath);
   if (!fromFile) return fromFile.status();

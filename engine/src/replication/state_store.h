@@ -48,6 +48,10 @@ class ReplicationState {
   // Applied positions by stream name. When the table is empty and `seqMapPath` exists (for
   // example written by Go), its positions are taken over.
   Result<QHash<QString, quint64>> loadPositions(const QString& seqMapPath);
+  // The applied positions stored in `db`, by stream; empty when it has no positions table (a
+  // database the node never ran on). For other connections than the engine's: the snapshot
+  // worker and the snapshot file (docs/snapshots.md#saving).
+  static Result<QHash<QString, quint64>> readPositions(SqliteDb& db);
   // Inside the caller's transaction.
   Status setPosition(const QString& stream, quint64 seq);
 

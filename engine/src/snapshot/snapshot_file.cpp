@@ -43,21 +43,6 @@ Status describeTables(SqliteDb& db, const QStringList& ignoreTables, SnapshotCon
   return Status::ok();
 }
 
-Result<QHash<QString, quint64>> readWatermark(SqliteDb& db) {
-  QHash<QString, quint64> out;
-  auto exists = db.queryInt(
-      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
-                     "'__harmonylite__positions'"));
-  if (!exists) return exists.status();
-  if (*exists == 0) return out;
-  auto stmt = db.prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
-  if (!stmt) return stmt.status();
-  SqliteRows rows(*stmt);
-  for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
-  HL_RETURN_IF_ERROR(rows.status());
-  return out;
-}
-
 }  // namespace
 
 Result<QPair<qint64, QString>> fileSha256(const QString& path, const FileProgress& progress) {
@@ -105,7 +90,7 @@ Result<SnapshotContent> makeSnapshotFile(const QString& dbPath, const QString& o
   {
     auto db = openFile(outPath, false);
     if (!db) return fail(db.status());
-    auto watermark = readWatermark(*db);
+    auto watermark = ReplicationState::readPositions(*db);
     if (!watermark) return fail(watermark.status().withContext("read applied positions"));
     content.streams = *watermark;
     // A scratch copy until it is hashed: no journal, no fsync (a crash only loses the copy).

@@ -14,6 +14,7 @@
 
 #include "harmonylite/version.h"
 #include "nats/nats_client.h"
+#include "replication/state_store.h"
 #include "snapshot/leader_lease.h"
 #include "snapshot/local_store.h"
 #include "snapshot/nats_object_store.h"
@@ -241,13 +242,7 @@ Result<QHash<QString, quint64>> SnapshotService::ownPositions() {
   o.create = false;
   auto db = SqliteDb::open(m_config.dbPath, o);
   if (!db) return db.status();
-  QHash<QString, quint64> out;
-  auto stmt = db->prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
-  if (!stmt) return stmt.status();
-  SqliteRows rows(*stmt);
-  for (const SqliteStmt& row : rows) out.insert(row.columnText(0), quint64(row.columnInt(1)));
-  HL_RETURN_IF_ERROR(rows.status());
-  return out;
+  return ReplicationState::readPositions(*db);
 }
 
 void SnapshotService::saveIfLeader(const QString& reason, qint64 requestId) {
