@@ -8,6 +8,7 @@
 #include <QSet>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QThread>
 
 namespace hl::test {
@@ -65,6 +66,38 @@ int freePort() {
   QTcpServer server;  // nothing free below the range: let the kernel choose
   if (!server.listen(QHostAddress::LocalHost, 0)) return 0;
   return server.serverPort();
+}
+
+TmpfsRun runOnTmpfs(const QString& testFunction, int sizeMb) {
+  TmpfsRun run;
+  QTemporaryDir mountPoint;
+  if (!mountPoint.isValid()) {
+    run.whyNot = "cannot make a temp directory";
+    return run;
+  }
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("HL_TEST_TMPFS_DIR", mountPoint.path());
+  const QString script = QStringLiteral(
+                             "mount -t tmpfs -o size=%1m hl-test-tmpfs \"$1\" || exit 77\n"
+                             "echo HL-TMPFS-MOUNTED\n"
+                             "exec \"$2\" \"$3\"\n")
+                             .arg(sizeMb);
+  run.result =
+      runProcess("unshare",
+                 {"--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                  mountPoint.path(), QCoreApplication::applicationFilePath(), testFunction},
+                 120000, env);
+  run.mounted = run.result.out.contains("HL-TMPFS-MOUNTED");
+  if (!run.mounted)
+    run.whyNot =
+        "cannot mount a tmpfs in a private mount namespace (unshare + mount need "
+        "CAP_SYS_ADMIN): " +
+        QString::fromLocal8Bit(run.result.err.trimmed());
+  return run;
+}
+
+QString tmpfsDir() {
+  return qEnvironmentVariable("HL_TEST_TMPFS_DIR");
 }
 
 ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs,

@@ -47,6 +47,19 @@ struct ProcessResult {
 ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs = 30000,
                          const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment());
 
+// A REAL full disk for a test function: runs this test program again, for `testFunction` only,
+// in a private mount namespace with a tmpfs of `sizeMb` MiB mounted on a temp directory, which
+// the child finds in HL_TEST_TMPFS_DIR (tmpfsDir()). `mounted` is false, with the reason in
+// `whyNot`, where mounting is not permitted (unshare + mount need CAP_SYS_ADMIN).
+struct TmpfsRun {
+  bool mounted = false;
+  QString whyNot;
+  ProcessResult result;
+};
+TmpfsRun runOnTmpfs(const QString& testFunction, int sizeMb);
+// In the child of runOnTmpfs(): the tmpfs directory; "" in the parent.
+QString tmpfsDir();
+
 // One real nats-server process with JetStream, in its own temporary directory.
 class NatsServer {
  public:

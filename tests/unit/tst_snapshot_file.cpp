@@ -144,7 +144,7 @@ class TestSnapshotFile : public QObject {
   // where the snapshot goes to a 4 MiB tmpfs (unshare + mount need CAP_SYS_ADMIN; skipped with
   // the reason when not permitted). The save fails naming the cause and leaves no file behind.
   void saveOnFullDisk() {
-    const QString tmpfs = qEnvironmentVariable("HL_TEST_TMPFS_DIR");
+    const QString tmpfs = test::tmpfsDir();
     if (!tmpfs.isEmpty()) {
       QTemporaryDir dir;
       const QString src = dir.filePath("app.db");
@@ -158,22 +158,9 @@ class TestSnapshotFile : public QObject {
                qPrintable(QDir(tmpfs).entryList(QDir::Files | QDir::Hidden).join(", ")));
       return;
     }
-    QTemporaryDir mountPoint;
-    QVERIFY(mountPoint.isValid());
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("HL_TEST_TMPFS_DIR", mountPoint.path());
-    const QString script = QStringLiteral(
-        "mount -t tmpfs -o size=4m hl-test-tmpfs \"$1\" || exit 77\n"
-        "echo HL-TMPFS-MOUNTED\n"
-        "exec \"$2\" saveOnFullDisk\n");
-    const test::ProcessResult r =
-        test::runProcess("unshare",
-                         {"--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                          mountPoint.path(), QCoreApplication::applicationFilePath()},
-                         120000, env);
-    if (!r.out.contains("HL-TMPFS-MOUNTED"))
-      QSKIP(qPrintable("cannot mount a tmpfs in a private mount namespace: " +
-                       QString::fromLocal8Bit(r.err.trimmed())));
+    const test::TmpfsRun run = test::runOnTmpfs("saveOnFullDisk", 4);
+    if (!run.mounted) QSKIP(qPrintable(run.whyNot));
+    const test::ProcessResult& r = run.result;
     qInfo().noquote() << "child on the tmpfs:\n" + QString::fromLocal8Bit(r.out + r.err);
     QVERIFY(!r.timedOut);
     QCOMPARE(r.exitCode, 0);
