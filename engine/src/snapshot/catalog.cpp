@@ -45,22 +45,22 @@ Result<SnapshotMeta> SnapshotMeta::fromJson(const QByteArray& json) {
   static const QRegularExpression kId(QStringLiteral("^[0-9]{8}T[0-9]{9}Z-n[0-9]{1,20}$"));
   if (!kId.match(m.id).hasMatch())
     return Status::corruption(QStringLiteral("snapshot metadata: bad id \"%1\"").arg(m.id));
-  m.takenAtMs = qint64(o["taken_at_ms"].toDouble());
+  m.takenAtMs = o["taken_at_ms"].toInteger();
   bool ok = false;
   m.nodeId = o["node_id"].toString().toULongLong(&ok);
   if (!ok) m.nodeId = 0;
   m.version = o["version"].toString();
-  m.size = qint64(o["size"].toDouble(-1));
+  m.size = o["size"].toInteger(-1);
   m.sha256 = o["sha256"].toString();
   m.schemaHash = o["schema_hash"].toString();
   const QJsonObject s = o["streams"].toObject();
   for (auto it = s.begin(); it != s.end(); ++it)
-    m.streams.insert(it.key(), quint64(std::max(0.0, it.value().toDouble())));
+    m.streams.insert(it.key(), quint64(std::max<qint64>(0, it.value().toInteger())));
   for (const QJsonValue& v : o["row_counts"].toArray()) {
     const QJsonArray pair = v.toArray();
-    if (pair.size() == 2) m.rowCounts.append({pair[0].toString(), qint64(pair[1].toDouble())});
+    if (pair.size() == 2) m.rowCounts.append({pair[0].toString(), pair[1].toInteger()});
   }
-  m.verifiedAtMs = qint64(o["verified_at_ms"].toDouble());
+  m.verifiedAtMs = o["verified_at_ms"].toInteger();
   m.verifiedOk = o["verified_ok"].toBool();
   m.verifyMessage = o["verify_message"].toString();
   return m;
