@@ -53,10 +53,10 @@ class TestConfig : public QObject {
     QCOMPARE(c.snapshot.nats.replicas, 1);
     QCOMPARE(c.effectiveSnapshotBucket(), QString("harmonylite-changes-snapshot-store"));
     QCOMPARE(c.snapshot.s3.useSsl, false);
-    QCOMPARE(c.snapshot.s3.region, QString("us-east-1"));
+    QVERIFY(c.snapshot.s3.region.isEmpty());  // from the endpoint, else us-east-1
     QVERIFY(c.snapshot.s3.endpoint.isEmpty());
-    QVERIFY(c.snapshot.webdavUrl.isEmpty());
-    QVERIFY(c.snapshot.sftpUrl.isEmpty());
+    QVERIFY(c.snapshot.webdav.url.isEmpty());
+    QVERIFY(c.snapshot.sftp.url.isEmpty());
     QVERIFY(c.nats.urls.isEmpty());
     QCOMPARE(c.nats.subjectPrefix, QString("harmonylite-change-log"));
     QCOMPARE(c.nats.streamPrefix, QString("harmonylite-changes"));
@@ -295,8 +295,8 @@ detailed = false
     QCOMPARE(c.effectiveSnapshotBucket(), QString("b"));
     QCOMPARE(c.snapshot.s3.sessionToken, QString("tok"));
     QCOMPARE(c.snapshot.s3.region, QString("eu-west-3"));
-    QCOMPARE(c.snapshot.webdavUrl, QString("https://h/dav?dir=/x&login=u&secret=p"));
-    QCOMPARE(c.snapshot.sftpUrl, QString("sftp://u:p@h:22/p"));
+    QCOMPARE(c.snapshot.webdav.url, QString("https://h/dav?dir=/x&login=u&secret=p"));
+    QCOMPARE(c.snapshot.sftp.url, QString("sftp://u:p@h:22/p"));
     QCOMPARE(c.nats.urls, QStringList({"nats://a:1"}));
     QCOMPARE(c.nats.bindAddress, QString("127.0.0.1:4333"));
     QCOMPARE(c.nats.serverConfig, QString("/etc/n.conf"));
@@ -426,7 +426,7 @@ detailed = false
     QVERIFY(byKey.value("snapshot.sftp.url").value.contains("alice:********@host"));
     QVERIFY(byKey.value("snapshot.webdav.url").value.contains("login=bob"));
     QCOMPARE(byKey.value("snapshot.s3.session_token").value, QStringLiteral("\"\""));  // unset
-    QCOMPARE(byKey.value("snapshot.s3.region").value, QStringLiteral("\"us-east-1\""));
+    QCOMPARE(byKey.value("snapshot.s3.region").value, QStringLiteral("\"\""));
     QVERIFY(!byKey.value("snapshot.s3.region").secret);
     QCOMPARE(entries.first().key, QStringLiteral("db_path"));
     QVERIFY(byKey.contains("health_check.detailed"));

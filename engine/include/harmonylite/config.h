@@ -33,14 +33,29 @@ struct SnapshotNatsConfig {
 };
 
 struct SnapshotS3Config {
-  QString endpoint;              // [snapshot.s3] endpoint, host[:port]
-  QString path;                  // path: key prefix inside the bucket
-  QString bucket;                // bucket
-  QString accessKey;             // access_key (secret: never logged)
-  QString secret;                // secret (secret: never logged)
-  QString sessionToken;          // session_token (secret: never logged)
-  bool useSsl = false;           // use_ssl: https when true
-  QString region = "us-east-1";  // region: the signature v4 region
+  QString endpoint;                 // [snapshot.s3] endpoint, host[:port]
+  QString path;                     // path: key prefix inside the bucket
+  QString bucket;                   // bucket
+  QString accessKey;                // access_key (secret: never logged)
+  QString secret;                   // secret (secret: never logged)
+  QString sessionToken;             // session_token (secret: never logged)
+  bool useSsl = false;              // use_ssl: https when true
+  QString region;                   // region: signature v4 region; "" = from the endpoint
+                                    // (s3.<region>.amazonaws.com), else us-east-1
+  QString addressing = "auto";      // addressing: auto | path | virtual (bucket.endpoint)
+  bool insecureSkipVerify = false;  // insecure_skip_verify: accept any TLS certificate
+};
+
+struct SnapshotWebDavConfig {
+  QString url;                      // [snapshot.webdav] url (?dir=&login=&secret=; secret masked)
+  bool insecureSkipVerify = false;  // insecure_skip_verify: accept any TLS certificate
+};
+
+struct SnapshotSftpConfig {
+  QString url;            // [snapshot.sftp] url (sftp://user:pass@host:port/path)
+  QString keyFile;        // key_file: private key (OpenSSH or PEM; ed25519/ECDSA)
+  QString keyPassphrase;  // key_passphrase (secret: never logged)
+  QString knownHosts;     // known_hosts: "" = ~/.ssh/known_hosts of the running user
 };
 
 struct SnapshotConfig {
@@ -52,9 +67,14 @@ struct SnapshotConfig {
   bool autoRestore = true;      // auto_restore: restore at once when a shard needs it
   SnapshotNatsConfig nats;      // [snapshot.nats]
   SnapshotS3Config s3;          // [snapshot.s3]
-  QString webdavUrl;            // [snapshot.webdav] url (?dir=&login=&secret=; secret masked)
-  QString sftpUrl;              // [snapshot.sftp] url (sftp://user:pass@host:port/path)
-  QString localPath;            // [snapshot.local] path: directory for store = "local"
+  SnapshotWebDavConfig webdav;  // [snapshot.webdav]
+  SnapshotSftpConfig sftp;      // [snapshot.sftp]
+  // Remote stores (s3, webdav, sftp): connect_timeout (ms), idle_timeout (ms: a transfer that
+  // moves no byte for this long is given up), retries (further attempts of a failed request).
+  int64_t connectTimeoutMs = 10000;
+  int64_t idleTimeoutMs = 60000;
+  int retries = 3;
+  QString localPath;  // [snapshot.local] path: directory for store = "local"
 };
 
 struct NatsConfig {

@@ -27,6 +27,7 @@ namespace hl {
 namespace {
 
 const QSet<QString> kStores = {"nats", "s3", "webdav", "sftp", "local"};
+const QSet<QString> kS3Addressing = {"auto", "path", "virtual"};
 const QSet<QString> kLogFormats = {"console", "json"};
 
 // Tables whose keys we know; any other table is an unknown key.
@@ -277,8 +278,17 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readString("snapshot.s3.session_token", s.s3.sessionToken);
   r.readBool("snapshot.s3.use_ssl", s.s3.useSsl);
   r.readString("snapshot.s3.region", s.s3.region);
-  r.readString("snapshot.webdav.url", s.webdavUrl);
-  r.readString("snapshot.sftp.url", s.sftpUrl);
+  r.readChoice("snapshot.s3.addressing", kS3Addressing, s.s3.addressing);
+  r.readBool("snapshot.s3.insecure_skip_verify", s.s3.insecureSkipVerify);
+  r.readString("snapshot.webdav.url", s.webdav.url);
+  r.readBool("snapshot.webdav.insecure_skip_verify", s.webdav.insecureSkipVerify);
+  r.readString("snapshot.sftp.url", s.sftp.url);
+  r.readString("snapshot.sftp.key_file", s.sftp.keyFile);
+  r.readString("snapshot.sftp.key_passphrase", s.sftp.keyPassphrase);
+  r.readString("snapshot.sftp.known_hosts", s.sftp.knownHosts);
+  r.readInt("snapshot.connect_timeout", 100, kMaxMs, s.connectTimeoutMs);
+  r.readInt("snapshot.idle_timeout", 1000, kMaxMs, s.idleTimeoutMs);
+  r.readInt("snapshot.retries", 0, 100, s.retries);
   r.readString("snapshot.local.path", s.localPath);
 
   auto& n = c.nats;
@@ -331,6 +341,30 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   for (const QString& url : c.nats.urls) {
     if (url.trimmed().isEmpty()) return fail("nats.urls", "contains an empty URL");
   }
+  // The chosen snapshot store's own keys (the others may stay empty).
+  const SnapshotConfig& sn = c.snapshot;
+  if (sn.enabled && sn.store == QLatin1String("s3")) {
+    if (sn.s3.endpoint.isEmpty() || sn.s3.endpoint.contains(QRegularExpression("[/ ]")))
+      return fail("snapshot.s3.endpoint",
+                  "store = \"s3\" needs the server as host or host:port, without scheme or path");
+    if (sn.s3.bucket.isEmpty()) return fail("snapshot.s3.bucket", "store = \"s3\" needs a bucket");
+  }
+  if (sn.enabled && sn.store == QLatin1String("webdav")) {
+    const QUrl u(sn.webdav.url, QUrl::StrictMode);
+    if (!u.isValid() || (u.scheme() != "http" && u.scheme() != "https") || u.host().isEmpty())
+      return fail("snapshot.webdav.url",
+                  "store = \"webdav\" needs an http:// or https:// URL with a host");
+  }
+  if (sn.enabled && sn.store == QLatin1String("sftp")) {
+    const QUrl u(sn.sftp.url, QUrl::StrictMode);
+    if (!u.isValid() || u.scheme() != "sftp" || u.host().isEmpty() || u.userName().isEmpty())
+      return fail("snapshot.sftp.url",
+                  "store = \"sftp\" needs a URL sftp://user[:password]@host[:port]/path");
+    if (u.password().isEmpty() && sn.sftp.keyFile.isEmpty())
+      return fail(
+          "snapshot.sftp.url",
+          "the URL has no password and snapshot.sftp.key_file is not set: no way to log in");
+  }
 
   // Relative paths are taken relative to the config file's directory, so that a service and
   // a shell started elsewhere resolve them the same way.
@@ -345,6 +379,8 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   absolute(c.nats.certFile);
   absolute(c.nats.keyFile);
   absolute(c.snapshot.localPath);
+  absolute(c.snapshot.sftp.keyFile);
+  absolute(c.snapshot.sftp.knownHosts);
 
   LoadedConfig loaded{c, r.takeWarnings()};
   return loaded;
@@ -525,8 +561,17 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   secret("snapshot.s3.session_token", c.snapshot.s3.sessionToken);
   add("snapshot.s3.use_ssl", tomlBool(c.snapshot.s3.useSsl));
   add("snapshot.s3.region", tomlString(c.snapshot.s3.region));
-  add("snapshot.webdav.url", tomlString(maskUrl(c.snapshot.webdavUrl)));
-  add("snapshot.sftp.url", tomlString(maskUrl(c.snapshot.sftpUrl)));
+  add("snapshot.s3.addressing", tomlString(c.snapshot.s3.addressing));
+  add("snapshot.s3.insecure_skip_verify", tomlBool(c.snapshot.s3.insecureSkipVerify));
+  add("snapshot.webdav.url", tomlString(maskUrl(c.snapshot.webdav.url)));
+  add("snapshot.webdav.insecure_skip_verify", tomlBool(c.snapshot.webdav.insecureSkipVerify));
+  add("snapshot.sftp.url", tomlString(maskUrl(c.snapshot.sftp.url)));
+  add("snapshot.sftp.key_file", tomlString(c.snapshot.sftp.keyFile));
+  secret("snapshot.sftp.key_passphrase", c.snapshot.sftp.keyPassphrase);
+  add("snapshot.sftp.known_hosts", tomlString(c.snapshot.sftp.knownHosts));
+  add("snapshot.connect_timeout", num(c.snapshot.connectTimeoutMs));
+  add("snapshot.idle_timeout", num(c.snapshot.idleTimeoutMs));
+  add("snapshot.retries", num(c.snapshot.retries));
   add("snapshot.local.path", tomlString(c.snapshot.localPath));
   add("nats.urls", tomlList(c.nats.urls));
   add("nats.subject_prefix", tomlString(c.nats.subjectPrefix));

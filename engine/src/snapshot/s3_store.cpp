@@ -2,33 +2,13 @@
 
 #include <curl/curl.h>
 
+#include <QRegularExpression>
 #include <QUrl>
 #include <QXmlStreamReader>
-
-#include <memory>
-#include <mutex>
 
 namespace hl {
 
 namespace {
-
-constexpr long kConnectTimeoutS = 10;
-// A transfer slower than 1 byte/s for this long is given up (a dead server or link).
-constexpr long kLowSpeedTimeS = 60;
-// Error bodies kept at most this long (an S3 error is a few hundred bytes).
-constexpr qsizetype kMaxBody = 1 << 20;
-
-void curlGlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 // The text of the first <tag> element of an XML document; "" when there is none.
 QString xmlText(const QByteArray& xml, const QString& tag) {
@@ -40,106 +20,37 @@ QString xmlText(const QByteArray& xml, const QString& tag) {
   return {};
 }
 
-}  // namespace
-
-struct S3Store::Request {
-  QByteArray method = "GET";
-  QByteArray url;
-  QList<QByteArray> headers;
-  // Upload body: `source` (up to `uploadSize` bytes) or `body`.
-  QIODevice* source = nullptr;
-  qint64 uploadSize = -1;
-  QByteArray body;
-  bool hasBody = false;
-  // Download: 2xx bodies go into `sink` when set, else into `response`.
-  QIODevice* sink = nullptr;
-  QByteArray response;
-  // Progress of this request's bytes, offset by `progressBase`, of `progressTotal`.
-  const TransferProgress* progress = nullptr;
-  qint64 progressBase = 0;
-  qint64 progressTotal = -1;
-  // Filled by perform().
-  long httpStatus = 0;
-  QByteArray etag;
-  qint64 moved = 0;
-  bool cancelled = false;
-  QString localError;  // the source or sink failed
-  CURL* curl = nullptr;
-};
-
-namespace {
-
-size_t readCb(char* buf, size_t size, size_t n, void* user) {
-  auto* r = static_cast<S3Store::Request*>(user);
-  const qint64 want = qMin<qint64>(qint64(size * n), r->uploadSize - r->moved);
-  if (want <= 0) return 0;
-  const qint64 got = r->source->read(buf, want);
-  if (got < 0) {
-    r->localError = QStringLiteral("reading the source failed: ") + r->source->errorString();
-    return CURL_READFUNC_ABORT;
-  }
-  if (got == 0) {
-    r->localError = QStringLiteral("the source ended after %1 of %2 bytes")
-                        .arg(r->progressBase + r->moved)
-                        .arg(r->progressBase + r->uploadSize);
-    return CURL_READFUNC_ABORT;
-  }
-  r->moved += got;
-  if (r->progress && *r->progress &&
-      !(*r->progress)(r->progressBase + r->moved, r->progressTotal)) {
-    r->cancelled = true;
-    return CURL_READFUNC_ABORT;
-  }
-  return size_t(got);
+// The region an AWS endpoint names ("s3.eu-west-3.amazonaws.com", "s3-eu-west-3...",
+// "s3.dualstack.eu-west-3..."); "" for any other endpoint.
+QString regionOfEndpoint(const QString& endpoint) {
+  static const QRegularExpression re(QStringLiteral(
+      R"((?:^|\.)s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d+)\.amazonaws\.com(?::\d+)?$)"));
+  const auto m = re.match(endpoint.toLower());
+  return m.hasMatch() ? m.captured(1) : QString();
 }
 
-size_t writeCb(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<S3Store::Request*>(user);
-  const size_t len = size * n;
-  long status = 0;
-  curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (r->sink && status >= 200 && status < 300) {
-    if (r->sink->write(data, qint64(len)) != qint64(len)) {
-      r->localError = QStringLiteral("writing the object failed: ") + r->sink->errorString();
-      return 0;
-    }
-    r->moved += qint64(len);
-    if (r->progress && *r->progress && len > 0 &&
-        !(*r->progress)(r->progressBase + r->moved, r->progressTotal)) {
-      r->cancelled = true;
-      return 0;
-    }
-    return len;
-  }
-  if (r->response.size() < kMaxBody) r->response.append(data, qsizetype(len));
-  return len;
-}
-
-size_t headerCb(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<S3Store::Request*>(user);
-  const QByteArray line = QByteArray(data, qsizetype(size * n)).trimmed();
-  const int colon = line.indexOf(':');
-  if (colon > 0) {
-    const QByteArray name = line.left(colon).trimmed().toLower();
-    const QByteArray value = line.mid(colon + 1).trimmed();
-    if (name == "etag") r->etag = value;
-    if (name == "content-length" && r->sink && r->progressTotal < 0) {
-      long status = 0;
-      curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-      if (status >= 200 && status < 300) r->progressTotal = value.toLongLong();
-    }
-  }
-  return size * n;
+// A bucket name that can be a DNS label of its own (virtual-host addressing; with TLS no dots,
+// or the wildcard certificate would not match).
+bool dnsCompatible(const QString& bucket, bool tls) {
+  static const QRegularExpression re(QStringLiteral("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"));
+  return re.match(bucket).hasMatch() && !(tls && bucket.contains('.'));
 }
 
 }  // namespace
 
-S3Store::S3Store(SnapshotS3Config config) : m_config(std::move(config)) {
-  curlGlobalInit();
+S3Store::S3Store(SnapshotS3Config config, TransferOptions transfer)
+    : m_config(std::move(config)),
+      m_session(transfer.withInsecureTls(m_config.insecureSkipVerify)) {
   m_prefix = m_config.path;
   while (m_prefix.startsWith('/')) m_prefix.remove(0, 1);
   while (m_prefix.endsWith('/')) m_prefix.chop(1);
+  if (m_config.region.isEmpty()) m_config.region = regionOfEndpoint(m_config.endpoint);
   if (m_config.region.isEmpty()) m_config.region = QStringLiteral("us-east-1");
+  m_virtualHost =
+      m_config.addressing == QLatin1String("virtual") ||
+      (m_config.addressing != QLatin1String("path") &&
+       m_config.endpoint.toLower().section(':', 0, 0).endsWith(QLatin1String("amazonaws.com")) &&
+       dnsCompatible(m_config.bucket, m_config.useSsl));
 }
 
 QString S3Store::describe() const {
@@ -152,113 +63,50 @@ QString S3Store::key(const QString& name) const {
 }
 
 QByteArray S3Store::urlFor(const QString& k, const QByteArray& query) const {
-  QByteArray url = (m_config.useSsl ? "https://" : "http://") + m_config.endpoint.toUtf8() + '/' +
-                   QUrl::toPercentEncoding(m_config.bucket);
-  if (!k.isEmpty()) url += '/' + QUrl::toPercentEncoding(k, "/");
+  QByteArray url = m_config.useSsl ? "https://" : "http://";
+  if (m_virtualHost)
+    url += QUrl::toPercentEncoding(m_config.bucket) + '.' + m_config.endpoint.toUtf8();
+  else
+    url += m_config.endpoint.toUtf8() + '/' + QUrl::toPercentEncoding(m_config.bucket);
+  if (!k.isEmpty() || m_virtualHost) url += '/' + QUrl::toPercentEncoding(k, "/");
   if (!query.isEmpty()) url += '?' + query;
   return url;
 }
 
-Status S3Store::perform(Request& r) const {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Status::internal(QStringLiteral("curl_easy_init failed"));
-  CURL* c = curl.get();
-  r.curl = c;
-  r.moved = 0;
-  r.response.clear();
-  r.etag.clear();
-  char errbuf[CURL_ERROR_SIZE] = {0};
+Status S3Store::perform(CurlRequest& r) {
   const QByteArray sigv4 = "aws:amz:" + m_config.region.toUtf8() + ":s3";
   const QByteArray user = m_config.accessKey.toUtf8();
   const QByteArray secret = m_config.secret.toUtf8();
-  curl_easy_setopt(c, CURLOPT_URL, r.url.constData());
-  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.constData());
-  curl_easy_setopt(c, CURLOPT_USERNAME, user.constData());
-  curl_easy_setopt(c, CURLOPT_PASSWORD, secret.constData());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, kConnectTimeoutS);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, kLowSpeedTimeS);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writeCb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, headerCb);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-
-  QList<QByteArray> headers = r.headers;
   // Bodies are streamed and not hashed: the payload is signed as UNSIGNED-PAYLOAD (the
   // signature still covers the method, key, query and headers).
-  headers << "x-amz-content-sha256: UNSIGNED-PAYLOAD";
+  r.headers << "x-amz-content-sha256: UNSIGNED-PAYLOAD";
   if (!m_config.sessionToken.isEmpty())
-    headers << "x-amz-security-token: " + m_config.sessionToken.toUtf8();
-  std::unique_ptr<curl_slist, SlistDeleter> list;
-  for (const QByteArray& h : headers) {
-    curl_slist* next = curl_slist_append(list.get(), h.constData());
-    if (!next) return Status::internal(QStringLiteral("curl_slist_append failed"));
-    (void)list.release();
-    list.reset(next);
-  }
+    r.headers << "x-amz-security-token: " + m_config.sessionToken.toUtf8();
+  r.configure = [&](CURL* c) {
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.constData());
+    curl_easy_setopt(c, CURLOPT_USERNAME, user.constData());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, secret.constData());
+  };
+  return m_session.run(r, [](const CurlRequest& q) { return interpret(q); });
+}
 
-  if (r.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (r.source) {
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, readCb);
-    curl_easy_setopt(c, CURLOPT_READDATA, &r);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.uploadSize));
-  } else if (r.hasBody) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.constData());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.size()));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
-  } else if (r.method == "PUT" || r.method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
-  } else if (r.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+Status S3Store::interpret(const CurlRequest& r) {
+  if (r.httpStatus >= 200 && r.httpStatus < 300) {
+    // CompleteMultipartUpload and CopyObject may answer 200 with an <Error> body.
+    if (!r.response.contains("<Error>")) return Status::ok();
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
-
-  const CURLcode rc = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.httpStatus);
-  r.curl = nullptr;
-  const QString what =
-      QString::fromLatin1(r.method) + ' ' +
-      QString::fromUtf8(r.url.left(r.url.indexOf('?') < 0 ? r.url.size() : r.url.indexOf('?')));
-  if (r.cancelled) return Status::cancelled(what + QStringLiteral(": cancelled"));
-  if (!r.localError.isEmpty()) return Status::ioError(what + ": " + r.localError);
-  if (rc != CURLE_OK) {
-    const QString msg = what + QStringLiteral(": ") +
-                        QString::fromUtf8(errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    switch (rc) {
-      case CURLE_OPERATION_TIMEDOUT:
-        return Status::timeout(msg);
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY:
-      case CURLE_COULDNT_CONNECT:
-      case CURLE_SEND_ERROR:
-      case CURLE_RECV_ERROR:
-      case CURLE_GOT_NOTHING:
-      case CURLE_PARTIAL_FILE:
-      case CURLE_HTTP2:
-      case CURLE_HTTP2_STREAM:
-      case CURLE_UPLOAD_FAILED:
-        return Status::unavailable(msg);
-      default:
-        return Status::ioError(msg);
-    }
-  }
-  if (r.httpStatus >= 200 && r.httpStatus < 300) return Status::ok();
   const QString code = xmlText(r.response, QStringLiteral("Code"));
   const QString s3msg = xmlText(r.response, QStringLiteral("Message"));
-  QString msg = what + QStringLiteral(": HTTP %1").arg(r.httpStatus);
+  QString msg = r.what() + QStringLiteral(": HTTP %1").arg(r.httpStatus);
   if (!code.isEmpty()) msg += ' ' + code;
   if (!s3msg.isEmpty()) msg += QStringLiteral(" (") + s3msg + ')';
+  const QByteArray region = r.header("x-amz-bucket-region");
+  if (!region.isEmpty())
+    msg += QStringLiteral("; the bucket is in region %1: set [snapshot.s3] region = \"%1\"")
+               .arg(QString::fromLatin1(region));
   if (r.httpStatus == 404) return Status::notFound(msg);
   if (r.httpStatus >= 500 || r.httpStatus == 429 || code == QLatin1String("SlowDown") ||
-      code == QLatin1String("RequestTimeout"))
+      code == QLatin1String("RequestTimeout") || code == QLatin1String("InternalError"))
     return Status::unavailable(msg);
   return Status::ioError(msg);
 }
@@ -268,7 +116,7 @@ Status S3Store::put(const QString& name, QIODevice& source, qint64 size,
   HL_RETURN_IF_ERROR(validateObjectName(name));
   if (size < 0) return Status::invalidArgument(QStringLiteral("put %1: unknown size").arg(name));
   if (size > kMultipartThreshold) return putMultipart(name, source, size, progress);
-  Request r;
+  CurlRequest r;
   r.method = "PUT";
   r.url = urlFor(key(name));
   r.source = &source;
@@ -284,7 +132,7 @@ Status S3Store::put(const QString& name, QIODevice& source, qint64 size,
 Status S3Store::putMultipart(const QString& name, QIODevice& source, qint64 size,
                              const TransferProgress& progress) {
   const QString ctx = QStringLiteral("s3 put ") + name;
-  Request create;
+  CurlRequest create;
   create.method = "POST";
   create.url = urlFor(key(name), "uploads=");
   HL_RETURN_IF_ERROR(perform(create).withContext(ctx + QStringLiteral(" (create upload)")));
@@ -294,7 +142,7 @@ Status S3Store::putMultipart(const QString& name, QIODevice& source, qint64 size
   const QByteArray idQuery = "uploadId=" + QUrl::toPercentEncoding(uploadId);
 
   auto abort = [&](const Status& why) {
-    Request a;
+    CurlRequest a;
     a.method = "DELETE";
     a.url = urlFor(key(name), idQuery);
     const Status st = perform(a);
@@ -308,7 +156,7 @@ Status S3Store::putMultipart(const QString& name, QIODevice& source, qint64 size
   int part = 0;
   for (qint64 offset = 0; offset < size; offset += kPartSize) {
     ++part;
-    Request p;
+    CurlRequest p;
     p.method = "PUT";
     p.url = urlFor(key(name), "partNumber=" + QByteArray::number(part) + '&' + idQuery);
     p.source = &source;
@@ -316,33 +164,29 @@ Status S3Store::putMultipart(const QString& name, QIODevice& source, qint64 size
     p.progress = &progress;
     p.progressBase = offset;
     p.progressTotal = size;
-    const Status st = perform(p);
+    const Status st = perform(p);  // retried from the part's first byte (a file seeks)
     if (!st.isOk()) return abort(st.withContext(QStringLiteral("part %1").arg(part)));
-    if (p.etag.isEmpty())
+    const QByteArray etag = p.header("etag");
+    if (etag.isEmpty())
       return abort(Status::ioError(QStringLiteral("part %1: no ETag in the answer").arg(part)));
-    complete += "<Part><PartNumber>" + QByteArray::number(part) + "</PartNumber><ETag>" + p.etag +
+    complete += "<Part><PartNumber>" + QByteArray::number(part) + "</PartNumber><ETag>" + etag +
                 "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
-  Request done;
+  CurlRequest done;
   done.method = "POST";
   done.url = urlFor(key(name), idQuery);
   done.body = complete;
   done.hasBody = true;
   done.headers << "Content-Type: application/xml";
-  Status st = perform(done);
-  // CompleteMultipartUpload may answer 200 with an <Error> body.
-  if (st.isOk() && done.response.contains("<Error>"))
-    st = Status::ioError(QStringLiteral("CompleteMultipartUpload: %1 (%2)")
-                             .arg(xmlText(done.response, QStringLiteral("Code")),
-                                  xmlText(done.response, QStringLiteral("Message"))));
+  const Status st = perform(done);
   if (!st.isOk()) return abort(st.withContext(QStringLiteral("complete upload")));
   return Status::ok();
 }
 
 Status S3Store::get(const QString& name, QIODevice& sink, const TransferProgress& progress) {
   HL_RETURN_IF_ERROR(validateObjectName(name));
-  Request r;
+  CurlRequest r;
   r.url = urlFor(key(name));
   r.sink = &sink;
   r.progress = &progress;
@@ -359,7 +203,7 @@ Result<QList<StoreObject>> S3Store::list() {
     if (!token.isEmpty()) query += "continuation-token=" + QUrl::toPercentEncoding(token) + '&';
     query += "list-type=2";
     if (!prefix.isEmpty()) query += "&prefix=" + QUrl::toPercentEncoding(prefix);
-    Request r;
+    CurlRequest r;
     r.url = urlFor(QString(), query);
     HL_RETURN_IF_ERROR(perform(r).withContext(QStringLiteral("s3 list")));
     QXmlStreamReader x(r.response);
@@ -403,11 +247,11 @@ Result<QList<StoreObject>> S3Store::list() {
 Status S3Store::remove(const QString& name) {
   HL_RETURN_IF_ERROR(validateObjectName(name));
   const QString ctx = QStringLiteral("s3 remove ") + name;
-  Request head;
+  CurlRequest head;
   head.method = "HEAD";
   head.url = urlFor(key(name));
   HL_RETURN_IF_ERROR(perform(head).withContext(ctx));
-  Request r;
+  CurlRequest r;
   r.method = "DELETE";
   r.url = urlFor(key(name));
   return perform(r).withContext(ctx);
@@ -417,17 +261,12 @@ Status S3Store::copy(const QString& from, const QString& to) {
   HL_RETURN_IF_ERROR(validateObjectName(from));
   HL_RETURN_IF_ERROR(validateObjectName(to));
   const QString ctx = QStringLiteral("s3 copy %1 to %2").arg(from, to);
-  Request r;
+  CurlRequest r;
   r.method = "PUT";
   r.url = urlFor(key(to));
   r.headers << "x-amz-copy-source: " + QUrl::toPercentEncoding(m_config.bucket) + '/' +
                    QUrl::toPercentEncoding(key(from), "/");
-  Status st = perform(r);
-  if (st.isOk() && r.response.contains("<Error>"))
-    st = Status::ioError(QStringLiteral("CopyObject: %1 (%2)")
-                             .arg(xmlText(r.response, QStringLiteral("Code")),
-                                  xmlText(r.response, QStringLiteral("Message"))));
-  return st.withContext(ctx);
+  return perform(r).withContext(ctx);
 }
 
 }  // namespace hl

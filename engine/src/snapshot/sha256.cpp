@@ -24,7 +24,7 @@ QByteArray Sha256::result() {
   return QByteArray(reinterpret_cast<const char*>(out), int(len));
 }
 
-HashingDevice::HashingDevice(QIODevice& inner) : m_inner(inner) {
+HashingDevice::HashingDevice(QIODevice& inner) : m_inner(inner), m_at(inner.pos()) {
   open((inner.openMode() & (QIODevice::ReadOnly | QIODevice::WriteOnly)) | QIODevice::Unbuffered);
 }
 
@@ -32,11 +32,28 @@ QString HashingDevice::hex() {
   return QString::fromLatin1(m_sha.result().toHex());
 }
 
+bool HashingDevice::isSequential() const {
+  return !(openMode() & QIODevice::ReadOnly) || m_inner.isSequential();
+}
+
+bool HashingDevice::seek(qint64 pos) {
+  if (isSequential() || pos < 0 || pos > m_bytes || !m_inner.seek(pos)) return false;
+  m_at = pos;
+  return QIODevice::seek(pos);
+}
+
+qint64 HashingDevice::size() const {
+  return isSequential() ? QIODevice::size() : m_inner.size();
+}
+
 qint64 HashingDevice::readData(char* data, qint64 maxSize) {
   const qint64 n = m_inner.read(data, maxSize);
   if (n > 0) {
-    m_sha.add(data, n);
-    m_bytes += n;
+    // Only the bytes beyond what was hashed already (a re-read after a seek back).
+    const qint64 skip = qMin(n, qMax<qint64>(0, m_bytes - m_at));
+    if (n > skip) m_sha.add(data + skip, n - skip);
+    m_at += n;
+    m_bytes = qMax(m_bytes, m_at);
   }
   if (n < 0) setErrorString(m_inner.errorString());
   return n;

@@ -30,11 +30,17 @@ class Sha256 {
 };
 
 // Passes reads from (or writes to) `inner` through, hashing the bytes. Opened unbuffered in
-// the one direction `inner` is open in; sequential.
+// the one direction `inner` is open in. A reading device over a seekable `inner` may seek back
+// (a store retrying an upload sends bytes again): every byte is hashed once, in order, the
+// first time it is read, so the digest is of the stream 0..bytes() however often parts were
+// re-read. Seeking past what was read, and seeking a writing device, are refused.
 class HashingDevice final : public QIODevice {
  public:
   explicit HashingDevice(QIODevice& inner);
-  bool isSequential() const override { return true; }
+  bool isSequential() const override;
+  bool seek(qint64 pos) override;
+  qint64 size() const override;
+  // Bytes hashed: the furthest point read (or written).
   qint64 bytes() const { return m_bytes; }
   // Lower-case hex of everything that passed; call once, at the end.
   QString hex();
@@ -47,6 +53,7 @@ class HashingDevice final : public QIODevice {
   QIODevice& m_inner;
   Sha256 m_sha;
   qint64 m_bytes = 0;
+  qint64 m_at = 0;  // inner position (reading)
 };
 
 }  // namespace hl

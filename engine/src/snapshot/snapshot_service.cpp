@@ -128,7 +128,7 @@ Status SnapshotService::ensureStore() {
                              : sc.localPath;
     m_store = std::make_unique<LocalStore>(root);
   } else if (sc.store == QLatin1String("s3")) {
-    m_store = std::make_unique<S3Store>(sc.s3);
+    m_store = std::make_unique<S3Store>(sc.s3, TransferOptions::of(sc));
   } else {
     return Status::invalidArgument(
         QStringLiteral("snapshot.store = \"%1\" is not available in this version (nats, "
