@@ -20,6 +20,9 @@ PACKAGES=(
   libnats-dev nats-server
   # tests: TLS material, a display for GUI tests, libFuzzer runtime
   openssl xvfb xauth clang libclang-rt-14-dev
+  # snapshot store test servers: WebDAV (lighttpd mod_webdav, TLS), SFTP (OpenSSH sshd, run
+  # by the tests only, in their own namespaces; the package's service is never started here)
+  lighttpd lighttpd-mod-webdav lighttpd-mod-openssl openssh-server
   # promtool (checks the /metrics exposition in a test)
   prometheus
   # packages (make package, the package test): CPack's tools, lintian, rpmbuild, the icon

@@ -10,43 +10,14 @@
 
 #include "s3_test_server.h"
 #include "snapshot/s3_store.h"
+#include "store_test_util.h"
 
 using namespace hl;
 
-#define QVERIFY_OK(expr)                                           \
-  do {                                                             \
-    const ::hl::Status st_ = (expr);                               \
-    QVERIFY2(st_.isOk(), qPrintable(#expr ": " + st_.toString())); \
-  } while (0)
-
-namespace {
-
-constexpr qint64 kMiB = 1024 * 1024;
-
-QByteArray randomBytes(qint64 size) {
-  QByteArray b(size, Qt::Uninitialized);
-  QRandomGenerator gen{quint32(size)};
-  for (qint64 i = 0; i < size; ++i) b[i] = char(gen.generate() & 0xff);
-  return b;
-}
-
-Status putBytes(SnapshotStore& s, const QString& name, const QByteArray& bytes,
-                const TransferProgress& progress = {}) {
-  QBuffer buf;
-  buf.setData(bytes);
-  buf.open(QIODevice::ReadOnly);
-  return s.put(name, buf, bytes.size(), {}, progress);
-}
-
-Result<QByteArray> getBytes(SnapshotStore& s, const QString& name) {
-  QByteArray out;
-  QBuffer buf(&out);
-  buf.open(QIODevice::WriteOnly);
-  HL_RETURN_IF_ERROR(s.get(name, buf, {}));
-  return out;
-}
-
-}  // namespace
+using test::getBytes;
+using test::kMiB;
+using test::putBytes;
+using test::randomBytes;
 
 class TestS3Store : public QObject {
   Q_OBJECT

@@ -203,6 +203,10 @@ Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, headerCb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &call);
   curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+  // HL_CURL_VERBOSE=1: libcurl's own trace on stderr, for debugging a server (shows headers,
+  // but never the SSH or Basic password; an S3 signature is not a secret).
+  static const bool verbose = qEnvironmentVariableIntValue("HL_CURL_VERBOSE") == 1;
+  if (verbose) curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
   // Large buffers: fewer callbacks and syscalls on a 200 MB transfer.
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
@@ -210,16 +214,20 @@ Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
   Slist headers;
   if (!appendAll(headers, r.headers))
     return Status::internal(QStringLiteral("curl_slist_append failed"));
+  // The method matters to HTTP only; for SFTP it names the operation in messages.
+  const bool http = r.url.startsWith("http");
   if (r.noBody || r.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    if (r.method != "HEAD" && r.method != "GET")
+    if (http && r.method != "HEAD" && r.method != "GET")
       curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   } else if (r.source) {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, readCb);
     curl_easy_setopt(c, CURLOPT_READDATA, &call);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.uploadSize));
-    if (r.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+    if (http && r.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+  } else if (!http) {
+    // SFTP download or directory listing: nothing more to say.
   } else if (r.hasBody) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.constData());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.size()));
@@ -261,7 +269,8 @@ Status CurlSession::run(CurlRequest& r, const Interpret& interpret) {
     const qint64 resumeFrom = r.sink ? r.moved : 0;
     Status st = performOnce(r, resumeFrom);
     if (st.isOk()) st = interpret(r);
-    if (st.isOk() || !retryable(st) || attempt >= m_options.retries || !canRewind) return st;
+    if (st.isOk() || !retryable(st) || !r.retry || attempt >= m_options.retries || !canRewind)
+      return st;
     if (r.source && !r.source->seek(sourceStart))
       return st.withContext(QStringLiteral("cannot rewind the source to retry"));
     qCInfo(lcStore).noquote() << QStringLiteral("retry %1 of %2 in %3 ms:")

@@ -66,6 +66,7 @@ struct CurlRequest {
   QByteArray body;
   bool hasBody = false;
   bool noBody = false;  // HEAD (HTTP) / stat only (SFTP)
+  bool retry = true;    // false: one attempt (a best-effort clean-up after a failure)
   // Download: a 2xx body goes into `sink` when set, else into `response` (at most 1 MiB).
   QIODevice* sink = nullptr;
   // Progress of this request's bytes, offset by `progressBase`, of `progressTotal` (-1 =

@@ -19,8 +19,10 @@
 #include "snapshot/local_store.h"
 #include "snapshot/nats_object_store.h"
 #include "snapshot/s3_store.h"
+#include "snapshot/sftp_store.h"
 #include "snapshot/sha256.h"
 #include "snapshot/snapshot_file.h"
+#include "snapshot/webdav_store.h"
 
 Q_LOGGING_CATEGORY(lcSnapshot, "hl.snapshot")
 
@@ -129,11 +131,13 @@ Status SnapshotService::ensureStore() {
     m_store = std::make_unique<LocalStore>(root);
   } else if (sc.store == QLatin1String("s3")) {
     m_store = std::make_unique<S3Store>(sc.s3, TransferOptions::of(sc));
+  } else if (sc.store == QLatin1String("webdav")) {
+    m_store = std::make_unique<WebDavStore>(sc.webdav, TransferOptions::of(sc));
+  } else if (sc.store == QLatin1String("sftp")) {
+    m_store = std::make_unique<SftpStore>(sc.sftp, TransferOptions::of(sc));
   } else {
     return Status::invalidArgument(
-        QStringLiteral("snapshot.store = \"%1\" is not available in this version (nats, "
-                       "local and s3 are)")
-            .arg(sc.store));
+        QStringLiteral("snapshot.store = \"%1\" is unknown").arg(sc.store));
   }
   m_status.store = m_store->describe();
   return Status::ok();
@@ -579,8 +583,13 @@ void SnapshotService::applyRetention() {
     for (const StoreObject& o : *objects) names.insert(o.name);
     const QDateTime hourAgo = QDateTime::currentDateTimeUtc().addSecs(-3600);
     for (const StoreObject& o : *objects) {
-      if (!o.name.startsWith(kSnapshotDir) || !o.modified.isValid() || o.modified > hourAgo)
+      if (!o.modified.isValid() || o.modified > hourAgo) continue;
+      if (isTemporaryName(o.name)) {  // an upload (webdav, sftp) that never finished
+        if (m_store->remove(o.name).isOk())
+          qCInfo(lcSnapshot).noquote() << "retention: removed the unfinished upload" << o.name;
         continue;
+      }
+      if (!o.name.startsWith(kSnapshotDir)) continue;
       const bool isDb = o.name.endsWith(QLatin1String(".db"));
       const bool isJson = o.name.endsWith(QLatin1String(".json"));
       const QString stem = o.name.left(o.name.lastIndexOf('.'));

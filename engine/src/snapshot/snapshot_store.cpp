@@ -1,5 +1,6 @@
 #include "snapshot/snapshot_store.h"
 
+#include <QRandomGenerator>
 #include <QStringList>
 
 namespace hl {
@@ -20,6 +21,18 @@ Status validateObjectName(const QString& name) {
     if (!ok) return bad(QStringLiteral("character '%1' is not allowed").arg(c));
   }
   return Status::ok();
+}
+
+QString temporaryName(const QString& name) {
+  const qsizetype slash = name.lastIndexOf('/');
+  const quint64 r = QRandomGenerator::global()->generate64();
+  return name.left(slash + 1) + '.' + name.mid(slash + 1) + QStringLiteral(".part-") +
+         QStringLiteral("%1").arg(r, 16, 16, QLatin1Char('0'));
+}
+
+bool isTemporaryName(const QString& name) {
+  const QString last = name.mid(name.lastIndexOf('/') + 1);
+  return last.startsWith('.') && last.contains(QLatin1String(".part-"));
 }
 
 }  // namespace hl

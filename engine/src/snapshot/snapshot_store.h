@@ -73,4 +73,11 @@ class SnapshotStore {
 // "." or "..", or a character outside [A-Za-z0-9._-] and '/'.
 Status validateObjectName(const QString& name);
 
+// Stores that cannot write an object atomically (webdav, sftp) upload to a temporary name
+// beside the object and rename it into place: "a/.b.db.part-<16 hex>" for "a/b.db".
+QString temporaryName(const QString& name);
+// Whether the last part of `name` is such a temporary name (a leftover of an interrupted put,
+// which the snapshot service removes once it is an hour old).
+bool isTemporaryName(const QString& name);
+
 }  // namespace hl
