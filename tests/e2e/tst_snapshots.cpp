@@ -10,7 +10,10 @@
 //      during a restore sees the old rows, then the restored ones, and never an error; an
 //      application writing during a restore loses none of the rows it committed;
 //   4. the snapshot leader lease: one leader among 2 and 3 nodes, taken over after kill -9;
-//   5. two nodes saving into one bucket at the same moment leave a whole latest snapshot.
+//   5. two nodes saving into one bucket at the same moment leave a whole latest snapshot;
+//   6. on each remote store (s3rver, lighttpd WebDAV, OpenSSH SFTP) with the deployment guide's
+//      [snapshot] section: the leader saves, a node that fell behind restores from it and
+//      converges, and -list-snapshots / -verify-snapshot work on a running node.
 // Nodes are written here rather than with NodeProcess: these tests need [replication_log] and
 // [snapshot] keys of their own.
 #include <QBuffer>
@@ -27,11 +30,17 @@
 
 #include "nats_test_client.h"
 #include "node_process.h"
+#include "s3_test_server.h"
+#include "sftp_test_server.h"
 #include "snapshot/catalog.h"
 #include "snapshot/leader_lease.h"
 #include "snapshot/nats_object_store.h"
+#include "snapshot/s3_store.h"
+#include "snapshot/sftp_store.h"
+#include "snapshot/webdav_store.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
+#include "webdav_test_server.h"
 
 using namespace hl;
 
@@ -278,9 +287,8 @@ bool streamState(jsCtx* js, const QString& stream, quint64* first, quint64* last
   return true;
 }
 
-// The metadata of the snapshot latest.json names in a NATS bucket.
-Result<SnapshotMeta> latestSnapshotMeta(natsConnection* nc, const QString& bucket) {
-  NatsObjectStore store(nc, bucket, 1);
+// The metadata of the snapshot latest.json names in a store.
+Result<SnapshotMeta> latestSnapshotMeta(SnapshotStore& store) {
   auto small = [&store](const QString& name) -> Result<QByteArray> {
     QBuffer buf;
     buf.open(QIODevice::WriteOnly);
@@ -294,6 +302,53 @@ Result<SnapshotMeta> latestSnapshotMeta(natsConnection* nc, const QString& bucke
   if (!meta) return meta.status();
   return SnapshotMeta::fromJson(*meta);
 }
+
+// The same in a NATS bucket.
+Result<SnapshotMeta> latestSnapshotMeta(natsConnection* nc, const QString& bucket) {
+  NatsObjectStore store(nc, bucket, 1);
+  return latestSnapshotMeta(store);
+}
+
+// A remote store's server for the scenario that runs on each (s3, webdav, sftp), the guide's
+// [snapshot] section pointing at it, and the test's own look at the store.
+struct RemoteStore {
+  std::unique_ptr<test::S3TestServer> s3;
+  std::unique_ptr<test::WebDavTestServer> webdav;
+  std::unique_ptr<test::SftpTestServer> sftp;
+  QString section;  // the [snapshot] keys and the store's own table
+  std::unique_ptr<SnapshotStore> look;
+
+  Status start(const QString& kind) {
+    // As the deployment guide writes it (hourly), with endpoint and credentials changed.
+    section = QStringLiteral(
+                  "enabled = true\nstore = \"%1\"\ninterval = 3600000\n"
+                  "leader_ttl = 6000\n")
+                  .arg(kind);
+    const QString path = QStringLiteral("harmonylite/snapshots");
+    if (kind == QLatin1String("s3")) {
+      s3 = std::make_unique<test::S3TestServer>();
+      HL_RETURN_IF_ERROR(s3->start());
+      const SnapshotS3Config c = s3->config(path);
+      section += QStringLiteral(
+                     "[snapshot.s3]\nendpoint = \"%1\"\nbucket = \"%2\"\npath = \"%3\"\n"
+                     "use_ssl = false\naccess_key = \"%4\"\nsecret = \"%5\"\n")
+                     .arg(c.endpoint, c.bucket, c.path, c.accessKey, c.secret);
+      look = std::make_unique<S3Store>(c);
+    } else if (kind == QLatin1String("webdav")) {
+      webdav = std::make_unique<test::WebDavTestServer>();
+      HL_RETURN_IF_ERROR(webdav->start());
+      section += QStringLiteral("[snapshot.webdav]\nurl = \"%1\"\n").arg(webdav->url(path));
+      look = std::make_unique<WebDavStore>(webdav->config(path));
+    } else {
+      sftp = std::make_unique<test::SftpTestServer>();
+      HL_RETURN_IF_ERROR(sftp->start());
+      section += QStringLiteral("[snapshot.sftp]\nurl = \"%1\"\nknown_hosts = \"%2\"\n")
+                     .arg(sftp->url(path), sftp->knownHostsFile());
+      look = std::make_unique<SftpStore>(sftp->config(path));
+    }
+    return Status::ok();
+  }
+};
 
 }  // namespace
 
@@ -652,6 +707,111 @@ class TestSnapshots : public QObject {
       QCOMPARE(n->sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
     for (auto& n : nodes) QCOMPARE(n->stop(), 0);
     qInfo() << "stoppedNodeAndNewNodeRestoreAutomatically took" << timer.elapsed() << "ms";
+  }
+
+  // Scenario 6: the headline of scenario 2 on each remote store, configured as the guide does.
+  void remoteStoreRestoresANodeBehind_data() {
+    QTest::addColumn<QString>("store");
+    QTest::newRow("s3") << "s3";
+    QTest::newRow("webdav") << "webdav";
+    QTest::newRow("sftp") << "sftp";
+  }
+  void remoteStoreRestoresANodeBehind() {
+    QFETCH(QString, store);
+    if (store == QLatin1String("sftp") && geteuid() != 0)
+      QSKIP("the sshd fixture needs root (tests/support/sftp_test_server.h)");
+    QElapsedTimer timer;
+    timer.start();
+    RemoteStore remote;
+    const Status up = remote.start(store);
+    QVERIFY2(up.isOk(), qPrintable(up.toString()));
+    test::NatsServer nats;
+    QVERIFY2(nats.start().isOk(), "nats-server did not start");
+    std::vector<std::unique_ptr<Node>> nodes;
+    for (uint64_t id = 61; id <= 63; ++id) {
+      NodeSpec s;
+      s.id = id;
+      s.dir = m_dir.filePath(QStringLiteral("remote-%1-node%2").arg(store).arg(id));
+      s.urls = {nats.url()};
+      // Room for a replica lagging one 500-row transaction behind; 3,000 rows age it out.
+      s.maxEntries = 1000;
+      s.snapshotKeys = remote.section;
+      nodes.push_back(std::make_unique<Node>(s));
+    }
+    for (auto& n : nodes) QVERIFY2(n->start(90000).isOk(), qPrintable(n->log()));
+    auto converged = [&](const QList<Node*>& ns, const QString& query, const QString& expected) {
+      const bool ok = test::waitFor(
+          [&] {
+            for (Node* n : ns)
+              if (n->sql(query) != expected) return false;
+            return true;
+          },
+          kConverge, 200);
+      if (!ok)
+        for (Node* n : ns)
+          qWarning().noquote() << "node" << n->spec.id << "has" << n->sql(query) << "log:\n"
+                               << n->log().right(8000);
+      return ok;
+    };
+    bool ok = false;
+    nodes[0]->sql(insertBooks(1, 100, "Before"), &ok);
+    QVERIFY(ok);
+    QVERIFY(converged({nodes[0].get(), nodes[1].get(), nodes[2].get()},
+                      "SELECT count(*) FROM Books", "100"));
+    QCOMPARE(nodes[2]->stop(), 0);
+    for (int batch = 0; batch < 6; ++batch) {
+      nodes[0]->sql(insertBooks(1000 + batch * 500, 500, "While away"), &ok);
+      QVERIFY(ok);
+    }
+    QVERIFY(converged({nodes[0].get(), nodes[1].get()}, "SELECT count(*) FROM Books", "3100"));
+    // The leader saved into the remote store on its own (growth rule), covering what the
+    // stream no longer holds.
+    auto nc = test::connectTo(QStringList{nats.url()});
+    QVERIFY(nc.ok());
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js.ok());
+    QString why;
+    const bool saved = test::waitFor(
+        [&] {
+          quint64 first = 0, last = 0;
+          if (!streamState(js->get(), "harmonylite-changes-c-1", &first, &last)) return false;
+          auto meta = latestSnapshotMeta(*remote.look);
+          if (!meta) {
+            why = meta.status().toString();
+            return false;
+          }
+          const quint64 w = meta->streams.value("harmonylite-changes-c-1", 0);
+          why = QStringLiteral("snapshot %1 covers up to %2, stream holds %3..%4")
+                    .arg(meta->id)
+                    .arg(w)
+                    .arg(first)
+                    .arg(last);
+          return first > 1 && w + 1 >= first;
+        },
+        90000, 500);
+    if (!saved)
+      for (auto& n : nodes) qWarning().noquote() << "node log:\n" << n->log().right(8000);
+    QVERIFY2(saved, qPrintable(why));
+    qInfo().noquote() << store << why;
+    QVERIFY2(remote.look->list().ok(), "the store cannot be listed");
+    // Node 3 comes back behind the log and restores from the remote store.
+    QVERIFY2(nodes[2]->start(90000).isOk(), qPrintable(nodes[2]->log()));
+    QVERIFY2(test::waitFor([&] { return nodes[2]->log().contains("restored snapshot"); }, 90000),
+             qPrintable(nodes[2]->log().right(6000)));
+    QVERIFY(converged({nodes[0].get(), nodes[1].get(), nodes[2].get()},
+                      "SELECT count(*) FROM Books", "3100"));
+    const QString dump = nodes[0]->sql(kBooksDump);
+    QVERIFY(converged({nodes[1].get(), nodes[2].get()}, kBooksDump, dump));
+    for (auto& n : nodes)
+      QCOMPARE(n->sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
+    // The operator's commands against the same store, on a running node.
+    test::ProcessResult r = nodes[1]->cli({"-list-snapshots"});
+    QVERIFY2(r.exitCode == 0 && kSnapshotId.match(QString::fromUtf8(r.out)).hasMatch(),
+             qPrintable(describe(r)));
+    r = nodes[1]->cli({"-verify-snapshot"});
+    QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
+    for (auto& n : nodes) QCOMPARE(n->stop(), 0);
+    qInfo() << store << "scenario took" << timer.elapsed() << "ms";
   }
 
   // Scenario 3: an application reads the database all through a restore; it sees the old rows,
