@@ -28,6 +28,7 @@ bench: build
 	$(BUILD_DIR)/bench/capture_bench
 	$(BUILD_DIR)/bench/replication_bench
 	$(BUILD_DIR)/bench/snapshot_bench --sizes 100,500
+	$(BUILD_DIR)/bench/store_bench --size 200 --runs 3
 	xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb $(BUILD_DIR)/bench/dashboard_bench
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/bench/dashboard_bench
 

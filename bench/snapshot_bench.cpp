@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "bench_memory.h"
 #include "cdc/change_log.h"
 #include "harmonylite/config.h"
 #include "nats/nats_handles.h"
@@ -49,6 +50,7 @@
 #include "sqlite/sqlite_db.h"
 
 using namespace hl;
+using namespace hl::bench;
 
 namespace {
 
@@ -70,62 +72,6 @@ struct BenchError {
 void check(const Status& s, const QString& what) {
   if (!s.isOk()) die(what + ": " + s.message());
 }
-
-// ---- memory --------------------------------------------------------------------------------
-
-struct Mem {
-  qint64 rssKb = 0;
-  qint64 hwmKb = 0;
-};
-
-Mem readMem() {
-  Mem m;
-  QFile f(QStringLiteral("/proc/self/status"));
-  if (!f.open(QIODevice::ReadOnly)) return m;
-  for (const QByteArray& line : f.readAll().split('\n')) {
-    auto value = [&] { return line.mid(6).trimmed().split(' ').value(0).toLongLong(); };
-    if (line.startsWith("VmRSS:")) m.rssKb = value();
-    if (line.startsWith("VmHWM:")) m.hwmKb = value();
-  }
-  return m;
-}
-
-bool g_peakResettable = true;
-
-// Gives freed heap back and resets VmHWM to the current RSS.
-void resetPeak() {
-  malloc_trim(0);
-  const int fd = ::open("/proc/self/clear_refs", O_WRONLY);
-  const bool ok = fd >= 0 && ::write(fd, "5", 1) == 1;
-  if (fd >= 0) ::close(fd);
-  if (!ok && g_peakResettable) {
-    g_peakResettable = false;
-    std::fprintf(stderr,
-                 "warning: cannot write /proc/self/clear_refs: RSS peaks are since start\n");
-  }
-}
-
-// Times one phase and the growth of this process's peak RSS during it.
-class Phase {
- public:
-  Phase() {
-    resetPeak();
-    m_startRssKb = readMem().rssKb;
-    m_timer.start();
-  }
-  void stop() {
-    m_seconds = double(m_timer.nsecsElapsed()) / 1e9;
-    m_growthKb = std::max<qint64>(0, readMem().hwmKb - m_startRssKb);
-  }
-  double seconds() const { return m_seconds; }
-  qint64 growthKb() const { return m_growthKb; }
-
- private:
-  QElapsedTimer m_timer;
-  qint64 m_startRssKb = 0;
-  double m_seconds = 0;
-  qint64 m_growthKb = 0;
-};
 
 double since(const QElapsedTimer& t) {
   return double(t.nsecsElapsed()) / 1e9;

@@ -2,6 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 namespace hl {
 
 Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
@@ -24,12 +29,62 @@ QByteArray Sha256::result() {
   return QByteArray(reinterpret_cast<const char*>(out), int(len));
 }
 
-HashingDevice::HashingDevice(QIODevice& inner) : m_inner(inner), m_at(inner.pos()) {
+struct HashingDevice::Hasher {
+  Sha256 sha;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<QByteArray> queue;
+  qint64 queued = 0;  // bytes in `queue`
+  bool closing = false;
+  std::thread thread{[this] { run(); }};
+
+  ~Hasher() { finish(); }
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return closing || !queue.empty(); });
+      if (queue.empty()) return;  // closing, and everything hashed
+      const QByteArray chunk = std::move(queue.front());
+      queue.pop_front();
+      lock.unlock();
+      sha.add(chunk.constData(), chunk.size());
+      lock.lock();
+      queued -= chunk.size();
+      changed.notify_all();
+    }
+  }
+  void push(const char* data, qint64 size) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return queued < kQueueBytes; });
+    queue.emplace_back(data, qsizetype(size));
+    queued += size;
+    changed.notify_all();
+  }
+  // Waits until everything queued is hashed; the thread ends.
+  void finish() {
+    {
+      std::lock_guard lock(mutex);
+      closing = true;
+      changed.notify_all();
+    }
+    if (thread.joinable()) thread.join();
+  }
+};
+
+HashingDevice::HashingDevice(QIODevice& inner)
+    : m_inner(inner), m_hasher(std::make_unique<Hasher>()), m_at(inner.pos()) {
   open((inner.openMode() & (QIODevice::ReadOnly | QIODevice::WriteOnly)) | QIODevice::Unbuffered);
 }
 
+HashingDevice::~HashingDevice() = default;
+
+void HashingDevice::feed(const char* data, qint64 size) {
+  if (size > 0) m_hasher->push(data, size);
+}
+
 QString HashingDevice::hex() {
-  return QString::fromLatin1(m_sha.result().toHex());
+  m_hasher->finish();
+  return QString::fromLatin1(m_hasher->sha.result().toHex());
 }
 
 bool HashingDevice::isSequential() const {
@@ -51,7 +106,7 @@ qint64 HashingDevice::readData(char* data, qint64 maxSize) {
   if (n > 0) {
     // Only the bytes beyond what was hashed already (a re-read after a seek back).
     const qint64 skip = qMin(n, qMax<qint64>(0, m_bytes - m_at));
-    if (n > skip) m_sha.add(data + skip, n - skip);
+    if (n > skip) feed(data + skip, n - skip);
     m_at += n;
     m_bytes = qMax(m_bytes, m_at);
   }
@@ -62,7 +117,7 @@ qint64 HashingDevice::readData(char* data, qint64 maxSize) {
 qint64 HashingDevice::writeData(const char* data, qint64 size) {
   const qint64 n = m_inner.write(data, size);
   if (n > 0) {
-    m_sha.add(data, n);
+    feed(data, n);
     m_bytes += n;
   }
   if (n < 0) setErrorString(m_inner.errorString());
