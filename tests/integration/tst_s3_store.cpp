@@ -145,6 +145,93 @@ class TestS3Store : public QObject {
     QVERIFY_OK(m_server.start());
   }
 
+  void regionFromEndpoint_data() {
+    QTest::addColumn<QString>("endpoint");
+    QTest::addColumn<QString>("region");
+    QTest::newRow("global") << "s3.amazonaws.com"
+                            << "";
+    QTest::newRow("dotted") << "s3.eu-west-3.amazonaws.com"
+                            << "eu-west-3";
+    QTest::newRow("dashed") << "s3-ap-southeast-2.amazonaws.com"
+                            << "ap-southeast-2";
+    QTest::newRow("dualstack+port") << "s3.dualstack.us-gov-west-1.amazonaws.com:443"
+                                    << "us-gov-west-1";
+    QTest::newRow("minio") << "minio.example.net:9000"
+                           << "";
+    QTest::newRow("look-alike") << "s3.eu-west-3.amazonaws.com.evil.net"
+                                << "";
+  }
+  void regionFromEndpoint() {
+    QFETCH(QString, endpoint);
+    QFETCH(QString, region);
+    QCOMPARE(S3Store::regionOfEndpoint(endpoint), region);
+    SnapshotS3Config c;
+    c.endpoint = endpoint;
+    c.bucket = QStringLiteral("b");
+    QCOMPARE(S3Store(c).region(), region.isEmpty() ? QStringLiteral("us-east-1") : region);
+    c.region = QStringLiteral("eu-north-1");  // an explicit region wins
+    QCOMPARE(S3Store(c).region(), QStringLiteral("eu-north-1"));
+  }
+
+  void addressingChoice_data() {
+    QTest::addColumn<QString>("endpoint");
+    QTest::addColumn<QString>("bucket");
+    QTest::addColumn<bool>("ssl");
+    QTest::addColumn<QString>("addressing");
+    QTest::addColumn<bool>("virtualHost");
+    QTest::newRow("aws auto") << "s3.amazonaws.com"
+                              << "backups" << true << "auto" << true;
+    QTest::newRow("aws dotted bucket, tls") << "s3.amazonaws.com"
+                                            << "my.backups" << true << "auto" << false;
+    QTest::newRow("aws dotted bucket, http") << "s3.amazonaws.com"
+                                             << "my.backups" << false << "auto" << true;
+    QTest::newRow("aws forced path") << "s3.amazonaws.com"
+                                     << "backups" << true << "path" << false;
+    QTest::newRow("minio auto") << "10.0.0.5:9000"
+                                << "backups" << false << "auto" << false;
+    QTest::newRow("minio forced virtual") << "minio.lan:9000"
+                                          << "backups" << false << "virtual" << true;
+  }
+  void addressingChoice() {
+    QFETCH(QString, endpoint);
+    QFETCH(QString, bucket);
+    QFETCH(bool, ssl);
+    QFETCH(QString, addressing);
+    QFETCH(bool, virtualHost);
+    SnapshotS3Config c;
+    c.endpoint = endpoint;
+    c.bucket = bucket;
+    c.useSsl = ssl;
+    c.addressing = addressing;
+    QCOMPARE(S3Store(c).virtualHostAddressing(), virtualHost);
+  }
+
+  // Virtual-host requests (snapshots.s3.localhost:<port>/key) reach the bucket, and are
+  // signed as curl signs them. s3rver cannot accept them: for a virtual-host request its v4
+  // check puts the bucket into the canonical URI (lib/middleware/authentication.js), which AWS
+  // and every spec-following client (curl, libcurl) leave out, and it checks the signature
+  // before the bucket. So what is asserted is only that our request goes to
+  // <bucket>.<endpoint>/<key> and gets the answer curl's request for that URL gets.
+  void virtualHostAddressing() {
+    SnapshotS3Config v = m_server.config(QStringLiteral("vhost"));
+    v.endpoint = m_server.virtualHostEndpoint();
+    v.addressing = QStringLiteral("virtual");
+    S3Store virtualStore(v);
+    QVERIFY(virtualStore.virtualHostAddressing());
+    S3Store pathStore(m_server.config(QStringLiteral("vhost")));
+    QVERIFY_OK(putBytes(pathStore, QStringLiteral("p.db"), "path"));
+    const Status st = getBytes(virtualStore, QStringLiteral("p.db")).status();
+    qInfo().noquote() << st.toString();
+    QVERIFY2(st.message().contains(QLatin1String("http://snapshots.s3.localhost:")),
+             qPrintable(st.toString()));
+    QVERIFY2(st.message().contains(QLatin1String("SignatureDoesNotMatch")),
+             qPrintable(st.toString()));
+    QString err;
+    const QString url = QStringLiteral("http://snapshots.%1/vhost/p.db").arg(v.endpoint);
+    QVERIFY(curl({url}, &err) != 0);
+    QVERIFY2(err.contains(QLatin1String("403")), qPrintable(err));
+  }
+
   // s3rver does not check x-amz-security-token: only that requests carrying it work.
   void sessionTokenSent() {
     SnapshotS3Config c = m_server.config(QStringLiteral("token"));

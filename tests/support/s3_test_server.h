@@ -49,6 +49,9 @@ class S3TestServer {
                      {m_nodeDir + QStringLiteral("/s3rver.cjs"), QStringLiteral("-d"),
                       m_data.path(), QStringLiteral("-a"), QStringLiteral("127.0.0.1"),
                       QStringLiteral("-p"), QString::number(m_port), QStringLiteral("-s"),
+                      // Virtual-host requests: <bucket>.s3.localhost:<port> (curl resolves
+                      // every *.localhost name to the loopback address itself).
+                      QStringLiteral("--service-endpoint"), QStringLiteral("localhost"),
                       QStringLiteral("--configure-bucket"), bucket});
     if (!m_process->waitForStarted(10000))
       return hl::Status::unavailable(QStringLiteral("node s3rver.cjs did not start: ") +
@@ -78,6 +81,8 @@ class S3TestServer {
   }
 
   QString endpoint() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
+  // The endpoint for virtual-host addressing (the bucket becomes <bucket>.s3.localhost).
+  QString virtualHostEndpoint() const { return QStringLiteral("s3.localhost:%1").arg(m_port); }
   QString dataDir() const { return m_data.path(); }
 
   hl::SnapshotS3Config config(const QString& path) const {

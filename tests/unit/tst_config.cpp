@@ -169,6 +169,34 @@ class TestConfig : public QObject {
                                       << "snapshot.leader_ttl: 10 is out of range";
     QTest::newRow("health path") << db + "[health_check]\npath = \"health\"\n"
                                  << "test.toml:3: health_check.path: must start with /";
+    // The chosen store's own keys (docs/snapshots.md#remote-stores).
+    QTest::newRow("s3 no bucket")
+        << db + "[snapshot]\nstore = \"s3\"\n[snapshot.s3]\n"
+                "endpoint = \"s3.amazonaws.com\"\n"
+        << "test.toml:3: snapshot.s3.bucket: store = \"s3\" needs a bucket";
+    QTest::newRow("s3 endpoint url") << db + "[snapshot]\nstore = \"s3\"\n[snapshot.s3]\n"
+                                             "endpoint = \"https://minio:9000\"\nbucket = \"b\"\n"
+                                     << "test.toml:5: snapshot.s3.endpoint: store = \"s3\" needs "
+                                        "the server as host or host:port";
+    QTest::newRow("s3 addressing") << db + "[snapshot.s3]\naddressing = \"dns\"\n"
+                                   << "test.toml:3: snapshot.s3.addressing: unknown value \"dns\"";
+    QTest::newRow("webdav not http") << db + "[snapshot]\nstore = \"webdav\"\n[snapshot.webdav]\n"
+                                             "url = \"ftp://h/x\"\n"
+                                     << "test.toml:5: snapshot.webdav.url: store = \"webdav\" "
+                                        "needs an http:// or https:// URL";
+    QTest::newRow("sftp no user") << db + "[snapshot]\nstore = \"sftp\"\n[snapshot.sftp]\n"
+                                          "url = \"sftp://host/backups\"\n"
+                                  << "test.toml:5: snapshot.sftp.url: store = \"sftp\" needs a URL "
+                                     "sftp://user[:password]@host[:port]/path";
+    QTest::newRow("sftp no way in")
+        << db + "[snapshot]\nstore = \"sftp\"\n[snapshot.sftp]\n"
+                "url = \"sftp://u@host/backups\"\n"
+        << "test.toml:5: snapshot.sftp.url: the URL has no password and "
+           "snapshot.sftp.key_file is not set";
+    QTest::newRow("retries") << db + "[snapshot]\nretries = -1\n"
+                             << "test.toml:3: snapshot.retries: -1 is out of range";
+    QTest::newRow("connect_timeout") << db + "[snapshot]\nconnect_timeout = 5\n"
+                                     << "test.toml:3: snapshot.connect_timeout: 5 is out of range";
     QTest::newRow("ignore_tables") << db + "ignore_tables = \"t\"\n"
                                    << "test.toml:2: ignore_tables: expected an array of strings";
   }
@@ -232,16 +260,25 @@ interval = 1000
 leader_ttl = 5000
 keep = 9
 auto_restore = false
+connect_timeout = 2500
+idle_timeout = 15000
+retries = 7
 [snapshot.nats]
 replicas = 3
 bucket = "b"
 [snapshot.s3]
 session_token = "tok"
 region = "eu-west-3"
+addressing = "path"
+insecure_skip_verify = true
 [snapshot.webdav]
 url = "https://h/dav?dir=/x&login=u&secret=p"
+insecure_skip_verify = true
 [snapshot.sftp]
 url = "sftp://u:p@h:22/p"
+key_file = "keys/id_ed25519"
+key_passphrase = "kp"
+known_hosts = "/etc/harmonylite/known_hosts"
 [nats]
 urls = ["nats://a:1"]
 subject_prefix = "sp"
@@ -297,6 +334,16 @@ detailed = false
     QCOMPARE(c.snapshot.s3.region, QString("eu-west-3"));
     QCOMPARE(c.snapshot.webdav.url, QString("https://h/dav?dir=/x&login=u&secret=p"));
     QCOMPARE(c.snapshot.sftp.url, QString("sftp://u:p@h:22/p"));
+    QCOMPARE(c.snapshot.connectTimeoutMs, int64_t(2500));
+    QCOMPARE(c.snapshot.idleTimeoutMs, int64_t(15000));
+    QCOMPARE(c.snapshot.retries, 7);
+    QCOMPARE(c.snapshot.s3.addressing, QString("path"));
+    QVERIFY(c.snapshot.s3.insecureSkipVerify);
+    QVERIFY(c.snapshot.webdav.insecureSkipVerify);
+    QVERIFY(c.snapshot.sftp.keyFile.endsWith("/keys/id_ed25519"));  // relative to the file
+    QVERIFY(QDir::isAbsolutePath(c.snapshot.sftp.keyFile));
+    QCOMPARE(c.snapshot.sftp.keyPassphrase, QString("kp"));
+    QCOMPARE(c.snapshot.sftp.knownHosts, QString("/etc/harmonylite/known_hosts"));
     QCOMPARE(c.nats.urls, QStringList({"nats://a:1"}));
     QCOMPARE(c.nats.bindAddress, QString("127.0.0.1:4333"));
     QCOMPARE(c.nats.serverConfig, QString("/etc/n.conf"));
@@ -406,7 +453,8 @@ detailed = false
         "[snapshot.webdav]\n"
         "url = \"https://dav.example/snap?dir=/s&login=bob&secret=dav-secret-value\"\n"
         "[snapshot.sftp]\n"
-        "url = \"sftp://alice:sftp-secret-value@host:22/backups\"\n",
+        "url = \"sftp://alice:sftp-secret-value@host:22/backups\"\n"
+        "key_passphrase = \"key-passphrase-value\"\n",
         "t.toml");
     QVERIFY2(loaded, qPrintable(loaded.status().message()));
     const QList<hl::ConfigEntry> entries = hl::describeConfig(loaded->config);
@@ -417,7 +465,7 @@ detailed = false
       byKey.insert(e.key, e);
     }
     for (const char* leaked : {"hunter2-nats", "AKIA-SECRET", "s3-secret-value", "dav-secret-value",
-                               "sftp-secret-value"})
+                               "sftp-secret-value", "key-passphrase-value"})
       QVERIFY2(!all.contains(QLatin1String(leaked)), leaked);
     QCOMPARE(byKey.value("nats.user_password").value, QStringLiteral("********"));
     QVERIFY(byKey.value("nats.user_password").secret);

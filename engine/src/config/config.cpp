@@ -324,8 +324,11 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   if (!r.status().isOk()) return r.status();
 
   // Cross-field checks, after every value is known.
-  auto fail = [&](const QString& key, const QString& what) -> Status {
+  // A key that is missing has no line: the line of `near` (the key that made it required).
+  auto fail = [&](const QString& key, const QString& what,
+                  const QString& near = QString()) -> Status {
     const toml::node* node = r.find(key);
+    if (!node && !near.isEmpty()) node = r.find(near);
     return Status::invalidArgument(QStringLiteral("%1:%2: %3: %4")
                                        .arg(source)
                                        .arg(node ? int(node->source().begin.line) : 0)
@@ -346,20 +349,24 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   if (sn.enabled && sn.store == QLatin1String("s3")) {
     if (sn.s3.endpoint.isEmpty() || sn.s3.endpoint.contains(QRegularExpression("[/ ]")))
       return fail("snapshot.s3.endpoint",
-                  "store = \"s3\" needs the server as host or host:port, without scheme or path");
-    if (sn.s3.bucket.isEmpty()) return fail("snapshot.s3.bucket", "store = \"s3\" needs a bucket");
+                  "store = \"s3\" needs the server as host or host:port, without scheme or path",
+                  "snapshot.store");
+    if (sn.s3.bucket.isEmpty())
+      return fail("snapshot.s3.bucket", "store = \"s3\" needs a bucket", "snapshot.store");
   }
   if (sn.enabled && sn.store == QLatin1String("webdav")) {
     const QUrl u(sn.webdav.url, QUrl::StrictMode);
     if (!u.isValid() || (u.scheme() != "http" && u.scheme() != "https") || u.host().isEmpty())
       return fail("snapshot.webdav.url",
-                  "store = \"webdav\" needs an http:// or https:// URL with a host");
+                  "store = \"webdav\" needs an http:// or https:// URL with a host",
+                  "snapshot.store");
   }
   if (sn.enabled && sn.store == QLatin1String("sftp")) {
     const QUrl u(sn.sftp.url, QUrl::StrictMode);
     if (!u.isValid() || u.scheme() != "sftp" || u.host().isEmpty() || u.userName().isEmpty())
       return fail("snapshot.sftp.url",
-                  "store = \"sftp\" needs a URL sftp://user[:password]@host[:port]/path");
+                  "store = \"sftp\" needs a URL sftp://user[:password]@host[:port]/path",
+                  "snapshot.store");
     if (u.password().isEmpty() && sn.sftp.keyFile.isEmpty())
       return fail(
           "snapshot.sftp.url",

@@ -20,15 +20,6 @@ QString xmlText(const QByteArray& xml, const QString& tag) {
   return {};
 }
 
-// The region an AWS endpoint names ("s3.eu-west-3.amazonaws.com", "s3-eu-west-3...",
-// "s3.dualstack.eu-west-3..."); "" for any other endpoint.
-QString regionOfEndpoint(const QString& endpoint) {
-  static const QRegularExpression re(QStringLiteral(
-      R"((?:^|\.)s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d+)\.amazonaws\.com(?::\d+)?$)"));
-  const auto m = re.match(endpoint.toLower());
-  return m.hasMatch() ? m.captured(1) : QString();
-}
-
 // A bucket name that can be a DNS label of its own (virtual-host addressing; with TLS no dots,
 // or the wildcard certificate would not match).
 bool dnsCompatible(const QString& bucket, bool tls) {
@@ -37,6 +28,13 @@ bool dnsCompatible(const QString& bucket, bool tls) {
 }
 
 }  // namespace
+
+QString S3Store::regionOfEndpoint(const QString& endpoint) {
+  static const QRegularExpression re(QStringLiteral(
+      R"((?:^|\.)s3[.-](?:dualstack\.)?([a-z]{2}(?:-gov)?-[a-z]+-\d+)\.amazonaws\.com(?::\d+)?$)"));
+  const auto m = re.match(endpoint.toLower());
+  return m.hasMatch() ? m.captured(1) : QString();
+}
 
 S3Store::S3Store(SnapshotS3Config config, TransferOptions transfer)
     : m_config(std::move(config)),

@@ -43,6 +43,13 @@ class S3Store final : public SnapshotStore {
   // region when S3 names it (x-amz-bucket-region).
   static Status interpret(const CurlRequest& r);
 
+  // The region an AWS endpoint names ("s3.eu-west-3.amazonaws.com", "s3-eu-west-3...",
+  // "s3.dualstack.eu-west-3..."); "" for any other endpoint.
+  static QString regionOfEndpoint(const QString& endpoint);
+  // The region requests are signed for, and whether the bucket is in the host name.
+  QString region() const { return m_config.region; }
+  bool virtualHostAddressing() const { return m_virtualHost; }
+
  private:
   QString key(const QString& name) const;
   QByteArray urlFor(const QString& key, const QByteArray& query = {}) const;
