@@ -186,11 +186,13 @@ class TestSnapshotFaults : public QObject {
     QVERIFY(n1.start().isOk());
     QVERIFY2(test::waitFor([&] { return QFile::exists(store + "/latest.json"); }, 30000),
              qPrintable(n1.log()));
-    // A large table (not replicated) makes a later snapshot ~100 MB; the interval brings it.
+    // A large table (not replicated) makes a later snapshot ~200 MB; the interval brings it.
+    // (Its upload takes a few hundred ms here: the status, refreshed every 500 ms, must get to
+    // show it.)
     bool ok = false;
     n1.sql(
         "CREATE TABLE bulk(id INTEGER PRIMARY KEY, b BLOB); "
-        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100000) "
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000) "
         "INSERT INTO bulk(b) SELECT randomblob(1000) FROM c",
         &ok);
     QVERIFY(ok);
@@ -201,10 +203,10 @@ class TestSnapshotFaults : public QObject {
                  [&] {
                    const QJsonObject s = health(h1).value("snapshots").toObject();
                    return s.value("activity").toString() == "uploading" &&
-                          s.value("activity_total_bytes").toDouble() > 50e6;
+                          s.value("activity_total_bytes").toDouble() > 100e6;
                  },
                  60000, 5),
-             qPrintable(n1.log()));
+             qPrintable(n1.log().right(3000)));
     const QString idA = readJson(store + "/latest.json").value("id").toString();
     const QString shaA = readJson(store + "/snapshots/" + idA + ".json").value("sha256").toString();
     n1.kill();

@@ -627,6 +627,8 @@ bool SnapshotService::stopping(qint64 requestId, SnapshotActivity operation) {
 
 bool SnapshotService::progress(SnapshotActivity activity, qint64 done, qint64 total) {
   if (m_status.activity != activity) setActivity(activity, m_status.activityTarget);
+  // The first report of a size is shown at once (the dashboard shows what is being moved).
+  const bool sizeNew = m_status.totalBytes == 0 && total > 0;
   m_status.doneBytes = done;
   m_status.totalBytes = std::max<qint64>(0, total);
   const qint64 elapsed = std::max<qint64>(1, nowMs() - m_activityStartMs);
@@ -637,7 +639,7 @@ bool SnapshotService::progress(SnapshotActivity activity, qint64 done, qint64 to
     m_lease->tryAcquire(kUploadKey, kUploadLockTtlMs, nowMs());
     m_lastUploadLockMs = nowMs();
   }
-  publish(false);
+  publish(sizeNew);
   return !m_cancel && !m_stopping;
 }
 
