@@ -45,6 +45,7 @@ class S3TestServer {
     m_bucket = bucket;
     m_process = std::make_unique<QProcess>();
     m_process->setProcessChannelMode(QProcess::MergedChannels);
+    dieWithTest(*m_process);
     m_process->start(QStringLiteral("node"),
                      {m_nodeDir + QStringLiteral("/s3rver.cjs"), QStringLiteral("-d"),
                       m_data.path(), QStringLiteral("-a"), QStringLiteral("127.0.0.1"),

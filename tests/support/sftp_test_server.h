@@ -91,6 +91,7 @@ class SftpTestServer {
     m_process->setProcessChannelMode(QProcess::MergedChannels);
     // Its own PID namespace too: killing unshare kills sshd (--kill-child), and sshd, PID 1
     // there, takes every session process with it, as a crashed server would.
+    dieWithTest(*m_process);
     m_process->start(
         QStringLiteral("unshare"),
         {QStringLiteral("--mount"), QStringLiteral("--propagation"), QStringLiteral("private"),

@@ -1,5 +1,8 @@
 #include "test_support.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QFile>
@@ -39,6 +42,10 @@ bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs) 
     QCoreApplication::processEvents(QEventLoop::AllEvents, pollMs);
     QThread::msleep(uint(pollMs));
   }
+}
+
+void dieWithTest(QProcess& p) {
+  p.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
 }
 
 int freePort() {

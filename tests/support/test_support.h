@@ -32,6 +32,10 @@ bool writeFile(const QString& path, const QByteArray& bytes);
 // Polls `condition` (processing Qt events in between) until it holds or `timeoutMs` passes.
 bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs = 10);
 
+// Makes the process `p` starts get SIGKILL when this test process dies, however it dies (a
+// QTest watchdog abort runs no destructor): no server outlives its test.
+void dieWithTest(QProcess& p);
+
 // A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral port range.
 int freePort();
 

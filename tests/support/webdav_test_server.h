@@ -83,6 +83,7 @@ class WebDavTestServer {
     }
     m_process = std::make_unique<QProcess>();
     m_process->setProcessChannelMode(QProcess::MergedChannels);
+    dieWithTest(*m_process);
     m_process->start(lighttpd, {QStringLiteral("-D"), QStringLiteral("-f"),
                                 m_dir.filePath(QStringLiteral("lighttpd.conf"))});
     if (!m_process->waitForStarted(10000))

@@ -59,7 +59,11 @@ ServerState toServerState(EmbeddedServer::State state) {
 
 // Members that are QObjects get the engine as parent so that moveToThread() takes them along.
 Engine::Engine(Config config)
-    : m_config(std::move(config)), m_cleanupTimer(this), m_statusTimer(this), m_idleTimer(this) {
+    : m_config(std::move(config)),
+      m_cleanupTimer(this),
+      m_statusTimer(this),
+      m_idleTimer(this),
+      m_autoRestoreTimer(this) {
   qRegisterMetaType<NodeStatus>();
   qRegisterMetaType<EngineEvent>();
   m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
