@@ -13,13 +13,16 @@
 //   5. two nodes saving into one bucket at the same moment leave a whole latest snapshot;
 //   6. on each remote store (s3rver, lighttpd WebDAV, OpenSSH SFTP) with the deployment guide's
 //      [snapshot] section: the leader saves, a node that fell behind restores from it and
-//      converges, and -list-snapshots / -verify-snapshot work on a running node.
+//      converges, and -list-snapshots / -verify-snapshot work on a running node;
+//   7. an automatic restore that failed (no snapshot yet) is tried again by itself.
 // Nodes are written here rather than with NodeProcess: these tests need [replication_log] and
 // [snapshot] keys of their own.
 #include <QBuffer>
 #include <QDir>
+#include <QDirIterator>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
@@ -34,6 +37,7 @@
 #include "sftp_test_server.h"
 #include "snapshot/catalog.h"
 #include "snapshot/leader_lease.h"
+#include "snapshot/local_store.h"
 #include "snapshot/nats_object_store.h"
 #include "snapshot/s3_store.h"
 #include "snapshot/sftp_store.h"
@@ -812,6 +816,70 @@ class TestSnapshots : public QObject {
     QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
     for (auto& n : nodes) QCOMPARE(n->stop(), 0);
     qInfo() << store << "scenario took" << timer.elapsed() << "ms";
+  }
+
+  // Scenario 7: an automatic restore that failed (no snapshot yet) is tried again by itself:
+  // node 2 joins streams that aged out while its store is empty; once a snapshot is there, the
+  // next attempt (30 s after the failure) restores it. (A timer that never fired kept such a
+  // node behind for good.)
+  void autoRestoreTriedAgainAfterAFailure() {
+    test::NatsServer nats;
+    QVERIFY2(nats.start().isOk(), "nats-server did not start");
+    auto spec = [&](uint64_t id, const QString& store) {
+      NodeSpec s;
+      s.id = id;
+      s.dir = m_dir.filePath(QStringLiteral("retry-node%1").arg(id));
+      s.urls = {nats.url()};
+      s.maxEntries = 100;
+      s.snapshotKeys = "leader_ttl = 3000";
+      s.localStore = store;
+      return s;
+    };
+    const QString full = m_dir.filePath("retry-store-full");
+    const QString empty = m_dir.filePath("retry-store-empty");
+    Node a(spec(71, full));
+    QVERIFY2(a.start().isOk(), qPrintable(a.log()));
+    bool ok = false;
+    for (int batch = 0; batch < 4; ++batch) {
+      a.sql(insertBooks(1 + batch * 100, 100, "Aged out"), &ok);
+      QVERIFY(ok);
+    }
+    QVERIFY(published(a));
+    // Node 1's own snapshot covers the stream's start.
+    LocalStore fullStore(full);
+    QString why;
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   auto meta = latestSnapshotMeta(fullStore);
+                   if (!meta) return false;
+                   why = QStringLiteral("snapshot %1 covers up to %2")
+                             .arg(meta->id)
+                             .arg(meta->streams.value("harmonylite-changes-c-1"));
+                   return meta->streams.value("harmonylite-changes-c-1") >= 300;
+                 },
+                 60000, 200),
+             qPrintable(why + "\n" + a.log().right(3000)));
+    Node b(spec(72, empty));
+    QVERIFY2(b.start().isOk(), qPrintable(b.log()));
+    QVERIFY2(test::waitFor([&] { return b.log().contains("restore failed: no snapshot"); }, 30000),
+             qPrintable(b.log().right(4000)));
+    QElapsedTimer sinceFailure;
+    sinceFailure.start();
+    // The snapshots arrive in node 2's store (an operator copying them, say).
+    QDirIterator it(full, QDir::Files, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+      const QString from = it.next();
+      const QString to = empty + '/' + QDir(full).relativeFilePath(from);
+      QDir().mkpath(QFileInfo(to).absolutePath());
+      QVERIFY(QFile::copy(from, to));
+    }
+    QVERIFY2(test::waitFor([&] { return b.log().contains("restored snapshot"); }, 90000),
+             qPrintable(b.log().right(6000)));
+    qInfo() << "restored" << sinceFailure.elapsed() << "ms after the failed attempt";
+    QVERIFY(test::waitFor([&] { return b.sql(kBooksDump) == a.sql(kBooksDump); }, kConverge, 200));
+    QCOMPARE(b.sql("SELECT count(*) FROM Books"), QString("400"));
+    QCOMPARE(a.stop(), 0);
+    QCOMPARE(b.stop(), 0);
   }
 
   // Scenario 3: an application reads the database all through a restore; it sees the old rows,
