@@ -1,10 +1,12 @@
 // The snapshot leader lease on a real nats-server (docs/wire-format.md#kv): one leader among
 // two and three nodes, renewal, expiry after the TTL when the holder stops renewing (what a
 // kill -9 looks like to the others), a record written by a Go node read and respected, a
-// malformed record taken over, and "not leader" (never a crash) when NATS is gone.
+// malformed record taken over, "not leader" (never a crash) when NATS is gone, and a node that
+// needs a restore stepping down.
 #include <QtTest>
 
 #include <QDateTime>
+#include <QElapsedTimer>
 
 #include "nats/nats_handles.h"
 #include "nats_test_client.h"
@@ -104,6 +106,35 @@ class TestSnapshotLease : public QObject {
       a.lease->release(kLeaderKey);
       b.lease->release(kLeaderKey);
     }
+  }
+
+  // A keeper made ineligible (its node needs a restore) gives the lease up at once and another
+  // node's keeper takes it at its next renewal, long before the lease would have run out; made
+  // eligible again, it does not take it back from the new holder.
+  void ineligibleKeeperStepsDown() {
+    constexpr int64_t ttl = 6000;  // renewals every 2 s
+    Node a = makeNode(m_server.url(), 21), b = makeNode(m_server.url(), 22);
+    LeaseKeeper ka(a.nc.get(), 21, 1, ttl), kb(b.nc.get(), 22, 1, ttl);
+    LeaseState sa, sb;
+    connect(&ka, &LeaseKeeper::changed, this, [&](const LeaseState& st) { sa = st; });
+    connect(&kb, &LeaseKeeper::changed, this, [&](const LeaseState& st) { sb = st; });
+    ka.start();
+    QTRY_VERIFY_WITH_TIMEOUT(sa.held, 5000);
+    kb.start();
+    QTRY_VERIFY_WITH_TIMEOUT(!sb.held && sb.holder == 21, 5000);
+    QElapsedTimer sinceStepDown;
+    sinceStepDown.start();
+    ka.setEligible(false);
+    QVERIFY(!sa.held);  // at once
+    QVERIFY2(sa.error.contains(QLatin1String("not a candidate")), qPrintable(sa.error));
+    QTRY_VERIFY_WITH_TIMEOUT(sb.held, 5000);
+    QVERIFY2(sinceStepDown.elapsed() < ttl, "node 22 waited for the lease to run out");
+    ka.setEligible(true);
+    QTRY_VERIFY_WITH_TIMEOUT(sa.error.isEmpty(), 5000);
+    QVERIFY(!sa.held);
+    QCOMPARE(sa.holder, uint64_t(22));
+    kb.stop();
+    ka.stop();
   }
 
   void goRecordIsRespected() {

@@ -704,19 +704,26 @@ void Engine::onIdle(qint64 idleMs) {
 void Engine::onShardEvent(const EngineEvent& e) {
   if (e.kind != EngineEvent::Kind::ShardStateChanged || e.shardState != ShardState::NeedsRestore)
     return;
-  if (!m_config.snapshot.enabled || !m_config.snapshot.autoRestore || m_restoring || !m_snapshots ||
-      !m_consumer)
-    return;
+  if (!m_consumer) return;
   bool needed = false;
   for (int shard = 1; shard <= m_consumer->shardCount(); ++shard)
     needed = needed || m_consumer->status(shard).state == ShardState::NeedsRestore;
   if (!needed) return;
+  // Behind the log, this node's snapshots would be old ones: another node leads meanwhile.
+  setSnapshotEligible(false);
+  if (!m_config.snapshot.enabled || !m_config.snapshot.autoRestore || m_restoring || !m_snapshots)
+    return;
   // Not from inside the consumer's own signal: the restore replaces the consumer.
   QTimer::singleShot(0, this, [this] {
     if (!m_restoring)
       startRestore(QString(), false, m_nextRequestId++,
                    QStringLiteral("a shard needs it and snapshot.auto_restore = true"));
   });
+}
+
+void Engine::setSnapshotEligible(bool eligible) {
+  if (!m_snapshots) return;
+  QMetaObject::invokeMethod(m_snapshots, [s = m_snapshots, eligible] { s->setEligible(eligible); });
 }
 
 void Engine::startRestore(const QString& id, bool force, qint64 requestId, const QString& reason) {
@@ -880,6 +887,7 @@ void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
   if (ok) {
     ++m_restores;
     m_autoRestoreFailures = 0;
+    setSnapshotEligible(true);
     qCInfo(lcEngine).noquote() << message;
     // A shard whose stream moved past the watermark meanwhile says so again.
     m_autoRestoreTimer.start(1000);

@@ -90,6 +90,7 @@ class Engine final : public QObject {
                          qint64 requestId);
   void onSnapshotFinished(qint64 requestId, hl::SnapshotActivity operation, bool ok,
                           const QString& message);
+  void setSnapshotEligible(bool eligible);  // SnapshotService::setEligible, queued
   void startRestore(const QString& id, bool force, qint64 requestId, const QString& reason);
   void onRestoreReady(qint64 requestId, const hl::RestoreFile& file);
   void applyRestore(qint64 requestId, const hl::RestoreFile& file, qint64 deadlineMs);

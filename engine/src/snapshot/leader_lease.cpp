@@ -166,7 +166,21 @@ void LeaseKeeper::stop() {
   m_held = false;
 }
 
+void LeaseKeeper::setEligible(bool eligible) {
+  if (eligible == m_eligible) return;
+  m_eligible = eligible;
+  if (m_timer) renew();
+}
+
 void LeaseKeeper::renew() {
+  if (!m_eligible) {
+    if (m_held) m_lease.release(kLeaderKey);
+    m_held = false;
+    LeaseState st;
+    st.error = QStringLiteral("not a candidate while a shard needs a restore");
+    emit changed(st);
+    return;
+  }
   const LeaseState st =
       m_lease.tryAcquire(kLeaderKey, m_ttlMs, QDateTime::currentMSecsSinceEpoch());
   m_held = st.held;

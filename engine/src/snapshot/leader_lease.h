@@ -77,6 +77,10 @@ class LeaseKeeper final : public QObject {
  public slots:
   void start();
   void stop();  // gives the lease up when held
+  // A node behind the log (a shard needs a restore) would only save old snapshots: it gives the
+  // lease up at once and stops trying for it until it is eligible again, so that a node that
+  // is up to date leads and saves.
+  void setEligible(bool eligible);
 
  signals:
   void changed(const hl::LeaseState& state);
@@ -87,6 +91,7 @@ class LeaseKeeper final : public QObject {
   LeaderLease m_lease;
   int64_t m_ttlMs;
   bool m_held = false;
+  bool m_eligible = true;
   QTimer* m_timer = nullptr;
 };
 

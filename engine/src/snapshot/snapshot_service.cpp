@@ -117,6 +117,8 @@ Status SnapshotService::ensureStore() {
       m_keeper->moveToThread(m_leaseThread);
       connect(m_keeper, &LeaseKeeper::changed, this, &SnapshotService::onLease);
       m_leaseThread->start();
+      if (!m_eligible)
+        QMetaObject::invokeMethod(m_keeper, [k = m_keeper] { k->setEligible(false); });
       QMetaObject::invokeMethod(m_keeper, &LeaseKeeper::start, Qt::QueuedConnection);
     }
   }
@@ -144,6 +146,16 @@ Status SnapshotService::ensureStore() {
 }
 
 // ---- lease and schedule ---------------------------------------------------------------------
+
+void SnapshotService::setEligible(bool eligible) {
+  if (eligible == m_eligible) return;
+  m_eligible = eligible;
+  qCInfo(lcSnapshot).noquote() << (eligible ? "this node may lead snapshots again"
+                                            : "a shard needs a restore: this node steps down "
+                                              "as snapshot leader until it is restored");
+  if (m_keeper)
+    QMetaObject::invokeMethod(m_keeper, [k = m_keeper, eligible] { k->setEligible(eligible); });
+}
 
 void SnapshotService::onLease(const LeaseState& st) {
   if (st.held != m_status.isLeader)

@@ -72,6 +72,8 @@ class SnapshotService final : public QObject {
   // The leader's work before a sleep_timeout exit: a snapshot when this node holds the lease,
   // then finished(requestId, Saving, ok, ...) either way.
   void saveIfLeader(const QString& reason, qint64 requestId);
+  // Whether this node may lead (LeaseKeeper::setEligible): false while a shard needs a restore.
+  void setEligible(bool eligible);
 
  signals:
   void statusChanged(const hl::SnapshotStatus& status);
@@ -111,6 +113,7 @@ class SnapshotService final : public QObject {
   std::unique_ptr<LeaderLease> m_lease;  // the upload key, on this thread
   QThread* m_leaseThread = nullptr;      // the leader lease, kept on a thread of its own
   LeaseKeeper* m_keeper = nullptr;
+  bool m_eligible = true;  // setEligible()
   QTimer* m_scheduleTimer = nullptr;
   SnapshotStatus m_status;
   QHash<QString, SnapshotMeta> m_metas;  // by id, from the last catalogue read
