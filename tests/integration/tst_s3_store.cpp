@@ -232,6 +232,32 @@ class TestS3Store : public QObject {
     QVERIFY2(err.contains(QLatin1String("403")), qPrintable(err));
   }
 
+  // use_ssl: the certificate is verified (a self-signed one is refused, not retried) unless
+  // insecure_skip_verify is spelled out.
+  void tlsIsVerified() {
+    test::S3TestServer tls;
+    tls.setTls(true);
+    QVERIFY_OK(tls.start());
+    SnapshotS3Config c = tls.config(QStringLiteral("tls"));
+    QVERIFY(c.useSsl);
+    {
+      S3Store s(c);
+      QVERIFY(s.describe().startsWith(QLatin1String("s3 https://")));
+      const Status st = putBytes(s, QStringLiteral("a.db"), "tls");
+      qInfo().noquote() << st.toString();
+      QVERIFY2(!st.isOk(), "a self-signed certificate was accepted");
+      QVERIFY(!st.isRetryable());
+      QVERIFY2(st.message().contains(QLatin1String("certificate"), Qt::CaseInsensitive),
+               qPrintable(st.toString()));
+    }
+    c.insecureSkipVerify = true;
+    S3Store s(c);
+    QVERIFY_OK(putBytes(s, QStringLiteral("a.db"), "tls"));
+    QVERIFY_OK(putBytes(s, QStringLiteral("big.db"), randomBytes(2 * kMiB + 1)));  // multipart
+    auto got = getBytes(s, QStringLiteral("a.db"));
+    QVERIFY(got.ok() && *got == "tls");
+  }
+
   // s3rver does not check x-amz-security-token: only that requests carrying it work.
   void sessionTokenSent() {
     SnapshotS3Config c = m_server.config(QStringLiteral("token"));

@@ -43,17 +43,26 @@ class S3TestServer {
       m_port = freePort();
     }
     m_bucket = bucket;
+    QStringList tlsArgs;
+    if (m_tls) {
+      const QString cert = m_certDir.filePath(QStringLiteral("cert.pem"));
+      const QString key = m_certDir.filePath(QStringLiteral("key.pem"));
+      HL_RETURN_IF_ERROR(makeSelfSignedCert(cert, key));
+      tlsArgs = {QStringLiteral("--cert"), cert, QStringLiteral("--key"), key};
+    }
     m_process = std::make_unique<QProcess>();
     m_process->setProcessChannelMode(QProcess::MergedChannels);
     dieWithTest(*m_process);
-    m_process->start(QStringLiteral("node"),
-                     {m_nodeDir + QStringLiteral("/s3rver.cjs"), QStringLiteral("-d"),
-                      m_data.path(), QStringLiteral("-a"), QStringLiteral("127.0.0.1"),
-                      QStringLiteral("-p"), QString::number(m_port), QStringLiteral("-s"),
-                      // Virtual-host requests: <bucket>.s3.localhost:<port> (curl resolves
-                      // every *.localhost name to the loopback address itself).
-                      QStringLiteral("--service-endpoint"), QStringLiteral("localhost"),
-                      QStringLiteral("--configure-bucket"), bucket});
+    m_process->start(
+        QStringLiteral("node"),
+        QStringList{m_nodeDir + QStringLiteral("/s3rver.cjs"), QStringLiteral("-d"), m_data.path(),
+                    QStringLiteral("-a"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"),
+                    QString::number(m_port), QStringLiteral("-s"),
+                    // Virtual-host requests: <bucket>.s3.localhost:<port> (curl resolves
+                    // every *.localhost name to the loopback address itself).
+                    QStringLiteral("--service-endpoint"), QStringLiteral("localhost"),
+                    QStringLiteral("--configure-bucket"), bucket} +
+            tlsArgs);
     if (!m_process->waitForStarted(10000))
       return hl::Status::unavailable(QStringLiteral("node s3rver.cjs did not start: ") +
                                      m_process->errorString());
@@ -86,8 +95,12 @@ class S3TestServer {
   QString virtualHostEndpoint() const { return QStringLiteral("s3.localhost:%1").arg(m_port); }
   QString dataDir() const { return m_data.path(); }
 
+  // https with a self-signed certificate for 127.0.0.1; call before start().
+  void setTls(bool tls) { m_tls = tls; }
+
   hl::SnapshotS3Config config(const QString& path) const {
     hl::SnapshotS3Config c;
+    c.useSsl = m_tls;
     c.endpoint = endpoint();
     c.bucket = m_bucket;
     c.path = path;
@@ -101,6 +114,8 @@ class S3TestServer {
   QTemporaryDir m_data;
   int m_port = 0;
   QString m_bucket;
+  bool m_tls = false;
+  QTemporaryDir m_certDir;  // outside the data directory s3rver serves
   std::unique_ptr<QProcess> m_process;
 };
 

@@ -48,6 +48,17 @@ void dieWithTest(QProcess& p) {
   p.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
 }
 
+hl::Status makeSelfSignedCert(const QString& certPath, const QString& keyPath) {
+  const ProcessResult r =
+      runProcess(QStringLiteral("openssl"),
+                 {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                  "subjectAltName=IP:127.0.0.1", "-keyout", keyPath, "-out", certPath});
+  if (r.exitCode != 0)
+    return hl::Status::ioError(QStringLiteral("openssl req: ") + QString::fromUtf8(r.err));
+  return hl::Status::ok();
+}
+
 int freePort() {
   // Below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range): a port the
   // kernel hands out for "port 0" is one that the outgoing connections of the tests running in

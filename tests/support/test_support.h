@@ -36,6 +36,10 @@ bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs =
 // QTest watchdog abort runs no destructor): no server outlives its test.
 void dieWithTest(QProcess& p);
 
+// A self-signed certificate for 127.0.0.1 (EC P-256, 2 days) and its key, by the openssl
+// program, for the TLS test servers.
+hl::Status makeSelfSignedCert(const QString& certPath, const QString& keyPath);
+
 // A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral port range.
 int freePort();
 

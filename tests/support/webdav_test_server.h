@@ -69,13 +69,7 @@ class WebDavTestServer {
       if (options.tls) {
         const QString cert = m_dir.filePath(QStringLiteral("cert.pem"));
         const QString key = m_dir.filePath(QStringLiteral("key.pem"));
-        const ProcessResult r =
-            runProcess(QStringLiteral("openssl"),
-                       {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                        "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert});
-        if (r.exitCode != 0)
-          return hl::Status::ioError(QStringLiteral("openssl req: ") + QString::fromUtf8(r.err));
+        HL_RETURN_IF_ERROR(makeSelfSignedCert(cert, key));
         conf += "ssl.engine = \"enable\"\nssl.pemfile = \"" + cert.toUtf8() +
                 "\"\nssl.privkey = \"" + key.toUtf8() + "\"\n";
       }
