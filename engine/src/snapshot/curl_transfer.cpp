@@ -150,6 +150,19 @@ bool retryable(const Status& s) {
 
 }  // namespace
 
+CurlRequest CurlRequest::upload(QByteArray url, QIODevice& source, qint64 size,
+                                const TransferProgress& progress, qint64 offset, qint64 total) {
+  CurlRequest r;
+  r.method = "PUT";
+  r.url = std::move(url);
+  r.source = &source;
+  r.uploadSize = size;
+  r.progress = &progress;
+  r.progressBase = offset;
+  r.progressTotal = total < 0 ? size : total;
+  return r;
+}
+
 QByteArray CurlRequest::header(const QByteArray& lowerName) const {
   for (const auto& [name, value] : responseHeaders)
     if (name == lowerName) return value;

@@ -87,6 +87,11 @@ struct CurlRequest {
   QString localError;      // the source or sink failed
   QString detail;          // extra words for the message (set by a store's callbacks)
 
+  // A PUT of `size` bytes from `source` to `url`, its progress reported to `progress` as bytes
+  // `offset`.. of `total` (a multipart part; -1 = `size`).
+  static CurlRequest upload(QByteArray url, QIODevice& source, qint64 size,
+                            const TransferProgress& progress, qint64 offset = 0, qint64 total = -1);
+
   QByteArray header(const QByteArray& lowerName) const;
   // "PUT https://host/bucket/key": for messages; never the query (it may carry a secret).
   QString what() const;

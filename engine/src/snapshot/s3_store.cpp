@@ -114,13 +114,7 @@ Status S3Store::put(const QString& name, QIODevice& source, qint64 size,
   HL_RETURN_IF_ERROR(validateObjectName(name));
   if (size < 0) return Status::invalidArgument(QStringLiteral("put %1: unknown size").arg(name));
   if (size > kMultipartThreshold) return putMultipart(name, source, size, progress);
-  CurlRequest r;
-  r.method = "PUT";
-  r.url = urlFor(key(name));
-  r.source = &source;
-  r.uploadSize = size;
-  r.progress = &progress;
-  r.progressTotal = size;
+  CurlRequest r = CurlRequest::upload(urlFor(key(name)), source, size, progress);
   HL_RETURN_IF_ERROR(perform(r).withContext(QStringLiteral("s3 put ") + name));
   if (size == 0 && progress && !progress(0, 0))
     return Status::cancelled(QStringLiteral("s3 put %1: cancelled").arg(name));
@@ -154,14 +148,9 @@ Status S3Store::putMultipart(const QString& name, QIODevice& source, qint64 size
   int part = 0;
   for (qint64 offset = 0; offset < size; offset += kPartSize) {
     ++part;
-    CurlRequest p;
-    p.method = "PUT";
-    p.url = urlFor(key(name), "partNumber=" + QByteArray::number(part) + '&' + idQuery);
-    p.source = &source;
-    p.uploadSize = qMin(kPartSize, size - offset);
-    p.progress = &progress;
-    p.progressBase = offset;
-    p.progressTotal = size;
+    CurlRequest p = CurlRequest::upload(
+        urlFor(key(name), "partNumber=" + QByteArray::number(part) + '&' + idQuery), source,
+        qMin(kPartSize, size - offset), progress, offset, size);
     const Status st = perform(p);  // retried from the part's first byte (a file seeks)
     if (!st.isOk()) return abort(st.withContext(QStringLiteral("part %1").arg(part)));
     const QByteArray etag = p.header("etag");

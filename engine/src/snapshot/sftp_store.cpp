@@ -73,9 +73,9 @@ QByteArray quoted(const QByteArray& path) {
 
 }  // namespace
 
-SftpStore::SftpStore(SnapshotSftpConfig config, TransferOptions transfer)
-    : m_config(std::move(config)), m_session(transfer) {
-  const QUrl url(m_config.url);
+SftpStore::SftpStore(const SnapshotSftpConfig& config, TransferOptions transfer)
+    : m_session(transfer) {
+  const QUrl url(config.url);
   m_user = url.userName(QUrl::FullyDecoded).toUtf8();
   m_password = url.password(QUrl::FullyDecoded).toUtf8();
   const int port = url.port(22);
@@ -84,11 +84,14 @@ SftpStore::SftpStore(SnapshotSftpConfig config, TransferOptions transfer)
     m_base = "sftp://[" + url.host().toUtf8() + "]:" + QByteArray::number(port);
   m_path = url.path(QUrl::FullyDecoded);
   while (m_path.endsWith('/')) m_path.chop(1);
-  m_keyFile = QFile::encodeName(m_config.keyFile);
-  m_keyPassphrase = m_config.keyPassphrase.toUtf8();
-  m_knownHosts = m_config.knownHosts.isEmpty()
+  m_keyFile = QFile::encodeName(config.keyFile);
+  m_keyPassphrase = config.keyPassphrase.toUtf8();
+  m_knownHosts = config.knownHosts.isEmpty()
                      ? QDir::home().filePath(QStringLiteral(".ssh/known_hosts"))
-                     : m_config.knownHosts;
+                     : config.knownHosts;
+  m_knownHostsPath = QFile::encodeName(m_knownHosts);
+  m_hostEntry = port == 22 ? url.host() : QStringLiteral("[%1]:%2").arg(url.host()).arg(port);
+  m_keyscan = QStringLiteral("ssh-keyscan -p %1 %2").arg(port).arg(url.host());
   m_shown = QStringLiteral("sftp %1@%2:%3%4")
                 .arg(QString::fromUtf8(m_user), url.host())
                 .arg(port)
@@ -108,12 +111,7 @@ QByteArray SftpStore::urlFor(const QString& name) const {
 }
 
 Status SftpStore::perform(CurlRequest& r) {
-  const QUrl url(m_config.url);
-  const int port = url.port(22);
-  HostKeyCheck check{&r, m_knownHosts,
-                     port == 22 ? url.host() : QStringLiteral("[%1]:%2").arg(url.host()).arg(port),
-                     QStringLiteral("ssh-keyscan -p %1 %2").arg(port).arg(url.host())};
-  const QByteArray knownHosts = QFile::encodeName(m_knownHosts);
+  HostKeyCheck check{&r, m_knownHosts, m_hostEntry, m_keyscan};
   const std::function<void(CURL*)> extra = std::move(r.configure);  // the operation's own
   r.configure = [&](CURL* c) {
     curl_easy_setopt(c, CURLOPT_USERNAME, m_user.constData());
@@ -127,7 +125,7 @@ Status SftpStore::perform(CurlRequest& r) {
     }
     curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
     // Always set, even when the file does not exist: then every key is unknown and refused.
-    curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, knownHosts.constData());
+    curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, m_knownHostsPath.constData());
     curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, checkHostKey);
     curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, &check);
     curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, long(CURLFTP_CREATE_DIR_RETRY));
@@ -175,13 +173,7 @@ Status SftpStore::put(const QString& name, QIODevice& source, qint64 size,
   const QString ctx = QStringLiteral("sftp put ") + name;
   if (size < 0) return Status::invalidArgument(ctx + QStringLiteral(": unknown size"));
   const QString temp = temporaryName(name);
-  CurlRequest r;
-  r.method = "PUT";
-  r.url = urlFor(temp);
-  r.source = &source;
-  r.uploadSize = size;
-  r.progress = &progress;
-  r.progressTotal = size;
+  CurlRequest r = CurlRequest::upload(urlFor(temp), source, size, progress);
   Status st = perform(r);
   if (st.isOk() && size == 0 && progress && !progress(0, 0))
     st = Status::cancelled(ctx + QStringLiteral(": cancelled"));

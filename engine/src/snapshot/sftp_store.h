@@ -26,7 +26,7 @@ class SftpStore final : public SnapshotStore {
  public:
   static constexpr int kMaxDepth = 4;
 
-  explicit SftpStore(SnapshotSftpConfig config, TransferOptions transfer = {});
+  explicit SftpStore(const SnapshotSftpConfig& config, TransferOptions transfer = {});
 
   QString describe() const override;
   Status put(const QString& name, QIODevice& source, qint64 size,
@@ -55,7 +55,6 @@ class SftpStore final : public SnapshotStore {
   Result<QList<Entry>> entries(const QString& dir);  // one long listing
   Status listDirectory(const QString& dir, int depth, QList<StoreObject>& out);
 
-  SnapshotSftpConfig m_config;
   QByteArray m_base;  // sftp://host:port (no user info)
   QString m_path;     // absolute directory on the server, without trailing '/'
   QByteArray m_user;
@@ -63,6 +62,9 @@ class SftpStore final : public SnapshotStore {
   QByteArray m_keyFile;
   QByteArray m_keyPassphrase;
   QString m_knownHosts;
+  QByteArray m_knownHostsPath;  // m_knownHosts, encoded for libcurl
+  QString m_hostEntry;          // how known_hosts names the server: "host", or "[host]:port" off 22
+  QString m_keyscan;            // the ssh-keyscan command that reads its key, for messages
   QString m_shown;
   CurlSession m_session;
 };

@@ -154,6 +154,14 @@ Status WebDavStore::makeFolders(const QString& name) {
   return Status::ok();
 }
 
+Status WebDavStore::performMakingFolders(CurlRequest& r, const QString& name,
+                                         const std::function<bool()>& rewind) {
+  const Status st = perform(r);
+  if (st.isOk() || r.httpStatus != 409 || !rewind()) return st;
+  HL_RETURN_IF_ERROR(makeFolders(name));
+  return perform(r);
+}
+
 Status WebDavStore::moveInto(const QString& from, const QString& to) {
   CurlRequest r;
   r.method = "MOVE";
@@ -172,24 +180,9 @@ Status WebDavStore::put(const QString& name, QIODevice& source, qint64 size,
   // Folders first (once per folder): servers disagree on what a PUT into a missing folder
   // answers (409, or lighttpd's 500 for an empty body).
   HL_RETURN_IF_ERROR(ensureFolders(name).withContext(ctx));
-  auto upload = [&] {
-    CurlRequest r;
-    r.method = "PUT";
-    r.url = urlFor(temp);
-    r.source = &source;
-    r.uploadSize = size;
-    r.progress = &progress;
-    r.progressTotal = size;
-    Status st = perform(r);
-    return std::make_pair(st, r.httpStatus);
-  };
-  auto [st, http] = upload();
-  // 409: the folder went away since (someone removed it): make it again, once.
-  if (!st.isOk() && http == 409 &&
-      (source.isSequential() ? source.pos() == start : source.seek(start))) {
-    HL_RETURN_IF_ERROR(makeFolders(name).withContext(ctx));
-    std::tie(st, http) = upload();
-  }
+  CurlRequest r = CurlRequest::upload(urlFor(temp), source, size, progress);
+  Status st = performMakingFolders(
+      r, name, [&] { return source.isSequential() ? source.pos() == start : source.seek(start); });
   if (st.isOk() && size == 0 && progress && !progress(0, 0))
     st = Status::cancelled(ctx + QStringLiteral(": cancelled"));
   if (st.isOk()) st = moveInto(temp, name);
@@ -305,19 +298,11 @@ Status WebDavStore::copy(const QString& from, const QString& to) {
   const QString ctx = QStringLiteral("webdav copy %1 to %2").arg(from, to);
   const QString temp = temporaryName(to);
   HL_RETURN_IF_ERROR(ensureFolders(to).withContext(ctx));
-  auto copyTo = [&] {
-    CurlRequest r;
-    r.method = "COPY";
-    r.url = urlFor(from);
-    r.headers << "Destination: " + urlFor(temp) << "Overwrite: T";
-    Status st = perform(r);
-    return std::make_pair(st, r.httpStatus);
-  };
-  auto [st, http] = copyTo();
-  if (!st.isOk() && http == 409) {
-    HL_RETURN_IF_ERROR(makeFolders(to).withContext(ctx));
-    std::tie(st, http) = copyTo();
-  }
+  CurlRequest r;
+  r.method = "COPY";
+  r.url = urlFor(from);
+  r.headers << "Destination: " + urlFor(temp) << "Overwrite: T";
+  Status st = performMakingFolders(r, to, [] { return true; });  // no body to rewind
   if (st.isOk()) st = moveInto(temp, to);
   return st.withContext(ctx);
 }

@@ -44,6 +44,11 @@ class WebDavStore final : public SnapshotStore {
   Status perform(CurlRequest& r);
   Status makeFolders(const QString& name);    // MKCOL the missing folders above `name`
   Status ensureFolders(const QString& name);  // makeFolders once per folder per store
+  // `r`, a request that makes `name` or a temporary beside it. On 409 Conflict a folder above
+  // `name` went away since ensureFolders() saw it (someone removed it): the folders are made
+  // again and `r` sent once more, if `rewind` takes its body back to the start.
+  Status performMakingFolders(CurlRequest& r, const QString& name,
+                              const std::function<bool()>& rewind);
   Status moveInto(const QString& from, const QString& to);
   Status listFolder(const QString& folder, int depth, QList<StoreObject>& out);
 
