@@ -6,6 +6,8 @@
 #include <QRandomGenerator>
 #include <QtTest>
 
+#include <functional>
+
 #include "harmonylite/status.h"
 #include "snapshot/snapshot_store.h"
 
@@ -27,12 +29,14 @@ inline QByteArray randomBytes(qint64 size) {
   return b;
 }
 
+// Every put carries one object header: stores that keep headers (nats) keep it, the others
+// ignore it.
 inline Status putBytes(SnapshotStore& s, const QString& name, const QByteArray& bytes,
                        const TransferProgress& progress = {}) {
   QBuffer buf;
   buf.setData(bytes);
   buf.open(QIODevice::ReadOnly);
-  return s.put(name, buf, bytes.size(), {}, progress);
+  return s.put(name, buf, bytes.size(), {{"Hl-Test", "store-test"}}, progress);
 }
 
 inline Result<QByteArray> getBytes(SnapshotStore& s, const QString& name,
@@ -42,6 +46,36 @@ inline Result<QByteArray> getBytes(SnapshotStore& s, const QString& name,
   buf.open(QIODevice::WriteOnly);
   HL_RETURN_IF_ERROR(s.get(name, buf, progress));
   return out;
+}
+
+// Puts `bytes` as `name` and calls `kill` once half of them went (the server dies in the middle
+// of the upload); `*killed` says whether it was called.
+inline Status putKillingHalfway(SnapshotStore& s, const QString& name, const QByteArray& bytes,
+                                const std::function<void()>& kill, bool* killed) {
+  *killed = false;
+  return putBytes(s, name, bytes, [&](qint64 done, qint64 total) {
+    if (!*killed && done >= total / 2) {
+      kill();
+      *killed = true;
+    }
+    return true;
+  });
+}
+
+// Gets `name` while the store's server is down, starting it (`start`) from the progress
+// callback, which the first backoff wait calls: the download can only succeed through a retry.
+// `*starts` counts the starts.
+inline Result<QByteArray> getStartingServerOnRetry(SnapshotStore& s, const QString& name,
+                                                   const std::function<Status()>& start,
+                                                   int* starts) {
+  *starts = 0;
+  return getBytes(s, name, [&](qint64 done, qint64) {
+    if (done == 0 && *starts == 0) {
+      ++*starts;
+      return start().isOk();
+    }
+    return true;
+  });
 }
 
 }  // namespace hl::test

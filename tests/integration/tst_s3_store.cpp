@@ -121,14 +121,8 @@ class TestS3Store : public QObject {
     QVERIFY_OK(putBytes(s, QStringLiteral("snapshot.db"), v1));
     const QByteArray v2 = randomBytes(size + 1);
     bool killed = false;
-    auto killHalfway = [&](qint64 done, qint64 total) {
-      if (!killed && done >= total / 2) {
-        m_server.kill();
-        killed = true;
-      }
-      return true;
-    };
-    const Status st = putBytes(s, QStringLiteral("snapshot.db"), v2, killHalfway);
+    const Status st = test::putKillingHalfway(
+        s, QStringLiteral("snapshot.db"), v2, [&] { m_server.kill(); }, &killed);
     qInfo().noquote() << st.toString();
     QVERIFY(killed);
     QVERIFY2(!st.isOk(), "a put to a killed server succeeded");

@@ -37,16 +37,11 @@
 #include "snapshot/s3_store.h"
 #include "snapshot/sftp_store.h"
 #include "snapshot/webdav_store.h"
+#include "store_test_util.h"
 #include "test_support.h"
 #include "webdav_test_server.h"
 
 using namespace hl;
-
-#define QVERIFY_OK(expr)                                           \
-  do {                                                             \
-    const ::hl::Status st_ = (expr);                               \
-    QVERIFY2(st_.isOk(), qPrintable(#expr ": " + st_.toString())); \
-  } while (0)
 
 #define QCOMPARE_CODE(expr, expected)                                                   \
   do {                                                                                  \
@@ -59,7 +54,9 @@ using namespace hl;
 
 namespace {
 
-constexpr qint64 kMiB = 1024 * 1024;
+using test::getBytes;
+using test::kMiB;
+using test::putBytes;
 
 // ---- devices -------------------------------------------------------------------------------
 
@@ -276,41 +273,6 @@ StoreFactory natsFactory() {
   return f;
 }
 
-// One s3rver for every s3 case, started by the first one; each store gets its own key prefix
-// in the one bucket. No debris check: s3rver implements neither ListMultipartUploads (GET
-// ?uploads answers 501 NotImplemented) nor AbortMultipartUpload (DELETE ?uploadId answers 405
-// MethodNotAllowed, which the store reports beside the original error), so whether an
-// interrupted multipart upload is aborted cannot be checked against it; what is checked is that
-// the object reads as before and nothing new is listed.
-struct S3Env {
-  std::unique_ptr<test::S3TestServer> server;
-  Status failed;
-  bool tried = false;
-  int stores = 0;
-
-  Status ensure() {
-    if (tried) return failed;
-    tried = true;
-    server = std::make_unique<test::S3TestServer>();
-    failed = server->start().withContext("start s3rver");
-    return failed;
-  }
-};
-
-StoreFactory s3Factory() {
-  auto env = std::make_shared<S3Env>();
-  StoreFactory f;
-  f.name = "s3";
-  f.reportsModified = true;
-  f.make = [env]() -> Result<StoreUnderTest> {
-    HL_RETURN_IF_ERROR(env->ensure());
-    const QString path = QStringLiteral("conformance-%1/snapshots").arg(++env->stores);
-    return StoreUnderTest{std::make_unique<S3Store>(env->server->config(path)), {}};
-  };
-  f.cleanup = [env] { env->server.reset(); };
-  return f;
-}
-
 // Upload temporaries (".<name>.part-<hex>") below `root`: what an interrupted webdav or sftp
 // put must not leave behind.
 QStringList partFiles(const QString& root) {
@@ -323,66 +285,43 @@ QStringList partFiles(const QString& root) {
   return out;
 }
 
-// One lighttpd (mod_webdav, Basic authentication) for every webdav case; each store gets its
-// own folder, which the store makes with MKCOL on its first put.
-struct WebDavEnv {
-  std::unique_ptr<test::WebDavTestServer> server;
-  Status failed;
-  bool tried = false;
-  int stores = 0;
-
-  Status ensure() {
-    if (tried) return failed;
-    tried = true;
-    server = std::make_unique<test::WebDavTestServer>();
-    return failed = server->start().withContext("start lighttpd");
-  }
-};
-
-StoreFactory webdavFactory() {
-  auto env = std::make_shared<WebDavEnv>();
-  StoreFactory f;
-  f.name = "webdav";
-  f.reportsModified = true;
-  f.make = [env]() -> Result<StoreUnderTest> {
-    HL_RETURN_IF_ERROR(env->ensure());
-    const QString dir = QStringLiteral("conformance-%1/snapshots").arg(++env->stores);
-    const QString root = env->server->dataDir() + '/' + dir;
-    return StoreUnderTest{std::make_unique<WebDavStore>(env->server->config(dir)),
-                          [root] { return partFiles(root); }};
+// A remote store's row: one server (`Server`, a fixture of tests/support) for every case of
+// that store, started by the first one; each store gets its own folder (S3: key prefix)
+// "conformance-<n>/snapshots" on it, which the store makes on its first put. With
+// `partDebris`, the upload temporaries left under that folder are the debris.
+//  - s3 (s3rver): no debris check. s3rver implements neither ListMultipartUploads (GET ?uploads
+//    answers 501 NotImplemented) nor AbortMultipartUpload (DELETE ?uploadId answers 405
+//    MethodNotAllowed, which the store reports beside the original error), so whether an
+//    interrupted multipart upload is aborted cannot be checked against it; what is checked is
+//    that the object reads as before and nothing new is listed.
+//  - webdav (lighttpd mod_webdav, Basic authentication), sftp (sshd, password login, host key
+//    checked against its known_hosts): temporaries renamed into place, checked.
+template <class Server, class Store>
+StoreFactory remoteFactory(const QString& name, const QString& serverName, bool partDebris,
+                           const QString& skipReason = {}) {
+  struct Env {
+    std::unique_ptr<Server> server;
+    Status failed;
+    bool tried = false;
+    int stores = 0;
   };
-  f.cleanup = [env] { env->server.reset(); };
-  return f;
-}
-
-// One sshd (password login, host key checked against its known_hosts) for every sftp case;
-// each store gets its own directory, made on its first put.
-struct SftpEnv {
-  std::unique_ptr<test::SftpTestServer> server;
-  Status failed;
-  bool tried = false;
-  int stores = 0;
-
-  Status ensure() {
-    if (tried) return failed;
-    tried = true;
-    server = std::make_unique<test::SftpTestServer>();
-    return failed = server->start().withContext("start sshd");
-  }
-};
-
-StoreFactory sftpFactory() {
-  auto env = std::make_shared<SftpEnv>();
+  auto env = std::make_shared<Env>();
   StoreFactory f;
-  f.name = "sftp";
+  f.name = name;
   f.reportsModified = true;
-  if (geteuid() != 0) f.skipReason = "the sshd fixture needs root (sftp_test_server.h)";
-  f.make = [env]() -> Result<StoreUnderTest> {
-    HL_RETURN_IF_ERROR(env->ensure());
+  f.skipReason = skipReason;
+  f.make = [env, serverName, partDebris]() -> Result<StoreUnderTest> {
+    if (!env->tried) {
+      env->tried = true;
+      env->server = std::make_unique<Server>();
+      env->failed = env->server->start().withContext("start " + serverName);
+    }
+    HL_RETURN_IF_ERROR(env->failed);
     const QString dir = QStringLiteral("conformance-%1/snapshots").arg(++env->stores);
-    const QString root = env->server->dataDir() + '/' + dir;
-    return StoreUnderTest{std::make_unique<SftpStore>(env->server->config(dir)),
-                          [root] { return partFiles(root); }};
+    std::function<QStringList()> debris;
+    if (partDebris)
+      debris = [root = env->server->dataDir() + '/' + dir] { return partFiles(root); };
+    return StoreUnderTest{std::make_unique<Store>(env->server->config(dir)), debris};
   };
   f.cleanup = [env] { env->server.reset(); };
   return f;
@@ -390,26 +329,15 @@ StoreFactory sftpFactory() {
 
 // Every store the conformance cases run against.
 std::vector<StoreFactory> storeFactories() {
-  return {localFactory(), natsFactory(), s3Factory(), webdavFactory(), sftpFactory()};
+  return {localFactory(), natsFactory(),
+          remoteFactory<test::S3TestServer, S3Store>("s3", "s3rver", false),
+          remoteFactory<test::WebDavTestServer, WebDavStore>("webdav", "lighttpd", true),
+          remoteFactory<test::SftpTestServer, SftpStore>(
+              "sftp", "sshd", true,
+              geteuid() != 0 ? "the sshd fixture needs root (sftp_test_server.h)" : "")};
 }
 
 // ---- helpers -------------------------------------------------------------------------------
-
-Status putBytes(SnapshotStore& store, const QString& name, const QByteArray& bytes,
-                const TransferProgress& progress = {}) {
-  QBuffer buf;
-  buf.setData(bytes);
-  buf.open(QIODevice::ReadOnly);
-  return store.put(name, buf, bytes.size(), {{"Hl-Test", "conformance"}}, progress);
-}
-
-Result<QByteArray> getBytes(SnapshotStore& store, const QString& name) {
-  QByteArray out;
-  QBuffer buf(&out);
-  buf.open(QIODevice::WriteOnly);
-  HL_RETURN_IF_ERROR(store.get(name, buf, {}));
-  return out;
-}
 
 Result<QMap<QString, StoreObject>> listByName(SnapshotStore& store) {
   auto objects = store.list();

@@ -144,14 +144,8 @@ class TestWebDavStore : public QObject {
     QVERIFY_OK(putBytes(s, QStringLiteral("snapshot.db"), v1));
     const QByteArray v2 = randomBytes(24 * kMiB + 1);
     bool killed = false;
-    const Status st =
-        putBytes(s, QStringLiteral("snapshot.db"), v2, [&](qint64 done, qint64 total) {
-          if (!killed && done >= total / 2) {
-            m_server.kill();
-            killed = true;
-          }
-          return true;
-        });
+    const Status st = test::putKillingHalfway(
+        s, QStringLiteral("snapshot.db"), v2, [&] { m_server.kill(); }, &killed);
     qInfo().noquote() << st.toString();
     QVERIFY(killed);
     QVERIFY2(!st.isOk(), "a put to a killed server succeeded");
@@ -175,13 +169,8 @@ class TestWebDavStore : public QObject {
     QVERIFY_OK(putBytes(s, QStringLiteral("r.db"), v));
     m_server.kill();
     int restarts = 0;
-    auto got = getBytes(s, QStringLiteral("r.db"), [&](qint64 done, qint64) {
-      if (done == 0 && restarts == 0) {
-        ++restarts;
-        return m_server.start().isOk();
-      }
-      return true;
-    });
+    auto got = test::getStartingServerOnRetry(
+        s, QStringLiteral("r.db"), [&] { return m_server.start(); }, &restarts);
     QCOMPARE(restarts, 1);  // the progress callback ran during the backoff, so a retry happened
     QVERIFY2(got.ok(), qPrintable(got.status().toString()));
     QVERIFY(*got == v);

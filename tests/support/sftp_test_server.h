@@ -15,7 +15,6 @@
 #include <QFile>
 #include <QProcess>
 #include <QStandardPaths>
-#include <QTcpSocket>
 #include <QTemporaryDir>
 
 #include <memory>
@@ -100,15 +99,7 @@ class SftpTestServer {
     if (!m_process->waitForStarted(10000))
       return hl::Status::unavailable(QStringLiteral("unshare did not start: ") +
                                      m_process->errorString());
-    const bool up = waitFor(
-        [&] {
-          if (m_process->state() == QProcess::NotRunning) return true;
-          QTcpSocket s;
-          s.connectToHost(QStringLiteral("127.0.0.1"), quint16(m_port));
-          return s.waitForConnected(200);
-        },
-        15000, 50);
-    if (!up || m_process->state() == QProcess::NotRunning)
+    if (!waitListening(*m_process, m_port, 15000, 50))
       return hl::Status::unavailable(QStringLiteral("sshd did not listen on %1: %2")
                                          .arg(m_port)
                                          .arg(QString::fromUtf8(m_process->readAll())));
@@ -124,13 +115,7 @@ class SftpTestServer {
     }
     m_process.reset();
     // The port is free again once the namespace's processes are gone.
-    waitFor(
-        [&] {
-          QTcpSocket s;
-          s.connectToHost(QStringLiteral("127.0.0.1"), quint16(m_port));
-          return !s.waitForConnected(100);
-        },
-        10000, 50);
+    waitFor([&] { return !portOpen(m_port, 100); }, 10000, 50);
   }
 
   // A new host key for the next start(), NOT written to known_hosts: the server "changed".

@@ -48,6 +48,18 @@ void dieWithTest(QProcess& p) {
   p.setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
 }
 
+bool portOpen(int port, int timeoutMs) {
+  QTcpSocket s;
+  s.connectToHost(QHostAddress::LocalHost, quint16(port));
+  return s.waitForConnected(timeoutMs);
+}
+
+bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs) {
+  const bool done = waitFor([&] { return p.state() == QProcess::NotRunning || portOpen(port); },
+                            timeoutMs, pollMs);
+  return done && p.state() == QProcess::Running;
+}
+
 hl::Status makeSelfSignedCert(const QString& certPath, const QString& keyPath) {
   const ProcessResult r =
       runProcess(QStringLiteral("openssl"),
@@ -226,15 +238,7 @@ hl::Status NatsServer::launch(int timeoutMs) {
     if (!m_process->waitForStarted(5000))
       return hl::Status::unavailable("cannot start nats-server: " + m_process->errorString());
     // Listening on the client port, or exited (a port taken since freePort(): try others).
-    const bool listening = waitFor(
-        [&] {
-          if (m_process->state() == QProcess::NotRunning) return true;
-          QTcpSocket s;
-          s.connectToHost(QHostAddress::LocalHost, quint16(m_port));
-          return s.waitForConnected(200);
-        },
-        timeoutMs, 20);
-    if (listening && m_process->state() == QProcess::Running) return hl::Status::ok();
+    if (waitListening(*m_process, m_port, timeoutMs)) return hl::Status::ok();
     const bool portTaken = log().contains("address already in use");
     stop();
     if (!portTaken) break;

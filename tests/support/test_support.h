@@ -36,6 +36,12 @@ bool waitFor(const std::function<bool()>& condition, int timeoutMs, int pollMs =
 // QTest watchdog abort runs no destructor): no server outlives its test.
 void dieWithTest(QProcess& p);
 
+// Whether something accepts TCP connections on 127.0.0.1:`port` (tried for at most timeoutMs).
+bool portOpen(int port, int timeoutMs = 200);
+// Waits until the server process `p` accepts connections on 127.0.0.1:`port`: true; false when
+// it exited first or the time ran out.
+bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs = 20);
+
 // A self-signed certificate for 127.0.0.1 (EC P-256, 2 days) and its key, by the openssl
 // program, for the TLS test servers.
 hl::Status makeSelfSignedCert(const QString& certPath, const QString& keyPath);

@@ -10,7 +10,6 @@
 #include <QFile>
 #include <QProcess>
 #include <QStandardPaths>
-#include <QTcpSocket>
 #include <QTemporaryDir>
 
 #include <memory>
@@ -83,15 +82,7 @@ class WebDavTestServer {
     if (!m_process->waitForStarted(10000))
       return hl::Status::unavailable(QStringLiteral("lighttpd did not start: ") +
                                      m_process->errorString());
-    const bool up = waitFor(
-        [&] {
-          if (m_process->state() == QProcess::NotRunning) return true;
-          QTcpSocket s;
-          s.connectToHost(QStringLiteral("127.0.0.1"), quint16(m_port));
-          return s.waitForConnected(200);
-        },
-        15000, 50);
-    if (!up || m_process->state() == QProcess::NotRunning) {
+    if (!waitListening(*m_process, m_port, 15000, 50)) {
       QFile log(m_dir.filePath(QStringLiteral("error.log")));
       (void)log.open(QIODevice::ReadOnly);
       return hl::Status::unavailable(
