@@ -1,5 +1,5 @@
-// The dashboard window: a navigation rail on the left (Ctrl+1..6, or arrows when it has focus)
-// and the six pages. Everything it shows comes from `controller` (DashboardController).
+// The dashboard window: a navigation rail on the left (Ctrl+1..7, or arrows when it has focus)
+// and the seven pages. Everything it shows comes from `controller` (DashboardController).
 pragma ComponentBehavior: Bound  // delegates use the window's ids
 import QtQuick
 import QtQuick.Controls
@@ -23,9 +23,9 @@ ApplicationWindow {
   color: Theme.background
   font.pixelSize: Theme.fontBody
 
-  readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings"), qsTr("Snapshots")]
+  readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings"), qsTr("Snapshots"), qsTr("Schema")]
   property alias currentPage: rail.currentIndex
-  readonly property var pages: [overview, shards, cluster, events, settings, snapshots]
+  readonly property var pages: [overview, shards, cluster, events, settings, snapshots, schema]
 
   RowLayout {
     anchors.fill: parent
@@ -86,12 +86,14 @@ ApplicationWindow {
                 Layout.leftMargin: 6
               }
               Label {
-                // Attention marks: unhealthy, schema mismatch, open dead letters, snapshot error.
+                // Attention marks: unhealthy, schema mismatch, open dead letters, snapshot error,
+                // shards waiting for a schema change.
                 readonly property DashboardController c: window.controller
                 readonly property int marks: navItem.index === 0 && c.summary.valid && !c.summary.healthy ? 1
                                            : navItem.index === 2 ? c.cluster.mismatches
                                            : navItem.index === 3 ? c.summary.deadLetters
-                                           : navItem.index === 5 && c.snapshotSummary.lastError.length > 0 ? 1 : 0
+                                           : navItem.index === 5 && c.snapshotSummary.lastError.length > 0 ? 1
+                                           : navItem.index === 6 ? c.summary.schemaPausedShards : 0
                 visible: marks > 0
                 text: navItem.index === 0 || navItem.index === 5 ? "!" : marks
                 color: "white"
@@ -120,12 +122,13 @@ ApplicationWindow {
       Layout.fillHeight: true
       Layout.margins: Theme.padding * 1.5
 
-      OverviewPage { id: overview; controller: window.controller }
+      OverviewPage { id: overview; controller: window.controller; onOpenSchemaPage: rail.currentIndex = window.pages.indexOf(schema) }
       ShardsPage { id: shards; controller: window.controller }
       ClusterPage { id: cluster; controller: window.controller }
       EventsPage { id: events; controller: window.controller }
       SettingsPage { id: settings; controller: window.controller }
       SnapshotsPage { id: snapshots; controller: window.controller }
+      SchemaPage { id: schema; controller: window.controller }
     }
   }
 

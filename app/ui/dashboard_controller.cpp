@@ -194,11 +194,13 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   qint64 lag = 0;
   double lagSeconds = 0;
   int paused = 0;
+  int schemaPaused = 0;
   for (const ShardStatus& s : st.shards) {
     applied += s.appliedChanges;
     lag += s.lagMessages;
     lagSeconds = std::max(lagSeconds, s.lagSeconds);
     if (s.state == ShardState::Paused) ++paused;
+    if (s.state == ShardState::SchemaPaused) ++schemaPaused;
   }
   NodeSummary n;
   n.valid = true;
@@ -236,12 +238,28 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.lastPublished = agoText(st.lastPublishedMs, nowMs);
   n.lastReplicated = agoText(st.lastReplicatedMs, nowMs);
   n.clusterSize = int(st.cluster.size());
+  const QString ourHash = st.schema.hash.isEmpty() ? st.schemaHash : st.schema.hash;
+  n.previousSchemaHash = st.schema.previousHash;
+  n.schemaPausedShards = schemaPaused;
+  for (const SchemaNode& node : st.schema.registry)
+    if (!node.schemaHash.isEmpty() && node.schemaHash != ourHash) n.schemaAgreement = false;
+  n.schemaBanner = schemaPauseText(st.shards);
+  n.schemaRegistryRead = agoText(st.schema.registryReadMs, nowMs);
+  n.schemaRegistryError = st.schema.registryError;
+  n.schemaChanges = double(st.schema.changes);
+  n.schemaLastChange = agoText(st.schema.lastChangeMs, nowMs);
 
   m_summary = n;
   m_snapshotSummary = snapshotSummaryOf(st.snapshots, nowMs);
   m_snapshots.update(st.snapshots.catalog, st.schemaHash, nowMs);
   m_shards.update(st.shards, seconds);
   m_cluster.update(st.cluster, st.nodeId, st.schemaHash, nowMs);
+  m_schemaNodes.update(st, nowMs);
+  m_schemaPauses.update(st.shards, nowMs);
+  m_schemaStatus.nodeId = st.nodeId;
+  m_schemaStatus.schemaHash = ourHash;
+  m_schemaStatus.schema = st.schema;
+  updateSchemaDiff();
   m_lastPublished = st.published;
   m_lastApplied = applied;
   m_haveLast = true;
@@ -287,7 +305,9 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
       addEvent(Kind::State, "Publishing resumed");
       return;
     case K::ShardStateChanged:
-      addEvent(e.shardState == ShardState::NeedsRestore ? Kind::Error : Kind::State,
+      addEvent(e.shardState == ShardState::NeedsRestore   ? Kind::Error
+               : e.shardState == ShardState::SchemaPaused ? Kind::Warning
+                                                          : Kind::State,
                QStringLiteral("Shard %1 is %2").arg(e.shard).arg(stateName(e.shardState)), e.text);
       return;
     case K::ShardError:
@@ -313,6 +333,17 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
       addEvent(e.healthy ? Kind::State : Kind::Error, snapshotEventTitle(e.activity, e.healthy),
                e.text);
       return;
+    case K::SchemaChanged: {
+      // "<old hash> -> <new hash>": the title shows 12 characters of each, the detail both.
+      const qsizetype arrow = e.text.indexOf(QStringLiteral(" -> "));
+      const QString title =
+          arrow < 0 ? QStringLiteral("Schema changed")
+                    : QStringLiteral("Schema changed: %1 -> %2")
+                          .arg(shortHashText(e.text.left(arrow).trimmed(), QStringLiteral("none")),
+                               shortHashText(e.text.mid(arrow + 4).trimmed()));
+      addEvent(Kind::State, title, e.text);
+      return;
+    }
   }
 }
 
@@ -342,6 +373,10 @@ void DashboardController::onEngineStarting() {
   m_summary = NodeSummary();
   m_snapshotSummary = SnapshotSummary();
   m_snapshots.update({}, QString(), 0);
+  m_schemaNodes.update(NodeStatus(), 0);
+  m_schemaPauses.update({}, 0);
+  m_schemaStatus = NodeStatus();
+  updateSchemaDiff();
   emit statusChanged();
   setEngineState(EngineState::Starting, QString());
 }
@@ -405,6 +440,79 @@ void DashboardController::restoreSnapshot(const QString& id, bool force) {
 }
 void DashboardController::refreshSnapshots() {
   request(Control::kRefreshSnapshots);
+}
+
+void DashboardController::compareSchemaWith(const QString& nodeId) {
+  bool ok = false;
+  const uint64_t id = nodeId.trimmed().toULongLong(&ok);
+  m_schemaChoice = ok ? id : 0;
+  updateSchemaDiff();
+}
+
+// The differences with the chosen node (or the default one), and what the page says when
+// there are none.
+void DashboardController::updateSchemaDiff() {
+  const SchemaStatus& schema = m_schemaStatus.schema;
+  const uint64_t self = m_schemaStatus.nodeId;
+  const QString& ours = m_schemaStatus.schemaHash;
+  const QList<uint64_t> ids = m_schemaNodes.nodeIds();
+  uint64_t target = 0;
+  if (m_schemaChoice != 0 && ids.contains(m_schemaChoice)) {
+    target = m_schemaChoice;
+  } else {
+    for (uint64_t id : ids) {
+      const QString hash = m_schemaNodes.hashOf(id);
+      if (id == self || hash.isEmpty() || hash == ours) continue;
+      if (m_schemaNodes.hasTables(id)) {
+        target = id;
+        break;
+      }
+      if (target == 0) target = id;  // a Go node, unless one with a column list follows
+    }
+  }
+  if (target == 0) {
+    QString empty;
+    if (self == 0)
+      empty = QStringLiteral("No status yet.");
+    else if (ours.isEmpty())
+      empty = QStringLiteral("This node's schema is not known yet.");
+    else if (schema.registry.isEmpty() && schema.registryReadMs == 0)
+      empty = QStringLiteral("The schema registry has not been read yet.");
+    else
+      empty = QStringLiteral("Every node runs this node's schema: nothing to compare.");
+    m_schemaDiff.update(0, {}, empty);
+    return;
+  }
+  const SchemaNode* node = nullptr;
+  for (const SchemaNode& n : schema.registry)
+    if (n.nodeId == target) {
+      node = &n;
+      break;
+    }
+  const QString hash = m_schemaNodes.hashOf(target);
+  if (!node) {
+    m_schemaDiff.update(
+        target, {},
+        QStringLiteral("Node %1 is not in the schema registry yet: its columns are not known.")
+            .arg(target));
+  } else if (target != self && !hash.isEmpty() && hash == ours) {
+    m_schemaDiff.update(target, {},
+                        QStringLiteral("Node %1 runs the same schema as this node.").arg(target));
+  } else if (!node->hasTables) {
+    m_schemaDiff.update(target, {},
+                        QStringLiteral("Node %1 publishes no column list (a Go node): its schema "
+                                       "hash differs, but its columns cannot be compared.")
+                            .arg(target));
+  } else {
+    const QList<SchemaDifference> diff = diffSchemas(schema.tables, node->tables);
+    m_schemaDiff.update(
+        target, diff,
+        target == self
+            ? QStringLiteral("Node %1 is this node.").arg(target)
+            : QStringLiteral("Node %1 has the same tables and columns as this node; the schema "
+                             "hashes differ in something the registry does not carry.")
+                  .arg(target));
+  }
 }
 
 void DashboardController::onControlDone(Control control, bool ok, const QString& message) {

@@ -1,11 +1,12 @@
 // DashboardController: what the dashboard's QML sees (the type DashboardController of the
 // module HarmonyLite.Backend; the host hands one to Main.qml). It turns the engine's NodeStatus
 // (a copy, a few per second) into NodeSummary and SnapshotSummary values, the list models of
-// the pages (shards, cluster, snapshot catalogue) and chart samples, and the engine's events
-// (EngineEvent, told once as they happen) into rows of the event list; QML's commands come in as
-// invokables and leave as controlRequested() / restartRequested() signals that the host (GuiRunner)
-// queues to the engine thread. The controller never touches engine objects, so it is tested by
-// feeding it statuses and events by hand. Thread: GUI thread only. Owns its models.
+// the pages (shards, cluster, snapshot catalogue, schema nodes, differences and pauses) and
+// chart samples, and the engine's events (EngineEvent, told once as they happen) into rows of
+// the event list; QML's commands come in as invokables and leave as controlRequested() /
+// restartRequested() signals that the host (GuiRunner) queues to the engine thread. The
+// controller never touches engine objects, so it is tested by feeding it statuses and events by
+// hand. Thread: GUI thread only. Owns its models.
 #pragma once
 
 #include <QtQml/qqmlregistration.h>
@@ -19,6 +20,7 @@
 #include "harmonylite/engine_state.h"
 #include "harmonylite/engine_thread.h"
 #include "node_summary.h"
+#include "schema_model.h"
 #include "settings_model.h"
 #include "shard_model.h"
 #include "snapshot_model.h"
@@ -57,6 +59,9 @@ class DashboardController : public QObject {
   Q_PROPERTY(hl::EventModel* events READ events CONSTANT)
   Q_PROPERTY(hl::SnapshotModel* snapshots READ snapshots CONSTANT)
   Q_PROPERTY(hl::SettingsModel* settings READ settings CONSTANT)
+  Q_PROPERTY(hl::SchemaNodeModel* schemaNodes READ schemaNodes CONSTANT)
+  Q_PROPERTY(hl::SchemaDiffModel* schemaDiff READ schemaDiff CONSTANT)
+  Q_PROPERTY(hl::SchemaPauseModel* schemaPauses READ schemaPauses CONSTANT)
 
  public:
   // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
@@ -92,6 +97,9 @@ class DashboardController : public QObject {
   EventModel* events() { return &m_events; }
   SnapshotModel* snapshots() { return &m_snapshots; }
   SettingsModel* settings() { return &m_settings; }
+  SchemaNodeModel* schemaNodes() { return &m_schemaNodes; }
+  SchemaDiffModel* schemaDiff() { return &m_schemaDiff; }
+  SchemaPauseModel* schemaPauses() { return &m_schemaPauses; }
   const Config& config() const { return m_config; }
 
   // Node controls (the engine answers through onControlDone). The destructive ones are called
@@ -112,6 +120,12 @@ class DashboardController : public QObject {
   // snapshot whose schema differs from this node's through.
   Q_INVOKABLE void restoreSnapshot(const QString& id, bool force);
   Q_INVOKABLE void refreshSnapshots();
+  // The Schema page's comparison: this node's tables against those of node `nodeId` ("" = the
+  // default: the first node, in the node list's order, whose hash differs from this node's,
+  // preferring one that publishes its column list; none when every node agrees). A chosen node
+  // that is no longer listed (in the registry or the cluster view) gives way to the default
+  // until it is back. schemaDiff.nodeId says which node is compared.
+  Q_INVOKABLE void compareSchemaWith(const QString& nodeId);
 
   // Pointing the node somewhere else (first run, Settings): each restarts the engine with the
   // changed configuration, or sets configError and changes nothing.
@@ -167,6 +181,7 @@ class DashboardController : public QObject {
                 qint64 refId = 0);
   void setEngineState(EngineState state, const QString& error);
   void requestRestart(Config config);
+  void updateSchemaDiff();
 
   Config m_config;
   NodeSummary m_summary;
@@ -189,6 +204,11 @@ class DashboardController : public QObject {
   EventModel m_events;
   SnapshotModel m_snapshots;
   SettingsModel m_settings;
+  SchemaNodeModel m_schemaNodes;
+  SchemaDiffModel m_schemaDiff;
+  SchemaPauseModel m_schemaPauses;
+  NodeStatus m_schemaStatus;    // the last status's nodeId, schemaHash and schema, for the diff
+  uint64_t m_schemaChoice = 0;  // compareSchemaWith(), 0 = the default
 };
 
 // "3 h 12 min", "45 s"

@@ -1,6 +1,6 @@
 // EventModel: what happened on this node, newest first (Events page): conflicts, dead letters,
-// errors and state changes. The DashboardController adds a row per event the engine tells
-// (EngineThread::event); the model keeps the newest kMaxEvents and shows those matching its
+// errors, warnings and state changes. The DashboardController adds a row per event the engine
+// tells (EngineThread::event); the model keeps the newest kMaxEvents and shows those matching its
 // filter (one kind or every kind, and a text, case-insensitive, over title and detail).
 // QML sees it as the type EventModel of the module HarmonyLite.Backend (controller.events).
 // Thread: GUI thread only.
@@ -28,7 +28,8 @@ class EventModel : public QAbstractListModel {
  public:
   // What an event is about, as the Events page groups and colours it (QML:
   // EventModel.Kind.DeadLetter); its word ("dead-letter") is made by the page, at the label.
-  enum class Kind { State, Error, Conflict, DeadLetter };
+  // Warning: needs the operator without being a failure (a shard waiting for a schema change).
+  enum class Kind { State, Error, Conflict, DeadLetter, Warning };
   Q_ENUM(Kind)
 
   struct Event {

@@ -3,6 +3,9 @@
 // `controller.summary.<name>` (the value type nodeSummary of the module HarmonyLite.Backend);
 // it is a copy, never a pointer into the engine. States are enums (embeddedServer is a
 // ServerState, compared as Hl.ServerState.Running); embeddedServerText is its word for a label.
+// The schema* figures head the Schema page (the nodes, the differences and the paused shards are
+// its list models, schema_model.h); schemaBanner is the Overview's line while a shard waits for
+// a schema this node lacks.
 // SnapshotSummary: the same for the header of the Snapshots page (store, lease, schedule, the
 // operation under way and its progress) and the Overview's "Newest snapshot" tile, read as
 // `controller.snapshotSummary.<name>` (the value type snapshotSummary); the catalogue itself is
@@ -53,6 +56,14 @@ struct NodeSummary {
   Q_PROPERTY(QString lastPublished MEMBER lastPublished)
   Q_PROPERTY(QString lastReplicated MEMBER lastReplicated)
   Q_PROPERTY(int clusterSize MEMBER clusterSize)
+  Q_PROPERTY(QString previousSchemaHash MEMBER previousSchemaHash)
+  Q_PROPERTY(int schemaPausedShards MEMBER schemaPausedShards)
+  Q_PROPERTY(bool schemaAgreement MEMBER schemaAgreement)
+  Q_PROPERTY(QString schemaBanner MEMBER schemaBanner)
+  Q_PROPERTY(QString schemaRegistryRead MEMBER schemaRegistryRead)
+  Q_PROPERTY(QString schemaRegistryError MEMBER schemaRegistryError)
+  Q_PROPERTY(double schemaChanges MEMBER schemaChanges)
+  Q_PROPERTY(QString schemaLastChange MEMBER schemaLastChange)
 
  public:
   // Counts are doubles: what a QML number is (exact to 2^53), and Qt 6.4's qmllint knows no
@@ -87,6 +98,15 @@ struct NodeSummary {
   QString lastPublished;  // "12 s ago" / "never"
   QString lastReplicated;
   int clusterSize = 0;  // nodes heard from, this one included
+  // The schema side (docs/dashboard.md#schema-page).
+  QString previousSchemaHash;   // the one before this node's last change, "" = none
+  int schemaPausedShards = 0;   // shards waiting for a schema this node lacks (SchemaPaused)
+  bool schemaAgreement = true;  // every hash of the registry is this node's (true when empty)
+  QString schemaBanner;         // schemaPauseText(): the Overview's line, "" when none waits
+  QString schemaRegistryRead;   // "12 s ago" / "never"
+  QString schemaRegistryError;  // why the last read or write of the registry failed, ""
+  double schemaChanges = 0;     // local schema changes noticed since start
+  QString schemaLastChange;     // "3 min ago" / "never"
 
   // "running", "restarting", ... as /health writes it; empty for None (external servers).
   QString embeddedServerText() const {

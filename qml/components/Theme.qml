@@ -58,7 +58,7 @@ QtObject {
   function shardTone(state: int): int {
     switch (state) {
     case Hl.ShardState.Running: return Theme.Tone.Good
-    case Hl.ShardState.Paused: case Hl.ShardState.Restoring: return Theme.Tone.Warn
+    case Hl.ShardState.Paused: case Hl.ShardState.Restoring: case Hl.ShardState.SchemaPaused: return Theme.Tone.Warn
     default: return Theme.Tone.Bad  // Stopped, NeedsRestore
     }
   }

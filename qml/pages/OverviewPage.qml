@@ -1,6 +1,7 @@
 // Overview: who this node is, whether it is healthy and why not, NATS and the embedded server,
 // publish/apply rates, pending changes, conflicts and dead letters, the newest snapshot's age
-// (and the snapshot operation under way), and the node-wide controls.
+// (and the snapshot operation under way), a banner while shards wait for a schema change this
+// node lacks, and the node-wide controls.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -14,6 +15,8 @@ ScrollView {
   required property DashboardController controller  // from Main.qml or the test
   readonly property nodeSummary s: page.controller.summary
   readonly property snapshotSummary snap: page.controller.snapshotSummary
+  // The schema banner's button: Main.qml shows the Schema page.
+  signal openSchemaPage()
   contentWidth: availableWidth
   clip: true
 
@@ -81,6 +84,35 @@ ScrollView {
         text: page.controller.configError.length > 0 ? page.controller.configError
             : problemBanner.failed ? qsTr("The node could not start: %1").arg(page.controller.engineError)
             : qsTr("Unhealthy: %1").arg(page.s.unhealthyReason)
+      }
+    }
+
+    // Shards waiting for a schema change this node lacks: what they wait for and the way out.
+    Rectangle {
+      objectName: "schemaBanner"
+      visible: page.s.schemaPausedShards > 0
+      color: Theme.warnSoft
+      radius: Theme.radius
+      Layout.fillWidth: true
+      implicitHeight: schemaRow.implicitHeight + 2 * Theme.padding
+      RowLayout {
+        id: schemaRow
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        spacing: Theme.spacing
+        Label {
+          objectName: "schemaBannerText"
+          text: page.s.schemaBanner
+          color: Theme.warn
+          wrapMode: Text.WordWrap
+          Layout.fillWidth: true
+        }
+        Button {
+          objectName: "openSchemaButton"
+          text: qsTr("Open the Schema page")
+          Accessible.name: qsTr("Open the Schema page: what the paused shards wait for")
+          onClicked: page.openSchemaPage()
+        }
       }
     }
 

@@ -8,8 +8,11 @@
 #include <QLocale>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <algorithm>
 
 #include "gui_runner.h"
 #include "nats_test_client.h"
@@ -359,6 +362,115 @@ class TestDashboard : public QObject {
     screenshot("snapshots");
   }
 
+  // The Schema page in the real window. The status is the real engine's latest with a schema
+  // side written in: the registry holds this node on its schema and nodes 2 (a column ahead:
+  // Books.email) and 3 (a Go node) on another, and shard 1 waits for that schema. The engine's
+  // status feed is held back meanwhile, so the window shows exactly that status; it resumes
+  // after. The Overview's banner opens the page with a real click.
+  void schemaPageShowsBothSchemas() {
+    DashboardController* c = m_gui->controller();
+    EngineThread* engine = m_gui->engine();
+    QVERIFY(engine);
+    NodeStatus st;
+    bool have = false;
+    const QMetaObject::Connection recorder =
+        connect(engine, &EngineThread::statusChanged, this, [&](const NodeStatus& s) {
+          st = s;
+          have = true;
+        });
+    QVERIFY(test::waitFor([&] { return have; }, 5000));
+    disconnect(recorder);
+    QVERIFY(disconnect(engine, &EngineThread::statusChanged, c, nullptr));
+    const auto resume = qScopeGuard([&] {
+      connect(engine, &EngineThread::statusChanged, c,
+              qOverload<const NodeStatus&>(&DashboardController::applyStatus));
+    });
+    QTest::qWait(100);  // not a sync point: lets a status already queued to the window arrive
+
+    const QString ours = st.schemaHash;
+    QVERIFY(!ours.isEmpty());
+    const QString theirs = QStringLiteral("e2e0ffee1234567890abcdef");
+    // This node's tables as the engine reports them, or the reference schema's Books when it
+    // reports none yet.
+    QList<SchemaTable> tables = st.schema.tables;
+    if (std::none_of(tables.begin(), tables.end(),
+                     [](const SchemaTable& t) { return t.name == "Books"; }))
+      tables << SchemaTable{"Books",
+                            {{"id", "INTEGER", false, 1},
+                             {"title", "TEXT", true, 0},
+                             {"author", "TEXT", true, 0},
+                             {"publication_year", "INTEGER", false, 0}}};
+    QList<SchemaTable> ahead = tables;
+    for (SchemaTable& t : ahead)
+      if (t.name == "Books") t.columns << SchemaColumn{"email", "TEXT", false, 0};
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const auto entry = [&](uint64_t id, const QString& hash, const QList<SchemaTable>& t,
+                           bool hasTables) {
+      SchemaNode n;
+      n.nodeId = id;
+      n.schemaHash = hash;
+      n.version = st.version;
+      n.updatedAtMs = now - 5000;
+      n.hasTables = hasTables;
+      n.tables = hasTables ? t : QList<SchemaTable>();
+      return n;
+    };
+    st.schema.hash = ours;
+    st.schema.tables = tables;
+    st.schema.registry = {entry(1, ours, tables, true), entry(2, theirs, ahead, true),
+                          entry(3, theirs, {}, false)};
+    st.schema.registryReadMs = now - 1000;
+    QVERIFY(!st.shards.isEmpty());
+    ShardStatus& waiting = st.shards[0];
+    waiting.state = ShardState::SchemaPaused;
+    waiting.waitingForHash = theirs;
+    waiting.waitingFromNode = 2;
+    waiting.waitingTable = "Books";
+    waiting.waitingReason = "no column email in Books";
+    waiting.waitingSeq = waiting.applied + 1;
+    waiting.waitingSinceMs = now - 65'000;
+    c->applyStatus(st);
+
+    // The Overview's banner, and its button to the page.
+    QVERIFY(showPage(0));
+    QVERIFY(test::waitFor([&] { return item("schemaBanner")->isVisible(); }, 3000));
+    QVERIFY2(text("schemaBannerText")
+                 .startsWith(QStringLiteral("Shard %1 waits for schema e2e0ffee1234…, sent by "
+                                            "node 2 (no column email in Books).")
+                                 .arg(waiting.shard)),
+             qPrintable(text("schemaBannerText")));
+    click(item("openSchemaButton"));
+    QVERIFY(
+        test::waitFor([&] { return m_gui->window()->property("currentPage").toInt() == 6; }, 3000));
+    QVERIFY(item("schemaPage")->isVisible());
+
+    // Two groups: node 2's schema, held by two nodes, first and the majority; this node's.
+    QVERIFY(test::waitFor([&] { return item("schemaGroup_0") && item("schemaGroup_1"); }, 5000));
+    QCOMPARE(textIn("schemaGroup_0", "groupTitle"), QStringLiteral("Schema e2e0ffee1234"));
+    QCOMPARE(textIn("schemaGroup_0", "groupSize"), QStringLiteral("2 nodes"));
+    QVERIFY(findSceneItem(item("schemaGroup_0"), "majorityMark")->isVisible());
+    QCOMPARE(textIn("schemaGroup_1", "groupTitle"), "Schema " + ours.left(12));
+    QVERIFY(!findSceneItem(item("schemaGroup_1"), "majorityMark")->isVisible());
+    QVERIFY(findSceneItem(item("schemaGroup_1"), "selfMark")->isVisible());
+    QCOMPARE(textIn("schemaNode_1", "nodeId"), QStringLiteral("1 (this node)"));
+    QCOMPARE(textIn("schemaNode_3", "tables"), QStringLiteral("no column list (Go node)"));
+    QCOMPARE(text("selfHash"), ours);
+    // The diff with node 2, the default: the column this node lacks.
+    QCOMPARE(c->schemaDiff()->nodeId(), QStringLiteral("2"));
+    QVERIFY(test::waitFor([&] { return item("diffRow_0") != nullptr; }, 3000));
+    QCOMPARE(textIn("diffRow_0", "table"), QStringLiteral("Books"));
+    QCOMPARE(textIn("diffRow_0", "column"), QStringLiteral("email"));
+    QCOMPARE(textIn("diffRow_0", "kind"), QStringLiteral("column missing here"));
+    QCOMPARE(textIn("diffRow_0", "there"), QStringLiteral("TEXT"));
+    // The paused shard.
+    const QString paused = QStringLiteral("pausedShard_%1").arg(waiting.shard);
+    QVERIFY(item(paused));
+    QCOMPARE(textIn(paused, "fromNode"), QStringLiteral("2"));
+    QCOMPARE(textIn(paused, "reason"), QStringLiteral("no column email in Books"));
+    QCOMPARE(textIn(paused, "since"), QStringLiteral("for 65 s"));
+    screenshot("schema");
+  }
+
   // Pointing the running dashboard elsewhere restarts the engine; a bad config file changes
   // nothing and says why. (Last: it leaves node 1 on another database.)
   void zzRestartOnAnotherDatabase() {
@@ -485,10 +597,12 @@ class TestDashboard : public QObject {
     QVERIFY2(longestGapMs < 1500, qPrintable(QString::number(longestGapMs)));
   }
 
-  // Keyboard navigation: Ctrl+1..5 switch pages.
+  // Keyboard navigation: Ctrl+1..7 switch pages.
   void keyboardSwitchesPages() {
     QQuickWindow* w = m_gui->window();
     w->requestActivate();
+    QTest::keyClick(w, Qt::Key_7, Qt::ControlModifier);
+    QVERIFY(test::waitFor([&] { return w->property("currentPage").toInt() == 6; }, 3000));
     QTest::keyClick(w, Qt::Key_3, Qt::ControlModifier);
     QVERIFY(test::waitFor([&] { return w->property("currentPage").toInt() == 2; }, 3000));
     QTest::keyClick(w, Qt::Key_1, Qt::ControlModifier);

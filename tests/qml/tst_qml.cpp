@@ -103,6 +103,16 @@ class FakeStatus final : public QObject {
       sh.state = ShardState(m.value("state", int(ShardState::Running)).toInt());
       sh.lastError = m.value("error").toString();
       sh.appliedChanges = m.value("appliedChanges", 0).toLongLong();
+      // SchemaPaused: the change it waits at (times as ages, "waitingAgoMs").
+      sh.waitingForHash = m.value("waitingForHash").toString();
+      sh.waitingFromNode = m.value("waitingFromNode", 0).toULongLong();
+      sh.waitingTable = m.value("waitingTable").toString();
+      sh.waitingReason = m.value("waitingReason").toString();
+      sh.waitingSeq = m.value("waitingSeq", 0).toULongLong();
+      if (m.contains("waitingAgoMs"))
+        sh.waitingSinceMs =
+            QDateTime::currentMSecsSinceEpoch() - m.value("waitingAgoMs").toLongLong();
+      sh.redeliveries = m.value("redeliveries", 0).toLongLong();
       s.shards << sh;
     }
     for (const QVariant& v : spec.value("peers").toList()) {
@@ -118,7 +128,55 @@ class FakeStatus final : public QObject {
       p.shardStates = shardStatesFromText(m.value("shardStates", "1:running").toString());
       s.cluster << p;
     }
+    s.schema = schemaFrom(spec.value("schema").toMap(), s.schemaHash);
     return s;
+  }
+
+  // The schema side: `spec` holds `previousHash`, `tables` (this node's) and `registry` (one
+  // object per SchemaNode: nodeId, schemaHash, previousHash, version, agoMs, tables; a node
+  // without `tables` is a Go node), `registryError`, `changes`, `lastChangeAgoMs`. A table is
+  // {name, columns: [{name, type, notNull, pk}]}.
+  static SchemaStatus schemaFrom(const QVariantMap& spec, const QString& hash) {
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    SchemaStatus st;
+    st.hash = hash;
+    st.previousHash = spec.value("previousHash").toString();
+    st.tables = tablesFrom(spec.value("tables").toList());
+    for (const QVariant& v : spec.value("registry").toList()) {
+      const QVariantMap m = v.toMap();
+      SchemaNode n;
+      n.nodeId = m.value("nodeId").toULongLong();
+      n.schemaHash = m.value("schemaHash", hash).toString();
+      n.previousHash = m.value("previousHash").toString();
+      n.version = m.value("version", "9.9.9-test").toString();
+      n.updatedAtMs = now - m.value("agoMs", 5000).toLongLong();
+      n.hasTables = m.contains("tables");
+      n.tables = tablesFrom(m.value("tables").toList());
+      st.registry << n;
+    }
+    st.registryReadMs = spec.isEmpty() ? 0 : now - 1000;
+    st.registryError = spec.value("registryError").toString();
+    st.changes = spec.value("changes", 0).toLongLong();
+    if (spec.contains("lastChangeAgoMs"))
+      st.lastChangeMs = now - spec.value("lastChangeAgoMs").toLongLong();
+    return st;
+  }
+
+  static QList<SchemaTable> tablesFrom(const QVariantList& list) {
+    QList<SchemaTable> tables;
+    for (const QVariant& t : list) {
+      const QVariantMap tm = t.toMap();
+      SchemaTable table;
+      table.name = tm.value("name").toString();
+      for (const QVariant& c : tm.value("columns").toList()) {
+        const QVariantMap cm = c.toMap();
+        table.columns << SchemaColumn{cm.value("name").toString(), cm.value("type").toString(),
+                                      cm.value("notNull", false).toBool(),
+                                      cm.value("pk", 0).toInt()};
+      }
+      tables << table;
+    }
+    return tables;
   }
 
   static SnapshotStatus snapshotsFrom(const QVariantMap& spec, const QString& ourSchemaHash) {
@@ -197,6 +255,16 @@ class FakeStatus final : public QObject {
   Q_INVOKABLE void snapshotFinished(int activity, bool ok, const QString& text) {
     m_controller->onEngineEvent(
         EngineEvent::snapshotFinished(SnapshotActivity(activity), ok, text));
+  }
+  // This node's schema changed from `oldHash` to `newHash`.
+  Q_INVOKABLE void schemaChanged(const QString& oldHash, const QString& newHash) {
+    EngineEvent e = event(EngineEvent::Kind::SchemaChanged);
+    e.text = oldHash + " -> " + newHash;
+    m_controller->onEngineEvent(e);
+  }
+  // Shard `shard` is now in `state` (an Hl.ShardState).
+  Q_INVOKABLE void shardStateChanged(int shard, int state, const QString& reason) {
+    m_controller->onEngineEvent(EngineEvent::shardStateChanged(shard, ShardState(state), reason));
   }
   Q_INVOKABLE void natsConnection(bool connected) {
     EngineEvent e =

@@ -493,6 +493,19 @@ class TestDashboardModels : public QObject {
     QTest::newRow("shard restoring")
         << e << Kind::State << "Shard 2 is restoring"
         << "restoring from snapshot 20261130T150102123Z-n1" << qint64(0);
+    e.shardState = ShardState::SchemaPaused;
+    e.text = "no column email in Books";
+    QTest::newRow("shard schema-paused") << e << Kind::Warning << "Shard 2 is schema-paused"
+                                         << "no column email in Books" << qint64(0);
+    e = engineEvent(K::SchemaChanged);
+    e.text = "aaaa1111bbbb2222cccc3333 -> bbbb2222cccc3333dddd4444";
+    QTest::newRow("schema changed")
+        << e << Kind::State << "Schema changed: aaaa1111bbbb -> bbbb2222cccc"
+        << "aaaa1111bbbb2222cccc3333 -> bbbb2222cccc3333dddd4444" << qint64(0);
+    e.text = " -> bbbb2222cccc3333dddd4444";  // the first schema this node knew
+    QTest::newRow("schema changed from none")
+        << e << Kind::State << "Schema changed: none -> bbbb2222cccc"
+        << " -> bbbb2222cccc3333dddd4444" << qint64(0);
     QTest::newRow("snapshot saved")
         << EngineEvent::snapshotFinished(SnapshotActivity::Saving, true, "20261130T150102123Z-n1")
         << Kind::State << "Snapshot saved"
