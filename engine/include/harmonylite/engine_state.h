@@ -29,9 +29,12 @@ Q_CLASSINFO("RegisterEnumClassesUnscoped", "false")
 //   Stopped, Running ──operator pause──▶ Paused ──operator resume──▶ Running or Stopped
 //   NeedsRestore, any ──a restore from a snapshot starts──▶ Restoring ──done──▶ Running
 //   Restoring ──the restore failed──▶ NeedsRestore (or the state it had)
+//   Running ──a change from a schema this node cannot apply yet──▶ SchemaPaused
+//   SchemaPaused ──the local schema changed──▶ Running (paused again if it still cannot apply)
 //
 // NeedsRestore is left only by restoring the node from a snapshot (docs/snapshots.md#restoring).
-enum class ShardState { Stopped, Running, Paused, NeedsRestore, Restoring };
+// SchemaPaused is left by applying the schema change on this node (docs/schema-changes.md).
+enum class ShardState { Stopped, Running, Paused, NeedsRestore, Restoring, SchemaPaused };
 Q_ENUM_NS(ShardState)
 
 // The embedded nats-server child process (nats/embedded_server.h); None when the node uses
@@ -45,7 +48,7 @@ enum class SnapshotActivity { Idle, Saving, Uploading, Downloading, Verifying, R
 Q_ENUM_NS(SnapshotActivity)
 
 // The text of a state at the edges: "stopped", "running", "paused", "needs-restore",
-// "restoring"; "none",
+// "restoring", "schema-paused"; "none",
 // "stopped", "starting", "running", "restarting", "failed". Parsing goes the other way (the
 // status records of other nodes); an unknown text gives `fallback`.
 QString stateName(ShardState state);
@@ -69,6 +72,49 @@ struct ShardStatus {
   qint64 appliedChanges = 0;  // remote changes applied since start
   qint64 conflicts = 0;
   qint64 deadLetters = 0;
+  // SchemaPaused (docs/schema-changes.md#pause): the change the shard stopped at.
+  QString waitingForHash;        // its schema hash (the sender's)
+  uint64_t waitingFromNode = 0;  // its sender
+  QString waitingTable;          // its table
+  QString waitingReason;         // what this node lacks, e.g. "no column email in Books"
+  quint64 waitingSeq = 0;        // its stream sequence
+  qint64 waitingSinceMs = 0;     // when the shard paused (epoch ms)
+  qint64 redeliveries = 0;       // times that message was delivered again while paused
+};
+
+// A column of a watched table as the schema registry carries it (docs/schema-changes.md).
+struct SchemaColumn {
+  QString name;
+  QString type;  // declared type as written, "" when none
+  bool notNull = false;
+  int pk = 0;  // position in the primary key, 0 = not part of it
+};
+struct SchemaTable {
+  QString name;
+  QList<SchemaColumn> columns;  // in declaration order
+};
+
+// One entry of the schema registry (KV harmonylite-schema-registry, key node-<id>).
+struct SchemaNode {
+  uint64_t nodeId = 0;
+  QString schemaHash;
+  QString previousHash;  // "" when none
+  QString version;       // harmonylite_version
+  qint64 updatedAtMs = 0;
+  bool hasTables = false;     // false for Go nodes: they publish no column lists
+  QList<SchemaTable> tables;  // sorted by name
+};
+
+// The schema side of the node (docs/schema-changes.md).
+struct SchemaStatus {
+  QString hash;                // current schema hash of the watched tables
+  QString previousHash;        // the one before the last change, "" when none
+  QList<SchemaTable> tables;   // this node's watched tables, sorted by name
+  QList<SchemaNode> registry;  // every entry of the registry (this node's included)
+  qint64 registryReadMs = 0;   // when the registry was last read, 0 = never
+  QString registryError;       // why the last read or write failed, "" when it worked
+  qint64 changes = 0;          // local schema changes noticed since start
+  qint64 lastChangeMs = 0;     // epoch ms of the last one, 0 = none since start
 };
 
 struct DeadLetterInfo {
@@ -161,7 +207,8 @@ struct NodeStatus {
   ServerState embeddedServer = ServerState::None;  // None when external servers are used
   bool cdcInstalled = false;  // capture triggers installed (or publish = false)
   int tablesTracked = 0;
-  QString schemaHash;
+  QString schemaHash;  // = schema.hash
+  SchemaStatus schema;
   qint64 pendingChanges = 0;    // captured, not published yet
   qint64 failedChanges = 0;     // moved to the failed state (too large)
   qint64 published = 0;         // since start
@@ -197,6 +244,7 @@ struct EngineEvent {
     DeadLetterClosed,   // deadLetter.id: retried with success, or discarded
     ConflictRecorded,   // conflict
     SnapshotFinished,   // activity (the operation), healthy (it worked), text: what happened
+    SchemaChanged,      // text: "<old hash> -> <new hash>" of this node's schema
   };
   // One factory per kind that carries data; of() for the others.
   static EngineEvent of(Kind kind);

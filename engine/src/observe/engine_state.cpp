@@ -17,6 +17,8 @@ QString stateName(ShardState state) {
       return QStringLiteral("needs-restore");
     case ShardState::Restoring:
       return QStringLiteral("restoring");
+    case ShardState::SchemaPaused:
+      return QStringLiteral("schema-paused");
   }
   return QStringLiteral("stopped");
 }
@@ -59,7 +61,7 @@ QString stateName(SnapshotActivity activity) {
 
 ShardState shardStateFromName(const QString& name, ShardState fallback) {
   for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused,
-                       ShardState::NeedsRestore, ShardState::Restoring})
+                       ShardState::NeedsRestore, ShardState::Restoring, ShardState::SchemaPaused})
     if (name == stateName(s)) return s;
   return fallback;
 }

@@ -27,7 +27,9 @@ NodeStatus buildStatus(const StatusFacts& f) {
 
   QString stalled;
   for (const ShardStatus& s : st.shards) {
-    if (s.state == ShardState::Running || s.state == ShardState::Paused) continue;
+    if (s.state == ShardState::Running || s.state == ShardState::Paused ||
+        s.state == ShardState::SchemaPaused)
+      continue;
     stalled = QStringLiteral("shard %1 is %2%3")
                   .arg(s.shard)
                   .arg(stateName(s.state), s.lastError.isEmpty() ? QString() : ": " + s.lastError);

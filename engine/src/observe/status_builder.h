@@ -7,7 +7,8 @@
 //   2. NATS is connected;
 //   3. change capture is installed (unless publish = false);
 //   4. the node's own bookkeeping could be read (a failed read names what and why);
-//   5. every shard is Running or Paused (the operator's pause is not a failure); a shard that
+//   5. every shard is Running, Paused or SchemaPaused (the operator's pause, and the wait for a
+//      schema change during a rolling upgrade, are expected states); a shard that
 //      is Stopped, NeedsRestore or Restoring makes the node unhealthy with the shard's reason.
 // Thread: pure; any thread.
 #pragma once

@@ -17,6 +17,7 @@ namespace {
 constexpr int kMaxBatch = 2000;
 constexpr int kSeqMapIntervalMs = 200;
 constexpr int kPositionIntervalMs = 200;
+constexpr int kPausedRefreshMs = 5000;
 
 QString rowText(const RowImage& row) {
   QStringList parts;
@@ -44,10 +45,12 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
       m_positions(positions),
       m_publisher(publisher),
       m_rows(db, catalog),
+      m_gate(catalog),
       m_drainTimer(this),
       m_retryTimer(this),
       m_seqMapTimer(this),
-      m_positionTimer(this) {
+      m_positionTimer(this),
+      m_pausedTimer(this) {
   m_shards.resize(config.replicationLog.shards + 1);
   // After a restore, this node's own messages past the snapshot's watermark may be missing
   // from the database: they are applied like any other (docs/snapshots.md#restoring).
@@ -70,6 +73,10 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
       m_positionTimer.start();
     }
   });
+  // One stream-info request per paused shard every kPausedRefreshMs: the waiting count on
+  // screen, without keeping a subscription (NATS stays quiet while a shard waits).
+  m_pausedTimer.setInterval(kPausedRefreshMs);
+  connect(&m_pausedTimer, &QTimer::timeout, this, &Consumer::refreshPausedCounts);
   m_seqMapTimer.setSingleShot(true);
   m_seqMapTimer.setInterval(kSeqMapIntervalMs);
   connect(&m_seqMapTimer, &QTimer::timeout, this, [this] {
@@ -106,13 +113,22 @@ Status Consumer::flushPositions() {
 qint64 Consumer::lagMessages(int shard) const {
   const ShardStatus& s = m_shards[shard].status;
   const quint64 done = applied(shard);
-  return qint64(s.received > done ? s.received - done : 0) + qint64(s.streamPending);
+  const qint64 counted =
+      qint64(s.received > done ? s.received - done : 0) + qint64(s.streamPending);
+  if (s.state == ShardState::SchemaPaused && s.wait.streamLast > done)
+    return std::max(counted, qint64(s.wait.streamLast - done));
+  return counted;
 }
 
 double Consumer::lagSeconds(int shard) const {
   const Shard& sh = m_shards[shard];
-  if (sh.queue.isEmpty()) return 0;
-  const double oldestMs = double(sh.queue.first().timestampNs) / 1e6;
+  double oldestMs = 0;
+  if (sh.status.state == ShardState::SchemaPaused && sh.status.wait.seq != 0)
+    oldestMs = double(sh.status.wait.messageMs);
+  else if (!sh.queue.isEmpty())
+    oldestMs = double(sh.queue.first().timestampNs) / 1e6;
+  else
+    return 0;
   return std::max(0.0, (double(QDateTime::currentMSecsSinceEpoch()) - oldestMs) / 1000.0);
 }
 
@@ -131,7 +147,9 @@ void Consumer::start() {
 void Consumer::resubscribeAll() {
   for (int shard = 1; shard < m_shards.size(); ++shard) {
     const ShardState st = m_shards[shard].status.state;
-    if (st != ShardState::NeedsRestore && st != ShardState::Paused) resubscribe(shard);
+    if (st != ShardState::NeedsRestore && st != ShardState::Paused &&
+        st != ShardState::SchemaPaused)
+      resubscribe(shard);
   }
 }
 
@@ -259,6 +277,22 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       ++b.own;
       continue;
     }
+    const SchemaVerdict verdict = m_gate.check(&*decoded);
+    if (verdict.fit == SchemaFit::kSkipDroppedTable) {
+      ++b.skippedDropped;  // the table was dropped here after the sender's schema
+      continue;
+    }
+    if (verdict.fit == SchemaFit::kPause) {
+      b.pauseAt = i;
+      b.pause.seq = m.streamSeq;
+      b.pause.hash = decoded->schemaHash;
+      b.pause.fromNode = decoded->fromNodeId;
+      b.pause.table = decoded->table;
+      b.pause.reason = verdict.reason;
+      b.pause.messageMs = m.timestampNs / 1000000;
+      b.lastSeq = i > 0 ? sh.queue[i - 1].streamSeq : 0;
+      break;
+    }
     b.changes.append(std::move(*decoded));
     Origin o{m.streamSeq, m.seenSeq, m.data, {}, {}};
     if (const TableInfo* table = m_catalog.find(b.changes.last().table))
@@ -288,6 +322,13 @@ bool Consumer::applyBatch(int shard) {
          sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n))
     ++n;
   Batch batch = readBatch(shard, n);
+  if (batch.pauseAt >= 0) {
+    n = batch.pauseAt;  // the changes before it go on; it and the rest wait
+    if (n == 0) {
+      pauseForSchema(shard, batch.pause);
+      return true;
+    }
+  }
   const QByteArray reply = sh.queue[n - 1].replyTo;
 
   if (batch.changes.isEmpty() && batch.dead.isEmpty()) {
@@ -302,6 +343,7 @@ bool Consumer::applyBatch(int shard) {
     if (!reply.isEmpty()) (void)m_nats.ack(reply);
     if (!m_positionTimer.isActive()) m_positionTimer.start();
     emit batchApplied(shard, n);
+    if (batch.pauseAt >= 0) pauseForSchema(shard, batch.pause);
     return true;
   }
   auto committed = commitBatch(batch);
@@ -333,8 +375,69 @@ bool Consumer::applyBatch(int shard) {
       qCDebug(lcApply).noquote() << "ack failed:" << s.message();
   }
   if (!m_seqMapTimer.isActive()) m_seqMapTimer.start();
+  if (sh.status.wait.seq != 0 && batch.lastSeq >= sh.status.wait.seq) {
+    qCInfo(lcApply).noquote() << QStringLiteral(
+                                     "shard %1 resumed: the change it waited for (seq %2) is "
+                                     "applied after %3 redelivery(ies)")
+                                     .arg(shard)
+                                     .arg(sh.status.wait.seq)
+                                     .arg(sh.status.wait.redeliveries);
+    sh.status.wait = {};
+  }
   emit batchApplied(shard, n);
+  if (batch.pauseAt >= 0) pauseForSchema(shard, batch.pause);
   return true;
+}
+
+void Consumer::pauseForSchema(int shard, const ShardStatus::SchemaWait& wait) {
+  Shard& sh = m_shards[shard];
+  m_nats.unsubscribe(shard);
+  sh.queue.clear();
+  sh.generation = m_nextGeneration++;  // late messages of the old subscription are dropped
+  ShardStatus::SchemaWait& w = sh.status.wait;
+  const bool again = w.seq == wait.seq && w.hash == wait.hash;
+  const qint64 redeliveries = again ? w.redeliveries : 0;
+  const qint64 since = again ? w.sinceMs : QDateTime::currentMSecsSinceEpoch();
+  const quint64 last = std::max(w.streamLast, sh.status.received);
+  w = wait;
+  w.redeliveries = redeliveries;
+  w.sinceMs = since;
+  w.streamLast = last;
+  const QString reason = QStringLiteral("waits for schema %1 of node %2 (%3): %4 at %5 seq %6")
+                             .arg(wait.hash.left(12))
+                             .arg(wait.fromNode)
+                             .arg(wait.reason, QStringLiteral("its change of %1").arg(wait.table),
+                                  m_config.streamName(shard))
+                             .arg(wait.seq);
+  if (!again)
+    qCWarning(lcApply).noquote() << "shard" << shard << reason
+                                 << "- apply the same schema change on this node to resume";
+  setState(shard, ShardState::SchemaPaused, reason);
+  if (!m_pausedTimer.isActive()) m_pausedTimer.start();
+}
+
+void Consumer::onSchemaChanged() {
+  for (int shard = 1; shard < m_shards.size(); ++shard) {
+    Shard& sh = m_shards[shard];
+    if (sh.status.state != ShardState::SchemaPaused) continue;
+    ++sh.status.wait.redeliveries;
+    qCInfo(lcApply).noquote() << "shard" << shard
+                              << "paused by schema: the local schema changed, trying again";
+    resubscribe(shard);
+  }
+}
+
+void Consumer::refreshPausedCounts() {
+  bool any = false;
+  for (int shard = 1; shard < m_shards.size(); ++shard) {
+    ShardStatus& st = m_shards[shard].status;
+    if (st.state != ShardState::SchemaPaused) continue;
+    any = true;
+    quint64 first = 0, last = 0;
+    if (m_nats.streamState(m_config.streamName(shard), &first, &last).isOk())
+      st.wait.streamLast = last;
+  }
+  if (!any) m_pausedTimer.stop();
 }
 
 Result<int> Consumer::commitBatch(Batch& b) {

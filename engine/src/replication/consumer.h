@@ -12,6 +12,11 @@
 // recognised by their Nats-Msg-Id without decoding. A message that cannot be decoded or applied
 // is dead-lettered with its reason, and the shard goes on. A shard whose next needed message
 // has aged out of the stream stops in ShardState::NeedsRestore; it never skips silently.
+// A change that this node's schema cannot take yet (replication/schema_gate.h) stops its shard
+// in ShardState::SchemaPaused at that change: the changes before it are applied and acked, it
+// and the ones after it are not (no ack, no position advance; the subscription is dropped, so
+// NATS holds them and sends nothing meanwhile). onSchemaChanged() subscribes again from the
+// applied position, which delivers that change again (docs/schema-changes.md#pause).
 // Thread: the engine thread. Uses, does not own, the objects it is given.
 #pragma once
 
@@ -23,6 +28,7 @@
 #include "harmonylite/config.h"
 #include "harmonylite/engine_state.h"
 #include "nats/nats_client.h"
+#include "replication/schema_gate.h"
 #include "replication/state_store.h"
 #include "schema/row_reader.h"
 #include "wire/change.h"
@@ -48,6 +54,18 @@ class Consumer final : public QObject {
     qint64 lastAppliedMs = 0;   // epoch ms
     quint64 streamPending = 0;  // messages after the newest received one (JetStream's count)
     QString lastError;
+    // SchemaPaused: the change the shard waits at (kept while it is delivered again).
+    struct SchemaWait {
+      quint64 seq = 0;  // 0 = not waiting
+      QString hash;
+      uint64_t fromNode = 0;
+      QString table;
+      QString reason;
+      qint64 sinceMs = 0;
+      qint64 messageMs = 0;     // when it was stored in the stream
+      qint64 redeliveries = 0;  // deliveries after the first one
+      quint64 streamLast = 0;   // the stream's last sequence, read while paused
+    } wait;
   };
 
   // `positions` holds the applied position of every shard (from the state store at start); the
@@ -66,6 +84,11 @@ class Consumer final : public QObject {
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);
   Status resume(int shard);
+  // This node's schema changed: every shard paused by a schema difference subscribes again
+  // from its applied position (it pauses again if it still cannot take that change).
+  void onSchemaChanged();
+  // Every schema hash this node has had (SchemaGate::setKnownHashes).
+  void setKnownSchemaHashes(const QStringList& hashes) { m_gate.setKnownHashes(hashes); }
   // Operator control: applies dead letter `id` again, in the same kind of transaction as a
   // batch (without the convergence rule: the operator asked for it), and deletes it once
   // applied; a failure keeps it with the new reason.
@@ -121,13 +144,20 @@ class Consumer final : public QObject {
     QList<DeadLetter> dead;  // undecodable messages, then the poison changes
     QList<ConflictRecord> conflicts;
     bool waitForPublisher = false;
+    int skippedDropped = 0;  // changes of tables this node dropped (an older schema's)
+    // The batch ends before a change the schema cannot take: its index in the queue (-1: none).
+    int pauseAt = -1;
+    ShardStatus::SchemaWait pause;
   };
 
   void drain();
   // Applies the longest contiguous run at the head of the shard's queue; false when it must
   // wait (retry later).
   bool applyBatch(int shard);
+  // Decodes up to `count` messages of the queue; stops before a change that pauses the shard.
   Batch readBatch(int shard, int count);
+  void pauseForSchema(int shard, const ShardStatus::SchemaWait& wait);
+  void refreshPausedCounts();
   // The batch's write transaction; returns how many changes were applied in the attempt that
   // committed.
   Result<int> commitBatch(Batch& batch);
@@ -151,12 +181,14 @@ class Consumer final : public QObject {
   NatsClient& m_nats;
   ShardPositions& m_positions;
   Publisher* m_publisher;
-  RowReader m_rows;         // the local row of a conflict
+  RowReader m_rows;  // the local row of a conflict
+  SchemaGate m_gate;
   QVector<Shard> m_shards;  // index = shard number (0 unused)
   QTimer m_drainTimer;
   QTimer m_retryTimer;
   QTimer m_seqMapTimer;
   QTimer m_positionTimer;
+  QTimer m_pausedTimer;  // refreshes the waiting counts of shards paused by schema
   quint64 m_nextGeneration = 1;
   bool m_waitingForPublisher = false;
 };

@@ -44,7 +44,49 @@ Status ReplicationState::ensureTables() {
                      "at TEXT, tbl TEXT, "
                      "row_key TEXT, winner TEXT, loser TEXT, local_row TEXT, remote_row TEXT);"
                      "CREATE TABLE IF NOT EXISTS __harmonylite__replay_own(stream TEXT PRIMARY "
-                     "KEY, up_to INTEGER NOT NULL);"));
+                     "KEY, up_to INTEGER NOT NULL);"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__schema_hashes(hash TEXT PRIMARY "
+                     "KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"));
+}
+
+Result<QString> ReplicationState::noteSchemaHash(const QString& hash, qint64 nowMs) {
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status();
+  QString previous;
+  {
+    auto before = m_db.prepare(QStringLiteral(
+        "SELECT hash FROM __harmonylite__schema_hashes WHERE hash <> ? ORDER BY last_seen DESC, "
+        "rowid DESC LIMIT 1"));
+    if (!before) return before.status();
+    HL_RETURN_IF_ERROR(before->bindText(1, hash.toUtf8()));
+    SqliteRows rows(*before);
+    for (const SqliteStmt& row : rows) previous = row.columnText(0);
+    HL_RETURN_IF_ERROR(rows.status());
+  }
+  auto upsert = m_db.prepare(QStringLiteral(
+      "INSERT INTO __harmonylite__schema_hashes(hash, first_seen, last_seen) VALUES (?1, ?2, ?2) "
+      "ON CONFLICT(hash) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"));
+  if (!upsert) return upsert.status();
+  HL_RETURN_IF_ERROR(upsert->bindText(1, hash.toUtf8()));
+  HL_RETURN_IF_ERROR(upsert->bindInt(2, nowMs));
+  HL_RETURN_IF_ERROR(upsert->run());
+  HL_RETURN_IF_ERROR(m_db.exec(
+      QStringLiteral("DELETE FROM __harmonylite__schema_hashes WHERE hash NOT IN (SELECT hash FROM "
+                     "__harmonylite__schema_hashes ORDER BY last_seen DESC, rowid DESC LIMIT %1)")
+          .arg(kSchemaHistorySize)));
+  HL_RETURN_IF_ERROR(txn->commit());
+  return previous;
+}
+
+Result<QStringList> ReplicationState::schemaHashes() {
+  auto stmt = m_db.prepare(QStringLiteral(
+      "SELECT hash FROM __harmonylite__schema_hashes ORDER BY last_seen DESC, rowid DESC"));
+  if (!stmt) return stmt.status();
+  QStringList out;
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& row : rows) out << row.columnText(0);
+  HL_RETURN_IF_ERROR(rows.status());
+  return out;
 }
 
 Result<QHash<QString, quint64>> ReplicationState::replayOwnUpTo() {

@@ -11,6 +11,10 @@
 //   __harmonylite__replay_own(stream TEXT PRIMARY KEY, up_to)   written by a restore
 //       (docs/snapshots.md#restoring): this node's own messages up to `up_to` are applied like
 //       any other node's, because the restored database may lack them
+//   __harmonylite__schema_hashes(hash TEXT PRIMARY KEY, first_seen, last_seen)   every schema
+//       hash this node has had (the newest kSchemaHistorySize), epoch ms: tells a change made
+//       under an older schema of this node from one made under a newer schema elsewhere
+//       (docs/schema-changes.md#pause)
 //
 // The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the
 // positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after
@@ -28,6 +32,7 @@
 namespace hl {
 
 inline constexpr int kConflictJournalSize = 1000;
+inline constexpr int kSchemaHistorySize = 64;
 
 struct ConflictRecord {
   QString table;
@@ -82,6 +87,13 @@ class ReplicationState {
   Status clearConflicts();
 
   // docs/wire-format.md#seq-map file, written atomically.
+  // Schema hash history: notes `hash` as this node's current one (first and last seen now, or
+  // last seen moved), keeps the newest kSchemaHistorySize. Returns the hash this node had
+  // before it (the most recently seen other one, "" when none).
+  Result<QString> noteSchemaHash(const QString& hash, qint64 nowMs);
+  // Every hash of the history, newest first.
+  Result<QStringList> schemaHashes();
+
   static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions);
   static Result<QHash<QString, quint64>> readSeqMap(const QString& path);
 

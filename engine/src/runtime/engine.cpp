@@ -20,6 +20,7 @@
 #include "replication/applier.h"
 #include "replication/consumer.h"
 #include "replication/publisher.h"
+#include "replication/schema_registry.h"
 #include "replication/state_store.h"
 #include "runtime/database_watcher.h"
 #include "schema/catalog.h"
@@ -35,6 +36,10 @@ constexpr int kStatusIntervalMs = 500;
 constexpr int kStatusRecordEveryTicks = 4;  // a status record every 2 s
 constexpr int kRecentListSize = 20;         // dead letters and conflicts in the status
 constexpr int kRestoreAttempts = 10;        // copies started again after application writes
+// The schema registry (docs/schema-changes.md#registry): read every 10 s, this node's entry
+// written at start, on every change and every minute (the bucket's max age is 5 minutes).
+constexpr int kRegistryReadMs = 10000;
+constexpr int kRegistryWriteEveryTicks = 6;
 
 int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));
@@ -63,6 +68,7 @@ Engine::Engine(Config config)
       m_cleanupTimer(this),
       m_statusTimer(this),
       m_idleTimer(this),
+      m_registryTimer(this),
       m_autoRestoreTimer(this) {
   qRegisterMetaType<NodeStatus>();
   qRegisterMetaType<EngineEvent>();
@@ -79,6 +85,10 @@ Engine::Engine(Config config)
             }
           });
   connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
+  connect(&m_registryTimer, &QTimer::timeout, this, [this] {
+    if (++m_registryTicks % kRegistryWriteEveryTicks == 0) publishSchema();
+    readRegistry();
+  });
   connect(&m_cleanupTimer, &QTimer::timeout, this, &Engine::runCleanup);
   m_autoRestoreTimer.setSingleShot(true);
   connect(&m_autoRestoreTimer, &QTimer::timeout, this, [this] {
@@ -164,7 +174,74 @@ Status Engine::setUpCapture() {
   if (!m_catalog->skippedTables().isEmpty())
     qCInfo(lcEngine).noquote() << "not replicated (virtual, shadow or ignored):"
                                << m_catalog->skippedTables().join(", ");
+  recordSchema();
+  if (!m_catalog->previousSchemaHash().isEmpty())
+    qCInfo(lcEngine).noquote() << "previous schema hash" << m_catalog->previousSchemaHash();
   return Status::ok();
+}
+
+void Engine::recordSchema() {
+  if (!m_state || !m_catalog) return;
+  auto previous =
+      m_state->noteSchemaHash(m_catalog->schemaHash(), QDateTime::currentMSecsSinceEpoch());
+  if (!previous) {
+    qCWarning(lcEngine).noquote() << "schema history not recorded:" << previous.status().message();
+  } else if (!previous->isEmpty()) {
+    m_catalog->setPreviousSchemaHash(*previous);
+  }
+  if (auto known = m_state->schemaHashes(); known) m_knownHashes = *known;
+  if (!m_knownHashes.contains(m_catalog->schemaHash()))
+    m_knownHashes.prepend(m_catalog->schemaHash());
+  if (m_consumer) m_consumer->setKnownSchemaHashes(m_knownHashes);
+}
+
+void Engine::onSchemaChanged(const QString& before) {
+  ++m_schemaChanges;
+  m_lastSchemaChangeMs = QDateTime::currentMSecsSinceEpoch();
+  recordSchema();
+  const QString after = m_catalog->schemaHash();
+  qCInfo(lcEngine).noquote() << QStringLiteral("schema changed: %1 -> %2, watching %3 table(s)")
+                                    .arg(before.left(12), after.left(12))
+                                    .arg(m_catalog->tables().size());
+  EngineEvent e = EngineEvent::of(EngineEvent::Kind::SchemaChanged);
+  e.text = before + QStringLiteral(" -> ") + after;
+  emit event(e);
+  publishSchema();
+  readRegistry();
+  if (m_consumer) m_consumer->onSchemaChanged();
+}
+
+void Engine::publishSchema() {
+  if (!m_registry || !m_catalog || !m_nats || !m_nats->isConnected()) return;
+  SchemaNode self;
+  self.nodeId = m_config.nodeId;
+  self.schemaHash = m_catalog->schemaHash();
+  self.previousHash = m_catalog->previousSchemaHash();
+  self.version = versionInfo().version;
+  self.updatedAtMs = QDateTime::currentMSecsSinceEpoch();
+  self.hasTables = true;
+  self.tables = schemaTablesOf(m_catalog->tables());
+  if (Status s = m_registry->put(self); !s.isOk()) {
+    if (m_registryError != s.message())
+      qCWarning(lcEngine).noquote() << "schema registry:" << s.message();
+    m_registryError = s.message();
+  }
+}
+
+void Engine::readRegistry() {
+  if (!m_registry || !m_nats || !m_nats->isConnected()) return;
+  int unreadable = 0;
+  auto nodes = m_registry->readAll(&unreadable);
+  if (!nodes) {
+    m_registryError = nodes.status().message();
+    return;
+  }
+  m_registryNodes = *nodes;
+  m_registryReadMs = QDateTime::currentMSecsSinceEpoch();
+  m_registryError = unreadable > 0 ? QStringLiteral("%1 registry entr%2 could not be read")
+                                         .arg(unreadable)
+                                         .arg(unreadable == 1 ? "y" : "ies")
+                                   : QString();
 }
 
 Status Engine::loadPositions() {
@@ -215,6 +292,7 @@ void Engine::makeNatsClient(const QStringList& urls) {
     ++m_natsReconnects;
     if (m_consumer) m_consumer->resubscribeAll();  // consumers may be gone after a server restart
     if (m_publisher) m_publisher->setConnected(true);
+    publishSchema();
     emit event(EngineEvent::natsConnected(m_nats->connectedUrl()));
   });
   connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
@@ -266,6 +344,13 @@ void Engine::onConnected() {
   // starts asks it for a restore at once (docs/snapshots.md#restoring).
   startSnapshots();
   startReplication();
+  if (!m_registry) {
+    m_registry =
+        std::make_unique<SchemaRegistry>(m_nats->jetStream(), m_config.replicationLog.replicas);
+    m_registryTimer.start(kRegistryReadMs);
+  }
+  publishSchema();
+  readRegistry();
   if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
     qCWarning(lcEngine).noquote() << s.message();
   emit event(EngineEvent::natsConnected(m_nats->connectedUrl()));
@@ -294,6 +379,7 @@ void Engine::startReplication() {
   if (m_config.replicate) {
     m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state,
                                             *m_nats, m_positions, m_publisher.get());
+    m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
     if (m_publisher)
       connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
@@ -342,9 +428,11 @@ void Engine::stop() {
   m_statusTimer.stop();
   m_idleTimer.stop();
   m_cleanupTimer.stop();
+  m_registryTimer.stop();
   if (m_watcher) m_watcher->stop();
   m_consumer.reset();
   m_publisher.reset();
+  m_registry.reset();
   m_nats.reset();
   if (m_embedded) m_embedded->stop();
   m_embedded.reset();
@@ -360,6 +448,7 @@ void Engine::stop() {
 
 void Engine::onDatabaseChanged() {
   if (!m_catalog) return;
+  const QString before = m_catalog->schemaHash();
   auto changed = m_catalog->refresh();
   if (!changed) {
     qCWarning(lcEngine).noquote() << "schema check failed:" << changed.status().message();
@@ -374,6 +463,8 @@ void Engine::onDatabaseChanged() {
       m_watcher->wakeSoon(50);
     }
   }
+  // A new index or trigger (ours included) moves schema_version without changing the hash.
+  if (*changed && m_catalog->schemaHash() != before) onSchemaChanged(before);
   if (m_publisher) m_publisher->wake();
 }
 
@@ -403,6 +494,27 @@ StatusFacts Engine::gatherStatusFacts() const {
   n.cdcInstalled = m_changeLog && !m_captureStale;
   n.tablesTracked = m_catalog ? int(m_catalog->tables().size()) : 0;
   n.schemaHash = m_catalog ? m_catalog->schemaHash() : QString();
+  if (m_catalog) {
+    SchemaStatus& sc = n.schema;
+    sc.hash = m_catalog->schemaHash();
+    sc.previousHash = m_catalog->previousSchemaHash();
+    sc.tables = schemaTablesOf(m_catalog->tables());
+    sc.registry = m_registryNodes;
+    sc.registryReadMs = m_registryReadMs;
+    sc.registryError = m_registryError;
+    sc.changes = m_schemaChanges;
+    sc.lastChangeMs = m_lastSchemaChangeMs;
+    // This node as it is now, whatever the last read of the registry said.
+    SchemaNode self{m_config.nodeId, sc.hash, sc.previousHash, n.version, 0, true, sc.tables};
+    auto it = std::find_if(sc.registry.begin(), sc.registry.end(),
+                           [&](const SchemaNode& x) { return x.nodeId == self.nodeId; });
+    if (it == sc.registry.end()) {
+      sc.registry.append(self);  // not written yet: updatedAtMs 0
+    } else {
+      self.updatedAtMs = it->updatedAtMs;
+      *it = self;
+    }
+  }
   n.publishingPaused = m_publishingPaused;
   if (m_publisher) {
     n.published = m_publisher->stats().published;
@@ -424,6 +536,15 @@ StatusFacts Engine::gatherStatusFacts() const {
       s.appliedChanges = c.appliedChanges;
       s.conflicts = c.conflicts;
       s.deadLetters = c.deadLetters;
+      if (c.state == ShardState::SchemaPaused) {
+        s.waitingForHash = c.wait.hash;
+        s.waitingFromNode = c.wait.fromNode;
+        s.waitingTable = c.wait.table;
+        s.waitingReason = c.wait.reason;
+        s.waitingSeq = c.wait.seq;
+        s.waitingSinceMs = c.wait.sinceMs;
+        s.redeliveries = c.wait.redeliveries;
+      }
       n.lastReplicatedMs = std::max(n.lastReplicatedMs, c.lastAppliedMs);
       n.shards.append(s);
     }

@@ -34,6 +34,7 @@ class NatsClient;
 class Publisher;
 class ReplicationState;
 class SchemaCatalog;
+class SchemaRegistry;
 class SnapshotService;
 struct RestoreFile;
 struct StatusFacts;
@@ -75,6 +76,13 @@ class Engine final : public QObject {
 
   // Running.
   void onDatabaseChanged();  // schema changes and new local changes
+  // Schema changes (docs/schema-changes.md): the catalog's hash into the state store's history
+  // (so the previous hash survives restarts) and the known hashes to the consumer; what
+  // follows a change of this node's schema; this node's registry entry and everyone's.
+  void recordSchema();
+  void onSchemaChanged(const QString& before);
+  void publishSchema();
+  void readRegistry();
   void runCleanup();
   void onStatusTick();
   void onStatusRecord(const QByteArray& json);
@@ -114,7 +122,8 @@ class Engine final : public QObject {
   std::unique_ptr<Publisher> m_publisher;
   std::unique_ptr<Consumer> m_consumer;
   std::unique_ptr<DatabaseWatcher> m_watcher;
-  QStringList m_urls;  // the NATS servers in use
+  std::unique_ptr<SchemaRegistry> m_registry;  // on m_nats's JetStream context
+  QStringList m_urls;                          // the NATS servers in use
   int m_connectAttempts = 0;
   int m_streamAttempts = 0;
   qint64 m_natsReconnects = 0;
@@ -122,9 +131,17 @@ class Engine final : public QObject {
   bool m_startedOnce = false;   // after the first start, connection failures never end the node
   bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
   bool m_publishingPaused = false;
-  QTimer m_cleanupTimer;        // cleanup_interval
-  QTimer m_statusTimer;         // status cadence
-  QTimer m_idleTimer;           // sleep_timeout checks
+  QTimer m_cleanupTimer;   // cleanup_interval
+  QTimer m_statusTimer;    // status cadence
+  QTimer m_idleTimer;      // sleep_timeout checks
+  QTimer m_registryTimer;  // reads the schema registry, and writes this node's entry
+  int m_registryTicks = 0;
+  QStringList m_knownHashes;  // every schema hash this node has had, newest first
+  QList<SchemaNode> m_registryNodes;
+  qint64 m_registryReadMs = 0;
+  QString m_registryError;
+  qint64 m_schemaChanges = 0;
+  qint64 m_lastSchemaChangeMs = 0;
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
   qint64 m_statusCostNs = 0;

@@ -65,6 +65,9 @@ class SchemaCatalog {
   // ("" at first).
   const QString& schemaHash() const { return m_hash; }
   const QString& previousSchemaHash() const { return m_previousHash; }
+  // The previous hash as the state store remembers it across restarts
+  // (ReplicationState::noteSchemaHash).
+  void setPreviousSchemaHash(const QString& hash) { m_previousHash = hash; }
   int64_t schemaVersion() const { return m_schemaVersion; }
 
  private:
