@@ -80,6 +80,41 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                               {"last_error", sh.lastError}});
   }
   o.insert("shards", shards);
+  // Schema (docs/schema-changes.md#observing): a shard paused by a schema difference keeps the
+  // node healthy (a rolling upgrade's expected state); it is listed here with what it waits for.
+  QJsonArray paused;
+  qint64 waiting = 0;
+  for (const ShardStatus& sh : s.shards) {
+    if (sh.state != ShardState::SchemaPaused) continue;
+    waiting += sh.lagMessages;
+    paused.append(QJsonObject{{"shard", sh.shard},
+                              {"waiting_for_hash", sh.waitingForHash},
+                              {"from_node_id", qint64(sh.waitingFromNode)},
+                              {"table", sh.waitingTable},
+                              {"reason", sh.waitingReason},
+                              {"sequence", qint64(sh.waitingSeq)},
+                              {"waiting_messages", sh.lagMessages},
+                              {"since", rfc3339(sh.waitingSinceMs)},
+                              {"redeliveries", sh.redeliveries}});
+  }
+  QJsonArray registry;
+  bool agree = !s.schema.registry.isEmpty();
+  for (const SchemaNode& n : s.schema.registry) {
+    agree = agree && n.schemaHash == s.schema.hash;
+    registry.append(QJsonObject{{"node_id", qint64(n.nodeId)},
+                                {"schema_hash", n.schemaHash},
+                                {"previous_hash", n.previousHash},
+                                {"version", n.version},
+                                {"updated_at", rfc3339(n.updatedAtMs)}});
+  }
+  o.insert("schema", QJsonObject{{"hash", s.schema.hash},
+                                 {"previous_hash", s.schema.previousHash},
+                                 {"changes", s.schema.changes},
+                                 {"registry", registry},
+                                 {"registry_agrees", agree},
+                                 {"registry_error", s.schema.registryError},
+                                 {"paused_shards", paused},
+                                 {"waiting_messages", waiting}});
   QJsonArray cluster;
   for (const PeerStatus& p : s.cluster) {
     cluster.append(QJsonObject{{"node_id", qint64(p.nodeId)},

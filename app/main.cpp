@@ -19,6 +19,7 @@
 #include "harmonylite/version.h"
 #include "headless_runner.h"
 #include "remembered_setup.h"
+#include "schema_command.h"
 #include "snapshot_command.h"
 
 namespace {
@@ -129,11 +130,7 @@ std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& conf
     return 0;
   }
   if (hl::wantsSnapshotCommand(cli)) return hl::runSnapshotCommand(cli, config);
-  if (cli.schemaStatus || cli.schemaStatusCluster) {
-    const char* which = cli.schemaStatus ? "-schema-status" : "-schema-status-cluster";
-    printErr(QStringLiteral("%1 is not available in this version yet").arg(which));
-    return 1;
-  }
+  if (hl::wantsSchemaCommand(cli)) return hl::runSchemaCommand(cli, config);
   return std::nullopt;
 }
 

@@ -116,6 +116,29 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,
              [](const ShardStatus& sh) { return sh.deadLetters; });
+  // Schema (docs/schema-changes.md#observing).
+  int schemaPaused = 0;
+  for (const ShardStatus& sh : shards) schemaPaused += sh.state == ShardState::SchemaPaused;
+  e.single("schema_mismatch_paused", "gauge",
+           "Shards paused until this node's schema can take a change from another node.",
+           schemaPaused);
+  e.perShard("shard_schema_paused", "gauge", "1 while the shard waits for a schema change here.",
+             shards,
+             [](const ShardStatus& sh) { return sh.state == ShardState::SchemaPaused ? 1 : 0; });
+  e.perShard("schema_waiting_messages", "gauge",
+             "Messages held in the stream while the shard waits for a schema change here.", shards,
+             [](const ShardStatus& sh) {
+               return sh.state == ShardState::SchemaPaused ? sh.lagMessages : qint64(0);
+             });
+  e.perShard("schema_redeliveries", "gauge",
+             "Times the change a schema-paused shard waits at was delivered again.", shards,
+             [](const ShardStatus& sh) { return sh.redeliveries; });
+  e.single("schema_changes_total", "counter", "Changes of this node's schema noticed since start.",
+           double(s.schema.changes));
+  bool agree = !s.schema.registry.isEmpty();
+  for (const SchemaNode& n : s.schema.registry) agree = agree && n.schemaHash == s.schema.hash;
+  e.single("schema_registry_agrees", "gauge",
+           "1 when every node of the schema registry has this node's schema hash.", agree ? 1 : 0);
   // Snapshots (docs/snapshots.md#observing).
   const SnapshotStatus& sn = s.snapshots;
   e.single("snapshot_last_success_timestamp_seconds", "gauge",

@@ -1,6 +1,7 @@
 #include "nats/embedded_server.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QHostAddress>
 #include <QJsonDocument>
@@ -93,6 +94,16 @@ QString EmbeddedServer::serverName() const {
   return QStringLiteral("harmonylite-node-%1").arg(m_options.nodeId);
 }
 
+QString EmbeddedServer::urlFilePath() const {
+  return QFileInfo(m_options.storeDir).absolutePath() + '/' + serverName() + QStringLiteral(".url");
+}
+
+QString EmbeddedServer::urlFilePath(const Config& config) {
+  const Options o = fromConfig(config);  // no server object: its destructor would stop()
+  return QFileInfo(o.storeDir).absolutePath() +
+         QStringLiteral("/harmonylite-node-%1.url").arg(o.nodeId);
+}
+
 QString EmbeddedServer::configPath() const {
   return QFileInfo(m_options.storeDir).absolutePath() + '/' + serverName() +
          QStringLiteral(".conf");
@@ -135,7 +146,9 @@ void EmbeddedServer::stop(int timeoutMs) {
   m_probeTimer.stop();
   dropProbe();
   setState(State::kStopped);  // first: onFinished() ignores an exit we asked for
+  const bool ran = m_port != 0;
   terminateChild(timeoutMs);
+  if (ran) QFile::remove(urlFilePath());
 }
 
 Status EmbeddedServer::prepare() {
@@ -438,6 +451,8 @@ void EmbeddedServer::onReady() {
   m_readySince.start();
   qCInfo(lcEmbedded).noquote()
       << QStringLiteral("nats-server accepts clients on %1").arg(clientUrl());
+  if (QFile f(urlFilePath()); f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+    f.write(clientUrl().toUtf8() + '\n');
   setState(State::kRunning);
   emit ready();
 }

@@ -102,6 +102,10 @@ class EmbeddedServer : public QObject {
   QString serverVersion() const { return m_version; }         // "2.9.10", known after start()
   QString serverName() const;                                 // harmonylite-node-<id>
   QString configPath() const;  // the generated config: <dir of storeDir>/harmonylite-node-<id>.conf
+  // <dir of storeDir>/harmonylite-node-<id>.url: the client URL while the server runs, for the
+  // node's one-shot commands (-schema-status-cluster) when the port is chosen at random.
+  QString urlFilePath() const;
+  static QString urlFilePath(const Config& config);
   const Options& options() const { return m_options; }
 
  signals:
