@@ -4,7 +4,8 @@
 # resolves its imports from its own folder, not from NODE_PATH.
 # Idempotent: npm runs only when <dir> has no install of this exact lock file, so once
 # installed it needs no network. Exits non-zero with the reason when it cannot install.
-# Usage: tests/interop/setup.sh <dir>     (tst_nats_object_store uses <build>/interop-node)
+# Usage: tests/interop/setup.sh <dir>     (tst_nats_object_store, tst_schema_registry_nats, ... use
+# <build>/interop-node)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ mkdir -p "$dest"
 exec 9>"$dest/.setup.lock"
 flock 9
 
-cp "$here/obj_interop.mjs" "$here/s3rver.cjs" "$dest/"
+cp "$here/obj_interop.mjs" "$here/kv_interop.mjs" "$here/s3rver.cjs" "$dest/"
 stamp="$dest/node_modules/.harmonylite-package-lock.json"
 if [ -f "$stamp" ] && cmp -s "$here/package-lock.json" "$stamp"; then
   exit 0
