@@ -57,11 +57,13 @@ Result<SchemaNode> decodeRegistryEntry(const QByteArray& json) {
         QStringLiteral("registry entry is not a JSON object: %1").arg(error.errorString()));
   const QJsonObject o = doc.object();
   SchemaNode n;
+  // Read as an integer, not through a double: ids above 2^53 stay exact, 7.5 is refused.
   const QJsonValue id = o.value("node_id");
-  if (!id.isDouble() || id.toDouble() < 1)
+  const qint64 nodeId = id.toInteger(0);
+  if (!id.isDouble() || nodeId < 1)
     return Status::invalidArgument(
         QStringLiteral("registry entry: node_id missing or not a number"));
-  n.nodeId = uint64_t(id.toDouble());
+  n.nodeId = uint64_t(nodeId);
   n.schemaHash = o.value("schema_hash").toString();
   if (n.schemaHash.isEmpty())
     return Status::invalidArgument(QStringLiteral("registry entry: schema_hash missing"));

@@ -344,11 +344,10 @@ void Engine::onConnected() {
   // starts asks it for a restore at once (docs/snapshots.md#restoring).
   startSnapshots();
   startReplication();
-  if (!m_registry) {
-    m_registry =
-        std::make_unique<SchemaRegistry>(m_nats->jetStream(), m_config.replicationLog.replicas);
-    m_registryTimer.start(kRegistryReadMs);
-  }
+  // On this connection's JetStream context (a reconnect by the operator makes a new one).
+  m_registry =
+      std::make_unique<SchemaRegistry>(m_nats->jetStream(), m_config.replicationLog.replicas);
+  if (!m_registryTimer.isActive()) m_registryTimer.start(kRegistryReadMs);
   publishSchema();
   readRegistry();
   if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
@@ -683,6 +682,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
     case C::kReconnectNats:
       m_consumer.reset();  // its applied positions stay in m_positions
       m_publisher.reset();
+      m_registry.reset();  // it uses the connection's JetStream context
       m_nats.reset();
       m_connectAttempts = 0;
       m_streamAttempts = 0;
