@@ -52,6 +52,11 @@ class TestStatusBuilder : public QObject {
                                           << "cannot read conflicts: database is locked";
     QTest::newRow("operator pause is healthy") << "paused"
                                                << "";
+    QTest::newRow("paused by a schema difference is healthy") << "schema"
+                                                              << "";
+    QTest::newRow("schema pause does not hide a stopped shard")
+        << "schema+stopped"
+        << "shard 2 is stopped: stream info: timeout";
     QTest::newRow("stopped shard") << "stopped"
                                    << "shard 2 is stopped: stream info: timeout";
     QTest::newRow("shard needs a restore") << "restore"
@@ -72,6 +77,7 @@ class TestStatusBuilder : public QObject {
       if (c == "pending") f.pendingChanges = Status::ioError("disk I/O error");
       if (c == "conflicts") f.recentConflicts = Status::busy("database is locked");
       if (c == "paused") f.node.shards[0].state = ShardState::Paused;
+      if (c == "schema") f.node.shards[0].state = ShardState::SchemaPaused;
       if (c == "stopped") f.node.shards[1] = shard(2, ShardState::Stopped, "stream info: timeout");
       if (c == "restore") f.node.shards[0].state = ShardState::NeedsRestore;
     }

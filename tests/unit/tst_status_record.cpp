@@ -73,9 +73,10 @@ class TestStatusRecord : public QObject {
   }
 
   void stateNamesRoundTrip() {
-    for (ShardState s :
-         {ShardState::Stopped, ShardState::Running, ShardState::Paused, ShardState::NeedsRestore})
+    for (ShardState s : {ShardState::Stopped, ShardState::Running, ShardState::Paused,
+                         ShardState::NeedsRestore, ShardState::Restoring, ShardState::SchemaPaused})
       QCOMPARE(shardStateFromName(stateName(s)), s);
+    QCOMPARE(stateName(ShardState::SchemaPaused), QStringLiteral("schema-paused"));
     QCOMPARE(shardStateFromName("nonsense", ShardState::Paused), ShardState::Paused);
   }
 };

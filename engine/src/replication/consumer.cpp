@@ -25,6 +25,12 @@ QString rowText(const RowImage& row) {
   return parts.join(", ");
 }
 
+// Shards held on purpose: no subscription, and nothing but their own trigger starts one again.
+bool isHeld(ShardState st) {
+  return st == ShardState::Paused || st == ShardState::SchemaPaused ||
+         st == ShardState::NeedsRestore;
+}
+
 std::optional<quint64> seenSeqOf(const QByteArray& header) {
   bool ok = false;
   const quint64 seq = header.toULongLong(&ok);
@@ -146,11 +152,13 @@ void Consumer::start() {
 
 void Consumer::resubscribeAll() {
   for (int shard = 1; shard < m_shards.size(); ++shard) {
-    const ShardState st = m_shards[shard].status.state;
-    if (st != ShardState::NeedsRestore && st != ShardState::Paused &&
-        st != ShardState::SchemaPaused)
-      resubscribe(shard);
+    if (!isHeld(m_shards[shard].status.state)) resubscribe(shard);
   }
+}
+
+void Consumer::onStalled(int shard) {
+  if (shard <= 0 || shard >= m_shards.size()) return;
+  if (!isHeld(m_shards[shard].status.state)) resubscribe(shard);
 }
 
 void Consumer::resubscribe(int shard) {

@@ -80,6 +80,10 @@ class Consumer final : public QObject {
   // Re-creates every subscription from its applied position (after a reconnect or a stall).
   void resubscribeAll();
   void resubscribe(int shard);
+  // The shard's subscription reported missed heartbeats: subscribes again, unless the shard is
+  // held on purpose (paused by the operator or by schema, or waiting for a restore), whose
+  // subscription is gone already and whose late errors are ignored.
+  void onStalled(int shard);
   // Operator control: stop applying a shard (0 = every shard) and start again from its
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);

@@ -298,7 +298,7 @@ void Engine::makeNatsClient(const QStringList& urls) {
   connect(m_nats.get(), &NatsClient::asyncError, this, [this](const QString& error, int shard) {
     qCWarning(lcEngine).noquote() << "NATS:" << error
                                   << (shard ? QStringLiteral("(shard %1)").arg(shard) : QString());
-    if (shard > 0 && m_consumer) m_consumer->resubscribe(shard);  // missed heartbeats: stalled
+    if (shard > 0 && m_consumer) m_consumer->onStalled(shard);  // missed heartbeats
   });
   connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
 }
