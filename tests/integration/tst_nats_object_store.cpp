@@ -151,18 +151,11 @@ class TestNatsObjectStore : public QObject {
 
   void setUpNode() {
     if (!m_nodeDir.isEmpty()) return;
-    const QString dir = QStringLiteral(HL_INTEROP_NODE_DIR);
-    const test::ProcessResult r =
-        test::runProcess(QStringLiteral("bash"), {QStringLiteral(HL_INTEROP_SETUP), dir}, 600000);
     // No silent skip: CI has the npm registry, and interop is a requirement of the store.
-    QVERIFY2(r.exitCode == 0 && !r.timedOut,
-             qPrintable(QStringLiteral("the official JavaScript client could not be installed "
-                                       "(tests/interop/setup.sh %1): exit %2%3\n%4%5")
-                            .arg(dir)
-                            .arg(r.exitCode)
-                            .arg(r.timedOut ? QStringLiteral(" (timed out)") : QString())
-                            .arg(QString::fromUtf8(r.err), QString::fromUtf8(r.out))));
-    m_nodeDir = dir;
+    QString why;
+    m_nodeDir = test::installInteropClients(QStringLiteral(HL_INTEROP_SETUP),
+                                            QStringLiteral(HL_INTEROP_NODE_DIR), &why);
+    QVERIFY2(!m_nodeDir.isEmpty(), qPrintable(why));
   }
 
   // Runs obj_interop.mjs; the JSON it printed.

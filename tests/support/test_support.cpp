@@ -130,6 +130,18 @@ QString tmpfsDir() {
   return qEnvironmentVariable("HL_TEST_TMPFS_DIR");
 }
 
+QString installInteropClients(const QString& setupScript, const QString& dir, QString* why) {
+  const ProcessResult r = runProcess(QStringLiteral("bash"), {setupScript, dir}, 600000);
+  if (r.exitCode == 0 && !r.timedOut) return dir;
+  *why = QStringLiteral(
+             "the official JavaScript client could not be installed (%1 %2): exit %3%4\n%5%6")
+             .arg(setupScript, dir)
+             .arg(r.exitCode)
+             .arg(r.timedOut ? QStringLiteral(" (timed out)") : QString())
+             .arg(QString::fromUtf8(r.err), QString::fromUtf8(r.out));
+  return {};
+}
+
 ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs,
                          const QProcessEnvironment& env) {
   ProcessResult r;

@@ -61,6 +61,11 @@ struct ProcessResult {
 ProcessResult runProcess(const QString& program, const QStringList& args, int timeoutMs = 30000,
                          const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment());
 
+// The official NATS JavaScript clients, installed by tests/interop/setup.sh `setupScript` into
+// `dir` (npm, once per build tree). Returns `dir`, or "" with the reason in `why` (no silent
+// skip: the callers fail with it, CI has the npm registry).
+QString installInteropClients(const QString& setupScript, const QString& dir, QString* why);
+
 // A REAL full disk for a test function: runs this test program again, for `testFunction` only,
 // in a private mount namespace with a tmpfs of `sizeMb` MiB mounted on a temp directory, which
 // the child finds in HL_TEST_TMPFS_DIR (tmpfsDir()). `mounted` is false, with the reason in
