@@ -123,6 +123,10 @@ bool NodeProcess::isRunning() const {
   return m_process && m_process->state() == QProcess::Running;
 }
 
+qint64 NodeProcess::pid() const {
+  return isRunning() ? m_process->processId() : 0;
+}
+
 QString NodeProcess::log() const {
   if (m_process) m_log += m_process->readAllStandardError();
   return QString::fromUtf8(m_log);

@@ -53,6 +53,7 @@ class NodeProcess {
   // SIGKILL (crash).
   void kill();
   bool isRunning() const;
+  qint64 pid() const;  // 0 when not running (for SIGSTOP/SIGCONT fault injection)
 
   QString db() const;
   QString configPath() const;
