@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: deps configure build run test bench package format format-check clean
+.PHONY: deps configure build run test bench chaos package format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -31,6 +31,11 @@ bench: build
 	$(BUILD_DIR)/bench/store_bench --size 200 --runs 3
 	xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb $(BUILD_DIR)/bench/dashboard_bench
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/bench/dashboard_bench
+
+# The chaos suite (docs/chaos.md): 20 rounds of faults against a 3-node cluster on 3 NATS
+# servers; report in $(BUILD_DIR)/chaos. Replay a run with ARGS="--seed S".
+chaos: build
+	$(BUILD_DIR)/tests/hl_chaos --rounds 20 --check-the-checker --report $(BUILD_DIR)/chaos $(ARGS)
 
 # The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages.
 package: configure

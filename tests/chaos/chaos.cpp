@@ -1,0 +1,551 @@
+// hl_chaos: the chaos suite (docs/chaos.md). Starts a 3-node cluster of real harmonylite
+// processes on a 3-server NATS cluster (replicas = 3), runs a writer on every node's database
+// (inserts, updates and deletes of the node's own rows, hot rows written by every node at once, a
+// few large rows), and injects one fault per round, chosen by a seed that the report prints so any
+// run can be replayed. After each round it heals everything, waits for quiet, and checks:
+//   - every database is identical, table by table, value by value;
+//   - no lost write: every own row holds the value of its writer's last committed write (or is
+//     absent after a committed delete);
+//   - hot rows hold a value some writer committed for them;
+//   - no dead letter, no conflict outside the hot rows;
+//   - every node healthy again (time reported).
+// It writes chaos-report.md and chaos-report.json and exits 0 when every round passed, 1 when a
+// round lost or diverged anything, 2 when the set-up failed.
+//
+// Usage: hl_chaos [--rounds N] [--seed S] [--faults a,b,...] [--fault-seconds T] [--report DIR]
+// Faults: kill-node, kill-nats, kill-both, stop-node, stop-nats, restart-nats-cluster.
+// Thread: one (the harness drives the processes and the writers in turn).
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "node_process.h"
+#include "sqlite/sqlite_db.h"
+#include "test_support.h"
+
+using namespace hl;
+using test::NodeProcess;
+
+namespace {
+
+constexpr int kNodes = 3;
+constexpr int kHotRows = 5;
+const char* kSchema =
+    "CREATE TABLE own(k INTEGER PRIMARY KEY, v TEXT NOT NULL, big TEXT);"
+    "CREATE TABLE hot(k INTEGER PRIMARY KEY, v TEXT NOT NULL);";
+
+void say(const QString& line) {
+  std::fprintf(stderr, "%s %s\n",
+               qPrintable(QDateTime::currentDateTimeUtc().toString("hh:mm:ss.zzz")),
+               qPrintable(line));
+  std::fflush(stderr);
+}
+
+// What a writer committed to one row, in commit order: nullopt = deleted.
+using History = std::vector<std::optional<QString>>;
+
+// One writer per node: works on the node's database file with its own connection, as an
+// application does, and records every write that committed.
+class Writer {
+ public:
+  Writer(int node, QString dbPath, QRandomGenerator* rng)
+      : m_node(node), m_path(std::move(dbPath)), m_rng(rng) {}
+
+  bool open() {
+    SqliteDb::Options o;
+    o.busyTimeoutMs = 5000;
+    auto db = SqliteDb::open(m_path, o);
+    if (!db) return false;
+    m_db = std::move(*db);
+    return true;
+  }
+
+  // One write; recorded only when it committed.
+  void step() {
+    const int pick = int(m_rng->bounded(100));
+    QString sql;
+    int64_t key = 0;
+    std::optional<QString> value;
+    bool hot = false;
+    const QString v = QStringLiteral("n%1-%2").arg(m_node).arg(++m_seq);
+    if (pick < 15) {
+      hot = true;
+      key = 1 + m_rng->bounded(kHotRows);
+      value = v;
+      sql = QStringLiteral(
+                "INSERT INTO hot(k, v) VALUES (%1, '%2') ON CONFLICT(k) DO UPDATE SET "
+                "v = excluded.v")
+                .arg(key)
+                .arg(v);
+    } else if (pick < 55 || m_live.empty()) {
+      key = int64_t(m_node) * 100000000 + (++m_nextKey);
+      value = v;
+      const bool big = m_rng->bounded(100) == 0;
+      sql = QStringLiteral("INSERT INTO own(k, v, big) VALUES (%1, '%2', %3)")
+                .arg(key)
+                .arg(v, big ? QStringLiteral("printf('%.*c', 100000, 'x')") : "NULL");
+    } else {
+      auto it = m_live.begin();
+      std::advance(it, m_rng->bounded(int(m_live.size())));
+      key = *it;
+      if (pick < 85) {
+        value = v;
+        sql = QStringLiteral("UPDATE own SET v = '%2' WHERE k = %1").arg(key).arg(v);
+      } else {
+        sql = QStringLiteral("DELETE FROM own WHERE k = %1").arg(key);
+      }
+    }
+    if (!m_db.exec(sql).isOk()) {
+      ++m_failed;  // busy or full: not committed, not recorded
+      return;
+    }
+    ++m_committed;
+    (hot ? m_hot : m_own)[key].push_back(value);
+    if (!hot) {
+      if (value)
+        m_live.insert(key);
+      else
+        m_live.erase(key);
+    }
+  }
+
+  // For checking the checker: records a write that did not happen.
+  void pretend(int64_t key, const QString& value) { m_own[key].push_back(value); }
+  const std::map<int64_t, History>& own() const { return m_own; }
+  const std::map<int64_t, History>& hot() const { return m_hot; }
+  qint64 committed() const { return m_committed; }
+  qint64 failed() const { return m_failed; }
+
+ private:
+  int m_node;
+  QString m_path;
+  QRandomGenerator* m_rng;
+  SqliteDb m_db;
+  qint64 m_seq = 0;
+  int64_t m_nextKey = 0;
+  qint64 m_committed = 0;
+  qint64 m_failed = 0;
+  std::set<int64_t> m_live;
+  std::map<int64_t, History> m_own;
+  std::map<int64_t, History> m_hot;
+};
+
+struct RoundResult {
+  int round = 0;
+  QString fault;
+  QString target;
+  qint64 writes = 0;
+  qint64 convergeMs = -1;  // -1: did not converge
+  qint64 healthyMs = -1;
+  QStringList problems;  // lost or divergent rows, dead letters, unexpected conflicts
+};
+
+class Chaos {
+ public:
+  Chaos(quint64 seed, QStringList faults, bool inOrder, int faultSeconds, QString reportDir)
+      : m_seed(seed),
+        m_inOrder(inOrder),
+        m_rng(seed),
+        m_faults(std::move(faults)),
+        m_faultSeconds(faultSeconds),
+        m_reportDir(std::move(reportDir)) {}
+
+  bool setUp() {
+    m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
+    m_cluster = std::make_unique<test::NatsCluster>();
+    if (Status s = m_cluster->start(); !s.isOk()) {
+      say("NATS cluster did not start: " + s.message());
+      return false;
+    }
+    for (int i = 0; i < kNodes; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(i + 1);
+      o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i + 1));
+      o.schema = kSchema;
+      o.urls = m_cluster->urls();
+      o.replicas = 3;
+      o.shards = 2;
+      m_healthPorts << test::freePort();
+      o.tablesToml =
+          QStringLiteral(
+              "[health_check]\nenable = true\ndetailed = true\nbind = \"127.0.0.1:%1\"\n")
+              .arg(m_healthPorts.last());
+      m_nodes.push_back(std::make_unique<NodeProcess>(o));
+    }
+    for (auto& n : m_nodes) (void)n->launch();
+    for (auto& n : m_nodes) {
+      if (Status s = n->waitRunning(90000); !s.isOk()) {
+        say(s.message());
+        return false;
+      }
+    }
+    for (int i = 0; i < kNodes; ++i) {
+      m_writers.push_back(std::make_unique<Writer>(i + 1, m_nodes[size_t(i)]->db(), &m_rng));
+      if (!m_writers.back()->open()) return false;
+    }
+    return true;
+  }
+
+  void tearDown() {
+    for (auto& n : m_nodes) n->stop();
+  }
+
+  RoundResult runRound(int round) {
+    RoundResult r;
+    r.round = round;
+    r.fault = m_inOrder ? m_faults[(round - 1) % m_faults.size()]
+                        : m_faults[int(m_rng.bounded(int(m_faults.size())))];
+    const int target = int(m_rng.bounded(kNodes));
+    const qint64 before = totalCommitted();
+    say(QStringLiteral("round %1: %2").arg(round).arg(r.fault));
+    write(2000);
+    r.target = inject(r.fault, target);
+    write(m_faultSeconds * 1000);
+    heal();
+    write(2000);
+    r.writes = totalCommitted() - before;
+    // Quiet: no more writes; wait until every database agrees and every node is healthy.
+    QElapsedTimer quiet;
+    quiet.start();
+    if (test::waitFor(
+            [&] {
+              pump();
+              return identical();
+            },
+            180000, 500))
+      r.convergeMs = quiet.elapsed();
+    if (test::waitFor(
+            [&] {
+              pump();
+              return allHealthy();
+            },
+            60000, 200))
+      r.healthyMs = quiet.elapsed();
+    r.problems = check();
+    if (r.convergeMs < 0) r.problems.prepend("the databases did not converge within 180 s");
+    if (r.healthyMs < 0) r.problems.prepend("a node was not healthy within 60 s of quiet");
+    say(QStringLiteral("round %1: %2 writes, converged in %3 ms, healthy in %4 ms, %5 problem(s)")
+            .arg(round)
+            .arg(r.writes)
+            .arg(r.convergeMs)
+            .arg(r.healthyMs)
+            .arg(r.problems.size()));
+    for (const QString& p : r.problems) say("  " + p);
+    return r;
+  }
+
+  // The checker must be able to fail: a row changed on node 3 behind the capture (its change-log
+  // row deleted in the same transaction, so it never replicates), and a write writer 1 "saw
+  // committed" that never happened. Returns true when check() reports both.
+  bool checkTheChecker() {
+    auto db = SqliteDb::open(node(2).db(), SqliteDb::Options{false, false, 5000});
+    if (!db) return false;
+    auto key = db->queryInt("SELECT k FROM own ORDER BY k LIMIT 1");
+    if (!key) return false;
+    const Status tamper = db->exec(
+        QStringLiteral("BEGIN IMMEDIATE; CREATE TEMP TABLE mark AS SELECT max(id) AS id FROM "
+                       "__harmonylite__changes; UPDATE own SET v = 'tampered' WHERE k = %1; DELETE "
+                       "FROM __harmonylite__changes WHERE id > (SELECT ifnull(id, 0) FROM mark); "
+                       "COMMIT;")
+            .arg(*key));
+    if (!tamper.isOk()) {
+      say("check-the-checker: " + tamper.message());
+      return false;
+    }
+    m_writers.front()->pretend(424242424242, QStringLiteral("never-written"));
+    const QStringList problems = check();
+    const bool divergence = problems.contains("the databases differ");
+    const bool lost = std::any_of(problems.begin(), problems.end(), [](const QString& p) {
+      return p.contains(
+          "own row 424242424242 is absent, its last committed write is never-written");
+    });
+    say(QStringLiteral("check-the-checker: divergence %1, lost write %2")
+            .arg(divergence ? "caught" : "MISSED", lost ? "caught" : "MISSED"));
+    return divergence && lost;
+  }
+
+  void report(const QList<RoundResult>& rounds, qint64 totalMs) {
+    QDir().mkpath(m_reportDir);
+    QJsonArray arr;
+    QString md = QStringLiteral(
+                     "# Chaos report\n\nseed %1 (replay: `hl_chaos --seed %1 --rounds %2 --faults "
+                     "%3 --fault-seconds %4%6`), topology: 3-server NATS cluster, replicas 3, 3 "
+                     "nodes, 2 shards; %5 s in all\n\n| round | fault | target | writes | "
+                     "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|\n")
+                     .arg(m_seed)
+                     .arg(rounds.size())
+                     .arg(m_faults.join(','))
+                     .arg(m_faultSeconds)
+                     .arg(totalMs / 1000)
+                     .arg(m_inOrder ? QStringLiteral(" --in-order") : QString());
+    for (const RoundResult& r : rounds) {
+      md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 |\n")
+                .arg(r.round)
+                .arg(r.fault, r.target)
+                .arg(r.writes)
+                .arg(r.convergeMs)
+                .arg(r.healthyMs)
+                .arg(r.problems.isEmpty() ? QStringLiteral("none")
+                                          : r.problems.join(QStringLiteral("; ")).left(500));
+      arr.append(QJsonObject{{"round", r.round},
+                             {"fault", r.fault},
+                             {"target", r.target},
+                             {"writes", r.writes},
+                             {"converge_ms", r.convergeMs},
+                             {"healthy_ms", r.healthyMs},
+                             {"problems", QJsonArray::fromStringList(r.problems)}});
+    }
+    test::writeFile(m_reportDir + "/chaos-report.md", md.toUtf8());
+    test::writeFile(
+        m_reportDir + "/chaos-report.json",
+        QJsonDocument(QJsonObject{{"seed", QString::number(m_seed)}, {"rounds", arr}}).toJson());
+    std::fputs(qPrintable(md), stdout);
+  }
+
+ private:
+  NodeProcess& node(int i) { return *m_nodes[size_t(i)]; }
+
+  qint64 totalCommitted() const {
+    qint64 n = 0;
+    for (const auto& w : m_writers) n += w->committed();
+    return n;
+  }
+
+  // Keeps the node processes' output flowing (a full pipe would block them).
+  void pump() {
+    QCoreApplication::processEvents();
+    for (auto& n : m_nodes) (void)n->log();
+  }
+
+  // Every writer writes, about 50 writes per second each, for `ms`.
+  void write(int ms) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms) {
+      for (auto& w : m_writers) w->step();
+      pump();
+      QThread::msleep(20);
+    }
+  }
+
+  QString inject(const QString& fault, int target) {
+    m_stopped.clear();
+    m_killedNodes.clear();
+    m_killedServers.clear();
+    const int server = target;
+    if (fault == "kill-node" || fault == "kill-both") {
+      node(target).kill();
+      m_killedNodes << target;
+    }
+    if (fault == "kill-nats" || fault == "kill-both") {
+      m_cluster->server(server).kill();
+      m_killedServers << server;
+    }
+    if (fault == "stop-node") {
+      ::kill(pid_t(node(target).pid()), SIGSTOP);
+      m_stopped << node(target).pid();
+    }
+    if (fault == "stop-nats") {
+      ::kill(pid_t(m_cluster->server(server).pid()), SIGSTOP);
+      m_stopped << m_cluster->server(server).pid();
+    }
+    if (fault == "restart-nats-cluster") {
+      for (int s = 0; s < m_cluster->size(); ++s) m_cluster->server(s).stop();
+      for (int s = 0; s < m_cluster->size(); ++s) m_killedServers << s;
+      return QStringLiteral("all servers");
+    }
+    if (fault.endsWith("nats")) return QStringLiteral("nats server %1").arg(server + 1);
+    if (fault == "kill-both")
+      return QStringLiteral("node %1 and nats server %2").arg(target + 1).arg(server + 1);
+    return QStringLiteral("node %1").arg(target + 1);
+  }
+
+  void heal() {
+    for (qint64 pid : m_stopped) ::kill(pid_t(pid), SIGCONT);
+    for (int s : m_killedServers) (void)m_cluster->server(s).launch();
+    for (int s : m_killedServers) (void)m_cluster->server(s).waitHealthy(60000);
+    for (int n : m_killedNodes) {
+      if (Status s = node(n).start(90000); !s.isOk()) say("restart failed: " + s.message());
+    }
+  }
+
+  static QString tableDigest(SqliteDb& db, const QString& table) {
+    auto stmt = db.prepare(QStringLiteral("SELECT * FROM %1 ORDER BY k").arg(table));
+    if (!stmt) return "error: " + stmt.status().message();
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    SqliteRows rows(*stmt);
+    for (const SqliteStmt& row : rows) {
+      for (int c = 0; c < sqlite3_column_count(row.handle()); ++c) {
+        h.addData(QByteArray::number(sqlite3_column_type(row.handle(), c)));
+        h.addData(row.columnText(c).toUtf8());
+        h.addData("\x1f");
+      }
+      h.addData("\x1e");
+    }
+    if (!rows.status().isOk()) return "error: " + rows.status().message();
+    return QString::fromLatin1(h.result().toHex());
+  }
+
+  std::optional<SqliteDb> openReader(int i) {
+    SqliteDb::Options o;
+    o.readOnly = true;
+    o.busyTimeoutMs = 2000;
+    auto db = SqliteDb::open(node(i).db(), o);
+    if (!db) return std::nullopt;
+    return std::move(*db);
+  }
+
+  bool identical() {
+    QString first;
+    for (int i = 0; i < kNodes; ++i) {
+      auto db = openReader(i);
+      if (!db) return false;
+      const QString d = tableDigest(*db, "own") + tableDigest(*db, "hot");
+      if (d.contains("error")) return false;
+      if (i == 0) first = d;
+      if (d != first) return false;
+    }
+    return true;
+  }
+
+  bool allHealthy() {
+    for (int i = 0; i < kNodes; ++i) {
+      QByteArray body;
+      if (test::httpGet(m_healthPorts[i], "/health", &body) != 200) return false;
+    }
+    return true;
+  }
+
+  QStringList check() {
+    QStringList problems;
+    for (int i = 0; i < kNodes; ++i) {
+      auto db = openReader(i);
+      if (!db) {
+        problems << QStringLiteral("node %1: database cannot be opened").arg(i + 1);
+        continue;
+      }
+      // Own rows: the last committed write of their writer.
+      for (const auto& w : m_writers) {
+        for (const auto& [key, history] : w->own()) {
+          auto stmt = db->prepare(QStringLiteral("SELECT v FROM own WHERE k = %1").arg(key));
+          std::optional<QString> have;
+          if (stmt) {
+            SqliteRows rows(*stmt);
+            for (const SqliteStmt& row : rows) have = row.columnText(0);
+          }
+          if (have != history.back() && problems.size() < 50)
+            problems << QStringLiteral("node %1: own row %2 is %3, its last committed write is %4")
+                            .arg(i + 1)
+                            .arg(key)
+                            .arg(have.value_or("absent"), history.back().value_or("a delete"));
+        }
+      }
+      // Hot rows: a value that some writer committed.
+      auto hot = db->prepare(QStringLiteral("SELECT k, v FROM hot"));
+      if (hot) {
+        SqliteRows rows(*hot);
+        for (const SqliteStmt& row : rows) {
+          const int64_t key = row.columnInt(0);
+          const QString v = row.columnText(1);
+          bool known = false;
+          for (const auto& w : m_writers) {
+            auto it = w->hot().find(key);
+            if (it == w->hot().end()) continue;
+            for (const auto& x : it->second) known = known || x == v;
+          }
+          if (!known)
+            problems << QStringLiteral("node %1: hot row %2 holds %3, never written")
+                            .arg(i + 1)
+                            .arg(key)
+                            .arg(v);
+        }
+      }
+      const auto dead = db->queryInt("SELECT count(*) FROM __harmonylite__dead_letters");
+      if (!dead || *dead != 0)
+        problems << QStringLiteral("node %1: %2 dead letter(s)").arg(i + 1).arg(dead ? *dead : -1);
+      const auto conflicts =
+          db->queryInt("SELECT count(*) FROM __harmonylite__conflicts WHERE tbl <> 'hot'");
+      if (!conflicts || *conflicts != 0)
+        problems << QStringLiteral("node %1: %2 conflict(s) outside the hot rows")
+                        .arg(i + 1)
+                        .arg(conflicts ? *conflicts : -1);
+    }
+    if (!identical()) problems << "the databases differ";
+    return problems;
+  }
+
+  quint64 m_seed;
+  bool m_inOrder;
+  QRandomGenerator m_rng;
+  QStringList m_faults;
+  int m_faultSeconds;
+  QString m_reportDir;
+  QTemporaryDir m_dir;
+  std::unique_ptr<test::NatsCluster> m_cluster;
+  std::vector<std::unique_ptr<NodeProcess>> m_nodes;
+  std::vector<std::unique_ptr<Writer>> m_writers;
+  QList<int> m_healthPorts;
+  QList<qint64> m_stopped;
+  QList<int> m_killedNodes;
+  QList<int> m_killedServers;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  QCommandLineParser p;
+  p.addHelpOption();
+  p.addOption({"rounds", "rounds to run", "N", "20"});
+  p.addOption({"seed", "random seed (printed; replays a run)", "S"});
+  p.addOption({"faults", "comma-separated faults to choose from", "LIST",
+               "kill-node,kill-nats,kill-both,stop-node,stop-nats,restart-nats-cluster"});
+  p.addOption({"check-the-checker",
+               "after the rounds, tamper with a row and the writers' record: the checker must "
+               "report both"});
+  p.addOption({"in-order", "take the faults in the order given, one per round"});
+  p.addOption({"fault-seconds", "how long a fault lasts", "T", "15"});
+  p.addOption({"report", "directory of chaos-report.md/.json", "DIR", "."});
+  p.process(app);
+  const quint64 seed = p.isSet("seed") ? p.value("seed").toULongLong()
+                                       : QRandomGenerator::system()->generate64() % 1000000000;
+  const QStringList faults = p.value("faults").split(',', Qt::SkipEmptyParts);
+  const int rounds = p.value("rounds").toInt();
+  say(QStringLiteral("chaos: seed %1, %2 round(s), faults %3")
+          .arg(seed)
+          .arg(rounds)
+          .arg(faults.join(',')));
+  Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds").toInt(),
+              p.value("report"));
+  QElapsedTimer total;
+  total.start();
+  if (!chaos.setUp()) {
+    chaos.tearDown();
+    return 2;
+  }
+  QList<RoundResult> results;
+  for (int r = 1; r <= rounds; ++r) results << chaos.runRound(r);
+  chaos.report(results, total.elapsed());
+  const bool checkerOk = !p.isSet("check-the-checker") || chaos.checkTheChecker();
+  chaos.tearDown();
+  if (!checkerOk) return 1;
+  for (const RoundResult& r : results)
+    if (!r.problems.isEmpty()) return 1;
+  return 0;
+}
