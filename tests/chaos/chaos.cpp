@@ -158,8 +158,10 @@ struct RoundResult {
 
 class Chaos {
  public:
-  Chaos(quint64 seed, QStringList faults, bool inOrder, int faultSeconds, QString reportDir)
+  Chaos(quint64 seed, QStringList faults, bool inOrder, int faultSeconds, QString reportDir,
+        bool embedded)
       : m_seed(seed),
+        m_embedded(embedded),
         m_inOrder(inOrder),
         m_rng(seed),
         m_faults(std::move(faults)),
@@ -168,18 +170,31 @@ class Chaos {
 
   bool setUp() {
     m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
-    m_cluster = std::make_unique<test::NatsCluster>();
-    if (Status s = m_cluster->start(); !s.isOk()) {
-      say("NATS cluster did not start: " + s.message());
-      return false;
+    QList<int> clusterPorts;
+    if (m_embedded) {
+      for (int i = 0; i < kNodes; ++i) clusterPorts << test::freePort();
+    } else {
+      m_cluster = std::make_unique<test::NatsCluster>();
+      if (Status s = m_cluster->start(); !s.isOk()) {
+        say("NATS cluster did not start: " + s.message());
+        return false;
+      }
     }
     for (int i = 0; i < kNodes; ++i) {
       NodeProcess::Options o;
       o.nodeId = uint64_t(i + 1);
       o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i + 1));
       o.schema = kSchema;
-      o.urls = m_cluster->urls();
       o.replicas = 3;
+      if (m_embedded) {
+        QStringList peers;
+        for (int j = 0; j < kNodes; ++j)
+          if (j != i) peers << QStringLiteral("nats://127.0.0.1:%1").arg(clusterPorts[j]);
+        o.extraArgs = {"-cluster-addr", QStringLiteral("127.0.0.1:%1").arg(clusterPorts[i]),
+                       "-cluster-peers", peers.join(',')};
+      } else {
+        o.urls = m_cluster->urls();
+      }
       o.shards = 2;
       m_healthPorts << test::freePort();
       o.tablesToml =
@@ -237,7 +252,7 @@ class Chaos {
             },
             60000, 200))
       r.healthyMs = quiet.elapsed();
-    r.problems = check();
+    r.problems = m_injectProblems + check();
     if (r.convergeMs < 0) r.problems.prepend("the databases did not converge within 180 s");
     if (r.healthyMs < 0) r.problems.prepend("a node was not healthy within 60 s of quiet");
     say(QStringLiteral("round %1: %2 writes, converged in %3 ms, healthy in %4 ms, %5 problem(s)")
@@ -285,15 +300,19 @@ class Chaos {
     QJsonArray arr;
     QString md = QStringLiteral(
                      "# Chaos report\n\nseed %1 (replay: `hl_chaos --seed %1 --rounds %2 --faults "
-                     "%3 --fault-seconds %4%6`), topology: 3-server NATS cluster, replicas 3, 3 "
-                     "nodes, 2 shards; %5 s in all\n\n| round | fault | target | writes | "
+                     "%3 --fault-seconds %4%6`), topology: %7, replicas 3, 3 nodes, 2 shards; %5 s "
+                     "in all\n\n| round | fault | target | writes | "
                      "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|\n")
                      .arg(m_seed)
                      .arg(rounds.size())
                      .arg(m_faults.join(','))
                      .arg(m_faultSeconds)
                      .arg(totalMs / 1000)
-                     .arg(m_inOrder ? QStringLiteral(" --in-order") : QString());
+                     .arg(QString(m_inOrder ? " --in-order" : "") +
+                          (m_embedded ? " --topology embedded" : ""))
+                     .arg(m_embedded ? QStringLiteral("each node's embedded nats-server, joined "
+                                                      "as a cluster (--topology embedded)")
+                                     : QStringLiteral("a 3-server NATS cluster"));
     for (const RoundResult& r : rounds) {
       md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 |\n")
                 .arg(r.round)
@@ -312,9 +331,11 @@ class Chaos {
                              {"problems", QJsonArray::fromStringList(r.problems)}});
     }
     test::writeFile(m_reportDir + "/chaos-report.md", md.toUtf8());
-    test::writeFile(
-        m_reportDir + "/chaos-report.json",
-        QJsonDocument(QJsonObject{{"seed", QString::number(m_seed)}, {"rounds", arr}}).toJson());
+    test::writeFile(m_reportDir + "/chaos-report.json",
+                    QJsonDocument(QJsonObject{{"seed", QString::number(m_seed)},
+                                              {"topology", m_embedded ? "embedded" : "external"},
+                                              {"rounds", arr}})
+                        .toJson());
     std::fputs(qPrintable(md), stdout);
   }
 
@@ -344,8 +365,47 @@ class Chaos {
     }
   }
 
+  // The pid of NATS server `i`: a cluster server, or node i's embedded nats-server (found by
+  // its generated config file in the node's folder).
+  qint64 serverPid(int i) {
+    if (!m_embedded) return m_cluster->server(i).pid();
+    const QByteArray conf = QStringLiteral("harmonylite-node-%1.conf").arg(i + 1).toUtf8();
+    const QByteArray dir = node(i).db().section('/', 0, -2).toUtf8();
+    for (const QString& entry : QDir("/proc").entryList(QDir::Dirs)) {
+      bool isPid = false;
+      const qint64 pid = entry.toLongLong(&isPid);
+      if (!isPid) continue;
+      QFile f("/proc/" + entry + "/cmdline");
+      if (!f.open(QIODevice::ReadOnly)) continue;
+      const QByteArray cmd = f.readAll();
+      if (cmd.startsWith("nats-server") || cmd.contains("/nats-server")) {
+        if (cmd.contains(conf) && cmd.contains(dir)) return pid;
+      }
+    }
+    return 0;
+  }
+  void killServer(int i) {
+    if (!m_embedded) {
+      m_cluster->server(i).kill();
+      return;
+    }
+    const qint64 pid = serverPid(i);
+    if (pid)
+      ::kill(pid_t(pid), SIGKILL);  // its node restarts it
+    else
+      m_injectProblems << QStringLiteral("embedded nats-server of node %1 not found").arg(i + 1);
+  }
+  void restartServer(int i) {
+    if (m_embedded) {  // the node's supervisor restarts it; wait until it is back
+      test::waitFor([&] { return serverPid(i) != 0; }, 60000, 200);
+      return;
+    }
+    (void)m_cluster->server(i).launch();
+  }
+
   QString inject(const QString& fault, int target) {
     m_stopped.clear();
+    m_injectProblems.clear();
     m_killedNodes.clear();
     m_killedServers.clear();
     const int server = target;
@@ -354,7 +414,7 @@ class Chaos {
       m_killedNodes << target;
     }
     if (fault == "kill-nats" || fault == "kill-both") {
-      m_cluster->server(server).kill();
+      killServer(server);
       m_killedServers << server;
     }
     if (fault == "stop-node") {
@@ -362,12 +422,21 @@ class Chaos {
       m_stopped << node(target).pid();
     }
     if (fault == "stop-nats") {
-      ::kill(pid_t(m_cluster->server(server).pid()), SIGSTOP);
-      m_stopped << m_cluster->server(server).pid();
+      const qint64 pid = serverPid(server);
+      if (pid)
+        ::kill(pid_t(pid), SIGSTOP);
+      else
+        m_injectProblems << QStringLiteral("nats server %1 not found").arg(server + 1);
+      m_stopped << pid;
     }
     if (fault == "restart-nats-cluster") {
-      for (int s = 0; s < m_cluster->size(); ++s) m_cluster->server(s).stop();
-      for (int s = 0; s < m_cluster->size(); ++s) m_killedServers << s;
+      for (int s = 0; s < kNodes; ++s) {
+        if (m_embedded)
+          killServer(s);
+        else
+          m_cluster->server(s).stop();
+        m_killedServers << s;
+      }
       return QStringLiteral("all servers");
     }
     if (fault.endsWith("nats")) return QStringLiteral("nats server %1").arg(server + 1);
@@ -377,9 +446,11 @@ class Chaos {
   }
 
   void heal() {
-    for (qint64 pid : m_stopped) ::kill(pid_t(pid), SIGCONT);
-    for (int s : m_killedServers) (void)m_cluster->server(s).launch();
-    for (int s : m_killedServers) (void)m_cluster->server(s).waitHealthy(60000);
+    for (qint64 pid : m_stopped)
+      if (pid) ::kill(pid_t(pid), SIGCONT);
+    for (int s : m_killedServers) restartServer(s);
+    if (!m_embedded)
+      for (int s : m_killedServers) (void)m_cluster->server(s).waitHealthy(60000);
     for (int n : m_killedNodes) {
       if (Status s = node(n).start(90000); !s.isOk()) say("restart failed: " + s.message());
     }
@@ -491,6 +562,7 @@ class Chaos {
   }
 
   quint64 m_seed;
+  bool m_embedded;  // each node's embedded nats-server, joined into one cluster
   bool m_inOrder;
   QRandomGenerator m_rng;
   QStringList m_faults;
@@ -502,6 +574,7 @@ class Chaos {
   std::vector<std::unique_ptr<Writer>> m_writers;
   QList<int> m_healthPorts;
   QList<qint64> m_stopped;
+  QStringList m_injectProblems;  // a fault that could not be injected fails the round
   QList<int> m_killedNodes;
   QList<int> m_killedServers;
 };
@@ -519,6 +592,8 @@ int main(int argc, char** argv) {
   p.addOption({"check-the-checker",
                "after the rounds, tamper with a row and the writers' record: the checker must "
                "report both"});
+  p.addOption({"topology", "external (a 3-server NATS cluster) or embedded (each node's own)", "T",
+               "external"});
   p.addOption({"in-order", "take the faults in the order given, one per round"});
   p.addOption({"fault-seconds", "how long a fault lasts", "T", "15"});
   p.addOption({"report", "directory of chaos-report.md/.json", "DIR", "."});
@@ -531,8 +606,13 @@ int main(int argc, char** argv) {
           .arg(seed)
           .arg(rounds)
           .arg(faults.join(',')));
+  const QString topology = p.value("topology");
+  if (topology != "external" && topology != "embedded") {
+    say("--topology: external or embedded, not " + topology);
+    return 2;
+  }
   Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds").toInt(),
-              p.value("report"));
+              p.value("report"), topology == "embedded");
   QElapsedTimer total;
   total.start();
   if (!chaos.setUp()) {
