@@ -12,7 +12,8 @@
 // It writes chaos-report.md and chaos-report.json and exits 0 when every round passed, 1 when a
 // round lost or diverged anything, 2 when the set-up failed.
 //
-// Usage: hl_chaos [--rounds N] [--seed S] [--faults a,b,...] [--fault-seconds T] [--report DIR]
+// Usage: hl_chaos [--rounds N] [--seed S] [--faults a,b,...] [--fault-seconds T or A-B]
+//                 [--topology external|embedded] [--in-order] [--check-the-checker] [--report DIR]
 // Faults: kill-node, kill-nats, kill-both, stop-node, stop-nats, restart-nats-cluster.
 // Thread: one (the harness drives the processes and the writers in turn).
 #include <QCommandLineParser>
@@ -150,6 +151,7 @@ struct RoundResult {
   int round = 0;
   QString fault;
   QString target;
+  int faultSeconds = 0;
   qint64 writes = 0;
   qint64 convergeMs = -1;  // -1: did not converge
   qint64 healthyMs = -1;
@@ -158,7 +160,7 @@ struct RoundResult {
 
 class Chaos {
  public:
-  Chaos(quint64 seed, QStringList faults, bool inOrder, int faultSeconds, QString reportDir,
+  Chaos(quint64 seed, QStringList faults, bool inOrder, QString faultSeconds, QString reportDir,
         bool embedded)
       : m_seed(seed),
         m_embedded(embedded),
@@ -231,7 +233,12 @@ class Chaos {
     say(QStringLiteral("round %1: %2").arg(round).arg(r.fault));
     write(2000);
     r.target = inject(r.fault, target);
-    write(m_faultSeconds * 1000);
+    // "A-B": a duration drawn per round (10-40 s by default: past the consumer heartbeat).
+    const QStringList range = m_faultSeconds.split('-');
+    const int lo = range.value(0).toInt(),
+              hi = std::max(lo, range.value(1, range.value(0)).toInt());
+    r.faultSeconds = lo + int(m_rng.bounded(hi - lo + 1));
+    write(r.faultSeconds * 1000);
     heal();
     write(2000);
     r.writes = totalCommitted() - before;
@@ -298,25 +305,27 @@ class Chaos {
   void report(const QList<RoundResult>& rounds, qint64 totalMs) {
     QDir().mkpath(m_reportDir);
     QJsonArray arr;
-    QString md = QStringLiteral(
-                     "# Chaos report\n\nseed %1 (replay: `hl_chaos --seed %1 --rounds %2 --faults "
-                     "%3 --fault-seconds %4%6`), topology: %7, replicas 3, 3 nodes, 2 shards; %5 s "
-                     "in all\n\n| round | fault | target | writes | "
-                     "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|\n")
-                     .arg(m_seed)
-                     .arg(rounds.size())
-                     .arg(m_faults.join(','))
-                     .arg(m_faultSeconds)
-                     .arg(totalMs / 1000)
-                     .arg(QString(m_inOrder ? " --in-order" : "") +
-                          (m_embedded ? " --topology embedded" : ""))
-                     .arg(m_embedded ? QStringLiteral("each node's embedded nats-server, joined "
-                                                      "as a cluster (--topology embedded)")
-                                     : QStringLiteral("a 3-server NATS cluster"));
+    QString md =
+        QStringLiteral(
+            "# Chaos report\n\nseed %1 (replay: `hl_chaos --seed %1 --rounds %2 --faults "
+            "%3 --fault-seconds %4%6`), topology: %7, replicas 3, 3 nodes, 2 shards; %5 s "
+            "in all\n\n| round | fault | target | seconds | writes | "
+            "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|---|\n")
+            .arg(m_seed)
+            .arg(rounds.size())
+            .arg(m_faults.join(','))
+            .arg(m_faultSeconds)
+            .arg(totalMs / 1000)
+            .arg(QString(m_inOrder ? " --in-order" : "") +
+                 (m_embedded ? " --topology embedded" : ""))
+            .arg(m_embedded ? QStringLiteral("each node's embedded nats-server, joined "
+                                             "as a cluster (--topology embedded)")
+                            : QStringLiteral("a 3-server NATS cluster"));
     for (const RoundResult& r : rounds) {
-      md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 |\n")
+      md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 | %8 |\n")
                 .arg(r.round)
                 .arg(r.fault, r.target)
+                .arg(r.faultSeconds)
                 .arg(r.writes)
                 .arg(r.convergeMs)
                 .arg(r.healthyMs)
@@ -325,6 +334,7 @@ class Chaos {
       arr.append(QJsonObject{{"round", r.round},
                              {"fault", r.fault},
                              {"target", r.target},
+                             {"fault_seconds", r.faultSeconds},
                              {"writes", r.writes},
                              {"converge_ms", r.convergeMs},
                              {"healthy_ms", r.healthyMs},
@@ -566,7 +576,7 @@ class Chaos {
   bool m_inOrder;
   QRandomGenerator m_rng;
   QStringList m_faults;
-  int m_faultSeconds;
+  QString m_faultSeconds;  // "15" or "10-40"
   QString m_reportDir;
   QTemporaryDir m_dir;
   std::unique_ptr<test::NatsCluster> m_cluster;
@@ -595,7 +605,7 @@ int main(int argc, char** argv) {
   p.addOption({"topology", "external (a 3-server NATS cluster) or embedded (each node's own)", "T",
                "external"});
   p.addOption({"in-order", "take the faults in the order given, one per round"});
-  p.addOption({"fault-seconds", "how long a fault lasts", "T", "15"});
+  p.addOption({"fault-seconds", "how long a fault lasts: T, or A-B drawn per round", "T", "10-40"});
   p.addOption({"report", "directory of chaos-report.md/.json", "DIR", "."});
   p.process(app);
   const quint64 seed = p.isSet("seed") ? p.value("seed").toULongLong()
@@ -611,8 +621,8 @@ int main(int argc, char** argv) {
     say("--topology: external or embedded, not " + topology);
     return 2;
   }
-  Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds").toInt(),
-              p.value("report"), topology == "embedded");
+  Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds"), p.value("report"),
+              topology == "embedded");
   QElapsedTimer total;
   total.start();
   if (!chaos.setUp()) {
