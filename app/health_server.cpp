@@ -107,6 +107,10 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                                 {"version", n.version},
                                 {"updated_at", rfc3339(n.updatedAtMs)}});
   }
+  o.insert("write_lock", QJsonObject{{"p50_seconds", s.writeLockP50Seconds},
+                                     {"p99_seconds", s.writeLockP99Seconds},
+                                     {"max_seconds", s.writeLockMaxSeconds},
+                                     {"transactions", s.writeLockSamples}});
   o.insert("schema", QJsonObject{{"hash", s.schema.hash},
                                  {"previous_hash", s.schema.previousHash},
                                  {"changes", s.schema.changes},

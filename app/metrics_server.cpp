@@ -37,6 +37,14 @@ class Exposition {
     if (!kind.isEmpty()) m_out += ",kind=\"" + kind + '"';  // our own fixed words, no escaping
     m_out += "} " + QByteArray::number(value, 'g', 15) + '\n';
   }
+  // A summary family: one sample per quantile ("0.5", "0.99", "1" for the maximum).
+  void summary(const char* name, const char* help,
+               const QList<std::pair<const char*, double>>& quantiles) {
+    family(name, "summary", help);
+    for (const auto& [q, value] : quantiles)
+      m_out += m_name + "{node_id=\"" + m_nodeId + "\",quantile=\"" + q + "\"} " +
+               QByteArray::number(value, 'g', 15) + '\n';
+  }
   QByteArray take() { return std::move(m_out); }
 
  private:
@@ -116,6 +124,12 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,
              [](const ShardStatus& sh) { return sh.deadLetters; });
+  e.summary("write_lock_hold_seconds",
+            "How long the node's own write transactions held SQLite's write lock, over its last "
+            "4096 transactions (docs/replication.md#write-lock); quantile 1 is the maximum.",
+            {{"0.5", s.writeLockP50Seconds},
+             {"0.99", s.writeLockP99Seconds},
+             {"1", s.writeLockMaxSeconds}});
   // Schema (docs/schema-changes.md#observing).
   int schemaPaused = 0;
   for (const ShardStatus& sh : shards) schemaPaused += sh.state == ShardState::SchemaPaused;

@@ -157,6 +157,13 @@ class TestHealth : public QObject {
              body2.constData());
     QVERIFY(body2.contains("harmonylite_node_lag_messages{node_id=\"42\",shard=\"1\"}"));
     QVERIFY(body2.contains("harmonylite_node_up{node_id=\"42\"} 1"));
+    // The write-lock hold time (docs/replication.md#write-lock): the receiver applied a batch.
+    for (const char* q : {"0.5", "0.99", "1"})
+      QVERIFY2(
+          body2.contains("harmonylite_node_write_lock_hold_seconds{node_id=\"42\",quantile=\"" +
+                         QByteArray(q) + "\"} "),
+          body2.constData());
+    QVERIFY(body2.contains("# TYPE harmonylite_node_write_lock_hold_seconds summary\n"));
     for (const QByteArray& body : {body1, body2}) {
       QProcess promtool;
       promtool.start("promtool", {"check", "metrics"});

@@ -207,6 +207,65 @@ class TestSecurity : public QObject {
     }
   }
 
+  void specialCharacterPassword_data() {
+    QTest::addColumn<QString>("password");
+    QTest::newRow("double quote") << QStringLiteral("pa\"ss-w0rd");
+    QTest::newRow("backslash") << QStringLiteral("pa\\ss-w0rd");
+    QTest::newRow("both, at the ends") << QStringLiteral("\"\\mixed-pw\\\"");
+  }
+
+  // A password with '"' or '\' (issue 15): nats.c 3.4.1 sends it unescaped in its CONNECT JSON,
+  // which the server cannot parse; the node escapes it. Two nodes against an external server
+  // whose config holds the password (nats-server's own quoting) replicate, and a node with its
+  // embedded server (whose generated config holds it) starts and publishes; the password is not
+  // logged.
+  void specialCharacterPassword() {
+    QFETCH(QString, password);
+    auto natsQuoted = [](QString s) {
+      return '"' + s.replace('\\', QStringLiteral("\\\\")).replace('"', QStringLiteral("\\\"")) +
+             '"';
+    };
+    test::NatsServer::Options so;
+    so.extraConfig = QStringLiteral("authorization {\n  user: \"hl\"\n  password: %1\n}\n")
+                         .arg(natsQuoted(password));
+    test::NatsServer server(so);
+    const Status started = server.start();
+    QVERIFY2(started.isOk(), qPrintable(started.message()));
+    // TOML basic strings escape like JSON.
+    const QString creds =
+        QStringLiteral("user_name = \"hl\"\nuser_password = %1\nconnect_retries = 2")
+            .arg(natsQuoted(password));
+    NodeProcess a(options(server.url(), creds));
+    NodeProcess b(options(server.url(), creds));
+    startPairAndReplicate(a, b);
+    if (QTest::currentTestFailed()) return;
+    QCOMPARE(a.stop(), 0);
+    QCOMPARE(b.stop(), 0);
+
+    NodeProcess::Options eo = options(QString(), creds);
+    eo.urls = {};  // its embedded server, configured with the password
+    NodeProcess e(eo);
+    const Status s = e.start(60000);
+    QVERIFY2(s.isOk(), qPrintable(s.message() + "\n" + e.log()));
+    bool ok = false;
+    e.sql("INSERT INTO Books(id, title, author) VALUES (3, 'Embedded', 'Node E')", &ok);
+    QVERIFY(ok);
+    // Published: nothing stays pending (the capture log drains only through an acked publish).
+    QVERIFY2(
+        test::waitFor(
+            [&] {
+              return e.sql("SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL") ==
+                     "0";
+            },
+            kConverge),
+        qPrintable(e.log().right(3000)));
+    QCOMPARE(e.stop(), 0);
+    for (NodeProcess* n : {&a, &b, &e}) {
+      QVERIFY2(n->log().contains("connected to"), qPrintable(n->log()));
+      QVERIFY2(!n->log().contains(password), qPrintable(n->log()));
+    }
+  }
+
   void wrongCredentialsFailStartUp_data() {
     QTest::addColumn<QString>("natsToml");
     QTest::addColumn<QString>("secret");

@@ -223,6 +223,13 @@ struct NodeStatus {
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
   QList<PeerStatus> cluster;                // every node heard from (this one included)
+  // How long this node's own write transactions (applying, publish marks, cleanup) held
+  // SQLite's write lock, over its last 4096 transactions, in seconds: what an application
+  // writing at that moment waits for (docs/replication.md#write-lock).
+  double writeLockP50Seconds = 0;
+  double writeLockP99Seconds = 0;
+  double writeLockMaxSeconds = 0;
+  int writeLockSamples = 0;
   SnapshotStatus snapshots;
   bool healthy = false;
   QString unhealthyReason;  // why not healthy: the first failing check

@@ -186,6 +186,26 @@ void NatsClient::deliverMessages() {
   for (const IncomingMessage& m : m_sink->take(m_sink->messages)) emit received(m);
 }
 
+namespace {
+
+// A string as the inside of a JSON string literal.
+QByteArray jsonEscaped(const QString& text) {
+  QByteArray out;
+  for (const char c : text.toUtf8()) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (uchar(c) < 0x20) {
+      out += QByteArray("\\u00") + QByteArray::number(uchar(c), 16).rightJustified(2, '0');
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Status makeNatsOptions(const Config& config, const QStringList& urlList, const QString& name,
                        NatsOptionsPtr* out) {
   natsOptions* raw = nullptr;
@@ -207,9 +227,13 @@ Status makeNatsOptions(const Config& config, const QStringList& urlList, const Q
   natsOptions_SetMaxPingsOut(opts.get(), 3);
   natsOptions_SetReconnectBufSize(opts.get(), 32 * 1024 * 1024);
   if (!n.userName.isEmpty()) {
-    HL_RETURN_IF_ERROR(fromNats(natsOptions_SetUserInfo(opts.get(), n.userName.toUtf8().constData(),
-                                                        n.userPassword.toUtf8().constData()),
-                                "nats.user_name"));
+    // nats.c (3.4.1 at least) copies user and password into its CONNECT JSON without escaping
+    // them: a '"' or '\\' ends the string early and the server drops the connection with a
+    // parse error. Escaped here, they reach the server as written (docs/replication.md#nats).
+    HL_RETURN_IF_ERROR(
+        fromNats(natsOptions_SetUserInfo(opts.get(), jsonEscaped(n.userName).constData(),
+                                         jsonEscaped(n.userPassword).constData()),
+                 "nats.user_name"));
   }
   if (!n.seedFile.isEmpty()) {
     auto pub = nkeyPublicKeyFromSeedFile(n.seedFile);

@@ -3,6 +3,9 @@
 #include <QDateTime>
 #include <QLoggingCategory>
 
+#include <algorithm>
+#include <chrono>
+
 #include "replication/applier.h"
 #include "replication/convergence.h"
 #include "replication/publisher.h"
@@ -15,6 +18,11 @@ Q_LOGGING_CATEGORY(lcApply, "hl.apply")
 namespace hl {
 namespace {
 constexpr int kMaxBatch = 2000;
+// A batch's write transaction aims at this much work, so that an application writing at the
+// same moment waits little for the write lock (docs/replication.md#write-lock): the batch size
+// follows the measured cost per change.
+constexpr int64_t kBatchTargetUs = 1000;
+constexpr int kMinBatch = 8;
 constexpr int kSeqMapIntervalMs = 200;
 constexpr int kPositionIntervalMs = 200;
 constexpr int kPausedRefreshMs = 5000;
@@ -158,7 +166,11 @@ void Consumer::resubscribeAll() {
 
 void Consumer::onStalled(int shard) {
   if (shard <= 0 || shard >= m_shards.size()) return;
-  if (!isHeld(m_shards[shard].status.state)) resubscribe(shard);
+  if (isHeld(m_shards[shard].status.state)) return;
+  qCWarning(lcApply).noquote()
+      << QStringLiteral("shard %1: no heartbeat from the server; re-creating its consumer")
+             .arg(shard);
+  resubscribe(shard);
 }
 
 void Consumer::resubscribe(int shard) {
@@ -194,12 +206,12 @@ void Consumer::resubscribe(int shard) {
     QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
     return;
   }
-  qCDebug(lcApply).noquote() << QStringLiteral(
-                                    "shard %1 subscribed from %2 (the stream holds %3 to %4)")
-                                    .arg(shard)
-                                    .arg(next)
-                                    .arg(first)
-                                    .arg(last);
+  qCInfo(lcApply).noquote() << QStringLiteral(
+                                   "shard %1 subscribed from %2 (the stream holds %3 to %4)")
+                                   .arg(shard)
+                                   .arg(next)
+                                   .arg(first)
+                                   .arg(last);
   setState(shard, ShardState::Running, QString());
 }
 
@@ -276,7 +288,7 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       ++b.own;  // our own change (recognised without decoding): the row is already here
       continue;
     }
-    auto decoded = decodeMessage(m.data, m_config.replicationLog.maxMessageBytes);
+    auto decoded = decodeMessage(m.data);
     if (!decoded) {
       b.dead.append({m.streamSeq, decoded.status().message(), m.data});
       continue;
@@ -326,7 +338,7 @@ bool Consumer::applyBatch(int shard) {
     return true;
   }
   int n = 0;
-  while (n < sh.queue.size() && n < kMaxBatch &&
+  while (n < sh.queue.size() && n < m_batchLimit &&
          sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n))
     ++n;
   Batch batch = readBatch(shard, n);
@@ -455,6 +467,7 @@ Result<int> Consumer::commitBatch(Batch& b) {
   for (;;) {
     auto txn = SqliteTxn::begin(m_db);
     if (!txn) return txn.status().withContext("apply");
+    const auto lockedAt = std::chrono::steady_clock::now();
     // The convergence rule, decided inside the write transaction: with the write lock held,
     // the application cannot commit a change of these rows between the decision and the apply.
     QList<bool> apply(b.changes.size(), true);
@@ -485,10 +498,21 @@ Result<int> Consumer::commitBatch(Batch& b) {
     HL_RETURN_IF_ERROR(m_state.setPosition(stream, b.lastSeq));
     HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(b.shard, b.lastSeq));
     HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
+    adaptBatchLimit(int(b.changes.size()), std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - lockedAt)
+                                               .count());
     for (const DeadLetterInfo& d : letters) emit event(EngineEvent::deadLettered(d));
     for (const ConflictInfo& c : conflicts) emit event(EngineEvent::conflictRecorded(c));
     return result->applied;
   }
+}
+
+void Consumer::adaptBatchLimit(int changes, int64_t heldUs) {
+  if (changes <= 0) return;
+  // What fits in kBatchTargetUs at this batch's cost per change; halfway there each time, so
+  // that one slow transaction (a checkpoint, a busy machine) does not swing the size.
+  const int64_t fits = kBatchTargetUs * changes / std::max<int64_t>(1, heldUs);
+  m_batchLimit = int(std::clamp<int64_t>((int64_t(m_batchLimit) + fits) / 2, kMinBatch, kMaxBatch));
 }
 
 Status Consumer::decide(Batch& b, QList<bool>* apply) {
@@ -561,7 +585,7 @@ Status Consumer::retryDeadLetter(qint64 id) {
   QString stream;
   auto payload = m_state.deadLetterPayload(id, &stream);
   if (!payload) return payload.status();
-  auto change = decodeMessage(*payload, m_config.replicationLog.maxMessageBytes);
+  auto change = decodeMessage(*payload);
   if (!change) {
     HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, change.status().message()));
     return change.status();

@@ -165,6 +165,8 @@ class Consumer final : public QObject {
   // The batch's write transaction; returns how many changes were applied in the attempt that
   // committed.
   Result<int> commitBatch(Batch& batch);
+  // After a batch of `changes` held the write lock `heldUs`: the next batches' size.
+  void adaptBatchLimit(int changes, int64_t heldUs);
   // The convergence rule for every change of the batch (inside its transaction): clears the
   // entries of `apply` to skip and lists the conflicts. kUnavailable with waitForPublisher set
   // when an own change in flight must be acked first.
@@ -195,6 +197,8 @@ class Consumer final : public QObject {
   QTimer m_pausedTimer;  // refreshes the waiting counts of shards paused by schema
   quint64 m_nextGeneration = 1;
   bool m_waitingForPublisher = false;
+  // Changes per batch, adapted to keep each apply transaction near kBatchTargetUs.
+  int m_batchLimit = 256;
 };
 
 }  // namespace hl

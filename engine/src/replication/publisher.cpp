@@ -3,6 +3,9 @@
 #include <QDateTime>
 #include <QLoggingCategory>
 
+#include <chrono>
+#include <optional>
+
 #include "cdc/change_log.h"
 #include "replication/shard_positions.h"
 #include "replication/state_store.h"
@@ -17,6 +20,8 @@ namespace {
 // Room for the headers next to the payload when comparing with the server's max_payload.
 constexpr int64_t kHeaderAllowance = 256;
 constexpr int kMaxBackoffMs = 5000;
+// Work per transaction that records acked changes (docs/replication.md#write-lock).
+constexpr auto kMarkTarget = std::chrono::microseconds(1000);
 }  // namespace
 
 Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
@@ -125,7 +130,6 @@ void Publisher::finishRound(int number) {
   m_rounds.erase(number);
   for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it)
     m_roundOf.remove(it.key());
-  QList<int64_t> acked;
   int failed = 0;
   auto noteFailure = [&](int64_t id, const QString& error) {
     ++failed;
@@ -134,8 +138,28 @@ void Publisher::finishRound(int number) {
       m_firstError = error;
     }
   };
-  auto txn = SqliteTxn::begin(m_db);
-  Status s = txn.ok() ? Status::ok() : txn.status();
+  // Each acked change is recorded (its own stream position, its mark) in one transaction with
+  // its mark; a transaction ends after kMarkTarget of work and the next one goes on, so that
+  // an application writing at the same moment waits little (docs/replication.md#write-lock).
+  QList<int64_t> acked;  // recorded and committed
+  QList<int64_t> chunk;  // recorded in the open transaction
+  std::optional<SqliteTxn> txn;
+  std::chrono::steady_clock::time_point lockedAt;
+  Status s;
+  auto commitChunk = [&] {
+    if (!txn) return;
+    if (s.isOk()) s = m_log.markPublished(chunk);  // in the same transaction
+    if (s.isOk()) s = txn->commit();
+    txn.reset();  // rolls back unless committed
+    if (s.isOk()) {
+      acked += chunk;
+    } else {
+      // Not recorded: read and sent again (their message ids make that harmless).
+      qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
+      for (int64_t id : chunk) noteFailure(id, s.message());
+    }
+    chunk.clear();
+  };
   for (const PublishResult& r : round.results) {
     if (!r.ok) {
       ++m_stats.failedPublishes;
@@ -144,18 +168,28 @@ void Publisher::finishRound(int number) {
       continue;
     }
     m_attempted.remove(r.token);
-    acked << r.token;
+    if (!s.isOk()) {  // an earlier transaction failed: not recorded, sent again
+      noteFailure(r.token, s.message());
+      continue;
+    }
+    if (!txn) {
+      auto begun = SqliteTxn::begin(m_db);
+      if (!begun) {
+        s = begun.status();
+        qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
+        noteFailure(r.token, s.message());
+        continue;
+      }
+      txn.emplace(std::move(*begun));
+      lockedAt = std::chrono::steady_clock::now();
+    }
+    chunk << r.token;
     const InFlight f = round.inFlight.value(r.token);
-    if (s.isOk()) s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
+    s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
+    if (!s.isOk() || std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) commitChunk();
   }
-  if (s.isOk()) s = m_log.markPublished(acked);  // in the same transaction
-  if (s.isOk()) s = txn->commit();
-  if (!s.isOk()) {
-    // Not recorded: these changes are read and sent again (their message ids make that harmless).
-    qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-    for (int64_t id : acked) noteFailure(id, s.message());
-    acked.clear();
-  } else if (!acked.isEmpty()) {
+  commitChunk();
+  if (!acked.isEmpty()) {
     m_stats.published += acked.size();
     m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
   }

@@ -128,6 +128,7 @@ Status Engine::openDatabase() {
   auto db = SqliteDb::open(m_config.dbPath);
   if (!db) return db.status();
   m_db = std::move(db.value());
+  m_db.setWriteLockWindow(&m_writeLock);  // docs/replication.md#write-lock
   // A quick read proves the file is a database (sqlite3_open_v2 is lazy).
   auto tables = m_db.queryInt(QStringLiteral("SELECT count(*) FROM sqlite_schema"));
   if (!tables) return tables.status().withContext(QStringLiteral("read %1").arg(m_config.dbPath));
@@ -549,6 +550,11 @@ StatusFacts Engine::gatherStatusFacts() const {
     }
   }
   n.cluster = m_peers.values();
+  const WriteLockWindow::Quantiles lock = m_writeLock.quantiles();
+  n.writeLockP50Seconds = lock.p50;
+  n.writeLockP99Seconds = lock.p99;
+  n.writeLockMaxSeconds = lock.max;
+  n.writeLockSamples = lock.samples;
   n.snapshots = m_snapshotStatus;
   n.snapshots.enabled = m_config.snapshot.enabled;
   n.snapshots.restoreUnderWay = m_restoring;

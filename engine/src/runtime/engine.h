@@ -112,6 +112,7 @@ class Engine final : public QObject {
   // consumer, which hold references to it, so that it outlives them (the consumer writes it
   // to the database and the seq-map file when it is destroyed).
   ShardPositions m_positions;
+  WriteLockWindow m_writeLock;  // how long m_db's write transactions held the lock
   SqliteDb m_db;
   std::unique_ptr<SchemaCatalog> m_catalog;
   std::unique_ptr<ChangeLog> m_changeLog;

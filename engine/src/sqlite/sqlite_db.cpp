@@ -1,5 +1,8 @@
 #include "sqlite/sqlite_db.h"
 
+#include <chrono>
+#include <vector>
+
 namespace hl {
 
 Status fromSqlite(int rc, sqlite3* db, const QString& op) {
@@ -162,21 +165,70 @@ QString SqliteStmt::columnText(int col) const {
   return QString::fromUtf8(columnBytes(col));
 }
 
+namespace {
+int64_t steadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// When the last COMMIT on this thread released the write lock: SQLite calls the WAL hook after
+// the commit, the write lock already released, and before the automatic checkpoint, which
+// does not hold the lock and so is not counted. The hook replaces SQLite's own automatic
+// checkpoint and does what it does (a passive checkpoint once the WAL holds 1000 pages).
+thread_local int64_t t_lockReleasedNs = 0;
+constexpr int kAutoCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
+
+int walHook(void*, sqlite3* db, const char* name, int pages) {
+  t_lockReleasedNs = steadyNs();
+  if (pages >= kAutoCheckpointPages) (void)sqlite3_wal_checkpoint(db, name);
+  return SQLITE_OK;
+}
+}  // namespace
+
+WriteLockWindow::Quantiles WriteLockWindow::quantiles() const {
+  Quantiles q;
+  q.samples = count;
+  if (count == 0) return q;
+  std::vector<uint32_t> v(micros.begin(), micros.begin() + count);
+  auto at = [&](double f) {
+    const size_t i = std::min(v.size() - 1, size_t(f * double(v.size())));
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(i), v.end());
+    return double(v[i]) / 1e6;
+  };
+  q.p50 = at(0.5);
+  q.p99 = at(0.99);
+  q.max = double(*std::max_element(v.begin(), v.end())) / 1e6;
+  return q;
+}
+
 Result<SqliteTxn> SqliteTxn::begin(SqliteDb& db, Mode mode) {
   HL_RETURN_IF_ERROR(db.exec(mode == Mode::kImmediate ? QStringLiteral("BEGIN IMMEDIATE")
                                                       : QStringLiteral("BEGIN"))
                          .withContext(QStringLiteral("begin transaction")));
-  return SqliteTxn(&db);
+  if (mode == Mode::kImmediate && db.writeLockWindow())
+    sqlite3_wal_hook(db.handle(), &walHook, nullptr);
+  return SqliteTxn(&db, mode == Mode::kImmediate ? steadyNs() : 0);
 }
 
 SqliteTxn::~SqliteTxn() {
   if (m_db) (void)rollback();
 }
 
+void SqliteTxn::noteLockReleased(SqliteDb* db) const {
+  if (m_lockedAtNs == 0 || !db->writeLockWindow()) return;
+  const int64_t released = t_lockReleasedNs > m_lockedAtNs ? t_lockReleasedNs : steadyNs();
+  db->writeLockWindow()->record((released - m_lockedAtNs) / 1000);
+}
+
 Status SqliteTxn::commit() {
   if (!m_db) return Status::internal(QStringLiteral("commit of a finished transaction"));
+  t_lockReleasedNs = 0;
   Status s = m_db->exec(QStringLiteral("COMMIT")).withContext(QStringLiteral("commit"));
-  if (s.isOk()) m_db = nullptr;  // on failure the destructor rolls back
+  if (s.isOk()) {
+    noteLockReleased(m_db);
+    m_db = nullptr;  // on failure the destructor rolls back
+  }
   return s;
 }
 
@@ -184,8 +236,14 @@ Status SqliteTxn::rollback() {
   if (!m_db) return Status::ok();
   SqliteDb* db = m_db;
   m_db = nullptr;
-  if (sqlite3_get_autocommit(db->handle())) return Status::ok();  // SQLite already rolled back
-  return db->exec(QStringLiteral("ROLLBACK")).withContext(QStringLiteral("rollback"));
+  t_lockReleasedNs = 0;  // a rollback calls no WAL hook
+  if (sqlite3_get_autocommit(db->handle())) {
+    noteLockReleased(db);
+    return Status::ok();  // SQLite already rolled back
+  }
+  Status s = db->exec(QStringLiteral("ROLLBACK")).withContext(QStringLiteral("rollback"));
+  noteLockReleased(db);
+  return s;
 }
 
 QString quoteIdentifier(const QString& name) {

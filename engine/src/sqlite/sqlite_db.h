@@ -13,6 +13,9 @@
 #include <QHash>
 #include <QString>
 
+#include <algorithm>
+#include <array>
+#include <climits>
 #include <cstdint>
 #include <iterator>
 #include <memory>
@@ -26,6 +29,26 @@ namespace hl {
 Status fromSqlite(int rc, sqlite3* db, const QString& op);
 
 class SqliteStmt;
+
+// How long this node's write transactions held SQLite's write lock (BEGIN IMMEDIATE returned to
+// COMMIT or ROLLBACK done), over the last kSize transactions: what an application writing at the
+// same moment waits for (docs/replication.md#write-lock). Recording is a store into a ring.
+struct WriteLockWindow {
+  static constexpr int kSize = 4096;
+  std::array<uint32_t, kSize> micros{};  // a ring of the newest durations
+  int next = 0;
+  int count = 0;
+  void record(int64_t us) {
+    micros[size_t(next)] = uint32_t(std::clamp<int64_t>(us, 0, UINT32_MAX));
+    next = (next + 1) % kSize;
+    if (count < kSize) ++count;
+  }
+  struct Quantiles {
+    double p50 = 0, p99 = 0, max = 0;  // seconds
+    int samples = 0;
+  };
+  Quantiles quantiles() const;
+};
 
 class SqliteDb {
  public:
@@ -59,6 +82,11 @@ class SqliteDb {
   int64_t lastInsertRowId() const;
   int changes() const;
 
+  // Where SqliteTxn records how long its BEGIN IMMEDIATE transactions held the write lock
+  // (nullptr: not recorded). Owned by the caller, who outlives the connection's transactions.
+  void setWriteLockWindow(WriteLockWindow* window) { m_lockWindow = window; }
+  WriteLockWindow* writeLockWindow() const { return m_lockWindow; }
+
  private:
   struct Closer {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -67,6 +95,7 @@ class SqliteDb {
   QString m_path;
   // Declared after m_db: finalized before the connection closes.
   std::unique_ptr<std::unordered_map<QString, SqliteStmt>> m_cache;
+  WriteLockWindow* m_lockWindow = nullptr;
 };
 
 class SqliteStmt {
@@ -160,7 +189,9 @@ class SqliteTxn {
   enum class Mode { kDeferred, kImmediate };
 
   static Result<SqliteTxn> begin(SqliteDb& db, Mode mode = Mode::kImmediate);
-  SqliteTxn(SqliteTxn&& other) noexcept : m_db(other.m_db) { other.m_db = nullptr; }
+  SqliteTxn(SqliteTxn&& other) noexcept : m_db(other.m_db), m_lockedAtNs(other.m_lockedAtNs) {
+    other.m_db = nullptr;
+  }
   SqliteTxn& operator=(SqliteTxn&&) = delete;
   ~SqliteTxn();
 
@@ -169,8 +200,10 @@ class SqliteTxn {
   bool isActive() const { return m_db != nullptr; }
 
  private:
-  explicit SqliteTxn(SqliteDb* db) : m_db(db) {}
+  SqliteTxn(SqliteDb* db, int64_t lockedAtNs) : m_db(db), m_lockedAtNs(lockedAtNs) {}
+  void noteLockReleased(SqliteDb* db) const;
   SqliteDb* m_db = nullptr;
+  int64_t m_lockedAtNs = 0;  // steady clock when BEGIN IMMEDIATE returned; 0 for BEGIN
 };
 
 // Quotes an SQL identifier: "a""b" for a"b. Every generated statement uses it.

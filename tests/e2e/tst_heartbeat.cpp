@@ -1,0 +1,118 @@
+// The missed-heartbeat path (docs/replication.md#nats, issue 15) with real processes: the
+// nats-server is paused with SIGSTOP past the consumer heartbeat (2 s; nats.c reports a miss after
+// two intervals without a message) but short of the connection's ping timeout (3 pings 5 s
+// apart), so the node notices the stalled consumer, not a lost connection. After SIGCONT the node
+// re-creates the consumer, and every row written before, during and after the pause reaches the
+// other node, with nothing lost. Every wait is bounded; the only fixed wait is the pause itself,
+// which ends as soon as the node has reported the stall.
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <signal.h>
+
+#include "node_process.h"
+#include "test_support.h"
+
+using namespace hl;
+using test::NodeProcess;
+
+namespace {
+constexpr int kConverge = 60000;
+// Longer than two heartbeats plus a JetStream API timeout, shorter than the ping timeout.
+constexpr int kStallNoticedMs = 14000;
+const char* kBooksDump =
+    "SELECT count(*) || ':' || ifnull(sum(id), 0) || ':' || ifnull(group_concat(title, ''), '') "
+    "FROM (SELECT * FROM Books ORDER BY id)";
+
+bool insertRows(NodeProcess& n, int from, int to, const QString& tag) {
+  QString sql = "BEGIN;";
+  for (int i = from; i <= to; ++i)
+    sql += QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, '%2', 'hb');")
+               .arg(i)
+               .arg(tag);
+  sql += "COMMIT;";
+  bool ok = false;
+  n.sql(sql, &ok);
+  return ok;
+}
+}  // namespace
+
+class TestHeartbeat : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_dir;
+
+ private slots:
+  void initTestCase() { QVERIFY(m_dir.isValid()); }
+
+  void pausedServerPastTheHeartbeat() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    const int healthPort = test::freePort();
+    std::vector<std::unique_ptr<NodeProcess>> nodes;
+    for (int i = 1; i <= 2; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(i);
+      o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i));
+      o.urls = {server.url()};
+      if (i == 2)
+        o.tablesToml = QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
+                           .arg(healthPort);
+      nodes.push_back(std::make_unique<NodeProcess>(o));
+      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
+    }
+    NodeProcess& a = *nodes[0];
+    NodeProcess& b = *nodes[1];
+
+    QVERIFY(insertRows(a, 1, 100, "before"));
+    QVERIFY2(test::waitConverged({&a, &b}, "SELECT count(*) FROM Books", kConverge, "100"),
+             qPrintable(b.log().right(3000)));
+    const int logBefore = int(b.log().size());
+
+    const qint64 pid = server.pid();
+    QVERIFY(pid > 0);
+    QVERIFY(::kill(pid_t(pid), SIGSTOP) == 0);
+    QElapsedTimer paused;
+    paused.start();
+    // Rows committed on A while the server does not answer: captured, published later.
+    const bool wroteDuring = insertRows(a, 101, 200, "during");
+    const bool noticed = test::waitFor(
+        [&] { return b.log().mid(logBefore).contains("no heartbeat from the server"); },
+        kStallNoticedMs, 50);
+    const qint64 pauseMs = paused.elapsed();
+    QVERIFY(::kill(pid_t(pid), SIGCONT) == 0);
+    qInfo() << "server paused for" << pauseMs << "ms";
+    QVERIFY(wroteDuring);
+    QVERIFY2(noticed, qPrintable(b.log().mid(logBefore)));
+
+    QVERIFY(insertRows(a, 201, 300, "after"));
+    QVERIFY2(test::waitConverged({&a, &b}, kBooksDump, kConverge),
+             qPrintable(b.log().mid(logBefore)));
+    const QString expected = a.sql(kBooksDump);
+    QVERIFY2(expected.startsWith("300:45150:"), qPrintable(expected));  // nothing lost
+
+    // The consumer was re-created after the stall (a "subscribed from" line follows the
+    // notice), on the same connection: the pause stayed short of the ping timeout.
+    const QString after = b.log().mid(logBefore);
+    const int notice = int(after.indexOf("no heartbeat from the server"));
+    QVERIFY2(after.indexOf(QRegularExpression("shard \\d+ subscribed from"), notice) > notice,
+             qPrintable(after));
+    QVERIFY2(!after.contains("NATS connection lost"), qPrintable(after));
+    // And the node says it is healthy again, every shard running.
+    QByteArray body;
+    QVERIFY2(test::waitFor([&] { return test::httpGet(healthPort, "/health", &body) == 200; },
+                           kConverge),
+             body.constData());
+
+    // The publishing side recovered too: a row written on B reaches A.
+    QVERIFY(insertRows(b, 301, 301, "back"));
+    QVERIFY2(test::waitConverged({&a, &b}, "SELECT count(*) FROM Books", kConverge, "301"),
+             qPrintable(a.log().right(3000)));
+    QCOMPARE(a.stop(), 0);
+    QCOMPARE(b.stop(), 0);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestHeartbeat)
+#include "tst_heartbeat.moc"
