@@ -514,6 +514,123 @@ class TestInterop : public QObject {
     }
   }
 
+  // Hostile messages (docs/replication.md#hostile-input), published raw to the running nodes: a
+  // zstd bomb that expands to 1 GiB from 32 KiB, one whose header declares 1 GiB, CBOR nested
+  // 10,000 deep, a text declaring 2^60 bytes, SQL in a table name and in a column name, and a
+  // column the nodes do not have. Each is a dead letter with its reason on every node; the data
+  // and the schema are untouched; the valid messages after them apply; the nodes keep running.
+  void hostileMessagesDeadLettered() {
+    // Valid messages go after the hostile ones, on both shards, to these rows.
+    const int64_t after1 = idsOnShard("Books", 1, 1, 130).first();
+    const int64_t after2 = idsOnShard("Books", 2, 1, 130).first();
+    const QString userData = QStringLiteral(
+                                 "SELECT group_concat(id || ':' || title || ':' || author, ',') "
+                                 "FROM (SELECT * FROM Books WHERE id NOT IN (%1, %2) ORDER BY id)")
+                                 .arg(after1)
+                                 .arg(after2);
+    const QString schema =
+        "SELECT group_concat(name || ':' || ifnull(sql, ''), ';') FROM "
+        "(SELECT * FROM sqlite_schema ORDER BY name)";
+    QList<QString> dataBefore, schemaBefore;
+    for (NodeProcess* n : nodes()) {
+      dataBefore << n->sql(userData);
+      schemaBefore << n->sql(schema);
+    }
+    // A zstd frame of RLE blocks (128 KiB of zeros for 4 bytes each), with or without a declared
+    // content size.
+    const auto bomb = [](qint64 total, bool declare) {
+      QByteArray out("\x28\xb5\x2f\xfd", 4);
+      out += declare ? QByteArray("\xc0\x38", 2) : QByteArray("\x00\x38", 2);
+      if (declare)
+        for (int i = 0; i < 8; ++i) out.append(char((quint64(total) >> (8 * i)) & 0xff));
+      constexpr qint64 kBlock = 128 * 1024;
+      const qint64 blocks = (total + kBlock - 1) / kBlock;
+      for (qint64 i = 0; i < blocks; ++i) {
+        const quint32 h = (quint32(kBlock) << 3) | 2u | (i == blocks - 1 ? 1u : 0u);
+        out.append(char(h & 0xff)).append(char((h >> 8) & 0xff)).append(char((h >> 16) & 0xff));
+        out.append('\0');
+      }
+      return out;
+    };
+    const QByteArray deep = GoCbor()
+                                .map(3)
+                                .text("FromNodeId")
+                                .head(0, 77)
+                                .text("x")
+                                .raw(QByteArray(10000, '\x81'))
+                                .integer(0)
+                                .text("Payload")
+                                .raw(GoCbor().map(0).bytes())
+                                .bytes();
+    const QByteArray hugeText =
+        goEnvelope(77, 30, "insert", "Books",
+                   GoCbor().map(1).text("title").head(3, quint64(1) << 60).raw("abc").bytes());
+    struct Hostile {
+      Published sent;
+      QString reasonPart;
+    };
+    QList<Hostile> hostile;
+    hostile << Hostile{publishRaw(1, bomb(qint64(1) << 30, false)),
+                       "zstd payload decompresses to more than the limit of 8388608 bytes"};
+    hostile << Hostile{publishRaw(2, bomb(qint64(1) << 30, true)),
+                       "zstd frame declares 1073741824 bytes, more than the limit of 8388608"};
+    hostile << Hostile{publishRaw(1, deep), "nesting deeper than 16"};
+    hostile << Hostile{publishRaw(2, compressPayload(hugeText)), "truncated input"};
+    hostile << Hostile{publishGo("Books", 1,
+                                 goEnvelope(77, 31, "insert", "Books; DROP TABLE Books; --",
+                                            booksRow(1, "pwned", "x", 1))),
+                       "unknown table \"Books; DROP TABLE Books; --\""};
+    hostile << Hostile{
+        publishGo(
+            "Books", 1,
+            goEnvelope(77, 32, "update", "Books",
+                       GoCbor().map(2).text("id").integer(1).text("\"x\" ; --").text("v").bytes())),
+        "unknown column \"\"x\" ; --\" in table \"Books\""};
+    hostile << Hostile{
+        publishGo(
+            "Books", 1,
+            goEnvelope(77, 33, "update", "Books",
+                       GoCbor().map(2).text("id").integer(1).text("isbn").text("978").bytes())),
+        "unknown column \"isbn\""};
+    for (const Hostile& h : hostile) QVERIFY2(h.sent.seq > 0, "publish failed");
+
+    QVERIFY(
+        publishGo("Books", after1,
+                  goEnvelope(77, 34, "insert", "Books", booksRow(after1, "Later", "Shard 1", 1)))
+            .seq > 0);
+    QVERIFY(
+        publishGo("Books", after2,
+                  goEnvelope(77, 35, "insert", "Books", booksRow(after2, "Later", "Shard 2", 2)))
+            .seq > 0);
+    for (const auto& [id, shard] : {std::pair{after1, 1}, std::pair{after2, 2}})
+      QVERIFY2(test::waitConverged(nodes(), bookQuery(id), kConverge,
+                                   QStringLiteral("%1|Later|Shard %2|%2").arg(id).arg(shard)),
+               qPrintable(node(0).sql(bookQuery(id)) + "\n" + node(0).log().right(3000)));
+
+    for (int i = 0; i < int(nodes().size()); ++i) {
+      NodeProcess* n = nodes()[i];
+      for (const Hostile& h : hostile) {
+        const QString row = n->sql(QStringLiteral("SELECT reason || '|' || hex(payload) FROM "
+                                                  "__harmonylite__dead_letters WHERE stream = "
+                                                  "'%1' AND seq = %2")
+                                       .arg(h.sent.stream)
+                                       .arg(h.sent.seq));
+        const QString reason = row.section('|', 0, -2);
+        if (i == 0) qInfo().noquote() << h.sent.stream << "seq" << h.sent.seq << "->" << reason;
+        QVERIFY2(reason.contains(h.reasonPart), qPrintable(row.left(300)));
+        QCOMPARE(row.section('|', -1), QString::fromLatin1(h.sent.payload.toHex().toUpper()));
+      }
+      // The data and the schema as they were (besides the two valid rows).
+      QCOMPARE(n->sql(userData), dataBefore[i]);
+      QCOMPARE(n->sql(schema), schemaBefore[i]);
+      QCOMPARE(n->sql("PRAGMA integrity_check"), QString("ok"));
+      const QHash<QString, quint64> pos = positionsOf(*n);
+      for (int shard = 1; shard <= kShards; ++shard)
+        QCOMPARE(pos.value(streamOf(shard)), lastSeq(shard));
+      QVERIFY(n->isRunning());  // never a crash
+    }
+  }
+
   // What a node publishes (docs/wire-format.md#message, docs/wire-format.md#shard,
   // docs/replication.md#publishing): a zstd frame holding Go's envelope (keys in Go's order,
   // FromNodeId = node id, lower-case Type, the whole row, a 64-hex "sh"), with Nats-Msg-Id

@@ -503,6 +503,19 @@ class TestSnapshots : public QObject {
     expectRefused(n, {"-verify-snapshot=" + id}, {id, "checksum"}, before);
     expectRefused(n, {"-restore-snapshot=" + id}, {"checksum"}, before);
 
+    // The metadata lies (docs/replication.md#hostile-input): the file intact, the checksum its
+    // metadata records another one.
+    QVERIFY(replaceFile(pristine));
+    const QString meta = store + "/snapshots/" + id + ".json";
+    const QByteArray pristineMeta = test::readFile(meta);
+    QJsonObject lie = QJsonDocument::fromJson(pristineMeta).object();
+    QVERIFY2(lie.value("sha256").toString().size() == 64, pristineMeta.constData());
+    lie["sha256"] = QString(64, 'e');
+    QVERIFY(QFile::remove(meta) && test::writeFile(meta, QJsonDocument(lie).toJson()));
+    expectRefused(n, {"-verify-snapshot=" + id}, {id, "checksum"}, before);
+    expectRefused(n, {"-restore-snapshot=" + id}, {"checksum"}, before);
+    QVERIFY(QFile::remove(meta) && test::writeFile(meta, pristineMeta));
+
     // Truncated: refused for its size, before SQLite opens it (docs/snapshots.md#how, step 2).
     QVERIFY(replaceFile(pristine.left(pristine.size() / 2)));
     expectRefused(n, {"-verify-snapshot=" + id}, {id, "truncated"}, before);

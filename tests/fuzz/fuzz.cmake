@@ -11,7 +11,7 @@ if(HL_CLANGXX)
 endif()
 if(NOT HL_CLANGXX OR NOT EXISTS "${hl_fuzzer_runtime}")
   message(WARNING "clang++ or its libFuzzer runtime (libclang-rt-dev) not found: "
-                  "the fuzz_decode test is not built")
+                  "the fuzz_decode, fuzz_config and fuzz_seq_map tests are not built")
   return()
 endif()
 
@@ -25,7 +25,7 @@ ExternalProject_Add(fuzz_decode_build
              -DCMAKE_PREFIX_PATH=${CMAKE_PREFIX_PATH}
   BUILD_ALWAYS ON
   INSTALL_COMMAND ""
-  BUILD_BYPRODUCTS ${hl_fuzz_dir}/fuzz_decode)
+  BUILD_BYPRODUCTS ${hl_fuzz_dir}/fuzz_decode ${hl_fuzz_dir}/fuzz_config ${hl_fuzz_dir}/fuzz_seq_map)
 
 # 30 s of fuzzing from the seeds in tests/fuzz/corpus; new inputs go to the build's corpus.
 # A crash, a sanitizer report or a failed round trip makes the fuzzer exit non-zero.
@@ -33,3 +33,15 @@ hl_add_check(fuzz_decode LABEL unit TIMEOUT 120
   COMMAND ${hl_fuzz_dir}/fuzz_decode -max_total_time=30 -rss_limit_mb=2048 -timeout=10
           -max_len=8192 -print_final_stats=1 -dict=${CMAKE_CURRENT_LIST_DIR}/cbor.dict
           -artifact_prefix=${hl_fuzz_dir}/ ${hl_fuzz_dir}/corpus ${CMAKE_CURRENT_LIST_DIR}/corpus)
+
+# 15 s each of the configuration loader and the seq-map reader (docs/replication.md#hostile-input),
+# from the seeds in tests/fuzz/corpus-config and tests/fuzz/corpus-seq-map.
+hl_add_check(fuzz_config LABEL unit TIMEOUT 90
+  COMMAND ${hl_fuzz_dir}/fuzz_config -max_total_time=15 -rss_limit_mb=2048 -timeout=10
+          -max_len=4096 -print_final_stats=1 -artifact_prefix=${hl_fuzz_dir}/config-
+          ${hl_fuzz_dir}/corpus-fuzz_config ${CMAKE_CURRENT_LIST_DIR}/corpus-config)
+hl_add_check(fuzz_seq_map LABEL unit TIMEOUT 90
+  COMMAND ${hl_fuzz_dir}/fuzz_seq_map -max_total_time=15 -rss_limit_mb=2048 -timeout=10
+          -max_len=4096 -print_final_stats=1 -dict=${CMAKE_CURRENT_LIST_DIR}/cbor.dict
+          -artifact_prefix=${hl_fuzz_dir}/seq-map- ${hl_fuzz_dir}/corpus-fuzz_seq_map
+          ${CMAKE_CURRENT_LIST_DIR}/corpus-seq-map)

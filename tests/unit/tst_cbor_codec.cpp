@@ -474,10 +474,10 @@ class TestCborCodec : public QObject {
     QTest::newRow("100000 nested tag 32 as a Row value")
         << withRow(hex({"a1 6176"}) + QByteArray(100000, '\xd8').replace("\xd8", "\xd8\x20"))
         << "Payload.Row.v (tag 32): expected map, got tag 32";
-    QTest::newRow("oversized") << QByteArray(kMaxMessageBytes + 1, '\xa0')
+    QTest::newRow("oversized") << QByteArray(kDefaultMaxMessageBytes + 1, '\xa0')
                                << QString("message of %1 bytes exceeds the limit of %2")
-                                      .arg(kMaxMessageBytes + 1)
-                                      .arg(kMaxMessageBytes);
+                                      .arg(kDefaultMaxMessageBytes + 1)
+                                      .arg(kDefaultMaxMessageBytes);
   }
 
   void rejects() {
@@ -562,20 +562,34 @@ class TestCborCodec : public QObject {
   }
 
   void decompressionLimit() {
-    const QByteArray atLimit(kMaxMessageBytes, '\0');
+    const QByteArray atLimit(kDefaultMaxMessageBytes, '\0');
     const Result<QByteArray> ok = maybeDecompress(compressPayload(atLimit));
     QVERIFY2(ok.ok(), qPrintable(ok.status().toString()));
-    QCOMPARE(ok->size(), kMaxMessageBytes);
+    QCOMPARE(ok->size(), kDefaultMaxMessageBytes);
 
-    const QByteArray bomb(kMaxMessageBytes + 1, '\0');
-    for (const QByteArray& frame : {compressPayload(bomb), zstdStreamed(bomb)}) {
+    // One byte more: refused from the frame header when it states its size, else once the
+    // output passes the limit.
+    const QByteArray bomb(kDefaultMaxMessageBytes + 1, '\0');
+    const QString limit = QString::number(kDefaultMaxMessageBytes);
+    const QList<QPair<QByteArray, QString>> frames = {
+        {compressPayload(bomb), QString("zstd frame declares %1 bytes, more than the limit of %2")
+                                    .arg(bomb.size())
+                                    .arg(limit)},
+        {zstdStreamed(bomb), "zstd payload decompresses to more than the limit of " + limit}};
+    for (const auto& [frame, message] : frames) {
       QVERIFY(frame.size() < 4096);
       const Result<Change> got = decodeMessage(frame);
       QVERIFY(!got.ok());
       QCOMPARE(got.status().code(), Status::Code::kPoison);
-      QVERIFY2(got.status().message().startsWith("zstd payload decompresses to more than 16777216"),
-               qPrintable(got.status().message()));
+      QVERIFY2(got.status().message().startsWith(message), qPrintable(got.status().message()));
     }
+    // A smaller limit is the one applied.
+    const Result<QByteArray> small = maybeDecompress(compressPayload(QByteArray(5000, 'a')), 4096);
+    QVERIFY(!small.ok());
+    QVERIFY2(small.status().message().startsWith("zstd frame declares 5000 bytes"),
+             qPrintable(small.status().message()));
+    QVERIFY(!maybeDecompress(zstdStreamed(QByteArray(5000, 'a')), 4096).ok());
+    QVERIFY(maybeDecompress(zstdStreamed(QByteArray(4096, 'a')), 4096).ok());
   }
 
   void badFrames_data() {

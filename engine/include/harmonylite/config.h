@@ -7,6 +7,7 @@
 // Thread: value type, usable from any thread.
 #pragma once
 
+#include <QByteArray>
 #include <QList>
 #include <QMetaType>
 #include <QString>
@@ -25,6 +26,10 @@ struct ReplicationLogConfig {
   int replicas = 1;             // replicas: stream replicas; < 1 means shards/2+1; capped at 5
   bool compress = true;         // compress: zstd payloads, stream names carry "-c"
   bool updateExisting = false;  // update_existing: rewrite a live stream config that differs
+  // max_message_bytes: largest change message accepted, after zstd decompression (4096..1 GiB);
+  // a larger one is a dead letter, refused before it is expanded whole
+  // (docs/replication.md#hostile-input).
+  int64_t maxMessageBytes = 8 * 1024 * 1024;
 };
 
 struct SnapshotNatsConfig {
@@ -168,6 +173,9 @@ Result<LoadedConfig> loadConfigFile(const QString& path);
 
 // Parses TOML text (for tests and for embedded defaults); `sourceName` is used in messages.
 Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceName);
+// Parses a file's bytes as they are (loadConfigFile): invalid UTF-8, NUL and other control
+// characters are errors naming `sourceName` and the line, like every other defect.
+Result<LoadedConfig> loadConfigBytes(const QByteArray& bytes, const QString& sourceName);
 
 // First-run defaults (docs/configuration.md#first-run): database and state under `dataDir` (the
 // user's data directory when empty), embedded NATS. Creates `dataDir` when missing.

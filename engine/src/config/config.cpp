@@ -260,6 +260,7 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readInt("replication_log.replicas", -1000, 1000, rl.replicas);
   r.readBool("replication_log.compress", rl.compress);
   r.readBool("replication_log.update_existing", rl.updateExisting);
+  r.readInt("replication_log.max_message_bytes", 4096, int64_t(1) << 30, rl.maxMessageBytes);
 
   auto& s = c.snapshot;
   r.readBool("snapshot.enabled", s.enabled);
@@ -423,8 +424,118 @@ QString Config::subjectName(int shard) const {
   return QStringLiteral("%1-%2").arg(nats.subjectPrefix).arg(shard);
 }
 
+namespace {
+
+// What toml++ 3.3 (Debian 12) must not see, found by tests/fuzz/fuzz_config.cpp; each is invalid
+// TOML anyway, refused here with the file and the line:
+// - a raw control character other than tab, LF and the CR of CRLF (TOML allows none);
+// - a non-ASCII character outside strings and comments (bare keys are ASCII): toml++'s
+//   whitespace test reaches TOML_UNREACHABLE for U+00A1..U+0499 there;
+// - a table header whose name does not start with a key character or a quote ("[@", "[[["):
+//   toml++ asserts (in a release build: assumes) it does (upstream marzer/tomlplusplus#294).
+// A small scan that knows strings, comments, brackets and line starts, nothing more.
+Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
+  const auto bad = [&](int line, const QString& what) {
+    return Status::invalidArgument(QStringLiteral("%1:%2: %3").arg(sourceName).arg(line).arg(what));
+  };
+  const auto isKeyStart = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '"' || c == '\'';
+  };
+  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
+  In in = In::kCode;
+  int line = 1, depth = 0;  // depth: open [ and { of values
+  bool lineStart = true, header = false;
+  const qsizetype n = bytes.size();
+  for (qsizetype i = 0; i < n; ++i) {
+    const char ch = bytes[i];
+    const auto c = uchar(ch);
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+      return bad(line, QStringLiteral("control character 0x%1 (TOML allows none but tab and "
+                                      "newline)")
+                           .arg(uint(c), 2, 16, QLatin1Char('0')));
+    if (ch == '\n') {
+      ++line;
+      if (in == In::kComment || in == In::kBasic || in == In::kLiteral) in = In::kCode;
+      if (in == In::kCode) {
+        lineStart = true;
+        header = false;
+      }
+      continue;
+    }
+    const auto next3 = [&](const char* q) { return i + 2 < n && bytes.mid(i, 3) == q; };
+    switch (in) {
+      case In::kComment:
+        continue;
+      case In::kBasic:
+        if (ch == '\\')
+          ++i;  // the escaped character
+        else if (ch == '"')
+          in = In::kCode;
+        continue;
+      case In::kLiteral:
+        if (ch == '\'') in = In::kCode;
+        continue;
+      case In::kMultiBasic:
+        if (ch == '\\') {
+          if (i + 1 < n && bytes[i + 1] == '\n') continue;  // a line-ending backslash
+          ++i;
+        } else if (next3("\"\"\"")) {
+          in = In::kCode;
+          i += 2;
+          while (i + 1 < n && bytes[i + 1] == '"') ++i;  // up to two quotes of content
+        }
+        continue;
+      case In::kMultiLiteral:
+        if (next3("'''")) {
+          in = In::kCode;
+          i += 2;
+          while (i + 1 < n && bytes[i + 1] == '\'') ++i;
+        }
+        continue;
+      case In::kCode:
+        break;
+    }
+    if (ch == ' ' || ch == '\t' || ch == '\r') continue;
+    const bool first = lineStart;
+    lineStart = false;
+    if (c >= 0x80)
+      return bad(line, QStringLiteral("a non-ASCII character outside a string or comment"));
+    if (ch == '#') {
+      in = In::kComment;
+    } else if (ch == '"') {
+      in = next3("\"\"\"") ? In::kMultiBasic : In::kBasic;
+      if (in == In::kMultiBasic) i += 2;
+    } else if (ch == '\'') {
+      in = next3("'''") ? In::kMultiLiteral : In::kLiteral;
+      if (in == In::kMultiLiteral) i += 2;
+    } else if (ch == '[' && first && depth == 0) {
+      qsizetype j = i + 1;
+      if (j < n && bytes[j] == '[') ++j;
+      while (j < n && (bytes[j] == ' ' || bytes[j] == '\t')) ++j;
+      if (j >= n || !isKeyStart(bytes[j]))
+        return bad(line, QStringLiteral("a table header must start with a key"));
+      header = true;
+      i = j - 1;
+    } else if ((ch == '[' || ch == '{') && !header) {
+      ++depth;
+    } else if ((ch == ']' || ch == '}') && !header) {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceName) {
-  const std::string doc = text.toStdString();
+  return loadConfigBytes(text.toUtf8(), sourceName);
+}
+
+Result<LoadedConfig> loadConfigBytes(const QByteArray& bytes, const QString& sourceName) {
+  HL_RETURN_IF_ERROR(precheckToml(bytes, sourceName));
+  // The rest as it is: toml++ refuses invalid UTF-8 with the line it is on.
+  const std::string doc = bytes.toStdString();
   const std::string src = sourceName.toStdString();
   toml::table root;
   try {
@@ -448,7 +559,7 @@ Result<LoadedConfig> loadConfigFile(const QString& path) {
     return Status::ioError(
         QStringLiteral("config file %1 cannot be read: %2").arg(path, file.errorString()));
   const QByteArray bytes = file.readAll();
-  return loadConfigText(QString::fromUtf8(bytes), path);
+  return loadConfigBytes(bytes, path);
 }
 
 QString defaultDataDir() {
@@ -552,6 +663,7 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("replication_log.replicas", num(c.replicationLog.replicas));
   add("replication_log.compress", tomlBool(c.replicationLog.compress));
   add("replication_log.update_existing", tomlBool(c.replicationLog.updateExisting));
+  add("replication_log.max_message_bytes", num(c.replicationLog.maxMessageBytes));
   add("snapshot.enabled", tomlBool(c.snapshot.enabled));
   add("snapshot.store", tomlString(c.snapshot.store));
   add("snapshot.interval", num(c.snapshot.intervalMs));

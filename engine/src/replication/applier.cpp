@@ -37,6 +37,11 @@ Result<SqliteStmt*> Applier::statement(const QString& key,
 
 Result<Applier::Resolved> Applier::resolve(const Change& change) const {
   const TableInfo* t = m_catalog.find(change.table);
+  if (!t && m_catalog.skippedTables().contains(change.table))
+    return Status::poison(
+        QStringLiteral("table \"%1\" is not replicated on this node (ignore_tables, or a virtual "
+                       "or shadow table)")
+            .arg(change.table));
   if (!t) return Status::poison(QStringLiteral("unknown table \"%1\"").arg(change.table));
   Resolved r;
   r.table = t;

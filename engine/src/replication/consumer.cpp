@@ -288,7 +288,7 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       ++b.own;  // our own change (recognised without decoding): the row is already here
       continue;
     }
-    auto decoded = decodeMessage(m.data);
+    auto decoded = decodeMessage(m.data, m_config.replicationLog.maxMessageBytes);
     if (!decoded) {
       b.dead.append({m.streamSeq, decoded.status().message(), m.data});
       continue;
@@ -585,7 +585,7 @@ Status Consumer::retryDeadLetter(qint64 id) {
   QString stream;
   auto payload = m_state.deadLetterPayload(id, &stream);
   if (!payload) return payload.status();
-  auto change = decodeMessage(*payload);
+  auto change = decodeMessage(*payload, m_config.replicationLog.maxMessageBytes);
   if (!change) {
     HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, change.status().message()));
     return change.status();

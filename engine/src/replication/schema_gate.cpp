@@ -46,6 +46,9 @@ SchemaVerdict SchemaGate::check(Change* change) const {
     change->row = std::move(kept);
     return {SchemaFit::kApplyOlder, QString()};
   }
+  // A table this node has but does not replicate (ignore_tables, virtual, shadow): no schema
+  // change here will let it through, so waiting is pointless; the applier dead-letters it.
+  if (!table && m_catalog.skippedTables().contains(change->table)) return {};
   if (!table) return {SchemaFit::kPause, QStringLiteral("no table %1").arg(change->table)};
   for (const auto& [name, value] : change->row) {
     if (!isCarriable(*table, name))

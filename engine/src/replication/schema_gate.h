@@ -11,6 +11,8 @@
 //                                                   column it uses is here; otherwise the shard
 //                                                   pauses at this change until the local schema
 //                                                   changes
+//   ... for a table this node has but does not      apply (the applier makes it a dead letter:
+//   replicate (ignore_tables, virtual, shadow)      no schema change here would let it in)
 //
 // Thread: the engine thread (it reads the engine's catalog). Holds references only.
 #pragma once

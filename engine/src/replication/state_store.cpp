@@ -5,11 +5,11 @@
 #include <QFile>
 #include <QFileInfo>
 
-#include <cbor.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "wire/cbor_writer.h"
+#include "wire/seq_map.h"
 
 namespace hl {
 namespace {
@@ -330,32 +330,11 @@ Result<QHash<QString, quint64>> ReplicationState::readSeqMap(const QString& path
   QFile f(path);
   if (!f.open(QIODevice::ReadOnly))
     return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
-  const QByteArray bytes = f.read(1 << 20);
-  cbor_load_result lr;
-  cbor_item_t* item =
-      cbor_load(reinterpret_cast<cbor_data>(bytes.constData()), size_t(bytes.size()), &lr);
-  if (!item || lr.error.code != CBOR_ERR_NONE || !cbor_isa_map(item)) {
-    if (item) cbor_decref(&item);
-    return Status::corruption(QStringLiteral("%1 is not a CBOR map of stream sequences").arg(path));
-  }
-  QHash<QString, quint64> out;
-  Status bad;
-  const size_t n = cbor_map_size(item);
-  cbor_pair* pairs = cbor_map_handle(item);
-  for (size_t i = 0; i < n; ++i) {
-    if (!cbor_isa_string(pairs[i].key) || !cbor_string_is_definite(pairs[i].key) ||
-        !cbor_isa_uint(pairs[i].value)) {
-      bad = Status::corruption(QStringLiteral("%1: entries must be {text: unsigned}").arg(path));
-      break;
-    }
-    const QString name =
-        QString::fromUtf8(reinterpret_cast<const char*>(cbor_string_handle(pairs[i].key)),
-                          qsizetype(cbor_string_length(pairs[i].key)));
-    out.insert(name, quint64(cbor_get_int(pairs[i].value)));
-  }
-  cbor_decref(&item);
-  if (!bad.isOk()) return bad;
-  return out;
+  // One byte past the limit, so that parseSeqMap says the file is too large.
+  const QByteArray bytes = f.read(kMaxSeqMapBytes + 1);
+  if (f.error() != QFileDevice::NoError)
+    return Status::ioError(QStringLiteral("cannot read %1: %2").arg(path, f.errorString()));
+  return parseSeqMap(bytes, path);
 }
 
 }  // namespace hl

@@ -545,12 +545,12 @@ QByteArray encodeChange(const Change& change) {
   return w.take();
 }
 
-Result<Change> decodeChange(const QByteArray& cbor) {
+Result<Change> decodeChange(const QByteArray& cbor, qsizetype maxBytes) {
   if (cbor.isEmpty()) return Status::poison(QStringLiteral("empty message"));
-  if (cbor.size() > kMaxMessageBytes)
+  if (cbor.size() > maxBytes)
     return Status::poison(QStringLiteral("message of %1 bytes exceeds the limit of %2")
                               .arg(cbor.size())
-                              .arg(kMaxMessageBytes));
+                              .arg(maxBytes));
   return Parser(cbor).parseEnvelope();
 }
 
@@ -559,10 +559,10 @@ QByteArray encodeMessage(const Change& change, bool compress) {
   return compress ? compressPayload(cbor) : cbor;
 }
 
-Result<Change> decodeMessage(const QByteArray& natsPayload) {
-  Result<QByteArray> cbor = maybeDecompress(natsPayload);
+Result<Change> decodeMessage(const QByteArray& natsPayload, qsizetype maxBytes) {
+  Result<QByteArray> cbor = maybeDecompress(natsPayload, maxBytes);
   if (!cbor.ok()) return cbor.status();
-  return decodeChange(*cbor);
+  return decodeChange(*cbor, maxBytes);
 }
 
 }  // namespace hl

@@ -19,7 +19,8 @@
 //   truncated or trailing data; text that is not valid UTF-8 (anywhere, as Go does); integers
 //   outside int64 (FromNodeId: uint64); a missing or duplicated field or Row column; other tags;
 //   arrays or maps as Row values; nesting deeper than kMaxCborNesting; input larger than
-//   kMaxMessageBytes.
+//   the limit (`maxBytes`: [replication_log] max_message_bytes, default
+//   kDefaultMaxMessageBytes), before or after zstd.
 // The decoder drives libcbor's streaming decoder (one item header at a time, no item tree), so
 // hostile input cannot exhaust the stack or make it reserve what a header merely declares.
 //
@@ -33,19 +34,24 @@
 
 namespace hl {
 
-// Largest CBOR message (and largest decompressed payload) accepted: 16 MiB.
-inline constexpr qsizetype kMaxMessageBytes = 16 * 1024 * 1024;
+// Largest CBOR message (and largest decompressed payload) accepted by default: 8 MiB
+// ([replication_log] max_message_bytes; docs/replication.md#hostile-input).
+inline constexpr qsizetype kDefaultMaxMessageBytes = 8 * 1024 * 1024;
 // Deepest nesting of maps, arrays and tags accepted (the envelope itself needs 5).
 inline constexpr int kMaxCborNesting = 16;
 
 // The CBOR envelope of `change`, exactly as a Go sender writes it.
 QByteArray encodeChange(const Change& change);
-// Parses one CBOR envelope; any defect gives a kPoison status naming where it is.
-Result<Change> decodeChange(const QByteArray& cbor);
+// Parses one CBOR envelope; any defect gives a kPoison status naming where it is. Input larger
+// than `maxBytes` is refused unread.
+Result<Change> decodeChange(const QByteArray& cbor, qsizetype maxBytes = kDefaultMaxMessageBytes);
 
 // encodeChange, zstd-compressed when `compress` (streams whose name has "-c").
 QByteArray encodeMessage(const Change& change, bool compress);
-// maybeDecompress (zstd is recognised by its magic) then decodeChange.
-Result<Change> decodeMessage(const QByteArray& natsPayload);
+// maybeDecompress (zstd is recognised by its magic) then decodeChange, both bounded by
+// `maxBytes`: a zstd bomb is refused once its output passes the limit (or at once when its
+// frame header declares more), never expanded whole.
+Result<Change> decodeMessage(const QByteArray& natsPayload,
+                             qsizetype maxBytes = kDefaultMaxMessageBytes);
 
 }  // namespace hl

@@ -59,7 +59,7 @@ QByteArray compressPayload(const QByteArray& raw) {
   return out;
 }
 
-Result<QByteArray> maybeDecompress(const QByteArray& payload) {
+Result<QByteArray> maybeDecompress(const QByteArray& payload, qsizetype maxBytes) {
   if (!isZstdFrame(payload)) return payload;
   ZSTD_DCtx* ctx = decompressionContext();
   if (!ctx)
@@ -71,6 +71,13 @@ Result<QByteArray> maybeDecompress(const QByteArray& payload) {
   // Frames that state their size (ours and Go's) get one exact buffer; others grow in steps.
   const unsigned long long declared =
       ZSTD_getFrameContentSize(payload.constData(), size_t(payload.size()));
+  // A bomb that says what it is: refused before a byte of it is expanded.
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR &&
+      declared > (unsigned long long)maxBytes)
+    return Status::poison(
+        QStringLiteral("zstd frame declares %1 bytes, more than the limit of %2 bytes")
+            .arg(declared)
+            .arg(maxBytes));
   const qsizetype step =
       declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR && declared < 65536
           ? qsizetype(declared) + 1
@@ -78,15 +85,16 @@ Result<QByteArray> maybeDecompress(const QByteArray& payload) {
   for (;;) {
     // Room for one byte beyond the limit, so that exceeding it is seen.
     const qsizetype at = out.size();
-    const qsizetype room = std::min(step, kMaxMessageBytes + 1 - at);
+    const qsizetype room = std::min(step, maxBytes + 1 - at);
     out.resize(at + room);
     ZSTD_outBuffer buffer{out.data() + at, size_t(room), 0};
     const size_t rc = ZSTD_decompressStream(ctx, &buffer, &in);
     out.resize(at + qsizetype(buffer.pos));
     if (ZSTD_isError(rc)) return zstdError("zstd decompression failed", rc);
-    if (out.size() > kMaxMessageBytes)
+    if (out.size() > maxBytes)
       return Status::poison(
-          QStringLiteral("zstd payload decompresses to more than %1 bytes").arg(kMaxMessageBytes));
+          QStringLiteral("zstd payload decompresses to more than the limit of %1 bytes")
+              .arg(maxBytes));
     const bool inputDone = in.pos == in.size;
     if (inputDone && rc == 0) return out;       // every frame complete and flushed
     if (inputDone && buffer.pos < buffer.size)  // zstd wants input that is not there
