@@ -107,6 +107,9 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                                 {"version", n.version},
                                 {"updated_at", rfc3339(n.updatedAtMs)}});
   }
+  o.insert("durability", QJsonObject{{"stream_incidents", s.streamIncidents},
+                                     {"last_incident", s.lastStreamIncident},
+                                     {"last_incident_at", rfc3339(s.lastStreamIncidentMs)}});
   o.insert("write_lock", QJsonObject{{"p50_seconds", s.writeLockP50Seconds},
                                      {"p99_seconds", s.writeLockP99Seconds},
                                      {"max_seconds", s.writeLockMaxSeconds},

@@ -124,6 +124,10 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,
              [](const ShardStatus& sh) { return sh.deadLetters; });
+  e.single("stream_incidents_total", "counter",
+           "Streams found to have lost acknowledged messages (gone back or re-created) and healed "
+           "since start (docs/replication.md#durability).",
+           double(s.streamIncidents));
   e.summary("write_lock_hold_seconds",
             "How long the node's own write transactions held SQLite's write lock, over its last "
             "4096 transactions (docs/replication.md#write-lock); quantile 1 is the maximum.",

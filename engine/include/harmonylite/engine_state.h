@@ -223,6 +223,11 @@ struct NodeStatus {
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
   QList<PeerStatus> cluster;                // every node heard from (this one included)
+  // The durability guard (docs/replication.md#durability): streams found to have lost
+  // acknowledged messages (gone back below what this node applied, or re-created) since start.
+  qint64 streamIncidents = 0;
+  QString lastStreamIncident;  // what was found and what the node did, "" when none
+  qint64 lastStreamIncidentMs = 0;
   // How long this node's own write transactions (applying, publish marks, cleanup) held
   // SQLite's write lock, over its last 4096 transactions, in seconds: what an application
   // writing at that moment waits for (docs/replication.md#write-lock).

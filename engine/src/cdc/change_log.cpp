@@ -3,6 +3,8 @@
 #include "harmonylite/capture_cleanup.h"
 #include "sqlite/sqlite_value.h"
 
+#include <algorithm>
+
 #include <QFileInfo>
 
 #include <QLoggingCategory>
@@ -340,10 +342,26 @@ Status ChangeLog::markFailed(int64_t id, const QString& reason) {
 }
 
 Result<int> ChangeLog::cleanup() {
-  HL_RETURN_IF_ERROR(
-      m_db.exec(QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1)")
-                    .arg(quoteIdentifier(kChanges))));
+  // The newest row stays (ids never go back); so do the newest m_keepPublished published ones.
+  HL_RETURN_IF_ERROR(m_db.exec(
+      QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1) AND id < "
+                     "ifnull((SELECT id FROM %1 WHERE state = 1 ORDER BY id DESC LIMIT 1 "
+                     "OFFSET %2), -1) + 1")
+          .arg(quoteIdentifier(kChanges))
+          .arg(std::max<int64_t>(0, m_keepPublished - 1))));
   return m_db.changes();
+}
+
+Result<int64_t> ChangeLog::requeuePublished() {
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status();
+  auto first = m_db.queryInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 1")
+                                 .arg(quoteIdentifier(kChanges)));
+  if (!first) return first.status();
+  HL_RETURN_IF_ERROR(m_db.exec(
+      QStringLiteral("UPDATE %1 SET state = NULL WHERE state = 1").arg(quoteIdentifier(kChanges))));
+  HL_RETURN_IF_ERROR(txn->commit());
+  return *first;
 }
 
 Result<ChangeLog::Retried> ChangeLog::retryFailed() {

@@ -55,6 +55,13 @@ class ChangeLog {
 
   ChangeLog(SqliteDb& db, SchemaCatalog& catalog);
 
+  // The durability guard (docs/replication.md#durability): published changes kept after their
+  // ack, so that they can be published again when a stream loses acknowledged messages.
+  // cleanup() keeps the newest `keep` published changes (the most any stream can hold).
+  void setKeepPublished(int64_t keep) { m_keepPublished = keep; }
+  // Makes every kept published change pending again; returns the smallest such id (0: none).
+  Result<int64_t> requeuePublished();
+
   // Creates the log tables and the triggers of every watched table; drops triggers of tables
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
   // transaction. Call after the catalog was refreshed.
@@ -115,6 +122,7 @@ class ChangeLog {
 
   SqliteDb& m_db;
   bool m_attached = false;  // attach(): reads only, never marks
+  int64_t m_keepPublished = 0;
   SchemaCatalog& m_catalog;
   int m_keyColumns = 0;                  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name

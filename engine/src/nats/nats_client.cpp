@@ -396,15 +396,20 @@ Status NatsClient::ensureStreams() {
   return Status::ok();
 }
 
-Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq) {
+Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq,
+                               qint64* createdNs, bool* missing) {
+  if (missing) *missing = false;
+  if (!m_js) return Status::unavailable("not connected");
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = jsErrCode(0);
   const natsStatus s =
       js_GetStreamInfo(&si, m_js.get(), stream.toUtf8().constData(), nullptr, &jerr);
   JsStreamInfoPtr info(si);
+  if (missing && (jerr == JSStreamNotFoundErr || s == NATS_NOT_FOUND)) *missing = true;
   HL_RETURN_IF_ERROR(fromNats(s, "stream info " + stream, jerr));
   *firstSeq = info->State.FirstSeq;
   *lastSeq = info->State.LastSeq;
+  if (createdNs) *createdNs = info->Created;
   return Status::ok();
 }
 

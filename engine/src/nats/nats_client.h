@@ -74,8 +74,10 @@ class NatsClient final : public QObject {
   // Creates or checks the stream of every shard (docs/wire-format.md#streams); retried by the
   // caller.
   Status ensureStreams();
-  // First and last sequence of a stream.
-  Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq);
+  // First and last sequence of a stream; `createdNs` (optional) its creation time, which a
+  // re-created stream changes; `missing` (optional) is set when the stream does not exist.
+  Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq,
+                     qint64* createdNs = nullptr, bool* missing = nullptr);
 
   // Publishes asynchronously; the result arrives as published(). `headers` are name/value
   // and must include Nats-Msg-Id "<node id>-<change id>" (the result's token).

@@ -187,6 +187,16 @@ void Consumer::resubscribe(int shard) {
     return;
   }
   const quint64 next = applied(shard) + 1;
+  if (last < applied(shard)) {
+    setState(shard, ShardState::Stopped,
+             QStringLiteral("stream %1 holds %2 to %3, below this node's applied position %4")
+                 .arg(stream)
+                 .arg(first)
+                 .arg(last)
+                 .arg(applied(shard)));
+    emit streamWentBack(shard, first, last);
+    return;
+  }
   if (next < first) {
     const QString reason =
         QStringLiteral(

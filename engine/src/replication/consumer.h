@@ -109,6 +109,10 @@ class Consumer final : public QObject {
 
  signals:
   void batchApplied(int shard, int count);
+  // The shard's stream holds less than this node applied (its last message is below the applied
+  // position: acknowledged messages were lost, docs/replication.md#durability). The shard is
+  // not subscribed; the engine's durability guard heals it and subscribes it again.
+  void streamWentBack(int shard, quint64 first, quint64 last);
   // What happened, once, as it happens: ShardStateChanged, ShardError (a batch could not be
   // applied and is tried again; told when the error is a new one), DeadLettered and
   // ConflictRecorded (after their transaction committed).

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <limits>
 
 #include "cdc/change_log.h"
 #include "harmonylite/engine_thread.h"
@@ -40,6 +41,7 @@ constexpr int kRestoreAttempts = 10;        // copies started again after applic
 // written at start, on every change and every minute (the bucket's max age is 5 minutes).
 constexpr int kRegistryReadMs = 10000;
 constexpr int kRegistryWriteEveryTicks = 6;
+constexpr int kStreamCheckMs = 5000;  // the durability guard's look at every stream
 
 int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));
@@ -69,6 +71,7 @@ Engine::Engine(Config config)
       m_statusTimer(this),
       m_idleTimer(this),
       m_registryTimer(this),
+      m_streamCheckTimer(this),
       m_autoRestoreTimer(this) {
   qRegisterMetaType<NodeStatus>();
   qRegisterMetaType<EngineEvent>();
@@ -85,6 +88,7 @@ Engine::Engine(Config config)
             }
           });
   connect(&m_statusTimer, &QTimer::timeout, this, &Engine::onStatusTick);
+  connect(&m_streamCheckTimer, &QTimer::timeout, this, &Engine::checkStreams);
   connect(&m_registryTimer, &QTimer::timeout, this, [this] {
     if (++m_registryTicks % kRegistryWriteEveryTicks == 0) publishSchema();
     readRegistry();
@@ -151,6 +155,9 @@ Status Engine::setUpCapture() {
   auto catalog = std::make_unique<SchemaCatalog>(m_db, m_config.ignoreTables);
   HL_RETURN_IF_ERROR(catalog->reload().withContext("read schema"));
   auto changeLog = std::make_unique<ChangeLog>(m_db, *catalog);
+  // The durability guard keeps as many published changes as the streams can hold.
+  changeLog->setKeepPublished(m_config.replicationLog.maxEntries *
+                              std::max(1, m_config.replicationLog.shards));
   auto applier = std::make_unique<Applier>(m_db, *catalog, *changeLog);
   m_applier = std::move(applier);
   m_changeLog = std::move(changeLog);
@@ -227,6 +234,93 @@ void Engine::publishSchema() {
       qCWarning(lcEngine).noquote() << "schema registry:" << s.message();
     m_registryError = s.message();
   }
+}
+
+void Engine::checkStreams() {
+  if (!m_nats || !m_nats->isConnected() || m_restoring) return;
+  struct Incident {
+    int shard;
+    QString what;
+    quint64 first, last;
+  };
+  QList<Incident> found;
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
+    const QString stream = m_config.streamName(shard);
+    quint64 first = 0, last = 0;
+    qint64 created = 0;
+    bool missing = false;
+    Status s = m_nats->streamState(stream, &first, &last, &created, &missing);
+    QString what;
+    if (missing) {
+      // Deleted under us: made again, empty (docs/wire-format.md#streams).
+      if (Status e = m_nats->ensureStreams(); !e.isOk()) {
+        qCWarning(lcEngine).noquote() << "durability guard:" << stream
+                                      << "is gone and cannot be made again yet:" << e.message();
+        continue;
+      }
+      s = m_nats->streamState(stream, &first, &last, &created);
+      what = QStringLiteral("stream %1 was deleted; made again").arg(stream);
+    }
+    if (!s.isOk()) continue;  // unreachable for now: looked at again later
+    const auto known = m_streamCreated.constFind(shard);
+    if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created)
+      what = QStringLiteral("stream %1 was re-created").arg(stream);
+    m_streamCreated.insert(shard, created);
+    const quint64 applied = m_positions.applied(shard);
+    if (what.isEmpty() && last < applied)
+      what = QStringLiteral("stream %1 went back: its last message is %2, this node applied %3")
+                 .arg(stream)
+                 .arg(last)
+                 .arg(applied);
+    if (!what.isEmpty()) found.append({shard, what, first, last});
+  }
+  // Healed after every stream was looked at: publishing kept changes again makes the other
+  // streams grow, which could hide that they went back too.
+  for (const Incident& i : found) healStream(i.shard, i.what, i.first, i.last);
+}
+
+void Engine::healStream(int shard, const QString& what, quint64 first, quint64 last) {
+  const QString stream = m_config.streamName(shard);
+  // Read again from what the stream holds: its messages after `last` are gone, and a
+  // re-created stream numbers from 1 again.
+  const quint64 from = std::min(m_positions.applied(shard), first > 0 ? first - 1 : last);
+  Status s;
+  {
+    auto txn = SqliteTxn::begin(m_db);
+    s = txn.ok() ? Status::ok() : txn.status();
+    if (s.isOk()) s = m_state->setPosition(stream, from);
+    // This node's own stream positions of that stream mean nothing any more.
+    if (s.isOk()) s = m_state->forgetOwnUpTo(shard, std::numeric_limits<quint64>::max() / 2);
+    if (s.isOk()) s = txn->commit();
+  }
+  if (!s.isOk()) {
+    qCWarning(lcEngine).noquote() << "durability guard:" << what
+                                  << "- cannot heal yet:" << s.message();
+    return;
+  }
+  m_positions.setApplied(shard, from);
+  // Every kept change of this node is published again: what the stream lost comes back; what
+  // it still holds is a duplicate (dropped within the window, else the same row once more).
+  int64_t requeuedFrom = 0;
+  if (m_changeLog && m_config.publish) {
+    if (auto r = m_changeLog->requeuePublished(); r) requeuedFrom = *r;
+    if (m_publisher && requeuedFrom > 0) m_publisher->rewindTo(requeuedFrom);
+  }
+  if (m_consumer) m_consumer->resubscribe(shard);
+  ++m_streamIncidents;
+  m_lastStreamIncidentMs = QDateTime::currentMSecsSinceEpoch();
+  m_lastStreamIncident =
+      QStringLiteral(
+          "%1: reading it again from %2%3; changes of other nodes lost with it come back when "
+          "they publish theirs again, or from a snapshot")
+          .arg(what)
+          .arg(from + 1)
+          .arg(requeuedFrom > 0
+                   ? QStringLiteral(", this node's kept changes published again from change %1")
+                         .arg(requeuedFrom)
+                   : QString());
+  qCWarning(lcEngine).noquote() << "durability guard:" << m_lastStreamIncident;
+  emit event(EngineEvent::shardError(shard, m_lastStreamIncident));
 }
 
 void Engine::readRegistry() {
@@ -349,6 +443,8 @@ void Engine::onConnected() {
   m_registry =
       std::make_unique<SchemaRegistry>(m_nats->jetStream(), m_config.replicationLog.replicas);
   if (!m_registryTimer.isActive()) m_registryTimer.start(kRegistryReadMs);
+  if (!m_streamCheckTimer.isActive()) m_streamCheckTimer.start(kStreamCheckMs);
+  checkStreams();  // remembers each stream's creation time
   publishSchema();
   readRegistry();
   if (Status s = m_nats->subscribeStatusRecords(); !s.isOk())
@@ -381,6 +477,16 @@ void Engine::startReplication() {
                                             *m_nats, m_positions, m_publisher.get());
     m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
+    connect(m_consumer.get(), &Consumer::streamWentBack, this,
+            [this](int shard, quint64 first, quint64 last) {
+              healStream(shard,
+                         QStringLiteral("stream %1 went back: its last message is %2, this node "
+                                        "applied %3")
+                             .arg(m_config.streamName(shard))
+                             .arg(last)
+                             .arg(m_positions.applied(shard)),
+                         first, last);
+            });
     if (m_publisher)
       connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
               &Consumer::onPublisherRoundFinished);
@@ -429,6 +535,7 @@ void Engine::stop() {
   m_idleTimer.stop();
   m_cleanupTimer.stop();
   m_registryTimer.stop();
+  m_streamCheckTimer.stop();
   if (m_watcher) m_watcher->stop();
   m_consumer.reset();
   m_publisher.reset();
@@ -550,6 +657,9 @@ StatusFacts Engine::gatherStatusFacts() const {
     }
   }
   n.cluster = m_peers.values();
+  n.streamIncidents = m_streamIncidents;
+  n.lastStreamIncident = m_lastStreamIncident;
+  n.lastStreamIncidentMs = m_lastStreamIncidentMs;
   const WriteLockWindow::Quantiles lock = m_writeLock.quantiles();
   n.writeLockP50Seconds = lock.p50;
   n.writeLockP99Seconds = lock.p99;

@@ -83,6 +83,12 @@ class Engine final : public QObject {
   void onSchemaChanged(const QString& before);
   void publishSchema();
   void readRegistry();
+  // The durability guard (docs/replication.md#durability): every kStreamCheckMs, each shard's
+  // stream is compared with what this node applied and the creation time it had; a stream that
+  // went back or was re-created is healed (positions back to what it holds, this node's kept
+  // changes published again).
+  void checkStreams();
+  void healStream(int shard, const QString& what, quint64 first, quint64 last);
   void runCleanup();
   void onStatusTick();
   void onStatusRecord(const QByteArray& json);
@@ -132,10 +138,15 @@ class Engine final : public QObject {
   bool m_startedOnce = false;   // after the first start, connection failures never end the node
   bool m_captureStale = false;  // the schema changed but the triggers could not be re-created yet
   bool m_publishingPaused = false;
-  QTimer m_cleanupTimer;   // cleanup_interval
-  QTimer m_statusTimer;    // status cadence
-  QTimer m_idleTimer;      // sleep_timeout checks
-  QTimer m_registryTimer;  // reads the schema registry, and writes this node's entry
+  QTimer m_cleanupTimer;               // cleanup_interval
+  QTimer m_statusTimer;                // status cadence
+  QTimer m_idleTimer;                  // sleep_timeout checks
+  QTimer m_registryTimer;              // reads the schema registry, and writes this node's entry
+  QTimer m_streamCheckTimer;           // the durability guard
+  QHash<int, qint64> m_streamCreated;  // creation time (ns) of each shard's stream, as last seen
+  qint64 m_streamIncidents = 0;
+  QString m_lastStreamIncident;
+  qint64 m_lastStreamIncidentMs = 0;
   int m_registryTicks = 0;
   QStringList m_knownHashes;  // every schema hash this node has had, newest first
   QList<SchemaNode> m_registryNodes;
