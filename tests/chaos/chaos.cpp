@@ -419,13 +419,14 @@ class Chaos {
     m_killedNodes.clear();
     m_killedServers.clear();
     const int server = target;
-    if (fault == "kill-node" || fault == "kill-both") {
-      node(target).kill();
-      m_killedNodes << target;
-    }
+    // The server first: an embedded server dies with its node, and could not be found after.
     if (fault == "kill-nats" || fault == "kill-both") {
       killServer(server);
       m_killedServers << server;
+    }
+    if (fault == "kill-node" || fault == "kill-both") {
+      node(target).kill();
+      m_killedNodes << target;
     }
     if (fault == "stop-node") {
       ::kill(pid_t(node(target).pid()), SIGSTOP);
