@@ -13,6 +13,7 @@
 
 #include <optional>
 
+#include "cbor_builder.h"
 #include "nats/nats_handles.h"
 #include "node_process.h"
 #include "replication/state_store.h"
@@ -32,54 +33,7 @@ constexpr int kShards = 2;
 const QString kSchema = QString::fromLatin1(test::kReferenceSchema) +
                         "CREATE TABLE T(id INTEGER PRIMARY KEY, t DATETIME, b BOOLEAN);";
 
-// CBOR written byte by byte the way Go's encoder (fxamacker/cbor) writes it: shortest heads,
-// definite lengths, struct fields in declaration order. Independent of our encoder on purpose.
-class GoCbor {
- public:
-  GoCbor& head(int major, uint64_t n) {
-    const char m = char(major << 5);
-    if (n < 24) {
-      m_b.append(char(m | char(n)));
-    } else if (n <= 0xff) {
-      m_b.append(char(m | 24));
-      bigEndian(n, 1);
-    } else if (n <= 0xffff) {
-      m_b.append(char(m | 25));
-      bigEndian(n, 2);
-    } else if (n <= 0xffffffffULL) {
-      m_b.append(char(m | 26));
-      bigEndian(n, 4);
-    } else {
-      m_b.append(char(m | 27));
-      bigEndian(n, 8);
-    }
-    return *this;
-  }
-  GoCbor& integer(int64_t v) { return v >= 0 ? head(0, uint64_t(v)) : head(1, uint64_t(-1 - v)); }
-  GoCbor& text(const QByteArray& s) {
-    head(3, uint64_t(s.size()));
-    m_b += s;
-    return *this;
-  }
-  GoCbor& text(const char* s) { return text(QByteArray(s)); }
-  GoCbor& map(uint64_t n) { return head(5, n); }
-  GoCbor& indefiniteMap() { return raw("\xbf"); }
-  GoCbor& breakCode() { return raw("\xff"); }
-  GoCbor& null() { return raw("\xf6"); }
-  GoCbor& boolean(bool v) { return raw(v ? "\xf5" : "\xf4"); }
-  GoCbor& tag(uint64_t n) { return head(6, n); }
-  GoCbor& raw(const QByteArray& bytes) {
-    m_b += bytes;
-    return *this;
-  }
-  QByteArray bytes() const { return m_b; }
-
- private:
-  void bigEndian(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) m_b.append(char((v >> (8 * i)) & 0xff));
-  }
-  QByteArray m_b;
-};
+using GoCbor = hl::test::CborBuilder;  // tests/support/cbor_builder.h
 
 // A Go ReplicationEvent[ChangeLogEvent]: {"FromNodeId", "Payload": {"Id", "Type", "TableName",
 // "Row", "sh"?}}, `row` being the already encoded Row map.

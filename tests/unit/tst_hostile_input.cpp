@@ -14,6 +14,7 @@
 
 #include <zstd.h>
 
+#include "cbor_builder.h"
 #include "cdc/change_log.h"
 #include "harmonylite/config.h"
 #include "replication/applier.h"
@@ -29,53 +30,7 @@ using namespace hl;
 
 namespace {
 
-// CBOR written byte by byte (shortest heads, definite lengths), as Go's encoder writes it.
-class Cbor {
- public:
-  Cbor& head(int major, uint64_t n) {
-    const char m = char(major << 5);
-    if (n < 24) {
-      m_b.append(char(m | char(n)));
-    } else if (n <= 0xff) {
-      m_b.append(char(m | 24));
-      bigEndian(n, 1);
-    } else if (n <= 0xffff) {
-      m_b.append(char(m | 25));
-      bigEndian(n, 2);
-    } else if (n <= 0xffffffffULL) {
-      m_b.append(char(m | 26));
-      bigEndian(n, 4);
-    } else {
-      m_b.append(char(m | 27));
-      bigEndian(n, 8);
-    }
-    return *this;
-  }
-  Cbor& integer(int64_t v) { return v >= 0 ? head(0, uint64_t(v)) : head(1, uint64_t(-1 - v)); }
-  Cbor& text(const QByteArray& s) {
-    head(3, uint64_t(s.size()));
-    m_b += s;
-    return *this;
-  }
-  Cbor& bytes(const QByteArray& s) {
-    head(2, uint64_t(s.size()));
-    m_b += s;
-    return *this;
-  }
-  Cbor& map(uint64_t n) { return head(5, n); }
-  Cbor& null() { return raw(QByteArray(1, '\xf6')); }
-  Cbor& raw(const QByteArray& b) {
-    m_b += b;
-    return *this;
-  }
-  QByteArray data() const { return m_b; }
-
- private:
-  void bigEndian(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) m_b.append(char((v >> (8 * i)) & 0xff));
-  }
-  QByteArray m_b;
-};
+using Cbor = hl::test::CborBuilder;  // tests/support/cbor_builder.h
 
 // {"FromNodeId": 77, "Payload": {"Id", "Type": "insert", "TableName", "Row", "sh"?}} plus
 // `extraFields` more top-level entries appended raw (`extra`).
