@@ -14,7 +14,11 @@
 //
 // Usage: hl_chaos [--rounds N] [--seed S] [--faults a,b,...] [--fault-seconds T or A-B]
 //                 [--topology external|embedded] [--in-order] [--check-the-checker] [--report DIR]
-// Faults: kill-node, kill-nats, kill-both, stop-node, stop-nats, restart-nats-cluster.
+// Faults: kill-node, kill-nats, kill-both, stop-node, stop-nats, restart-nats-cluster,
+// partition-node, partition-nats, partition-pair, disk-full, kill-during-snapshot,
+// kill-during-restore. The partitions and the full disk need the harness's own network and mount
+// namespaces (isolation.h): hl_chaos runs itself again inside them, or, where they cannot be
+// made, leaves those faults out and says so.
 // Thread: one (the harness drives the processes and the writers in turn).
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -32,10 +36,12 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 
+#include "isolation.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
@@ -47,6 +53,19 @@ namespace {
 
 constexpr int kNodes = 3;
 constexpr int kHotRows = 5;
+constexpr int kDiskMb = 1536;  // each node's folder (a tmpfs when isolated)
+const QStringList kAllFaults = {"kill-node",
+                                "kill-nats",
+                                "kill-both",
+                                "stop-node",
+                                "stop-nats",
+                                "restart-nats-cluster",
+                                "partition-node",
+                                "partition-nats",
+                                "partition-pair",
+                                "disk-full",
+                                "kill-during-snapshot",
+                                "kill-during-restore"};
 const char* kSchema =
     "CREATE TABLE own(k INTEGER PRIMARY KEY, v TEXT NOT NULL, big TEXT);"
     "CREATE TABLE hot(k INTEGER PRIMARY KEY, v TEXT NOT NULL);";
@@ -153,6 +172,7 @@ struct RoundResult {
   QString target;
   int faultSeconds = 0;
   qint64 writes = 0;
+  qint64 refused = 0;      // writes that did not commit (a full disk, a busy database)
   qint64 convergeMs = -1;  // -1: did not converge
   qint64 healthyMs = -1;
   QStringList problems;  // lost or divergent rows, dead letters, unexpected conflicts
@@ -172,11 +192,34 @@ class Chaos {
 
   bool setUp() {
     m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
+    QStringList members;
+    for (int i = 0; i < kNodes; ++i) members << QStringLiteral("node%1").arg(i + 1);
+    if (!m_embedded)
+      for (int i = 0; i < kNodes; ++i) members << QStringLiteral("nats%1").arg(i + 1);
+    if (chaos::isolated()) {
+      m_net = std::make_unique<chaos::Network>();
+      if (Status s = m_net->setUp(members); !s.isOk()) {
+        say("the chaos network could not be made: " + s.message());
+        return false;
+      }
+    }
+    // Where member `m` listens and how it is started: its namespace when isolated.
+    auto host = [&](const QString& m) {
+      return m_net ? m_net->address(m) : QStringLiteral("127.0.0.1");
+    };
+    auto wrapper = [&](const QString& m) { return m_net ? m_net->wrapper(m) : QStringList(); };
     QList<int> clusterPorts;
     if (m_embedded) {
       for (int i = 0; i < kNodes; ++i) clusterPorts << test::freePort();
     } else {
-      m_cluster = std::make_unique<test::NatsCluster>();
+      QStringList hosts;
+      QList<QStringList> wrappers;
+      for (int i = 0; i < kNodes; ++i) {
+        if (!m_net) break;
+        hosts << host(members[kNodes + i]);
+        wrappers << wrapper(members[kNodes + i]);
+      }
+      m_cluster = std::make_unique<test::NatsCluster>(hosts, wrappers);
       if (Status s = m_cluster->start(); !s.isOk()) {
         say("NATS cluster did not start: " + s.message());
         return false;
@@ -188,21 +231,36 @@ class Chaos {
       o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i + 1));
       o.schema = kSchema;
       o.replicas = 3;
+      o.wrapper = wrapper(members[i]);
+      m_nodeHosts << host(members[i]);
+      if (m_net) {  // the folder is a disk of its own, which disk-full fills
+        QDir().mkpath(o.dir);
+        if (Status s = chaos::mountTmpfs(o.dir, kDiskMb); !s.isOk()) {
+          say("the node's disk could not be mounted: " + s.message());
+          return false;
+        }
+      }
       if (m_embedded) {
         QStringList peers;
         for (int j = 0; j < kNodes; ++j)
-          if (j != i) peers << QStringLiteral("nats://127.0.0.1:%1").arg(clusterPorts[j]);
-        o.extraArgs = {"-cluster-addr", QStringLiteral("127.0.0.1:%1").arg(clusterPorts[i]),
+          if (j != i)
+            peers << QStringLiteral("nats://%1:%2").arg(host(members[j])).arg(clusterPorts[j]);
+        o.extraArgs = {"-cluster-addr",
+                       QStringLiteral("%1:%2").arg(m_nodeHosts.last()).arg(clusterPorts[i]),
                        "-cluster-peers", peers.join(',')};
       } else {
         o.urls = m_cluster->urls();
       }
       o.shards = 2;
       m_healthPorts << test::freePort();
-      o.tablesToml =
-          QStringLiteral(
-              "[health_check]\nenable = true\ndetailed = true\nbind = \"127.0.0.1:%1\"\n")
-              .arg(m_healthPorts.last());
+      // Snapshots every 20 s by the lease holder, into the NATS object store on every server:
+      // what kill-during-snapshot interrupts and kill-during-restore restores.
+      o.tablesToml = QStringLiteral(
+                         "[health_check]\nenable = true\ndetailed = true\nbind = \"%1:%2\"\n"
+                         "[snapshot]\nenabled = true\ninterval = 20000\n"
+                         "[snapshot.nats]\nreplicas = 3\n")
+                         .arg(m_nodeHosts.last())
+                         .arg(m_healthPorts.last());
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : m_nodes) (void)n->launch();
@@ -220,7 +278,14 @@ class Chaos {
   }
 
   void tearDown() {
+    if (m_restore) m_restore->kill();
     for (auto& n : m_nodes) n->stop();
+    if (m_cluster)
+      for (int s = 0; s < m_cluster->size(); ++s) m_cluster->server(s).stop();
+    // The node folders are tmpfs mounts of this mount namespace (gone with it): unmounted
+    // first so that the temporary directory can be removed.
+    if (m_net)
+      for (auto& n : m_nodes) (void)chaos::run("umount", {"--lazy", n->options().dir});
   }
 
   RoundResult runRound(int round) {
@@ -229,7 +294,7 @@ class Chaos {
     r.fault = m_inOrder ? m_faults[(round - 1) % m_faults.size()]
                         : m_faults[int(m_rng.bounded(int(m_faults.size())))];
     const int target = int(m_rng.bounded(kNodes));
-    const qint64 before = totalCommitted();
+    const qint64 before = totalCommitted(), refusedBefore = totalFailed();
     say(QStringLiteral("round %1: %2").arg(round).arg(r.fault));
     write(2000);
     r.target = inject(r.fault, target);
@@ -242,6 +307,7 @@ class Chaos {
     heal();
     write(2000);
     r.writes = totalCommitted() - before;
+    r.refused = totalFailed() - refusedBefore;
     // Quiet: no more writes; wait until every database agrees and every node is healthy.
     QElapsedTimer quiet;
     quiet.start();
@@ -309,8 +375,8 @@ class Chaos {
         QStringLiteral(
             "# Chaos report\n\nseed %1 (replay: `hl_chaos --seed %1 --rounds %2 --faults "
             "%3 --fault-seconds %4%6`), topology: %7, replicas 3, 3 nodes, 2 shards; %5 s "
-            "in all\n\n| round | fault | target | seconds | writes | "
-            "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|---|\n")
+            "in all\n\n| round | fault | target | seconds | writes | refused | "
+            "converged (ms) | healthy (ms) | problems |\n|---|---|---|---|---|---|---|---|---|\n")
             .arg(m_seed)
             .arg(rounds.size())
             .arg(m_faults.join(','))
@@ -322,11 +388,12 @@ class Chaos {
                                              "as a cluster (--topology embedded)")
                             : QStringLiteral("a 3-server NATS cluster"));
     for (const RoundResult& r : rounds) {
-      md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 | %8 |\n")
+      md += QStringLiteral("| %1 | %2 | %3 | %4 | %5 | %6 | %7 | %8 | %9 |\n")
                 .arg(r.round)
                 .arg(r.fault, r.target)
                 .arg(r.faultSeconds)
                 .arg(r.writes)
+                .arg(r.refused)
                 .arg(r.convergeMs)
                 .arg(r.healthyMs)
                 .arg(r.problems.isEmpty() ? QStringLiteral("none")
@@ -336,6 +403,7 @@ class Chaos {
                              {"target", r.target},
                              {"fault_seconds", r.faultSeconds},
                              {"writes", r.writes},
+                             {"refused_writes", r.refused},
                              {"converge_ms", r.convergeMs},
                              {"healthy_ms", r.healthyMs},
                              {"problems", QJsonArray::fromStringList(r.problems)}});
@@ -355,6 +423,11 @@ class Chaos {
   qint64 totalCommitted() const {
     qint64 n = 0;
     for (const auto& w : m_writers) n += w->committed();
+    return n;
+  }
+  qint64 totalFailed() const {
+    qint64 n = 0;
+    for (const auto& w : m_writers) n += w->failed();
     return n;
   }
 
@@ -450,13 +523,129 @@ class Chaos {
       }
       return QStringLiteral("all servers");
     }
+    if (fault.startsWith("partition-")) {
+      if (!m_net) {
+        m_injectProblems << fault + " needs the harness's own network namespaces";
+        return "none";
+      }
+      QStringList cut;
+      if (fault != "partition-nats") cut << QStringLiteral("node%1").arg(target + 1);
+      if (fault != "partition-node") cut << QStringLiteral("nats%1").arg(server + 1);
+      if (Status s = m_net->cut(cut); !s.isOk()) m_injectProblems << "partition: " + s.message();
+      m_cut = true;
+      return cut.join(" + ") + " cut off" +
+             (m_embedded ? QStringLiteral(" (with its embedded server)") : QString());
+    }
+    if (fault == "disk-full") {
+      if (!m_net) {  // isolated: the node folders are tmpfs mounts of their own
+        m_injectProblems << "disk-full needs the harness's own mount namespace";
+        return "none";
+      }
+      m_filler = node(target).options().dir + "/chaos-filler";
+      const qint64 bytes = chaos::fillDisk(m_filler);
+      return QStringLiteral("node %1 (disk filled: %2 MB more)").arg(target + 1).arg(bytes >> 20);
+    }
+    if (fault == "kill-during-snapshot") return killDuringSnapshot();
+    if (fault == "kill-during-restore") return killDuringRestore(target);
     if (fault.endsWith("nats")) return QStringLiteral("nats server %1").arg(server + 1);
     if (fault == "kill-both")
       return QStringLiteral("node %1 and nats server %2").arg(target + 1).arg(server + 1);
     return QStringLiteral("node %1").arg(target + 1);
   }
 
+  // Writes as write() does while polling `done` every 2 ms (the nodes' logs are read each
+  // time), for at most `ms`; returns whether `done` held.
+  bool writeUntil(int ms, const std::function<bool()>& done) {
+    QElapsedTimer t, sinceWrite;
+    t.start();
+    sinceWrite.start();
+    while (t.elapsed() < ms) {
+      if (sinceWrite.elapsed() >= 20) {
+        for (auto& w : m_writers) w->step();
+        sinceWrite.restart();
+      }
+      pump();
+      if (done()) return true;
+      QThread::msleep(2);
+    }
+    return false;
+  }
+
+  // kill -9 of whichever node starts a snapshot, as soon as its log says "taking snapshot".
+  QString killDuringSnapshot() {
+    QList<qsizetype> before;
+    for (auto& n : m_nodes) before << n->log().count("taking snapshot");
+    int who = -1;
+    writeUntil(90000, [&] {
+      for (int i = 0; i < kNodes && who < 0; ++i)
+        if (node(i).log().count("taking snapshot") > before[i]) who = i;
+      return who >= 0;
+    });
+    if (who < 0) {
+      m_injectProblems << "no node started a snapshot within 90 s";
+      return "none";
+    }
+    node(who).kill();
+    m_killedNodes << who;
+    const QString log = node(who).log();
+    const qsizetype at = log.lastIndexOf("taking snapshot ");
+    const QString id = log.mid(at + 16).section(' ', 0, 0).trimmed();
+    const bool saved = log.contains(QStringLiteral("snapshot %1 saved").arg(id));
+    return QStringLiteral("node %1, %2 snapshot %3")
+        .arg(who + 1)
+        .arg(saved ? QStringLiteral("after it had saved") : QStringLiteral("in the middle of"), id);
+  }
+
+  // The node is killed, `-restore-snapshot` run on its folder, and that is killed in turn
+  // 0-400 ms after it logs the start of the restore.
+  QString killDuringRestore(int target) {
+    node(target).kill();
+    m_killedNodes << target;
+    m_restore = std::make_unique<QProcess>();
+    m_restore->setProcessChannelMode(QProcess::MergedChannels);
+    test::dieWithTest(*m_restore);
+    test::startWrapped(*m_restore, node(target).options().wrapper, test::harmonyliteBinary(),
+                       {"-config", node(target).configPath(), "-restore-snapshot"});
+    QByteArray out;
+    QElapsedTimer started;
+    started.start();
+    const bool begun = writeUntil(60000, [&] {
+      out += m_restore->readAll();
+      return out.contains("restore from") || m_restore->state() == QProcess::NotRunning;
+    });
+    const int delay = int(m_rng.bounded(401));
+    writeUntil(delay, [&] {
+      out += m_restore->readAll();
+      return m_restore->state() == QProcess::NotRunning;
+    });
+    const bool ended = m_restore->state() == QProcess::NotRunning;
+    const qint64 ms = started.elapsed();
+    m_restore->kill();
+    m_restore->waitForFinished(5000);
+    out += m_restore->readAll();
+    const QString last =
+        QString::fromUtf8(out.trimmed()).section('\n', -1).section(']', -1).trimmed().left(160);
+    m_restore.reset();
+    if (!begun) m_injectProblems << "-restore-snapshot did not start a restore within 60 s";
+    if (ended)
+      return QStringLiteral("node %1; its -restore-snapshot had ended before the kill (%2)")
+          .arg(target + 1)
+          .arg(last);
+    return QStringLiteral("node %1; its -restore-snapshot killed %2 ms in (last line: %3)")
+        .arg(target + 1)
+        .arg(ms)
+        .arg(last);
+  }
+
   void heal() {
+    if (m_cut) {
+      if (Status s = m_net->heal(); !s.isOk()) m_injectProblems << "heal: " + s.message();
+      m_cut = false;
+    }
+    if (!m_filler.isEmpty()) {
+      QFile::remove(m_filler);
+      m_filler.clear();
+    }
     for (qint64 pid : m_stopped)
       if (pid) ::kill(pid_t(pid), SIGCONT);
     for (int s : m_killedServers) restartServer(s);
@@ -509,7 +698,8 @@ class Chaos {
   bool allHealthy() {
     for (int i = 0; i < kNodes; ++i) {
       QByteArray body;
-      if (test::httpGet(m_healthPorts[i], "/health", &body) != 200) return false;
+      if (test::httpGetFrom(m_nodeHosts[i], m_healthPorts[i], "/health", &body) != 200)
+        return false;
     }
     return true;
   }
@@ -584,6 +774,11 @@ class Chaos {
   std::vector<std::unique_ptr<NodeProcess>> m_nodes;
   std::vector<std::unique_ptr<Writer>> m_writers;
   QList<int> m_healthPorts;
+  QStringList m_nodeHosts;
+  std::unique_ptr<chaos::Network> m_net;  // when isolated
+  std::unique_ptr<QProcess> m_restore;    // kill-during-restore's restore command
+  QString m_filler;                       // disk-full's file
+  bool m_cut = false;                     // a partition to heal
   QList<qint64> m_stopped;
   QStringList m_injectProblems;  // a fault that could not be injected fails the round
   QList<int> m_killedNodes;
@@ -598,8 +793,8 @@ int main(int argc, char** argv) {
   p.addHelpOption();
   p.addOption({"rounds", "rounds to run", "N", "20"});
   p.addOption({"seed", "random seed (printed; replays a run)", "S"});
-  p.addOption({"faults", "comma-separated faults to choose from", "LIST",
-               "kill-node,kill-nats,kill-both,stop-node,stop-nats,restart-nats-cluster"});
+  p.addOption({"faults", "comma-separated faults to choose from (default: all)", "LIST",
+               kAllFaults.join(',')});
   p.addOption({"check-the-checker",
                "after the rounds, tamper with a row and the writers' record: the checker must "
                "report both"});
@@ -611,17 +806,52 @@ int main(int argc, char** argv) {
   p.process(app);
   const quint64 seed = p.isSet("seed") ? p.value("seed").toULongLong()
                                        : QRandomGenerator::system()->generate64() % 1000000000;
-  const QStringList faults = p.value("faults").split(',', Qt::SkipEmptyParts);
+  QStringList faults = p.value("faults").split(',', Qt::SkipEmptyParts);
   const int rounds = p.value("rounds").toInt();
-  say(QStringLiteral("chaos: seed %1, %2 round(s), faults %3")
-          .arg(seed)
-          .arg(rounds)
-          .arg(faults.join(',')));
   const QString topology = p.value("topology");
   if (topology != "external" && topology != "embedded") {
     say("--topology: external or embedded, not " + topology);
     return 2;
   }
+  for (const QString& f : faults) {
+    if (!kAllFaults.contains(f)) {
+      say("--faults: no fault " + f + "; the faults are " + kAllFaults.join(','));
+      return 2;
+    }
+  }
+  if (topology == "embedded") {
+    // A node and its embedded server are one process tree in one namespace: partition-node
+    // cuts both off; there is no server or pair apart from a node.
+    const qsizetype n = faults.removeIf(
+        [](const QString& f) { return f == "partition-nats" || f == "partition-pair"; });
+    if (n > 0)
+      say("partition-nats and partition-pair left out: with embedded servers partition-node "
+          "cuts a node off together with its server");
+  }
+  const auto needsIsolation = [](const QString& f) {
+    return f.startsWith("partition-") || f == "disk-full";
+  };
+  if (!chaos::isolated() && std::any_of(faults.begin(), faults.end(), needsIsolation)) {
+    QString why;
+    QStringList args = app.arguments().mid(1);
+    if (!p.isSet("seed")) args << "--seed" << QString::number(seed);  // the same run inside
+    const int code = chaos::runIsolated(args, &why);
+    if (code >= 0) return code;
+    // Where namespaces cannot be made (no CAP_SYS_ADMIN / CAP_NET_ADMIN): the other faults.
+    faults.removeIf(needsIsolation);
+    say("partitions and the full disk SKIPPED: " + why);
+    if (faults.isEmpty()) return 2;
+  }
+  if (faults.isEmpty()) {
+    say("--faults: none left to run");
+    return 2;
+  }
+  say(QStringLiteral("chaos: seed %1, %2 round(s), faults %3%4")
+          .arg(seed)
+          .arg(rounds)
+          .arg(faults.join(','))
+          .arg(chaos::isolated() ? QStringLiteral(" (in its own network and mount namespaces)")
+                                 : QString()));
   Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds"), p.value("report"),
               topology == "embedded");
   QElapsedTimer total;

@@ -84,7 +84,7 @@ hl::Status NodeProcess::launch() {
   m_process->setProcessChannelMode(QProcess::SeparateChannels);
   QStringList args{"-config", configPath(), "--no-gui"};
   args << m_options.extraArgs;
-  m_process->start(harmonyliteBinary(), args);
+  startWrapped(*m_process, m_options.wrapper, harmonyliteBinary(), args);
   if (!m_process->waitForStarted(5000)) return hl::Status::unavailable("cannot start harmonylite");
   return hl::Status::ok();
 }

@@ -33,6 +33,7 @@ class NodeProcess {
     QString natsToml;       // extra keys of [nats], e.g. user_name = "a"
     QString tablesToml;     // extra tables, e.g. "[health_check]\nenable = true"
     QStringList extraArgs;  // e.g. -cluster-addr, -cluster-peers
+    QStringList wrapper;    // how the process is started, see startWrapped()
     int shards = 2;
     int replicas = 1;
     bool compress = true;
@@ -59,6 +60,7 @@ class NodeProcess {
   QString configPath() const;
   QString log() const;  // everything the node printed so far (stderr)
   uint64_t nodeId() const { return m_options.nodeId; }
+  const Options& options() const { return m_options; }
   QString sql(const QString& statement, bool* ok = nullptr) const {
     return sqlite3(db(), statement, ok);
   }

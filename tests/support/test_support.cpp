@@ -49,14 +49,19 @@ void dieWithTest(QProcess& p) {
 }
 
 bool portOpen(int port, int timeoutMs) {
+  return portOpenOn(QStringLiteral("127.0.0.1"), port, timeoutMs);
+}
+
+bool portOpenOn(const QString& host, int port, int timeoutMs) {
   QTcpSocket s;
-  s.connectToHost(QHostAddress::LocalHost, quint16(port));
+  s.connectToHost(QHostAddress(host), quint16(port));
   return s.waitForConnected(timeoutMs);
 }
 
-bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs) {
-  const bool done = waitFor([&] { return p.state() == QProcess::NotRunning || portOpen(port); },
-                            timeoutMs, pollMs);
+bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs, const QString& host) {
+  const bool done =
+      waitFor([&] { return p.state() == QProcess::NotRunning || portOpenOn(host, port); },
+              timeoutMs, pollMs);
   return done && p.state() == QProcess::Running;
 }
 
@@ -164,9 +169,23 @@ ProcessResult runProcess(const QString& program, const QStringList& args, int ti
   return r;
 }
 
+void startWrapped(QProcess& p, const QStringList& wrapper, const QString& program,
+                  const QStringList& args) {
+  if (wrapper.isEmpty()) {
+    p.start(program, args);
+    return;
+  }
+  p.start(wrapper.first(), wrapper.mid(1) + QStringList{program} + args);
+}
+
 int httpGet(int port, const QString& path, QByteArray* body, int timeoutMs) {
+  return httpGetFrom(QStringLiteral("127.0.0.1"), port, path, body, timeoutMs);
+}
+
+int httpGetFrom(const QString& host, int port, const QString& path, QByteArray* body,
+                int timeoutMs) {
   QTcpSocket s;
-  s.connectToHost(QHostAddress::LocalHost, quint16(port));
+  s.connectToHost(QHostAddress(host), quint16(port));
   if (!s.waitForConnected(timeoutMs)) return 0;
   s.write(QStringLiteral("GET %1 HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
               .arg(path)
@@ -213,8 +232,8 @@ qint64 NatsServer::pid() const {
 QString NatsServer::writeConfig() const {
   QString conf;
   conf += QStringLiteral("server_name: \"%1\"\n").arg(m_options.serverName);
-  conf += QStringLiteral("listen: \"127.0.0.1:%1\"\n").arg(m_port);
-  conf += QStringLiteral("http: \"127.0.0.1:%1\"\n").arg(m_monitorPort);
+  conf += QStringLiteral("listen: \"%1:%2\"\n").arg(m_options.host).arg(m_port);
+  conf += QStringLiteral("http: \"%1:%2\"\n").arg(m_options.host).arg(m_monitorPort);
   if (m_options.jetstream) {
     conf += QStringLiteral(
                 "jetstream {\n  store_dir: \"%1/js\"\n  max_memory_store: 64MB\n"
@@ -222,11 +241,13 @@ QString NatsServer::writeConfig() const {
                 .arg(m_dir.path());
   }
   if (!m_options.clusterName.isEmpty()) {
-    conf += QStringLiteral("cluster {\n  name: \"%1\"\n  listen: \"127.0.0.1:%2\"\n  routes: [\n")
-                .arg(m_options.clusterName)
+    conf += QStringLiteral("cluster {\n  name: \"%1\"\n  listen: \"%2:%3\"\n  routes: [\n")
+                .arg(m_options.clusterName, m_options.host)
                 .arg(m_options.clusterPort);
     for (int p : m_options.routePorts)
       conf += QStringLiteral("    \"nats-route://127.0.0.1:%1\"\n").arg(p);
+    for (const QString& r : m_options.routes)
+      conf += QStringLiteral("    \"nats-route://%1\"\n").arg(r);
     conf += QStringLiteral("  ]\n}\n");
   }
   conf += m_options.extraConfig;
@@ -246,11 +267,11 @@ hl::Status NatsServer::launch(int timeoutMs) {
     m_process = std::make_unique<QProcess>();
     m_process->setProcessChannelMode(QProcess::MergedChannels);
     m_process->setStandardOutputFile(m_dir.filePath("nats-server.log"), QIODevice::Append);
-    m_process->start(QStringLiteral("nats-server"), {"-c", conf});
+    startWrapped(*m_process, m_options.wrapper, QStringLiteral("nats-server"), {"-c", conf});
     if (!m_process->waitForStarted(5000))
       return hl::Status::unavailable("cannot start nats-server: " + m_process->errorString());
     // Listening on the client port, or exited (a port taken since freePort(): try others).
-    if (waitListening(*m_process, m_port, timeoutMs)) return hl::Status::ok();
+    if (waitListening(*m_process, m_port, timeoutMs, 20, m_options.host)) return hl::Status::ok();
     const bool portTaken = log().contains("address already in use");
     stop();
     if (!portTaken) break;
@@ -270,7 +291,7 @@ bool NatsServer::waitHealthy(int timeoutMs) {
              [&] {
                if (!m_process || m_process->state() == QProcess::NotRunning)
                  return true;  // gave up
-               return httpGet(m_monitorPort, "/healthz", nullptr, 500) == 200;
+               return httpGetFrom(m_options.host, m_monitorPort, "/healthz", nullptr, 500) == 200;
              },
              timeoutMs, 50) &&
          m_process && m_process->state() == QProcess::Running;
@@ -303,7 +324,7 @@ QString NatsServer::log() const {
   return QString::fromUtf8(readFile(m_dir.filePath("nats-server.log")));
 }
 
-NatsCluster::NatsCluster() {
+NatsCluster::NatsCluster(const QStringList& hosts, const QList<QStringList>& wrappers) {
   QList<int> clusterPorts;
   for (int i = 0; i < 3; ++i) clusterPorts << freePort();
   for (int i = 0; i < 3; ++i) {
@@ -311,8 +332,15 @@ NatsCluster::NatsCluster() {
     o.serverName = QStringLiteral("hl-test-%1").arg(i + 1);
     o.clusterName = QStringLiteral("hl-test-cluster");
     o.clusterPort = clusterPorts[i];
-    for (int j = 0; j < 3; ++j)
-      if (j != i) o.routePorts << clusterPorts[j];
+    o.host = hosts.value(i, o.host);
+    o.wrapper = wrappers.value(i);
+    for (int j = 0; j < 3; ++j) {
+      if (j == i) continue;
+      if (hosts.isEmpty())
+        o.routePorts << clusterPorts[j];
+      else
+        o.routes << QStringLiteral("%1:%2").arg(hosts[j]).arg(clusterPorts[j]);
+    }
     m_servers.push_back(std::make_unique<NatsServer>(o));
   }
 }

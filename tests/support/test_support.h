@@ -38,9 +38,18 @@ void dieWithTest(QProcess& p);
 
 // Whether something accepts TCP connections on 127.0.0.1:`port` (tried for at most timeoutMs).
 bool portOpen(int port, int timeoutMs = 200);
-// Waits until the server process `p` accepts connections on 127.0.0.1:`port`: true; false when
+// The same on another address (a server in a network namespace of the chaos suite).
+bool portOpenOn(const QString& host, int port, int timeoutMs = 200);
+// Waits until the server process `p` accepts connections on `host`:`port`: true; false when
 // it exited first or the time ran out.
-bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs = 20);
+bool waitListening(const QProcess& p, int port, int timeoutMs, int pollMs = 20,
+                   const QString& host = QStringLiteral("127.0.0.1"));
+
+// Starts `program args` as `wrapper... program args`, or as itself when `wrapper` is empty. The
+// chaos suite's wrapper is {"ip", "netns", "exec", <namespace>}: `ip netns exec` execs the
+// program, so the process id is the program's own (for kill -9 and SIGSTOP).
+void startWrapped(QProcess& p, const QStringList& wrapper, const QString& program,
+                  const QStringList& args);
 
 // A self-signed certificate for 127.0.0.1 (EC P-256, 2 days) and its key, by the openssl
 // program, for the TLS test servers.
@@ -85,10 +94,13 @@ class NatsServer {
   struct Options {
     QString serverName = "hl-test";
     bool jetstream = true;
-    QString clusterName;    // non-empty: clustered
-    int clusterPort = 0;    // required when clustered
-    QList<int> routePorts;  // cluster ports of the peers
-    QString extraConfig;    // appended to the generated config
+    QString clusterName;                         // non-empty: clustered
+    int clusterPort = 0;                         // required when clustered
+    QList<int> routePorts;                       // cluster ports of the peers on 127.0.0.1
+    QStringList routes;                          // or "host:port" of the peers elsewhere
+    QString extraConfig;                         // appended to the generated config
+    QString host = QStringLiteral("127.0.0.1");  // the address it listens on
+    QStringList wrapper;                         // see startWrapped()
   };
 
   NatsServer();
@@ -109,7 +121,7 @@ class NatsServer {
 
   int port() const { return m_port; }
   int monitorPort() const { return m_monitorPort; }
-  QString url() const { return QStringLiteral("nats://127.0.0.1:%1").arg(m_port); }
+  QString url() const { return QStringLiteral("nats://%1:%2").arg(m_options.host).arg(m_port); }
   QString dataDir() const { return m_dir.path(); }
   QString log() const;  // what the server printed so far
   qint64 pid() const;   // 0 when not running (for SIGSTOP/SIGCONT fault injection)
@@ -130,7 +142,9 @@ class NatsServer {
 // Three clustered nats-server processes with JetStream (replicas up to 3).
 class NatsCluster {
  public:
-  NatsCluster();
+  // `hosts` and `wrappers` (one per server, see startWrapped()): where each server listens and
+  // how it is started; empty = all on 127.0.0.1, started directly.
+  explicit NatsCluster(const QStringList& hosts = {}, const QList<QStringList>& wrappers = {});
   hl::Status start(int timeoutMs = 40000);
   NatsServer& server(int i) { return *m_servers[size_t(i)]; }
   int size() const { return int(m_servers.size()); }
@@ -143,5 +157,8 @@ class NatsCluster {
 
 // HTTP GET on 127.0.0.1:port; returns the status code (0 when unreachable) and the body.
 int httpGet(int port, const QString& path, QByteArray* body = nullptr, int timeoutMs = 2000);
+// The same on another address.
+int httpGetFrom(const QString& host, int port, const QString& path, QByteArray* body = nullptr,
+                int timeoutMs = 2000);
 
 }  // namespace hl::test
