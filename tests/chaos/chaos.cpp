@@ -135,6 +135,14 @@ class Writer {
       ++m_failed;  // busy or full: not committed, not recorded
       return;
     }
+    if (m_db.changes() == 0) {
+      // An update or delete that found no row: what the application saw is "nothing changed".
+      // It happens while a restore has taken the database back to a snapshot and the node has
+      // not replayed its own later changes yet (docs/snapshots.md#how); the rows come back
+      // with the replay. A row that stays missing is still found by check().
+      ++m_noop;
+      return;
+    }
     ++m_committed;
     (hot ? m_hot : m_own)[key].push_back(value);
     if (!hot) {
@@ -151,6 +159,7 @@ class Writer {
   const std::map<int64_t, History>& hot() const { return m_hot; }
   qint64 committed() const { return m_committed; }
   qint64 failed() const { return m_failed; }
+  qint64 noop() const { return m_noop; }
 
  private:
   int m_node;
@@ -161,6 +170,7 @@ class Writer {
   int64_t m_nextKey = 0;
   qint64 m_committed = 0;
   qint64 m_failed = 0;
+  qint64 m_noop = 0;
   std::set<int64_t> m_live;
   std::map<int64_t, History> m_own;
   std::map<int64_t, History> m_hot;
@@ -335,6 +345,18 @@ class Chaos {
             .arg(r.healthyMs)
             .arg(r.problems.size()));
     for (const QString& p : r.problems) say("  " + p);
+    if (!r.problems.isEmpty()) {  // the logs of a failed round, to look into
+      QDir().mkpath(m_reportDir);
+      for (int i = 0; i < kNodes; ++i)
+        test::writeFile(
+            QStringLiteral("%1/round-%2-node-%3.log").arg(m_reportDir).arg(round).arg(i + 1),
+            node(i).log().toUtf8());
+      if (!m_restoreLog.isEmpty())
+        test::writeFile(
+            QStringLiteral("%1/round-%2-restore-command.log").arg(m_reportDir).arg(round),
+            m_restoreLog);
+    }
+    m_restoreLog.clear();
     return r;
   }
 
@@ -623,6 +645,7 @@ class Chaos {
     m_restore->kill();
     m_restore->waitForFinished(5000);
     out += m_restore->readAll();
+    m_restoreLog = out;  // kept with the round's logs when it fails
     const QString last =
         QString::fromUtf8(out.trimmed()).section('\n', -1).section(']', -1).trimmed().left(160);
     m_restore.reset();
@@ -778,6 +801,7 @@ class Chaos {
   std::unique_ptr<chaos::Network> m_net;  // when isolated
   std::unique_ptr<QProcess> m_restore;    // kill-during-restore's restore command
   QString m_filler;                       // disk-full's file
+  QByteArray m_restoreLog;                // what kill-during-restore's command printed
   bool m_cut = false;                     // a partition to heal
   QList<qint64> m_stopped;
   QStringList m_injectProblems;  // a fault that could not be injected fails the round

@@ -547,6 +547,9 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
       if (!own) return own.status();
       facts.ownSeq = *own;
     }
+    // After a restore this node's own messages are replayed (docs/snapshots.md#how): one that
+    // loses to a newer own change of the row is an old version of our own row, not a conflict.
+    const bool ownReplay = c.fromNodeId == m_config.nodeId;
     const QString remote = QStringLiteral("node %1 (%2 seq %3)")
                                .arg(c.fromNodeId)
                                .arg(m_config.streamName(b.shard))
@@ -559,6 +562,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         return Status::unavailable(QStringLiteral("waiting for the ack of an own change"));
       case Verdict::kSkipLocalNewer: {
         (*apply)[i] = false;
+        if (ownReplay) break;
         const QString winner = local + (facts.pending == OwnPending::kNotSent
                                             ? QStringLiteral(" (pending)")
                                             : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
@@ -568,6 +572,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         break;
       }
       case Verdict::kApplyOverLocal: {
+        if (ownReplay) break;
         auto record = conflictRecord(c, origin.key, remote,
                                      local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         if (!record) return record.status();
