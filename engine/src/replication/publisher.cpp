@@ -240,7 +240,9 @@ Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {
     OwnPending state = OwnPending::kNotSent;  // not sent yet, or sent after the message arrived
     if (round != 0 && round <= stamp)
       state = OwnPending::kInFlight;
-    else if (round == 0 && m_attempted.contains(it.value()))
+    else if (m_attempted.contains(it.value()))
+      // Its failed attempt may have landed before the message, also while a retry sent after
+      // the message arrived is in flight: the retry's ack tells where (the first position).
       state = OwnPending::kLostAck;
     rows.insert(it.key(), state);
   }

@@ -64,8 +64,9 @@ class Publisher final : public QObject {
   // The rows (rowKeyOf() bytes) with an own change not published yet, each with where its
   // latest change stands for a remote message that arrived when round `stamp` was the newest:
   // kNotSent (not sent yet, or sent in a later round), kInFlight (sent in a round up to
-  // `stamp`, no ack yet) or kLostAck (sent, failed, no ack since). Facts for the convergence
-  // rule (replication/convergence.h); rows not listed have no pending own change.
+  // `stamp`, no ack yet) or kLostAck (sent, failed, no ack since; also while its retry, sent in
+  // a later round, is in flight: the failed attempt may have landed first). Facts for the
+  // convergence rule (replication/convergence.h); rows not listed have no pending own change.
   Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
   const Stats& stats() const { return m_stats; }
 
