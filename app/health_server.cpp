@@ -109,7 +109,10 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   }
   o.insert("durability", QJsonObject{{"stream_incidents", s.streamIncidents},
                                      {"last_incident", s.lastStreamIncident},
-                                     {"last_incident_at", rfc3339(s.lastStreamIncidentMs)}});
+                                     {"last_incident_at", rfc3339(s.lastStreamIncidentMs)},
+                                     {"kept_changes", s.keptChanges},
+                                     {"kept_oldest_age_seconds", s.keptOldestAgeSeconds},
+                                     {"kept_dropped_uncovered", s.keptDroppedUncovered}});
   o.insert("write_lock", QJsonObject{{"p50_seconds", s.writeLockP50Seconds},
                                      {"p99_seconds", s.writeLockP99Seconds},
                                      {"max_seconds", s.writeLockMaxSeconds},

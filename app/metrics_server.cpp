@@ -128,6 +128,17 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            "Streams found to have lost acknowledged messages (gone back or re-created) and healed "
            "since start (docs/replication.md#durability).",
            double(s.streamIncidents));
+  e.single("kept_changes", "gauge",
+           "Own published changes kept to be published again if a stream loses them, until a "
+           "snapshot or keep_published covers them (docs/replication.md#durability).",
+           double(s.keptChanges));
+  e.single("kept_oldest_age_seconds", "gauge",
+           "Age of the oldest ack among the kept changes; 0 when none is kept.",
+           s.keptOldestAgeSeconds);
+  e.single("kept_dropped_uncovered_total", "counter",
+           "Kept changes dropped before a snapshot or keep_published covered them (more than "
+           "max_entries x shards), since start.",
+           double(s.keptDroppedUncovered));
   e.summary("write_lock_hold_seconds",
             "How long the node's own write transactions held SQLite's write lock, over its last "
             "4096 transactions (docs/replication.md#write-lock); quantile 1 is the maximum.",

@@ -156,6 +156,19 @@ class TestHealth : public QObject {
                  15000),
              body2.constData());
     QVERIFY(body2.contains("harmonylite_node_lag_messages{node_id=\"42\",shard=\"1\"}"));
+    // The durability guard (docs/replication.md#durability): the writer keeps its 3 acked
+    // changes (the default keep_published is 10 minutes), the other node has none of its own.
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   test::httpGet(ports[0], "/metrics", &body1);
+                   return body1.contains("harmonylite_node_kept_changes{node_id=\"41\"} 3\n");
+                 },
+                 10000),
+             body1.constData());
+    QVERIFY(body1.contains("harmonylite_node_kept_dropped_uncovered_total{node_id=\"41\"} 0\n"));
+    QVERIFY(body1.contains("# TYPE harmonylite_node_kept_oldest_age_seconds gauge\n"));
+    QVERIFY(body2.contains("harmonylite_node_kept_changes{node_id=\"42\"} 0\n"));
+    QVERIFY(body2.contains("harmonylite_node_kept_oldest_age_seconds{node_id=\"42\"} 0\n"));
     QVERIFY(body2.contains("harmonylite_node_up{node_id=\"42\"} 1"));
     // The write-lock hold time (docs/replication.md#write-lock): the receiver applied a batch.
     for (const char* q : {"0.5", "0.99", "1"})

@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const hl::Config& c = r->config;
   const auto& rl = c.replicationLog;
   if (rl.shards < 1 || rl.shards > 1024 || rl.maxEntries < 1 || rl.maxMessageBytes < 4096 ||
-      rl.maxMessageBytes > (int64_t(1) << 30) || c.scanMaxChanges < 1 || c.snapshot.keep < 1)
+      rl.maxMessageBytes > (int64_t(1) << 30) || rl.keepPublishedMs < 0 || c.scanMaxChanges < 1 ||
+      c.snapshot.keep < 1)
     fail("accepted a value out of range", source);
   for (const hl::ConfigWarning& w : r->warnings)
     if (!w.message.startsWith(source)) fail("a warning does not name the file", w.message);

@@ -190,6 +190,173 @@ class TestChangeLog : public QObject {
     QVERIFY(*n.log->maxChangeId() > maxId);  // never reused
   }
 
+  // ---- The durability guard's retention (docs/replication.md#durability).
+
+  // `count` rows inserted, each change acked on `shard` with sequences from `firstSeq` on.
+  QList<int64_t> ackRows(Node& n, int count, int shard = 1, quint64 firstSeq = 1) {
+    QList<ChangeLog::Acked> acked;
+    for (int i = 0; i < count; ++i) {
+      if (!n.db.exec(QStringLiteral("INSERT INTO t VALUES (NULL)")).isOk()) return {};
+      acked.append({*n.log->maxChangeId(), shard, firstSeq + quint64(i)});
+    }
+    if (!n.log->markAcked(acked).isOk()) return {};
+    QList<int64_t> ids;
+    for (const ChangeLog::Acked& a : acked) ids << a.id;
+    return ids;
+  }
+  QList<int64_t> publishedIds(Node& n) {
+    QList<int64_t> ids;
+    auto q = n.db.prepare(QStringLiteral("SELECT id FROM %1 WHERE state = 1 ORDER BY id")
+                              .arg(ChangeLog::kChangesTable));
+    SqliteRows rows(*q);
+    for (const SqliteStmt& r : rows) ids << r.columnInt(0);
+    return ids;
+  }
+
+  void keptUntilTheHorizon() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    int64_t now = 1000000;
+    n.log->setClock([&now] { return now; });
+    n.log->setRetention(600000, 1000);
+    const QList<int64_t> older = ackRows(n, 2);
+    now += 300000;
+    const QList<int64_t> younger = ackRows(n, 1, 1, 3);
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());  // pending, the newest row
+    QCOMPARE(older.size(), 2);
+    QCOMPARE(younger.size(), 1);
+    // Only the sentinel goes (nothing to publish again); acked changes stay after their ack.
+    QCOMPARE(*n.log->cleanup(), 1);
+    QCOMPARE(publishedIds(n), older + younger);
+    QCOMPARE(n.log->kept()->count, int64_t(3));
+    QCOMPARE(n.log->kept()->oldestMs, int64_t(1000000));
+    now = 1000000 + 599999;  // the older ones are one ms short of the horizon
+    QCOMPARE(*n.log->cleanup(), 0);
+    QCOMPARE(publishedIds(n), older + younger);
+    now = 1000000 + 600000;  // now they are as old as the horizon; the younger one is not
+    QCOMPARE(*n.log->cleanup(), 2);
+    QCOMPARE(publishedIds(n), younger);
+    QCOMPARE(n.log->kept()->oldestMs, int64_t(1300000));
+    QCOMPARE(n.log->droppedUncovered(), int64_t(0));
+    // Published again after a loss: pending, their old acks forgotten.
+    QCOMPARE(*n.log->requeuePublished(), younger.first());
+    QCOMPARE(n.log->kept()->count, int64_t(0));
+    QCOMPARE(*n.log->pendingCount(), int64_t(2));
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM __harmonylite__changes WHERE published_at IS "
+                            "NOT NULL OR stream_seq IS NOT NULL OR shard IS NOT NULL"),
+             int64_t(0));
+    // Horizon 0 (Go's way): an acked change goes at the next cleanup.
+    n.log->setRetention(0, 1000);
+    QVERIFY(!ackRows(n, 1).isEmpty());
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    QCOMPARE(*n.log->cleanup(), 1);
+    QCOMPARE(n.log->kept()->count, int64_t(0));
+  }
+
+  void snapshotWatermarkCoversKeptChanges() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    n.log->setRetention(3600000, 1000);              // the horizon covers nothing here
+    const QList<int64_t> s1 = ackRows(n, 3, 1, 5);   // shard 1, sequences 5, 6, 7
+    const QList<int64_t> s2 = ackRows(n, 2, 2, 40);  // shard 2, sequences 40, 41
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    QCOMPARE(s1.size() + s2.size(), 5);
+    QCOMPARE(*n.log->cleanup(), 1);  // the sentinel
+    // A watermark counts for its own shard's stream only.
+    n.log->setSnapshotWatermarks({{2, 6}});
+    QCOMPARE(*n.log->cleanup(), 0);
+    n.log->setSnapshotWatermarks({{1, 6}, {2, 39}});  // at or below: covered
+    QCOMPARE(*n.log->cleanup(), 2);
+    QCOMPARE(publishedIds(n), QList<int64_t>({s1[2]}) + s2);
+    n.log->setSnapshotWatermarks({{1, 7}, {2, 41}});
+    QCOMPARE(*n.log->cleanup(), 3);
+    QCOMPARE(publishedIds(n), QList<int64_t>());
+    QCOMPARE(n.log->droppedUncovered(), int64_t(0));
+    // No watermark any more (snapshots off): only the horizon decides.
+    const QList<int64_t> later = ackRows(n, 1, 1, 2);
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    n.log->setSnapshotWatermarks({});
+    QCOMPARE(*n.log->cleanup(), 0);
+    QCOMPARE(publishedIds(n), later);
+  }
+
+  void capDropsTheOldestUncoveredAndSaysSo() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    n.log->setRetention(3600000, 2);
+    const QList<int64_t> ids = ackRows(n, 5);
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    QCOMPARE(ids.size(), 5);
+    QTest::ignoreMessage(QtWarningMsg,
+                         QRegularExpression("^3 published changes dropped before a snapshot or "
+                                            "the horizon covered them"));
+    QCOMPARE(*n.log->cleanup(), 4);         // the sentinel (covered) and 3 beyond the cap
+    QCOMPARE(publishedIds(n), ids.mid(3));  // the newest two
+    QCOMPARE(n.log->droppedUncovered(), int64_t(3));
+    QTest::failOnWarning(QRegularExpression("dropped before"));
+    QCOMPARE(*n.log->cleanup(), 0);  // within the cap: nothing, and no warning
+    QCOMPARE(n.log->droppedUncovered(), int64_t(3));
+  }
+
+  void newestRowStaysWhateverCoversIt() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    const QList<int64_t> ids = ackRows(n, 3);  // the newest row is published too
+    QCOMPARE(ids.size(), 3);
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression("^2 published changes dropped before"));
+    n.log->setRetention(3600000, 0);  // nothing covered; the cap keeps nothing
+    QCOMPARE(*n.log->cleanup(), 3);   // the sentinel and two
+    QCOMPARE(publishedIds(n), QList<int64_t>({ids.last()}));
+    n.log->setRetention(0, 0);  // everything covered
+    n.log->setSnapshotWatermarks({{1, 1000}});
+    QCOMPARE(*n.log->cleanup(), 0);
+    QCOMPARE(*n.log->maxChangeId(), ids.last());
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    QCOMPARE(*n.log->maxChangeId(), ids.last() + 1);  // not reused
+  }
+
+  // A change log made before these columns: install() adds them; capture goes on; its
+  // published rows count from the upgrade.
+  void olderLogGetsTheAckColumns() {
+    const QString path = m_dir.filePath("old-layout.db");
+    auto opened = SqliteDb::open(path);
+    QVERIFY(opened.ok());
+    SqliteDb db = std::move(*opened);
+    QVERIFY(db.exec(R"(
+      CREATE TABLE t(id INTEGER PRIMARY KEY);
+      CREATE TABLE __harmonylite__tables(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      CREATE TABLE __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, k0, state, error);
+      INSERT INTO __harmonylite__tables VALUES (1, 't');
+      INSERT INTO __harmonylite__changes(id, tbl, op, state) VALUES (1, 0, 0, 1);
+      INSERT INTO t VALUES (1), (2);
+      INSERT INTO __harmonylite__changes(id, tbl, op, k0, state) VALUES (2, 1, 1, 1, 1);
+      INSERT INTO __harmonylite__changes(id, tbl, op, k0) VALUES (3, 1, 1, 2);
+    )")
+                .isOk());
+    SchemaCatalog catalog(db, {});
+    QVERIFY(catalog.refresh().ok());
+    ChangeLog log(db, catalog);
+    log.setClock([] { return int64_t(777000); });
+    log.setRetention(600000, 100);
+    QVERIFY(log.install().isOk());
+    QCOMPARE(*db.queryInt("SELECT count(*) FROM pragma_table_info('__harmonylite__changes') "
+                          "WHERE name IN ('published_at', 'stream_seq', 'shard')"),
+             int64_t(3));
+    QCOMPARE(*db.queryInt("SELECT published_at FROM __harmonylite__changes WHERE id = 2"),
+             int64_t(777000));
+    QCOMPARE(*db.queryInt("SELECT published_at IS NULL FROM __harmonylite__changes WHERE id = 3"),
+             int64_t(1));                     // pending: no ack yet
+    QCOMPARE(log.kept()->count, int64_t(1));  // the old published change, not the sentinel
+    QVERIFY(log.install().isOk());            // idempotent: no second stamp, no error
+    // Capture goes on through the triggers, and the new row is read with the old pending one.
+    QVERIFY(db.exec("INSERT INTO t VALUES (3)").isOk());
+    auto pending = log.readPending(10);
+    QVERIFY2(pending.ok(), qPrintable(pending.status().message()));
+    QCOMPARE(pending->size(), 2);
+    QCOMPARE((*pending)[0].id, int64_t(3));
+    QVERIFY(log.markAcked({{3, 1, 10}, {(*pending)[1].id, 1, 11}}).isOk());
+    QCOMPARE(*db.queryInt("SELECT stream_seq FROM __harmonylite__changes WHERE id = 3"),
+             int64_t(10));
+    QCOMPARE(*log.cleanup(), 1);  // the sentinel; the rest within the horizon, below the cap
+    QCOMPARE(log.kept()->count, int64_t(3));
+  }
+
   void uninstallRemovesEverythingAndReinstallWorks() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     QVERIFY(ChangeLog::uninstall(n.db).isOk());

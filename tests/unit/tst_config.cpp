@@ -44,6 +44,7 @@ class TestConfig : public QObject {
     QCOMPARE(c.replicationLog.replicas, 1);
     QCOMPARE(c.replicationLog.compress, true);
     QCOMPARE(c.replicationLog.updateExisting, false);
+    QCOMPARE(c.replicationLog.keepPublishedMs, int64_t(600000));
     QCOMPARE(c.snapshot.enabled, true);
     QCOMPARE(c.snapshot.store, QString("nats"));
     QCOMPARE(c.snapshot.intervalMs, int64_t(0));
@@ -199,6 +200,13 @@ class TestConfig : public QObject {
                                      << "test.toml:3: snapshot.connect_timeout: 5 is out of range";
     QTest::newRow("ignore_tables") << db + "ignore_tables = \"t\"\n"
                                    << "test.toml:2: ignore_tables: expected an array of strings";
+    QTest::newRow("keep_published negative")
+        << db + "[replication_log]\nshards = 2\nkeep_published = -1\n"
+        << "/etc/hl/test.toml:4: replication_log.keep_published: -1 is out of range";
+    QTest::newRow("keep_published string")
+        << db + "[replication_log]\nkeep_published = \"10m\"\n"
+        << "/etc/hl/test.toml:3: replication_log.keep_published: expected an integer, got a "
+           "string";
   }
 
   void errorsNameFileLineAndKey() {
@@ -253,6 +261,7 @@ max_entries = 9999
 replicas = 0
 compress = false
 update_existing = true
+keep_published = 0
 [snapshot]
 enabled = false
 store = "webdav"
@@ -322,6 +331,7 @@ detailed = false
     QCOMPARE(c.streamName(1), QString("st-1"));
     QCOMPARE(c.subjectName(3), QString("sp-3"));
     QVERIFY(c.replicationLog.updateExisting);
+    QCOMPARE(c.replicationLog.keepPublishedMs, int64_t(0));  // drop at once after the ack
     QVERIFY(!c.snapshot.enabled);
     QCOMPARE(c.snapshot.store, QString("webdav"));
     QCOMPARE(c.snapshot.intervalMs, int64_t(1000));
@@ -363,6 +373,17 @@ detailed = false
     QCOMPARE(c.healthCheck.bind, QString("127.0.0.1:8091"));
     QCOMPARE(c.healthCheck.path, QString("/hz"));
     QVERIFY(!c.healthCheck.detailed);
+  }
+
+  void keepPublishedIsReadAndListed() {
+    auto r = load("db_path = \"/d/a.db\"\n[replication_log]\nkeep_published = 3600000\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QVERIFY(r->warnings.isEmpty());  // a known key
+    QCOMPARE(r->config.replicationLog.keepPublishedMs, int64_t(3600000));
+    QString listed;
+    for (const ConfigEntry& e : describeConfig(r->config))
+      if (e.key == "replication_log.keep_published") listed = e.value;
+    QCOMPARE(listed, QString("3600000"));
   }
 
   void replicasCappedAtFive() {

@@ -61,6 +61,8 @@ class TestStatusBuilder : public QObject {
                                    << "shard 2 is stopped: stream info: timeout";
     QTest::newRow("shard needs a restore") << "restore"
                                            << "shard 1 is needs-restore";
+    QTest::newRow("kept changes unreadable") << "kept"
+                                             << "cannot read kept changes: disk I/O error";
     QTest::newRow("NATS down wins over a shard") << "nats+restore"
                                                  << "NATS not connected";
   }
@@ -75,6 +77,7 @@ class TestStatusBuilder : public QObject {
       if (c == "capture") f.node.cdcInstalled = false;
       if (c == "nopublish") f.captureExpected = false;
       if (c == "pending") f.pendingChanges = Status::ioError("disk I/O error");
+      if (c == "kept") f.keptChanges = Status::ioError("disk I/O error");
       if (c == "conflicts") f.recentConflicts = Status::busy("database is locked");
       if (c == "paused") f.node.shards[0].state = ShardState::Paused;
       if (c == "schema") f.node.shards[0].state = ShardState::SchemaPaused;
@@ -91,6 +94,8 @@ class TestStatusBuilder : public QObject {
     f.pendingChanges = int64_t(12);
     f.failedChanges = Status::ioError("gone");
     f.deadLetterCount = int64_t(3);
+    f.keptChanges = int64_t(40);
+    f.node.keptOldestAgeSeconds = 61.5;
     f.node.embeddedServer = ServerState::Restarting;
     f.recentDeadLetters = QList<DeadLetterInfo>{{5, "t", "s", 9, "bad"}};
     const NodeStatus st = buildStatus(f);
@@ -98,6 +103,8 @@ class TestStatusBuilder : public QObject {
     QCOMPARE(st.pendingChanges, qint64(12));
     QCOMPARE(st.failedChanges, qint64(0));
     QCOMPARE(st.deadLetterCount, qint64(3));
+    QCOMPARE(st.keptChanges, qint64(40));
+    QCOMPARE(st.keptOldestAgeSeconds, 61.5);
     QCOMPARE(st.embeddedServer, ServerState::Restarting);
     QCOMPARE(st.recentDeadLetters.size(), 1);
     QCOMPARE(st.shards.size(), 2);

@@ -30,6 +30,10 @@ struct ReplicationLogConfig {
   // a larger one is a dead letter, refused before it is expanded whole
   // (docs/replication.md#hostile-input).
   int64_t maxMessageBytes = 8 * 1024 * 1024;
+  // keep_published: ms an own change stays in the change log after its ack, to be published
+  // again if a stream loses it (docs/replication.md#durability); 0 = dropped at the next
+  // cleanup, as Go does. 10 minutes covers nats-server 2.9's 2-minute sync with margin.
+  int64_t keepPublishedMs = 600000;
 };
 
 struct SnapshotNatsConfig {

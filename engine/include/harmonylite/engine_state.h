@@ -228,6 +228,12 @@ struct NodeStatus {
   qint64 streamIncidents = 0;
   QString lastStreamIncident;  // what was found and what the node did, "" when none
   qint64 lastStreamIncidentMs = 0;
+  // Own published changes kept to be published again after such a loss, until a snapshot or
+  // [replication_log] keep_published covers them; how old the oldest ack among them is; and
+  // how many went before they were covered (beyond max_entries x shards), since start.
+  qint64 keptChanges = 0;
+  double keptOldestAgeSeconds = 0;  // 0 when none is kept
+  qint64 keptDroppedUncovered = 0;
   // How long this node's own write transactions (applying, publish marks, cleanup) held
   // SQLite's write lock, over its last 4096 transactions, in seconds: what an application
   // writing at that moment waits for (docs/replication.md#write-lock).

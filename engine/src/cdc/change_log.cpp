@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include <QDateTime>
 #include <QFileInfo>
 
 #include <QLoggingCategory>
@@ -44,15 +45,36 @@ QString keyTargets(int n) {
 }  // namespace
 
 ChangeLog::ChangeLog(SqliteDb& db, SchemaCatalog& catalog)
-    : m_db(db), m_catalog(catalog), m_rows(db, catalog) {}
+    : m_db(db),
+      m_nowMs([] { return QDateTime::currentMSecsSinceEpoch(); }),
+      m_catalog(catalog),
+      m_rows(db, catalog) {}
 
 Status ChangeLog::ensureTables(int keyColumns) {
   HL_RETURN_IF_ERROR(m_db.exec(
       QStringLiteral(
           "CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
           "UNIQUE);"
-          "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error);")
+          "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, "
+          "published_at, stream_seq, shard);")
           .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges))));
+  // A log made before the durability guard's retention lacks the ack columns. Its published
+  // rows were kept for being published again; their ack time is unknown, so they count from
+  // now (docs/replication.md#durability).
+  for (const char* column : {"published_at", "stream_seq", "shard"}) {
+    auto has = m_db.queryInt(
+        QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name = '%2'")
+            .arg(kChanges, QLatin1String(column)));
+    if (!has) return has.status();
+    if (*has) continue;
+    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2")
+                                     .arg(quoteIdentifier(kChanges), QLatin1String(column))));
+    if (qstrcmp(column, "published_at") == 0)
+      HL_RETURN_IF_ERROR(
+          m_db.exec(QStringLiteral("UPDATE %1 SET published_at = %2 WHERE state = 1 AND op > 0")
+                        .arg(quoteIdentifier(kChanges))
+                        .arg(m_nowMs())));
+  }
   auto present = m_db.queryInt(
       QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name GLOB 'k[0-9]*'")
           .arg(kChanges));
@@ -313,17 +335,41 @@ Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId
   return out;
 }
 
+Status ChangeLog::markAcked(const QList<Acked>& acked) {
+  if (acked.isEmpty()) return Status::ok();
+  // Joins the caller's transaction when there is one.
+  std::optional<SqliteTxn> txn;
+  if (sqlite3_get_autocommit(m_db.handle())) {
+    auto begun = SqliteTxn::begin(m_db);
+    if (!begun) return begun.status().withContext("mark acked");
+    txn.emplace(std::move(*begun));
+  }
+  auto upd = m_db.cached(QStringLiteral("UPDATE %1 SET state = 1, published_at = ?1, stream_seq = "
+                                        "?2, shard = ?3 WHERE id = ?4")
+                             .arg(quoteIdentifier(kChanges)));
+  if (!upd) return upd.status();
+  const int64_t now = m_nowMs();
+  for (const Acked& a : acked) {
+    HL_RETURN_IF_ERROR((*upd)->bindInt(1, now));
+    HL_RETURN_IF_ERROR((*upd)->bindInt(2, int64_t(a.streamSeq)));
+    HL_RETURN_IF_ERROR((*upd)->bindInt(3, a.shard));
+    HL_RETURN_IF_ERROR((*upd)->bindInt(4, a.id));
+    HL_RETURN_IF_ERROR((*upd)->run());
+  }
+  return txn ? txn->commit() : Status::ok();
+}
+
 Status ChangeLog::markPublished(const QList<int64_t>& ids) {
   if (ids.isEmpty()) return Status::ok();
-  // Joins the caller's transaction when there is one.
   std::optional<SqliteTxn> txn;
   if (sqlite3_get_autocommit(m_db.handle())) {
     auto begun = SqliteTxn::begin(m_db);
     if (!begun) return begun.status().withContext("mark published");
     txn.emplace(std::move(*begun));
   }
-  auto upd = m_db.cached(
-      QStringLiteral("UPDATE %1 SET state = 1 WHERE id = ?").arg(quoteIdentifier(kChanges)));
+  auto upd = m_db.cached(QStringLiteral("UPDATE %1 SET state = 1, published_at = NULL, stream_seq "
+                                        "= NULL, shard = NULL WHERE id = ?")
+                             .arg(quoteIdentifier(kChanges)));
   if (!upd) return upd.status();
   for (int64_t id : ids) {
     HL_RETURN_IF_ERROR((*upd)->bindInt(1, id));
@@ -342,14 +388,60 @@ Status ChangeLog::markFailed(int64_t id, const QString& reason) {
 }
 
 Result<int> ChangeLog::cleanup() {
-  // The newest row stays (ids never go back); so do the newest m_keepPublished published ones.
+  // docs/replication.md#durability. The newest row stays whatever its state (ids never go back).
+  const QString table = quoteIdentifier(kChanges);
+  // Covered: no ack to keep (published_at NULL), acked longer ago than the horizon, or at or
+  // below its shard's snapshot watermark (the watermarks as a small table: one scan).
+  QString with, byWatermark;
+  if (!m_watermarks.isEmpty()) {
+    QStringList rows;
+    for (auto it = m_watermarks.cbegin(); it != m_watermarks.cend(); ++it)
+      rows << QStringLiteral("(%1,%2)").arg(it.key()).arg(it.value());
+    with = QStringLiteral("WITH w(shard, seq) AS (VALUES %1) ").arg(rows.join(','));
+    byWatermark =
+        QStringLiteral(" OR stream_seq <= (SELECT seq FROM w WHERE w.shard = %1.shard)").arg(table);
+  }
+  auto txn = SqliteTxn::begin(m_db);
+  if (!txn) return txn.status().withContext("cleanup");
+  HL_RETURN_IF_ERROR(
+      m_db.exec(with + QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) "
+                                      "FROM %1) AND (published_at IS NULL OR published_at <= %2%3)")
+                           .arg(table)
+                           .arg(m_nowMs() - m_horizonMs)
+                           .arg(byWatermark)));
+  const int covered = m_db.changes();
+  // The memory bound: the newest m_cap published rows stay; older ones go, uncovered.
   HL_RETURN_IF_ERROR(m_db.exec(
-      QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1) AND id < "
-                     "ifnull((SELECT id FROM %1 WHERE state = 1 ORDER BY id DESC LIMIT 1 "
-                     "OFFSET %2), -1) + 1")
-          .arg(quoteIdentifier(kChanges))
-          .arg(std::max<int64_t>(0, m_keepPublished - 1))));
-  return m_db.changes();
+      QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1) AND id <= "
+                     "(SELECT id FROM %1 WHERE state = 1 ORDER BY id DESC LIMIT 1 OFFSET %2)")
+          .arg(table)
+          .arg(std::max<int64_t>(0, m_cap))));
+  const int uncovered = m_db.changes();
+  HL_RETURN_IF_ERROR(txn->commit());
+  if (uncovered > 0) {
+    m_droppedUncovered += uncovered;
+    qCWarning(lcCdc).noquote()
+        << QStringLiteral(
+               "%1 published changes dropped before a snapshot or the horizon covered them (at "
+               "most %2 are kept; keep_published = %3 ms; docs/replication.md#durability)")
+               .arg(uncovered)
+               .arg(m_cap)
+               .arg(m_horizonMs);
+  }
+  return covered + uncovered;
+}
+
+Result<ChangeLog::Kept> ChangeLog::kept() {
+  auto q = m_db.cached(QStringLiteral("SELECT count(*), ifnull(min(published_at), 0) FROM %1 "
+                                      "WHERE state = 1 AND published_at IS NOT NULL")
+                           .arg(quoteIdentifier(kChanges)));
+  if (!q) return q.status();
+  auto row = (*q)->step();
+  if (!row) return row.status();
+  Kept k;
+  if (*row) k = {(*q)->columnInt(0), (*q)->columnInt(1)};
+  (*q)->reset();
+  return k;
 }
 
 Result<int64_t> ChangeLog::requeuePublished() {
@@ -358,8 +450,10 @@ Result<int64_t> ChangeLog::requeuePublished() {
   auto first = m_db.queryInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 1")
                                  .arg(quoteIdentifier(kChanges)));
   if (!first) return first.status();
-  HL_RETURN_IF_ERROR(m_db.exec(
-      QStringLiteral("UPDATE %1 SET state = NULL WHERE state = 1").arg(quoteIdentifier(kChanges))));
+  // Their acks name messages the stream lost: the next ack says where they are now.
+  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, published_at = NULL, "
+                                              "stream_seq = NULL, shard = NULL WHERE state = 1")
+                                   .arg(quoteIdentifier(kChanges))));
   HL_RETURN_IF_ERROR(txn->commit());
   return *first;
 }

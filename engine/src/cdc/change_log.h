@@ -2,12 +2,16 @@
 //
 // Layout (ours, written to disk; the numbers are never renumbered):
 //   __harmonylite__tables(id INTEGER PRIMARY KEY, name TEXT UNIQUE)  stable id per table name
-//   __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, k1, ...)
+//   __harmonylite__changes(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, published_at,
+//                          stream_seq, shard, k1, ...)
 //     one row per captured change, in commit order. op: 1 insert, 2 update, 3 delete,
 //     0 sentinel. state: NULL pending, 1 published, 2 failed (with error). k0.. hold the
 //     row's key: its primary-key values in key order, or its rowid for a table without a
-//     declared key. No declared types, defaults or NOT NULL: each costs the application's
-//     inserts measurably (the trigger program is compiled into every INSERT statement).
+//     declared key. published_at (epoch ms), stream_seq and shard: the ack of a published
+//     change, for the durability guard's retention (NULL: nothing in a stream to publish
+//     again). No declared types, defaults or NOT NULL: each costs the application's inserts
+//     measurably (the trigger program is compiled into every INSERT statement). Columns
+//     missing from an older database are added at install().
 //   triggers __harmonylite__t<id>_ins/_upd/_del on every watched table.
 //
 // Triggers record only the key, which keeps the application's writes cheap (one small insert
@@ -28,6 +32,8 @@
 #include <QList>
 #include <QSet>
 #include <QString>
+
+#include <functional>
 
 #include "harmonylite/status.h"
 #include "schema/catalog.h"
@@ -55,12 +61,30 @@ class ChangeLog {
 
   ChangeLog(SqliteDb& db, SchemaCatalog& catalog);
 
-  // The durability guard (docs/replication.md#durability): published changes kept after their
-  // ack, so that they can be published again when a stream loses acknowledged messages.
-  // cleanup() keeps the newest `keep` published changes (the most any stream can hold).
-  void setKeepPublished(int64_t keep) { m_keepPublished = keep; }
+  // The durability guard (docs/replication.md#durability): a published change is kept after
+  // its ack, to be published again when a stream loses acknowledged messages, until it is
+  // covered: acked more than `horizonMs` ago ([replication_log] keep_published), or at or below
+  // the snapshot watermark of its shard. At most `cap` published changes stay (a memory bound);
+  // cleanup() drops the oldest beyond it even when uncovered, and says so.
+  void setRetention(int64_t horizonMs, int64_t cap) {
+    m_horizonMs = horizonMs;
+    m_cap = cap;
+  }
+  // The last stream sequence a snapshot covers, by shard (a shard absent: none). Replaces the
+  // previous set; an empty set leaves the horizon alone to decide.
+  void setSnapshotWatermarks(const QHash<int, quint64>& watermarks) { m_watermarks = watermarks; }
+  // The clock (epoch ms) of published_at and of the horizon; tests set their own.
+  void setClock(std::function<int64_t()> nowMs) { m_nowMs = std::move(nowMs); }
   // Makes every kept published change pending again; returns the smallest such id (0: none).
   Result<int64_t> requeuePublished();
+  struct Kept {
+    int64_t count = 0;     // published changes kept to be published again
+    int64_t oldestMs = 0;  // ack time (epoch ms) of the oldest of them, 0 when none
+  };
+  Result<Kept> kept();
+  // Published changes cleanup() dropped before the horizon or a snapshot covered them (the cap),
+  // since this object was made.
+  int64_t droppedUncovered() const { return m_droppedUncovered; }
 
   // Creates the log tables and the triggers of every watched table; drops triggers of tables
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
@@ -81,6 +105,16 @@ class ChangeLog {
   // a later delete follows; the table was dropped) are marked published and not returned;
   // `skipped` counts them.
   Result<QList<PendingChange>> readPending(int max, int64_t afterId = 0, int* skipped = nullptr);
+  // Changes acked by JetStream: published, with the ack's stream sequence and the time, kept
+  // until covered (setRetention). Joins the caller's transaction when there is one.
+  struct Acked {
+    int64_t id = 0;
+    int shard = 0;
+    quint64 streamSeq = 0;
+  };
+  Status markAcked(const QList<Acked>& acked);
+  // Changes published without an ack to keep (nothing left to send): cleanup() drops them at
+  // once.
   Status markPublished(const QList<int64_t>& ids);
   struct PendingKey {
     int64_t id = 0;
@@ -90,7 +124,8 @@ class ChangeLog {
   Result<QList<PendingKey>> pendingKeysAfter(int64_t afterId);
   // Moves a change to the failed state with a reason (e.g. larger than the server accepts).
   Status markFailed(int64_t id, const QString& reason);
-  // Deletes published rows, keeping the newest row of the log. Returns how many it deleted.
+  // Deletes the published rows that are covered (setRetention), then the oldest beyond the cap,
+  // keeping the newest row of the log. Returns how many it deleted.
   Result<int> cleanup();
   // Operator control: every failed change back to pending. Returns how many, and the first id
   // (0 when none) from which the publisher reads again.
@@ -122,7 +157,11 @@ class ChangeLog {
 
   SqliteDb& m_db;
   bool m_attached = false;  // attach(): reads only, never marks
-  int64_t m_keepPublished = 0;
+  int64_t m_horizonMs = 0;  // setRetention(): 0 = a published change is covered at once
+  int64_t m_cap = 0;
+  QHash<int, quint64> m_watermarks;  // shard -> last sequence a snapshot covers
+  std::function<int64_t()> m_nowMs;
+  int64_t m_droppedUncovered = 0;
   SchemaCatalog& m_catalog;
   int m_keyColumns = 0;                  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name

@@ -261,6 +261,7 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readBool("replication_log.compress", rl.compress);
   r.readBool("replication_log.update_existing", rl.updateExisting);
   r.readInt("replication_log.max_message_bytes", 4096, int64_t(1) << 30, rl.maxMessageBytes);
+  r.readInt("replication_log.keep_published", 0, kMaxMs, rl.keepPublishedMs);
 
   auto& s = c.snapshot;
   r.readBool("snapshot.enabled", s.enabled);
@@ -664,6 +665,7 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("replication_log.compress", tomlBool(c.replicationLog.compress));
   add("replication_log.update_existing", tomlBool(c.replicationLog.updateExisting));
   add("replication_log.max_message_bytes", num(c.replicationLog.maxMessageBytes));
+  add("replication_log.keep_published", num(c.replicationLog.keepPublishedMs));
   add("snapshot.enabled", tomlBool(c.snapshot.enabled));
   add("snapshot.store", tomlString(c.snapshot.store));
   add("snapshot.interval", num(c.snapshot.intervalMs));

@@ -19,6 +19,7 @@ NodeStatus buildStatus(const StatusFacts& f) {
   QString readError;
   st.pendingChanges = valueOr(f.pendingChanges, "pending changes", int64_t(0), &readError);
   st.failedChanges = valueOr(f.failedChanges, "failed changes", int64_t(0), &readError);
+  st.keptChanges = valueOr(f.keptChanges, "kept changes", int64_t(0), &readError);
   st.deadLetterCount = valueOr(f.deadLetterCount, "dead letters", int64_t(0), &readError);
   st.conflictCount = valueOr(f.conflictCount, "conflicts", int64_t(0), &readError);
   st.recentDeadLetters =

@@ -29,6 +29,7 @@ struct StatusFacts {
   // Read from the database: errors travel as Status and make the node unhealthy.
   Result<int64_t> pendingChanges = int64_t(0);
   Result<int64_t> failedChanges = int64_t(0);
+  Result<int64_t> keptChanges = int64_t(0);  // node.keptOldestAgeSeconds comes with it
   Result<int64_t> deadLetterCount = int64_t(0);
   Result<int64_t> conflictCount = int64_t(0);
   Result<QList<DeadLetterInfo>> recentDeadLetters = QList<DeadLetterInfo>();

@@ -141,22 +141,22 @@ void Publisher::finishRound(int number) {
   // Each acked change is recorded (its own stream position, its mark) in one transaction with
   // its mark; a transaction ends after kMarkTarget of work and the next one goes on, so that
   // an application writing at the same moment waits little (docs/replication.md#write-lock).
-  QList<int64_t> acked;  // recorded and committed
-  QList<int64_t> chunk;  // recorded in the open transaction
+  QList<int64_t> acked;           // recorded and committed
+  QList<ChangeLog::Acked> chunk;  // recorded in the open transaction, with their acks
   std::optional<SqliteTxn> txn;
   std::chrono::steady_clock::time_point lockedAt;
   Status s;
   auto commitChunk = [&] {
     if (!txn) return;
-    if (s.isOk()) s = m_log.markPublished(chunk);  // in the same transaction
+    if (s.isOk()) s = m_log.markAcked(chunk);  // in the same transaction
     if (s.isOk()) s = txn->commit();
     txn.reset();  // rolls back unless committed
     if (s.isOk()) {
-      acked += chunk;
+      for (const ChangeLog::Acked& a : chunk) acked << a.id;
     } else {
       // Not recorded: read and sent again (their message ids make that harmless).
       qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-      for (int64_t id : chunk) noteFailure(id, s.message());
+      for (const ChangeLog::Acked& a : chunk) noteFailure(a.id, s.message());
     }
     chunk.clear();
   };
@@ -183,8 +183,9 @@ void Publisher::finishRound(int number) {
       txn.emplace(std::move(*begun));
       lockedAt = std::chrono::steady_clock::now();
     }
-    chunk << r.token;
     const InFlight f = round.inFlight.value(r.token);
+    // Kept with its ack until a snapshot or the horizon covers it (docs/replication.md#durability).
+    chunk.append({r.token, f.shard, r.streamSeq});
     s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
     if (!s.isOk() || std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) commitChunk();
   }

@@ -155,13 +155,17 @@ Status Engine::setUpCapture() {
   auto catalog = std::make_unique<SchemaCatalog>(m_db, m_config.ignoreTables);
   HL_RETURN_IF_ERROR(catalog->reload().withContext("read schema"));
   auto changeLog = std::make_unique<ChangeLog>(m_db, *catalog);
-  // The durability guard keeps as many published changes as the streams can hold.
-  changeLog->setKeepPublished(m_config.replicationLog.maxEntries *
-                              std::max(1, m_config.replicationLog.shards));
+  // The durability guard keeps published changes until the horizon or a snapshot covers them,
+  // at most as many as the streams can hold (docs/replication.md#durability).
+  changeLog->setRetention(
+      m_config.replicationLog.keepPublishedMs,
+      m_config.replicationLog.maxEntries * std::max(1, m_config.replicationLog.shards));
+  if (m_changeLog) m_droppedUncoveredBefore += m_changeLog->droppedUncovered();
   auto applier = std::make_unique<Applier>(m_db, *catalog, *changeLog);
   m_applier = std::move(applier);
   m_changeLog = std::move(changeLog);
   m_catalog = std::move(catalog);
+  updateSnapshotWatermarks();
   // At start the application may be in the middle of a write transaction: wait for it longer
   // than the engine's usual short busy timeout.
   sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
@@ -277,6 +281,28 @@ void Engine::checkStreams() {
   // Healed after every stream was looked at: publishing kept changes again makes the other
   // streams grow, which could hide that they went back too.
   for (const Incident& i : found) healStream(i.shard, i.what, i.first, i.last);
+  updateSnapshotWatermarks();  // the creation times may have changed
+}
+
+void Engine::updateSnapshotWatermarks() {
+  if (!m_changeLog) return;
+  QHash<int, quint64> marks;
+  // The snapshot a restore would take (normally the newest). A store in the NATS servers is
+  // left out: a server that loses its last writes (the case the horizon covers) can lose a
+  // fresh snapshot with them, and one old enough to be safe is older than the horizon anyway.
+  const SnapshotInfo* pick = m_config.snapshot.enabled && m_config.snapshot.store != "nats"
+                                 ? defaultRestoreChoice(m_snapshotStatus.catalog)
+                                 : nullptr;
+  for (int shard = 1; pick && shard <= int(pick->watermark.size()); ++shard) {
+    // A snapshot taken before the stream was made, or before this node healed it, numbers
+    // messages of a stream that is gone (comparing clocks of two machines: when unsure, the
+    // horizon decides).
+    const qint64 created = m_streamCreated.value(shard, 0);
+    if (created > 0 && pick->takenAtMs * 1000000 <= created) continue;
+    if (pick->takenAtMs <= m_healedAtMs.value(shard, 0)) continue;
+    if (pick->watermark[shard - 1] > 0) marks.insert(shard, pick->watermark[shard - 1]);
+  }
+  m_changeLog->setSnapshotWatermarks(marks);
 }
 
 void Engine::healStream(int shard, const QString& what, quint64 first, quint64 last) {
@@ -309,6 +335,7 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
   if (m_consumer) m_consumer->resubscribe(shard);
   ++m_streamIncidents;
   m_lastStreamIncidentMs = QDateTime::currentMSecsSinceEpoch();
+  m_healedAtMs.insert(shard, m_lastStreamIncidentMs);
   m_lastStreamIncident =
       QStringLiteral(
           "%1: reading it again from %2%3; changes of other nodes lost with it come back when "
@@ -679,6 +706,15 @@ StatusFacts Engine::gatherStatusFacts() const {
   if (m_changeLog) {
     f.pendingChanges = m_changeLog->pendingCount();
     f.failedChanges = m_changeLog->failedCount();
+    if (auto kept = m_changeLog->kept(); kept) {
+      f.keptChanges = kept->count;
+      if (kept->oldestMs > 0)
+        n.keptOldestAgeSeconds =
+            std::max<qint64>(0, QDateTime::currentMSecsSinceEpoch() - kept->oldestMs) / 1000.0;
+    } else {
+      f.keptChanges = kept.status();
+    }
+    n.keptDroppedUncovered = m_droppedUncoveredBefore + m_changeLog->droppedUncovered();
   }
   if (m_state) {
     f.deadLetterCount = m_state->deadLetterCount();
@@ -855,8 +891,10 @@ void Engine::startSnapshots() {
   m_snapshots = new SnapshotService(m_config, m_urls);
   m_snapshots->moveToThread(&m_snapshotThread);
   connect(&m_snapshotThread, &QThread::finished, m_snapshots, &QObject::deleteLater);
-  connect(m_snapshots, &SnapshotService::statusChanged, this,
-          [this](const SnapshotStatus& st) { m_snapshotStatus = st; });
+  connect(m_snapshots, &SnapshotService::statusChanged, this, [this](const SnapshotStatus& st) {
+    m_snapshotStatus = st;
+    updateSnapshotWatermarks();  // the catalogue was read, or a snapshot saved
+  });
   connect(m_snapshots, &SnapshotService::finished, this, &Engine::onSnapshotFinished);
   connect(m_snapshots, &SnapshotService::restoreReady, this, &Engine::onRestoreReady);
   m_snapshotThread.setObjectName(QStringLiteral("hl-snapshots"));

@@ -89,6 +89,9 @@ class Engine final : public QObject {
   // changes published again).
   void checkStreams();
   void healStream(int shard, const QString& what, quint64 first, quint64 last);
+  // Tells the change log what the snapshot store covers, by shard, so that kept changes a
+  // snapshot holds can go before the horizon (docs/replication.md#durability).
+  void updateSnapshotWatermarks();
   void runCleanup();
   void onStatusTick();
   void onStatusRecord(const QByteArray& json);
@@ -147,6 +150,8 @@ class Engine final : public QObject {
   qint64 m_streamIncidents = 0;
   QString m_lastStreamIncident;
   qint64 m_lastStreamIncidentMs = 0;
+  QHash<int, qint64> m_healedAtMs;      // when this node last healed each shard (epoch ms)
+  qint64 m_droppedUncoveredBefore = 0;  // by change logs replaced since start (restores)
   int m_registryTicks = 0;
   QStringList m_knownHashes;  // every schema hash this node has had, newest first
   QList<SchemaNode> m_registryNodes;

@@ -102,6 +102,22 @@ SnapshotInfo toSnapshotInfo(const SnapshotMeta& meta, int shards, const QString&
   return i;
 }
 
+const SnapshotInfo* defaultRestoreChoice(const QList<SnapshotInfo>& catalog) {
+  auto covers = [](const SnapshotInfo& i) {
+    quint64 sum = 0;
+    for (quint64 w : i.watermark) sum += w;
+    return sum;
+  };
+  const SnapshotInfo* best = nullptr;
+  for (const SnapshotInfo& i : catalog) {
+    if (i.foreign) continue;
+    if (!best || covers(i) > covers(*best) ||
+        (covers(i) == covers(*best) && i.takenAtMs > best->takenAtMs))
+      best = &i;
+  }
+  return best;
+}
+
 QString digestToHex(const QString& digest) {
   if (!digest.startsWith(QLatin1String("SHA-256="))) return {};
   const QByteArray raw =

@@ -68,6 +68,10 @@ QList<SnapshotInfo> assembleCatalog(
     const std::function<Result<QByteArray>(const QString&)>& readSmall, int shards,
     const QString& streamPrefix, QHash<QString, SnapshotMeta>* metas, QStringList* problems);
 
+// The snapshot a restore takes when none is named: of ours, the one that covers most (by
+// watermark; a node's clock can be wrong), then the newest. nullptr when there is none of ours.
+const SnapshotInfo* defaultRestoreChoice(const QList<SnapshotInfo>& catalog);
+
 // The snapshots retention removes: ours beyond the newest `keep`, never the latest.
 QList<SnapshotInfo> beyondRetention(const QList<SnapshotInfo>& catalog, int keep);
 

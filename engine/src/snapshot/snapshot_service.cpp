@@ -491,20 +491,8 @@ Result<SnapshotInfo> SnapshotService::findEntry(const QString& id) {
   HL_RETURN_IF_ERROR(readCatalog());
   if (m_status.catalog.isEmpty()) return Status::notFound("no snapshot in " + m_store->describe());
   if (id.isEmpty()) {
-    // The one that covers most (by watermark; a node's clock can be wrong), then the newest;
-    // a snapshot without our metadata (Go's) only when there is none of ours.
-    const SnapshotInfo* best = nullptr;
-    auto covers = [](const SnapshotInfo& i) {
-      quint64 sum = 0;
-      for (quint64 w : i.watermark) sum += w;
-      return sum;
-    };
-    for (const SnapshotInfo& i : m_status.catalog) {
-      if (i.foreign) continue;
-      if (!best || covers(i) > covers(*best) ||
-          (covers(i) == covers(*best) && i.takenAtMs > best->takenAtMs))
-        best = &i;
-    }
+    // A snapshot without our metadata (Go's) only when there is none of ours.
+    const SnapshotInfo* best = defaultRestoreChoice(m_status.catalog);
     return best ? *best : m_status.catalog.first();
   }
   for (const SnapshotInfo& i : m_status.catalog)
