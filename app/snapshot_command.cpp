@@ -79,8 +79,26 @@ int runSnapshotCommand(const CommandLine& cli, Config config) {
   EngineThread engine(config);
   int code = 1;
   SnapshotStatus last;
-  QObject::connect(&engine, &EngineThread::statusChanged,
-                   [&](const NodeStatus& s) { last = s.snapshots; });
+  // After a restore the command stays until this node's own changes after the snapshot are
+  // applied again: until then the database is behind what the application wrote through this
+  // node, and the application may write meanwhile (docs/snapshots.md#how).
+  bool replaying = false;
+  QTimer replayDeadline;
+  replayDeadline.setSingleShot(true);
+  QObject::connect(&replayDeadline, &QTimer::timeout, [&] {
+    out(stderr,
+        "harmonylite: the restore is done, but this node's own changes after the snapshot were "
+        "not all applied again within 60 s; they will be when the node runs");
+    QCoreApplication::exit(code);
+  });
+  QObject::connect(&engine, &EngineThread::statusChanged, [&](const NodeStatus& s) {
+    last = s.snapshots;
+    if (!replaying || s.snapshots.restoreUnderWay || s.shards.isEmpty()) return;
+    for (const ShardStatus& sh : s.shards)
+      if (sh.replayOwnUntil > sh.applied) return;
+    out(stdout, QStringLiteral("own changes after the snapshot applied again"));
+    QCoreApplication::exit(code);
+  });
   QObject::connect(&engine, &EngineThread::started,
                    [&] { engine.control(control, cli.force ? 1 : 0, /*confirm=*/true, name); });
   QObject::connect(&engine, &EngineThread::failed, [&](const QString& reason) {
@@ -96,6 +114,11 @@ int runSnapshotCommand(const CommandLine& cli, Config config) {
       out(stdout, message);
     }
     code = ok ? 0 : 1;
+    if (ok && control == C::kRestoreSnapshot) {
+      replaying = true;  // the next status that shows it caught up ends the command
+      replayDeadline.start(60000);
+      return;
+    }
     QCoreApplication::exit(code);
   });
   engine.start();

@@ -63,10 +63,12 @@ QList<QPair<int, ShardState>> shardStatesFromText(const QString& text);
 struct ShardStatus {
   int shard = 0;
   QString stream;
-  quint64 applied = 0;     // last applied (or skipped) stream sequence
-  quint64 received = 0;    // newest sequence delivered to the node
-  qint64 lagMessages = 0;  // messages in the stream not applied yet
-  double lagSeconds = 0;   // age of the oldest message not applied yet (0 when caught up)
+  quint64 applied = 0;         // last applied (or skipped) stream sequence
+  quint64 received = 0;        // newest sequence delivered to the node
+  qint64 lagMessages = 0;      // messages in the stream not applied yet
+  quint64 replayOwnUntil = 0;  // after a restore: own messages up to here are applied again
+                               // (docs/snapshots.md#how); caught up once applied reaches it
+  double lagSeconds = 0;       // age of the oldest message not applied yet (0 when caught up)
   ShardState state = ShardState::Stopped;
   QString lastError;
   qint64 appliedChanges = 0;  // remote changes applied since start

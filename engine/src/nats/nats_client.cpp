@@ -407,6 +407,13 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
   JsStreamInfoPtr info(si);
   if (missing && (jerr == JSStreamNotFoundErr || s == NATS_NOT_FOUND)) *missing = true;
   HL_RETURN_IF_ERROR(fromNats(s, "stream info " + stream, jerr));
+  // A clustered stream without a leader (one being elected, its leader's server paused) is
+  // answered by a replica, whose state can lag and whose creation time can differ: not
+  // evidence of anything (seen in the chaos suite's stop-nats; docs/replication.md#durability).
+  if (info->Cluster && (info->Cluster->Leader == nullptr || *info->Cluster->Leader == '\0'))
+    return Status::unavailable(
+        QStringLiteral("stream %1 has no leader at the moment: its state is not known")
+            .arg(stream));
   *firstSeq = info->State.FirstSeq;
   *lastSeq = info->State.LastSeq;
   if (createdNs) *createdNs = info->Created;

@@ -106,6 +106,7 @@ class Consumer final : public QObject {
   qint64 lagMessages(int shard) const;
   double lagSeconds(int shard) const;
   const ShardStatus& status(int shard) const { return m_shards[shard].status; }
+  quint64 replayOwnUpTo(int shard) const { return m_shards[shard].replayOwnUpTo; }
 
  signals:
   void batchApplied(int shard, int count);

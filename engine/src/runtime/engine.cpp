@@ -267,15 +267,37 @@ void Engine::checkStreams() {
     }
     if (!s.isOk()) continue;  // unreachable for now: looked at again later
     const auto known = m_streamCreated.constFind(shard);
-    if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created)
-      what = QStringLiteral("stream %1 was re-created").arg(stream);
-    m_streamCreated.insert(shard, created);
     const quint64 applied = m_positions.applied(shard);
-    if (what.isEmpty() && last < applied)
-      what = QStringLiteral("stream %1 went back: its last message is %2, this node applied %3")
-                 .arg(stream)
-                 .arg(last)
-                 .arg(applied);
+    QString suspicion;  // needs a second reading before anything is done about it
+    if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created)
+      suspicion = QStringLiteral("stream %1 was re-created").arg(stream);
+    else if (what.isEmpty() && last < applied)
+      suspicion =
+          QStringLiteral("stream %1 went back: its last message is %2, this node applied %3")
+              .arg(stream)
+              .arg(last)
+              .arg(applied);
+    if (!suspicion.isEmpty()) {
+      // Healing reads the whole stream again and publishes every kept change again: one reading
+      // taken while the cluster elects a leader must not cause that. The same finding, again
+      // after kConfirmStreamMs, does.
+      const qint64 now = QDateTime::currentMSecsSinceEpoch();
+      const QString kind = suspicion.section(':', 0, 0);
+      auto it = m_streamSuspects.find(shard);
+      if (it == m_streamSuspects.end() || it->first != kind) {
+        m_streamSuspects.insert(shard, {kind, now});
+        qCInfo(lcEngine).noquote()
+            << "durability guard:" << suspicion << "- looking again before healing";
+        QTimer::singleShot(kConfirmStreamMs, this, &Engine::checkStreams);
+        continue;
+      }
+      if (now - it->second < kConfirmStreamMs) continue;  // looked again too soon
+      m_streamSuspects.erase(it);
+      what = suspicion;
+    } else {
+      m_streamSuspects.remove(shard);
+    }
+    m_streamCreated.insert(shard, created);
     if (!what.isEmpty()) found.append({shard, what, first, last});
   }
   // Healed after every stream was looked at: publishing kept changes again makes the other
@@ -504,16 +526,15 @@ void Engine::startReplication() {
                                             *m_nats, m_positions, m_publisher.get());
     m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
-    connect(m_consumer.get(), &Consumer::streamWentBack, this,
-            [this](int shard, quint64 first, quint64 last) {
-              healStream(shard,
-                         QStringLiteral("stream %1 went back: its last message is %2, this node "
-                                        "applied %3")
-                             .arg(m_config.streamName(shard))
-                             .arg(last)
-                             .arg(m_positions.applied(shard)),
-                         first, last);
-            });
+    // The consumer saw it at a re-subscription (and stopped the shard): checked, and confirmed,
+    // like every finding. When it is not confirmed, the shard subscribes again later.
+    connect(m_consumer.get(), &Consumer::streamWentBack, this, [this](int shard, quint64, quint64) {
+      checkStreams();
+      QTimer::singleShot(2 * kConfirmStreamMs + 500, this, [this, shard] {
+        if (m_consumer && m_consumer->status(shard).state == ShardState::Stopped)
+          m_consumer->resubscribe(shard);
+      });
+    });
     if (m_publisher)
       connect(m_publisher.get(), &Publisher::roundFinished, m_consumer.get(),
               &Consumer::onPublisherRoundFinished);
@@ -664,6 +685,7 @@ StatusFacts Engine::gatherStatusFacts() const {
       s.applied = m_positions.applied(shard);
       s.received = c.received;
       s.lagMessages = m_consumer->lagMessages(shard);
+      s.replayOwnUntil = m_consumer->replayOwnUpTo(shard);
       s.lagSeconds = m_consumer->lagSeconds(shard);
       s.state = c.state;
       s.lastError = c.lastError;

@@ -147,6 +147,10 @@ class Engine final : public QObject {
   QTimer m_registryTimer;              // reads the schema registry, and writes this node's entry
   QTimer m_streamCheckTimer;           // the durability guard
   QHash<int, qint64> m_streamCreated;  // creation time (ns) of each shard's stream, as last seen
+  // A stream that looked re-created or gone back at one reading: (what, since epoch ms), healed
+  // only when the next reading, kConfirmStreamMs later, says the same.
+  QHash<int, std::pair<QString, qint64>> m_streamSuspects;
+  static constexpr int kConfirmStreamMs = 3000;
   qint64 m_streamIncidents = 0;
   QString m_lastStreamIncident;
   qint64 m_lastStreamIncidentMs = 0;
