@@ -301,8 +301,7 @@ class Chaos {
   RoundResult runRound(int round) {
     RoundResult r;
     r.round = round;
-    r.fault = m_inOrder ? m_faults[(round - 1) % m_faults.size()]
-                        : m_faults[int(m_rng.bounded(int(m_faults.size())))];
+    r.fault = m_inOrder ? m_faults[(round - 1) % m_faults.size()] : drawFault();
     const int target = int(m_rng.bounded(kNodes));
     const qint64 before = totalCommitted(), refusedBefore = totalFailed();
     say(QStringLiteral("round %1: %2").arg(round).arg(r.fault));
@@ -575,6 +574,17 @@ class Chaos {
     return QStringLiteral("node %1").arg(target + 1);
   }
 
+  // Faults are dealt like cards from a deck shuffled by the seed: every fault comes once in
+  // each run of as many rounds as there are faults, in an order the seed decides.
+  QString drawFault() {
+    if (m_deck.isEmpty()) {
+      m_deck = m_faults;
+      for (qsizetype i = m_deck.size() - 1; i > 0; --i)
+        m_deck.swapItemsAt(i, qsizetype(m_rng.bounded(int(i + 1))));
+    }
+    return m_deck.takeFirst();
+  }
+
   // Writes as write() does while polling `done` every 2 ms (the nodes' logs are read each
   // time), for at most `ms`; returns whether `done` held.
   bool writeUntil(int ms, const std::function<bool()>& done) {
@@ -802,6 +812,7 @@ class Chaos {
   std::unique_ptr<QProcess> m_restore;    // kill-during-restore's restore command
   QString m_filler;                       // disk-full's file
   QByteArray m_restoreLog;                // what kill-during-restore's command printed
+  QStringList m_deck;                     // faults still to deal (drawFault)
   bool m_cut = false;                     // a partition to heal
   QList<qint64> m_stopped;
   QStringList m_injectProblems;  // a fault that could not be injected fails the round
