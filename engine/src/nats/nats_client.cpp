@@ -416,7 +416,11 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
             .arg(stream));
   *firstSeq = info->State.FirstSeq;
   *lastSeq = info->State.LastSeq;
-  if (createdNs) *createdNs = info->Created;
+  // A replicated stream's creation time is each server's own (when it loaded its replica, in
+  // nats-server 2.9): a new leader after a restart shows another one. Only a stream on one
+  // server has a creation time that says "re-created" (docs/replication.md#durability).
+  const bool replicated = info->Cluster && info->Cluster->ReplicasLen > 0;
+  if (createdNs) *createdNs = replicated ? 0 : info->Created;
   return Status::ok();
 }
 

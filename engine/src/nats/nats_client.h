@@ -75,7 +75,9 @@ class NatsClient final : public QObject {
   // caller.
   Status ensureStreams();
   // First and last sequence of a stream; `createdNs` (optional) its creation time, which a
-  // re-created stream changes; `missing` (optional) is set when the stream does not exist.
+  // re-created stream changes (0 for a replicated stream, whose servers each have their own);
+  // `missing` (optional) is set when the stream does not exist. A clustered stream without a
+  // leader answers kUnavailable.
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq,
                      qint64* createdNs = nullptr, bool* missing = nullptr);
 

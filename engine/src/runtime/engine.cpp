@@ -269,7 +269,8 @@ void Engine::checkStreams() {
     const auto known = m_streamCreated.constFind(shard);
     const quint64 applied = m_positions.applied(shard);
     QString suspicion;  // needs a second reading before anything is done about it
-    if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created)
+    if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created &&
+        created != 0 && *known != 0)
       suspicion = QStringLiteral("stream %1 was re-created").arg(stream);
     else if (what.isEmpty() && last < applied)
       suspicion =
