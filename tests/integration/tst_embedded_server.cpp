@@ -12,6 +12,9 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+
 #include "harmonylite/engine_thread.h"
 #include "nats/embedded_server.h"
 #include "nats/nats_handles.h"
@@ -332,6 +335,102 @@ class TestEmbeddedServer : public QObject {
     QVERIFY(readySpy.wait(10000));
     QCOMPARE(server.state(), State::kRunning);
     QVERIFY(connectTo(server.clientUrl()).ok());
+  }
+
+  // The server's output is read on a thread of its own: a node thread busy for seconds (as
+  // it is while its requests time out) must not make nats-server wait in its logger. Here the
+  // server traces every message (about 1 MB of output, far past a pipe's 64 KB) while this
+  // thread, the supervisor's, runs no event loop; a client publishing meanwhile must finish.
+  // Before the pump, the client's flush timed out and the server stayed blocked.
+  void serverNeverWaitsForTheNodesThread() {
+    QTemporaryDir dir;
+    EmbeddedServer::Options o = nodeOptions(dir, 29);
+    o.serverConfig = dir.filePath(QStringLiteral("trace.conf"));
+    test::writeFile(o.serverConfig, "trace: true\n");
+    EmbeddedServer server(o);
+    QVERIFY(startAndWait(server).isOk());
+    auto nc = connectTo(server.clientUrl());
+    QVERIFY(nc.ok());
+    constexpr int kMessages = 3000;
+    std::atomic<int> published{0};
+    std::atomic<int> flushed{-1};  // natsStatus of the final flush
+    std::thread client([&] {
+      const QByteArray payload(200, 'x');
+      for (int i = 0; i < kMessages; ++i) {
+        if (natsConnection_Publish(nc->get(), "trace.me", payload.constData(),
+                                   int(payload.size())) != NATS_OK)
+          break;
+        published = i + 1;
+      }
+      flushed = int(natsConnection_FlushTimeout(nc->get(), 5000));
+    });
+    QElapsedTimer busy;  // this thread reads nothing meanwhile: no event loop runs
+    busy.start();
+    while (flushed.load() < 0 && busy.elapsed() < 10000)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int result = flushed.load();
+    QTest::qWait(100);  // events again (the server may need its output read to go on)
+    client.join();
+    QCOMPARE(published.load(), kMessages);
+    QVERIFY2(
+        result == int(NATS_OK),
+        qPrintable(QStringLiteral("flush: %1 after %2 ms")
+                       .arg(result < 0 ? QStringLiteral("not done")
+                                       : QString::fromUtf8(natsStatus_GetText(natsStatus(result))))
+                       .arg(busy.elapsed())));
+    QVERIFY(test::waitFor([] { return !g_log.filter(QStringLiteral("PUB trace.me")).isEmpty(); },
+                          10000));
+  }
+
+  // nats-server 2.9 switches JetStream off for good when its disk is full ("JetStream out of
+  // file resources, will be DISABLED"). The supervisor restarts it once the store has room
+  // (here at once: the test's disk has room). The line is written into the child's own
+  // output pipe (through /proc), as the server would print it; a real full disk is the chaos
+  // suite's disk-full fault.
+  void restartsWhenJetStreamSwitchedOffForAFullDisk() {
+    QTemporaryDir dir;
+    EmbeddedServer server(nodeOptions(dir, 30));
+    QVERIFY(startAndWait(server).isOk());
+    const qint64 firstPid = server.pid();
+    QSignalSpy readySpy(&server, &EmbeddedServer::ready);
+    {
+      QFile out(QStringLiteral("/proc/%1/fd/1").arg(firstPid));
+      QVERIFY2(out.open(QIODevice::WriteOnly | QIODevice::Unbuffered),
+               qPrintable(out.errorString()));
+      // An [INF] line with the same words is not the server's error.
+      out.write(
+          "[1] 2026/12/01 00:00:00.000000 [INF] JetStream out of resources, will be "
+          "DISABLED (quoted)\n[1] 2026/12/01 00:00:00.000000 [INF] marker-after\n");
+    }
+    // The marker comes after it through the same pump: once the marker is logged, whatever
+    // the [INF] line could have queued has run.
+    QVERIFY(test::waitFor([] { return !g_log.filter(QStringLiteral("marker-after")).isEmpty(); },
+                          10000));
+    QTest::qWait(0);
+    QCOMPARE(server.pid(), firstPid);
+    QVERIFY(g_log.filter(QStringLiteral("switched JetStream off")).isEmpty());
+    {
+      QFile out(QStringLiteral("/proc/%1/fd/1").arg(firstPid));
+      QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Unbuffered));
+      out.write(
+          "[1] 2026/12/01 00:00:00.000000 [ERR] JetStream out of file resources, will "
+          "be DISABLED\n");
+    }
+    QVERIFY(readySpy.wait(15000));
+    QCOMPARE(server.state(), State::kRunning);
+    QVERIFY(server.pid() != firstPid);
+    QCOMPARE(server.restarts(), 1);
+    QVERIFY2(
+        server.lastError().message().contains(QStringLiteral("stopped to enable JetStream again")),
+        qPrintable(server.lastError().message()));
+    QVERIFY(!g_log.filter(QStringLiteral("switched JetStream off")).isEmpty());
+    QVERIFY(!g_log.filter(QStringLiteral("restarting nats-server to enable JetStream")).isEmpty());
+    auto nc = connectTo(server.clientUrl());
+    QVERIFY(nc.ok());
+    auto js = jetStream(nc->get());
+    QVERIFY(js.ok());
+    const Status added = addStream(js->get(), "AFTER", "after.>", 1);
+    QVERIFY2(added.isOk(), qPrintable(added.message()));
   }
 
   void wildcardBindListensEverywhereClientsUseLoopback() {

@@ -13,8 +13,11 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +35,10 @@ constexpr int kProbeIntervalMs = 50;
 constexpr qint64 kProbeTimeoutMs = 1000;  // a probe without INFO by then is dropped
 constexpr int kExecTimeoutMs = 5000;
 constexpr int kKillWaitMs = 5000;
+constexpr int kSpaceCheckMs = 2000;              // free space checks (checkSpace())
+constexpr qint64 kFullBytes = qint64(16) << 20;  // less: JetStream writes may fail
+constexpr qint64 kSpaceKillMs = 10000;  // SIGKILL after SIGTERM, for a restart after a full disk
+constexpr qint64 kRestartFreeBytes = qint64(64) << 20;  // restart once this much is free
 
 const char kNotOnPath[] =
     "nats-server not found on PATH; install the nats-server package or set [nats] server_binary";
@@ -67,15 +74,9 @@ EmbeddedServer::Options EmbeddedServer::fromConfig(const Config& config) {
 
 EmbeddedServer::EmbeddedServer(Options options, QObject* parent)
     : QObject(parent), m_options(std::move(options)), m_process(new QProcess(this)) {
-  m_process->setProcessChannelMode(QProcess::MergedChannels);
-  // The child must not outlive the node: SIGTERM when the starting thread ends. If the parent
-  // died before prctl() took effect, getppid() already names another process (prctl(2)).
-  const pid_t parentPid = ::getpid();
-  m_process->setChildProcessModifier([parentPid] {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parentPid) ::_exit(1);
-  });
-  connect(m_process, &QProcess::readyReadStandardOutput, this, &EmbeddedServer::onOutput);
+  // The child's stdout and stderr go to a pipe of our own that launch() makes and a thread of
+  // its own reads (OutputPump), not to QProcess's pipes.
+  m_process->setProcessChannelMode(QProcess::ForwardedChannels);
   connect(m_process, &QProcess::finished, this, &EmbeddedServer::onFinished);
   m_restartTimer.setSingleShot(true);
   connect(&m_restartTimer, &QTimer::timeout, this, &EmbeddedServer::onRestartTimer);
@@ -88,6 +89,48 @@ EmbeddedServer::EmbeddedServer(Options options, QObject* parent)
 
 EmbeddedServer::~EmbeddedServer() {
   stop();
+  joinPump();
+}
+
+// The server's output is read on a thread of its own. Read on the engine thread, a full pipe
+// (64 KB) made nats-server wait in its logger, holding JetStream's locks, whenever the engine
+// thread was busy: with a full disk the node's requests to its server timed out one after the
+// other, the engine never came back to read, and the server never recovered (chaos suite,
+// embedded topology, disk-full; docs/replication.md#embedded-server).
+// The pump also checks the store's free space (checkSpace()) every 2 s: on this thread, not
+// the engine's, so that a busy engine thread cannot miss a full disk.
+void EmbeddedServer::startPump(int readFd, qint64 pid) {
+  m_pump = std::thread([this, readFd, pid] {
+    QByteArray partial;
+    char buf[8192];
+    QElapsedTimer sinceCheck;
+    sinceCheck.start();
+    for (;;) {
+      pollfd p{readFd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, kSpaceCheckMs);
+      if (ready < 0 && errno != EINTR) break;
+      if (ready > 0) {
+        const ssize_t n = ::read(readFd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // EOF: every writer (the child) is gone
+        partial.append(buf, n);
+        for (qsizetype eol; (eol = partial.indexOf('\n')) >= 0;) {
+          forwardLine(QString::fromUtf8(partial.left(eol)));
+          partial.remove(0, eol + 1);
+        }
+      }
+      if (sinceCheck.elapsed() >= kSpaceCheckMs) {
+        sinceCheck.restart();
+        checkSpace(pid);
+      }
+    }
+    if (!partial.isEmpty()) forwardLine(QString::fromUtf8(partial));
+    ::close(readFd);
+  });
+}
+
+void EmbeddedServer::joinPump() {
+  if (m_pump.joinable()) m_pump.join();
 }
 
 QString EmbeddedServer::serverName() const {
@@ -141,6 +184,7 @@ Status EmbeddedServer::start(int readyTimeoutMs) {
 }
 
 void EmbeddedServer::stop(int timeoutMs) {
+  m_childRunning = false;
   m_readyTimer.stop();
   m_restartTimer.stop();
   m_probeTimer.stop();
@@ -293,11 +337,34 @@ Status EmbeddedServer::writeConfig() const {
 }
 
 Status EmbeddedServer::launch() {
-  m_outBuffer.clear();
-  m_lastErrorLine.clear();
+  joinPump();  // the previous child's output, read to its end
+  {
+    QMutexLocker lock(&m_lineMutex);
+    m_lastErrorLine.clear();
+  }
+  m_needsRestartForSpace = false;  // a new child: the old one's write errors are gone
+  m_restartForSpace = false;
+  m_spaceKillTimer.invalidate();  // the pump is done: no other thread uses it now
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return Status::unavailable(QStringLiteral("start %1: pipe: %2")
+                                   .arg(m_binary, QString::fromLocal8Bit(strerror(errno))));
+  const int writeFd = fds[1];
+  // The child must not outlive the node: SIGTERM when the starting thread ends. If the parent
+  // died before prctl() took effect, getppid() already names another process (prctl(2)).
+  const pid_t parentPid = ::getpid();
+  m_process->setChildProcessModifier([parentPid, writeFd] {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parentPid) ::_exit(1);
+    ::dup2(writeFd, STDOUT_FILENO);  // dup2 clears close-on-exec on the copies
+    ::dup2(writeFd, STDERR_FILENO);
+  });
   m_process->setWorkingDirectory(QFileInfo(configPath()).absolutePath());
   m_process->start(m_binary, {QStringLiteral("-c"), configPath()});
-  if (!m_process->waitForStarted(kExecTimeoutMs))
+  const bool started = m_process->waitForStarted(kExecTimeoutMs);
+  ::close(writeFd);  // the child holds the only writer now: its exit is the pump's EOF
+  startPump(fds[0], started ? m_process->processId() : 0);
+  if (!started)
     return Status::unavailable(
         QStringLiteral("start %1: %2").arg(m_binary, m_process->errorString()));
   m_pid = m_process->processId();
@@ -329,9 +396,8 @@ void EmbeddedServer::terminateChild(int timeoutMs) {
 }
 
 void EmbeddedServer::onFinished(int exitCode, QProcess::ExitStatus exitStatus) {
-  onOutput();
-  if (!m_outBuffer.isEmpty()) forwardLine(QString::fromUtf8(m_outBuffer));
-  m_outBuffer.clear();
+  joinPump();  // its last lines may say why it exited
+  m_childRunning = false;
   m_probeTimer.stop();
   dropProbe();
   const qint64 pid = m_pid;
@@ -343,11 +409,17 @@ void EmbeddedServer::onFinished(int exitCode, QProcess::ExitStatus exitStatus) {
                           ? QStringLiteral("killed by a signal")
                           : QStringLiteral("exit code %1").arg(exitCode);
   Status error;
-  if (m_state == State::kRunning || m_lastErrorLine.isEmpty()) {
+  const QString lastErrorLine = lastLine();
+  if (m_restartForSpace.exchange(false)) {
+    error = Status::unavailable(
+        QStringLiteral("nats-server (pid %1) stopped to enable JetStream again").arg(pid));
+    m_needsRestartForSpace = false;
+    m_backoffMs = kMinBackoffMs;
+  } else if (m_state == State::kRunning || lastErrorLine.isEmpty()) {
     error = Status::unavailable(
         QStringLiteral("nats-server (pid %1) exited unexpectedly (%2)").arg(pid).arg(how));
   } else {  // it did not come up: its own words say why
-    error = Status::unavailable(QStringLiteral("nats-server exited: ") + m_lastErrorLine);
+    error = Status::unavailable(QStringLiteral("nats-server exited: ") + lastErrorLine);
   }
   if (m_state == State::kStarting) {
     failStart(error);
@@ -375,14 +447,63 @@ void EmbeddedServer::onRestartTimer() {
   }
 }
 
-void EmbeddedServer::onOutput() {
-  m_outBuffer += m_process->readAllStandardOutput();
-  for (qsizetype eol; (eol = m_outBuffer.indexOf('\n')) >= 0;) {
-    forwardLine(QString::fromUtf8(m_outBuffer.left(eol)));
-    m_outBuffer.remove(0, eol + 1);
-  }
+QString EmbeddedServer::lastLine() const {
+  QMutexLocker lock(&m_lineMutex);
+  return m_lastErrorLine;
 }
 
+// nats-server 2.9 does not recover from a full disk: either it switches JetStream off for good
+// ("JetStream out of resources, will be DISABLED") or, as the chaos suite saw, a failed write
+// leaves its JetStream silently unanswering while plain NATS still works. Only a restart
+// brings it back. So the supervisor watches the free space of the store's file system
+// (statvfs every 2 s while the child runs): after the space fell under kFullBytes, or after
+// that line, it restarts the server once kRestartFreeBytes are free again
+// (docs/replication.md#embedded-server).
+qint64 EmbeddedServer::freeBytes() const {
+  struct statvfs st {};
+  if (::statvfs(QFile::encodeName(m_options.storeDir).constData(), &st) != 0) return -1;
+  // root may write into the blocks reserved for it; others may not
+  return qint64(::geteuid() == 0 ? st.f_bfree : st.f_bavail) * qint64(st.f_frsize);
+}
+
+// The pump's thread. `pid` is the child it reads.
+void EmbeddedServer::checkSpace(qint64 pid) {
+  if (m_restartForSpace && m_spaceKillTimer.isValid() &&
+      m_spaceKillTimer.elapsed() >= kSpaceKillMs) {
+    // A JetStream stuck on its failed writes can keep a SIGTERM'd server from ever ending.
+    qCWarning(lcEmbedded).noquote()
+        << QStringLiteral("nats-server (pid %1) did not stop within %2 ms: killing it")
+               .arg(pid)
+               .arg(kSpaceKillMs);
+    m_spaceKillTimer.invalidate();
+    ::kill(pid_t(pid), SIGKILL);  // a zombie until QProcess reaps it: the pid is not reused
+    return;
+  }
+  if (!m_childRunning || m_restartForSpace || pid <= 0) return;
+  const qint64 free = freeBytes();
+  if (free < 0) return;  // not known: nothing to decide on
+  if (free < kFullBytes) {
+    if (!m_needsRestartForSpace.exchange(true))
+      qCWarning(lcEmbedded).noquote()
+          << QStringLiteral(
+                 "%1 MB free for %2: nats-server's JetStream may fail its writes and does not "
+                 "recover from that; it is restarted once %3 MB are free")
+                 .arg(free >> 20)
+                 .arg(m_options.storeDir)
+                 .arg(kRestartFreeBytes >> 20);
+    return;
+  }
+  if (!m_needsRestartForSpace || free < kRestartFreeBytes) return;
+  qCWarning(lcEmbedded).noquote()
+      << QStringLiteral("%1 MB free again for %2: restarting nats-server to enable JetStream")
+             .arg(free >> 20)
+             .arg(m_options.storeDir);
+  m_restartForSpace = true;
+  m_spaceKillTimer.start();
+  ::kill(pid_t(pid), SIGTERM);  // onFinished() restarts it at once
+}
+
+// Called on the pump's thread: only logging, the mutex-guarded last line and queued calls.
 void EmbeddedServer::forwardLine(const QString& line) {
   // "[pid] 2024/01/31 10:00:00.123456 [INF] text": our log handler adds its own time.
   static const QRegularExpression prefix(QStringLiteral(R"(^\[\d+\] \S+ \S+ )"));
@@ -399,9 +520,21 @@ void EmbeddedServer::forwardLine(const QString& line) {
   const bool error = level == QLatin1String("ERR") || level == QLatin1String("FTL");
   if (error || level.isEmpty()) {
     // Untagged lines are printed before logging is set up, e.g. a config error.
-    m_lastErrorLine = text.mid(m.hasMatch() ? m.capturedLength() : 0);
-    if (m_lastErrorLine.startsWith(QLatin1String("nats-server: "))) m_lastErrorLine.remove(0, 13);
+    QString last = text.mid(m.hasMatch() ? m.capturedLength() : 0);
+    if (last.startsWith(QLatin1String("nats-server: "))) last.remove(0, 13);
+    QMutexLocker lock(&m_lineMutex);
+    m_lastErrorLine = last;
   }
+  static const QRegularExpression disabled(
+      QStringLiteral(R"(JetStream out of (\w+ )?resources, will be DISABLED)"));
+  if (error && disabled.match(text).hasMatch() && !m_needsRestartForSpace.exchange(true))
+    qCWarning(lcEmbedded).noquote()
+        << QStringLiteral(
+               "nats-server switched JetStream off (its disk is full: %1 MB free for %2); it is "
+               "restarted once %3 MB are free")
+               .arg(freeBytes() >> 20)
+               .arg(m_options.storeDir)
+               .arg(kRestartFreeBytes >> 20);
   if (error || level.isEmpty() || level == QLatin1String("WRN"))
     qCWarning(lcServer).noquote() << text;
   else
@@ -454,6 +587,7 @@ void EmbeddedServer::onReady() {
   if (QFile f(urlFilePath()); f.open(QIODevice::WriteOnly | QIODevice::Truncate))
     f.write(clientUrl().toUtf8() + '\n');
   setState(State::kRunning);
+  m_childRunning = true;
   emit ready();
 }
 

@@ -30,7 +30,13 @@
 // that acknowledged messages may be lost on power loss (NATS syncs every 2 minutes).
 //
 // The server's output goes to the logging category hl.nats.server ([ERR]/[FTL]/[WRN] as
-// warnings, the rest as debug); the password is masked and never logged.
+// warnings, the rest as debug); the password is masked and never logged. It is read on a
+// thread of its own (startPump()), so that a busy engine thread never makes the server wait.
+//
+// Full disk: nats-server 2.9 does not recover from one (JetStream switched off, or silently
+// stuck); once the store's file system was under 16 MB free (or the server said it switched
+// JetStream off), the server is restarted when 64 MB are free again (checkSpace(), on the
+// pump's thread: a busy engine thread must not miss the full disk).
 //
 // Thread: the engine thread creates, uses and destroys it (it needs that thread's event loop);
 // it owns the child process. The child gets SIGTERM when the thread that started it ends
@@ -38,13 +44,16 @@
 #pragma once
 
 #include <QElapsedTimer>
+#include <QMutex>
 #include <QObject>
 #include <QProcess>
 #include <QString>
 #include <QStringList>
 #include <QTimer>
 
+#include <atomic>
 #include <cstdint>
+#include <thread>
 
 #include "harmonylite/config.h"
 #include "harmonylite/status.h"
@@ -125,8 +134,12 @@ class EmbeddedServer : public QObject {
   void scheduleRestart();
   void onRestartTimer();
   void onFinished(int exitCode, QProcess::ExitStatus exitStatus);
-  void onOutput();
-  void forwardLine(const QString& line);
+  void startPump(int readFd, qint64 pid);
+  void joinPump();
+  void forwardLine(const QString& line);  // the pump's thread
+  QString lastLine() const;
+  void checkSpace(qint64 pid);  // the pump's thread
+  qint64 freeBytes() const;     // on the store's file system; -1 when unknown
   void probe();
   void dropProbe();
   void onReady();
@@ -147,8 +160,14 @@ class EmbeddedServer : public QObject {
   int m_backoffMs = 0;
   QProcess* m_process = nullptr;
   qint64 m_pid = 0;
-  QByteArray m_outBuffer;   // partial output line
-  QString m_lastErrorLine;  // last [ERR]/[FTL] or untagged line of the current child
+  std::thread m_pump;  // reads the child's output (startPump())
+  mutable QMutex m_lineMutex;
+  QString m_lastErrorLine;  // last [ERR]/[FTL] or untagged line of the current child (m_lineMutex)
+  // Shared with the pump's thread:
+  std::atomic<bool> m_childRunning{false};          // the child accepted clients and runs
+  std::atomic<bool> m_needsRestartForSpace{false};  // the disk was full or JetStream went off
+  std::atomic<bool> m_restartForSpace{false};       // the exit in progress is checkSpace()'s
+  QElapsedTimer m_spaceKillTimer;                   // since checkSpace()'s SIGTERM (pump only)
   QTimer m_restartTimer;
   QTimer m_probeTimer;
   QTimer m_readyTimer;  // the start's deadline, while kStarting

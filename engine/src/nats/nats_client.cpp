@@ -77,9 +77,11 @@ struct NatsSink {
   static void onError(natsConnection*, natsSubscription* sub, natsStatus err, void* c) {
     auto* s = static_cast<NatsSink*>(c);
     const QString text = QString::fromUtf8(natsStatus_GetText(err));
-    s->post([t = s->target, text, sub] {
-      emit t->asyncError(text, sub ? t->shardOfSubscription(sub) : 0);
-    });
+    // The subscription is named by its id, read here while nats.c holds it: by the time the
+    // client's thread sees the error the subscription may be gone and a new one may live at
+    // the same address, and that shard must not be re-created for the old one's error.
+    const int64_t sid = sub ? natsSubscription_GetID(sub) : 0;
+    s->post([t = s->target, text, sid] { emit t->asyncError(text, t->shardOfSubscription(sid)); });
   }
   static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
     auto* s = static_cast<NatsSink*>(c);
@@ -139,6 +141,7 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   m_sink = new NatsSink;
   m_sink->target = this;
   m_subs.resize(size_t(config.replicationLog.shards) + 1);
+  m_subIds.assign(m_subs.size(), 0);
 }
 
 NatsClient::~NatsClient() {
@@ -476,6 +479,7 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
       jerr));
   natsSubscription_SetPendingLimits(sub, -1, -1);
   m_subs[size_t(shard)].reset(sub);
+  m_subIds[size_t(shard)] = natsSubscription_GetID(sub);
   return Status::ok();
 }
 
@@ -483,15 +487,17 @@ void NatsClient::unsubscribe(int shard) {
   if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return;
   natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());
   m_subs[size_t(shard)].reset();
+  m_subIds[size_t(shard)] = 0;
 }
 
 void NatsClient::unsubscribeAll() {
   for (size_t i = 0; i < m_subs.size(); ++i) unsubscribe(int(i));
 }
 
-int NatsClient::shardOfSubscription(natsSubscription* sub) const {
-  for (size_t i = 0; i < m_subs.size(); ++i)
-    if (m_subs[i].get() == sub) return int(i);
+int NatsClient::shardOfSubscription(int64_t sid) const {
+  if (sid <= 0) return 0;
+  for (size_t i = 0; i < m_subIds.size(); ++i)
+    if (m_subIds[i] == sid) return int(i);
   return 0;
 }
 

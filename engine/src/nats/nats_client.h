@@ -115,7 +115,7 @@ class NatsClient final : public QObject {
   void deliverAcks();
   void deliverMessages();
   void deliverStatusRecords();
-  int shardOfSubscription(natsSubscription* sub) const;
+  int shardOfSubscription(int64_t sid) const;  // 0: none of the shards' current ones
 
   Config m_config;
   QStringList m_urls;
@@ -123,6 +123,7 @@ class NatsClient final : public QObject {
   NatsConnectionPtr m_nc;
   JsCtxPtr m_js;
   std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
+  std::vector<int64_t> m_subIds;            // their ids (natsSubscription_GetID); 0 = none
   NatsSubscriptionPtr m_statusSub;
 };
 

@@ -167,14 +167,36 @@ void Consumer::resubscribeAll() {
 void Consumer::onStalled(int shard) {
   if (shard <= 0 || shard >= m_shards.size()) return;
   if (isHeld(m_shards[shard].status.state)) return;
+  if (m_shards[shard].retryPending) return;  // the retry re-creates it anyway
   qCWarning(lcApply).noquote()
       << QStringLiteral("shard %1: no heartbeat from the server; re-creating its consumer")
              .arg(shard);
   resubscribe(shard);
 }
 
+// One retry per shard at a time: each resubscribe() (a retry, a missed heartbeat, a reconnection,
+// the operator) supersedes the one scheduled before it, so failures while the stream has no
+// leader never grow parallel chains that re-create the consumer again after it was made. The
+// delay doubles from 1 s to 16 s while the server does not answer: each attempt may wait for
+// a request's timeout on the engine thread.
+void Consumer::retryLater(int shard) {
+  Shard& sh = m_shards[shard];
+  const quint64 token = ++sh.retryToken;
+  sh.retryPending = true;
+  const int delay = sh.retryDelayMs;
+  sh.retryDelayMs = std::min(sh.retryDelayMs * 2, kMaxRetryDelayMs);
+  QTimer::singleShot(delay, this, [this, shard, token] {
+    Shard& s = m_shards[shard];
+    if (s.retryToken != token) return;
+    s.retryPending = false;
+    if (!isHeld(s.status.state)) resubscribe(shard);
+  });
+}
+
 void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
+  ++sh.retryToken;  // cancels a retry scheduled earlier
+  sh.retryPending = false;
   sh.queue.clear();
   sh.generation = m_nextGeneration++;
   const QString stream = m_config.streamName(shard);
@@ -183,7 +205,7 @@ void Consumer::resubscribe(int shard) {
   if (Status s = m_nats.streamState(stream, &first, &last); !s.isOk()) {
     setState(shard, ShardState::Stopped, s.message());
     qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
-    QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
+    retryLater(shard);
     return;
   }
   const quint64 next = applied(shard) + 1;
@@ -213,7 +235,7 @@ void Consumer::resubscribe(int shard) {
   if (Status s = m_nats.subscribe(shard, next, sh.generation); !s.isOk()) {
     setState(shard, ShardState::Stopped, s.message());
     qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
-    QTimer::singleShot(1000, this, [this, shard] { resubscribe(shard); });
+    retryLater(shard);
     return;
   }
   qCInfo(lcApply).noquote() << QStringLiteral(
@@ -222,6 +244,7 @@ void Consumer::resubscribe(int shard) {
                                    .arg(next)
                                    .arg(first)
                                    .arg(last);
+  sh.retryDelayMs = kMinRetryDelayMs;
   setState(shard, ShardState::Running, QString());
 }
 
@@ -233,6 +256,8 @@ Status Consumer::pause(int shard) {
       continue;
     m_nats.unsubscribe(s);
     m_shards[s].queue.clear();
+    ++m_shards[s].retryToken;  // a pending retry must not subscribe a paused shard
+    m_shards[s].retryPending = false;
     m_shards[s].generation =
         m_nextGeneration++;  // late messages of the old subscription are dropped
     setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));

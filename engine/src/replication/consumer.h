@@ -120,12 +120,17 @@ class Consumer final : public QObject {
   void event(const hl::EngineEvent& event);
 
  private:
+  static constexpr int kMinRetryDelayMs = 1000;
+  static constexpr int kMaxRetryDelayMs = 16000;
   struct Shard {
     ShardStatus status;
     quint64 generation = 0;
     QList<IncomingMessage> queue;
     bool positionDirty = false;  // applied moved past own messages, not yet recorded
     quint64 replayOwnUpTo = 0;   // own messages up to here are applied (after a restore)
+    quint64 retryToken = 0;      // the scheduled retry that may still run (retryLater())
+    bool retryPending = false;   // a retry is scheduled
+    int retryDelayMs = 1000;     // the next retry's delay (kMinRetryDelayMs doubling)
   };
   struct DeadLetter {
     quint64 seq = 0;
@@ -160,6 +165,7 @@ class Consumer final : public QObject {
   };
 
   void drain();
+  void retryLater(int shard);  // resubscribe(shard) in 1 s, replacing a retry scheduled before
   // Applies the longest contiguous run at the head of the shard's queue; false when it must
   // wait (retry later).
   bool applyBatch(int shard);
