@@ -265,12 +265,12 @@ class Chaos {
       m_healthPorts << test::freePort();
       // Snapshots every 20 s by the lease holder, into the NATS object store on every server:
       // what kill-during-snapshot interrupts and kill-during-restore restores.
+      o.healthHost = m_nodeHosts.last();
+      o.healthPort = m_healthPorts.last();
+      o.healthDetailed = true;
       o.tablesToml = QStringLiteral(
-                         "[health_check]\nenable = true\ndetailed = true\nbind = \"%1:%2\"\n"
-                         "[snapshot]\nenabled = true\ninterval = 20000\n"
-                         "[snapshot.nats]\nreplicas = 3\n")
-                         .arg(m_nodeHosts.last())
-                         .arg(m_healthPorts.last());
+          "[snapshot]\nenabled = true\ninterval = 20000\n"
+          "[snapshot.nats]\nreplicas = 3\n");
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : m_nodes) (void)n->launch();

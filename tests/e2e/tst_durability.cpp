@@ -6,7 +6,11 @@
 //      the streams' last sequence falls below what the nodes applied).
 // Each time both nodes notice, say so (log, /health, /metrics), publish their kept changes
 // again, read the streams again, and end with every row of both nodes.
+// And one case where nothing was lost and the guard must do nothing: three nodes on a 3-server
+// cluster with replicated streams, the server leading the stream paused (SIGSTOP), and a
+// replica without a leader answering for the stream with a lagging state.
 #include <QDir>
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -15,6 +19,8 @@
 #include "nats_test_client.h"
 #include "node_process.h"
 #include "test_support.h"
+
+#include <signal.h>
 
 using namespace hl;
 using test::NodeProcess;
@@ -25,6 +31,30 @@ const char* kSchema = "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL);"
 const char* kDump =
     "SELECT count(*) || ':' || ifnull(group_concat(id || '=' || v, ','), '') FROM (SELECT * FROM "
     "t ORDER BY id)";
+
+// A clustered stream as `js` reads it: its leader's server name ("" while it has none), the
+// other servers and its last sequence; false when nobody answered.
+struct StreamReading {
+  QString leader;
+  QStringList replicas;  // the other servers
+  int current = 0;       // how many of them are current
+  quint64 last = 0;
+};
+bool readStream(jsCtx* js, const char* stream, StreamReading* out) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  const natsStatus s = js_GetStreamInfo(&si, js, stream, nullptr, &jerr);
+  JsStreamInfoPtr info(si);
+  if (s != NATS_OK || !info) return false;
+  *out = {};
+  if (info->Cluster && info->Cluster->Leader) out->leader = info->Cluster->Leader;
+  for (int r = 0; info->Cluster && r < info->Cluster->ReplicasLen; ++r) {
+    out->replicas << info->Cluster->Replicas[r]->Name;
+    out->current += info->Cluster->Replicas[r]->Current;
+  }
+  out->last = info->State.LastSeq;
+  return true;
+}
 
 bool copyDir(const QString& from, const QString& to) {
   QDir().mkpath(to);
@@ -90,10 +120,8 @@ class TestDurability : public QObject {
       o.schema = kSchema;
       o.urls = {m_server->url()};
       m_healthPorts << test::freePort();
-      o.tablesToml =
-          QStringLiteral(
-              "[health_check]\nenable = true\ndetailed = true\nbind = \"127.0.0.1:%1\"\n")
-              .arg(m_healthPorts.last());
+      o.healthPort = m_healthPorts.last();
+      o.healthDetailed = true;
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
       const Status s = m_nodes.back()->start();
       QVERIFY2(s.isOk(), qPrintable(s.message()));
@@ -190,11 +218,11 @@ class TestDurability : public QObject {
     o.schema = kSchema;
     o.urls = {server.url()};
     m_healthPorts << test::freePort();
+    o.healthPort = m_healthPorts.last();
+    o.healthDetailed = true;
     o.tablesToml = QStringLiteral(
-                       "[health_check]\nenable = true\ndetailed = true\nbind = \"127.0.0.1:%1\"\n"
                        "[snapshot]\nenabled = true\nstore = \"local\"\ninterval = 1000\n"
-                       "[snapshot.local]\npath = \"%2\"\n")
-                       .arg(m_healthPorts.last())
+                       "[snapshot.local]\npath = \"%1\"\n")
                        .arg(m_dir.filePath("node3-snapshots"));
     NodeProcess n(o);
     const Status s = n.start();
@@ -215,6 +243,276 @@ class TestDurability : public QObject {
     QVERIFY2(covered, qPrintable(QJsonDocument(d).toJson() + n.log().right(3000)));
     QCOMPARE(d.value("kept_dropped_uncovered").toInteger(-1), qint64(0));
     QCOMPARE(n.stop(), 0);
+  }
+
+  // The server that leads a replicated stream (replicas = 3) paused with SIGSTOP while three
+  // nodes write. Nothing acknowledged is lost, so the durability guard must not "heal": before
+  // commit 97a7133 a reading of the stream without a leader (a replica answering with a lagging
+  // last sequence) was taken for a stream gone back, the nodes read the stream again from 1 and
+  // published every kept change again, and a hot row diverged (docs/replication.md#durability,
+  // "Only a reading from the stream's leader counts").
+  //   1. The leader alone paused, past the nodes' 5 s stream check and the 3 s confirmation and
+  //      until the other two servers elected a new leader.
+  //   2. The same with a lagging replica left: one follower stopped while the nodes write (it
+  //      misses those messages), then the leader and the other follower paused and the stopped
+  //      one started again. It has no leader and answers stream info itself, behind what every
+  //      node applied; every node reconnects to it, and keeps looking for 8 s more.
+  // After each: every node ends with every row and the same hot row, no incident, no dead letter.
+  // The election in 1 takes milliseconds, so a node seldom reads the stream while it has no
+  // leader; 2 makes every node read it so (without the fix, all three "heal" every time).
+  void pausedStreamLeaderIsNoIncident() {
+    constexpr int kNodes = 3;
+    const char* stream = "harmonylite-changes-c-1";
+    test::NatsCluster cluster;
+    const Status started = cluster.start();
+    QVERIFY2(started.isOk(), qPrintable(started.message()));
+    std::vector<std::unique_ptr<NodeProcess>> owned;
+    QList<int> healthPorts;
+    for (int i = 0; i < kNodes; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(11 + i);
+      o.dir = m_dir.filePath(QStringLiteral("paused-leader-node%1").arg(i + 1));
+      o.schema = kSchema;
+      o.urls = cluster.urls();
+      o.shards = 1;
+      o.replicas = 3;
+      healthPorts << test::freePort();
+      o.healthPort = healthPorts.last();
+      o.healthDetailed = true;
+      owned.push_back(std::make_unique<NodeProcess>(o));
+    }
+    const QList<NodeProcess*> nodes = test::rawPointers(owned);
+    for (NodeProcess* n : nodes) QVERIFY(n->launch().isOk());
+    for (NodeProcess* n : nodes) {
+      const Status s = n->waitRunning(60000);
+      QVERIFY2(s.isOk(), qPrintable(s.message()));
+    }
+    auto keepLogs = [&] {
+      for (NodeProcess* n : nodes) {
+        const QString path =
+            QStringLiteral("/tmp/tst_durability-paused-node%1.log").arg(n->nodeId());
+        test::writeFile(path, n->log().toUtf8());
+        qWarning().noquote() << "node log in" << path << "\n" << n->log().right(1500);
+      }
+    };
+    // Rows on every node (one transaction each: a row of its own and the hot row 0).
+    int id = 0, rows = 1, round = 0;
+    bool ok = false;
+    nodes[0]->sql("INSERT INTO t(id, v) VALUES (0, 'hot')", &ok);
+    QVERIFY(ok);
+    auto writeRound = [&] {
+      // The nodes' output is read meanwhile: log() is current, and no node blocks on a full pipe.
+      QCoreApplication::processEvents();
+      for (int i = 0; i < kNodes; ++i) {
+        nodes[i]->sql(QStringLiteral("BEGIN; INSERT INTO t(id, v) VALUES (%1, 'n%2'); UPDATE t "
+                                     "SET v = 'n%2-%3' WHERE id = 0; COMMIT;")
+                          .arg(++id)
+                          .arg(i + 1)
+                          .arg(round),
+                      &ok);
+        if (!ok) return false;
+        ++rows;
+      }
+      ++round;
+      return true;
+    };
+    auto converged = [&] {
+      return test::waitConverged(nodes, kDump, kConverge) &&
+             nodes[0]->sql("SELECT count(*) FROM t") == QString::number(rows);
+    };
+    // Where each node is, for the messages (and its log in /tmp).
+    auto states = [&] {
+      keepLogs();
+      QString out = QStringLiteral("%1 rows written\n").arg(rows);
+      for (NodeProcess* n : nodes)
+        out += QStringLiteral("node %1: rows|hot row|applied %2\n")
+                   .arg(n->nodeId())
+                   .arg(n->sql("SELECT (SELECT count(*) FROM t) || '|' || (SELECT v FROM t WHERE "
+                               "id = 0) || '|' || (SELECT group_concat(seq) FROM "
+                               "__harmonylite__positions)"));
+      return out;
+    };
+    // What must not have happened: a heal (stream_incidents), a dead letter, a node gone.
+    auto problems = [&] {
+      QString out;
+      for (int i = 0; i < kNodes; ++i) {
+        QByteArray body;
+        test::httpGet(healthPorts[i], "/health", &body);
+        const QJsonObject d = QJsonDocument::fromJson(body).object().value("durability").toObject();
+        const QString node = QStringLiteral("node %1: ").arg(nodes[i]->nodeId());
+        if (d.value("stream_incidents").toInteger(-1) != 0)
+          out += node + QString::fromUtf8(QJsonDocument(d).toJson(QJsonDocument::Compact)) + '\n';
+        const QString dead = nodes[i]->sql("SELECT count(*) FROM __harmonylite__dead_letters");
+        if (dead != "0") out += node + dead + " dead letters\n";
+        if (!nodes[i]->isRunning()) out += node + "exited\n";
+      }
+      if (!out.isEmpty()) keepLogs();
+      return out;
+    };
+    auto serverOf = [&](const QString& name) {  // "hl-test-N"
+      const int s = name.section('-', -1).toInt() - 1;
+      return s >= 0 && s < cluster.size() ? s : -1;
+    };
+    // A client on the given servers whose requests give up after 1 s (a paused server never
+    // answers).
+    auto clientOn = [&](const QList<int>& servers, NatsConnectionPtr* nc, JsCtxPtr* js) {
+      QStringList urls;
+      for (int s : servers) urls << cluster.server(s).url();
+      auto c = test::connectTo(urls);
+      if (!c) return false;
+      *nc = std::move(*c);
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.Wait = 1000;
+      jsCtx* raw = nullptr;
+      if (natsConnection_JetStream(&raw, nc->get(), &jo) != NATS_OK) return false;
+      js->reset(raw);
+      return true;
+    };
+    // The stream's leader, with both followers current.
+    auto settledLeader = [&](StreamReading* r) {
+      NatsConnectionPtr nc;
+      JsCtxPtr js;
+      if (!clientOn({0, 1, 2}, &nc, &js)) return false;
+      auto settled = [&] {
+        return readStream(js.get(), stream, r) && serverOf(r->leader) >= 0 && r->current == 2;
+      };
+      return test::waitFor(settled, 30000, 200);
+    };
+    auto signal = [&](int server, int sig) {
+      return ::kill(pid_t(cluster.server(server).pid()), sig) == 0;
+    };
+
+    for (int k = 0; k < 20; ++k) QVERIFY(writeRound());
+    QVERIFY2(converged(), qPrintable(states()));
+
+    // 1. The leader alone paused.
+    {
+      StreamReading before;
+      QVERIFY(settledLeader(&before));
+      const int leader = serverOf(before.leader);
+      NatsConnectionPtr nc;
+      JsCtxPtr js;  // on the other two servers, to see them elect a new leader
+      QList<int> others{0, 1, 2};
+      others.removeAll(leader);
+      QVERIFY(clientOn(others, &nc, &js));
+      QVERIFY(signal(leader, SIGSTOP));
+      QElapsedTimer paused;
+      paused.start();
+      QString newLeader;
+      QStringList seen;  // what the other two said, for the messages
+      qint64 lastLook = -1000;
+      bool wrote = true;
+      while (wrote && paused.elapsed() < 60000) {
+        wrote = writeRound();
+        if (paused.elapsed() - lastLook >= 1000) {
+          lastLook = paused.elapsed();
+          StreamReading r;
+          if (readStream(js.get(), stream, &r)) {
+            seen << QStringLiteral("%1 ms: leader '%2' last %3")
+                        .arg(lastLook)
+                        .arg(r.leader)
+                        .arg(r.last);
+            if (!r.leader.isEmpty() && r.leader != before.leader) newLeader = r.leader;
+          }
+        }
+        if (paused.elapsed() >= 12000 && !newLeader.isEmpty()) break;
+      }
+      const qint64 pausedMs = paused.elapsed();
+      QVERIFY(signal(leader, SIGCONT));
+      qInfo().noquote() << "1. paused the leader" << before.leader << "for" << pausedMs << "ms,"
+                        << id << "rows written by now; the other servers said:\n "
+                        << seen.join("\n  ");
+      QVERIFY(wrote);
+      QVERIFY2(!newLeader.isEmpty(), qPrintable(seen.join('\n')));
+      QVERIFY2(converged(), qPrintable("1. after the leader's pause:\n" + states()));
+      const QString p = problems();
+      QVERIFY2(p.isEmpty(), qPrintable("1. after the leader's pause:\n" + p));
+    }
+
+    // 2. The leader and the current follower paused, a lagging replica left.
+    {
+      StreamReading before;
+      QVERIFY(settledLeader(&before));
+      const int lagging = serverOf(before.replicas.value(0));
+      QVERIFY2(lagging >= 0, qPrintable(before.replicas.join(' ')));
+      QList<int> up{0, 1, 2};
+      up.removeAll(lagging);
+      // Stopped, not paused: a paused server could still take in what the leader sent it
+      // meanwhile (its socket buffers it) and catch up when let go.
+      cluster.server(lagging).stop();
+      bool wrote = true;
+      for (int k = 0; k < 20 && wrote; ++k) wrote = writeRound();
+      ok = wrote && converged();  // applied by every node
+      const QString whereAfterStop = ok ? QString() : states();
+      StreamReading applied;  // what the nodes applied, from the leader
+      {
+        NatsConnectionPtr nc;
+        JsCtxPtr js;
+        ok = ok && clientOn(up, &nc, &js) && readStream(js.get(), stream, &applied) &&
+             up.contains(serverOf(applied.leader));
+      }
+      QVERIFY2(ok, qPrintable("2. with a follower stopped; leader '" + applied.leader + "'\n" +
+                              whereAfterStop));
+      const int leader = serverOf(applied.leader);
+      const int current = up.value(0) == leader ? up.value(1) : up.value(0);
+      QList<int> logSize;
+      for (NodeProcess* n : nodes) logSize << n->log().size();
+      QVERIFY(signal(leader, SIGSTOP));
+      QVERIFY(signal(current, SIGSTOP));
+      QElapsedTimer paused;
+      paused.start();
+      const Status back = cluster.server(lagging).launch();  // with its store, behind
+      if (!back.isOk()) {
+        signal(leader, SIGCONT);
+        signal(current, SIGCONT);
+      }
+      QVERIFY2(back.isOk(), qPrintable(back.message()));
+      NatsConnectionPtr nc;
+      JsCtxPtr js;  // on the lagging server alone
+      const bool client = clientOn({lagging}, &nc, &js);
+      // Each node reconnects to the lagging server (nats.c finds the others stale) and reads
+      // the stream there; then 8 s more: a 5 s check and a 3 s confirmation.
+      const QString there =
+          QStringLiteral("NATS reconnected to %1").arg(cluster.server(lagging).url());
+      StreamReading leaderless;  // what the nodes get there
+      qint64 allThereAt = -1;
+      wrote = true;
+      while (wrote && paused.elapsed() < 90000) {
+        wrote = writeRound();
+        if (leaderless.last == 0 || !leaderless.leader.isEmpty())
+          readStream(js.get(), stream, &leaderless);
+        if (allThereAt < 0) {
+          int n = 0;
+          for (int i = 0; i < kNodes; ++i) n += nodes[i]->log().indexOf(there, logSize[i]) >= 0;
+          if (n == kNodes) allThereAt = paused.elapsed();
+        }
+        if (allThereAt >= 0 && paused.elapsed() - allThereAt >= 8000) break;
+      }
+      const qint64 pausedMs = paused.elapsed();
+      QVERIFY(signal(leader, SIGCONT));
+      QVERIFY(signal(current, SIGCONT));
+      const QString said = QStringLiteral("leader '%1' last %2, the nodes applied up to %3")
+                               .arg(leaderless.leader)
+                               .arg(leaderless.last)
+                               .arg(applied.last);
+      qInfo().noquote() << "2. paused the leader" << applied.leader << "and the current follower"
+                        << cluster.server(current).url() << "for" << pausedMs
+                        << "ms; the follower stopped meanwhile, started again, said:" << said
+                        << "; every node reconnected to it" << allThereAt << "ms in;" << id
+                        << "rows written by now";
+      QVERIFY(client);
+      QVERIFY(wrote);
+      // The fault did what it should: the reading the nodes got was leaderless and behind.
+      QVERIFY2(leaderless.leader.isEmpty() && leaderless.last > 0, qPrintable(said));
+      QVERIFY2(leaderless.last < applied.last, qPrintable(said));
+      if (allThereAt < 0) keepLogs();
+      QVERIFY2(allThereAt >= 0, "not every node reconnected to the lagging server");
+      QVERIFY2(converged(), qPrintable("2. after the pause:\n" + states()));
+      const QString p = problems();
+      QVERIFY2(p.isEmpty(), qPrintable("2. after the pause:\n" + p));
+    }
+    for (NodeProcess* n : nodes) QCOMPARE(n->stop(), 0);
   }
 };
 

@@ -27,10 +27,8 @@ class TestHealth : public QObject {
     o.nodeId = 7;
     o.dir = m_dir.filePath(tag);
     o.urls = {url};
-    o.tablesToml =
-        QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\ndetailed = %2\n")
-            .arg(port)
-            .arg(detailed ? "true" : "false");
+    o.healthPort = port;
+    o.healthDetailed = detailed;
     return o;
   }
 

@@ -59,12 +59,11 @@ class TestHttpLoad : public QObject {
       o.nodeId = uint64_t(i);
       o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i));
       o.urls = {server.url()};
-      if (i == 2)
-        o.tablesToml = QStringLiteral(
-                           "[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n"
-                           "[prometheus]\nenable = true\nbind = \"127.0.0.1:%2\"\n")
-                           .arg(healthPort)
+      if (i == 2) {
+        o.healthPort = healthPort;
+        o.tablesToml = QStringLiteral("[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
                            .arg(metricsPort);
+      }
       nodes.push_back(std::make_unique<NodeProcess>(o));
       QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
     }

@@ -34,8 +34,7 @@ class TestNodeModes : public QObject {
     auto o1 = options(1, "gap", server.url());
     auto o2 = options(2, "gap", server.url());
     const int healthPort = test::freePort();
-    o2.tablesToml =
-        QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n").arg(healthPort);
+    o2.healthPort = healthPort;
     NodeProcess n1(o1), n2(o2);
     QVERIFY(n1.start().isOk());
     QVERIFY(n2.start().isOk());

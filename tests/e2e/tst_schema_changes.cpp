@@ -172,10 +172,8 @@ class TestSchemaChanges : public QObject {
       o.urls = {m_server->url()};
       o.shards = kShards;
       m_healthPorts << test::freePort();
-      o.tablesToml =
-          QStringLiteral(
-              "[health_check]\nenable = true\ndetailed = true\nbind = \"127.0.0.1:%1\"\n")
-              .arg(m_healthPorts.last());
+      o.healthPort = m_healthPorts.last();
+      o.healthDetailed = true;
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : m_nodes) {

@@ -79,18 +79,18 @@ class TestSnapshotFaults : public QObject {
     o1.nodeId = 1;
     o1.dir = dir.filePath("n1");
     o1.urls = {m_server.url()};
+    o1.healthPort = h1;
     o1.tablesToml =
         QStringLiteral(
             "[snapshot]\nstore = \"local\"\ninterval = 1000\n[snapshot.local]\npath = \"%1\"\n"
-            "[prometheus]\nenable = true\nbind = \"127.0.0.1:%2\"\n"
-            "[health_check]\nenable = true\nbind = \"127.0.0.1:%3\"\n")
+            "[prometheus]\nenable = true\nbind = \"127.0.0.1:%2\"\n")
             .arg(dir.filePath("not-a-dir/store"))
-            .arg(m1)
-            .arg(h1);
+            .arg(m1);
     NodeProcess::Options o2 = o1;
     o2.nodeId = 2;
     o2.dir = dir.filePath("n2");
     o2.tablesToml.clear();
+    o2.healthPort = 0;
     NodeProcess n1(o1), n2(o2);
     QVERIFY(n1.start().isOk());
     QVERIFY(n2.start().isOk());
@@ -177,13 +177,12 @@ class TestSnapshotFaults : public QObject {
       o.dir = dir.filePath(QStringLiteral("n%1").arg(id));
       o.urls = {m_server.url()};
       o.topLevelToml = "ignore_tables = [\"bulk\"]";
+      o.healthPort = healthPort;
       o.tablesToml = QStringLiteral(
                          "[snapshot]\nstore = \"local\"\ninterval = %1\nleader_ttl = 3000\n"
-                         "[snapshot.local]\npath = \"%2\"\n"
-                         "[health_check]\nenable = true\nbind = \"127.0.0.1:%3\"\n")
+                         "[snapshot.local]\npath = \"%2\"\n")
                          .arg(intervalMs)
-                         .arg(store)
-                         .arg(healthPort);
+                         .arg(store);
       return o;
     };
     // Node 1 alone: it becomes leader and takes a first, small snapshot A at once.

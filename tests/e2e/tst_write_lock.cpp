@@ -101,8 +101,7 @@ class TestWriteLock : public QObject {
       o.nodeId = uint64_t(i);
       o.dir = m_dir.filePath(QStringLiteral("node%1").arg(i));
       o.urls = {server.url()};
-      o.tablesToml = QStringLiteral("[health_check]\nenable = true\nbind = \"127.0.0.1:%1\"\n")
-                         .arg(ports.last());
+      o.healthPort = ports.last();
       nodes.push_back(std::make_unique<NodeProcess>(o));
       QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
     }

@@ -63,6 +63,13 @@ void NodeProcess::writeConfig() const {
   for (const QString& u : m_options.urls) quoted << '"' + u + '"';
   t += QStringLiteral("[nats]\nurls = [%1]\nreconnect_wait_seconds = 1\n").arg(quoted.join(", "));
   t += m_options.natsToml + "\n";
+  if (m_options.healthPort != 0) {
+    t += QStringLiteral("[health_check]\nenable = true\nbind = \"%1:%2\"\n")
+             .arg(m_options.healthHost)
+             .arg(m_options.healthPort);
+    if (m_options.healthDetailed)
+      t += QStringLiteral("detailed = %1\n").arg(*m_options.healthDetailed ? "true" : "false");
+  }
   t += m_options.tablesToml + "\n";
   writeFile(configPath(), t.toUtf8());
 }

@@ -8,6 +8,7 @@
 #include <QStringList>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "harmonylite/status.h"
@@ -28,12 +29,15 @@ class NodeProcess {
     uint64_t nodeId = 1;
     QString dir;  // the node's folder (database, seq map, embedded NATS data)
     QString schema = kReferenceSchema;
-    QStringList urls;       // [] = embedded server
-    QString topLevelToml;   // extra top-level keys, e.g. "publish = false"
-    QString natsToml;       // extra keys of [nats], e.g. user_name = "a"
-    QString tablesToml;     // extra tables, e.g. "[health_check]\nenable = true"
-    QStringList extraArgs;  // e.g. -cluster-addr, -cluster-peers
-    QStringList wrapper;    // how the process is started, see startWrapped()
+    QStringList urls;      // [] = embedded server
+    QString topLevelToml;  // extra top-level keys, e.g. "publish = false"
+    QString natsToml;      // extra keys of [nats], e.g. user_name = "a"
+    QString tablesToml;    // extra tables, e.g. "[snapshot]\nenabled = true"
+    int healthPort = 0;    // non-zero: [health_check] enabled on healthHost:healthPort
+    QString healthHost = QStringLiteral("127.0.0.1");
+    std::optional<bool> healthDetailed;  // [health_check] detailed (unset: the default)
+    QStringList extraArgs;               // e.g. -cluster-addr, -cluster-peers
+    QStringList wrapper;                 // how the process is started, see startWrapped()
     int shards = 2;
     int replicas = 1;
     bool compress = true;

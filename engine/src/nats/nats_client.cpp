@@ -22,6 +22,7 @@ struct NatsSink {
     NatsSink* sink;
     int shard;
     quint64 generation;
+    bool drop = false;  // HL_TEST_DROP_DELIVERIES: its messages are thrown away (a test fault)
   };
   QMutex mutex;
   NatsClient* target = nullptr;
@@ -112,6 +113,10 @@ struct NatsSink {
   }
   static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
     auto* sc = static_cast<SubClosure*>(c);
+    if (sc->drop) {  // unacknowledged: the server goes on sending, heartbeats included
+      natsMsg_Destroy(msg);
+      return;
+    }
     IncomingMessage m;
     m.shard = sc->shard;
     m.generation = sc->generation;
@@ -142,6 +147,16 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   m_sink->target = this;
   m_subs.resize(size_t(config.replicationLog.shards) + 1);
   m_subIds.assign(m_subs.size(), 0);
+  // Fault injection for tests (tst_heartbeat stuckConsumerIsRecreated), in the spirit of
+  // LevelDB's fault-injection environment: the first subscription of shard N delivers nothing
+  // (its messages are dropped on arrival, heartbeats go on), as a stuck consumer of
+  // nats-server 2.9 does. Not for production use; a warning says it is on.
+  m_dropDeliveriesOf = qEnvironmentVariableIntValue("HL_TEST_DROP_DELIVERIES");
+  if (m_dropDeliveriesOf > 0)
+    qCWarning(lcNats).noquote() << QStringLiteral(
+                                       "HL_TEST_DROP_DELIVERIES: the first subscription of shard "
+                                       "%1 drops every message (a test fault)")
+                                       .arg(m_dropDeliveriesOf);
 }
 
 NatsClient::~NatsClient() {
@@ -452,7 +467,9 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   NatsSink::SubClosure* closure;
   {
     QMutexLocker lock(&m_sink->mutex);
-    m_sink->closures.push_back({m_sink, shard, generation});
+    const bool drop = shard == m_dropDeliveriesOf;
+    if (drop) m_dropDeliveriesOf = 0;  // the next subscription delivers
+    m_sink->closures.push_back({m_sink, shard, generation, drop});
     closure = &m_sink->closures.back();
   }
   const QByteArray stream = m_config.streamName(shard).toUtf8();

@@ -123,6 +123,7 @@ class NatsClient final : public QObject {
   NatsConnectionPtr m_nc;
   JsCtxPtr m_js;
   std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
+  int m_dropDeliveriesOf = 0;               // HL_TEST_DROP_DELIVERIES (see the constructor)
   std::vector<int64_t> m_subIds;            // their ids (natsSubscription_GetID); 0 = none
   NatsSubscriptionPtr m_statusSub;
 };

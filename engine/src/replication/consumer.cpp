@@ -193,6 +193,40 @@ void Consumer::retryLater(int shard) {
   });
 }
 
+// nats-server 2.9 can leave a push consumer that sends heartbeats but no messages: seen in the
+// chaos suite (embedded servers, a node cut off with its server) on a consumer whose server's
+// replica of the stream had caught up after the partition; it reported nothing pending while
+// the stream held 232 more messages. No heartbeat is missed, so only the stream's last
+// sequence, read by the durability guard, shows it.
+void Consumer::checkProgress(int shard, quint64 streamLast) {
+  if (shard <= 0 || shard >= m_shards.size()) return;
+  Shard& sh = m_shards[shard];
+  const quint64 done = applied(shard);
+  if (sh.status.state != ShardState::Running || !sh.queue.isEmpty() || m_waitingForPublisher ||
+      sh.retryPending || streamLast <= done) {
+    sh.stuckSinceMs = 0;
+    return;
+  }
+  const qint64 now = QDateTime::currentMSecsSinceEpoch();
+  if (sh.stuckSinceMs == 0 || sh.stuckApplied != done || sh.stuckReceived != sh.status.received) {
+    sh.stuckSinceMs = now;
+    sh.stuckApplied = done;
+    sh.stuckReceived = sh.status.received;
+    return;
+  }
+  if (now - sh.stuckSinceMs < kStuckMs) return;
+  qCWarning(lcApply).noquote()
+      << QStringLiteral(
+             "shard %1 received nothing for %2 s while its stream holds up to %3 and this node "
+             "applied %4: re-creating its consumer")
+             .arg(shard)
+             .arg((now - sh.stuckSinceMs) / 1000)
+             .arg(streamLast)
+             .arg(done);
+  sh.stuckSinceMs = 0;
+  resubscribe(shard);
+}
+
 void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
   ++sh.retryToken;  // cancels a retry scheduled earlier

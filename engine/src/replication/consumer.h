@@ -84,6 +84,11 @@ class Consumer final : public QObject {
   // held on purpose (paused by the operator or by schema, or waiting for a restore), whose
   // subscription is gone already and whose late errors are ignored.
   void onStalled(int shard);
+  // The durability guard's reading of the shard's stream (its last sequence): a running shard
+  // that stays behind it with nothing received and nothing to apply for kStuckMs has a
+  // subscription that delivers nothing, and is subscribed again (docs/replication.md#applying).
+  void checkProgress(int shard, quint64 streamLast);
+  static constexpr qint64 kStuckMs = 10000;
   // Operator control: stop applying a shard (0 = every shard) and start again from its
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);
@@ -131,6 +136,9 @@ class Consumer final : public QObject {
     quint64 retryToken = 0;      // the scheduled retry that may still run (retryLater())
     bool retryPending = false;   // a retry is scheduled
     int retryDelayMs = 1000;     // the next retry's delay (kMinRetryDelayMs doubling)
+    // checkProgress(): since when applied and received have not moved while behind the stream.
+    qint64 stuckSinceMs = 0;
+    quint64 stuckApplied = 0, stuckReceived = 0;
   };
   struct DeadLetter {
     quint64 seq = 0;

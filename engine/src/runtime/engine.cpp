@@ -297,6 +297,7 @@ void Engine::checkStreams() {
       what = suspicion;
     } else {
       m_streamSuspects.remove(shard);
+      if (what.isEmpty() && m_consumer) m_consumer->checkProgress(shard, last);
     }
     m_streamCreated.insert(shard, created);
     if (!what.isEmpty()) found.append({shard, what, first, last});
