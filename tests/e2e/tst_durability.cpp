@@ -205,6 +205,75 @@ class TestDurability : public QObject {
     QCOMPARE(node(0).sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
   }
 
+  // A node that publishes and does not apply (replicate = false) never reads the stream, so its
+  // applied position cannot show a loss: its acks do. The server's store is put back to an older
+  // copy; the publisher's 20 rows acked after the copy are gone from the stream; it notices by
+  // its highest ack, publishes only those again, and the other node ends with all 45 rows.
+  // (Before, the publisher saw nothing and the 20 rows were lost for good.)
+  void publishOnlyNodeNoticesByItsAcks() {
+    test::NatsServer server(test::NatsServer::Options{});
+    QVERIFY2(server.start().isOk(), qPrintable(server.log()));
+    std::vector<std::unique_ptr<NodeProcess>> owned;
+    QList<int> ports;
+    for (int i = 0; i < 2; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(21 + i);
+      o.dir = m_dir.filePath(QStringLiteral("acks-node%1").arg(i + 1));
+      o.schema = kSchema;
+      o.urls = {server.url()};
+      o.shards = 1;
+      if (i == 0) o.topLevelToml = "replicate = false";
+      ports << test::freePort();
+      o.healthPort = ports.last();
+      o.healthDetailed = true;
+      owned.push_back(std::make_unique<NodeProcess>(o));
+      QVERIFY2(owned.back()->start().isOk(), qPrintable(owned.back()->log()));
+    }
+    NodeProcess& pub = *owned[0];
+    NodeProcess& sub = *owned[1];
+    auto insert = [&](int from, int to) {
+      QString sql = "BEGIN;";
+      for (int k = from; k <= to; ++k)
+        sql += QStringLiteral("INSERT INTO t(id, v) VALUES (%1, 'acks');").arg(k);
+      bool ok = false;
+      pub.sql(sql + "COMMIT;", &ok);
+      return ok;
+    };
+    const QString count = "SELECT count(*) FROM t";
+    QVERIFY(insert(1, 20));
+    QVERIFY(test::waitConverged({&sub}, count, kConverge, "20"));
+    const QString older = m_dir.filePath("acks-older-store");
+    server.stop();
+    QVERIFY(copyDir(server.dataDir(), older));
+    QVERIFY(server.start().isOk());
+    QVERIFY(insert(21, 40));  // acked, then lost with the older copy
+    QVERIFY(test::waitConverged({&sub}, count, kConverge, "40"));
+    server.stop();
+    QVERIFY(QDir(server.dataDir()).removeRecursively());
+    QVERIFY(copyDir(older, server.dataDir()));
+    QVERIFY2(server.start().isOk(), qPrintable(server.log()));
+    QVERIFY(insert(41, 45));
+    const bool ok = test::waitConverged({&sub}, count, kConverge, "45");
+    if (!ok) {  // stopped first: everything they printed is read
+      pub.stop();
+      sub.stop();
+      test::writeFile("/tmp/tst_durability-acks-pub.log", pub.log().toUtf8());
+      test::writeFile("/tmp/tst_durability-acks-sub.log", sub.log().toUtf8());
+    }
+    QVERIFY2(ok, qPrintable(sub.sql(count) + " rows; logs in /tmp/tst_durability-acks-*.log"));
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   return pub.log().contains(QRegularExpression(
+                       "durability guard: stream \\S+ went back: its last message is \\d+, "
+                       "this node applied 0 and its acked changes reached \\d+"));
+                 },
+                 kConverge),
+             qPrintable(pub.log().right(3000)));
+    QCOMPARE(sub.sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
+    QCOMPARE(pub.stop(), 0);
+    QCOMPARE(sub.stop(), 0);
+  }
+
   // A snapshot in a store outside NATS that covers the kept changes lets them go before the
   // horizon: a node alone on its own server, saving to a local store every second, keeps only
   // the newest row of its log (the one that always stays) soon after its snapshots cover its

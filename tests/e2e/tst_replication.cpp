@@ -3,6 +3,7 @@
 // on the nodes' files. Topology from HL_TOPOLOGY: "embedded" (each node's embedded nats-server,
 // joined into one cluster with -cluster-addr/-cluster-peers) or "external" (a 3-server cluster,
 // replicas = 3).
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -148,6 +149,38 @@ class TestReplication : public QObject {
     const QString before = node(0).sql(kBooksDump);
     QTest::qWait(1500);  // observe for a while that nothing changes any more
     for (NodeProcess* n : nodes()) QCOMPARE(n->sql(kBooksDump), before);
+  }
+
+  // Upserts and INSERT OR REPLACE of the same keys on every node at once (rows that do not
+  // exist yet, then do): inserts and updates of one row from several origins interleave in the
+  // stream, and every node must end with the stream's last write of each row.
+  void concurrentUpsertsConverge() {
+    QList<QProcess*> writers;
+    for (int n = 0; n < 3; ++n) {
+      QString script = "";
+      for (int round = 0; round < 30; ++round)
+        for (int row = 0; row < 10; ++row)
+          script += QStringLiteral(
+                        "INSERT INTO Books(id, title, author) VALUES (%3, 'node%1 round%2', 'u') "
+                        "ON CONFLICT(id) DO UPDATE SET title = excluded.title;"
+                        "INSERT OR REPLACE INTO Books(id, title, author) VALUES (%4, 'node%1 "
+                        "round%2', 'r');")
+                        .arg(n + 1)
+                        .arg(round)
+                        .arg(900000 + row)
+                        .arg(900100 + row);
+      auto* p = new QProcess(this);
+      p->start("sqlite3", {"-cmd", ".timeout 10000", node(n).db(), script});
+      writers << p;
+    }
+    for (QProcess* p : writers) QVERIFY(p->waitForFinished(60000) && p->exitCode() == 0);
+    const char* dump =
+        "SELECT group_concat(id || '=' || title, ',') FROM (SELECT * FROM Books WHERE id >= "
+        "900000 AND id < 900200 ORDER BY id)";
+    QVERIFY2(test::waitConverged(nodes(), dump, kConverge),
+             qPrintable(node(0).sql(dump) + "\n" + node(1).sql(dump) + "\n" + node(2).sql(dump)));
+    QCOMPARE(node(0).sql("SELECT count(*) FROM Books WHERE id >= 900000 AND id < 900200"),
+             QString("20"));
   }
 
   // Scenario 3: a stopped node catches up from the stream on restart.

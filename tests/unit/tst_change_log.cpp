@@ -213,6 +213,33 @@ class TestChangeLog : public QObject {
     return ids;
   }
 
+  // A stream that went back to seq 2 lost the changes acked after it, and only those of its
+  // shard: they become pending again, the rest stay kept (the durability guard's heal).
+  void requeueOnlyWhatTheStreamLost() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    n.log->setRetention(600000, 1000);
+    const QList<int64_t> one = ackRows(n, 4, 1, 1);  // shard 1, seqs 1..4
+    const QList<int64_t> two = ackRows(n, 2, 2, 1);  // shard 2, seqs 1..2
+    QCOMPARE(one.size(), 4);
+    QCOMPARE(two.size(), 2);
+    auto highest = n.log->highestPublishedSeqs();
+    QVERIFY(highest.ok());
+    QCOMPARE(highest->value(1), quint64(4));
+    QCOMPARE(highest->value(2), quint64(2));
+    QList<int64_t> kept = publishedIds(n);
+    kept.removeOne(one[2]);
+    kept.removeOne(one[3]);
+    QCOMPARE(*n.log->requeuePublished(1, 2), one[2]);
+    QCOMPARE(*n.log->pendingCount(), int64_t(2));
+    QCOMPARE(publishedIds(n), kept);
+    highest = n.log->highestPublishedSeqs();
+    QCOMPARE(highest->value(1), quint64(2));
+    QCOMPARE(highest->value(2), quint64(2));
+    QCOMPARE(*n.log->requeuePublished(1, 2), int64_t(0));  // nothing more after seq 2
+    QCOMPARE(*n.log->requeuePublished(2, 0), two[0]);      // a new stream lost all of shard 2
+    QCOMPARE(*n.log->pendingCount(), int64_t(4));
+  }
+
   void keptUntilTheHorizon() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     int64_t now = 1000000;
@@ -238,7 +265,7 @@ class TestChangeLog : public QObject {
     QCOMPARE(n.log->kept()->oldestMs, int64_t(1300000));
     QCOMPARE(n.log->droppedUncovered(), int64_t(0));
     // Published again after a loss: pending, their old acks forgotten.
-    QCOMPARE(*n.log->requeuePublished(), younger.first());
+    QCOMPARE(*n.log->requeuePublished(1, 0), younger.first());
     QCOMPARE(n.log->kept()->count, int64_t(0));
     QCOMPARE(*n.log->pendingCount(), int64_t(2));
     QCOMPARE(*n.db.queryInt("SELECT count(*) FROM __harmonylite__changes WHERE published_at IS "

@@ -444,18 +444,41 @@ Result<ChangeLog::Kept> ChangeLog::kept() {
   return k;
 }
 
-Result<int64_t> ChangeLog::requeuePublished() {
+Result<int64_t> ChangeLog::requeuePublished(int shard, quint64 afterSeq) {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
-  auto first = m_db.queryInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 1")
-                                 .arg(quoteIdentifier(kChanges)));
+  const QString which =
+      QStringLiteral("state = 1 AND shard = ? AND (stream_seq IS NULL OR stream_seq > ?)");
+  auto first = m_db.prepare(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE %2")
+                                .arg(quoteIdentifier(kChanges), which));
   if (!first) return first.status();
+  HL_RETURN_IF_ERROR(first->bindInt(1, shard));
+  HL_RETURN_IF_ERROR(first->bindInt(2, int64_t(afterSeq)));
+  auto row = first->step();
+  if (!row) return row.status();
+  const int64_t from = *row ? first->columnInt(0) : 0;
   // Their acks name messages the stream lost: the next ack says where they are now.
-  HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, published_at = NULL, "
-                                              "stream_seq = NULL, shard = NULL WHERE state = 1")
-                                   .arg(quoteIdentifier(kChanges))));
+  auto update = m_db.prepare(QStringLiteral("UPDATE %1 SET state = NULL, published_at = NULL, "
+                                            "stream_seq = NULL, shard = NULL WHERE %2")
+                                 .arg(quoteIdentifier(kChanges), which));
+  if (!update) return update.status();
+  HL_RETURN_IF_ERROR(update->bindInt(1, shard));
+  HL_RETURN_IF_ERROR(update->bindInt(2, int64_t(afterSeq)));
+  HL_RETURN_IF_ERROR(update->run());
   HL_RETURN_IF_ERROR(txn->commit());
-  return *first;
+  return from;
+}
+
+Result<QHash<int, quint64>> ChangeLog::highestPublishedSeqs() {
+  auto stmt = m_db.prepare(QStringLiteral("SELECT shard, max(stream_seq) FROM %1 WHERE state = 1 "
+                                          "AND shard IS NOT NULL GROUP BY shard")
+                               .arg(quoteIdentifier(kChanges)));
+  if (!stmt) return stmt.status();
+  QHash<int, quint64> out;
+  SqliteRows rows(*stmt);
+  for (const SqliteStmt& r : rows) out.insert(int(r.columnInt(0)), quint64(r.columnInt(1)));
+  HL_RETURN_IF_ERROR(rows.status());
+  return out;
 }
 
 Result<ChangeLog::Retried> ChangeLog::retryFailed() {

@@ -75,8 +75,12 @@ class ChangeLog {
   void setSnapshotWatermarks(const QHash<int, quint64>& watermarks) { m_watermarks = watermarks; }
   // The clock (epoch ms) of published_at and of the horizon; tests set their own.
   void setClock(std::function<int64_t()> nowMs) { m_nowMs = std::move(nowMs); }
-  // Makes every kept published change pending again; returns the smallest such id (0: none).
-  Result<int64_t> requeuePublished();
+  // Makes kept published changes pending again; returns the smallest such id (0: none).
+  // Only the changes of shard `shard` whose message was after `afterSeq` in its stream (a stream
+  // that went back lost those; a re-created one lost all: afterSeq = 0).
+  Result<int64_t> requeuePublished(int shard, quint64 afterSeq);
+  // The highest stream sequence an acked change of each shard got (kept changes only).
+  Result<QHash<int, quint64>> highestPublishedSeqs();
   struct Kept {
     int64_t count = 0;     // published changes kept to be published again
     int64_t oldestMs = 0;  // ack time (epoch ms) of the oldest of them, 0 when none

@@ -442,6 +442,22 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
   return Status::ok();
 }
 
+Result<QByteArray> NatsClient::messageIdAt(const QString& stream, quint64 seq) {
+  if (!m_js) return Status::unavailable("not connected");
+  natsMsg* msg = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  const natsStatus s =
+      js_GetMsg(&msg, m_js.get(), stream.toUtf8().constData(), seq, nullptr, &jerr);
+  NatsMsgPtr owned(msg);
+  if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+    return Status::notFound(QStringLiteral("%1 holds no message %2").arg(stream).arg(seq));
+  HL_RETURN_IF_ERROR(
+      fromNats(s, QStringLiteral("get message %1 of %2").arg(seq).arg(stream), jerr));
+  const char* id = nullptr;
+  if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id) return QByteArray(id);
+  return QByteArray();
+}
+
 Status NatsClient::publishAsync(const QString& subject, const QByteArray& data,
                                 const std::vector<std::pair<QByteArray, QByteArray>>& headers) {
   if (!m_js) return Status::unavailable("not connected");

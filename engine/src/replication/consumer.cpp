@@ -425,6 +425,7 @@ bool Consumer::applyBatch(int shard) {
     // with the next batch or by the position timer; after a crash these messages are simply
     // received and skipped again. This keeps the engine's write transactions (and so its
     // contention with the application's writers) to what changes data.
+    sh.lastAppliedMsgId = sh.queue[n - 1].msgId;
     sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
     m_positions.setApplied(shard, batch.lastSeq);
     sh.status.skippedOwn += batch.own;
@@ -449,6 +450,7 @@ bool Consumer::applyBatch(int shard) {
     }
     return false;
   }
+  sh.lastAppliedMsgId = sh.queue[n - 1].msgId;
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
   m_positions.setApplied(shard, batch.lastSeq);
   sh.positionDirty = false;

@@ -88,6 +88,11 @@ class Consumer final : public QObject {
   // that stays behind it with nothing received and nothing to apply for kStuckMs has a
   // subscription that delivers nothing, and is subscribed again (docs/replication.md#applying).
   void checkProgress(int shard, quint64 streamLast);
+  // The Nats-Msg-Id of the message at applied(shard) as it was applied ("" when not known:
+  // none since start, or it had none). The durability guard compares it with the stream's.
+  QByteArray lastAppliedMsgId(int shard) const {
+    return shard > 0 && shard < m_shards.size() ? m_shards[shard].lastAppliedMsgId : QByteArray();
+  }
   static constexpr qint64 kStuckMs = 10000;
   // Operator control: stop applying a shard (0 = every shard) and start again from its
   // applied position. A shard that needs a restore stays so.
@@ -138,6 +143,7 @@ class Consumer final : public QObject {
     int retryDelayMs = 1000;     // the next retry's delay (kMinRetryDelayMs doubling)
     // checkProgress(): since when applied and received have not moved while behind the stream.
     qint64 stuckSinceMs = 0;
+    QByteArray lastAppliedMsgId;  // Nats-Msg-Id of the message at applied() ("": not known)
     quint64 stuckApplied = 0, stuckReceived = 0;
   };
   struct DeadLetter {

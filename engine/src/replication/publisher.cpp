@@ -38,6 +38,7 @@ Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaC
       m_retry(this) {
   m_retry.setSingleShot(true);
   connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
+  if (auto seqs = m_log.highestPublishedSeqs(); seqs) m_highestAcked = *seqs;
 }
 
 void Publisher::setConnected(bool connected) {
@@ -186,6 +187,7 @@ void Publisher::finishRound(int number) {
     const InFlight f = round.inFlight.value(r.token);
     // Kept with its ack until a snapshot or the horizon covers it (docs/replication.md#durability).
     chunk.append({r.token, f.shard, r.streamSeq});
+    if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
     s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
     if (!s.isOk() || std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) commitChunk();
   }

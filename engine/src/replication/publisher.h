@@ -69,6 +69,13 @@ class Publisher final : public QObject {
   // convergence rule (replication/convergence.h); rows not listed have no pending own change.
   Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
   const Stats& stats() const { return m_stats; }
+  // The highest stream sequence an ack gave a kept change of `shard` (0: none). A stream whose
+  // last sequence is below it lost acknowledged changes of this node (the durability guard).
+  quint64 highestAcked(int shard) const { return m_highestAcked.value(shard, 0); }
+  // After a stream went back to `seq` and the changes above it were requeued.
+  void forgetAcksAbove(int shard, quint64 seq) {
+    if (m_highestAcked.value(shard, 0) > seq) m_highestAcked.insert(shard, seq);
+  }
 
  signals:
   void roundFinished(int published, int failed);
@@ -101,10 +108,11 @@ class Publisher final : public QObject {
 
   bool m_connected = false;
   bool m_paused = false;
-  int64_t m_cursor = 0;           // every change up to here was read (and sent or dealt with)
-  std::map<int, Round> m_rounds;  // by round number
-  QHash<qint64, int> m_roundOf;   // change id -> round number
-  QSet<int64_t> m_attempted;      // changes sent once and failed, not yet acked
+  QHash<int, quint64> m_highestAcked;  // highestAcked(), from the change log at start
+  int64_t m_cursor = 0;                // every change up to here was read (and sent or dealt with)
+  std::map<int, Round> m_rounds;       // by round number
+  QHash<qint64, int> m_roundOf;        // change id -> round number
+  QSet<int64_t> m_attempted;           // changes sent once and failed, not yet acked
   int m_nextRound = 1;
   int64_t m_firstFailed = 0;  // set while failed changes wait for their rounds to end
   QString m_firstError;

@@ -268,16 +268,41 @@ void Engine::checkStreams() {
     if (!s.isOk()) continue;  // unreachable for now: looked at again later
     const auto known = m_streamCreated.constFind(shard);
     const quint64 applied = m_positions.applied(shard);
+    // A node that publishes without applying (or had not received its own messages yet) knows
+    // the loss by its acks: the "a position we applied or published".
+    const quint64 published = m_publisher ? m_publisher->highestAcked(shard) : 0;
     QString suspicion;  // needs a second reading before anything is done about it
     if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created &&
         created != 0 && *known != 0)
       suspicion = QStringLiteral("stream %1 was re-created").arg(stream);
-    else if (what.isEmpty() && last < applied)
-      suspicion =
-          QStringLiteral("stream %1 went back: its last message is %2, this node applied %3")
-              .arg(stream)
-              .arg(last)
-              .arg(applied);
+    else if (what.isEmpty() && last >= applied && applied > 0 && m_consumer &&
+             !m_consumer->lastAppliedMsgId(shard).isEmpty() && (first == 0 || first <= applied)) {
+      // The stream may have gone back and grown again past this node's position (other nodes
+      // publishing again fast): then the message at that position is another one.
+      const QByteArray ours = m_consumer->lastAppliedMsgId(shard);
+      auto theirs = m_nats->messageIdAt(stream, applied);
+      if (theirs.ok() && *theirs != ours)
+        suspicion = QStringLiteral(
+                        "stream %1 went back: its message %2 is %3, not the %4 this node applied")
+                        .arg(stream)
+                        .arg(applied)
+                        .arg(QString::fromUtf8(theirs->isEmpty() ? "one without id" : *theirs),
+                             QString::fromUtf8(ours));
+      else if (theirs.status().code() == Status::Code::kNotFound)
+        suspicion = QStringLiteral(
+                        "stream %1 went back: it no longer holds message %2 that this "
+                        "node applied")
+                        .arg(stream)
+                        .arg(applied);
+    }
+    if (suspicion.isEmpty() && what.isEmpty() && (last < applied || last < published))
+      suspicion = QStringLiteral(
+                      "stream %1 went back: its last message is %2, this node applied %3 and "
+                      "its acked changes reached %4")
+                      .arg(stream)
+                      .arg(last)
+                      .arg(applied)
+                      .arg(published);
     if (!suspicion.isEmpty()) {
       // Healing reads the whole stream again and publishes every kept change again: one reading
       // taken while the cluster elects a leader must not cause that. The same finding, again
@@ -289,10 +314,15 @@ void Engine::checkStreams() {
         m_streamSuspects.insert(shard, {kind, now});
         qCInfo(lcEngine).noquote()
             << "durability guard:" << suspicion << "- looking again before healing";
-        QTimer::singleShot(kConfirmStreamMs, this, &Engine::checkStreams);
+        // Precise: a coarse timer may fire up to 5% early, which is "too soon" below.
+        QTimer::singleShot(kConfirmStreamMs, Qt::PreciseTimer, this, &Engine::checkStreams);
         continue;
       }
-      if (now - it->second < kConfirmStreamMs) continue;  // looked again too soon
+      if (now - it->second < kConfirmStreamMs) {  // looked again too soon: once more, on time
+        QTimer::singleShot(int(kConfirmStreamMs - (now - it->second)) + 1, Qt::PreciseTimer, this,
+                           &Engine::checkStreams);
+        continue;
+      }
       m_streamSuspects.erase(it);
       what = suspicion;
     } else {
@@ -331,8 +361,10 @@ void Engine::updateSnapshotWatermarks() {
 
 void Engine::healStream(int shard, const QString& what, quint64 first, quint64 last) {
   const QString stream = m_config.streamName(shard);
-  // Read again from what the stream holds: its messages after `last` are gone, and a
-  // re-created stream numbers from 1 again.
+  // Read again from what the stream holds: a re-created stream numbers from 1 again, and one
+  // that went back numbers the messages it gets after the loss from where it went back to,
+  // which this node cannot tell from its position (a node that applied past it took other
+  // messages under those numbers), so from its first message.
   const quint64 from = std::min(m_positions.applied(shard), first > 0 ? first - 1 : last);
   Status s;
   {
@@ -349,12 +381,17 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
     return;
   }
   m_positions.setApplied(shard, from);
-  // Every kept change of this node is published again: what the stream lost comes back; what
-  // it still holds is a duplicate (dropped within the window, else the same row once more).
+  // The kept changes of this node in that stream are published again: what the stream lost
+  // comes back; what it still holds is a duplicate (dropped within the window, else the same
+  // row once more). Which ones it lost is not known for sure (the stream may have taken new
+  // messages under their numbers), so all of them.
   int64_t requeuedFrom = 0;
   if (m_changeLog && m_config.publish) {
-    if (auto r = m_changeLog->requeuePublished(); r) requeuedFrom = *r;
-    if (m_publisher && requeuedFrom > 0) m_publisher->rewindTo(requeuedFrom);
+    if (auto r = m_changeLog->requeuePublished(shard, 0); r) requeuedFrom = *r;
+    if (m_publisher) {
+      m_publisher->forgetAcksAbove(shard, 0);
+      if (requeuedFrom > 0) m_publisher->rewindTo(requeuedFrom);
+    }
   }
   if (m_consumer) m_consumer->resubscribe(shard);
   ++m_streamIncidents;
