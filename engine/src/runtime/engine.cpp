@@ -276,9 +276,14 @@ void Engine::checkStreams() {
         created != 0 && *known != 0)
       suspicion = QStringLiteral("stream %1 was re-created").arg(stream);
     else if (what.isEmpty() && last >= applied && applied > 0 && m_consumer &&
+             m_streamSuspects.value(shard).first.endsWith(QLatin1String(" went back")) &&
              !m_consumer->lastAppliedMsgId(shard).isEmpty() && (first == 0 || first <= applied)) {
-      // The stream may have gone back and grown again past this node's position (other nodes
-      // publishing again fast): then the message at that position is another one.
+      // Looking again after a stream looked gone back: it may have grown again past this
+      // node's position meanwhile (other nodes publishing their kept changes again first);
+      // then the message at that position is another one. Only then: on its own, a message
+      // that differs was also seen after a paused leader and follower came back (the consumer's
+      // server had delivered messages the cluster then replaced), and healing that made a hot
+      // row diverge (docs/replication.md#durability).
       const QByteArray ours = m_consumer->lastAppliedMsgId(shard);
       auto theirs = m_nats->messageIdAt(stream, applied);
       if (theirs.ok() && *theirs != ours)
