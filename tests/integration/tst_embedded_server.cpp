@@ -44,6 +44,11 @@ void captureLog(QtMsgType type, const QMessageLogContext& context, const QString
   g_previousHandler(type, context, message);
 }
 
+// Whether a captured log line contains `text`.
+bool logged(const QString& text) {
+  return !g_log.filter(text).isEmpty();
+}
+
 // Whether a process exists; a zombie nobody has reaped yet counts as gone.
 bool alive(qint64 pid) {
   if (pid <= 0 || ::kill(pid_t(pid), 0) != 0) return false;
@@ -241,11 +246,7 @@ class TestEmbeddedServer : public QObject {
     QVERIFY(
         !(perms & (QFile::ReadGroup | QFile::ReadOther | QFile::WriteGroup | QFile::WriteOther)));
     // The server's output reaches hl.nats.server.
-    QVERIFY(test::waitFor(
-        [] {
-          return !g_log.filter(QStringLiteral("hl.nats.server: [INF] Server is ready")).isEmpty();
-        },
-        5000));
+    QVERIFY(test::waitFor([] { return logged("hl.nats.server: [INF] Server is ready"); }, 5000));
   }
 
   void restartsAfterKill9() {
@@ -378,8 +379,7 @@ class TestEmbeddedServer : public QObject {
                        .arg(result < 0 ? QStringLiteral("not done")
                                        : QString::fromUtf8(natsStatus_GetText(natsStatus(result))))
                        .arg(busy.elapsed())));
-    QVERIFY(test::waitFor([] { return !g_log.filter(QStringLiteral("PUB trace.me")).isEmpty(); },
-                          10000));
+    QVERIFY(test::waitFor([] { return logged("PUB trace.me"); }, 10000));
   }
 
   // nats-server 2.9 switches JetStream off for good when its disk is full ("JetStream out of
@@ -404,11 +404,10 @@ class TestEmbeddedServer : public QObject {
     }
     // The marker comes after it through the same pump: once the marker is logged, whatever
     // the [INF] line could have queued has run.
-    QVERIFY(test::waitFor([] { return !g_log.filter(QStringLiteral("marker-after")).isEmpty(); },
-                          10000));
+    QVERIFY(test::waitFor([] { return logged("marker-after"); }, 10000));
     QTest::qWait(0);
     QCOMPARE(server.pid(), firstPid);
-    QVERIFY(g_log.filter(QStringLiteral("switched JetStream off")).isEmpty());
+    QVERIFY(!logged("switched JetStream off"));
     {
       QFile out(QStringLiteral("/proc/%1/fd/1").arg(firstPid));
       QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Unbuffered));
@@ -423,8 +422,8 @@ class TestEmbeddedServer : public QObject {
     QVERIFY2(
         server.lastError().message().contains(QStringLiteral("stopped to enable JetStream again")),
         qPrintable(server.lastError().message()));
-    QVERIFY(!g_log.filter(QStringLiteral("switched JetStream off")).isEmpty());
-    QVERIFY(!g_log.filter(QStringLiteral("restarting nats-server to enable JetStream")).isEmpty());
+    QVERIFY(logged("switched JetStream off"));
+    QVERIFY(logged("restarting nats-server to enable JetStream"));
     auto nc = connectTo(server.clientUrl());
     QVERIFY(nc.ok());
     auto js = jetStream(nc->get());
@@ -657,7 +656,7 @@ class TestEmbeddedServer : public QObject {
     QCOMPARE(::kill(pid_t(server.pid()), SIGKILL), 0);
     QVERIFY(readySpy.wait(10000));
     server.stop();
-    QVERIFY(!g_log.filter(QStringLiteral("hl.nats.server")).isEmpty());
+    QVERIFY(logged("hl.nats.server"));
     for (const QString& line : g_log) QVERIFY2(!line.contains(password), qPrintable(line));
 
     EmbeddedServer::Options half = nodeOptions(dir, 18);

@@ -75,7 +75,7 @@ EmbeddedServer::Options EmbeddedServer::fromConfig(const Config& config) {
 EmbeddedServer::EmbeddedServer(Options options, QObject* parent)
     : QObject(parent), m_options(std::move(options)), m_process(new QProcess(this)) {
   // The child's stdout and stderr go to a pipe of our own that launch() makes and a thread of
-  // its own reads (OutputPump), not to QProcess's pipes.
+  // its own reads (startPump()), not to QProcess's pipes.
   m_process->setProcessChannelMode(QProcess::ForwardedChannels);
   connect(m_process, &QProcess::finished, this, &EmbeddedServer::onFinished);
   m_restartTimer.setSingleShot(true);
@@ -503,7 +503,7 @@ void EmbeddedServer::checkSpace(qint64 pid) {
   ::kill(pid_t(pid), SIGTERM);  // onFinished() restarts it at once
 }
 
-// Called on the pump's thread: only logging, the mutex-guarded last line and queued calls.
+// Called on the pump's thread: only logging, the mutex-guarded last line and atomic flags.
 void EmbeddedServer::forwardLine(const QString& line) {
   // "[pid] 2024/01/31 10:00:00.123456 [INF] text": our log handler adds its own time.
   static const QRegularExpression prefix(QStringLiteral(R"(^\[\d+\] \S+ \S+ )"));

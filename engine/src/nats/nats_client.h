@@ -81,11 +81,12 @@ class NatsClient final : public QObject {
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq,
                      qint64* createdNs = nullptr, bool* missing = nullptr);
 
-  // Publishes asynchronously; the result arrives as published(). `headers` are name/value
-  // and must include Nats-Msg-Id "<node id>-<change id>" (the result's token).
   // The Nats-Msg-Id header of message `seq` of `stream` ("" when it has none); NotFound when the
   // stream does not hold that message.
   Result<QByteArray> messageIdAt(const QString& stream, quint64 seq);
+
+  // Publishes asynchronously; the result arrives as published(). `headers` are name/value
+  // and must include Nats-Msg-Id "<node id>-<change id>" (the result's token).
   Status publishAsync(const QString& subject, const QByteArray& data,
                       const std::vector<std::pair<QByteArray, QByteArray>>& headers);
 

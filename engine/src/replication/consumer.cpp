@@ -227,10 +227,14 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
   resubscribe(shard);
 }
 
+void Consumer::cancelRetry(Shard& sh) {
+  ++sh.retryToken;  // the scheduled retry finds another token and does nothing
+  sh.retryPending = false;
+}
+
 void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
-  ++sh.retryToken;  // cancels a retry scheduled earlier
-  sh.retryPending = false;
+  cancelRetry(sh);
   sh.queue.clear();
   sh.generation = m_nextGeneration++;
   const QString stream = m_config.streamName(shard);
@@ -290,8 +294,7 @@ Status Consumer::pause(int shard) {
       continue;
     m_nats.unsubscribe(s);
     m_shards[s].queue.clear();
-    ++m_shards[s].retryToken;  // a pending retry must not subscribe a paused shard
-    m_shards[s].retryPending = false;
+    cancelRetry(m_shards[s]);  // a pending retry must not subscribe a paused shard
     m_shards[s].generation =
         m_nextGeneration++;  // late messages of the old subscription are dropped
     setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));

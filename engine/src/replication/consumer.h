@@ -179,7 +179,10 @@ class Consumer final : public QObject {
   };
 
   void drain();
-  void retryLater(int shard);  // resubscribe(shard) in 1 s, replacing a retry scheduled before
+  void retryLater(int shard);
+  static void cancelRetry(
+      Shard& sh);  // the retry retryLater() scheduled will not run  // resubscribe(shard) in 1 s,
+                   // replacing a retry scheduled before
   // Applies the longest contiguous run at the head of the shard's queue; false when it must
   // wait (retry later).
   bool applyBatch(int shard);
