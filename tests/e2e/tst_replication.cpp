@@ -4,8 +4,10 @@
 // joined into one cluster with -cluster-addr/-cluster-peers) or "external" (a 3-server cluster,
 // replicas = 3).
 #include <QProcess>
+
 #include <QTemporaryDir>
 #include <QtTest>
+#include <functional>
 
 #include "node_process.h"
 #include "test_support.h"
@@ -33,6 +35,24 @@ class TestReplication : public QObject {
 
   QList<NodeProcess*> nodes() { return test::rawPointers(m_nodes); }
   NodeProcess& node(int i) { return *m_nodes[size_t(i)]; }
+
+  // On every node at once, the sqlite3 program runs `statement(node, round, row)` for `rounds`
+  // rounds of `rows` rows, as an application would; true when every writer exited 0.
+  bool writeEverywhere(int rounds, int rows,
+                       const std::function<QString(int, int, int)>& statement) {
+    QList<QProcess*> writers;
+    for (int n = 0; n < 3; ++n) {
+      QString script;
+      for (int round = 0; round < rounds; ++round)
+        for (int row = 0; row < rows; ++row) script += statement(n + 1, round, row);
+      auto* p = new QProcess(this);
+      p->start("sqlite3", {"-cmd", ".timeout 10000", node(n).db(), script});
+      writers << p;
+    }
+    bool ok = true;
+    for (QProcess* p : writers) ok = p->waitForFinished(60000) && p->exitCode() == 0 && ok;
+    return ok;
+  }
 
   NodeProcess::Options options(uint64_t id) {
     NodeProcess::Options o;
@@ -124,20 +144,12 @@ class TestReplication : public QObject {
   // Scenario 2 and more: concurrent updates of the same rows on all three nodes converge to
   // one value everywhere.
   void concurrentWritesConverge() {
-    QList<QProcess*> writers;
-    for (int n = 0; n < 3; ++n) {
-      QString script = "";
-      for (int round = 0; round < 20; ++round)
-        for (int row = 1000; row < 1010; ++row)
-          script += QStringLiteral("UPDATE Books SET title = 'node%1 round%2' WHERE id = %3;")
-                        .arg(n + 1)
-                        .arg(round)
-                        .arg(row);
-      auto* p = new QProcess(this);
-      p->start("sqlite3", {"-cmd", ".timeout 10000", node(n).db(), script});
-      writers << p;
-    }
-    for (QProcess* p : writers) QVERIFY(p->waitForFinished(60000) && p->exitCode() == 0);
+    QVERIFY(writeEverywhere(20, 10, [](int node, int round, int row) {
+      return QStringLiteral("UPDATE Books SET title = 'node%1 round%2' WHERE id = %3;")
+          .arg(node)
+          .arg(round)
+          .arg(1000 + row);
+    }));
     QVERIFY2(test::waitConverged(nodes(), kBooksDump, kConverge),
              qPrintable(node(0).sql("SELECT title FROM Books WHERE id = 1000") + " / " +
                         node(1).sql("SELECT title FROM Books WHERE id = 1000") + " / " +
@@ -155,25 +167,17 @@ class TestReplication : public QObject {
   // exist yet, then do): inserts and updates of one row from several origins interleave in the
   // stream, and every node must end with the stream's last write of each row.
   void concurrentUpsertsConverge() {
-    QList<QProcess*> writers;
-    for (int n = 0; n < 3; ++n) {
-      QString script = "";
-      for (int round = 0; round < 30; ++round)
-        for (int row = 0; row < 10; ++row)
-          script += QStringLiteral(
-                        "INSERT INTO Books(id, title, author) VALUES (%3, 'node%1 round%2', 'u') "
-                        "ON CONFLICT(id) DO UPDATE SET title = excluded.title;"
-                        "INSERT OR REPLACE INTO Books(id, title, author) VALUES (%4, 'node%1 "
-                        "round%2', 'r');")
-                        .arg(n + 1)
-                        .arg(round)
-                        .arg(900000 + row)
-                        .arg(900100 + row);
-      auto* p = new QProcess(this);
-      p->start("sqlite3", {"-cmd", ".timeout 10000", node(n).db(), script});
-      writers << p;
-    }
-    for (QProcess* p : writers) QVERIFY(p->waitForFinished(60000) && p->exitCode() == 0);
+    QVERIFY(writeEverywhere(30, 10, [](int node, int round, int row) {
+      return QStringLiteral(
+                 "INSERT INTO Books(id, title, author) VALUES (%3, 'node%1 round%2', 'u') "
+                 "ON CONFLICT(id) DO UPDATE SET title = excluded.title;"
+                 "INSERT OR REPLACE INTO Books(id, title, author) VALUES (%4, 'node%1 "
+                 "round%2', 'r');")
+          .arg(node)
+          .arg(round)
+          .arg(900000 + row)
+          .arg(900100 + row);
+    }));
     const char* dump =
         "SELECT group_concat(id || '=' || title, ',') FROM (SELECT * FROM Books WHERE id >= "
         "900000 AND id < 900200 ORDER BY id)";
