@@ -157,6 +157,46 @@ class TestHeartbeat : public QObject {
     QCOMPARE(a.stop(), 0);
     QCOMPARE(b.stop(), 0);
   }
+
+  // The same, with every subscription of the shard delivering nothing (a consumer re-created
+  // in vain, as in the chaos suite's partition-pair round, docs/chaos.md): node B fetches what
+  // it lacks from the stream by sequence, and goes on doing so for rows written later.
+  void consumerThatNeverDeliversIsBypassed() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    std::vector<std::unique_ptr<NodeProcess>> nodes;
+    for (int i = 1; i <= 2; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(20 + i);
+      o.dir = m_dir.filePath(QStringLiteral("never%1").arg(i));
+      o.urls = {server.url()};
+      o.shards = 1;
+      if (i == 2) o.wrapper = {"env", "HL_TEST_DROP_DELIVERIES=1:all"};
+      nodes.push_back(std::make_unique<NodeProcess>(o));
+      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
+    }
+    NodeProcess& a = *nodes[0];
+    NodeProcess& b = *nodes[1];
+    QVERIFY2(b.log().contains("every subscription of shard 1 drops every message"),
+             qPrintable(b.log()));
+    QElapsedTimer t;
+    t.start();
+    QVERIFY(insertRows(a, 1, 50, "never"));
+    QVERIFY2(test::waitConverged({&a, &b}, kBooksDump, kConverge), qPrintable(b.log()));
+    QVERIFY2(a.sql(kBooksDump).startsWith("50:1275:"), qPrintable(a.sql(kBooksDump)));
+    const qint64 first = t.elapsed();
+    QVERIFY(insertRows(a, 51, 80, "never"));
+    QVERIFY2(test::waitConverged({&a, &b}, kBooksDump, kConverge), qPrintable(b.log()));
+    QVERIFY2(a.sql(kBooksDump).startsWith("80:"), qPrintable(a.sql(kBooksDump)));
+    const QRegularExpression fetched(
+        "shard 1: its re-created consumer delivers nothing either; fetched (\\d+) message");
+    QVERIFY2(test::waitFor([&] { return b.log().contains(fetched); }, kConverge),
+             qPrintable(b.log()));
+    qInfo() << "B converged by fetching" << first << "ms after the first rows were written,"
+            << t.elapsed() - first << "ms after the second";
+    QCOMPARE(a.stop(), 0);
+    QCOMPARE(b.stop(), 0);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestHeartbeat)

@@ -444,19 +444,20 @@ Result<ChangeLog::Kept> ChangeLog::kept() {
   return k;
 }
 
-Result<int64_t> ChangeLog::requeuePublished(int shard, quint64 afterSeq) {
+Result<QList<int64_t>> ChangeLog::requeuePublished(int shard, quint64 afterSeq) {
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status();
   const QString which =
       QStringLiteral("state = 1 AND shard = ? AND (stream_seq IS NULL OR stream_seq > ?)");
-  auto first = m_db.prepare(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE %2")
-                                .arg(quoteIdentifier(kChanges), which));
-  if (!first) return first.status();
-  HL_RETURN_IF_ERROR(first->bindInt(1, shard));
-  HL_RETURN_IF_ERROR(first->bindInt(2, int64_t(afterSeq)));
-  auto row = first->step();
-  if (!row) return row.status();
-  const int64_t from = *row ? first->columnInt(0) : 0;
+  auto select = m_db.prepare(QStringLiteral("SELECT id FROM %1 WHERE %2 ORDER BY id")
+                                 .arg(quoteIdentifier(kChanges), which));
+  if (!select) return select.status();
+  HL_RETURN_IF_ERROR(select->bindInt(1, shard));
+  HL_RETURN_IF_ERROR(select->bindInt(2, int64_t(afterSeq)));
+  QList<int64_t> ids;
+  SqliteRows rows(*select);
+  for (const SqliteStmt& r : rows) ids << r.columnInt(0);
+  HL_RETURN_IF_ERROR(rows.status());
   // Their acks name messages the stream lost: the next ack says where they are now.
   auto update = m_db.prepare(QStringLiteral("UPDATE %1 SET state = NULL, published_at = NULL, "
                                             "stream_seq = NULL, shard = NULL WHERE %2")
@@ -466,7 +467,7 @@ Result<int64_t> ChangeLog::requeuePublished(int shard, quint64 afterSeq) {
   HL_RETURN_IF_ERROR(update->bindInt(2, int64_t(afterSeq)));
   HL_RETURN_IF_ERROR(update->run());
   HL_RETURN_IF_ERROR(txn->commit());
-  return from;
+  return ids;
 }
 
 Result<QHash<int, quint64>> ChangeLog::highestPublishedSeqs() {

@@ -75,10 +75,10 @@ class ChangeLog {
   void setSnapshotWatermarks(const QHash<int, quint64>& watermarks) { m_watermarks = watermarks; }
   // The clock (epoch ms) of published_at and of the horizon; tests set their own.
   void setClock(std::function<int64_t()> nowMs) { m_nowMs = std::move(nowMs); }
-  // Makes kept published changes pending again; returns the smallest such id (0: none).
+  // Makes kept published changes pending again; returns their ids, ascending (none: empty).
   // Only the changes of shard `shard` whose message was after `afterSeq` in its stream (a stream
   // that went back lost those; a re-created one lost all: afterSeq = 0).
-  Result<int64_t> requeuePublished(int shard, quint64 afterSeq);
+  Result<QList<int64_t>> requeuePublished(int shard, quint64 afterSeq);
   // The highest stream sequence an acked change of each shard got (kept changes only).
   Result<QHash<int, quint64>> highestPublishedSeqs();
   struct Kept {

@@ -111,6 +111,14 @@ struct NatsSink {
     natsMsg_Destroy(msg);
     s->push(s->statusRecords, std::move(data), &NatsClient::deliverStatusRecords);
   }
+  // The payload and our headers of a stream message, delivered or fetched.
+  static void readBody(natsMsg* msg, IncomingMessage* m) {
+    m->data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    const char* seen = nullptr;
+    if (natsMsgHeader_Get(msg, "Hl-Seen-Seq", &seen) == NATS_OK && seen) m->seenSeq = seen;
+    const char* msgId = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) m->msgId = msgId;
+  }
   static void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
     auto* sc = static_cast<SubClosure*>(c);
     if (sc->drop) {  // unacknowledged: the server goes on sending, heartbeats included
@@ -127,12 +135,8 @@ struct NatsSink {
       m.numPending = meta->NumPending;
       jsMsgMetaData_Destroy(meta);
     }
-    m.data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    readBody(msg, &m);
     if (const char* reply = natsMsg_GetReply(msg)) m.replyTo = reply;
-    const char* seen = nullptr;
-    if (natsMsgHeader_Get(msg, "Hl-Seen-Seq", &seen) == NATS_OK && seen) m.seenSeq = seen;
-    const char* msgId = nullptr;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) m.msgId = msgId;
     natsMsg_Destroy(msg);
     if (m.streamSeq == 0) return;  // not a stream message (flow control is handled by nats.c)
     sc->sink->push(sc->sink->messages, std::move(m), &NatsClient::deliverMessages);
@@ -151,11 +155,15 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   // LevelDB's fault-injection environment: the first subscription of shard N delivers nothing
   // (its messages are dropped on arrival, heartbeats go on), as a stuck consumer of
   // nats-server 2.9 does. Not for production use; a warning says it is on.
-  m_dropDeliveriesOf = qEnvironmentVariableIntValue("HL_TEST_DROP_DELIVERIES");
+  // "<shard>:all": every subscription of the shard does (a consumer that never recovers).
+  const QByteArray drop = qgetenv("HL_TEST_DROP_DELIVERIES");
+  m_dropDeliveriesOf = drop.split(':').value(0).toInt();
+  m_dropAllDeliveries = drop.endsWith(":all");
   if (m_dropDeliveriesOf > 0)
     qCWarning(lcNats).noquote() << QStringLiteral(
-                                       "HL_TEST_DROP_DELIVERIES: the first subscription of shard "
-                                       "%1 drops every message (a test fault)")
+                                       "HL_TEST_DROP_DELIVERIES: %1 subscription of shard %2 "
+                                       "drops every message (a test fault)")
+                                       .arg(m_dropAllDeliveries ? "every" : "the first")
                                        .arg(m_dropDeliveriesOf);
 }
 
@@ -442,7 +450,7 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
   return Status::ok();
 }
 
-Result<QByteArray> NatsClient::messageIdAt(const QString& stream, quint64 seq) {
+Result<IncomingMessage> NatsClient::messageAt(const QString& stream, quint64 seq) {
   if (!m_js) return Status::unavailable("not connected");
   natsMsg* msg = nullptr;
   jsErrCode jerr = jsErrCode(0);
@@ -453,9 +461,17 @@ Result<QByteArray> NatsClient::messageIdAt(const QString& stream, quint64 seq) {
     return Status::notFound(QStringLiteral("%1 holds no message %2").arg(stream).arg(seq));
   HL_RETURN_IF_ERROR(
       fromNats(s, QStringLiteral("get message %1 of %2").arg(seq).arg(stream), jerr));
-  const char* id = nullptr;
-  if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id) return QByteArray(id);
-  return QByteArray();
+  IncomingMessage m;
+  m.streamSeq = seq;
+  m.timestampNs = natsMsg_GetTime(msg);
+  NatsSink::readBody(msg, &m);
+  return m;
+}
+
+Result<QByteArray> NatsClient::messageIdAt(const QString& stream, quint64 seq) {
+  auto m = messageAt(stream, seq);
+  if (!m) return m.status();
+  return m->msgId;
 }
 
 Status NatsClient::publishAsync(const QString& subject, const QByteArray& data,
@@ -484,7 +500,7 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   {
     QMutexLocker lock(&m_sink->mutex);
     const bool drop = shard == m_dropDeliveriesOf;
-    if (drop) m_dropDeliveriesOf = 0;  // the next subscription delivers
+    if (drop && !m_dropAllDeliveries) m_dropDeliveriesOf = 0;  // the next subscription delivers
     m_sink->closures.push_back({m_sink, shard, generation, drop});
     closure = &m_sink->closures.back();
   }

@@ -81,6 +81,9 @@ class NatsClient final : public QObject {
   Status streamState(const QString& stream, quint64* firstSeq, quint64* lastSeq,
                      qint64* createdNs = nullptr, bool* missing = nullptr);
 
+  // Message `seq` of `stream` as the stream's leader holds it (no ack subject, no shard or
+  // generation); NotFound when the stream does not hold it. A request: blocks up to its timeout.
+  Result<IncomingMessage> messageAt(const QString& stream, quint64 seq);
   // The Nats-Msg-Id header of message `seq` of `stream` ("" when it has none); NotFound when the
   // stream does not hold that message.
   Result<QByteArray> messageIdAt(const QString& stream, quint64 seq);
@@ -128,6 +131,7 @@ class NatsClient final : public QObject {
   JsCtxPtr m_js;
   std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
   int m_dropDeliveriesOf = 0;               // HL_TEST_DROP_DELIVERIES (see the constructor)
+  bool m_dropAllDeliveries = false;         // ... "<shard>:all"
   std::vector<int64_t> m_subIds;            // their ids (natsSubscription_GetID); 0 = none
   NatsSubscriptionPtr m_statusSub;
 };

@@ -207,6 +207,10 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
     sh.stuckSinceMs = 0;
     return;
   }
+  if (sh.fetching) {  // nothing delivered since the watchdog re-created the subscription
+    fetchMissing(shard, streamLast);
+    return;
+  }
   const qint64 now = QDateTime::currentMSecsSinceEpoch();
   if (sh.stuckSinceMs == 0 || sh.stuckApplied != done || sh.stuckReceived != sh.status.received) {
     sh.stuckSinceMs = now;
@@ -215,6 +219,7 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
     return;
   }
   if (now - sh.stuckSinceMs < kStuckMs) return;
+  sh.fetching = true;  // until the new subscription delivers
   qCWarning(lcApply).noquote()
       << QStringLiteral(
              "shard %1 received nothing for %2 s while its stream holds up to %3 and this node "
@@ -227,6 +232,44 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
   resubscribe(shard);
 }
 
+// A subscription re-created by the watchdog that delivers nothing either (seen once in the chaos
+// suite: a stream's leader held 3 more messages, and consumers re-created every 15 s for 180 s
+// delivered none of them). The stream's leader answers "get message" requests itself, so the
+// shard goes on from there: messages fetched by sequence enter the queue as if delivered, and
+// whatever the subscription delivers later is a duplicate dropped by applyBatch().
+void Consumer::fetchMissing(int shard, quint64 streamLast) {
+  Shard& sh = m_shards[shard];
+  const QString stream = m_config.streamName(shard);
+  const quint64 from = applied(shard) + 1;
+  const quint64 to = std::min(streamLast, from + quint64(kFetchMax) - 1);
+  int fetched = 0;
+  Status error;
+  for (quint64 seq = from; seq <= to; ++seq) {
+    auto m = m_nats.messageAt(stream, seq);
+    if (!m) {
+      // A message the stream no longer holds (deleted, or aged out): the gap check decides.
+      if (m.status().code() == Status::Code::kNotFound) resubscribe(shard);
+      error = m.status();
+      break;
+    }
+    m->shard = shard;
+    m->generation = sh.generation;
+    m->numPending = streamLast - seq;
+    enqueue(*m);
+    ++fetched;
+  }
+  qCWarning(lcApply).noquote()
+      << QStringLiteral(
+             "shard %1: its re-created consumer delivers nothing either; fetched %2 "
+             "message(s) from %3 by sequence (%4 to %5)%6")
+             .arg(shard)
+             .arg(fetched)
+             .arg(stream)
+             .arg(from)
+             .arg(to)
+             .arg(error.isOk() ? QString() : QStringLiteral(", stopped: ") + error.message());
+}
+
 void Consumer::cancelRetry(Shard& sh) {
   ++sh.retryToken;  // the scheduled retry finds another token and does nothing
   sh.retryPending = false;
@@ -236,6 +279,9 @@ void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
   cancelRetry(sh);
   sh.queue.clear();
+  // What the new consumer delivers counts from the applied position (which a heal may have
+  // moved back): a stream that went back does not keep the old, higher "received".
+  sh.status.received = applied(shard);
   sh.generation = m_nextGeneration++;
   const QString stream = m_config.streamName(shard);
   // Gap check: the next needed message must still be in the stream (docs/replication.md#applying).
@@ -317,6 +363,12 @@ void Consumer::onReceived(const IncomingMessage& message) {
   if (message.shard <= 0 || message.shard >= m_shards.size()) return;
   Shard& sh = m_shards[message.shard];
   if (message.generation != sh.generation || sh.status.state != ShardState::Running) return;
+  sh.fetching = false;  // the subscription delivers
+  enqueue(message);
+}
+
+void Consumer::enqueue(const IncomingMessage& message) {
+  Shard& sh = m_shards[message.shard];
   if (message.streamSeq >= sh.status.received) sh.status.streamPending = message.numPending;
   sh.status.received = std::max(sh.status.received, message.streamSeq);
   sh.queue.append(message);

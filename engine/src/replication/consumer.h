@@ -87,6 +87,8 @@ class Consumer final : public QObject {
   // The durability guard's reading of the shard's stream (its last sequence): a running shard
   // that stays behind it with nothing received and nothing to apply for kStuckMs has a
   // subscription that delivers nothing, and is subscribed again (docs/replication.md#applying).
+  // When the new subscription delivers nothing either, the shard fetches what it lacks from the
+  // stream's leader by sequence (up to kFetchMax messages per look) until one delivers again.
   void checkProgress(int shard, quint64 streamLast);
   // The Nats-Msg-Id of the message at applied(shard) as it was applied ("" when not known:
   // none since start, or it had none). The durability guard compares it with the stream's.
@@ -94,6 +96,7 @@ class Consumer final : public QObject {
     return shard > 0 && shard < m_shards.size() ? m_shards[shard].lastAppliedMsgId : QByteArray();
   }
   static constexpr qint64 kStuckMs = 10000;
+  static constexpr int kFetchMax = 1024;
   // Operator control: stop applying a shard (0 = every shard) and start again from its
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);
@@ -145,6 +148,9 @@ class Consumer final : public QObject {
     qint64 stuckSinceMs = 0;
     QByteArray lastAppliedMsgId;  // Nats-Msg-Id of the message at applied() ("": not known)
     quint64 stuckApplied = 0, stuckReceived = 0;
+    // The watchdog re-created the subscription and it has delivered nothing since: the shard
+    // fetches by sequence (checkProgress()).
+    bool fetching = false;
   };
   struct DeadLetter {
     quint64 seq = 0;
@@ -179,10 +185,14 @@ class Consumer final : public QObject {
   };
 
   void drain();
+  // resubscribe(shard) after a delay, replacing a retry scheduled before.
   void retryLater(int shard);
-  static void cancelRetry(
-      Shard& sh);  // the retry retryLater() scheduled will not run  // resubscribe(shard) in 1 s,
-                   // replacing a retry scheduled before
+  // The retry retryLater() scheduled will not run.
+  static void cancelRetry(Shard& sh);
+  // The watchdog's last resort (checkProgress()): messages fetched from the stream by sequence.
+  void fetchMissing(int shard, quint64 streamLast);
+  // A message of the shard's current subscription (delivered or fetched) joins its queue.
+  void enqueue(const IncomingMessage& message);
   // Applies the longest contiguous run at the head of the shard's queue; false when it must
   // wait (retry later).
   bool applyBatch(int shard);

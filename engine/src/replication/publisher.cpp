@@ -60,6 +60,12 @@ void Publisher::rewindTo(int64_t id) {
   wake();
 }
 
+void Publisher::republish(const QList<int64_t>& ids) {
+  if (ids.isEmpty()) return;
+  for (int64_t id : ids) m_attempted.insert(id);
+  rewindTo(ids.first());
+}
+
 void Publisher::startRounds() {
   while (m_connected && !m_paused && m_firstFailed == 0 && !m_retry.isActive() &&
          int(m_rounds.size()) < kMaxRounds) {

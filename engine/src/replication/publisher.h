@@ -55,6 +55,11 @@ class Publisher final : public QObject {
   bool paused() const { return m_paused; }
   // Read again from change `id` on (after failed changes were put back to pending).
   void rewindTo(int64_t id);
+  // Sends again kept changes the durability guard made pending (ChangeLog::requeuePublished).
+  // Each counts as kLostAck until its next ack: its first message may still be in the stream,
+  // before a remote message of its row, and a copy sent again is then a duplicate that JetStream
+  // answers with that first position (docs/replication.md#durability).
+  void republish(const QList<int64_t>& ids);
   void onPublished(const PublishResult& result);
 
   // The number of the newest round started; a message received when this was N can only be

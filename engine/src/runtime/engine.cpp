@@ -392,10 +392,12 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
   // messages under their numbers), so all of them.
   int64_t requeuedFrom = 0;
   if (m_changeLog && m_config.publish) {
-    if (auto r = m_changeLog->requeuePublished(shard, 0); r) requeuedFrom = *r;
+    QList<int64_t> requeued;
+    if (auto r = m_changeLog->requeuePublished(shard, 0); r) requeued = *r;
+    if (!requeued.isEmpty()) requeuedFrom = requeued.first();
     if (m_publisher) {
       m_publisher->forgetAcksAbove(shard, 0);
-      if (requeuedFrom > 0) m_publisher->rewindTo(requeuedFrom);
+      m_publisher->republish(requeued);
     }
   }
   if (m_consumer) m_consumer->resubscribe(shard);
