@@ -45,6 +45,28 @@ class TestHeartbeat : public QObject {
   Q_OBJECT
   QTemporaryDir m_dir;
 
+  // Nodes firstId+1 and firstId+2 on `server`, one shard; the second one with the test fault
+  // HL_TEST_DROP_DELIVERIES=`drop`.
+  std::vector<std::unique_ptr<NodeProcess>> pairWithDroppedDeliveries(test::NatsServer& server,
+                                                                      int firstId,
+                                                                      const QString& dirName,
+                                                                      const QString& drop) {
+    std::vector<std::unique_ptr<NodeProcess>> nodes;
+    for (int i = 1; i <= 2; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(firstId + i);
+      o.dir = m_dir.filePath(dirName + QString::number(i));
+      o.urls = {server.url()};
+      o.shards = 1;
+      if (i == 2) o.wrapper = {"env", "HL_TEST_DROP_DELIVERIES=" + drop};
+      nodes.push_back(std::make_unique<NodeProcess>(o));
+      const Status s = nodes.back()->start();
+      if (!s.isOk())
+        QTest::qFail(qPrintable(s.message() + nodes.back()->log()), __FILE__, __LINE__);
+    }
+    return nodes;
+  }
+
  private slots:
   void initTestCase() { QVERIFY(m_dir.isValid()); }
 
@@ -128,17 +150,8 @@ class TestHeartbeat : public QObject {
   void stuckConsumerIsRecreated() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    std::vector<std::unique_ptr<NodeProcess>> nodes;
-    for (int i = 1; i <= 2; ++i) {
-      NodeProcess::Options o;
-      o.nodeId = uint64_t(10 + i);
-      o.dir = m_dir.filePath(QStringLiteral("stuck%1").arg(i));
-      o.urls = {server.url()};
-      o.shards = 1;
-      if (i == 2) o.wrapper = {"env", "HL_TEST_DROP_DELIVERIES=1"};
-      nodes.push_back(std::make_unique<NodeProcess>(o));
-      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
-    }
+    auto nodes = pairWithDroppedDeliveries(server, 10, "stuck", "1");
+    QVERIFY(!QTest::currentTestFailed());
     NodeProcess& a = *nodes[0];
     NodeProcess& b = *nodes[1];
     QVERIFY2(b.log().contains("HL_TEST_DROP_DELIVERIES"), qPrintable(b.log()));
@@ -164,17 +177,8 @@ class TestHeartbeat : public QObject {
   void consumerThatNeverDeliversIsBypassed() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    std::vector<std::unique_ptr<NodeProcess>> nodes;
-    for (int i = 1; i <= 2; ++i) {
-      NodeProcess::Options o;
-      o.nodeId = uint64_t(20 + i);
-      o.dir = m_dir.filePath(QStringLiteral("never%1").arg(i));
-      o.urls = {server.url()};
-      o.shards = 1;
-      if (i == 2) o.wrapper = {"env", "HL_TEST_DROP_DELIVERIES=1:all"};
-      nodes.push_back(std::make_unique<NodeProcess>(o));
-      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
-    }
+    auto nodes = pairWithDroppedDeliveries(server, 20, "never", "1:all");
+    QVERIFY(!QTest::currentTestFailed());
     NodeProcess& a = *nodes[0];
     NodeProcess& b = *nodes[1];
     QVERIFY2(b.log().contains("every subscription of shard 1 drops every message"),

@@ -1,6 +1,7 @@
 #include "replication/consumer.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QLoggingCategory>
 
 #include <algorithm>
@@ -244,11 +245,13 @@ void Consumer::fetchMissing(int shard, quint64 streamLast) {
   const quint64 to = std::min(streamLast, from + quint64(kFetchMax) - 1);
   int fetched = 0;
   Status error;
-  for (quint64 seq = from; seq <= to; ++seq) {
+  // Each fetch is a request made on the engine thread: kFetchBudgetMs of them per look at most
+  // (a busy cluster answers slowly); the rest at the next look.
+  QElapsedTimer spent;
+  spent.start();
+  for (quint64 seq = from; seq <= to && spent.elapsed() < kFetchBudgetMs; ++seq) {
     auto m = m_nats.messageAt(stream, seq);
     if (!m) {
-      // A message the stream no longer holds (deleted, or aged out): the gap check decides.
-      if (m.status().code() == Status::Code::kNotFound) resubscribe(shard);
       error = m.status();
       break;
     }
@@ -261,13 +264,16 @@ void Consumer::fetchMissing(int shard, quint64 streamLast) {
   qCWarning(lcApply).noquote()
       << QStringLiteral(
              "shard %1: its re-created consumer delivers nothing either; fetched %2 "
-             "message(s) from %3 by sequence (%4 to %5)%6")
+             "message(s) from %3 by sequence from %4 in %5 ms%6")
              .arg(shard)
              .arg(fetched)
              .arg(stream)
              .arg(from)
-             .arg(to)
+             .arg(spent.elapsed())
              .arg(error.isOk() ? QString() : QStringLiteral(", stopped: ") + error.message());
+  // The next message needed is no longer in the stream (deleted, or aged out): the gap check
+  // of a new subscription decides (a restore when it aged out).
+  if (fetched == 0 && error.code() == Status::Code::kNotFound) resubscribe(shard);
 }
 
 void Consumer::cancelRetry(Shard& sh) {

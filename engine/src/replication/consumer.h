@@ -88,7 +88,8 @@ class Consumer final : public QObject {
   // that stays behind it with nothing received and nothing to apply for kStuckMs has a
   // subscription that delivers nothing, and is subscribed again (docs/replication.md#applying).
   // When the new subscription delivers nothing either, the shard fetches what it lacks from the
-  // stream's leader by sequence (up to kFetchMax messages per look) until one delivers again.
+  // stream's leader by sequence (up to kFetchMax messages or kFetchBudgetMs per look) until one
+  // delivers again.
   void checkProgress(int shard, quint64 streamLast);
   // The Nats-Msg-Id of the message at applied(shard) as it was applied ("" when not known:
   // none since start, or it had none). The durability guard compares it with the stream's.
@@ -97,6 +98,7 @@ class Consumer final : public QObject {
   }
   static constexpr qint64 kStuckMs = 10000;
   static constexpr int kFetchMax = 1024;
+  static constexpr qint64 kFetchBudgetMs = 1000;
   // Operator control: stop applying a shard (0 = every shard) and start again from its
   // applied position. A shard that needs a restore stays so.
   Status pause(int shard);
