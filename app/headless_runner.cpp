@@ -18,6 +18,7 @@ void stopEngineOrExit(EngineThread& engine) {
 
 void exitWithoutCleanStop() {
   qCCritical(lcMain) << "exiting without a clean stop";
+  flushLogs();  // _Exit skips the exit handlers that would write the waiting lines
   std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(1);

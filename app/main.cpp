@@ -25,6 +25,7 @@
 namespace {
 
 void printErr(const QString& line) {
+  hl::flushLogs();  // after the log lines before it
   std::fputs(("harmonylite: " + line + '\n').toLocal8Bit().constData(), stderr);
 }
 

@@ -1,5 +1,7 @@
 #include "metrics_server.h"
 
+#include "harmonylite/logging.h"
+
 #include <QHostAddress>
 
 namespace hl {
@@ -102,6 +104,8 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            double(s.conflictCount));
   e.single("failed_publishes_total", "counter", "Publish attempts that failed and were retried.",
            double(s.failedPublishes));
+  e.single("log_lines_dropped_total", "counter",
+           "Log lines dropped because stderr was not read fast enough.", double(droppedLogLines()));
   e.single("nats_connected", "gauge", "1 when connected to NATS.", s.natsConnected ? 1 : 0);
   e.single("nats_reconnects_total", "counter", "Reconnections to NATS since start.",
            double(s.natsReconnects));

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "harmonylite/logging.h"
 #include "harmonylite/schema_diff.h"
 #include "harmonylite/schema_status.h"
 #include "harmonylite/version.h"
@@ -15,6 +16,7 @@ void out(const QString& line) {
   std::fputs((line + '\n').toLocal8Bit().constData(), stdout);
 }
 void err(const QString& line) {
+  flushLogs();  // after the log lines before it
   std::fputs((line + '\n').toLocal8Bit().constData(), stderr);
 }
 QString orNone(const QString& s) {

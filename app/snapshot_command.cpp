@@ -7,11 +7,13 @@
 #include <cstdio>
 
 #include "harmonylite/engine_thread.h"
+#include "harmonylite/logging.h"
 
 namespace hl {
 namespace {
 
 void out(FILE* f, const QString& line) {
+  if (f == stderr) flushLogs();  // after the log lines before it
   std::fputs((line + '\n').toLocal8Bit().constData(), f);
 }
 
@@ -125,6 +127,7 @@ int runSnapshotCommand(const CommandLine& cli, Config config) {
   QCoreApplication::exec();
   if (!engine.stop()) {
     out(stderr, "harmonylite: the node did not stop in time");
+    flushLogs();  // _Exit skips the exit handlers that would write the waiting lines
     std::fflush(stdout);
     std::_Exit(code == 0 ? 1 : code);
   }

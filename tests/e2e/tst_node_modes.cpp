@@ -1,12 +1,17 @@
 // Failure and mode paths of replication with real processes: a shard whose next message aged
 // out of the stream stops and says it needs a restore (docs/replication.md#applying); replicate =
 // false applies nothing; a row larger than the server's max_payload goes to the failed state and
-// does not block the changes after it (docs/replication.md#publishing).
+// does not block the changes after it (docs/replication.md#publishing); a node whose standard
+// error nobody reads goes on applying (docs/configuration.md#logging).
 #include <QElapsedTimer>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "node_process.h"
 #include "test_support.h"
@@ -113,6 +118,66 @@ class TestNodeModes : public QObject {
     QCOMPARE(n2.sql("SELECT count(*) FROM __harmonylite__positions"), QString("0"));
     QCOMPARE(n1.stop(), 0);
     QCOMPARE(n2.stop(), 0);
+  }
+
+  // A node whose standard error nobody reads (docs/configuration.md#logging): its stderr is a
+  // FIFO that the test holds open, fills to the brim before the node starts, and never reads.
+  // The node must start and apply all the same: before, the thread that logged waited for the
+  // pipe, so the node stopped at its first log line.
+  void unreadStderrDoesNotStopTheNode() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    const QString fifo = m_dir.filePath("unread-stderr");
+    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+    const int reader = ::open(fifo.toLocal8Bit().constData(), O_RDONLY | O_NONBLOCK);
+    QVERIFY(reader >= 0);
+    const int filler = ::open(fifo.toLocal8Bit().constData(), O_WRONLY | O_NONBLOCK);
+    QVERIFY(filler >= 0);
+    const QByteArray line(1023, 'x');
+    while (::write(filler, (line + '\n').constData(), 1024) > 0) {
+    }
+    QCOMPARE(errno, EAGAIN);  // full
+    auto o2 = options(2, "unread", server.url());
+    o2.healthPort = test::freePort();
+    const int metricsPort = test::freePort();
+    o2.tablesToml = QStringLiteral(
+                        "[logging]\nverbose = true\n[prometheus]\nenable = true\n"
+                        "bind = \"127.0.0.1:%1\"\n")
+                        .arg(metricsPort);
+    o2.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo)};
+    NodeProcess n1(options(1, "unread", server.url())), n2(o2);
+    QVERIFY(n1.start().isOk());
+    QVERIFY(n2.launch().isOk());
+    QVERIFY(test::waitFor([&] { return test::httpGet(o2.healthPort, "/health") == 200; }, 30000));
+    // Rows in 100 transactions: every batch n2 applies logs debug lines.
+    constexpr int kRows = 3000;
+    for (int t = 0; t < 100; ++t) {
+      QString sql = "BEGIN;";
+      for (int k = 1; k <= kRows / 100; ++k)
+        sql += QStringLiteral("INSERT INTO Books(title, author) VALUES ('r%1-%2', 'unread');")
+                   .arg(t)
+                   .arg(k);
+      bool ok = false;
+      n1.sql(sql + "COMMIT;", &ok);
+      QVERIFY(ok);
+    }
+    int unread = 0;
+    const bool converged = test::waitFor(
+        [&] { return n2.sql("SELECT count(*) FROM Books") == QString::number(kRows); }, 60000);
+    ::ioctl(reader, FIONREAD, &unread);
+    QVERIFY2(converged, qPrintable(QStringLiteral("n2 has %1 rows; %2 bytes of its log unread")
+                                       .arg(n2.sql("SELECT count(*) FROM Books"))
+                                       .arg(unread)));
+    // The pipe stayed full (its capacity is 64 KB): the node's lines waited or were dropped.
+    QVERIFY2(unread >= 60000, qPrintable(QString::number(unread)));
+    QByteArray metrics;
+    QCOMPARE(test::httpGet(metricsPort, "/metrics", &metrics), 200);
+    QVERIFY(metrics.contains("harmonylite_log_lines_dropped_total{"));
+    qInfo() << "n2 applied" << kRows << "rows with" << unread << "bytes of its log unread";
+    QCOMPARE(n2.stop(), 0);
+    ::close(filler);
+    ::close(reader);
+    QCOMPARE(n1.stop(), 0);
   }
 
   // sleep_timeout: the node exits 0 by itself once nothing was published or applied for that

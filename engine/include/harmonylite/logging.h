@@ -1,8 +1,10 @@
 // Process-wide logging: Qt logging categories (hl.*) written as console or JSON lines.
 //
 // installLogHandler() is called once by the host (app/) before the engine starts. The handler
-// is thread-safe (engine thread, GUI thread and nats.c callbacks all log). Every line carries
-// the node id set with setLogNodeId(); JSON lines are one JSON object each.
+// is thread-safe (engine thread, GUI thread and nats.c callbacks all log) and never waits for
+// stderr: a thread of its own writes the lines, and while stderr is not read (a full pipe) up to
+// 4 MB wait and later lines are dropped and counted. Every line carries the node id set with
+// setLogNodeId(); JSON lines are one JSON object each.
 #pragma once
 
 #include <QByteArray>
@@ -25,6 +27,10 @@ LogFormat logFormatFromName(const QString& name);
 // Installs the message handler: lines go to stderr. `verbose` enables hl.* debug messages.
 void installLogHandler(LogFormat format, bool verbose);
 void setLogNodeId(uint64_t nodeId);
+// Log lines dropped since start because stderr was not read fast enough.
+qint64 droppedLogLines();
+// Writes every waiting line now; later lines are written at once (also done at exit).
+void flushLogs();
 
 // One formatted line without the trailing newline (exposed for tests).
 QByteArray formatLogLine(LogFormat format, QtMsgType type, const char* category,

@@ -2,10 +2,18 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QMutex>
 
 #include <atomic>
-#include <cstdio>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcMain, "hl.main")
 Q_LOGGING_CATEGORY(lcConfig, "hl.config")
@@ -15,7 +23,118 @@ namespace {
 
 std::atomic<uint64_t> g_nodeId{0};
 std::atomic<int> g_format{int(LogFormat::kConsole)};
-QMutex g_writeMutex;
+
+// Lines are written to stderr by a thread of their own: a reader that stops reading (a full
+// pipe: a stalled log shipper, a terminal on hold, a test harness busy elsewhere) must not stop
+// the thread that logged, which may be the engine thread in the middle of applying. Up to
+// kMaxPendingBytes wait; beyond that lines are dropped and counted, and the next write says how
+// many (docs/configuration.md#logging). At exit (and before a fatal message) what waits is
+// written within kFlushMs, so that an unread pipe cannot keep the process from ending either.
+class LogWriter {
+ public:
+  static constexpr qsizetype kMaxPendingBytes = 4 * 1024 * 1024;
+  static constexpr int kFlushMs = 2000;
+
+  static LogWriter& instance() {
+    static LogWriter* writer = [] {
+      auto* w = new LogWriter;  // never deleted: lines may come until the process ends
+      std::thread([w] { w->run(); }).detach();
+      std::atexit([] { LogWriter::instance().flush(); });
+      return w;
+    }();
+    return *writer;
+  }
+
+  void add(const QByteArray& line) {
+    {
+      std::lock_guard<std::mutex> lock(m_queueMutex);
+      if (!m_sync) {
+        if (m_pending.size() + line.size() > kMaxPendingBytes) {
+          ++m_dropped;
+          m_droppedTotal.fetch_add(1);
+          return;
+        }
+        m_pending += line;
+        m_wake.notify_one();
+        return;
+      }
+    }
+    writeNow(line, 0);  // after flush(): written at once
+  }
+
+  // Writes what waits, then every later line at once (at exit, and before a fatal message).
+  void flush() {
+    QByteArray pending;
+    qint64 dropped = 0;
+    {
+      std::lock_guard<std::mutex> lock(m_queueMutex);
+      m_sync = true;
+      pending.swap(m_pending);
+      std::swap(dropped, m_dropped);
+    }
+    writeNow(pending, dropped);
+  }
+
+  qint64 droppedTotal() const { return m_droppedTotal.load(); }
+
+ private:
+  void run() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(m_queueMutex);
+        m_wake.wait(lock, [this] { return !m_pending.isEmpty() || m_sync; });
+        if (m_sync) return;
+      }
+      // The write lock first, then the lines: flush() cannot write later lines before these.
+      std::lock_guard<std::timed_mutex> write(m_writeMutex);
+      QByteArray chunk;
+      qint64 dropped = 0;
+      {
+        std::lock_guard<std::mutex> lock(m_queueMutex);
+        chunk.swap(m_pending);
+        std::swap(dropped, m_dropped);
+      }
+      writeAll(droppedNote(dropped) + chunk, -1);  // may wait on a full pipe: only this thread
+    }
+  }
+  // Within kFlushMs, or not at all (the writer thread may be stuck on a full pipe).
+  void writeNow(const QByteArray& bytes, qint64 dropped) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kFlushMs);
+    std::unique_lock<std::timed_mutex> write(m_writeMutex, deadline);
+    if (write.owns_lock()) writeAll(droppedNote(dropped) + bytes, kFlushMs);
+  }
+  static QByteArray droppedNote(qint64 dropped) {
+    if (dropped == 0) return {};
+    return QByteArray("harmonylite: ") + QByteArray::number(dropped) +
+           " log line(s) dropped: stderr was not read fast enough\n";
+  }
+  // To fd 2; with timeoutMs >= 0 it gives up once stderr stayed full that long.
+  static void writeAll(const QByteArray& bytes, int timeoutMs) {
+    const char* p = bytes.constData();
+    qsizetype left = bytes.size();
+    while (left > 0) {
+      if (timeoutMs >= 0) {
+        pollfd fd{STDERR_FILENO, POLLOUT, 0};
+        if (::poll(&fd, 1, timeoutMs) <= 0) return;
+      }
+      // Pieces of PIPE_BUF: a pipe that polls writable takes one without blocking.
+      const ssize_t n = ::write(
+          STDERR_FILENO, p, size_t(timeoutMs >= 0 ? std::min<qsizetype>(left, PIPE_BUF) : left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // stderr closed or broken: nothing more to do
+      p += n;
+      left -= n;
+    }
+  }
+
+  std::mutex m_queueMutex;        // m_pending, m_dropped, m_sync
+  std::timed_mutex m_writeMutex;  // one writer to stderr at a time, in order
+  std::condition_variable m_wake;
+  QByteArray m_pending;
+  qint64 m_dropped = 0;  // since the last write
+  std::atomic<qint64> m_droppedTotal{0};
+  bool m_sync = false;
+};
 
 const char* levelName(QtMsgType type, bool shortForm) {
   switch (type) {
@@ -38,12 +157,11 @@ void handler(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) 
       formatLogLine(LogFormat(g_format.load()), type, ctx.category ? ctx.category : "default", msg,
                     g_nodeId.load(), QDateTime::currentDateTimeUtc()) +
       '\n';
-  {
-    QMutexLocker lock(&g_writeMutex);
-    std::fwrite(line.constData(), 1, size_t(line.size()), stderr);
-    std::fflush(stderr);
+  LogWriter::instance().add(line);
+  if (type == QtFatalMsg) {
+    LogWriter::instance().flush();
+    std::abort();
   }
-  if (type == QtFatalMsg) std::abort();
 }
 
 }  // namespace
@@ -76,6 +194,14 @@ void installLogHandler(LogFormat format, bool verbose) {
   QLoggingCategory::setFilterRules(verbose ? QStringLiteral("hl.*.debug=true")
                                            : QStringLiteral("hl.*.debug=false"));
   qInstallMessageHandler(handler);
+}
+
+qint64 droppedLogLines() {
+  return LogWriter::instance().droppedTotal();
+}
+
+void flushLogs() {
+  LogWriter::instance().flush();
 }
 
 void setLogNodeId(uint64_t nodeId) {
