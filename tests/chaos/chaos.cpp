@@ -196,6 +196,7 @@ class Chaos {
         m_embedded(embedded),
         m_inOrder(inOrder),
         m_rng(seed),
+        m_writeRng(seed ^ 0x5752495445ull),
         m_faults(std::move(faults)),
         m_faultSeconds(faultSeconds),
         m_reportDir(std::move(reportDir)) {}
@@ -281,7 +282,7 @@ class Chaos {
       }
     }
     for (int i = 0; i < kNodes; ++i) {
-      m_writers.push_back(std::make_unique<Writer>(i + 1, m_nodes[size_t(i)]->db(), &m_rng));
+      m_writers.push_back(std::make_unique<Writer>(i + 1, m_nodes[size_t(i)]->db(), &m_writeRng));
       if (!m_writers.back()->open()) return false;
     }
     return true;
@@ -798,7 +799,11 @@ class Chaos {
   quint64 m_seed;
   bool m_embedded;  // each node's embedded nats-server, joined into one cluster
   bool m_inOrder;
+  // Faults, targets, durations and delays: the same for a seed whatever the timing.
   QRandomGenerator m_rng;
+  // The writers' choices: drawn as often as the writers get to write, which timing decides; a
+  // generator of their own keeps them from shifting the faults of a replay.
+  QRandomGenerator m_writeRng;
   QStringList m_faults;
   QString m_faultSeconds;  // "15" or "10-40"
   QString m_reportDir;
