@@ -1,5 +1,7 @@
 #include "nats/nats_client.h"
 
+#include <atomic>
+
 #include <QLoggingCategory>
 #include <QMutex>
 
@@ -26,6 +28,8 @@ struct NatsSink {
   };
   QMutex mutex;
   NatsClient* target = nullptr;
+  std::atomic<int> dropAcks{
+      0};  // HL_TEST_DROP_ACKS: so many answers are thrown away (a test fault)
   std::list<SubClosure> closures;  // stable addresses
   // Acks and messages are batched: one queued call carries everything that arrived since the
   // last one, instead of one thread wake-up per message.
@@ -103,6 +107,7 @@ struct NatsSink {
       if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
     }
     natsMsg_Destroy(msg);
+    if (s->dropAcks.load() > 0 && s->dropAcks.fetch_sub(1) > 0) return;  // HL_TEST_DROP_ACKS
     s->push(s->acks, std::move(r), &NatsClient::deliverAcks);
   }
   static void onStatusRecord(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
@@ -155,6 +160,15 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   // LevelDB's fault-injection environment: the first subscription of shard N delivers nothing
   // (its messages are dropped on arrival, heartbeats go on), as a stuck consumer of
   // nats-server 2.9 does. Not for production use; a warning says it is on.
+  // HL_TEST_DROP_ACKS=<n>: the answers to the first n publishes never reach the publisher, as if
+  // nats.c lost them (tst_lost_ack silentAnswersDoNotStopPublishing).
+  m_sink->dropAcks = qEnvironmentVariableIntValue("HL_TEST_DROP_ACKS");
+  if (m_sink->dropAcks.load() > 0)
+    qCWarning(lcNats).noquote()
+        << QStringLiteral(
+               "HL_TEST_DROP_ACKS: the answers to the first %1 publish(es) are dropped "
+               "(a test fault)")
+               .arg(m_sink->dropAcks.load());
   // "<shard>:all": every subscription of the shard does (a consumer that never recovers).
   const QByteArray drop = qgetenv("HL_TEST_DROP_DELIVERIES");
   m_dropDeliveriesOf = drop.split(':').value(0).toInt();

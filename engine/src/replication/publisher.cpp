@@ -35,9 +35,13 @@ Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaC
       m_state(state),
       m_nats(nats),
       m_positions(positions),
-      m_retry(this) {
+      m_retry(this),
+      m_roundWatch(this) {
   m_retry.setSingleShot(true);
   connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
+  m_roundWatch.setInterval(kRoundWatchMs);
+  connect(&m_roundWatch, &QTimer::timeout, this, &Publisher::expireSilentRounds);
+  m_roundWatch.start();
   if (auto seqs = m_log.highestPublishedSeqs(); seqs) m_highestAcked = *seqs;
 }
 
@@ -87,6 +91,7 @@ bool Publisher::startRound() {
   const int number = m_nextRound++;
   Round& round = m_rounds[number];
   round.startCursor = m_cursor;
+  round.started.start();
   for (const PendingChange& p : *pending) {
     Change c;
     c.fromNodeId = m_config.nodeId;
@@ -130,6 +135,32 @@ void Publisher::onPublished(const PublishResult& result) {
   Round& round = m_rounds[number];
   round.results.append(result);
   if (round.results.size() == round.inFlight.size()) finishRound(number);
+}
+
+// Every async publish is answered: an ack, or a failure after its 5 s wait. Should an answer
+// never come (nats.c losing one around a reconnect), its round would never end, and with
+// kMaxRounds such rounds the publisher would stop for good without a word. A change without an
+// answer after kRoundAnswerMs counts as failed: sent again (the same Nats-Msg-Id, so a duplicate
+// if it landed) and "ack lost" for the convergence rule meanwhile (docs/replication.md#publishing).
+void Publisher::expireSilentRounds() {
+  QList<int> expired;
+  for (const auto& [number, round] : m_rounds)
+    if (round.started.isValid() && round.started.elapsed() >= kRoundAnswerMs) expired << number;
+  for (int number : expired) {
+    const auto it = m_rounds.find(number);
+    if (it == m_rounds.end()) continue;
+    QList<qint64> silent;
+    for (auto f = it->second.inFlight.cbegin(); f != it->second.inFlight.cend(); ++f)
+      if (m_roundOf.value(f.key()) == number) silent << f.key();
+    qCWarning(lcPublish).noquote()
+        << QStringLiteral("publish round %1: %2 change(s) got no answer in %3 s; counted as failed")
+               .arg(number)
+               .arg(silent.size())
+               .arg(kRoundAnswerMs / 1000);
+    const QString error =
+        QStringLiteral("no answer from the server in %1 s").arg(kRoundAnswerMs / 1000);
+    for (qint64 token : silent) onPublished({token, false, false, 0, error});
+  }
 }
 
 void Publisher::finishRound(int number) {

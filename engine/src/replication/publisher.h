@@ -13,6 +13,7 @@
 // Thread: the engine thread. Uses, does not own, the objects it is given.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QSet>
@@ -88,18 +89,23 @@ class Publisher final : public QObject {
  private:
   // Up to kMaxRounds rounds are in flight at once; each is recorded when all its acks are in.
   static constexpr int kMaxRounds = 4;
+  // A change without an answer this long counts as failed (expireSilentRounds()).
+  static constexpr qint64 kRoundAnswerMs = 30000;
+  static constexpr int kRoundWatchMs = 5000;
 
   struct InFlight {
     int shard = 0;
     QByteArray key;
   };
   struct Round {
+    QElapsedTimer started;    // when it was sent (expireSilentRounds())
     int64_t startCursor = 0;  // every change up to here was read before this round
     QHash<qint64, InFlight> inFlight;
     QList<PublishResult> results;  // one per change of the round, acked or failed
   };
 
   void startRounds();
+  void expireSilentRounds();
   bool startRound();  // false when there was nothing to send
   void finishRound(int round);
 
@@ -122,6 +128,7 @@ class Publisher final : public QObject {
   int64_t m_firstFailed = 0;  // set while failed changes wait for their rounds to end
   QString m_firstError;
   QTimer m_retry;
+  QTimer m_roundWatch;
   int m_backoffMs = 0;
   Stats m_stats;
 };
