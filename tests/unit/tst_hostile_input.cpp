@@ -612,6 +612,8 @@ class TestHostileInput : public QObject {
         {"# c\n[[[1]]]\n", ":2: a table header must start with a key"},
         {"[a]\n[ \n", ":2: a table header must start with a key"},
         {"a = \"x\x01\"\n", ":1: control character 0x01"},
+        {"db_pa=  2=t\"\xd1\x93mssage_byt\nurls \"p\\\"w\"\n", ":1: a quote right after \"t\""},
+        {"a = 2'\xc2\xa4'\n", ":1: a quote right after \"2\""},
     };
     for (const auto& [bytes, where] : cases) {
       QVERIFY(test::writeFile(path, bytes));

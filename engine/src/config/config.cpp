@@ -502,6 +502,14 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
     lineStart = false;
     if (c >= 0x80)
       return bad(line, QStringLiteral("a non-ASCII character outside a string or comment"));
+    // A quote glued to a bare word or value ("t\"", "2'") opens no string in TOML, and toml++
+    // 3.3 reads on past it into what looks like a string here (found by fuzz_config: a non-ASCII
+    // character there reached TOML_UNREACHABLE).
+    const bool glued =
+        i > 0 && isKeyStart(bytes[i - 1]) && bytes[i - 1] != '"' && bytes[i - 1] != '\'';
+    if ((ch == '"' || ch == '\'') && glued)
+      return bad(line,
+                 QStringLiteral("a quote right after \"%1\"").arg(QChar::fromLatin1(bytes[i - 1])));
     if (ch == '#') {
       in = In::kComment;
     } else if (ch == '"') {
