@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <errno.h>
 #include <limits.h>
@@ -64,14 +65,7 @@ class LogWriter {
 
   // Writes what waits, then every later line at once (at exit, and before a fatal message).
   void flush() {
-    QByteArray pending;
-    qint64 dropped = 0;
-    {
-      std::lock_guard<std::mutex> lock(m_queueMutex);
-      m_sync = true;
-      pending.swap(m_pending);
-      std::swap(dropped, m_dropped);
-    }
+    auto [pending, dropped] = take(true);
     writeNow(pending, dropped);
   }
 
@@ -87,15 +81,16 @@ class LogWriter {
       }
       // The write lock first, then the lines: flush() cannot write later lines before these.
       std::lock_guard<std::timed_mutex> write(m_writeMutex);
-      QByteArray chunk;
-      qint64 dropped = 0;
-      {
-        std::lock_guard<std::mutex> lock(m_queueMutex);
-        chunk.swap(m_pending);
-        std::swap(dropped, m_dropped);
-      }
+      auto [chunk, dropped] = take(false);
       writeAll(droppedNote(dropped) + chunk, -1);  // may wait on a full pipe: only this thread
     }
+  }
+  // The waiting lines and how many were dropped before them; `sync`: later lines are written
+  // at once (flush()).
+  std::pair<QByteArray, qint64> take(bool sync) {
+    std::lock_guard<std::mutex> lock(m_queueMutex);
+    if (sync) m_sync = true;
+    return {std::exchange(m_pending, {}), std::exchange(m_dropped, 0)};
   }
   // Within kFlushMs, or not at all (the writer thread may be stuck on a full pipe).
   void writeNow(const QByteArray& bytes, qint64 dropped) {
