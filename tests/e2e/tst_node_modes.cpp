@@ -180,6 +180,51 @@ class TestNodeModes : public QObject {
     QCOMPARE(n1.stop(), 0);
   }
 
+  // A crash writes the signal and a stack trace to the log before the process ends with that
+  // signal; with its stderr unread (a full pipe) the report cannot keep it from ending.
+  void crashIsReportedInTheLog() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    NodeProcess n(options(3, "crash", server.url()));
+    QVERIFY(n.start().isOk());
+    QCOMPARE(::kill(pid_t(n.pid()), SIGSEGV), 0);
+    QVERIFY(test::waitFor([&] { return !n.isRunning(); }, 15000));
+    QCOMPARE(n.stop(), SIGSEGV);  // ended by the signal itself
+    const QString log = n.log();
+    const qsizetype at = log.indexOf("harmonylite: fatal signal 11 (SIGSEGV); stack:\n");
+    QVERIFY2(at >= 0, qPrintable(log.right(3000)));
+    // Frames follow, our own functions named (the program is linked with -rdynamic).
+    QVERIFY2(log.indexOf("harmonylite(main+", at) > at, qPrintable(log.mid(at)));
+
+    const QString fifo = m_dir.filePath("crash-stderr");
+    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+    const int reader = ::open(fifo.toLocal8Bit().constData(), O_RDONLY | O_NONBLOCK);
+    QVERIFY(reader >= 0);
+    const int filler = ::open(fifo.toLocal8Bit().constData(), O_WRONLY | O_NONBLOCK);
+    QVERIFY(filler >= 0);
+    const QByteArray line(1023, 'x');
+    while (::write(filler, (line + '\n').constData(), 1024) > 0) {
+    }
+    QCOMPARE(errno, EAGAIN);  // full
+    auto o = options(4, "crash-unread", server.url());
+    o.healthPort = test::freePort();
+    o.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo)};
+    NodeProcess unread(o);
+    QVERIFY(unread.launch().isOk());
+    QVERIFY(test::waitFor([&] { return test::httpGet(o.healthPort, "/health") == 200; }, 30000));
+    QElapsedTimer clock;
+    clock.start();
+    QCOMPARE(::kill(pid_t(unread.pid()), SIGABRT), 0);
+    QVERIFY2(test::waitFor([&] { return !unread.isRunning(); }, 15000),
+             "the crash report waited on the unread pipe");
+    const int code = unread.stop();
+    QVERIFY2(code == SIGABRT || code == SIGALRM, qPrintable(QString::number(code)));
+    qInfo() << "with stderr unread, the crashed node ended after" << clock.elapsed()
+            << "ms by signal" << code;
+    ::close(filler);
+    ::close(reader);
+  }
+
   // sleep_timeout: the node exits 0 by itself once nothing was published or applied for that
   // long, and not while changes keep coming.
   void sleepTimeoutExitsWhenIdle() {

@@ -88,6 +88,7 @@ hl::Status NodeProcess::launch() {
   }
   writeConfig();
   m_process = std::make_unique<QProcess>();
+  m_killed = false;
   m_process->setProcessChannelMode(QProcess::SeparateChannels);
   QStringList args{"-config", configPath(), "--no-gui"};
   args << m_options.extraArgs;
@@ -111,16 +112,34 @@ hl::Status NodeProcess::waitRunning(int timeoutMs) {
 }
 
 int NodeProcess::stop(int timeoutMs) {
-  if (!m_process || m_process->state() == QProcess::NotRunning)
-    return m_process ? m_process->exitCode() : 0;
+  if (!m_process) return 0;
+  if (m_process->state() == QProcess::NotRunning) return endedWith();
   ::kill(pid_t(m_process->processId()), SIGTERM);
-  if (!m_process->waitForFinished(timeoutMs)) return -1;
+  if (!m_process->waitForFinished(timeoutMs)) {
+    qWarning().noquote() << "node" << m_options.nodeId << "did not stop within" << timeoutMs
+                         << "ms; its log ends:\n"
+                         << log().right(4000);
+    return -1;
+  }
+  return endedWith();
+}
+
+// A node that did not end well says why: the exit code alone (for a crash, the signal) tells
+// little.
+int NodeProcess::endedWith() const {
   m_log += m_process->readAllStandardError();
+  if (!m_killed && (m_process->exitStatus() == QProcess::CrashExit || m_process->exitCode() != 0))
+    qWarning().noquote() << "node" << m_options.nodeId
+                         << (m_process->exitStatus() == QProcess::CrashExit ? "crashed (signal"
+                                                                            : "exited (code")
+                         << m_process->exitCode() << "); its log ends:\n"
+                         << log().right(6000);
   return m_process->exitCode();
 }
 
 void NodeProcess::kill() {
   if (!m_process || m_process->state() == QProcess::NotRunning) return;
+  m_killed = true;
   m_process->kill();
   m_process->waitForFinished(5000);
   m_log += m_process->readAllStandardError();

@@ -53,7 +53,8 @@ class NodeProcess {
   // quorum of servers before any node finishes starting).
   hl::Status launch();
   hl::Status waitRunning(int timeoutMs = 30000);
-  // SIGTERM and wait; returns the exit code (-1 on timeout).
+  // SIGTERM and wait; returns the exit code (-1 on timeout; for a crash, the signal). A node
+  // that did not end with 0 (and was not kill()ed) prints the end of its log as a warning.
   int stop(int timeoutMs = 20000);
   // SIGKILL (crash).
   void kill();
@@ -71,7 +72,9 @@ class NodeProcess {
 
  private:
   void writeConfig() const;
+  int endedWith() const;
   Options m_options;
+  bool m_killed = false;  // by kill(): its end needs no explanation
   std::unique_ptr<QProcess> m_process;
   mutable QByteArray m_log;
 };

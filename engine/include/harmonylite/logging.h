@@ -25,6 +25,8 @@ enum class LogFormat { kConsole, kJson };
 LogFormat logFormatFromName(const QString& name);
 
 // Installs the message handler: lines go to stderr. `verbose` enables hl.* debug messages.
+// Also installs a crash handler: on SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT the waiting lines,
+// the signal and a stack trace are written to stderr before the process ends with that signal.
 void installLogHandler(LogFormat format, bool verbose);
 void setLogNodeId(uint64_t nodeId);
 // Log lines dropped since start because stderr was not read fast enough.

@@ -3,6 +3,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,8 +13,11 @@
 #include <utility>
 
 #include <errno.h>
+#include <execinfo.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcMain, "hl.main")
@@ -35,6 +39,7 @@ class LogWriter {
  public:
   static constexpr qsizetype kMaxPendingBytes = 4 * 1024 * 1024;
   static constexpr int kFlushMs = 2000;
+  static constexpr int kCrashMs = 500;
 
   static LogWriter& instance() {
     static LogWriter* writer = [] {
@@ -70,6 +75,28 @@ class LogWriter {
   }
 
   qint64 droppedTotal() const { return m_droppedTotal.load(); }
+
+  // The crash handler's report: the waiting lines (if nobody holds them right now: a crashing
+  // process may have stopped anywhere), the signal and a stack trace. Only async-signal-safe
+  // calls, no allocation; an unread stderr cannot hold it: each write waits at most kCrashMs,
+  // and alarm() ends the process (SIGALRM) should anything else wait.
+  void crashReport(int sig) {
+    ::alarm(3);
+    if (m_queueMutex.try_lock()) {
+      writeAll(m_pending, kCrashMs);
+      m_queueMutex.unlock();
+    }
+    char head[96];
+    const char* name = ::sigabbrev_np(sig);
+    const int len = ::snprintf(head, sizeof head, "harmonylite: fatal signal %d (SIG%s); stack:\n",
+                               sig, name ? name : "?");
+    writeAll(QByteArray::fromRawData(head, std::clamp(len, 0, int(sizeof head) - 1)), kCrashMs);
+    pollfd fd{STDERR_FILENO, POLLOUT, 0};
+    if (::poll(&fd, 1, kCrashMs) > 0) {
+      void* frames[48];
+      ::backtrace_symbols_fd(frames, ::backtrace(frames, 48), STDERR_FILENO);
+    }
+  }
 
  private:
   void run() {
@@ -159,6 +186,27 @@ void handler(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) 
   }
 }
 
+// A crash (or an abort: qFatal, std::terminate, the C library finding a corrupt heap) writes
+// the lines still waiting, the signal and a stack trace to stderr before the process ends with
+// that signal: without it, the last lines before a crash, the ones that say what happened, would
+// die in the writer's queue (docs/configuration.md#logging).
+void onFatalSignal(int sig) {
+  LogWriter::instance().crashReport(sig);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void installCrashHandler() {
+  LogWriter::instance();  // created now, not in the handler
+  void* warm[1];
+  ::backtrace(warm, 1);  // loads libgcc now: its first use allocates, which a crash must not
+  struct sigaction sa = {};
+  sa.sa_handler = onFatalSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(sig, &sa, nullptr);
+}
+
 }  // namespace
 
 LogFormat logFormatFromName(const QString& name) {
@@ -189,6 +237,7 @@ void installLogHandler(LogFormat format, bool verbose) {
   QLoggingCategory::setFilterRules(verbose ? QStringLiteral("hl.*.debug=true")
                                            : QStringLiteral("hl.*.debug=false"));
   qInstallMessageHandler(handler);
+  installCrashHandler();
 }
 
 qint64 droppedLogLines() {
