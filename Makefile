@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: deps configure build run test bench chaos package format format-check clean
+.PHONY: deps configure build run test bench chaos chaos-embedded package format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,11 @@ bench: build
 # servers; report in $(BUILD_DIR)/chaos. Replay a run with ARGS="--seed S".
 chaos: build
 	$(BUILD_DIR)/tests/hl_chaos --rounds 20 --check-the-checker --report $(BUILD_DIR)/chaos $(ARGS)
+
+# The same 20 rounds on the second set-up: each node's embedded nats-server, joined as a cluster.
+chaos-embedded: build
+	$(BUILD_DIR)/tests/hl_chaos --topology embedded --rounds 20 --check-the-checker \
+	  --report $(BUILD_DIR)/chaos-embedded $(ARGS)
 
 # The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages.
 package: configure

@@ -204,7 +204,7 @@ class TestLostAck : public QObject {
   // HL_TEST_DROP_ACKS=4 drops the answers to node 1's first four publishes). Each of those
   // rows is sent in a round of its own and lands, but its round never ends; with four such
   // rounds in flight the publisher used to send nothing more, silently, for good. A change
-  // without an answer after 30 s now counts as failed and is sent again (a duplicate), so the
+  // without an answer after 15 s now counts as failed and is sent again (a duplicate), so the
   // fifth row arrives (docs/replication.md#publishing).
   void silentAnswersDoNotStopPublishing() {
     test::NatsServer server;
@@ -236,7 +236,7 @@ class TestLostAck : public QObject {
     }
     qInfo() << "the fifth row arrived" << t.elapsed() << "ms after it was written";
     const QRegularExpression notice(
-        "publish round \\d+: 1 change\\(s\\) got no answer in 30 s; counted as failed");
+        "publish round \\d+: 1 change\\(s\\) got no answer in 15 s; counted as failed");
     QVERIFY2(test::waitFor([&] { return a.log().contains(notice); }, kWait), qPrintable(a.log()));
     QVERIFY(test::waitFor(
         [&] {

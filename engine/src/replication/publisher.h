@@ -90,8 +90,8 @@ class Publisher final : public QObject {
   // Up to kMaxRounds rounds are in flight at once; each is recorded when all its acks are in.
   static constexpr int kMaxRounds = 4;
   // A change without an answer this long counts as failed (expireSilentRounds()).
-  static constexpr qint64 kRoundAnswerMs = 30000;
-  static constexpr int kRoundWatchMs = 5000;
+  static constexpr qint64 kRoundAnswerMs = 15000;  // three times nats.c's own 5 s wait
+  static constexpr int kRoundWatchMs = 2500;
 
   struct InFlight {
     int shard = 0;
