@@ -32,6 +32,29 @@ class TestNodeModes : public QObject {
     return o;
   }
 
+  // A FIFO at `name`, held open at both ends and filled until a write would block: a node
+  // whose stderr is this FIFO writes into a full pipe that nobody reads. Both ends close with it.
+  struct FullFifo {
+    QString path;
+    int reader = -1;
+    int filler = -1;
+    ~FullFifo() {
+      if (filler >= 0) ::close(filler);
+      if (reader >= 0) ::close(reader);
+    }
+  };
+  bool makeFullFifo(const QString& name, FullFifo* f) {
+    f->path = m_dir.filePath(name);
+    if (::mkfifo(f->path.toLocal8Bit().constData(), 0600) != 0) return false;
+    f->reader = ::open(f->path.toLocal8Bit().constData(), O_RDONLY | O_NONBLOCK);
+    f->filler = ::open(f->path.toLocal8Bit().constData(), O_WRONLY | O_NONBLOCK);
+    if (f->reader < 0 || f->filler < 0) return false;
+    const QByteArray line = QByteArray(1023, 'x') + '\n';
+    while (::write(f->filler, line.constData(), size_t(line.size())) > 0) {
+    }
+    return errno == EAGAIN;  // full
+  }
+
  private slots:
   void agedOutMessagesNeedRestore() {
     test::NatsServer server;
@@ -127,16 +150,8 @@ class TestNodeModes : public QObject {
   void unreadStderrDoesNotStopTheNode() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    const QString fifo = m_dir.filePath("unread-stderr");
-    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
-    const int reader = ::open(fifo.toLocal8Bit().constData(), O_RDONLY | O_NONBLOCK);
-    QVERIFY(reader >= 0);
-    const int filler = ::open(fifo.toLocal8Bit().constData(), O_WRONLY | O_NONBLOCK);
-    QVERIFY(filler >= 0);
-    const QByteArray line(1023, 'x');
-    while (::write(filler, (line + '\n').constData(), 1024) > 0) {
-    }
-    QCOMPARE(errno, EAGAIN);  // full
+    FullFifo fifo;
+    QVERIFY(makeFullFifo("unread-stderr", &fifo));
     auto o2 = options(2, "unread", server.url());
     o2.healthPort = test::freePort();
     const int metricsPort = test::freePort();
@@ -144,7 +159,7 @@ class TestNodeModes : public QObject {
                         "[logging]\nverbose = true\n[prometheus]\nenable = true\n"
                         "bind = \"127.0.0.1:%1\"\n")
                         .arg(metricsPort);
-    o2.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo)};
+    o2.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo.path)};
     NodeProcess n1(options(1, "unread", server.url())), n2(o2);
     QVERIFY(n1.start().isOk());
     QVERIFY(n2.launch().isOk());
@@ -164,7 +179,7 @@ class TestNodeModes : public QObject {
     int unread = 0;
     const bool converged = test::waitFor(
         [&] { return n2.sql("SELECT count(*) FROM Books") == QString::number(kRows); }, 60000);
-    ::ioctl(reader, FIONREAD, &unread);
+    ::ioctl(fifo.reader, FIONREAD, &unread);
     QVERIFY2(converged, qPrintable(QStringLiteral("n2 has %1 rows; %2 bytes of its log unread")
                                        .arg(n2.sql("SELECT count(*) FROM Books"))
                                        .arg(unread)));
@@ -175,8 +190,6 @@ class TestNodeModes : public QObject {
     QVERIFY(metrics.contains("harmonylite_log_lines_dropped_total{"));
     qInfo() << "n2 applied" << kRows << "rows with" << unread << "bytes of its log unread";
     QCOMPARE(n2.stop(), 0);
-    ::close(filler);
-    ::close(reader);
     QCOMPARE(n1.stop(), 0);
   }
 
@@ -196,19 +209,11 @@ class TestNodeModes : public QObject {
     // Frames follow, our own functions named (the program is linked with -rdynamic).
     QVERIFY2(log.indexOf("harmonylite(main+", at) > at, qPrintable(log.mid(at)));
 
-    const QString fifo = m_dir.filePath("crash-stderr");
-    QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
-    const int reader = ::open(fifo.toLocal8Bit().constData(), O_RDONLY | O_NONBLOCK);
-    QVERIFY(reader >= 0);
-    const int filler = ::open(fifo.toLocal8Bit().constData(), O_WRONLY | O_NONBLOCK);
-    QVERIFY(filler >= 0);
-    const QByteArray line(1023, 'x');
-    while (::write(filler, (line + '\n').constData(), 1024) > 0) {
-    }
-    QCOMPARE(errno, EAGAIN);  // full
+    FullFifo fifo;
+    QVERIFY(makeFullFifo("crash-stderr", &fifo));
     auto o = options(4, "crash-unread", server.url());
     o.healthPort = test::freePort();
-    o.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo)};
+    o.wrapper = {"sh", "-c", QStringLiteral("exec \"$0\" \"$@\" 2>'%1'").arg(fifo.path)};
     NodeProcess unread(o);
     QVERIFY(unread.launch().isOk());
     QVERIFY(test::waitFor([&] { return test::httpGet(o.healthPort, "/health") == 200; }, 30000));
@@ -221,8 +226,6 @@ class TestNodeModes : public QObject {
     QVERIFY2(code == SIGABRT || code == SIGALRM, qPrintable(QString::number(code)));
     qInfo() << "with stderr unread, the crashed node ended after" << clock.elapsed()
             << "ms by signal" << code;
-    ::close(filler);
-    ::close(reader);
   }
 
   // sleep_timeout: the node exits 0 by itself once nothing was published or applied for that
