@@ -14,6 +14,7 @@
 //
 // Usage: hl_chaos [--rounds N] [--seed S] [--faults a,b,...] [--fault-seconds T or A-B]
 //                 [--topology external|embedded] [--in-order] [--check-the-checker] [--report DIR]
+//                 [--keep-logs]
 // Faults: kill-node, kill-nats, kill-both, stop-node, stop-nats, restart-nats-cluster,
 // partition-node, partition-nats, partition-pair, disk-full, kill-during-snapshot,
 // kill-during-restore. The partitions and the full disk need the harness's own network and mount
@@ -201,6 +202,9 @@ class Chaos {
         m_faultSeconds(faultSeconds),
         m_reportDir(std::move(reportDir)) {}
 
+  bool keepLogs =
+      false;  // every round's node logs in the report directory, not only a failed one's
+
   bool setUp() {
     m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
     QStringList members;
@@ -345,7 +349,7 @@ class Chaos {
             .arg(r.healthyMs)
             .arg(r.problems.size()));
     for (const QString& p : r.problems) say("  " + p);
-    if (!r.problems.isEmpty()) {  // the logs of a failed round, to look into
+    if (!r.problems.isEmpty() || keepLogs) {  // the logs of a failed round, to look into
       QDir().mkpath(m_reportDir);
       for (int i = 0; i < kNodes; ++i)
         test::writeFile(
@@ -843,6 +847,9 @@ int main(int argc, char** argv) {
   p.addOption({"in-order", "take the faults in the order given, one per round"});
   p.addOption({"fault-seconds", "how long a fault lasts: T, or A-B drawn per round", "T", "10-40"});
   p.addOption({"report", "directory of chaos-report.md/.json", "DIR", "."});
+  p.addOption({"keep-logs",
+               "write every round's node logs to the report directory (by default "
+               "only a failed round's)"});
   p.process(app);
   const quint64 seed = p.isSet("seed") ? p.value("seed").toULongLong()
                                        : QRandomGenerator::system()->generate64() % 1000000000;
@@ -895,6 +902,7 @@ int main(int argc, char** argv) {
                                  : QString()));
   Chaos chaos(seed, faults, p.isSet("in-order"), p.value("fault-seconds"), p.value("report"),
               topology == "embedded");
+  chaos.keepLogs = p.isSet("keep-logs");
   QElapsedTimer total;
   total.start();
   if (!chaos.setUp()) {
