@@ -1043,8 +1043,16 @@ class TestSnapshots : public QObject {
       QVERIFY2(writer.exitCode() == 0, writer.readAllStandardError().constData());
       QVERIFY(test::waitFor([&] { return restore->state() == QProcess::NotRunning; }, 180000));
       const QByteArray out = restore->readAllStandardOutput();
+      if (restore->exitStatus() != QProcess::NormalExit || restore->exitCode() != 0 ||
+          !out.contains("restored snapshot"))  // QVERIFY2 cuts its message at 1 KB: printed whole
+        qWarning().noquote() << "the restore command"
+                             << (restore->exitStatus() == QProcess::CrashExit ? "crashed, signal"
+                                                                              : "exited with")
+                             << restore->exitCode() << "\nstdout:\n"
+                             << out << "\nstderr ends:\n"
+                             << restore->readAllStandardError().right(8000);
       QVERIFY2(restore->exitCode() == 0 && out.contains("restored snapshot"),
-               qPrintable(out + restore->readAllStandardError().right(4000)));
+               qPrintable(QStringLiteral("round %1: see the warning above").arg(round)));
       // The node runs again: it publishes what was captured and replays its own messages.
       QVERIFY2(n.start().isOk(), qPrintable(n.log()));
       QVERIFY(published(n));
