@@ -202,8 +202,8 @@ class Chaos {
         m_faultSeconds(faultSeconds),
         m_reportDir(std::move(reportDir)) {}
 
-  bool keepLogs =
-      false;  // every round's node logs in the report directory, not only a failed one's
+  // Every round's node logs in the report directory, not only a failed one's (--keep-logs).
+  bool keepLogs = false;
 
   bool setUp() {
     m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
