@@ -612,8 +612,14 @@ class TestHostileInput : public QObject {
         {"# c\n[[[1]]]\n", ":2: a table header must start with a key"},
         {"[a]\n[ \n", ":2: a table header must start with a key"},
         {"a = \"x\x01\"\n", ":1: control character 0x01"},
-        {"db_pa=  2=t\"\xd1\x93mssage_byt\nurls \"p\\\"w\"\n", ":1: a quote right after \"t\""},
-        {"a = 2'\xc2\xa4'\n", ":1: a quote right after \"2\""},
+        {"db_pa=  2=t\"\xd1\x93mssage_byt\nurls \"p\\\"w\"\n", ":1: a quote inside a value that"},
+        {"a = 1\nb\"\xd1\x93\" = 2\n", ":2: a quote right after \"b\""},
+        {"a = 2'\xc2\xa4'\n", ":1: a quote inside a value that"},
+        {"db_pa=  2t=\"\xd1\x93sage_byt\nurls \"p\\\"w\"\n", ":1: a quote inside a value that"},
+        {"a = [1, 2t'\xc2\xa4']\n", ":1: a quote inside a value that"},
+        {"a = \"\"\"x\\\n  \n \xd1\x93\"\"\"\n", ":3: a non-ASCII character right after a"},
+        {"a = \"\"\"x\\\xd1\x93\"\"\"\n", ":1: a non-ASCII character right after a"},
+        {"keep_publish[\"n!ts://a\\\xd1\x93sa", ":1: "},
     };
     for (const auto& [bytes, where] : cases) {
       QVERIFY(test::writeFile(path, bytes));

@@ -433,8 +433,12 @@ namespace {
 // - a non-ASCII character outside strings and comments (bare keys are ASCII): toml++'s
 //   whitespace test reaches TOML_UNREACHABLE for U+00A1..U+0499 there;
 // - a table header whose name does not start with a key character or a quote ("[@", "[[["):
-//   toml++ asserts (in a release build: assumes) it does (upstream marzer/tomlplusplus#294).
-// A small scan that knows strings, comments, brackets and line starts, nothing more.
+//   toml++ asserts (in a release build: assumes) it does (upstream marzer/tomlplusplus#294);
+// - a quote inside a bare value ("a = 2t=\"x"): toml++ reads a value that is not a string,
+//   array or table up to whitespace, ',', ']', '}' or '#', testing each character with that
+//   whitespace test, so a non-ASCII character after such a quote reaches it too.
+// A small scan that knows strings, comments, brackets, value positions and line starts, nothing
+// more.
 Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
   const auto bad = [&](int line, const QString& what) {
     return Status::invalidArgument(QStringLiteral("%1:%2: %3").arg(sourceName).arg(line).arg(what));
@@ -445,8 +449,10 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
   };
   enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
   In in = In::kCode;
-  int line = 1, depth = 0;  // depth: open [ and { of values
-  bool lineStart = true, header = false;
+  int line = 1;
+  std::vector<char> open;  // the [ and { of values still open, innermost last
+  char lastSig = 0;        // the last character of code that was not whitespace
+  bool lineStart = true, header = false, bareValue = false;
   const qsizetype n = bytes.size();
   for (qsizetype i = 0; i < n; ++i) {
     const char ch = bytes[i];
@@ -461,6 +467,8 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
       if (in == In::kCode) {
         lineStart = true;
         header = false;
+        bareValue = false;
+        if (open.empty()) lastSig = 0;
       }
       continue;
     }
@@ -479,6 +487,17 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
         continue;
       case In::kMultiBasic:
         if (ch == '\\') {
+          // toml++ tests the character after a backslash, and the first one after a
+          // line-ending backslash's blank space, with the whitespace test.
+          qsizetype j = i + 1;
+          int lines = 0;
+          while (j < n &&
+                 (bytes[j] == ' ' || bytes[j] == '\t' || bytes[j] == '\r' || bytes[j] == '\n'))
+            lines += bytes[j++] == '\n';
+          if (j < n && uchar(bytes[j]) >= 0x80 && (j == i + 1 || lines > 0))
+            return bad(line + lines,
+                       QStringLiteral("a non-ASCII character right after a backslash in a "
+                                      "multi-line string (write it as \\uXXXX)"));
           if (i + 1 < n && bytes[i + 1] == '\n') continue;  // a line-ending backslash
           ++i;
         } else if (next3("\"\"\"")) {
@@ -497,11 +516,30 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
       case In::kCode:
         break;
     }
-    if (ch == ' ' || ch == '\t' || ch == '\r') continue;
+    if (ch == ' ' || ch == '\t' || ch == '\r') {
+      bareValue = false;
+      continue;
+    }
     const bool first = lineStart;
     lineStart = false;
     if (c >= 0x80)
       return bad(line, QStringLiteral("a non-ASCII character outside a string or comment"));
+    const bool quote = ch == '"' || ch == '\'';
+    const bool ends = ch == ',' || ch == ']' || ch == '}' || ch == '#';
+    if (bareValue && quote)
+      return bad(line, QStringLiteral("a quote inside a value that is not a string"));
+    if (bareValue && !ends) {
+      lastSig = ch;
+      continue;
+    }
+    bareValue = false;
+    const bool valuePlace = lastSig == '=' || (!open.empty() && open.back() == '[' &&
+                                               (lastSig == '[' || lastSig == ','));
+    lastSig = ch;
+    if (valuePlace && !quote && !ends && ch != '[' && ch != '{') {
+      bareValue = true;  // a number, boolean or date, read by toml++ up to a terminator
+      continue;
+    }
     // A quote glued to a bare word or value ("t\"", "2'") opens no string in TOML, and toml++
     // 3.3 reads on past it into what looks like a string here (found by fuzz_config: a non-ASCII
     // character there reached TOML_UNREACHABLE).
@@ -518,7 +556,7 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
     } else if (ch == '\'') {
       in = next3("'''") ? In::kMultiLiteral : In::kLiteral;
       if (in == In::kMultiLiteral) i += 2;
-    } else if (ch == '[' && first && depth == 0) {
+    } else if (ch == '[' && first && open.empty()) {
       qsizetype j = i + 1;
       if (j < n && bytes[j] == '[') ++j;
       while (j < n && (bytes[j] == ' ' || bytes[j] == '\t')) ++j;
@@ -527,9 +565,9 @@ Status precheckToml(const QByteArray& bytes, const QString& sourceName) {
       header = true;
       i = j - 1;
     } else if ((ch == '[' || ch == '{') && !header) {
-      ++depth;
-    } else if ((ch == ']' || ch == '}') && !header) {
-      depth = std::max(0, depth - 1);
+      open.push_back(ch);
+    } else if ((ch == ']' || ch == '}') && !header && !open.empty()) {
+      open.pop_back();
     }
   }
   return Status::ok();
@@ -543,21 +581,34 @@ Result<LoadedConfig> loadConfigText(const QString& text, const QString& sourceNa
 
 Result<LoadedConfig> loadConfigBytes(const QByteArray& bytes, const QString& sourceName) {
   HL_RETURN_IF_ERROR(precheckToml(bytes, sourceName));
-  // The rest as it is: toml++ refuses invalid UTF-8 with the line it is on.
-  const std::string doc = bytes.toStdString();
   const std::string src = sourceName.toStdString();
-  toml::table root;
-  try {
-    root = toml::parse(doc, src);
-  } catch (const toml::parse_error& e) {
-    return Status::invalidArgument(QStringLiteral("%1:%2: %3")
-                                       .arg(sourceName)
-                                       .arg(e.source().begin.line)
-                                       .arg(qs(e.description())));
+  const auto parse = [&](const QByteArray& text, const QString& note) -> Result<toml::table> {
+    try {
+      return toml::parse(text.toStdString(), src);
+    } catch (const toml::parse_error& e) {
+      return Status::invalidArgument(QStringLiteral("%1:%2: %3%4")
+                                         .arg(sourceName)
+                                         .arg(e.source().begin.line)
+                                         .arg(qs(e.description()), note));
+    }
+  };
+  // The last guard against toml++ 3.3's whitespace test (precheckToml above): the document is
+  // parsed first with every non-ASCII byte read as '~', which TOML too allows only in strings
+  // and comments. Only when that parses does toml++ see the real characters, which are then
+  // inside strings and comments as toml++ itself reads them.
+  QByteArray ascii = bytes;
+  for (char& ch : ascii)
+    if (uchar(ch) >= 0x80) ch = '~';
+  if (ascii != bytes) {
+    auto shape = parse(ascii, QStringLiteral(" (non-ASCII characters read as '~')"));
+    if (!shape) return shape.status();
   }
+  // The rest as it is: toml++ refuses invalid UTF-8 with the line it is on.
+  auto root = parse(bytes, QString());
+  if (!root) return root.status();
   const QString baseDir =
       sourceName.isEmpty() ? QDir::currentPath() : QFileInfo(sourceName).absolutePath();
-  return readConfig(root, sourceName, baseDir);
+  return readConfig(*root, sourceName, baseDir);
 }
 
 Result<LoadedConfig> loadConfigFile(const QString& path) {
