@@ -18,6 +18,7 @@
 
 #include "nats_test_client.h"
 #include "node_process.h"
+#include "replication/consumer.h"
 #include "test_support.h"
 
 #include <signal.h>
@@ -153,8 +154,13 @@ class TestDurability : public QObject {
   }
 
   // The streams deleted while the nodes run: both make them again and publish their kept
-  // changes again; rows written before and after all end on both nodes.
+  // changes again; rows written before and after all end on both nodes. The streams held more
+  // than Consumer::kCheckpointEvery messages: the kept changes published again can carry the
+  // checkpoints' message ids under their old numbers, but were stored at another time, so the
+  // new streams are read from their first message.
   void streamsDeleted() {
+    write(1500);
+    QVERIFY(converged());
     auto nc = test::connectTo(m_server->url());
     QVERIFY(nc);
     auto js = test::jetStream(nc->get());
@@ -171,13 +177,20 @@ class TestDurability : public QObject {
       // Deleted (the first node to look makes it again), or re-created (seen by the other).
       QVERIFY(node(i).log().contains(QRegularExpression(
           "durability guard: stream harmonylite-changes-c-1 was (deleted|re-created)")));
+      static const QRegularExpression healed(
+          "durability guard: stream \\S+ was [^\\n]*reading it again from (\\d+)");
+      for (const auto& m : healed.globalMatch(node(i).log())) QCOMPARE(m.captured(1), QString("1"));
     }
     QCOMPARE(node(1).sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
   }
 
   // The store replaced by an older copy: acknowledged messages vanish and the stream's last
-  // sequence falls below what the nodes applied.
+  // sequence falls below what the nodes applied. The streams hold more than
+  // Consumer::kCheckpointEvery messages before the copy, so each node heals by reading again
+  // from the checkpoint the copy still holds, not from the stream's first message.
   void storeReplacedByOlderCopy() {
+    write(1500);  // about 1,500 messages in each of the two streams
+    QVERIFY(converged());
     const QString store = m_server->dataDir();
     const QString older = m_dir.filePath("older-store");
     m_server->stop();
@@ -202,6 +215,18 @@ class TestDurability : public QObject {
                    "durability guard: stream \\S+ (went back: its last message is|was)")),
                qPrintable(node(i).log().right(2000)));
     }
+    // Where each heal of a stream that went back read again from.
+    QList<quint64> froms;
+    static const QRegularExpression healed(
+        "durability guard: stream \\S+ went back: [^\\n]*reading it again from (\\d+)");
+    for (int i = 0; i < 2; ++i)
+      for (const auto& m : healed.globalMatch(node(i).log())) froms << m.captured(1).toULongLong();
+    const bool fromCheckpoint =
+        !froms.isEmpty() && std::all_of(froms.begin(), froms.end(), [](quint64 from) {
+          return from > Consumer::kCheckpointEvery;
+        });
+    if (!fromCheckpoint) dumpLogs();
+    QVERIFY(fromCheckpoint);
     QCOMPARE(node(0).sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
   }
 

@@ -281,6 +281,26 @@ void Consumer::cancelRetry(Shard& sh) {
   sh.retryPending = false;
 }
 
+void Consumer::noteApplied(Shard& sh, int n) {
+  const IncomingMessage& last = sh.queue[n - 1];
+  sh.lastAppliedMsgId = last.msgId;
+  // The highest multiple of kCheckpointEvery among the n (consecutive) sequences, if any.
+  const quint64 firstSeq = sh.queue[0].streamSeq;
+  const quint64 mark = last.streamSeq - last.streamSeq % kCheckpointEvery;
+  if (mark == 0 || mark < firstSeq) return;
+  const IncomingMessage& m = sh.queue[int(mark - firstSeq)];
+  if (m.msgId.isEmpty() || m.timestampNs == 0) return;  // a Go sender's: nothing to compare
+  if (!sh.checkpoints.isEmpty() && sh.checkpoints.last().seq >= mark) return;
+  sh.checkpoints.append({mark, m.msgId, m.timestampNs});
+  if (sh.checkpoints.size() > kMaxCheckpoints) sh.checkpoints.removeFirst();
+}
+
+void Consumer::dropCheckpointsAbove(int shard, quint64 seq) {
+  if (shard <= 0 || shard >= m_shards.size()) return;
+  QList<Checkpoint>& c = m_shards[shard].checkpoints;
+  while (!c.isEmpty() && c.last().seq > seq) c.removeLast();
+}
+
 void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
   cancelRetry(sh);
@@ -486,7 +506,7 @@ bool Consumer::applyBatch(int shard) {
     // with the next batch or by the position timer; after a crash these messages are simply
     // received and skipped again. This keeps the engine's write transactions (and so its
     // contention with the application's writers) to what changes data.
-    sh.lastAppliedMsgId = sh.queue[n - 1].msgId;
+    noteApplied(sh, n);
     sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
     m_positions.setApplied(shard, batch.lastSeq);
     sh.status.skippedOwn += batch.own;
@@ -511,7 +531,7 @@ bool Consumer::applyBatch(int shard) {
     }
     return false;
   }
-  sh.lastAppliedMsgId = sh.queue[n - 1].msgId;
+  noteApplied(sh, n);
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
   m_positions.setApplied(shard, batch.lastSeq);
   sh.positionDirty = false;

@@ -96,6 +96,23 @@ class Consumer final : public QObject {
   QByteArray lastAppliedMsgId(int shard) const {
     return shard > 0 && shard < m_shards.size() ? m_shards[shard].lastAppliedMsgId : QByteArray();
   }
+  // Every kCheckpointEvery-th message applied, as it was applied: its stream sequence, its
+  // Nats-Msg-Id and the time the stream stored it. A stream that went back and still holds one
+  // of them unchanged (same id, same stored time) lost nothing up to it, so the durability
+  // guard reads again from there instead of from the stream's first message
+  // (docs/replication.md#durability). The newest kMaxCheckpoints, oldest first; in memory only.
+  struct Checkpoint {
+    quint64 seq = 0;
+    QByteArray msgId;
+    qint64 timestampNs = 0;
+  };
+  QList<Checkpoint> checkpoints(int shard) const {
+    return shard > 0 && shard < m_shards.size() ? m_shards[shard].checkpoints : QList<Checkpoint>();
+  }
+  // The checkpoints past `seq` name messages the stream no longer holds (after a heal).
+  void dropCheckpointsAbove(int shard, quint64 seq);
+  static constexpr quint64 kCheckpointEvery = 1000;
+  static constexpr int kMaxCheckpoints = 64;
   static constexpr qint64 kStuckMs = 10000;
   static constexpr int kFetchMax = 1024;
   static constexpr qint64 kFetchBudgetMs = 1000;
@@ -148,7 +165,8 @@ class Consumer final : public QObject {
     int retryDelayMs = 1000;     // the next retry's delay (kMinRetryDelayMs doubling)
     // checkProgress(): since when applied and received have not moved while behind the stream.
     qint64 stuckSinceMs = 0;
-    QByteArray lastAppliedMsgId;  // Nats-Msg-Id of the message at applied() ("": not known)
+    QByteArray lastAppliedMsgId;    // Nats-Msg-Id of the message at applied() ("": not known)
+    QList<Checkpoint> checkpoints;  // see checkpoints()
     quint64 stuckApplied = 0, stuckReceived = 0;
     // The watchdog re-created the subscription and it has delivered nothing since: the shard
     // fetches by sequence (checkProgress()).
@@ -191,6 +209,8 @@ class Consumer final : public QObject {
   void retryLater(int shard);
   // The retry retryLater() scheduled will not run.
   static void cancelRetry(Shard& sh);
+  // The first n queued messages are applied: lastAppliedMsgId and the checkpoints follow.
+  static void noteApplied(Shard& sh, int n);
   // The watchdog's last resort (checkProgress()): messages fetched from the stream by sequence.
   void fetchMissing(int shard, quint64 streamLast);
   // A message of the shard's current subscription (delivered or fetched) joins its queue.

@@ -364,13 +364,48 @@ void Engine::updateSnapshotWatermarks() {
   m_changeLog->setSnapshotWatermarks(marks);
 }
 
+quint64 Engine::verifiedCheckpoint(int shard, quint64 first, quint64 upTo) {
+  if (!m_consumer || !m_nats) return 0;
+  const QString stream = m_config.streamName(shard);
+  const QList<Consumer::Checkpoint> marks = m_consumer->checkpoints(shard);
+  // Each look is one request to the stream's leader on this thread: the newest few only.
+  int looks = 0;
+  for (auto it = marks.crbegin(); it != marks.crend() && looks < kCheckpointLooks; ++it) {
+    if (it->seq > upTo) continue;
+    if (it->seq < first) break;  // older ones are gone from the stream too
+    ++looks;
+    auto held = m_nats->messageAt(stream, it->seq);
+    // The same message stored at the same time: the stream was never cut below it. A copy
+    // published again after a loss has the same id but a new time.
+    if (held.ok() && held->msgId == it->msgId && held->timestampNs == it->timestampNs)
+      return it->seq;
+    qCInfo(lcEngine).noquote()
+        << QStringLiteral(
+               "durability guard: stream %1 does not hold checkpoint %2 (%3 stored at "
+               "%4) any more: %5")
+               .arg(stream)
+               .arg(it->seq)
+               .arg(QString::fromUtf8(it->msgId))
+               .arg(it->timestampNs)
+               .arg(held.ok() ? QStringLiteral("%1 stored at %2")
+                                    .arg(QString::fromUtf8(held->msgId))
+                                    .arg(held->timestampNs)
+                              : held.status().message());
+    if (!held.ok() && held.status().code() != Status::Code::kNotFound) break;  // unreachable
+  }
+  return 0;
+}
+
 void Engine::healStream(int shard, const QString& what, quint64 first, quint64 last) {
   const QString stream = m_config.streamName(shard);
   // Read again from what the stream holds: a re-created stream numbers from 1 again, and one
   // that went back numbers the messages it gets after the loss from where it went back to,
   // which this node cannot tell from its position (a node that applied past it took other
-  // messages under those numbers), so from its first message.
-  const quint64 from = std::min(m_positions.applied(shard), first > 0 ? first - 1 : last);
+  // messages under those numbers), so from its first message, or from the newest checkpoint
+  // the stream still holds unchanged.
+  const quint64 applied = m_positions.applied(shard);
+  const quint64 verified = verifiedCheckpoint(shard, first, std::min(applied, last));
+  const quint64 from = std::min(applied, std::max(verified, first > 0 ? first - 1 : last));
   Status s;
   {
     auto txn = SqliteTxn::begin(m_db);
@@ -389,18 +424,22 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
   // The kept changes of this node in that stream are published again: what the stream lost
   // comes back; what it still holds is a duplicate (dropped within the window, else the same
   // row once more). Which ones it lost is not known for sure (the stream may have taken new
-  // messages under their numbers), so all of them.
+  // messages under their numbers), so all of them acked past the verified checkpoint (all of
+  // them when there is none).
   int64_t requeuedFrom = 0;
   if (m_changeLog && m_config.publish) {
     QList<int64_t> requeued;
-    if (auto r = m_changeLog->requeuePublished(shard, 0); r) requeued = *r;
+    if (auto r = m_changeLog->requeuePublished(shard, verified); r) requeued = *r;
     if (!requeued.isEmpty()) requeuedFrom = requeued.first();
     if (m_publisher) {
-      m_publisher->forgetAcksAbove(shard, 0);
+      m_publisher->forgetAcksAbove(shard, verified);
       m_publisher->republish(requeued);
     }
   }
-  if (m_consumer) m_consumer->resubscribe(shard);
+  if (m_consumer) {
+    m_consumer->dropCheckpointsAbove(shard, verified);
+    m_consumer->resubscribe(shard);
+  }
   ++m_streamIncidents;
   m_lastStreamIncidentMs = QDateTime::currentMSecsSinceEpoch();
   m_healedAtMs.insert(shard, m_lastStreamIncidentMs);

@@ -89,6 +89,10 @@ class Engine final : public QObject {
   // changes published again).
   void checkStreams();
   void healStream(int shard, const QString& what, quint64 first, quint64 last);
+  // The newest of the consumer's checkpoints at or below `upTo` that the stream still holds
+  // unchanged (0: none; docs/replication.md#durability).
+  quint64 verifiedCheckpoint(int shard, quint64 first, quint64 upTo);
+  static constexpr int kCheckpointLooks = 8;
   // Tells the change log what the snapshot store covers, by shard, so that kept changes a
   // snapshot holds can go before the horizon (docs/replication.md#durability).
   void updateSnapshotWatermarks();
