@@ -517,7 +517,6 @@ class TestEmbeddedServer : public QObject {
     }
     const QString conf = QString::fromUtf8(test::readFile(servers[0]->configPath()));
     QVERIFY2(conf.contains(QStringLiteral("name: \"e-harmonylite\"")), qPrintable(conf));
-    QVERIFY2(conf.contains(QStringLiteral("ping_interval: \"5s\"\n")), qPrintable(conf));
 
     auto nc = connectTo(servers[0]->clientUrl());
     QVERIFY(nc.ok());

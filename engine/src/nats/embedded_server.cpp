@@ -304,12 +304,6 @@ Status EmbeddedServer::writeConfig() const {
   if (m_syncsEveryWrite) c += QStringLiteral("  sync_interval: always\n");
   c += QStringLiteral("}\n");
   if (!m_options.clusterAddr.isEmpty()) {
-    // A route that stops answering is closed after three pings 5 s apart go unanswered (15 s;
-    // nats-server's default is 2 minutes apart). After a partition heals, a route closed so is
-    // made again within seconds, where the old connection waits out TCP's retransmission
-    // back-off: 21 to 61 s in the chaos suite's partition-node rounds
-    // (docs/replication.md#embedded-server). It applies to the server's client connections too.
-    c += QStringLiteral("ping_interval: \"5s\"\n");
     c += QStringLiteral("cluster {\n  name: \"e-harmonylite\"\n  listen: %1\n  routes: [\n")
              .arg(quoted(m_options.clusterAddr));
     for (const QString& peer : m_options.clusterPeers) c += "    " + quoted(peer) + '\n';
