@@ -246,6 +246,7 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.schemaBanner = schemaPauseText(st.shards);
   n.schemaRegistryRead = agoText(st.schema.registryReadMs, nowMs);
   n.schemaRegistryError = st.schema.registryError;
+  n.schemaKeyless = keylessTablesText(st.schema.tables);
   n.schemaChanges = double(st.schema.changes);
   n.schemaLastChange = agoText(st.schema.lastChangeMs, nowMs);
 

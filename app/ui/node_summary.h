@@ -62,6 +62,7 @@ struct NodeSummary {
   Q_PROPERTY(QString schemaBanner MEMBER schemaBanner)
   Q_PROPERTY(QString schemaRegistryRead MEMBER schemaRegistryRead)
   Q_PROPERTY(QString schemaRegistryError MEMBER schemaRegistryError)
+  Q_PROPERTY(QString schemaKeyless MEMBER schemaKeyless)
   Q_PROPERTY(double schemaChanges MEMBER schemaChanges)
   Q_PROPERTY(QString schemaLastChange MEMBER schemaLastChange)
 
@@ -105,6 +106,7 @@ struct NodeSummary {
   QString schemaBanner;         // schemaPauseText(): the Overview's line, "" when none waits
   QString schemaRegistryRead;   // "12 s ago" / "never"
   QString schemaRegistryError;  // why the last read or write of the registry failed, ""
+  QString schemaKeyless;        // keylessTablesText(): tables without a declared key, ""
   double schemaChanges = 0;     // local schema changes noticed since start
   QString schemaLastChange;     // "3 min ago" / "never"
 

@@ -48,6 +48,28 @@ QString shortHashText(const QString& hash, const QString& empty) {
   return hash.isEmpty() ? empty : hash.left(12);
 }
 
+QString keylessTablesText(const QList<SchemaTable>& tables) {
+  QStringList names;
+  for (const SchemaTable& t : tables) {
+    const bool keyed = std::any_of(t.columns.begin(), t.columns.end(),
+                                   [](const SchemaColumn& c) { return c.pk > 0; });
+    if (!keyed) names << t.name;
+  }
+  if (names.isEmpty()) return {};
+  const QString which =
+      names.size() == 1
+          ? QStringLiteral("Table %1 has no declared primary key: it replicates").arg(names.first())
+          : QStringLiteral(
+                "%1 tables have no declared primary key (%2): they "
+                "replicate")
+                .arg(names.size())
+                .arg(names.join(QStringLiteral(", ")));
+  return which + QStringLiteral(
+                     " by rowid, which every node assigns on its own, so rows inserted on two "
+                     "nodes at once overwrite each other. Give such a table a primary key that "
+                     "cannot collide: a random one, or one that includes the node.");
+}
+
 QString schemaPauseText(const QList<ShardStatus>& shards) {
   QList<const ShardStatus*> paused;
   for (const ShardStatus& s : shards)

@@ -211,6 +211,11 @@ class SchemaPauseModel : public QAbstractListModel {
 // "Shard 1 waits for schema 3fa2b1c4d5e6…, sent by node 2 (no column email in Books). Apply the
 // same schema change on this node to resume."
 QString schemaPauseText(const QList<ShardStatus>& shards);
+
+// The Schema page's warning about this node's watched tables without a declared primary key
+// (docs/replication.md#applying, "Concurrent inserts"): they replicate by rowid, which every
+// node assigns on its own. "" when every table has a declared key.
+QString keylessTablesText(const QList<SchemaTable>& tables);
 // "for 12 s", "for 3 min", "for 2 h"; "unknown" for 0.
 QString forText(qint64 sinceMs, qint64 nowMs);
 // The first 12 characters of a hash, `empty` for "".

@@ -101,6 +101,14 @@ ScrollView {
         Label { objectName: "registryRead"; text: page.s.schemaRegistryRead || "–"; Layout.fillWidth: true; Layout.preferredWidth: 1 }
       }
       Label {
+        objectName: "keylessWarning"
+        visible: page.s.schemaKeyless.length > 0
+        text: page.s.schemaKeyless
+        color: Theme.warn
+        wrapMode: Text.WordWrap
+        Layout.fillWidth: true
+      }
+      Label {
         objectName: "registryError"
         visible: page.s.schemaRegistryError.length > 0
         text: qsTr("The schema registry could not be read or written: %1").arg(page.s.schemaRegistryError)

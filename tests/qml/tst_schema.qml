@@ -95,6 +95,18 @@ Item {
       compare(text(page, "agreementText"), "3 of 5 nodes run another schema")
       compare(text(page, "agreementChip"), "3 nodes differ")
       compare(findChild(page, "agreementChip").tone, Theme.Tone.Warn)
+      verify(!findChild(page, "keylessWarning").visible)  // both tables have a key
+    }
+
+    // A watched table without a declared primary key is named in this node's card.
+    function test_tableWithoutAKeyIsWarnedOf() {
+      const tables = ourTables.concat([{name: "Log", columns: [{name: "at", type: "TEXT"}, {name: "line", type: "TEXT"}]}])
+      fake.push({nodeId: 7, tables: 3, schema: {tables: tables, registry: [{nodeId: 7, tables: tables}]}})
+      const warning = findChild(page, "keylessWarning")
+      tryVerify(() => warning.visible)
+      verify(warning.text.startsWith("Table Log has no declared primary key: it replicates by rowid"), warning.text)
+      fake.push({nodeId: 7, tables: 2, schema: {tables: ourTables, registry: [{nodeId: 7, tables: ourTables}]}})
+      tryVerify(() => !warning.visible)
     }
 
     function test_diffShowsTheColumnMissingHere() {

@@ -406,6 +406,30 @@ class TestSchemaModel : public QObject {
                             "node. Apply the same schema change on this node to resume."));
   }
 
+  // Watched tables without a declared primary key: none, one, several (in the order given).
+  void keylessTablesAreNamed() {
+    const SchemaTable keyed{"Authors", {{"id", "INTEGER", false, 1}, {"name", "TEXT", false, 0}}};
+    const SchemaTable log{"Log", {{"at", "TEXT", false, 0}}};
+    const SchemaTable notes{"Notes", {{"body", "TEXT", true, 0}}};
+    QCOMPARE(keylessTablesText({}), QString());
+    QCOMPARE(keylessTablesText({keyed}), QString());
+    QCOMPARE(keylessTablesText({keyed, log}),
+             QStringLiteral("Table Log has no declared primary key: it replicates by rowid, which "
+                            "every node assigns on its own, so rows inserted on two nodes at once "
+                            "overwrite each other. Give such a table a primary key that cannot "
+                            "collide: a random one, or one that includes the node."));
+    QVERIFY(keylessTablesText({log, keyed, notes})
+                .startsWith("2 tables have no declared primary key (Log, Notes): they replicate "
+                            "by rowid"));
+    DashboardController c;
+    NodeStatus s = splitStatus();
+    c.applyStatusAt(s, kNow, 1000);
+    QCOMPARE(c.summary().schemaKeyless, QString());
+    s.schema.tables << log;
+    c.applyStatusAt(s, kNow, 1500);
+    QVERIFY(c.summary().schemaKeyless.startsWith("Table Log has no declared primary key"));
+  }
+
   // The controller: summary figures, the default comparison and the choice, and no model
   // signal when the same status comes twice.
   void controllerFeedsTheSchemaPage() {
