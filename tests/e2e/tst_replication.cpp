@@ -60,10 +60,12 @@ class TestReplication : public QObject {
     o.dir = m_dir.filePath(QStringLiteral("node%1").arg(id));
     o.shards = 2;
     o.compress = true;
-    if (m_cluster) {
-      o.urls = m_cluster->urls();
-      o.replicas = 3;
-    }
+    // Three copies of each stream in both topologies: stoppedNodeCatchesUp stops a node, and in
+    // the embedded topology its server with it. With one copy, a stream that JetStream had
+    // placed on that server went offline and the other two nodes could not publish (seen in CI:
+    // "stream is offline").
+    o.replicas = 3;
+    if (m_cluster) o.urls = m_cluster->urls();
     return o;
   }
 
