@@ -106,6 +106,9 @@ class SftpTestServer {
     return hl::Status::ok();
   }
 
+  // What sshd printed since the last call (-e: its log goes to stderr, LogLevel VERBOSE).
+  QString takeLog() { return m_process ? QString::fromUtf8(m_process->readAll()) : QString(); }
+
   // SIGKILL, no goodbye: sshd and its sessions die at once (its PID namespace ends).
   void kill() {
     if (!m_process) return;
