@@ -101,6 +101,17 @@ class TestDurability : public QObject {
   }
   qint64 incidents(int i) { return durability(i).value("stream_incidents").toInteger(-1); }
 
+  // Where node i's heals of a stream that `how` ("was" deleted or re-created, "went back:")
+  // read the stream again from, in the order of its log.
+  QList<quint64> healedFrom(int i, const char* how) {
+    const QRegularExpression healed(
+        QStringLiteral("durability guard: stream \\S+ %1 [^\\n]*reading it again from (\\d+)")
+            .arg(QLatin1String(how)));
+    QList<quint64> froms;
+    for (const auto& m : healed.globalMatch(node(i).log())) froms << m.captured(1).toULongLong();
+    return froms;
+  }
+
   void dumpLogs() {
     for (auto& n : m_nodes) {
       const QString path = QStringLiteral("/tmp/tst_durability-node%1.log").arg(n->nodeId());
@@ -177,9 +188,7 @@ class TestDurability : public QObject {
       // Deleted (the first node to look makes it again), or re-created (seen by the other).
       QVERIFY(node(i).log().contains(QRegularExpression(
           "durability guard: stream harmonylite-changes-c-1 was (deleted|re-created)")));
-      static const QRegularExpression healed(
-          "durability guard: stream \\S+ was [^\\n]*reading it again from (\\d+)");
-      for (const auto& m : healed.globalMatch(node(i).log())) QCOMPARE(m.captured(1), QString("1"));
+      for (quint64 from : healedFrom(i, "was")) QCOMPARE(from, quint64(1));
     }
     QCOMPARE(node(1).sql("SELECT count(*) FROM __harmonylite__dead_letters"), QString("0"));
   }
@@ -215,12 +224,7 @@ class TestDurability : public QObject {
                    "durability guard: stream \\S+ (went back: its last message is|was)")),
                qPrintable(node(i).log().right(2000)));
     }
-    // Where each heal of a stream that went back read again from.
-    QList<quint64> froms;
-    static const QRegularExpression healed(
-        "durability guard: stream \\S+ went back: [^\\n]*reading it again from (\\d+)");
-    for (int i = 0; i < 2; ++i)
-      for (const auto& m : healed.globalMatch(node(i).log())) froms << m.captured(1).toULongLong();
+    const QList<quint64> froms = healedFrom(0, "went back:") + healedFrom(1, "went back:");
     const bool fromCheckpoint =
         !froms.isEmpty() && std::all_of(froms.begin(), froms.end(), [](quint64 from) {
           return from > Consumer::kCheckpointEvery;
