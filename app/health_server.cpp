@@ -65,6 +65,12 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("publishing_paused", s.publishingPaused);
   o.insert("dead_letters", s.deadLetterCount);
   o.insert("conflicts", s.conflictCount);
+  {
+    QJsonObject collisions;  // docs/replication.md#insert-collisions: by table, since start
+    for (auto it = s.insertCollisions.cbegin(); it != s.insertCollisions.cend(); ++it)
+      collisions.insert(it.key(), it.value());
+    o.insert("insert_collisions", collisions);
+  }
   if (s.embeddedServer != ServerState::None)
     o.insert("embedded_nats_server", stateName(s.embeddedServer));
   QJsonArray shards;

@@ -39,6 +39,13 @@ class Exposition {
     if (!kind.isEmpty()) m_out += ",kind=\"" + kind + '"';  // our own fixed words, no escaping
     m_out += "} " + QByteArray::number(value, 'g', 15) + '\n';
   }
+  // A sample labelled with a table name (escaped as the exposition format says).
+  void tableSample(double value, const QString& table) {
+    QByteArray name = table.toUtf8();
+    name.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    m_out += m_name + "{node_id=\"" + m_nodeId + "\",table=\"" + name + "\"} " +
+             QByteArray::number(value, 'g', 15) + '\n';
+  }
   // A summary family: one sample per quantile ("0.5", "0.99", "1" for the maximum).
   void summary(const char* name, const char* help,
                const QList<std::pair<const char*, double>>& quantiles) {
@@ -128,6 +135,12 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
              [](const ShardStatus& sh) { return sh.conflicts; });
   e.perShard("dead_letters_total", "counter", "Poison messages dead-lettered, per shard.", shards,
              [](const ShardStatus& sh) { return sh.deadLetters; });
+  e.family("insert_collisions_total", "counter",
+           "Inserts of one key by this node and another that had not seen each other's, found by "
+           "this node since start (its insert was the later one), per table "
+           "(docs/replication.md#insert-collisions).");
+  for (auto it = s.insertCollisions.cbegin(); it != s.insertCollisions.cend(); ++it)
+    e.tableSample(double(it.value()), it.key());
   e.single("stream_incidents_total", "counter",
            "Streams found to have lost acknowledged messages (gone back or re-created) and healed "
            "since start (docs/replication.md#durability).",

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QHash>
 #include <QList>
 #include <QMetaType>
 #include <QString>
@@ -127,6 +128,15 @@ struct HealthCheckConfig {
   bool detailed = true;           // detailed: JSON body with per-component state
 };
 
+// What a node does when its insert and another node's insert of the same key collide
+// (docs/replication.md#insert-collisions).
+struct ConflictsConfig {
+  // [conflicts] policy: "auto" (keep-both for tables keyed by an integer rowid alias or by rowid,
+  // last-writer-wins for the others), "keep-both" or "last-writer-wins".
+  QString policy = "auto";
+  QHash<QString, QString> tables;  // [conflicts] tables = { Name = "policy" }: per table
+};
+
 struct Config {
   QString dbPath;  // db_path: the application's SQLite database (required)
   uint64_t nodeId =
@@ -146,6 +156,7 @@ struct Config {
   LoggingConfig logging;
   PrometheusConfig prometheus;
   HealthCheckConfig healthCheck;
+  ConflictsConfig conflicts;
 
   // Where it came from: the config file path, or "" for the first-run defaults.
   QString sourcePath;

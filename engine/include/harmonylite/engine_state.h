@@ -9,6 +9,7 @@
 #pragma once
 
 #include <QList>
+#include <QMap>
 #include <QMetaType>
 #include <QObject>
 #include <QString>
@@ -224,7 +225,15 @@ struct NodeStatus {
   qint64 conflictCount = 0;                 // rows in the conflict journal
   QList<DeadLetterInfo> recentDeadLetters;  // newest first, at most 20
   QList<ConflictInfo> recentConflicts;      // newest first, at most 20
-  QList<PeerStatus> cluster;                // every node heard from (this one included)
+  // Inserts of one key by two nodes that had not seen each other's, found by this node since
+  // start (its own insert was the later one), by table (docs/replication.md#insert-collisions).
+  QMap<QString, qint64> insertCollisions;
+  qint64 insertCollisionTotal() const {
+    qint64 n = 0;
+    for (qint64 v : insertCollisions) n += v;
+    return n;
+  }
+  QList<PeerStatus> cluster;  // every node heard from (this one included)
   // The durability guard (docs/replication.md#durability): streams found to have lost
   // acknowledged messages (gone back below what this node applied, or re-created) since start.
   qint64 streamIncidents = 0;

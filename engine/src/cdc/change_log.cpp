@@ -335,6 +335,93 @@ Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId
   return out;
 }
 
+namespace {
+// "k0 IS ?<first> AND k1 IS ?<first + 1> ..." for a key of n columns.
+QString keyMatch(qsizetype n, int first) {
+  QStringList parts;
+  for (qsizetype i = 0; i < n; ++i) parts << QStringLiteral("k%1 IS ?%2").arg(i).arg(i + first);
+  return parts.join(QStringLiteral(" AND "));
+}
+}  // namespace
+
+Result<int64_t> ChangeLog::ownInsert(const TableInfo& table, const RowImage& key,
+                                     quint64 afterSeq) {
+  if (key.size() > m_keyColumns) return int64_t(0);
+  auto id = tableId(table.name);
+  if (!id) return id.status();
+  auto q = m_db.cached(QStringLiteral("SELECT max(id) FROM %1 WHERE tbl = ?1 AND op = 1 AND (state "
+                                      "IS NULL OR (state = 1 AND stream_seq > ?2)) AND %3")
+                           .arg(quoteIdentifier(kChanges))
+                           .arg(keyMatch(key.size(), 3)));
+  if (!q) return q.status();
+  HL_RETURN_IF_ERROR((*q)->bindInt(1, *id));
+  HL_RETURN_IF_ERROR((*q)->bindInt(2, int64_t(afterSeq)));
+  for (qsizetype i = 0; i < key.size(); ++i)
+    HL_RETURN_IF_ERROR(bindValue(**q, int(i) + 3, key[i].second));
+  auto row = (*q)->step();
+  if (!row) return row.status();
+  const int64_t newest = *row ? (*q)->columnInt(0) : 0;  // NULL (none) reads as 0
+  (*q)->reset();
+  return newest;
+}
+
+Result<QList<int64_t>> ChangeLog::pendingChangesOf(const TableInfo& table, const RowImage& key) {
+  if (key.size() > m_keyColumns) return QList<int64_t>();
+  auto id = tableId(table.name);
+  if (!id) return id.status();
+  auto q = m_db.cached(
+      QStringLiteral("SELECT id FROM %1 WHERE tbl = ?1 AND state IS NULL AND %2 ORDER BY id")
+          .arg(quoteIdentifier(kChanges), keyMatch(key.size(), 2)));
+  if (!q) return q.status();
+  HL_RETURN_IF_ERROR((*q)->bindInt(1, *id));
+  for (qsizetype i = 0; i < key.size(); ++i)
+    HL_RETURN_IF_ERROR(bindValue(**q, int(i) + 2, key[i].second));
+  QList<int64_t> ids;
+  SqliteRows rows(**q);
+  for (const SqliteStmt& r : rows) ids << r.columnInt(0);
+  HL_RETURN_IF_ERROR(rows.status());
+  return ids;
+}
+
+Status ChangeLog::recordMove(const TableInfo& table, const Value& from, const Value& to,
+                             int64_t mark) {
+  auto id = tableId(table.name);
+  if (!id) return id.status();
+  auto drop = m_db.cached(
+      QStringLiteral("DELETE FROM %1 WHERE id > ?1 AND tbl = ?2 AND op = 3 AND k0 IS ?3")
+          .arg(quoteIdentifier(kChanges)));
+  if (!drop) return drop.status();
+  HL_RETURN_IF_ERROR((*drop)->bindInt(1, mark));
+  HL_RETURN_IF_ERROR((*drop)->bindInt(2, *id));
+  HL_RETURN_IF_ERROR(bindValue(**drop, 3, from));
+  HL_RETURN_IF_ERROR((*drop)->run());
+  auto insert = m_db.cached(
+      QStringLiteral("UPDATE %1 SET op = 1 WHERE id > ?1 AND tbl = ?2 AND op = 2 AND k0 IS ?3")
+          .arg(quoteIdentifier(kChanges)));
+  if (!insert) return insert.status();
+  HL_RETURN_IF_ERROR((*insert)->bindInt(1, mark));
+  HL_RETURN_IF_ERROR((*insert)->bindInt(2, *id));
+  HL_RETURN_IF_ERROR(bindValue(**insert, 3, to));
+  return (*insert)->run();
+}
+
+Status ChangeLog::capture(const TableInfo& table, ChangeType type, const RowImage& key) {
+  if (key.size() > m_keyColumns) return Status::internal("capture: key wider than the log");
+  auto id = tableId(table.name);
+  if (!id) return id.status();
+  QStringList params;
+  for (qsizetype i = 0; i < key.size(); ++i) params << QStringLiteral("?%1").arg(i + 3);
+  auto ins = m_db.cached(
+      QStringLiteral("INSERT INTO %1(tbl, op, %2) VALUES(?1, ?2, %3)")
+          .arg(quoteIdentifier(kChanges), keyTargets(int(key.size())), params.join(',')));
+  if (!ins) return ins.status();
+  HL_RETURN_IF_ERROR((*ins)->bindInt(1, *id));
+  HL_RETURN_IF_ERROR((*ins)->bindInt(2, int(type)));
+  for (qsizetype i = 0; i < key.size(); ++i)
+    HL_RETURN_IF_ERROR(bindValue(**ins, int(i) + 3, key[i].second));
+  return (*ins)->run();
+}
+
 Status ChangeLog::markAcked(const QList<Acked>& acked) {
   if (acked.isEmpty()) return Status::ok();
   // Joins the caller's transaction when there is one.

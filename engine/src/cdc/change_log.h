@@ -145,6 +145,19 @@ class ChangeLog {
   Result<int64_t> echoMark();
   Status dropEcho(int64_t mark);
 
+  // Insert collisions (docs/replication.md#insert-collisions), inside the caller's transaction.
+  // The id of this node's newest insert of the row `key` (TableInfo::keyColumns() order) of
+  // `table` that is still pending, or was acked at a stream position above `afterSeq`; 0: none.
+  Result<int64_t> ownInsert(const TableInfo& table, const RowImage& key, quint64 afterSeq);
+  // The ids of this node's changes of that row that wait to be published.
+  Result<QList<int64_t>> pendingChangesOf(const TableInfo& table, const RowImage& key);
+  // After an UPDATE moved a row's key from `from` to `to` (one-column keys): of the log rows
+  // above `mark` that the move made, the delete of the old key is dropped and the update of the
+  // new key becomes an insert, so that every node receives the moved row as a new one.
+  Status recordMove(const TableInfo& table, const Value& from, const Value& to, int64_t mark);
+  // Appends a captured change of the row `key`; it is published with the row as it is then.
+  Status capture(const TableInfo& table, ChangeType type, const RowImage& key);
+
   Result<int64_t> pendingCount();
   Result<int64_t> failedCount();
   // The newest change id in the log (0 when empty).

@@ -32,9 +32,11 @@ const QSet<QString> kLogFormats = {"console", "json"};
 
 // Tables whose keys we know; any other table is an unknown key.
 const QSet<QString> kKnownTables = {
-    "replication_log", "snapshot",      "snapshot.nats",  "snapshot.s3",
-    "snapshot.webdav", "snapshot.sftp", "snapshot.local", "nats",
-    "logging",         "prometheus",    "health_check",   "sharding"};
+    "replication_log", "snapshot",       "snapshot.nats", "snapshot.s3", "snapshot.webdav",
+    "snapshot.sftp",   "snapshot.local", "nats",          "logging",     "prometheus",
+    "health_check",    "sharding",       "conflicts"};
+
+const QSet<QString> kCollisionPolicies = {"auto", "keep-both", "last-writer-wins"};
 
 QString typeName(const toml::node& n) {
   switch (n.type()) {
@@ -165,6 +167,34 @@ class ConfigReader {
       return;
     }
     out = v;
+  }
+
+  // A table of strings, each one of `allowed` ({ Name = "value", ... }).
+  void readChoiceTable(const QString& path, const QSet<QString>& allowed,
+                       QHash<QString, QString>& out) {
+    const toml::node* n = find(path);
+    if (!n) return;
+    const toml::table* table = n->as_table();
+    if (!table) {
+      fail(path, n, "expected a table of strings, got " + typeName(*n));
+      return;
+    }
+    QStringList names(allowed.begin(), allowed.end());
+    names.sort();
+    for (const auto& [key, value] : *table) {
+      const QString item = path + '.' + qs(key.str());
+      if (!value.is_string()) {
+        fail(item, &value, "expected a string, got " + typeName(value));
+        return;
+      }
+      const QString v = qs(*value.value<std::string_view>());
+      if (!allowed.contains(v)) {
+        fail(item, &value,
+             QStringLiteral("unknown value \"%1\" (expected one of: %2)").arg(v, names.join(", ")));
+        return;
+      }
+      out.insert(qs(key.str()), v);
+    }
   }
 
   void readBind(const QString& path, bool allowRandom, QString& out) {
@@ -321,6 +351,9 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readBind("health_check.bind", false, c.healthCheck.bind);
   r.readString("health_check.path", c.healthCheck.path);
   r.readBool("health_check.detailed", c.healthCheck.detailed);
+
+  r.readChoice("conflicts.policy", kCollisionPolicies, c.conflicts.policy);
+  r.readChoiceTable("conflicts.tables", kCollisionPolicies, c.conflicts.tables);
 
   r.checkUnknown(root, QString());
   if (!r.status().isOk()) return r.status();
@@ -753,6 +786,15 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("snapshot.idle_timeout", num(c.snapshot.idleTimeoutMs));
   add("snapshot.retries", num(c.snapshot.retries));
   add("snapshot.local.path", tomlString(c.snapshot.localPath));
+  add("conflicts.policy", tomlString(c.conflicts.policy));
+  {
+    QStringList names = c.conflicts.tables.keys();
+    names.sort();
+    QStringList parts;
+    for (const QString& name : names)
+      parts << tomlString(name) + " = " + tomlString(c.conflicts.tables.value(name));
+    add("conflicts.tables", "{ " + parts.join(", ") + (parts.isEmpty() ? "}" : " }"));
+  }
   add("nats.urls", tomlList(c.nats.urls));
   add("nats.subject_prefix", tomlString(c.nats.subjectPrefix));
   add("nats.stream_prefix", tomlString(c.nats.streamPrefix));

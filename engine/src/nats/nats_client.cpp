@@ -121,6 +121,9 @@ struct NatsSink {
     m->data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
     const char* seen = nullptr;
     if (natsMsgHeader_Get(msg, "Hl-Seen-Seq", &seen) == NATS_OK && seen) m->seenSeq = seen;
+    const char* capture = nullptr;
+    if (natsMsgHeader_Get(msg, "Hl-Capture-Seq", &capture) == NATS_OK && capture)
+      m->captureSeq = capture;
     const char* msgId = nullptr;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId) m->msgId = msgId;
   }

@@ -41,8 +41,11 @@ struct IncomingMessage {
   qint64 timestampNs = 0;
   quint64 numPending = 0;  // messages in the stream after this one, for this consumer
   QByteArray data;
-  QByteArray replyTo;    // the ack subject
-  QByteArray seenSeq;    // Hl-Seen-Seq header of our senders ("" from Go senders)
+  QByteArray replyTo;  // the ack subject
+  QByteArray seenSeq;  // Hl-Seen-Seq header of our senders ("" from Go senders)
+  // Hl-Capture-Seq (docs/replication.md#insert-collisions): the shard position the sender had
+  // applied when it captured the change; only on changes of its keep-both tables ("" otherwise).
+  QByteArray captureSeq;
   QByteArray msgId;      // Nats-Msg-Id header of our senders: "<node id>-<change id>"
   int publishRound = 0;  // set on arrival: the publisher's newest round at that moment
 };

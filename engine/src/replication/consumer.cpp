@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "replication/applier.h"
+#include "replication/collisions.h"
 #include "replication/convergence.h"
 #include "replication/publisher.h"
 #include "replication/shard_positions.h"
@@ -48,13 +49,14 @@ std::optional<quint64> seenSeqOf(const QByteArray& header) {
 }  // namespace
 
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
-                   ReplicationState& state, NatsClient& nats, ShardPositions& positions,
-                   Publisher* publisher, QObject* parent)
+                   Collisions& collisions, ReplicationState& state, NatsClient& nats,
+                   ShardPositions& positions, Publisher* publisher, QObject* parent)
     : QObject(parent),
       m_config(config),
       m_db(db),
       m_catalog(catalog),
       m_applier(applier),
+      m_collisions(collisions),
       m_state(state),
       m_nats(nats),
       m_positions(positions),
@@ -464,7 +466,7 @@ Consumer::Batch Consumer::readBatch(int shard, int count) {
       break;
     }
     b.changes.append(std::move(*decoded));
-    Origin o{m.streamSeq, m.seenSeq, m.data, {}, {}};
+    Origin o{m.streamSeq, m.seenSeq, m.data, {}, {}, m.captureSeq};
     if (const TableInfo* table = m_catalog.find(b.changes.last().table))
       o.rowKey = rowKeyOf(*table, b.changes.last().row, &o.key);
     b.origins.append(std::move(o));
@@ -534,6 +536,8 @@ bool Consumer::applyBatch(int shard) {
   noteApplied(sh, n);
   sh.queue.erase(sh.queue.begin(), sh.queue.begin() + n);
   m_positions.setApplied(shard, batch.lastSeq);
+  // Changes captured from now on were captured with this batch applied.
+  if (batch.captureMark >= 0) m_collisions.noteCaptureMark(batch.captureMark, m_positions);
   sh.positionDirty = false;
   sh.status.appliedChanges += *committed;
   sh.status.skippedOwn += batch.own;
@@ -630,6 +634,7 @@ Result<int> Consumer::commitBatch(Batch& b) {
       poisoned.insert(result->endedTransactionAt, result->outcomes.last());
       continue;
     }
+    HL_RETURN_IF_ERROR(noteBirths(b, apply));
     b.dead.resize(undecodable);
     for (qsizetype i = 0; i < result->outcomes.size(); ++i) {
       if (result->outcomes[i].code() == Status::Code::kPoison)
@@ -649,10 +654,15 @@ Result<int> Consumer::commitBatch(Batch& b) {
     }
     HL_RETURN_IF_ERROR(m_state.setPosition(stream, b.lastSeq));
     HL_RETURN_IF_ERROR(m_state.forgetOwnUpTo(b.shard, b.lastSeq));
+    auto mark = m_collisions.newestChangeId();
+    if (!mark) return mark.status();
+    b.captureMark = *mark;
     HL_RETURN_IF_ERROR(txn->commit().withContext("apply"));
     adaptBatchLimit(int(b.changes.size()), std::chrono::duration_cast<std::chrono::microseconds>(
                                                std::chrono::steady_clock::now() - lockedAt)
                                                .count());
+    for (const QString& table : b.collisions) m_collisions.count(table);
+    for (const QString& note : b.collisionNotes) qCWarning(lcApply).noquote() << note;
     for (const DeadLetterInfo& d : letters) emit event(EngineEvent::deadLettered(d));
     for (const ConflictInfo& c : conflicts) emit event(EngineEvent::conflictRecorded(c));
     return result->applied;
@@ -669,6 +679,12 @@ void Consumer::adaptBatchLimit(int changes, int64_t heldUs) {
 
 Status Consumer::decide(Batch& b, QList<bool>* apply) {
   b.conflicts.clear();
+  b.collisions.clear();
+  b.collisionNotes.clear();
+  b.collided.clear();
+  b.movedTo.clear();
+  HL_RETURN_IF_ERROR(findLosingInserts(b));
+  for (qsizetype i : b.losing) (*apply)[i] = false;
   if (!m_publisher) return Status::ok();  // a node that does not publish has no own changes
   auto pending = m_publisher->pendingOwnRows(b.stamp);
   if (!pending) return pending.status();
@@ -680,10 +696,15 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
     const Origin& origin = b.origins[i];
     const QByteArray& rowKey = origin.rowKey;
     if (rowKey.isEmpty()) continue;  // unknown table or incomplete key: the applier says poison
+    if (b.losing.contains(i)) continue;
+    // Our version of the row went to a fresh key earlier in this batch: the row at the key is
+    // the other node's now, and its later changes apply.
+    if (b.collided.value(rowKey, false)) continue;
     ConvergenceFacts facts;
     facts.remoteSeq = origin.seq;
     facts.seenSeq = seenSeqOf(origin.seenSeq);
-    facts.pending = pending->value(rowKey, OwnPending::kNone);
+    facts.pending = b.movedTo.contains(rowKey) ? OwnPending::kNotSent
+                                               : pending->value(rowKey, OwnPending::kNone);
     if (*anyOwn) {
       auto own = m_state.ownSeq(rowKey);
       if (!own) return own.status();
@@ -705,6 +726,16 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
       case Verdict::kSkipLocalNewer: {
         (*apply)[i] = false;
         if (ownReplay) break;
+        if (c.type != ChangeType::kDelete && !b.collided.contains(rowKey)) {
+          const TableInfo* table = m_catalog.find(c.table);  // known: the change has a row key
+          auto collided = m_collisions.isCollision(*table, origin.key, rowKey, b.shard,
+                                                   facts.remoteSeq, c.fromNodeId, m_config.nodeId);
+          if (!collided) return collided.status();
+          if (*collided) {
+            HL_RETURN_IF_ERROR(resolveCollision(b, i, remote, facts.ownSeq, apply));
+            break;
+          }
+        }
         const QString winner = local + (facts.pending == OwnPending::kNotSent
                                             ? QStringLiteral(" (pending)")
                                             : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
@@ -723,6 +754,118 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
       }
       case Verdict::kApply:
         break;
+    }
+  }
+  return Status::ok();
+}
+
+Status Consumer::resolveCollision(Batch& b, qsizetype i, const QString& remote, quint64 ownSeq,
+                                  QList<bool>* apply) {
+  const Change& c = b.changes[i];
+  const Origin& origin = b.origins[i];
+  const TableInfo* table = m_catalog.find(c.table);
+  const QString local = QStringLiteral("node %1").arg(m_config.nodeId);
+  auto ours = m_rows.read(*table, origin.key);
+  if (!ours) return ours.status().withContext("insert collision");
+  ConflictRecord record{table->name,
+                        rowText(origin.key),
+                        QString(),
+                        QString(),
+                        ours->has_value() ? rowText(**ours) : QString(),
+                        rowText(c.row)};
+  b.collisions << table->name;
+  if (m_collisions.policyOf(table->name) == CollisionPolicy::kKeepBoth) {
+    auto moved = m_collisions.moveToFreshKey(*table, origin.key);
+    if (moved) {
+      auto ids = m_collisions.pendingChangesOf(*table, origin.key);
+      if (!ids) return ids.status();
+      const bool sent = ownSeq > 0 || (m_publisher && m_publisher->sentAny(*ids));
+      HL_RETURN_IF_ERROR(m_collisions.settleOwnChanges(*table, origin.key, sent));
+      (*apply)[i] = true;
+      b.collided.insert(origin.rowKey, true);
+      b.movedTo.insert(rowKeyOf(*table, {{table->keyColumns().first(), *moved}}));
+      const QString newKey = table->keyColumns().first() + '=' + moved->toDebugString();
+      record.winner = remote + QStringLiteral(" keeps the key (insert collision)");
+      record.loser = local + QStringLiteral(" (its row moved to %1)").arg(newKey);
+      b.collisionNotes << QStringLiteral(
+                              "insert collision in %1 at %2: the row of %3 keeps the key; this "
+                              "node's row moved to %4 (keep-both)")
+                              .arg(table->name, record.rowKey, remote, newKey);
+      b.conflicts << record;
+      return Status::ok();
+    }
+    b.collisionNotes << QStringLiteral(
+                            "insert collision in %1 at %2: this node's row could not move to a "
+                            "fresh key (%3); the later insert keeps the key")
+                            .arg(table->name, record.rowKey, moved.status().message());
+  }
+  (*apply)[i] = false;  // last-writer-wins: ours is later in the stream and keeps the key
+  b.collided.insert(origin.rowKey, false);
+  record.winner =
+      local + (ownSeq > 0 ? QStringLiteral(" (seq %1)").arg(ownSeq) : QStringLiteral(" (pending)"));
+  record.loser = remote + QStringLiteral(" (insert collision: its row is lost)");
+  b.collisionNotes << QStringLiteral(
+                          "insert collision in %1 at %2: the insert of %3 is lost; this node's "
+                          "later insert keeps the key (last-writer-wins)")
+                          .arg(table->name, record.rowKey, remote);
+  b.conflicts << record;
+  return Status::ok();
+}
+
+Status Consumer::findLosingInserts(Batch& b) {
+  b.losing.clear();
+  // The rows' first writes in the stream as this batch goes (std::nullopt: deleted in it).
+  QHash<QByteArray, std::optional<ReplicationState::Birth>> births;
+  for (qsizetype i = 0; i < b.changes.size(); ++i) {
+    const Change& c = b.changes[i];
+    const Origin& origin = b.origins[i];
+    if (origin.rowKey.isEmpty()) continue;
+    if (c.type == ChangeType::kDelete) {
+      births.insert(origin.rowKey, std::nullopt);
+      continue;
+    }
+    auto known = births.constFind(origin.rowKey);
+    std::optional<ReplicationState::Birth> first;
+    if (known != births.constEnd()) {
+      first = *known;
+    } else {
+      auto stored = m_state.born(origin.rowKey);
+      if (!stored) return stored.status();
+      first = *stored;
+    }
+    // A birth later in the stream than this change (this node's own insert, acked before the
+    // consumer got here) is not before it: this change is the row's first write.
+    if (first && first->seq > origin.seq) first = std::nullopt;
+    bool ok = false;
+    const quint64 captured = origin.captureSeq.toULongLong(&ok);
+    if (c.type == ChangeType::kInsert && ok && first && first->origin != c.fromNodeId &&
+        first->seq > captured && c.fromNodeId != m_config.nodeId) {
+      b.losing.insert(i);  // its sender had not seen the earlier insert: it moves its row
+      qCDebug(lcApply).noquote() << QStringLiteral(
+                                        "%1: the insert at seq %2 of node %3 lost a collision to "
+                                        "seq %4 of node %5 (%6); skipped")
+                                        .arg(c.table)
+                                        .arg(origin.seq)
+                                        .arg(c.fromNodeId)
+                                        .arg(first->seq)
+                                        .arg(first->origin)
+                                        .arg(rowText(origin.key));
+      continue;
+    }
+    if (!first) births.insert(origin.rowKey, ReplicationState::Birth{origin.seq, c.fromNodeId});
+  }
+  return Status::ok();
+}
+
+Status Consumer::noteBirths(const Batch& b, const QList<bool>& apply) {
+  for (qsizetype i = 0; i < b.changes.size(); ++i) {
+    const QByteArray& rowKey = b.origins[i].rowKey;
+    if (rowKey.isEmpty() || b.losing.contains(i)) continue;
+    const Change& c = b.changes[i];
+    if (c.type != ChangeType::kDelete) {
+      HL_RETURN_IF_ERROR(m_state.noteBorn(rowKey, b.origins[i].seq, c.fromNodeId));
+    } else if (apply[i]) {
+      HL_RETURN_IF_ERROR(m_state.forgetBorn(rowKey));
     }
   }
   return Status::ok();

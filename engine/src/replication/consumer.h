@@ -22,6 +22,7 @@
 
 #include <QHash>
 #include <QObject>
+#include <QSet>
 #include <QTimer>
 #include <QVector>
 
@@ -36,6 +37,7 @@
 namespace hl {
 
 class Applier;
+class Collisions;
 class Publisher;
 class SchemaCatalog;
 class ShardPositions;
@@ -71,8 +73,8 @@ class Consumer final : public QObject {
   // `positions` holds the applied position of every shard (from the state store at start); the
   // consumer moves it forward. `publisher` is null on a node that does not publish.
   Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
-           ReplicationState& state, NatsClient& nats, ShardPositions& positions,
-           Publisher* publisher, QObject* parent = nullptr);
+           Collisions& collisions, ReplicationState& state, NatsClient& nats,
+           ShardPositions& positions, Publisher* publisher, QObject* parent = nullptr);
   ~Consumer() override;  // records positions and writes the seq-map file one last time
 
   // Subscribes every shard from its applied position.
@@ -186,6 +188,7 @@ class Consumer final : public QObject {
     // empty row key when the table is unknown or the key incomplete (the applier says poison).
     QByteArray rowKey;
     RowImage key;
+    QByteArray captureSeq;  // Hl-Capture-Seq ("" when the sender sent none)
   };
   // The remote changes of a batch, decoded, with what the convergence rule needs of each.
   struct Batch {
@@ -197,6 +200,17 @@ class Consumer final : public QObject {
     QList<Origin> origins;   // parallel to changes
     QList<DeadLetter> dead;  // undecodable messages, then the poison changes
     QList<ConflictRecord> conflicts;
+    QStringList collisions;      // the table of each insert collision found (counted at commit)
+    QStringList collisionNotes;  // what was done about each, logged once the batch committed
+    // Rows with an insert collision in this batch (true: this node's version moved to a fresh
+    // key): their later changes in the batch are not collisions again.
+    QHash<QByteArray, bool> collided;
+    // The fresh keys our rows moved to in this batch: an unsent own insert each, for the rest
+    // of the batch (Publisher::pendingOwnRows() was asked before the moves).
+    QSet<QByteArray> movedTo;
+    // Inserts that lost a collision (Collisions::isLosingInsert): skipped, and no birth.
+    QSet<qsizetype> losing;
+    int64_t captureMark = -1;  // the newest change id when the batch committed
     bool waitForPublisher = false;
     int skippedDropped = 0;  // changes of tables this node dropped (an older schema's)
     // The batch ends before a change the schema cannot take: its index in the queue (-1: none).
@@ -233,6 +247,16 @@ class Consumer final : public QObject {
   Status decide(Batch& batch, QList<bool>* apply);
   Result<ConflictRecord> conflictRecord(const Change& change, const RowImage& key,
                                         const QString& winner, const QString& loser);
+  // An own insert that lands later than the remote insert `i` of the same row collided with it
+  // (replication/collisions.h): deals with it by the table's policy, inside the transaction.
+  // `ownSeq`: the stream position of the own change of the row (0: none published).
+  Status resolveCollision(Batch& b, qsizetype i, const QString& remote, quint64 ownSeq,
+                          QList<bool>* apply);
+  // Every node: the remote inserts that lost a collision to an earlier insert of their row
+  // (their sender moves its row), in b.losing.
+  Status findLosingInserts(Batch& b);
+  // Rows recorded after the apply: born with an insert or update, gone with a delete.
+  Status noteBirths(const Batch& b, const QList<bool>& apply);
   void setState(int shard, ShardState state, const QString& reason);
   quint64 applied(int shard) const;
   Status writeSeqMap();
@@ -243,6 +267,7 @@ class Consumer final : public QObject {
   SqliteDb& m_db;
   SchemaCatalog& m_catalog;
   Applier& m_applier;
+  Collisions& m_collisions;
   ReplicationState& m_state;
   NatsClient& m_nats;
   ShardPositions& m_positions;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cdc/change_log.h"
+#include "replication/collisions.h"
 #include "replication/shard_positions.h"
 #include "replication/state_store.h"
 #include "schema/catalog.h"
@@ -26,7 +27,7 @@ constexpr auto kMarkTarget = std::chrono::microseconds(1000);
 
 Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
                      ReplicationState& state, NatsClient& nats, const ShardPositions& positions,
-                     QObject* parent)
+                     const Collisions* collisions, QObject* parent)
     : QObject(parent),
       m_config(config),
       m_db(db),
@@ -35,6 +36,7 @@ Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaC
       m_state(state),
       m_nats(nats),
       m_positions(positions),
+      m_collisions(collisions),
       m_retry(this),
       m_roundWatch(this) {
   m_retry.setSingleShot(true);
@@ -116,10 +118,17 @@ bool Publisher::startRound() {
     const int shard = shardOfKeyBytes(p.rowKey, m_config.replicationLog.shards);
     const QByteArray msgId = messageId(m_config.nodeId, p.id);
     const QByteArray seen = QByteArray::number(m_positions.applied(shard));
-    round.inFlight.insert(p.id, {shard, p.rowKey});
+    round.inFlight.insert(p.id, {shard, p.rowKey, p.type});
     m_roundOf.insert(p.id, number);
-    const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload,
-                                         {{"Nats-Msg-Id", msgId}, {"Hl-Seen-Seq", seen}});
+    std::vector<std::pair<QByteArray, QByteArray>> headers{{"Nats-Msg-Id", msgId},
+                                                           {"Hl-Seen-Seq", seen}};
+    // docs/replication.md#insert-collisions: what the node had applied when it captured the
+    // insert, for every node to tell a colliding insert (keep-both tables only).
+    if (p.type == ChangeType::kInsert && m_collisions && m_collisions->hasCaptureHeader(p.table)) {
+      if (const std::optional<quint64> captured = m_collisions->captureSeq(p.id, shard))
+        headers.emplace_back("Hl-Capture-Seq", QByteArray::number(*captured));
+    }
+    const Status s = m_nats.publishAsync(m_config.subjectName(shard), payload, headers);
     if (!s.isOk()) round.results.append({p.id, false, false, 0, s.message()});  // not sent
   }
   m_cursor = std::max(m_cursor, pending->last().id);
@@ -192,9 +201,14 @@ void Publisher::finishRound(int number) {
     if (s.isOk()) {
       for (const ChangeLog::Acked& a : chunk) acked << a.id;
     } else {
-      // Not recorded: read and sent again (their message ids make that harmless).
+      // Not recorded: read and sent again (their message ids make that harmless). Each is in
+      // the stream already, so until the new ack tells where it counts as sent with its ack
+      // lost (OwnPending::kLostAck), never as not sent.
       qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-      for (const ChangeLog::Acked& a : chunk) noteFailure(a.id, s.message());
+      for (const ChangeLog::Acked& a : chunk) {
+        noteFailure(a.id, s.message());
+        m_attempted.insert(a.id);
+      }
     }
     chunk.clear();
   };
@@ -205,9 +219,9 @@ void Publisher::finishRound(int number) {
       m_attempted.insert(r.token);  // it may have landed all the same (a lost ack)
       continue;
     }
-    m_attempted.remove(r.token);
     if (!s.isOk()) {  // an earlier transaction failed: not recorded, sent again
       noteFailure(r.token, s.message());
+      m_attempted.insert(r.token);  // in the stream all the same
       continue;
     }
     if (!txn) {
@@ -216,16 +230,22 @@ void Publisher::finishRound(int number) {
         s = begun.status();
         qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
         noteFailure(r.token, s.message());
+        m_attempted.insert(r.token);
         continue;
       }
       txn.emplace(std::move(*begun));
       lockedAt = std::chrono::steady_clock::now();
     }
+    m_attempted.remove(r.token);
     const InFlight f = round.inFlight.value(r.token);
     // Kept with its ack until a snapshot or the horizon covers it (docs/replication.md#durability).
     chunk.append({r.token, f.shard, r.streamSeq});
     if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
     s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
+    // The row exists in the replicated history from here on, or no longer does.
+    if (s.isOk())
+      s = f.type == ChangeType::kDelete ? m_state.forgetBorn(f.key)
+                                        : m_state.noteBorn(f.key, r.streamSeq, m_config.nodeId);
     if (!s.isOk() || std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) commitChunk();
   }
   commitChunk();
@@ -250,6 +270,15 @@ void Publisher::finishRound(int number) {
   }
   if (m_rounds.empty()) m_backoffMs = 0;
   startRounds();
+}
+
+bool Publisher::sentAny(const QList<int64_t>& ids) const {
+  for (int64_t id : ids) {
+    if (m_attempted.contains(id)) return true;
+    for (const auto& [number, round] : m_rounds)
+      if (round.inFlight.contains(id)) return true;
+  }
+  return false;
 }
 
 Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {

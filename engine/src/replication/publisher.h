@@ -24,10 +24,12 @@
 #include "harmonylite/config.h"
 #include "nats/nats_client.h"
 #include "replication/convergence.h"
+#include "wire/change.h"
 
 namespace hl {
 
 class ChangeLog;
+class Collisions;
 class SchemaCatalog;
 class ReplicationState;
 class ShardPositions;
@@ -43,10 +45,11 @@ class Publisher final : public QObject {
     qint64 lastPublishedMs = 0;  // epoch ms of the last ack, 0 = never
   };
 
-  // `positions`: the applied position of each shard, sent as Hl-Seen-Seq.
+  // `positions`: the applied position of each shard, sent as Hl-Seen-Seq. `collisions` (may be
+  // null): the capture positions sent as Hl-Capture-Seq.
   Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaCatalog& catalog,
             ReplicationState& state, NatsClient& nats, const ShardPositions& positions,
-            QObject* parent = nullptr);
+            const Collisions* collisions, QObject* parent = nullptr);
 
   // Local changes may be pending: send them now (or as soon as the window allows).
   void wake();
@@ -74,6 +77,9 @@ class Publisher final : public QObject {
   // a later round, is in flight: the failed attempt may have landed first). Facts for the
   // convergence rule (replication/convergence.h); rows not listed have no pending own change.
   Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
+  // Whether any of the changes `ids` was sent at least once (in a round in flight, or failed and
+  // not acked since): its message may be in the stream (docs/replication.md#insert-collisions).
+  bool sentAny(const QList<int64_t>& ids) const;
   const Stats& stats() const { return m_stats; }
   // The highest stream sequence an ack gave a kept change of `shard` (0: none). A stream whose
   // last sequence is below it lost acknowledged changes of this node (the durability guard).
@@ -96,6 +102,7 @@ class Publisher final : public QObject {
   struct InFlight {
     int shard = 0;
     QByteArray key;
+    ChangeType type = ChangeType::kInsert;
   };
   struct Round {
     QElapsedTimer started;    // when it was sent (expireSilentRounds())
@@ -116,6 +123,7 @@ class Publisher final : public QObject {
   ReplicationState& m_state;
   NatsClient& m_nats;
   const ShardPositions& m_positions;
+  const Collisions* m_collisions;
 
   bool m_connected = false;
   bool m_paused = false;

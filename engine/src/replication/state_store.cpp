@@ -46,7 +46,9 @@ Status ReplicationState::ensureTables() {
                      "CREATE TABLE IF NOT EXISTS __harmonylite__replay_own(stream TEXT PRIMARY "
                      "KEY, up_to INTEGER NOT NULL);"
                      "CREATE TABLE IF NOT EXISTS __harmonylite__schema_hashes(hash TEXT PRIMARY "
-                     "KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"));
+                     "KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+                     "CREATE TABLE IF NOT EXISTS __harmonylite__born(key BLOB PRIMARY KEY, seq "
+                     "INTEGER, origin INTEGER) WITHOUT ROWID;"));
 }
 
 Result<QString> ReplicationState::noteSchemaHash(const QString& hash, qint64 nowMs) {
@@ -158,6 +160,39 @@ Status ReplicationState::recordOwn(const QByteArray& key, int shard, quint64 seq
   HL_RETURN_IF_ERROR((*stmt)->bindInt(2, shard));
   HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
   return (*stmt)->run();
+}
+
+Status ReplicationState::noteBorn(const QByteArray& key, quint64 seq, uint64_t origin) {
+  // The earliest sequence wins: an own change acked before the consumer reached an earlier
+  // remote insert of the row is recorded first.
+  auto stmt = m_db.cached(QStringLiteral(
+      "INSERT INTO __harmonylite__born(key, seq, origin) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO "
+      "UPDATE SET seq = excluded.seq, origin = excluded.origin WHERE excluded.seq < seq"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(1, key));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(2, int64_t(seq)));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(origin)));
+  return (*stmt)->run();
+}
+
+Status ReplicationState::forgetBorn(const QByteArray& key) {
+  auto stmt = m_db.cached(QStringLiteral("DELETE FROM __harmonylite__born WHERE key = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(1, key));
+  return (*stmt)->run();
+}
+
+Result<std::optional<ReplicationState::Birth>> ReplicationState::born(const QByteArray& key) {
+  auto stmt =
+      m_db.cached(QStringLiteral("SELECT seq, origin FROM __harmonylite__born WHERE key = ?"));
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR((*stmt)->bindBlob(1, key));
+  auto row = (*stmt)->step();
+  if (!row) return row.status();
+  std::optional<Birth> birth;
+  if (*row) birth = Birth{quint64((*stmt)->columnInt(0)), uint64_t((*stmt)->columnInt(1))};
+  (*stmt)->reset();
+  return birth;
 }
 
 Result<quint64> ReplicationState::ownSeq(const QByteArray& key) {

@@ -15,6 +15,11 @@
 //       hash this node has had (the newest kSchemaHistorySize), epoch ms: tells a change made
 //       under an older schema of this node from one made under a newer schema elsewhere
 //       (docs/schema-changes.md#pause)
+//   __harmonylite__born(key BLOB PRIMARY KEY, seq, origin)   rows that exist in the replicated
+//       history (key = the row's shard-hash bytes): the stream sequence and node of the
+//       earliest insert or update of the row since it last did not exist; deleted with the row.
+//       Tells an insert of a new key from an INSERT OR REPLACE of a known one
+//       (docs/replication.md#insert-collisions)
 //
 // The seq-map file (docs/wire-format.md#seq-map: CBOR map {stream: seq}, Go's format) mirrors the
 // positions; it is written atomically (temp file, fsync, rename, fsync of the directory) after
@@ -24,6 +29,8 @@
 
 #include <QHash>
 #include <QString>
+
+#include <optional>
 
 #include "harmonylite/engine_state.h"
 #include "harmonylite/status.h"
@@ -71,6 +78,17 @@ class ReplicationState {
   Result<quint64> ownSeq(const QByteArray& key);
   Status forgetOwnUpTo(int shard, quint64 seq);
   Result<bool> hasOwnChanges();
+
+  // The row `key` exists in the replicated history from `seq` (sent by `origin`) on, or from
+  // an earlier sequence already recorded (inside the caller's transaction); forgetBorn(): it
+  // was deleted.
+  Status noteBorn(const QByteArray& key, quint64 seq, uint64_t origin);
+  Status forgetBorn(const QByteArray& key);
+  struct Birth {
+    quint64 seq = 0;
+    uint64_t origin = 0;
+  };
+  Result<std::optional<Birth>> born(const QByteArray& key);
 
   // Inside the caller's transaction; the new entry as the status lists it.
   Result<DeadLetterInfo> addDeadLetter(const QString& stream, quint64 seq, const QString& reason,

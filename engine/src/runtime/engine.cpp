@@ -19,6 +19,7 @@
 #include "observe/status_builder.h"
 #include "observe/status_record.h"
 #include "replication/applier.h"
+#include "replication/collisions.h"
 #include "replication/consumer.h"
 #include "replication/publisher.h"
 #include "replication/schema_registry.h"
@@ -162,6 +163,8 @@ Status Engine::setUpCapture() {
       m_config.replicationLog.maxEntries * std::max(1, m_config.replicationLog.shards));
   if (m_changeLog) m_droppedUncoveredBefore += m_changeLog->droppedUncovered();
   auto applier = std::make_unique<Applier>(m_db, *catalog, *changeLog);
+  m_collisions = std::make_unique<Collisions>(
+      m_config.conflicts, m_db, *catalog, m_config.publish ? changeLog.get() : nullptr, *m_state);
   m_applier = std::move(applier);
   m_changeLog = std::move(changeLog);
   m_catalog = std::move(catalog);
@@ -173,6 +176,7 @@ Status Engine::setUpCapture() {
       m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
   sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
   HL_RETURN_IF_ERROR(installed);
+  HL_RETURN_IF_ERROR(m_collisions->resolvePolicies().withContext("[conflicts]"));
   if (!m_config.publish)
     qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
   QStringList names;
@@ -602,13 +606,16 @@ void Engine::onConnected() {
 // engine, and the timers that drive them.
 void Engine::startReplication() {
   if (m_config.publish) {
+    // Changes captured before this start: with at most the applied positions of now.
+    if (auto newest = m_collisions->newestChangeId(); newest)
+      m_collisions->noteCaptureMark(*newest, m_positions);
     m_publisher = std::make_unique<Publisher>(m_config, m_db, *m_changeLog, *m_catalog, *m_state,
-                                              *m_nats, m_positions);
+                                              *m_nats, m_positions, m_collisions.get());
     connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
   }
   if (m_config.replicate) {
-    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_state,
-                                            *m_nats, m_positions, m_publisher.get());
+    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_collisions,
+                                            *m_state, *m_nats, m_positions, m_publisher.get());
     m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
     // The consumer saw it at a re-subscription (and stopped the shard): checked, and confirmed,
@@ -678,6 +685,7 @@ void Engine::stop() {
   m_embedded.reset();
   m_state.reset();
   m_applier.reset();
+  m_collisions.reset();
   m_changeLog.reset();
   m_catalog.reset();
   m_db = SqliteDb();
@@ -702,6 +710,10 @@ void Engine::onDatabaseChanged() {
       qCDebug(lcEngine).noquote() << "re-installing capture deferred:" << s.message();
       m_watcher->wakeSoon(50);
     }
+  }
+  if (*changed) {
+    if (Status s = m_collisions->resolvePolicies(); !s.isOk())
+      qCWarning(lcEngine).noquote() << "[conflicts] policies not re-read:" << s.message();
   }
   // A new index or trigger (ours included) moves schema_version without changing the hash.
   if (*changed && m_catalog->schemaHash() != before) onSchemaChanged(before);
@@ -823,6 +835,7 @@ StatusFacts Engine::gatherStatusFacts() const {
     }
     n.keptDroppedUncovered = m_droppedUncoveredBefore + m_changeLog->droppedUncovered();
   }
+  if (m_collisions) n.insertCollisions = m_collisions->counts();
   if (m_state) {
     f.deadLetterCount = m_state->deadLetterCount();
     f.conflictCount = m_state->conflictCount();

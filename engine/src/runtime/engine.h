@@ -27,6 +27,7 @@ namespace hl {
 
 class Applier;
 class ChangeLog;
+class Collisions;
 class Consumer;
 class DatabaseWatcher;
 class EmbeddedServer;
@@ -130,6 +131,7 @@ class Engine final : public QObject {
   std::unique_ptr<SchemaCatalog> m_catalog;
   std::unique_ptr<ChangeLog> m_changeLog;
   std::unique_ptr<Applier> m_applier;
+  std::unique_ptr<Collisions> m_collisions;
   std::unique_ptr<ReplicationState> m_state;
   std::unique_ptr<EmbeddedServer> m_embedded;
   std::unique_ptr<NatsClient> m_nats;
