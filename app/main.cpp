@@ -138,6 +138,7 @@ std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& conf
 }  // namespace
 
 int main(int argc, char** argv) {
+  hl::keepCryptoStateUntilExit();  // first: see its comment
   QStringList args;
   for (int i = 1; i < argc; ++i) args << QString::fromLocal8Bit(argv[i]);
 

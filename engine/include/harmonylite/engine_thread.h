@@ -16,6 +16,14 @@
 
 namespace hl {
 
+// Call first in main(), before anything starts a thread or uses TLS: the process keeps
+// OpenSSL's global state to the end instead of freeing it in an exit handler. QThread::wait()
+// returns before a thread's thread-local destructors have run, so the engine thread may still be
+// freeing its OpenSSL thread state (nats.c seeds its NUIDs with OpenSSL on that thread) when
+// main() returns, and OpenSSL's exit handler frees the same state without a lock: a double free
+// that showed as "malloc_consolidate(): invalid chunk size" and SIGABRT after "stopped cleanly".
+void keepCryptoStateUntilExit();
+
 class Engine;
 
 class EngineThread final : public QObject {

@@ -1,5 +1,6 @@
 #include "harmonylite/engine_thread.h"
 
+#include <openssl/crypto.h>
 #include <QDeadlineTimer>
 #include <QLoggingCategory>
 
@@ -8,6 +9,11 @@
 Q_DECLARE_LOGGING_CATEGORY(lcEngine)
 
 namespace hl {
+
+void keepCryptoStateUntilExit() {
+  // The first initialisation decides: with NO_ATEXIT, no OPENSSL_cleanup() runs at exit.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+}
 
 EngineThread::EngineThread(Config config, QObject* parent) : QObject(parent) {
   m_thread.setObjectName(QStringLiteral("hl-engine"));
