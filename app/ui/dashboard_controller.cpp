@@ -226,6 +226,7 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.applied = applied;
   n.failedPublishes = st.failedPublishes;
   n.conflicts = st.conflictCount;
+  n.insertCollisions = double(st.insertCollisionTotal());
   n.deadLetters = st.deadLetterCount;
   if (seconds > 0) {
     n.publishRate = double(std::max<qint64>(0, st.published - m_lastPublished)) / seconds;
@@ -326,8 +327,12 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
       return;
     case K::ConflictRecorded: {
       const ConflictInfo& c = e.conflict;
-      addEvent(Kind::Conflict, QStringLiteral("Conflict on %1 %2").arg(c.table, c.rowKey),
-               QStringLiteral("kept %1, skipped %2").arg(c.winner, c.loser));
+      if (c.insertCollision)
+        addEvent(Kind::Conflict, QStringLiteral("Insert collision on %1 %2").arg(c.table, c.rowKey),
+                 QStringLiteral("%1; %2").arg(c.winner, c.loser));
+      else
+        addEvent(Kind::Conflict, QStringLiteral("Conflict on %1 %2").arg(c.table, c.rowKey),
+                 QStringLiteral("kept %1, skipped %2").arg(c.winner, c.loser));
       return;
     }
     case K::SnapshotFinished:

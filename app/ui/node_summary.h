@@ -46,6 +46,7 @@ struct NodeSummary {
   Q_PROPERTY(double applied MEMBER applied)
   Q_PROPERTY(double failedPublishes MEMBER failedPublishes)
   Q_PROPERTY(double conflicts MEMBER conflicts)
+  Q_PROPERTY(double insertCollisions MEMBER insertCollisions)
   Q_PROPERTY(double deadLetters MEMBER deadLetters)
   Q_PROPERTY(double publishRate MEMBER publishRate)
   Q_PROPERTY(double applyRate MEMBER applyRate)
@@ -89,6 +90,7 @@ struct NodeSummary {
   double applied = 0;
   double failedPublishes = 0;
   double conflicts = 0;
+  double insertCollisions = 0;  // found by this node since start, every table
   double deadLetters = 0;
   double publishRate = 0;  // changes per second over the last status interval
   double applyRate = 0;

@@ -66,7 +66,8 @@ QString keylessTablesText(const QList<SchemaTable>& tables) {
                 .arg(names.join(QStringLiteral(", ")));
   return which + QStringLiteral(
                      " by rowid, which every node assigns on its own, so rows inserted on two "
-                     "nodes at once overwrite each other. Give such a table a primary key that "
+                     "nodes at once collide: the later one moves to a new rowid (keep-both), or "
+                     "is lost under last-writer-wins. Give such a table a primary key that "
                      "cannot collide: a random one, or one that includes the node.");
 }
 

@@ -33,6 +33,7 @@ Rectangle {
       Layout.fillWidth: true
     }
     Label {
+      objectName: tile.objectName + "Caption"
       text: tile.caption
       visible: text.length > 0
       color: Theme.textMuted

@@ -154,7 +154,7 @@ ScrollView {
         objectName: "conflicts"
         label: qsTr("Conflicts")
         value: Theme.number(page.s.conflicts)
-        caption: qsTr("in the journal")
+        caption: page.s.insertCollisions > 0 ? qsTr("%1 insert collisions since start").arg(Theme.number(page.s.insertCollisions)) : qsTr("in the journal")
         valueColor: page.s.conflicts > 0 ? Theme.warn : Theme.text
         Layout.fillWidth: true
       }

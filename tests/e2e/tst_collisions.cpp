@@ -4,7 +4,8 @@
 // - Concurrent inserts from every node into a table keyed by AUTOINCREMENT and into one without
 //   a declared key: no row is lost, every node ends identical, and the collisions the nodes
 //   count equal the rows they moved to a fresh key.
-// - last-writer-wins (configured per table) keeps the old behaviour and counts every lost insert.
+// - last-writer-wins (the default for a declared key) keeps the old behaviour and counts every
+//   lost insert; keep-both is the default for a table without a key, configured for the others.
 // - A deterministic collision (a node stopped while it inserts, the same key inserted elsewhere):
 //   the references that say ON UPDATE CASCADE follow the moved row; a table referenced without
 //   cascade is refused keep-both at start, with the reason in the log, and nothing is re-keyed.
@@ -142,7 +143,8 @@ class TestCollisions : public QObject {
       m_metricsPorts << test::freePort();
       o.tablesToml = QStringLiteral(
                          "[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\n\n"
-                         "[conflicts]\ntables = { b = \"last-writer-wins\" }\n")
+                         "[conflicts]\ntables = { a = \"keep-both\", p = \"keep-both\", q = "
+                         "\"keep-both\" }\n")
                          .arg(m_metricsPorts.last());
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
@@ -216,8 +218,8 @@ class TestCollisions : public QObject {
     QCOMPARE(waitCountedEverywhere("logs", moved), moved);
   }
 
-  // last-writer-wins (b, configured): the later insert keeps the key as before, and every lost
-  // insert is counted.
+  // last-writer-wins (b: the default for a declared key): the later insert keeps the key as
+  // before, and every lost insert is counted.
   void lastWriterWinsCountsEveryLostInsert() {
     QVERIFY(writeEverywhere(100, [](int n, int row) {
       return QStringLiteral("INSERT INTO b(name) VALUES ('node%1-%2');").arg(n).arg(row);

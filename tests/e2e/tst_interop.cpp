@@ -201,6 +201,9 @@ class TestInterop : public QObject {
       o.urls = {m_server->url()};
       o.shards = kShards;
       o.compress = true;
+      // goInsertCollision: Books's colliding inserts keep both rows (its default is
+      // last-writer-wins, an INTEGER PRIMARY KEY).
+      o.tablesToml = QStringLiteral("[conflicts]\ntables = { Books = \"keep-both\" }\n");
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : m_nodes) QVERIFY(n->launch().isOk());
@@ -844,6 +847,42 @@ class TestInterop : public QObject {
     QCOMPARE(uint8_t(file.at(0)), uint8_t(0xa2));
     QCOMPARE(seqMapOf(n2), expected);
     QVERIFY(n2.start(60000).isOk());
+  }
+
+  // An insert collision with a Go node (docs/replication.md#insert-collisions): node 2 inserts
+  // Books 80000 while it is stopped, a Go-format node (no headers at all) inserts the same key
+  // meanwhile. Node 2's insert lands later: it moves its row to a fresh key, and node 1 skips
+  // node 2's losing insert by its Hl-Capture-Seq. Both rows end on both nodes.
+  void goInsertCollision() {
+    NodeProcess& n2 = node(1);
+    QCOMPARE(n2.stop(), 0);
+    bool ok = false;
+    n2.sql(
+        "INSERT INTO Books(id, title, author, publication_year) VALUES (80000, 'Mine', "
+        "'Node 2', 2020)",
+        &ok);
+    QVERIFY(ok);
+    const Published p =
+        publishGo("Books", 80000,
+                  goEnvelope(77, 80, "insert", "Books", booksRow(80000, "Go Book", "Gopher", 2012),
+                             m_schemaHash.toLatin1()));
+    QVERIFY(p.seq > 0);
+    QVERIFY(test::waitFor(
+        [&] { return node(0).sql("SELECT title FROM Books WHERE id = 80000") == "Go Book"; },
+        30000));
+    QVERIFY(n2.start(60000).isOk());
+    const QString both =
+        "SELECT (SELECT title FROM Books WHERE id = 80000) || '|' || (SELECT count(*) || ':' || "
+        "ifnull(group_concat(id), '') FROM Books WHERE title = 'Mine' AND id <> 80000)";
+    QVERIFY2(test::waitFor(
+                 [&] {
+                   const QString first = node(0).sql(both);
+                   return first.startsWith("Go Book|1:") && n2.sql(both) == first;
+                 },
+                 30000),
+             qPrintable(node(0).sql(both) + " / " + n2.sql(both)));
+    QVERIFY2(n2.log().contains("insert collision in Books at id=80000: the row of node 77"),
+             qPrintable(n2.log().right(3000)));
   }
 
   // The schema hash of Go-format messages (docs/schema-changes.md#pause), last because it adds a

@@ -40,6 +40,15 @@ Item {
       compare(chart.publishSeries.at(chart.publishSeries.count - 1).y, 617)
     }
 
+    // docs/replication.md#insert-collisions: the Conflicts tile says how many were insert
+    // collisions found by this node since start, summed over its tables.
+    function test_insertCollisionsOnTheConflictsTile() {
+      fake.push({conflicts: 5})
+      compare(text("conflictsCaption"), "in the journal")
+      fake.push({conflicts: 5, collisions: {a: 3, logs: 1}})
+      compare(text("conflictsCaption"), "4 insert collisions since start")
+    }
+
     function test_healthBadgeAndReason() {
       fake.push({healthy: false, reason: "shard 1 is needs-restore: messages aged out"})
       compare(findChild(page, "healthBadge").text, "Unhealthy")

@@ -88,6 +88,9 @@ class FakeStatus final : public QObject {
     s.publishingPaused = spec.value("publishingPaused", false).toBool();
     s.conflictCount = spec.value("conflicts", 0).toLongLong();
     s.deadLetterCount = spec.value("deadLetters", 0).toLongLong();
+    const QVariantMap collisions = spec.value("collisions").toMap();  // table -> count
+    for (auto it = collisions.cbegin(); it != collisions.cend(); ++it)
+      s.insertCollisions.insert(it.key(), it.value().toLongLong());
     s.healthy = spec.value("healthy", true).toBool();
     s.unhealthyReason = spec.value("reason").toString();
     s.lastPublishedMs = QDateTime::currentMSecsSinceEpoch() - 3000;

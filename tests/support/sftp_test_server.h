@@ -80,6 +80,9 @@ class SftpTestServer {
       writeFile(path("sshd_config"), conf);
       HL_RETURN_IF_ERROR(writeKnownHosts());
     }
+    // The bind mounts over /etc/passwd and /etc/shadow last only while nothing renames a new
+    // file over those paths outside: a rename detaches them (adduser does that; tst_package,
+    // which installs the package, runs alone for this reason: tests/CMakeLists.txt).
     const QString script =
         QStringLiteral(
             "set -e; mount -t tmpfs -o size=1m,mode=755 hl-sshd-run /run; mkdir -m 755 /run/sshd; "

@@ -203,6 +203,20 @@ class TestConfig : public QObject {
     QTest::newRow("keep_published negative")
         << db + "[replication_log]\nshards = 2\nkeep_published = -1\n"
         << "/etc/hl/test.toml:4: replication_log.keep_published: -1 is out of range";
+    QTest::newRow("conflicts policy")
+        << db + "[conflicts]\npolicy = \"both\"\n"
+        << "test.toml:3: conflicts.policy: unknown value \"both\" (expected one of: auto, "
+           "keep-both, last-writer-wins)";
+    QTest::newRow("conflicts table policy")
+        << db + "[conflicts]\ntables = { a = \"keep-both\", Log = \"keep\" }\n"
+        << "test.toml:3: conflicts.tables.Log: unknown value \"keep\" (expected one of: auto, "
+           "keep-both, last-writer-wins)";
+    QTest::newRow("conflicts table number") << db + "[conflicts]\ntables = { a = 1 }\n"
+                                            << "test.toml:3: conflicts.tables.a: expected a "
+                                               "string, got an integer";
+    QTest::newRow("conflicts tables not a table")
+        << db + "[conflicts]\ntables = \"a\"\n"
+        << "test.toml:3: conflicts.tables: expected a table of strings, got a string";
     QTest::newRow("keep_published string")
         << db + "[replication_log]\nkeep_published = \"10m\"\n"
         << "/etc/hl/test.toml:3: replication_log.keep_published: expected an integer, got a "
@@ -399,6 +413,26 @@ detailed = false
     for (const ConfigEntry& e : describeConfig(r->config))
       if (e.key == "replication_log.keep_published") listed = e.value;
     QCOMPARE(listed, QString("3600000"));
+  }
+
+  // docs/configuration.md#conflicts: the default, a policy for every table, one per table.
+  void conflictPoliciesAreReadAndListed() {
+    auto r = load("db_path = \"/d/a.db\"\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QCOMPARE(r->config.conflicts.policy, QString("auto"));
+    QVERIFY(r->config.conflicts.tables.isEmpty());
+    r = load(
+        "db_path = \"/d/a.db\"\n[conflicts]\npolicy = \"last-writer-wins\"\n"
+        "tables = { Log = \"keep-both\", \"Order Items\" = \"auto\" }\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QVERIFY(r->warnings.isEmpty());
+    QCOMPARE(r->config.conflicts.policy, QString("last-writer-wins"));
+    QCOMPARE(r->config.conflicts.tables.value("Log"), QString("keep-both"));
+    QCOMPARE(r->config.conflicts.tables.value("Order Items"), QString("auto"));
+    QString listed;
+    for (const ConfigEntry& e : describeConfig(r->config))
+      if (e.key == "conflicts.tables") listed = e.value;
+    QCOMPARE(listed, QString("{ \"Log\" = \"keep-both\", \"Order Items\" = \"auto\" }"));
   }
 
   void replicasCappedAtFive() {

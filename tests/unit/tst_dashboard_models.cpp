@@ -486,6 +486,17 @@ class TestDashboardModels : public QObject {
     e.conflict = ConflictInfo{3, "t", "Books", "[42]", "node 7", "node 8"};
     QTest::newRow("conflict") << e << Kind::Conflict << "Conflict on Books [42]"
                               << "kept node 7, skipped node 8" << qint64(0);
+    e.conflict = ConflictInfo{4,
+                              "t",
+                              "a",
+                              "id=8",
+                              "node 2 (c-1 seq 5) keeps the key (insert collision)",
+                              "node 1 (its row moved to id=202)",
+                              true};
+    QTest::newRow("insert collision")
+        << e << Kind::Conflict << "Insert collision on a id=8"
+        << "node 2 (c-1 seq 5) keeps the key (insert collision); node 1 (its row moved to id=202)"
+        << qint64(0);
     e = engineEvent(K::ShardStateChanged);
     e.shard = 2;
     e.shardState = ShardState::Restoring;

@@ -416,7 +416,8 @@ class TestSchemaModel : public QObject {
     QCOMPARE(keylessTablesText({keyed, log}),
              QStringLiteral("Table Log has no declared primary key: it replicates by rowid, which "
                             "every node assigns on its own, so rows inserted on two nodes at once "
-                            "overwrite each other. Give such a table a primary key that cannot "
+                            "collide: the later one moves to a new rowid (keep-both), or is lost "
+                            "under last-writer-wins. Give such a table a primary key that cannot "
                             "collide: a random one, or one that includes the node."));
     QVERIFY(keylessTablesText({log, keyed, notes})
                 .startsWith("2 tables have no declared primary key (Log, Notes): they replicate "

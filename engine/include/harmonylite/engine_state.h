@@ -135,6 +135,9 @@ struct ConflictInfo {
   QString rowKey;
   QString winner;
   QString loser;
+  // An insert collision (docs/replication.md#insert-collisions), told when it happens; entries
+  // read back from the journal do not say.
+  bool insertCollision = false;
 };
 
 // A node of the cluster as its last status record told (docs/replication.md#health-endpoint): any

@@ -50,6 +50,14 @@ Status Collisions::resolvePolicies() {
       m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);
       continue;
     }
+    // auto: keep-both only where the application cannot have chosen the key, a table without
+    // a declared key (rowids). An INTEGER PRIMARY KEY may be the application's own (an upsert or
+    // INSERT OR REPLACE of a new key on two nodes means one row, not two), and the capture cannot
+    // tell such an insert from one whose key SQLite assigned yet.
+    if (wanted == QLatin1String("auto") && t.hasDeclaredPk()) {
+      m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);
+      continue;
+    }
     QString refusal = notRekeyable(t);
     if (!refusal.isEmpty() && wanted == QLatin1String("auto")) {
       m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);  // not asked for: no warning

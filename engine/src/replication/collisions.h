@@ -8,7 +8,8 @@
 // ReplicationState). Only that node, the one whose insert is later in the stream, acts; the
 // others apply the stream as it comes, so every node, Go nodes included, ends the same.
 //
-// Per table policy ([conflicts]):
+// Per table policy ([conflicts]; "auto": keep-both for tables without a declared key, whose
+// rowids only SQLite assigns, last-writer-wins for the others):
 //   keep-both          the earlier insert keeps the key; this node moves its own row to a fresh
 //                      key (an UPDATE of the key, cascaded to the references that say ON UPDATE
 //                      CASCADE), captured as an insert of the new key, and takes the other

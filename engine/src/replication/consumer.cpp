@@ -772,7 +772,8 @@ Status Consumer::resolveCollision(Batch& b, qsizetype i, const QString& remote, 
                         QString(),
                         QString(),
                         ours->has_value() ? rowText(**ours) : QString(),
-                        rowText(c.row)};
+                        rowText(c.row),
+                        true};
   b.collisions << table->name;
   if (m_collisions.policyOf(table->name) == CollisionPolicy::kKeepBoth) {
     auto moved = m_collisions.moveToFreshKey(*table, origin.key);

@@ -246,9 +246,13 @@ Result<ConflictInfo> ReplicationState::addConflict(const ConflictRecord& c) {
                                  "loser, local_row, remote_row) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
-  ConflictInfo info{0,        QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs),
-                    c.table,  c.rowKey,
-                    c.winner, c.loser};
+  ConflictInfo info{0,
+                    QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs),
+                    c.table,
+                    c.rowKey,
+                    c.winner,
+                    c.loser,
+                    c.insertCollision};
   int i = 1;
   for (const QString& v : {info.at, c.table, c.rowKey, c.winner, c.loser, c.localRow, c.remoteRow})
     HL_RETURN_IF_ERROR((*stmt)->bindText(i++, v.toUtf8()));

@@ -48,6 +48,7 @@ struct ConflictRecord {
   QString loser;
   QString localRow;  // readable row images
   QString remoteRow;
+  bool insertCollision = false;  // docs/replication.md#insert-collisions
 };
 
 class ReplicationState {
