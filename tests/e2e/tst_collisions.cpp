@@ -128,6 +128,24 @@ class TestCollisions : public QObject {
     QVERIFY2(s.isOk(), qPrintable(s.message()));
   }
 
+  // A deterministic collision at row `id` of `table`(id, name): node 1 inserts it ('from-1')
+  // while node 2 is down, and node 3 has it; node 2 inserts it too ('from-2'), then runs
+  // `childSql`, before it starts again.
+  void collideOnRestart(const QString& table, int id, const QString& childSql) {
+    whileNode2IsDown([&] {
+      node(0).sql(
+          QStringLiteral("INSERT INTO %1(id, name) VALUES (%2, 'from-1')").arg(table).arg(id));
+      const QString name = QStringLiteral("SELECT name FROM %1 WHERE id = %2").arg(table).arg(id);
+      QVERIFY(test::waitFor([&] { return node(2).sql(name) == "from-1"; }, kConverge));
+      bool ok = false;
+      node(1).sql(
+          QStringLiteral("INSERT INTO %1(id, name) VALUES (%2, 'from-2');").arg(table).arg(id) +
+              childSql,
+          &ok);
+      QVERIFY(ok);
+    });
+  }
+
  private slots:
   void initTestCase() {
     m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
@@ -250,18 +268,7 @@ class TestCollisions : public QObject {
   // key; node 2's parent moves to a fresh key and its child follows (ON UPDATE CASCADE).
   void cascadeFollowsTheMovedRow() {
     const qint64 before = journalled("p", "moved to");
-    whileNode2IsDown([&] {
-      node(0).sql("INSERT INTO p(id, name) VALUES (1000, 'from-1')");
-      QVERIFY(test::waitFor(
-          [&] { return node(2).sql("SELECT name FROM p WHERE id = 1000") == "from-1"; },
-          kConverge));
-      bool ok = false;
-      node(1).sql(
-          "INSERT INTO p(id, name) VALUES (1000, 'from-2');"
-          "INSERT INTO c(id, pid, note) VALUES (5000, 1000, 'child of from-2')",
-          &ok);
-      QVERIFY(ok);
-    });
+    collideOnRestart("p", 1000, "INSERT INTO c(id, pid, note) VALUES (5000, 1000, 'child')");
     const QString parents = rowsOf("p", "id || '|' || name");
     const QString children = rowsOf("c", "id || '|' || pid || '|' || note");
     QVERIFY2(test::waitFor(
@@ -285,18 +292,7 @@ class TestCollisions : public QObject {
   // The same against q, referenced without cascade: last-writer-wins, nothing is re-keyed, the
   // lost insert is recorded.
   void withoutCascadeNothingIsRekeyed() {
-    whileNode2IsDown([&] {
-      node(0).sql("INSERT INTO q(id, name) VALUES (2000, 'from-1')");
-      QVERIFY(test::waitFor(
-          [&] { return node(2).sql("SELECT name FROM q WHERE id = 2000") == "from-1"; },
-          kConverge));
-      bool ok = false;
-      node(1).sql(
-          "INSERT INTO q(id, name) VALUES (2000, 'from-2');"
-          "INSERT INTO r(id, qid, note) VALUES (6000, 2000, 'child of from-2')",
-          &ok);
-      QVERIFY(ok);
-    });
+    collideOnRestart("q", 2000, "INSERT INTO r(id, qid, note) VALUES (6000, 2000, 'child')");
     const QString all = rowsOf("q", "id || '|' || name");
     QVERIFY2(test::waitFor(
                  [&] {
