@@ -10,6 +10,8 @@
 //   the references that say ON UPDATE CASCADE follow the moved row; a table referenced without
 //   cascade is refused keep-both at start, with the reason in the log, and nothing is re-keyed.
 // - INSERT OR REPLACE and upserts of a row every node has are not collisions.
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
@@ -159,6 +161,7 @@ class TestCollisions : public QObject {
       o.urls = {m_server.url()};
       o.shards = 2;
       m_metricsPorts << test::freePort();
+      o.healthPort = test::freePort();
       o.tablesToml = QStringLiteral(
                          "[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\n\n"
                          "[conflicts]\ntables = { a = \"keep-both\", p = \"keep-both\", q = "
@@ -287,6 +290,10 @@ class TestCollisions : public QObject {
     QCOMPARE(journalled("p", "moved to"), before + 1);
     QCOMPARE(waitCounted(1, "p", 1), qint64(1));
     QVERIFY(node(1).log().contains("insert collision in p at id=1000"));
+    // /health's body has the same count, by table.
+    QByteArray body;
+    QCOMPARE(test::httpGet(node(1).options().healthPort, "/health", &body), 200);
+    QCOMPARE(QJsonDocument::fromJson(body)["insert_collisions"]["p"].toInt(), 1);
   }
 
   // The same against q, referenced without cascade: last-writer-wins, nothing is re-keyed, the
