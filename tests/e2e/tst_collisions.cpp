@@ -216,7 +216,9 @@ class TestCollisions : public QObject {
     qInfo() << "collisions in a:" << moved << "rows moved";
     QVERIFY2(moved > 0, "no insert collided: the writers did not run at the same time");
     QCOMPARE(waitCountedEverywhere("a", moved), moved);
-    QCOMPARE(logLines("insert collision in a at"), int(moved));
+    // Logged too; not counted exactly: a node drops log lines when its standard error is not
+    // read fast enough (log_lines_dropped_total), as on a loaded CI machine (668 of 689 seen).
+    QVERIFY(logLines("insert collision in a at") > 0);
   }
 
   // The same into a table without a declared key (rows are replicated by rowid).
