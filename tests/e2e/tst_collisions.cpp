@@ -102,6 +102,15 @@ class TestCollisions : public QObject {
     for (int n = 0; n < 3; ++n) sum += collisionsCounted(n, table);
     return sum;
   }
+  // Waits until every node returns the same for `all` and it starts with `prefix`.
+  bool waitIdentical(const QString& all, const QString& prefix) {
+    return test::waitFor(
+        [&] {
+          const QString first = node(0).sql(all);
+          return first.startsWith(prefix) && node(1).sql(all) == first && node(2).sql(all) == first;
+        },
+        kConverge);
+  }
   // Conflict-journal entries of `table` whose loser text contains `what`, on every node.
   qint64 journalled(const QString& table, const QString& what) {
     qint64 sum = 0;
@@ -200,13 +209,7 @@ class TestCollisions : public QObject {
       return QStringLiteral("INSERT INTO a(name) VALUES ('node%1-%2');").arg(n).arg(row);
     }));
     const QString all = rowsOf("a", "id || '|' || name");
-    QVERIFY2(test::waitFor(
-                 [&] {
-                   const QString first = node(0).sql(all);
-                   return first.startsWith("600:") && node(1).sql(all) == first &&
-                          node(2).sql(all) == first;
-                 },
-                 kConverge),
+    QVERIFY2(waitIdentical(all, "600:"),
              qPrintable(QStringLiteral("node 1 %1\nnode 2 %2\nnode 3 %3")
                             .arg(node(0).sql("SELECT count(*) FROM a"),
                                  node(1).sql("SELECT count(*) FROM a"),
@@ -227,14 +230,7 @@ class TestCollisions : public QObject {
       return QStringLiteral("INSERT INTO logs(msg) VALUES ('node%1-%2');").arg(n).arg(row);
     }));
     const QString all = rowsOf("logs", "rowid || '|' || msg", "rowid");
-    QVERIFY2(test::waitFor(
-                 [&] {
-                   const QString first = node(0).sql(all);
-                   return first.startsWith("600:") && node(1).sql(all) == first &&
-                          node(2).sql(all) == first;
-                 },
-                 kConverge),
-             qPrintable(node(0).sql("SELECT count(*) FROM logs")));
+    QVERIFY2(waitIdentical(all, "600:"), qPrintable(node(0).sql("SELECT count(*) FROM logs")));
     QCOMPARE(node(2).sql("SELECT count(DISTINCT msg) FROM logs"), QStringLiteral("600"));
     const qint64 moved = journalled("logs", "moved to");
     QVERIFY(moved > 0);
@@ -338,13 +334,7 @@ class TestCollisions : public QObject {
     const QString row =
         "SELECT count(*) || ':' || group_concat(name) FROM p WHERE id = 3000 OR "
         "name IN ('replace-1', 'replace-2', 'upsert-3')";
-    QVERIFY2(test::waitFor(
-                 [&] {
-                   const QString first = node(0).sql(row);
-                   return first.startsWith("1:") && node(1).sql(row) == first &&
-                          node(2).sql(row) == first;
-                 },
-                 kConverge),
+    QVERIFY2(waitIdentical(row, "1:"),
              qPrintable(node(0).sql(row) + " / " + node(1).sql(row) + " / " + node(2).sql(row)));
     QCOMPARE(journalled("p", "moved to") + journalled("p", "its row is lost"), before);
   }

@@ -42,7 +42,6 @@ Collisions::Collisions(const ConflictsConfig& config, SqliteDb& db, SchemaCatalo
 
 Status Collisions::resolvePolicies() {
   m_policies.clear();
-  m_refusals.clear();
   m_cascades.clear();
   for (const TableInfo& t : m_catalog.tables()) {
     const QString wanted = m_config.tables.value(t.name, m_config.policy);
@@ -71,7 +70,6 @@ Status Collisions::resolvePolicies() {
     }
     if (!refusal.isEmpty()) {
       m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);
-      m_refusals.insert(t.name, refusal);
       if (m_warned.value(t.name) != refusal) {
         m_warned.insert(t.name, refusal);
         qCWarning(lcCollide).noquote()

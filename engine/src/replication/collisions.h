@@ -49,15 +49,13 @@ class Collisions {
   Collisions(const ConflictsConfig& config, SqliteDb& db, SchemaCatalog& catalog, ChangeLog* log,
              ReplicationState& state);
 
-  // After the catalog was (re)read: each watched table's policy. A table configured (or
-  // defaulted) to keep-both that cannot be re-keyed safely falls back to last-writer-wins;
-  // the reason is logged once per table and schema, and kept for refusal().
+  // After the catalog was (re)read: each watched table's policy. A table configured to
+  // keep-both that cannot be re-keyed safely falls back to last-writer-wins; the reason is
+  // logged once per table and reason.
   Status resolvePolicies();
   CollisionPolicy policyOf(const QString& table) const {
     return m_policies.value(table, CollisionPolicy::kLastWriterWins);
   }
-  // Why keep-both was refused for `table` ("" when it was not).
-  QString refusal(const QString& table) const { return m_refusals.value(table); }
 
   // Capture positions. After each apply commit (and once at start), the newest change id of the
   // log then and every shard's applied position after it: a change with a larger id was
@@ -116,7 +114,6 @@ class Collisions {
   ChangeLog* m_log;  // null on a node that does not capture: it never has an own insert
   ReplicationState& m_state;
   QHash<QString, CollisionPolicy> m_policies;
-  QHash<QString, QString> m_refusals;
   QHash<QString, QList<Reference>> m_cascades;  // keep-both tables: the references to update
   QHash<QString, QString> m_warned;             // table -> refusal already logged
   QMap<QString, qint64> m_counts;
