@@ -4,12 +4,14 @@
 // - Concurrent inserts from every node into a table keyed by AUTOINCREMENT and into one without
 //   a declared key: no row is lost, every node ends identical, and the collisions the nodes
 //   count equal the rows they moved to a fresh key.
-// - last-writer-wins (the default for a declared key) keeps the old behaviour and counts every
-//   lost insert; keep-both is the default for a table without a key, configured for the others.
-// - A deterministic collision (a node stopped while it inserts, the same key inserted elsewhere):
+// - keep-both is the default (nothing configured) for those tables; last-writer-wins (configured
+//   for b) keeps the old behaviour and counts every lost insert.
+// - A deterministic collision (a node stopped while it inserts, the same key assigned elsewhere):
 //   the references that say ON UPDATE CASCADE follow the moved row; a table referenced without
 //   cascade is refused keep-both at start, with the reason in the log, and nothing is re-keyed.
-// - INSERT OR REPLACE and upserts of a row every node has are not collisions.
+// - INSERT OR REPLACE and upserts of a row every node has are not collisions, nor are inserts
+//   of keys the application chose (upserts of new keys from every node at once).
+// The dead-letter policy and its Retry are in tests/integration/tst_controls.cpp.
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -36,7 +38,9 @@ const char* kSchema =
     "CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id) ON UPDATE CASCADE, "
     "note TEXT);"
     "CREATE TABLE q(id INTEGER PRIMARY KEY, name TEXT);"
-    "CREATE TABLE r(id INTEGER PRIMARY KEY, qid INTEGER REFERENCES q(id), note TEXT);";
+    "CREATE TABLE r(id INTEGER PRIMARY KEY, qid INTEGER REFERENCES q(id), note TEXT);"
+    "CREATE TABLE s(id INTEGER PRIMARY KEY, name TEXT);"
+    "CREATE TABLE u(id INTEGER PRIMARY KEY, sid INTEGER REFERENCES s(id) ON UPDATE CASCADE);";
 
 // Every row of a table in key order, as one string: "<count>:<row>;<row>...".
 QString rowsOf(const QString& table, const QString& columns, const QString& key = "id") {
@@ -139,22 +143,26 @@ class TestCollisions : public QObject {
     QVERIFY2(s.isOk(), qPrintable(s.message()));
   }
 
-  // A deterministic collision at row `id` of `table`(id, name): node 1 inserts it ('from-1')
-  // while node 2 is down, and node 3 has it; node 2 inserts it too ('from-2'), then runs
-  // `childSql`, before it starts again.
-  void collideOnRestart(const QString& table, int id, const QString& childSql) {
+  // A deterministic collision in `table`(id, name), returned: node 1 inserts a row ('from-1')
+  // while node 2 is down, SQLite assigning its key, and node 3 has it; node 2 inserts one too
+  // ('from-2'), which SQLite gives the same key, then runs `childSql` (last_insert_rowid() is
+  // that key), before it starts again.
+  QString collideOnRestart(const QString& table, const QString& childSql) {
+    QString key;
     whileNode2IsDown([&] {
-      node(0).sql(
-          QStringLiteral("INSERT INTO %1(id, name) VALUES (%2, 'from-1')").arg(table).arg(id));
-      const QString name = QStringLiteral("SELECT name FROM %1 WHERE id = %2").arg(table).arg(id);
+      key = node(0).sql(
+          QStringLiteral("INSERT INTO %1(name) VALUES ('from-1') RETURNING id").arg(table));
+      const QString name = QStringLiteral("SELECT name FROM %1 WHERE id = %2").arg(table, key);
       QVERIFY(test::waitFor([&] { return node(2).sql(name) == "from-1"; }, kConverge));
       bool ok = false;
-      node(1).sql(
-          QStringLiteral("INSERT INTO %1(id, name) VALUES (%2, 'from-2');").arg(table).arg(id) +
+      const QString other = node(1).sql(
+          QStringLiteral("INSERT INTO %1(name) VALUES ('from-2') RETURNING id;").arg(table) +
               childSql,
           &ok);
       QVERIFY(ok);
+      QCOMPARE(other, key);
     });
+    return key;
   }
 
  private slots:
@@ -171,11 +179,11 @@ class TestCollisions : public QObject {
       o.shards = 2;
       m_metricsPorts << test::freePort();
       o.healthPort = test::freePort();
-      o.tablesToml = QStringLiteral(
-                         "[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\n\n"
-                         "[conflicts]\ntables = { a = \"keep-both\", p = \"keep-both\", q = "
-                         "\"keep-both\" }\n")
-                         .arg(m_metricsPorts.last());
+      o.tablesToml =
+          QStringLiteral(
+              "[prometheus]\nenable = true\nbind = \"127.0.0.1:%1\"\n\n"
+              "[conflicts]\ntables = { b = \"last-writer-wins\", s = \"dead-letter\" }\n")
+              .arg(m_metricsPorts.last());
       m_nodes.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : m_nodes) {
@@ -194,8 +202,13 @@ class TestCollisions : public QObject {
     }
   }
 
-  // q is referenced by r.qid without ON UPDATE CASCADE: keep-both is refused at start, with why.
+  // q is referenced by r.qid without ON UPDATE CASCADE: keep-both is refused at start, with why;
+  // s, referenced at all, is refused dead-letter.
   void keepBothRefusedForAReferenceWithoutCascade() {
+    QVERIFY2(node(0).log().contains("[conflicts] dead-letter refused for table s: u.sid references "
+                                    "it, so a row kept as a dead letter would leave its "
+                                    "references pointing at another node's row"),
+             qPrintable(node(0).log().right(3000)));
     QVERIFY2(node(0).log().contains("[conflicts] keep-both refused for table q: r.qid references "
                                     "it without ON UPDATE CASCADE"),
              qPrintable(node(0).log().right(3000)));
@@ -237,8 +250,8 @@ class TestCollisions : public QObject {
     QCOMPARE(waitCountedEverywhere("logs", moved), moved);
   }
 
-  // last-writer-wins (b: the default for a declared key): the later insert keeps the key as
-  // before, and every lost insert is counted.
+  // last-writer-wins (configured for b): the later insert keeps the key as before, and every
+  // lost insert is counted.
   void lastWriterWinsCountsEveryLostInsert() {
     QVERIFY(writeEverywhere(100, [](int n, int row) {
       return QStringLiteral("INSERT INTO b(name) VALUES ('node%1-%2');").arg(n).arg(row);
@@ -264,18 +277,21 @@ class TestCollisions : public QObject {
     QCOMPARE(journalled("b", "moved to"), qint64(0));
   }
 
-  // A deterministic collision: node 2 inserts parent 1000 and a child of it while it is down,
-  // node 1 inserts parent 1000 meanwhile. Node 1's insert is earlier in the stream and keeps the
-  // key; node 2's parent moves to a fresh key and its child follows (ON UPDATE CASCADE).
+  // A deterministic collision: node 2 inserts a parent and a child of it while it is down, node
+  // 1 inserts a parent meanwhile, with the same key. Node 1's insert is earlier in the stream
+  // and keeps the key; node 2's parent moves to a fresh key and its child follows (ON UPDATE
+  // CASCADE).
   void cascadeFollowsTheMovedRow() {
     const qint64 before = journalled("p", "moved to");
-    collideOnRestart("p", 1000, "INSERT INTO c(id, pid, note) VALUES (5000, 1000, 'child')");
+    const QString key = collideOnRestart(
+        "p", "INSERT INTO c(id, pid, note) VALUES (5000, last_insert_rowid(), 'child')");
+    QVERIFY(!key.isEmpty());
     const QString parents = rowsOf("p", "id || '|' || name");
     const QString children = rowsOf("c", "id || '|' || pid || '|' || note");
     QVERIFY2(test::waitFor(
                  [&] {
                    const QString first = node(0).sql(parents);
-                   return first.contains("1000|from-1") && first.contains("|from-2") &&
+                   return first.contains(key + "|from-1") && first.contains("|from-2") &&
                           node(1).sql(parents) == first && node(2).sql(parents) == first &&
                           node(0).sql(children) == node(1).sql(children) &&
                           node(2).sql(children) == node(1).sql(children);
@@ -283,11 +299,11 @@ class TestCollisions : public QObject {
                  kConverge),
              qPrintable(node(1).sql(parents) + " / " + node(0).sql(parents)));
     const QString moved = node(0).sql("SELECT id FROM p WHERE name = 'from-2'");
-    QVERIFY(moved != "1000");
+    QVERIFY(moved != key);
     for (int n = 0; n < 3; ++n) QCOMPARE(node(n).sql("SELECT pid FROM c WHERE id = 5000"), moved);
     QCOMPARE(journalled("p", "moved to"), before + 1);
     QCOMPARE(waitCounted(1, "p", 1), qint64(1));
-    QVERIFY(node(1).log().contains("insert collision in p at id=1000"));
+    QVERIFY(node(1).log().contains("insert collision in p at id=" + key));
     // /health's body has the same count, by table.
     QByteArray body;
     QCOMPARE(test::httpGet(node(1).options().healthPort, "/health", &body), 200);
@@ -297,13 +313,14 @@ class TestCollisions : public QObject {
   // The same against q, referenced without cascade: last-writer-wins, nothing is re-keyed, the
   // lost insert is recorded.
   void withoutCascadeNothingIsRekeyed() {
-    collideOnRestart("q", 2000, "INSERT INTO r(id, qid, note) VALUES (6000, 2000, 'child')");
+    const QString key = collideOnRestart(
+        "q", "INSERT INTO r(id, qid, note) VALUES (6000, last_insert_rowid(), 'child')");
     const QString all = rowsOf("q", "id || '|' || name");
+    const QString expected = "1:" + key + "|from-2";
     QVERIFY2(test::waitFor(
                  [&] {
-                   return node(0).sql(all) == "1:2000|from-2" &&
-                          node(1).sql(all) == "1:2000|from-2" &&
-                          node(2).sql(all) == "1:2000|from-2";
+                   return node(0).sql(all) == expected && node(1).sql(all) == expected &&
+                          node(2).sql(all) == expected;
                  },
                  kConverge),
              qPrintable(node(0).sql(all)));
@@ -337,6 +354,22 @@ class TestCollisions : public QObject {
     QVERIFY2(waitIdentical(row, "1:"),
              qPrintable(node(0).sql(row) + " / " + node(1).sql(row) + " / " + node(2).sql(row)));
     QCOMPARE(journalled("p", "moved to") + journalled("p", "its row is lost"), before);
+  }
+
+  // Upserts of new keys the application chose, from every node at once, into a keep-both
+  // table: one row per key (the later write wins, as for any conflict), nothing moved.
+  void chosenKeysAreNotMoved() {
+    const qint64 before = journalled("p", "moved to");
+    QVERIFY(writeEverywhere(50, [](int n, int row) {
+      return QStringLiteral(
+                 "INSERT INTO p(id, name) VALUES (%1, 'node%2') ON CONFLICT(id) DO UPDATE SET "
+                 "name = excluded.name;")
+          .arg(20000 + row)
+          .arg(n);
+    }));
+    const QString all = rowsOf("(SELECT * FROM p WHERE id >= 20000)", "id || '|' || name");
+    QVERIFY2(waitIdentical(all, "50:"), qPrintable(node(0).sql(all).left(200)));
+    QCOMPARE(journalled("p", "moved to"), before);
   }
 };
 

@@ -68,6 +68,7 @@ class TestControls : public QObject {
     c.nodeId = id;
     c.replicationLog.shards = shards;
     c.nats.urls = {url};
+    c.conflicts.tables.insert("Authors", "dead-letter");
     n.engine = std::make_unique<EngineThread>(c);
     connect(n.engine.get(), &EngineThread::statusChanged, this,
             [&n](const NodeStatus& s) { n.status = s; });
@@ -250,6 +251,45 @@ class TestControls : public QObject {
     QVERIFY(!run(1, C::kDiscardDeadLetter, 999999, true).first);  // no such dead letter
   }
 
+  // docs/replication.md#insert-collisions: Authors is dead-letter. Node 2 inserts a row while it
+  // neither applies nor publishes; node 1 inserts one meanwhile, SQLite giving both the same
+  // key. Node 1's insert is earlier in the stream and keeps the key everywhere; node 2 keeps
+  // its own row as a dead letter, and Retry inserts it under a new key, on both nodes.
+  void deadLetterKeepsTheLostInsertForRetry() {
+    QVERIFY(run(1, C::kPauseApplying, 0).first);
+    QVERIFY(run(1, C::kPausePublishing).first);
+    const qint64 deadLetters0 = m_nodes[0].status.deadLetterCount;
+    const qint64 published0 = m_nodes[0].status.published;
+    const qint64 published1 = m_nodes[1].status.published;
+    const QString key = sql(0, "INSERT INTO Authors(name) VALUES ('from-1') RETURNING id");
+    QVERIFY(waitStatus(0, [&](const NodeStatus& s) { return s.published > published0; }));
+    QCOMPARE(sql(1, "INSERT INTO Authors(name) VALUES ('from-2') RETURNING id"), key);
+    QVERIFY(run(1, C::kResumePublishing).first);
+    QVERIFY(waitStatus(1, [&](const NodeStatus& s) { return s.published > published1; }));
+    QVERIFY(run(1, C::kResumeApplying, 0).first);
+    const QString all = "SELECT group_concat(id || '|' || name, ';') FROM Authors";
+    QVERIFY(test::waitFor([&] { return sql(1, all) == key + "|from-1"; }, 15000));
+    QCOMPARE(sql(0, all), key + "|from-1");
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 1; }));
+    const DeadLetterInfo letter = m_nodes[1].status.recentDeadLetters.value(0);
+    QVERIFY2(letter.reason.contains("insert collision in Authors at id=" + key) &&
+                 letter.reason.contains("Retry inserts it under a new key"),
+             qPrintable(letter.reason));
+    QCOMPARE(m_nodes[1].status.insertCollisions.value("Authors"), qint64(1));
+    QCOMPARE(sql(1, "SELECT loser FROM __harmonylite__conflicts ORDER BY id DESC LIMIT 1"),
+             QString("node 2 (its row kept as a dead letter)"));
+    QCOMPARE(m_nodes[0].status.deadLetterCount, deadLetters0);  // node 1 kept its row
+
+    auto [ok, msg] = run(1, C::kRetryDeadLetter, letter.id);
+    QVERIFY2(ok, qPrintable(msg));
+    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 0; }));
+    const QString moved = "SELECT id FROM Authors WHERE name = 'from-2'";
+    QVERIFY(test::waitFor([&] { return !sql(0, moved).isEmpty(); }, 15000));
+    QCOMPARE(sql(1, moved), sql(0, moved));
+    QVERIFY(sql(0, moved) != key);
+    QCOMPARE(sql(0, all), sql(1, all));
+  }
+
   void retryFailedPublishes() {
     // A change in the failed state (as a too-large one would be) is not sent until the retry
     // control puts it back to pending. Made failed while publishing is paused, so that it was
@@ -343,13 +383,14 @@ class TestControls : public QObject {
   }
 
   void clearConflictsNeedsConfirmation() {
+    const qint64 before = sql(1, "SELECT count(*) FROM __harmonylite__conflicts").toLongLong();
     sql(1,
         "INSERT INTO __harmonylite__conflicts(at, tbl, row_key, winner, loser) VALUES ('t', "
         "'Books', 'id=1', 'a', 'b')");
-    QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.conflictCount == 1; }));
+    QVERIFY(waitStatus(1, [&](const NodeStatus& s) { return s.conflictCount == before + 1; }));
     QCOMPARE(m_nodes[1].status.recentConflicts.value(0).rowKey, QString("id=1"));
     QVERIFY(!run(1, C::kClearConflicts, 0, false).first);
-    QCOMPARE(m_nodes[1].status.conflictCount, 1);
+    QCOMPARE(m_nodes[1].status.conflictCount, before + 1);
     QVERIFY(run(1, C::kClearConflicts, 0, true).first);
     QCOMPARE(m_nodes[1].status.conflictCount, 0);
   }

@@ -403,6 +403,61 @@ class TestChangeLog : public QObject {
     QVERIFY(n.db.exec("INSERT INTO t VALUES (1)").isOk());
     QCOMPARE(n.log->readPending(10)->size(), 0);
   }
+
+  // docs/replication.md#insert-collisions: for the tables it is asked to, capture tells an insert
+  // whose key SQLite assigned (NEW.key reads -1 before the row is stored, which this checks for
+  // the SQLite in use) from one whose key the application chose; other tables say neither.
+  void assignedKeysAreToldFromChosenOnes() {
+    Node n = makeNode(
+        "CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT UNIQUE);"
+        "CREATE TABLE logs(msg TEXT);"
+        "CREATE TABLE other(id INTEGER PRIMARY KEY, v TEXT)");
+    n.log->setAssignedKeyTables({"a", "logs"});
+    QVERIFY(n.log->install().isOk());
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
+                            "name GLOB '__harmonylite__t*_key'"),
+             int64_t(2));
+    SqliteDb app = appConnection(n);
+    QVERIFY(app.exec("INSERT INTO a(v) VALUES ('assigned');"
+                     "INSERT INTO a(id, v) VALUES (10, 'chosen');"
+                     "INSERT INTO a(id, v) VALUES (NULL, 'null');"
+                     "INSERT INTO a(v) SELECT 'm' UNION ALL SELECT 'n';"
+                     "INSERT INTO a(id, v) VALUES (20, 'upsert') ON CONFLICT(id) DO UPDATE SET v = "
+                     "excluded.v;"
+                     "INSERT OR IGNORE INTO a(id, v) VALUES (30, 'assigned');"  // ignored (v)
+                     "INSERT INTO a(v) VALUES ('after ignored');"
+                     "INSERT INTO logs(msg) VALUES ('rowid');"
+                     "INSERT INTO logs(rowid, msg) VALUES (99, 'chosen rowid');"
+                     "INSERT INTO other(v) VALUES ('not asked');")
+                .isOk());
+    auto pending = n.log->readPending(100);
+    QVERIFY(pending.ok());
+    QStringList seen;
+    for (const PendingChange& p : *pending)
+      seen << rowText(p.key) + (p.assigned ? " assigned" : " chosen");
+    QCOMPARE(seen, QStringList({"id=1 assigned", "id=10 chosen", "id=11 assigned", "id=12 assigned",
+                                "id=13 assigned", "id=20 chosen", "id=31 assigned",
+                                "rowid=1 assigned", "rowid=99 chosen", "id=1 chosen"}));
+    // What the collision check reads of an own insert.
+    const TableInfo* a = n.catalog->find("a");
+    auto own = n.log->ownInsert(*a, {{"id", Value::integer(12)}}, 0);
+    QVERIFY(own.ok());
+    QVERIFY(own->id > 0 && own->assigned);
+    own = n.log->ownInsert(*a, {{"id", Value::integer(10)}}, 0);
+    QVERIFY(own->id > 0 && !own->assigned);
+    QCOMPARE(n.log->ownInsert(*a, {{"id", Value::integer(30)}}, 0)->id, int64_t(0));
+
+    // Asked for no table: the BEFORE triggers go, and inserts say "chosen".
+    n.log->setAssignedKeyTables({});
+    QVERIFY(n.log->install().isOk());
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
+                            "name GLOB '__harmonylite__t*_key'"),
+             int64_t(0));
+    QVERIFY(app.exec("INSERT INTO a(v) VALUES ('later')").isOk());
+    auto later = n.log->readPending(1, pending->last().id);
+    QVERIFY(later.ok() && later->size() == 1);
+    QVERIFY(!later->first().assigned);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestChangeLog)

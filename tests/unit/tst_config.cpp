@@ -206,11 +206,11 @@ class TestConfig : public QObject {
     QTest::newRow("conflicts policy")
         << db + "[conflicts]\npolicy = \"both\"\n"
         << "test.toml:3: conflicts.policy: unknown value \"both\" (expected one of: auto, "
-           "keep-both, last-writer-wins)";
+           "dead-letter, keep-both, last-writer-wins)";
     QTest::newRow("conflicts table policy")
         << db + "[conflicts]\ntables = { a = \"keep-both\", Log = \"keep\" }\n"
         << "test.toml:3: conflicts.tables.Log: unknown value \"keep\" (expected one of: auto, "
-           "keep-both, last-writer-wins)";
+           "dead-letter, keep-both, last-writer-wins)";
     QTest::newRow("conflicts table number") << db + "[conflicts]\ntables = { a = 1 }\n"
                                             << "test.toml:3: conflicts.tables.a: expected a "
                                                "string, got an integer";
@@ -423,16 +423,18 @@ detailed = false
     QVERIFY(r->config.conflicts.tables.isEmpty());
     r = load(
         "db_path = \"/d/a.db\"\n[conflicts]\npolicy = \"last-writer-wins\"\n"
-        "tables = { Log = \"keep-both\", \"Order Items\" = \"auto\" }\n");
+        "tables = { Log = \"keep-both\", \"Order Items\" = \"auto\", Jobs = \"dead-letter\" }\n");
     QVERIFY2(r.ok(), qPrintable(r.status().message()));
     QVERIFY(r->warnings.isEmpty());
     QCOMPARE(r->config.conflicts.policy, QString("last-writer-wins"));
     QCOMPARE(r->config.conflicts.tables.value("Log"), QString("keep-both"));
+    QCOMPARE(r->config.conflicts.tables.value("Jobs"), QString("dead-letter"));
     QCOMPARE(r->config.conflicts.tables.value("Order Items"), QString("auto"));
     QString listed;
     for (const ConfigEntry& e : describeConfig(r->config))
       if (e.key == "conflicts.tables") listed = e.value;
-    QCOMPARE(listed, QString("{ \"Log\" = \"keep-both\", \"Order Items\" = \"auto\" }"));
+    QCOMPARE(listed, QString("{ \"Jobs\" = \"dead-letter\", \"Log\" = \"keep-both\", \"Order "
+                             "Items\" = \"auto\" }"));
   }
 
   void replicasCappedAtFive() {

@@ -131,8 +131,9 @@ struct HealthCheckConfig {
 // What a node does when its insert and another node's insert of the same key collide
 // (docs/replication.md#insert-collisions).
 struct ConflictsConfig {
-  // [conflicts] policy: "auto" (keep-both for tables without a declared primary key,
-  // last-writer-wins for the others), "keep-both" or "last-writer-wins".
+  // [conflicts] policy: "auto" (keep-both for tables keyed by an INTEGER PRIMARY KEY or by
+  // rowid, last-writer-wins for the others), "keep-both", "dead-letter" or "last-writer-wins"
+  // (docs/replication.md#insert-collisions).
   QString policy = "auto";
   QHash<QString, QString> tables;  // [conflicts] tables = { Name = "policy" }: per table
 };

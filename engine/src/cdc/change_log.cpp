@@ -20,6 +20,7 @@ namespace {
 
 const QString kChanges = QString::fromLatin1(ChangeLog::kChangesTable);
 const QString kTables = QString::fromLatin1(ChangeLog::kTablesTable);
+const QString kAssigned = QString::fromLatin1(ChangeLog::kAssignedTable);
 
 QString keyColumnName(int i) {
   return QStringLiteral("k%1").arg(i);
@@ -56,12 +57,13 @@ Status ChangeLog::ensureTables(int keyColumns) {
           "CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
           "UNIQUE);"
           "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, "
-          "published_at, stream_seq, shard);")
-          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges))));
+          "published_at, stream_seq, shard, assigned);"
+          "CREATE TABLE IF NOT EXISTS %3(tbl INTEGER PRIMARY KEY, assigned);")
+          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges), quoteIdentifier(kAssigned))));
   // A log made before the durability guard's retention lacks the ack columns. Its published
   // rows were kept for being published again; their ack time is unknown, so they count from
   // now (docs/replication.md#durability).
-  for (const char* column : {"published_at", "stream_seq", "shard"}) {
+  for (const char* column : {"published_at", "stream_seq", "shard", "assigned"}) {
     auto has = m_db.queryInt(
         QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name = '%2'")
             .arg(kChanges, QLatin1String(column)));
@@ -115,6 +117,24 @@ QString ChangeLog::triggerSql(const TableInfo& t, int64_t id, const char* kind) 
   const QString into =
       QStringLiteral("INSERT INTO %1(tbl,op,%2)").arg(quoteIdentifier(kChanges), keyTargets(n));
   const QString kindStr = QLatin1String(kind);
+  const bool assigned = m_assignedKeyTables.contains(t.name);
+  if (kindStr == QLatin1String("key")) {
+    // Before the row is stored, an integer key that SQLite is about to assign reads as -1
+    // (SQLite 3.40; tests/unit/tst_change_log checks it), one the application gave as itself.
+    return QStringLiteral(
+               "CREATE TRIGGER %1 BEFORE INSERT ON %2 BEGIN UPDATE %3 SET assigned = (%4 = -1) "
+               "WHERE tbl = %5; END")
+        .arg(name, table, quoteIdentifier(kAssigned), keyRefs(t, "NEW"))
+        .arg(id);
+  }
+  if (kindStr == QLatin1String("ins") && assigned) {
+    return QStringLiteral(
+               "CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN INSERT INTO %3(tbl,op,assigned,%4) "
+               "VALUES(%5,1,(SELECT assigned FROM %6 WHERE tbl = %5),%7); END")
+        .arg(name, table, quoteIdentifier(kChanges), keyTargets(n))
+        .arg(id)
+        .arg(quoteIdentifier(kAssigned), keyRefs(t, "NEW"));
+  }
   if (kindStr == QLatin1String("ins")) {
     return QStringLiteral("CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN %3 VALUES(%4,1,%5); END")
         .arg(name, table, into)
@@ -181,6 +201,13 @@ Status ChangeLog::install() {
     for (const char* kind : {"ins", "upd", "del"})
       desired.insert(QStringLiteral("__harmonylite__t%1_%2").arg(*id).arg(kind),
                      triggerSql(t, *id, kind));
+    if (m_assignedKeyTables.contains(t.name)) {
+      desired.insert(QStringLiteral("__harmonylite__t%1_key").arg(*id), triggerSql(t, *id, "key"));
+      HL_RETURN_IF_ERROR(
+          m_db.exec(QStringLiteral("INSERT OR IGNORE INTO %1(tbl, assigned) VALUES(%2, 0)")
+                        .arg(quoteIdentifier(kAssigned))
+                        .arg(*id)));
+    }
     if (!t.hasDeclaredPk() && !m_warnedNoKey.contains(t.name)) {
       m_warnedNoKey.insert(t.name);
       qCWarning(lcCdc).noquote() << "table" << t.name
@@ -276,8 +303,8 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
     auto txn = SqliteTxn::begin(m_db, SqliteTxn::Mode::kDeferred);
     if (!txn) return txn.status();
     auto scan = m_db.prepare(
-        QStringLiteral("SELECT id, tbl, op, %1 FROM %2 WHERE id > ?1 AND state IS NULL ORDER BY id "
-                       "LIMIT ?2")
+        QStringLiteral("SELECT id, tbl, op, assigned, %1 FROM %2 WHERE id > ?1 AND state IS NULL "
+                       "ORDER BY id LIMIT ?2")
             .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
     if (!scan) return scan.status().withContext("read pending changes");
     HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
@@ -287,7 +314,8 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
       PendingChange c;
       c.id = r.columnInt(0);
       const int op = int(r.columnInt(2));
-      const TableInfo* t = keyOfScan(r, 3, &c.key, &c.rowKey);
+      c.assigned = r.columnInt(3) == 1;
+      const TableInfo* t = keyOfScan(r, 4, &c.key, &c.rowKey);
       if (!t || op < 1 || op > 3) {  // table dropped or no longer watched
         nothingToSend << c.id;
         continue;
@@ -344,13 +372,14 @@ QString keyMatch(qsizetype n, int first) {
 }
 }  // namespace
 
-Result<int64_t> ChangeLog::ownInsert(const TableInfo& table, const RowImage& key,
-                                     quint64 afterSeq) {
-  if (key.size() > m_keyColumns) return int64_t(0);
+Result<ChangeLog::OwnInsert> ChangeLog::ownInsert(const TableInfo& table, const RowImage& key,
+                                                  quint64 afterSeq) {
+  if (key.size() > m_keyColumns) return OwnInsert{};
   auto id = tableId(table.name);
   if (!id) return id.status();
-  auto q = m_db.cached(QStringLiteral("SELECT max(id) FROM %1 WHERE tbl = ?1 AND op = 1 AND (state "
-                                      "IS NULL OR (state = 1 AND stream_seq > ?2)) AND %3")
+  auto q = m_db.cached(QStringLiteral("SELECT id, assigned FROM %1 WHERE tbl = ?1 AND op = 1 AND "
+                                      "(state IS NULL OR (state = 1 AND stream_seq > ?2)) AND %3 "
+                                      "ORDER BY id DESC LIMIT 1")
                            .arg(quoteIdentifier(kChanges))
                            .arg(keyMatch(key.size(), 3)));
   if (!q) return q.status();
@@ -360,7 +389,8 @@ Result<int64_t> ChangeLog::ownInsert(const TableInfo& table, const RowImage& key
     HL_RETURN_IF_ERROR(bindValue(**q, int(i) + 3, key[i].second));
   auto row = (*q)->step();
   if (!row) return row.status();
-  const int64_t newest = *row ? (*q)->columnInt(0) : 0;  // NULL (none) reads as 0
+  OwnInsert newest;
+  if (*row) newest = {(*q)->columnInt(0), (*q)->columnInt(1) == 1};
   (*q)->reset();
   return newest;
 }
@@ -396,7 +426,8 @@ Status ChangeLog::recordMove(const TableInfo& table, const Value& from, const Va
   HL_RETURN_IF_ERROR(bindValue(**drop, 3, from));
   HL_RETURN_IF_ERROR((*drop)->run());
   auto insert = m_db.cached(
-      QStringLiteral("UPDATE %1 SET op = 1 WHERE id > ?1 AND tbl = ?2 AND op = 2 AND k0 IS ?3")
+      QStringLiteral(
+          "UPDATE %1 SET op = 1, assigned = 1 WHERE id > ?1 AND tbl = ?2 AND op = 2 AND k0 IS ?3")
           .arg(quoteIdentifier(kChanges)));
   if (!insert) return insert.status();
   HL_RETURN_IF_ERROR((*insert)->bindInt(1, mark));

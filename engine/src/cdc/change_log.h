@@ -52,12 +52,16 @@ struct PendingChange {
   QByteArray rowKey;  // rowKeyOf(): the shard key (docs/wire-format.md#shard) and row identity
   RowImage row;       // the row image to send: every stored column, plus "rowid" for rowid tables;
                       // for a delete, the key only
+  bool assigned = false;  // an insert whose key SQLite assigned (setAssignedKeyTables())
 };
 
 class ChangeLog {
  public:
   static constexpr const char* kChangesTable = "__harmonylite__changes";
   static constexpr const char* kTablesTable = "__harmonylite__tables";
+  // One row per table of setAssignedKeyTables(): whether its last insert let SQLite assign the
+  // key, written by a BEFORE INSERT trigger and read by the AFTER INSERT trigger.
+  static constexpr const char* kAssignedTable = "__harmonylite__assigned";
 
   ChangeLog(SqliteDb& db, SchemaCatalog& catalog);
 
@@ -94,6 +98,10 @@ class ChangeLog {
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
   // transaction. Call after the catalog was refreshed.
   Status install();
+  // The tables whose inserts record whether SQLite assigned the key (NEW.key = -1 in a BEFORE
+  // INSERT trigger) or the application chose it: the keep-both and dead-letter tables of
+  // docs/replication.md#insert-collisions. Takes effect at the next install().
+  void setAssignedKeyTables(const QSet<QString>& tables) { m_assignedKeyTables = tables; }
   // Reads the log's layout (key columns, table ids) without writing anything, to read the
   // pending changes of a log installed by another connection (a restore carries them over,
   // docs/snapshots.md#restoring); readPending() then writes nothing. NotFound when there is no
@@ -146,14 +154,20 @@ class ChangeLog {
   Status dropEcho(int64_t mark);
 
   // Insert collisions (docs/replication.md#insert-collisions), inside the caller's transaction.
-  // The id of this node's newest insert of the row `key` (TableInfo::keyColumns() order) of
-  // `table` that is still pending, or was acked at a stream position above `afterSeq`; 0: none.
-  Result<int64_t> ownInsert(const TableInfo& table, const RowImage& key, quint64 afterSeq);
+  // This node's newest insert of the row `key` (TableInfo::keyColumns() order) of `table` that
+  // is still pending, or was acked at a stream position above `afterSeq` (id 0: none), and
+  // whether SQLite assigned its key.
+  struct OwnInsert {
+    int64_t id = 0;
+    bool assigned = false;
+  };
+  Result<OwnInsert> ownInsert(const TableInfo& table, const RowImage& key, quint64 afterSeq);
   // The ids of this node's changes of that row that wait to be published.
   Result<QList<int64_t>> pendingChangesOf(const TableInfo& table, const RowImage& key);
   // After an UPDATE moved a row's key from `from` to `to` (one-column keys): of the log rows
   // above `mark` that the move made, the delete of the old key is dropped and the update of the
-  // new key becomes an insert, so that every node receives the moved row as a new one.
+  // new key becomes an insert (of a key the node assigned), so that every node receives the
+  // moved row as a new one.
   Status recordMove(const TableInfo& table, const Value& from, const Value& to, int64_t mark);
   // Appends a captured change of the row `key`; it is published with the row as it is then.
   Status capture(const TableInfo& table, ChangeType type, const RowImage& key);
@@ -184,6 +198,7 @@ class ChangeLog {
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name
   RowReader m_rows;
   QSet<QString> m_warnedNoKey;  // tables without a declared key, warned about once
+  QSet<QString> m_assignedKeyTables;
 };
 
 }  // namespace hl

@@ -36,7 +36,7 @@ const QSet<QString> kKnownTables = {
     "snapshot.sftp",   "snapshot.local", "nats",          "logging",     "prometheus",
     "health_check",    "sharding",       "conflicts"};
 
-const QSet<QString> kCollisionPolicies = {"auto", "keep-both", "last-writer-wins"};
+const QSet<QString> kCollisionPolicies = {"auto", "keep-both", "dead-letter", "last-writer-wins"};
 
 QString typeName(const toml::node& n) {
   switch (n.type()) {

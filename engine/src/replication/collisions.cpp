@@ -33,7 +33,15 @@ QString notRekeyable(const TableInfo& t) {
 }  // namespace
 
 const char* collisionPolicyName(CollisionPolicy policy) {
-  return policy == CollisionPolicy::kKeepBoth ? "keep-both" : "last-writer-wins";
+  switch (policy) {
+    case CollisionPolicy::kKeepBoth:
+      return "keep-both";
+    case CollisionPolicy::kDeadLetter:
+      return "dead-letter";
+    case CollisionPolicy::kLastWriterWins:
+      break;
+  }
+  return "last-writer-wins";
 }
 
 Collisions::Collisions(const ConflictsConfig& config, SqliteDb& db, SchemaCatalog& catalog,
@@ -45,26 +53,23 @@ Status Collisions::resolvePolicies() {
   m_cascades.clear();
   for (const TableInfo& t : m_catalog.tables()) {
     const QString wanted = m_config.tables.value(t.name, m_config.policy);
-    if (wanted == QLatin1String("last-writer-wins")) {
-      m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);
-      continue;
-    }
-    // auto: keep-both only where the application cannot have chosen the key, a table without
-    // a declared key (rowids). An INTEGER PRIMARY KEY may be the application's own (an upsert or
-    // INSERT OR REPLACE of a new key on two nodes means one row, not two), and the capture cannot
-    // tell such an insert from one whose key SQLite assigned yet.
-    if (wanted == QLatin1String("auto") && t.hasDeclaredPk()) {
-      m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);
+    const bool automatic = wanted == QLatin1String("auto");
+    const CollisionPolicy asked =
+        wanted == QLatin1String("dead-letter")        ? CollisionPolicy::kDeadLetter
+        : wanted == QLatin1String("last-writer-wins") ? CollisionPolicy::kLastWriterWins
+                                                      : CollisionPolicy::kKeepBoth;
+    if (asked == CollisionPolicy::kLastWriterWins) {
+      m_policies.insert(t.name, asked);
       continue;
     }
     QString refusal = notRekeyable(t);
-    if (!refusal.isEmpty() && wanted == QLatin1String("auto")) {
-      m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);  // not asked for: no warning
+    if (!refusal.isEmpty() && automatic) {
+      m_policies.insert(t.name, CollisionPolicy::kLastWriterWins);  // a key the application gives
       continue;
     }
     QList<Reference> cascades;
     if (refusal.isEmpty()) {
-      auto refs = references(t, &refusal);
+      auto refs = references(t, asked, &refusal);
       if (!refs) return refs.status();
       cascades = *refs;
     }
@@ -74,19 +79,28 @@ Status Collisions::resolvePolicies() {
         m_warned.insert(t.name, refusal);
         qCWarning(lcCollide).noquote()
             << QStringLiteral(
-                   "[conflicts] keep-both refused for table %1: %2. Its insert collisions are "
+                   "[conflicts] %1 refused for table %2: %3. Its insert collisions are "
                    "recorded and counted, and the later insert keeps the key (last-writer-wins)")
-                   .arg(t.name, refusal);
+                   .arg(QLatin1String(collisionPolicyName(asked)), t.name, refusal);
       }
       continue;
     }
-    m_policies.insert(t.name, CollisionPolicy::kKeepBoth);
+    m_policies.insert(t.name, asked);
     m_cascades.insert(t.name, cascades);
   }
   return Status::ok();
 }
 
-Result<QList<Collisions::Reference>> Collisions::references(const TableInfo& t, QString* blocking) {
+QSet<QString> Collisions::earlierKeepsTables() const {
+  QSet<QString> out;
+  for (auto it = m_policies.cbegin(); it != m_policies.cend(); ++it)
+    if (it.value() != CollisionPolicy::kLastWriterWins) out.insert(it.key());
+  return out;
+}
+
+Result<QList<Collisions::Reference>> Collisions::references(const TableInfo& t,
+                                                            CollisionPolicy policy,
+                                                            QString* blocking) {
   if (!t.hasDeclaredPk()) return QList<Reference>();  // a rowid cannot be referenced
   auto q = m_db.prepare(QStringLiteral(
       "SELECT m.name, p.\"from\", p.\"to\", p.on_update FROM sqlite_schema AS m JOIN "
@@ -99,7 +113,14 @@ Result<QList<Collisions::Reference>> Collisions::references(const TableInfo& t, 
   SqliteRows rows(*q);
   for (const SqliteStmt& r : rows) {
     const Reference ref{r.columnText(0), r.columnText(1)};
-    if (r.columnText(3).compare(QLatin1String("CASCADE"), Qt::CaseInsensitive) == 0) {
+    if (policy == CollisionPolicy::kDeadLetter) {
+      // The lost row's references would point at the row that kept the key.
+      if (blocking->isEmpty())
+        *blocking = QStringLiteral(
+                        "%1.%2 references it, so a row kept as a dead letter would "
+                        "leave its references pointing at another node's row")
+                        .arg(ref.table, ref.column);
+    } else if (r.columnText(3).compare(QLatin1String("CASCADE"), Qt::CaseInsensitive) == 0) {
       out << ref;
     } else if (blocking->isEmpty()) {
       *blocking = QStringLiteral(
@@ -149,7 +170,7 @@ Result<bool> Collisions::isCollision(const TableInfo& table, const RowImage& key
   if (!m_log) return false;
   auto own = m_log->ownInsert(table, key, remoteSeq);
   if (!own) return own.status();
-  if (*own == 0) return false;
+  if (own->id == 0) return false;
   auto birth = m_state.born(rowKey);
   if (!birth) return birth.status();
   // The first write of the row in the stream, as every other node has it once this remote
@@ -160,9 +181,11 @@ Result<bool> Collisions::isCollision(const TableInfo& table, const RowImage& key
   // A row written before in the stream: this is a write of a known row (an INSERT OR REPLACE,
   // an upsert), or our insert met that earlier write already (once is enough).
   if (first.seq != remoteSeq) return false;
-  if (policyOf(table.name) != CollisionPolicy::kKeepBoth) return true;  // no capture position
-  // The same test as isLosingInsert() on the other nodes for our insert's message.
-  const std::optional<quint64> captured = captureSeq(*own, shard);
+  if (policyOf(table.name) == CollisionPolicy::kLastWriterWins) return true;  // no capture header
+  // The same test as isLosingInsert() on the other nodes for our insert's message, which
+  // carries a capture position only when SQLite assigned the key (hasCaptureHeader()).
+  if (!own->assigned) return false;
+  const std::optional<quint64> captured = captureSeq(own->id, shard);
   return captured && first.origin != self && first.seq > *captured;
 }
 
@@ -217,6 +240,28 @@ Result<Value> Collisions::moveRow(const TableInfo& table, const RowImage& key) {
   }
   HL_RETURN_IF_ERROR(m_log->recordMove(table, from, to, *mark));
   return to;
+}
+
+Result<Value> Collisions::insertUnderFreshKey(const TableInfo& table, const RowImage& row) {
+  const QString key = table.keyColumns().first();
+  QStringList columns, params;
+  QList<Value> values;
+  for (const auto& [name, value] : row) {
+    if (name == key || (!table.hasDeclaredPk() && name == QLatin1String("rowid"))) continue;
+    if (!table.column(name))
+      return Status::invalidArgument("no column " + name + " in " + table.name);
+    columns << quoteIdentifier(name);
+    values << value;
+    params << QStringLiteral("?%1").arg(values.size());
+  }
+  auto insert = m_db.prepare(
+      columns.isEmpty() ? QStringLiteral("INSERT INTO %1 DEFAULT VALUES").arg(table.quotedName)
+                        : QStringLiteral("INSERT INTO %1(%2) VALUES(%3)")
+                              .arg(table.quotedName, columns.join(','), params.join(',')));
+  if (!insert) return insert.status();
+  for (int i = 0; i < values.size(); ++i) HL_RETURN_IF_ERROR(bindValue(*insert, i + 1, values[i]));
+  HL_RETURN_IF_ERROR(insert->run());
+  return Value::integer(m_db.lastInsertRowId());
 }
 
 Status Collisions::settleOwnChanges(const TableInfo& table, const RowImage& key, bool anySent) {

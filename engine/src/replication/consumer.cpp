@@ -642,8 +642,8 @@ Result<int> Consumer::commitBatch(Batch& b) {
     }
     QList<DeadLetterInfo> letters;
     QList<ConflictInfo> conflicts;
-    for (const DeadLetter& d : b.dead) {
-      auto letter = m_state.addDeadLetter(stream, d.seq, d.reason, d.payload);
+    for (const DeadLetter& d : b.dead + b.lostInserts) {
+      auto letter = m_state.addDeadLetter(stream, d.seq, d.reason, d.payload, d.lostInsert);
       if (!letter) return letter.status();
       letters << *letter;
     }
@@ -683,6 +683,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
   b.collisionNotes.clear();
   b.collided.clear();
   b.movedTo.clear();
+  b.lostInserts.clear();
   HL_RETURN_IF_ERROR(findLosingInserts(b));
   for (qsizetype i : b.losing) (*apply)[i] = false;
   if (!m_publisher) return Status::ok();  // a node that does not publish has no own changes
@@ -775,18 +776,43 @@ Status Consumer::resolveCollision(Batch& b, qsizetype i, const QString& remote, 
                         rowText(c.row),
                         true};
   b.collisions << table->name;
-  if (m_collisions.policyOf(table->name) == CollisionPolicy::kKeepBoth) {
+  const CollisionPolicy policy = m_collisions.policyOf(table->name);
+  // keep-both and dead-letter: the other node's row takes the key here as on every node, and
+  // this node's changes of the key are settled (Collisions::settleOwnChanges()).
+  const auto yieldKey = [&]() -> Status {
+    auto ids = m_collisions.pendingChangesOf(*table, origin.key);
+    if (!ids) return ids.status();
+    const bool sent = ownSeq > 0 || (m_publisher && m_publisher->sentAny(*ids));
+    HL_RETURN_IF_ERROR(m_collisions.settleOwnChanges(*table, origin.key, sent));
+    (*apply)[i] = true;
+    b.collided.insert(origin.rowKey, true);
+    record.winner = remote + QStringLiteral(" keeps the key (insert collision)");
+    return Status::ok();
+  };
+  if (policy == CollisionPolicy::kDeadLetter && ours->has_value()) {
+    Change lost;
+    lost.fromNodeId = m_config.nodeId;
+    lost.type = ChangeType::kInsert;
+    lost.table = table->name;
+    lost.row = **ours;
+    const QString reason =
+        QStringLiteral(
+            "insert collision in %1 at %2: the row of %3 keeps the key; this node's row is kept "
+            "here, and Retry inserts it under a new key (dead-letter)")
+            .arg(table->name, record.rowKey, remote);
+    b.lostInserts.append({origin.seq, reason, encodeMessage(lost, false), true});
+    HL_RETURN_IF_ERROR(yieldKey());
+    record.loser = local + QStringLiteral(" (its row kept as a dead letter)");
+    b.collisionNotes << reason;
+    b.conflicts << record;
+    return Status::ok();
+  }
+  if (policy == CollisionPolicy::kKeepBoth) {
     auto moved = m_collisions.moveToFreshKey(*table, origin.key);
     if (moved) {
-      auto ids = m_collisions.pendingChangesOf(*table, origin.key);
-      if (!ids) return ids.status();
-      const bool sent = ownSeq > 0 || (m_publisher && m_publisher->sentAny(*ids));
-      HL_RETURN_IF_ERROR(m_collisions.settleOwnChanges(*table, origin.key, sent));
-      (*apply)[i] = true;
-      b.collided.insert(origin.rowKey, true);
+      HL_RETURN_IF_ERROR(yieldKey());
       b.movedTo.insert(rowKeyOf(*table, {{table->keyColumns().first(), *moved}}));
       const QString newKey = table->keyColumns().first() + '=' + moved->toDebugString();
-      record.winner = remote + QStringLiteral(" keeps the key (insert collision)");
       record.loser = local + QStringLiteral(" (its row moved to %1)").arg(newKey);
       b.collisionNotes << QStringLiteral(
                               "insert collision in %1 at %2: the row of %3 keeps the key; this "
@@ -884,13 +910,15 @@ Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const RowImage&
 
 Status Consumer::retryDeadLetter(qint64 id) {
   QString stream;
-  auto payload = m_state.deadLetterPayload(id, &stream);
+  bool lostInsert = false;
+  auto payload = m_state.deadLetterPayload(id, &stream, &lostInsert);
   if (!payload) return payload.status();
   auto change = decodeMessage(*payload, m_config.replicationLog.maxMessageBytes);
   if (!change) {
     HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, change.status().message()));
     return change.status();
   }
+  if (lostInsert) return reinsertLostRow(id, *change);
   Status outcome;
   {
     auto txn = SqliteTxn::begin(m_db);
@@ -906,6 +934,31 @@ Status Consumer::retryDeadLetter(qint64 id) {
   }  // a poison outcome left nothing to keep: rolled back
   HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, outcome.message()));
   return outcome;
+}
+
+Status Consumer::reinsertLostRow(qint64 id, const Change& lost) {
+  const TableInfo* table = m_catalog.find(lost.table);
+  Result<Value> key = Status::notFound("no table " + lost.table + " any more");
+  {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status().withContext("retry");
+    // An ordinary local insert: captured, and published to every node.
+    if (table) key = m_collisions.insertUnderFreshKey(*table, lost.row);
+    if (key) {
+      HL_RETURN_IF_ERROR(m_state.deleteDeadLetter(id));
+      HL_RETURN_IF_ERROR(txn->commit().withContext("retry"));
+      qCInfo(lcApply).noquote() << QStringLiteral(
+                                       "dead letter %1: the row that lost an insert collision "
+                                       "in %2 is inserted again at %3=%4")
+                                       .arg(id)
+                                       .arg(lost.table, table->keyColumns().first(),
+                                            key->toDebugString());
+      if (m_publisher) m_publisher->wake();
+      return Status::ok();
+    }
+  }
+  HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, key.status().message()));
+  return key.status();
 }
 
 Status Consumer::writeSeqMap() {

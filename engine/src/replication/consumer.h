@@ -129,7 +129,8 @@ class Consumer final : public QObject {
   void setKnownSchemaHashes(const QStringList& hashes) { m_gate.setKnownHashes(hashes); }
   // Operator control: applies dead letter `id` again, in the same kind of transaction as a
   // batch (without the convergence rule: the operator asked for it), and deletes it once
-  // applied; a failure keeps it with the new reason.
+  // applied; a failure keeps it with the new reason. A row of this node that lost an insert
+  // collision (dead-letter policy) is inserted under a new key instead, as a local insert.
   Status retryDeadLetter(qint64 id);
   void onReceived(const IncomingMessage& message);
   // A batch that waits for the ack of an own change in flight is tried again.
@@ -178,6 +179,7 @@ class Consumer final : public QObject {
     quint64 seq = 0;
     QString reason;
     QByteArray payload;
+    bool lostInsert = false;  // ReplicationState::addDeadLetter()
   };
   // What the convergence rule and the dead-letter table need of a remote change, beside it.
   struct Origin {
@@ -194,16 +196,17 @@ class Consumer final : public QObject {
   struct Batch {
     int shard = 0;
     quint64 lastSeq = 0;
-    int own = 0;             // own messages skipped
-    int stamp = 0;           // the publisher's newest round when the last message arrived
-    QList<Change> changes;   // what the applier applies
-    QList<Origin> origins;   // parallel to changes
-    QList<DeadLetter> dead;  // undecodable messages, then the poison changes
+    int own = 0;                    // own messages skipped
+    int stamp = 0;                  // the publisher's newest round when the last message arrived
+    QList<Change> changes;          // what the applier applies
+    QList<Origin> origins;          // parallel to changes
+    QList<DeadLetter> dead;         // undecodable messages, then the poison changes
+    QList<DeadLetter> lostInserts;  // this node's rows that lost an insert collision (dead-letter)
     QList<ConflictRecord> conflicts;
     QStringList collisions;      // the table of each insert collision found (counted at commit)
     QStringList collisionNotes;  // what was done about each, logged once the batch committed
     // Rows with an insert collision in this batch (true: this node's version moved to a fresh
-    // key): their later changes in the batch are not collisions again.
+    // key or to a dead letter): their later changes in the batch are not collisions again.
     QHash<QByteArray, bool> collided;
     // The fresh keys our rows moved to in this batch: an unsent own insert each, for the rest
     // of the batch (Publisher::pendingOwnRows() was asked before the moves).
@@ -250,6 +253,8 @@ class Consumer final : public QObject {
   // An own insert that lands later than the remote insert `i` of the same row collided with it
   // (replication/collisions.h): deals with it by the table's policy, inside the transaction.
   // `ownSeq`: the stream position of the own change of the row (0: none published).
+  // retryDeadLetter() of a lost insert.
+  Status reinsertLostRow(qint64 id, const Change& lost);
   Status resolveCollision(Batch& b, qsizetype i, const QString& remote, quint64 ownSeq,
                           QList<bool>* apply);
   // Every node: the remote inserts that lost a collision to an earlier insert of their row

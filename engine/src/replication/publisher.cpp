@@ -123,8 +123,10 @@ bool Publisher::startRound() {
     std::vector<std::pair<QByteArray, QByteArray>> headers{{"Nats-Msg-Id", msgId},
                                                            {"Hl-Seen-Seq", seen}};
     // docs/replication.md#insert-collisions: what the node had applied when it captured the
-    // insert, for every node to tell a colliding insert (keep-both tables only).
-    if (p.type == ChangeType::kInsert && m_collisions && m_collisions->hasCaptureHeader(p.table)) {
+    // insert, for every node to tell a colliding insert (inserts of keys SQLite assigned, in
+    // keep-both and dead-letter tables).
+    if (p.type == ChangeType::kInsert && m_collisions &&
+        m_collisions->hasCaptureHeader(p.table, p.assigned)) {
       if (const std::optional<quint64> captured = m_collisions->captureSeq(p.id, shard))
         headers.emplace_back("Hl-Capture-Seq", QByteArray::number(*captured));
     }

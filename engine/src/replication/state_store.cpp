@@ -32,7 +32,7 @@ Result<QList<T>> newestRows(SqliteDb& db, const QString& sql, int limit, MakeRow
 ReplicationState::ReplicationState(SqliteDb& db) : m_db(db) {}
 
 Status ReplicationState::ensureTables() {
-  return m_db.exec(
+  HL_RETURN_IF_ERROR(m_db.exec(
       QStringLiteral("CREATE TABLE IF NOT EXISTS __harmonylite__positions(stream TEXT PRIMARY KEY, "
                      "seq INTEGER NOT NULL);"
                      "CREATE TABLE IF NOT EXISTS __harmonylite__own(key BLOB PRIMARY KEY, shard "
@@ -48,7 +48,15 @@ Status ReplicationState::ensureTables() {
                      "CREATE TABLE IF NOT EXISTS __harmonylite__schema_hashes(hash TEXT PRIMARY "
                      "KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
                      "CREATE TABLE IF NOT EXISTS __harmonylite__born(key BLOB PRIMARY KEY, seq "
-                     "INTEGER, origin INTEGER) WITHOUT ROWID;"));
+                     "INTEGER, origin INTEGER) WITHOUT ROWID;")));
+  // Dead letters made before the dead-letter collision policy have no kind.
+  auto kind = m_db.queryInt(QStringLiteral(
+      "SELECT count(*) FROM pragma_table_info('__harmonylite__dead_letters') WHERE name = "
+      "'lost_insert'"));
+  if (!kind) return kind.status();
+  if (*kind) return Status::ok();
+  return m_db.exec(
+      QStringLiteral("ALTER TABLE __harmonylite__dead_letters ADD COLUMN lost_insert"));
 }
 
 Result<QString> ReplicationState::noteSchemaHash(const QString& hash, qint64 nowMs) {
@@ -223,10 +231,10 @@ Result<bool> ReplicationState::hasOwnChanges() {
 
 Result<DeadLetterInfo> ReplicationState::addDeadLetter(const QString& stream, quint64 seq,
                                                        const QString& reason,
-                                                       const QByteArray& payload) {
+                                                       const QByteArray& payload, bool lostInsert) {
   auto stmt =
       m_db.cached(QStringLiteral("INSERT INTO __harmonylite__dead_letters(at, stream, seq, reason, "
-                                 "payload) VALUES (?, ?, ?, ?, ?)"));
+                                 "payload, lost_insert) VALUES (?, ?, ?, ?, ?, ?)"));
   if (!stmt) return stmt.status();
   DeadLetterInfo d{0, QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), stream, seq,
                    reason};
@@ -235,6 +243,7 @@ Result<DeadLetterInfo> ReplicationState::addDeadLetter(const QString& stream, qu
   HL_RETURN_IF_ERROR((*stmt)->bindInt(3, int64_t(seq)));
   HL_RETURN_IF_ERROR((*stmt)->bindText(4, reason.toUtf8()));
   HL_RETURN_IF_ERROR((*stmt)->bindBlob(5, payload));
+  HL_RETURN_IF_ERROR((*stmt)->bindInt(6, lostInsert ? 1 : 0));
   HL_RETURN_IF_ERROR((*stmt)->run());
   d.id = m_db.lastInsertRowId();
   return d;
@@ -294,9 +303,10 @@ Result<QList<ConflictInfo>> ReplicationState::recentConflicts(int limit) {
       });
 }
 
-Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* stream) {
-  auto stmt = m_db.cached(
-      QStringLiteral("SELECT payload, stream FROM __harmonylite__dead_letters WHERE id = ?"));
+Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* stream,
+                                                       bool* lostInsert) {
+  auto stmt = m_db.cached(QStringLiteral(
+      "SELECT payload, stream, lost_insert FROM __harmonylite__dead_letters WHERE id = ?"));
   if (!stmt) return stmt.status();
   HL_RETURN_IF_ERROR((*stmt)->bindInt(1, id));
   auto row = (*stmt)->step();
@@ -304,6 +314,7 @@ Result<QByteArray> ReplicationState::deadLetterPayload(qint64 id, QString* strea
   if (!*row) return Status::notFound(QStringLiteral("no dead letter %1").arg(id));
   const QByteArray payload = (*stmt)->columnBytes(0);
   if (stream) *stream = (*stmt)->columnText(1);
+  if (lostInsert) *lostInsert = (*stmt)->columnInt(2) == 1;
   (*stmt)->reset();
   return payload;
 }

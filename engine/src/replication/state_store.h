@@ -91,16 +91,19 @@ class ReplicationState {
   };
   Result<std::optional<Birth>> born(const QByteArray& key);
 
-  // Inside the caller's transaction; the new entry as the status lists it.
+  // Inside the caller's transaction; the new entry as the status lists it. `lostInsert`: this
+  // node's own insert that lost an insert collision (dead-letter policy), which Retry inserts
+  // under a new key instead of applying it.
   Result<DeadLetterInfo> addDeadLetter(const QString& stream, quint64 seq, const QString& reason,
-                                       const QByteArray& payload);
+                                       const QByteArray& payload, bool lostInsert = false);
   Result<ConflictInfo> addConflict(const ConflictRecord& c);
   Result<int64_t> deadLetterCount();
   Result<int64_t> conflictCount();
   Result<QList<DeadLetterInfo>> recentDeadLetters(int limit);
   Result<QList<ConflictInfo>> recentConflicts(int limit);
-  // The payload of a dead letter (its stream too); NotFound when there is none with that id.
-  Result<QByteArray> deadLetterPayload(qint64 id, QString* stream);
+  // The payload of a dead letter (its stream and kind too); NotFound when there is none with
+  // that id.
+  Result<QByteArray> deadLetterPayload(qint64 id, QString* stream, bool* lostInsert = nullptr);
   Status deleteDeadLetter(qint64 id);
   Status updateDeadLetterReason(qint64 id, const QString& reason);
   Status clearConflicts();

@@ -171,12 +171,13 @@ Status Engine::setUpCapture() {
   updateSnapshotWatermarks();
   // At start the application may be in the middle of a write transaction: wait for it longer
   // than the engine's usual short busy timeout.
+  HL_RETURN_IF_ERROR(m_collisions->resolvePolicies().withContext("[conflicts]"));
+  m_changeLog->setAssignedKeyTables(m_collisions->earlierKeepsTables());
   sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
   const Status installed =
       m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
   sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
   HL_RETURN_IF_ERROR(installed);
-  HL_RETURN_IF_ERROR(m_collisions->resolvePolicies().withContext("[conflicts]"));
   if (!m_config.publish)
     qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
   QStringList names;
@@ -702,6 +703,11 @@ void Engine::onDatabaseChanged() {
     qCWarning(lcEngine).noquote() << "schema check failed:" << changed.status().message();
     return;
   }
+  if (*changed) {
+    if (Status s = m_collisions->resolvePolicies(); !s.isOk())
+      qCWarning(lcEngine).noquote() << "[conflicts] policies not re-read:" << s.message();
+    m_changeLog->setAssignedKeyTables(m_collisions->earlierKeepsTables());
+  }
   if ((*changed || m_captureStale) && m_config.publish) {
     // Busy while the application writes: kept stale and tried again at the next wake-up.
     const Status s = m_changeLog->install();
@@ -710,10 +716,6 @@ void Engine::onDatabaseChanged() {
       qCDebug(lcEngine).noquote() << "re-installing capture deferred:" << s.message();
       m_watcher->wakeSoon(50);
     }
-  }
-  if (*changed) {
-    if (Status s = m_collisions->resolvePolicies(); !s.isOk())
-      qCWarning(lcEngine).noquote() << "[conflicts] policies not re-read:" << s.message();
   }
   // A new index or trigger (ours included) moves schema_version without changing the hash.
   if (*changed && m_catalog->schemaHash() != before) onSchemaChanged(before);
