@@ -1,6 +1,9 @@
 // Capture-overhead benchmark (issue 3): the same inserts, run by the sqlite3 program, into a
 // table with HarmonyLite's capture triggers and into the same table without them, in the same
-// run. Prints both times (best of --runs, fresh database each run) and the ratio.
+// run. Prints the times (best of --runs, fresh database each run) and the ratios: without
+// capture, with the capture of a last-writer-wins table, and with that of a keep-both table
+// (the default for this INTEGER PRIMARY KEY table: one more trigger per insert tells keys SQLite
+// assigned from chosen ones, docs/replication.md#insert-collisions).
 //
 //   capture_bench [--rows 200000] [--autocommit 5000] [--runs 3]
 #include <QCoreApplication>
@@ -37,16 +40,19 @@ QByteArray insertScript(int rows, bool oneTransaction) {
   return sql;
 }
 
-// Creates a database with the items table, capture installed when `captured`.
-bool makeDatabase(const QString& path, bool captured) {
+enum class Mode { kPlain, kLastWriterWins, kKeepBoth };
+
+// Creates a database with the items table, capture installed as for `mode`.
+bool makeDatabase(const QString& path, Mode mode) {
   QFile::remove(path);
   QFile::remove(path + "-wal");
   QFile::remove(path + "-shm");
   auto db = SqliteDb::open(path);
   if (!db || !db->exec(QString::fromLatin1(kSchema)).isOk()) return false;
-  if (!captured) return true;
+  if (mode == Mode::kPlain) return true;
   SchemaCatalog catalog(*db, {});
   ChangeLog log(*db, catalog);
+  if (mode == Mode::kKeepBoth) log.setAssignedKeyTables({"items"});
   return catalog.refresh().ok() && log.install().isOk();
 }
 
@@ -66,8 +72,7 @@ double timeSqlite3(const QString& db, const QString& scriptPath) {
 
 struct Row {
   QString name;
-  double plain = 1e9;
-  double captured = 1e9;
+  double best[3] = {1e9, 1e9, 1e9};  // by Mode
 };
 
 }  // namespace
@@ -101,13 +106,13 @@ int main(int argc, char** argv) {
   for (int run = 0; run < runs; ++run) {
     for (int c = 0; c < 2; ++c) {
       const QString script = c == 0 ? bulk : single;
-      for (bool captured : {false, true}) {
-        if (!makeDatabase(db, captured)) return 1;
+      for (Mode mode : {Mode::kPlain, Mode::kLastWriterWins, Mode::kKeepBoth}) {
+        if (!makeDatabase(db, mode)) return 1;
         const double s = timeSqlite3(db, script);
         if (s < 0) return 1;
-        double& best = captured ? table[c].captured : table[c].plain;
+        double& best = table[c].best[int(mode)];
         best = std::min(best, s);
-        if (captured) {  // the capture really captured every row
+        if (mode != Mode::kPlain) {  // the capture really captured every row
           QProcess q;
           q.start("sqlite3",
                   {db, "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL"});
@@ -124,17 +129,25 @@ int main(int argc, char** argv) {
   }
   QTextStream out(stdout);
   out << "capture overhead: sqlite3 program, WAL, best of " << runs << " runs\n";
-  out << QStringLiteral("%1 %2 %3 %4\n")
+  out << QStringLiteral("%1 %2 %3 %4 %5 %6\n")
              .arg("case", -36)
              .arg("uncaptured", 12)
-             .arg("captured", 12)
+             .arg("last-writer", 12)
+             .arg("ratio", 8)
+             .arg("keep-both", 12)
              .arg("ratio", 8);
   for (const Row& r : table) {
-    out << QStringLiteral("%1 %2 %3 %4\n")
-               .arg(r.name, -36)
-               .arg(QStringLiteral("%1 s").arg(r.plain, 0, 'f', 3), 12)
-               .arg(QStringLiteral("%1 s").arg(r.captured, 0, 'f', 3), 12)
-               .arg(QStringLiteral("%1x").arg(r.captured / r.plain, 0, 'f', 2), 8);
+    const double plain = r.best[int(Mode::kPlain)];
+    QString line = QStringLiteral("%1 %2")
+                       .arg(r.name, -36)
+                       .arg(QStringLiteral("%1 s").arg(plain, 0, 'f', 3), 12);
+    for (Mode mode : {Mode::kLastWriterWins, Mode::kKeepBoth}) {
+      const double t = r.best[int(mode)];
+      line += QStringLiteral(" %1 %2")
+                  .arg(QStringLiteral("%1 s").arg(t, 0, 'f', 3), 12)
+                  .arg(QStringLiteral("%1x").arg(t / plain, 0, 'f', 2), 8);
+    }
+    out << line << "\n";
   }
   return 0;
 }

@@ -857,23 +857,30 @@ class TestInterop : public QObject {
     NodeProcess& n2 = node(1);
     QCOMPARE(n2.stop(), 0);
     bool ok = false;
-    n2.sql(
-        "INSERT INTO Books(id, title, author, publication_year) VALUES (80000, 'Mine', "
-        "'Node 2', 2020)",
+    // SQLite assigns the key on node 2 (a collision is of assigned keys only); the Go node
+    // inserts the same key meanwhile.
+    const QString key = n2.sql(
+        "INSERT INTO Books(title, author, publication_year) VALUES ('Mine', 'Node 2', 2020) "
+        "RETURNING id",
         &ok);
     QVERIFY(ok);
-    const Published p =
-        publishGo("Books", 80000,
-                  goEnvelope(77, 80, "insert", "Books", booksRow(80000, "Go Book", "Gopher", 2012),
-                             m_schemaHash.toLatin1()));
+    const int64_t id = key.toLongLong();
+    QVERIFY(id > 0);
+    QCOMPARE(node(0).sql("SELECT count(*) FROM Books WHERE id = " + key), QString("0"));
+    const Published p = publishGo(
+        "Books", id,
+        goEnvelope(77, 80, "insert", "Books", booksRow(id, "Go Book", "Gopher", 2012),
+                   m_schemaHash.toLatin1()));
     QVERIFY(p.seq > 0);
     QVERIFY(test::waitFor(
-        [&] { return node(0).sql("SELECT title FROM Books WHERE id = 80000") == "Go Book"; },
+        [&] { return node(0).sql("SELECT title FROM Books WHERE id = " + key) == "Go Book"; },
         30000));
     QVERIFY(n2.start(60000).isOk());
-    const QString both =
-        "SELECT (SELECT title FROM Books WHERE id = 80000) || '|' || (SELECT count(*) || ':' || "
-        "ifnull(group_concat(id), '') FROM Books WHERE title = 'Mine' AND id <> 80000)";
+    const QString both = QStringLiteral(
+                             "SELECT (SELECT title FROM Books WHERE id = %1) || '|' || (SELECT "
+                             "count(*) || ':' || ifnull(group_concat(id), '') FROM Books WHERE "
+                             "title = 'Mine' AND id <> %1)")
+                             .arg(key);
     QVERIFY2(test::waitFor(
                  [&] {
                    const QString first = node(0).sql(both);
@@ -881,7 +888,7 @@ class TestInterop : public QObject {
                  },
                  30000),
              qPrintable(node(0).sql(both) + " / " + n2.sql(both)));
-    QVERIFY2(n2.log().contains("insert collision in Books at id=80000: the row of node 77"),
+    QVERIFY2(n2.log().contains("insert collision in Books at id=" + key + ": the row of node 77"),
              qPrintable(n2.log().right(3000)));
   }
 

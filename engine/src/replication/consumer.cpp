@@ -35,6 +35,17 @@ QString rowText(const RowImage& row) {
   return parts.join(", ");
 }
 
+// The same columns with equal values, in any order.
+bool sameRow(const RowImage& a, const RowImage& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, value] : a) {
+    const auto it =
+        std::find_if(b.begin(), b.end(), [&](const auto& c) { return c.first == name; });
+    if (it == b.end() || !(it->second == value)) return false;
+  }
+  return true;
+}
+
 // Shards held on purpose: no subscription, and nothing but their own trigger starts one again.
 bool isHeld(ShardState st) {
   return st == ShardState::Paused || st == ShardState::SchemaPaused ||
@@ -742,7 +753,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
                                             : QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         auto record = conflictRecord(c, origin.key, winner, remote);
         if (!record) return record.status();
-        b.conflicts << *record;
+        if (*record) b.conflicts << **record;
         break;
       }
       case Verdict::kApplyOverLocal: {
@@ -750,7 +761,7 @@ Status Consumer::decide(Batch& b, QList<bool>* apply) {
         auto record = conflictRecord(c, origin.key, remote,
                                      local + QStringLiteral(" (seq %1)").arg(facts.ownSeq));
         if (!record) return record.status();
-        b.conflicts << *record;
+        if (*record) b.conflicts << **record;
         break;
       }
       case Verdict::kApply:
@@ -898,14 +909,16 @@ Status Consumer::noteBirths(const Batch& b, const QList<bool>& apply) {
   return Status::ok();
 }
 
-Result<ConflictRecord> Consumer::conflictRecord(const Change& c, const RowImage& key,
-                                                const QString& winner, const QString& loser) {
+Result<std::optional<ConflictRecord>> Consumer::conflictRecord(const Change& c, const RowImage& key,
+                                                               const QString& winner,
+                                                               const QString& loser) {
   const TableInfo* table = m_catalog.find(c.table);  // known: the change has a row key
   auto local = m_rows.read(*table, key);
   if (!local) return local.status().withContext("conflict record");
-  return ConflictRecord{
-      table->name,   rowText(key), winner, loser, local->has_value() ? rowText(**local) : QString(),
-      rowText(c.row)};
+  if (*local && sameRow(**local, c.row)) return std::optional<ConflictRecord>();
+  return std::optional<ConflictRecord>(
+      ConflictRecord{table->name, rowText(key), winner, loser,
+                     local->has_value() ? rowText(**local) : QString(), rowText(c.row)});
 }
 
 Status Consumer::retryDeadLetter(qint64 id) {

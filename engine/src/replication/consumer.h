@@ -248,8 +248,11 @@ class Consumer final : public QObject {
   // entries of `apply` to skip and lists the conflicts. kUnavailable with waitForPublisher set
   // when an own change in flight must be acked first.
   Status decide(Batch& batch, QList<bool>* apply);
-  Result<ConflictRecord> conflictRecord(const Change& change, const RowImage& key,
-                                        const QString& winner, const QString& loser);
+  // The journal entry of a conflict between the local row and `change`; none when the two are
+  // the same row (nothing was lost, e.g. two nodes that re-published the row that kept a
+  // collided key).
+  Result<std::optional<ConflictRecord>> conflictRecord(const Change& change, const RowImage& key,
+                                                       const QString& winner, const QString& loser);
   // An own insert that lands later than the remote insert `i` of the same row collided with it
   // (replication/collisions.h): deals with it by the table's policy, inside the transaction.
   // `ownSeq`: the stream position of the own change of the row (0: none published).
