@@ -6,7 +6,9 @@
 //    commit -> applied on node 2 (applied time taken by a trigger inside node 2's apply
 //    transaction, commit time taken right after node 1's commit; same clock)
 //
-//   replication_bench [--rows 100000] [--rate 500] [--seconds 20]
+//   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--policy auto]
+// --policy sets [conflicts] policy on both nodes (docs/configuration.md#conflicts): Books is
+// keep-both under auto, so last-writer-wins shows what telling chosen keys apart costs.
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QElapsedTimer>
@@ -91,6 +93,7 @@ double rawPublishRate(const QString& url, int count, int size) {
 int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
   int rows = 100000, rate = 500, seconds = 20;
+  QString policy = "auto";
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
     if (args[i] == "--rows")
@@ -99,6 +102,8 @@ int main(int argc, char** argv) {
       rate = args[i + 1].toInt();
     else if (args[i] == "--seconds")
       seconds = args[i + 1].toInt();
+    else if (args[i] == "--policy")
+      policy = args[i + 1];
   }
   nats_Open(-1);
   QTemporaryDir dir;
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
     o.dir = dir.filePath(QStringLiteral("node%1").arg(i));
     o.urls = {server.url()};
     o.shards = 2;
+    o.tablesToml = QStringLiteral("[conflicts]\npolicy = \"%1\"\n").arg(policy);
     if (i == 2) {
       o.schema = QString(test::kReferenceSchema) +
                  "CREATE TABLE applied_at(id INTEGER PRIMARY KEY, ms REAL);";

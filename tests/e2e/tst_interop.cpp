@@ -867,10 +867,10 @@ class TestInterop : public QObject {
     const int64_t id = key.toLongLong();
     QVERIFY(id > 0);
     QCOMPARE(node(0).sql("SELECT count(*) FROM Books WHERE id = " + key), QString("0"));
-    const Published p = publishGo(
-        "Books", id,
-        goEnvelope(77, 80, "insert", "Books", booksRow(id, "Go Book", "Gopher", 2012),
-                   m_schemaHash.toLatin1()));
+    const Published p =
+        publishGo("Books", id,
+                  goEnvelope(77, 80, "insert", "Books", booksRow(id, "Go Book", "Gopher", 2012),
+                             m_schemaHash.toLatin1()));
     QVERIFY(p.seq > 0);
     QVERIFY(test::waitFor(
         [&] { return node(0).sql("SELECT title FROM Books WHERE id = " + key) == "Go Book"; },

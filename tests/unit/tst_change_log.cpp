@@ -446,6 +446,23 @@ class TestChangeLog : public QObject {
     own = n.log->ownInsert(*a, {{"id", Value::integer(10)}}, 0);
     QVERIFY(own->id > 0 && !own->assigned);
     QCOMPARE(n.log->ownInsert(*a, {{"id", Value::integer(30)}}, 0)->id, int64_t(0));
+    // A chosen key writes a mark (10, 20, the ignored 30, rowid 99); an assigned one nothing.
+    const QString marks =
+        QStringLiteral("SELECT count(*) FROM __harmonylite__changes WHERE state = %1")
+            .arg(ChangeLog::kChosenKeyMark);
+    QCOMPARE(*n.db.queryInt(marks), int64_t(4));
+    // Acked: the answer is kept with the change, and the marks go at the next cleanup.
+    n.log->setRetention(3600000, 1000000);
+    QList<ChangeLog::Acked> acked;
+    quint64 seq = 0;
+    for (const PendingChange& p : *pending) acked.append({p.id, 1, ++seq, p.assigned});
+    QVERIFY(n.log->markAcked(acked).isOk());
+    QVERIFY(n.log->cleanup().ok());
+    QCOMPARE(*n.db.queryInt(marks), int64_t(0));
+    own = n.log->ownInsert(*a, {{"id", Value::integer(10)}}, 0);
+    QVERIFY(own->id > 0 && !own->assigned);
+    own = n.log->ownInsert(*a, {{"id", Value::integer(12)}}, 0);
+    QVERIFY(own->id > 0 && own->assigned);
 
     // Asked for no table: the BEFORE triggers go, and inserts say "chosen".
     n.log->setAssignedKeyTables({});

@@ -20,7 +20,20 @@ namespace {
 
 const QString kChanges = QString::fromLatin1(ChangeLog::kChangesTable);
 const QString kTables = QString::fromLatin1(ChangeLog::kTablesTable);
-const QString kAssigned = QString::fromLatin1(ChangeLog::kAssignedTable);
+// A row only inside the applier's own write transaction (echoMark() to dropEcho()), never
+// committed: the chosen-key trigger writes no mark for the rows the applier inserts.
+const QString kApplying = QStringLiteral("__harmonylite__applying");
+// Whether the insert log row `c` has a key SQLite assigned: recorded at its ack, or, while it
+// waits, no chosen-key mark of its table and key just before it (the BEFORE INSERT trigger's
+// row comes right before the AFTER INSERT trigger's, unless the application's own triggers
+// wrote to watched tables in between: a few rows are looked at).
+QString assignedExpr(const QString& c) {
+  return QStringLiteral(
+             "coalesce(%1.assigned, NOT EXISTS (SELECT 1 FROM %2 AS m WHERE m.id BETWEEN %1.id - 8 "
+             "AND %1.id - 1 AND m.state = %3 AND m.tbl = %1.tbl AND m.k0 IS %1.k0))")
+      .arg(c, quoteIdentifier(kChanges))
+      .arg(ChangeLog::kChosenKeyMark);
+}
 
 QString keyColumnName(int i) {
   return QStringLiteral("k%1").arg(i);
@@ -58,8 +71,8 @@ Status ChangeLog::ensureTables(int keyColumns) {
           "UNIQUE);"
           "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, "
           "published_at, stream_seq, shard, assigned);"
-          "CREATE TABLE IF NOT EXISTS %3(tbl INTEGER PRIMARY KEY, assigned);")
-          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges), quoteIdentifier(kAssigned))));
+          "CREATE TABLE IF NOT EXISTS %3(x);")
+          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges), quoteIdentifier(kApplying))));
   // A log made before the durability guard's retention lacks the ack columns. Its published
   // rows were kept for being published again; their ack time is unknown, so they count from
   // now (docs/replication.md#durability).
@@ -117,23 +130,18 @@ QString ChangeLog::triggerSql(const TableInfo& t, int64_t id, const char* kind) 
   const QString into =
       QStringLiteral("INSERT INTO %1(tbl,op,%2)").arg(quoteIdentifier(kChanges), keyTargets(n));
   const QString kindStr = QLatin1String(kind);
-  const bool assigned = m_assignedKeyTables.contains(t.name);
   if (kindStr == QLatin1String("key")) {
     // Before the row is stored, an integer key that SQLite is about to assign reads as -1
     // (SQLite 3.40; tests/unit/tst_change_log checks it), one the application gave as itself.
+    // Only a chosen key writes a row; the common case (an assigned key) writes nothing.
+    // Nor does the applier's (its inserts are not captured at all, see echoMark()).
     return QStringLiteral(
-               "CREATE TRIGGER %1 BEFORE INSERT ON %2 BEGIN UPDATE %3 SET assigned = (%4 = -1) "
-               "WHERE tbl = %5; END")
-        .arg(name, table, quoteIdentifier(kAssigned), keyRefs(t, "NEW"))
-        .arg(id);
-  }
-  if (kindStr == QLatin1String("ins") && assigned) {
-    return QStringLiteral(
-               "CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN INSERT INTO %3(tbl,op,assigned,%4) "
-               "VALUES(%5,1,(SELECT assigned FROM %6 WHERE tbl = %5),%7); END")
-        .arg(name, table, quoteIdentifier(kChanges), keyTargets(n))
+               "CREATE TRIGGER %1 BEFORE INSERT ON %2 WHEN %3 <> -1 AND NOT EXISTS (SELECT 1 FROM "
+               "%7) BEGIN INSERT INTO %4(tbl,op,state,k0) VALUES(%5,0,%6,%3); END")
+        .arg(name, table, keyRefs(t, "NEW"), quoteIdentifier(kChanges))
         .arg(id)
-        .arg(quoteIdentifier(kAssigned), keyRefs(t, "NEW"));
+        .arg(kChosenKeyMark)
+        .arg(quoteIdentifier(kApplying));
   }
   if (kindStr == QLatin1String("ins")) {
     return QStringLiteral("CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN %3 VALUES(%4,1,%5); END")
@@ -201,13 +209,8 @@ Status ChangeLog::install() {
     for (const char* kind : {"ins", "upd", "del"})
       desired.insert(QStringLiteral("__harmonylite__t%1_%2").arg(*id).arg(kind),
                      triggerSql(t, *id, kind));
-    if (m_assignedKeyTables.contains(t.name)) {
+    if (m_assignedKeyTables.contains(t.name) && t.keyColumns().size() == 1)
       desired.insert(QStringLiteral("__harmonylite__t%1_key").arg(*id), triggerSql(t, *id, "key"));
-      HL_RETURN_IF_ERROR(
-          m_db.exec(QStringLiteral("INSERT OR IGNORE INTO %1(tbl, assigned) VALUES(%2, 0)")
-                        .arg(quoteIdentifier(kAssigned))
-                        .arg(*id)));
-    }
     if (!t.hasDeclaredPk() && !m_warnedNoKey.contains(t.name)) {
       m_warnedNoKey.insert(t.name);
       qCWarning(lcCdc).noquote() << "table" << t.name
@@ -303,9 +306,9 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
     auto txn = SqliteTxn::begin(m_db, SqliteTxn::Mode::kDeferred);
     if (!txn) return txn.status();
     auto scan = m_db.prepare(
-        QStringLiteral("SELECT id, tbl, op, assigned, %1 FROM %2 WHERE id > ?1 AND state IS NULL "
-                       "ORDER BY id LIMIT ?2")
-            .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
+        QStringLiteral("SELECT id, tbl, op, op = 1 AND %3, %1 FROM %2 AS c WHERE id > ?1 AND state "
+                       "IS NULL ORDER BY id LIMIT ?2")
+            .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges), assignedExpr("c")));
     if (!scan) return scan.status().withContext("read pending changes");
     HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
     HL_RETURN_IF_ERROR(scan->bindInt(2, max));
@@ -314,8 +317,8 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
       PendingChange c;
       c.id = r.columnInt(0);
       const int op = int(r.columnInt(2));
-      c.assigned = r.columnInt(3) == 1;
       const TableInfo* t = keyOfScan(r, 4, &c.key, &c.rowKey);
+      c.assigned = t && r.columnInt(3) == 1 && m_assignedKeyTables.contains(t->name);
       if (!t || op < 1 || op > 3) {  // table dropped or no longer watched
         nothingToSend << c.id;
         continue;
@@ -377,11 +380,11 @@ Result<ChangeLog::OwnInsert> ChangeLog::ownInsert(const TableInfo& table, const 
   if (key.size() > m_keyColumns) return OwnInsert{};
   auto id = tableId(table.name);
   if (!id) return id.status();
-  auto q = m_db.cached(QStringLiteral("SELECT id, assigned FROM %1 WHERE tbl = ?1 AND op = 1 AND "
+  auto q = m_db.cached(QStringLiteral("SELECT id, %4 FROM %1 AS c WHERE tbl = ?1 AND op = 1 AND "
                                       "(state IS NULL OR (state = 1 AND stream_seq > ?2)) AND %3 "
                                       "ORDER BY id DESC LIMIT 1")
                            .arg(quoteIdentifier(kChanges))
-                           .arg(keyMatch(key.size(), 3)));
+                           .arg(keyMatch(key.size(), 3), assignedExpr("c")));
   if (!q) return q.status();
   HL_RETURN_IF_ERROR((*q)->bindInt(1, *id));
   HL_RETURN_IF_ERROR((*q)->bindInt(2, int64_t(afterSeq)));
@@ -390,7 +393,9 @@ Result<ChangeLog::OwnInsert> ChangeLog::ownInsert(const TableInfo& table, const 
   auto row = (*q)->step();
   if (!row) return row.status();
   OwnInsert newest;
-  if (*row) newest = {(*q)->columnInt(0), (*q)->columnInt(1) == 1};
+  if (*row)
+    newest = {(*q)->columnInt(0),
+              (*q)->columnInt(1) == 1 && m_assignedKeyTables.contains(table.name)};
   (*q)->reset();
   return newest;
 }
@@ -463,7 +468,7 @@ Status ChangeLog::markAcked(const QList<Acked>& acked) {
     txn.emplace(std::move(*begun));
   }
   auto upd = m_db.cached(QStringLiteral("UPDATE %1 SET state = 1, published_at = ?1, stream_seq = "
-                                        "?2, shard = ?3 WHERE id = ?4")
+                                        "?2, shard = ?3, assigned = ?5 WHERE id = ?4")
                              .arg(quoteIdentifier(kChanges)));
   if (!upd) return upd.status();
   const int64_t now = m_nowMs();
@@ -472,6 +477,7 @@ Status ChangeLog::markAcked(const QList<Acked>& acked) {
     HL_RETURN_IF_ERROR((*upd)->bindInt(2, int64_t(a.streamSeq)));
     HL_RETURN_IF_ERROR((*upd)->bindInt(3, a.shard));
     HL_RETURN_IF_ERROR((*upd)->bindInt(4, a.id));
+    HL_RETURN_IF_ERROR((*upd)->bindInt(5, a.assigned ? 1 : 0));
     HL_RETURN_IF_ERROR((*upd)->run());
   }
   return txn ? txn->commit() : Status::ok();
@@ -535,6 +541,13 @@ Result<int> ChangeLog::cleanup() {
           .arg(table)
           .arg(std::max<int64_t>(0, m_cap))));
   const int uncovered = m_db.changes();
+  // Chosen-key marks whose inserts were all read and acked (then `assigned` holds the answer):
+  // those a few rows before the oldest pending change, or every one when none is pending.
+  HL_RETURN_IF_ERROR(m_db.exec(
+      QStringLiteral("DELETE FROM %1 WHERE state = %2 AND id < coalesce((SELECT min(id) FROM %1 "
+                     "WHERE state IS NULL) - 8, (SELECT max(id) FROM %1))")
+          .arg(table)
+          .arg(kChosenKeyMark)));
   HL_RETURN_IF_ERROR(txn->commit());
   if (uncovered > 0) {
     m_droppedUncovered += uncovered;
@@ -615,18 +628,23 @@ Result<ChangeLog::Retried> ChangeLog::retryFailed() {
 }
 
 Result<int64_t> ChangeLog::echoMark() {
-  auto hasLog =
-      m_db.queryInt(QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                                   "name = '__harmonylite__changes'"));
-  if (!hasLog) return hasLog.status();
-  if (*hasLog == 0) return int64_t(-1);
+  auto tables = m_db.queryInt(
+      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+                     "('__harmonylite__changes', '%1')")
+          .arg(kApplying));
+  if (!tables) return tables.status();
+  if (*tables == 0) return int64_t(-1);
+  if (*tables == 2)
+    HL_RETURN_IF_ERROR(m_db.exec("INSERT INTO " + quoteIdentifier(kApplying) + " VALUES (1)"));
   return maxChangeId();
 }
 
 Status ChangeLog::dropEcho(int64_t mark) {
   if (mark < 0) return Status::ok();
-  return m_db.exec(
-      QStringLiteral("DELETE FROM %1 WHERE id > %2").arg(quoteIdentifier(kChanges)).arg(mark));
+  return m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2; DELETE FROM %3")
+                       .arg(quoteIdentifier(kChanges))
+                       .arg(mark)
+                       .arg(quoteIdentifier(kApplying)));
 }
 
 Result<int64_t> ChangeLog::pendingCount() {

@@ -59,9 +59,9 @@ class ChangeLog {
  public:
   static constexpr const char* kChangesTable = "__harmonylite__changes";
   static constexpr const char* kTablesTable = "__harmonylite__tables";
-  // One row per table of setAssignedKeyTables(): whether its last insert let SQLite assign the
-  // key, written by a BEFORE INSERT trigger and read by the AFTER INSERT trigger.
-  static constexpr const char* kAssignedTable = "__harmonylite__assigned";
+  // State of a log row that only marks the next insert of its table and key as one whose key
+  // the application chose (setAssignedKeyTables()); never published.
+  static constexpr int kChosenKeyMark = 3;
 
   ChangeLog(SqliteDb& db, SchemaCatalog& catalog);
 
@@ -98,9 +98,10 @@ class ChangeLog {
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
   // transaction. Call after the catalog was refreshed.
   Status install();
-  // The tables whose inserts record whether SQLite assigned the key (NEW.key = -1 in a BEFORE
-  // INSERT trigger) or the application chose it: the keep-both and dead-letter tables of
-  // docs/replication.md#insert-collisions. Takes effect at the next install().
+  // The tables whose inserts tell whether SQLite assigned the key or the application chose it
+  // (a BEFORE INSERT trigger writes a kChosenKeyMark row when the key does not read -1): the
+  // keep-both and dead-letter tables of docs/replication.md#insert-collisions. Takes effect at
+  // the next install().
   void setAssignedKeyTables(const QSet<QString>& tables) { m_assignedKeyTables = tables; }
   // Reads the log's layout (key columns, table ids) without writing anything, to read the
   // pending changes of a log installed by another connection (a restore carries them over,
@@ -123,6 +124,7 @@ class ChangeLog {
     int64_t id = 0;
     int shard = 0;
     quint64 streamSeq = 0;
+    bool assigned = false;  // PendingChange::assigned, kept with the change from here on
   };
   Status markAcked(const QList<Acked>& acked);
   // Changes published without an ack to keep (nothing left to send): cleanup() drops them at
@@ -150,6 +152,8 @@ class ChangeLog {
   // Echo suppression (see Applier::applyAll), inside the applier's write transaction: the mark
   // is the newest change id before its writes (-1 when capture was never installed), and
   // dropEcho() deletes every log row above it, which only the applier's writes can have made.
+  // In between, a row in __harmonylite__applying (never committed) keeps the chosen-key trigger
+  // from writing marks for the applier's inserts.
   Result<int64_t> echoMark();
   Status dropEcho(int64_t mark);
 

@@ -118,7 +118,7 @@ bool Publisher::startRound() {
     const int shard = shardOfKeyBytes(p.rowKey, m_config.replicationLog.shards);
     const QByteArray msgId = messageId(m_config.nodeId, p.id);
     const QByteArray seen = QByteArray::number(m_positions.applied(shard));
-    round.inFlight.insert(p.id, {shard, p.rowKey, p.type});
+    round.inFlight.insert(p.id, {shard, p.rowKey, p.type, p.assigned});
     m_roundOf.insert(p.id, number);
     std::vector<std::pair<QByteArray, QByteArray>> headers{{"Nats-Msg-Id", msgId},
                                                            {"Hl-Seen-Seq", seen}};
@@ -241,7 +241,7 @@ void Publisher::finishRound(int number) {
     m_attempted.remove(r.token);
     const InFlight f = round.inFlight.value(r.token);
     // Kept with its ack until a snapshot or the horizon covers it (docs/replication.md#durability).
-    chunk.append({r.token, f.shard, r.streamSeq});
+    chunk.append({r.token, f.shard, r.streamSeq, f.assigned});
     if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
     s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
     // The row exists in the replicated history from here on, or no longer does.

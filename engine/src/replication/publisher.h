@@ -103,6 +103,7 @@ class Publisher final : public QObject {
     int shard = 0;
     QByteArray key;
     ChangeType type = ChangeType::kInsert;
+    bool assigned = false;  // PendingChange::assigned
   };
   struct Round {
     QElapsedTimer started;    // when it was sent (expireSilentRounds())
