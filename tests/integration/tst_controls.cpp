@@ -282,6 +282,7 @@ class TestControls : public QObject {
 
     auto [ok, msg] = run(1, C::kRetryDeadLetter, letter.id);
     QVERIFY2(ok, qPrintable(msg));
+    QVERIFY2(msg.contains("is inserted again at id="), qPrintable(msg));
     QVERIFY(waitStatus(1, [](const NodeStatus& s) { return s.deadLetterCount == 0; }));
     const QString moved = "SELECT id FROM Authors WHERE name = 'from-2'";
     QVERIFY(test::waitFor([&] { return !sql(0, moved).isEmpty(); }, 15000));

@@ -921,7 +921,7 @@ Result<std::optional<ConflictRecord>> Consumer::conflictRecord(const Change& c, 
                      local->has_value() ? rowText(**local) : QString(), rowText(c.row)});
 }
 
-Status Consumer::retryDeadLetter(qint64 id) {
+Status Consumer::retryDeadLetter(qint64 id, QString* done) {
   QString stream;
   bool lostInsert = false;
   auto payload = m_state.deadLetterPayload(id, &stream, &lostInsert);
@@ -931,7 +931,8 @@ Status Consumer::retryDeadLetter(qint64 id) {
     HL_RETURN_IF_ERROR(m_state.updateDeadLetterReason(id, change.status().message()));
     return change.status();
   }
-  if (lostInsert) return reinsertLostRow(id, *change);
+  if (lostInsert) return reinsertLostRow(id, *change, done);
+  *done = QStringLiteral("dead letter %1 applied").arg(id);
   Status outcome;
   {
     auto txn = SqliteTxn::begin(m_db);
@@ -949,7 +950,7 @@ Status Consumer::retryDeadLetter(qint64 id) {
   return outcome;
 }
 
-Status Consumer::reinsertLostRow(qint64 id, const Change& lost) {
+Status Consumer::reinsertLostRow(qint64 id, const Change& lost, QString* done) {
   const TableInfo* table = m_catalog.find(lost.table);
   Result<Value> key = Status::notFound("no table " + lost.table + " any more");
   {
@@ -960,12 +961,12 @@ Status Consumer::reinsertLostRow(qint64 id, const Change& lost) {
     if (key) {
       HL_RETURN_IF_ERROR(m_state.deleteDeadLetter(id));
       HL_RETURN_IF_ERROR(txn->commit().withContext("retry"));
-      qCInfo(lcApply).noquote() << QStringLiteral(
-                                       "dead letter %1: the row that lost an insert collision "
-                                       "in %2 is inserted again at %3=%4")
-                                       .arg(id)
-                                       .arg(lost.table, table->keyColumns().first(),
-                                            key->toDebugString());
+      *done = QStringLiteral(
+                  "dead letter %1: the row that lost an insert collision in %2 is inserted again "
+                  "at %3=%4")
+                  .arg(id)
+                  .arg(lost.table, table->keyColumns().first(), key->toDebugString());
+      qCInfo(lcApply).noquote() << *done;
       if (m_publisher) m_publisher->wake();
       return Status::ok();
     }

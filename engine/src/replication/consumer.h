@@ -131,7 +131,8 @@ class Consumer final : public QObject {
   // batch (without the convergence rule: the operator asked for it), and deletes it once
   // applied; a failure keeps it with the new reason. A row of this node that lost an insert
   // collision (dead-letter policy) is inserted under a new key instead, as a local insert.
-  Status retryDeadLetter(qint64 id);
+  // `done` says what was done.
+  Status retryDeadLetter(qint64 id, QString* done);
   void onReceived(const IncomingMessage& message);
   // A batch that waits for the ack of an own change in flight is tried again.
   void onPublisherRoundFinished();
@@ -257,7 +258,7 @@ class Consumer final : public QObject {
   // (replication/collisions.h): deals with it by the table's policy, inside the transaction.
   // `ownSeq`: the stream position of the own change of the row (0: none published).
   // retryDeadLetter() of a lost insert.
-  Status reinsertLostRow(qint64 id, const Change& lost);
+  Status reinsertLostRow(qint64 id, const Change& lost, QString* done);
   Status resolveCollision(Batch& b, qsizetype i, const QString& remote, quint64 ownSeq,
                           QList<bool>* apply);
   // Every node: the remote inserts that lost a collision to an earlier insert of their row

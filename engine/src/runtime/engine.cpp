@@ -967,9 +967,8 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
     case C::kRetryDeadLetter: {
       if (!m_consumer)
         return Status::invalidArgument("replicate = false or not connected: nothing applies");
-      HL_RETURN_IF_ERROR(m_consumer->retryDeadLetter(id));
+      HL_RETURN_IF_ERROR(m_consumer->retryDeadLetter(id, message));
       emit event(EngineEvent::deadLetterClosed(id));
-      *message = QStringLiteral("dead letter %1 applied").arg(id);
       return Status::ok();
     }
     case C::kDiscardDeadLetter: {
