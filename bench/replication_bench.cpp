@@ -1,15 +1,23 @@
-// Replication benchmark (issue 4): one nats-server and two harmonylite nodes on this machine.
+// Replication benchmark (issues 4, 17): one nats-server and two harmonylite nodes on this
+// machine.
 //  - raw: nats.c asynchronous JetStream publish of the same message count and size, same run
+//  - pipeline: the bare JetStream pipeline, same run: that publish on one connection while a
+//    pull consumer on another fetches and acks every message; messages/s from the first publish
+//    to the last ack (what replication could reach at most)
 //  - bulk: node 1 commits N rows in one transaction (sqlite3 program); rows/s until node 2
-//    has them all
+//    has them all; the same with wide rows (20 columns, about 1 KB)
+//  - single-row transactions: one writer commits autocommit inserts as fast as it can for S
+//    seconds; its commit rate, what node 2 applied meanwhile, and how long the rest took
 //  - steady: node 1 commits R rows/s for S seconds (one autocommit insert each); p50/p99 of
 //    commit -> applied on node 2 (applied time taken by a trigger inside node 2's apply
 //    transaction, commit time taken right after node 1's commit; same clock)
 //
-//   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--policy auto]
+//   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--burst-seconds 10]
+//                     [--policy auto]
 // --policy sets [conflicts] policy on both nodes (docs/configuration.md#conflicts): Books is
 // keep-both under auto, so last-writer-wins shows what telling chosen keys apart costs.
 #include <QCoreApplication>
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QTemporaryDir>
@@ -18,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "bench_stats.h"
 #include "nats/nats_handles.h"
@@ -88,11 +97,106 @@ double rawPublishRate(const QString& url, int count, int size) {
   return count / (double(t.nsecsElapsed()) / 1e9);
 }
 
+// Messages per second of the bare pipeline: `count` messages of `size` published asynchronously
+// on one connection while a pull consumer on another fetches (batches of 1,000) and acks each;
+// from the first publish to the last ack. -1 when it could not run.
+double pipelineRate(const QString& url, int count, int size) {
+  const QByteArray stream = "PIPE-BENCH-" + QByteArray::number(size);
+  const QByteArray subject = "pipe-bench-" + QByteArray::number(size);
+  natsConnection* pc = nullptr;
+  natsConnection* cc = nullptr;
+  if (natsConnection_ConnectTo(&pc, url.toUtf8().constData()) != NATS_OK) return -1;
+  NatsConnectionPtr pubConn(pc);
+  if (natsConnection_ConnectTo(&cc, url.toUtf8().constData()) != NATS_OK) return -1;
+  NatsConnectionPtr subConn(cc);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.PublishAsync.MaxPending = 8192;
+  jo.PublishAsync.AckHandler = onAck;
+  jsCtx* pjs = nullptr;
+  jsCtx* cjs = nullptr;
+  natsConnection_JetStream(&pjs, pc, &jo);
+  JsCtxPtr pubCtx(pjs);
+  natsConnection_JetStream(&cjs, cc, nullptr);
+  JsCtxPtr subCtx(cjs);
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = stream.constData();
+  const char* subjects[] = {subject.constData()};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  jsStreamInfo* si = nullptr;
+  if (js_AddStream(&si, pjs, &cfg, nullptr, nullptr) != NATS_OK) return -1;
+  jsStreamInfo_Destroy(si);
+  natsSubscription* sub = nullptr;
+  if (js_PullSubscribe(&sub, cjs, subject.constData(), "pipe", nullptr, nullptr, nullptr) !=
+      NATS_OK)
+    return -1;
+  std::atomic<int> received{0};
+  QElapsedTimer t;
+  std::thread consumer([&] {
+    QElapsedTimer idle;
+    idle.start();
+    while (received.load() < count && idle.elapsed() < 30000) {
+      natsMsgList list{};
+      if (natsSubscription_Fetch(&list, sub, 1000, 1000, nullptr) == NATS_OK) {
+        for (int i = 0; i < list.Count; ++i) natsMsg_Ack(list.Msgs[i], nullptr);
+        received.fetch_add(list.Count);
+        if (list.Count > 0) idle.restart();
+      }
+      natsMsgList_Destroy(&list);
+    }
+  });
+  const QByteArray payload(size, 'x');
+  g_acks = 0;
+  t.start();
+  for (int i = 0; i < count; ++i) {
+    natsMsg* m = nullptr;
+    natsMsg_Create(&m, subject.constData(), nullptr, payload.constData(), int(payload.size()));
+    const QByteArray id = "pipe-" + QByteArray::number(i);
+    natsMsgHeader_Set(m, "Nats-Msg-Id", id.constData());
+    if (js_PublishMsgAsync(pjs, &m, nullptr) != NATS_OK) {
+      if (m) natsMsg_Destroy(m);
+      break;
+    }
+  }
+  consumer.join();
+  const double seconds = double(t.nsecsElapsed()) / 1e9;
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  js_DeleteStream(pjs, stream.constData(), nullptr, nullptr);
+  if (received.load() < count) {
+    std::fprintf(stderr, "pipeline: %d of %d messages fetched\n", received.load(), count);
+    return -1;
+  }
+  return count / seconds;
+}
+
+// The size of a message as a node sends it (compressed: streams are named "-c").
+int messageBytes(const Change& change) {
+  return int(encodeMessage(change, true).size());
+}
+
+// 19 text columns of 50 bytes (hex digits of a hash: compressible about as text is): a row of
+// about 1 KB.
+constexpr int kWideColumns = 19;
+QString wideColumnsSql() {
+  QStringList c;
+  for (int i = 1; i <= kWideColumns; ++i) c << QStringLiteral("c%1 TEXT").arg(i);
+  return c.join(", ");
+}
+QString wideValue(int row, int column) {
+  const QByteArray seed = QByteArray::number(row) + ':' + QByteArray::number(column);
+  return QString::fromLatin1(
+      QCryptographicHash::hash(seed, QCryptographicHash::Sha256).toHex().left(50));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
-  int rows = 100000, rate = 500, seconds = 20;
+  int rows = 100000, rate = 500, seconds = 20, burstSeconds = 10;
   QString policy = "auto";
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
@@ -104,6 +208,8 @@ int main(int argc, char** argv) {
       seconds = args[i + 1].toInt();
     else if (args[i] == "--policy")
       policy = args[i + 1];
+    else if (args[i] == "--burst-seconds")
+      burstSeconds = args[i + 1].toInt();
   }
   nats_Open(-1);
   QTemporaryDir dir;
@@ -120,9 +226,11 @@ int main(int argc, char** argv) {
     o.urls = {server.url()};
     o.shards = 2;
     o.tablesToml = QStringLiteral("[conflicts]\npolicy = \"%1\"\n").arg(policy);
+    o.schema =
+        QString(test::kReferenceSchema) +
+        QStringLiteral("CREATE TABLE Wide(id INTEGER PRIMARY KEY, %1);").arg(wideColumnsSql());
     if (i == 2) {
-      o.schema = QString(test::kReferenceSchema) +
-                 "CREATE TABLE applied_at(id INTEGER PRIMARY KEY, ms REAL);";
+      o.schema += "CREATE TABLE applied_at(id INTEGER PRIMARY KEY, ms REAL);";
       o.topLevelToml = "ignore_tables = [\"applied_at\"]";
     }
     nodes.push_back(std::make_unique<test::NodeProcess>(o));
@@ -170,6 +278,55 @@ int main(int argc, char** argv) {
       test::waitFor([&] { return count("SELECT count(*) FROM Books") == rows; }, 600000, 5);
   const double bulkS = double(t.nsecsElapsed()) / 1e9;
 
+  // The same with wide rows: 20 columns, about 1 KB each.
+  QString wide = "BEGIN;";
+  for (int i = 1; i <= rows; ++i) {
+    QStringList values{QString::number(i)};
+    for (int c = 1; c <= kWideColumns; ++c) values << "'" + wideValue(i, c) + "'";
+    wide += QStringLiteral("INSERT INTO Wide VALUES (%1);").arg(values.join(','));
+  }
+  wide += "COMMIT;";
+  Change wideSample;
+  wideSample.fromNodeId = 1;
+  wideSample.id = 12345;
+  wideSample.table = "Wide";
+  wideSample.row = {{"id", Value::integer(12345)}};
+  for (int c = 1; c <= kWideColumns; ++c)
+    wideSample.row.append({QStringLiteral("c%1").arg(c), Value::text(wideValue(12345, c))});
+  wideSample.schemaHash = QString(64, 'a');
+  const int wideMessageSize = messageBytes(wideSample);
+  t.restart();
+  n1.sql(wide);
+  const double wideCommittedS = double(t.nsecsElapsed()) / 1e9;
+  const bool wideAll =
+      test::waitFor([&] { return count("SELECT count(*) FROM Wide") == rows; }, 600000, 5);
+  const double wideS = double(t.nsecsElapsed()) / 1e9;
+
+  // Single-row transactions: one writer, as fast as it can, for burstSeconds.
+  auto burstWriter = SqliteDb::open(n1.db());
+  if (!burstWriter) return 1;
+  sqlite3_busy_timeout(burstWriter->handle(), 10000);
+  constexpr int kBurstFirstId = 10000000;
+  const QString burstApplied =
+      QStringLiteral("SELECT count(*) FROM Books WHERE id >= %1").arg(kBurstFirstId);
+  int burst = 0;
+  QElapsedTimer burstClock;
+  burstClock.start();
+  while (burstClock.elapsed() < qint64(burstSeconds) * 1000) {
+    if (!burstWriter
+             ->exec(QStringLiteral("INSERT INTO Books(id, title, author) VALUES (%1, 'burst', 'b')")
+                        .arg(kBurstFirstId + burst))
+             .isOk())
+      return 1;
+    ++burst;
+  }
+  const double burstS = double(burstClock.nsecsElapsed()) / 1e9;
+  const int64_t appliedDuring = count(burstApplied);
+  QElapsedTimer drain;
+  drain.start();
+  const bool burstAll = test::waitFor([&] { return count(burstApplied) == burst; }, 120000, 5);
+  const double drainMs = double(drain.nsecsElapsed()) / 1e6;
+
   // Steady stream: `rate` autocommit inserts per second for `seconds`. Node 2 stamps the time
   // each row is applied with a trigger (created only now, so that it does not weigh on the bulk
   // case); it runs inside the apply transaction.
@@ -215,6 +372,8 @@ int main(int argc, char** argv) {
 
   // The baseline last, on the same server, once the nodes are idle.
   const double raw = rawPublishRate(server.url(), rows, messageSize);
+  const double pipeline = pipelineRate(server.url(), rows, messageSize);
+  const double widePipeline = pipelineRate(server.url(), rows, 1024);
 
   QTextStream out(stdout);
   out << "replication benchmark: one nats-server "
@@ -224,6 +383,12 @@ int main(int argc, char** argv) {
              .arg(QStringLiteral("raw nats.c async publish, %1 x %2 B").arg(rows).arg(messageSize),
                   -46)
              .arg(raw, 0, 'f', 0);
+  out << QStringLiteral("%1 %2 msgs/s\n")
+             .arg(QStringLiteral("bare pipeline (publish + pull/ack), %1 x %2 B")
+                      .arg(rows)
+                      .arg(messageSize),
+                  -46)
+             .arg(pipeline, 0, 'f', 0);
   out << QStringLiteral("%1 %2 rows/s (%3% of raw; commit %4 s, all on node 2 after %5 s)%6\n")
              .arg(QStringLiteral("%1 rows, one transaction").arg(rows), -46)
              .arg(rows / bulkS, 0, 'f', 0)
@@ -235,6 +400,31 @@ int main(int argc, char** argv) {
              .arg(QStringLiteral("  same, counted from the end of the commit"), -46)
              .arg(rows / (bulkS - committedS), 0, 'f', 0)
              .arg(100.0 * (rows / (bulkS - committedS)) / raw, 0, 'f', 1);
+  out << QStringLiteral("%1 %2% of the bare pipeline\n")
+             .arg(QStringLiteral("  same, against the pipeline"), -46)
+             .arg(100.0 * (rows / bulkS) / pipeline, 0, 'f', 1);
+  out << QStringLiteral("%1 %2 msgs/s\n")
+             .arg(QStringLiteral("bare pipeline, %1 x 1024 B").arg(rows), -46)
+             .arg(widePipeline, 0, 'f', 0);
+  out << QStringLiteral(
+             "%1 %2 rows/s (%3% of the 1 KB pipeline; commit %4 s, all on node 2 after %5 s; "
+             "%6 B per message)%7\n")
+             .arg(QStringLiteral("%1 wide rows (20 columns), one transaction").arg(rows), -46)
+             .arg(rows / wideS, 0, 'f', 0)
+             .arg(100.0 * (rows / wideS) / widePipeline, 0, 'f', 1)
+             .arg(wideCommittedS, 0, 'f', 2)
+             .arg(wideS, 0, 'f', 2)
+             .arg(wideMessageSize)
+             .arg(wideAll ? "" : " INCOMPLETE");
+  out << QStringLiteral(
+             "%1 %2 commits/s (%3 in %4 s); node 2 applied %5% meanwhile; the rest in %6 ms%7\n")
+             .arg(QStringLiteral("single-row transactions, one writer"), -46)
+             .arg(burst / burstS, 0, 'f', 0)
+             .arg(burst)
+             .arg(burstS, 0, 'f', 1)
+             .arg(100.0 * double(appliedDuring) / std::max(1, burst), 0, 'f', 1)
+             .arg(drainMs, 0, 'f', 0)
+             .arg(burstAll ? "" : " INCOMPLETE");
   out << QStringLiteral("%1 p50 %2 ms, p99 %3 ms, max %4 ms (%5 rows)%6\n")
              .arg(QStringLiteral("steady %1 rows/s for %2 s, commit->applied")
                       .arg(rate)
@@ -256,5 +446,5 @@ int main(int argc, char** argv) {
                                        : ", first: " + warnings.first().section("] ", 1));
   }
   out.flush();
-  return all && steadyAll ? 0 : 1;
+  return all && wideAll && burstAll && steadyAll && pipeline > 0 && widePipeline > 0 ? 0 : 1;
 }
