@@ -6,10 +6,14 @@
 // test holds them to the documented bounds (p99 under 5 ms is the target, the maximum must stay
 // under 50 ms) with a margin for a loaded test machine, and proves that an application with the
 // documented busy timeout never sees "database is locked".
+// Also: acks that arrive while another connection holds the write lock wait in memory and are
+// recorded once it is free; nothing is sent again and publishing goes on.
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <csignal>
 
 #include "node_process.h"
 #include "test_support.h"
@@ -138,6 +142,65 @@ class TestWriteLock : public QObject {
       QVERIFY2(l.max < 0.050 * 2, qPrintable(ms(l)));
       QVERIFY2(l.p99 < 0.005 * 5, qPrintable(ms(l)));
     }
+    for (auto& n : nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // Node 1 is stopped (SIGSTOP) while the application commits 50 rows and then holds the write
+  // lock; node 1 goes on, publishes, and its acks find the database locked. Node 2 gets every
+  // row and node 1 says its acks wait while the lock is still held; once it is free, node 1
+  // records every ack, with no "publishing failed" (before: a failed round, sent again after a
+  // growing backoff).
+  void acksWaitForALockedDatabase() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    std::vector<std::unique_ptr<NodeProcess>> nodes;
+    for (int i = 1; i <= 2; ++i) {
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(i);
+      o.dir = m_dir.filePath(QStringLiteral("locked%1").arg(i));
+      o.urls = {server.url()};
+      nodes.push_back(std::make_unique<NodeProcess>(o));
+      QVERIFY2(nodes.back()->start().isOk(), qPrintable(nodes.back()->log()));
+    }
+    NodeProcess& n1 = *nodes[0];
+    NodeProcess& n2 = *nodes[1];
+    const QString script = m_dir.filePath("holder.py");
+    QVERIFY(test::writeFile(script, R"PY(
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN")
+for i in range(1, 51):
+    c.execute("INSERT INTO Books(id, title, author) VALUES (?, 'held', 'x')", (70000 + i,))
+c.execute("COMMIT")
+c.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.readline()
+c.execute("ROLLBACK")
+print("free", flush=True)
+)PY"));
+    QVERIFY(::kill(pid_t(n1.pid()), SIGSTOP) == 0);
+    QProcess holder;
+    holder.start("python3", {script, n1.db()});
+    const bool held = holder.waitForReadyRead(10000) && holder.readLine().trimmed() == "held";
+    QVERIFY(::kill(pid_t(n1.pid()), SIGCONT) == 0);
+    QVERIFY2(held, holder.readAllStandardError().constData());
+    const QString rows = "SELECT count(*) FROM Books WHERE id > 70000";
+    const bool sent = test::waitFor([&] { return n2.sql(rows) == "50"; }, 15000);
+    const bool waited = test::waitFor(
+        [&] { return n1.log().contains("wait for the database (locked by another connection)"); },
+        15000);
+    const QString pending =
+        "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL AND op > 0";
+    const QString unrecorded = n1.sql(pending);
+    holder.write("\n");
+    holder.closeWriteChannel();
+    QVERIFY(holder.waitForFinished(15000));
+    QVERIFY2(sent, qPrintable(n1.log().right(2000)));
+    QVERIFY2(waited, qPrintable(n1.log().right(2000)));
+    QCOMPARE(unrecorded, QString("50"));  // sent, acked, not recorded while the lock was held
+    QVERIFY2(test::waitFor([&] { return n1.sql(pending) == "0"; }, 10000),
+             qPrintable(n1.log().right(2000)));
+    QVERIFY2(!n1.log().contains("publishing failed"), qPrintable(n1.log().right(3000)));
     for (auto& n : nodes) QCOMPARE(n->stop(), 0);
   }
 };

@@ -38,8 +38,11 @@ Publisher::Publisher(const Config& config, SqliteDb& db, ChangeLog& log, SchemaC
       m_positions(positions),
       m_collisions(collisions),
       m_retry(this),
-      m_roundWatch(this) {
+      m_roundWatch(this),
+      m_recordRetry(this) {
   m_retry.setSingleShot(true);
+  m_recordRetry.setSingleShot(true);
+  connect(&m_recordRetry, &QTimer::timeout, this, &Publisher::recordDeferred);
   connect(&m_retry, &QTimer::timeout, this, &Publisher::startRounds);
   m_roundWatch.setInterval(kRoundWatchMs);
   connect(&m_roundWatch, &QTimer::timeout, this, &Publisher::expireSilentRounds);
@@ -74,7 +77,7 @@ void Publisher::republish(const QList<int64_t>& ids) {
 
 void Publisher::startRounds() {
   while (m_connected && !m_paused && m_firstFailed == 0 && !m_retry.isActive() &&
-         int(m_rounds.size()) < kMaxRounds) {
+         int(m_rounds.size()) < kMaxRounds && m_unrecorded.size() < kMaxUnrecorded) {
     if (!startRound()) break;
   }
 }
@@ -174,87 +177,108 @@ void Publisher::expireSilentRounds() {
   }
 }
 
+Status Publisher::recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked) {
+  // Each acked change is recorded (its own stream position, its mark) in one transaction with
+  // its mark; a transaction ends after kMarkTarget of work and the next one goes on, so that
+  // an application writing at the same moment waits little (docs/replication.md#write-lock).
+  while (!todo->isEmpty()) {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status();
+    const auto lockedAt = std::chrono::steady_clock::now();
+    QList<ChangeLog::Acked> chunk;  // kept with its ack until a snapshot or the horizon covers
+                                    // it (docs/replication.md#durability)
+    qsizetype n = 0;
+    while (n < todo->size()) {
+      const Unrecorded& u = (*todo)[n++];
+      chunk.append({u.result.token, u.flight.shard, u.result.streamSeq, u.flight.assigned});
+      HL_RETURN_IF_ERROR(m_state.recordOwn(u.flight.key, u.flight.shard, u.result.streamSeq));
+      // The row exists in the replicated history from here on, or no longer does.
+      HL_RETURN_IF_ERROR(u.flight.type == ChangeType::kDelete
+                             ? m_state.forgetBorn(u.flight.key)
+                             : m_state.noteBorn(u.flight.key, u.result.streamSeq, m_config.nodeId));
+      if (std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) break;
+    }
+    HL_RETURN_IF_ERROR(m_log.markAcked(chunk));  // in the same transaction
+    HL_RETURN_IF_ERROR(txn->commit());
+    for (const ChangeLog::Acked& a : chunk) {
+      *acked << a.id;
+      m_attempted.remove(a.id);
+    }
+    todo->remove(0, n);
+  }
+  return Status::ok();
+}
+
+void Publisher::recordDeferred() {
+  if (m_unrecorded.isEmpty()) return;
+  QList<Unrecorded> todo = std::move(m_unrecorded);
+  m_unrecorded.clear();
+  QList<int64_t> acked;
+  const Status s = recordAcks(&todo, &acked);
+  deferUnrecorded(std::move(todo), s);
+  notePublished(acked);
+  if (!acked.isEmpty()) {
+    emit roundFinished(int(acked.size()), 0);
+    startRounds();  // held while too many waited
+  }
+}
+
+void Publisher::deferUnrecorded(QList<Unrecorded> todo, const Status& why) {
+  if (todo.isEmpty()) {
+    m_recordDelayMs = 0;
+    return;
+  }
+  // In the stream, with a known ack, but not recorded: the database was locked (an application
+  // writing without a pause; SQLite has no queue for the write lock) or failed. Recorded again
+  // soon, never sent again; until then each counts as sent with its ack lost
+  // (OwnPending::kLostAck), so a remote change of its row waits for the recording.
+  if (m_unrecorded.isEmpty() && why.code() != Status::Code::kBusy)
+    qCWarning(lcPublish).noquote() << "recording published changes failed:" << why.message();
+  else if (m_unrecorded.isEmpty())
+    qCInfo(lcPublish).noquote() << QStringLiteral(
+                                       "the acks of %1 published change(s) wait for the database "
+                                       "(locked by another connection); not sent again")
+                                       .arg(todo.size());
+  for (const Unrecorded& u : todo) m_attempted.insert(u.result.token);
+  m_unrecorded += todo;
+  m_recordDelayMs = std::min(kMaxRecordDelayMs, std::max(5, m_recordDelayMs * 2));
+  m_recordRetry.start(m_recordDelayMs);
+}
+
+void Publisher::notePublished(const QList<int64_t>& acked) {
+  if (acked.isEmpty()) return;
+  m_stats.published += acked.size();
+  m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
+}
+
 void Publisher::finishRound(int number) {
   Round round = std::move(m_rounds[number]);
   m_rounds.erase(number);
   for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it)
     m_roundOf.remove(it.key());
   int failed = 0;
-  auto noteFailure = [&](int64_t id, const QString& error) {
-    ++failed;
-    if (m_firstFailed == 0 || id < m_firstFailed) {
-      m_firstFailed = id;
-      m_firstError = error;
-    }
-  };
-  // Each acked change is recorded (its own stream position, its mark) in one transaction with
-  // its mark; a transaction ends after kMarkTarget of work and the next one goes on, so that
-  // an application writing at the same moment waits little (docs/replication.md#write-lock).
-  QList<int64_t> acked;           // recorded and committed
-  QList<ChangeLog::Acked> chunk;  // recorded in the open transaction, with their acks
-  std::optional<SqliteTxn> txn;
-  std::chrono::steady_clock::time_point lockedAt;
-  Status s;
-  auto commitChunk = [&] {
-    if (!txn) return;
-    if (s.isOk()) s = m_log.markAcked(chunk);  // in the same transaction
-    if (s.isOk()) s = txn->commit();
-    txn.reset();  // rolls back unless committed
-    if (s.isOk()) {
-      for (const ChangeLog::Acked& a : chunk) acked << a.id;
-    } else {
-      // Not recorded: read and sent again (their message ids make that harmless). Each is in
-      // the stream already, so until the new ack tells where it counts as sent with its ack
-      // lost (OwnPending::kLostAck), never as not sent.
-      qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-      for (const ChangeLog::Acked& a : chunk) {
-        noteFailure(a.id, s.message());
-        m_attempted.insert(a.id);
-      }
-    }
-    chunk.clear();
-  };
+  // Acks that wait to be recorded first, then this round's.
+  QList<Unrecorded> todo = std::move(m_unrecorded);
+  m_unrecorded.clear();
   for (const PublishResult& r : round.results) {
     if (!r.ok) {
       ++m_stats.failedPublishes;
-      noteFailure(r.token, r.error);
+      ++failed;
+      if (m_firstFailed == 0 || r.token < m_firstFailed) {
+        m_firstFailed = r.token;
+        m_firstError = r.error;
+      }
       m_attempted.insert(r.token);  // it may have landed all the same (a lost ack)
       continue;
     }
-    if (!s.isOk()) {  // an earlier transaction failed: not recorded, sent again
-      noteFailure(r.token, s.message());
-      m_attempted.insert(r.token);  // in the stream all the same
-      continue;
-    }
-    if (!txn) {
-      auto begun = SqliteTxn::begin(m_db);
-      if (!begun) {
-        s = begun.status();
-        qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
-        noteFailure(r.token, s.message());
-        m_attempted.insert(r.token);
-        continue;
-      }
-      txn.emplace(std::move(*begun));
-      lockedAt = std::chrono::steady_clock::now();
-    }
-    m_attempted.remove(r.token);
     const InFlight f = round.inFlight.value(r.token);
-    // Kept with its ack until a snapshot or the horizon covers it (docs/replication.md#durability).
-    chunk.append({r.token, f.shard, r.streamSeq, f.assigned});
     if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
-    s = m_state.recordOwn(f.key, f.shard, r.streamSeq);
-    // The row exists in the replicated history from here on, or no longer does.
-    if (s.isOk())
-      s = f.type == ChangeType::kDelete ? m_state.forgetBorn(f.key)
-                                        : m_state.noteBorn(f.key, r.streamSeq, m_config.nodeId);
-    if (!s.isOk() || std::chrono::steady_clock::now() - lockedAt >= kMarkTarget) commitChunk();
+    todo.append({r, f});
   }
-  commitChunk();
-  if (!acked.isEmpty()) {
-    m_stats.published += acked.size();
-    m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
-  }
+  QList<int64_t> acked;  // recorded and committed
+  const Status s = recordAcks(&todo, &acked);
+  deferUnrecorded(std::move(todo), s);
+  notePublished(acked);
   if (m_config.cleanupIntervalMs == 0) (void)m_log.cleanup();
   emit roundFinished(int(acked.size()), failed);
 

@@ -98,6 +98,9 @@ class Publisher final : public QObject {
   // A change without an answer this long counts as failed (expireSilentRounds()).
   static constexpr qint64 kRoundAnswerMs = 15000;  // three times nats.c's own 5 s wait
   static constexpr int kRoundWatchMs = 2500;
+  // Acks waiting to be recorded: no new round starts beyond this many (memory bound).
+  static constexpr qsizetype kMaxUnrecorded = 20000;
+  static constexpr int kMaxRecordDelayMs = 500;
 
   struct InFlight {
     int shard = 0;
@@ -112,6 +115,18 @@ class Publisher final : public QObject {
     QList<PublishResult> results;  // one per change of the round, acked or failed
   };
 
+  // An ack received, with what recording it needs.
+  struct Unrecorded {
+    PublishResult result;
+    InFlight flight;
+  };
+  // Records the acks of `todo` in short transactions; those recorded leave it (and `acked` lists
+  // them). Stops at the first failure (kBusy: the database was locked), leaving the rest.
+  Status recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked);
+  // Keeps acks that could not be recorded for recordDeferred(), soon, with a growing delay.
+  void deferUnrecorded(QList<Unrecorded> todo, const Status& why);
+  void recordDeferred();
+  void notePublished(const QList<int64_t>& acked);
   void startRounds();
   void expireSilentRounds();
   bool startRound();  // false when there was nothing to send
@@ -138,6 +153,9 @@ class Publisher final : public QObject {
   QString m_firstError;
   QTimer m_retry;
   QTimer m_roundWatch;
+  QList<Unrecorded> m_unrecorded;  // acked, not recorded yet (deferUnrecorded())
+  QTimer m_recordRetry;
+  int m_recordDelayMs = 0;
   int m_backoffMs = 0;
   Stats m_stats;
 };
