@@ -47,43 +47,64 @@ void onAck(jsCtx*, natsMsg* msg, jsPubAck*, jsPubAckErr*, void*) {
   natsMsg_Destroy(msg);
 }
 
+// An asynchronous JetStream publisher on a connection of its own, with a file stream for its
+// subject.
+struct AsyncPublisher {
+  NatsConnectionPtr conn;
+  JsCtxPtr ctx;
+  QByteArray subject;
+
+  bool open(const QString& url, const QByteArray& stream, const QByteArray& subjectName) {
+    subject = subjectName;
+    natsConnection* nc = nullptr;
+    if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return false;
+    conn.reset(nc);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 8192;
+    jo.PublishAsync.AckHandler = onAck;
+    jsCtx* js = nullptr;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) return false;
+    ctx.reset(js);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = stream.constData();
+    const char* subjects[] = {subject.constData()};
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    jsStreamInfo* si = nullptr;
+    if (js_AddStream(&si, js, &cfg, nullptr, nullptr) != NATS_OK) return false;
+    jsStreamInfo_Destroy(si);
+    return true;
+  }
+  // Queues `count` messages of `size` bytes, each with its own Nats-Msg-Id (the acks are
+  // counted by onAck); false when one was refused.
+  bool publish(int count, int size) {
+    const QByteArray payload(size, 'x');
+    for (int i = 0; i < count; ++i) {
+      natsMsg* m = nullptr;
+      natsMsg_Create(&m, subject.constData(), nullptr, payload.constData(), int(payload.size()));
+      const QByteArray id = subject + '-' + QByteArray::number(i);
+      natsMsgHeader_Set(m, "Nats-Msg-Id", id.constData());
+      if (js_PublishMsgAsync(ctx.get(), &m, nullptr) != NATS_OK) {
+        if (m) natsMsg_Destroy(m);
+        std::fprintf(stderr, "%s: publish %d refused\n", subject.constData(), i);
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
 // Messages per second of a raw asynchronous JetStream publish of `count` messages of `size`.
 double rawPublishRate(const QString& url, int count, int size) {
-  natsConnection* nc = nullptr;
-  if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return -1;
-  NatsConnectionPtr conn(nc);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.PublishAsync.MaxPending = 8192;
-  jo.PublishAsync.AckHandler = onAck;
-  jsCtx* js = nullptr;
-  natsConnection_JetStream(&js, nc, &jo);
-  JsCtxPtr ctx(js);
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = "RAW-BENCH";
-  const char* subjects[] = {"raw-bench"};
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  jsStreamInfo* si = nullptr;
-  js_AddStream(&si, js, &cfg, nullptr, nullptr);
-  jsStreamInfo_Destroy(si);
-  const QByteArray payload(size, 'x');
+  AsyncPublisher pub;
+  if (!pub.open(url, "RAW-BENCH", "raw-bench")) return -1;
   g_acks = 0;
   QElapsedTimer t;
   t.start();
-  for (int i = 0; i < count; ++i) {
-    natsMsg* m = nullptr;
-    natsMsg_Create(&m, "raw-bench", nullptr, payload.constData(), int(payload.size()));
-    const QByteArray id = "raw-" + QByteArray::number(i);
-    natsMsgHeader_Set(m, "Nats-Msg-Id", id.constData());
-    if (js_PublishMsgAsync(js, &m, nullptr) != NATS_OK) {
-      if (m) natsMsg_Destroy(m);
-      std::fprintf(stderr, "raw publish %d refused\n", i);
-      return -1;
-    }
-  }
+  if (!pub.publish(count, size)) return -1;
   // Every ack (or ack error) arrives, or the baseline is reported as unavailable.
   QElapsedTimer deadline;
   deadline.start();
@@ -102,39 +123,21 @@ double rawPublishRate(const QString& url, int count, int size) {
 // from the first publish to the last ack. -1 when it could not run.
 double pipelineRate(const QString& url, int count, int size) {
   const QByteArray stream = "PIPE-BENCH-" + QByteArray::number(size);
-  const QByteArray subject = "pipe-bench-" + QByteArray::number(size);
-  natsConnection* pc = nullptr;
+  AsyncPublisher pub;
+  if (!pub.open(url, stream, "pipe-bench-" + QByteArray::number(size))) return -1;
   natsConnection* cc = nullptr;
-  if (natsConnection_ConnectTo(&pc, url.toUtf8().constData()) != NATS_OK) return -1;
-  NatsConnectionPtr pubConn(pc);
   if (natsConnection_ConnectTo(&cc, url.toUtf8().constData()) != NATS_OK) return -1;
   NatsConnectionPtr subConn(cc);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.PublishAsync.MaxPending = 8192;
-  jo.PublishAsync.AckHandler = onAck;
-  jsCtx* pjs = nullptr;
   jsCtx* cjs = nullptr;
-  natsConnection_JetStream(&pjs, pc, &jo);
-  JsCtxPtr pubCtx(pjs);
-  natsConnection_JetStream(&cjs, cc, nullptr);
+  if (natsConnection_JetStream(&cjs, cc, nullptr) != NATS_OK) return -1;
   JsCtxPtr subCtx(cjs);
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = stream.constData();
-  const char* subjects[] = {subject.constData()};
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  jsStreamInfo* si = nullptr;
-  if (js_AddStream(&si, pjs, &cfg, nullptr, nullptr) != NATS_OK) return -1;
-  jsStreamInfo_Destroy(si);
   natsSubscription* sub = nullptr;
-  if (js_PullSubscribe(&sub, cjs, subject.constData(), "pipe", nullptr, nullptr, nullptr) !=
+  if (js_PullSubscribe(&sub, cjs, pub.subject.constData(), "pipe", nullptr, nullptr, nullptr) !=
       NATS_OK)
     return -1;
   std::atomic<int> received{0};
   QElapsedTimer t;
+  t.start();
   std::thread consumer([&] {
     QElapsedTimer idle;
     idle.start();
@@ -148,24 +151,13 @@ double pipelineRate(const QString& url, int count, int size) {
       natsMsgList_Destroy(&list);
     }
   });
-  const QByteArray payload(size, 'x');
   g_acks = 0;
-  t.start();
-  for (int i = 0; i < count; ++i) {
-    natsMsg* m = nullptr;
-    natsMsg_Create(&m, subject.constData(), nullptr, payload.constData(), int(payload.size()));
-    const QByteArray id = "pipe-" + QByteArray::number(i);
-    natsMsgHeader_Set(m, "Nats-Msg-Id", id.constData());
-    if (js_PublishMsgAsync(pjs, &m, nullptr) != NATS_OK) {
-      if (m) natsMsg_Destroy(m);
-      break;
-    }
-  }
+  (void)pub.publish(count, size);  // a refused one leaves the consumer short: reported below
   consumer.join();
   const double seconds = double(t.nsecsElapsed()) / 1e9;
   natsSubscription_Unsubscribe(sub);
   natsSubscription_Destroy(sub);
-  js_DeleteStream(pjs, stream.constData(), nullptr, nullptr);
+  js_DeleteStream(pub.ctx.get(), stream.constData(), nullptr, nullptr);
   if (received.load() < count) {
     std::fprintf(stderr, "pipeline: %d of %d messages fetched\n", received.load(), count);
     return -1;
