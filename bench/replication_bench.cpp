@@ -8,11 +8,14 @@
 //    has them all; the same with wide rows (20 columns, about 1 KB)
 //  - single-row transactions: one writer commits autocommit inserts as fast as it can for S
 //    seconds; its commit rate, what node 2 applied meanwhile, and how long the rest took
+//  - idle: a third node on a database without tables, headless, idle for --idle-seconds (60):
+//    its resident memory at the end and the CPU it used
 //  - steady: node 1 commits R rows/s for S seconds (one autocommit insert each); p50/p99 of
 //    commit -> applied on node 2 (applied time taken by a trigger inside node 2's apply
 //    transaction, commit time taken right after node 1's commit; same clock)
 //
 //   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--burst-seconds 10]
+//                     [--idle-seconds 60]
 //                     [--policy auto]
 // --policy sets [conflicts] policy on both nodes (docs/configuration.md#conflicts): Books is
 // keep-both under auto, so last-writer-wins shows what telling chosen keys apart costs.
@@ -20,12 +23,15 @@
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTextStream>
 #include <QThread>
 
 #include <algorithm>
 #include <atomic>
+
+#include <unistd.h>
 #include <thread>
 
 #include "bench_stats.h"
@@ -165,6 +171,27 @@ double pipelineRate(const QString& url, int count, int size) {
   return count / seconds;
 }
 
+// CPU seconds (user + system) a process has used so far, from /proc; -1 when unknown.
+double cpuSeconds(qint64 pid) {
+  QFile f(QStringLiteral("/proc/%1/stat").arg(pid));
+  if (!f.open(QIODevice::ReadOnly)) return -1;
+  // The fields after the command (which may hold spaces), from its closing parenthesis.
+  const QByteArray stat = f.readAll();
+  const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields.size() < 13) return -1;
+  return double(fields[11].toLongLong() + fields[12].toLongLong()) / double(sysconf(_SC_CLK_TCK));
+}
+
+// Resident memory of a process in MB (VmRSS), -1 when unknown.
+double residentMb(qint64 pid) {
+  QFile f(QStringLiteral("/proc/%1/status").arg(pid));
+  if (!f.open(QIODevice::ReadOnly)) return -1;
+  for (const QByteArray& line : f.readAll().split('\n'))
+    if (line.startsWith("VmRSS:"))
+      return line.mid(6).trimmed().split(' ').first().toDouble() / 1024;
+  return -1;
+}
+
 // The size of a message as a node sends it (compressed: streams are named "-c").
 int messageBytes(const Change& change) {
   return int(encodeMessage(change, true).size());
@@ -188,7 +215,7 @@ QString wideValue(int row, int column) {
 
 int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
-  int rows = 100000, rate = 500, seconds = 20, burstSeconds = 10;
+  int rows = 100000, rate = 500, seconds = 20, burstSeconds = 10, idleSeconds = 60;
   QString policy = "auto";
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
@@ -202,6 +229,8 @@ int main(int argc, char** argv) {
       policy = args[i + 1];
     else if (args[i] == "--burst-seconds")
       burstSeconds = args[i + 1].toInt();
+    else if (args[i] == "--idle-seconds")
+      idleSeconds = args[i + 1].toInt();
   }
   nats_Open(-1);
   QTemporaryDir dir;
@@ -428,6 +457,34 @@ int main(int argc, char** argv) {
                   0, 'f', 1)
              .arg(latencies.size())
              .arg(steadyAll ? "" : " INCOMPLETE");
+  // Idle: a node without tables, on a server of its own (nothing to receive), once it runs, for
+  // idleSeconds.
+  test::NatsServer idleServer;
+  if (Status st = idleServer.start(); !st.isOk()) {
+    std::fprintf(stderr, "%s\n", qPrintable(st.message()));
+    return 1;
+  }
+  {
+    test::NodeProcess::Options o;
+    o.nodeId = 3;
+    o.dir = dir.filePath("idle");
+    o.urls = {idleServer.url()};
+    o.schema.clear();
+    nodes.push_back(std::make_unique<test::NodeProcess>(o));
+  }
+  test::NodeProcess& idle = *nodes.back();
+  double idleCpu = -1, idleRss = -1;
+  if (idle.start().isOk()) {
+    QThread::sleep(2);  // past its start-up work
+    const double before = cpuSeconds(idle.pid());
+    QThread::sleep(idleSeconds);
+    idleCpu = 100.0 * (cpuSeconds(idle.pid()) - before) / std::max(1, idleSeconds);
+    idleRss = residentMb(idle.pid());
+  }
+  out << QStringLiteral("%1 resident %2 MB, CPU %3% of a core\n")
+             .arg(QStringLiteral("idle node without tables, %1 s").arg(idleSeconds), -46)
+             .arg(idleRss, 0, 'f', 1)
+             .arg(idleCpu, 0, 'f', 2);
   for (auto& n : nodes) {
     n->stop();
     const QStringList warnings = n->log().split('\n').filter(" WRN ");
@@ -438,5 +495,7 @@ int main(int argc, char** argv) {
                                        : ", first: " + warnings.first().section("] ", 1));
   }
   out.flush();
-  return all && wideAll && burstAll && steadyAll && pipeline > 0 && widePipeline > 0 ? 0 : 1;
+  return all && wideAll && burstAll && steadyAll && pipeline > 0 && widePipeline > 0 && idleRss > 0
+             ? 0
+             : 1;
 }
