@@ -70,6 +70,18 @@ class TestSqlite : public QObject {
     QCOMPARE(*sel->step(), false);
   }
 
+  // A table made by an older version gets the newer column once; existing rows read NULL.
+  void addColumnIfMissingAddsOnce() {
+    SqliteDb db = openDb("columns.db");
+    QVERIFY(db.exec("CREATE TABLE t(a); INSERT INTO t VALUES (1)").isOk());
+    auto added = db.addColumnIfMissing("t", "b");
+    QVERIFY(added.ok() && *added);
+    added = db.addColumnIfMissing("t", "b");
+    QVERIFY(added.ok() && !*added);
+    QCOMPARE(*db.queryInt("SELECT count(*) FROM t WHERE a = 1 AND b IS NULL"), int64_t(1));
+    QVERIFY(!db.addColumnIfMissing("no_such_table", "b").ok());
+  }
+
   void transactionRollsBackUnlessCommitted() {
     SqliteDb db = openDb("txn.db");
     QVERIFY(db.exec("CREATE TABLE t(x)").isOk());

@@ -77,14 +77,9 @@ Status ChangeLog::ensureTables(int keyColumns) {
   // rows were kept for being published again; their ack time is unknown, so they count from
   // now (docs/replication.md#durability).
   for (const char* column : {"published_at", "stream_seq", "shard", "assigned"}) {
-    auto has = m_db.queryInt(
-        QStringLiteral("SELECT count(*) FROM pragma_table_info('%1') WHERE name = '%2'")
-            .arg(kChanges, QLatin1String(column)));
-    if (!has) return has.status();
-    if (*has) continue;
-    HL_RETURN_IF_ERROR(m_db.exec(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2")
-                                     .arg(quoteIdentifier(kChanges), QLatin1String(column))));
-    if (qstrcmp(column, "published_at") == 0)
+    auto added = m_db.addColumnIfMissing(kChanges, QLatin1String(column));
+    if (!added) return added.status();
+    if (*added && qstrcmp(column, "published_at") == 0)
       HL_RETURN_IF_ERROR(
           m_db.exec(QStringLiteral("UPDATE %1 SET published_at = %2 WHERE state = 1 AND op > 0")
                         .arg(quoteIdentifier(kChanges))

@@ -50,13 +50,10 @@ Status ReplicationState::ensureTables() {
                      "CREATE TABLE IF NOT EXISTS __harmonylite__born(key BLOB PRIMARY KEY, seq "
                      "INTEGER, origin INTEGER) WITHOUT ROWID;")));
   // Dead letters made before the dead-letter collision policy have no kind.
-  auto kind = m_db.queryInt(QStringLiteral(
-      "SELECT count(*) FROM pragma_table_info('__harmonylite__dead_letters') WHERE name = "
-      "'lost_insert'"));
-  if (!kind) return kind.status();
-  if (*kind) return Status::ok();
-  return m_db.exec(
-      QStringLiteral("ALTER TABLE __harmonylite__dead_letters ADD COLUMN lost_insert"));
+  return m_db
+      .addColumnIfMissing(QStringLiteral("__harmonylite__dead_letters"),
+                          QStringLiteral("lost_insert"))
+      .status();
 }
 
 Result<QString> ReplicationState::noteSchemaHash(const QString& hash, qint64 nowMs) {

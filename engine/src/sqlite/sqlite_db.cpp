@@ -88,6 +88,19 @@ Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   return stmt->columnInt(0);
 }
 
+Result<bool> SqliteDb::addColumnIfMissing(const QString& table, const QString& column) {
+  auto q = prepare(QStringLiteral("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2"));
+  if (!q) return q.status();
+  HL_RETURN_IF_ERROR(q->bindText(1, table.toUtf8()));
+  HL_RETURN_IF_ERROR(q->bindText(2, column.toUtf8()));
+  auto row = q->step();
+  if (!row) return row.status();
+  if (*row && q->columnInt(0) > 0) return false;
+  HL_RETURN_IF_ERROR(exec(QStringLiteral("ALTER TABLE %1 ADD COLUMN %2")
+                              .arg(quoteIdentifier(table), quoteIdentifier(column))));
+  return true;
+}
+
 int64_t SqliteDb::lastInsertRowId() const {
   return sqlite3_last_insert_rowid(m_db.get());
 }

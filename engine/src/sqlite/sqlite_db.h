@@ -78,6 +78,9 @@ class SqliteDb {
   Result<SqliteStmt*> cached(const QString& sql);
   // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
   Result<int64_t> queryInt(const QString& sql);
+  // Adds `column` (no type, NULL in existing rows) to `table` unless it has it: a table made by
+  // an older version gets a newer one's columns. True when it was added.
+  Result<bool> addColumnIfMissing(const QString& table, const QString& column);
 
   int64_t lastInsertRowId() const;
   int changes() const;
