@@ -209,46 +209,47 @@ Status Publisher::recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked) {
   return Status::ok();
 }
 
-void Publisher::recordDeferred() {
-  if (m_unrecorded.isEmpty()) return;
+QList<int64_t> Publisher::recordOrDefer(QList<Unrecorded> more) {
+  // Acks that wait to be recorded first, then the new ones.
   QList<Unrecorded> todo = std::move(m_unrecorded);
   m_unrecorded.clear();
-  QList<int64_t> acked;
+  todo += more;
+  QList<int64_t> acked;  // recorded and committed
   const Status s = recordAcks(&todo, &acked);
-  deferUnrecorded(std::move(todo), s);
-  notePublished(acked);
   if (!acked.isEmpty()) {
-    emit roundFinished(int(acked.size()), 0);
-    startRounds();  // held while too many waited
+    m_stats.published += acked.size();
+    m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
   }
-}
-
-void Publisher::deferUnrecorded(QList<Unrecorded> todo, const Status& why) {
   if (todo.isEmpty()) {
     m_recordDelayMs = 0;
-    return;
+    return acked;
   }
   // In the stream, with a known ack, but not recorded: the database was locked (an application
   // writing without a pause; SQLite has no queue for the write lock) or failed. Recorded again
   // soon, never sent again; until then each counts as sent with its ack lost
-  // (OwnPending::kLostAck), so a remote change of its row waits for the recording.
-  if (m_unrecorded.isEmpty() && why.code() != Status::Code::kBusy)
-    qCWarning(lcPublish).noquote() << "recording published changes failed:" << why.message();
-  else if (m_unrecorded.isEmpty())
+  // (OwnPending::kLostAck), so a remote change of its row waits for the recording. Said once
+  // per wait (m_recordDelayMs is 0 between waits).
+  if (m_recordDelayMs == 0 && s.code() != Status::Code::kBusy)
+    qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
+  else if (m_recordDelayMs == 0)
     qCInfo(lcPublish).noquote() << QStringLiteral(
                                        "the acks of %1 published change(s) wait for the database "
                                        "(locked by another connection); not sent again")
                                        .arg(todo.size());
   for (const Unrecorded& u : todo) m_attempted.insert(u.result.token);
-  m_unrecorded += todo;
+  m_unrecorded = std::move(todo);
   m_recordDelayMs = std::min(kMaxRecordDelayMs, std::max(5, m_recordDelayMs * 2));
   m_recordRetry.start(m_recordDelayMs);
+  return acked;
 }
 
-void Publisher::notePublished(const QList<int64_t>& acked) {
-  if (acked.isEmpty()) return;
-  m_stats.published += acked.size();
-  m_stats.lastPublishedMs = QDateTime::currentMSecsSinceEpoch();
+void Publisher::recordDeferred() {
+  if (m_unrecorded.isEmpty()) return;
+  const QList<int64_t> acked = recordOrDefer({});
+  if (!acked.isEmpty()) {
+    emit roundFinished(int(acked.size()), 0);
+    startRounds();  // held while too many waited
+  }
 }
 
 void Publisher::finishRound(int number) {
@@ -257,9 +258,7 @@ void Publisher::finishRound(int number) {
   for (auto it = round.inFlight.cbegin(); it != round.inFlight.cend(); ++it)
     m_roundOf.remove(it.key());
   int failed = 0;
-  // Acks that wait to be recorded first, then this round's.
-  QList<Unrecorded> todo = std::move(m_unrecorded);
-  m_unrecorded.clear();
+  QList<Unrecorded> todo;
   for (const PublishResult& r : round.results) {
     if (!r.ok) {
       ++m_stats.failedPublishes;
@@ -275,10 +274,7 @@ void Publisher::finishRound(int number) {
     if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
     todo.append({r, f});
   }
-  QList<int64_t> acked;  // recorded and committed
-  const Status s = recordAcks(&todo, &acked);
-  deferUnrecorded(std::move(todo), s);
-  notePublished(acked);
+  const QList<int64_t> acked = recordOrDefer(std::move(todo));
   if (m_config.cleanupIntervalMs == 0) (void)m_log.cleanup();
   emit roundFinished(int(acked.size()), failed);
 

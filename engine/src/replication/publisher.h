@@ -123,10 +123,10 @@ class Publisher final : public QObject {
   // Records the acks of `todo` in short transactions; those recorded leave it (and `acked` lists
   // them). Stops at the first failure (kBusy: the database was locked), leaving the rest.
   Status recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked);
-  // Keeps acks that could not be recorded for recordDeferred(), soon, with a growing delay.
-  void deferUnrecorded(QList<Unrecorded> todo, const Status& why);
+  // Records the acks still waiting, then `more`; keeps those it could not record for
+  // recordDeferred(), soon, with a growing delay. Returns the ids recorded.
+  QList<int64_t> recordOrDefer(QList<Unrecorded> more);
   void recordDeferred();
-  void notePublished(const QList<int64_t>& acked);
   void startRounds();
   void expireSilentRounds();
   bool startRound();  // false when there was nothing to send
@@ -153,9 +153,9 @@ class Publisher final : public QObject {
   QString m_firstError;
   QTimer m_retry;
   QTimer m_roundWatch;
-  QList<Unrecorded> m_unrecorded;  // acked, not recorded yet (deferUnrecorded())
+  QList<Unrecorded> m_unrecorded;  // acked, not recorded yet (recordOrDefer())
   QTimer m_recordRetry;
-  int m_recordDelayMs = 0;
+  int m_recordDelayMs = 0;  // the next retry's delay; 0 while no ack waits
   int m_backoffMs = 0;
   Stats m_stats;
 };
