@@ -300,14 +300,14 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
   {
     auto txn = SqliteTxn::begin(m_db, SqliteTxn::Mode::kDeferred);
     if (!txn) return txn.status();
-    auto scan = m_db.prepare(
+    auto scan = m_db.cached(
         QStringLiteral("SELECT id, tbl, op, op = 1 AND %3, %1 FROM %2 AS c WHERE id > ?1 AND state "
                        "IS NULL ORDER BY id LIMIT ?2")
             .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges), assignedExpr("c")));
     if (!scan) return scan.status().withContext("read pending changes");
-    HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
-    HL_RETURN_IF_ERROR(scan->bindInt(2, max));
-    SqliteRows rows(*scan);
+    HL_RETURN_IF_ERROR((*scan)->bindInt(1, afterId));
+    HL_RETURN_IF_ERROR((*scan)->bindInt(2, max));
+    SqliteRows rows(**scan);
     for (const SqliteStmt& r : rows) {
       PendingChange c;
       c.id = r.columnInt(0);
@@ -344,12 +344,12 @@ Result<QList<PendingChange>> ChangeLog::readPending(int max, int64_t afterId, in
 
 Result<QList<ChangeLog::PendingKey>> ChangeLog::pendingKeysAfter(int64_t afterId) {
   auto scan =
-      m_db.prepare(QStringLiteral("SELECT id, tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
-                       .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
+      m_db.cached(QStringLiteral("SELECT id, tbl, %1 FROM %2 WHERE id > ? AND state IS NULL")
+                      .arg(keyTargets(m_keyColumns), quoteIdentifier(kChanges)));
   if (!scan) return scan.status();
-  HL_RETURN_IF_ERROR(scan->bindInt(1, afterId));
+  HL_RETURN_IF_ERROR((*scan)->bindInt(1, afterId));
   QList<PendingKey> out;
-  SqliteRows rows(*scan);
+  SqliteRows rows(**scan);
   for (const SqliteStmt& r : rows) {
     PendingKey p;
     p.id = r.columnInt(0);
@@ -623,37 +623,51 @@ Result<ChangeLog::Retried> ChangeLog::retryFailed() {
 }
 
 Result<int64_t> ChangeLog::echoMark() {
-  auto tables = m_db.queryInt(
+  // Once per applied batch: cached statements (docs/replication.md#performance).
+  auto tables = m_db.cachedInt(
       QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                      "('__harmonylite__changes', '%1')")
           .arg(kApplying));
   if (!tables) return tables.status();
   if (*tables == 0) return int64_t(-1);
-  if (*tables == 2)
-    HL_RETURN_IF_ERROR(m_db.exec("INSERT INTO " + quoteIdentifier(kApplying) + " VALUES (1)"));
+  if (*tables == 2) {
+    auto mark = m_db.cached("INSERT INTO " + quoteIdentifier(kApplying) + " VALUES (1)");
+    if (!mark) return mark.status();
+    HL_RETURN_IF_ERROR((*mark)->run());
+  }
   return maxChangeId();
 }
 
 Status ChangeLog::dropEcho(int64_t mark) {
   if (mark < 0) return Status::ok();
-  return m_db.exec(QStringLiteral("DELETE FROM %1 WHERE id > %2; DELETE FROM %3")
-                       .arg(quoteIdentifier(kChanges))
-                       .arg(mark)
-                       .arg(quoteIdentifier(kApplying)));
+  auto echoes =
+      m_db.cached(QStringLiteral("DELETE FROM %1 WHERE id > ?").arg(quoteIdentifier(kChanges)));
+  if (!echoes) return echoes.status();
+  HL_RETURN_IF_ERROR((*echoes)->bindInt(1, mark));
+  HL_RETURN_IF_ERROR((*echoes)->run());
+  auto applying = m_db.cached("DELETE FROM " + quoteIdentifier(kApplying));
+  if (!applying) return applying.status();
+  return (*applying)->run();
 }
 
-Result<int64_t> ChangeLog::pendingCount() {
-  return m_db.queryInt(
-      QStringLiteral("SELECT count(*) FROM %1 WHERE state IS NULL").arg(quoteIdentifier(kChanges)));
+Result<int64_t> ChangeLog::pendingCount(int64_t afterId) {
+  auto q = m_db.cached(QStringLiteral("SELECT count(*) FROM %1 WHERE id > ? AND state IS NULL")
+                           .arg(quoteIdentifier(kChanges)));
+  if (!q) return q.status();
+  HL_RETURN_IF_ERROR((*q)->bindInt(1, afterId));
+  SqliteRows rows(**q);
+  for (const SqliteStmt& r : rows) return r.columnInt(0);
+  HL_RETURN_IF_ERROR(rows.status());
+  return int64_t(0);
 }
 
 Result<int64_t> ChangeLog::failedCount() {
-  return m_db.queryInt(
+  return m_db.cachedInt(
       QStringLiteral("SELECT count(*) FROM %1 WHERE state = 2").arg(quoteIdentifier(kChanges)));
 }
 
 Result<int64_t> ChangeLog::maxChangeId() {
-  return m_db.queryInt(
+  return m_db.cachedInt(
       QStringLiteral("SELECT coalesce(max(id), 0) FROM %1").arg(quoteIdentifier(kChanges)));
 }
 

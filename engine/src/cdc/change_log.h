@@ -176,7 +176,9 @@ class ChangeLog {
   // Appends a captured change of the row `key`; it is published with the row as it is then.
   Status capture(const TableInfo& table, ChangeType type, const RowImage& key);
 
-  Result<int64_t> pendingCount();
+  // Changes not published yet, counted among ids above `afterId` (the publisher's
+  // settledUpTo(): a range instead of a scan of the whole log).
+  Result<int64_t> pendingCount(int64_t afterId = 0);
   Result<int64_t> failedCount();
   // The newest change id in the log (0 when empty).
   Result<int64_t> maxChangeId();

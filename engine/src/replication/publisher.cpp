@@ -303,13 +303,18 @@ bool Publisher::sentAny(const QList<int64_t>& ids) const {
   return false;
 }
 
-Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {
-  // Every change at or below the floor was published or failed; above it, the pending ones
-  // (state NULL) are in flight or not sent yet.
+int64_t Publisher::settledUpTo() const {
   int64_t floor = m_cursor;
   for (const auto& [number, round] : m_rounds) floor = std::min(floor, round.startCursor);
   if (m_firstFailed != 0) floor = std::min(floor, m_firstFailed - 1);
-  auto pending = m_log.pendingKeysAfter(floor);
+  for (const Unrecorded& u : m_unrecorded) floor = std::min<int64_t>(floor, u.result.token - 1);
+  return floor;
+}
+
+Result<QHash<QByteArray, OwnPending>> Publisher::pendingOwnRows(int stamp) {
+  // Above the floor, the pending ones (state NULL) are in flight, acked but not recorded, or
+  // not sent yet.
+  auto pending = m_log.pendingKeysAfter(settledUpTo());
   if (!pending) return pending.status();
   QHash<QByteArray, int64_t> latest;  // row -> its newest pending change
   QSet<int64_t> stillPending;

@@ -77,6 +77,10 @@ class Publisher final : public QObject {
   // a later round, is in flight: the failed attempt may have landed first). Facts for the
   // convergence rule (replication/convergence.h); rows not listed have no pending own change.
   Result<QHash<QByteArray, OwnPending>> pendingOwnRows(int stamp);
+  // Every change at or below this id is published or failed (recorded as such); the pending
+  // ones are above it: read pending, in a round in flight, failed in one, or acked with the
+  // ack waiting for the database.
+  int64_t settledUpTo() const;
   // Whether any of the changes `ids` was sent at least once (in a round in flight, or failed and
   // not acked since): its message may be in the stream (docs/replication.md#insert-collisions).
   bool sentAny(const QList<int64_t>& ids) const;

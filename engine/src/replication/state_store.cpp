@@ -221,7 +221,7 @@ Status ReplicationState::forgetOwnUpTo(int shard, quint64 seq) {
 }
 
 Result<bool> ReplicationState::hasOwnChanges() {
-  auto n = m_db.queryInt(QStringLiteral("SELECT EXISTS (SELECT 1 FROM __harmonylite__own)"));
+  auto n = m_db.cachedInt(QStringLiteral("SELECT EXISTS (SELECT 1 FROM __harmonylite__own)"));
   if (!n) return n.status();
   return *n != 0;
 }
@@ -271,11 +271,11 @@ Result<ConflictInfo> ReplicationState::addConflict(const ConflictRecord& c) {
 }
 
 Result<int64_t> ReplicationState::deadLetterCount() {
-  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM __harmonylite__dead_letters"));
+  return m_db.cachedInt(QStringLiteral("SELECT count(*) FROM __harmonylite__dead_letters"));
 }
 
 Result<int64_t> ReplicationState::conflictCount() {
-  return m_db.queryInt(QStringLiteral("SELECT count(*) FROM __harmonylite__conflicts"));
+  return m_db.cachedInt(QStringLiteral("SELECT count(*) FROM __harmonylite__conflicts"));
 }
 
 Result<QList<DeadLetterInfo>> ReplicationState::recentDeadLetters(int limit) {

@@ -18,6 +18,7 @@
 
 #include <memory>
 
+#include "cdc/change_log.h"
 #include "harmonylite/config.h"
 #include "harmonylite/engine_state.h"
 #include "replication/shard_positions.h"
@@ -171,6 +172,14 @@ class Engine final : public QObject {
   qint64 m_lastSchemaChangeMs = 0;
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
+  struct LogCounts {  // gatherStatusFacts(): counts that scan the change log, and their cost
+    Result<int64_t> pending = int64_t(0);
+    Result<int64_t> failed = int64_t(0);
+    Result<ChangeLog::Kept> kept = ChangeLog::Kept{};
+    QElapsedTimer readAt;
+    qint64 costNs = 0;
+  };
+  mutable LogCounts m_logCounts;
   qint64 m_statusCostNs = 0;
   int m_lastHealth = -1;  // -1 unknown, 0 unhealthy, 1 healthy: HealthChanged events
   QString m_lastUnhealthyReason;

@@ -79,13 +79,25 @@ Result<SqliteStmt*> SqliteDb::cached(const QString& sql) {
   return &it->second;
 }
 
+namespace {
+Result<int64_t> firstInt(SqliteStmt& stmt, const QString& sql) {
+  SqliteRows rows(stmt);
+  for (const SqliteStmt& r : rows) return r.columnInt(0);
+  HL_RETURN_IF_ERROR(rows.status());
+  return Status::notFound(QStringLiteral("no row for: %1").arg(sql));
+}
+}  // namespace
+
 Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.status();
-  auto row = stmt->step();
-  if (!row) return row.status();
-  if (!*row) return Status::notFound(QStringLiteral("no row for: %1").arg(sql));
-  return stmt->columnInt(0);
+  return firstInt(*stmt, sql);
+}
+
+Result<int64_t> SqliteDb::cachedInt(const QString& sql) {
+  auto stmt = cached(sql);
+  if (!stmt) return stmt.status();
+  return firstInt(**stmt, sql);
 }
 
 Result<bool> SqliteDb::addColumnIfMissing(const QString& table, const QString& column) {

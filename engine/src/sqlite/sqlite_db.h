@@ -78,6 +78,9 @@ class SqliteDb {
   Result<SqliteStmt*> cached(const QString& sql);
   // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
   Result<int64_t> queryInt(const QString& sql);
+  // The same through cached(): for constant SQL on hot paths (parsing a statement costs more
+  // than running a small one).
+  Result<int64_t> cachedInt(const QString& sql);
   // Adds `column` (no type, NULL in existing rows) to `table` unless it has it: a table made by
   // an older version gets a newer one's columns. True when it was added.
   Result<bool> addColumnIfMissing(const QString& table, const QString& column);

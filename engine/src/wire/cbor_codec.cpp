@@ -203,6 +203,19 @@ Result<QByteArray> utcTimeText(int64_t seconds, const QString& path) {
   return QByteArray(text, n);
 }
 
+// Where an item is, for error messages ("Payload.Row.title"): made into text only when an error
+// names it, not for every field of every message (that was 5% of a receiving node's CPU).
+struct Path {
+  QByteArrayView name;           // the field, or "message" for the whole
+  const Path* parent = nullptr;  // the map holding it; none at the top
+  const char* suffix = nullptr;  // a note after it, such as " (tag 32)"
+  QString str() const {
+    QString field = QString::fromUtf8(name.first(std::min<qsizetype>(64, name.size())));
+    if (parent) field = parent->str() + QLatin1Char('.') + field;
+    return suffix ? field + QLatin1String(suffix) : field;
+  }
+};
+
 // Recursive descent over the Reader's items. `depth` is the nesting of the item at hand (the
 // envelope is 0); opening a container or tag whose content would lie deeper than
 // kMaxCborNesting fails, so recursion is bounded whatever the input declares.
@@ -213,53 +226,49 @@ class Parser {
   Result<Change> parseEnvelope() {
     Item top;
     HL_RETURN_IF_ERROR(m_reader.next(&top));
-    if (!isMap(top)) return wrongType(QStringLiteral("message"), "map", top);
+    const Path message{"message"};
+    if (!isMap(top)) return wrongType(message, "map", top);
     Change change;
     bool seenNode = false, seenPayload = false;
     HL_RETURN_IF_ERROR(forEachEntry(top, 0, [&](const Item& key) -> Status {
       QByteArray name;
-      HL_RETURN_IF_ERROR(readKey(key, 1, QStringLiteral("message"), &name));
+      HL_RETURN_IF_ERROR(readKey(key, 1, message, &name));
       Item value;
       HL_RETURN_IF_ERROR(m_reader.next(&value));
       if (name == "FromNodeId") {
-        HL_RETURN_IF_ERROR(firstTime(&seenNode, QStringLiteral("FromNodeId")));
+        HL_RETURN_IF_ERROR(firstTime(&seenNode, Path{"FromNodeId"}));
         if (value.kind != Item::Kind::kUnsigned)
-          return wrongType(QStringLiteral("FromNodeId"), "unsigned int", value);
+          return wrongType(Path{"FromNodeId"}, "unsigned int", value);
         change.fromNodeId = value.number;
         return Status::ok();
       }
       if (name == "Payload") {
-        HL_RETURN_IF_ERROR(firstTime(&seenPayload, QStringLiteral("Payload")));
+        HL_RETURN_IF_ERROR(firstTime(&seenPayload, Path{"Payload"}));
         return parsePayload(value, 1, &change);
       }
-      return skip(value, 1, name.isEmpty() ? QStringLiteral("message") : fieldPath({}, name));
+      return skip(value, 1, name.isEmpty() ? message : Path{name});
     }));
-    if (!seenNode) return missing(QStringLiteral("FromNodeId"));
-    if (!seenPayload) return missing(QStringLiteral("Payload"));
+    if (!seenNode) return missing(Path{"FromNodeId"});
+    if (!seenPayload) return missing(Path{"Payload"});
     if (!m_reader.atEnd())
       return Status::poison(QStringLiteral("trailing bytes at byte %1").arg(m_reader.position()));
     return change;
   }
 
  private:
-  static Status wrongType(const QString& path, const char* expected, const Item& got) {
+  static Status wrongType(const Path& path, const char* expected, const Item& got) {
     return Status::poison(QStringLiteral("%1: expected %2, got %3 at byte %4")
-                              .arg(path, QLatin1String(expected), kindName(got))
+                              .arg(path.str(), QLatin1String(expected), kindName(got))
                               .arg(got.offset));
   }
-  static Status missing(const QString& path) {
-    return Status::poison(QStringLiteral("missing ") + path);
+  static Status missing(const Path& path) {
+    return Status::poison(QStringLiteral("missing ") + path.str());
   }
-  static Status firstTime(bool* seen, const QString& path) {
-    if (*seen) return Status::poison(path + QStringLiteral(": duplicate key"));
+  static Status firstTime(bool* seen, const Path& path) {
+    if (*seen) return Status::poison(path.str() + QStringLiteral(": duplicate key"));
     *seen = true;
     return Status::ok();
   }
-  static QString fieldPath(const QString& parent, const QByteArray& name) {
-    const QString field = QString::fromUtf8(name.left(64));
-    return parent.isEmpty() ? field : parent + QLatin1Char('.') + field;
-  }
-
   Status enter(const Item& container, int depth) const {
     if (depth + 1 > kMaxCborNesting)
       return Status::poison(QStringLiteral("nesting deeper than %1 at byte %2")
@@ -285,14 +294,14 @@ class Parser {
 
   // A text key's contents into `name`; a key of any other kind is skipped and leaves `name`
   // empty (no field is called that), so the entry is ignored.
-  Status readKey(const Item& key, int depth, const QString& mapPath, QByteArray* name) {
+  Status readKey(const Item& key, int depth, const Path& mapPath, QByteArray* name) {
     if (isText(key)) return readString(key, mapPath, name);
     name->clear();
     return skip(key, depth, mapPath);
   }
 
   // The contents of a text or byte string, definite or chunked; text must be valid UTF-8.
-  Status readString(const Item& head, const QString& path, QByteArray* out) {
+  Status readString(const Item& head, const Path& path, QByteArray* out) {
     const bool text = isText(head);
     if (head.kind == Item::Kind::kText || head.kind == Item::Kind::kBytes) {
       *out = head.data.toByteArray();
@@ -305,17 +314,18 @@ class Parser {
         if (chunk.kind == Item::Kind::kBreak) break;
         if (chunk.kind != chunkKind)
           return Status::poison(QStringLiteral("%1: %2 as a chunk of a %3 at byte %4")
-                                    .arg(path, kindName(chunk), kindName(head))
+                                    .arg(path.str(), kindName(chunk), kindName(head))
                                     .arg(chunk.offset));
         out->append(chunk.data);
       }
     }
-    if (text && !isValidUtf8(*out)) return Status::poison(path + QStringLiteral(": invalid UTF-8"));
+    if (text && !isValidUtf8(*out))
+      return Status::poison(path.str() + QStringLiteral(": invalid UTF-8"));
     return Status::ok();
   }
 
   // Consumes the rest of an item whose header was just read (an ignored field).
-  Status skip(const Item& item, int depth, const QString& path) {
+  Status skip(const Item& item, int depth, const Path& path) {
     switch (item.kind) {
       case Item::Kind::kText:
       case Item::Kind::kTextChunked:
@@ -352,35 +362,35 @@ class Parser {
       }
       case Item::Kind::kBreak:
         return Status::poison(
-            QStringLiteral("%1: unexpected break at byte %2").arg(path).arg(item.offset));
+            QStringLiteral("%1: unexpected break at byte %2").arg(path.str()).arg(item.offset));
       default:
         return Status::ok();  // numbers and simple values have no body
     }
   }
 
-  static Status toInt64(const Item& item, const QString& path, int64_t* out) {
+  static Status toInt64(const Item& item, const Path& path, int64_t* out) {
     if (item.kind != Item::Kind::kUnsigned && item.kind != Item::Kind::kNegative)
       return wrongType(path, "int", item);
     if (item.number > uint64_t(INT64_MAX))
-      return Status::poison(path + QStringLiteral(": integer outside the int64 range"));
+      return Status::poison(path.str() + QStringLiteral(": integer outside the int64 range"));
     // -1 - n for n <= INT64_MAX is at least INT64_MIN: no overflow.
     *out = item.kind == Item::Kind::kUnsigned ? int64_t(item.number) : -1 - int64_t(item.number);
     return Status::ok();
   }
 
-  Status readText(const Item& item, const QString& path, QByteArray* out) {
+  Status readText(const Item& item, const Path& path, QByteArray* out) {
     if (!isText(item)) return wrongType(path, "text string", item);
     return readString(item, path, out);
   }
 
   Status parsePayload(const Item& payload, int depth, Change* change) {
-    const QString path = QStringLiteral("Payload");
+    const Path path{"Payload"};
     if (!isMap(payload)) return wrongType(path, "map", payload);
     bool seenId = false, seenType = false, seenTable = false, seenRow = false, seenHash = false;
     HL_RETURN_IF_ERROR(forEachEntry(payload, depth, [&](const Item& key) -> Status {
       QByteArray name;
       HL_RETURN_IF_ERROR(readKey(key, depth + 1, path, &name));
-      const QString field = fieldPath(path, name);
+      const Path field{name, &path};
       Item value;
       HL_RETURN_IF_ERROR(m_reader.next(&value));
       QByteArray text;
@@ -411,14 +421,14 @@ class Parser {
       }
       return skip(value, depth + 1, field);
     }));
-    if (!seenId) return missing(QStringLiteral("Payload.Id"));
-    if (!seenType) return missing(QStringLiteral("Payload.Type"));
-    if (!seenTable) return missing(QStringLiteral("Payload.TableName"));
-    if (!seenRow) return missing(QStringLiteral("Payload.Row"));
+    if (!seenId) return missing(Path{"Id", &path});
+    if (!seenType) return missing(Path{"Type", &path});
+    if (!seenTable) return missing(Path{"TableName", &path});
+    if (!seenRow) return missing(Path{"Row", &path});
     return Status::ok();
   }
 
-  static Status parseType(const QByteArray& text, const QString& path, ChangeType* out) {
+  static Status parseType(const QByteArray& text, const Path& path, ChangeType* out) {
     const QByteArray lower = text.toLower();  // Go writes lower case; accept any case
     for (const ChangeType t : {ChangeType::kInsert, ChangeType::kUpdate, ChangeType::kDelete}) {
       if (lower == changeTypeName(t)) {
@@ -427,21 +437,23 @@ class Parser {
       }
     }
     return Status::poison(
-        path + QStringLiteral(": unknown change type '%1'").arg(QString::fromUtf8(text.left(32))));
+        path.str() +
+        QStringLiteral(": unknown change type '%1'").arg(QString::fromUtf8(text.left(32))));
   }
 
-  Status parseRow(const Item& row, int depth, const QString& path, RowImage* out) {
+  Status parseRow(const Item& row, int depth, const Path& path, RowImage* out) {
     if (!isMap(row)) return wrongType(path, "map", row);
     QSet<QByteArray> seen;
     return forEachEntry(row, depth, [&](const Item& key) -> Status {
       if (!isText(key))
         return Status::poison(QStringLiteral("%1: column name must be text, got %2 at byte %3")
-                                  .arg(path, kindName(key))
+                                  .arg(path.str(), kindName(key))
                                   .arg(key.offset));
       QByteArray name;
       HL_RETURN_IF_ERROR(readString(key, path, &name));
-      const QString column = fieldPath(path, name);
-      if (seen.contains(name)) return Status::poison(column + QStringLiteral(": duplicate column"));
+      const Path column{name, &path};
+      if (seen.contains(name))
+        return Status::poison(column.str() + QStringLiteral(": duplicate column"));
       seen.insert(name);
       Item value;
       HL_RETURN_IF_ERROR(m_reader.next(&value));
@@ -452,7 +464,7 @@ class Parser {
     });
   }
 
-  Result<Value> rowValue(const Item& item, int depth, const QString& path) {
+  Result<Value> rowValue(const Item& item, int depth, const Path& path) {
     switch (item.kind) {
       case Item::Kind::kNull:
       case Item::Kind::kUndefined:
@@ -478,7 +490,7 @@ class Parser {
       case Item::Kind::kTag:
         if (item.number == 32) return timeValue(item, depth, path);
         return Status::poison(QStringLiteral("%1: unsupported tag %2 at byte %3")
-                                  .arg(path)
+                                  .arg(path.str())
                                   .arg(item.number)
                                   .arg(item.offset));
       default:
@@ -487,30 +499,31 @@ class Parser {
   }
 
   // Tag 32 wrapping {1: <unix seconds> | null}: how Go sends DATE/DATETIME/TIMESTAMP columns.
-  Result<Value> timeValue(const Item& tag, int depth, const QString& path) {
+  Result<Value> timeValue(const Item& tag, int depth, const Path& path) {
     HL_RETURN_IF_ERROR(enter(tag, depth));
     Item map;
     HL_RETURN_IF_ERROR(m_reader.next(&map));
-    if (!isMap(map)) return wrongType(path + QStringLiteral(" (tag 32)"), "map", map);
+    if (!isMap(map)) return wrongType(Path{path.name, path.parent, " (tag 32)"}, "map", map);
     std::optional<Value> time;
     HL_RETURN_IF_ERROR(forEachEntry(map, depth + 1, [&](const Item& key) -> Status {
       HL_RETURN_IF_ERROR(skip(key, depth + 2, path));
       Item value;
       HL_RETURN_IF_ERROR(m_reader.next(&value));
       if (key.kind != Item::Kind::kUnsigned || key.number != 1) return skip(value, depth + 2, path);
-      if (time) return Status::poison(path + QStringLiteral(": tag 32 has key 1 twice"));
+      if (time) return Status::poison(path.str() + QStringLiteral(": tag 32 has key 1 twice"));
       if (value.kind == Item::Kind::kNull) {
         time = Value::null();
         return Status::ok();
       }
       int64_t seconds = 0;
-      HL_RETURN_IF_ERROR(toInt64(value, path + QStringLiteral(" (tag 32 seconds)"), &seconds));
-      Result<QByteArray> text = utcTimeText(seconds, path);
+      HL_RETURN_IF_ERROR(
+          toInt64(value, Path{path.name, path.parent, " (tag 32 seconds)"}, &seconds));
+      Result<QByteArray> text = utcTimeText(seconds, path.str());
       if (!text.ok()) return text.status();
       time = Value::text(std::move(text).value());
       return Status::ok();
     }));
-    if (!time) return Status::poison(path + QStringLiteral(": tag 32 map has no key 1"));
+    if (!time) return Status::poison(path.str() + QStringLiteral(": tag 32 map has no key 1"));
     return *time;
   }
 
