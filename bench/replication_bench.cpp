@@ -15,8 +15,9 @@
 //    transaction, commit time taken right after node 1's commit; same clock)
 //
 //   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--burst-seconds 10]
-//                     [--idle-seconds 60] [--wide 1]
+//                     [--idle-seconds 60] [--wide 1] [--nodes 2] [--shards 2]
 //                     [--policy auto]
+// --nodes and --shards for the scaling tables (the bulk and wide cases then wait for every node).
 // --wide 0 leaves out the wide rows, --idle-seconds 0 the idle node (for profiling one case).
 // --policy sets [conflicts] policy on both nodes (docs/configuration.md#conflicts): Books is
 // keep-both under auto, so last-writer-wins shows what telling chosen keys apart costs.
@@ -218,6 +219,7 @@ int main(int argc, char** argv) {
   QCoreApplication app(argc, argv);
   int rows = 100000, rate = 500, seconds = 20, burstSeconds = 10, idleSeconds = 60;
   bool wideCase = true;
+  int nodeCount = 2, shards = 2;
   QString policy = "auto";
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
@@ -235,6 +237,10 @@ int main(int argc, char** argv) {
       idleSeconds = args[i + 1].toInt();
     else if (args[i] == "--wide")
       wideCase = args[i + 1] != "0";
+    else if (args[i] == "--nodes")
+      nodeCount = std::max(2, args[i + 1].toInt());
+    else if (args[i] == "--shards")
+      shards = std::max(1, args[i + 1].toInt());
   }
   nats_Open(-1);
   QTemporaryDir dir;
@@ -244,12 +250,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::unique_ptr<test::NodeProcess>> nodes;
-  for (int i = 1; i <= 2; ++i) {
+  for (int i = 1; i <= nodeCount; ++i) {
     test::NodeProcess::Options o;
     o.nodeId = uint64_t(i);
     o.dir = dir.filePath(QStringLiteral("node%1").arg(i));
     o.urls = {server.url()};
-    o.shards = 2;
+    o.shards = shards;
     o.tablesToml = QStringLiteral("[conflicts]\npolicy = \"%1\"\n").arg(policy);
     o.schema =
         QString(test::kReferenceSchema) +
@@ -265,7 +271,6 @@ int main(int argc, char** argv) {
     }
   }
   test::NodeProcess& n1 = *nodes[0];
-  test::NodeProcess& n2 = *nodes[1];
 
   // Message size of a typical row, for the raw baseline.
   Change sample;
@@ -288,17 +293,20 @@ int main(int argc, char** argv) {
                 .arg(i)
                 .arg(1900 + i % 120);
   bulk += "COMMIT;";
-  // CPU seconds each process used for a case, per 100,000 rows.
+  // CPU seconds each process used for a case, per 100,000 rows (the receiving nodes: their
+  // mean).
   struct Cpu {
-    double n1 = 0, n2 = 0, server = 0;
+    double n1 = 0, others = 0, server = 0;
   };
   auto cpuNow = [&] {
-    return Cpu{cpuSeconds(n1.pid()), cpuSeconds(n2.pid()), cpuSeconds(server.pid())};
+    double others = 0;
+    for (size_t i = 1; i < nodes.size(); ++i) others += cpuSeconds(nodes[i]->pid());
+    return Cpu{cpuSeconds(n1.pid()), others / double(nodes.size() - 1), cpuSeconds(server.pid())};
   };
   auto cpuPer100k = [&](const Cpu& before) {
     const Cpu now = cpuNow();
     const double f = 100000.0 / std::max(1, rows);
-    return Cpu{(now.n1 - before.n1) * f, (now.n2 - before.n2) * f,
+    return Cpu{(now.n1 - before.n1) * f, (now.others - before.others) * f,
                (now.server - before.server) * f};
   };
   Cpu cpu = cpuNow();
@@ -306,23 +314,33 @@ int main(int argc, char** argv) {
   t.start();
   n1.sql(bulk);
   const double committedS = double(t.nsecsElapsed()) / 1e9;
-  // Polled through a connection of this process (a sqlite3 process per poll would load the CPU).
-  auto reader = SqliteDb::open(n2.db());
-  if (!reader) return 1;
-  auto count = [&](const QString& sql) {
-    auto v = reader->queryInt(sql);
+  // Polled through connections of this process (a sqlite3 process per poll would load the
+  // CPU); `reader` is node 2's.
+  std::vector<SqliteDb> readers;
+  for (size_t i = 1; i < nodes.size(); ++i) {
+    auto r = SqliteDb::open(nodes[i]->db());
+    if (!r) return 1;
+    readers.push_back(std::move(r.value()));
+  }
+  SqliteDb* reader = &readers.front();
+  auto countOn = [](SqliteDb& db, const QString& sql) {
+    auto v = db.queryInt(sql);
     return v.ok() ? *v : int64_t(-1);
   };
+  auto count = [&](const QString& sql) { return countOn(*reader, sql); };
   // Every 5 ms, a look-up of the last 32 keys (both shards' last rows are among them but for
   // a chance of 2^-31); the full count (a scan, about as long as the poll interval at 100,000
   // rows) only once they are there.
   auto allApplied = [&](const char* table) {
     return test::waitFor(
         [&] {
-          return count(QStringLiteral("SELECT count(*) FROM %1 WHERE id > %2")
-                           .arg(table)
-                           .arg(rows - 32)) == std::min(rows, 32) &&
-                 count(QStringLiteral("SELECT count(*) FROM %1").arg(table)) == rows;
+          for (SqliteDb& db : readers)
+            if (countOn(db, QStringLiteral("SELECT count(*) FROM %1 WHERE id > %2")
+                                .arg(table)
+                                .arg(rows - 32)) != std::min(rows, 32) ||
+                countOn(db, QStringLiteral("SELECT count(*) FROM %1").arg(table)) != rows)
+              return false;
+          return true;
         },
         600000, 5);
   };
@@ -433,7 +451,8 @@ int main(int argc, char** argv) {
 
   QTextStream out(stdout);
   out << "replication benchmark: one nats-server "
-      << "(" << server.url() << "), two nodes, 2 shards, compress on\n";
+      << "(" << server.url() << "), " << nodeCount << " nodes, " << shards
+      << " shards, compress on; bulk and wide count until every node has all rows\n";
   out << QStringLiteral("%1 %2\n").arg("case", -46).arg("result");
   out << QStringLiteral("%1 %2 msgs/s\n")
              .arg(QStringLiteral("raw nats.c async publish, %1 x %2 B").arg(rows).arg(messageSize),
@@ -463,10 +482,11 @@ int main(int argc, char** argv) {
              .arg(QStringLiteral("  same, against the pipeline"), -46)
              .arg(100.0 * (rows / bulkS) / pipeline, 0, 'f', 1);
   auto cpuLine = [&](const Cpu& c) {
-    out << QStringLiteral("%1 node 1 %2 s, node 2 %3 s, nats-server %4 s\n")
+    out << QStringLiteral("%1 node 1 %2 s, %3 %4 s, nats-server %5 s\n")
                .arg(QStringLiteral("  CPU per 100,000 rows"), -46)
                .arg(c.n1, 0, 'f', 2)
-               .arg(c.n2, 0, 'f', 2)
+               .arg(nodes.size() > 2 ? "each other node" : "node 2")
+               .arg(c.others, 0, 'f', 2)
                .arg(c.server, 0, 'f', 2);
   };
   cpuLine(bulkCpu);
@@ -515,7 +535,7 @@ int main(int argc, char** argv) {
   }
   {
     test::NodeProcess::Options o;
-    o.nodeId = 3;
+    o.nodeId = uint64_t(nodeCount + 1);
     o.dir = dir.filePath("idle");
     o.urls = {idleServer.url()};
     o.schema.clear();

@@ -279,6 +279,64 @@ class TestChangeLog : public QObject {
     QCOMPARE(n.log->kept()->count, int64_t(0));
   }
 
+  // cleanup() walks from the oldest row and stops after 256 rows in a row that stay: a covered
+  // change behind them waits until they go too (docs/replication.md#durability).
+  void cleanupWalksFromTheOldest() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    int64_t now = 1000000;
+    n.log->setClock([&now] { return now; });
+    n.log->setRetention(600000, 100000);
+    const QList<int64_t> old = ackRows(n, 100);
+    now = 1300000;
+    const QList<int64_t> young = ackRows(n, 300);
+    now = 1000000;  // acked "as long ago" as the first ones, behind 300 that stay
+    const QList<int64_t> behind = ackRows(n, 50);
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());  // pending, the newest row
+    QCOMPARE(old.size() + young.size() + behind.size(), 450);
+    now = 1600000;                     // the first and the last ones are as old as the horizon
+    QCOMPARE(*n.log->cleanup(), 101);  // the sentinel and the first 100
+    QVERIFY(!n.log->cleanupIncomplete());
+    QCOMPARE(publishedIds(n), young + behind);
+    now = 1900000;  // all of them
+    QCOMPARE(*n.log->cleanup(), 350);
+    QCOMPARE(publishedIds(n), QList<int64_t>());
+  }
+
+  // The counts of the whole log, a slice at a time: the totals appear once a sweep reached the
+  // newest row, equal to what a full count says, and follow the log at the next sweep.
+  void countsComeInSlices() {
+    Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
+    int64_t now = 1000000;
+    n.log->setClock([&now] { return now; });
+    n.log->setRetention(600000, 100000);
+    QCOMPARE(ackRows(n, 10).size(), 10);
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
+    QVERIFY(n.log->markFailed(*n.log->maxChangeId(), "too large").isOk());
+    QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());  // pending
+    QVERIFY(!n.log->lastCounts().valid);
+    int slices = 0;
+    while (!n.log->lastCounts().valid && slices < 100) {
+      QVERIFY(n.log->countSlice(3).isOk());
+      ++slices;
+    }
+    QCOMPARE(slices, 5);  // 13 rows (with the sentinel), 3 a time: the fifth reads the last one
+    const ChangeLog::Counts& c = n.log->lastCounts();
+    QCOMPARE(c.failed, *n.log->failedCount());
+    QCOMPARE(c.failed, int64_t(1));
+    QCOMPARE(c.kept.count, n.log->kept()->count);
+    QCOMPARE(c.kept.count, int64_t(10));
+    QCOMPARE(c.kept.oldestMs, int64_t(1000000));
+    QCOMPARE(c.published, int64_t(11));  // with the sentinel
+    // The next sweep sees what changed; until it ends, the last totals stay.
+    now = 1600000;
+    QCOMPARE(*n.log->cleanup(), 11);  // the failed and the pending rows stay
+    QVERIFY(n.log->countSlice(1).isOk());
+    QCOMPARE(n.log->lastCounts().kept.count, int64_t(10));
+    QVERIFY(n.log->countSlice(100).isOk());
+    QCOMPARE(n.log->lastCounts().kept.count, int64_t(0));
+    QCOMPARE(n.log->lastCounts().failed, int64_t(1));
+  }
+
   void snapshotWatermarkCoversKeptChanges() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     n.log->setRetention(3600000, 1000);              // the horizon covers nothing here

@@ -2,6 +2,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <QElapsedTimer>
+
+#include <thread>
+
+#include "runtime/wal_checkpointer.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
 
@@ -115,6 +120,73 @@ class TestSqlite : public QObject {
     QCOMPARE(other.status().code(), Status::Code::kBusy);
     QVERIFY(other.status().isRetryable());
     QVERIFY(other.status().message().contains("begin transaction"));
+  }
+
+  // setBusyTimeout()'s handler: a lock freed while waiting is taken, one held past the timeout
+  // is not.
+  void busyWaitTakesALockFreedMeanwhile() {
+    SqliteDb a = openDb("wait.db");
+    QVERIFY(a.exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x)").isOk());
+    SqliteDb b = openDb("wait.db");
+    b.setBusyTimeout(5000);
+    auto held = SqliteTxn::begin(a);
+    QVERIFY(held.ok());
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      (void)held->commit();
+    });
+    QElapsedTimer waited;
+    waited.start();
+    auto txn = SqliteTxn::begin(b);
+    const qint64 ms = waited.elapsed();
+    releaser.join();
+    QVERIFY2(txn.ok(), qPrintable(txn.status().message()));
+    QVERIFY2(ms >= 40, qPrintable(QString::number(ms)));  // it did wait for the lock
+    QVERIFY(txn->commit().isOk());
+    // Held for longer than the timeout: busy, after about the timeout.
+    b.setBusyTimeout(30);
+    auto again = SqliteTxn::begin(a);
+    QVERIFY(again.ok());
+    waited.restart();
+    auto refused = SqliteTxn::begin(b);
+    QVERIFY(!refused.ok());
+    QCOMPARE(refused.status().code(), Status::Code::kBusy);
+    QVERIFY2(waited.elapsed() >= 25, qPrintable(QString::number(waited.elapsed())));
+  }
+
+  // A connection that leaves checkpoints elsewhere lets its WAL grow past SQLite's automatic
+  // 1000 pages; the checkpointer's thread copies it back.
+  void checkpointerCopiesTheWalBack() {
+    SqliteDb a = openDb("wal.db");
+    WriteLockWindow window;  // its commits go through the WAL hook, as the engine's do
+    a.setWriteLockWindow(&window);
+    QVERIFY(a.exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x)").isOk());
+    QVERIFY(a.setCheckpointsElsewhere(true).isOk());
+    const QByteArray blob(3000, 'x');
+    for (int i = 0; i < 2000; ++i) {  // about 2 pages per row
+      auto txn = SqliteTxn::begin(a);
+      QVERIFY(txn.ok());
+      auto ins = a.cached("INSERT INTO t VALUES (?)");
+      QVERIFY(ins.ok());
+      QVERIFY((*ins)->bindBlob(1, blob).isOk());
+      QVERIFY((*ins)->run().isOk());
+      QVERIFY(txn->commit().isOk());
+    }
+    auto pageSize = a.queryInt("PRAGMA page_size");
+    QVERIFY(pageSize.ok());
+    const QString wal = m_dir.filePath("wal.db-wal");
+    QVERIFY2(QFileInfo(wal).size() > 2000 * *pageSize, "the engine's connection checkpointed");
+    // The rows are in the WAL only: the database file has not grown yet.
+    const QString file = m_dir.filePath("wal.db");
+    QVERIFY(QFileInfo(file).size() < 100 * *pageSize);
+    WalCheckpointer checkpointer(m_dir.filePath("wal.db"), 20);
+    QVERIFY(checkpointer.start().isOk());
+    QVERIFY(test::waitFor([&] { return checkpointer.checkpoints() >= 1; }, 10000));
+    checkpointer.stop();
+    QVERIFY2(QFileInfo(file).size() > 2000 * 3000, "the checkpoint copied the rows back");
+    // One that cannot open the database says so and runs nothing.
+    WalCheckpointer broken(m_dir.filePath("missing/nothing.db"), 20);
+    QVERIFY(!broken.start().isOk());
   }
 
   void errorsAreConverted() {

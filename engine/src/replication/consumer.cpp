@@ -108,7 +108,7 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
   m_seqMapTimer.setSingleShot(true);
   m_seqMapTimer.setInterval(kSeqMapIntervalMs);
   connect(&m_seqMapTimer, &QTimer::timeout, this, [this] {
-    if (Status s = writeSeqMap(); !s.isOk()) qCWarning(lcApply).noquote() << s.message();
+    if (Status s = writeSeqMap(false); !s.isOk()) qCWarning(lcApply).noquote() << s.message();
   });
 }
 
@@ -975,11 +975,11 @@ Status Consumer::reinsertLostRow(qint64 id, const Change& lost, QString* done) {
   return key.status();
 }
 
-Status Consumer::writeSeqMap() {
+Status Consumer::writeSeqMap(bool synced) {
   QHash<QString, quint64> positions;
   for (int shard = 1; shard < m_shards.size(); ++shard)
     positions.insert(m_config.streamName(shard), applied(shard));
-  return ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions);
+  return ReplicationState::writeSeqMap(m_config.effectiveSeqMapPath(), positions, synced);
 }
 
 }  // namespace hl

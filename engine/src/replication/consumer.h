@@ -268,7 +268,7 @@ class Consumer final : public QObject {
   Status noteBirths(const Batch& b, const QList<bool>& apply);
   void setState(int shard, ShardState state, const QString& reason);
   quint64 applied(int shard) const;
-  Status writeSeqMap();
+  Status writeSeqMap(bool synced = true);
   // Records positions that moved past own messages only.
   Status flushPositions();
 

@@ -105,6 +105,7 @@ class Publisher final : public QObject {
   // Acks waiting to be recorded: no new round starts beyond this many (memory bound).
   static constexpr qsizetype kMaxUnrecorded = 20000;
   static constexpr int kMaxRecordDelayMs = 500;
+  static constexpr int kRecordBusyMs = 2;  // how long recordAcks() waits for the write lock
 
   struct InFlight {
     int shard = 0;

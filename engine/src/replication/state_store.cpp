@@ -340,8 +340,8 @@ Status ReplicationState::clearConflicts() {
   return m_db.exec(QStringLiteral("DELETE FROM __harmonylite__conflicts"));
 }
 
-Status ReplicationState::writeSeqMap(const QString& path,
-                                     const QHash<QString, quint64>& positions) {
+Status ReplicationState::writeSeqMap(const QString& path, const QHash<QString, quint64>& positions,
+                                     bool synced) {
   QStringList streams = positions.keys();
   streams.sort();
   CborWriter w;
@@ -357,13 +357,14 @@ Status ReplicationState::writeSeqMap(const QString& path,
   if (fd < 0)
     return Status::ioError(
         QStringLiteral("cannot write %1: %2").arg(tmp, QString::fromLocal8Bit(strerror(errno))));
-  const bool written =
-      ::write(fd, bytes.constData(), size_t(bytes.size())) == bytes.size() && ::fsync(fd) == 0;
+  const bool written = ::write(fd, bytes.constData(), size_t(bytes.size())) == bytes.size() &&
+                       (!synced || ::fsync(fd) == 0);
   ::close(fd);
   if (!written ||
       ::rename(QFile::encodeName(tmp).constData(), QFile::encodeName(path).constData()) != 0)
     return Status::ioError(
         QStringLiteral("cannot write %1: %2").arg(path, QString::fromLocal8Bit(strerror(errno))));
+  if (!synced) return Status::ok();
   const int dir = ::open(QFile::encodeName(QFileInfo(path).absolutePath()).constData(),
                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {

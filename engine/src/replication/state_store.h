@@ -116,7 +116,11 @@ class ReplicationState {
   // Every hash of the history, newest first.
   Result<QStringList> schemaHashes();
 
-  static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions);
+  // `synced`: flushed to the disk (file and directory) before it replaces the old one; the
+  // periodic mirror of a running node is not (two fsyncs every 200 ms on the engine's thread),
+  // the one at stop and after a restore is (docs/replication.md#performance).
+  static Status writeSeqMap(const QString& path, const QHash<QString, quint64>& positions,
+                            bool synced = true);
   static Result<QHash<QString, quint64>> readSeqMap(const QString& path);
 
  private:

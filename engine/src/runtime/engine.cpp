@@ -25,6 +25,7 @@
 #include "replication/schema_registry.h"
 #include "replication/state_store.h"
 #include "runtime/database_watcher.h"
+#include "runtime/wal_checkpointer.h"
 #include "schema/catalog.h"
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_service.h"
@@ -42,7 +43,11 @@ constexpr int kRestoreAttempts = 10;        // copies started again after applic
 // written at start, on every change and every minute (the bucket's max age is 5 minutes).
 constexpr int kRegistryReadMs = 10000;
 constexpr int kRegistryWriteEveryTicks = 6;
-constexpr int kStreamCheckMs = 5000;  // the durability guard's look at every stream
+constexpr int kStreamCheckMs = 5000;
+constexpr int kCleanupAgainMs = 20;
+// Work of each status on counting the change log (ChangeLog::countSlice()).
+constexpr qint64 kCountSliceUs = 1000;  // after a cleanup that stopped at its work budget  // the
+                                        // durability guard's look at every stream
 
 int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));
@@ -147,6 +152,16 @@ Status Engine::openDatabase() {
   // together and the messages are applied again from the stream, or published changes are sent
   // again under the same Nats-Msg-Id. The application's connections keep their own setting.
   (void)m_db.exec(QStringLiteral("PRAGMA synchronous=NORMAL"));
+  // Checkpoints (a copy and two fsyncs, 5-60 ms) from a thread of their own instead of inside
+  // the engine's commits (docs/replication.md#performance).
+  auto checkpointer = std::make_unique<WalCheckpointer>(m_config.dbPath);
+  if (Status s = checkpointer->start(); !s.isOk()) {
+    qCWarning(lcEngine).noquote() << s.message() << "- the engine's commits checkpoint instead";
+  } else if (Status e = m_db.setCheckpointsElsewhere(true); !e.isOk()) {
+    qCWarning(lcEngine).noquote() << "checkpoints stay with the engine's commits:" << e.message();
+  } else {
+    m_checkpointer = std::move(checkpointer);
+  }
   return Status::ok();
 }
 
@@ -173,10 +188,10 @@ Status Engine::setUpCapture() {
   // than the engine's usual short busy timeout.
   HL_RETURN_IF_ERROR(m_collisions->resolvePolicies().withContext("[conflicts]"));
   m_changeLog->setAssignedKeyTables(m_collisions->earlierKeepsTables());
-  sqlite3_busy_timeout(m_db.handle(), kStartBusyTimeoutMs);
+  m_db.setBusyTimeout(kStartBusyTimeoutMs);
   const Status installed =
       m_config.publish ? m_changeLog->install() : m_changeLog->removeTriggers();
-  sqlite3_busy_timeout(m_db.handle(), SqliteDb::Options{}.busyTimeoutMs);
+  m_db.setBusyTimeout(SqliteDb::Options{}.busyTimeoutMs);
   HL_RETURN_IF_ERROR(installed);
   if (!m_config.publish)
     qCInfo(lcEngine) << "publish = false: local changes are not captured (read replica)";
@@ -690,6 +705,7 @@ void Engine::stop() {
   m_changeLog.reset();
   m_catalog.reset();
   m_db = SqliteDb();
+  m_checkpointer.reset();
   emit stopped();
 }
 
@@ -725,10 +741,25 @@ void Engine::onDatabaseChanged() {
 void Engine::runCleanup() {
   if (!m_changeLog || !m_config.publish) return;
   auto removed = m_changeLog->cleanup();
+  if (!removed && removed.status().code() == Status::Code::kBusy) {
+    // An application holding the write lock without a pause: tried again at the next interval;
+    // said once a minute while it lasts (the log grows meanwhile).
+    if (m_cleanupBusy++ % kCleanupBusyWarnEvery == kCleanupBusyWarnEvery - 1)
+      qCWarning(lcEngine).noquote()
+          << QStringLiteral("cleanup could not take the write lock %1 times in a row: %2")
+                 .arg(m_cleanupBusy)
+                 .arg(removed.status().message());
+    return;
+  }
+  m_cleanupBusy = 0;
   if (!removed)
     qCWarning(lcEngine).noquote() << "cleanup failed:" << removed.status().message();
   else if (*removed > 0)
     qCDebug(lcEngine) << "cleanup removed" << *removed << "published changes";
+  // Stopped at its work budget (docs/replication.md#durability): goes on soon, in another
+  // short transaction.
+  if (removed && m_changeLog->cleanupIncomplete())
+    QTimer::singleShot(kCleanupAgainMs, this, &Engine::runCleanup);
 }
 
 StatusFacts Engine::gatherStatusFacts() const {
@@ -825,28 +856,36 @@ StatusFacts Engine::gatherStatusFacts() const {
   }
   f.captureExpected = m_config.publish;
   if (m_changeLog) {
-    // The counts of the change log are read at most once per 100 times what their last reading
-    // cost (at most 1% of a core): every tick while the log is small, less often while a bulk
-    // write waits to be published or kept changes add up until a snapshot covers them
-    // (docs/replication.md#performance). Pending ones are counted above the publisher's
-    // settled id, failed and kept ones in the whole log.
+    // Pending changes are counted above the publisher's settled id (a range: the changes not
+    // published yet), at most once per 100 times what the last count cost (at most 1% of a
+    // core while a bulk write waits to be published); failed and kept ones by a sweep of the
+    // whole log a slice per status (docs/replication.md#performance).
     LogCounts& c = m_logCounts;
     if (!c.readAt.isValid() || c.readAt.nsecsElapsed() >= 100 * c.costNs) {
       c.readAt.start();
       c.pending = m_changeLog->pendingCount(m_publisher ? m_publisher->settledUpTo() : 0);
-      c.failed = m_changeLog->failedCount();
-      c.kept = m_changeLog->kept();
       c.costNs = c.readAt.nsecsElapsed();
     }
     f.pendingChanges = c.pending;
-    f.failedChanges = c.failed;
-    if (c.kept) {
-      f.keptChanges = c.kept->count;
-      if (c.kept->oldestMs > 0)
+    QElapsedTimer sliceCost;
+    sliceCost.start();
+    const Status s = m_changeLog->countSlice(c.sliceRows);
+    // Rows per slice follow the measured cost: about kCountSliceUs each.
+    c.sliceRows = int(std::clamp<qint64>(
+        (c.sliceRows + qint64(c.sliceRows) * kCountSliceUs /
+                           std::max<qint64>(1, sliceCost.nsecsElapsed() / 1000)) /
+            2,
+        256, 100000));
+    if (!s.isOk()) {
+      f.failedChanges = s;
+      f.keptChanges = s;
+    } else if (const ChangeLog::Counts& counts = m_changeLog->lastCounts(); counts.valid) {
+      f.failedChanges = counts.failed;
+      f.keptChanges = counts.kept.count;
+      if (counts.kept.oldestMs > 0)
         n.keptOldestAgeSeconds =
-            std::max<qint64>(0, QDateTime::currentMSecsSinceEpoch() - c.kept->oldestMs) / 1000.0;
-    } else {
-      f.keptChanges = c.kept.status();
+            std::max<qint64>(0, QDateTime::currentMSecsSinceEpoch() - counts.kept.oldestMs) /
+            1000.0;
     }
     n.keptDroppedUncovered = m_droppedUncoveredBefore + m_changeLog->droppedUncovered();
   }

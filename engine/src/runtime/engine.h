@@ -31,6 +31,7 @@ class ChangeLog;
 class Collisions;
 class Consumer;
 class DatabaseWatcher;
+class WalCheckpointer;
 class EmbeddedServer;
 class NatsClient;
 class Publisher;
@@ -139,8 +140,9 @@ class Engine final : public QObject {
   std::unique_ptr<Publisher> m_publisher;
   std::unique_ptr<Consumer> m_consumer;
   std::unique_ptr<DatabaseWatcher> m_watcher;
-  std::unique_ptr<SchemaRegistry> m_registry;  // on m_nats's JetStream context
-  QStringList m_urls;                          // the NATS servers in use
+  std::unique_ptr<WalCheckpointer> m_checkpointer;  // null: the engine's commits checkpoint
+  std::unique_ptr<SchemaRegistry> m_registry;       // on m_nats's JetStream context
+  QStringList m_urls;                               // the NATS servers in use
   int m_connectAttempts = 0;
   int m_streamAttempts = 0;
   qint64 m_natsReconnects = 0;
@@ -172,11 +174,13 @@ class Engine final : public QObject {
   qint64 m_lastSchemaChangeMs = 0;
   qint64 m_lastActivityMs = 0;  // epoch ms of the last publish or apply (or the start)
   int m_statusTicks = 0;
-  struct LogCounts {  // gatherStatusFacts(): counts that scan the change log, and their cost
+  int m_cleanupBusy = 0;  // cleanups in a row that found the database locked
+  // With cleanup_interval's 5 s: once a minute.
+  static constexpr int kCleanupBusyWarnEvery = 12;
+  struct LogCounts {  // gatherStatusFacts(): the pending count and its cost, the sweep's slice
     Result<int64_t> pending = int64_t(0);
-    Result<int64_t> failed = int64_t(0);
-    Result<ChangeLog::Kept> kept = ChangeLog::Kept{};
     QElapsedTimer readAt;
+    int sliceRows = 2000;  // of countSlice(), adapted to its cost
     qint64 costNs = 0;
   };
   mutable LogCounts m_logCounts;

@@ -1,5 +1,7 @@
 #include "sqlite/sqlite_db.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <vector>
 
@@ -32,6 +34,38 @@ Status fromSqlite(int rc, sqlite3* db, const QString& op) {
   }
 }
 
+namespace {
+// How long a connection has waited for a lock after `count` retries of busyRetry(), in us.
+int64_t waitedUs(int count) {
+  if (count < 40) return int64_t(count) * 50;
+  if (count < 90) return 2000 + int64_t(count - 40) * 200;
+  return 12000 + int64_t(count - 90) * 1000;
+}
+
+// SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms between tries: a lock freed
+// 0.2 ms after the first try is taken up to 3 ms later, and after a few misses tens of ms later
+// (the engine's thread, which publishes and applies, waits meanwhile). This one tries again
+// after 50 us for the first 2 ms, every 200 us up to 12 ms, then every 1 ms, until the timeout
+// (docs/replication.md#write-lock). `timeoutMs` travels as the handler's argument.
+int busyRetry(void* timeoutMs, int count) {
+  const int64_t waited = waitedUs(count);
+  if (waited >= int64_t(reinterpret_cast<intptr_t>(timeoutMs)) * 1000) return 0;
+  ::usleep(useconds_t(waitedUs(count + 1) - waited));
+  return 1;
+}
+}  // namespace
+
+void SqliteDb::setBusyTimeout(int ms) {
+  sqlite3_busy_handler(m_db.get(), &busyRetry, reinterpret_cast<void*>(intptr_t(ms)));
+}
+
+Status SqliteDb::setCheckpointsElsewhere(bool elsewhere) {
+  HL_RETURN_IF_ERROR(
+      exec(QStringLiteral("PRAGMA wal_autocheckpoint=%1").arg(elsewhere ? 0 : 1000)));
+  m_checkpointsElsewhere = elsewhere;
+  return Status::ok();
+}
+
 Result<SqliteDb> SqliteDb::open(const QString& path, const Options& options) {
   int flags = SQLITE_OPEN_NOMUTEX;
   flags |= options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
@@ -43,7 +77,7 @@ Result<SqliteDb> SqliteDb::open(const QString& path, const Options& options) {
   db.m_path = path;
   if (rc != SQLITE_OK) return fromSqlite(rc, raw, QStringLiteral("open %1").arg(path));
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, options.busyTimeoutMs);
+  db.setBusyTimeout(options.busyTimeoutMs);
   return db;
 }
 
@@ -204,9 +238,10 @@ int64_t steadyNs() {
 thread_local int64_t t_lockReleasedNs = 0;
 constexpr int kAutoCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
 
-int walHook(void*, sqlite3* db, const char* name, int pages) {
+// The hook's argument is non-null when another connection checkpoints.
+int walHook(void* elsewhere, sqlite3* db, const char* name, int pages) {
   t_lockReleasedNs = steadyNs();
-  if (pages >= kAutoCheckpointPages) (void)sqlite3_wal_checkpoint(db, name);
+  if (!elsewhere && pages >= kAutoCheckpointPages) (void)sqlite3_wal_checkpoint(db, name);
   return SQLITE_OK;
 }
 }  // namespace
@@ -232,7 +267,8 @@ Result<SqliteTxn> SqliteTxn::begin(SqliteDb& db, Mode mode) {
                                                       : QStringLiteral("BEGIN"))
                          .withContext(QStringLiteral("begin transaction")));
   if (mode == Mode::kImmediate && db.writeLockWindow())
-    sqlite3_wal_hook(db.handle(), &walHook, nullptr);
+    sqlite3_wal_hook(db.handle(), &walHook,
+                     db.checkpointsElsewhere() ? static_cast<void*>(&db) : nullptr);
   return SqliteTxn(&db, mode == Mode::kImmediate ? steadyNs() : 0);
 }
 

@@ -85,12 +85,20 @@ class SqliteDb {
   // an older version gets a newer one's columns. True when it was added.
   Result<bool> addColumnIfMissing(const QString& table, const QString& column);
 
+  // How long a statement waits for a lock another connection holds before SQLITE_BUSY; tries
+  // again every 50 us at first (see busyRetry() in sqlite_db.cpp), not SQLite's 1-25 ms steps.
+  void setBusyTimeout(int ms);
+
   int64_t lastInsertRowId() const;
   int changes() const;
 
   // Where SqliteTxn records how long its BEGIN IMMEDIATE transactions held the write lock
   // (nullptr: not recorded). Owned by the caller, who outlives the connection's transactions.
   void setWriteLockWindow(WriteLockWindow* window) { m_lockWindow = window; }
+  // Whether this connection's commits leave the WAL's checkpoints to another connection
+  // (runtime/wal_checkpointer.h): no automatic checkpoint here.
+  Status setCheckpointsElsewhere(bool elsewhere);
+  bool checkpointsElsewhere() const { return m_checkpointsElsewhere; }
   WriteLockWindow* writeLockWindow() const { return m_lockWindow; }
 
  private:
@@ -102,6 +110,7 @@ class SqliteDb {
   // Declared after m_db: finalized before the connection closes.
   std::unique_ptr<std::unordered_map<QString, SqliteStmt>> m_cache;
   WriteLockWindow* m_lockWindow = nullptr;
+  bool m_checkpointsElsewhere = false;
 };
 
 class SqliteStmt {
@@ -130,6 +139,7 @@ class SqliteStmt {
   int columnType(
       int col) const;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
   int64_t columnInt(int col) const;
+  bool isNull(int col) const { return columnType(col) == SQLITE_NULL; }
   double columnDouble(int col) const;
   QByteArray columnBytes(int col) const;  // TEXT as UTF-8 bytes, or BLOB
   QString columnText(int col) const;
