@@ -279,7 +279,17 @@ void Publisher::finishRound(int number) {
     if (r.streamSeq > m_highestAcked.value(f.shard, 0)) m_highestAcked.insert(f.shard, r.streamSeq);
     todo.append({r, f});
   }
-  const QList<int64_t> acked = recordOrDefer(std::move(todo));
+  // Acks are recorded together: once kRecordBatch wait, else kRecordCoalesceMs after the first
+  // (many small rounds, one write transaction, so that an application writing meanwhile
+  // waits for the lock less often; docs/replication.md#write-lock). Until then each counts as
+  // sent with its ack not recorded (OwnPending::kLostAck), as when the database is locked.
+  for (const Unrecorded& u : todo) m_attempted.insert(u.result.token);
+  m_unrecorded += todo;
+  QList<int64_t> acked;
+  if (m_unrecorded.size() >= kRecordBatch)
+    acked = recordOrDefer({});
+  else if (!m_unrecorded.isEmpty() && !m_recordRetry.isActive())
+    m_recordRetry.start(kRecordCoalesceMs);
   if (m_config.cleanupIntervalMs == 0) (void)m_log.cleanup();
   emit roundFinished(int(acked.size()), failed);
 

@@ -106,6 +106,9 @@ class Publisher final : public QObject {
   static constexpr qsizetype kMaxUnrecorded = 20000;
   static constexpr int kMaxRecordDelayMs = 500;
   static constexpr int kRecordBusyMs = 2;  // how long recordAcks() waits for the write lock
+  // Acks recorded together (finishRound()): at once from this many, else after this long.
+  static constexpr qsizetype kRecordBatch = 512;
+  static constexpr int kRecordCoalesceMs = 10;
 
   struct InFlight {
     int shard = 0;
