@@ -184,7 +184,9 @@ Status Publisher::recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked) {
   while (!todo->isEmpty()) {
     // A short wait for the write lock (an application's commit under way), then the acks wait
     // in memory and the engine's thread goes on publishing and applying instead of waiting up
-    // to the usual 200 ms (recordOrDefer()).
+    // to the usual 200 ms; tried again after 1 ms, doubling up to 100 ms (recordOrDefer()).
+    // Against an application that writes without a pause, 2 ms and up to 500 ms starved
+    // the recording (a restore waiting for every change to be recorded gave up).
     m_db.setBusyTimeout(kRecordBusyMs);
     auto txn = SqliteTxn::begin(m_db);
     m_db.setBusyTimeout(SqliteDb::Options{}.busyTimeoutMs);

@@ -81,6 +81,9 @@ class Publisher final : public QObject {
   // ones are above it: read pending, in a round in flight, failed in one, or acked with the
   // ack waiting for the database.
   int64_t settledUpTo() const;
+  // Records the acks that wait (coalesced or deferred) now, for whoever needs the log to say
+  // what is published (a restore checking that nothing is pending).
+  void recordNow() { recordDeferred(); }
   // Whether any of the changes `ids` was sent at least once (in a round in flight, or failed and
   // not acked since): its message may be in the stream (docs/replication.md#insert-collisions).
   bool sentAny(const QList<int64_t>& ids) const;
@@ -104,8 +107,8 @@ class Publisher final : public QObject {
   static constexpr int kRoundWatchMs = 2500;
   // Acks waiting to be recorded: no new round starts beyond this many (memory bound).
   static constexpr qsizetype kMaxUnrecorded = 20000;
-  static constexpr int kMaxRecordDelayMs = 500;
-  static constexpr int kRecordBusyMs = 2;  // how long recordAcks() waits for the write lock
+  static constexpr int kMaxRecordDelayMs = 100;
+  static constexpr int kRecordBusyMs = 20;  // how long recordAcks() waits for the write lock
   // Acks recorded together (finishRound()): at once from this many, else after this long.
   static constexpr qsizetype kRecordBatch = 512;
   static constexpr int kRecordCoalesceMs = 10;

@@ -1214,6 +1214,7 @@ void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 dead
                       .arg(*failedChanges));
     return;
   }
+  if (m_publisher) m_publisher->recordNow();  // acks waiting to be recorded together
   auto pending = m_changeLog ? m_changeLog->pendingCount() : Result<int64_t>(int64_t(0));
   const bool connected = m_nats && m_nats->isConnected();
   if (pending && *pending > 0 && m_config.publish && !m_restoreForce) {
