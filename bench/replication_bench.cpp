@@ -467,13 +467,14 @@ int main(int argc, char** argv) {
   out << QStringLiteral("%1 nats-server %2 s\n")
              .arg(QStringLiteral("  CPU per 100,000 messages"), -46)
              .arg(pipelineServerCpu, 0, 'f', 2);
-  out << QStringLiteral("%1 %2 rows/s (%3% of raw; commit %4 s, all on node 2 after %5 s)%6\n")
+  const QString everyNode = nodeCount > 2 ? "every node" : "node 2";
+  out << QStringLiteral("%1 %2 rows/s (%3% of raw; commit %4 s, all on %7 after %5 s)%6\n")
              .arg(QStringLiteral("%1 rows, one transaction").arg(rows), -46)
              .arg(rows / bulkS, 0, 'f', 0)
              .arg(100.0 * (rows / bulkS) / raw, 0, 'f', 1)
              .arg(committedS, 0, 'f', 2)
              .arg(bulkS, 0, 'f', 2)
-             .arg(all ? "" : " INCOMPLETE");
+             .arg(all ? "" : " INCOMPLETE", everyNode);
   out << QStringLiteral("%1 %2 rows/s (%3% of raw)\n")
              .arg(QStringLiteral("  same, counted from the end of the commit"), -46)
              .arg(rows / (bulkS - committedS), 0, 'f', 0)
@@ -495,7 +496,7 @@ int main(int argc, char** argv) {
                .arg(QStringLiteral("bare pipeline, %1 x 1024 B").arg(rows), -46)
                .arg(widePipeline, 0, 'f', 0);
     out << QStringLiteral(
-               "%1 %2 rows/s (%3% of the 1 KB pipeline; commit %4 s, all on node 2 after %5 s; "
+               "%1 %2 rows/s (%3% of the 1 KB pipeline; commit %4 s, all on %8 after %5 s; "
                "%6 B per message)%7\n")
                .arg(QStringLiteral("%1 wide rows (20 columns), one transaction").arg(rows), -46)
                .arg(rows / wideS, 0, 'f', 0)
@@ -503,7 +504,7 @@ int main(int argc, char** argv) {
                .arg(wideCommittedS, 0, 'f', 2)
                .arg(wideS, 0, 'f', 2)
                .arg(wideMessageSize)
-               .arg(wideAll ? "" : " INCOMPLETE");
+               .arg(wideAll ? "" : " INCOMPLETE", everyNode);
     cpuLine(wideCpu);
   }
   out << QStringLiteral(
