@@ -190,7 +190,7 @@ print("free", flush=True)
         [&] { return n1.log().contains("wait for the database (locked by another connection)"); },
         15000);
     // The lock stays held a second longer: the node tries again several times meanwhile
-    // (after 5, 10, 20 ... ms), which must not repeat the line.
+    // (after 1, 2, 4 ... ms, up to 100 ms), which must not repeat the line.
     QTest::qWait(1000);
     const QString pending =
         "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL AND op > 0";

@@ -216,11 +216,9 @@ Status Publisher::recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked) {
   return Status::ok();
 }
 
-QList<int64_t> Publisher::recordOrDefer(QList<Unrecorded> more) {
-  // Acks that wait to be recorded first, then the new ones.
+QList<int64_t> Publisher::recordOrDefer() {
   QList<Unrecorded> todo = std::move(m_unrecorded);
   m_unrecorded.clear();
-  todo += more;
   QList<int64_t> acked;  // recorded and committed
   const Status s = recordAcks(&todo, &acked);
   if (!acked.isEmpty()) {
@@ -233,9 +231,10 @@ QList<int64_t> Publisher::recordOrDefer(QList<Unrecorded> more) {
   }
   // In the stream, with a known ack, but not recorded: the database was locked (an application
   // writing without a pause; SQLite has no queue for the write lock) or failed. Recorded again
-  // soon, never sent again; until then each counts as sent with its ack lost
-  // (OwnPending::kLostAck), so a remote change of its row waits for the recording. Said once
-  // per wait (m_recordDelayMs is 0 between waits).
+  // soon, never sent again; meanwhile each still counts as sent with its ack lost
+  // (OwnPending::kLostAck, marked in m_attempted when it joined m_unrecorded in finishRound()),
+  // so a remote change of its row waits for the recording. Said once per wait (m_recordDelayMs
+  // is 0 between waits).
   if (m_recordDelayMs == 0 && s.code() != Status::Code::kBusy)
     qCWarning(lcPublish).noquote() << "recording published changes failed:" << s.message();
   else if (m_recordDelayMs == 0)
@@ -243,7 +242,6 @@ QList<int64_t> Publisher::recordOrDefer(QList<Unrecorded> more) {
                                        "the acks of %1 published change(s) wait for the database "
                                        "(locked by another connection); not sent again")
                                        .arg(todo.size());
-  for (const Unrecorded& u : todo) m_attempted.insert(u.result.token);
   m_unrecorded = std::move(todo);
   m_recordDelayMs = std::min(kMaxRecordDelayMs, std::max(1, m_recordDelayMs * 2));
   m_recordRetry.start(m_recordDelayMs);
@@ -252,7 +250,7 @@ QList<int64_t> Publisher::recordOrDefer(QList<Unrecorded> more) {
 
 void Publisher::recordDeferred() {
   if (m_unrecorded.isEmpty()) return;
-  const QList<int64_t> acked = recordOrDefer({});
+  const QList<int64_t> acked = recordOrDefer();
   if (!acked.isEmpty()) {
     emit roundFinished(int(acked.size()), 0);
     startRounds();  // held while too many waited
@@ -289,7 +287,7 @@ void Publisher::finishRound(int number) {
   m_unrecorded += todo;
   QList<int64_t> acked;
   if (m_unrecorded.size() >= kRecordBatch)
-    acked = recordOrDefer({});
+    acked = recordOrDefer();
   else if (!m_unrecorded.isEmpty() && !m_recordRetry.isActive())
     m_recordRetry.start(kRecordCoalesceMs);
   if (m_config.cleanupIntervalMs == 0) (void)m_log.cleanup();

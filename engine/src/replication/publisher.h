@@ -134,9 +134,9 @@ class Publisher final : public QObject {
   // Records the acks of `todo` in short transactions; those recorded leave it (and `acked` lists
   // them). Stops at the first failure (kBusy: the database was locked), leaving the rest.
   Status recordAcks(QList<Unrecorded>* todo, QList<int64_t>* acked);
-  // Records the acks still waiting, then `more`; keeps those it could not record for
+  // Records the acks waiting in m_unrecorded; keeps those it could not record for
   // recordDeferred(), soon, with a growing delay. Returns the ids recorded.
-  QList<int64_t> recordOrDefer(QList<Unrecorded> more);
+  QList<int64_t> recordOrDefer();
   void recordDeferred();
   void startRounds();
   void expireSilentRounds();

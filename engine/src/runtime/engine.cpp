@@ -43,11 +43,10 @@ constexpr int kRestoreAttempts = 10;        // copies started again after applic
 // written at start, on every change and every minute (the bucket's max age is 5 minutes).
 constexpr int kRegistryReadMs = 10000;
 constexpr int kRegistryWriteEveryTicks = 6;
-constexpr int kStreamCheckMs = 5000;
-constexpr int kCleanupAgainMs = 20;
+constexpr int kStreamCheckMs = 5000;  // the durability guard's look at every stream
+constexpr int kCleanupAgainMs = 20;   // after a cleanup that stopped at its work budget
 // Work of each status on counting the change log (ChangeLog::countSlice()).
-constexpr qint64 kCountSliceUs = 1000;  // after a cleanup that stopped at its work budget  // the
-                                        // durability guard's look at every stream
+constexpr qint64 kCountSliceUs = 1000;
 
 int clampMs(int64_t ms) {
   return int(std::clamp<int64_t>(ms, 0, INT_MAX));

@@ -35,6 +35,8 @@ Status fromSqlite(int rc, sqlite3* db, const QString& op) {
 }
 
 namespace {
+constexpr int kAutoCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
+
 // How long a connection has waited for a lock after `count` retries of busyRetry(), in us.
 int64_t waitedUs(int count) {
   if (count < 40) return int64_t(count) * 50;
@@ -60,8 +62,8 @@ void SqliteDb::setBusyTimeout(int ms) {
 }
 
 Status SqliteDb::setCheckpointsElsewhere(bool elsewhere) {
-  HL_RETURN_IF_ERROR(
-      exec(QStringLiteral("PRAGMA wal_autocheckpoint=%1").arg(elsewhere ? 0 : 1000)));
+  HL_RETURN_IF_ERROR(exec(
+      QStringLiteral("PRAGMA wal_autocheckpoint=%1").arg(elsewhere ? 0 : kAutoCheckpointPages)));
   m_checkpointsElsewhere = elsewhere;
   return Status::ok();
 }
@@ -236,7 +238,6 @@ int64_t steadyNs() {
 // does not hold the lock and so is not counted. The hook replaces SQLite's own automatic
 // checkpoint and does what it does (a passive checkpoint once the WAL holds 1000 pages).
 thread_local int64_t t_lockReleasedNs = 0;
-constexpr int kAutoCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
 
 // The hook's argument is non-null when another connection checkpoints.
 int walHook(void* elsewhere, sqlite3* db, const char* name, int pages) {
