@@ -428,6 +428,37 @@ class TestDurability : public QObject {
                    .arg(n->sql("SELECT (SELECT count(*) FROM t) || '|' || (SELECT v FROM t WHERE "
                                "id = 0) || '|' || (SELECT group_concat(seq) FROM "
                                "__harmonylite__positions)"));
+      // The rows a node lacks (each row's v names its writer) and what every other node's
+      // change log says of their insert (state, stream position).
+      QMap<QString, QString> all;  // id -> v
+      QList<QSet<QString>> has;
+      for (NodeProcess* n : nodes) {
+        has.append(QSet<QString>());
+        for (const QString& row : n->sql("SELECT group_concat(id || ':' || v, ' ') FROM t WHERE "
+                                         "id > 0")
+                                      .split(' ', Qt::SkipEmptyParts)) {
+          all.insert(row.section(':', 0, 0), row.section(':', 1));
+          has.last().insert(row.section(':', 0, 0));
+        }
+      }
+      for (int i = 0; i < kNodes; ++i) {
+        QStringList lacks;
+        for (auto it = all.cbegin(); it != all.cend(); ++it)
+          if (!has[i].contains(it.key())) lacks << it.key() + ':' + it.value();
+        if (lacks.isEmpty()) continue;
+        out += QStringLiteral("node %1 lacks %2\n").arg(nodes[i]->nodeId()).arg(lacks.join(' '));
+        for (int j = 0; j < kNodes; ++j)
+          for (const QString& l : lacks)
+            if (has[j].contains(l.section(':', 0, 0)))
+              out += QStringLiteral("  node %1's log of %2: %3\n")
+                         .arg(nodes[j]->nodeId())
+                         .arg(l.section(':', 0, 0))
+                         .arg(nodes[j]->sql(QStringLiteral("SELECT group_concat(id || ' state ' || "
+                                                           "ifnull(state, 'NULL') || ' seq ' || "
+                                                           "ifnull(stream_seq, 'NULL'), '; ') FROM "
+                                                           "__harmonylite__changes WHERE k0 = %1")
+                                                .arg(l.section(':', 0, 0))));
+      }
       return out;
     };
     // What must not have happened: a heal (stream_incidents), a dead letter, a node gone.

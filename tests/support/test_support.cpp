@@ -221,7 +221,10 @@ int httpGetFrom(const QString& host, int port, const QString& path, QByteArray* 
 }
 
 NatsServer::NatsServer() : NatsServer(Options()) {}
-NatsServer::NatsServer(Options options) : m_options(std::move(options)) {}
+NatsServer::NatsServer(Options options) : m_options(std::move(options)) {
+  // Kept for a post-mortem (its store and log) when HL_KEEP_TEST_DIRS is set.
+  m_dir.setAutoRemove(!qEnvironmentVariableIsSet("HL_KEEP_TEST_DIRS"));
+}
 
 NatsServer::~NatsServer() {
   stop();

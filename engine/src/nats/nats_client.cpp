@@ -90,22 +90,14 @@ struct NatsSink {
   }
   static void onPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* c) {
     auto* s = static_cast<NatsSink*>(c);
-    PublishResult r;
     // The token is the change id of the message's Nats-Msg-Id (see messageId()).
     const char* msgId = nullptr;
     uint64_t node = 0;
     int64_t change = 0;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) == NATS_OK && msgId &&
-        parseMessageId(QByteArray(msgId), &node, &change))
-      r.token = change;
-    if (pa) {
-      r.ok = true;
-      r.duplicate = pa->Duplicate;
-      r.streamSeq = pa->Sequence;
-    } else if (pae) {
-      r.error = QString::fromUtf8(pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
-      if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
-    }
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &msgId) != NATS_OK || !msgId ||
+        !parseMessageId(QByteArray(msgId), &node, &change))
+      change = 0;
+    PublishResult r = publishResultOf(change, pa, pae);
     natsMsg_Destroy(msg);
     if (s->dropAcks.load() > 0 && s->dropAcks.fetch_sub(1) > 0) return;  // HL_TEST_DROP_ACKS
     s->push(s->acks, std::move(r), &NatsClient::deliverAcks);
@@ -465,6 +457,27 @@ Status NatsClient::streamState(const QString& stream, quint64* firstSeq, quint64
   const bool replicated = info->Cluster && info->Cluster->ReplicasLen > 0;
   if (createdNs) *createdNs = replicated ? 0 : info->Created;
   return Status::ok();
+}
+
+PublishResult publishResultOf(qint64 token, const jsPubAck* pa, const jsPubAckErr* pae) {
+  PublishResult r;
+  r.token = token;
+  if (pa && pa->Sequence == 0) {
+    // Not an ack: nats-server 2.10 (before 2.11) stages the id of a message it is storing with
+    // position 0 and answers another message with that id "duplicate, position 0" meanwhile;
+    // the message is not stored yet, or never is when a change of stream leader drops it.
+    r.error = QStringLiteral(
+        "the server holds this message id for a message it has not stored (a duplicate with "
+        "position 0)");
+  } else if (pa) {
+    r.ok = true;
+    r.duplicate = pa->Duplicate;
+    r.streamSeq = pa->Sequence;
+  } else if (pae) {
+    r.error = QString::fromUtf8(pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+    if (pae->ErrCode) r.error += QStringLiteral(" (JetStream error %1)").arg(int(pae->ErrCode));
+  }
+  return r;
 }
 
 Result<IncomingMessage> NatsClient::messageAt(const QString& stream, quint64 seq) {

@@ -59,6 +59,10 @@ struct PublishResult {
   QString error;  // when !ok
 };
 
+// What the answer to an asynchronous publish of change `token` says: `pa` an ack, `pae` a
+// failure (docs/replication.md#publishing). An ack without a stream position is none.
+PublishResult publishResultOf(qint64 token, const jsPubAck* pa, const jsPubAckErr* pae);
+
 class NatsClient final : public QObject {
   Q_OBJECT
  public:
