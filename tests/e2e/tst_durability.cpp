@@ -23,6 +23,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 using namespace hl;
 using test::NodeProcess;
 
@@ -441,23 +443,72 @@ class TestDurability : public QObject {
           has.last().insert(row.section(':', 0, 0));
         }
       }
+      QList<QStringList> lacking;  // by node: "id:v"
       for (int i = 0; i < kNodes; ++i) {
-        QStringList lacks;
+        lacking.append(QStringList());
         for (auto it = all.cbegin(); it != all.cend(); ++it)
-          if (!has[i].contains(it.key())) lacks << it.key() + ':' + it.value();
-        if (lacks.isEmpty()) continue;
-        out += QStringLiteral("node %1 lacks %2\n").arg(nodes[i]->nodeId()).arg(lacks.join(' '));
-        for (int j = 0; j < kNodes; ++j)
-          for (const QString& l : lacks)
-            if (has[j].contains(l.section(':', 0, 0)))
-              out += QStringLiteral("  node %1's log of %2: %3\n")
-                         .arg(nodes[j]->nodeId())
+          if (!has[i].contains(it.key())) lacking[i] << it.key() + ':' + it.value();
+      }
+      // Which message ids the stream holds, and where (from its leader): tells a change lost
+      // before the stream (published, or taken for published) from one a node did not apply.
+      QHash<QByteArray, quint64> inStream;
+      const bool anyLacking = std::any_of(lacking.cbegin(), lacking.cend(),
+                                          [](const QStringList& l) { return !l.isEmpty(); });
+      NatsConnectionPtr conn;
+      if (anyLacking)
+        if (auto c = test::connectTo(cluster.urls())) conn = std::move(*c);
+      jsCtx* rawJs = nullptr;
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.Wait = 2000;
+      if (conn && natsConnection_JetStream(&rawJs, conn.get(), &jo) == NATS_OK) {
+        JsCtxPtr js(rawJs);
+        StreamReading r;
+        if (readStream(js.get(), stream, &r)) {
+          for (quint64 seq = 1; seq <= std::min<quint64>(r.last, 5000); ++seq) {
+            natsMsg* m = nullptr;
+            jsErrCode jerr = jsErrCode(0);
+            if (js_GetMsg(&m, js.get(), stream, seq, nullptr, &jerr) != NATS_OK) continue;
+            NatsMsgPtr owned(m);
+            const char* msgId = nullptr;
+            if (natsMsgHeader_Get(m, "Nats-Msg-Id", &msgId) == NATS_OK && msgId)
+              inStream.insert(QByteArray(msgId), seq);
+          }
+          out += QStringLiteral("the stream holds %1 message(s) with an id, up to %2\n")
+                     .arg(inStream.size())
+                     .arg(r.last);
+        }
+      }
+      for (int i = 0; i < kNodes; ++i) {
+        if (lacking[i].isEmpty()) continue;
+        out +=
+            QStringLiteral("node %1 lacks %2\n").arg(nodes[i]->nodeId()).arg(lacking[i].join(' '));
+        for (const QString& l : lacking[i]) {
+          for (int j = 0; j < kNodes; ++j) {
+            if (!has[j].contains(l.section(':', 0, 0))) continue;
+            // Each change of the row in node j's log: id, state, stream position; and whether
+            // the stream holds its message id "<node>-<change id>".
+            const QStringList changes =
+                nodes[j]
+                    ->sql(QStringLiteral("SELECT group_concat(id || ' ' || ifnull(state, 'NULL') "
+                                         "|| ' ' || ifnull(stream_seq, 'NULL'), ';') FROM "
+                                         "__harmonylite__changes WHERE k0 = %1")
+                              .arg(l.section(':', 0, 0)))
+                    .split(';', Qt::SkipEmptyParts);
+            for (const QString& change : changes) {
+              const QByteArray msgId =
+                  QByteArray::number(nodes[j]->nodeId()) + '-' + change.section(' ', 0, 0).toUtf8();
+              out += QStringLiteral("  row %1 in node %2's log: change %3 state %4 seq %5; %6\n")
                          .arg(l.section(':', 0, 0))
-                         .arg(nodes[j]->sql(QStringLiteral("SELECT group_concat(id || ' state ' || "
-                                                           "ifnull(state, 'NULL') || ' seq ' || "
-                                                           "ifnull(stream_seq, 'NULL'), '; ') FROM "
-                                                           "__harmonylite__changes WHERE k0 = %1")
-                                                .arg(l.section(':', 0, 0))));
+                         .arg(nodes[j]->nodeId())
+                         .arg(change.section(' ', 0, 0), change.section(' ', 1, 1),
+                              change.section(' ', 2, 2),
+                              inStream.contains(msgId)
+                                  ? QStringLiteral("in the stream at %1").arg(inStream.value(msgId))
+                                  : QStringLiteral("not in the stream"));
+            }
+          }
+        }
       }
       return out;
     };
