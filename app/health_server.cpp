@@ -116,6 +116,9 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("durability", QJsonObject{{"stream_incidents", s.streamIncidents},
                                      {"last_incident", s.lastStreamIncident},
                                      {"last_incident_at", rfc3339(s.lastStreamIncidentMs)},
+                                     {"stream_rereads", s.streamRereads},
+                                     {"last_reread", s.lastStreamReread},
+                                     {"last_reread_at", rfc3339(s.lastStreamRereadMs)},
                                      {"kept_changes", s.keptChanges},
                                      {"kept_oldest_age_seconds", s.keptOldestAgeSeconds},
                                      {"kept_dropped_uncovered", s.keptDroppedUncovered}});

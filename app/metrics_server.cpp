@@ -145,6 +145,10 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            "Streams found to have lost acknowledged messages (gone back or re-created) and healed "
            "since start (docs/replication.md#durability).",
            double(s.streamIncidents));
+  e.single("stream_rereads_total", "counter",
+           "Streams read again since start because a server had delivered other messages than "
+           "the stream holds at positions this node applied (docs/replication.md#durability).",
+           double(s.streamRereads));
   e.single("kept_changes", "gauge",
            "Own published changes kept to be published again if a stream loses them, until a "
            "snapshot or keep_published covers them (docs/replication.md#durability).",

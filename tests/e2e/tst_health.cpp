@@ -164,6 +164,8 @@ class TestHealth : public QObject {
                  10000),
              body1.constData());
     QVERIFY(body1.contains("harmonylite_node_kept_dropped_uncovered_total{node_id=\"41\"} 0\n"));
+    QVERIFY(body1.contains("# TYPE harmonylite_node_stream_rereads_total counter\n"));
+    QVERIFY(body1.contains("harmonylite_node_stream_rereads_total{node_id=\"41\"} 0\n"));
     QVERIFY(body1.contains("# TYPE harmonylite_node_kept_oldest_age_seconds gauge\n"));
     QVERIFY(body2.contains("harmonylite_node_kept_changes{node_id=\"42\"} 0\n"));
     QVERIFY(body2.contains("harmonylite_node_kept_oldest_age_seconds{node_id=\"42\"} 0\n"));

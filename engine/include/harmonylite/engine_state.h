@@ -242,6 +242,12 @@ struct NodeStatus {
   qint64 streamIncidents = 0;
   QString lastStreamIncident;  // what was found and what the node did, "" when none
   qint64 lastStreamIncidentMs = 0;
+  // Streams read again because the server this node's consumer read from had delivered other
+  // messages than the stream holds under positions it applied (nothing lost from the stream,
+  // nothing published again), since start; the last one, and when.
+  qint64 streamRereads = 0;
+  QString lastStreamReread;
+  qint64 lastStreamRereadMs = 0;
   // Own published changes kept to be published again after such a loss, until a snapshot or
   // [replication_log] keep_published covers them; how old the oldest ack among them is; and
   // how many went before they were covered (beyond max_entries x shards), since start.

@@ -25,6 +25,10 @@ struct NatsSink {
     int shard;
     quint64 generation;
     bool drop = false;  // HL_TEST_DROP_DELIVERIES: its messages are thrown away (a test fault)
+    // HL_TEST_SHIFT_DELIVERIES: from this position on, each message arrives with the body of
+    // the one before it (a test fault); that body.
+    quint64 shiftFrom = 0;
+    IncomingMessage previous;
   };
   QMutex mutex;
   NatsClient* target = nullptr;
@@ -139,6 +143,17 @@ struct NatsSink {
     if (const char* reply = natsMsg_GetReply(msg)) m.replyTo = reply;
     natsMsg_Destroy(msg);
     if (m.streamSeq == 0) return;  // not a stream message (flow control is handled by nats.c)
+    if (sc->shiftFrom > 0) {
+      IncomingMessage body = m;
+      if (m.streamSeq >= sc->shiftFrom && sc->previous.streamSeq + 1 == m.streamSeq) {
+        m.data = sc->previous.data;
+        m.msgId = sc->previous.msgId;
+        m.seenSeq = sc->previous.seenSeq;
+        m.captureSeq = sc->previous.captureSeq;
+        m.timestampNs = sc->previous.timestampNs;
+      }
+      sc->previous = std::move(body);
+    }
     sc->sink->push(sc->sink->messages, std::move(m), &NatsClient::deliverMessages);
   }
 };
@@ -164,6 +179,19 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
                "HL_TEST_DROP_ACKS: the answers to the first %1 publish(es) are dropped "
                "(a test fault)")
                .arg(m_sink->dropAcks.load());
+  // HL_TEST_SHIFT_DELIVERIES=<shard>:<seq>: the first subscription of the shard that starts at
+  // or before <seq> delivers, from <seq> on, each message with the body of the one before it
+  // (the first one twice, the last one never), as a server whose store went out of step with
+  // its stream does (tst_durability serverThatDeliversOtherMessagesIsReadAgain).
+  const QByteArray shift = qgetenv("HL_TEST_SHIFT_DELIVERIES");
+  m_shiftDeliveriesOf = shift.split(':').value(0).toInt();
+  m_shiftDeliveriesFrom = shift.split(':').value(1).toULongLong();
+  if (m_shiftDeliveriesOf > 0 && m_shiftDeliveriesFrom > 0)
+    qCWarning(lcNats).noquote() << QStringLiteral(
+                                       "HL_TEST_SHIFT_DELIVERIES: shard %1 delivers each message "
+                                       "from %2 on with the body of the one before (a test fault)")
+                                       .arg(m_shiftDeliveriesOf)
+                                       .arg(m_shiftDeliveriesFrom);
   // "<shard>:all": every subscription of the shard does (a consumer that never recovers).
   const QByteArray drop = qgetenv("HL_TEST_DROP_DELIVERIES");
   m_dropDeliveriesOf = drop.split(':').value(0).toInt();
@@ -531,8 +559,12 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
     QMutexLocker lock(&m_sink->mutex);
     const bool drop = shard == m_dropDeliveriesOf;
     if (drop && !m_dropAllDeliveries) m_dropDeliveriesOf = 0;  // the next subscription delivers
-    m_sink->closures.push_back({m_sink, shard, generation, drop});
+    m_sink->closures.push_back({m_sink, shard, generation, drop, 0, {}});
     closure = &m_sink->closures.back();
+    if (shard == m_shiftDeliveriesOf && startSeq <= m_shiftDeliveriesFrom) {
+      closure->shiftFrom = m_shiftDeliveriesFrom;
+      m_shiftDeliveriesOf = 0;  // the next subscription delivers as the stream holds
+    }
   }
   const QByteArray stream = m_config.streamName(shard).toUtf8();
   const QByteArray subject = m_config.subjectName(shard).toUtf8();

@@ -139,7 +139,9 @@ class NatsClient final : public QObject {
   std::vector<NatsSubscriptionPtr> m_subs;  // index = shard
   int m_dropDeliveriesOf = 0;               // HL_TEST_DROP_DELIVERIES (see the constructor)
   bool m_dropAllDeliveries = false;         // ... "<shard>:all"
-  std::vector<int64_t> m_subIds;            // their ids (natsSubscription_GetID); 0 = none
+  int m_shiftDeliveriesOf = 0;              // HL_TEST_SHIFT_DELIVERIES (see the constructor)
+  quint64 m_shiftDeliveriesFrom = 0;
+  std::vector<int64_t> m_subIds;  // their ids (natsSubscription_GetID); 0 = none
   NatsSubscriptionPtr m_statusSub;
 };
 

@@ -297,6 +297,7 @@ void Consumer::cancelRetry(Shard& sh) {
 void Consumer::noteApplied(Shard& sh, int n) {
   const IncomingMessage& last = sh.queue[n - 1];
   sh.lastAppliedMsgId = last.msgId;
+  sh.lastAppliedSeq = last.streamSeq;
   // The highest multiple of kCheckpointEvery among the n (consecutive) sequences, if any.
   const quint64 firstSeq = sh.queue[0].streamSeq;
   const quint64 mark = last.streamSeq - last.streamSeq % kCheckpointEvery;

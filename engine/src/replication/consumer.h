@@ -25,6 +25,7 @@
 #include <QSet>
 #include <QTimer>
 #include <QVector>
+#include <algorithm>
 
 #include "harmonylite/config.h"
 #include "harmonylite/engine_state.h"
@@ -98,6 +99,11 @@ class Consumer final : public QObject {
   QByteArray lastAppliedMsgId(int shard) const {
     return shard > 0 && shard < m_shards.size() ? m_shards[shard].lastAppliedMsgId : QByteArray();
   }
+  // The stream sequence lastAppliedMsgId() was applied at (0: none since start); differs from
+  // applied() once the position is moved (a heal, a restore, a re-read).
+  quint64 lastAppliedSeq(int shard) const {
+    return shard > 0 && shard < m_shards.size() ? m_shards[shard].lastAppliedSeq : 0;
+  }
   // Every kCheckpointEvery-th message applied, as it was applied: its stream sequence, its
   // Nats-Msg-Id and the time the stream stored it. A stream that went back and still holds one
   // of them unchanged (same id, same stored time) lost nothing up to it, so the durability
@@ -143,6 +149,12 @@ class Consumer final : public QObject {
   double lagSeconds(int shard) const;
   const ShardStatus& status(int shard) const { return m_shards[shard].status; }
   quint64 replayOwnUpTo(int shard) const { return m_shards[shard].replayOwnUpTo; }
+  // Own messages up to `seq` are applied like any other from now on (a re-read of messages
+  // this node applied once: docs/replication.md#durability). Never lowers it.
+  void replayOwnUpTo(int shard, quint64 seq) {
+    if (shard > 0 && shard < m_shards.size())
+      m_shards[shard].replayOwnUpTo = std::max(m_shards[shard].replayOwnUpTo, seq);
+  }
 
  signals:
   void batchApplied(int shard, int count);
@@ -170,6 +182,7 @@ class Consumer final : public QObject {
     // checkProgress(): since when applied and received have not moved while behind the stream.
     qint64 stuckSinceMs = 0;
     QByteArray lastAppliedMsgId;    // Nats-Msg-Id of the message at applied() ("": not known)
+    quint64 lastAppliedSeq = 0;     // where it was applied
     QList<Checkpoint> checkpoints;  // see checkpoints()
     quint64 stuckApplied = 0, stuckReceived = 0;
     // The watchdog re-created the subscription and it has delivered nothing since: the shard

@@ -265,6 +265,7 @@ void Engine::checkStreams() {
     int shard;
     QString what;
     quint64 first, last;
+    bool reread;  // the stream lost nothing: this node applied other messages than it holds
   };
   QList<Incident> found;
   for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
@@ -327,6 +328,8 @@ void Engine::checkStreams() {
                       .arg(last)
                       .arg(applied)
                       .arg(published);
+    if (suspicion.isEmpty() && what.isEmpty() && last >= applied)
+      suspicion = divergence(shard, applied);
     if (!suspicion.isEmpty()) {
       // Healing reads the whole stream again and publishes every kept change again: one reading
       // taken while the cluster elects a leader must not cause that. The same finding, again
@@ -354,12 +357,94 @@ void Engine::checkStreams() {
       if (what.isEmpty() && m_consumer) m_consumer->checkProgress(shard, last);
     }
     m_streamCreated.insert(shard, created);
-    if (!what.isEmpty()) found.append({shard, what, first, last});
+    if (!what.isEmpty())
+      found.append({shard, what, first, last, what.contains(QLatin1String(kDiffers))});
   }
   // Healed after every stream was looked at: publishing kept changes again makes the other
   // streams grow, which could hide that they went back too.
-  for (const Incident& i : found) healStream(i.shard, i.what, i.first, i.last);
+  for (const Incident& i : found) {
+    if (i.reread)
+      rereadStream(i.shard, i.what, i.first, i.last);
+    else
+      healStream(i.shard, i.what, i.first, i.last);
+  }
   updateSnapshotWatermarks();  // the creation times may have changed
+}
+
+QString Engine::divergence(int shard, quint64 applied) {
+  // docs/replication.md#durability, "A server that delivered other messages": the message this
+  // node applied last, compared with the one the stream's leader holds at that position, once
+  // per position reached (one request to the leader on this thread). A difference found at the
+  // last look is looked at again at the same position (the consumer may have moved on since).
+  const auto pending = m_divergentAt.constFind(shard);
+  quint64 seq = applied;
+  QByteArray ours;
+  if (pending != m_divergentAt.constEnd()) {
+    seq = pending->first;
+    ours = pending->second;
+  } else {
+    if (!m_consumer || applied == 0 || m_consumer->lastAppliedSeq(shard) != applied ||
+        m_verifiedApplied.value(shard) == applied)
+      return {};
+    ours = m_consumer->lastAppliedMsgId(shard);
+    if (ours.isEmpty()) return {};  // a Go sender's message without an id: nothing to compare
+  }
+  const QString stream = m_config.streamName(shard);
+  auto theirs = m_nats->messageIdAt(stream, seq);
+  if (!theirs.ok()) return {};  // not answered now (no leader): looked at again later
+  if (*theirs == ours) {
+    m_divergentAt.remove(shard);
+    m_verifiedApplied.insert(shard, seq);
+    return {};
+  }
+  m_divergentAt.insert(shard, {seq, ours});
+  return QStringLiteral("stream %1 %2: its message %3 is %4, the one this node applied there is %5")
+      .arg(stream, QLatin1String(kDiffers))
+      .arg(seq)
+      .arg(QString::fromUtf8(theirs->isEmpty() ? "one without id" : *theirs),
+           QString::fromUtf8(ours));
+}
+
+void Engine::rereadStream(int shard, const QString& what, quint64 first, quint64 last) {
+  // Nothing acked was lost (the stream holds every position this node applied), but the
+  // server this node's consumer read from delivered other messages under some of those
+  // positions: read again, from the newest checkpoint the stream holds unchanged or from its
+  // first message, with this node's own messages applied like any other up to where it was
+  // (they may have been among the ones it missed), and nothing published again.
+  const QString stream = m_config.streamName(shard);
+  const quint64 applied = m_positions.applied(shard);
+  const quint64 verified = verifiedCheckpoint(shard, first, std::min(applied, last));
+  const quint64 from = std::min(applied, std::max(verified, first > 0 ? first - 1 : 0));
+  Status s;
+  {
+    auto txn = SqliteTxn::begin(m_db);
+    s = txn.ok() ? Status::ok() : txn.status();
+    if (s.isOk()) s = m_state->setPosition(stream, from);
+    if (s.isOk())
+      s = m_state->setReplayOwnUpTo(stream, std::max(applied, m_consumer->replayOwnUpTo(shard)));
+    if (s.isOk()) s = txn->commit();
+  }
+  if (!s.isOk()) {
+    qCWarning(lcEngine).noquote() << "durability guard:" << what
+                                  << "- cannot read it again yet:" << s.message();
+    return;
+  }
+  m_positions.setApplied(shard, from);
+  m_verifiedApplied.remove(shard);
+  m_divergentAt.remove(shard);
+  m_consumer->replayOwnUpTo(shard, applied);
+  m_consumer->dropCheckpointsAbove(shard, verified);
+  m_consumer->resubscribe(shard);
+  ++m_streamRereads;
+  m_lastStreamRereadMs = QDateTime::currentMSecsSinceEpoch();
+  m_lastStreamReread =
+      QStringLiteral(
+          "%1: a server delivered messages the stream does not hold there; reading "
+          "it again from %2 (nothing is published again)")
+          .arg(what)
+          .arg(from + 1);
+  qCWarning(lcEngine).noquote() << "durability guard:" << m_lastStreamReread;
+  emit event(EngineEvent::shardError(shard, m_lastStreamReread));
 }
 
 void Engine::updateSnapshotWatermarks() {
@@ -440,6 +525,8 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
     return;
   }
   m_positions.setApplied(shard, from);
+  m_verifiedApplied.remove(shard);
+  m_divergentAt.remove(shard);
   // The kept changes of this node in that stream are published again: what the stream lost
   // comes back; what it still holds is a duplicate (dropped within the window, else the same
   // row once more). Which ones it lost is not known for sure (the stream may have taken new
@@ -836,6 +923,9 @@ StatusFacts Engine::gatherStatusFacts() const {
   }
   n.cluster = m_peers.values();
   n.streamIncidents = m_streamIncidents;
+  n.streamRereads = m_streamRereads;
+  n.lastStreamReread = m_lastStreamReread;
+  n.lastStreamRereadMs = m_lastStreamRereadMs;
   n.lastStreamIncident = m_lastStreamIncident;
   n.lastStreamIncidentMs = m_lastStreamIncidentMs;
   const WriteLockWindow::Quantiles lock = m_writeLock.quantiles();

@@ -92,6 +92,11 @@ class Engine final : public QObject {
   // changes published again).
   void checkStreams();
   void healStream(int shard, const QString& what, quint64 first, quint64 last);
+  // What differs between the message this node applied last on `shard` and the one the stream
+  // holds there ("" when they agree or cannot be compared now); rereadStream() acts on it.
+  QString divergence(int shard, quint64 applied);
+  void rereadStream(int shard, const QString& what, quint64 first, quint64 last);
+  static constexpr const char* kDiffers = "differs from what this node applied";
   // The newest of the consumer's checkpoints at or below `upTo` that the stream still holds
   // unchanged (0: none; docs/replication.md#durability).
   quint64 verifiedCheckpoint(int shard, quint64 first, quint64 upTo);
@@ -161,6 +166,11 @@ class Engine final : public QObject {
   QHash<int, std::pair<QString, qint64>> m_streamSuspects;
   static constexpr int kConfirmStreamMs = 3000;
   qint64 m_streamIncidents = 0;
+  qint64 m_streamRereads = 0;  // rereadStream()
+  QString m_lastStreamReread;
+  qint64 m_lastStreamRereadMs = 0;
+  QHash<int, quint64> m_verifiedApplied;  // the applied position divergence() last found agreeing
+  QHash<int, std::pair<quint64, QByteArray>> m_divergentAt;  // where it found a difference
   QString m_lastStreamIncident;
   qint64 m_lastStreamIncidentMs = 0;
   QHash<int, qint64> m_healedAtMs;      // when this node last healed each shard (epoch ms)
