@@ -25,6 +25,7 @@
 #include <QSet>
 #include <QTimer>
 #include <QVector>
+
 #include <algorithm>
 
 #include "harmonylite/config.h"

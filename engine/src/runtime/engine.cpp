@@ -371,6 +371,20 @@ void Engine::checkStreams() {
   updateSnapshotWatermarks();  // the creation times may have changed
 }
 
+Status Engine::moveAppliedPosition(int shard, quint64 to, const std::function<Status()>& also) {
+  {
+    auto txn = SqliteTxn::begin(m_db);
+    if (!txn) return txn.status();
+    HL_RETURN_IF_ERROR(m_state->setPosition(m_config.streamName(shard), to));
+    HL_RETURN_IF_ERROR(also());
+    HL_RETURN_IF_ERROR(txn->commit());
+  }
+  m_positions.setApplied(shard, to);
+  m_verifiedApplied.remove(shard);  // what divergence() knew of this shard is stale
+  m_divergentAt.remove(shard);
+  return Status::ok();
+}
+
 QString Engine::divergence(int shard, quint64 applied) {
   // docs/replication.md#durability, "A server that delivered other messages": the message this
   // node applied last, compared with the one the stream's leader holds at that position, once
@@ -415,23 +429,14 @@ void Engine::rereadStream(int shard, const QString& what, quint64 first, quint64
   const quint64 applied = m_positions.applied(shard);
   const quint64 verified = verifiedCheckpoint(shard, first, std::min(applied, last));
   const quint64 from = std::min(applied, std::max(verified, first > 0 ? first - 1 : 0));
-  Status s;
-  {
-    auto txn = SqliteTxn::begin(m_db);
-    s = txn.ok() ? Status::ok() : txn.status();
-    if (s.isOk()) s = m_state->setPosition(stream, from);
-    if (s.isOk())
-      s = m_state->setReplayOwnUpTo(stream, std::max(applied, m_consumer->replayOwnUpTo(shard)));
-    if (s.isOk()) s = txn->commit();
-  }
+  const Status s = moveAppliedPosition(shard, from, [&] {
+    return m_state->setReplayOwnUpTo(stream, std::max(applied, m_consumer->replayOwnUpTo(shard)));
+  });
   if (!s.isOk()) {
     qCWarning(lcEngine).noquote() << "durability guard:" << what
                                   << "- cannot read it again yet:" << s.message();
     return;
   }
-  m_positions.setApplied(shard, from);
-  m_verifiedApplied.remove(shard);
-  m_divergentAt.remove(shard);
   m_consumer->replayOwnUpTo(shard, applied);
   m_consumer->dropCheckpointsAbove(shard, verified);
   m_consumer->resubscribe(shard);
@@ -510,23 +515,15 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
   const quint64 applied = m_positions.applied(shard);
   const quint64 verified = verifiedCheckpoint(shard, first, std::min(applied, last));
   const quint64 from = std::min(applied, std::max(verified, first > 0 ? first - 1 : last));
-  Status s;
-  {
-    auto txn = SqliteTxn::begin(m_db);
-    s = txn.ok() ? Status::ok() : txn.status();
-    if (s.isOk()) s = m_state->setPosition(stream, from);
-    // This node's own stream positions of that stream mean nothing any more.
-    if (s.isOk()) s = m_state->forgetOwnUpTo(shard, std::numeric_limits<quint64>::max() / 2);
-    if (s.isOk()) s = txn->commit();
-  }
+  // This node's own stream positions of that stream mean nothing any more.
+  const Status s = moveAppliedPosition(shard, from, [&] {
+    return m_state->forgetOwnUpTo(shard, std::numeric_limits<quint64>::max() / 2);
+  });
   if (!s.isOk()) {
     qCWarning(lcEngine).noquote() << "durability guard:" << what
                                   << "- cannot heal yet:" << s.message();
     return;
   }
-  m_positions.setApplied(shard, from);
-  m_verifiedApplied.remove(shard);
-  m_divergentAt.remove(shard);
   // The kept changes of this node in that stream are published again: what the stream lost
   // comes back; what it still holds is a duplicate (dropped within the window, else the same
   // row once more). Which ones it lost is not known for sure (the stream may have taken new

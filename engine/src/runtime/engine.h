@@ -16,6 +16,7 @@
 #include <QThread>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 #include "cdc/change_log.h"
@@ -96,6 +97,9 @@ class Engine final : public QObject {
   // holds there ("" when they agree or cannot be compared now); rereadStream() acts on it.
   QString divergence(int shard, quint64 applied);
   void rereadStream(int shard, const QString& what, quint64 first, quint64 last);
+  // Moves the applied position of `shard` to `to` in one transaction with `also` (healStream(),
+  // rereadStream()).
+  Status moveAppliedPosition(int shard, quint64 to, const std::function<Status()>& also);
   static constexpr const char* kDiffers = "differs from what this node applied";
   // The newest of the consumer's checkpoints at or below `upTo` that the stream still holds
   // unchanged (0: none; docs/replication.md#durability).
