@@ -97,10 +97,24 @@ class TestDashboardModels : public QObject {
     QCOMPARE(resets.count(), 1);
     model.update({shard(1, 60, 600), shard(2, 20, 0)}, 2.0);  // same shards: in place
     QCOMPARE(resets.count(), 1);
+    // Only the row that changed, with only the roles that changed (applied, its changes, rate).
     QCOMPARE(changes.count(), 1);
+    QCOMPARE(changes.at(0).at(0).value<QModelIndex>().row(), 0);
+    QCOMPARE(changes.at(0).at(1).value<QModelIndex>().row(), 0);
+    QList<int> roles = changes.at(0).at(2).value<QList<int>>();
+    std::sort(roles.begin(), roles.end());
+    QVERIFY2(roles.contains(ShardModel::kAppliedRole) && roles.contains(ShardModel::kRateRole) &&
+                 !roles.contains(ShardModel::kStateRole) &&
+                 !roles.contains(ShardModel::kStreamRole),
+             qPrintable(QString::number(roles.size())));
     QCOMPARE(model.data(model.index(0), ShardModel::kRateRole).toDouble(), 250.0);
     QCOMPARE(model.data(model.index(0), ShardModel::kAppliedRole).toULongLong(), 60ull);
     QCOMPARE(model.data(model.index(1), ShardModel::kRateRole).toDouble(), 0.0);
+    model.update({shard(1, 60, 600), shard(2, 20, 0)}, 2.0);  // nothing changed but the rate
+    QCOMPARE(changes.count(), 2);
+    QCOMPARE(changes.at(1).at(2).value<QList<int>>(), QList<int>{ShardModel::kRateRole});
+    model.update({shard(1, 60, 600), shard(2, 20, 0)}, 2.0);  // nothing changed: no signal
+    QCOMPARE(changes.count(), 2);
     // The state is the enum (QML compares Hl.ShardState values); its word is for the chip.
     model.update({shard(1, 60, 600), shard(2, 20, 0, ShardState::NeedsRestore)}, 0);
     QCOMPARE(model.data(model.index(1), ShardModel::kStateRole).value<ShardState>(),
