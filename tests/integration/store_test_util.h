@@ -69,8 +69,11 @@ inline Result<QByteArray> getStartingServerOnRetry(SnapshotStore& s, const QStri
                                                    const std::function<Status()>& start,
                                                    int* starts) {
   *starts = 0;
-  return getBytes(s, name, [&](qint64 done, qint64) {
-    if (done == 0 && *starts == 0) {
+  // At the first progress report, whatever it says: a first attempt on a connection cached from
+  // before the kill can move some bytes before it fails (then every report says done > 0), or
+  // fail before any report (then the first comes from the wait before the retry).
+  return getBytes(s, name, [&](qint64, qint64) {
+    if (*starts == 0) {
       ++*starts;
       return start().isOk();
     }
