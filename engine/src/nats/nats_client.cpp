@@ -166,6 +166,8 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   m_sink->target = this;
   m_subs.resize(size_t(config.replicationLog.shards) + 1);
   m_subIds.assign(m_subs.size(), 0);
+  m_avoidedServers.resize(m_subs.size());
+  m_placedOn.resize(m_subs.size());
   // Fault injection for tests (tst_heartbeat stuckConsumerIsRecreated), in the spirit of
   // LevelDB's fault-injection environment: the first subscription of shard N delivers nothing
   // (its messages are dropped on arrival, heartbeats go on), as a stuck consumer of
@@ -581,6 +583,12 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   so.Config.Heartbeat =
       int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (docs/replication.md#nats)
   so.Config.InactiveThreshold = int64_t(60) * 1000 * 1000 * 1000;
+  // A shard that avoids a server gets a consumer made ahead, elsewhere, to bind to.
+  QByteArray placed;
+  if (!m_avoidedServers[size_t(shard)].isEmpty()) {
+    HL_RETURN_IF_ERROR(placeConsumer(shard, so, &placed, &m_placedOn[size_t(shard)]));
+    so.Consumer = placed.constData();
+  }
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);
   const natsStatus s = js_Subscribe(&sub, m_js.get(), subject.constData(), &NatsSink::onMessage,
@@ -594,10 +602,93 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   return Status::ok();
 }
 
+Status NatsClient::placeConsumer(int shard, const jsSubOptions& so, QByteArray* name,
+                                 QString* server) {
+  // nats-server 2.9 places an ephemeral consumer on one of the stream's servers at random
+  // (measured: 30 consumers of an R3 stream landed 5/14/11 on the three), and a consumer
+  // delivers its server's copy of the stream. Made here, ahead of the subscription, so that one
+  // on an avoided server is deleted before it delivers anything; a push consumer delivers
+  // nothing until its deliver subject has a subscriber. Not deleted when the subscription ends
+  // (nats.c deletes only the consumers it made): its inactive threshold removes it.
+  constexpr int kTries = 8;  // each try lands elsewhere with 2/3 chance on 3 servers
+  QStringList& avoid = m_avoidedServers[size_t(shard)];
+  natsInbox* inbox = nullptr;
+  HL_RETURN_IF_ERROR(fromNats(natsInbox_Create(&inbox), "create inbox"));
+  const QByteArray deliverTo(inbox);
+  natsInbox_Destroy(inbox);
+  jsConsumerConfig cc = so.Config;
+  cc.DeliverSubject = deliverTo.constData();
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 5000;
+  for (int tries = 1;; ++tries) {
+    jsConsumerInfo* raw = nullptr;
+    jsErrCode jerr = jsErrCode(0);
+    const natsStatus s = js_AddConsumer(&raw, m_js.get(), so.Stream, &cc, &jo, &jerr);
+    JsConsumerInfoPtr info(raw);
+    HL_RETURN_IF_ERROR(fromNats(
+        s, QStringLiteral("make a consumer of %1").arg(QString::fromUtf8(so.Stream)), jerr));
+    *server = info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
+                                                     : QString();
+    *name = QByteArray(info->Name);
+    if (!avoid.contains(*server)) break;
+    if (tries == kTries) {
+      qCWarning(lcNats).noquote()
+          << QStringLiteral(
+                 "shard %1: every consumer of %2 made in %3 tries is on %4, which "
+                 "this node avoided; reading from it, and no longer avoiding it")
+                 .arg(shard)
+                 .arg(QString::fromUtf8(so.Stream))
+                 .arg(kTries)
+                 .arg(*server);
+      avoid.clear();  // no other server holds the stream (one server, or the others down)
+      return Status::ok();
+    }
+    js_DeleteConsumer(m_js.get(), so.Stream, info->Name, &jo, nullptr);
+  }
+  qCInfo(lcNats).noquote() << QStringLiteral("shard %1 reads %2 from server %3 (avoiding %4)")
+                                  .arg(shard)
+                                  .arg(QString::fromUtf8(so.Stream), *server, avoid.join(", "));
+  return Status::ok();
+}
+
+QString NatsClient::consumerServer(int shard) {
+  if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return {};
+  // nats.c 3.4.1 answers "Invalid Subscription" for one bound to a consumer made ahead.
+  if (!m_placedOn[size_t(shard)].isEmpty()) return m_placedOn[size_t(shard)];
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 2000;
+  jsConsumerInfo* raw = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  const natsStatus s =
+      natsSubscription_GetConsumerInfo(&raw, m_subs[size_t(shard)].get(), &jo, &jerr);
+  JsConsumerInfoPtr info(raw);
+  if (s != NATS_OK) {
+    qCWarning(lcNats).noquote() << QStringLiteral("shard %1:").arg(shard)
+                                << fromNats(s, "consumer info", jerr).message();
+    return {};
+  }
+  return info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
+                                                : QString();
+}
+
+void NatsClient::avoidServer(int shard, const QString& server) {
+  if (shard <= 0 || size_t(shard) >= m_avoidedServers.size() || server.isEmpty()) return;
+  if (!m_avoidedServers[size_t(shard)].contains(server))
+    m_avoidedServers[size_t(shard)].append(server);
+}
+
+QStringList NatsClient::avoidedServers(int shard) const {
+  if (shard <= 0 || size_t(shard) >= m_avoidedServers.size()) return {};
+  return m_avoidedServers[size_t(shard)];
+}
+
 void NatsClient::unsubscribe(int shard) {
   if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return;
   natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());
   m_subs[size_t(shard)].reset();
+  m_placedOn[size_t(shard)].clear();
   m_subIds[size_t(shard)] = 0;
 }
 

@@ -12,6 +12,7 @@
 #include <QByteArray>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <memory>
 #include <vector>
@@ -105,6 +106,14 @@ class NatsClient final : public QObject {
   Status subscribe(int shard, quint64 startSeq, quint64 generation);
   void unsubscribe(int shard);
   void unsubscribeAll();
+  // The server that holds the shard's current consumer: the one whose copy of the stream it
+  // delivers ("" when not known). A request, made only when asked.
+  QString consumerServer(int shard);
+  // Later subscriptions of `shard` place their consumer on another server than `server` when
+  // the cluster has one (a few tries; docs/replication.md#durability, "It notices a server
+  // that delivered other messages"): its copy of the stream differs from its leader's.
+  void avoidServer(int shard, const QString& server);
+  QStringList avoidedServers(int shard) const;
   // Status records (docs/replication.md#health-endpoint): every node publishes on
   // <stream_prefix>-status.<node id> and listens to all of them (core NATS, no stream: only the
   // live picture matters).
@@ -130,6 +139,10 @@ class NatsClient final : public QObject {
   void deliverMessages();
   void deliverStatusRecords();
   int shardOfSubscription(int64_t sid) const;  // 0: none of the shards' current ones
+  // A consumer for `so` made ahead of its subscription, on a server `shard` does not avoid
+  // when one is found in a few tries; its name in `name` (the subscription binds to it), its
+  // server in `server`.
+  Status placeConsumer(int shard, const jsSubOptions& so, QByteArray* name, QString* server);
 
   Config m_config;
   QStringList m_urls;
@@ -141,7 +154,9 @@ class NatsClient final : public QObject {
   bool m_dropAllDeliveries = false;         // ... "<shard>:all"
   int m_shiftDeliveriesOf = 0;              // HL_TEST_SHIFT_DELIVERIES (see the constructor)
   quint64 m_shiftDeliveriesFrom = 0;
-  std::vector<int64_t> m_subIds;  // their ids (natsSubscription_GetID); 0 = none
+  std::vector<int64_t> m_subIds;              // their ids (natsSubscription_GetID); 0 = none
+  std::vector<QStringList> m_avoidedServers;  // index = shard (avoidServer)
+  std::vector<QString> m_placedOn;            // index = shard: the server of a consumer made ahead
   NatsSubscriptionPtr m_statusSub;
 };
 

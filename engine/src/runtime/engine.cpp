@@ -439,15 +439,25 @@ void Engine::rereadStream(int shard, const QString& what, quint64 first, quint64
   }
   m_consumer->replayOwnUpTo(shard, applied);
   m_consumer->dropCheckpointsAbove(shard, verified);
+  // That server's copy of the stream differs from its leader's (nats-server 2.9 can leave a
+  // paused leader's copy so, for good): the new consumer is placed on another one.
+  const QString server = m_nats->consumerServer(shard);
+  m_nats->avoidServer(shard, server);
   m_consumer->resubscribe(shard);
   ++m_streamRereads;
   m_lastStreamRereadMs = QDateTime::currentMSecsSinceEpoch();
   m_lastStreamReread =
-      QStringLiteral(
-          "%1: a server delivered messages the stream does not hold there; reading "
-          "it again from %2 (nothing is published again)")
-          .arg(what)
-          .arg(from + 1);
+      server.isEmpty()  // one server, not clustered: it has no name to avoid
+          ? QStringLiteral(
+                "%1: a server delivered messages the stream does not hold there; reading it "
+                "again from %2 (nothing is published again)")
+                .arg(what)
+                .arg(from + 1)
+          : QStringLiteral(
+                "%1: server %2 delivered messages the stream does not hold there; reading it "
+                "again from %3 from another server (nothing is published again)")
+                .arg(what, server)
+                .arg(from + 1);
   qCWarning(lcEngine).noquote() << "durability guard:" << m_lastStreamReread;
   emit event(EngineEvent::shardError(shard, m_lastStreamReread));
 }
