@@ -26,6 +26,7 @@ test: build
 # Benchmarks with full sizes; each prints its same-run baseline.
 bench: build
 	$(BUILD_DIR)/bench/capture_bench
+	$(BUILD_DIR)/bench/digest_bench
 	$(BUILD_DIR)/bench/replication_bench
 	$(BUILD_DIR)/bench/snapshot_bench --sizes 100,500
 	$(BUILD_DIR)/bench/store_bench --size 200 --runs 3

@@ -78,6 +78,10 @@ const std::vector<FlagSpec>& flags() {
       {"schema-status-cluster", nullptr,
        "print every node's schema hash from the registry, then exit",
        boolSetter(&CommandLine::schemaStatusCluster)},
+      {"digest", nullptr,
+       "print a digest of every watched table, the applied positions and pending changes, "
+       "then exit",
+       boolSetter(&CommandLine::digest)},
       {"cluster-addr", "HOST:PORT", "embedded NATS server: cluster listen address",
        stringSetter(&CommandLine::clusterAddr)},
       {"cluster-peers", "URLS", "embedded NATS server: comma-separated cluster peer URLs",

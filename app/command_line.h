@@ -26,6 +26,7 @@ struct CommandLine {
   bool force = false;                     // -force: restore a snapshot of another schema
   bool schemaStatus = false;              // -schema-status
   bool schemaStatusCluster = false;       // -schema-status-cluster
+  bool digest = false;                    // -digest
   QString clusterAddr;                    // -cluster-addr HOST:PORT
   QString clusterPeers;                   // -cluster-peers URL[,URL...]
   QString leafServers;                    // -leaf-servers URL[,URL...]

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "command_line.h"
+#include "consistency_command.h"
 #include "gui_runner.h"
 #include "harmonylite/capture_cleanup.h"
 #include "harmonylite/config.h"
@@ -132,6 +133,7 @@ std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& conf
   }
   if (hl::wantsSnapshotCommand(cli)) return hl::runSnapshotCommand(cli, config);
   if (hl::wantsSchemaCommand(cli)) return hl::runSchemaCommand(cli, config);
+  if (hl::wantsConsistencyCommand(cli)) return hl::runConsistencyCommand(cli, config);
   return std::nullopt;
 }
 

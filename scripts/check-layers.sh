@@ -15,10 +15,11 @@ declare -A allowed=(
   [engine/src/nats]="harmonylite wire nats"
   [engine/src/replication]="harmonylite wire sqlite schema cdc nats replication"
   [engine/src/snapshot]="harmonylite wire sqlite schema cdc nats replication snapshot"
+  [engine/src/consistency]="harmonylite sqlite schema consistency"
   [engine/src/observe]="harmonylite observe"
-  [engine/src/runtime]="harmonylite core config wire sqlite schema cdc nats replication snapshot observe runtime"
+  [engine/src/runtime]="harmonylite core config wire sqlite schema cdc nats replication snapshot consistency observe runtime"
 )
-engine_folders="core config wire sqlite schema cdc nats replication snapshot observe runtime"
+engine_folders="core config wire sqlite schema cdc nats replication snapshot consistency observe runtime"
 
 bad=0
 check() {  # <file> <allowed folders>

@@ -96,7 +96,7 @@ class TestCli : public QObject {
     const auto r = run({"-help"});
     QCOMPARE(r.exitCode, 0);
     for (const char* flag : {"-config", "-node-id", "-cleanup", "-save-snapshot", "-schema-status",
-                             "-schema-status-cluster", "-cluster-addr", "-cluster-peers",
+                             "-schema-status-cluster", "-digest", "-cluster-addr", "-cluster-peers",
                              "-leaf-servers", "-version", "-help", "--no-gui"})
       QVERIFY2(r.out.contains(flag), flag);
     QCOMPARE(run({"-h"}).exitCode, 0);

@@ -11,6 +11,29 @@ using namespace hl;
 
 class TestNatsClient : public QObject {
   Q_OBJECT
+
+  // Node `nodeId`'s configuration: one shard, its stream on three servers.
+  static Config oneShardOnThree(uint64_t nodeId) {
+    Config config;
+    config.nodeId = nodeId;
+    config.replicationLog.shards = 1;
+    config.replicationLog.replicas = 3;
+    return config;
+  }
+  // Starts the cluster, connects a client of `config` to it and makes its streams (once a
+  // leader is elected).
+  static Status startAndConnect(test::NatsCluster* cluster, const Config& config,
+                                std::unique_ptr<NatsClient>* out) {
+    HL_RETURN_IF_ERROR(cluster->start());
+    *out = std::make_unique<NatsClient>(config, cluster->urls());
+    NatsClient* client = out->get();
+    HL_RETURN_IF_ERROR(client->connect());
+    Status streams;
+    if (!test::waitFor([&] { return (streams = client->ensureStreams()).isOk(); }, 30000, 200))
+      return streams;
+    return Status::ok();
+  }
+
  private slots:
   void initTestCase() { qRegisterMetaType<hl::PublishResult>(); }
 
@@ -63,18 +86,11 @@ class TestNatsClient : public QObject {
   // only be the "not stored yet" answer of a server that stages ids (none here with 2.9).
   void duplicatesInFlightAnswerWithTheirPosition() {
     test::NatsCluster cluster;
-    const Status started = cluster.start();
-    QVERIFY2(started.isOk(), qPrintable(started.message()));
-    Config config;
-    config.nodeId = 7;
-    config.replicationLog.shards = 1;
-    config.replicationLog.replicas = 3;
-    NatsClient client(config, cluster.urls());
-    const Status connected = client.connect();
-    QVERIFY2(connected.isOk(), qPrintable(connected.message()));
-    Status streams;
-    QVERIFY2(test::waitFor([&] { return (streams = client.ensureStreams()).isOk(); }, 30000, 200),
-             qPrintable(streams.message()));
+    const Config config = oneShardOnThree(7);
+    std::unique_ptr<NatsClient> owned;
+    const Status ready = startAndConnect(&cluster, config, &owned);
+    QVERIFY2(ready.isOk(), qPrintable(ready.message()));
+    NatsClient& client = *owned;
     QList<PublishResult> results;
     connect(&client, &NatsClient::published, this, [&](const PublishResult& r) { results << r; });
     constexpr int kIds = 300;
@@ -120,17 +136,11 @@ class TestNatsClient : public QObject {
   // from one, and forgets the avoidance; a stream that does not exist is an error.
   void subscriptionsAvoidAServer() {
     test::NatsCluster cluster;
-    const Status started = cluster.start();
-    QVERIFY2(started.isOk(), qPrintable(started.message()));
-    Config config;
-    config.nodeId = 8;
-    config.replicationLog.shards = 1;
-    config.replicationLog.replicas = 3;
-    NatsClient client(config, cluster.urls());
-    QVERIFY(client.connect().isOk());
-    Status streams;
-    QVERIFY2(test::waitFor([&] { return (streams = client.ensureStreams()).isOk(); }, 30000, 200),
-             qPrintable(streams.message()));
+    const Config config = oneShardOnThree(8);
+    std::unique_ptr<NatsClient> owned;
+    const Status ready = startAndConnect(&cluster, config, &owned);
+    QVERIFY2(ready.isOk(), qPrintable(ready.message()));
+    NatsClient& client = *owned;
     constexpr int kMessages = 20;
     int acked = 0;
     connect(&client, &NatsClient::published, this, [&](const PublishResult& r) { acked += r.ok; });

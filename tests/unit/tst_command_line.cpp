@@ -25,13 +25,14 @@ class TestCommandLine : public QObject {
   void everyFlag() {
     const ParseOutcome o = parseCommandLine(
         {"-config", "a.toml", "-node-id", "12", "-cleanup", "--save-snapshot", "-schema-status",
-         "-schema-status-cluster=true", "-cluster-addr", "127.0.0.1:4248",
+         "-schema-status-cluster=true", "-digest", "-cluster-addr", "127.0.0.1:4248",
          "-cluster-peers=nats://a:1,nats://b:2", "--leaf-servers", "nats://leaf:7422", "--no-gui"});
     QCOMPARE(o.kind, ParseOutcome::Kind::kOk);
     const CommandLine& c = o.commandLine;
     QCOMPARE(c.configPath, QString("a.toml"));
     QCOMPARE(c.nodeId.value_or(0), uint64_t(12));
-    QVERIFY(c.cleanup && c.saveSnapshot && c.schemaStatus && c.schemaStatusCluster && c.noGui);
+    QVERIFY(c.cleanup && c.saveSnapshot && c.schemaStatus && c.schemaStatusCluster && c.digest &&
+            c.noGui);
     QCOMPARE(c.clusterAddr, QString("127.0.0.1:4248"));
     QCOMPARE(c.clusterPeers, QString("nats://a:1,nats://b:2"));
     QCOMPARE(c.leafServers, QString("nats://leaf:7422"));
@@ -95,8 +96,9 @@ class TestCommandLine : public QObject {
     const QString usage = usageText("harmonylite");
     const QStringList flags = {"-config PATH",   "-node-id N",     "-cleanup",
                                "-save-snapshot", "-schema-status", "-schema-status-cluster",
-                               "-cluster-addr",  "-cluster-peers", "-leaf-servers",
-                               "-version",       "-help",          "--no-gui"};
+                               "-digest",        "-cluster-addr",  "-cluster-peers",
+                               "-leaf-servers",  "-version",       "-help",
+                               "--no-gui"};
     const QStringList lines = usage.split('\n');
     for (const QString& f : flags) {
       int found = 0;

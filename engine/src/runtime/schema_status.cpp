@@ -5,6 +5,7 @@
 #include "nats/embedded_server.h"
 #include "nats/nats_client.h"
 #include "replication/schema_registry.h"
+#include "runtime/local_read.h"
 #include "schema/catalog.h"
 #include "sqlite/sqlite_db.h"
 
@@ -35,14 +36,24 @@ Result<QStringList> embeddedUrls(const Config& config) {
 
 }  // namespace
 
-Result<LocalSchemaReport> readLocalSchema(const Config& config) {
+Result<std::unique_ptr<LocalRead>> openLocalRead(const Config& config) {
   SqliteDb::Options o;
   o.readOnly = true;
   o.busyTimeoutMs = 5000;
   auto db = SqliteDb::open(config.dbPath, o);
   if (!db) return db.status();
-  SchemaCatalog catalog(*db, config.ignoreTables);
-  HL_RETURN_IF_ERROR(catalog.reload().withContext("read schema of " + config.dbPath));
+  auto out = std::make_unique<LocalRead>();
+  out->db = std::move(*db);
+  out->catalog = std::make_unique<SchemaCatalog>(out->db, config.ignoreTables);
+  HL_RETURN_IF_ERROR(out->catalog->reload().withContext("read schema of " + config.dbPath));
+  return out;
+}
+
+Result<LocalSchemaReport> readLocalSchema(const Config& config) {
+  auto local = openLocalRead(config);
+  if (!local) return local.status();
+  SqliteDb* db = &(*local)->db;
+  const SchemaCatalog& catalog = *(*local)->catalog;
   LocalSchemaReport r;
   r.hash = catalog.schemaHash();
   r.tables = schemaTablesOf(catalog.tables());
