@@ -3,7 +3,6 @@
 // positions with nothing pending; a row changed behind one node's back (its change taken out of
 // the change log, so it is never published) gives that node another digest of that table
 // only; a database that cannot be read is an error.
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -21,20 +20,8 @@ const char* kSchema =
     "CREATE TABLE tags(item INTEGER, tag TEXT, note TEXT, PRIMARY KEY (item, tag)) WITHOUT ROWID;";
 constexpr int kConverge = 60000;
 
-struct CliRun {
-  int exitCode = -1;
-  QString out, err;
-};
-
-CliRun digestOf(const QString& config) {
-  QProcess p;
-  p.start(test::harmonyliteBinary(), {"-config", config, "-digest"});
-  CliRun r;
-  if (!p.waitForFinished(30000)) return r;
-  r.exitCode = p.exitCode();
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
+test::ProcessResult digestOf(const QString& config) {
+  return test::runProcess(test::harmonyliteBinary(), {"-config", config, "-digest"});
 }
 
 // "table X: N rows, digest D" lines, and the applied and pending lines.
@@ -94,9 +81,9 @@ class TestConsistency : public QObject {
     auto agree = [&] {
       QStringList seen;
       for (NodeProcess* n : nodes) {
-        const CliRun r = digestOf(n->configPath());
+        const test::ProcessResult r = digestOf(n->configPath());
         if (r.exitCode != 0) return false;
-        seen << tablesOf(r.out);
+        seen << tablesOf(QString::fromUtf8(r.out));
       }
       first = seen[0];
       return seen[1] == seen[0] && seen[2] == seen[0] && first.contains("pending own:    0");
@@ -117,17 +104,19 @@ class TestConsistency : public QObject {
         "COMMIT;",
         &ok);
     QVERIFY(ok);
-    const CliRun one = digestOf(nodes[0]->configPath()), two = digestOf(nodes[1]->configPath());
-    QCOMPARE(two.exitCode, 0);
+    const test::ProcessResult oneRun = digestOf(nodes[0]->configPath()),
+                              twoRun = digestOf(nodes[1]->configPath());
+    QCOMPARE(twoRun.exitCode, 0);
+    const QString one = QString::fromUtf8(oneRun.out), two = QString::fromUtf8(twoRun.out);
     auto line = [](const QString& out, const QString& table) {
       for (const QString& l : out.split('\n'))
         if (l.startsWith("table " + table + ":")) return l;
       return QString();
     };
-    QVERIFY(!line(one.out, "items").isEmpty());
-    QVERIFY2(line(one.out, "items") != line(two.out, "items"), qPrintable(two.out));
-    QCOMPARE(line(one.out, "tags"), line(two.out, "tags"));
-    QVERIFY2(two.out.contains("pending own:    0"), qPrintable(two.out));  // nothing to send
+    QVERIFY(!line(one, "items").isEmpty());
+    QVERIFY2(line(one, "items") != line(two, "items"), qPrintable(two));
+    QCOMPARE(line(one, "tags"), line(two, "tags"));
+    QVERIFY2(two.contains("pending own:    0"), qPrintable(two));  // nothing to send
     // Put back by hand (row 7 was written in round 2): the same digest again.
     nodes[1]->sql(
         "BEGIN; UPDATE items SET qty = 2 WHERE id = 7; DELETE FROM "
@@ -135,7 +124,8 @@ class TestConsistency : public QObject {
         "COMMIT;",
         &ok);
     QVERIFY(ok);
-    QCOMPARE(line(digestOf(nodes[1]->configPath()).out, "items"), line(one.out, "items"));
+    QCOMPARE(line(QString::fromUtf8(digestOf(nodes[1]->configPath()).out), "items"),
+             line(one, "items"));
     for (NodeProcess* n : nodes) QCOMPARE(n->stop(), 0);
   }
 
@@ -148,9 +138,9 @@ class TestConsistency : public QObject {
                 .arg(m_dir.filePath("nowhere/missing.db"))
                 .toUtf8());
     f.close();
-    const CliRun r = digestOf(config);
+    const test::ProcessResult r = digestOf(config);
     QCOMPARE(r.exitCode, 1);
-    QVERIFY2(r.err.contains("missing.db"), qPrintable(r.err));
+    QVERIFY2(r.err.contains("missing.db"), r.err.constData());
     QVERIFY(r.out.isEmpty());
   }
 };

@@ -207,9 +207,8 @@ Result<QList<DigestedRow>> rowsInBuckets(SqliteDb& db, const TableInfo& table, i
     row.key = key.join('|');
     row.values = values.join(", ");
     const std::array<uint8_t, 16> h = rowHashOf(s, stored);
-    RowSetDigest one;
-    one.add(h);
-    row.rowHash = one.hex();
+    row.rowHash = QString::fromLatin1(
+        QByteArray::fromRawData(reinterpret_cast<const char*>(h.data()), int(h.size())).toHex());
     out.append(row);
   }
   return out;

@@ -201,8 +201,7 @@ Result<Value> Collisions::moveToFreshKey(const TableInfo& table, const RowImage&
 
 Result<Value> Collisions::moveRow(const TableInfo& table, const RowImage& key) {
   const QString column = keyColumnSql(table);
-  auto hasSequence = m_db.queryInt(QStringLiteral(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'"));
+  auto hasSequence = m_db.hasTable(QStringLiteral("sqlite_sequence"));
   if (!hasSequence) return hasSequence.status();
   // The next key SQLite itself would give (AUTOINCREMENT's counter included).
   auto next = m_db.prepare(

@@ -118,11 +118,9 @@ Status ReplicationState::setReplayOwnUpTo(const QString& stream, quint64 seq) {
 
 Result<QHash<QString, quint64>> ReplicationState::readPositions(SqliteDb& db) {
   QHash<QString, quint64> out;
-  auto exists = db.queryInt(
-      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
-                     "'__harmonylite__positions'"));
+  auto exists = db.hasTable(QStringLiteral("__harmonylite__positions"));
   if (!exists) return exists.status();
-  if (*exists == 0) return out;
+  if (!*exists) return out;
   auto stmt = db.prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
   if (!stmt) return stmt.status();
   SqliteRows rows(*stmt);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
+#include "cdc/change_log.h"
 #include "consistency/table_digest.h"
 #include "harmonylite/consistency.h"
+#include "replication/state_store.h"
 #include "runtime/local_read.h"
 
 namespace hl {
@@ -20,26 +22,18 @@ Result<LocalDigestReport> readLocalDigest(const Config& config) {
   QList<TableInfo> tables = catalog.tables();
   std::sort(tables.begin(), tables.end(),
             [](const TableInfo& a, const TableInfo& b) { return a.name < b.name; });
-  auto has = [&](const char* table) {
-    auto n = db->queryInt(
-        QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE name = '%1'").arg(table));
-    return n && *n > 0;
-  };
   QElapsedTimer t;
   t.start();
   // Inside the digest's read transaction: the same point as the rows.
   auto state = [&]() -> Status {
-    if (has("__harmonylite__positions")) {
-      auto stmt = db->prepare(QStringLiteral("SELECT stream, seq FROM __harmonylite__positions"));
-      if (!stmt) return stmt.status();
-      SqliteRows rows(*stmt);
-      for (const SqliteStmt& row : rows)
-        r.positions.insert(row.columnText(0), quint64(row.columnInt(1)));
-      HL_RETURN_IF_ERROR(rows.status());
-    }
-    if (has("__harmonylite__changes")) {
-      auto n = db->queryInt(QStringLiteral(
-          "SELECT count(*) FROM __harmonylite__changes WHERE state IS NULL AND op > 0"));
+    auto positions = ReplicationState::readPositions(*db);
+    if (!positions) return positions.status();
+    for (auto it = positions->cbegin(); it != positions->cend(); ++it)
+      r.positions.insert(it.key(), it.value());
+    auto hasLog = db->hasTable(QLatin1String(ChangeLog::kChangesTable));
+    if (!hasLog) return hasLog.status();
+    if (*hasLog) {  // the node's own count, as /health gives it
+      auto n = ChangeLog(*db, *(*local)->catalog).pendingCount();
       if (!n) return n.status();
       r.pendingChanges = *n;
     }

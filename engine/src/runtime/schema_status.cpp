@@ -59,9 +59,8 @@ Result<LocalSchemaReport> readLocalSchema(const Config& config) {
   r.tables = schemaTablesOf(catalog.tables());
   r.skippedTables = catalog.skippedTables();
   // The node's history, without writing: the newest other hash is what it calls previous.
-  auto has = db->queryInt(QStringLiteral(
-      "SELECT count(*) FROM sqlite_schema WHERE name = '__harmonylite__schema_hashes'"));
-  if (has && *has > 0) {
+  auto has = db->hasTable(QStringLiteral("__harmonylite__schema_hashes"));
+  if (has && *has) {
     auto stmt = db->prepare(QStringLiteral(
         "SELECT hash FROM __harmonylite__schema_hashes WHERE hash <> ? ORDER BY last_seen DESC, "
         "rowid DESC LIMIT 1"));

@@ -130,6 +130,17 @@ Result<int64_t> SqliteDb::queryInt(const QString& sql) {
   return firstInt(*stmt, sql);
 }
 
+Result<bool> SqliteDb::hasTable(const QString& name) {
+  const QString sql =
+      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?");
+  auto stmt = prepare(sql);
+  if (!stmt) return stmt.status();
+  HL_RETURN_IF_ERROR(stmt->bindText(1, name.toUtf8()));
+  auto n = firstInt(*stmt, sql);
+  if (!n) return n.status();
+  return *n > 0;
+}
+
 Result<int64_t> SqliteDb::cachedInt(const QString& sql) {
   auto stmt = cached(sql);
   if (!stmt) return stmt.status();

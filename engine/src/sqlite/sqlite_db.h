@@ -78,6 +78,8 @@ class SqliteDb {
   Result<SqliteStmt*> cached(const QString& sql);
   // Runs a query expected to return one integer (e.g. "PRAGMA schema_version").
   Result<int64_t> queryInt(const QString& sql);
+  // Whether the database has a table named `name` (sqlite_schema; a read, nothing written).
+  Result<bool> hasTable(const QString& name);
   // The same through cached(): for constant SQL on hot paths (parsing a statement costs more
   // than running a small one).
   Result<int64_t> cachedInt(const QString& sql);
