@@ -82,6 +82,27 @@ const std::vector<FlagSpec>& flags() {
        "print a digest of every watched table, the applied positions and pending changes, "
        "then exit",
        boolSetter(&CommandLine::digest)},
+      {"check-consistency", nullptr,
+       "ask every node to digest its tables at the same positions and compare them; exit 0 "
+       "agree, 1 differ, 2 NATS unreachable, 3 not comparable",
+       boolSetter(&CommandLine::checkConsistency)},
+      {"repair-from", "N",
+       "with the check: publish node N's version of every differing row, then check again",
+       [](CommandLine& c, const QString& v) {
+         bool ok = false;
+         const uint64_t id = v.toULongLong(&ok);
+         if (!ok || id == 0) return false;
+         c.repairFrom = id;
+         return true;
+       }},
+      {"expect-nodes", "N", "with the check: stop waiting for nodes once N answered",
+       [](CommandLine& c, const QString& v) {
+         bool ok = false;
+         const int n = v.toInt(&ok);
+         if (!ok || n < 1) return false;
+         c.expectNodes = n;
+         return true;
+       }},
       {"cluster-addr", "HOST:PORT", "embedded NATS server: cluster listen address",
        stringSetter(&CommandLine::clusterAddr)},
       {"cluster-peers", "URLS", "embedded NATS server: comma-separated cluster peer URLs",

@@ -27,6 +27,9 @@ struct CommandLine {
   bool schemaStatus = false;              // -schema-status
   bool schemaStatusCluster = false;       // -schema-status-cluster
   bool digest = false;                    // -digest
+  bool checkConsistency = false;          // -check-consistency
+  uint64_t repairFrom = 0;                // -repair-from N (with or without -check-consistency)
+  int expectNodes = 0;                    // -expect-nodes N
   QString clusterAddr;                    // -cluster-addr HOST:PORT
   QString clusterPeers;                   // -cluster-peers URL[,URL...]
   QString leafServers;                    // -leaf-servers URL[,URL...]

@@ -4,8 +4,10 @@
 // the change log, so it is never published) gives that node another digest of that table
 // only; a database that cannot be read is an error.
 #include <QRegularExpression>
+
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
 
 #include "node_process.h"
 #include "test_support.h"
@@ -17,11 +19,81 @@ namespace {
 
 const char* kSchema =
     "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER, data BLOB);"
-    "CREATE TABLE tags(item INTEGER, tag TEXT, note TEXT, PRIMARY KEY (item, tag)) WITHOUT ROWID;";
+    "CREATE TABLE tags(item INTEGER, tag TEXT, note TEXT, PRIMARY KEY (item, tag)) WITHOUT ROWID;"
+    "CREATE TABLE files(hash BLOB PRIMARY KEY, size INTEGER);"
+    "CREATE TABLE notes(body TEXT);";  // no declared key: its rowid is the key
 constexpr int kConverge = 60000;
 
 test::ProcessResult digestOf(const QString& config) {
   return test::runProcess(test::harmonyliteBinary(), {"-config", config, "-digest"});
+}
+
+test::ProcessResult checkFrom(const QString& config, const QStringList& more = {}) {
+  return test::runProcess(
+      test::harmonyliteBinary(),
+      QStringList{"-config", config, "-check-consistency", "-expect-nodes", "3"} + more, 120000);
+}
+
+// Three nodes on one nats-server, each writing rows of every table.
+struct Cluster {
+  test::NatsServer server;
+  std::vector<std::unique_ptr<NodeProcess>> owned;
+  QList<NodeProcess*> nodes;
+
+  // `lateSnapshotOn`: that node takes its check snapshots 300 ms late (a test fault), while its
+  // consumer must stay held.
+  Status start(const QString& dir, int lateSnapshotOn = 0) {
+    HL_RETURN_IF_ERROR(server.start());
+    for (int i = 1; i <= 3; ++i) {
+      if (i == lateSnapshotOn)
+        qputenv("HL_TEST_CHECK_SNAPSHOT_DELAY_MS", "300");
+      else
+        qunsetenv("HL_TEST_CHECK_SNAPSHOT_DELAY_MS");
+      NodeProcess::Options o;
+      o.nodeId = uint64_t(i);
+      o.dir = dir + QStringLiteral("/node%1").arg(i);
+      o.schema = kSchema;
+      o.urls = {server.url()};
+      owned.push_back(std::make_unique<NodeProcess>(o));
+      HL_RETURN_IF_ERROR(owned.back()->start());
+    }
+    qunsetenv("HL_TEST_CHECK_SNAPSHOT_DELAY_MS");
+    nodes = test::rawPointers(owned);
+    return Status::ok();
+  }
+  bool write(int rounds) {
+    for (int round = 0; round < rounds; ++round)
+      for (int i = 0; i < 3; ++i) {
+        const int id = round * 3 + i + 1;
+        bool ok = false;
+        nodes[i]->sql(QStringLiteral("INSERT INTO items VALUES (%1, 'item %1', %2, x'00%3'); "
+                                     "INSERT INTO tags VALUES (%1, 'n%4', NULL); "
+                                     "INSERT INTO files VALUES (x'%3ff%3', %1); "
+                                     "INSERT INTO notes(rowid, body) VALUES (%1, 'note %1');")
+                          .arg(id)
+                          .arg(round)
+                          .arg(QString::number(id % 256, 16).rightJustified(2, '0'))
+                          .arg(i + 1),
+                      &ok);
+        if (!ok) return false;
+      }
+    return test::waitConverged(nodes, "SELECT count(*) FROM items", kConverge,
+                               QString::number(rounds * 3)) &&
+           test::waitConverged(nodes, "SELECT count(*) FROM notes", kConverge,
+                               QString::number(rounds * 3));
+  }
+};
+
+// A change behind the node's back: the statement and, in the same transaction, the removal of
+// what it captured, so nothing is published.
+bool behindTheBack(NodeProcess* n, const QString& statement) {
+  bool ok = false;
+  n->sql(QStringLiteral("BEGIN; CREATE TEMP TABLE mark AS SELECT coalesce(max(id), 0) AS id FROM "
+                        "__harmonylite__changes; %1; DELETE FROM __harmonylite__changes WHERE id > "
+                        "(SELECT id FROM mark); COMMIT;")
+             .arg(statement),
+         &ok);
+  return ok;
 }
 
 // "table X: N rows, digest D" lines, and the applied and pending lines.
@@ -127,6 +199,145 @@ class TestConsistency : public QObject {
     QCOMPARE(line(QString::fromUtf8(digestOf(nodes[1]->configPath()).out), "items"),
              line(one, "items"));
     for (NodeProcess* n : nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // The cross-node check (docs/consistency.md#check): agree after a replicated workload; three
+  // changes behind node 2's back (an updated row, a deleted composite-key row, an extra blob-key
+  // row) found with each node's values; repaired from node 1; agree again.
+  void clusterCheckFindsAndRepairs() {
+    Cluster c;
+    if (Status s = c.start(m_dir.filePath("check")); !s.isOk()) QFAIL(qPrintable(s.message()));
+    QVERIFY(c.write(10));
+    test::ProcessResult r;
+    QVERIFY2(test::waitFor([&] { return (r = checkFrom(c.nodes[0]->configPath())).exitCode == 0; },
+                           kConverge, 500),
+             r.out.constData());
+    QString out = QString::fromUtf8(r.out);
+    QVERIFY2(out.startsWith("check ") && out.contains(": AGREE"), qPrintable(out));
+    for (int n = 1; n <= 3; ++n)
+      QVERIFY2(out.contains(QRegularExpression(QStringLiteral("node %1: held \\(applier held \\d+ "
+                                                              "ms, digest \\d+ ms\\)")
+                                                   .arg(n))),
+               qPrintable(out));
+    QVERIFY2(out.contains("positions: harmonylite-changes-c-1="), qPrintable(out));
+    QVERIFY2(
+        out.contains(QRegularExpression("table items: agree \\(30 rows, digest [0-9a-f]{32}\\)")),
+        qPrintable(out));
+    QVERIFY2(out.contains("table notes: agree (30 rows"), qPrintable(out));
+
+    QVERIFY(behindTheBack(c.nodes[1], "UPDATE items SET qty = 999 WHERE id = 7"));
+    QVERIFY(behindTheBack(c.nodes[1], "DELETE FROM tags WHERE item = 8"));
+    QVERIFY(behindTheBack(c.nodes[1], "INSERT INTO files VALUES (x'beef', 42)"));
+    r = checkFrom(c.nodes[2]->configPath());
+    out = QString::fromUtf8(r.out);
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(out.contains(": DIFFER - 3 of 4 table(s) differ"), qPrintable(out));
+    QVERIFY2(out.contains("table notes: agree"), qPrintable(out));
+    // Each differing row once, with every node's version.
+    QVERIFY2(out.contains("  row 7:\n    node 1: id=7, name='item 7', qty=2, data=x'0007'\n"
+                          "    node 2: id=7, name='item 7', qty=999, data=x'0007'\n"
+                          "    node 3: id=7, name='item 7', qty=2, data=x'0007'\n"),
+             qPrintable(out));
+    QVERIFY2(out.contains("  row 8|'n2':\n    node 1: item=8, tag='n2', note=NULL\n"
+                          "    node 2: (no such row)\n"),
+             qPrintable(out));
+    QVERIFY2(out.contains("  row x'beef':\n    node 1: (no such row)\n"
+                          "    node 2: hash=x'beef', size=42\n"),
+             qPrintable(out));
+    QCOMPARE(out.count("  row "), 3);
+
+    r = checkFrom(c.nodes[0]->configPath(), {"-repair-from", "1"});
+    out = QString::fromUtf8(r.out);
+    QVERIFY2(r.exitCode == 0, qPrintable(out + r.err));
+    QVERIFY2(out.contains("repair items: node 1 published 1 row(s) again and 0 delete(s)"),
+             qPrintable(out));
+    QVERIFY2(out.contains("repair tags: node 1 published 1 row(s) again and 0 delete(s)"),
+             qPrintable(out));
+    QVERIFY2(out.contains("repair files: node 1 published 0 row(s) again and 1 delete(s)"),
+             qPrintable(out));
+    QVERIFY2(out.contains("after the repair:\ncheck ") && out.endsWith(" attempt(s)\n"),
+             qPrintable(out));
+    QVERIFY2(out.mid(out.indexOf("after the repair:")).contains(": AGREE"), qPrintable(out));
+    QCOMPARE(c.nodes[1]->sql("SELECT qty FROM items WHERE id = 7"), QString("2"));
+    QCOMPARE(c.nodes[1]->sql("SELECT count(*) FROM files WHERE hash = x'beef'"), QString("0"));
+    QCOMPARE(c.nodes[1]->sql("SELECT count(*) FROM tags WHERE item = 8"), QString("1"));
+    for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // Checks while two nodes' applications write: each one agrees or says why it is not
+  // comparable; none reports a difference. Node 2 (which only applies) takes its snapshots
+  // 300 ms after reaching the target: rows keep arriving meanwhile, and only the hold keeps
+  // them out of its digest.
+  void checksWhileWritersRunNeverDiffer() {
+    Cluster c;
+    if (Status s = c.start(m_dir.filePath("busy"), 2); !s.isOk()) QFAIL(qPrintable(s.message()));
+    QVERIFY(c.write(3));
+    // Two writers, bounded: 150 transactions of 10 rows each, with keys of their own.
+    std::vector<std::unique_ptr<QProcess>> writers;
+    for (int n : {0, 2}) {
+      auto p = std::make_unique<QProcess>();
+      p->start("sh", {"-c", QStringLiteral("for i in $(seq 0 149); do sqlite3 -cmd '.timeout "
+                                           "10000' %1 \"WITH RECURSIVE k(x) AS (SELECT 0 UNION "
+                                           "ALL SELECT x + 1 FROM k WHERE x < 9) INSERT INTO "
+                                           "notes(rowid, body) SELECT %2 + $i * 10 + x, 'w%2' "
+                                           "FROM k\"; sleep 0.01; done")
+                                .arg(c.nodes[n]->db())
+                                .arg((n + 1) * 10000)});
+      QVERIFY(p->waitForStarted());
+      writers.push_back(std::move(p));
+    }
+    auto writing = [&] {
+      return std::any_of(writers.begin(), writers.end(), [](const auto& p) {
+        p->waitForFinished(0);  // takes in an exit that happened
+        return p->state() != QProcess::NotRunning;
+      });
+    };
+    int agree = 0, busy = 0;
+    for (int i = 0; i < 40 && writing(); ++i) {
+      const test::ProcessResult r = checkFrom(c.nodes[i % 3]->configPath());
+      const QString out = QString::fromUtf8(r.out);
+      QVERIFY2(r.exitCode == 0 || r.exitCode == 3, qPrintable(out + r.err));
+      qInfo("%s | %s | %s", qPrintable(out.section('\n', 0, 0)),
+            qPrintable(out.section('\n', 1, 1)), qPrintable(out.section('\n', -2, -2)));
+      if (r.exitCode == 0) {
+        ++agree;
+      } else {
+        ++busy;
+        QVERIFY2(out.contains("BUSY - no comparable point in 5 attempt(s); last: node "),
+                 qPrintable(out));
+      }
+    }
+    qInfo("%d checks agreed and %d found no comparable point while writers ran", agree, busy);
+    QVERIFY(agree + busy >= 3);
+    for (auto& p : writers) {
+      if (p->state() != QProcess::NotRunning) QVERIFY(p->waitForFinished(60000));
+      QCOMPARE(p->exitCode(), 0);
+    }
+    QCOMPARE(c.nodes[0]->sql("SELECT count(*) FROM notes"), QString("3009"));
+    // At rest the same cluster agrees: the rows the writers added are the same everywhere.
+    QVERIFY(test::waitConverged(c.nodes, "SELECT count(*) FROM notes", kConverge, "3009"));
+    test::ProcessResult r;
+    QVERIFY2(test::waitFor([&] { return (r = checkFrom(c.nodes[1]->configPath())).exitCode == 0; },
+                           kConverge, 500),
+             r.out.constData());
+    for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // NATS that cannot be reached: exit 2, with the reason.
+  void checkWithoutNats() {
+    const QString config = m_dir.filePath("nonats.toml");
+    QFile f(config);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(
+        QStringLiteral("node_id = 9\ndb_path = \"%1\"\n[nats]\nurls = [\"nats://127.0.0.1:%2\"]\n")
+            .arg(m_dir.filePath("nonats.db"))
+            .arg(test::freePort())
+            .toUtf8());
+    f.close();
+    const test::ProcessResult r = checkFrom(config);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("harmonylite: "), r.err.constData());
+    QVERIFY(r.out.isEmpty());
   }
 
   // A database path that does not exist: exit 1, and the error names the file.

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "sqlite/sqlite_value.h"
+
 namespace hl {
 
 namespace {
@@ -199,7 +201,10 @@ Result<QList<DigestedRow>> rowsInBuckets(SqliteDb& db, const TableInfo& table, i
     if (!wanted.contains(bucketOf(s, keys, buckets))) continue;
     DigestedRow row;
     QStringList key, values;
-    for (int k : keys) key << valueText(s, k);
+    for (int k : keys) {
+      key << valueText(s, k);
+      row.keyValues << readValue(*stmt, k);
+    }
     const int offset = table.hasDeclaredPk() ? 0 : 1;  // stored[0] is the rowid then
     if (offset) values << table.rowidName + '=' + valueText(s, stored[0]);
     for (int i = offset; i < stored.size(); ++i)

@@ -15,6 +15,7 @@
 #include "harmonylite/status.h"
 #include "schema/catalog.h"
 #include "sqlite/sqlite_db.h"
+#include "wire/value.h"
 
 namespace hl {
 
@@ -43,9 +44,10 @@ struct TableDigest {
 
 // One row as the locator lists it: its key and values as text, its hashes.
 struct DigestedRow {
-  QString key;      // the key columns' values, "k1|k2", each as in valueText()
-  QString values;   // every stored column "name=value", in declaration order
-  QString rowHash;  // 32 hex digits
+  QString key;             // the key columns' values, "k1|k2", each as in valueText()
+  QList<Value> keyValues;  // the same, with their storage class (what a repair names)
+  QString values;          // every stored column "name=value", in declaration order
+  QString rowHash;         // 32 hex digits
 };
 
 struct DigestOptions {

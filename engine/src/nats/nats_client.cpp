@@ -45,6 +45,10 @@ struct NatsSink {
   Mailbox<PublishResult> acks;
   Mailbox<IncomingMessage> messages;
   Mailbox<QByteArray> statusRecords;
+  struct CoreMessage {
+    QByteArray subject, data, reply;
+  };
+  Mailbox<CoreMessage> consistency;
 
   // Called on a nats.c thread: queues `item` and, unless a delivery is already on its way,
   // posts one call of `deliver` to the client.
@@ -111,6 +115,15 @@ struct NatsSink {
     QByteArray data(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
     natsMsg_Destroy(msg);
     s->push(s->statusRecords, std::move(data), &NatsClient::deliverStatusRecords);
+  }
+  static void onConsistency(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
+    auto* s = static_cast<NatsSink*>(c);
+    CoreMessage m;
+    m.subject = natsMsg_GetSubject(msg);
+    m.data = QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
+    natsMsg_Destroy(msg);
+    s->push(s->consistency, std::move(m), &NatsClient::deliverConsistency);
   }
   // The payload and our headers of a stream message, delivered or fetched.
   static void readBody(natsMsg* msg, IncomingMessage* m) {
@@ -212,8 +225,10 @@ NatsClient::~NatsClient() {
     m_sink->target = nullptr;  // late callbacks go nowhere
   }
   unsubscribeAll();
-  if (m_statusSub) natsSubscription_Unsubscribe(m_statusSub.get());
-  m_statusSub.reset();
+  for (NatsSubscriptionPtr* sub : {&m_statusSub, &m_consistencySub, &m_repairSub}) {
+    if (*sub) natsSubscription_Unsubscribe(sub->get());
+    sub->reset();
+  }
   m_js.reset();
   if (m_nc) natsConnection_Close(m_nc.get());
   m_nc.reset();
@@ -245,6 +260,34 @@ Status NatsClient::subscribeStatusRecords() {
                               "subscribe to status records"));
   m_statusSub.reset(sub);
   return Status::ok();
+}
+
+void NatsClient::deliverConsistency() {
+  for (const NatsSink::CoreMessage& m : m_sink->take(m_sink->consistency))
+    emit consistencyRequest(m.subject, m.data, m.reply);
+}
+
+Status NatsClient::subscribeConsistency() {
+  if (!m_nc) return Status::unavailable("not connected");
+  const QString prefix = m_config.nats.streamPrefix;
+  const QByteArray all = QStringLiteral("%1-consistency.*").arg(prefix).toUtf8();
+  const QByteArray mine =
+      QStringLiteral("%1-consistency.repair.%2").arg(prefix).arg(m_config.nodeId).toUtf8();
+  for (auto [subject, target] : {std::pair{&all, &m_consistencySub}, {&mine, &m_repairSub}}) {
+    natsSubscription* sub = nullptr;
+    HL_RETURN_IF_ERROR(fromNats(natsConnection_Subscribe(&sub, m_nc.get(), subject->constData(),
+                                                         &NatsSink::onConsistency, m_sink),
+                                "subscribe to consistency checks"));
+    target->reset(sub);
+  }
+  return Status::ok();
+}
+
+Status NatsClient::publishCore(const QByteArray& subject, const QByteArray& data) {
+  if (!m_nc) return Status::unavailable("not connected");
+  return fromNats(
+      natsConnection_Publish(m_nc.get(), subject.constData(), data.constData(), int(data.size())),
+      "publish " + QString::fromUtf8(subject));
 }
 
 void NatsClient::deliverMessages() {

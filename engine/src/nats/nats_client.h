@@ -121,6 +121,11 @@ class NatsClient final : public QObject {
   Status subscribeStatusRecords();
   // Acknowledges every message of the subscription up to and including the one of `replyTo`.
   Status ack(const QByteArray& replyTo);
+  // The consistency check's requests (docs/consistency.md#protocol): this node listens on
+  // <stream_prefix>-consistency.* and on ...-consistency.repair.<node id> (core NATS), and
+  // answers on a request's reply subject.
+  Status subscribeConsistency();
+  Status publishCore(const QByteArray& subject, const QByteArray& data);
 
  signals:
   void disconnected();
@@ -130,6 +135,8 @@ class NatsClient final : public QObject {
   void published(const hl::PublishResult& result);
   void received(const hl::IncomingMessage& message);
   void statusRecord(const QByteArray& json);
+  void consistencyRequest(const QByteArray& subject, const QByteArray& data,
+                          const QByteArray& reply);
 
  private:
   friend struct NatsSink;
@@ -138,6 +145,7 @@ class NatsClient final : public QObject {
   void deliverAcks();
   void deliverMessages();
   void deliverStatusRecords();
+  void deliverConsistency();
   int shardOfSubscription(int64_t sid) const;  // 0: none of the shards' current ones
   // A consumer for `so` made ahead of its subscription, on a server `shard` does not avoid
   // when one is found in a few tries; its name in `name` (the subscription binds to it), its
@@ -158,6 +166,7 @@ class NatsClient final : public QObject {
   std::vector<QStringList> m_avoidedServers;  // index = shard (avoidServer)
   std::vector<QString> m_placedOn;            // index = shard: the server of a consumer made ahead
   NatsSubscriptionPtr m_statusSub;
+  NatsSubscriptionPtr m_consistencySub, m_repairSub;
 };
 
 }  // namespace hl

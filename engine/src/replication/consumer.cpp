@@ -217,7 +217,7 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
   Shard& sh = m_shards[shard];
   const quint64 done = applied(shard);
   if (sh.status.state != ShardState::Running || !sh.queue.isEmpty() || m_waitingForPublisher ||
-      sh.retryPending || streamLast <= done) {
+      sh.retryPending || streamLast <= done || heldBack(shard)) {
     sh.stuckSinceMs = 0;
     return;
   }
@@ -416,11 +416,26 @@ void Consumer::enqueue(const IncomingMessage& message) {
   if (!m_drainTimer.isActive() && !m_retryTimer.isActive()) m_drainTimer.start();
 }
 
+void Consumer::holdAt(const QHash<int, quint64>& target) {
+  m_holdAt = target;
+}
+
+void Consumer::releaseHold() {
+  if (m_holdAt.isEmpty()) return;
+  m_holdAt.clear();
+  if (!m_drainTimer.isActive() && !m_retryTimer.isActive()) m_drainTimer.start();
+}
+
+bool Consumer::heldBack(int shard) const {
+  const auto it = m_holdAt.constFind(shard);
+  return it != m_holdAt.constEnd() && applied(shard) >= *it;
+}
+
 void Consumer::drain() {
   bool wait = false;
   for (int shard = 1; shard < m_shards.size(); ++shard) {
     while (!m_shards[shard].queue.isEmpty() &&
-           m_shards[shard].status.state == ShardState::Running) {
+           m_shards[shard].status.state == ShardState::Running && !heldBack(shard)) {
       if (!applyBatch(shard)) {
         wait = true;
         break;
@@ -501,8 +516,13 @@ bool Consumer::applyBatch(int shard) {
     resubscribe(shard);  // checks whether the missing messages aged out
     return true;
   }
+  int limit = m_batchLimit;
+  if (const auto hold = m_holdAt.constFind(shard); hold != m_holdAt.constEnd()) {
+    if (applied(shard) >= *hold) return true;  // held: the rest waits for releaseHold()
+    limit = int(std::min<quint64>(quint64(limit), *hold - applied(shard)));
+  }
   int n = 0;
-  while (n < sh.queue.size() && n < m_batchLimit &&
+  while (n < sh.queue.size() && n < limit &&
          sh.queue[n].streamSeq == applied(shard) + 1 + quint64(n))
     ++n;
   Batch batch = readBatch(shard, n);

@@ -141,6 +141,14 @@ class Consumer final : public QObject {
   // `done` says what was done.
   Status retryDeadLetter(qint64 id, QString* done);
   void onReceived(const IncomingMessage& message);
+  // The consistency check (docs/consistency.md#check): each shard in `target` applies up to
+  // its position there and no further until releaseHold(); what arrives beyond it waits in the
+  // queue (unacknowledged, as during a pause). Replaces an earlier hold.
+  void holdAt(const QHash<int, quint64>& target);
+  void releaseHold();
+  bool holding() const { return !m_holdAt.isEmpty(); }
+  // A message beyond the hold waits in the queue of `shard`.
+  bool heldBack(int shard) const;
   // A batch that waits for the ack of an own change in flight is tried again.
   void onPublisherRoundFinished();
 
@@ -305,6 +313,7 @@ class Consumer final : public QObject {
   QTimer m_pausedTimer;  // refreshes the waiting counts of shards paused by schema
   quint64 m_nextGeneration = 1;
   bool m_waitingForPublisher = false;
+  QHash<int, quint64> m_holdAt;  // holdAt(): shard -> the last position it may apply
   // Changes per batch, adapted to keep each apply transaction near kBatchTargetUs.
   int m_batchLimit = 256;
 };

@@ -24,6 +24,7 @@
 #include "replication/publisher.h"
 #include "replication/schema_registry.h"
 #include "replication/state_store.h"
+#include "runtime/consistency_responder.h"
 #include "runtime/database_watcher.h"
 #include "runtime/wal_checkpointer.h"
 #include "schema/catalog.h"
@@ -745,6 +746,14 @@ void Engine::startReplication() {
   } else {
     qCInfo(lcEngine) << "replicate = false: changes from other nodes are not applied";
   }
+  // The consistency check's requests (docs/consistency.md#protocol).
+  m_consistency =
+      std::make_unique<ConsistencyResponder>(m_config, m_db, *m_catalog, *m_changeLog, m_positions,
+                                             *m_nats, m_consumer.get(), m_publisher.get());
+  connect(m_nats.get(), &NatsClient::consistencyRequest, m_consistency.get(),
+          &ConsistencyResponder::onRequest);
+  if (Status s = m_nats->subscribeConsistency(); !s.isOk())
+    qCWarning(lcEngine).noquote() << s.message();
   if (!m_watcher) {
     m_watcher = std::make_unique<DatabaseWatcher>(m_config.dbPath, m_config.stateDir(), this);
     connect(m_watcher.get(), &DatabaseWatcher::changed, this, &Engine::onDatabaseChanged);
@@ -786,6 +795,7 @@ void Engine::stop() {
   m_registryTimer.stop();
   m_streamCheckTimer.stop();
   if (m_watcher) m_watcher->stop();
+  m_consistency.reset();
   m_consumer.reset();
   m_publisher.reset();
   m_registry.reset();
@@ -1102,6 +1112,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
       return Status::ok();
     }
     case C::kReconnectNats:
+      m_consistency.reset();
       m_consumer.reset();  // its applied positions stay in m_positions
       m_publisher.reset();
       m_registry.reset();  // it uses the connection's JetStream context
@@ -1384,6 +1395,7 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
   // Replication stops while the database is replaced; the components are made again after.
   m_cleanupTimer.stop();
   if (m_watcher) m_watcher->stop();
+  m_consistency.reset();
   m_consumer.reset();  // writes its positions first: they are replaced just below
   m_publisher.reset();
   // Under the copy's write lock nothing can commit any more: the local changes captured since

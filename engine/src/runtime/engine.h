@@ -30,6 +30,7 @@ namespace hl {
 class Applier;
 class ChangeLog;
 class Collisions;
+class ConsistencyResponder;
 class Consumer;
 class DatabaseWatcher;
 class WalCheckpointer;
@@ -148,6 +149,7 @@ class Engine final : public QObject {
   std::unique_ptr<NatsClient> m_nats;
   std::unique_ptr<Publisher> m_publisher;
   std::unique_ptr<Consumer> m_consumer;
+  std::unique_ptr<ConsistencyResponder> m_consistency;  // uses the consumer and the publisher
   std::unique_ptr<DatabaseWatcher> m_watcher;
   std::unique_ptr<WalCheckpointer> m_checkpointer;  // null: the engine's commits checkpoint
   std::unique_ptr<SchemaRegistry> m_registry;       // on m_nats's JetStream context

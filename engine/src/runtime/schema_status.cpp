@@ -10,8 +10,6 @@
 #include "sqlite/sqlite_db.h"
 
 namespace hl {
-namespace {
-
 // The URL of the running node's embedded server: its URL file, else a fixed bind_address.
 Result<QStringList> embeddedUrls(const Config& config) {
   const QString path = EmbeddedServer::urlFilePath(config);
@@ -34,7 +32,19 @@ Result<QStringList> embeddedUrls(const Config& config) {
           .arg(path));
 }
 
-}  // namespace
+Result<NatsConnectionPtr> connectForCommand(const Config& config, const QString& name) {
+  QStringList urls = config.nats.urls;
+  if (urls.isEmpty()) {
+    auto embedded = embeddedUrls(config);
+    if (!embedded) return embedded.status();
+    urls = *embedded;
+  }
+  Config once = config;
+  once.nats.connectRetries = 1;
+  auto nc = connectNats(once, urls, name);
+  if (!nc) return Status::unavailable(nc.status().message());
+  return nc;
+}
 
 Result<std::unique_ptr<LocalRead>> openLocalRead(const Config& config) {
   SqliteDb::Options o;
@@ -74,16 +84,8 @@ Result<LocalSchemaReport> readLocalSchema(const Config& config) {
 }
 
 Result<QList<SchemaNode>> readSchemaRegistry(const Config& config) {
-  QStringList urls = config.nats.urls;
-  if (urls.isEmpty()) {
-    auto embedded = embeddedUrls(config);
-    if (!embedded) return embedded.status();
-    urls = *embedded;
-  }
-  Config once = config;
-  once.nats.connectRetries = 1;
-  auto nc = connectNats(once, urls, QStringLiteral("harmonylite-schema-status"));
-  if (!nc) return Status::unavailable(nc.status().message());
+  auto nc = connectForCommand(config, QStringLiteral("harmonylite-schema-status"));
+  if (!nc) return nc.status();
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 5000;
