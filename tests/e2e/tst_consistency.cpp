@@ -9,6 +9,8 @@
 #include <QtTest>
 #include <algorithm>
 
+#include "harmonylite/config.h"
+#include "nats/nats_client.h"
 #include "node_process.h"
 #include "test_support.h"
 
@@ -36,6 +38,7 @@ test::ProcessResult checkFrom(const QString& config, const QStringList& more = {
 
 // Three nodes on one nats-server, each writing rows of every table.
 struct Cluster {
+  QString schema = kSchema;
   test::NatsServer server;
   std::vector<std::unique_ptr<NodeProcess>> owned;
   QList<NodeProcess*> nodes;
@@ -52,7 +55,7 @@ struct Cluster {
       NodeProcess::Options o;
       o.nodeId = uint64_t(i);
       o.dir = dir + QStringLiteral("/node%1").arg(i);
-      o.schema = kSchema;
+      o.schema = schema;
       o.urls = {server.url()};
       owned.push_back(std::make_unique<NodeProcess>(o));
       HL_RETURN_IF_ERROR(owned.back()->start());
@@ -320,6 +323,91 @@ class TestConsistency : public QObject {
     QVERIFY2(test::waitFor([&] { return (r = checkFrom(c.nodes[1]->configPath())).exitCode == 0; },
                            kConverge, 500),
              r.out.constData());
+    for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // Requests written to hurt a node (docs/consistency.md#protocol): each is answered with the
+  // reason, nothing is done, and the node goes on answering checks.
+  void malformedRequestsAreRefused() {
+    Cluster c;
+    if (Status s = c.start(m_dir.filePath("bad")); !s.isOk()) QFAIL(qPrintable(s.message()));
+    QVERIFY(c.write(1));
+    Config cfg;
+    auto nc = connectNats(cfg, {c.server.url()}, "tst_consistency");
+    QVERIFY2(nc.ok(), qPrintable(nc.status().message()));
+    // One request, the first answer of node 1 (or "" when none comes within 5 s).
+    auto ask = [&](const QByteArray& subject, const QByteArray& data) {
+      natsMsg* reply = nullptr;
+      QByteArray out;
+      for (int tries = 0; tries < 3 && out.isEmpty(); ++tries) {
+        if (natsConnection_Request(&reply, nc->get(), subject.constData(), data.constData(),
+                                   int(data.size()), 5000) != NATS_OK)
+          continue;
+        out = QByteArray(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
+        natsMsg_Destroy(reply);
+      }
+      return out;
+    };
+    const QByteArray hold = "harmonylite-changes-consistency.hold";
+    QByteArray a = ask(hold, "{not json");
+    QVERIFY2(a.contains("\"state\":\"busy\"") && a.contains("bad request: not JSON"),
+             a.constData());
+    a = ask(hold, "{\"v\":1,\"check\":\"x\",\"buckets\":3}");
+    QVERIFY2(a.contains("not a power of two"), a.constData());
+    a = ask(
+        "harmonylite-changes-consistency.buckets",
+        "{\"v\":1,\"check\":\"x\",\"table\":\"items\\\"; DROP TABLE items; --\",\"buckets\":4}");
+    QVERIFY2(a.contains("is not held here"), a.constData());  // no check of that id
+    a = ask("harmonylite-changes-consistency.repair.1",
+            "{\"v\":1,\"check\":\"x\",\"table\":\"items\\\"; DROP TABLE items; "
+            "--\",\"keys\":[[[\"int\",\"1\"]]]}");
+    QVERIFY2(a.contains("is not a watched table here"), a.constData());
+    a = ask("harmonylite-changes-consistency.repair.1",
+            "{\"v\":1,\"check\":\"x\",\"table\":\"tags\",\"keys\":[[[\"int\",\"1\"]]]}");
+    QVERIFY2(a.contains("a key of 1 value(s), tags has 2 key column(s)"), a.constData());
+    a = ask(hold,
+            "{\"v\":1,\"check\":\"y\",\"target\":{\"harmonylite-changes-c-1\":\"999999\"},\"hold_"
+            "ms\":100}");
+    QVERIFY2(a.contains("names no position for harmonylite-changes-c-2"), a.constData());
+    for (NodeProcess* n : c.nodes) {
+      QCOMPARE(n->sql("SELECT count(*) FROM items"), QString("3"));
+      // Through the node's logging thread: maybe a little later.
+      QVERIFY2(
+          test::waitFor(
+              [n] { return n->log().contains("ignored a malformed consistency request"); }, 10000),
+          qPrintable(n->log()));
+    }
+    const test::ProcessResult r = checkFrom(c.nodes[0]->configPath());
+    QVERIFY2(r.exitCode == 0, r.out.constData());
+    for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // A table of 1,000,000 rows on each node (loaded before the nodes start, so not replicated):
+  // the check agrees, then finds the one row changed behind node 3's back.
+  void millionRowTable() {
+    Cluster c;
+    c.schema = QString(kSchema) +
+               "CREATE TABLE big(id INTEGER PRIMARY KEY, v TEXT, n REAL);"
+               "WITH RECURSIVE k(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM k WHERE x < 1000000) "
+               "INSERT INTO big SELECT x, 'value ' || x, x / 7.0 FROM k;";
+    if (Status s = c.start(m_dir.filePath("big")); !s.isOk()) QFAIL(qPrintable(s.message()));
+    test::ProcessResult r;
+    QVERIFY2(test::waitFor([&] { return (r = checkFrom(c.nodes[0]->configPath())).exitCode == 0; },
+                           kConverge, 500),
+             r.out.constData());
+    QString out = QString::fromUtf8(r.out);
+    qInfo("%s", qPrintable(out));
+    QVERIFY2(out.contains("table big: agree (1000000 rows"), qPrintable(out));
+    QVERIFY(behindTheBack(c.nodes[2], "UPDATE big SET n = -1 WHERE id = 777777"));
+    r = checkFrom(c.nodes[0]->configPath());
+    out = QString::fromUtf8(r.out);
+    qInfo("%s", qPrintable(out));
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY2(out.contains("  row 777777:\n    node 1: id=777777, v='value 777777', n=111111.0\n"
+                          "    node 2: id=777777, v='value 777777', n=111111.0\n"
+                          "    node 3: id=777777, v='value 777777', n=-1.0\n"),
+             qPrintable(out));
+    QCOMPARE(out.count("  row "), 1);
     for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
   }
 

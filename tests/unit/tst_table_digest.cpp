@@ -148,6 +148,17 @@ class TestTableDigest : public QObject {
     QVERIFY(listed && listed->size() == 2);
     QCOMPARE(listed->at(1).key, QStringLiteral("3"));
     QCOMPARE(listed->at(1).values, QStringLiteral("rowid=3, v='b'"));
+    QCOMPARE(listed->at(1).keyValues.size(), 1);
+    QVERIFY(listed->at(1).keyValues[0] == Value::integer(3));
+
+    // A REAL shows as one: 2.0, not 2 (the INTEGER 2 would look the same).
+    SqliteDb e = freshDb("CREATE TABLE f(id INTEGER PRIMARY KEY, r REAL, x)");
+    QVERIFY(e.exec("INSERT INTO f VALUES (1, 2.0, 2), (2, -0.0, 1e300), (3, 0.1, 9e999)").isOk());
+    listed = rowsInBuckets(e, tableOf(e, "f"), 1, {0});
+    QVERIFY(listed && listed->size() == 3);
+    QCOMPARE(listed->at(0).values, QStringLiteral("id=1, r=2.0, x=2"));
+    QCOMPARE(listed->at(1).values, QStringLiteral("id=2, r=0.0, x=1.0000000000000001e+300"));
+    QCOMPARE(listed->at(2).values, QStringLiteral("id=3, r=0.10000000000000001, x=inf"));
   }
 
   // One read transaction for every table and what `atSnapshot` reads: a row another connection

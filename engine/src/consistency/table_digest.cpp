@@ -117,8 +117,13 @@ QString valueText(sqlite3_stmt* stmt, int col) {
   switch (sqlite3_column_type(stmt, col)) {
     case SQLITE_INTEGER:
       return QString::number(sqlite3_column_int64(stmt, col));
-    case SQLITE_FLOAT:
-      return QString::number(sqlite3_column_double(stmt, col), 'g', 17);
+    case SQLITE_FLOAT: {
+      // As SQLite shows a REAL: with a decimal point, so that 2.0 is not read as the integer 2.
+      QString r = QString::number(sqlite3_column_double(stmt, col), 'g', 17);
+      if (!r.contains('.') && !r.contains('e') && !r.contains("inf") && !r.contains("nan"))
+        r += QStringLiteral(".0");
+      return r;
+    }
     case SQLITE_TEXT: {
       QString t = QString::fromUtf8(reinterpret_cast<const char*>(sqlite3_column_text(stmt, col)),
                                     sqlite3_column_bytes(stmt, col));
