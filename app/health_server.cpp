@@ -122,6 +122,26 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                                      {"kept_changes", s.keptChanges},
                                      {"kept_oldest_age_seconds", s.keptOldestAgeSeconds},
                                      {"kept_dropped_uncovered", s.keptDroppedUncovered}});
+  const ConsistencyStatus& c = s.consistency;
+  QJsonObject agreement;
+  for (auto it = c.nodes.cbegin(); it != c.nodes.cend(); ++it)
+    agreement.insert(QString::number(it.key()), it.value());
+  o.insert("consistency", QJsonObject{{"last_check_at", rfc3339(c.lastCheckMs)},
+                                      {"verdict", c.verdict},
+                                      {"reason", c.reason},
+                                      {"positions", c.positions},
+                                      {"tables_checked", c.tablesChecked},
+                                      {"tables_differing", c.tablesDiffering},
+                                      {"rows_differing", c.rowsDiffering},
+                                      {"nodes", agreement},
+                                      {"running", c.running},
+                                      {"interval_ms", c.intervalMs},
+                                      {"last_repair", c.lastRepair},
+                                      {"holds_answered", c.holdsAnswered},
+                                      {"holds_not_comparable", c.holdsBusy},
+                                      {"bad_requests", c.badRequests},
+                                      {"repairs_done", c.repairsDone},
+                                      {"longest_hold_ms", c.longestHoldMs}});
   o.insert("write_lock", QJsonObject{{"p50_seconds", s.writeLockP50Seconds},
                                      {"p99_seconds", s.writeLockP99Seconds},
                                      {"max_seconds", s.writeLockMaxSeconds},

@@ -149,6 +149,28 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            "Streams read again since start because a server had delivered other messages than "
            "the stream holds at positions this node applied (docs/replication.md#durability).",
            double(s.streamRereads));
+  // The last consistency check this node ran (docs/consistency.md#in-the-appliance).
+  const ConsistencyStatus& c = s.consistency;
+  e.single("consistency_tables_checked", "gauge",
+           "Tables compared by the last consistency check this node ran (0: none yet).",
+           double(c.tablesChecked));
+  e.single("consistency_tables_differing", "gauge",
+           "Tables whose digests differed between nodes in the last consistency check.",
+           double(c.tablesDiffering));
+  e.single("consistency_rows_differing", "gauge",
+           "Rows located as different in the last consistency check.", double(c.rowsDiffering));
+  e.single("consistency_last_check_timestamp_seconds", "gauge",
+           "When the last consistency check began (Unix time; 0: never).",
+           double(c.lastCheckMs) / 1000.0);
+  e.single("consistency_last_check_comparable", "gauge",
+           "1 when the last consistency check found a point where every node could be compared.",
+           c.verdict == "agree" || c.verdict == "differ" ? 1.0 : 0.0);
+  e.single("consistency_holds_total", "counter",
+           "Consistency checks (of any node) this node was asked to hold for.",
+           double(c.holdsAnswered));
+  e.single("consistency_hold_longest_seconds", "gauge",
+           "The longest this node's applier waited at a check's target positions.",
+           double(c.longestHoldMs) / 1000.0);
   e.single("kept_changes", "gauge",
            "Own published changes kept to be published again if a stream loses them, until a "
            "snapshot or keep_published covers them (docs/replication.md#durability).",

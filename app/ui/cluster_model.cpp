@@ -47,6 +47,8 @@ QVariant ClusterModel::data(const QModelIndex& index, int role) const {
       return shardStatesText(p.shardStates);
     case kIsSelfRole:
       return p.nodeId == m_self;
+    case kAgreementRole:
+      return m_agreement.value(p.nodeId);
     default:
       return {};
   }
@@ -58,11 +60,13 @@ QHash<int, QByteArray> ClusterModel::roleNames() const {
           {kHealthyRole, "healthy"},         {kReasonRole, "reason"},
           {kSchemaHashRole, "schemaHash"},   {kSchemaMismatchRole, "schemaMismatch"},
           {kLagMessagesRole, "lagMessages"}, {kLagSecondsRole, "lagSeconds"},
-          {kShardStatesRole, "shardStates"}, {kIsSelfRole, "isSelf"}};
+          {kShardStatesRole, "shardStates"}, {kIsSelfRole, "isSelf"},
+          {kAgreementRole, "agreement"}};
 }
 
 void ClusterModel::update(QList<PeerStatus> peers, uint64_t self, const QString& selfSchemaHash,
-                          qint64 nowMs) {
+                          qint64 nowMs, const QMap<quint64, QString>& agreement) {
+  m_agreement = agreement;
   std::sort(peers.begin(), peers.end(),
             [](const PeerStatus& a, const PeerStatus& b) { return a.nodeId < b.nodeId; });
   bool sameRows = peers.size() == m_peers.size() && self == m_self;

@@ -35,6 +35,7 @@ class ClusterModel : public QAbstractListModel {
     kLagSecondsRole,
     kShardStatesRole,
     kIsSelfRole,
+    kAgreementRole,  // of the last consistency check: "agrees", "differs in T", ... ("" = none)
   };
   Q_ENUM(Role)
 
@@ -45,7 +46,9 @@ class ClusterModel : public QAbstractListModel {
   QHash<int, QByteArray> roleNames() const override;
 
   // `self` and `selfSchemaHash` identify this node; `nowMs` is the wall clock for "last seen".
-  void update(QList<PeerStatus> peers, uint64_t self, const QString& selfSchemaHash, qint64 nowMs);
+  // `agreement`: each node's line of the last consistency check (ConsistencyStatus::nodes).
+  void update(QList<PeerStatus> peers, uint64_t self, const QString& selfSchemaHash, qint64 nowMs,
+              const QMap<quint64, QString>& agreement = {});
 
   int mismatches() const { return m_mismatches; }
 
@@ -57,6 +60,7 @@ class ClusterModel : public QAbstractListModel {
   uint64_t m_self = 0;
   QString m_selfHash;
   qint64 m_nowMs = 0;
+  QMap<quint64, QString> m_agreement;
   int m_mismatches = 0;
 };
 

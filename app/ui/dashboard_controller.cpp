@@ -57,8 +57,55 @@ QString controlName(Control c) {
       return QStringLiteral("restore snapshot");
     case Control::kRefreshSnapshots:
       return QStringLiteral("refresh snapshots");
+    case Control::kCheckConsistency:
+      return QStringLiteral("check consistency");
+    case Control::kRepairConsistency:
+      return QStringLiteral("repair");
   }
   return QStringLiteral("control");
+}
+
+// The Cluster page's view of the last consistency check.
+QVariantMap consistencyMap(const ConsistencyStatus& c, qint64 nowMs) {
+  QVariantList tables;
+  for (const ConsistencyTableView& t : c.tables) {
+    QVariantList rows;
+    for (const ConsistencyTableView::Row& r : t.rows)
+      rows << QVariantMap{{"key", r.key}, {"values", r.values.join('\n')}};
+    tables << QVariantMap{{"table", t.table},
+                          {"agree", t.agree},
+                          {"digests", t.digests.join('\n')},
+                          {"rows", rows},
+                          {"truncated", t.rowsTruncated},
+                          {"locateError", t.locateError}};
+  }
+  QStringList nodes;
+  for (auto it = c.nodes.cbegin(); it != c.nodes.cend(); ++it) nodes << QString::number(it.key());
+  QString summary;
+  if (c.verdict == "agree")
+    summary = QObject::tr("%1 nodes agree on %2 table(s)").arg(c.nodes.size()).arg(c.tablesChecked);
+  else if (c.verdict == "differ")
+    summary = QObject::tr("%1 of %2 table(s) differ, %3 row(s)")
+                  .arg(c.tablesDiffering)
+                  .arg(c.tablesChecked)
+                  .arg(c.rowsDiffering);
+  else if (c.verdict == "busy")
+    summary = QObject::tr("Not comparable: %1").arg(c.reason);
+  else if (c.verdict == "error")
+    summary = QObject::tr("The check failed: %1").arg(c.reason);
+  else
+    summary = QObject::tr("Not checked yet");
+  return {{"running", c.running},
+          {"verdict", c.verdict},
+          {"summary", summary},
+          {"when", c.lastCheckMs ? agoText(c.lastCheckMs, nowMs) : QString()},
+          {"positions", c.positions},
+          {"tables", tables},
+          {"nodes", nodes},
+          {"lastRepair", c.lastRepair},
+          {"scheduled", c.intervalMs > 0
+                            ? QObject::tr("every %1").arg(durationText(c.intervalMs / 1000))
+                            : QString()}};
 }
 
 // The title of a finished snapshot operation's row: "Snapshot saved", "Snapshot verify failed".
@@ -151,7 +198,8 @@ SnapshotSummary snapshotSummaryOf(const SnapshotStatus& st, qint64 nowMs) {
   return m;
 }
 
-DashboardController::DashboardController(QObject* parent) : QObject(parent) {
+DashboardController::DashboardController(QObject* parent)
+    : QObject(parent), m_consistency(consistencyMap(ConsistencyStatus(), 0)) {
   m_clock.start();
 }
 
@@ -255,7 +303,8 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   m_snapshotSummary = snapshotSummaryOf(st.snapshots, nowMs);
   m_snapshots.update(st.snapshots.catalog, st.schemaHash, nowMs);
   m_shards.update(st.shards, seconds);
-  m_cluster.update(st.cluster, st.nodeId, st.schemaHash, nowMs);
+  m_cluster.update(st.cluster, st.nodeId, st.schemaHash, nowMs, st.consistency.nodes);
+  m_consistency = consistencyMap(st.consistency, nowMs);
   m_schemaNodes.update(st, nowMs);
   m_schemaPauses.update(st.shards, nowMs);
   m_schemaStatus.nodeId = st.nodeId;
@@ -337,6 +386,11 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
     }
     case K::SnapshotFinished:
       addEvent(e.healthy ? Kind::State : Kind::Error, snapshotEventTitle(e.activity, e.healthy),
+               e.text);
+      return;
+    case K::ConsistencyChecked:
+      addEvent(e.healthy ? Kind::State : Kind::Error,
+               e.healthy ? tr("Consistency check") : tr("Consistency check: the nodes differ"),
                e.text);
       return;
     case K::SchemaChanged: {
@@ -433,6 +487,13 @@ void DashboardController::retryFailedPublishes() {
 }
 void DashboardController::clearConflicts() {
   request(Control::kClearConflicts, 0, true);
+}
+
+void DashboardController::checkConsistency() {
+  request(Control::kCheckConsistency);
+}
+void DashboardController::repairConsistency(const QString& nodeId) {
+  request(Control::kRepairConsistency, nodeId.toLongLong(), true);
 }
 
 void DashboardController::saveSnapshot() {

@@ -62,6 +62,11 @@ class DashboardController : public QObject {
   Q_PROPERTY(hl::SchemaNodeModel* schemaNodes READ schemaNodes CONSTANT)
   Q_PROPERTY(hl::SchemaDiffModel* schemaDiff READ schemaDiff CONSTANT)
   Q_PROPERTY(hl::SchemaPauseModel* schemaPauses READ schemaPauses CONSTANT)
+  // The last consistency check this node ran (docs/consistency.md#in-the-appliance): running,
+  // verdict ("" never, agree, differ, busy, error), summary, when, positions, tables (each:
+  // table, agree, digests, rows [{key, values}], truncated, locateError), nodes (ids to repair
+  // from), lastRepair.
+  Q_PROPERTY(QVariantMap consistency READ consistency NOTIFY statusChanged)
 
  public:
   // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
@@ -100,6 +105,7 @@ class DashboardController : public QObject {
   SchemaNodeModel* schemaNodes() { return &m_schemaNodes; }
   SchemaDiffModel* schemaDiff() { return &m_schemaDiff; }
   SchemaPauseModel* schemaPauses() { return &m_schemaPauses; }
+  QVariantMap consistency() const { return m_consistency; }
   const Config& config() const { return m_config; }
 
   // Node controls (the engine answers through onControlDone). The destructive ones are called
@@ -113,6 +119,10 @@ class DashboardController : public QObject {
   Q_INVOKABLE void discardDeadLetter(qint64 id);
   Q_INVOKABLE void retryFailedPublishes();
   Q_INVOKABLE void clearConflicts();
+  // Cluster page: check every node now; publish `nodeId`'s version of the differing rows
+  // (after the user confirmed).
+  Q_INVOKABLE void checkConsistency();
+  Q_INVOKABLE void repairConsistency(const QString& nodeId);
   // Snapshots (docs/snapshots.md): `id` is a snapshot id of the catalogue, "" = the latest.
   Q_INVOKABLE void saveSnapshot();
   Q_INVOKABLE void verifySnapshot(const QString& id);
@@ -207,6 +217,7 @@ class DashboardController : public QObject {
   SchemaNodeModel m_schemaNodes;
   SchemaDiffModel m_schemaDiff;
   SchemaPauseModel m_schemaPauses;
+  QVariantMap m_consistency;
   NodeStatus m_schemaStatus;    // the last status's nodeId, schemaHash and schema, for the diff
   uint64_t m_schemaChoice = 0;  // compareSchemaWith(), 0 = the default
 };

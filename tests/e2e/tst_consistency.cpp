@@ -3,6 +3,8 @@
 // positions with nothing pending; a row changed behind one node's back (its change taken out of
 // the change log, so it is never published) gives that node another digest of that table
 // only; a database that cannot be read is an error.
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QRegularExpression>
 
 #include <QTemporaryDir>
@@ -43,6 +45,9 @@ struct Cluster {
   std::vector<std::unique_ptr<NodeProcess>> owned;
   QList<NodeProcess*> nodes;
 
+  QString firstNodeToml;                // extra tables of node 1's config
+  int healthPort = 0, metricsPort = 0;  // node 1's, when firstNodeToml enables them
+
   // `lateSnapshotOn`: that node takes its check snapshots 300 ms late (a test fault), while its
   // consumer must stay held.
   Status start(const QString& dir, int lateSnapshotOn = 0) {
@@ -57,6 +62,10 @@ struct Cluster {
       o.dir = dir + QStringLiteral("/node%1").arg(i);
       o.schema = schema;
       o.urls = {server.url()};
+      if (i == 1) {
+        o.tablesToml = firstNodeToml;
+        o.healthPort = healthPort;
+      }
       owned.push_back(std::make_unique<NodeProcess>(o));
       HL_RETURN_IF_ERROR(owned.back()->start());
     }
@@ -408,6 +417,55 @@ class TestConsistency : public QObject {
                           "    node 3: id=777777, v='value 777777', n=-1.0\n"),
              qPrintable(out));
     QCOMPARE(out.count("  row "), 1);
+    for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
+  }
+
+  // consistency.interval on node 1: its scheduled checks show in /health and /metrics, agree,
+  // then find a row changed behind node 2's back (docs/consistency.md#in-the-appliance).
+  void scheduledChecksShowInHealthAndMetrics() {
+    Cluster c;
+    c.healthPort = test::freePort();
+    c.metricsPort = test::freePort();
+    c.firstNodeToml = QStringLiteral(
+                          "[consistency]\ninterval = 1000\n[prometheus]\nenable = true\n"
+                          "bind = \"127.0.0.1:%1\"\n")
+                          .arg(c.metricsPort);
+    if (Status s = c.start(m_dir.filePath("scheduled")); !s.isOk()) QFAIL(qPrintable(s.message()));
+    QVERIFY(c.write(2));
+    QJsonObject health;
+    auto consistency = [&] {
+      QByteArray body;
+      if (test::httpGet(c.healthPort, "/health", &body) != 200) return QJsonObject();
+      health = QJsonDocument::fromJson(body).object().value("consistency").toObject();
+      return health;
+    };
+    QVERIFY2(test::waitFor([&] { return consistency().value("verdict").toString() == "agree"; },
+                           kConverge, 200),
+             QJsonDocument(health).toJson().constData());
+    QCOMPARE(health.value("tables_checked").toInt(), 4);
+    QCOMPARE(health.value("interval_ms").toInt(), 1000);
+    QCOMPARE(health.value("nodes").toObject().value("2").toString(), QString("agrees"));
+    QVERIFY(health.value("positions").toString().startsWith("harmonylite-changes-c-1="));
+    QVERIFY(behindTheBack(c.nodes[1], "UPDATE items SET qty = 999 WHERE id = 4"));
+    QVERIFY2(test::waitFor([&] { return consistency().value("verdict").toString() == "differ"; },
+                           kConverge, 200),
+             QJsonDocument(health).toJson().constData());
+    QCOMPARE(health.value("tables_differing").toInt(), 1);
+    QCOMPARE(health.value("rows_differing").toInt(), 1);
+    QCOMPARE(health.value("nodes").toObject().value("2").toString(), QString("differs in items"));
+    QCOMPARE(health.value("nodes").toObject().value("1").toString(), QString("agrees"));
+    QByteArray metrics;
+    QCOMPARE(test::httpGet(c.metricsPort, "/metrics", &metrics), 200);
+    QVERIFY2(metrics.contains("harmonylite_consistency_tables_differing{node_id=\"1\"} 1\n"),
+             metrics.constData());
+    QVERIFY2(metrics.contains("harmonylite_consistency_rows_differing{node_id=\"1\"} 1\n"),
+             metrics.constData());
+    QVERIFY2(metrics.contains("harmonylite_consistency_last_check_comparable{node_id=\"1\"} 1\n"),
+             metrics.constData());
+    QVERIFY2(test::waitFor(
+                 [&] { return c.nodes[0]->log().contains("the nodes differ: items (1 row(s))"); },
+                 10000),
+             qPrintable(c.nodes[0]->log()));
     for (NodeProcess* n : c.nodes) QCOMPARE(n->stop(), 0);
   }
 

@@ -132,6 +132,34 @@ class FakeStatus final : public QObject {
       s.cluster << p;
     }
     s.schema = schemaFrom(spec.value("schema").toMap(), s.schemaHash);
+    // The last consistency check: verdict, reason, positions, running, agoMs, nodes (id ->
+    // agreement line), tables [{table, agree, digests: [..], rows: [{key, values: [..]}]}].
+    const QVariantMap c = spec.value("consistency").toMap();
+    s.consistency.verdict = c.value("verdict").toString();
+    s.consistency.reason = c.value("reason").toString();
+    s.consistency.positions = c.value("positions").toString();
+    s.consistency.running = c.value("running", false).toBool();
+    s.consistency.lastRepair = c.value("lastRepair").toString();
+    if (c.contains("agoMs"))
+      s.consistency.lastCheckMs =
+          QDateTime::currentMSecsSinceEpoch() - c.value("agoMs").toLongLong();
+    const QVariantMap nodes = c.value("nodes").toMap();
+    for (auto it = nodes.cbegin(); it != nodes.cend(); ++it)
+      s.consistency.nodes.insert(it.key().toULongLong(), it.value().toString());
+    for (const QVariant& v : c.value("tables").toList()) {
+      const QVariantMap m = v.toMap();
+      ConsistencyTableView t;
+      t.table = m.value("table").toString();
+      t.agree = m.value("agree", true).toBool();
+      t.digests = m.value("digests").toStringList();
+      for (const QVariant& r : m.value("rows").toList())
+        t.rows << ConsistencyTableView::Row{r.toMap().value("key").toString(),
+                                            r.toMap().value("values").toStringList()};
+      s.consistency.tablesChecked += 1;
+      s.consistency.tablesDiffering += t.agree ? 0 : 1;
+      s.consistency.rowsDiffering += int(t.rows.size());
+      s.consistency.tables << t;
+    }
     return s;
   }
 

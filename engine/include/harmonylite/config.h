@@ -121,6 +121,11 @@ struct PrometheusConfig {
   QString subsystem;                  // subsystem
 };
 
+// [consistency] (docs/consistency.md#in-the-appliance).
+struct ConsistencyConfig {
+  int64_t intervalMs = 0;  // interval: ms between scheduled cross-node checks, 0 = off
+};
+
 struct HealthCheckConfig {
   bool enable = false;            // [health_check] enable
   QString bind = "0.0.0.0:8090";  // bind
@@ -157,6 +162,7 @@ struct Config {
   LoggingConfig logging;
   PrometheusConfig prometheus;
   HealthCheckConfig healthCheck;
+  ConsistencyConfig consistency;
   ConflictsConfig conflicts;
 
   // Where it came from: the config file path, or "" for the first-run defaults.

@@ -11,6 +11,8 @@
 #include "harmonylite/config.h"
 #include "harmonylite/status.h"
 
+#include <atomic>
+
 namespace hl {
 
 struct TableDigestReport {
@@ -42,6 +44,8 @@ struct CheckOptions {
   int buckets = 4096;           // of the locator
   int maxRows = 1000;           // differing rows listed per table and node, at most
   quint64 repairFrom = 0;       // publish this node's version of every differing row (0: no)
+  // Set from another thread: the check stops within about 200 ms (kCancelled).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct NodeCheck {

@@ -13,6 +13,7 @@
 #include <QMetaType>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <cstdint>
 
@@ -200,6 +201,43 @@ struct SnapshotStatus {
   QString lastError;
 };
 
+// The last cross-node consistency check this node ran (docs/consistency.md#in-the-appliance),
+// and what it answered to others' checks.
+struct ConsistencyTableView {
+  QString table;
+  bool agree = true;
+  QStringList digests;  // "node 1: 30 rows, digest 5f0c..." per node
+  struct Row {
+    QString key;
+    QStringList values;  // "node 1: id=7, qty=2" or "node 2: (no such row)", per node
+  };
+  QList<Row> rows;
+  bool rowsTruncated = false;
+  QString locateError;
+};
+struct ConsistencyStatus {
+  bool running = false;    // a check (or a repair) of this node is under way
+  qint64 intervalMs = 0;   // consistency.interval (0: no scheduled checks)
+  qint64 lastCheckMs = 0;  // when the last one began (epoch ms), 0 = never
+  QString verdict;         // "agree", "differ", "busy" (not comparable), "error"; "" = never
+  QString reason;
+  QString positions;  // "stream=position ..." compared at
+  int tablesChecked = 0;
+  int tablesDiffering = 0;
+  int rowsDiffering = 0;
+  qint64 elapsedMs = 0;
+  int messages = 0;
+  QMap<quint64, QString> nodes;  // node -> "agrees", "differs in T", "not comparable: ..."
+  QList<ConsistencyTableView> tables;
+  QString lastRepair;  // what the last repair did ("" = none)
+  // This node's answers to checks (any requester), since start.
+  qint64 holdsAnswered = 0;
+  qint64 holdsBusy = 0;
+  qint64 badRequests = 0;
+  qint64 repairsDone = 0;
+  qint64 longestHoldMs = 0;  // the longest its applier waited for a check
+};
+
 struct NodeStatus {
   uint64_t nodeId = 0;
   QString version;
@@ -237,6 +275,7 @@ struct NodeStatus {
     return n;
   }
   QList<PeerStatus> cluster;  // every node heard from (this one included)
+  ConsistencyStatus consistency;
   // The durability guard (docs/replication.md#durability): streams found to have lost
   // acknowledged messages (gone back below what this node applied, or re-created) since start.
   qint64 streamIncidents = 0;
@@ -276,13 +315,14 @@ struct EngineEvent {
     HealthChanged,       // healthy, and text: the reason when unhealthy
     PublishingPaused,
     PublishingResumed,
-    ShardStateChanged,  // shard, shardState, text: the reason
-    ShardError,         // shard, text: an error that did not change the shard's state
-    DeadLettered,       // deadLetter
-    DeadLetterClosed,   // deadLetter.id: retried with success, or discarded
-    ConflictRecorded,   // conflict
-    SnapshotFinished,   // activity (the operation), healthy (it worked), text: what happened
-    SchemaChanged,      // text: "<old hash> -> <new hash>" of this node's schema
+    ShardStateChanged,   // shard, shardState, text: the reason
+    ShardError,          // shard, text: an error that did not change the shard's state
+    DeadLettered,        // deadLetter
+    DeadLetterClosed,    // deadLetter.id: retried with success, or discarded
+    ConflictRecorded,    // conflict
+    SnapshotFinished,    // activity (the operation), healthy (it worked), text: what happened
+    SchemaChanged,       // text: "<old hash> -> <new hash>" of this node's schema
+    ConsistencyChecked,  // healthy: the nodes agree (or were not comparable), text: the result
   };
   // One factory per kind that carries data; of() for the others.
   static EngineEvent of(Kind kind);

@@ -64,6 +64,11 @@ class EngineThread final : public QObject {
     kRestoreSnapshot,   // replaces the live database: needs confirm; `id` = 1 forces a schema
                         // mismatch through
     kRefreshSnapshots,  // read the catalogue again
+    // The cross-node consistency check (docs/consistency.md#check); its result shows in the
+    // status (NodeStatus::consistency). Repair: `id` = the node whose version is published
+    // again; needs confirm.
+    kCheckConsistency,
+    kRepairConsistency,
   };
   Q_ENUM(Control)
   void control(Control control, qint64 id = 0, bool confirm = false,

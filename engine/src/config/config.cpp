@@ -297,6 +297,7 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readBool("snapshot.enabled", s.enabled);
   r.readChoice("snapshot.store", kStores, s.store);
   r.readInt("snapshot.interval", 0, kMaxMs, s.intervalMs);
+  r.readInt("consistency.interval", 0, kMaxMs, c.consistency.intervalMs);
   r.readInt("snapshot.leader_ttl", 1000, kMaxMs, s.leaderTtlMs);
   r.readInt("snapshot.keep", 1, 1000, s.keep);
   r.readBool("snapshot.auto_restore", s.autoRestore);
@@ -761,6 +762,7 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("snapshot.enabled", tomlBool(c.snapshot.enabled));
   add("snapshot.store", tomlString(c.snapshot.store));
   add("snapshot.interval", num(c.snapshot.intervalMs));
+  add("consistency.interval", num(c.consistency.intervalMs));
   add("snapshot.leader_ttl", num(c.snapshot.leaderTtlMs));
   add("snapshot.keep", num(c.snapshot.keep));
   add("snapshot.auto_restore", tomlBool(c.snapshot.autoRestore));

@@ -22,8 +22,8 @@ namespace {
 
 class Requester {
  public:
-  Requester(natsConnection* nc, QString prefix, int* messages)
-      : m_nc(nc), m_prefix(std::move(prefix)), m_messages(messages) {}
+  Requester(natsConnection* nc, QString prefix, int* messages, const std::atomic<bool>* cancel)
+      : m_nc(nc), m_prefix(std::move(prefix)), m_messages(messages), m_cancel(cancel) {}
 
   // Sends `data` on `what` and gathers answers for up to `waitMs`, or until `expect` answered.
   Result<QList<QByteArray>> ask(const QString& what, const QByteArray& data, int waitMs,
@@ -48,9 +48,10 @@ class Requester {
     while (expect <= 0 || out.size() < expect) {
       const qint64 left = waitMs - t.elapsed();
       if (left <= 0) break;
+      if (m_cancel && m_cancel->load()) return Status::cancelled("the check was stopped");
       natsMsg* msg = nullptr;
-      const natsStatus s = natsSubscription_NextMsg(&msg, sub.get(), left);
-      if (s == NATS_TIMEOUT) break;
+      const natsStatus s = natsSubscription_NextMsg(&msg, sub.get(), std::min<qint64>(left, 200));
+      if (s == NATS_TIMEOUT) continue;
       if (s != NATS_OK) return fromNats(s, "read answers");
       NatsMsgPtr owned(msg);
       out.append(QByteArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
@@ -71,6 +72,7 @@ class Requester {
   natsConnection* m_nc;
   QString m_prefix;
   int* m_messages;
+  const std::atomic<bool>* m_cancel;
 };
 
 // The last position of each shard's stream, for the target: no node can be beyond it.
@@ -225,7 +227,7 @@ Result<ClusterCheckReport> checkClusterConsistency(const Config& config, const C
   report.atMs = QDateTime::currentMSecsSinceEpoch();
   QElapsedTimer clock;
   clock.start();
-  Requester r(nc->get(), config.nats.streamPrefix, &report.messages);
+  Requester r(nc->get(), config.nats.streamPrefix, &report.messages, o.cancel);
   auto done = [&](const QString& verdict, const QString& reason) {
     report.verdict = verdict;
     report.reason = reason;

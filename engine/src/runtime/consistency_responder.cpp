@@ -179,7 +179,8 @@ ConsistencyResponder::ConsistencyResponder(const Config& config, SqliteDb& db,
       m_positions(positions),
       m_nats(nats),
       m_consumer(consumer),
-      m_publisher(publisher) {
+      m_publisher(publisher),
+      m_pollTimer(this) {
   m_thread.setObjectName(QStringLiteral("consistency"));
   m_worker = new HeldRead(m_config, &m_cancel);
   m_worker->moveToThread(&m_thread);

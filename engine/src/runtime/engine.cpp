@@ -78,10 +78,17 @@ Engine::Engine(Config config)
       m_idleTimer(this),
       m_registryTimer(this),
       m_streamCheckTimer(this),
-      m_autoRestoreTimer(this) {
+      m_autoRestoreTimer(this),
+      m_consistencyTimer(this) {
   qRegisterMetaType<NodeStatus>();
   qRegisterMetaType<EngineEvent>();
   m_instance = QString::number(QRandomGenerator::system()->generate64(), 16);
+  connect(&m_consistencyTimer, &QTimer::timeout, this, [this] {
+    if (m_checkThread) return;  // the one under way counts
+    if (Status s = startConsistencyCheck(int(EngineThread::Control::kCheckConsistency), 0, false);
+        !s.isOk())
+      qCInfo(lcEngine).noquote() << "scheduled consistency check not started:" << s.message();
+  });
   connect(&m_idleTimer, &QTimer::timeout, this,
           [this] {
             const qint64 idle = QDateTime::currentMSecsSinceEpoch() - m_lastActivityMs;
@@ -106,7 +113,9 @@ Engine::Engine(Config config)
   });
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  stopConsistencyCheck();
+}
 
 // ---- start-up -------------------------------------------------------------------------------
 
@@ -754,6 +763,8 @@ void Engine::startReplication() {
           &ConsistencyResponder::onRequest);
   if (Status s = m_nats->subscribeConsistency(); !s.isOk())
     qCWarning(lcEngine).noquote() << s.message();
+  if (m_config.consistency.intervalMs > 0 && !m_consistencyTimer.isActive())
+    m_consistencyTimer.start(clampMs(m_config.consistency.intervalMs));
   if (!m_watcher) {
     m_watcher = std::make_unique<DatabaseWatcher>(m_config.dbPath, m_config.stateDir(), this);
     connect(m_watcher.get(), &DatabaseWatcher::changed, this, &Engine::onDatabaseChanged);
@@ -787,6 +798,7 @@ void Engine::fail(const QString& reason) {
 
 void Engine::stop() {
   m_running = false;
+  stopConsistencyCheck();
   stopSnapshots();
   m_autoRestoreTimer.stop();
   m_statusTimer.stop();
@@ -1007,6 +1019,7 @@ StatusFacts Engine::gatherStatusFacts() const {
 
 NodeStatus Engine::currentStatus() {
   NodeStatus st = buildStatus(gatherStatusFacts());
+  fillConsistencyStatus(&st);
   if (m_lastHealth != int(st.healthy) ||
       (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
     m_lastHealth = int(st.healthy);
@@ -1070,6 +1083,15 @@ void Engine::control(int control, qint64 id, bool confirm, const QString& name) 
     qCInfo(lcEngine).noquote() << "control" << key + (name.isEmpty() ? QString() : " " + name)
                                << "under way";
     m_pendingControls.insert(requestId, control);
+    emit statusChanged(currentStatus());
+    return;
+  }
+  if (C(control) == C::kCheckConsistency || C(control) == C::kRepairConsistency) {
+    // Answered when the check is done (onConsistencyChecked).
+    const Status s = startConsistencyCheck(control, quint64(std::max<qint64>(0, id)), confirm);
+    qCInfo(lcEngine).noquote() << "control" << key << (s.isOk() ? "under way" : "refused:")
+                               << (s.isOk() ? QString() : s.message());
+    if (!s.isOk()) emit controlDone(control, false, s.message());
     emit statusChanged(currentStatus());
     return;
   }
@@ -1156,7 +1178,9 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
     case C::kVerifySnapshot:
     case C::kRestoreSnapshot:
     case C::kRefreshSnapshots:
-      break;  // control() hands them to requestSnapshot()
+    case C::kCheckConsistency:
+    case C::kRepairConsistency:
+      break;  // control() hands them to requestSnapshot() and startConsistencyCheck()
   }
   return Status::invalidArgument(QStringLiteral("unknown control %1").arg(control));
 }

@@ -16,11 +16,13 @@
 #include <QThread>
 #include <QTimer>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
 #include "cdc/change_log.h"
 #include "harmonylite/config.h"
+#include "harmonylite/consistency.h"
 #include "harmonylite/engine_state.h"
 #include "replication/shard_positions.h"
 #include "sqlite/sqlite_db.h"
@@ -131,6 +133,15 @@ class Engine final : public QObject {
   Status copySnapshotIn(const hl::RestoreFile& file, QString* message);
   void finishRestore(qint64 requestId, bool ok, const QString& message);
   void onShardEvent(const hl::EngineEvent& e);
+
+  // The cross-node consistency check (docs/consistency.md#in-the-appliance), in
+  // engine_consistency.cpp: run on its own thread with its own NATS connection (this node
+  // answers it like any other, on this thread); the result goes into the status.
+  Status startConsistencyCheck(int control, quint64 repairFrom, bool confirm);
+  void onConsistencyChecked(int control, quint64 repairFrom, const hl::Status& failed,
+                            const hl::ClusterCheckReport& report);
+  void stopConsistencyCheck();
+  void fillConsistencyStatus(NodeStatus* s) const;
   void onIdle(qint64 idleMs);
 
   Config m_config;
@@ -221,6 +232,11 @@ class Engine final : public QObject {
   int m_autoRestoreFailures = 0;
   QTimer m_autoRestoreTimer;  // tries again while a shard needs a restore
   qint64 m_sleepRequestId = 0;
+  // Consistency checks.
+  QThread* m_checkThread = nullptr;
+  std::atomic<bool> m_checkCancel{false};
+  QTimer m_consistencyTimer;  // consistency.interval
+  ConsistencyStatus m_consistencyStatus;
   qint64 m_sleepIdleMs = 0;
 };
 
