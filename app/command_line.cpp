@@ -40,6 +40,18 @@ std::function<bool(CommandLine&, const QString&)> boolSetter(bool CommandLine::*
   return [field](CommandLine& c, const QString& v) { return parseBool(v, c.*field); };
 }
 
+// A node id: an unsigned number above 0.
+template <typename Field>
+std::function<bool(CommandLine&, const QString&)> nodeIdSetter(Field CommandLine::*field) {
+  return [field](CommandLine& c, const QString& v) {
+    bool ok = false;
+    const uint64_t id = v.toULongLong(&ok);
+    if (!ok || id == 0) return false;
+    c.*field = id;
+    return true;
+  };
+}
+
 std::function<bool(CommandLine&, const QString&)> stringSetter(QString CommandLine::*field) {
   return [field](CommandLine& c, const QString& v) {
     c.*field = v;
@@ -52,13 +64,7 @@ const std::vector<FlagSpec>& flags() {
       {"config", "PATH", "path of the TOML configuration file (none: first-run defaults)",
        stringSetter(&CommandLine::configPath)},
       {"node-id", "N", "node id, overriding node_id of the configuration",
-       [](CommandLine& c, const QString& v) {
-         bool ok = false;
-         const uint64_t id = v.toULongLong(&ok);
-         if (!ok || id == 0) return false;
-         c.nodeId = id;
-         return true;
-       }},
+       nodeIdSetter(&CommandLine::nodeId)},
       {"cleanup", nullptr, "remove every __harmonylite__ trigger and table, then exit",
        boolSetter(&CommandLine::cleanup)},
       {"save-snapshot", nullptr, "take a snapshot, upload it to the snapshot store, then exit",
@@ -88,13 +94,7 @@ const std::vector<FlagSpec>& flags() {
        boolSetter(&CommandLine::checkConsistency)},
       {"repair-from", "N",
        "with the check: publish node N's version of every differing row, then check again",
-       [](CommandLine& c, const QString& v) {
-         bool ok = false;
-         const uint64_t id = v.toULongLong(&ok);
-         if (!ok || id == 0) return false;
-         c.repairFrom = id;
-         return true;
-       }},
+       nodeIdSetter(&CommandLine::repairFrom)},
       {"expect-nodes", "N", "with the check: stop waiting for nodes once N answered",
        [](CommandLine& c, const QString& v) {
          bool ok = false;

@@ -259,5 +259,5 @@ Item {
     }
   }
 
-  ConfirmDialog { id: confirm; objectName: "confirmDialog" }
+  ConfirmDialog { id: confirm; objectName: "repairConfirmDialog" }
 }

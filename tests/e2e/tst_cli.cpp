@@ -95,9 +95,10 @@ class TestCli : public QObject {
   void help() {
     const auto r = run({"-help"});
     QCOMPARE(r.exitCode, 0);
-    for (const char* flag : {"-config", "-node-id", "-cleanup", "-save-snapshot", "-schema-status",
-                             "-schema-status-cluster", "-digest", "-cluster-addr", "-cluster-peers",
-                             "-leaf-servers", "-version", "-help", "--no-gui"})
+    for (const char* flag :
+         {"-config", "-node-id", "-cleanup", "-save-snapshot", "-schema-status",
+          "-schema-status-cluster", "-digest", "-cluster-addr", "-cluster-peers", "-leaf-servers",
+          "-version", "-help", "--no-gui", "-check-consistency", "-repair-from", "-expect-nodes"})
       QVERIFY2(r.out.contains(flag), flag);
     QCOMPARE(run({"-h"}).exitCode, 0);
   }

@@ -74,7 +74,7 @@ Item {
       const tables = findChild(page, "consistencyTables")
       tryVerify(() => tables.height > 100, 5000, "the tables are laid out")
       mouseClick(findChild(page, "repairButton"))
-      const dialog = findChild(page, "confirmDialog")
+      const dialog = findChild(page, "repairConfirmDialog")
       tryCompare(dialog, "opened", true)
       compare(fake.controlCount, asked)
       dialog.accept()

@@ -39,6 +39,23 @@ class TestCommandLine : public QObject {
     QVERIFY(!c.version && !c.help);
   }
 
+  // The consistency check's flags (docs/consistency.md#check): node ids above 0, a count above 0.
+  void consistencyFlags() {
+    CommandLine c = parseCommandLine({"-check-consistency", "-repair-from", "3", "-expect-nodes=5"})
+                        .commandLine;
+    QVERIFY(c.checkConsistency);
+    QCOMPARE(c.repairFrom, uint64_t(3));
+    QCOMPARE(c.expectNodes, 5);
+    for (const QStringList& bad : {QStringList{"-repair-from", "0"},
+                                   {"-repair-from", "x"},
+                                   {"-expect-nodes", "0"},
+                                   {"-expect-nodes", "-1"}}) {
+      const ParseOutcome o = parseCommandLine(bad);
+      QCOMPARE(o.kind, ParseOutcome::Kind::kError);
+      QVERIFY2(o.error.contains(bad[0]), qPrintable(o.error));
+    }
+  }
+
   // Snapshot commands: the optional value only after '=' (docs/snapshots.md#command-line).
   void snapshotFlags() {
     CommandLine c = parseCommandLine({"-restore-snapshot", "-force"}).commandLine;
@@ -94,11 +111,12 @@ class TestCommandLine : public QObject {
 
   void usageListsEveryFlagOnItsOwnLine() {
     const QString usage = usageText("harmonylite");
-    const QStringList flags = {"-config PATH",   "-node-id N",     "-cleanup",
-                               "-save-snapshot", "-schema-status", "-schema-status-cluster",
-                               "-digest",        "-cluster-addr",  "-cluster-peers",
-                               "-leaf-servers",  "-version",       "-help",
-                               "--no-gui"};
+    const QStringList flags = {"-config PATH",   "-node-id N",         "-cleanup",
+                               "-save-snapshot", "-schema-status",     "-schema-status-cluster",
+                               "-digest",        "-cluster-addr",      "-cluster-peers",
+                               "-leaf-servers",  "-version",           "-help",
+                               "--no-gui",       "-check-consistency", "-repair-from N",
+                               "-expect-nodes N"};
     const QStringList lines = usage.split('\n');
     for (const QString& f : flags) {
       int found = 0;
