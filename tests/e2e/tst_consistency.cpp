@@ -292,6 +292,9 @@ class TestConsistency : public QObject {
             qPrintable(out.section('\n', -2, -2)));
       if (r.exitCode == 0) {
         ++agree;
+        // The fault is in force: node 2's consumer stayed held while its snapshot was late.
+        const auto m = QRegularExpression("node 2: held \\(applier held (\\d+) ms").match(out);
+        QVERIFY2(m.hasMatch() && m.captured(1).toInt() >= 300, qPrintable(out));
       } else {
         ++busy;
         QVERIFY2(out.contains("BUSY - no comparable point in 5 attempt(s); last: node "),

@@ -83,6 +83,9 @@ void HeldRead::digest(const QByteArray& reply, const check::NodeAnswer& base) {
       pending = *n;
   }
   emit snapshotTaken(a.check, bool(hasLog) && pending == 0);
+  // The consumer was held until now: the hold's length includes getting here; the digest's
+  // time starts here.
+  a.heldMs += t.restart();
   if (!hasLog) return busy(hasLog.status().message());
   a.schemaHash = m_read->catalog->schemaHash();
   a.pending = pending;
