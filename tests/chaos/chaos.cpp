@@ -33,6 +33,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QThread>
@@ -332,9 +333,23 @@ class Chaos {
     const int lo = range.value(0).toInt(),
               hi = std::max(lo, range.value(1, range.value(0)).toInt());
     r.faultSeconds = lo + int(m_rng.bounded(hi - lo + 1));
+    // Cross-node checks while the fault lasts and while it heals, with the writers running:
+    // each agrees or finds no comparable point; a difference is a problem.
+    std::vector<std::unique_ptr<QProcess>> checks;
+    QStringList checkProblems;
+    checks.push_back(startCrossNodeCheck());
     write(r.faultSeconds * 1000);
     heal();
+    checks.push_back(startCrossNodeCheck());
     write(2000);
+    for (auto& p : checks) {
+      const auto [code, says] = crossNodeCheckResult(*p);
+      say(QStringLiteral("round %1: cross-node check under load: %2").arg(round).arg(says));
+      if (code != 0 && code != 3)
+        checkProblems << QStringLiteral("the cross-node consistency check under load exited %1: %2")
+                             .arg(code)
+                             .arg(says);
+    }
     r.writes = totalCommitted() - before;
     r.refused = totalFailed() - refusedBefore;
     // Quiet: no more writes; wait until every database agrees and every node is healthy.
@@ -354,7 +369,15 @@ class Chaos {
             },
             60000, 200))
       r.healthyMs = quiet.elapsed();
-    r.problems = m_injectProblems + check();
+    r.problems = m_injectProblems + checkProblems + check();
+    // The cross-node check of docs/consistency.md must agree at the end of a quiet round.
+    if (r.convergeMs >= 0) {
+      const auto [code, says] = crossNodeCheck();
+      say(QStringLiteral("round %1: cross-node check: %2").arg(round).arg(says));
+      if (code != 0)
+        r.problems
+            << QStringLiteral("the cross-node consistency check exited %1: %2").arg(code).arg(says);
+    }
     if (r.convergeMs < 0) r.problems.prepend("the databases did not converge within 180 s");
     if (r.healthyMs < 0) r.problems.prepend("a node was not healthy within 60 s of quiet");
     say(QStringLiteral("round %1: %2 writes, converged in %3 ms, healthy in %4 ms, %5 problem(s)")
@@ -378,6 +401,32 @@ class Chaos {
     m_restoreLog.clear();
     return r;
   }
+
+  // harmonylite -check-consistency from node 1's configuration: its exit code and the lines
+  // that say what it found (the verdict, the differing tables and rows).
+  std::unique_ptr<QProcess> startCrossNodeCheck() {
+    auto p = std::make_unique<QProcess>();
+    p->start(test::harmonyliteBinary(), {"-config", node(0).configPath(), "-check-consistency",
+                                         "-expect-nodes", QString::number(kNodes)});
+    return p;
+  }
+  std::pair<int, QString> crossNodeCheckResult(QProcess& p) {
+    // Finished already when the writers' pump took in its end; otherwise waits.
+    if (p.state() != QProcess::NotRunning && !p.waitForFinished(120000)) {
+      p.kill();
+      p.waitForFinished(5000);
+      return {-1, QStringLiteral("no answer within 120 s")};
+    }
+    const int code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    QStringList says;
+    for (const QString& l :
+         QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError()).split('\n'))
+      if (l.startsWith("check ") || l.contains("DIFFERS") || l.startsWith("  row ") ||
+          l.startsWith("harmonylite: "))
+        says << l.trimmed();
+    return {code, says.join(" | ")};
+  }
+  std::pair<int, QString> crossNodeCheck() { return crossNodeCheckResult(*startCrossNodeCheck()); }
 
   // The checker must be able to fail: a row changed on node 3 behind the capture (its change-log
   // row deleted in the same transaction, so it never replicates), and a write writer 1 "saw
@@ -404,9 +453,14 @@ class Chaos {
       return p.contains(
           "own row 424242424242 is absent, its last committed write is never-written");
     });
-    say(QStringLiteral("check-the-checker: divergence %1, lost write %2")
-            .arg(divergence ? "caught" : "MISSED", lost ? "caught" : "MISSED"));
-    return divergence && lost;
+    // The cross-node check finds the tampered row, at equal positions.
+    const auto [code, says] = crossNodeCheck();
+    const bool located = code == 1 && says.contains("table own: DIFFERS") &&
+                         says.contains(QStringLiteral("row %1").arg(*key));
+    say(QStringLiteral("check-the-checker: divergence %1, lost write %2, cross-node check %3 (%4)")
+            .arg(divergence ? "caught" : "MISSED", lost ? "caught" : "MISSED",
+                 located ? "caught" : "MISSED", says));
+    return divergence && lost && located;
   }
 
   void report(const QList<RoundResult>& rounds, qint64 totalMs) {
