@@ -1,4 +1,6 @@
 // Healthy / unhealthy / starting pill; `reason` is shown as its tooltip and beside it by pages.
+// `differs`: the last consistency check found the nodes' data different: a healthy node's pill
+// turns amber ("Data differs"; docs/consistency.md#in-the-appliance).
 import QtQuick
 import QtQuick.Controls
 
@@ -7,7 +9,10 @@ Rectangle {
   property bool known: false
   property bool healthy: false
   property string reason
-  readonly property int tone: !known ? Theme.Tone.Warn : healthy ? Theme.Tone.Good : Theme.Tone.Bad
+  property bool differs: false
+  readonly property int tone: !known ? Theme.Tone.Warn
+                              : !healthy ? Theme.Tone.Bad
+                              : differs ? Theme.Tone.Warn : Theme.Tone.Good
   readonly property alias text: label.text
   radius: height / 2
   implicitHeight: 28
@@ -18,7 +23,8 @@ Rectangle {
   Label {
     id: label
     anchors.centerIn: parent
-    text: !badge.known ? qsTr("Starting") : badge.healthy ? qsTr("Healthy") : qsTr("Unhealthy")
+    text: !badge.known ? qsTr("Starting") : !badge.healthy ? qsTr("Unhealthy")
+          : badge.differs ? qsTr("Data differs") : qsTr("Healthy")
     color: Theme.toneColor(badge.tone)
     font.bold: true
     font.pixelSize: Theme.fontSmall

@@ -15,6 +15,7 @@ ScrollView {
   required property DashboardController controller  // from Main.qml or the test
   readonly property nodeSummary s: page.controller.summary
   readonly property snapshotSummary snap: page.controller.snapshotSummary
+  readonly property var check: page.controller.consistency  // the last consistency check
   // The schema banner's button: Main.qml shows the Schema page.
   signal openSchemaPage()
   contentWidth: availableWidth
@@ -29,10 +30,13 @@ ScrollView {
       subtitle: qsTr("Node %1 · %2").arg(page.controller.nodeId).arg(page.controller.dbPath)
       Layout.fillWidth: true
       HealthBadge {
+        id: healthBadge
         objectName: "healthBadge"
         known: page.s.valid
         healthy: page.s.healthy
-        reason: page.s.unhealthyReason
+        differs: page.check.verdict === "differ"
+        reason: healthBadge.differs ? qsTr("The last consistency check found differing data (Cluster page)")
+                        : page.s.unhealthyReason
       }
     }
 

@@ -57,6 +57,13 @@ Item {
       fake.push({healthy: true})
       compare(findChild(page, "healthBadge").text, "Healthy")
       verify(!findChild(page, "problemBanner").visible)
+      // A consistency check that found differing data: amber, with the reason.
+      fake.push({healthy: true, consistency: {verdict: "differ", tables: [{table: "t", agree: false}]}})
+      compare(findChild(page, "healthBadge").text, "Data differs")
+      compare(findChild(page, "healthBadge").tone, Theme.Tone.Warn)
+      fake.push({healthy: true, consistency: {verdict: "agree"}})
+      compare(findChild(page, "healthBadge").text, "Healthy")
+      compare(findChild(page, "healthBadge").tone, Theme.Tone.Good)
     }
 
     function test_natsAndEmbeddedState() {
