@@ -24,9 +24,13 @@ Item {
 
     PageHeader {
       title: qsTr("Cluster")
+      readonly property string nodes: page.controller.cluster.count === 1
+                                      ? qsTr("1 node") : qsTr("%1 nodes").arg(page.controller.cluster.count)
+      id: header
+      objectName: "clusterHeader"
       subtitle: page.controller.cluster.mismatches > 0
-                ? qsTr("%1 nodes · %2 with a different schema").arg(page.controller.cluster.count).arg(page.controller.cluster.mismatches)
-                : qsTr("%1 nodes · one schema").arg(page.controller.cluster.count)
+                ? qsTr("%1 · %2 with a different schema").arg(header.nodes).arg(page.controller.cluster.mismatches)
+                : qsTr("%1 · one schema").arg(header.nodes)
       Layout.fillWidth: true
     }
 

@@ -217,7 +217,11 @@ ScrollView {
           Label { text: qsTr("Schema hash"); color: Theme.textMuted }
           Label { text: page.s.schemaHash ? page.s.schemaHash.substring(0, 16) + "…" : "–"; font.family: "monospace" }
           Label { text: qsTr("Cluster"); color: Theme.textMuted }
-          Label { text: qsTr("%1 nodes heard from").arg(page.s.clusterSize) }
+          Label {
+            objectName: "clusterSize"
+            text: page.s.clusterSize === 1 ? qsTr("1 node heard from")
+                                           : qsTr("%1 nodes heard from").arg(page.s.clusterSize)
+          }
         }
       }
 

@@ -90,6 +90,9 @@ Item {
       fake.push({nodeId: 7, peers: [{nodeId: 7}, {nodeId: 8}]})
       compare(controller.cluster.mismatches, 0)
       verify(!findChild(page, "schemaWarning").visible)
+      compare(findChild(page, "clusterHeader").subtitle, "2 nodes · one schema")
+      fake.push({nodeId: 7, peers: [{nodeId: 7}]})
+      compare(findChild(page, "clusterHeader").subtitle, "1 node · one schema")  // not "1 nodes"
     }
   }
 }

@@ -66,6 +66,14 @@ Item {
       compare(findChild(page, "healthBadge").tone, Theme.Tone.Good)
     }
 
+    // "1 node heard from", not "1 nodes".
+    function test_clusterSize() {
+      fake.push({peers: [{nodeId: 7}]})
+      compare(text("clusterSize"), "1 node heard from")
+      fake.push({peers: [{nodeId: 7}, {nodeId: 8}]})
+      compare(text("clusterSize"), "2 nodes heard from")
+    }
+
     function test_natsAndEmbeddedState() {
       fake.push({natsConnected: false, embedded: Hl.ServerState.Restarting})
       compare(findChild(page, "natsState").text, "disconnected")
