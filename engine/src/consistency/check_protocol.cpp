@@ -105,6 +105,22 @@ Result<Value> valueFromJson(const QJsonValue& json) {
   return Status::invalidArgument(QStringLiteral("a value of kind '%1' is malformed").arg(kind));
 }
 
+QJsonArray keyToJson(const QList<Value>& key) {
+  QJsonArray out;
+  for (const Value& v : key) out.append(valueToJson(v));
+  return out;
+}
+
+Result<QList<Value>> keyFromJson(const QJsonValue& json) {
+  QList<Value> key;
+  for (const QJsonValue& v : json.toArray()) {
+    auto value = valueFromJson(v);
+    if (!value) return value.status();
+    key.append(*value);
+  }
+  return key;
+}
+
 QByteArray encode(const NodeAnswer& a) {
   QJsonArray tables;
   for (const TableSum& t : a.tables)
@@ -163,11 +179,7 @@ QByteArray encode(const Request& r) {
   if (r.maxRows) o.insert("max", r.maxRows);
   if (!r.keys.isEmpty()) {
     QJsonArray keys;
-    for (const QList<Value>& key : r.keys) {
-      QJsonArray k;
-      for (const Value& v : key) k.append(valueToJson(v));
-      keys.append(k);
-    }
+    for (const QList<Value>& key : r.keys) keys.append(keyToJson(key));
     o.insert("keys", keys);
   }
   return dump(o);
@@ -203,13 +215,9 @@ Result<Request> decodeRequest(const QByteArray& json) {
     return Status::invalidArgument(
         QStringLiteral("%1 keys, more than %2").arg(keys.size()).arg(kMaxKeys));
   for (const QJsonValue& k : keys) {
-    QList<Value> key;
-    for (const QJsonValue& v : k.toArray()) {
-      auto value = valueFromJson(v);
-      if (!value) return value.status();
-      key.append(*value);
-    }
-    r.keys.append(key);
+    auto key = keyFromJson(k);
+    if (!key) return key.status();
+    r.keys.append(*key);
   }
   return r;
 }
@@ -241,12 +249,11 @@ Result<BucketsAnswer> decodeBuckets(const QByteArray& json) {
 
 QByteArray encode(const RowsAnswer& a) {
   QJsonArray rows;
-  for (const RowAnswer& r : a.rows) {
-    QJsonArray key;
-    for (const Value& v : r.key) key.append(valueToJson(v));
-    rows.append(
-        QJsonObject{{"key", key}, {"key_text", r.keyText}, {"values", r.values}, {"hash", r.hash}});
-  }
+  for (const RowAnswer& r : a.rows)
+    rows.append(QJsonObject{{"key", keyToJson(r.key)},
+                            {"key_text", r.keyText},
+                            {"values", r.values},
+                            {"hash", r.hash}});
   return dump({{"node", u64(a.node)},
                {"table", a.table},
                {"error", a.error},
@@ -267,11 +274,9 @@ Result<RowsAnswer> decodeRows(const QByteArray& json) {
   for (const QJsonValue& rv : o->value("rows").toArray()) {
     const QJsonObject r = rv.toObject();
     RowAnswer row;
-    for (const QJsonValue& v : r.value("key").toArray()) {
-      auto value = valueFromJson(v);
-      if (!value) return value.status();
-      row.key.append(*value);
-    }
+    auto key = keyFromJson(r.value("key"));
+    if (!key) return key.status();
+    row.key = *key;
     row.keyText = r.value("key_text").toString();
     row.values = r.value("values").toString();
     row.hash = r.value("hash").toString();

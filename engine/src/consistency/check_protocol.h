@@ -28,6 +28,9 @@ QByteArray subject(const QString& streamPrefix, const QString& what);
 // its IEEE 754 bits>"], ["text","<base64 of its bytes>"], ["blob","<base64>"].
 QJsonArray valueToJson(const Value& v);
 Result<Value> valueFromJson(const QJsonValue& json);
+// A row's key: its values in key-column order, each as above.
+QJsonArray keyToJson(const QList<Value>& key);
+Result<QList<Value>> keyFromJson(const QJsonValue& json);
 
 // What a node answers to where and hold. `state`: "here" (where), "held" (hold: digested at
 // the target), "busy" (hold: not comparable, `reason` says why).

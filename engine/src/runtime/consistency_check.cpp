@@ -20,6 +20,12 @@
 namespace hl {
 namespace {
 
+// Raises every position of `to` to the one `from` has for the same stream, when higher.
+void raiseTo(QMap<QString, quint64>* to, const QMap<QString, quint64>& from) {
+  for (auto it = from.cbegin(); it != from.cend(); ++it)
+    (*to)[it.key()] = std::max(to->value(it.key()), it.value());
+}
+
 class Requester {
  public:
   Requester(natsConnection* nc, QString prefix, int* messages, const std::atomic<bool>* cancel)
@@ -166,9 +172,8 @@ void locate(Requester& r, const QString& id, const CheckOptions& o, const QList<
     t->rowsTruncated = t->rowsTruncated || a->truncated;
     for (const check::RowAnswer& row : a->rows) {
       byKey[row.keyText].insert(a->node, {row.values, row.hash});
-      QJsonArray k;
-      for (const Value& v : row.key) k.append(check::valueToJson(v));
-      keyJson.insert(row.keyText, QJsonDocument(k).toJson(QJsonDocument::Compact));
+      keyJson.insert(row.keyText,
+                     QJsonDocument(check::keyToJson(row.key)).toJson(QJsonDocument::Compact));
     }
   }
   if (answered.size() < nodes.size()) {
@@ -197,10 +202,12 @@ RepairResult repairTable(Requester& r, const ClusterCheckReport& report, const T
   req.check = report.id;
   req.table = t.table;
   for (const DifferingRow& row : t.rows) {
-    QList<Value> key;
-    for (const QJsonValue& v : QJsonDocument::fromJson(row.keyJson).array())
-      if (auto value = check::valueFromJson(v); value) key.append(*value);
-    req.keys.append(key);
+    auto key = check::keyFromJson(QJsonDocument::fromJson(row.keyJson).array());
+    if (!key) {
+      out.error = key.status().message();
+      return out;
+    }
+    req.keys.append(*key);
   }
   auto raw = r.ask(QStringLiteral("repair.%1").arg(node), check::encode(req), timeoutMs, 1);
   if (!raw) {
@@ -248,8 +255,7 @@ Result<ClusterCheckReport> checkClusterConsistency(const Config& config, const C
     auto a = check::decodeAnswer(json);
     if (!a || a->check != report.id || nodes.contains(a->node)) continue;
     nodes.append(a->node);
-    for (auto it = a->positions.cbegin(); it != a->positions.cend(); ++it)
-      reported[it.key()] = std::max(reported.value(it.key()), it.value());
+    raiseTo(&reported, a->positions);
   }
   std::sort(nodes.begin(), nodes.end());
   if (nodes.isEmpty())
@@ -261,9 +267,7 @@ Result<ClusterCheckReport> checkClusterConsistency(const Config& config, const C
     hold.check = report.id;
     hold.holdMs = o.holdMs;
     hold.target = reported;
-    const QMap<QString, quint64> lasts = streamLasts(nc->get(), config);
-    for (auto it = lasts.cbegin(); it != lasts.cend(); ++it)
-      hold.target[it.key()] = std::max(hold.target.value(it.key()), it.value());
+    raiseTo(&hold.target, streamLasts(nc->get(), config));
     report.target = hold.target;
     raw = r.ask("hold", check::encode(hold), o.holdMs + o.answerTimeoutMs, int(nodes.size()));
     if (!raw) return raw.status();
@@ -278,8 +282,7 @@ Result<ClusterCheckReport> checkClusterConsistency(const Config& config, const C
         held.insert(a->node, *a);
       else
         busy << QStringLiteral("node %1: %2").arg(a->node).arg(a->reason);
-      for (auto it = a->positions.cbegin(); it != a->positions.cend(); ++it)
-        reported[it.key()] = std::max(reported.value(it.key()), it.value());
+      raiseTo(&reported, a->positions);
     }
     for (quint64 n : nodes)
       if (std::none_of(report.nodes.cbegin(), report.nodes.cend(),

@@ -331,8 +331,10 @@ void ConsistencyResponder::pollHold() {
   if (!pending) return answerBusy(pending.status().message());
   if (reached && *pending == 0) {
     m_hold->snapshotAsked = true;
-    check::NodeAnswer base = here(m_hold->request.check);
-    base.positions.clear();
+    // The worker fills in the schema hash and the pending count as its snapshot has them.
+    check::NodeAnswer base;
+    base.check = m_hold->request.check;
+    base.node = m_config.nodeId;
     for (auto it = m_hold->target.cbegin(); it != m_hold->target.cend(); ++it)
       base.positions.insert(m_config.streamName(it.key()), it.value());
     base.heldMs = m_hold->since.elapsed();
