@@ -12,7 +12,8 @@ EndpointsHost::~EndpointsHost() = default;
 Status EndpointsHost::start(const Config& config) {
   stop();
   if (config.healthCheck.enable) {
-    m_health = std::make_unique<HealthServer>(config.healthCheck);
+    m_health = std::make_unique<HealthServer>(
+        config.healthCheck, config.history.hours > 0 ? config.effectiveHistoryPath() : QString());
     HL_RETURN_IF_ERROR(m_health->listen());
     qCInfo(lcMain).noquote() << "health endpoint on" << config.healthCheck.bind
                              << config.healthCheck.path;

@@ -5,6 +5,9 @@
 #include <QDateTime>
 #include <QHostAddress>
 #include <QJsonArray>
+#include <QUrlQuery>
+
+#include "harmonylite/history.h"
 
 namespace hl {
 namespace {
@@ -16,8 +19,28 @@ QString rfc3339(qint64 ms) {
 
 }  // namespace
 
-HealthServer::HealthServer(HealthCheckConfig config, QObject* parent)
-    : QObject(parent), m_config(std::move(config)) {
+HealthServer::HealthServer(HealthCheckConfig config, QString historyPath, QObject* parent)
+    : QObject(parent), m_config(std::move(config)), m_historyPath(std::move(historyPath)) {
+  if (!m_historyPath.isEmpty())
+    m_server.route("/history.csv", [this](const QHttpServerRequest& request) {
+      using Code = QHttpServerResponder::StatusCode;
+      qint64 since = 0;
+      const QString hours = request.query().queryItemValue("hours");
+      if (!hours.isEmpty()) {
+        bool ok = false;
+        const int h = hours.toInt(&ok);
+        if (!ok || h <= 0 || h > 8760)
+          return QHttpServerResponse("text/plain", "hours: expected 1..8760\n", Code::BadRequest);
+        since = QDateTime::currentMSecsSinceEpoch() - qint64(h) * 3600 * 1000;
+      }
+      auto samples = readHistory(m_historyPath, since);
+      if (!samples)
+        return QHttpServerResponse("text/plain", samples.status().message().toUtf8() + '\n',
+                                   Code::InternalServerError);
+      QHttpServerResponse response("text/csv; charset=utf-8", historyCsv(*samples));
+      response.setHeader("Content-Disposition", "attachment; filename=\"history.csv\"");
+      return response;
+    });
   m_server.route(m_config.path, [this](const QHttpServerRequest&) {
     const bool healthy = m_received && m_status.healthy;
     const auto code = healthy ? QHttpServerResponder::StatusCode::Ok
@@ -184,6 +207,18 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
                    {"leader_node_id", qint64(sn.leaderNodeId)},
                    {"last_error", sn.lastError}};
   o.insert("snapshots", snap);
+  // Alerts (docs/alerts.md): the rules firing now.
+  QJsonArray alerts;
+  for (const AlertInfo& a : s.alerts) {
+    if (!a.firing) continue;
+    alerts.append(QJsonObject{{"alert", a.rule},
+                              {"severity", stateName(a.severity)},
+                              {"value", a.value},
+                              {"threshold", a.threshold},
+                              {"since", rfc3339(a.sinceMs)},
+                              {"message", a.message}});
+  }
+  o.insert("alerts", alerts);
   return o;
 }
 

@@ -1,7 +1,9 @@
 // HealthServer: the /health endpoint of [health_check] (docs/replication.md#health-endpoint),
 // served with Qt HttpServer on the host thread. It answers from the latest NodeStatus the engine
 // published (no NATS or database round trip per request): 200 when healthy, 503 with the reason
-// otherwise. Thread: the host (main) thread.
+// otherwise. On the same port, /history.csv serves the node's history (docs/alerts.md#history)
+// read from its history file per request (?hours=N, default every sample kept).
+// Thread: the host (main) thread.
 #pragma once
 
 #include <QHttpServer>
@@ -17,7 +19,9 @@ namespace hl {
 class HealthServer final : public QObject {
   Q_OBJECT
  public:
-  explicit HealthServer(HealthCheckConfig config, QObject* parent = nullptr);
+  // `historyPath`: the node's history file ("" = no /history.csv).
+  explicit HealthServer(HealthCheckConfig config, QString historyPath = QString(),
+                        QObject* parent = nullptr);
 
   // Binds where configured; a taken port or a bad address is an error naming them.
   Status listen();
@@ -29,6 +33,7 @@ class HealthServer final : public QObject {
 
  private:
   HealthCheckConfig m_config;
+  QString m_historyPath;
   QHttpServer m_server;
   NodeStatus m_status;
   bool m_received = false;  // no status yet: the node is still starting

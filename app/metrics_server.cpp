@@ -39,11 +39,11 @@ class Exposition {
     if (!kind.isEmpty()) m_out += ",kind=\"" + kind + '"';  // our own fixed words, no escaping
     m_out += "} " + QByteArray::number(value, 'g', 15) + '\n';
   }
-  // A sample labelled with a table name (escaped as the exposition format says).
-  void tableSample(double value, const QString& table) {
-    QByteArray name = table.toUtf8();
+  // A sample with one more label (its value escaped as the exposition format says).
+  void labelled(double value, const char* label, const QString& text) {
+    QByteArray name = text.toUtf8();
     name.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
-    m_out += m_name + "{node_id=\"" + m_nodeId + "\",table=\"" + name + "\"} " +
+    m_out += m_name + "{node_id=\"" + m_nodeId + "\"," + label + "=\"" + name + "\"} " +
              QByteArray::number(value, 'g', 15) + '\n';
   }
   // A summary family: one sample per quantile ("0.5", "0.99", "1" for the maximum).
@@ -140,7 +140,7 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            "this node since start (its insert was the later one), per table "
            "(docs/replication.md#insert-collisions).");
   for (auto it = s.insertCollisions.cbegin(); it != s.insertCollisions.cend(); ++it)
-    e.tableSample(double(it.value()), it.key());
+    e.labelled(double(it.value()), "table", it.key());
   e.single("stream_incidents_total", "counter",
            "Streams found to have lost acknowledged messages (gone back or re-created) and healed "
            "since start (docs/replication.md#durability).",
@@ -238,6 +238,10 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            sn.restoreUnderWay ? 1 : 0);
   e.single("snapshot_leader", "gauge", "1 when this node holds the snapshot leader lease.",
            sn.isLeader ? 1 : 0);
+  // Alerts (docs/alerts.md): one series per rule that is on, for Alertmanager to route.
+  e.family("alerts_firing", "gauge",
+           "1 while the alert rule fires, per rule that is on (docs/alerts.md).");
+  for (const AlertInfo& a : s.alerts) e.labelled(a.firing ? 1 : 0, "alert", a.rule);
   return e.take();
 }
 

@@ -86,10 +86,10 @@ ApplicationWindow {
                 Layout.leftMargin: 6
               }
               Label {
-                // Attention marks: unhealthy, schema mismatch, open dead letters, snapshot error,
+                // Attention marks: unhealthy or alerts firing, schema mismatch, open dead letters, snapshot error,
                 // shards waiting for a schema change.
                 readonly property DashboardController c: window.controller
-                readonly property int marks: navItem.index === 0 && c.summary.valid && !c.summary.healthy ? 1
+                readonly property int marks: navItem.index === 0 && c.summary.valid && (!c.summary.healthy || c.summary.alertsFiring > 0) ? 1
                                            : navItem.index === 2 ? c.cluster.mismatches
                                            : navItem.index === 3 ? c.summary.deadLetters
                                            : navItem.index === 5 && c.snapshotSummary.lastError.length > 0 ? 1

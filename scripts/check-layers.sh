@@ -16,7 +16,7 @@ declare -A allowed=(
   [engine/src/replication]="harmonylite wire sqlite schema cdc nats replication"
   [engine/src/snapshot]="harmonylite wire sqlite schema cdc nats replication snapshot"
   [engine/src/consistency]="harmonylite wire sqlite schema consistency"
-  [engine/src/observe]="harmonylite observe"
+  [engine/src/observe]="harmonylite wire sqlite observe"
   [engine/src/runtime]="harmonylite core config wire sqlite schema cdc nats replication snapshot consistency observe runtime"
 )
 engine_folders="core config wire sqlite schema cdc nats replication snapshot consistency observe runtime"

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "harmonylite/history.h"
+
 Q_LOGGING_CATEGORY(lcUi, "hl.ui")
 
 namespace hl {
@@ -28,6 +30,7 @@ QString bytesText(qint64 bytes) {
 namespace {
 
 using Control = EngineThread::Control;
+constexpr int kAlertHistoryRows = 200;  // alert transitions read back at start
 
 QString controlName(Control c) {
   switch (c) {
@@ -229,7 +232,23 @@ void DashboardController::forgetSetup() {
 void DashboardController::setConfig(const Config& config) {
   m_config = config;
   m_settings.setConfig(config);
+  loadAlertHistory();
   emit configChanged();
+}
+
+void DashboardController::loadAlertHistory() {
+  const QString path = m_config.history.hours > 0 ? m_config.effectiveHistoryPath() : QString();
+  if (path.isEmpty() || path == m_alertHistoryLoaded) return;
+  m_alertHistoryLoaded = path;
+  auto log = readAlertLog(path, kAlertHistoryRows);
+  if (!log) {
+    addEvent(EventModel::Kind::Warning, tr("Alert history not read"), log.status().message());
+    return;
+  }
+  for (auto it = log->crbegin(); it != log->crend(); ++it)  // oldest first: newest on top
+    addEvent(EventModel::Kind::Alert,
+             (it->firing ? tr("Alert %1 fired") : tr("Alert %1 resolved")).arg(it->rule),
+             it->message, 0, QDateTime::fromMSecsSinceEpoch(it->atMs));
 }
 
 void DashboardController::applyStatus(const NodeStatus& status) {
@@ -298,6 +317,22 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   n.schemaKeyless = keylessTablesText(st.schema.tables);
   n.schemaChanges = double(st.schema.changes);
   n.schemaLastChange = agoText(st.schema.lastChangeMs, nowMs);
+  n.alertLevel = st.worstAlert();
+  QStringList alertLines;
+  m_alerts.clear();
+  for (const AlertInfo& a : st.alerts) {
+    if (a.firing) alertLines << a.rule + QStringLiteral(": ") + a.message;
+    m_alerts << QVariantMap{{"rule", a.rule},
+                            {"severity", stateName(a.severity)},
+                            {"firing", a.firing},
+                            {"pending", a.pending},
+                            {"value", a.value},
+                            {"threshold", a.threshold},
+                            {"since", a.sinceMs > 0 ? agoText(a.sinceMs, nowMs) : QString()},
+                            {"message", a.message}};
+  }
+  n.alertsFiring = int(alertLines.size());
+  n.alertText = alertLines.join('\n');
 
   m_summary = n;
   m_snapshotSummary = snapshotSummaryOf(st.snapshots, nowMs);
@@ -393,6 +428,18 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
                e.healthy ? tr("Consistency check") : tr("Consistency check: the nodes differ"),
                e.text);
       return;
+    case K::AlertFired:
+    case K::AlertResolved: {
+      const AlertInfo& a = e.alert;
+      const bool critical = a.severity == AlertSeverity::Critical;
+      const QString title =
+          a.firing ? (critical ? tr("Critical alert: %1") : tr("Alert: %1")).arg(a.rule)
+                   : tr("Alert %1 resolved").arg(a.rule);
+      addEvent(EventModel::Kind::Alert,
+               (a.firing ? tr("Alert %1 fired") : tr("Alert %1 resolved")).arg(a.rule), a.message);
+      emit notificationRequested(title, a.message, a.firing && critical);
+      return;
+    }
     case K::SchemaChanged: {
       // "<old hash> -> <new hash>": the title shows 12 characters of each, the detail both.
       const qsizetype arrow = e.text.indexOf(QStringLiteral(" -> "));
@@ -408,9 +455,9 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
 }
 
 void DashboardController::addEvent(EventModel::Kind kind, const QString& title,
-                                   const QString& detail, qint64 refId) {
+                                   const QString& detail, qint64 refId, const QDateTime& at) {
   EventModel::Event e;
-  e.at = QDateTime::currentDateTime();
+  e.at = at.isValid() ? at : QDateTime::currentDateTime();
   e.kind = kind;
   e.title = title;
   e.detail = detail;

@@ -67,6 +67,9 @@ class DashboardController : public QObject {
   // table, agree, digests, rows [{key, values}], truncated, locateError), nodes (ids to repair
   // from), lastRepair.
   Q_PROPERTY(QVariantMap consistency READ consistency NOTIFY statusChanged)
+  // Every alert rule that is on (docs/alerts.md): rule, severity ("warning", "critical"),
+  // firing, pending, value, threshold, since ("3 min ago", "" when neither), message.
+  Q_PROPERTY(QVariantList alerts READ alerts NOTIFY statusChanged)
 
  public:
   // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
@@ -106,6 +109,7 @@ class DashboardController : public QObject {
   SchemaDiffModel* schemaDiff() { return &m_schemaDiff; }
   SchemaPauseModel* schemaPauses() { return &m_schemaPauses; }
   QVariantMap consistency() const { return m_consistency; }
+  QVariantList alerts() const { return m_alerts; }
   const Config& config() const { return m_config; }
 
   // Node controls (the engine answers through onControlDone). The destructive ones are called
@@ -182,13 +186,18 @@ class DashboardController : public QObject {
   void controlRequested(hl::EngineThread::Control control, qint64 id, bool confirm,
                         const QString& name);
   void restartRequested(const hl::Config& config);
+  // An alert fired or resolved: the host shows it as a desktop notification (the tray's
+  // message, docs/dashboard.md#tray).
+  void notificationRequested(const QString& title, const QString& body, bool critical);
   void forgetSetupRequested();
 
  private:
   void request(EngineThread::Control control, qint64 id = 0, bool confirm = false,
                const QString& name = QString());
   void addEvent(EventModel::Kind kind, const QString& title, const QString& detail = QString(),
-                qint64 refId = 0);
+                qint64 refId = 0, const QDateTime& at = QDateTime());
+  // The alert history of the node's history file (readAlertLog()) into the event list.
+  void loadAlertHistory();
   void setEngineState(EngineState state, const QString& error);
   void requestRestart(Config config);
   void updateSchemaDiff();
@@ -218,8 +227,10 @@ class DashboardController : public QObject {
   SchemaDiffModel m_schemaDiff;
   SchemaPauseModel m_schemaPauses;
   QVariantMap m_consistency;
-  NodeStatus m_schemaStatus;    // the last status's nodeId, schemaHash and schema, for the diff
-  uint64_t m_schemaChoice = 0;  // compareSchemaWith(), 0 = the default
+  QVariantList m_alerts;
+  QString m_alertHistoryLoaded;  // the history file whose alerts are in the event list
+  NodeStatus m_schemaStatus;     // the last status's nodeId, schemaHash and schema, for the diff
+  uint64_t m_schemaChoice = 0;   // compareSchemaWith(), 0 = the default
 };
 
 // "3 h 12 min", "45 s"

@@ -29,7 +29,9 @@ class EventModel : public QAbstractListModel {
   // What an event is about, as the Events page groups and colours it (QML:
   // EventModel.Kind.DeadLetter); its word ("dead-letter") is made by the page, at the label.
   // Warning: needs the operator without being a failure (a shard waiting for a schema change).
-  enum class Kind { State, Error, Conflict, DeadLetter, Warning };
+  // Alert: an alert rule fired or resolved (docs/alerts.md), also those read back from the
+  // node's history at start.
+  enum class Kind { State, Error, Conflict, DeadLetter, Warning, Alert };
   Q_ENUM(Kind)
 
   struct Event {

@@ -66,6 +66,9 @@ struct NodeSummary {
   Q_PROPERTY(QString schemaKeyless MEMBER schemaKeyless)
   Q_PROPERTY(double schemaChanges MEMBER schemaChanges)
   Q_PROPERTY(QString schemaLastChange MEMBER schemaLastChange)
+  Q_PROPERTY(int alertLevel MEMBER alertLevel)
+  Q_PROPERTY(int alertsFiring MEMBER alertsFiring)
+  Q_PROPERTY(QString alertText MEMBER alertText)
 
  public:
   // Counts are doubles: what a QML number is (exact to 2^53), and Qt 6.4's qmllint knows no
@@ -111,6 +114,11 @@ struct NodeSummary {
   QString schemaKeyless;        // keylessTablesText(): tables without a declared key, ""
   double schemaChanges = 0;     // local schema changes noticed since start
   QString schemaLastChange;     // "3 min ago" / "never"
+  // Alerts (docs/alerts.md): the worst severity firing (-1 none, 0 warning, 1 critical), how
+  // many fire, and their messages, one per line ("lag_seconds: shard 2 lags ...").
+  int alertLevel = -1;
+  int alertsFiring = 0;
+  QString alertText;
 
   // "running", "restarting", ... as /health writes it; empty for None (external servers).
   QString embeddedServerText() const {

@@ -1,5 +1,6 @@
-// Events: conflicts, dead letters (retry / discard), errors, warnings and state changes, newest
-// first, filtered by kind and text. Discarding a dead letter and clearing the conflict journal
+// Events: conflicts, dead letters (retry / discard), errors, warnings, alerts (with those of
+// earlier runs, from the node's history) and state changes, newest first, filtered by kind and
+// text. Discarding a dead letter and clearing the conflict journal
 // ask first.
 pragma ComponentBehavior: Bound  // delegates use the page's ids
 import QtQuick
@@ -15,7 +16,8 @@ Item {
   // The filter's choices: every kind (null), or one EventModel.Kind.
   readonly property var kinds: [[null, qsTr("All events")], [EventModel.Kind.Conflict, qsTr("Conflicts")],
                                 [EventModel.Kind.DeadLetter, qsTr("Dead letters")], [EventModel.Kind.Error, qsTr("Errors")],
-                                [EventModel.Kind.State, qsTr("State changes")], [EventModel.Kind.Warning, qsTr("Warnings")]]
+                                [EventModel.Kind.State, qsTr("State changes")], [EventModel.Kind.Warning, qsTr("Warnings")],
+                                [EventModel.Kind.Alert, qsTr("Alerts")]]
 
   // An event kind's word on its chip, and its tone.
   function kindText(kind: int): string {
@@ -24,13 +26,14 @@ Item {
     case EventModel.Kind.DeadLetter: return qsTr("dead-letter")
     case EventModel.Kind.Error: return qsTr("error")
     case EventModel.Kind.Warning: return qsTr("warning")
+    case EventModel.Kind.Alert: return qsTr("alert")
     default: return qsTr("state")
     }
   }
   function kindTone(kind: int): int {
     switch (kind) {
     case EventModel.Kind.State: return Theme.Tone.Good
-    case EventModel.Kind.Conflict: case EventModel.Kind.Warning: return Theme.Tone.Warn
+    case EventModel.Kind.Conflict: case EventModel.Kind.Warning: case EventModel.Kind.Alert: return Theme.Tone.Warn
     default: return Theme.Tone.Bad  // errors, dead letters
     }
   }

@@ -35,8 +35,12 @@ ScrollView {
         known: page.s.valid
         healthy: page.s.healthy
         differs: page.check.verdict === "differ"
-        reason: healthBadge.differs ? qsTr("The last consistency check found differing data (Cluster page)")
-                        : page.s.unhealthyReason
+        alertLevel: page.s.alertLevel
+        alerts: page.s.alertsFiring
+        reason: !page.s.healthy ? page.s.unhealthyReason
+              : page.s.alertsFiring > 0 ? page.s.alertText
+              : healthBadge.differs ? qsTr("The last consistency check found differing data (Cluster page)")
+              : ""
       }
     }
 
@@ -88,6 +92,28 @@ ScrollView {
         text: page.controller.configError.length > 0 ? page.controller.configError
             : problemBanner.failed ? qsTr("The node could not start: %1").arg(page.controller.engineError)
             : qsTr("Unhealthy: %1").arg(page.s.unhealthyReason)
+      }
+    }
+
+    // Firing alerts (docs/alerts.md), one line each; the Events page keeps their history.
+    Rectangle {
+      id: alertBanner
+      objectName: "alertBanner"
+      visible: page.s.valid && page.s.alertsFiring > 0
+      color: page.s.alertLevel >= 1 ? Theme.badSoft : Theme.warnSoft
+      radius: Theme.radius
+      Layout.fillWidth: true
+      implicitHeight: alertText.implicitHeight + 2 * Theme.padding
+      Label {
+        id: alertText
+        objectName: "alertText"
+        anchors.fill: parent
+        anchors.margins: Theme.padding
+        wrapMode: Text.WordWrap
+        color: page.s.alertLevel >= 1 ? Theme.bad : Theme.warn
+        text: page.s.alertText
+        Accessible.name: qsTr("Firing alerts")
+        Accessible.description: page.s.alertText
       }
     }
 

@@ -126,6 +126,26 @@ struct ConsistencyConfig {
   int64_t intervalMs = 0;  // interval: ms between scheduled cross-node checks, 0 = off
 };
 
+// [alerts] (docs/alerts.md): thresholds of the alert rules; 0 turns a rule off. The states
+// that are always alerts (a shard stopped, needing a restore or paused by a schema difference;
+// the database or capture broken; another process with this node id) have no key.
+struct AlertsConfig {
+  int64_t lagSeconds = 60;               // lag_seconds: oldest message not applied, seconds
+  int64_t lagMessages = 10000;           // lag_messages: messages not applied, over all shards
+  int64_t snapshotAgeSeconds = 172800;   // snapshot_age_seconds: newest snapshot older (2 days)
+  int64_t deadLetters = 1;               // dead_letters: dead letters waiting for a decision
+  int64_t conflictsPerMinute = 100;      // conflicts_per_minute: conflicts in the last 60 s
+  int64_t natsDisconnectedSeconds = 30;  // nats_disconnected_seconds
+  int64_t diskFreePercent = 10;          // disk_free_percent: free space of db_path's disk below
+  int64_t holdSeconds = 30;              // hold_seconds: how long a condition holds before it fires
+};
+
+// [history] (docs/alerts.md#history): the node's own figures, one sample per minute.
+struct HistoryConfig {
+  int hours = 24;  // hours: how far back samples are kept (0 = no history), 1..8760
+  QString path;    // path: "" = "<dir of db_path>/harmonylite-history.db"
+};
+
 struct HealthCheckConfig {
   bool enable = false;            // [health_check] enable
   QString bind = "0.0.0.0:8090";  // bind
@@ -164,6 +184,8 @@ struct Config {
   HealthCheckConfig healthCheck;
   ConsistencyConfig consistency;
   ConflictsConfig conflicts;
+  AlertsConfig alerts;
+  HistoryConfig history;
 
   // Where it came from: the config file path, or "" for the first-run defaults.
   QString sourcePath;
@@ -171,6 +193,7 @@ struct Config {
   // Derived values (defaults applied to empty fields).
   QString effectiveSeqMapPath() const;
   QString effectiveSnapshotBucket() const;
+  QString effectiveHistoryPath() const;  // history.path, or its default beside db_path
   int effectiveReplicas() const;  // docs/wire-format.md#streams: < 1 -> shards/2+1, capped at 5
   QString streamName(int shard) const;   // docs/wire-format.md#streams
   QString subjectName(int shard) const;  // docs/wire-format.md#streams

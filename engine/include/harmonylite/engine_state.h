@@ -15,6 +15,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace hl {
@@ -49,6 +50,11 @@ Q_ENUM_NS(ServerState)
 enum class SnapshotActivity { Idle, Saving, Uploading, Downloading, Verifying, Restoring };
 Q_ENUM_NS(SnapshotActivity)
 
+// How bad a firing alert is (docs/alerts.md): a warning turns the health badge amber, a
+// critical alert red.
+enum class AlertSeverity { Warning, Critical };
+Q_ENUM_NS(AlertSeverity)
+
 // The text of a state at the edges: "stopped", "running", "paused", "needs-restore",
 // "restoring", "schema-paused"; "none",
 // "stopped", "starting", "running", "restarting", "failed". Parsing goes the other way (the
@@ -57,6 +63,8 @@ QString stateName(ShardState state);
 QString stateName(ServerState state);
 // "idle", "saving", "uploading", "downloading", "verifying", "restoring".
 QString stateName(SnapshotActivity activity);
+// "warning", "critical".
+QString stateName(AlertSeverity severity);
 ShardState shardStateFromName(const QString& name, ShardState fallback = ShardState::Stopped);
 // "1:running 2:needs-restore": the shard states of a node as the status record carries them.
 QString shardStatesText(const QList<QPair<int, ShardState>>& states);
@@ -238,6 +246,19 @@ struct ConsistencyStatus {
   qint64 longestHoldMs = 0;  // the longest its applier waited for a check
 };
 
+// One alert rule and where it stands (docs/alerts.md). Rules with a threshold of 0 are off and
+// not listed.
+struct AlertInfo {
+  QString rule;  // "lag_seconds", ..., "shard_stopped", "duplicate_node_id"
+  AlertSeverity severity = AlertSeverity::Warning;
+  bool firing = false;
+  bool pending = false;  // the condition holds, not yet for alerts.hold_seconds
+  double value = 0;      // the figure the rule looks at, now (or when it resolved)
+  double threshold = 0;  // the configured threshold; 1 for the states that are always alerts
+  qint64 sinceMs = 0;    // firing since (pending since, while pending), epoch ms; 0 = neither
+  QString message;       // what is wrong, in one sentence: "shard 2 lags 75 s behind ..."
+};
+
 struct NodeStatus {
   uint64_t nodeId = 0;
   QString version;
@@ -301,6 +322,14 @@ struct NodeStatus {
   double writeLockMaxSeconds = 0;
   int writeLockSamples = 0;
   SnapshotStatus snapshots;
+  QList<AlertInfo> alerts;  // every rule that is on, in the order of docs/alerts.md
+  // The worst severity among the firing alerts; -1 when none fires.
+  int worstAlert() const {
+    int worst = -1;
+    for (const AlertInfo& a : alerts)
+      if (a.firing) worst = std::max(worst, int(a.severity));
+    return worst;
+  }
   bool healthy = false;
   QString unhealthyReason;  // why not healthy: the first failing check
 };
@@ -323,6 +352,8 @@ struct EngineEvent {
     SnapshotFinished,    // activity (the operation), healthy (it worked), text: what happened
     SchemaChanged,       // text: "<old hash> -> <new hash>" of this node's schema
     ConsistencyChecked,  // healthy: the nodes agree (or were not comparable), text: the result
+    AlertFired,          // alert: the rule, its value and message
+    AlertResolved,       // alert: the rule, and its value when it resolved
   };
   // One factory per kind that carries data; of() for the others.
   static EngineEvent of(Kind kind);
@@ -335,6 +366,7 @@ struct EngineEvent {
   static EngineEvent deadLetterClosed(qint64 id);
   static EngineEvent conflictRecorded(const ConflictInfo& conflict);
   static EngineEvent snapshotFinished(SnapshotActivity operation, bool ok, const QString& text);
+  static EngineEvent alertChanged(const AlertInfo& alert);  // AlertFired or AlertResolved
 
   Kind kind = Kind::HealthChanged;
   int shard = 0;
@@ -345,6 +377,7 @@ struct EngineEvent {
   QString text;
   DeadLetterInfo deadLetter;
   ConflictInfo conflict;
+  AlertInfo alert;
 };
 
 }  // namespace hl

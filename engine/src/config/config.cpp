@@ -32,9 +32,10 @@ const QSet<QString> kLogFormats = {"console", "json"};
 
 // Tables whose keys we know; any other table is an unknown key.
 const QSet<QString> kKnownTables = {
-    "replication_log", "snapshot",       "snapshot.nats", "snapshot.s3", "snapshot.webdav",
-    "snapshot.sftp",   "snapshot.local", "nats",          "logging",     "prometheus",
-    "health_check",    "sharding",       "conflicts"};
+    "replication_log", "snapshot",      "snapshot.nats",  "snapshot.s3",
+    "snapshot.webdav", "snapshot.sftp", "snapshot.local", "nats",
+    "logging",         "prometheus",    "health_check",   "sharding",
+    "conflicts",       "consistency",   "alerts",         "history"};
 
 const QSet<QString> kCollisionPolicies = {"auto", "keep-both", "dead-letter", "last-writer-wins"};
 
@@ -353,6 +354,20 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   r.readString("health_check.path", c.healthCheck.path);
   r.readBool("health_check.detailed", c.healthCheck.detailed);
 
+  auto& al = c.alerts;
+  constexpr int64_t kYearS = int64_t(365) * 24 * 3600;
+  r.readInt("alerts.lag_seconds", 0, kYearS, al.lagSeconds);
+  r.readInt("alerts.lag_messages", 0, std::numeric_limits<int64_t>::max(), al.lagMessages);
+  r.readInt("alerts.snapshot_age_seconds", 0, kYearS, al.snapshotAgeSeconds);
+  r.readInt("alerts.dead_letters", 0, std::numeric_limits<int64_t>::max(), al.deadLetters);
+  r.readInt("alerts.conflicts_per_minute", 0, std::numeric_limits<int64_t>::max(),
+            al.conflictsPerMinute);
+  r.readInt("alerts.nats_disconnected_seconds", 0, kYearS, al.natsDisconnectedSeconds);
+  r.readInt("alerts.disk_free_percent", 0, 100, al.diskFreePercent);
+  r.readInt("alerts.hold_seconds", 0, 86400, al.holdSeconds);
+  r.readInt("history.hours", 0, 8760, c.history.hours);
+  r.readString("history.path", c.history.path);
+
   r.readChoice("conflicts.policy", kCollisionPolicies, c.conflicts.policy);
   r.readChoiceTable("conflicts.tables", kCollisionPolicies, c.conflicts.tables);
 
@@ -416,6 +431,7 @@ Result<LoadedConfig> readConfig(const toml::table& root, const QString& source,
   };
   absolute(c.dbPath);
   absolute(c.seqMapPath);
+  absolute(c.history.path);
   absolute(c.nats.serverConfig);
   absolute(c.nats.seedFile);
   absolute(c.nats.caFile);
@@ -442,6 +458,11 @@ QString Config::effectiveSeqMapPath() const {
 QString Config::effectiveSnapshotBucket() const {
   return snapshot.nats.bucket.isEmpty() ? nats.streamPrefix + "-snapshot-store"
                                         : snapshot.nats.bucket;
+}
+
+QString Config::effectiveHistoryPath() const {
+  return history.path.isEmpty() ? QDir(stateDir()).filePath("harmonylite-history.db")
+                                : history.path;
 }
 
 int Config::effectiveReplicas() const {
@@ -821,6 +842,16 @@ QList<ConfigEntry> describeConfig(const Config& c) {
   add("health_check.bind", tomlString(c.healthCheck.bind));
   add("health_check.path", tomlString(c.healthCheck.path));
   add("health_check.detailed", tomlBool(c.healthCheck.detailed));
+  add("alerts.lag_seconds", num(c.alerts.lagSeconds));
+  add("alerts.lag_messages", num(c.alerts.lagMessages));
+  add("alerts.snapshot_age_seconds", num(c.alerts.snapshotAgeSeconds));
+  add("alerts.dead_letters", num(c.alerts.deadLetters));
+  add("alerts.conflicts_per_minute", num(c.alerts.conflictsPerMinute));
+  add("alerts.nats_disconnected_seconds", num(c.alerts.natsDisconnectedSeconds));
+  add("alerts.disk_free_percent", num(c.alerts.diskFreePercent));
+  add("alerts.hold_seconds", num(c.alerts.holdSeconds));
+  add("history.hours", num(c.history.hours));
+  add("history.path", tomlString(c.effectiveHistoryPath()));
   return out;
 }
 

@@ -41,6 +41,11 @@ QString stateName(ServerState state) {
   return QStringLiteral("none");
 }
 
+QString stateName(AlertSeverity severity) {
+  return severity == AlertSeverity::Critical ? QStringLiteral("critical")
+                                             : QStringLiteral("warning");
+}
+
 QString stateName(SnapshotActivity activity) {
   switch (activity) {
     case SnapshotActivity::Idle:
@@ -149,6 +154,14 @@ EngineEvent EngineEvent::snapshotFinished(SnapshotActivity operation, bool ok,
   e.activity = operation;
   e.healthy = ok;
   e.text = text;
+  return e;
+}
+
+EngineEvent EngineEvent::alertChanged(const AlertInfo& alert) {
+  EngineEvent e = of(alert.firing ? Kind::AlertFired : Kind::AlertResolved);
+  e.alert = alert;
+  e.healthy = !alert.firing;
+  e.text = alert.message;
   return e;
 }
 

@@ -16,6 +16,8 @@
 #include "harmonylite/version.h"
 #include "nats/embedded_server.h"
 #include "nats/nats_client.h"
+#include "observe/alert_rules.h"
+#include "observe/history_store.h"
 #include "observe/status_builder.h"
 #include "observe/status_record.h"
 #include "replication/applier.h"
@@ -115,12 +117,14 @@ Engine::Engine(Config config)
 
 Engine::~Engine() {
   stopConsistencyCheck();
+  stopObserving();
 }
 
 // ---- start-up -------------------------------------------------------------------------------
 
 void Engine::start() {
   m_uptime.start();
+  startObserving();
   Status s = openDatabase();
   if (s.isOk()) {  // before the catalog reads the schema, so that it does not change after
     m_state = std::make_unique<ReplicationState>(m_db);
@@ -799,6 +803,7 @@ void Engine::fail(const QString& reason) {
 void Engine::stop() {
   m_running = false;
   stopConsistencyCheck();
+  stopObserving();
   stopSnapshots();
   m_autoRestoreTimer.stop();
   m_statusTimer.stop();
@@ -1020,6 +1025,7 @@ StatusFacts Engine::gatherStatusFacts() const {
 NodeStatus Engine::currentStatus() {
   NodeStatus st = buildStatus(gatherStatusFacts());
   fillConsistencyStatus(&st);
+  observe(&st);
   if (m_lastHealth != int(st.healthy) ||
       (!st.healthy && st.unhealthyReason != m_lastUnhealthyReason)) {
     m_lastHealth = int(st.healthy);
@@ -1053,6 +1059,7 @@ void Engine::onStatusRecord(const QByteArray& json) {
   }
   PeerStatus& p = record->peer;
   if (p.nodeId == m_config.nodeId && record->instance != m_instance) {
+    m_duplicateIdSeenMs = QDateTime::currentMSecsSinceEpoch();  // the duplicate_node_id alert
     if (!m_warnedDuplicateId)
       qCWarning(lcEngine).noquote()
           << QStringLiteral(

@@ -29,12 +29,14 @@
 
 namespace hl {
 
+class AlertRules;
 class Applier;
 class ChangeLog;
 class Collisions;
 class ConsistencyResponder;
 class Consumer;
 class DatabaseWatcher;
+class HistoryStore;
 class WalCheckpointer;
 class EmbeddedServer;
 class NatsClient;
@@ -144,6 +146,12 @@ class Engine final : public QObject {
   void fillConsistencyStatus(NodeStatus* s) const;
   void onIdle(qint64 idleMs);
 
+  // Alerts and history (docs/alerts.md), in engine_alerts.cpp: every status built goes through
+  // the rules and into the history file.
+  void startObserving();
+  void observe(NodeStatus* st);
+  void stopObserving();
+
   Config m_config;
   // Applied position per shard, loaded at start. Declared before the publisher and the
   // consumer, which hold references to it, so that it outlives them (the consumer writes it
@@ -238,6 +246,14 @@ class Engine final : public QObject {
   QTimer m_consistencyTimer;  // consistency.interval
   ConsistencyStatus m_consistencyStatus;
   qint64 m_sleepIdleMs = 0;
+  // Alerts and history.
+  std::unique_ptr<AlertRules> m_alertRules;
+  std::unique_ptr<HistoryStore> m_history;
+  qint64 m_startedMs = 0;
+  qint64 m_natsDownSinceMs = 0;
+  qint64 m_duplicateIdSeenMs = 0;  // last status record of another process with our node id
+  double m_diskFreePercent = -1;
+  qint64 m_diskCheckedMs = 0;
 };
 
 }  // namespace hl
