@@ -217,6 +217,14 @@ class TestConfig : public QObject {
     QTest::newRow("conflicts tables not a table")
         << db + "[conflicts]\ntables = \"a\"\n"
         << "test.toml:3: conflicts.tables: expected a table of strings, got a string";
+    QTest::newRow("alerts disk percent")
+        << db + "[alerts]\ndisk_free_percent = 101\n"
+        << "test.toml:3: alerts.disk_free_percent: 101 is out of range";
+    QTest::newRow("alerts lag string") << db + "[alerts]\nlag_seconds = \"1m\"\n"
+                                       << "test.toml:3: alerts.lag_seconds: expected an integer, "
+                                          "got a string";
+    QTest::newRow("history hours") << db + "[history]\nhours = -1\n"
+                                   << "test.toml:3: history.hours: -1 is out of range";
     QTest::newRow("keep_published string")
         << db + "[replication_log]\nkeep_published = \"10m\"\n"
         << "/etc/hl/test.toml:3: replication_log.keep_published: expected an integer, got a "
@@ -413,6 +421,39 @@ detailed = false
     for (const ConfigEntry& e : describeConfig(r->config))
       if (e.key == "replication_log.keep_published") listed = e.value;
     QCOMPARE(listed, QString("3600000"));
+  }
+
+  // docs/alerts.md: [alerts], [history] and [consistency] are known tables (no warning), read,
+  // and listed; the history file's default is beside db_path.
+  void alertsHistoryAndConsistencyAreRead() {
+    auto r = load(
+        "db_path = \"/d/a.db\"\n[alerts]\nlag_seconds = 5\nlag_messages = 0\n"
+        "snapshot_age_seconds = 7\ndead_letters = 3\nconflicts_per_minute = 9\n"
+        "nats_disconnected_seconds = 11\ndisk_free_percent = 12\nhold_seconds = 1\n"
+        "[history]\nhours = 48\n[consistency]\ninterval = 60000\n");
+    QVERIFY2(r.ok(), qPrintable(r.status().message()));
+    QVERIFY2(r->warnings.isEmpty(), qPrintable(r->warnings.value(0).message));
+    const AlertsConfig& a = r->config.alerts;
+    QCOMPARE(a.lagSeconds, 5);
+    QCOMPARE(a.lagMessages, 0);
+    QCOMPARE(a.snapshotAgeSeconds, 7);
+    QCOMPARE(a.deadLetters, 3);
+    QCOMPARE(a.conflictsPerMinute, 9);
+    QCOMPARE(a.natsDisconnectedSeconds, 11);
+    QCOMPARE(a.diskFreePercent, 12);
+    QCOMPARE(a.holdSeconds, 1);
+    QCOMPARE(r->config.history.hours, 48);
+    QCOMPARE(r->config.consistency.intervalMs, 60000);
+    QCOMPARE(r->config.effectiveHistoryPath(), QString("/d/harmonylite-history.db"));
+    QMap<QString, QString> listed;
+    for (const ConfigEntry& e : describeConfig(r->config)) listed.insert(e.key, e.value);
+    QCOMPARE(listed.value("alerts.hold_seconds"), QString("1"));
+    QCOMPARE(listed.value("history.path"), QString("\"/d/harmonylite-history.db\""));
+    // Defaults.
+    auto d = load("db_path = \"/d/a.db\"\n");
+    QCOMPARE(d->config.alerts.lagSeconds, 60);
+    QCOMPARE(d->config.alerts.holdSeconds, 30);
+    QCOMPARE(d->config.history.hours, 24);
   }
 
   // docs/configuration.md#conflicts: the default, a policy for every table, one per table.

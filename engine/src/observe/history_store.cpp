@@ -31,7 +31,7 @@ qint64 minuteLength() {
 // Grows a since-start counter's sum by its step since the last reading (a smaller reading is a
 // counter that started again).
 void accumulate(qint64 reading, qint64* last, qint64* sum) {
-  if (*last >= 0) *sum += reading >= *last ? reading - *last : reading;
+  *sum += reading >= *last ? reading - *last : reading;
   *last = reading;
 }
 
@@ -43,7 +43,7 @@ Result<SqliteDb> openReadOnly(const QString& path) {
 }
 
 QString csvTime(qint64 ms) {
-  return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODate);
+  return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
 }
 
 }  // namespace

@@ -53,8 +53,9 @@ class HistoryStore {
 
   // The minute being folded.
   qint64 m_start = 0;  // its start (epoch ms), 0 = none yet
-  // The counters' last readings (-1: none yet), and the times the minute's rates cover.
-  qint64 m_lastPublished = -1, m_lastApplied = -1, m_lastConflicts = -1;
+  // The counters' last readings (they count from the node's start, so from 0), and the times the
+  // minute's rates cover.
+  qint64 m_lastPublished = 0, m_lastApplied = 0, m_lastConflicts = 0;
   qint64 m_firstMs = 0, m_lastMs = 0;
   HistorySample m_current;
 };

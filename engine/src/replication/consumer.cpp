@@ -145,6 +145,8 @@ qint64 Consumer::lagMessages(int shard) const {
       qint64(s.received > done ? s.received - done : 0) + qint64(s.streamPending);
   if (s.state == ShardState::SchemaPaused && s.wait.streamLast > done)
     return std::max(counted, qint64(s.wait.streamLast - done));
+  if (s.state == ShardState::Paused && s.pausedStreamLast > done)
+    return std::max(counted, qint64(s.pausedStreamLast - done));
   return counted;
 }
 
@@ -383,8 +385,10 @@ Status Consumer::pause(int shard) {
     cancelRetry(m_shards[s]);  // a pending retry must not subscribe a paused shard
     m_shards[s].generation =
         m_nextGeneration++;  // late messages of the old subscription are dropped
+    m_shards[s].status.pausedStreamLast = m_shards[s].status.received;
     setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));
   }
+  if (!m_pausedTimer.isActive()) m_pausedTimer.start();
   return Status::ok();
 }
 
@@ -639,11 +643,14 @@ void Consumer::refreshPausedCounts() {
   bool any = false;
   for (int shard = 1; shard < m_shards.size(); ++shard) {
     ShardStatus& st = m_shards[shard].status;
-    if (st.state != ShardState::SchemaPaused) continue;
+    if (st.state != ShardState::SchemaPaused && st.state != ShardState::Paused) continue;
     any = true;
     quint64 first = 0, last = 0;
-    if (m_nats.streamState(m_config.streamName(shard), &first, &last).isOk())
+    if (!m_nats.streamState(m_config.streamName(shard), &first, &last).isOk()) continue;
+    if (st.state == ShardState::SchemaPaused)
       st.wait.streamLast = last;
+    else
+      st.pausedStreamLast = last;
   }
   if (!any) m_pausedTimer.stop();
 }

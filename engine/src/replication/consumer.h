@@ -57,6 +57,9 @@ class Consumer final : public QObject {
     qint64 deadLetters = 0;
     qint64 lastAppliedMs = 0;   // epoch ms
     quint64 streamPending = 0;  // messages after the newest received one (JetStream's count)
+    // Paused by the operator: the stream's last sequence, read while paused (nothing is
+    // delivered then), so that the lag still grows with what waits (docs/alerts.md#rules).
+    quint64 pausedStreamLast = 0;
     QString lastError;
     // SchemaPaused: the change the shard waits at (kept while it is delivered again).
     struct SchemaWait {
