@@ -145,7 +145,15 @@ ApplicationWindow {
   }
   // Silenced on this line: Qt 6.4's qmllint cannot find an enum through a value type's name
   // (StandardKey is QKeySequence), which the engine does.
-  Shortcut { sequence: StandardKey.Quit; onActivated: window.close() }  // qmllint disable unqualified
+  Shortcut { sequence: StandardKey.Quit; onActivated: Qt.quit() }  // qmllint disable unqualified
+  // With a tray icon, closing the window hides it and the node goes on (the tray's menu opens it
+  // again or quits); without one, closing quits.
+  onClosing: (close) => {
+    if (window.controller.trayAvailable) {
+      close.accepted = false
+      window.hide()
+    }
+  }
 
   // The answer to the last control, for a few seconds.
   Rectangle {

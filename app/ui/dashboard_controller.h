@@ -70,6 +70,9 @@ class DashboardController : public QObject {
   // Every alert rule that is on (docs/alerts.md): rule, severity ("warning", "critical"),
   // firing, pending, value, threshold, since ("3 min ago", "" when neither), message.
   Q_PROPERTY(QVariantList alerts READ alerts NOTIFY statusChanged)
+  // The host shows a tray icon (docs/dashboard.md#tray): closing the window hides it, and the
+  // node goes on; without one, closing the window quits.
+  Q_PROPERTY(bool trayAvailable READ trayAvailable NOTIFY configChanged)
 
  public:
   // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
@@ -110,6 +113,11 @@ class DashboardController : public QObject {
   SchemaPauseModel* schemaPauses() { return &m_schemaPauses; }
   QVariantMap consistency() const { return m_consistency; }
   QVariantList alerts() const { return m_alerts; }
+  bool trayAvailable() const { return m_trayAvailable; }
+  void setTrayAvailable(bool available) {
+    m_trayAvailable = available;
+    emit configChanged();
+  }
   const Config& config() const { return m_config; }
 
   // Node controls (the engine answers through onControlDone). The destructive ones are called
@@ -228,6 +236,7 @@ class DashboardController : public QObject {
   SchemaPauseModel m_schemaPauses;
   QVariantMap m_consistency;
   QVariantList m_alerts;
+  bool m_trayAvailable = false;
   QString m_alertHistoryLoaded;  // the history file whose alerts are in the event list
   NodeStatus m_schemaStatus;     // the last status's nodeId, schemaHash and schema, for the diff
   uint64_t m_schemaChoice = 0;   // compareSchemaWith(), 0 = the default

@@ -93,6 +93,10 @@ Status GuiRunner::start() {
   registerDashboardTypes();
   HL_RETURN_IF_ERROR(m_endpoints.start(m_config));
   m_controller.setConfig(m_config);
+  // The tray first: Main.qml's close handler asks whether there is one.
+  m_tray = std::make_unique<TrayIcon>(m_controller);
+  m_controller.setTrayAvailable(m_tray->available());
+  QGuiApplication::setQuitOnLastWindowClosed(!m_tray->available());
 
   m_qml = std::make_unique<QQmlApplicationEngine>();
   // Main.qml's required property: the one way QML reaches the controller (no context property).
@@ -109,6 +113,7 @@ Status GuiRunner::start() {
   if (!m_window)
     return Status::internal("the dashboard could not be loaded: " + qmlErrors.join("; "));
   for (const QString& w : qmlErrors) qCWarning(lcMain).noquote() << "qml:" << w;
+  m_tray->setWindow(m_window);
   qCInfo(lcMain).noquote() << "dashboard open:" << m_window->title() << "on"
                            << QGuiApplication::platformName();
   startEngine(m_config);

@@ -19,6 +19,7 @@
 #include "harmonylite/engine_thread.h"
 #include "harmonylite/status.h"
 #include "remembered_setup.h"
+#include "tray_icon.h"
 
 class QQuickItem;
 class QQuickWindow;
@@ -47,6 +48,7 @@ class GuiRunner final : public QObject {
   DashboardController* controller() { return &m_controller; }
   QQuickWindow* window() const { return m_window; }
   EngineThread* engine() const { return m_engine.get(); }
+  TrayIcon* tray() const { return m_tray.get(); }
 
  private:
   void startEngine(const Config& config);
@@ -65,6 +67,7 @@ class GuiRunner final : public QObject {
   std::unique_ptr<EngineThread> m_stopping;
   std::optional<Config> m_pendingConfig;
   QTimer m_stopDeadline;
+  std::unique_ptr<TrayIcon> m_tray;
   std::unique_ptr<QQmlApplicationEngine> m_qml;
   QQuickWindow* m_window = nullptr;
   bool m_remembering = false;      // rememberSetups() was called
