@@ -11,10 +11,12 @@ import HarmonyLite.Pages
 ApplicationWindow {
   id: window
   objectName: "mainWindow"
-  width: 1280
-  height: 800
-  minimumWidth: 1024
-  minimumHeight: 640
+  // 1280x800, or the screen's free area when it is smaller (a 1024x600 gateway panel); the pages
+  // scroll below 800x480 (docs/dashboard.md#small-screens).
+  width: Math.min(1280, Screen.desktopAvailableWidth > 0 ? Screen.desktopAvailableWidth : 1280)
+  height: Math.min(800, Screen.desktopAvailableHeight > 0 ? Screen.desktopAvailableHeight : 800)
+  minimumWidth: Math.min(800, width)
+  minimumHeight: Math.min(480, height)
   visible: true
   // The DashboardController, which the host (GuiRunner) sets when it loads this file; the pages
   // get it as their `controller` property.
@@ -22,6 +24,27 @@ ApplicationWindow {
   title: controller.windowTitle
   color: Theme.background
   font.pixelSize: Theme.fontBody
+  // The theme (docs/dashboard.md#themes): the controller's choice, and the controls' palette
+  // from it, so that every Label and Button follows.
+  Binding { target: Theme; property: "dark"; value: window.controller.darkTheme }
+  palette.window: Theme.background
+  palette.windowText: Theme.text
+  palette.base: Theme.surface
+  palette.alternateBase: Theme.surfaceAlt
+  palette.text: Theme.text
+  palette.button: Theme.surfaceAlt
+  palette.buttonText: Theme.text
+  palette.brightText: Theme.onStrong
+  palette.highlight: Theme.accent
+  palette.highlightedText: Theme.onStrong
+  palette.placeholderText: Theme.textMuted
+  palette.toolTipBase: Theme.surface
+  palette.toolTipText: Theme.text
+  palette.light: Theme.surface
+  palette.midlight: Theme.surfaceAlt
+  palette.mid: Theme.border
+  palette.dark: Theme.border
+  palette.shadow: Theme.rail
 
   readonly property var pageNames: [qsTr("Overview"), qsTr("Shards"), qsTr("Cluster"), qsTr("Events"), qsTr("Settings"), qsTr("Snapshots"), qsTr("Schema")]
   property alias currentPage: rail.currentIndex
@@ -43,7 +66,7 @@ ApplicationWindow {
 
         Label {
           text: "HarmonyLite"
-          color: "white"
+          color: Theme.onStrong
           font.pixelSize: Theme.fontTitle
           font.bold: true
           Layout.leftMargin: Theme.padding
@@ -74,13 +97,13 @@ ApplicationWindow {
             highlighted: ListView.isCurrentItem
             onClicked: rail.currentIndex = index
             background: Rectangle {
-              color: navItem.highlighted ? Theme.railSelected : navItem.hovered ? "#2a3846" : "transparent"
+              color: navItem.highlighted ? Theme.railSelected : navItem.hovered ? Theme.railHover : "transparent"
               Rectangle { visible: navItem.highlighted; width: 4; height: parent.height; color: Theme.accent }
             }
             contentItem: RowLayout {
               Label {
                 text: navItem.modelData
-                color: navItem.highlighted ? "white" : Theme.railText
+                color: navItem.highlighted ? Theme.onStrong : Theme.railText
                 font.bold: navItem.highlighted
                 Layout.fillWidth: true
                 Layout.leftMargin: 6
@@ -96,7 +119,7 @@ ApplicationWindow {
                                            : navItem.index === 6 ? c.summary.schemaPausedShards : 0
                 visible: marks > 0
                 text: navItem.index === 0 || navItem.index === 5 ? "!" : marks
-                color: "white"
+                color: Theme.onStrong
                 font.pixelSize: Theme.fontSmall
                 font.bold: true
                 padding: 4
@@ -171,7 +194,7 @@ ApplicationWindow {
     opacity: 0
     visible: opacity > 0
     Behavior on opacity { NumberAnimation { duration: 150 } }
-    Label { id: toastText; anchors.centerIn: parent; text: toast.message; color: "white"; width: Math.min(implicitWidth, parent.width - 40); wrapMode: Text.WordWrap }
+    Label { id: toastText; anchors.centerIn: parent; text: toast.message; color: Theme.onStrong; width: Math.min(implicitWidth, parent.width - 40); wrapMode: Text.WordWrap }
     Timer { id: toastTimer; interval: 4000; onTriggered: toast.opacity = 0 }
     Connections {
       target: window.controller

@@ -236,6 +236,23 @@ void DashboardController::setConfig(const Config& config) {
   emit configChanged();
 }
 
+void DashboardController::setTheme(const QString& theme) {
+  const QString t = theme == "light" || theme == "dark" ? theme : QStringLiteral("system");
+  if (t == m_theme) return;
+  m_theme = t;
+  emit themeChanged();
+}
+
+bool DashboardController::darkTheme() const {
+  return m_theme == "dark" || (m_theme == "system" && m_systemDark);
+}
+
+void DashboardController::setSystemDark(bool dark) {
+  if (dark == m_systemDark) return;
+  m_systemDark = dark;
+  emit themeChanged();
+}
+
 void DashboardController::loadAlertHistory() {
   const QString path = m_config.history.hours > 0 ? m_config.effectiveHistoryPath() : QString();
   if (path.isEmpty() || path == m_alertHistoryLoaded) return;

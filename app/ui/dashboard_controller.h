@@ -73,6 +73,10 @@ class DashboardController : public QObject {
   // The host shows a tray icon (docs/dashboard.md#tray): closing the window hides it, and the
   // node goes on; without one, closing the window quits.
   Q_PROPERTY(bool trayAvailable READ trayAvailable NOTIFY configChanged)
+  // The theme (docs/dashboard.md#themes): "system" (the desktop's setting), "light" or "dark";
+  // darkTheme is what the window shows.
+  Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY themeChanged)
+  Q_PROPERTY(bool darkTheme READ darkTheme NOTIFY themeChanged)
 
  public:
   // Where the engine the dashboard shows is, as the host tells it (onEngine*()). Transitions:
@@ -113,6 +117,11 @@ class DashboardController : public QObject {
   SchemaPauseModel* schemaPauses() { return &m_schemaPauses; }
   QVariantMap consistency() const { return m_consistency; }
   QVariantList alerts() const { return m_alerts; }
+  QString theme() const { return m_theme; }
+  void setTheme(const QString& theme);  // an unknown word is "system"
+  bool darkTheme() const;
+  // The desktop's own setting, as the host reads it (its palette); "system" follows it.
+  void setSystemDark(bool dark);
   bool trayAvailable() const { return m_trayAvailable; }
   void setTrayAvailable(bool available) {
     m_trayAvailable = available;
@@ -198,6 +207,7 @@ class DashboardController : public QObject {
   // message, docs/dashboard.md#tray).
   void notificationRequested(const QString& title, const QString& body, bool critical);
   void forgetSetupRequested();
+  void themeChanged();
 
  private:
   void request(EngineThread::Control control, qint64 id = 0, bool confirm = false,
@@ -237,6 +247,8 @@ class DashboardController : public QObject {
   QVariantMap m_consistency;
   QVariantList m_alerts;
   bool m_trayAvailable = false;
+  QString m_theme = QStringLiteral("system");
+  bool m_systemDark = false;
   QString m_alertHistoryLoaded;  // the history file whose alerts are in the event list
   NodeStatus m_schemaStatus;     // the last status's nodeId, schemaHash and schema, for the diff
   uint64_t m_schemaChoice = 0;   // compareSchemaWith(), 0 = the default

@@ -3,9 +3,11 @@
 #include <utility>
 
 #include <QGuiApplication>
+#include <QPalette>
 #include <QQuickItem>
 #include <QQuickStyle>
 #include <QQuickWindow>
+#include <QSettings>
 
 #include "harmonylite/logging.h"
 #include "headless_runner.h"
@@ -93,6 +95,17 @@ Status GuiRunner::start() {
   registerDashboardTypes();
   HL_RETURN_IF_ERROR(m_endpoints.start(m_config));
   m_controller.setConfig(m_config);
+  // The theme: the desktop's (a dark window colour in its palette), or the one chosen in
+  // Settings before, kept with the remembered setup (docs/dashboard.md#themes).
+  m_controller.setSystemDark(QGuiApplication::palette().color(QPalette::Window).lightness() < 128);
+  if (m_remembering) {
+    QSettings settings(rememberedSetupPath() + QStringLiteral(".ui"), QSettings::IniFormat);
+    m_controller.setTheme(settings.value(QStringLiteral("theme"), "system").toString());
+    connect(&m_controller, &DashboardController::themeChanged, this, [this] {
+      QSettings s(rememberedSetupPath() + QStringLiteral(".ui"), QSettings::IniFormat);
+      s.setValue(QStringLiteral("theme"), m_controller.theme());
+    });
+  }
   // The tray first: Main.qml's close handler asks whether there is one.
   m_tray = std::make_unique<TrayIcon>(m_controller);
   m_controller.setTrayAvailable(m_tray->available());

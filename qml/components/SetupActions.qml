@@ -15,16 +15,19 @@ RowLayout {
 
   Button {
     objectName: "openDatabaseButton"
+    Accessible.name: qsTr("Open another database file")
     text: qsTr("Open database…")
     onClicked: databaseDialog.open()
   }
   Button {
     objectName: "natsServersButton"
+    Accessible.name: qsTr("Choose the NATS servers of the cluster")
     text: qsTr("Choose NATS servers…")
     onClicked: { natsField.text = actions.controller.natsUrls; natsDialog.open() }
   }
   Button {
     objectName: "loadConfigButton"
+    Accessible.name: qsTr("Load a config file")
     text: qsTr("Load config file…")
     onClicked: configDialog.open()
   }

@@ -1,4 +1,6 @@
-// One figure with its label and an optional line under it.
+// One figure with its label and an optional line under it. On a narrow tile (a 1024x600 panel)
+// the figure shrinks to fit instead of being cut, and the caption wraps; the whole figure is in
+// the tooltip and the accessible name.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -16,6 +18,10 @@ Rectangle {
   implicitHeight: col.implicitHeight + 2 * Theme.padding
   Accessible.role: Accessible.StaticText
   Accessible.name: label + ": " + value
+  Accessible.description: caption
+  HoverHandler { id: hover }
+  ToolTip.visible: hover.hovered && (valueText.truncated || valueText.fontInfo.pixelSize < Theme.fontFigure)
+  ToolTip.text: label + ": " + value
 
   ColumnLayout {
     id: col
@@ -24,11 +30,14 @@ Rectangle {
     spacing: 2
     Label { text: tile.label; color: Theme.textMuted; font.pixelSize: Theme.fontSmall }
     Label {
+      id: valueText
       objectName: tile.objectName + "Value"
       text: tile.value
       color: tile.valueColor
       font.pixelSize: Theme.fontFigure
       font.bold: true
+      fontSizeMode: Text.HorizontalFit
+      minimumPixelSize: Theme.fontBody
       elide: Text.ElideRight
       Layout.fillWidth: true
     }
@@ -38,7 +47,7 @@ Rectangle {
       visible: text.length > 0
       color: Theme.textMuted
       font.pixelSize: Theme.fontSmall
-      elide: Text.ElideRight
+      wrapMode: Text.WordWrap
       Layout.fillWidth: true
     }
   }

@@ -1,4 +1,5 @@
-// The dashboard's look in one place: colours, sizes and spacing. Readable at 1280x800.
+// The dashboard's look in one place: colours (a light and a dark set), sizes and spacing.
+// Readable from 1024x600 up.
 pragma Singleton
 import QtQuick
 import HarmonyLite.Backend
@@ -8,25 +9,30 @@ QtObject {
   // never from the state's word. Neutral: nothing known yet.
   enum Tone { Neutral, Good, Warn, Bad }
 
-  readonly property color background: "#f3f5f8"
-  readonly property color surface: "#ffffff"
-  readonly property color surfaceAlt: "#f8fafc"
-  readonly property color border: "#dde3ea"
-  readonly property color text: "#1d2733"
-  readonly property color textMuted: "#5c6b7a"
-  readonly property color accent: "#2563a8"
-  readonly property color accentSoft: "#e3edf8"
-  readonly property color good: "#1f8a4c"
-  readonly property color goodSoft: "#e2f4ea"
-  readonly property color warn: "#b86e00"
-  readonly property color warnSoft: "#fff1da"
-  readonly property color bad: "#c0392b"
-  readonly property color badSoft: "#fbe5e2"
-  readonly property color rail: "#1f2a37"
+  // Dark or light: set by Main.qml from the controller (the desktop's setting, or the choice
+  // on the Settings page; docs/dashboard.md#themes).
+  property bool dark: false
+  readonly property color background: dark ? "#151b22" : "#f3f5f8"
+  readonly property color surface: dark ? "#1e2630" : "#ffffff"
+  readonly property color surfaceAlt: dark ? "#252f3b" : "#f8fafc"
+  readonly property color border: dark ? "#3a4654" : "#dde3ea"
+  readonly property color text: dark ? "#e6ebf0" : "#1d2733"
+  readonly property color textMuted: dark ? "#9eabb8" : "#5c6b7a"
+  readonly property color accent: dark ? "#6ea8e8" : "#2563a8"
+  readonly property color accentSoft: dark ? "#1d3350" : "#e3edf8"
+  readonly property color good: dark ? "#4cc27f" : "#1f8a4c"
+  readonly property color goodSoft: dark ? "#173826" : "#e2f4ea"
+  readonly property color warn: dark ? "#f0a93b" : "#b86e00"
+  readonly property color warnSoft: dark ? "#3d2e12" : "#fff1da"
+  readonly property color bad: dark ? "#f07265" : "#c0392b"
+  readonly property color badSoft: dark ? "#45201c" : "#fbe5e2"
+  readonly property color rail: dark ? "#0f141a" : "#1f2a37"
   readonly property color railText: "#c9d3de"
-  readonly property color railSelected: "#33475b"
-  readonly property color publishLine: "#2563a8"
-  readonly property color applyLine: "#1f8a4c"
+  readonly property color railSelected: dark ? "#2a3a4b" : "#33475b"
+  readonly property color railHover: dark ? "#1f2b38" : "#2a3846"
+  readonly property color onStrong: "#ffffff"  // text on the rail, the toast, attention marks
+  readonly property color publishLine: accent
+  readonly property color applyLine: good
 
   readonly property int fontSmall: 12
   readonly property int fontBody: 14

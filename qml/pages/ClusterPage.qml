@@ -13,6 +13,8 @@ Item {
   id: page
   objectName: "clusterPage"
   required property DashboardController controller  // from Main.qml or the test
+  // The table's least width: every column at its width, the filling one at 160.
+  readonly property int tableWidth: columns.reduce((w, c) => w + (c[1] > 0 ? c[1] : 160) + Theme.spacing, 2 * Theme.padding)
   readonly property var columns: [[qsTr("Node"), 130], [qsTr("Version"), 170], [qsTr("Last seen"), 100],
                                   [qsTr("Health"), 100], [qsTr("Lag"), 70], [qsTr("Lag (s)"), 60],
                                   [qsTr("Schema hash"), 200], [qsTr("Agreement"), 150], [qsTr("Shards"), -1]]
@@ -57,6 +59,7 @@ Item {
       spacing: Theme.spacing
       Button {
         objectName: "checkNowButton"
+        Accessible.name: qsTr("Check consistency now")
         text: page.check.running ? qsTr("Checking…") : qsTr("Check now")
         enabled: !page.check.running
         onClicked: page.controller.checkConsistency()
@@ -97,86 +100,98 @@ Item {
       Layout.fillHeight: true
       clip: true
 
-      ColumnLayout {
+      // Narrower than its columns (a 1024x600 panel): the table scrolls sideways.
+      Flickable {
+        id: tableScroll
         anchors.fill: parent
         anchors.margins: 1
-        spacing: 0
-        TableHeader { columns: page.columns; Layout.fillWidth: true }
-        ListView {
-          id: list
-          objectName: "clusterList"
-          model: page.controller.cluster
-          Layout.fillWidth: true
-          Layout.fillHeight: true
-          clip: true
-          keyNavigationEnabled: true
-          ScrollBar.vertical: ScrollBar {}
-          delegate: Rectangle {
-            id: row
-            required property var model
-            required property int index
-            objectName: "clusterRow_" + model.nodeId
-            width: ListView.view.width
-            height: Theme.rowHeight
-            color: model.isSelf ? Theme.accentSoft : index % 2 ? Theme.surfaceAlt : Theme.surface
-            RowLayout {
-              anchors.fill: parent
-              anchors.leftMargin: Theme.padding
-              anchors.rightMargin: Theme.padding
-              spacing: Theme.spacing
-              Label {
-                objectName: "nodeId"
-                text: row.model.nodeId + (row.model.isSelf ? qsTr(" (this node)") : "")
-                font.bold: true
-                elide: Text.ElideRight
-                Layout.preferredWidth: 130
-              }
-              Label { objectName: "version"; text: row.model.version; elide: Text.ElideRight; Layout.preferredWidth: 170 }
-              Label { objectName: "lastSeen"; text: row.model.lastSeen; Layout.preferredWidth: 100 }
-              Item {
-                Layout.preferredWidth: 100
-                implicitHeight: chip.implicitHeight
-                StateChip {
-                  id: chip
-                  objectName: "health"
-                  text: row.model.healthy ? qsTr("healthy") : qsTr("unhealthy")
-                  tone: row.model.healthy ? Theme.Tone.Good : Theme.Tone.Bad
-                  anchors.verticalCenter: parent.verticalCenter
+        contentWidth: Math.max(width, page.tableWidth)
+        contentHeight: height
+        flickableDirection: Flickable.HorizontalFlick
+        boundsBehavior: Flickable.StopAtBounds
+        clip: true
+        ScrollBar.horizontal: ScrollBar {}
+        ColumnLayout {
+          width: tableScroll.contentWidth
+          height: tableScroll.height
+          spacing: 0
+          TableHeader { columns: page.columns; Layout.fillWidth: true }
+          ListView {
+            id: list
+            objectName: "clusterList"
+            model: page.controller.cluster
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            clip: true
+            keyNavigationEnabled: true
+            ScrollBar.vertical: ScrollBar {}
+            delegate: Rectangle {
+              id: row
+              required property var model
+              required property int index
+              objectName: "clusterRow_" + model.nodeId
+              width: ListView.view.width
+              height: Theme.rowHeight
+              color: model.isSelf ? Theme.accentSoft : index % 2 ? Theme.surfaceAlt : Theme.surface
+              RowLayout {
+                anchors.fill: parent
+                anchors.leftMargin: Theme.padding
+                anchors.rightMargin: Theme.padding
+                spacing: Theme.spacing
+                Label {
+                  objectName: "nodeId"
+                  text: row.model.nodeId + (row.model.isSelf ? qsTr(" (this node)") : "")
+                  font.bold: true
+                  elide: Text.ElideRight
+                  Layout.preferredWidth: 130
                 }
-                HoverHandler { id: hover }
-                ToolTip.visible: hover.hovered && row.model.reason.length > 0
-                ToolTip.text: row.model.reason
+                Label { objectName: "version"; text: row.model.version; elide: Text.ElideRight; Layout.preferredWidth: 170 }
+                Label { objectName: "lastSeen"; text: row.model.lastSeen; Layout.preferredWidth: 100 }
+                Item {
+                  Layout.preferredWidth: 100
+                  implicitHeight: chip.implicitHeight
+                  StateChip {
+                    id: chip
+                    objectName: "health"
+                    text: row.model.healthy ? qsTr("healthy") : qsTr("unhealthy")
+                    tone: row.model.healthy ? Theme.Tone.Good : Theme.Tone.Bad
+                    anchors.verticalCenter: parent.verticalCenter
+                  }
+                  HoverHandler { id: hover }
+                  ToolTip.visible: hover.hovered && row.model.reason.length > 0
+                  ToolTip.text: row.model.reason
+                }
+                Label { objectName: "lag"; text: Theme.number(row.model.lagMessages); Layout.preferredWidth: 70 }
+                Label { text: Number(row.model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
+                Label {
+                  objectName: "schemaHash"
+                  text: row.model.schemaHash ? row.model.schemaHash.substring(0, 16) + "…" : "–"
+                  font.family: "monospace"
+                  font.bold: row.model.schemaMismatch
+                  color: row.model.schemaMismatch ? Theme.bad : Theme.text
+                  elide: Text.ElideRight
+                  Layout.preferredWidth: 200
+                }
+                Label {
+                  objectName: "agreement"
+                  text: row.model.agreement || "–"
+                  color: row.model.agreement.startsWith("differs") ? Theme.warn : Theme.text
+                  font.bold: row.model.agreement.startsWith("differs")
+                  elide: Text.ElideRight
+                  Layout.preferredWidth: 150
+                  HoverHandler { id: agreementHover }
+                  ToolTip.visible: agreementHover.hovered && row.model.agreement.length > 0
+                  ToolTip.text: row.model.agreement
+                }
+                Label { text: row.model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.fillWidth: true }
               }
-              Label { objectName: "lag"; text: Theme.number(row.model.lagMessages); Layout.preferredWidth: 70 }
-              Label { text: Number(row.model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
-              Label {
-                objectName: "schemaHash"
-                text: row.model.schemaHash ? row.model.schemaHash.substring(0, 16) + "…" : "–"
-                font.family: "monospace"
-                font.bold: row.model.schemaMismatch
-                color: row.model.schemaMismatch ? Theme.bad : Theme.text
-                elide: Text.ElideRight
-                Layout.preferredWidth: 200
-              }
-              Label {
-                objectName: "agreement"
-                text: row.model.agreement || "–"
-                color: row.model.agreement.startsWith("differs") ? Theme.warn : Theme.text
-                font.bold: row.model.agreement.startsWith("differs")
-                elide: Text.ElideRight
-                Layout.preferredWidth: 150
-                HoverHandler { id: agreementHover }
-                ToolTip.visible: agreementHover.hovered && row.model.agreement.length > 0
-                ToolTip.text: row.model.agreement
-              }
-              Label { text: row.model.shardStates; elide: Text.ElideRight; color: Theme.textMuted; Layout.fillWidth: true }
             }
-          }
-          EmptyState {
-            anchors.centerIn: parent
-            visible: list.count === 0
-            title: qsTr("No status records yet")
-            message: qsTr("Every node publishes a status record every 2 seconds; the nodes appear here as they are heard.")
+            EmptyState {
+              anchors.centerIn: parent
+              visible: list.count === 0
+              title: qsTr("No status records yet")
+              message: qsTr("Every node publishes a status record every 2 seconds; the nodes appear here as they are heard.")
+            }
           }
         }
       }
@@ -244,6 +259,7 @@ Item {
           }
           Button {
             objectName: "repairButton"
+            Accessible.name: qsTr("Repair from the chosen node")
             text: qsTr("Repair…")
             enabled: !page.check.running && repairNode.currentText.length > 0
             onClicked: confirm.ask(qsTr("Repair from node %1?").arg(repairNode.currentText),

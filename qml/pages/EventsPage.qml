@@ -51,6 +51,7 @@ Item {
       ComboBox {
         id: kindBox
         objectName: "kindFilter"
+        Accessible.name: qsTr("Show events of kind")
         model: page.kinds.map(k => k[1])
         implicitWidth: 170
         onActivated: {
@@ -61,12 +62,14 @@ Item {
       }
       TextField {
         objectName: "textFilter"
+        Accessible.name: qsTr("Filter events by text")
         placeholderText: qsTr("Filter…")
         implicitWidth: 220
         onTextChanged: page.controller.events.textFilter = text
       }
       Button {
         objectName: "clearConflictsButton"
+        Accessible.name: qsTr("Clear the conflict journal")
         text: qsTr("Clear conflict journal")
         enabled: page.controller.summary.conflicts > 0
         onClicked: confirm.ask(qsTr("Clear the conflict journal?"),
@@ -136,12 +139,14 @@ Item {
             }
             Button {
               objectName: "retryButton"
+              Accessible.name: qsTr("Retry this dead letter")
               visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Retry")
               onClicked: page.controller.retryDeadLetter(row.model.refId)
             }
             Button {
               objectName: "discardButton"
+              Accessible.name: qsTr("Discard this dead letter")
               visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Discard")
               onClicked: confirm.ask(qsTr("Discard dead letter #%1?").arg(row.model.refId),

@@ -157,6 +157,7 @@ ScrollView {
         value: Theme.number(page.s.published)
         caption: Theme.rate(page.s.publishRate)
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "applied"
@@ -164,6 +165,7 @@ ScrollView {
         value: Theme.number(page.s.applied)
         caption: Theme.rate(page.s.applyRate)
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "pending"
@@ -172,6 +174,7 @@ ScrollView {
         caption: page.s.publishingPaused ? qsTr("publishing paused") : qsTr("last sent %1").arg(page.s.lastPublished)
         valueColor: page.s.publishingPaused ? Theme.warn : Theme.text
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "lag"
@@ -179,6 +182,7 @@ ScrollView {
         value: Theme.number(page.s.lagMessages)
         caption: qsTr("%1 s behind · last applied %2").arg(Number(page.s.lagSeconds).toFixed(1)).arg(page.s.lastReplicated)
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "conflicts"
@@ -187,6 +191,7 @@ ScrollView {
         caption: page.s.insertCollisions > 0 ? qsTr("%1 insert collisions since start").arg(Theme.number(page.s.insertCollisions)) : qsTr("in the journal")
         valueColor: page.s.conflicts > 0 ? Theme.warn : Theme.text
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "deadLetters"
@@ -195,6 +200,7 @@ ScrollView {
         caption: page.s.failedChanges > 0 ? qsTr("%1 changes too large").arg(page.s.failedChanges) : qsTr("waiting for retry or discard")
         valueColor: page.s.deadLetters > 0 ? Theme.bad : Theme.text
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
       StatTile {
         objectName: "newestSnapshot"
@@ -204,6 +210,7 @@ ScrollView {
                : page.snap.newestId.length > 0 ? qsTr("by %1").arg(page.snap.newestBy) : ""
         valueColor: page.snap.lastError.length > 0 ? Theme.bad : Theme.text
         Layout.fillWidth: true
+        Layout.fillHeight: true
       }
     }
 
@@ -278,6 +285,7 @@ ScrollView {
         }
         Button {
           objectName: "reconnectButton"
+          Accessible.name: qsTr("Reconnect to NATS")
           text: qsTr("Reconnect")
           enabled: page.s.valid
           onClicked: page.controller.reconnectNats()
@@ -308,12 +316,14 @@ ScrollView {
         RowLayout {
           Button {
             objectName: "publishingButton"
+            Accessible.name: text
             text: page.s.publishingPaused ? qsTr("Resume publishing") : qsTr("Pause publishing")
             enabled: page.s.valid
             onClicked: page.s.publishingPaused ? page.controller.resumePublishing() : page.controller.pausePublishing()
           }
           Button {
             objectName: "retryFailedButton"
+            Accessible.name: qsTr("Retry the changes that were too large")
             text: qsTr("Retry too large")
             visible: page.s.failedChanges > 0
             onClicked: page.controller.retryFailedPublishes()

@@ -1,5 +1,6 @@
 // Settings: the effective configuration (secrets masked) and where it came from, with the
-// actions that point the node at another database, other NATS servers or a config file.
+// actions that point the node at another database, other NATS servers or a config file, and the
+// dashboard's theme.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -19,6 +20,25 @@ Item {
       title: qsTr("Settings")
       subtitle: qsTr("Effective configuration, loaded from %1").arg(page.controller.configSource)
       Layout.fillWidth: true
+    }
+
+    Card {
+      title: qsTr("Appearance")
+      Layout.fillWidth: true
+      RowLayout {
+        spacing: Theme.spacing
+        Label { text: qsTr("Theme"); color: Theme.textMuted }
+        ComboBox {
+          id: themeBox
+          objectName: "themeChoice"
+          readonly property var values: ["system", "light", "dark"]
+          model: [qsTr("Follow the desktop"), qsTr("Light"), qsTr("Dark")]
+          currentIndex: Math.max(0, values.indexOf(page.controller.theme))
+          onActivated: (index) => page.controller.theme = values[index]
+          Accessible.name: qsTr("Theme")
+          Accessible.description: qsTr("Light or dark colours, or the desktop's setting")
+        }
+      }
     }
 
     Card {
