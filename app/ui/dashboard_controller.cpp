@@ -3,6 +3,9 @@
 #include <QDateTime>
 #include <QFileInfo>
 #include <QLoggingCategory>
+#include <QMetaEnum>
+#include <QRegularExpression>
+#include <QSaveFile>
 
 #include <algorithm>
 
@@ -253,6 +256,75 @@ void DashboardController::setSystemDark(bool dark) {
   emit themeChanged();
 }
 
+QVariantList DashboardController::history(int hours) const {
+  QVariantList out;
+  if (m_config.history.hours <= 0) return out;
+  const qint64 since = QDateTime::currentMSecsSinceEpoch() - qint64(hours) * 3600 * 1000;
+  auto samples = readHistory(m_config.effectiveHistoryPath(), since);
+  if (!samples) {
+    qCWarning(lcUi).noquote() << "history not read:" << samples.status().message();
+    return out;
+  }
+  for (const HistorySample& h : *samples) {
+    QVariantList lags;
+    for (const HistorySample::ShardLag& l : h.lag) lags << double(l.messages);
+    out << QVariant(QVariantList{double(h.minuteMs), h.publishedPerSecond, h.appliedPerSecond,
+                                 double(h.lagMessages()), lags});
+  }
+  return out;
+}
+
+namespace {
+// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+QString csvField(QString text) {
+  if (!text.contains(QRegularExpression(QStringLiteral("[,\"\r\n]")))) return text;
+  return '"' + text.replace('"', QStringLiteral("\"\"")) + '"';
+}
+}  // namespace
+
+void DashboardController::saveHistoryCsv(const QUrl& file) {
+  const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+  auto samples = m_config.history.hours > 0 ? readHistory(m_config.effectiveHistoryPath(), 0)
+                                            : Result<QList<HistorySample>>(QList<HistorySample>());
+  QSaveFile out(path);
+  const bool ok = samples.ok() && out.open(QIODevice::WriteOnly) &&
+                  out.write(historyCsv(*samples)) >= 0 && out.commit();
+  emit controlFinished(
+      ok, ok ? tr("History saved to %1 (%2 minutes)").arg(path).arg(samples->size())
+             : tr("History not saved to %1: %2")
+                   .arg(path, samples.ok() ? out.errorString() : samples.status().message()));
+}
+
+void DashboardController::saveEventsCsv(const QUrl& file) {
+  const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+  QByteArray csv = "time,kind,title,detail\r\n";
+  // The Events page's words: state, error, conflict, dead-letter, warning, alert.
+  const QMetaEnum kinds = QMetaEnum::fromType<EventModel::Kind>();
+  auto kindWord = [&](int kind) {
+    const char* key = kinds.valueToKey(kind);
+    QString word = QString::fromLatin1(key ? key : "");
+    for (qsizetype i = word.size() - 1; i > 0; --i)
+      if (word.at(i).isUpper()) word.insert(i, '-');
+    return word.toLower();
+  };
+  for (int row = 0; row < m_events.rowCount(); ++row) {  // as shown: filtered, newest first
+    const QModelIndex i = m_events.index(row);
+    const QDateTime at = QDateTime::fromString(m_events.data(i, EventModel::kTimeRole).toString(),
+                                               QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+    csv += QStringList{at.toUTC().toString(Qt::ISODate),
+                       kindWord(m_events.data(i, EventModel::kKindRole).toInt()),
+                       csvField(m_events.data(i, EventModel::kTitleRole).toString()),
+                       csvField(m_events.data(i, EventModel::kDetailRole).toString())}
+               .join(',')
+               .toUtf8() +
+           "\r\n";
+  }
+  QSaveFile out(path);
+  const bool ok = out.open(QIODevice::WriteOnly) && out.write(csv) >= 0 && out.commit();
+  emit controlFinished(ok, ok ? tr("%1 events saved to %2").arg(m_events.rowCount()).arg(path)
+                              : tr("Events not saved to %1: %2").arg(path, out.errorString()));
+}
+
 void DashboardController::loadAlertHistory() {
   const QString path = m_config.history.hours > 0 ? m_config.effectiveHistoryPath() : QString();
   if (path.isEmpty() || path == m_alertHistoryLoaded) return;
@@ -369,7 +441,7 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   m_lastMonotonicMs = monotonicMs;
   emit statusChanged();
 
-  const double t = double(monotonicMs) / 1000.0;
+  const double t = double(nowMs);
   emit sampleAdded(t, n.publishRate, n.applyRate, double(lag));
   QVariantList lags;
   for (const ShardStatus& s : st.shards) lags << double(s.lagMessages);

@@ -158,6 +158,15 @@ class DashboardController : public QObject {
   // until it is back. schemaDiff.nodeId says which node is compared.
   Q_INVOKABLE void compareSchemaWith(const QString& nodeId);
 
+  // The node's per-minute history of the last `hours` (docs/alerts.md#history), oldest first,
+  // for the charts' 1 h and 24 h ranges: [epoch ms, published/s, applied/s, lag messages,
+  // [lag messages per shard...]] each; empty without a history file.
+  Q_INVOKABLE QVariantList history(int hours) const;
+  // Saves the node's history (historyCsv()) or the event list as CSV at `file`; the answer
+  // comes as controlFinished (the toast).
+  Q_INVOKABLE void saveHistoryCsv(const QUrl& file);
+  Q_INVOKABLE void saveEventsCsv(const QUrl& file);
+
   // Pointing the node somewhere else (first run, Settings): each restarts the engine with the
   // changed configuration, or sets configError and changes nothing.
   Q_INVOKABLE void openDatabase(const QUrl& file);
@@ -195,7 +204,7 @@ class DashboardController : public QObject {
   void configErrorChanged();
   void controlsInFlightChanged();
   void controlFinished(bool ok, const QString& message);
-  // One point per status for the charts: seconds since the controller started.
+  // One point per status for the charts' live range: `t` is the wall clock (epoch ms).
   void sampleAdded(double t, double publishRate, double applyRate, double lagMessages);
   // Per-shard lag in messages, in the order of the shard model.
   void shardLagSampleAdded(double t, const QVariantList& lagMessages);

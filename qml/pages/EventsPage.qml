@@ -5,6 +5,7 @@
 pragma ComponentBehavior: Bound  // delegates use the page's ids
 import QtQuick
 import QtQuick.Controls
+import QtQuick.Dialogs
 import QtQuick.Layouts
 import HarmonyLite.Backend
 import HarmonyLite.Components
@@ -36,6 +37,16 @@ Item {
     case EventModel.Kind.Conflict: case EventModel.Kind.Warning: case EventModel.Kind.Alert: return Theme.Tone.Warn
     default: return Theme.Tone.Bad  // errors, dead letters
     }
+  }
+
+  FileDialog {
+    id: saveDialog
+    property bool history: false
+    title: history ? qsTr("Save the node's history as CSV") : qsTr("Save the events as CSV")
+    fileMode: FileDialog.SaveFile
+    defaultSuffix: "csv"
+    nameFilters: [qsTr("CSV files (*.csv)")]
+    onAccepted: history ? page.controller.saveHistoryCsv(selectedFile) : page.controller.saveEventsCsv(selectedFile)
   }
 
   ColumnLayout {
@@ -76,6 +87,28 @@ Item {
                                qsTr("The %1 recorded conflicts are deleted from this node. The rows themselves are not changed.")
                                .arg(page.controller.summary.conflicts),
                                () => page.controller.clearConflicts())
+      }
+      // CSV of the events shown (filtered, newest first) or of the node's per-minute history
+      // (docs/alerts.md#history); the answer shows in the toast.
+      Button {
+        id: exportButton
+        objectName: "exportButton"
+        Accessible.name: qsTr("Save events or history as CSV")
+        text: qsTr("Export…")
+        onClicked: exportMenu.popup(exportButton, 0, exportButton.height)
+        Menu {
+          id: exportMenu
+          MenuItem {
+            objectName: "exportEvents"
+            text: qsTr("Events shown, as CSV…")
+            onTriggered: { saveDialog.history = false; saveDialog.open() }
+          }
+          MenuItem {
+            objectName: "exportHistory"
+            text: qsTr("History of this node, as CSV…")
+            onTriggered: { saveDialog.history = true; saveDialog.open() }
+          }
+        }
       }
     }
 

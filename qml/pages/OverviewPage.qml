@@ -336,9 +336,11 @@ ScrollView {
       title: qsTr("Changes per second")
       Layout.fillWidth: true
       Layout.preferredHeight: 300
+      headerItems: RangeChoice { id: rateRange; objectName: "rateRange" }
       RateChart {
         objectName: "rateChart"
         controller: page.controller
+        range: rateRange.range
         Layout.fillWidth: true
         Layout.fillHeight: true
       }

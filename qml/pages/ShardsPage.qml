@@ -145,9 +145,11 @@ Item {
       title: qsTr("Lag over time (messages)")
       Layout.fillWidth: true
       Layout.preferredHeight: 280
+      headerItems: RangeChoice { id: lagRange; objectName: "lagRange" }
       LagChart {
         objectName: "lagChart"
         controller: page.controller
+        range: lagRange.range
         Layout.fillWidth: true
         Layout.fillHeight: true
       }

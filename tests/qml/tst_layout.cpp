@@ -20,6 +20,7 @@
 
 #include "dashboard_controller.h"
 #include "gui_runner.h"
+#include "observe/history_store.h"
 
 using namespace hl;
 
@@ -318,6 +319,91 @@ class TestLayout : public QObject {
     QVERIFY2(missed.isEmpty(), qPrintable("not reached with Tab: " + missed.join(", ")));
     QVERIFY(!expected.isEmpty());  // every page has controls
     qInfo().noquote() << kPages[index] << expected.size() << "controls reached with Tab";
+  }
+
+  // The charts' 1 h and 24 h ranges read the node's history file (docs/alerts.md#history):
+  // 90 minutes of samples give 60 points at 1 h and 90 at 24 h, with their times on the x axis;
+  // the history and the event list save as CSV.
+  void chartsShowHistoryAndSaveCsv() {
+    QTemporaryDir dir;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const qint64 first = (now - 90 * 60000) / 60000 * 60000 + 60000;
+    {
+      HistoryStore store(dir.filePath("history.db"), 24);
+      QVERIFY(store.open().isOk());
+      NodeStatus s = busyNode();
+      for (int m = 0; m < 90; ++m) {
+        s.published = 6000 * m;  // 100 per second
+        store.add(s, 0, first + m * 60000);
+      }
+      store.flush();
+    }
+    Config config = m_controller.config();
+    config.history.path = dir.filePath("history.db");
+    m_controller.setConfig(config);
+    QCOMPARE(m_controller.history(24).size(), 90);
+    show(0, QSize(1920, 1080));
+    QQuickItem* chart = findSceneItem(m_window->contentItem(), "rateChart");
+    QVERIFY(chart);
+    QObject* series = chart->property("publishSeries").value<QObject*>();
+    QVERIFY(series);
+    for (const auto& [index, points] : {std::pair{2, 90}, std::pair{1, 60}}) {
+      auto* button =
+          findSceneItem(m_window->contentItem(), QStringLiteral("rateRange_%1").arg(index));
+      QVERIFY(button);
+      QTest::mouseClick(
+          m_window, Qt::LeftButton, {},
+          button->mapToScene(QPointF(button->width() / 2, button->height() / 2)).toPoint());
+      QTRY_COMPARE(chart->property("range").toInt(), index);
+      // 89 full minutes before now; the last one (index 89) is the newest.
+      QTRY_VERIFY2(series->property("count").toInt() >= points - 1 &&
+                       series->property("count").toInt() <= points,
+                   qPrintable(QString::number(series->property("count").toInt())));
+      QPointF last;
+      QMetaObject::invokeMethod(series, "at", Q_RETURN_ARG(QPointF, last),
+                                Q_ARG(int, series->property("count").toInt() - 1));
+      QCOMPARE(qint64(last.x()), first + 89 * 60000);
+      QVERIFY2(qAbs(last.y() - 100.0) < 0.01, qPrintable(QString::number(last.y())));
+    }
+    show(0, QSize(1920, 1080));
+    const QImage shot = m_window->grabWindow();
+    QVERIFY(shot.save(QDir(m_shots).filePath("overviewPage-history-1h.png")));
+
+    QSignalSpy answers(&m_controller, &DashboardController::controlFinished);
+    m_controller.saveHistoryCsv(QUrl::fromLocalFile(dir.filePath("h.csv")));
+    QCOMPARE(answers.size(), 1);
+    QVERIFY2(answers.at(0).at(0).toBool(), qPrintable(answers.at(0).at(1).toString()));
+    QFile h(dir.filePath("h.csv"));
+    QVERIFY(h.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = h.readAll().trimmed().split('\n');
+    QCOMPARE(lines.size(), 91);
+    QVERIFY(lines[0].startsWith("time,published_per_second"));
+    m_controller.saveEventsCsv(QUrl::fromLocalFile(dir.filePath("e.csv")));
+    QVERIFY(answers.at(1).at(0).toBool());
+    QFile e(dir.filePath("e.csv"));
+    QVERIFY(e.open(QIODevice::ReadOnly));
+    const QList<QByteArray> events = e.readAll().trimmed().split('\n');
+    QCOMPARE(events.size(), m_controller.events()->rowCount() + 1);
+    QCOMPARE(events[0].trimmed(), QByteArray("time,kind,title,detail"));
+    QVERIFY2(events[1].contains(",alert,Alert shard_stopped fired,"), events[1].constData());
+    bool letter = false;
+    for (const QByteArray& line : events)
+      letter = letter || line.contains(
+                             ",dead-letter,Dead letter #1: harmonylite-changes-c-1 seq "
+                             "1001,decode: malformed CBOR at byte 17");
+    QVERIFY2(letter, events.join('\n').constData());
+    // A detail with a comma or a quote is quoted (RFC 4180).
+    m_controller.onEngineEvent(EngineEvent::shardError(1, "timeout, then \"no responders\""));
+    m_controller.saveEventsCsv(QUrl::fromLocalFile(dir.filePath("e2.csv")));
+    QFile e2(dir.filePath("e2.csv"));
+    QVERIFY(e2.open(QIODevice::ReadOnly));
+    const QByteArray quoted = e2.readAll().split('\n').value(1);
+    QVERIFY2(quoted.contains(",error,Shard 1 error,\"timeout, then \"\"no responders\"\"\""),
+             quoted.constData());
+    // A file that cannot be written: the answer says so.
+    m_controller.saveEventsCsv(QUrl::fromLocalFile(dir.filePath("no/such/dir/e.csv")));
+    QVERIFY(!answers.at(3).at(0).toBool());
+    QVERIFY(answers.at(3).at(1).toString().startsWith("Events not saved to"));
   }
 
   // Every page in both themes, at 1024x600 and 1920x1080, saved as PNG.
