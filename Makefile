@@ -31,6 +31,7 @@ bench: build
 	$(BUILD_DIR)/bench/snapshot_bench --sizes 100,500
 	$(BUILD_DIR)/bench/store_bench --size 200 --runs 3
 	xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb $(BUILD_DIR)/bench/dashboard_bench
+	xvfb-run -a -s "-screen 0 1280x800x24" env QT_QPA_PLATFORM=xcb $(BUILD_DIR)/bench/dashboard_bench --history-hours 24
 	QT_QPA_PLATFORM=offscreen $(BUILD_DIR)/bench/dashboard_bench
 
 # The chaos suite (docs/chaos.md): 20 rounds of faults against a 3-node cluster on 3 NATS

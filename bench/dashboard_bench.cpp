@@ -10,9 +10,15 @@
 //    the new state and the next frame is rendered (p50/p99/max);
 //  - the apply rate node 1 actually reached.
 //
-//   dashboard_bench [--rate 10000] [--seconds 20]
+// With --history-hours H, node 1's history file is filled first with H hours of per-minute
+// samples (docs/alerts.md#history) and the Overview's rate chart shows its 24 h range while it
+// is measured; the file's size and the time to read it back are printed too.
+//
+//   dashboard_bench [--rate 10000] [--seconds 20] [--history-hours 24]
 #include <QApplication>
+#include <QDateTime>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QTemporaryDir>
@@ -26,7 +32,9 @@
 
 #include "bench_stats.h"
 #include "gui_runner.h"
+#include "harmonylite/history.h"
 #include "node_process.h"
+#include "observe/history_store.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
 
@@ -66,13 +74,15 @@ QList<double> frameIntervals(QQuickWindow* window, int ms,
 int main(int argc, char** argv) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
   QApplication app(argc, argv);
-  int rate = 10000, seconds = 20;
+  int rate = 10000, seconds = 20, historyHours = 0;
   const QStringList args = app.arguments();
   for (int i = 1; i + 1 < args.size(); i += 2) {
     if (args[i] == "--rate")
       rate = args[i + 1].toInt();
     else if (args[i] == "--seconds")
       seconds = args[i + 1].toInt();
+    else if (args[i] == "--history-hours")
+      historyHours = args[i + 1].toInt();
   }
   QTextStream out(stdout);
   QTemporaryDir dir;
@@ -105,6 +115,46 @@ int main(int argc, char** argv) {
     out << loaded.status().message() << "\n";
     return 1;
   }
+  QString historyLine;
+  if (historyHours > 0) {  // H hours of minutes, as a node running that long would have
+    const QString path = loaded->config.effectiveHistoryPath();
+    HistoryStore store(path, historyHours);
+    if (!store.open().isOk()) return 1;
+    NodeStatus s;
+    for (int shard = 1; shard <= 2; ++shard) {
+      ShardStatus sh;
+      sh.shard = shard;
+      s.shards << sh;
+    }
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const int minutes = historyHours * 60;
+    QElapsedTimer writing;
+    writing.start();
+    for (int m = 0; m < minutes; ++m) {
+      s.published += 600000 + (m % 17) * 1000;
+      s.shards[0].appliedChanges += 300000;
+      s.shards[1].lagMessages = m % 50;
+      s.pendingChanges = m % 100;
+      s.dbSizeBytes = 100'000'000 + m;
+      store.add(s, m, now - qint64(minutes - m) * 60000);
+    }
+    store.flush();
+    const double writeMs = double(writing.nsecsElapsed()) / 1e6;
+    QElapsedTimer reading;
+    reading.start();
+    const auto samples = readHistory(path, 0);
+    historyLine = QStringLiteral(
+                      "history: %1 h = %2 samples of 2 shards, file %3 KB (+ WAL %4 KB), "
+                      "written in %5 ms (%6 us per minute), read back in %7 ms, CSV %8 KB\n")
+                      .arg(historyHours)
+                      .arg(samples.ok() ? samples->size() : -1)
+                      .arg(QFileInfo(path).size() / 1024)
+                      .arg(QFileInfo(path + "-wal").size() / 1024)
+                      .arg(writeMs, 0, 'f', 0)
+                      .arg(writeMs * 1000 / minutes, 0, 'f', 0)
+                      .arg(double(reading.nsecsElapsed()) / 1e6, 0, 'f', 1)
+                      .arg(samples.ok() ? historyCsv(*samples).size() / 1024 : -1);
+  }
   GuiRunner gui(loaded->config);
   if (Status s = gui.start(); !s.isOk()) {
     out << s.message() << "\n";
@@ -117,6 +167,11 @@ int main(int argc, char** argv) {
                gui.controller()->summary().natsConnected;
       },
       30000);
+
+  if (historyHours > 0) {  // the 24 h range of the Overview's chart, drawn from the history
+    if (QQuickItem* chart = findSceneItem(window->contentItem(), "rateChart"))
+      chart->setProperty("range", 2);
+  }
 
   // Baseline: the same window, engine idle.
   const QList<double> idle = frameIntervals(window, 5000);
@@ -197,6 +252,7 @@ int main(int argc, char** argv) {
                .arg(v.isEmpty() ? 0.0 : *std::max_element(v.begin(), v.end()), 0, 'f', 1)
                .arg(v.size());
   };
+  out << historyLine;
   line("frame interval, engine idle (baseline)", idle);
   line(QStringLiteral("frame interval, applying (target p99 < 33 ms)"), busy);
   line("frame interval, same load, window not fed (baseline)", unfed);

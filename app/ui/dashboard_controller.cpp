@@ -441,6 +441,10 @@ void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint
   m_lastMonotonicMs = monotonicMs;
   emit statusChanged();
 
+  // The charts get one point a second at most (statuses come twice a second): half the points
+  // to draw and to move per status (docs/dashboard.md#responsiveness).
+  if (m_lastSampleMs >= 0 && monotonicMs - m_lastSampleMs < kChartSampleMs) return;
+  m_lastSampleMs = monotonicMs;
   const double t = double(nowMs);
   emit sampleAdded(t, n.publishRate, n.applyRate, double(lag));
   QVariantList lags;

@@ -204,7 +204,8 @@ class DashboardController : public QObject {
   void configErrorChanged();
   void controlsInFlightChanged();
   void controlFinished(bool ok, const QString& message);
-  // One point per status for the charts' live range: `t` is the wall clock (epoch ms).
+  // One point per status (at most one a second) for the charts' live range: `t` is the wall
+  // clock (epoch ms).
   void sampleAdded(double t, double publishRate, double applyRate, double lagMessages);
   // Per-shard lag in messages, in the order of the shard model.
   void shardLagSampleAdded(double t, const QVariantList& lagMessages);
@@ -236,6 +237,8 @@ class DashboardController : public QObject {
   qint64 m_lastPublished = 0;  // of that status, for the rates
   qint64 m_lastApplied = 0;
   qint64 m_lastMonotonicMs = 0;
+  qint64 m_lastSampleMs = -1;  // monotonic ms of the last chart sample
+  static constexpr qint64 kChartSampleMs = 950;
   QElapsedTimer m_clock;  // chart time axis
   EngineState m_engineState = EngineState::Stopped;
   QString m_engineError;
