@@ -163,9 +163,10 @@ Item {
                 }
                 Label { objectName: "lag"; text: Theme.number(row.model.lagMessages); Layout.preferredWidth: 70 }
                 Label { text: Number(row.model.lagSeconds).toFixed(1); Layout.preferredWidth: 60 }
-                Label {
+                CopyableLabel {
                   objectName: "schemaHash"
                   text: row.model.schemaHash ? row.model.schemaHash.substring(0, 16) + "…" : "–"
+                  fullText: row.model.schemaHash
                   font.family: "monospace"
                   font.bold: row.model.schemaMismatch
                   color: row.model.schemaMismatch ? Theme.bad : Theme.text

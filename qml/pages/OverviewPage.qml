@@ -248,7 +248,7 @@ ScrollView {
           Label { text: qsTr("Tables"); color: Theme.textMuted }
           Label { text: qsTr("%1 replicated%2").arg(page.s.tablesTracked).arg(page.s.cdcInstalled ? "" : qsTr(", capture off")) }
           Label { text: qsTr("Schema hash"); color: Theme.textMuted }
-          Label { text: page.s.schemaHash ? page.s.schemaHash.substring(0, 16) + "…" : "–"; font.family: "monospace" }
+          CopyableLabel { objectName: "schemaHashText"; text: page.s.schemaHash ? page.s.schemaHash.substring(0, 16) + "…" : "–"; fullText: page.s.schemaHash; font.family: "monospace" }
           Label { text: qsTr("Cluster"); color: Theme.textMuted }
           Label {
             objectName: "clusterSize"
@@ -273,7 +273,7 @@ ScrollView {
           columnSpacing: Theme.spacing
           Layout.fillWidth: true
           Label { text: qsTr("Server"); color: Theme.textMuted }
-          Label { text: page.s.natsServer || "–"; elide: Text.ElideMiddle; Layout.fillWidth: true }
+          CopyableLabel { text: page.s.natsServer || "–"; Layout.fillWidth: true }
           Label { text: qsTr("Embedded"); color: Theme.textMuted }
           Label {
             objectName: "embeddedState"

@@ -58,7 +58,7 @@ ScrollView {
         rowSpacing: 4
         Layout.fillWidth: true
         Label { text: qsTr("Schema hash"); color: Theme.textMuted }
-        Label {
+        CopyableLabel {
           objectName: "selfHash"
           text: page.s.schemaHash || "–"
           font.family: "monospace"
@@ -69,7 +69,7 @@ ScrollView {
         Label { text: qsTr("Watched tables"); color: Theme.textMuted }
         Label { objectName: "watchedTables"; text: page.s.valid ? page.s.tablesTracked : "–"; Layout.fillWidth: true; Layout.preferredWidth: 1 }
         Label { text: qsTr("Previous hash"); color: Theme.textMuted }
-        Label {
+        CopyableLabel {
           objectName: "selfPreviousHash"
           text: page.s.previousSchemaHash || qsTr("none")
           font.family: "monospace"

@@ -127,7 +127,7 @@ Item {
             anchors.rightMargin: Theme.padding
             spacing: Theme.spacing
             Label { text: row.model.key; Layout.preferredWidth: 240; elide: Text.ElideRight }
-            Label {
+            CopyableLabel {
               objectName: "value"
               text: row.model.value
               font.family: "monospace"

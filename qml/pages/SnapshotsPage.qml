@@ -126,7 +126,7 @@ Item {
         rowSpacing: 4
         Layout.fillWidth: true
         Label { text: qsTr("Store"); color: Theme.textMuted }
-        Label { objectName: "storeText"; text: page.s.store || "–"; elide: Text.ElideMiddle; Layout.fillWidth: true }
+        CopyableLabel { objectName: "storeText"; text: page.s.store || "–"; Layout.fillWidth: true }
         Label { text: qsTr("Leader"); color: Theme.textMuted }
         Label {
           objectName: "leaderText"
