@@ -21,6 +21,7 @@ RowLayout {
       flat: !checked
       onClicked: choice.range = index
       Accessible.name: qsTr("Show the last %1").arg(modelData)
+      Accessible.description: qsTr("The chart shows this time range; 1 h and 24 h come from the node's history")
     }
   }
 }

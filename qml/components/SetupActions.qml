@@ -16,18 +16,21 @@ RowLayout {
   Button {
     objectName: "openDatabaseButton"
     Accessible.name: qsTr("Open another database file")
+    Accessible.description: qsTr("Restarts the node on another SQLite database")
     text: qsTr("Open database…")
     onClicked: databaseDialog.open()
   }
   Button {
     objectName: "natsServersButton"
     Accessible.name: qsTr("Choose the NATS servers of the cluster")
+    Accessible.description: qsTr("Restarts the node on other NATS servers, or on its embedded one")
     text: qsTr("Choose NATS servers…")
     onClicked: { natsField.text = actions.controller.natsUrls; natsDialog.open() }
   }
   Button {
     objectName: "loadConfigButton"
     Accessible.name: qsTr("Load a config file")
+    Accessible.description: qsTr("Restarts the node with a TOML config file")
     text: qsTr("Load config file…")
     onClicked: configDialog.open()
   }

@@ -257,10 +257,12 @@ Item {
             objectName: "repairNode"
             model: page.check.nodes
             Accessible.name: qsTr("Node whose version of the differing rows wins")
+            Accessible.description: qsTr("Its version of the differing rows is published again to every node")
           }
           Button {
             objectName: "repairButton"
             Accessible.name: qsTr("Repair from the chosen node")
+            Accessible.description: qsTr("Publishes the chosen node's version of the differing rows, after a confirmation")
             text: qsTr("Repair…")
             enabled: !page.check.running && repairNode.currentText.length > 0
             onClicked: confirm.ask(qsTr("Repair from node %1?").arg(repairNode.currentText),

@@ -63,6 +63,7 @@ Item {
         id: kindBox
         objectName: "kindFilter"
         Accessible.name: qsTr("Show events of kind")
+        Accessible.description: qsTr("Lists only the events of this kind")
         model: page.kinds.map(k => k[1])
         implicitWidth: 170
         onActivated: {
@@ -74,6 +75,7 @@ Item {
       TextField {
         objectName: "textFilter"
         Accessible.name: qsTr("Filter events by text")
+        Accessible.description: qsTr("Lists only the events whose title or detail contain this text")
         placeholderText: qsTr("Filter…")
         implicitWidth: 220
         onTextChanged: page.controller.events.textFilter = text
@@ -81,6 +83,7 @@ Item {
       Button {
         objectName: "clearConflictsButton"
         Accessible.name: qsTr("Clear the conflict journal")
+        Accessible.description: qsTr("Deletes the recorded conflicts, after a confirmation; the rows are not changed")
         text: qsTr("Clear conflict journal")
         enabled: page.controller.summary.conflicts > 0
         onClicked: confirm.ask(qsTr("Clear the conflict journal?"),
@@ -94,6 +97,7 @@ Item {
         id: exportButton
         objectName: "exportButton"
         Accessible.name: qsTr("Save events or history as CSV")
+        Accessible.description: qsTr("Saves the events shown, or the node's per-minute history, as a CSV file")
         text: qsTr("Export…")
         onClicked: exportMenu.popup(exportButton, 0, exportButton.height)
         Menu {
@@ -173,6 +177,7 @@ Item {
             Button {
               objectName: "retryButton"
               Accessible.name: qsTr("Retry this dead letter")
+              Accessible.description: qsTr("Applies the message again")
               visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Retry")
               onClicked: page.controller.retryDeadLetter(row.model.refId)
@@ -180,6 +185,7 @@ Item {
             Button {
               objectName: "discardButton"
               Accessible.name: qsTr("Discard this dead letter")
+              Accessible.description: qsTr("Deletes the message, after a confirmation")
               visible: row.kind === EventModel.Kind.DeadLetter && row.model.open
               text: qsTr("Discard")
               onClicked: confirm.ask(qsTr("Discard dead letter #%1?").arg(row.model.refId),

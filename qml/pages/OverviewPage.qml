@@ -141,6 +141,7 @@ ScrollView {
           objectName: "openSchemaButton"
           text: qsTr("Open the Schema page")
           Accessible.name: qsTr("Open the Schema page: what the paused shards wait for")
+          Accessible.description: qsTr("Shows the paused shards and the schema change they wait for")
           onClicked: page.openSchemaPage()
         }
       }
@@ -286,6 +287,7 @@ ScrollView {
         Button {
           objectName: "reconnectButton"
           Accessible.name: qsTr("Reconnect to NATS")
+          Accessible.description: qsTr("Drops the NATS connection and connects again")
           text: qsTr("Reconnect")
           enabled: page.s.valid
           onClicked: page.controller.reconnectNats()
@@ -317,6 +319,7 @@ ScrollView {
           Button {
             objectName: "publishingButton"
             Accessible.name: text
+            Accessible.description: qsTr("Stops or restarts sending this node's changes; they are kept meanwhile")
             text: page.s.publishingPaused ? qsTr("Resume publishing") : qsTr("Pause publishing")
             enabled: page.s.valid
             onClicked: page.s.publishingPaused ? page.controller.resumePublishing() : page.controller.pausePublishing()
@@ -324,6 +327,7 @@ ScrollView {
           Button {
             objectName: "retryFailedButton"
             Accessible.name: qsTr("Retry the changes that were too large")
+            Accessible.description: qsTr("Sends the changes that were larger than the server accepts again")
             text: qsTr("Retry too large")
             visible: page.s.failedChanges > 0
             onClicked: page.controller.retryFailedPublishes()

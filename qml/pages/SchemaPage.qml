@@ -308,6 +308,7 @@ ScrollView {
                   enabled: !compared
                   flat: true
                   Accessible.name: qsTr("Compare this node's schema with node %1").arg(nodeRow.model.nodeId)
+                  Accessible.description: qsTr("Shows the differences between the two schemas")
                   Layout.preferredWidth: 90
                   onClicked: page.controller.compareSchemaWith(nodeRow.model.nodeId)
                 }
@@ -341,6 +342,7 @@ ScrollView {
         displayText: currentIndex >= 0 ? currentText : qsTr("no other node")
         implicitWidth: 170
         Accessible.name: qsTr("The node whose schema is compared with this node's")
+        Accessible.description: qsTr("The differences listed are against this node")
         onActivated: index => page.controller.compareSchemaWith(chooser.ids[index])
       }
       ColumnLayout {

@@ -29,6 +29,7 @@ Item {
       Button {
         objectName: "pauseAllButton"
         Accessible.name: qsTr("Pause applying on every shard")
+        Accessible.description: qsTr("Stops applying changes from other nodes; they wait in the streams")
         text: qsTr("Pause all")
         enabled: page.controller.shards.count > 0
         onClicked: page.controller.pauseApplying(0)
@@ -36,6 +37,7 @@ Item {
       Button {
         objectName: "resumeAllButton"
         Accessible.name: qsTr("Resume applying on every shard")
+        Accessible.description: qsTr("Applies the waiting changes again")
         text: qsTr("Resume all")
         enabled: page.controller.summary.pausedShards > 0
         onClicked: page.controller.resumeApplying(0)
@@ -121,6 +123,7 @@ Item {
                 Button {
                   objectName: "toggleButton"
                   Accessible.name: (row.paused ? qsTr("Resume applying shard %1") : qsTr("Pause applying shard %1")).arg(row.model.shard)
+                  Accessible.description: qsTr("Stops or restarts applying this shard's changes")
                   text: row.paused ? qsTr("Resume") : qsTr("Pause")
                   enabled: row.shardState === Hl.ShardState.Running || row.paused
                   Layout.preferredWidth: 96

@@ -85,6 +85,7 @@ Item {
         text: qsTr("Save now")
         enabled: page.idle
         Accessible.name: qsTr("Save a snapshot now")
+        Accessible.description: qsTr("Uploads a copy of this node's database to the snapshot store")
         ToolTip.visible: hovered
         ToolTip.text: qsTr("Take a snapshot of this node's database now and upload it")
         onClicked: page.controller.saveSnapshot()
@@ -94,6 +95,7 @@ Item {
         text: qsTr("Verify")
         enabled: page.idle && page.hasSelection
         Accessible.name: qsTr("Verify the selected snapshot")
+        Accessible.description: qsTr("Restores it into a temporary file and checks it; the live database is not touched")
         ToolTip.visible: hovered
         ToolTip.text: qsTr("Restore the selected snapshot into a temporary file and check it; the live database is not touched")
         onClicked: page.controller.verifySnapshot(page.selectedId)
@@ -103,6 +105,7 @@ Item {
         text: qsTr("Restore…")
         enabled: page.idle && page.hasSelection
         Accessible.name: qsTr("Restore the selected snapshot into the live database")
+        Accessible.description: qsTr("Replaces the live database with the snapshot, after a confirmation")
         onClicked: page.askRestore()
       }
       Button {
@@ -110,6 +113,7 @@ Item {
         text: qsTr("Refresh")
         enabled: page.s.valid && page.s.enabled
         Accessible.name: qsTr("Read the snapshot catalogue again")
+        Accessible.description: qsTr("Reads the list of snapshots from the store")
         onClicked: page.controller.refreshSnapshots()
       }
     }
@@ -339,6 +343,7 @@ Item {
         onToggled: confirm.force = checked
         text: qsTr("Force the schema mismatch through")
         Accessible.name: qsTr("Restore even though the snapshot's schema differs from this node's")
+        Accessible.description: qsTr("Only when the schema difference is intended")
       }
     }
   }

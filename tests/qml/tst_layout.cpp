@@ -5,7 +5,7 @@
 //   - nothing is cut off: every visible item lies inside its page, or inside the content of the
 //     scrollable area it is in (a Text that is not elided or wrapped counts with its whole text);
 //   - every interactive item (button, combo box, text field, check box...) has an accessible
-//     name;
+//     name and description;
 //   - Tab reaches every enabled interactive item of the page;
 // and a screenshot of each page in each theme is saved in <build>/tests/screenshots/ (test
 // artifacts). The window also opens no larger than the screen's free area.
@@ -294,12 +294,14 @@ class TestLayout : public QObject {
     for (QQuickItem* item : walk.interactive) {
       QAccessibleInterface* iface = QAccessible::queryAccessibleInterface(item);
       const QString name = iface ? iface->text(QAccessible::Name) : QString();
-      if (name.trimmed().isEmpty())
-        unnamed << item->objectName() + " (" + item->metaObject()->className() + ")";
+      const QString description = iface ? iface->text(QAccessible::Description) : QString();
+      if (name.trimmed().isEmpty() || description.trimmed().isEmpty())
+        unnamed << item->objectName() + " (" + item->metaObject()->className() + ")" +
+                       (name.trimmed().isEmpty() ? " name" : " description");
       if (item->isEnabled() && item->property("focusPolicy").toInt() != Qt::NoFocus)
         expected.insert(item);
     }
-    QVERIFY2(unnamed.isEmpty(), qPrintable("no accessible name: " + unnamed.join(", ")));
+    QVERIFY2(unnamed.isEmpty(), qPrintable("no accessible: " + unnamed.join(", ")));
 
     // Tab from the navigation rail through the page until the focus comes round again.
     QQuickItem* rail = findSceneItem(m_window->contentItem(), "navigation");
