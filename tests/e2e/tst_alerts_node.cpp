@@ -4,7 +4,9 @@
 // threshold (and a snapshot saved to resolve it), NATS loss by stopping the server. Each is
 // checked in the events, the status, the /health body, /metrics, the history file's alert log
 // and the dashboard's notification request. The history survives a restart of a node process
-// and /history.csv serves it as CSV; a headless node logs a firing alert as a JSON warning.
+// and /history.csv serves it as CSV; a headless node logs a firing alert as a JSON warning. A
+// dead letter (a message for a table the node lacks) fires dead_letters until it is discarded;
+// a second engine with the same node id fires duplicate_node_id until it stops.
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -20,8 +22,10 @@
 #include "harmonylite/history.h"
 #include "health_server.h"
 #include "metrics_server.h"
+#include "nats_test_client.h"
 #include "node_process.h"
 #include "test_support.h"
+#include "wire/cbor_codec.h"
 
 using namespace hl;
 using C = EngineThread::Control;
@@ -262,6 +266,52 @@ class TestAlertsNode : public QObject {
         },
         30000));
     QVERIFY(transitions(n, "shard_stopped").isEmpty());
+    n.engine->stop();
+  }
+
+  void deadLetterAndDuplicateNodeId() {
+    Node n;
+    auto configure = [](Config& c) {
+      c.nats.streamPrefix = "dl";  // streams and status records of their own
+      c.nats.subjectPrefix = "dl-log";
+    };
+    startNode(n, "dl", 5, m_server.url(), configure);
+    if (QTest::currentTestFailed()) return;
+    auto nc = test::connectTo(m_server.url());
+    QVERIFY(nc.ok());
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js.ok());
+    Change c;
+    c.fromNodeId = 9;
+    c.id = 1;
+    c.table = "Never";
+    c.row = {{"id", Value::integer(1)}};
+    QVERIFY(test::publish(js->get(), "dl-log-1", encodeMessage(c, true)).isOk());
+    QVERIFY(test::waitFor([&] { return transitions(n, "dead_letters") == QStringList{"fired"}; },
+                          20000));
+    QVERIFY(alertOf(n.status, "dead_letters")->message.contains("1 dead letter(s)"));
+    const qint64 id = n.status.recentDeadLetters.value(0).id;
+    QVERIFY(run(n, C::kDiscardDeadLetter, id, true).first);
+    QVERIFY(test::waitFor(
+        [&] {
+          return transitions(n, "dead_letters") == QStringList({"fired", "resolved"});
+        },
+        20000));
+
+    // A clone: another process (here an engine) with node id 5 on the same cluster.
+    Node clone;
+    startNode(clone, "dl-clone", 5, m_server.url(), configure);
+    if (QTest::currentTestFailed()) return;
+    QVERIFY(test::waitFor(
+        [&] { return transitions(n, "duplicate_node_id") == QStringList{"fired"}; }, 20000));
+    QCOMPARE(firingInHealth(n.status, "duplicate_node_id").value("severity").toString(),
+             QString("critical"));
+    clone.engine->stop();
+    QVERIFY(test::waitFor(
+        [&] {
+          return transitions(n, "duplicate_node_id") == QStringList({"fired", "resolved"});
+        },
+        30000));
     n.engine->stop();
   }
 
