@@ -12,8 +12,7 @@ EndpointsHost::~EndpointsHost() = default;
 Status EndpointsHost::start(const Config& config) {
   stop();
   if (config.healthCheck.enable) {
-    m_health = std::make_unique<HealthServer>(
-        config.healthCheck, config.history.hours > 0 ? config.effectiveHistoryPath() : QString());
+    m_health = std::make_unique<HealthServer>(config.healthCheck, config.keptHistoryPath());
     HL_RETURN_IF_ERROR(m_health->listen());
     qCInfo(lcMain).noquote() << "health endpoint on" << config.healthCheck.bind
                              << config.healthCheck.path;

@@ -191,8 +191,7 @@ QJsonObject HealthServer::toJson(const NodeStatus& s, bool received) {
   o.insert("cluster", cluster);
   // Snapshots (docs/snapshots.md#observing): the newest one's age, and the restore state.
   const SnapshotStatus& sn = s.snapshots;
-  qint64 newest = 0;
-  for (const SnapshotInfo& i : sn.catalog) newest = std::max(newest, i.takenAtMs);
+  const qint64 newest = sn.newestTakenAtMs();
   const qint64 now = QDateTime::currentMSecsSinceEpoch();
   QJsonObject snap{{"enabled", sn.enabled},
                    {"store", sn.store},

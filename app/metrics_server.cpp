@@ -221,8 +221,7 @@ QByteArray MetricsServer::render(const PrometheusConfig& config, const NodeStatu
            double(sn.lastDurationMs) / 1000.0);
   e.single("snapshot_last_size_bytes", "gauge", "Size of this node's last snapshot.",
            double(sn.lastSizeBytes));
-  qint64 newest = 0;
-  for (const SnapshotInfo& i : sn.catalog) newest = std::max(newest, i.takenAtMs);
+  const qint64 newest = sn.newestTakenAtMs();
   e.single("snapshot_newest_timestamp_seconds", "gauge",
            "Time of the newest snapshot in the store (unix seconds), 0 = none or unknown.",
            double(newest) / 1000.0);

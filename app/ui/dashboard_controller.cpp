@@ -35,6 +35,13 @@ namespace {
 using Control = EngineThread::Control;
 constexpr int kAlertHistoryRows = 200;  // alert transitions read back at start
 
+// The Events page's row of an alert transition, live or read back from the history.
+QString alertEventTitle(const QString& rule, bool firing) {
+  return (firing ? DashboardController::tr("Alert %1 fired")
+                 : DashboardController::tr("Alert %1 resolved"))
+      .arg(rule);
+}
+
 QString controlName(Control c) {
   switch (c) {
     case Control::kPausePublishing:
@@ -258,9 +265,10 @@ void DashboardController::setSystemDark(bool dark) {
 
 QVariantList DashboardController::history(int hours) const {
   QVariantList out;
-  if (m_config.history.hours <= 0) return out;
+  const QString path = m_config.keptHistoryPath();
+  if (path.isEmpty()) return out;
   const qint64 since = QDateTime::currentMSecsSinceEpoch() - qint64(hours) * 3600 * 1000;
-  auto samples = readHistory(m_config.effectiveHistoryPath(), since);
+  auto samples = readHistory(path, since);
   if (!samples) {
     qCWarning(lcUi).noquote() << "history not read:" << samples.status().message();
     return out;
@@ -284,8 +292,9 @@ QString csvField(QString text) {
 
 void DashboardController::saveHistoryCsv(const QUrl& file) {
   const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
-  auto samples = m_config.history.hours > 0 ? readHistory(m_config.effectiveHistoryPath(), 0)
-                                            : Result<QList<HistorySample>>(QList<HistorySample>());
+  const QString kept = m_config.keptHistoryPath();
+  auto samples =
+      kept.isEmpty() ? Result<QList<HistorySample>>(QList<HistorySample>()) : readHistory(kept, 0);
   QSaveFile out(path);
   const bool ok = samples.ok() && out.open(QIODevice::WriteOnly) &&
                   out.write(historyCsv(*samples)) >= 0 && out.commit();
@@ -308,13 +317,9 @@ void DashboardController::saveEventsCsv(const QUrl& file) {
     return word.toLower();
   };
   for (int row = 0; row < m_events.rowCount(); ++row) {  // as shown: filtered, newest first
-    const QModelIndex i = m_events.index(row);
-    const QDateTime at = QDateTime::fromString(m_events.data(i, EventModel::kTimeRole).toString(),
-                                               QStringLiteral("yyyy-MM-dd HH:mm:ss"));
-    csv += QStringList{at.toUTC().toString(Qt::ISODate),
-                       kindWord(m_events.data(i, EventModel::kKindRole).toInt()),
-                       csvField(m_events.data(i, EventModel::kTitleRole).toString()),
-                       csvField(m_events.data(i, EventModel::kDetailRole).toString())}
+    const EventModel::Event& e = m_events.shown(row);
+    csv += QStringList{e.at.toUTC().toString(Qt::ISODate), kindWord(int(e.kind)), csvField(e.title),
+                       csvField(e.detail)}
                .join(',')
                .toUtf8() +
            "\r\n";
@@ -326,7 +331,7 @@ void DashboardController::saveEventsCsv(const QUrl& file) {
 }
 
 void DashboardController::loadAlertHistory() {
-  const QString path = m_config.history.hours > 0 ? m_config.effectiveHistoryPath() : QString();
+  const QString path = m_config.keptHistoryPath();
   if (path.isEmpty() || path == m_alertHistoryLoaded) return;
   m_alertHistoryLoaded = path;
   auto log = readAlertLog(path, kAlertHistoryRows);
@@ -335,9 +340,8 @@ void DashboardController::loadAlertHistory() {
     return;
   }
   for (auto it = log->crbegin(); it != log->crend(); ++it)  // oldest first: newest on top
-    addEvent(EventModel::Kind::Alert,
-             (it->firing ? tr("Alert %1 fired") : tr("Alert %1 resolved")).arg(it->rule),
-             it->message, 0, QDateTime::fromMSecsSinceEpoch(it->atMs));
+    addEvent(EventModel::Kind::Alert, alertEventTitle(it->rule, it->firing), it->message, 0,
+             QDateTime::fromMSecsSinceEpoch(it->atMs));
 }
 
 void DashboardController::applyStatus(const NodeStatus& status) {
@@ -528,8 +532,7 @@ void DashboardController::onEngineEvent(const EngineEvent& e) {
       const QString title =
           a.firing ? (critical ? tr("Critical alert: %1") : tr("Alert: %1")).arg(a.rule)
                    : tr("Alert %1 resolved").arg(a.rule);
-      addEvent(EventModel::Kind::Alert,
-               (a.firing ? tr("Alert %1 fired") : tr("Alert %1 resolved")).arg(a.rule), a.message);
+      addEvent(EventModel::Kind::Alert, alertEventTitle(a.rule, a.firing), a.message);
       emit notificationRequested(title, a.message, a.firing && critical);
       return;
     }

@@ -64,6 +64,8 @@ class EventModel : public QAbstractListModel {
   // The dead letter `id` was retried or discarded: its row has no more buttons.
   void closeDeadLetter(qint64 id);
   int total() const { return int(m_all.size()); }
+  // The event shown at `row` (0 <= row < rowCount()).
+  const Event& shown(int row) const { return m_all.at(m_rows.at(row)); }
 
   // Only events of `kind`, or (clearKindFilter) of every kind.
   Q_INVOKABLE void setKindFilter(hl::EventModel::Kind kind);

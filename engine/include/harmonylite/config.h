@@ -194,6 +194,7 @@ struct Config {
   QString effectiveSeqMapPath() const;
   QString effectiveSnapshotBucket() const;
   QString effectiveHistoryPath() const;  // history.path, or its default beside db_path
+  QString keptHistoryPath() const;       // the same, "" when history.hours = 0 (none kept)
   int effectiveReplicas() const;  // docs/wire-format.md#streams: < 1 -> shards/2+1, capped at 5
   QString streamName(int shard) const;   // docs/wire-format.md#streams
   QString subjectName(int shard) const;  // docs/wire-format.md#streams

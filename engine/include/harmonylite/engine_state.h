@@ -207,6 +207,12 @@ struct SnapshotStatus {
   qint64 restores = 0;                     // restores done since start
   bool restoreUnderWay = false;
   QString lastError;
+  // When the newest snapshot of the catalogue was taken (epoch ms), 0 = none or unknown.
+  qint64 newestTakenAtMs() const {
+    qint64 newest = 0;
+    for (const SnapshotInfo& i : catalog) newest = std::max(newest, i.takenAtMs);
+    return newest;
+  }
 };
 
 // The last cross-node consistency check this node ran (docs/consistency.md#in-the-appliance),

@@ -465,6 +465,10 @@ QString Config::effectiveHistoryPath() const {
                                 : history.path;
 }
 
+QString Config::keptHistoryPath() const {
+  return history.hours > 0 ? effectiveHistoryPath() : QString();
+}
+
 int Config::effectiveReplicas() const {
   int r = replicationLog.replicas;
   if (r < 1) r = replicationLog.shards / 2 + 1;

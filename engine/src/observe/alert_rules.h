@@ -63,12 +63,13 @@ class AlertRules {
     double value = 0;
     QString message;
   };
-  Reading read(const QString& rule, const NodeStatus& s, const AlertInputs& in, double threshold);
+  // `rule`: an index into the rule table (alert_rules.cpp).
+  Reading read(int rule, const NodeStatus& s, const AlertInputs& in, double threshold);
   double conflictsLastMinute(const AlertInputs& in);
 
   AlertsConfig m_config;
   QList<AlertInfo> m_alerts;                          // every rule that is on, in order
-  QList<bool> m_holds;                                // per rule: waits hold_seconds before firing
+  QList<int> m_rules;                                 // per alert: its index in the rule table
   std::deque<std::pair<qint64, qint64>> m_conflicts;  // (ms, conflicts since start), last 60 s
 };
 

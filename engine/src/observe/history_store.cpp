@@ -90,6 +90,8 @@ void HistoryStore::add(const NodeStatus& st, qint64 conflictsSinceStart, qint64 
     m_start = minute;
     m_current = HistorySample{};
     m_current.minuteMs = minute;
+    m_publishedCount = 0;
+    m_appliedCount = 0;
     m_firstMs = m_lastMs;  // the previous reading (0 at the first): rates cover from there
   }
   qint64 applied = 0;
@@ -99,14 +101,9 @@ void HistoryStore::add(const NodeStatus& st, qint64 conflictsSinceStart, qint64 
     l.messages = std::max(l.messages, sh.lagMessages);
     l.seconds = std::max(l.seconds, sh.lagSeconds);
   }
-  qint64 publishedSum = qint64(m_current.publishedPerSecond);
-  qint64 appliedSum = qint64(m_current.appliedPerSecond);
-  accumulate(st.published, &m_lastPublished, &publishedSum);
-  accumulate(applied, &m_lastApplied, &appliedSum);
+  accumulate(st.published, &m_lastPublished, &m_publishedCount);
+  accumulate(applied, &m_lastApplied, &m_appliedCount);
   accumulate(conflictsSinceStart, &m_lastConflicts, &m_current.conflicts);
-  // Until write(), the rate fields hold the minute's counts.
-  m_current.publishedPerSecond = double(publishedSum);
-  m_current.appliedPerSecond = double(appliedSum);
   m_current.pending = st.pendingChanges;
   m_current.deadLetters = st.deadLetterCount;
   m_current.dbBytes = st.dbSizeBytes;
@@ -119,8 +116,8 @@ void HistoryStore::write() {
   if (!isOpen() || m_start == 0) return;
   const double seconds = std::max<qint64>(m_lastMs - m_firstMs, 1000) / 1000.0;
   HistorySample s = m_current;
-  s.publishedPerSecond /= seconds;
-  s.appliedPerSecond /= seconds;
+  s.publishedPerSecond = double(m_publishedCount) / seconds;
+  s.appliedPerSecond = double(m_appliedCount) / seconds;
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return warnOnce(txn.status());
   auto run = [&]() -> Status {

@@ -57,6 +57,7 @@ class HistoryStore {
   // minute's rates cover.
   qint64 m_lastPublished = 0, m_lastApplied = 0, m_lastConflicts = 0;
   qint64 m_firstMs = 0, m_lastMs = 0;
+  qint64 m_publishedCount = 0, m_appliedCount = 0;  // during the minute
   HistorySample m_current;
 };
 

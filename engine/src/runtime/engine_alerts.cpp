@@ -17,9 +17,9 @@ namespace hl {
 void Engine::startObserving() {
   m_startedMs = QDateTime::currentMSecsSinceEpoch();
   m_alertRules = std::make_unique<AlertRules>(m_config.alerts);
-  if (m_config.history.hours <= 0) return;
-  auto history =
-      std::make_unique<HistoryStore>(m_config.effectiveHistoryPath(), m_config.history.hours);
+  const QString path = m_config.keptHistoryPath();
+  if (path.isEmpty()) return;
+  auto history = std::make_unique<HistoryStore>(path, m_config.history.hours);
   if (Status s = history->open(); !s.isOk()) {
     qCWarning(lcEngine).noquote() << "no history kept (replication goes on):" << s.message();
     return;
