@@ -5,20 +5,15 @@
 
 #include <cstdio>
 
+#include "command_output.h"
 #include "harmonylite/consistency.h"
 #include "harmonylite/logging.h"
 
 namespace hl {
 namespace {
 
-void out(const QString& line) {
-  std::fputs((line + '\n').toLocal8Bit().constData(), stdout);
-}
-
-void err(const QString& line) {
-  flushLogs();  // after the log lines before it
-  std::fputs((line + '\n').toLocal8Bit().constData(), stderr);
-}
+using cli::err;
+using cli::out;
 
 QString positionsText(const QMap<QString, quint64>& p) {
   QStringList out;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "command_output.h"
 #include "harmonylite/logging.h"
 #include "harmonylite/schema_diff.h"
 #include "harmonylite/schema_status.h"
@@ -12,13 +13,9 @@
 namespace hl {
 namespace {
 
-void out(const QString& line) {
-  std::fputs((line + '\n').toLocal8Bit().constData(), stdout);
-}
-void err(const QString& line) {
-  flushLogs();  // after the log lines before it
-  std::fputs((line + '\n').toLocal8Bit().constData(), stderr);
-}
+using cli::err;
+using cli::out;
+
 QString orNone(const QString& s) {
   return s.isEmpty() ? QStringLiteral("(none)") : s;
 }

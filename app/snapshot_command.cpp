@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "command_output.h"
 #include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"
 
@@ -13,8 +14,7 @@ namespace hl {
 namespace {
 
 void out(FILE* f, const QString& line) {
-  if (f == stderr) flushLogs();  // after the log lines before it
-  std::fputs((line + '\n').toLocal8Bit().constData(), f);
+  cli::printLine(f, line);
 }
 
 QString orUnknown(const QString& s) {

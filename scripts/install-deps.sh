@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that building, running and testing HarmonyLite needs.
 # Idempotent: when every package is already installed it does nothing (no apt-get call).
-# Usage: scripts/install-deps.sh            (needs root, or sudo)
+# Usage: scripts/install-deps.sh                 (needs root, or sudo)
+#        scripts/install-deps.sh --cross ARCH    ARCH = arm64 or armhf (docs/cross-building.md):
+#   also adds ARCH as a dpkg foreign architecture and installs the cross compiler, the ARCH
+#   development packages (multiarch, beside the amd64 ones) and qemu-user-static, which the
+#   cross tests run ARCH programs with, explicitly: no binfmt handler is registered.
 set -euo pipefail
+
+CROSS_ARCH=""
+if [ "${1:-}" = "--cross" ]; then
+  CROSS_ARCH=${2:-}
+  case "$CROSS_ARCH" in
+    arm64 | armhf) ;;
+    *)
+      echo "install-deps: --cross takes arm64 or armhf, not '${CROSS_ARCH}'" >&2
+      exit 2
+      ;;
+  esac
+elif [ $# -gt 0 ]; then
+  echo "install-deps: unknown argument '$1' (usage: install-deps.sh [--cross arm64|armhf])" >&2
+  exit 2
+fi
 
 PACKAGES=(
   # toolchain; clang-format (14 on Debian 12) for the format check, `make format`
@@ -36,6 +55,27 @@ PACKAGES=(
 if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
+# Cross building for ARCH: the target's libraries as ARCH packages (Multi-Arch: same, installed
+# beside the amd64 ones); Qt's host tools (moc, rcc, qmlcachegen) stay the amd64 ones above.
+if [ -n "$CROSS_ARCH" ]; then
+  PACKAGES+=("crossbuild-essential-$CROSS_ARCH" qemu-user-static)
+  for p in qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev \
+    libqt6quicktest6 libsqlite3-dev libcbor-dev libzstd-dev libtomlplusplus-dev \
+    libcurl4-openssl-dev libssl-dev libnats-dev; do
+    PACKAGES+=("$p:$CROSS_ARCH")
+  done
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+added_arch=0
+if [ -n "$CROSS_ARCH" ] && ! dpkg --print-foreign-architectures | grep -qx "$CROSS_ARCH"; then
+  echo "install-deps: adding the dpkg architecture $CROSS_ARCH"
+  $SUDO dpkg --add-architecture "$CROSS_ARCH"
+  added_arch=1
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -43,12 +83,10 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ $added_arch -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q

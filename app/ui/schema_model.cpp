@@ -13,7 +13,7 @@ namespace hl {
 
 namespace {
 
-const QString kUnknown = QStringLiteral("unknown");
+const QString kNotKnown = QStringLiteral("unknown");
 
 // The rows whose shown values changed, when `next` has the same keys in the same order as
 // `rows`; nullopt when the list itself changed (the model then resets).
@@ -37,7 +37,7 @@ void emitChanged(QAbstractListModel* model, const QList<int>& rows) {
 }  // namespace
 
 QString forText(qint64 sinceMs, qint64 nowMs) {
-  if (sinceMs <= 0) return kUnknown;
+  if (sinceMs <= 0) return kNotKnown;
   const qint64 s = std::max<qint64>(0, (nowMs - sinceMs) / 1000);
   if (s < 120) return QStringLiteral("for %1 s").arg(s);
   if (s < 7200) return QStringLiteral("for %1 min").arg(s / 60);
@@ -130,7 +130,7 @@ QVariant SchemaNodeModel::data(const QModelIndex& index, int role) const {
     case kPreviousHashShortRole:
       return shortHashText(r.previousHash, QStringLiteral("none"));
     case kVersionRole:
-      return r.version.isEmpty() ? kUnknown : r.version;
+      return r.version.isEmpty() ? kNotKnown : r.version;
     case kUpdatedAtMsRole:
       return double(r.updatedAtMs);
     case kUpdatedAtRole:
@@ -392,9 +392,9 @@ QVariant SchemaPauseModel::data(const QModelIndex& index, int role) const {
     case kWaitingForHashShortRole:
       return shortHashText(s.waitingForHash);
     case kWaitingFromNodeRole:
-      return s.waitingFromNode ? QString::number(s.waitingFromNode) : kUnknown;
+      return s.waitingFromNode ? QString::number(s.waitingFromNode) : kNotKnown;
     case kWaitingTableRole:
-      return s.waitingTable.isEmpty() ? kUnknown : s.waitingTable;
+      return s.waitingTable.isEmpty() ? kNotKnown : s.waitingTable;
     case kWaitingReasonRole:
       return s.waitingReason;
     case kWaitingSeqRole:

@@ -92,7 +92,8 @@ hl::Status NodeProcess::launch() {
   m_process->setProcessChannelMode(QProcess::SeparateChannels);
   QStringList args{"-config", configPath(), "--no-gui"};
   args << m_options.extraArgs;
-  startWrapped(*m_process, m_options.wrapper, harmonyliteBinary(), args);
+  startWrapped(*m_process, m_options.wrapper,
+               m_options.program.isEmpty() ? harmonyliteBinary() : m_options.program, args);
   if (!m_process->waitForStarted(5000)) return hl::Status::unavailable("cannot start harmonylite");
   return hl::Status::ok();
 }

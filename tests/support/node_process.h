@@ -38,6 +38,7 @@ class NodeProcess {
     std::optional<bool> healthDetailed;  // [health_check] detailed (unset: the default)
     QStringList extraArgs;               // e.g. -cluster-addr, -cluster-peers
     QStringList wrapper;                 // how the process is started, see startWrapped()
+    QString program;                     // the harmonylite program; "" = harmonyliteBinary()
     int shards = 2;
     int replicas = 1;
     bool compress = true;

@@ -29,7 +29,7 @@ Q_LOGGING_CATEGORY(lcEmbedded, "hl.nats")
 Q_LOGGING_CATEGORY(lcServer, "hl.nats.server")
 
 constexpr int kMinBackoffMs = 250;
-constexpr int kMaxBackoffMs = 5000;
+constexpr int kServerMaxBackoffMs = 5000;
 constexpr qint64 kStableRunMs = 30000;  // a child that ran this long resets the backoff
 constexpr int kProbeIntervalMs = 50;
 constexpr qint64 kProbeTimeoutMs = 1000;  // a probe without INFO by then is dropped
@@ -436,7 +436,7 @@ void EmbeddedServer::scheduleRestart() {
       << QStringLiteral("%1; restarting in %2 ms").arg(m_lastError.message()).arg(m_backoffMs);
   setState(State::kRestarting);
   m_restartTimer.start(m_backoffMs);
-  m_backoffMs = std::min(m_backoffMs * 2, kMaxBackoffMs);
+  m_backoffMs = std::min(m_backoffMs * 2, kServerMaxBackoffMs);
 }
 
 void EmbeddedServer::onRestartTimer() {

@@ -20,7 +20,7 @@ namespace hl {
 namespace {
 // Room for the headers next to the payload when comparing with the server's max_payload.
 constexpr int64_t kHeaderAllowance = 256;
-constexpr int kMaxBackoffMs = 5000;
+constexpr int kPublishMaxBackoffMs = 5000;
 // Work per transaction that records acked changes (docs/replication.md#write-lock).
 constexpr auto kMarkTarget = std::chrono::microseconds(1000);
 }  // namespace
@@ -87,7 +87,7 @@ bool Publisher::startRound() {
   if (!pending) {
     qCWarning(lcPublish).noquote()
         << "reading pending changes failed:" << pending.status().message();
-    m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
+    m_backoffMs = std::min(kPublishMaxBackoffMs, std::max(100, m_backoffMs * 2));
     m_retry.start(m_backoffMs);
     return false;
   }
@@ -297,7 +297,7 @@ void Publisher::finishRound(int number) {
     if (!m_rounds.empty()) return;  // wait until every round in flight has ended
     // Read again from the first failed change, with its current row, after a backoff.
     m_cursor = std::min<int64_t>(m_cursor, m_firstFailed - 1);
-    m_backoffMs = std::min(kMaxBackoffMs, std::max(100, m_backoffMs * 2));
+    m_backoffMs = std::min(kPublishMaxBackoffMs, std::max(100, m_backoffMs * 2));
     qCWarning(lcPublish).noquote()
         << "publishing failed (" << m_firstError << "); retrying from change" << m_firstFailed
         << "in" << m_backoffMs << "ms";

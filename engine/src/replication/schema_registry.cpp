@@ -16,7 +16,7 @@ QString rfc3339(qint64 ms) {
 }
 
 // Go writes time.Time as RFC 3339 with up to nine fraction digits and any offset.
-qint64 parseRfc3339(const QString& text) {
+qint64 parseRfc3339Ms(const QString& text) {
   QString t = text;
   static const QRegularExpression fraction(QStringLiteral("\\.(\\d{3})\\d+"));
   t.replace(fraction, QStringLiteral(".\\1"));
@@ -69,7 +69,7 @@ Result<SchemaNode> decodeRegistryEntry(const QByteArray& json) {
     return Status::invalidArgument(QStringLiteral("registry entry: schema_hash missing"));
   n.previousHash = o.value("previous_hash").toString();
   n.version = o.value("harmonylite_version").toString();
-  n.updatedAtMs = parseRfc3339(o.value("updated_at").toString());
+  n.updatedAtMs = parseRfc3339Ms(o.value("updated_at").toString());
   n.hasTables = o.value("tables").isArray();
   for (const QJsonValue& tv : o.value("tables").toArray()) {
     const QJsonObject to = tv.toObject();

@@ -17,7 +17,7 @@ namespace {
 
 // Error bodies and listings kept at most this long.
 constexpr qsizetype kMaxResponse = 1 << 20;
-constexpr qint64 kMaxBackoffMs = 8000;
+constexpr qint64 kTransferMaxBackoffMs = 8000;
 
 void curlGlobalInit() {
   static std::once_flag once;
@@ -297,7 +297,7 @@ Status CurlSession::run(CurlRequest& r, const Interpret& interpret) {
         return Status::cancelled(r.what() + QStringLiteral(": cancelled"));
       QThread::msleep(100);
     }
-    backoff = qMin(backoff * 2, kMaxBackoffMs);
+    backoff = qMin(backoff * 2, kTransferMaxBackoffMs);
   }
 }
 

@@ -29,7 +29,7 @@ const QString kTempPrefix = QStringLiteral(".tmp-");
 // file at least once a chunk, so it is never that old.
 constexpr qint64 kStaleTempSeconds = 3600;
 // How long a sequential source (a pipe, a socket) may stay silent before the put fails.
-constexpr int kSourceWaitMs = 30000;
+constexpr int kLocalSourceWaitMs = 30000;
 
 QByteArray enc(const QString& path) {
   return QFile::encodeName(path);
@@ -224,7 +224,7 @@ Status LocalStore::put(const QString& name, QIODevice& source, qint64 size,
     if (n == 0) {
       // A sequential source (pipe, socket) may simply have nothing yet; a file or buffer
       // that returns nothing has ended before `size` bytes.
-      if (!source.isSequential() || !source.waitForReadyRead(kSourceWaitMs))
+      if (!source.isSequential() || !source.waitForReadyRead(kLocalSourceWaitMs))
         return Status::ioError(QStringLiteral("put %1: source ended after %2 of %3 bytes")
                                    .arg(name)
                                    .arg(done)

@@ -37,7 +37,7 @@ constexpr int kApiWaitMs = 5000;
 // keep the server busy while we read and hash the next chunk (see put()).
 constexpr int kMaxInFlight = 32;
 // How long a sequential source (a pipe, a socket) may stay silent before the put fails.
-constexpr int kSourceWaitMs = 30000;
+constexpr int kObjectSourceWaitMs = 30000;
 // Links are followed this many times at most: a chain longer than that is a loop.
 constexpr int kMaxLinkDepth = 8;
 // A direct get may be answered by a replica that has not stored the newest chunks yet; a
@@ -93,7 +93,7 @@ QString rfc3339(int64_t ns) {
 
 // Parses RFC 3339 with any number of fraction digits (Go writes up to 9, JavaScript 3). Go's
 // zero time ("0001-01-01T00:00:00Z", what nats.go stores) and anything unparsable are invalid.
-QDateTime parseRfc3339(const QString& s) {
+QDateTime parseMtime(const QString& s) {
   static const QRegularExpression re(QStringLiteral(
       "^(\\d{4}-\\d\\d-\\d\\d[Tt ]\\d\\d:\\d\\d:\\d\\d)(?:\\.(\\d+))?([Zz]|[+-]\\d\\d:\\d\\d)$"));
   const QRegularExpressionMatch m = re.match(s);
@@ -170,7 +170,7 @@ qint64 readFull(QIODevice& source, char* buf, qint64 want) {
     const qint64 n = source.read(buf + got, want - got);
     if (n < 0) return -1;
     if (n == 0) {
-      if (!source.isSequential() || !source.waitForReadyRead(kSourceWaitMs)) break;
+      if (!source.isSequential() || !source.waitForReadyRead(kObjectSourceWaitMs)) break;
       continue;
     }
     got += n;
@@ -450,7 +450,7 @@ Result<NatsObjectStore::Meta> NatsObjectStore::readMetaSubject(const QByteArray&
   // The message's stored time, as nats.go reports it (it writes a zero mtime); the JSON mtime
   // (the JavaScript client's clock) only when the message has none.
   m.modified = fromNs(natsMsg_GetTime(raw));
-  if (!m.modified.isValid()) m.modified = parseRfc3339(j.value(QLatin1String("mtime")).toString());
+  if (!m.modified.isValid()) m.modified = parseMtime(j.value(QLatin1String("mtime")).toString());
   return m;
 }
 

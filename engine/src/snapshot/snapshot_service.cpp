@@ -33,7 +33,7 @@ constexpr int kScheduleCheckMs = 2000;
 constexpr qint64 kCatalogRefreshMs = 30000;
 constexpr int kProgressEveryMs = 200;
 constexpr int64_t kUploadLockTtlMs = 10000;  // Go's "snapshot" key TTL
-constexpr qint64 kMaxBackoffMs = 5 * 60 * 1000;
+constexpr qint64 kSnapshotMaxBackoffMs = 5 * 60 * 1000;
 
 qint64 nowMs() {
   return QDateTime::currentMSecsSinceEpoch();
@@ -241,8 +241,8 @@ void SnapshotService::save(const QString& reason, qint64 requestId) {
   } else {
     // Scheduled saves back off: 5 s, 10 s, ... up to 5 minutes.
     ++m_failureStreak;
-    m_retryAfterMs =
-        nowMs() + std::min<qint64>(kMaxBackoffMs, 5000LL << std::min(6, m_failureStreak - 1));
+    m_retryAfterMs = nowMs() + std::min<qint64>(kSnapshotMaxBackoffMs,
+                                                5000LL << std::min(6, m_failureStreak - 1));
     m_status.lastError = s.message();
     qCWarning(lcSnapshot).noquote() << "snapshot failed:" << s.message();
   }
