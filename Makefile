@@ -3,8 +3,14 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 ARGS ?=
+# Cross builds for ARM gateways (docs/cross-building.md): ARCH=arm64 or armhf, built in
+# $(BUILD_DIR)-$(ARCH). `make test` makes and tests the cross builds of CROSS_TEST_ARCHS.
+ARCH ?=
+CROSS_ARCHS := arm64 armhf
+CROSS_TEST_ARCHS ?= arm64
 
-.PHONY: deps configure build run test bench chaos chaos-embedded package format format-check clean
+.PHONY: deps configure build run test test-cross cross bench chaos chaos-embedded package format \
+  format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -19,9 +25,24 @@ build: configure
 run: build
 	$(BUILD_DIR)/app/harmonylite $(ARGS)
 
-# Runs the whole ctest suite (labels unit, integration, e2e, qml).
+# Runs the whole ctest suite (labels unit, integration, e2e, qml, package, cross). The cross
+# builds of CROSS_TEST_ARCHS come first; where their packages cannot be installed, the `cross`
+# tests skip and say why.
 test: build
+	@for a in $(CROSS_TEST_ARCHS); do scripts/cross-build.sh --if-possible $$a $(BUILD_DIR)-$$a || exit 1; done
 	cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 900
+
+# The cross build of ARCH, and its `cross` tests (the unit tests under emulation, an emulated node
+# replicating with native ones, its packages): make test-cross ARCH=armhf.
+cross: cross-arch-given
+	@scripts/cross-build.sh $(ARCH) $(BUILD_DIR)-$(ARCH)
+
+test-cross: build cross
+	cd $(BUILD_DIR) && ctest --output-on-failure -L cross -R '_$(ARCH)$$' --timeout 900
+
+.PHONY: cross-arch-given
+cross-arch-given:
+	@case "$(ARCH)" in arm64|armhf) ;; *) echo "give ARCH=arm64 or ARCH=armhf (docs/cross-building.md)" >&2; exit 2;; esac
 
 # Benchmarks with full sizes; each prints its same-run baseline.
 bench: build
@@ -44,11 +65,20 @@ chaos-embedded: build
 	$(BUILD_DIR)/tests/hl_chaos --topology embedded --rounds 20 --check-the-checker \
 	  --report $(BUILD_DIR)/chaos-embedded $(ARGS)
 
-# The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages.
+# The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages;
+# with ARCH=arm64 or ARCH=armhf, cross-built (.deb and .tar.gz) in $(BUILD_DIR)-$(ARCH)/packages.
+ifeq ($(filter $(ARCH),$(CROSS_ARCHS)),)
 package: configure
+	@case "$(ARCH)" in ""|amd64) ;; *) echo "ARCH=$(ARCH): packages are built for amd64 (no ARCH), arm64 or armhf" >&2; exit 2;; esac
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target harmonylite
 	cd $(BUILD_DIR) && cpack -B packages
 	@ls -l $(BUILD_DIR)/packages/harmonylite*
+else
+package:
+	@scripts/cross-build.sh $(ARCH) $(BUILD_DIR)-$(ARCH) harmonylite
+	cd $(BUILD_DIR)-$(ARCH) && cpack -B packages
+	@ls -l $(BUILD_DIR)-$(ARCH)/packages/harmonylite*
+endif
 
 # clang-format-14 on every C++ file git tracks, with .clang-format: `format` rewrites them in
 # place, `format-check` only reports (as the ctest test `format` does).
@@ -59,4 +89,4 @@ format-check: deps
 	@cmake -DMODE=check -P cmake/RunClangFormat.cmake
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(addprefix $(BUILD_DIR)-,$(CROSS_ARCHS))

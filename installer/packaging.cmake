@@ -85,9 +85,19 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_SOURCE_GENERATOR "")
 
+# The Debian architecture the packages are for: the build machine's, or the cross build's
+# (cmake/toolchains, docs/cross-building.md). It names both the .deb and the .tar.gz:
+# harmonylite_<version>-<revision>_<arch>.
+if(NOT HL_DEB_ARCH)
+  execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE HL_DEB_ARCH
+                  OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+endif()
+# (CPACK_PACKAGE_FILE_NAME: only the archive uses it, the .deb and .rpm have their own defaults.)
+set(CPACK_PACKAGE_FILE_NAME harmonylite_${HL_DEB_VERSION}_${HL_DEB_ARCH})
+
 set(CPACK_GENERATOR DEB TGZ)
 find_program(HL_RPMBUILD rpmbuild)
-if(HL_RPMBUILD)
+if(HL_RPMBUILD AND NOT CMAKE_CROSSCOMPILING)  # (rpmbuild builds for the machine it runs on)
   list(APPEND CPACK_GENERATOR RPM)
 endif()
 
@@ -97,7 +107,16 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${HL_DEB_REVISION})
 set(CPACK_DEBIAN_PACKAGE_SECTION database)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${HL_DEB_ARCH})
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Cross-built: dpkg-shlibdeps reads the program with the target's objdump and looks its libraries
+# up among the target's packages (installed by install-deps.sh --cross) when DEB_HOST_ARCH names
+# the target; cpack runs this file first.
+if(CMAKE_CROSSCOMPILING)
+  file(WRITE ${CMAKE_BINARY_DIR}/installer/cpack-cross.cmake
+       "set(ENV{DEB_HOST_ARCH} ${HL_DEB_ARCH})\n")
+  set(CPACK_PROJECT_CONFIG_FILE ${CMAKE_BINARY_DIR}/installer/cpack-cross.cmake)
+endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "adduser, nats-server, qt6-qpa-plugins, qml6-module-qtqml, qml6-module-qtqml-workerscript, qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-templates, qml6-module-qtquick-layouts, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qt-labs-folderlistmodel, qml6-module-qtcharts")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "sqlite3")

@@ -143,7 +143,7 @@ cpack --config "$BUILD_DIR/CPackConfig.cmake" -B "$WORK/packages" >"$WORK/cpack.
   fail "cpack failed: $(tail -n 20 "$WORK/cpack.log")"
 shopt -s nullglob
 debs=("$WORK"/packages/harmonylite_*.deb)
-tgzs=("$WORK"/packages/harmonylite-*.tar.gz)
+tgzs=("$WORK"/packages/harmonylite_*.tar.gz)
 rpms=("$WORK"/packages/harmonylite-*.rpm)
 shopt -u nullglob
 ((${#debs[@]} == 1)) || fail "expected one .deb, got: ${debs[*]:-none}"

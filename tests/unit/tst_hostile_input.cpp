@@ -362,6 +362,18 @@ class TestHostileInput : public QObject {
         << envelope("Books", booksRow(9, "x"), {},
                     Cbor().text("x").head(4, quint64(1) << 60).integer(1).data(), 1)
         << "truncated input at byte";
+    // 2^32 + 3 bytes declared, 3 there: a 32-bit machine whose CBOR library cut the length to
+    // 32 bits would read a good message (title "abc"); refused on every architecture.
+    QTest::newRow("text string declaring 2^32 + 3 bytes")
+        << envelope("Books", Cbor()
+                                 .map(2)
+                                 .text("id")
+                                 .integer(1)
+                                 .text("title")
+                                 .head(3, (quint64(1) << 32) + 3)
+                                 .raw("abc")
+                                 .data())
+        << "truncated input at byte";
     QTest::newRow("zstd of a text declaring 2^60 bytes")
         << compressPayload(envelope("Books", declared(3))) << "truncated input at byte";
     QTest::newRow("valid message cut short") << ok.left(ok.size() - 3) << "truncated input";
@@ -496,6 +508,9 @@ class TestHostileInput : public QObject {
         << QByteArray(100000, '\x81') + QByteArray(1, '\0') << "it does not start with a map";
     QTest::newRow("map declaring 2^60 entries")
         << Cbor().map(quint64(1) << 60).text("s").integer(1).data() << "truncated at byte 12";
+    QTest::newRow("key declaring 2^32 + 1 bytes")
+        << Cbor().map(1).head(3, (quint64(1) << 32) + 1).raw("s").integer(1).data()
+        << "truncated at byte 1";
     QTest::newRow("key declaring 2^60 bytes")
         << Cbor().map(1).head(3, quint64(1) << 60).raw("s").data() << "truncated at byte 1";
     QTest::newRow("a nested array as a value")

@@ -11,7 +11,7 @@
 namespace hl {
 namespace {
 
-QString rfc3339(qint64 ms) {
+QString rfc3339Ms(qint64 ms) {
   return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
 }
 
@@ -36,7 +36,7 @@ QByteArray encodeRegistryEntry(const SchemaNode& node) {
   o["schema_hash"] = node.schemaHash;
   if (!node.previousHash.isEmpty()) o["previous_hash"] = node.previousHash;
   o["harmonylite_version"] = node.version;
-  o["updated_at"] = rfc3339(node.updatedAtMs);
+  o["updated_at"] = rfc3339Ms(node.updatedAtMs);
   QJsonArray tables;
   for (const SchemaTable& t : node.tables) {
     QJsonArray columns;

@@ -79,7 +79,7 @@ int64_t nowNs() {
 }
 
 // RFC 3339 in UTC with nanoseconds, as Go's time.Time marshals ("2026-11-30T15:01:02.123456789Z").
-QString rfc3339(int64_t ns) {
+QString rfc3339Ns(int64_t ns) {
   qint64 secs = ns / 1000000000;
   qint64 frac = ns % 1000000000;
   if (frac < 0) {
@@ -590,7 +590,7 @@ Status NatsObjectStore::put(const QString& name, QIODevice& source, qint64 size,
   meta.insert(QStringLiteral("bucket"), m_bucket);
   meta.insert(QStringLiteral("nuid"), *nuid);
   meta.insert(QStringLiteral("size"), double(size));
-  meta.insert(QStringLiteral("mtime"), rfc3339(nowNs()));
+  meta.insert(QStringLiteral("mtime"), rfc3339Ns(nowNs()));
   meta.insert(QStringLiteral("chunks"), double(chunks));
   meta.insert(QStringLiteral("digest"), digestOf(sha256));
   if (Status st = publishMeta(name, QJsonDocument(meta).toJson(QJsonDocument::Compact));
@@ -883,7 +883,7 @@ Status NatsObjectStore::remove(const QString& name) {
   json.insert(QStringLiteral("size"), 0);
   json.insert(QStringLiteral("chunks"), 0);
   json.insert(QStringLiteral("digest"), QString());
-  json.insert(QStringLiteral("mtime"), rfc3339(nowNs()));
+  json.insert(QStringLiteral("mtime"), rfc3339Ns(nowNs()));
   HL_RETURN_IF_ERROR(
       publishMeta(name, QJsonDocument(json).toJson(QJsonDocument::Compact)).withContext(what));
   if (!meta->nuid.isEmpty() && !meta->isLink) {
@@ -933,7 +933,7 @@ Status NatsObjectStore::copy(const QString& from, const QString& to) {
   meta.insert(QStringLiteral("bucket"), m_bucket);
   meta.insert(QStringLiteral("nuid"), *nuid);
   meta.insert(QStringLiteral("size"), 0);
-  meta.insert(QStringLiteral("mtime"), rfc3339(nowNs()));
+  meta.insert(QStringLiteral("mtime"), rfc3339Ns(nowNs()));
   meta.insert(QStringLiteral("chunks"), 0);
   HL_RETURN_IF_ERROR(
       publishMeta(to, QJsonDocument(meta).toJson(QJsonDocument::Compact)).withContext(what));

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "wire/cbor_head.h"
 #include "wire/cbor_writer.h"
 #include "wire/compression.h"
 
@@ -160,6 +161,18 @@ class Reader {
   Status next(Item* item) {
     *item = Item();
     item->offset = m_pos;
+    if (const auto h = longLengthHead(m_input.sliced(m_pos))) {  // (see cbor_head.h)
+      if (h->kind == LongLengthHead::Kind::kTextOrBytes) {
+        if (h->truncated)
+          return Status::poison(QStringLiteral("truncated input at byte %1").arg(m_pos));
+      } else {
+        item->kind =
+            h->kind == LongLengthHead::Kind::kArray ? Item::Kind::kArray : Item::Kind::kMap;
+        item->number = h->length;
+        m_pos += LongLengthHead::kSize;
+        return Status::ok();
+      }
+    }
     const auto* at = reinterpret_cast<cbor_data>(m_input.data() + m_pos);
     const cbor_decoder_result r =
         cbor_stream_decode(at, size_t(m_input.size() - m_pos), &itemCallbacks(), item);

@@ -2,6 +2,7 @@
 
 #include <cbor.h>
 
+#include "wire/cbor_head.h"
 #include "wire/cbor_writer.h"  // isValidUtf8
 
 namespace hl {
@@ -61,6 +62,16 @@ Result<QHash<QString, quint64>> parseSeqMap(QByteArrayView bytes, const QString&
   // The next item header; an error names the byte.
   const auto next = [&](Head* head) -> Status {
     *head = Head();
+    if (const auto h = longLengthHead(bytes.sliced(pos))) {  // (see cbor_head.h)
+      if (h->kind == LongLengthHead::Kind::kMap) {
+        head->kind = Head::Kind::kMap;
+        head->number = h->length;
+        pos += LongLengthHead::kSize;
+        return Status::ok();
+      }
+      if (h->truncated) return bad(QStringLiteral("truncated at byte %1").arg(pos));
+      // (an array, or a string that fits: libcbor reads it right)
+    }
     const cbor_decoder_result r =
         cbor_stream_decode(reinterpret_cast<cbor_data>(bytes.data() + pos),
                            size_t(bytes.size() - pos), &headCallbacks(), head);

@@ -3,6 +3,7 @@
 # compiles the same list with clang++ and the fuzzer's sanitizers.
 set(HL_WIRE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cbor_codec.cpp ${CMAKE_CURRENT_LIST_DIR}/cbor_codec.h
+  ${CMAKE_CURRENT_LIST_DIR}/cbor_head.h
   ${CMAKE_CURRENT_LIST_DIR}/cbor_writer.cpp ${CMAKE_CURRENT_LIST_DIR}/cbor_writer.h
   ${CMAKE_CURRENT_LIST_DIR}/change.cpp ${CMAKE_CURRENT_LIST_DIR}/change.h
   ${CMAKE_CURRENT_LIST_DIR}/compression.cpp ${CMAKE_CURRENT_LIST_DIR}/compression.h
