@@ -7,7 +7,7 @@ ARGS ?=
 # $(BUILD_DIR)-$(ARCH). `make test` makes and tests the cross builds of CROSS_TEST_ARCHS.
 ARCH ?=
 CROSS_ARCHS := arm64 armhf
-CROSS_TEST_ARCHS ?= arm64
+CROSS_TEST_ARCHS ?= arm64 armhf
 
 .PHONY: deps configure build run test test-cross cross bench chaos chaos-embedded package format \
   format-check clean
