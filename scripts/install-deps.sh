@@ -61,7 +61,11 @@ if [ -n "$CROSS_ARCH" ]; then
   PACKAGES+=("crossbuild-essential-$CROSS_ARCH" qemu-user-static)
   for p in qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-httpserver-dev qt6-websockets-dev \
     libqt6quicktest6 libsqlite3-dev libcbor-dev libzstd-dev libtomlplusplus-dev \
-    libcurl4-openssl-dev libssl-dev libnats-dev; do
+    libcurl4-openssl-dev libssl-dev libnats-dev \
+    qt6-qpa-plugins qml6-module-qtqml qml6-module-qtqml-workerscript qml6-module-qtquick \
+    qml6-module-qtquick-controls qml6-module-qtquick-templates qml6-module-qtquick-layouts \
+    qml6-module-qtquick-window qml6-module-qtquick-dialogs qml6-module-qt-labs-folderlistmodel \
+    qml6-module-qtcharts; do  # (the QML modules: the dashboard's run under emulation)
     PACKAGES+=("$p:$CROSS_ARCH")
   done
 fi

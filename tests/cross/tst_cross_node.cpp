@@ -8,6 +8,7 @@
 // Environment (tests/CMakeLists.txt): HL_CROSS_ARCH (arm64 | armhf), HL_CROSS_DIR (the cross
 // build folder: its app/harmonylite, or cross-unavailable.txt saying why make test could not
 // make one), HL_CROSS_EMULATOR (qemu-aarch64-static | qemu-arm-static).
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
@@ -16,6 +17,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <signal.h>
 
 #include "node_process.h"
 #include "test_support.h"
@@ -32,7 +35,11 @@ const char* kSchema =
     " raw BLOB, note TEXT);"
     "CREATE TABLE tags(sensor TEXT, tag TEXT, since INTEGER, PRIMARY KEY (sensor, tag)) "
     "WITHOUT ROWID;";
-constexpr int kRows = 1000;
+// Rows written each way: 1,000, or HL_CROSS_ROWS (a larger run for the rates in the note).
+int rowsEachWay() {
+  const int n = qEnvironmentVariableIntValue("HL_CROSS_ROWS");
+  return n >= 10 ? n : 1000;
+}
 constexpr int kConverge = 180000;  // the emulated node applies several times slower
 
 // `rows` rows from `first` on, in one transaction.
@@ -149,6 +156,7 @@ class TestCrossNode : public QObject {
       owned.push_back(std::make_unique<NodeProcess>(o));
       if (Status s = owned.back()->start(120000); !s.isOk()) QFAIL(qPrintable(s.message()));
     }
+    const int rows = rowsEachWay();
     NodeProcess *native = owned[0].get(), *emulated = owned[1].get(), *other = owned[2].get();
     // The emulated node is the emulator's process running the ARM program.
     QVERIFY2(
@@ -161,35 +169,35 @@ class TestCrossNode : public QObject {
     QElapsedTimer t;
     t.start();
     bool ok = false;
-    native->sql(insertRows(1, kRows, "amd64"), &ok);
+    native->sql(insertRows(1, rows, "amd64"), &ok);
     QVERIFY(ok);
-    const qint64 toEmulated = msUntil({emulated}, kRows, t);
-    const qint64 toNative = msUntil({other}, kRows, t);
+    const qint64 toEmulated = msUntil({emulated}, rows, t);
+    const qint64 toNative = msUntil({other}, rows, t);
     QVERIFY2(toEmulated >= 0, qPrintable(emulated->log().right(3000)));
     QVERIFY2(toNative >= 0, qPrintable(other->log().right(3000)));
 
     // Emulated → native: the ARM node captures and publishes.
     t.restart();
-    emulated->sql(insertRows(kRows + 1, kRows, m_arch), &ok);
+    emulated->sql(insertRows(rows + 1, rows, m_arch), &ok);
     QVERIFY(ok);
-    const qint64 fromEmulated = msUntil({native, other}, 2 * kRows, t);
+    const qint64 fromEmulated = msUntil({native, other}, 2 * rows, t);
     QVERIFY2(fromEmulated >= 0, qPrintable(emulated->log().right(3000)));
 
     // Native → native again, for the same-run baseline of the emulated publisher.
     t.restart();
-    other->sql(insertRows(2 * kRows + 1, kRows, "amd64b"), &ok);
+    other->sql(insertRows(2 * rows + 1, rows, "amd64b"), &ok);
     QVERIFY(ok);
-    const qint64 fromNative = msUntil({native}, 3 * kRows, t);
+    const qint64 fromNative = msUntil({native}, 3 * rows, t);
     QVERIFY(fromNative >= 0);
-    QVERIFY(msUntil({emulated}, 3 * kRows, t) >= 0);
+    QVERIFY(msUntil({emulated}, 3 * rows, t) >= 0);
 
-    auto rate = [](qint64 ms) { return ms > 0 ? kRows * 1000.0 / double(ms) : 0.0; };
+    auto rate = [rows](qint64 ms) { return ms > 0 ? rows * 1000.0 / double(ms) : 0.0; };
     qInfo().noquote() << QStringLiteral(
                              "%1 rows, one transaction, commit until applied: native->native %2 "
                              "ms (%3 rows/s), native->%4 %5 ms (%6 rows/s); native publisher "
                              "-> native %7 ms (%8 rows/s), %4 publisher -> native %9 ms (%10 "
                              "rows/s)")
-                             .arg(kRows)
+                             .arg(rows)
                              .arg(toNative)
                              .arg(rate(toNative), 0, 'f', 0)
                              .arg(m_arch)
@@ -209,7 +217,7 @@ class TestCrossNode : public QObject {
       QFAIL(qPrintable("the nodes hold different rows; the first differences:\n" +
                        firstDifferences(*native, *emulated)));
     QVERIFY(test::waitConverged(test::rawPointers(owned), "SELECT count(*) FROM tags", kConverge,
-                                QString::number(3 * kRows / 10)));
+                                QString::number(3 * rows / 10)));
 
     // The same digests, each computed by the node's own program (the ARM one under emulation)
     // once nothing is pending.
@@ -230,7 +238,8 @@ class TestCrossNode : public QObject {
         kConverge, 1000);
     QVERIFY2(agree, qPrintable(nativeOut + "\n---\n" + emulatedOut + "\n---\n" +
                                firstDifferences(*native, *emulated)));
-    QVERIFY2(digestLine(emulatedOut, "readings").startsWith("table readings: 3000 rows, digest"),
+    QVERIFY2(digestLine(emulatedOut, "readings")
+                 .startsWith(QStringLiteral("table readings: %1 rows, digest").arg(3 * rows)),
              qPrintable(emulatedOut));
 
     // The same schema hash from the ARM node's /health as from the native nodes'.
@@ -240,6 +249,50 @@ class TestCrossNode : public QObject {
     QCOMPARE(schemaHash(healthPorts[2]), hash);
 
     for (auto& n : owned) QCOMPARE(n->stop(60000), 0);
+  }
+
+  // The ARM program's dashboard: its QML (compiled by the build machine's qmlcachegen) loads
+  // with the target's Qt Quick modules, offscreen, without a QML warning; the node starts under
+  // it and SIGTERM ends it with 0.
+  void dashboardUnderEmulation() {
+    test::NatsServer server;
+    if (Status s = server.start(); !s.isOk()) QFAIL(qPrintable(s.message()));
+    const QString dir = m_dir.filePath("gui");
+    QVERIFY(QDir().mkpath(dir));
+    const QString db = dir + "/gui.db";
+    bool ok = false;
+    test::sqlite3(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", &ok);
+    QVERIFY(ok);
+    const QString config = dir + "/gui.toml";
+    QVERIFY(test::writeFile(config, QStringLiteral("db_path = \"%1\"\nnode_id = 9\n"
+                                                   "[nats]\nurls = [\"%2\"]\n")
+                                        .arg(db, server.url())
+                                        .toUtf8()));
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("QT_QPA_PLATFORM", "offscreen");
+    env.remove("DISPLAY");
+    env.remove("WAYLAND_DISPLAY");
+    env.insert("XDG_CONFIG_HOME", dir + "/config");  // (nothing of the user's is read or kept)
+    env.insert("XDG_DATA_HOME", dir + "/data");
+    p.setProcessEnvironment(env);
+    p.start(m_emulator, {m_bin, "-config", config});
+    QVERIFY(p.waitForStarted());
+    QByteArray err;
+    const bool timedOut = !test::waitFor(
+        [&] {
+          err += p.readAllStandardError();
+          return err.contains("node running with the dashboard") ||
+                 p.state() == QProcess::NotRunning;
+        },
+        120000);
+    QVERIFY2(!timedOut && p.state() == QProcess::Running, err.constData());
+    QVERIFY2(err.contains("dashboard open:") && err.contains(" on offscreen"), err.constData());
+    QVERIFY2(!err.contains("qml:"), err.constData());
+    ::kill(pid_t(p.processId()), SIGTERM);
+    QVERIFY(p.waitForFinished(60000));
+    err += p.readAllStandardError();
+    QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, err.constData());
   }
 };
 
