@@ -37,10 +37,13 @@ test: build
 cross: cross-arch-given
 	@scripts/cross-build.sh $(ARCH) $(BUILD_DIR)-$(ARCH)
 
-test-cross: build cross
+test-cross: cross-arch-given build cross
 	cd $(BUILD_DIR) && ctest --output-on-failure -L cross -R '_$(ARCH)$$' --timeout 900
 
-.PHONY: cross-arch-given
+.PHONY: cross-arch-given package-arch-known
+package-arch-known:
+	@case "$(ARCH)" in ""|amd64) ;; *) echo "ARCH=$(ARCH): packages are built for amd64 (no ARCH), arm64 or armhf" >&2; exit 2;; esac
+
 cross-arch-given:
 	@case "$(ARCH)" in arm64|armhf) ;; *) echo "give ARCH=arm64 or ARCH=armhf (docs/cross-building.md)" >&2; exit 2;; esac
 
@@ -68,8 +71,7 @@ chaos-embedded: build
 # The installer packages (.deb, .tar.gz, and .rpm where rpmbuild exists) in $(BUILD_DIR)/packages;
 # with ARCH=arm64 or ARCH=armhf, cross-built (.deb and .tar.gz) in $(BUILD_DIR)-$(ARCH)/packages.
 ifeq ($(filter $(ARCH),$(CROSS_ARCHS)),)
-package: configure
-	@case "$(ARCH)" in ""|amd64) ;; *) echo "ARCH=$(ARCH): packages are built for amd64 (no ARCH), arm64 or armhf" >&2; exit 2;; esac
+package: package-arch-known configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target harmonylite
 	cd $(BUILD_DIR) && cpack -B packages
 	@ls -l $(BUILD_DIR)/packages/harmonylite*
