@@ -43,8 +43,9 @@ out=$(HL_INSTALL_DEPS=false scripts/cross-build.sh arm64 "$dir" 2>&1) &&
   fail "cross-build.sh without --if-possible succeeded without the cross packages"
 reason="the arm64 cross packages could not be installed"
 HL_INSTALL_DEPS=false scripts/cross-build.sh --if-possible arm64 "$dir" >/dev/null 2>&1
-for t in unit_tests.sh package_test.sh; do
-  out=$(bash "tests/cross/$t" arm64 "$dir" "$dir" 2>&1)
+for t in "unit_tests.sh arm64 $dir qemu-aarch64-static" "package_test.sh arm64 $dir $dir"; do
+  # shellcheck disable=SC2086  # (the script's name and its arguments)
+  out=$(bash tests/cross/$t 2>&1)
   rc=$?
   ((rc == 77)) && [[ $out == *"SKIP: $reason"* ]] || fail "$t did not skip (exit $rc): $out"
   echo "ok: $t skips: $(head -n 1 <<<"$out")"

@@ -109,6 +109,13 @@ double AlertRules::conflictsLastMinute(const AlertInputs& in) {
 AlertRules::Reading AlertRules::read(int rule, const NodeStatus& s, const AlertInputs& in,
                                      double threshold) {
   Reading r;
+  // The shards in `state`: how many is the value, any is active; the first, for the message.
+  const auto countShards = [&](ShardState state) {
+    const auto [n, first] = shardsIn(s, state);
+    r.value = n;
+    r.active = n > 0;
+    return first;
+  };
   switch (kRules[rule].kind) {
     case Kind::kLagSeconds: {
       const ShardStatus* worst = nullptr;
@@ -179,35 +186,24 @@ AlertRules::Reading AlertRules::read(int rule, const NodeStatus& s, const AlertI
                       .arg(qint64(threshold));
       break;
     }
-    case Kind::kShardStopped: {
+    case Kind::kShardStopped:
       // While NATS is down every shard stops: nats_disconnected_seconds tells that cause.
       if (!s.natsConnected) return r;
-      const auto [n, first] = shardsIn(s, ShardState::Stopped);
-      r.value = n;
-      r.active = n > 0;
-      if (first)
+      if (const ShardStatus* first = countShards(ShardState::Stopped))
         r.message = QStringLiteral("%1 stopped%2")
-                        .arg(shardList(n, first),
+                        .arg(shardList(int(r.value), first),
                              first->lastError.isEmpty() ? QString() : ": " + first->lastError);
       break;
-    }
-    case Kind::kShardNeedsRestore: {
-      const auto [n, first] = shardsIn(s, ShardState::NeedsRestore);
-      r.value = n;
-      r.active = n > 0;
-      if (first)
-        r.message = QStringLiteral("%1 needs a restore from a snapshot").arg(shardList(n, first));
+    case Kind::kShardNeedsRestore:
+      if (const ShardStatus* first = countShards(ShardState::NeedsRestore))
+        r.message = QStringLiteral("%1 needs a restore from a snapshot")
+                        .arg(shardList(int(r.value), first));
       break;
-    }
-    case Kind::kShardSchemaPaused: {
-      const auto [n, first] = shardsIn(s, ShardState::SchemaPaused);
-      r.value = n;
-      r.active = n > 0;
-      if (first)
+    case Kind::kShardSchemaPaused:
+      if (const ShardStatus* first = countShards(ShardState::SchemaPaused))
         r.message = QStringLiteral("%1 paused by a schema difference: %2")
-                        .arg(shardList(n, first), first->waitingReason);
+                        .arg(shardList(int(r.value), first), first->waitingReason);
       break;
-    }
     case Kind::kDatabase: {
       r.value = s.dbConnected ? 0 : 1;
       r.active = !s.dbConnected;
