@@ -1,205 +1,78 @@
 // harmonylite: the program. Parses the command line, loads the configuration, sets up logging
-// and hands the node to a host (docs/dashboard.md): the dashboard when a display can be opened, the
-// headless runner otherwise (services, --no-gui, no display).
-#include <QApplication>
+// and hands the node to a host (docs/dashboard.md). This program is the headless host and the
+// one-shot commands only: when a window may open (a display is announced and --no-gui is not
+// given) it starts harmonylite-dashboard in its place, with the same arguments and process id
+// (docs/architecture.md#two-programs). So a service never loads the Qt Quick libraries.
 #include <QCoreApplication>
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 
-#include <memory>
 #include <optional>
 
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 
-#include "command_line.h"
-#include "consistency_command.h"
-#include "gui_runner.h"
-#include "harmonylite/capture_cleanup.h"
-#include "harmonylite/config.h"
 #include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"
-#include "harmonylite/version.h"
-#include "headless_runner.h"
-#include "remembered_setup.h"
-#include "schema_command.h"
-#include "snapshot_command.h"
+#include "program.h"
 
 namespace {
 
-void printErr(const QString& line) {
-  hl::flushLogs();  // after the log lines before it
-  std::fputs(("harmonylite: " + line + '\n').toLocal8Bit().constData(), stderr);
-}
-
-// Worth trying to open a window: X11 or Wayland is announced, or QT_QPA_PLATFORM names a
-// platform (offscreen, vnc, eglfs...).
-bool displayAnnounced() {
-  return !qEnvironmentVariableIsEmpty("DISPLAY") ||
-         !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
-         !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
-}
-
-// Qt tries the platforms of QT_QPA_PLATFORM in turn; "minimal" last means "the display could
-// not be opened" instead of Qt's fatal error, and we fall back to headless (docs/dashboard.md).
-void addHeadlessFallbackPlatform() {
-  QByteArray platforms = qgetenv("QT_QPA_PLATFORM");
-  if (platforms.isEmpty())
-    platforms = qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ? "xcb" : "wayland;xcb";
-  if (!platforms.split(';').contains("minimal")) platforms += ";minimal";
-  qputenv("QT_QPA_PLATFORM", platforms);
-}
-
-QStringList splitList(const QString& s) {
-  QStringList out;
-  for (const QString& part : s.split(',', Qt::SkipEmptyParts)) out << part.trimmed();
-  return out;
-}
-
-// The configuration this start runs on, and where it came from.
-struct ChosenConfig {
-  hl::Config config;
-  QList<hl::ConfigWarning> warnings;
-  hl::RememberedSetup remembered;  // what the dashboard remembers (shown in Settings)
-  bool restored = false;           // the remembered setup is the one in use
-  QString rememberedProblem;       // why the remembered setup could not be used
-};
-
-// -config, else (with a dashboard) the setup last chosen in it if that still works, else the
-// first-run defaults (remembered_setup.h); then the flags that override the file.
-hl::Result<ChosenConfig> chooseConfig(const hl::CommandLine& cli, bool gui) {
-  ChosenConfig c;
-  if (gui) c.remembered = hl::loadRememberedSetup();
-  if (!cli.configPath.isEmpty()) {
-    auto loaded = hl::loadConfigFile(cli.configPath);
-    if (!loaded) return loaded.status();
-    c.config = loaded->config;
-    c.warnings = loaded->warnings;
-  } else {
-    if (!c.remembered.isEmpty()) {
-      auto r = hl::restoreSetup(c.remembered, &c.warnings);
-      if (r) {
-        c.config = *r;
-        c.restored = true;
-      } else {
-        c.rememberedProblem = r.status().message();
-      }
-    }
-    if (!c.restored) {
-      auto defaults = hl::firstRunConfig();
-      if (!defaults) return defaults.status();
-      c.config = *defaults;
-    }
+// Where harmonylite-dashboard is: beside this program (the build folder), else in
+// ../lib/harmonylite/ (the package: /usr/bin and /usr/lib/harmonylite). Null when neither is.
+QString findDashboardProgram() {
+  const QFileInfo self(QFile::symLinkTarget(QStringLiteral("/proc/self/exe")));
+  for (const QString& candidate :
+       {self.dir().filePath(QStringLiteral("harmonylite-dashboard")),
+        self.dir().filePath(QStringLiteral("../lib/harmonylite/harmonylite-dashboard"))}) {
+    const QFileInfo info(candidate);
+    if (info.isFile() && info.isExecutable()) return QDir::cleanPath(info.absoluteFilePath());
   }
-  if (cli.nodeId) c.config.nodeId = *cli.nodeId;
-  c.config.nats.clusterAddr = cli.clusterAddr;
-  c.config.nats.clusterPeers = splitList(cli.clusterPeers);
-  c.config.nats.leafServers = splitList(cli.leafServers);
-  auto nodeId = hl::resolveNodeId(c.config);
-  if (!nodeId) return nodeId.status().withContext("node id");
-  c.config.nodeId = *nodeId;
-  return c;
+  return {};
 }
 
-void logStart(const ChosenConfig& c) {
-  const hl::Config& config = c.config;
-  hl::installLogHandler(hl::logFormatFromName(config.logging.format), config.logging.verbose);
-  hl::setLogNodeId(config.nodeId);
-  for (const hl::ConfigWarning& w : c.warnings) qCWarning(lcConfig).noquote() << w.message;
-  if (!c.rememberedProblem.isEmpty())
-    qCWarning(lcMain).noquote() << "the setup remembered by the dashboard (" +
-                                       c.remembered.describe() + ") no longer works:"
-                                << c.rememberedProblem << "- running on the first-run defaults";
-  if (c.restored)
-    qCInfo(lcMain).noquote() << "opening on the setup remembered by the dashboard:"
-                             << c.remembered.describe();
-  qCInfo(lcMain).noquote() << "harmonylite" << hl::versionInfo().version << "node" << config.nodeId
-                           << "config"
-                           << (!config.sourcePath.isEmpty() ? config.sourcePath
-                               : c.restored ? QStringLiteral("(remembered by the dashboard)")
-                                            : QStringLiteral("(first-run defaults)"));
-}
-
-// The flags that do one thing and exit (-cleanup, the snapshot commands, and the ones not
-// available yet); nullopt when the node is to run.
-std::optional<int> runOneShot(const hl::CommandLine& cli, const hl::Config& config) {
-  if (cli.cleanup) {
-    const hl::Status s = hl::removeCaptureObjects(config.dbPath);
-    if (!s.isOk()) {
-      printErr(s.message());
-      return 1;
-    }
-    qCInfo(lcMain).noquote() << "removed every __harmonylite__ trigger and table from"
-                             << config.dbPath;
-    return 0;
-  }
-  if (hl::wantsSnapshotCommand(cli)) return hl::runSnapshotCommand(cli, config);
-  if (hl::wantsSchemaCommand(cli)) return hl::runSchemaCommand(cli, config);
-  if (hl::wantsConsistencyCommand(cli)) return hl::runConsistencyCommand(cli, config);
-  return std::nullopt;
+// Replaces this process by the dashboard program; returns only when it cannot, with the reason.
+QString execDashboardProgram(char** argv) {
+  const QString program = findDashboardProgram();
+  if (program.isEmpty())
+    return QStringLiteral(
+        "the dashboard program (harmonylite-dashboard) is not installed beside this one");
+  const QByteArray path = QFile::encodeName(program);
+  ::execv(path.constData(), argv);
+  return QStringLiteral("the dashboard program %1 could not be started: %2")
+      .arg(program, QString::fromLocal8Bit(std::strerror(errno)));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   hl::keepCryptoStateUntilExit();  // first: see its comment
-  QStringList args;
-  for (int i = 1; i < argc; ++i) args << QString::fromLocal8Bit(argv[i]);
+  hl::CommandLine cli;
+  if (const std::optional<int> rc = hl::parseProgramArguments(argc, argv, &cli)) return *rc;
 
-  const hl::ParseOutcome parsed = hl::parseCommandLine(args);
-  if (parsed.kind == hl::ParseOutcome::Kind::kError) {
-    printErr(parsed.error);
-    std::fputs(hl::usageText("harmonylite").toLocal8Bit().constData(), stderr);
-    return 2;
-  }
-  const hl::CommandLine& cli = parsed.commandLine;
-  if (cli.help) {
-    std::fputs(hl::usageText("harmonylite").toLocal8Bit().constData(), stdout);
-    return 0;
-  }
-  if (cli.version) {
-    std::fputs(hl::versionText().toLocal8Bit().constData(), stdout);
-    return 0;
+  QString why = QStringLiteral("no display available; running headless");
+  QString dashboardProblem;
+  if (cli.noGui) {
+    why = QStringLiteral("--no-gui given; running headless");
+  } else if (hl::displayAnnounced()) {
+    dashboardProblem = execDashboardProgram(argv);
+    why = QStringLiteral("running headless");
   }
 
-  // The application object decides the host: QApplication (QtCharts needs it) when a window
-  // may open, QCoreApplication otherwise.
-  const bool tryGui = !cli.noGui && displayAnnounced();
-  // When the display cannot be opened, the QApplication stays on the "minimal" platform and
-  // the headless runner uses it as a plain event loop.
-  std::unique_ptr<QCoreApplication> app;
-  bool gui = false;
-  if (tryGui) {
-    const bool askedForMinimal = qgetenv("QT_QPA_PLATFORM").split(';').contains("minimal");
-    addHeadlessFallbackPlatform();
-    app = std::make_unique<QApplication>(argc, argv);
-    gui = askedForMinimal || QGuiApplication::platformName() != QLatin1String("minimal");
-  } else {
-    app = std::make_unique<QCoreApplication>(argc, argv);
-  }
+  QCoreApplication app(argc, argv);
   QCoreApplication::setApplicationName("harmonylite");
   QCoreApplication::setOrganizationName("harmonylite");
 
-  auto chosen = chooseConfig(cli, gui);
+  auto chosen = hl::chooseConfig(cli, /*gui=*/false);
   if (!chosen) {
-    printErr(chosen.status().message());
+    hl::printProgramError(chosen.status().message());
     return 1;
   }
-  logStart(*chosen);
+  hl::logStart(*chosen);
+  if (!dashboardProblem.isEmpty()) qCWarning(lcMain).noquote() << dashboardProblem;
   const hl::Config& config = chosen->config;
-  if (const std::optional<int> rc = runOneShot(cli, config)) return *rc;
-
-  if (gui) {
-    hl::GuiRunner runner(config);
-    runner.rememberSetups(chosen->remembered, chosen->restored);
-    return runner.exec();
-  }
-  if (cli.noGui) {
-    qCInfo(lcMain) << "--no-gui given; running headless";
-  } else if (tryGui) {
-    qCInfo(lcMain).noquote() << "the display could not be opened (DISPLAY=" +
-                                    qEnvironmentVariable("DISPLAY") + "); running headless";
-  } else {
-    qCInfo(lcMain) << "no display available; running headless";
-  }
-  hl::HeadlessRunner runner(config);
-  return runner.exec();
+  if (const std::optional<int> rc = hl::runOneShot(cli, config)) return *rc;
+  return hl::runHeadless(config, why);
 }

@@ -15,4 +15,10 @@ add_library(hl::zstd ALIAS PkgConfig::HL_ZSTD)
 add_library(hl::sqlite3 ALIAS PkgConfig::HL_SQLITE)
 add_library(hl::toml ALIAS PkgConfig::HL_TOML)
 add_library(hl::crypto ALIAS PkgConfig::HL_CRYPTO)
-add_library(hl::curl ALIAS PkgConfig::HL_CURL)
+# libcurl: its header only. The engine loads libcurl.so.4 when a remote snapshot store first
+# needs it (engine/src/snapshot/curl_library.h), so a node that never uses one does not map it.
+add_library(hl_curl_headers INTERFACE)
+target_include_directories(hl_curl_headers INTERFACE ${HL_CURL_INCLUDE_DIRS})
+target_compile_options(hl_curl_headers INTERFACE ${HL_CURL_CFLAGS_OTHER})
+target_link_libraries(hl_curl_headers INTERFACE ${CMAKE_DL_LIBS})
+add_library(hl::curl ALIAS hl_curl_headers)

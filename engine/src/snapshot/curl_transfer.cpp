@@ -1,13 +1,12 @@
 #include "snapshot/curl_transfer.h"
 
-#include <curl/curl.h>
+#include "snapshot/curl_library.h"
 
 #include <QCryptographicHash>
 #include <QLoggingCategory>
 #include <QThread>
 
 #include <memory>
-#include <mutex>
 
 namespace hl {
 
@@ -19,19 +18,14 @@ namespace {
 constexpr qsizetype kMaxResponse = 1 << 20;
 constexpr qint64 kTransferMaxBackoffMs = 8000;
 
-void curlGlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { curl::api().slistFreeAll(l); }
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
 bool appendAll(Slist& list, const QList<QByteArray>& lines) {
   for (const QByteArray& h : lines) {
-    curl_slist* next = curl_slist_append(list.get(), h.constData());
+    curl_slist* next = curl::api().slistAppend(list.get(), h.constData());
     if (!next) return false;
     (void)list.release();
     list.reset(next);
@@ -41,7 +35,7 @@ bool appendAll(Slist& list, const QList<QByteArray>& lines) {
 
 long statusOf(CURL* c) {
   long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl::getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   return status;
 }
 
@@ -181,18 +175,20 @@ QString CurlRequest::what() const {
 }
 
 CurlSession::CurlSession(TransferOptions options) : m_options(options) {
-  curlGlobalInit();
-  m_curl = curl_easy_init();
+  if (const curl::Api* api = curl::load(&m_unavailable)) {
+    m_curl = api->easyInit();
+    if (!m_curl) m_unavailable = QStringLiteral("curl_easy_init failed");
+  }
 }
 
 CurlSession::~CurlSession() {
-  if (m_curl) curl_easy_cleanup(m_curl);
+  if (m_curl) curl::api().easyCleanup(m_curl);
 }
 
 Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
-  if (!m_curl) return Status::internal(QStringLiteral("curl_easy_init failed"));
+  if (!m_curl) return Status::internal(r.what() + QStringLiteral(": ") + m_unavailable);
   CURL* c = m_curl;
-  curl_easy_reset(c);  // keeps the connection cache: the next request reuses the connection
+  curl::api().easyReset(c);  // keeps the connection cache: the next request reuses the connection
   Call call{&r, c, 0, resumeFrom};
   r.httpStatus = 0;
   r.response.clear();
@@ -202,27 +198,27 @@ Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
   r.detail.clear();
   if (r.source) r.moved = 0;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, r.url.constData());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(m_options.connectTimeoutMs));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+  curl::setopt(c, CURLOPT_URL, r.url.constData());
+  curl::setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl::setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl::setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(m_options.connectTimeoutMs));
+  curl::setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl::setopt(c, CURLOPT_LOW_SPEED_TIME,
                    long(qMax<qint64>(1, m_options.idleTimeoutMs / 1000)));
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, m_options.insecureSkipVerify ? 0L : 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, m_options.insecureSkipVerify ? 0L : 2L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writeCb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &call);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, headerCb);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &call);
-  curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+  curl::setopt(c, CURLOPT_SSL_VERIFYPEER, m_options.insecureSkipVerify ? 0L : 1L);
+  curl::setopt(c, CURLOPT_SSL_VERIFYHOST, m_options.insecureSkipVerify ? 0L : 2L);
+  curl::setopt(c, CURLOPT_WRITEFUNCTION, writeCb);
+  curl::setopt(c, CURLOPT_WRITEDATA, &call);
+  curl::setopt(c, CURLOPT_HEADERFUNCTION, headerCb);
+  curl::setopt(c, CURLOPT_HEADERDATA, &call);
+  curl::setopt(c, CURLOPT_FILETIME, 1L);
   // HL_CURL_VERBOSE=1: libcurl's own trace on stderr, for debugging a server (shows headers,
   // but never the SSH or Basic password; an S3 signature is not a secret).
   static const bool verbose = qEnvironmentVariableIntValue("HL_CURL_VERBOSE") == 1;
-  if (verbose) curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+  if (verbose) curl::setopt(c, CURLOPT_VERBOSE, 1L);
   // Large buffers: fewer callbacks and syscalls on a 200 MB transfer.
-  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
-  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+  curl::setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+  curl::setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 
   Slist headers;
   if (!appendAll(headers, r.headers))
@@ -230,43 +226,43 @@ Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
   // The method matters to HTTP only; for SFTP it names the operation in messages.
   const bool http = r.url.startsWith("http");
   if (r.noBody || r.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl::setopt(c, CURLOPT_NOBODY, 1L);
     if (http && r.method != "HEAD" && r.method != "GET")
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+      curl::setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   } else if (r.source) {
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, readCb);
-    curl_easy_setopt(c, CURLOPT_READDATA, &call);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.uploadSize));
-    if (http && r.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+    curl::setopt(c, CURLOPT_UPLOAD, 1L);
+    curl::setopt(c, CURLOPT_READFUNCTION, readCb);
+    curl::setopt(c, CURLOPT_READDATA, &call);
+    curl::setopt(c, CURLOPT_INFILESIZE_LARGE, curl_off_t(r.uploadSize));
+    if (http && r.method != "PUT") curl::setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   } else if (!http) {
     // SFTP download or directory listing: nothing more to say.
   } else if (r.hasBody) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.constData());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.size()));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+    curl::setopt(c, CURLOPT_POSTFIELDS, r.body.constData());
+    curl::setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.size()));
+    curl::setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   } else if (r.method == "PUT" || r.method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+    curl::setopt(c, CURLOPT_POSTFIELDS, "");
+    curl::setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
+    curl::setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   } else if (r.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
+    curl::setopt(c, CURLOPT_CUSTOMREQUEST, r.method.constData());
   }
-  if (resumeFrom > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, curl_off_t(resumeFrom));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  if (resumeFrom > 0) curl::setopt(c, CURLOPT_RESUME_FROM_LARGE, curl_off_t(resumeFrom));
+  curl::setopt(c, CURLOPT_HTTPHEADER, headers.get());
   if (r.configure) r.configure(c);
 
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = curl::api().easyPerform(c);
   r.httpStatus = statusOf(c);
   long ft = -1;
-  if (curl_easy_getinfo(c, CURLINFO_FILETIME, &ft) == CURLE_OK && ft >= 0) r.fileTime = ft;
+  if (curl::getinfo(c, CURLINFO_FILETIME, &ft) == CURLE_OK && ft >= 0) r.fileTime = ft;
   // The options pointed at locals (headers, errbuf, call): drop them before they go.
-  curl_easy_reset(c);
+  curl::api().easyReset(c);
   if (r.cancelled) return Status::cancelled(r.what() + QStringLiteral(": cancelled"));
   if (!r.localError.isEmpty()) return Status::ioError(r.what() + ": " + r.localError);
   if (rc != CURLE_OK) {
     QString msg = r.what() + QStringLiteral(": ") +
-                  QString::fromUtf8(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                  QString::fromUtf8(errbuf[0] ? errbuf : curl::api().easyStrerror(rc));
     if (!r.detail.isEmpty()) msg += QStringLiteral(" (") + r.detail + ')';
     return transportError(rc, msg);
   }

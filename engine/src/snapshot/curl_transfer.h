@@ -119,6 +119,7 @@ class CurlSession {
 
   TransferOptions m_options;
   CURL* m_curl = nullptr;
+  QString m_unavailable;  // why there is no handle (libcurl not loaded: curl_library.h)
 };
 
 // SHA-256 of `blob`, as OpenSSH prints key fingerprints: "SHA256:<base64 without padding>".

@@ -1,6 +1,6 @@
 #include "snapshot/s3_store.h"
 
-#include <curl/curl.h>
+#include "snapshot/curl_library.h"
 
 #include <QRegularExpression>
 #include <QUrl>
@@ -81,9 +81,9 @@ Status S3Store::perform(CurlRequest& r) {
   if (!m_config.sessionToken.isEmpty())
     r.headers << "x-amz-security-token: " + m_config.sessionToken.toUtf8();
   r.configure = [&](CURL* c) {
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.constData());
-    curl_easy_setopt(c, CURLOPT_USERNAME, user.constData());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, secret.constData());
+    curl::setopt(c, CURLOPT_AWS_SIGV4, sigv4.constData());
+    curl::setopt(c, CURLOPT_USERNAME, user.constData());
+    curl::setopt(c, CURLOPT_PASSWORD, secret.constData());
   };
   return m_session.run(r, [](const CurlRequest& q) { return interpret(q); });
 }

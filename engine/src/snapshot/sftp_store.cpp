@@ -1,6 +1,6 @@
 #include "snapshot/sftp_store.h"
 
-#include <curl/curl.h>
+#include "snapshot/curl_library.h"
 
 #include <QDir>
 #include <QRegularExpression>
@@ -114,23 +114,23 @@ Status SftpStore::perform(CurlRequest& r) {
   HostKeyCheck check{&r, m_knownHosts, m_hostEntry, m_keyscan};
   const std::function<void(CURL*)> extra = std::move(r.configure);  // the operation's own
   r.configure = [&](CURL* c) {
-    curl_easy_setopt(c, CURLOPT_USERNAME, m_user.constData());
-    if (!m_password.isEmpty()) curl_easy_setopt(c, CURLOPT_PASSWORD, m_password.constData());
+    curl::setopt(c, CURLOPT_USERNAME, m_user.constData());
+    if (!m_password.isEmpty()) curl::setopt(c, CURLOPT_PASSWORD, m_password.constData());
     long auth = CURLSSH_AUTH_PASSWORD | CURLSSH_AUTH_KEYBOARD;
     if (!m_keyFile.isEmpty()) {
       auth |= CURLSSH_AUTH_PUBLICKEY;
-      curl_easy_setopt(c, CURLOPT_SSH_PRIVATE_KEYFILE, m_keyFile.constData());
+      curl::setopt(c, CURLOPT_SSH_PRIVATE_KEYFILE, m_keyFile.constData());
       if (!m_keyPassphrase.isEmpty())
-        curl_easy_setopt(c, CURLOPT_KEYPASSWD, m_keyPassphrase.constData());
+        curl::setopt(c, CURLOPT_KEYPASSWD, m_keyPassphrase.constData());
     }
-    curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
+    curl::setopt(c, CURLOPT_SSH_AUTH_TYPES, auth);
     // Always set, even when the file does not exist: then every key is unknown and refused.
-    curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, m_knownHostsPath.constData());
-    curl_easy_setopt(c, CURLOPT_SSH_KEYFUNCTION, checkHostKey);
-    curl_easy_setopt(c, CURLOPT_SSH_KEYDATA, &check);
-    curl_easy_setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, long(CURLFTP_CREATE_DIR_RETRY));
-    curl_easy_setopt(c, CURLOPT_NEW_FILE_PERMS, 0640L);
-    curl_easy_setopt(c, CURLOPT_NEW_DIRECTORY_PERMS, 0750L);
+    curl::setopt(c, CURLOPT_SSH_KNOWNHOSTS, m_knownHostsPath.constData());
+    curl::setopt(c, CURLOPT_SSH_KEYFUNCTION, checkHostKey);
+    curl::setopt(c, CURLOPT_SSH_KEYDATA, &check);
+    curl::setopt(c, CURLOPT_FTP_CREATE_MISSING_DIRS, long(CURLFTP_CREATE_DIR_RETRY));
+    curl::setopt(c, CURLOPT_NEW_FILE_PERMS, 0640L);
+    curl::setopt(c, CURLOPT_NEW_DIRECTORY_PERMS, 0750L);
     if (extra) extra(c);
   };
   // SFTP has no answer to interpret beyond libcurl's result.
@@ -139,11 +139,11 @@ Status SftpStore::perform(CurlRequest& r) {
 
 Status SftpStore::quote(const QList<QByteArray>& commands, bool retry) {
   struct ListDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+    void operator()(curl_slist* l) const { curl::api().slistFreeAll(l); }
   };
   std::unique_ptr<curl_slist, ListDeleter> list;
   for (const QByteArray& c : commands) {
-    curl_slist* next = curl_slist_append(list.get(), c.constData());
+    curl_slist* next = curl::api().slistAppend(list.get(), c.constData());
     if (!next) return Status::internal(QStringLiteral("curl_slist_append failed"));
     (void)list.release();
     list.reset(next);
@@ -153,7 +153,7 @@ Status SftpStore::quote(const QList<QByteArray>& commands, bool retry) {
   r.url = urlFor(QString());
   r.noBody = true;
   r.retry = retry;
-  r.configure = [&](CURL* c) { curl_easy_setopt(c, CURLOPT_QUOTE, list.get()); };
+  r.configure = [&](CURL* c) { curl::setopt(c, CURLOPT_QUOTE, list.get()); };
   return perform(r);
 }
 

@@ -1,6 +1,6 @@
 #include "snapshot/webdav_store.h"
 
-#include <curl/curl.h>
+#include "snapshot/curl_library.h"
 
 #include <QLocale>
 #include <QUrl>
@@ -95,9 +95,9 @@ Status WebDavStore::interpret(const CurlRequest& r) {
 Status WebDavStore::perform(CurlRequest& r) {
   r.configure = [this](CURL* c) {
     if (m_login.isEmpty()) return;
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, long(CURLAUTH_BASIC));
-    curl_easy_setopt(c, CURLOPT_USERNAME, m_login.constData());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, m_secret.constData());
+    curl::setopt(c, CURLOPT_HTTPAUTH, long(CURLAUTH_BASIC));
+    curl::setopt(c, CURLOPT_USERNAME, m_login.constData());
+    curl::setopt(c, CURLOPT_PASSWORD, m_secret.constData());
   };
   return m_session.run(r, [](const CurlRequest& q) { return interpret(q); });
 }
