@@ -10,9 +10,9 @@
 
 #include <optional>
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 #include "harmonylite/engine_thread.h"
 #include "harmonylite/logging.h"

@@ -102,7 +102,9 @@ if(HL_RPMBUILD AND NOT CMAKE_CROSSCOMPILING)  # (rpmbuild builds for the machine
 endif()
 
 # Debian. Depends = the shared libraries (dpkg-shlibdeps) + what a library scan cannot see:
-# the broker the embedded mode starts, Qt's platform plugins and the dashboard's QML modules.
+# the broker the embedded mode starts, Qt's platform plugins, the dashboard's QML modules and
+# libcurl, which the engine loads only when a remote snapshot store needs it
+# (engine/src/snapshot/curl_library.h).
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${HL_DEB_REVISION})
 set(CPACK_DEBIAN_PACKAGE_SECTION database)
@@ -118,7 +120,7 @@ if(CMAKE_CROSSCOMPILING)
   set(CPACK_PROJECT_CONFIG_FILE ${CMAKE_BINARY_DIR}/installer/cpack-cross.cmake)
 endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "adduser, nats-server, qt6-qpa-plugins, qml6-module-qtqml, qml6-module-qtqml-workerscript, qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-templates, qml6-module-qtquick-layouts, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qt-labs-folderlistmodel, qml6-module-qtcharts")
+    "adduser, nats-server, libcurl4 (>= 7.75), qt6-qpa-plugins, qml6-module-qtqml, qml6-module-qtqml-workerscript, qml6-module-qtquick, qml6-module-qtquick-controls, qml6-module-qtquick-templates, qml6-module-qtquick-layouts, qml6-module-qtquick-window, qml6-module-qtquick-dialogs, qml6-module-qt-labs-folderlistmodel, qml6-module-qtcharts")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "sqlite3")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${HL_PKG_DIR}/conffiles ${HL_PKG_DIR}/postinst ${HL_PKG_DIR}/prerm ${HL_PKG_DIR}/postrm)
@@ -131,7 +133,7 @@ set(CPACK_RPM_PACKAGE_RELEASE ${HL_DEB_REVISION})
 set(CPACK_RPM_PACKAGE_LICENSE MIT)
 set(CPACK_RPM_PACKAGE_GROUP "Applications/Databases")
 set(CPACK_PACKAGE_RELOCATABLE OFF)
-set(CPACK_RPM_PACKAGE_REQUIRES "nats-server")
+set(CPACK_RPM_PACKAGE_REQUIRES "nats-server, libcurl")
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${HL_PKG_DIR}/postinst)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${HL_PKG_DIR}/prerm)

@@ -7,7 +7,7 @@
 #     Depends naming the same packages as the amd64 one (dpkg-shlibdeps ran for ARCH);
 #   - the same file list, maintainer scripts and conffiles as the amd64 .deb, and the .tar.gz
 #     holding the .deb's files;
-#   - /usr/bin/harmonylite built for ARCH (ELF machine; armhf: the hard-float ABI) with the
+#   - /usr/bin/harmonylite and /usr/lib/harmonylite/harmonylite-dashboard built for ARCH (ELF machine; armhf: the hard-float ABI) with the
 #     hardening flags (PIE, full RELRO, immediate binding, stack protector, fortified calls);
 #   - lintian: no tag on the ARCH .deb that the amd64 one does not have.
 # Installs nothing. Exits 77 (skipped) when there is no cross build, saying why.
@@ -87,20 +87,26 @@ diff <(dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./||' | sort)
   <(tar -tzf "$TGZ" | grep -v '/$' | sed "s|^$name/||" | sort) >"$WORK/tgz.diff" ||
   fail "the .tar.gz holds other files than the .deb: $(cat "$WORK/tgz.diff")"
 
-step "the program: ELF machine and hardening"
+step "the programs: ELF machine and hardening"
 dpkg-deb -x "$DEB" "$WORK/root"
-BIN=$WORK/root/usr/bin/harmonylite
-readelf -h "$BIN" >"$WORK/elf.txt"
-grep -E "Machine|Flags|Class" "$WORK/elf.txt"
-grep -Eq "Machine:[[:space:]]+$machine\$" "$WORK/elf.txt" || fail "/usr/bin/harmonylite is not an $machine program"
-[[ $ARCH != armhf ]] || grep -q "hard-float ABI" "$WORK/elf.txt" || fail "the armhf program is not hard-float"
-grep -q "DYN (Position-Independent" "$WORK/elf.txt" || fail "not a PIE"
-readelf -lW "$BIN" | grep -q GNU_RELRO || fail "no RELRO segment"
-readelf -dW "$BIN" | grep -q "Flags: NOW" || fail "no immediate binding (-z now)"
-syms=$(readelf -sW --dyn-syms "$BIN")
-grep -q "__stack_chk_fail" <<<"$syms" || fail "no stack protector"
-grep -Eq "__[a-z_]+_chk@" <<<"$syms" || fail "no fortified libc calls"
-[[ -z $(readelf -S "$BIN" | grep -F .debug_info || true) ]] || fail "the packaged program is not stripped"
+for prog in usr/bin/harmonylite usr/lib/harmonylite/harmonylite-dashboard; do
+  BIN=$WORK/root/$prog
+  [[ -x $BIN ]] || fail "the .deb has no /$prog"
+  readelf -h "$BIN" >"$WORK/elf.txt"
+  grep -E "Machine|Flags|Class" "$WORK/elf.txt"
+  grep -Eq "Machine:[[:space:]]+$machine\$" "$WORK/elf.txt" || fail "/$prog is not an $machine program"
+  [[ $ARCH != armhf ]] || grep -q "hard-float ABI" "$WORK/elf.txt" || fail "the armhf /$prog is not hard-float"
+  grep -q "DYN (Position-Independent" "$WORK/elf.txt" || fail "/$prog is not a PIE"
+  readelf -lW "$BIN" | grep -q GNU_RELRO || fail "/$prog has no RELRO segment"
+  readelf -dW "$BIN" | grep -q "Flags: NOW" || fail "/$prog has no immediate binding (-z now)"
+  syms=$(readelf -sW --dyn-syms "$BIN")
+  grep -q "__stack_chk_fail" <<<"$syms" || fail "/$prog has no stack protector"
+  grep -Eq "__[a-z_]+_chk@" <<<"$syms" || fail "/$prog has no fortified libc calls"
+  [[ -z $(readelf -S "$BIN" | grep -F .debug_info || true) ]] || fail "/$prog is not stripped"
+done
+# The headless program needs no GUI library and loads libcurl itself (docs/architecture.md).
+[[ -z $(readelf -dW "$WORK/root/usr/bin/harmonylite" | grep -E "NEEDED.*(libQt6(Gui|Quick|Qml|Widgets)|libcurl)" || true) ]] ||
+  fail "/usr/bin/harmonylite links a GUI library or libcurl"
 
 step "lintian (the $ARCH .deb next to the amd64 one)"
 tags() { lintian --tag-display-limit 0 "$1" 2>/dev/null | sed -n 's/^\([EWIXP]\): harmonylite[^:]*: \([^ ]*\).*/\1 \2/p' | sort -u; }

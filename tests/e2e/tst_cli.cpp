@@ -6,6 +6,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <functional>
+
 #include <signal.h>
 
 #include "test_support.h"
@@ -21,6 +23,12 @@ QProcessEnvironment envWithDataHome(const QString& dataHome) {
   env.remove("WAYLAND_DISPLAY");
   env.remove("QT_QPA_PLATFORM");  // ctest sets it for the test itself; the node must not see it
   return env;
+}
+
+// The program a process runs and its memory map (/proc/<pid>/exe and maps).
+void readProcess(qint64 pid, QString* exe, QString* maps) {
+  *exe = QFile::symLinkTarget(QStringLiteral("/proc/%1/exe").arg(pid));
+  *maps = QString::fromUtf8(test::readFile(QStringLiteral("/proc/%1/maps").arg(pid)));
 }
 
 // Output lines that are not empty.
@@ -47,14 +55,17 @@ class TestCli : public QObject {
     return path;
   }
 
-  // Starts the program, waits for `readyText` on stderr, sends `sig`, returns the result.
+  // Starts the program, waits for `readyText` on stderr, calls `atReady` with its process id,
+  // sends `sig`, returns the result.
   test::ProcessResult runUntilSignal(const QStringList& args, const QByteArray& readyText, int sig,
-                                     const QStringList& extraEnv = {}) {
+                                     const QStringList& extraEnv = {},
+                                     const std::function<void(qint64)>& atReady = {},
+                                     const QString& program = test::harmonyliteBinary()) {
     QProcess p;
     QProcessEnvironment env = envWithDataHome(m_dir.filePath("xdg"));
     for (const QString& kv : extraEnv) env.insert(kv.section('=', 0, 0), kv.section('=', 1));
     p.setProcessEnvironment(env);
-    p.start(test::harmonyliteBinary(), args);
+    p.start(program, args);
     test::ProcessResult r;
     if (!p.waitForStarted(5000)) return r;
     QByteArray err;
@@ -64,7 +75,10 @@ class TestCli : public QObject {
           return err.contains(readyText) || p.state() == QProcess::NotRunning;
         },
         20000);
-    if (ready && p.state() == QProcess::Running) ::kill(pid_t(p.processId()), sig);
+    if (ready && p.state() == QProcess::Running) {
+      if (atReady) atReady(p.processId());
+      ::kill(pid_t(p.processId()), sig);
+    }
     if (!p.waitForFinished(15000)) {
       r.timedOut = true;
       p.kill();
@@ -194,7 +208,12 @@ class TestCli : public QObject {
   // With a display (here Qt's offscreen platform) the dashboard opens on the same engine, titled
   // with the node id, and SIGTERM still stops the node cleanly.
   void displayOpensTheDashboard() {
-    const auto r = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+    QString exe, maps;
+    const auto r = runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"},
+                                  [&](qint64 pid) { readProcess(pid, &exe, &maps); });
+    // harmonylite started harmonylite-dashboard in its place: the same process.
+    QVERIFY2(exe.endsWith("/harmonylite-dashboard"), qPrintable(exe));
+    QVERIFY(maps.contains("libQt6Quick.so"));
     QVERIFY(!r.timedOut);
     QVERIFY(!r.crashed);
     QCOMPARE(r.exitCode, 0);
@@ -207,10 +226,80 @@ class TestCli : public QObject {
     QVERIFY(r.err.contains("stopped cleanly"));
     // --no-gui wins over a display.
     const auto headless =
-        runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"});
+        runUntilSignal({"--no-gui"}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"},
+                       [&](qint64 pid) { readProcess(pid, &exe, &maps); });
     QCOMPARE(headless.exitCode, 0);
     QVERIFY(headless.err.contains("--no-gui given; running headless"));
     QVERIFY(!headless.err.contains("dashboard open"));
+    QVERIFY2(exe.endsWith("/harmonylite"), qPrintable(exe));
+  }
+
+  // docs/architecture.md#two-programs: a headless node maps no Qt GUI or Qt Quick library, and
+  // no libcurl while no remote snapshot store is used (about 17 MB resident less).
+  void headlessNodeMapsNoGuiLibraryNorLibcurl() {
+    QString exe, maps;
+    const auto r = runUntilSignal({}, "node running", SIGTERM, {},
+                                  [&](qint64 pid) { readProcess(pid, &exe, &maps); });
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY(r.err.contains("no display available; running headless"));
+    QVERIFY2(exe.endsWith("/harmonylite"), qPrintable(exe));
+    QVERIFY(maps.contains("libQt6Core.so"));  // (the maps were read)
+    for (const char* lib :
+         {"libQt6Gui.so", "libQt6Widgets.so", "libQt6Qml.so", "libQt6Quick.so", "libcurl.so"})
+      QVERIFY2(!maps.contains(lib), lib);
+  }
+
+  // Without harmonylite-dashboard beside it (or in ../lib/harmonylite), harmonylite says so
+  // and runs headless where it would have opened the window.
+  void missingDashboardProgramMeansHeadless() {
+    const QString lonely = m_dir.filePath("lonely/bin/harmonylite");
+    QVERIFY(QDir().mkpath(m_dir.filePath("lonely/bin")));
+    QVERIFY(QFile::copy(test::harmonyliteBinary(), lonely));
+    const auto r =
+        runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"}, {}, lonely);
+    QVERIFY(!r.timedOut);
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY2(r.err.contains("the dashboard program (harmonylite-dashboard) is not installed "
+                            "beside this one"),
+             r.err.constData());
+    QVERIFY(r.err.contains("node running headless"));
+    // Installed as the package does, in ../lib/harmonylite, it is found.
+    const QString libDir = m_dir.filePath("lonely/lib/harmonylite");
+    QVERIFY(QDir().mkpath(libDir));
+    QVERIFY(
+        QFile::link(QFileInfo(test::harmonyliteBinary()).dir().filePath("harmonylite-dashboard"),
+                    libDir + "/harmonylite-dashboard"));
+    const auto found =
+        runUntilSignal({}, "node running", SIGTERM, {"QT_QPA_PLATFORM=offscreen"}, {}, lonely);
+    QCOMPARE(found.exitCode, 0);
+    QVERIFY2(found.err.contains("node running with the dashboard"), found.err.constData());
+  }
+
+  // libcurl is loaded when a remote store needs it; when it cannot be, the store's requests
+  // fail naming the package, and nothing else changes (here a broken libcurl.so.4 is found
+  // first through LD_LIBRARY_PATH).
+  void unloadableLibcurlIsNamed() {
+    const QString config = writeConfig(
+        "s3.toml", "db_path = \"" + m_dir.filePath("s3/app.db") +
+                       "\"\nnode_id = 7\n[snapshot]\nenabled = true\nstore = \"s3\"\nretries = 0\n"
+                       "[snapshot.s3]\nendpoint = \"127.0.0.1:9\"\nbucket = \"b\"\n");
+    QVERIFY(QDir().mkpath(m_dir.filePath("brokencurl")));
+    QVERIFY(test::writeFile(m_dir.filePath("brokencurl/libcurl.so.4"), "not a library"));
+    QProcessEnvironment env = envWithDataHome(m_dir.filePath("xdg"));
+    env.insert("LD_LIBRARY_PATH", m_dir.filePath("brokencurl"));
+    const auto broken = test::runProcess(test::harmonyliteBinary(),
+                                         {"-config", config, "-list-snapshots"}, 60000, env);
+    QCOMPARE(broken.exitCode, 1);
+    QVERIFY2(broken.err.contains("libcurl could not be loaded (") &&
+                 broken.err.contains("brokencurl/libcurl.so.4") &&
+                 broken.err.contains("need the libcurl4 package"),
+             broken.err.constData());
+    // With the real one, the same command gets as far as the (closed) port.
+    const auto real = run({"-config", config, "-list-snapshots"}, 60000);
+    QCOMPARE(real.exitCode, 1);
+    QVERIFY2(real.err.contains("GET http://127.0.0.1:9/b") &&
+                 !real.err.contains("libcurl could not be loaded"),
+             real.err.constData());
   }
 
   // The dashboard opens on the setup remembered from its last run (a database the user chose,

@@ -154,7 +154,7 @@ ls -l "$WORK"/packages/harmonylite*
 
 step "contents of $(basename "$DEB")"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$WORK/deb-files"
-for f in /usr/bin/harmonylite "$CONFIG" "$UNIT" /etc/systemd/journald.conf.d/harmonylite.conf \
+for f in /usr/bin/harmonylite /usr/lib/harmonylite/harmonylite-dashboard "$CONFIG" "$UNIT" /etc/systemd/journald.conf.d/harmonylite.conf \
   /usr/share/applications/harmonylite.desktop /usr/share/icons/hicolor/scalable/apps/harmonylite.svg \
   /usr/share/doc/harmonylite/copyright /usr/share/doc/harmonylite/changelog.Debian.gz \
   /usr/share/doc/harmonylite/operations.md; do
@@ -168,7 +168,7 @@ version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$BUILD_DIR/CPac
 [[ $(dpkg-deb -f "$DEB" Version) == "$version"-* ]] || fail "Version $(dpkg-deb -f "$DEB" Version) is not $version-<revision>"
 depends=$(dpkg-deb -f "$DEB" Depends)
 echo "Depends: $depends"
-for dep in nats-server adduser qt6-qpa-plugins "${QML_MODULES[@]}" libc6 libqt6core6 libsqlite3-0 libcbor0.8 libnats3.4; do
+for dep in nats-server adduser libcurl4 qt6-qpa-plugins "${QML_MODULES[@]}" libc6 libqt6core6 libsqlite3-0 libcbor0.8 libnats3.4; do
   [[ ", $depends," == *", $dep"[\ ,]* ]] || fail "Depends lacks $dep"
 done
 dpkg-deb -e "$DEB" "$WORK/control"
@@ -184,7 +184,7 @@ if grep -q '^E:' "$WORK/lintian.txt"; then fail "lintian reports errors"; fi
 
 step "the other packages"
 tar -tzf "$TGZ" >"$WORK/tgz-files"
-for f in usr/bin/harmonylite etc/harmonylite/config.toml lib/systemd/system/harmonylite.service; do
+for f in usr/bin/harmonylite usr/lib/harmonylite/harmonylite-dashboard etc/harmonylite/config.toml lib/systemd/system/harmonylite.service; do
   grep -q "/$f\$" "$WORK/tgz-files" || fail "$(basename "$TGZ") has no $f"
 done
 if command -v rpmbuild >/dev/null; then
@@ -213,6 +213,8 @@ done
 [[ $(readlink "$LINK") == /usr/bin/harmonylite ]] || fail "$LINK is not a link to /usr/bin/harmonylite"
 [[ -L /etc/systemd/system/multi-user.target.wants/harmonylite.service ]] || fail "the unit is not enabled"
 [[ $(/usr/bin/harmonylite -version) == harmonylite* ]] || fail "/usr/bin/harmonylite -version does not run"
+[[ $(/usr/lib/harmonylite/harmonylite-dashboard -version) == harmonylite* ]] ||
+  fail "/usr/lib/harmonylite/harmonylite-dashboard -version does not run"
 installed_files=$(dpkg -L harmonylite | while read -r f; do [[ -f $f && ! -L $f ]] && echo "$f"; done)
 # shellcheck disable=SC2086  # one path per word
 echo "footprint: Installed-Size $(dpkg-query -W -f='${Installed-Size}' harmonylite) KiB, installed files $(du -cb $installed_files | tail -n 1 | cut -f1) bytes ($(du -ch $installed_files | tail -n 1 | cut -f1) on disk)"
@@ -316,6 +318,21 @@ wait_for 60 "the guide's service line to run headless" running "$WORK/node3.log"
 wait_for 60 "its /health to say healthy" healthy "$health3"
 stop_pids "$pid3"
 ((STOP_RCS[0] == 0)) || fail "the guide's service line exited with ${STOP_RCS[0]} on SIGTERM"
+
+step "a display: $LINK starts the installed dashboard program in its place"
+mkdir -p "$WORK/node3/xdg" && chown harmonylite:harmonylite "$WORK/node3/xdg"
+as_service "$WORK/node3-gui.log" env QT_QPA_PLATFORM=offscreen XDG_CONFIG_HOME="$WORK/node3/xdg" \
+  "$LINK" -config "$cfg3"
+pid3=${PIDS[-1]}
+with_dashboard() {
+  kill -0 "$2" 2>/dev/null || fail "the node (pid $2) exited: $(tail -n 20 "$1")"
+  grep -q "node running with the dashboard" "$1"
+}
+wait_for 60 "the installed dashboard to open" with_dashboard "$WORK/node3-gui.log" "$pid3"
+[[ $(readlink "/proc/$pid3/exe") == /usr/lib/harmonylite/harmonylite-dashboard ]] ||
+  fail "the node with a display runs $(readlink "/proc/$pid3/exe"), not /usr/lib/harmonylite/harmonylite-dashboard"
+stop_pids "$pid3"
+((STOP_RCS[0] == 0)) || fail "the installed dashboard exited with ${STOP_RCS[0]} on SIGTERM"
 
 step "systemd-analyze verify"
 # A trivial unit first: when even that fails, this machine cannot verify units at all.

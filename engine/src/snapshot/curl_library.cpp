@@ -68,6 +68,8 @@ const Api* load(QString* error) {
   return nullptr;
 }
 
-const Api& api() { return loaded().api; }
+const Api& api() {
+  return loaded().api;
+}
 
 }  // namespace hl::curl

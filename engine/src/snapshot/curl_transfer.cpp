@@ -203,8 +203,7 @@ Status CurlSession::performOnce(CurlRequest& r, qint64 resumeFrom) {
   curl::setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl::setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(m_options.connectTimeoutMs));
   curl::setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl::setopt(c, CURLOPT_LOW_SPEED_TIME,
-                   long(qMax<qint64>(1, m_options.idleTimeoutMs / 1000)));
+  curl::setopt(c, CURLOPT_LOW_SPEED_TIME, long(qMax<qint64>(1, m_options.idleTimeoutMs / 1000)));
   curl::setopt(c, CURLOPT_SSL_VERIFYPEER, m_options.insecureSkipVerify ? 0L : 1L);
   curl::setopt(c, CURLOPT_SSL_VERIFYHOST, m_options.insecureSkipVerify ? 0L : 2L);
   curl::setopt(c, CURLOPT_WRITEFUNCTION, writeCb);
