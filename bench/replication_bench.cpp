@@ -434,11 +434,27 @@ int main(int argc, char** argv) {
       },
       120000, 50);
   QList<double> latencies;
+  // Rows over 15 ms, grouped into stalls (slow rows committed within 100 ms of each other):
+  // (the worst latency of each stall, when it began in ms after the first steady commit).
+  QList<std::pair<double, double>> stalls;
   {
+    QList<std::pair<double, double>> rows;  // (latency, ms after the first commit)
     auto stmt = reader->prepare(
         QStringLiteral("SELECT id, ms FROM applied_at WHERE id >= %1").arg(firstId));
-    while (stmt && *stmt->step())
-      latencies << stmt->columnDouble(1) - committedAt.value(int(stmt->columnInt(0)));
+    while (stmt && *stmt->step()) {
+      const int id = int(stmt->columnInt(0));
+      latencies << stmt->columnDouble(1) - committedAt.value(id);
+      rows.append({latencies.last(), committedAt.value(id) - committedAt.value(firstId)});
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+    for (const auto& row : rows) {
+      if (row.first < 15) continue;
+      if (!stalls.isEmpty() && row.second - stalls.last().second < 100)
+        stalls.last().first = std::max(stalls.last().first, row.first);
+      else
+        stalls.append(row);
+    }
   }
 
   // The baseline last, on the same server, once the nodes are idle.
@@ -527,6 +543,14 @@ int main(int argc, char** argv) {
                   0, 'f', 1)
              .arg(latencies.size())
              .arg(steadyAll ? "" : " INCOMPLETE");
+  // When the stalls happened (from the first steady commit), to match them with periodic work.
+  QStringList slowText;
+  for (const auto& [latency, at] : stalls)
+    slowText << QStringLiteral("%1 ms at %2 s").arg(latency, 0, 'f', 0).arg(at / 1000.0, 0, 'f', 2);
+  if (!slowText.isEmpty())
+    out << QStringLiteral("%1 %2\n")
+               .arg(QStringLiteral("  stalls over 15 ms"), -46)
+               .arg(slowText.join(", "));
   // Idle: a node without tables, on a server of its own (nothing to receive), once it runs, for
   // idleSeconds.
   test::NatsServer idleServer;
