@@ -32,6 +32,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
 
 #include <unistd.h>
 #include <thread>
@@ -74,15 +76,19 @@ struct AsyncPublisher {
     jsCtx* js = nullptr;
     if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) return false;
     ctx.reset(js);
+    return addStream(stream, subject);
+  }
+  // Another file stream, for `subjectName`.
+  bool addStream(const QByteArray& stream, const QByteArray& subjectName) {
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
     cfg.Name = stream.constData();
-    const char* subjects[] = {subject.constData()};
+    const char* subjects[] = {subjectName.constData()};
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     jsStreamInfo* si = nullptr;
-    if (js_AddStream(&si, js, &cfg, nullptr, nullptr) != NATS_OK) return false;
+    if (js_AddStream(&si, ctx.get(), &cfg, nullptr, nullptr) != NATS_OK) return false;
     jsStreamInfo_Destroy(si);
     return true;
   }
@@ -171,6 +177,126 @@ double pipelineRate(const QString& url, int count, int size) {
     return -1;
   }
   return count / seconds;
+}
+
+// (latency ms, ms after the first message) pairs -> the stalls: entries over 15 ms, grouped
+// when they began within 100 ms of each other; the worst latency of each and when it began.
+using Timed = std::pair<double, double>;
+QList<Timed> groupStalls(QList<Timed> rows) {
+  std::sort(rows.begin(), rows.end(),
+            [](const Timed& a, const Timed& b) { return a.second < b.second; });
+  QList<Timed> stalls;
+  for (const Timed& row : rows) {
+    if (row.first < 15) continue;
+    if (!stalls.isEmpty() && row.second - stalls.last().second < 100)
+      stalls.last().first = std::max(stalls.last().first, row.first);
+    else
+      stalls.append(row);
+  }
+  return stalls;
+}
+
+// The steady case's baseline: `rate` messages of `size` bytes a second for `seconds`, published
+// asynchronously on one connection to `streams` file streams in turn (as the changes go to the
+// shards' streams), every message read by two push consumers on connections of their own (as
+// the two nodes read every shard). Per message and consumer: (ms from its publish to its
+// delivery, ms after the first publish). Empty when it could not run.
+QList<Timed> steadyPipeline(const QString& url, int rate, int seconds, int size, int streams) {
+  const auto streamName = [](int i) { return "STEADY-BENCH-" + QByteArray::number(i); };
+  const auto subjectName = [](int i) { return "steady-bench-" + QByteArray::number(i); };
+  AsyncPublisher pub;
+  if (!pub.open(url, streamName(1), subjectName(1))) return {};
+  for (int i = 2; i <= streams; ++i)
+    if (!pub.addStream(streamName(i), subjectName(i))) return {};
+  struct Reader {
+    NatsConnectionPtr conn;
+    JsCtxPtr ctx;
+    std::vector<natsSubscription*> subs;
+  };
+  struct Shared {
+    std::mutex mutex;
+    QList<Timed> seen;
+    std::chrono::steady_clock::time_point start;
+  } shared;
+  auto onMessage = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* sh = static_cast<Shared*>(closure);
+    const qint64 sentNs = QByteArray(natsMsg_GetData(msg), 20).trimmed().toLongLong();
+    const qint64 nowNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - sh->start)
+                             .count();
+    natsMsg_Ack(msg, nullptr);
+    natsMsg_Destroy(msg);
+    std::lock_guard lock(sh->mutex);
+    sh->seen.append({double(nowNs - sentNs) / 1e6, double(sentNs) / 1e6});
+  };
+  shared.start = std::chrono::steady_clock::now();
+  std::vector<Reader> readers(2);
+  for (Reader& r : readers) {
+    natsConnection* nc = nullptr;
+    if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return {};
+    r.conn.reset(nc);
+    jsCtx* js = nullptr;
+    if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) return {};
+    r.ctx.reset(js);
+    for (int i = 1; i <= streams; ++i) {
+      jsSubOptions so;
+      jsSubOptions_Init(&so);
+      so.ManualAck = true;
+      so.Config.AckPolicy = js_AckAll;
+      natsSubscription* sub = nullptr;
+      if (js_Subscribe(&sub, js, subjectName(i).constData(), onMessage, &shared, nullptr, &so,
+                       nullptr) != NATS_OK)
+        return {};
+      r.subs.push_back(sub);
+    }
+  }
+  const int total = rate * seconds;
+  QByteArray payload(std::max(size, 21), 'x');
+  for (int k = 0; k < total; ++k) {
+    const qint64 dueNs = qint64(k) * 1000000000LL / rate;
+    qint64 nowNs = 0;
+    while ((nowNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - shared.start)
+                        .count()) < dueNs)
+      QThread::usleep(100);
+    const QByteArray stamp = QByteArray::number(nowNs).leftJustified(20, ' ');
+    payload.replace(0, 20, stamp);
+    natsMsg* m = nullptr;
+    const QByteArray subject = subjectName(1 + k % streams);
+    natsMsg_Create(&m, subject.constData(), nullptr, payload.constData(), int(payload.size()));
+    if (js_PublishMsgAsync(pub.ctx.get(), &m, nullptr) != NATS_OK && m) natsMsg_Destroy(m);
+  }
+  QElapsedTimer wait;
+  wait.start();
+  while (wait.elapsed() < 30000) {
+    {
+      std::lock_guard lock(shared.mutex);
+      if (shared.seen.size() >= 2 * total) break;
+    }
+    QThread::msleep(5);
+  }
+  for (Reader& r : readers)
+    for (natsSubscription* sub : r.subs) {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+  for (int i = 1; i <= streams; ++i)
+    js_DeleteStream(pub.ctx.get(), streamName(i).constData(), nullptr, nullptr);
+  std::lock_guard lock(shared.mutex);
+  if (shared.seen.size() < 2 * total) {
+    std::fprintf(stderr, "steady pipeline: %lld of %d deliveries\n",
+                 static_cast<long long>(shared.seen.size()), 2 * total);
+    return {};
+  }
+  return shared.seen;
+}
+
+// "19 ms at 9.79 s, ..."
+QString stallsText(const QList<Timed>& stalls) {
+  QStringList parts;
+  for (const auto& [latency, at] : stalls)
+    parts << QStringLiteral("%1 ms at %2 s").arg(latency, 0, 'f', 0).arg(at / 1000.0, 0, 'f', 2);
+  return parts.isEmpty() ? QStringLiteral("none") : parts.join(", ");
 }
 
 // CPU seconds (user + system) a process has used so far, from /proc; -1 when unknown.
@@ -434,11 +560,9 @@ int main(int argc, char** argv) {
       },
       120000, 50);
   QList<double> latencies;
-  // Rows over 15 ms, grouped into stalls (slow rows committed within 100 ms of each other):
-  // (the worst latency of each stall, when it began in ms after the first steady commit).
-  QList<std::pair<double, double>> stalls;
+  QList<Timed> stalls;  // of the rows over 15 ms (groupStalls)
   {
-    QList<std::pair<double, double>> rows;  // (latency, ms after the first commit)
+    QList<Timed> rows;  // (latency, ms after the first commit)
     auto stmt = reader->prepare(
         QStringLiteral("SELECT id, ms FROM applied_at WHERE id >= %1").arg(firstId));
     while (stmt && *stmt->step()) {
@@ -446,15 +570,7 @@ int main(int argc, char** argv) {
       latencies << stmt->columnDouble(1) - committedAt.value(id);
       rows.append({latencies.last(), committedAt.value(id) - committedAt.value(firstId)});
     }
-    std::sort(rows.begin(), rows.end(),
-              [](const auto& a, const auto& b) { return a.second < b.second; });
-    for (const auto& row : rows) {
-      if (row.first < 15) continue;
-      if (!stalls.isEmpty() && row.second - stalls.last().second < 100)
-        stalls.last().first = std::max(stalls.last().first, row.first);
-      else
-        stalls.append(row);
-    }
+    stalls = groupStalls(rows);
   }
 
   // The baseline last, on the same server, once the nodes are idle.
@@ -464,6 +580,10 @@ int main(int argc, char** argv) {
   const double pipelineServerCpu =
       (cpuSeconds(server.pid()) - serverBefore) * 100000.0 / std::max(1, rows);
   const double widePipeline = wideCase ? pipelineRate(server.url(), rows, 1024) : 0;
+  // The steady case's: the same rate and message size without the nodes.
+  const QList<Timed> steadyBare =
+      seconds > 0 ? steadyPipeline(server.url(), rate, seconds, messageSize, shards)
+                  : QList<Timed>{};
 
   QTextStream out(stdout);
   out << "replication benchmark: one nats-server "
@@ -543,14 +663,25 @@ int main(int argc, char** argv) {
                   0, 'f', 1)
              .arg(latencies.size())
              .arg(steadyAll ? "" : " INCOMPLETE");
-  // When the stalls happened (from the first steady commit), to match them with periodic work.
-  QStringList slowText;
-  for (const auto& [latency, at] : stalls)
-    slowText << QStringLiteral("%1 ms at %2 s").arg(latency, 0, 'f', 0).arg(at / 1000.0, 0, 'f', 2);
-  if (!slowText.isEmpty())
+  // When the stalls happened (from the first steady commit), to match them with periodic work;
+  // then the same for the bare pipeline at the same rate.
+  out << QStringLiteral("%1 %2\n")
+             .arg(QStringLiteral("  stalls over 15 ms"), -46)
+             .arg(stallsText(stalls));
+  if (seconds > 0) {
+    QList<double> bare;
+    for (const Timed& t : steadyBare) bare << t.first;
+    out << QStringLiteral("%1 p50 %2 ms, p99 %3 ms, max %4 ms (%5 deliveries)%6\n")
+               .arg(QStringLiteral("bare pipeline, %1 msgs/s, 2 readers").arg(rate), -46)
+               .arg(percentile(bare, 0.50), 0, 'f', 1)
+               .arg(percentile(bare, 0.99), 0, 'f', 1)
+               .arg(bare.isEmpty() ? 0.0 : *std::max_element(bare.begin(), bare.end()), 0, 'f', 1)
+               .arg(bare.size())
+               .arg(bare.isEmpty() ? " UNAVAILABLE" : "");
     out << QStringLiteral("%1 %2\n")
                .arg(QStringLiteral("  stalls over 15 ms"), -46)
-               .arg(slowText.join(", "));
+               .arg(stallsText(groupStalls(steadyBare)));
+  }
   // Idle: a node without tables, on a server of its own (nothing to receive), once it runs, for
   // idleSeconds.
   test::NatsServer idleServer;
@@ -591,7 +722,8 @@ int main(int argc, char** argv) {
   }
   out.flush();
   return all && wideAll && burstAll && steadyAll && pipeline > 0 &&
-                 (!wideCase || widePipeline > 0) && (idleSeconds == 0 || idleRss > 0)
+                 (!wideCase || widePipeline > 0) && (idleSeconds == 0 || idleRss > 0) &&
+                 (seconds == 0 || !steadyBare.isEmpty())
              ? 0
              : 1;
 }
