@@ -12,7 +12,9 @@
 //    its resident memory at the end and the CPU it used
 //  - steady: node 1 commits R rows/s for S seconds (one autocommit insert each); p50/p99 of
 //    commit -> applied on node 2 (applied time taken by a trigger inside node 2's apply
-//    transaction, commit time taken right after node 1's commit; same clock)
+//    transaction, commit time taken right after node 1's commit; same clock), and its stalls
+//    (rows over 15 ms, grouped); its baseline, same run: the bare pipeline at the same rate
+//    (one stream per shard, two push consumers), publish -> delivery
 //
 //   replication_bench [--rows 100000] [--rate 500] [--seconds 20] [--burst-seconds 10]
 //                     [--idle-seconds 60] [--wide 1] [--nodes 2] [--shards 2]
