@@ -578,6 +578,7 @@ Result<int> ChangeLog::cleanup() {
       HL_RETURN_IF_ERROR(rows.status().withContext("cleanup"));
     }
     HL_RETURN_IF_ERROR(removeAll(gone));
+    for (int64_t id : gone) uncount(id);
     covered += int(gone.size());
     more = rowsRead == 256 && staying < kCleanupStopRun;
     walkedAll = rowsRead < 256 && staying < kCleanupStopRun;
@@ -596,10 +597,9 @@ Result<int> ChangeLog::cleanup() {
   for (int64_t id : marks)
     if (id < before) oldMarks << id;
   HL_RETURN_IF_ERROR(removeAll(oldMarks));
-  // The memory bound: the newest m_cap published rows stay; older ones go, uncovered. Looked
-  // at (a walk of up to m_cap rows) only when the last count of published rows, plus every id
-  // since, or else the span of ids, may exceed the cap.
-  int uncovered = 0;
+  // The memory bound: the newest m_cap published rows stay; older ones go, uncovered. The upper
+  // bound of published rows (the last count plus every id since, or else the span of ids) says
+  // when the full walk is needed in case the forward count fell behind.
   int64_t atMost = 0;
   if (m_counts.valid) {
     atMost = m_counts.published + std::max<int64_t>(0, *newest - m_counts.newestId);
@@ -608,14 +608,10 @@ Result<int> ChangeLog::cleanup() {
     if (!oldest) return oldest.status().withContext("cleanup");
     atMost = *newest - *oldest + 1;
   }
-  if (atMost > std::max<int64_t>(0, m_cap)) {
-    HL_RETURN_IF_ERROR(m_db.exec(
-        QStringLiteral("DELETE FROM %1 WHERE state = 1 AND id < (SELECT max(id) FROM %1) AND id <= "
-                       "(SELECT id FROM %1 WHERE state = 1 ORDER BY id DESC LIMIT 1 OFFSET %2)")
-            .arg(table)
-            .arg(std::max<int64_t>(0, m_cap))));
-    uncovered = m_db.changes();
-  }
+  HL_RETURN_IF_ERROR(countForCap(*newest).withContext("cleanup"));
+  auto dropped = dropBeyondCap(*newest, atMost);
+  if (!dropped) return dropped.status().withContext("cleanup");
+  const int uncovered = *dropped;
   HL_RETURN_IF_ERROR(txn->commit());
   if (uncovered > 0) {
     m_droppedUncovered += uncovered;
@@ -628,6 +624,112 @@ Result<int> ChangeLog::cleanup() {
                .arg(m_horizonMs);
   }
   return covered + uncovered;
+}
+
+void ChangeLog::uncount(int64_t id) {
+  CapCount& c = m_capCount;
+  if (id <= c.boundary || id > c.readTo ||
+      std::binary_search(c.unsettled.cbegin(), c.unsettled.cend(), id))
+    return;
+  if (--c.counted < 0) m_capCount = CapCount{};  // not what was counted: count again
+}
+
+Status ChangeLog::countForCap(int64_t newest) {
+  const QString table = quoteIdentifier(kChanges);
+  CapCount& c = m_capCount;
+  // The rows pending when read: published since (counted now), gone, failed, or still pending.
+  if (!c.unsettled.isEmpty()) {
+    auto stateOf = m_db.cached(QStringLiteral("SELECT state FROM %1 WHERE id = ?").arg(table));
+    if (!stateOf) return stateOf.status();
+    QList<int64_t> still;
+    for (int64_t id : std::as_const(c.unsettled)) {
+      ++m_capRowsRead;
+      if (id <= c.boundary) continue;  // beyond the cap already: the next drop takes it
+      HL_RETURN_IF_ERROR((*stateOf)->bindInt(1, id));
+      SqliteRows rows(**stateOf);
+      for (const SqliteStmt& r : rows) {
+        if (r.isNull(0))
+          still << id;
+        else if (r.columnInt(0) == 1)
+          ++c.counted;
+      }
+      HL_RETURN_IF_ERROR(rows.status());
+    }
+    c.unsettled = std::move(still);
+  }
+  // The rows written since: each read once.
+  auto read = m_db.cached(
+      QStringLiteral("SELECT id, state FROM %1 WHERE id > ?1 AND id <= ?2 ORDER BY id").arg(table));
+  if (!read) return read.status();
+  HL_RETURN_IF_ERROR((*read)->bindInt(1, c.readTo));
+  HL_RETURN_IF_ERROR((*read)->bindInt(2, newest));
+  c.behind = false;
+  SqliteRows rows(**read);
+  for (const SqliteStmt& r : rows) {
+    const int64_t id = r.columnInt(0);
+    if (r.isNull(1)) {
+      if (c.unsettled.size() >= kCapUnsettledMax) {
+        c.behind = true;  // read on once some of them settled
+        break;
+      }
+      c.unsettled << id;
+    } else if (r.columnInt(1) == 1) {
+      ++c.counted;
+    }
+    c.readTo = id;
+    ++m_capRowsRead;
+  }
+  HL_RETURN_IF_ERROR(rows.status());
+  if (!c.behind) c.readTo = std::max(c.readTo, newest);
+  return Status::ok();
+}
+
+Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
+  const QString table = quoteIdentifier(kChanges);
+  const int64_t cap = std::max<int64_t>(0, m_cap);
+  CapCount& c = m_capCount;
+  int64_t boundary = 0;
+  if (c.counted > cap) {
+    // The oldest counted rows beyond the cap: a walk of those only, from the boundary up.
+    auto q = m_db.cached(QStringLiteral("SELECT id FROM %1 WHERE id > ?1 AND id <= ?2 AND state = "
+                                        "1 ORDER BY id LIMIT 1 OFFSET ?3")
+                             .arg(table));
+    if (!q) return q.status();
+    HL_RETURN_IF_ERROR((*q)->bindInt(1, c.boundary));
+    HL_RETURN_IF_ERROR((*q)->bindInt(2, c.readTo));
+    HL_RETURN_IF_ERROR((*q)->bindInt(3, c.counted - cap - 1));
+    SqliteRows rows(**q);
+    for (const SqliteStmt& r : rows) boundary = r.columnInt(0);
+    HL_RETURN_IF_ERROR(rows.status());
+    if (boundary == 0) {  // fewer rows than counted: something unseen removed some
+      m_capCount = CapCount{};
+      return 0;
+    }
+    c.boundary = boundary;
+    c.counted = cap;
+    while (!c.unsettled.isEmpty() && c.unsettled.first() <= boundary) c.unsettled.removeFirst();
+  } else if (c.behind && atMost > cap) {
+    // The count fell behind (thousands of changes pending while later ones were published):
+    // the walk of up to m_cap rows from the newest, and the count starts again.
+    auto q = m_db.cached(QStringLiteral("SELECT coalesce((SELECT id FROM %1 WHERE state = 1 ORDER "
+                                        "BY id DESC LIMIT 1 OFFSET ?1), 0)")
+                             .arg(table));
+    if (!q) return q.status();
+    HL_RETURN_IF_ERROR((*q)->bindInt(1, cap));
+    SqliteRows rows(**q);
+    for (const SqliteStmt& r : rows) boundary = r.columnInt(0);
+    HL_RETURN_IF_ERROR(rows.status());
+    m_capCount = CapCount{};
+    if (boundary == 0) return 0;
+  } else {
+    return 0;
+  }
+  // One upper bound, so that SQLite reads the range of ids up to it only; the newest row stays.
+  auto drop = m_db.cached(QStringLiteral("DELETE FROM %1 WHERE id <= ?1 AND state = 1").arg(table));
+  if (!drop) return drop.status();
+  HL_RETURN_IF_ERROR((*drop)->bindInt(1, std::min(boundary, newest - 1)));
+  HL_RETURN_IF_ERROR((*drop)->run());
+  return m_db.changes();
 }
 
 Status ChangeLog::countSlice(int rows) {
@@ -698,6 +800,7 @@ Result<QList<int64_t>> ChangeLog::requeuePublished(int shard, quint64 afterSeq) 
   HL_RETURN_IF_ERROR(update->bindInt(2, int64_t(afterSeq)));
   HL_RETURN_IF_ERROR(update->run());
   HL_RETURN_IF_ERROR(txn->commit());
+  m_capCount = CapCount{};  // published rows counted for the cap are pending again
   return ids;
 }
 

@@ -109,6 +109,9 @@ class ChangeLog {
   // Published changes cleanup() dropped before the horizon or a snapshot covered them (the cap),
   // since this object was made.
   int64_t droppedUncovered() const { return m_droppedUncovered; }
+  // Log rows the memory bound's count read (each row once as the log grows, the unsettled ones
+  // again at each cleanup, every row after a reset), since this object was made: its cost.
+  int64_t capRowsRead() const { return m_capRowsRead; }
 
   // Creates the log tables and the triggers of every watched table; drops triggers of tables
   // no longer watched and re-creates those whose definition changed. Idempotent; one write
@@ -223,6 +226,26 @@ class ChangeLog {
   QHash<int, quint64> m_watermarks;  // shard -> last sequence a snapshot covers
   std::function<int64_t()> m_nowMs;
   int64_t m_droppedUncovered = 0;
+  // cleanup()'s memory bound without a walk of every kept row (docs/replication.md#durability):
+  // the log is read forward once, counting the published rows above a boundary; the oldest of
+  // them beyond the cap go and the boundary moves up past them.
+  struct CapCount {
+    int64_t boundary = 0;  // published rows at or below it are beyond the cap
+    int64_t readTo = 0;    // the rows up to this id were read
+    // Published rows in (boundary, readTo], each counted once: when read published, or when an
+    // unsettled one is seen published later. At most the true number (failed changes tried
+    // again and published are not counted), so the cap never drops a row it keeps.
+    int64_t counted = 0;
+    QList<int64_t> unsettled;  // rows in (boundary, readTo] pending when read, ascending
+    bool behind = false;       // the reading stopped at kCapUnsettledMax unsettled rows
+  };
+  Status countForCap(int64_t newest);
+  Result<int> dropBeyondCap(int64_t newest, int64_t atMost);
+  // A covered row cleanup() removed: no longer counted.
+  void uncount(int64_t id);
+  CapCount m_capCount;
+  int64_t m_capRowsRead = 0;
+  static constexpr int kCapUnsettledMax = 4096;
   SchemaCatalog& m_catalog;
   int m_keyColumns = 0;                  // k0..k(n-1) present in the changes table
   QHash<int64_t, QString> m_tableNames;  // tbl id -> name
