@@ -510,7 +510,7 @@ Result<int> ChangeLog::cleanup() {
   // docs/replication.md#durability. The newest row stays whatever its state (ids never go back).
   // Rows become removable in about the order of their ids (acked in order; the horizon and the
   // snapshot watermarks move forward), so the log is walked from its oldest row and the walk
-  // stops after kCleanupStopRun rows in a row that stay, or after kCleanupBudget of work (then
+  // stops after kCleanupStopRun rows in a row that stay, or after its work budget (5 ms; then
   // cleanupIncomplete() says so, and the next cleanup goes on): the work is what is removed
   // plus a little, not a scan of every row kept (which held the write lock for 70-120 ms every
   // 5 s with 100,000 kept changes; docs/replication.md#performance).
@@ -582,7 +582,7 @@ Result<int> ChangeLog::cleanup() {
     covered += int(gone.size());
     more = rowsRead == 256 && staying < kCleanupStopRun;
     walkedAll = rowsRead < 256 && staying < kCleanupStopRun;
-    if (more && std::chrono::steady_clock::now() - started >= kCleanupBudget) {
+    if (more && std::chrono::steady_clock::now() - started >= m_workBudget) {
       m_cleanupIncomplete = true;
       break;
     }
@@ -644,28 +644,43 @@ Status ChangeLog::countForCap(int64_t newest) {
     QList<int64_t> still;
     for (int64_t id : std::as_const(c.unsettled)) {
       ++m_capRowsRead;
-      if (id <= c.boundary) continue;  // beyond the cap already: the next drop takes it
       HL_RETURN_IF_ERROR((*stateOf)->bindInt(1, id));
       SqliteRows rows(**stateOf);
       for (const SqliteStmt& r : rows) {
         if (r.isNull(0))
           still << id;
-        else if (r.columnInt(0) == 1)
+        else if (r.columnInt(0) != 1)
+          ;
+        else if (id > c.boundary)
           ++c.counted;
+        else
+          c.publishedBelow = true;  // beyond the cap (the boundary passed it): it goes
       }
       HL_RETURN_IF_ERROR(rows.status());
     }
     c.unsettled = std::move(still);
   }
-  // The rows written since: each read once.
+  // The rows written since: each read once, within the cleanup's work budget but never fewer
+  // than were written since the last cleanup, so that the reading catches up (a new object, as
+  // after a start, reads the whole log a budget at a time; then cleanupIncomplete() is true).
+  const int64_t written = m_capLastNewest > 0 ? std::max<int64_t>(0, newest - m_capLastNewest) : 0;
+  m_capLastNewest = newest;
   auto read = m_db.cached(
       QStringLiteral("SELECT id, state FROM %1 WHERE id > ?1 AND id <= ?2 ORDER BY id").arg(table));
   if (!read) return read.status();
   HL_RETURN_IF_ERROR((*read)->bindInt(1, c.readTo));
   HL_RETURN_IF_ERROR((*read)->bindInt(2, newest));
   c.behind = false;
+  bool budgetSpent = false;
+  const auto started = std::chrono::steady_clock::now();
+  int64_t readNow = 0;
   SqliteRows rows(**read);
   for (const SqliteStmt& r : rows) {
+    if (++readNow % 256 == 0 && readNow > written &&
+        std::chrono::steady_clock::now() - started >= m_workBudget) {
+      budgetSpent = true;
+      break;
+    }
     const int64_t id = r.columnInt(0);
     if (r.isNull(1)) {
       if (c.unsettled.size() >= kCapUnsettledMax) {
@@ -680,7 +695,10 @@ Status ChangeLog::countForCap(int64_t newest) {
     ++m_capRowsRead;
   }
   HL_RETURN_IF_ERROR(rows.status());
-  if (!c.behind) c.readTo = std::max(c.readTo, newest);
+  if (budgetSpent)
+    m_cleanupIncomplete = true;
+  else if (!c.behind)
+    c.readTo = std::max(c.readTo, newest);
   return Status::ok();
 }
 
@@ -688,7 +706,31 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
   const QString table = quoteIdentifier(kChanges);
   const int64_t cap = std::max<int64_t>(0, m_cap);
   CapCount& c = m_capCount;
-  int64_t boundary = 0;
+  int64_t dropTo = 0;  // published rows up to it go
+  if (c.publishedBelow) {
+    // Rows the boundary passed while they were pending, published since: of those, as many
+    // as the counted rows leave room for stay (the newest), and the boundary moves down to
+    // count them; the rest go. A walk down from the boundary over the rows below it.
+    c.publishedBelow = false;
+    const int64_t room = std::max<int64_t>(0, cap - c.counted);
+    auto q = m_db.cached(
+        QStringLiteral("SELECT id FROM %1 WHERE id <= ?1 AND state = 1 ORDER BY id DESC LIMIT ?2")
+            .arg(table));
+    if (!q) return q.status();
+    HL_RETURN_IF_ERROR((*q)->bindInt(1, c.boundary));
+    HL_RETURN_IF_ERROR((*q)->bindInt(2, room + 1));
+    QList<int64_t> below;
+    SqliteRows rows(**q);
+    for (const SqliteStmt& r : rows) below << r.columnInt(0);
+    HL_RETURN_IF_ERROR(rows.status());
+    if (below.size() == room + 1) {
+      c.counted += room;
+      c.boundary = dropTo = below.last();
+    } else {
+      c.counted += below.size();
+      c.boundary = 0;
+    }
+  }
   if (c.counted > cap) {
     // The oldest counted rows beyond the cap: a walk of those only, from the boundary up.
     auto q = m_db.cached(QStringLiteral("SELECT id FROM %1 WHERE id > ?1 AND id <= ?2 AND state = "
@@ -698,6 +740,7 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
     HL_RETURN_IF_ERROR((*q)->bindInt(1, c.boundary));
     HL_RETURN_IF_ERROR((*q)->bindInt(2, c.readTo));
     HL_RETURN_IF_ERROR((*q)->bindInt(3, c.counted - cap - 1));
+    int64_t boundary = 0;
     SqliteRows rows(**q);
     for (const SqliteStmt& r : rows) boundary = r.columnInt(0);
     HL_RETURN_IF_ERROR(rows.status());
@@ -705,10 +748,9 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
       m_capCount = CapCount{};
       return 0;
     }
-    c.boundary = boundary;
+    c.boundary = dropTo = boundary;
     c.counted = cap;
-    while (!c.unsettled.isEmpty() && c.unsettled.first() <= boundary) c.unsettled.removeFirst();
-  } else if (c.behind && atMost > cap) {
+  } else if (dropTo == 0 && c.behind && atMost > cap) {
     // The count fell behind (thousands of changes pending while later ones were published):
     // the walk of up to m_cap rows from the newest, and the count starts again.
     auto q = m_db.cached(QStringLiteral("SELECT coalesce((SELECT id FROM %1 WHERE state = 1 ORDER "
@@ -717,17 +759,15 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
     if (!q) return q.status();
     HL_RETURN_IF_ERROR((*q)->bindInt(1, cap));
     SqliteRows rows(**q);
-    for (const SqliteStmt& r : rows) boundary = r.columnInt(0);
+    for (const SqliteStmt& r : rows) dropTo = r.columnInt(0);
     HL_RETURN_IF_ERROR(rows.status());
     m_capCount = CapCount{};
-    if (boundary == 0) return 0;
-  } else {
-    return 0;
   }
+  if (dropTo == 0) return 0;
   // One upper bound, so that SQLite reads the range of ids up to it only; the newest row stays.
   auto drop = m_db.cached(QStringLiteral("DELETE FROM %1 WHERE id <= ?1 AND state = 1").arg(table));
   if (!drop) return drop.status();
-  HL_RETURN_IF_ERROR((*drop)->bindInt(1, std::min(boundary, newest - 1)));
+  HL_RETURN_IF_ERROR((*drop)->bindInt(1, std::min(dropTo, newest - 1)));
   HL_RETURN_IF_ERROR((*drop)->run());
   return m_db.changes();
 }
@@ -822,11 +862,27 @@ Result<ChangeLog::Retried> ChangeLog::retryFailed() {
   auto first = m_db.queryInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1 WHERE state = 2")
                                  .arg(quoteIdentifier(kChanges)));
   if (!first) return first.status();
+  // Those the cap's count read as failed: looked at again until published, like pending ones.
+  auto counted =
+      m_db.prepare(QStringLiteral("SELECT id FROM %1 WHERE state = 2 AND id <= ? ORDER BY id")
+                       .arg(quoteIdentifier(kChanges)));
+  if (!counted) return counted.status();
+  HL_RETURN_IF_ERROR(counted->bindInt(1, m_capCount.readTo));
+  QList<int64_t> unsettled;
+  SqliteRows rows(*counted);
+  for (const SqliteStmt& r : rows) unsettled << r.columnInt(0);
+  HL_RETURN_IF_ERROR(rows.status());
   HL_RETURN_IF_ERROR(
       m_db.exec(QStringLiteral("UPDATE %1 SET state = NULL, error = NULL WHERE state = 2")
                     .arg(quoteIdentifier(kChanges))));
   Retried r{m_db.changes(), *first};
   HL_RETURN_IF_ERROR(txn->commit());
+  if (!unsettled.isEmpty()) {
+    unsettled += m_capCount.unsettled;  // some may be there (failed since the last cleanup)
+    std::sort(unsettled.begin(), unsettled.end());
+    unsettled.erase(std::unique(unsettled.begin(), unsettled.end()), unsettled.end());
+    m_capCount.unsettled = std::move(unsettled);
+  }
   return r;
 }
 

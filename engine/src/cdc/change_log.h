@@ -104,7 +104,10 @@ class ChangeLog {
   };
   Status countSlice(int rows);
   const Counts& lastCounts() const { return m_counts; }
-  // Whether the last cleanup() stopped at its work budget with more to remove.
+  // The work budget of each part of cleanup() (the walk of covered rows, the cap's count): 5 ms;
+  // tests set their own.
+  void setWorkBudget(std::chrono::microseconds budget) { m_workBudget = budget; }
+  // Whether the last cleanup() stopped at its work budget with more to remove or to count.
   bool cleanupIncomplete() const { return m_cleanupIncomplete; }
   // Published changes cleanup() dropped before the horizon or a snapshot covered them (the cap),
   // since this object was made.
@@ -222,7 +225,7 @@ class ChangeLog {
   // cleanup(): the walk from the oldest row stops after this many rows in a row that stay, or
   // after this much work.
   static constexpr int kCleanupStopRun = 256;
-  static constexpr std::chrono::microseconds kCleanupBudget{5000};
+  std::chrono::microseconds m_workBudget{5000};
   QHash<int, quint64> m_watermarks;  // shard -> last sequence a snapshot covers
   std::function<int64_t()> m_nowMs;
   int64_t m_droppedUncovered = 0;
@@ -233,17 +236,21 @@ class ChangeLog {
     int64_t boundary = 0;  // published rows at or below it are beyond the cap
     int64_t readTo = 0;    // the rows up to this id were read
     // Published rows in (boundary, readTo], each counted once: when read published, or when an
-    // unsettled one is seen published later. At most the true number (failed changes tried
-    // again and published are not counted), so the cap never drops a row it keeps.
+    // unsettled one is seen published later. Never above the true number, so the cap never
+    // drops a row it keeps.
     int64_t counted = 0;
-    QList<int64_t> unsettled;  // rows in (boundary, readTo] pending when read, ascending
-    bool behind = false;       // the reading stopped at kCapUnsettledMax unsettled rows
+    // Rows up to readTo pending when read (or failed and tried again), ascending; those the
+    // boundary passed are not counted, they go when published.
+    QList<int64_t> unsettled;
+    bool publishedBelow = false;  // one of those was published
+    bool behind = false;          // the reading stopped at kCapUnsettledMax unsettled rows
   };
   Status countForCap(int64_t newest);
   Result<int> dropBeyondCap(int64_t newest, int64_t atMost);
   // A covered row cleanup() removed: no longer counted.
   void uncount(int64_t id);
   CapCount m_capCount;
+  int64_t m_capLastNewest = 0;  // the newest id at the last count (0: none yet)
   int64_t m_capRowsRead = 0;
   static constexpr int kCapUnsettledMax = 4096;
   SchemaCatalog& m_catalog;
