@@ -427,6 +427,7 @@ class TestChangeLog : public QObject {
   void capReadsEachRowOnce() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     n.log->setRetention(3600000, 1000);
+    n.log->setWorkBudget(std::chrono::seconds(60));  // one call reads all, even under emulation
     const QList<int64_t> first = insertRows(n, 3000);
     QCOMPARE(first.size(), 3000);
     QList<ChangeLog::Acked> acked;
@@ -491,6 +492,7 @@ class TestChangeLog : public QObject {
   void capWalksWhenTheCountFallsBehind() {
     Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
     n.log->setRetention(3600000, 100);
+    n.log->setWorkBudget(std::chrono::seconds(60));  // one call reads all, even under emulation
     const QList<int64_t> waiting = insertRows(n, 4200);
     const QList<int64_t> sent = insertRows(n, 300);
     QCOMPARE(waiting.size() + sent.size(), 4500);
@@ -523,7 +525,8 @@ class TestChangeLog : public QObject {
       Node n = makeNode("CREATE TABLE t(id INTEGER PRIMARY KEY)");
       QRandomGenerator rng(seed);
       const int64_t cap = 20 + rng.bounded(60);
-      n.log->setRetention(3600000, cap);  // the horizon covers nothing here
+      n.log->setRetention(3600000, cap);               // the horizon covers nothing here
+      n.log->setWorkBudget(std::chrono::seconds(60));  // each cleanup complete
       QList<int64_t> pending, failed;
       quint64 seq = 0;
       QHash<int64_t, quint64> seqOf;  // the sequence of each acked change
