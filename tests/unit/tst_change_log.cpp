@@ -420,6 +420,12 @@ class TestChangeLog : public QObject {
     for (int64_t id = before + 1; id <= *n.log->maxChangeId(); ++id) ids << id;
     return ids;
   }
+  // The changes `ids` acked on `shard`, each with its id as its stream sequence.
+  static bool ackIds(Node& n, const QList<int64_t>& ids, int shard = 1) {
+    QList<ChangeLog::Acked> acked;
+    for (int64_t id : ids) acked.append({id, shard, quint64(id)});
+    return n.log->markAcked(acked).isOk();
+  }
 
   // The cap counts the log's rows as it grows, each once, instead of walking every kept row at
   // each cleanup (a walk of 200,000 rows held the engine's thread 53-73 ms every 5 s): the
@@ -430,9 +436,7 @@ class TestChangeLog : public QObject {
     n.log->setWorkBudget(std::chrono::seconds(60));  // one call reads all, even under emulation
     const QList<int64_t> first = insertRows(n, 3000);
     QCOMPARE(first.size(), 3000);
-    QList<ChangeLog::Acked> acked;
-    for (int64_t id : first) acked.append({id, 1, quint64(id)});
-    QVERIFY(n.log->markAcked(acked).isOk());
+    QVERIFY(ackIds(n, first));
     QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());  // pending, the newest row
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("^2000 published changes dropped"));
     QCOMPARE(*n.log->cleanup(), 2001);  // the sentinel and 2,000 beyond the cap
@@ -459,10 +463,8 @@ class TestChangeLog : public QObject {
     QList<int64_t> published;
     auto publish = [&](int count) {
       const QList<int64_t> ids = insertRows(n, count);
-      QList<ChangeLog::Acked> acked;
-      for (int64_t id : ids) acked.append({id, 1, quint64(id)});
       published += ids;
-      return ids.size() == count && n.log->markAcked(acked).isOk();
+      return ids.size() == count && ackIds(n, ids);
     };
     QVERIFY(publish(20000));
     QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());  // pending, never published
@@ -496,18 +498,14 @@ class TestChangeLog : public QObject {
     const QList<int64_t> waiting = insertRows(n, 4200);
     const QList<int64_t> sent = insertRows(n, 300);
     QCOMPARE(waiting.size() + sent.size(), 4500);
-    QList<ChangeLog::Acked> acked;
-    for (int64_t id : sent) acked.append({id, 2, quint64(id)});
-    QVERIFY(n.log->markAcked(acked).isOk());
+    QVERIFY(ackIds(n, sent, 2));
     QVERIFY(n.db.exec("INSERT INTO t VALUES (NULL)").isOk());
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("^200 published changes dropped"));
     QCOMPARE(*n.log->cleanup(), 201);
     QCOMPARE(publishedIds(n), sent.mid(200));
     QCOMPARE(*n.log->pendingCount(), int64_t(4201));  // the pending ones all stay
     // They are published: counted from the start again, the newest 100 stay.
-    acked.clear();
-    for (int64_t id : waiting) acked.append({id, 1, quint64(id)});
-    QVERIFY(n.log->markAcked(acked).isOk());
+    QVERIFY(ackIds(n, waiting));
     QTest::ignoreMessage(QtWarningMsg, QRegularExpression("^4200 published changes dropped"));
     QCOMPARE(*n.log->cleanup(), 4200);
     QCOMPARE(publishedIds(n), sent.mid(200));

@@ -597,19 +597,9 @@ Result<int> ChangeLog::cleanup() {
   for (int64_t id : marks)
     if (id < before) oldMarks << id;
   HL_RETURN_IF_ERROR(removeAll(oldMarks));
-  // The memory bound: the newest m_cap published rows stay; older ones go, uncovered. The upper
-  // bound of published rows (the last count plus every id since, or else the span of ids) says
-  // when the full walk is needed in case the forward count fell behind.
-  int64_t atMost = 0;
-  if (m_counts.valid) {
-    atMost = m_counts.published + std::max<int64_t>(0, *newest - m_counts.newestId);
-  } else {
-    auto oldest = m_db.cachedInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1").arg(table));
-    if (!oldest) return oldest.status().withContext("cleanup");
-    atMost = *newest - *oldest + 1;
-  }
+  // The memory bound: the newest m_cap published rows stay; older ones go, uncovered.
   HL_RETURN_IF_ERROR(countForCap(*newest).withContext("cleanup"));
-  auto dropped = dropBeyondCap(*newest, atMost);
+  auto dropped = dropBeyondCap(*newest);
   if (!dropped) return dropped.status().withContext("cleanup");
   const int uncovered = *dropped;
   HL_RETURN_IF_ERROR(txn->commit());
@@ -647,14 +637,14 @@ Status ChangeLog::countForCap(int64_t newest) {
       HL_RETURN_IF_ERROR((*stateOf)->bindInt(1, id));
       SqliteRows rows(**stateOf);
       for (const SqliteStmt& r : rows) {
-        if (r.isNull(0))
+        if (r.isNull(0)) {
           still << id;
-        else if (r.columnInt(0) != 1)
-          ;
-        else if (id > c.boundary)
-          ++c.counted;
-        else
-          c.publishedBelow = true;  // beyond the cap (the boundary passed it): it goes
+        } else if (r.columnInt(0) == 1) {
+          if (id > c.boundary)
+            ++c.counted;
+          else
+            c.publishedBelow = true;  // beyond the cap (the boundary passed it): it goes
+        }
       }
       HL_RETURN_IF_ERROR(rows.status());
     }
@@ -702,7 +692,7 @@ Status ChangeLog::countForCap(int64_t newest) {
   return Status::ok();
 }
 
-Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
+Result<int> ChangeLog::dropBeyondCap(int64_t newest) {
   const QString table = quoteIdentifier(kChanges);
   const int64_t cap = std::max<int64_t>(0, m_cap);
   CapCount& c = m_capCount;
@@ -750,9 +740,21 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest, int64_t atMost) {
     }
     c.boundary = dropTo = boundary;
     c.counted = cap;
-  } else if (dropTo == 0 && c.behind && atMost > cap) {
+  } else if (dropTo == 0 && c.behind) {
     // The count fell behind (thousands of changes pending while later ones were published):
-    // the walk of up to m_cap rows from the newest, and the count starts again.
+    // the walk of up to m_cap rows from the newest, and the count starts again, when there may
+    // be more published rows than the cap: the last count plus every id since, or else the
+    // span of ids.
+    int64_t atMost = 0;
+    if (m_counts.valid) {
+      atMost = m_counts.published + std::max<int64_t>(0, newest - m_counts.newestId);
+    } else {
+      auto oldest =
+          m_db.cachedInt(QStringLiteral("SELECT coalesce(min(id), 0) FROM %1").arg(table));
+      if (!oldest) return oldest.status();
+      atMost = newest - *oldest + 1;
+    }
+    if (atMost <= cap) return 0;
     auto q = m_db.cached(QStringLiteral("SELECT coalesce((SELECT id FROM %1 WHERE state = 1 ORDER "
                                         "BY id DESC LIMIT 1 OFFSET ?1), 0)")
                              .arg(table));

@@ -246,7 +246,7 @@ class ChangeLog {
     bool behind = false;          // the reading stopped at kCapUnsettledMax unsettled rows
   };
   Status countForCap(int64_t newest);
-  Result<int> dropBeyondCap(int64_t newest, int64_t atMost);
+  Result<int> dropBeyondCap(int64_t newest);
   // A covered row cleanup() removed: no longer counted.
   void uncount(int64_t id);
   CapCount m_capCount;
