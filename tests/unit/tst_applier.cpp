@@ -199,6 +199,29 @@ class TestApplier : public QObject {
     QCOMPARE(*m_log->pendingCount(), pendingBefore + 1);  // the application still is
   }
 
+  // A keep-both table's chosen-key trigger fires for the applier's inserts (their keys are
+  // given) and writes marks; they go with the other echoes, so the log is as it was.
+  void echoSuppressionTakesTheChosenKeyMarks() {
+    m_log->setAssignedKeyTables({"t"});
+    QVERIFY(m_log->install().isOk());
+    const QString marks =
+        QStringLiteral("SELECT count(*) FROM __harmonylite__changes WHERE state = %1")
+            .arg(ChangeLog::kChosenKeyMark);
+    QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (100)").isOk());  // the application's: a mark
+    QCOMPARE(*m_db.queryInt(marks), int64_t(1));
+    const int64_t logBefore = *m_log->maxChangeId();
+    const int64_t rowsBefore = *m_db.queryInt("SELECT count(*) FROM __harmonylite__changes");
+    auto r = apply({change(ChangeType::kInsert, "t", {{"id", Value::integer(1)}}),
+                    change(ChangeType::kInsert, "t", {{"id", Value::integer(2)}})});
+    QCOMPARE(r.applied, 2);
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM t WHERE id IN (1, 2)"), int64_t(2));
+    QCOMPARE(*m_log->maxChangeId(), logBefore);
+    QCOMPARE(*m_db.queryInt("SELECT count(*) FROM __harmonylite__changes"), rowsBefore);
+    QCOMPARE(*m_db.queryInt(marks), int64_t(1));
+    QVERIFY(m_db.exec("INSERT INTO t(id) VALUES (102)").isOk());  // and the application's still
+    QCOMPARE(*m_db.queryInt(marks), int64_t(2));
+  }
+
   void rollbackClauseEndsTheTransactionAndSaysWhich() {
     QVERIFY(m_db.exec("CREATE TABLE rb(id INTEGER PRIMARY KEY, u TEXT UNIQUE ON CONFLICT ROLLBACK)")
                 .isOk());

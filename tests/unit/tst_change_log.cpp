@@ -722,6 +722,32 @@ class TestChangeLog : public QObject {
     QVERIFY(later.ok() && later->size() == 1);
     QVERIFY(!later->first().assigned);
   }
+
+  // A log made before 2026-12 has __harmonylite__applying and a chosen-key trigger that reads
+  // it. install() replaces that trigger, then drops the table, and capture goes on.
+  void installDropsTheApplyingTableOfEarlierVersions() {
+    Node n = makeNode("CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT)");
+    n.log->setAssignedKeyTables({"a"});
+    QVERIFY(n.log->install().isOk());
+    QVERIFY(n.db.exec("CREATE TABLE __harmonylite__applying(x);"
+                      "DROP TRIGGER __harmonylite__t1_key;"
+                      "CREATE TRIGGER __harmonylite__t1_key BEFORE INSERT ON a WHEN NEW.id <> -1 "
+                      "AND NOT EXISTS (SELECT 1 FROM __harmonylite__applying) BEGIN INSERT INTO "
+                      "__harmonylite__changes(tbl,op,state,k0) VALUES(1,0,3,NEW.id); END")
+                .isOk());
+    QVERIFY(n.log->install().isOk());
+    QCOMPARE(*n.db.queryInt("SELECT count(*) FROM sqlite_schema WHERE name = "
+                            "'__harmonylite__applying' OR sql LIKE '%applying%'"),
+             int64_t(0));
+    SqliteDb app = appConnection(n);
+    QVERIFY(app.exec("INSERT INTO a(id, v) VALUES (7, 'chosen'); INSERT INTO a(v) VALUES ('x')")
+                .isOk());
+    auto pending = n.log->readPending(10);
+    QVERIFY(pending.ok());
+    QCOMPARE(pending->size(), 2);
+    QVERIFY(!pending->at(0).assigned);
+    QVERIFY(pending->at(1).assigned);
+  }
 };
 
 QTEST_GUILESS_MAIN(TestChangeLog)

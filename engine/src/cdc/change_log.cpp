@@ -20,9 +20,9 @@ namespace {
 
 const QString kChanges = QString::fromLatin1(ChangeLog::kChangesTable);
 const QString kTables = QString::fromLatin1(ChangeLog::kTablesTable);
-// A row only inside the applier's own write transaction (echoMark() to dropEcho()), never
-// committed: the chosen-key trigger writes no mark for the rows the applier inserts.
-const QString kApplying = QStringLiteral("__harmonylite__applying");
+// Made by versions before 2026-12 for the chosen-key trigger's check that the applier is not the
+// writer; install() drops it once no trigger names it.
+const QString kApplyingBefore = QStringLiteral("__harmonylite__applying");
 // Whether the insert log row `c` has a key SQLite assigned: recorded at its ack, or, while it
 // waits, no chosen-key mark of its table and key just before it (the BEFORE INSERT trigger's
 // row comes right before the AFTER INSERT trigger's, unless the application's own triggers
@@ -70,9 +70,8 @@ Status ChangeLog::ensureTables(int keyColumns) {
           "CREATE TABLE IF NOT EXISTS %1(id INTEGER PRIMARY KEY, name TEXT NOT NULL "
           "UNIQUE);"
           "CREATE TABLE IF NOT EXISTS %2(id INTEGER PRIMARY KEY, tbl, op, k0, state, error, "
-          "published_at, stream_seq, shard, assigned);"
-          "CREATE TABLE IF NOT EXISTS %3(x);")
-          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges), quoteIdentifier(kApplying))));
+          "published_at, stream_seq, shard, assigned);")
+          .arg(quoteIdentifier(kTables), quoteIdentifier(kChanges))));
   // A log made before the durability guard's retention lacks the ack columns. Its published
   // rows were kept for being published again; their ack time is unknown, so they count from
   // now (docs/replication.md#durability).
@@ -128,15 +127,16 @@ QString ChangeLog::triggerSql(const TableInfo& t, int64_t id, const char* kind) 
   if (kindStr == QLatin1String("key")) {
     // Before the row is stored, an integer key that SQLite is about to assign reads as -1
     // (SQLite 3.40; tests/unit/tst_change_log checks it), one the application gave as itself.
-    // Only a chosen key writes a row; the common case (an assigned key) writes nothing.
-    // Nor does the applier's (its inserts are not captured at all, see echoMark()).
+    // Only a chosen key writes a row; the common case (an assigned key) writes nothing. The
+    // applier's inserts (chosen keys) write marks too, which dropEcho() removes with its other
+    // echoes: a check for the applier here would be compiled into every statement of the
+    // application (docs/capture.md#cost).
     return QStringLiteral(
-               "CREATE TRIGGER %1 BEFORE INSERT ON %2 WHEN %3 <> -1 AND NOT EXISTS (SELECT 1 FROM "
-               "%7) BEGIN INSERT INTO %4(tbl,op,state,k0) VALUES(%5,0,%6,%3); END")
+               "CREATE TRIGGER %1 BEFORE INSERT ON %2 WHEN %3 <> -1 BEGIN INSERT INTO "
+               "%4(tbl,op,state,k0) VALUES(%5,0,%6,%3); END")
         .arg(name, table, keyRefs(t, "NEW"), quoteIdentifier(kChanges))
         .arg(id)
-        .arg(kChosenKeyMark)
-        .arg(quoteIdentifier(kApplying));
+        .arg(kChosenKeyMark);
   }
   if (kindStr == QLatin1String("ins")) {
     return QStringLiteral("CREATE TRIGGER %1 AFTER INSERT ON %2 BEGIN %3 VALUES(%4,1,%5); END")
@@ -235,6 +235,7 @@ Status ChangeLog::install() {
     HL_RETURN_IF_ERROR(m_db.exec(it.value()).withContext("create trigger " + it.key()));
     ++created;
   }
+  HL_RETURN_IF_ERROR(m_db.exec("DROP TABLE IF EXISTS " + quoteIdentifier(kApplyingBefore)));
   HL_RETURN_IF_ERROR(txn->commit());
   if (created || dropped)
     qCInfo(lcCdc) << "capture installed on" << m_catalog.tables().size() << "tables:" << created
@@ -891,16 +892,10 @@ Result<ChangeLog::Retried> ChangeLog::retryFailed() {
 Result<int64_t> ChangeLog::echoMark() {
   // Once per applied batch: cached statements (docs/replication.md#performance).
   auto tables = m_db.cachedInt(
-      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
-                     "('__harmonylite__changes', '%1')")
-          .arg(kApplying));
+      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%1'")
+          .arg(kChanges));
   if (!tables) return tables.status();
   if (*tables == 0) return int64_t(-1);
-  if (*tables == 2) {
-    auto mark = m_db.cached("INSERT INTO " + quoteIdentifier(kApplying) + " VALUES (1)");
-    if (!mark) return mark.status();
-    HL_RETURN_IF_ERROR((*mark)->run());
-  }
   return maxChangeId();
 }
 
@@ -910,10 +905,7 @@ Status ChangeLog::dropEcho(int64_t mark) {
       m_db.cached(QStringLiteral("DELETE FROM %1 WHERE id > ?").arg(quoteIdentifier(kChanges)));
   if (!echoes) return echoes.status();
   HL_RETURN_IF_ERROR((*echoes)->bindInt(1, mark));
-  HL_RETURN_IF_ERROR((*echoes)->run());
-  auto applying = m_db.cached("DELETE FROM " + quoteIdentifier(kApplying));
-  if (!applying) return applying.status();
-  return (*applying)->run();
+  return (*echoes)->run();
 }
 
 Result<int64_t> ChangeLog::pendingCount(int64_t afterId) {

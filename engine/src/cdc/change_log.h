@@ -173,9 +173,8 @@ class ChangeLog {
 
   // Echo suppression (see Applier::applyAll), inside the applier's write transaction: the mark
   // is the newest change id before its writes (-1 when capture was never installed), and
-  // dropEcho() deletes every log row above it, which only the applier's writes can have made.
-  // In between, a row in __harmonylite__applying (never committed) keeps the chosen-key trigger
-  // from writing marks for the applier's inserts.
+  // dropEcho() deletes every log row above it, which only the applier's writes can have made:
+  // the changes they captured and the chosen-key marks of the rows they inserted.
   Result<int64_t> echoMark();
   Status dropEcho(int64_t mark);
 
