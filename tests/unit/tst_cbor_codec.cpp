@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "wire/cbor_codec.h"
+#include "wire/cbor_writer.h"
 #include "wire/compression.h"
 
 using namespace hl;
@@ -200,6 +201,40 @@ class TestCborCodec : public QObject {
     const Result<Change> back = decodeChange(encoded);
     QVERIFY2(back.ok(), qPrintable(back.status().toString()));
     QVERIFY(*back->find("v") == Value::blob(raw));  // received as a BLOB, as Go stores it
+  }
+
+  // isValidUtf8 reads ASCII eight bytes at a time: each sample keeps its verdict wherever it
+  // stands in ASCII text, at every offset from the word's start and with every tail length.
+  void utf8VerdictDoesNotDependOnWhereTheBytesStand() {
+    const QList<QByteArray> invalid = {"\x80",
+                                       "a\xff",
+                                       "\xc0\x80",
+                                       "\xe0\x80\xaf",
+                                       "\xf0\x80\x80\xaf",
+                                       "\xed\xa0\x80",
+                                       "\xf4\x90\x80\x80",
+                                       "ab\xc3",
+                                       "\xf0\x9f\x98",
+                                       "\xe4\x41\x41"};
+    const QList<QByteArray> valid = {"\xc3\xa9",         "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                     "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", ""};
+    for (int before = 0; before <= 17; ++before) {
+      for (int after = 0; after <= 9; ++after) {
+        const QByteArray head(before, 'x'), tail(after, 'y');
+        for (const QByteArray& bad : invalid)
+          QVERIFY2(!isValidUtf8(head + bad + tail),
+                   qPrintable(QStringLiteral("%1 after %2, before %3")
+                                  .arg(QString::fromLatin1(bad.toHex()))
+                                  .arg(before)
+                                  .arg(after)));
+        for (const QByteArray& good : valid)
+          QVERIFY2(isValidUtf8(head + good + tail + good),
+                   qPrintable(QStringLiteral("%1 after %2, before %3")
+                                  .arg(QString::fromLatin1(good.toHex()))
+                                  .arg(before)
+                                  .arg(after)));
+      }
+    }
   }
 
   void encodesEnvelopeFields() {
