@@ -891,11 +891,9 @@ Result<ChangeLog::Retried> ChangeLog::retryFailed() {
 
 Result<int64_t> ChangeLog::echoMark() {
   // Once per applied batch: cached statements (docs/replication.md#performance).
-  auto tables = m_db.cachedInt(
-      QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%1'")
-          .arg(kChanges));
-  if (!tables) return tables.status();
-  if (*tables == 0) return int64_t(-1);
+  auto hasLog = m_db.hasTable(kChanges);
+  if (!hasLog) return hasLog.status();
+  if (!*hasLog) return int64_t(-1);
   return maxChangeId();
 }
 

@@ -133,10 +133,10 @@ Result<int64_t> SqliteDb::queryInt(const QString& sql) {
 Result<bool> SqliteDb::hasTable(const QString& name) {
   const QString sql =
       QStringLiteral("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?");
-  auto stmt = prepare(sql);
+  auto stmt = cached(sql);  // the applier asks once per batch (ChangeLog::echoMark)
   if (!stmt) return stmt.status();
-  HL_RETURN_IF_ERROR(stmt->bindText(1, name.toUtf8()));
-  auto n = firstInt(*stmt, sql);
+  HL_RETURN_IF_ERROR((*stmt)->bindText(1, name.toUtf8()));
+  auto n = firstInt(**stmt, sql);
   if (!n) return n.status();
   return *n > 0;
 }
