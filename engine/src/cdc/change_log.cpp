@@ -511,10 +511,13 @@ Result<int> ChangeLog::cleanup() {
   // docs/replication.md#durability. The newest row stays whatever its state (ids never go back).
   // Rows become removable in about the order of their ids (acked in order; the horizon and the
   // snapshot watermarks move forward), so the log is walked from its oldest row and the walk
-  // stops after kCleanupStopRun rows in a row that stay, or after its work budget (5 ms; then
+  // stops after kCleanupStopRun rows in a row that stay, or after its work budget (2 ms; then
   // cleanupIncomplete() says so, and the next cleanup goes on): the work is what is removed
   // plus a little, not a scan of every row kept (which held the write lock for 70-120 ms every
-  // 5 s with 100,000 kept changes; docs/replication.md#performance).
+  // 5 s with 100,000 kept changes; docs/replication.md#performance). The same budget bounds
+  // the old marks removed and the cap's count, and the cap drops at most kCapDropChunk rows:
+  // one cleanup holds the write lock a few ms whatever cleanup_interval let pile up (with
+  // 30 s, 16-38 ms before).
   const QString table = quoteIdentifier(kChanges);
   auto txn = SqliteTxn::begin(m_db);
   if (!txn) return txn.status().withContext("cleanup");
@@ -536,6 +539,7 @@ Result<int> ChangeLog::cleanup() {
     }
     return Status::ok();
   };
+  const auto spent = [&] { return std::chrono::steady_clock::now() - started >= m_workBudget; };
   int covered = 0;
   int64_t walked = 0;        // the last id looked at
   int64_t firstPending = 0;  // the oldest pending change seen (0: none)
@@ -583,7 +587,7 @@ Result<int> ChangeLog::cleanup() {
     covered += int(gone.size());
     more = rowsRead == 256 && staying < kCleanupStopRun;
     walkedAll = rowsRead < 256 && staying < kCleanupStopRun;
-    if (more && std::chrono::steady_clock::now() - started >= m_workBudget) {
+    if (more && spent()) {
       m_cleanupIncomplete = true;
       break;
     }
@@ -594,25 +598,35 @@ Result<int> ChangeLog::cleanup() {
   const int64_t before = firstPending != 0 ? firstPending - 8
                          : walkedAll       ? *newest
                                            : walked + 1 - 8;
+  // Oldest first, 256 at least, then within the budget: those left are found again by the next
+  // walk, which starts from the oldest row.
   QList<int64_t> oldMarks;
-  for (int64_t id : marks)
-    if (id < before) oldMarks << id;
+  for (int64_t id : marks) {
+    if (id >= before) break;  // ascending
+    if (oldMarks.size() >= 256 && oldMarks.size() % 256 == 0 && spent()) {
+      m_cleanupIncomplete = true;
+      break;
+    }
+    oldMarks << id;
+  }
   HL_RETURN_IF_ERROR(removeAll(oldMarks));
   // The memory bound: the newest m_cap published rows stay; older ones go, uncovered.
-  HL_RETURN_IF_ERROR(countForCap(*newest).withContext("cleanup"));
+  HL_RETURN_IF_ERROR(countForCap(*newest, started).withContext("cleanup"));
   auto dropped = dropBeyondCap(*newest);
   if (!dropped) return dropped.status().withContext("cleanup");
   const int uncovered = *dropped;
   HL_RETURN_IF_ERROR(txn->commit());
-  if (uncovered > 0) {
-    m_droppedUncovered += uncovered;
+  m_droppedUncovered += uncovered;
+  m_uncoveredUnsaid += uncovered;
+  if (m_uncoveredUnsaid > 0 && m_capDropTo == 0) {  // said once per drop, not per chunk
     qCWarning(lcCdc).noquote()
         << QStringLiteral(
                "%1 published changes dropped before a snapshot or the horizon covered them (at "
                "most %2 are kept; keep_published = %3 ms; docs/replication.md#durability)")
-               .arg(uncovered)
+               .arg(m_uncoveredUnsaid)
                .arg(m_cap)
                .arg(m_horizonMs);
+    m_uncoveredUnsaid = 0;
   }
   return covered + uncovered;
 }
@@ -625,7 +639,7 @@ void ChangeLog::uncount(int64_t id) {
   if (--c.counted < 0) m_capCount = CapCount{};  // not what was counted: count again
 }
 
-Status ChangeLog::countForCap(int64_t newest) {
+Status ChangeLog::countForCap(int64_t newest, std::chrono::steady_clock::time_point started) {
   const QString table = quoteIdentifier(kChanges);
   CapCount& c = m_capCount;
   // The rows pending when read: published since (counted now), gone, failed, or still pending.
@@ -652,9 +666,11 @@ Status ChangeLog::countForCap(int64_t newest) {
     c.unsettled = std::move(still);
   }
   // The rows written since: each read once, within the cleanup's work budget but never fewer
-  // than were written since the last cleanup, so that the reading catches up (a new object, as
-  // after a start, reads the whole log a budget at a time; then cleanupIncomplete() is true).
-  const int64_t written = m_capLastNewest > 0 ? std::max<int64_t>(0, newest - m_capLastNewest) : 0;
+  // than were written since the last cleanup (up to kCapMustRead), so that the reading catches
+  // up (a new object, as after a start, reads the whole log a budget at a time; then
+  // cleanupIncomplete() is true).
+  const int64_t written =
+      m_capLastNewest > 0 ? std::clamp<int64_t>(newest - m_capLastNewest, 0, kCapMustRead) : 0;
   m_capLastNewest = newest;
   auto read = m_db.cached(
       QStringLiteral("SELECT id, state FROM %1 WHERE id > ?1 AND id <= ?2 ORDER BY id").arg(table));
@@ -663,7 +679,6 @@ Status ChangeLog::countForCap(int64_t newest) {
   HL_RETURN_IF_ERROR((*read)->bindInt(2, newest));
   c.behind = false;
   bool budgetSpent = false;
-  const auto started = std::chrono::steady_clock::now();
   int64_t readNow = 0;
   SqliteRows rows(**read);
   for (const SqliteStmt& r : rows) {
@@ -766,11 +781,37 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest) {
     HL_RETURN_IF_ERROR(rows.status());
     m_capCount = CapCount{};
   }
+  // A drop that stopped at its chunk goes on (rows at or below the boundary only: one that
+  // moved down since keeps the rows above it; a count that started over keeps them all).
+  if (dropTo == 0) dropTo = std::min(m_capDropTo, c.boundary);
+  m_capDropTo = 0;
   if (dropTo == 0) return 0;
+  int64_t upTo = std::min(dropTo, newest - 1);
+  if (c.boundary > 0 && dropTo <= c.boundary) {
+    // At most kCapDropChunk rows now, the oldest; the rest at the next cleanups. (Not after the
+    // walk from the newest row: the count starts over there, and nothing would say where the
+    // rest ends.)
+    auto chunk = m_db.cached(
+        QStringLiteral(
+            "SELECT id FROM %1 WHERE id <= ?1 AND state = 1 ORDER BY id LIMIT 1 OFFSET ?2")
+            .arg(table));
+    if (!chunk) return chunk.status();
+    HL_RETURN_IF_ERROR((*chunk)->bindInt(1, upTo));
+    HL_RETURN_IF_ERROR((*chunk)->bindInt(2, kCapDropChunk - 1));
+    int64_t last = 0;
+    SqliteRows rows(**chunk);
+    for (const SqliteStmt& r : rows) last = r.columnInt(0);
+    HL_RETURN_IF_ERROR(rows.status());
+    if (last != 0 && last < upTo) {
+      m_capDropTo = upTo;
+      upTo = last;
+      m_cleanupIncomplete = true;
+    }
+  }
   // One upper bound, so that SQLite reads the range of ids up to it only; the newest row stays.
   auto drop = m_db.cached(QStringLiteral("DELETE FROM %1 WHERE id <= ?1 AND state = 1").arg(table));
   if (!drop) return drop.status();
-  HL_RETURN_IF_ERROR((*drop)->bindInt(1, std::min(dropTo, newest - 1)));
+  HL_RETURN_IF_ERROR((*drop)->bindInt(1, upTo));
   HL_RETURN_IF_ERROR((*drop)->run());
   return m_db.changes();
 }

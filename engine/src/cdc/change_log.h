@@ -104,10 +104,11 @@ class ChangeLog {
   };
   Status countSlice(int rows);
   const Counts& lastCounts() const { return m_counts; }
-  // The work budget of each part of cleanup() (the walk of covered rows, the cap's count): 5 ms;
-  // tests set their own.
+  // The work budget of one cleanup() (the walk of covered rows, the marks it found, the cap's
+  // count): 2 ms; tests set their own.
   void setWorkBudget(std::chrono::microseconds budget) { m_workBudget = budget; }
-  // Whether the last cleanup() stopped at its work budget with more to remove or to count.
+  // Whether the last cleanup() stopped at its work budget (or at kCapDropChunk rows dropped)
+  // with more to remove or to count.
   bool cleanupIncomplete() const { return m_cleanupIncomplete; }
   // Published changes cleanup() dropped before the horizon or a snapshot covered them (the cap),
   // since this object was made.
@@ -224,7 +225,7 @@ class ChangeLog {
   // cleanup(): the walk from the oldest row stops after this many rows in a row that stay, or
   // after this much work.
   static constexpr int kCleanupStopRun = 256;
-  std::chrono::microseconds m_workBudget{5000};
+  std::chrono::microseconds m_workBudget{2000};
   QHash<int, quint64> m_watermarks;  // shard -> last sequence a snapshot covers
   std::function<int64_t()> m_nowMs;
   int64_t m_droppedUncovered = 0;
@@ -244,12 +245,20 @@ class ChangeLog {
     bool publishedBelow = false;  // one of those was published
     bool behind = false;          // the reading stopped at kCapUnsettledMax unsettled rows
   };
-  Status countForCap(int64_t newest);
+  Status countForCap(int64_t newest, std::chrono::steady_clock::time_point started);
   Result<int> dropBeyondCap(int64_t newest);
   // A covered row cleanup() removed: no longer counted.
   void uncount(int64_t id);
   CapCount m_capCount;
   int64_t m_capLastNewest = 0;  // the newest id at the last count (0: none yet)
+  // A drop beyond the cap goes kCapDropChunk rows per cleanup; the rest, published rows up to
+  // m_capDropTo (and at or below the boundary), goes at the next ones (0: none left).
+  int64_t m_capDropTo = 0;
+  static constexpr int kCapDropChunk = 4096;
+  // The count reads at least the rows written since the last cleanup, up to this many, so that
+  // it keeps up with any write rate; beyond them its work budget decides.
+  static constexpr int64_t kCapMustRead = 4096;
+  int64_t m_uncoveredUnsaid = 0;  // dropped uncovered, not yet in a warning (said per drop)
   int64_t m_capRowsRead = 0;
   static constexpr int kCapUnsettledMax = 4096;
   SchemaCatalog& m_catalog;
