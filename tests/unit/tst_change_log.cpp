@@ -281,7 +281,7 @@ class TestChangeLog : public QObject {
 
   // cleanup() walks from the oldest row and stops after 256 rows in a row that stay: a covered
   // change behind them waits until they go too (docs/replication.md#durability).
-  // cleanup() until it did not stop at its 5 ms work budget (which a slow or emulated machine
+  // cleanup() until it did not stop at its 2 ms work budget (which a slow or emulated machine
   // reaches within 450 rows); the rows removed in all, -1 on an error or after 1,000 calls.
   static int64_t cleanupToTheEnd(Node& n) {
     int64_t removed = 0;
