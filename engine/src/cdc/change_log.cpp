@@ -787,7 +787,7 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest) {
   m_capDropTo = 0;
   if (dropTo == 0) return 0;
   int64_t upTo = std::min(dropTo, newest - 1);
-  if (c.boundary > 0 && dropTo <= c.boundary) {
+  if (c.boundary > 0) {  // then dropTo is at or below it (the count's drop, or the one above)
     // At most kCapDropChunk rows now, the oldest; the rest at the next cleanups. (Not after the
     // walk from the newest row: the count starts over there, and nothing would say where the
     // rest ends.)
