@@ -776,11 +776,16 @@ class TestSnapshots : public QObject {
     QVERIFY(converged({nodes[0].get(), nodes[1].get(), nodes[2].get()},
                       "SELECT count(*) FROM Books", "100"));
     QCOMPARE(nodes[2]->stop(), 0);
+    // One transaction at a time, each applied by both running nodes before the next: with 1,000
+    // messages kept, six transactions written back to back left even the running nodes more
+    // than 1,000 behind on a busy machine (CI, once), and then they too needed the snapshot
+    // that no leader was left to take. Only the stopped node is to fall behind here.
     for (int batch = 0; batch < 6; ++batch) {
       nodes[0]->sql(insertBooks(1000 + batch * 500, 500, "While away"), &ok);
       QVERIFY(ok);
+      QVERIFY(converged({nodes[0].get(), nodes[1].get()}, "SELECT count(*) FROM Books",
+                        QString::number(100 + (batch + 1) * 500)));
     }
-    QVERIFY(converged({nodes[0].get(), nodes[1].get()}, "SELECT count(*) FROM Books", "3100"));
     // The leader saved into the remote store on its own (growth rule), covering what the
     // stream no longer holds.
     auto nc = test::connectTo(QStringList{nats.url()});

@@ -9,6 +9,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <signal.h>
+
 #include "harmonylite/engine_thread.h"
 #include "health_server.h"
 #include "metrics_server.h"
@@ -212,6 +214,89 @@ class TestControls : public QObject {
     QVERIFY(test::waitFor([&] { return sql(0, both) == "2"; }, 15000));
     QCOMPARE(sql(0, "SELECT count(*) FROM Books"), QString("4"));
     QCOMPARE(sql(1, "SELECT count(*) FROM Books"), QString("4"));
+  }
+
+  // The durability guard's look at the streams (every 5 s) and the schema registry (every 10 s)
+  // wait for JetStream's answers, up to 3 s a request, on a thread of their own
+  // (docs/architecture.md#threads): while the server does not answer at all (paused with
+  // SIGSTOP, short of the connection's ping timeout), the engine's thread still builds its
+  // status twice a second and answers a control at once. A node that only publishes, so that
+  // no consumer misses heartbeats (re-creating one still waits on the engine's thread).
+  void engineAnswersWhileJetStreamDoesNot() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    const QString dir = m_dir.filePath("paused");
+    QVERIFY(QDir().mkpath(dir));
+    Node n;
+    n.db = dir + "/data.db";
+    bool ok = false;
+    test::sqlite3(n.db, test::kReferenceSchema, &ok);
+    QVERIFY(ok);
+    Config c;
+    c.dbPath = n.db;
+    c.nodeId = 7;
+    c.replicationLog.shards = 2;
+    c.replicate = false;
+    c.nats.urls = {server.url()};
+    n.engine = std::make_unique<EngineThread>(c);
+    QElapsedTimer clock;
+    clock.start();
+    QList<qint64> ticks;  // when each status arrived
+    connect(n.engine.get(), &EngineThread::statusChanged, this, [&](const NodeStatus& st) {
+      n.status = st;
+      ticks.append(clock.elapsed());
+    });
+    QSignalSpy started(n.engine.get(), &EngineThread::started);
+    n.engine->start();
+    QVERIFY(started.wait(30000));
+    QVERIFY(waitFor(n, [](const NodeStatus& st) { return st.natsConnected; }));
+
+    QVERIFY(::kill(pid_t(server.pid()), SIGSTOP) == 0);
+    const qint64 pausedAt = clock.elapsed();
+    // Two looks of the guard (4 requests, 12 s of timeouts on the old engine thread) and one
+    // reading of the registry fall in 11 s.
+    constexpr qint64 kPauseMs = 11000;
+    qint64 controlMs = -1;
+    while (clock.elapsed() - pausedAt < kPauseMs) {
+      QTest::qWait(50);
+      if (controlMs < 0 && clock.elapsed() - pausedAt > 6000) {  // after the first look
+        QElapsedTimer t;
+        t.start();
+        auto [done, msg] = run(n, C::kPausePublishing);
+        QVERIFY2(done, qPrintable(msg));
+        controlMs = t.elapsed();
+      }
+    }
+    QVERIFY(::kill(pid_t(server.pid()), SIGCONT) == 0);
+    qint64 longestGap = 0;
+    int during = 0;
+    qint64 previous = pausedAt;
+    for (qint64 at : ticks) {
+      if (at < pausedAt) continue;
+      if (at > pausedAt + kPauseMs) break;
+      ++during;
+      longestGap = std::max(longestGap, at - previous);
+      previous = at;
+    }
+    longestGap = std::max(longestGap, pausedAt + kPauseMs - previous);
+    qInfo() << "while JetStream did not answer:" << during << "statuses, longest gap"
+            << longestGap << "ms; a control answered in" << controlMs << "ms";
+    QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
+    QVERIFY2(controlMs >= 0 && controlMs < 1500, qPrintable(QString::number(controlMs)));
+    // Once the server answers again, so does the registry: a reading after the pause holds this
+    // node's entry (the answers of the pause were handed over, so a new one was asked).
+    const qint64 resumedMs = QDateTime::currentMSecsSinceEpoch();
+    QVERIFY(run(n, C::kResumePublishing).first);
+    QVERIFY2(waitFor(n,
+                     [&](const NodeStatus& st) {
+                       return st.natsConnected && st.schema.registryReadMs > resumedMs &&
+                              st.schema.registryError.isEmpty() &&
+                              std::any_of(st.schema.registry.begin(), st.schema.registry.end(),
+                                          [](const SchemaNode& e) { return e.nodeId == 7; });
+                     },
+                     25000),
+             qPrintable(n.status.schema.registryError));
+    n.engine->stop();
   }
 
   void deadLettersRetryAndDiscard() {

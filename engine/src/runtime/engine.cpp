@@ -266,15 +266,101 @@ void Engine::publishSchema() {
   self.updatedAtMs = QDateTime::currentMSecsSinceEpoch();
   self.hasTables = true;
   self.tables = schemaTablesOf(m_catalog->tables());
-  if (Status s = m_registry->put(self); !s.isOk()) {
-    if (m_registryError != s.message())
-      qCWarning(lcEngine).noquote() << "schema registry:" << s.message();
-    m_registryError = s.message();
-  }
+  // On m_requests, like every use of m_registry: it waits for JetStream's answer.
+  SchemaRegistry* registry = m_registry.get();
+  m_requests.run<Status>([registry, self] { return registry->put(self); },
+                         [this](const Status& s) {
+                           if (s.isOk()) return;
+                           if (m_registryError != s.message())
+                             qCWarning(lcEngine).noquote() << "schema registry:" << s.message();
+                           m_registryError = s.message();
+                         });
 }
 
 void Engine::checkStreams() {
   if (!m_nats || !m_nats->isConnected() || m_restoring) return;
+  if (m_streamLookAsked) {  // one at a time: this one follows the look under way
+    m_streamLookAgain = true;
+    return;
+  }
+  StreamLook look;
+  look.epoch = m_guardEpoch;
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
+    StreamLook::Shard a;
+    a.stream = m_config.streamName(shard);
+    a.applied = m_positions.applied(shard);
+    // A node that publishes without applying (or had not received its own messages yet) knows
+    // the loss by its acks: the "a position we applied or published".
+    a.published = m_publisher ? m_publisher->highestAcked(shard) : 0;
+    if (m_consumer) a.ours = m_consumer->lastAppliedMsgId(shard);
+    // For a stream that looked gone back at the last look, and for divergence().
+    if (a.applied > 0 && !a.ours.isEmpty() &&
+        m_streamSuspects.value(shard).first.endsWith(QLatin1String(" went back")))
+      a.idsAt.append(a.applied);
+    if (const auto pending = m_divergentAt.constFind(shard); pending != m_divergentAt.constEnd()) {
+      a.compareAt = pending->first;  // a difference found at the last look: looked at again
+      a.compareOurs = pending->second;
+    } else if (m_consumer && a.applied > 0 && m_consumer->lastAppliedSeq(shard) == a.applied &&
+               m_verifiedApplied.value(shard) != a.applied && !a.ours.isEmpty()) {
+      a.compareAt = a.applied;  // once per position reached; "" is a Go sender's message
+      a.compareOurs = a.ours;
+    }
+    if (a.compareAt > 0) a.idsAt.append(a.compareAt);
+    look.shards.append(a);
+  }
+  m_streamLookAsked = true;
+  NatsClient* nats = m_nats.get();
+  RequestThread* requests = &m_requests;
+  m_requests.run<StreamLook>(
+      [nats, requests, look]() mutable {
+        for (StreamLook::Shard& a : look.shards) {
+          if (requests->cancelled()) break;
+          a.state = nats->streamState(a.stream, &a.first, &a.last, &a.created, &a.missing);
+          if (a.missing) {
+            // Deleted under us: made again, empty (docs/wire-format.md#streams).
+            if (Status e = nats->ensureStreams(); !e.isOk()) {
+              a.madeAgainError = e.message();
+              continue;
+            }
+            a.state = nats->streamState(a.stream, &a.first, &a.last, &a.created);
+          }
+          if (!a.state.isOk()) continue;
+          for (quint64 seq : a.idsAt) {
+            if (a.ids.contains(seq) || requests->cancelled()) continue;
+            auto id = nats->messageIdAt(a.stream, seq);
+            StreamLook::IdAnswer& answer = a.ids[seq];
+            answer.ok = id.ok();
+            answer.notFound = id.status().code() == Status::Code::kNotFound;
+            if (id.ok()) answer.id = *id;
+          }
+        }
+        return look;
+      },
+      [this](StreamLook answered) {
+        m_streamLookAsked = false;
+        judgeStreams(answered);
+        if (m_streamLookAgain) {
+          m_streamLookAgain = false;
+          checkStreams();
+        }
+      });
+}
+
+void Engine::forgetRequests() {
+  m_requests.forget();
+  m_streamLookAsked = false;
+  m_streamLookAgain = false;
+  m_registryAsked = false;
+}
+
+void Engine::judgeStreams(const StreamLook& look) {
+  // Positions moved by the guard itself or by a restore since it asked: the answers are of
+  // another moment. Looked at again.
+  if (look.epoch != m_guardEpoch) {
+    m_streamLookAgain = true;
+    return;
+  }
+  if (!m_nats || m_restoring) return;
   struct Incident {
     int shard;
     QString what;
@@ -282,52 +368,47 @@ void Engine::checkStreams() {
     bool reread;  // the stream lost nothing: this node applied other messages than it holds
   };
   QList<Incident> found;
-  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
-    const QString stream = m_config.streamName(shard);
-    quint64 first = 0, last = 0;
-    qint64 created = 0;
-    bool missing = false;
-    Status s = m_nats->streamState(stream, &first, &last, &created, &missing);
+  for (int shard = 1; shard <= look.shards.size(); ++shard) {
+    const StreamLook::Shard& a = look.shards[shard - 1];
+    const QString& stream = a.stream;
+    const quint64 first = a.first, last = a.last;
+    const qint64 created = a.created;
     QString what;
-    if (missing) {
-      // Deleted under us: made again, empty (docs/wire-format.md#streams).
-      if (Status e = m_nats->ensureStreams(); !e.isOk()) {
+    if (a.missing) {
+      if (!a.madeAgainError.isEmpty()) {
         qCWarning(lcEngine).noquote() << "durability guard:" << stream
-                                      << "is gone and cannot be made again yet:" << e.message();
+                                      << "is gone and cannot be made again yet:"
+                                      << a.madeAgainError;
         continue;
       }
-      s = m_nats->streamState(stream, &first, &last, &created);
       what = QStringLiteral("stream %1 was deleted; made again").arg(stream);
     }
-    if (!s.isOk()) continue;  // unreachable for now: looked at again later
+    if (!a.state.isOk()) continue;  // unreachable for now: looked at again later
     const auto known = m_streamCreated.constFind(shard);
-    const quint64 applied = m_positions.applied(shard);
-    // A node that publishes without applying (or had not received its own messages yet) knows
-    // the loss by its acks: the "a position we applied or published".
-    const quint64 published = m_publisher ? m_publisher->highestAcked(shard) : 0;
+    const quint64 applied = a.applied;
+    const quint64 published = a.published;
     QString suspicion;  // needs a second reading before anything is done about it
     if (what.isEmpty() && known != m_streamCreated.constEnd() && *known != created &&
         created != 0 && *known != 0)
       suspicion = QStringLiteral("stream %1 was re-created").arg(stream);
     else if (what.isEmpty() && last >= applied && applied > 0 && m_consumer &&
              m_streamSuspects.value(shard).first.endsWith(QLatin1String(" went back")) &&
-             !m_consumer->lastAppliedMsgId(shard).isEmpty() && (first == 0 || first <= applied)) {
+             a.ids.contains(applied) && (first == 0 || first <= applied)) {
       // Looking again after a stream looked gone back: it may have grown again past this
       // node's position meanwhile (other nodes publishing their kept changes again first);
       // then the message at that position is another one. Only then: on its own, a message
       // that differs was also seen after a paused leader and follower came back (the consumer's
       // server had delivered messages the cluster then replaced), and healing that made a hot
       // row diverge (docs/replication.md#durability).
-      const QByteArray ours = m_consumer->lastAppliedMsgId(shard);
-      auto theirs = m_nats->messageIdAt(stream, applied);
-      if (theirs.ok() && *theirs != ours)
+      const StreamLook::IdAnswer& theirs = a.ids[applied];
+      if (theirs.ok && theirs.id != a.ours)
         suspicion = QStringLiteral(
                         "stream %1 went back: its message %2 is %3, not the %4 this node applied")
                         .arg(stream)
                         .arg(applied)
-                        .arg(QString::fromUtf8(theirs->isEmpty() ? "one without id" : *theirs),
-                             QString::fromUtf8(ours));
-      else if (theirs.status().code() == Status::Code::kNotFound)
+                        .arg(QString::fromUtf8(theirs.id.isEmpty() ? "one without id" : theirs.id),
+                             QString::fromUtf8(a.ours));
+      else if (theirs.notFound)
         suspicion = QStringLiteral(
                         "stream %1 went back: it no longer holds message %2 that this "
                         "node applied")
@@ -343,7 +424,7 @@ void Engine::checkStreams() {
                       .arg(applied)
                       .arg(published);
     if (suspicion.isEmpty() && what.isEmpty() && last >= applied)
-      suspicion = divergence(shard, applied);
+      suspicion = divergence(shard, a);
     if (!suspicion.isEmpty()) {
       // Healing reads the whole stream again and publishes every kept change again: one reading
       // taken while the cluster elects a leader must not cause that. The same finding, again
@@ -394,43 +475,31 @@ Status Engine::moveAppliedPosition(int shard, quint64 to, const std::function<St
     HL_RETURN_IF_ERROR(txn->commit());
   }
   m_positions.setApplied(shard, to);
+  ++m_guardEpoch;                   // a look under way asked from the old positions
   m_verifiedApplied.remove(shard);  // what divergence() knew of this shard is stale
   m_divergentAt.remove(shard);
   return Status::ok();
 }
 
-QString Engine::divergence(int shard, quint64 applied) {
+QString Engine::divergence(int shard, const StreamLook::Shard& a) {
   // docs/replication.md#durability, "A server that delivered other messages": the message this
   // node applied last, compared with the one the stream's leader holds at that position, once
-  // per position reached (one request to the leader on this thread). A difference found at the
-  // last look is looked at again at the same position (the consumer may have moved on since).
-  const auto pending = m_divergentAt.constFind(shard);
-  quint64 seq = applied;
-  QByteArray ours;
-  if (pending != m_divergentAt.constEnd()) {
-    seq = pending->first;
-    ours = pending->second;
-  } else {
-    if (!m_consumer || applied == 0 || m_consumer->lastAppliedSeq(shard) != applied ||
-        m_verifiedApplied.value(shard) == applied)
-      return {};
-    ours = m_consumer->lastAppliedMsgId(shard);
-    if (ours.isEmpty()) return {};  // a Go sender's message without an id: nothing to compare
-  }
-  const QString stream = m_config.streamName(shard);
-  auto theirs = m_nats->messageIdAt(stream, seq);
-  if (!theirs.ok()) return {};  // not answered now (no leader): looked at again later
-  if (*theirs == ours) {
+  // per position reached (checkStreams() chose the position and asked). A difference found at
+  // the last look is looked at again at the same position (the consumer may have moved on).
+  if (a.compareAt == 0) return {};
+  const auto theirs = a.ids.constFind(a.compareAt);
+  if (theirs == a.ids.constEnd() || !theirs->ok) return {};  // not answered now (no leader)
+  if (theirs->id == a.compareOurs) {
     m_divergentAt.remove(shard);
-    m_verifiedApplied.insert(shard, seq);
+    m_verifiedApplied.insert(shard, a.compareAt);
     return {};
   }
-  m_divergentAt.insert(shard, {seq, ours});
+  m_divergentAt.insert(shard, {a.compareAt, a.compareOurs});
   return QStringLiteral("stream %1 %2: its message %3 is %4, the one this node applied there is %5")
-      .arg(stream, QLatin1String(kDiffers))
-      .arg(seq)
-      .arg(QString::fromUtf8(theirs->isEmpty() ? "one without id" : *theirs),
-           QString::fromUtf8(ours));
+      .arg(a.stream, QLatin1String(kDiffers))
+      .arg(a.compareAt)
+      .arg(QString::fromUtf8(theirs->id.isEmpty() ? "one without id" : theirs->id),
+           QString::fromUtf8(a.compareOurs));
 }
 
 void Engine::rereadStream(int shard, const QString& what, quint64 first, quint64 last) {
@@ -586,18 +655,32 @@ void Engine::healStream(int shard, const QString& what, quint64 first, quint64 l
 
 void Engine::readRegistry() {
   if (!m_registry || !m_nats || !m_nats->isConnected()) return;
-  int unreadable = 0;
-  auto nodes = m_registry->readAll(&unreadable);
-  if (!nodes) {
-    m_registryError = nodes.status().message();
-    return;
-  }
-  m_registryNodes = *nodes;
-  m_registryReadMs = QDateTime::currentMSecsSinceEpoch();
-  m_registryError = unreadable > 0 ? QStringLiteral("%1 registry entr%2 could not be read")
-                                         .arg(unreadable)
-                                         .arg(unreadable == 1 ? "y" : "ies")
-                                   : QString();
+  if (m_registryAsked) return;  // the reading under way is recent enough
+  m_registryAsked = true;
+  struct Reading {
+    Result<QList<SchemaNode>> nodes = QList<SchemaNode>();
+    int unreadable = 0;
+  };
+  SchemaRegistry* registry = m_registry.get();
+  m_requests.run<Reading>(
+      [registry] {
+        Reading r;
+        r.nodes = registry->readAll(&r.unreadable);
+        return r;
+      },
+      [this](const Reading& r) {
+        m_registryAsked = false;
+        if (!r.nodes) {
+          m_registryError = r.nodes.status().message();
+          return;
+        }
+        m_registryNodes = *r.nodes;
+        m_registryReadMs = QDateTime::currentMSecsSinceEpoch();
+        m_registryError = r.unreadable > 0 ? QStringLiteral("%1 registry entr%2 could not be read")
+                                                 .arg(r.unreadable)
+                                                 .arg(r.unreadable == 1 ? "y" : "ies")
+                                           : QString();
+      });
 }
 
 Status Engine::loadPositions() {
@@ -812,6 +895,7 @@ void Engine::stop() {
   m_registryTimer.stop();
   m_streamCheckTimer.stop();
   if (m_watcher) m_watcher->stop();
+  forgetRequests();  // they use the connection
   m_consistency.reset();
   m_consumer.reset();
   m_publisher.reset();
@@ -1141,6 +1225,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
       return Status::ok();
     }
     case C::kReconnectNats:
+      forgetRequests();  // they use the connection
       m_consistency.reset();
       m_consumer.reset();  // its applied positions stay in m_positions
       m_publisher.reset();
@@ -1314,6 +1399,7 @@ void Engine::setSnapshotEligible(bool eligible) {
 
 void Engine::startRestore(const QString& id, bool force, qint64 requestId, const QString& reason) {
   m_restoring = true;
+  ++m_guardEpoch;  // the positions will be the snapshot's
   m_restoreForce = force;
   m_restoreTarget = id.isEmpty() ? QStringLiteral("the newest snapshot") : id;
   qCInfo(lcEngine).noquote() << "restore from" << m_restoreTarget << "(" + reason + ")";
@@ -1473,6 +1559,7 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
 
 void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
   m_restoring = false;
+  ++m_guardEpoch;
   m_restoreAttempts = 0;
   m_restoreForce = false;
   if (ok) {

@@ -25,6 +25,7 @@
 #include "harmonylite/consistency.h"
 #include "harmonylite/engine_state.h"
 #include "replication/shard_positions.h"
+#include "runtime/request_thread.h"
 #include "sqlite/sqlite_db.h"
 
 namespace hl {
@@ -95,12 +96,45 @@ class Engine final : public QObject {
   // The durability guard (docs/replication.md#durability): every kStreamCheckMs, each shard's
   // stream is compared with what this node applied and the creation time it had; a stream that
   // went back or was re-created is healed (positions back to what it holds, this node's kept
-  // changes published again).
+  // changes published again). checkStreams() asks JetStream on m_requests; judgeStreams()
+  // judges the answers on this thread.
+  // What the durability guard asks JetStream about each shard's stream, and the answers. Asked
+  // on m_requests, from the positions of one moment: the answers are judged against those.
+  struct StreamLook {
+    struct IdAnswer {
+      bool ok = false;
+      bool notFound = false;
+      QByteArray id;
+    };
+    struct Shard {
+      QString stream;
+      quint64 applied = 0;    // this node's position when asked
+      quint64 published = 0;  // the publisher's highest acked position when asked
+      QByteArray ours;        // the id of the message this node applied last
+      QList<quint64> idsAt;   // positions whose message id is asked for
+      // divergence(): the position compared (0: none) and the id this node applied there.
+      quint64 compareAt = 0;
+      QByteArray compareOurs;
+      // Answers.
+      Status state = Status::ok();
+      bool missing = false;
+      QString madeAgainError;
+      quint64 first = 0, last = 0;
+      qint64 created = 0;
+      QHash<quint64, IdAnswer> ids;
+    };
+    QList<Shard> shards;  // index 0 is shard 1
+    quint64 epoch = 0;    // m_guardEpoch when asked
+  };
   void checkStreams();
+  void judgeStreams(const StreamLook& look);
   void healStream(int shard, const QString& what, quint64 first, quint64 last);
   // What differs between the message this node applied last on `shard` and the one the stream
   // holds there ("" when they agree or cannot be compared now); rereadStream() acts on it.
-  QString divergence(int shard, quint64 applied);
+  QString divergence(int shard, const StreamLook::Shard& a);
+  // Drops the answers of m_requests not yet handed over and waits for the one under way: before
+  // the NATS client or the registry goes.
+  void forgetRequests();
   void rereadStream(int shard, const QString& what, quint64 first, quint64 last);
   // Moves the applied position of `shard` to `to` in one transaction with `also` (healStream(),
   // rereadStream()).
@@ -254,6 +288,13 @@ class Engine final : public QObject {
   qint64 m_duplicateIdSeenMs = 0;  // last status record of another process with our node id
   double m_diskFreePercent = -1;
   qint64 m_diskCheckedMs = 0;
+  // Requests that wait for JetStream's answer. Last: destroyed first, it waits for the request
+  // under way, which uses m_nats and m_registry.
+  bool m_streamLookAsked = false;  // a look of checkStreams() under way
+  bool m_streamLookAgain = false;  // asked for meanwhile: another one when it is answered
+  bool m_registryAsked = false;    // a reading of readRegistry() under way
+  quint64 m_guardEpoch = 0;        // moves with the applied positions the guard does not expect
+  RequestThread m_requests{this};
 };
 
 }  // namespace hl
