@@ -279,22 +279,23 @@ class TestControls : public QObject {
       previous = at;
     }
     longestGap = std::max(longestGap, pausedAt + kPauseMs - previous);
-    qInfo() << "while JetStream did not answer:" << during << "statuses, longest gap"
-            << longestGap << "ms; a control answered in" << controlMs << "ms";
+    qInfo() << "while JetStream did not answer:" << during << "statuses, longest gap" << longestGap
+            << "ms; a control answered in" << controlMs << "ms";
     QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
     QVERIFY2(controlMs >= 0 && controlMs < 1500, qPrintable(QString::number(controlMs)));
     // Once the server answers again, so does the registry: a reading after the pause holds this
     // node's entry (the answers of the pause were handed over, so a new one was asked).
     const qint64 resumedMs = QDateTime::currentMSecsSinceEpoch();
     QVERIFY(run(n, C::kResumePublishing).first);
-    QVERIFY2(waitFor(n,
-                     [&](const NodeStatus& st) {
-                       return st.natsConnected && st.schema.registryReadMs > resumedMs &&
-                              st.schema.registryError.isEmpty() &&
-                              std::any_of(st.schema.registry.begin(), st.schema.registry.end(),
-                                          [](const SchemaNode& e) { return e.nodeId == 7; });
-                     },
-                     25000),
+    QVERIFY2(waitFor(
+                 n,
+                 [&](const NodeStatus& st) {
+                   return st.natsConnected && st.schema.registryReadMs > resumedMs &&
+                          st.schema.registryError.isEmpty() &&
+                          std::any_of(st.schema.registry.begin(), st.schema.registry.end(),
+                                      [](const SchemaNode& e) { return e.nodeId == 7; });
+                 },
+                 25000),
              qPrintable(n.status.schema.registryError));
     n.engine->stop();
   }

@@ -376,9 +376,9 @@ void Engine::judgeStreams(const StreamLook& look) {
     QString what;
     if (a.missing) {
       if (!a.madeAgainError.isEmpty()) {
-        qCWarning(lcEngine).noquote() << "durability guard:" << stream
-                                      << "is gone and cannot be made again yet:"
-                                      << a.madeAgainError;
+        qCWarning(lcEngine).noquote()
+            << "durability guard:" << stream
+            << "is gone and cannot be made again yet:" << a.madeAgainError;
         continue;
       }
       what = QStringLiteral("stream %1 was deleted; made again").arg(stream);
@@ -423,8 +423,7 @@ void Engine::judgeStreams(const StreamLook& look) {
                       .arg(last)
                       .arg(applied)
                       .arg(published);
-    if (suspicion.isEmpty() && what.isEmpty() && last >= applied)
-      suspicion = divergence(shard, a);
+    if (suspicion.isEmpty() && what.isEmpty() && last >= applied) suspicion = divergence(shard, a);
     if (!suspicion.isEmpty()) {
       // Healing reads the whole stream again and publishes every kept change again: one reading
       // taken while the cluster elects a leader must not cause that. The same finding, again

@@ -26,7 +26,8 @@ void RequestThread::deliver(std::function<void()> call) {
 void RequestThread::forget() {
   m_live.store(++m_generation);
   // Runs after every job queued before it: those not begun return at once.
-  QMetaObject::invokeMethod(m_worker.get(), [] {}, Qt::BlockingQueuedConnection);
+  QMetaObject::invokeMethod(
+      m_worker.get(), [] {}, Qt::BlockingQueuedConnection);
 }
 
 }  // namespace hl
