@@ -116,7 +116,7 @@ class Engine final : public QObject {
       quint64 compareAt = 0;
       QByteArray compareOurs;
       // Answers.
-      Status state = Status::ok();
+      Status state = Status::unavailable("not asked");  // stays so for a look cut short
       bool missing = false;
       QString madeAgainError;
       quint64 first = 0, last = 0;
