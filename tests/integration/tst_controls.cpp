@@ -54,22 +54,28 @@ class TestControls : public QObject {
     return test::waitFor([&] { return f(node.status); }, ms);
   }
   QString sql(int node, const QString& s) { return test::sqlite3(m_nodes[node].db, s); }
+  // A database with the reference schema in `dir` for `n`, and a configuration of node `id` on
+  // it with `shards` shards on `url`. False when the database could not be made.
+  static bool prepareNode(Node& n, const QString& dir, uint64_t id, const QString& url, int shards,
+                          Config* c) {
+    if (!QDir().mkpath(dir)) return false;
+    n.db = dir + "/data.db";
+    bool ok = false;
+    test::sqlite3(n.db, test::kReferenceSchema, &ok);
+    c->dbPath = n.db;
+    c->nodeId = id;
+    c->replicationLog.shards = shards;
+    c->nats.urls = {url};
+    return ok;
+  }
 
  private slots:
   // Node `node` of `nodes` on its own database (the reference schema) in `dir`, on `url`.
   void startNode(Node* nodes, int node, const QString& dir, uint64_t id, const QString& url,
                  int shards) {
-    QVERIFY(QDir().mkpath(dir));
     Node& n = nodes[node];
-    n.db = dir + "/data.db";
-    bool ok = false;
-    test::sqlite3(n.db, test::kReferenceSchema, &ok);
-    QVERIFY(ok);
     Config c;
-    c.dbPath = n.db;
-    c.nodeId = id;
-    c.replicationLog.shards = shards;
-    c.nats.urls = {url};
+    QVERIFY(prepareNode(n, dir, id, url, shards, &c));
     c.conflicts.tables.insert("Authors", "dead-letter");
     n.engine = std::make_unique<EngineThread>(c);
     connect(n.engine.get(), &EngineThread::statusChanged, this,
@@ -225,19 +231,10 @@ class TestControls : public QObject {
   void engineAnswersWhileJetStreamDoesNot() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    const QString dir = m_dir.filePath("paused");
-    QVERIFY(QDir().mkpath(dir));
     Node n;
-    n.db = dir + "/data.db";
-    bool ok = false;
-    test::sqlite3(n.db, test::kReferenceSchema, &ok);
-    QVERIFY(ok);
     Config c;
-    c.dbPath = n.db;
-    c.nodeId = 7;
-    c.replicationLog.shards = 2;
+    QVERIFY(prepareNode(n, m_dir.filePath("paused"), 7, server.url(), 2, &c));
     c.replicate = false;
-    c.nats.urls = {server.url()};
     n.engine = std::make_unique<EngineThread>(c);
     QElapsedTimer clock;
     clock.start();
