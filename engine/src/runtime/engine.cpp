@@ -346,11 +346,18 @@ void Engine::checkStreams() {
       });
 }
 
-void Engine::forgetRequests() {
+void Engine::dropConnection() {
+  // The requests under way use the connection and the registry: waited for, their answers
+  // dropped.
   m_requests.forget();
   m_streamLookAsked = false;
   m_streamLookAgain = false;
   m_registryAsked = false;
+  m_consistency.reset();
+  m_consumer.reset();  // its applied positions stay in m_positions
+  m_publisher.reset();
+  m_registry.reset();  // it uses the connection's JetStream context
+  m_nats.reset();
 }
 
 void Engine::judgeStreams(const StreamLook& look) {
@@ -894,12 +901,7 @@ void Engine::stop() {
   m_registryTimer.stop();
   m_streamCheckTimer.stop();
   if (m_watcher) m_watcher->stop();
-  forgetRequests();  // they use the connection
-  m_consistency.reset();
-  m_consumer.reset();
-  m_publisher.reset();
-  m_registry.reset();
-  m_nats.reset();
+  dropConnection();
   if (m_embedded) m_embedded->stop();
   m_embedded.reset();
   m_state.reset();
@@ -1224,12 +1226,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
       return Status::ok();
     }
     case C::kReconnectNats:
-      forgetRequests();  // they use the connection
-      m_consistency.reset();
-      m_consumer.reset();  // its applied positions stay in m_positions
-      m_publisher.reset();
-      m_registry.reset();  // it uses the connection's JetStream context
-      m_nats.reset();
+      dropConnection();
       m_connectAttempts = 0;
       m_streamAttempts = 0;
       makeNatsClient(m_urls);
@@ -1398,7 +1395,9 @@ void Engine::setSnapshotEligible(bool eligible) {
 
 void Engine::startRestore(const QString& id, bool force, qint64 requestId, const QString& reason) {
   m_restoring = true;
-  ++m_guardEpoch;  // the positions will be the snapshot's
+  // The positions will be the snapshot's: a look asked before is not judged (and none is asked
+  // while m_restoring).
+  ++m_guardEpoch;
   m_restoreForce = force;
   m_restoreTarget = id.isEmpty() ? QStringLiteral("the newest snapshot") : id;
   qCInfo(lcEngine).noquote() << "restore from" << m_restoreTarget << "(" + reason + ")";
@@ -1558,7 +1557,6 @@ Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
 
 void Engine::finishRestore(qint64 requestId, bool ok, const QString& message) {
   m_restoring = false;
-  ++m_guardEpoch;
   m_restoreAttempts = 0;
   m_restoreForce = false;
   if (ok) {

@@ -96,11 +96,9 @@ class Engine final : public QObject {
   // The durability guard (docs/replication.md#durability): every kStreamCheckMs, each shard's
   // stream is compared with what this node applied and the creation time it had; a stream that
   // went back or was re-created is healed (positions back to what it holds, this node's kept
-  // changes published again). checkStreams() asks JetStream on m_requests; judgeStreams()
-  // judges the answers on this thread.
-  // What the durability guard asks JetStream about each shard's stream, and the answers. Asked
-  // on m_requests, from the positions of one moment: the answers are judged against those.
-  struct StreamLook {
+  // changes published again). checkStreams() asks JetStream on m_requests, from the positions
+  // of one moment; judgeStreams() judges the answers against those, on this thread.
+  struct StreamLook {  // what checkStreams() asks about each shard's stream, and the answers
     struct IdAnswer {
       bool ok = false;
       bool notFound = false;
@@ -132,9 +130,9 @@ class Engine final : public QObject {
   // What differs between the message this node applied last on `shard` and the one the stream
   // holds there ("" when they agree or cannot be compared now); rereadStream() acts on it.
   QString divergence(int shard, const StreamLook::Shard& a);
-  // Drops the answers of m_requests not yet handed over and waits for the one under way: before
-  // the NATS client or the registry goes.
-  void forgetRequests();
+  // The NATS client and what uses it go (stop, the operator's reconnect): first the answers of
+  // m_requests not yet handed over, after the request under way.
+  void dropConnection();
   void rereadStream(int shard, const QString& what, quint64 first, quint64 last);
   // Moves the applied position of `shard` to `to` in one transaction with `also` (healStream(),
   // rereadStream()).
