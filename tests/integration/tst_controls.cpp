@@ -222,19 +222,28 @@ class TestControls : public QObject {
     QCOMPARE(sql(1, "SELECT count(*) FROM Books"), QString("4"));
   }
 
-  // The durability guard's look at the streams (every 5 s) and the schema registry (every 10 s)
-  // wait for JetStream's answers, up to 3 s a request, on a thread of their own
-  // (docs/architecture.md#threads): while the server does not answer at all (paused with
-  // SIGSTOP, short of the connection's ping timeout), the engine's thread still builds its
-  // status twice a second and answers a control at once. A node that only publishes, so that
-  // no consumer misses heartbeats (re-creating one still waits on the engine's thread).
+  // The durability guard's look at the streams (every 5 s), the schema registry (every 10 s) and
+  // the re-creation of a consumer (its heartbeats missed) wait for JetStream's answers, up to
+  // 3 s a request, on a thread of their own (docs/architecture.md#threads): while the server
+  // does not answer at all (paused with SIGSTOP, short of the connection's ping timeout), the
+  // engine's thread still builds its status twice a second and answers a control at once.
+  // Before the consumers were made there (the "replicating" row), such a node sent no status
+  // for 6,058 ms and answered the control after 3,456 ms. Once the server answers again, every
+  // shard is subscribed again.
+  void engineAnswersWhileJetStreamDoesNot_data() {
+    QTest::addColumn<bool>("replicate");
+    QTest::newRow("publishing only") << false;
+    QTest::newRow("replicating") << true;
+  }
   void engineAnswersWhileJetStreamDoesNot() {
+    QFETCH(bool, replicate);
     test::NatsServer server;
     QVERIFY(server.start().isOk());
     Node n;
     Config c;
-    QVERIFY(prepareNode(n, m_dir.filePath("paused"), 7, server.url(), 2, &c));
-    c.replicate = false;
+    QVERIFY(
+        prepareNode(n, m_dir.filePath(replicate ? "paused-r" : "paused"), 7, server.url(), 2, &c));
+    c.replicate = replicate;
     n.engine = std::make_unique<EngineThread>(c);
     QElapsedTimer clock;
     clock.start();
@@ -246,7 +255,14 @@ class TestControls : public QObject {
     QSignalSpy started(n.engine.get(), &EngineThread::started);
     n.engine->start();
     QVERIFY(started.wait(30000));
-    QVERIFY(waitFor(n, [](const NodeStatus& st) { return st.natsConnected; }));
+    auto shardsRunning = [&](const NodeStatus& st) {
+      return !replicate || (st.shards.size() == 2 &&
+                            std::all_of(st.shards.begin(), st.shards.end(), [](const auto& sh) {
+                              return sh.state == ShardState::Running;
+                            }));
+    };
+    QVERIFY(
+        waitFor(n, [&](const NodeStatus& st) { return st.natsConnected && shardsRunning(st); }));
 
     QVERIFY(::kill(pid_t(server.pid()), SIGSTOP) == 0);
     const qint64 pausedAt = clock.elapsed();
@@ -294,6 +310,30 @@ class TestControls : public QObject {
                  },
                  25000),
              qPrintable(n.status.schema.registryError));
+    // The consumers re-created meanwhile (missed heartbeats) deliver again: a row sent on each
+    // shard by another client reaches this node.
+    if (replicate) {
+      QVERIFY(waitFor(n, shardsRunning, 25000));
+      auto nc = test::connectTo(server.url());
+      QVERIFY(nc.ok());
+      auto js = test::jetStream(nc->get());
+      QVERIFY(js.ok());
+      for (int shard = 1; shard <= 2; ++shard) {
+        Change ch;
+        ch.fromNodeId = 9;
+        ch.id = shard;
+        ch.table = "Authors";
+        ch.row = {{"id", Value::integer(4240 + shard)}, {"name", Value::text("after")}};
+        QVERIFY(test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
+                              encodeMessage(ch, true))
+                    .isOk());
+      }
+      QVERIFY(test::waitFor(
+          [&] {
+            return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'after'") == "2";
+          },
+          20000));
+    }
     n.engine->stop();
   }
 

@@ -1,4 +1,4 @@
-// RequestThread (runtime/request_thread.h): work runs on its own thread, in order, and its result
+// RequestThread (nats/request_thread.h): work runs on its own thread, in order, and its result
 // comes back on the receiver's thread; forget() drops results not handed over, skips work not
 // begun, tells work under way that it is cancelled, and waits for it.
 #include <QThread>
@@ -6,7 +6,7 @@
 
 #include <atomic>
 
-#include "runtime/request_thread.h"
+#include "nats/request_thread.h"
 
 using namespace hl;
 

@@ -181,6 +181,7 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
   m_subIds.assign(m_subs.size(), 0);
   m_avoidedServers.resize(m_subs.size());
   m_placedOn.resize(m_subs.size());
+  m_consumers.resize(m_subs.size());
   // Fault injection for tests (tst_heartbeat stuckConsumerIsRecreated), in the spirit of
   // LevelDB's fault-injection environment: the first subscription of shard N delivers nothing
   // (its messages are dropped on arrival, heartbeats go on), as a stuck consumer of
@@ -220,6 +221,7 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
 }
 
 NatsClient::~NatsClient() {
+  m_requests = nullptr;  // its requests were dropped (RequestThread::forget()): none more
   {
     QMutexLocker lock(&m_sink->mutex);
     m_sink->target = nullptr;  // late callbacks go nowhere
@@ -597,28 +599,46 @@ Status NatsClient::publishAsync(const QString& subject, const QByteArray& data,
 }
 
 Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
+  return adoptSubscription(shard,
+                           makeSubscription(prepareSubscription(shard, startSeq, generation)));
+}
+
+NatsClient::SubscribeRequest NatsClient::prepareSubscription(int shard, quint64 startSeq,
+                                                             quint64 generation) {
   unsubscribe(shard);
-  if (!m_js) return Status::unavailable("not connected");
-  NatsSink::SubClosure* closure;
+  SubscribeRequest r;
+  if (!m_js || shard <= 0 || size_t(shard) >= m_subs.size()) return r;  // js null: not made
   {
     QMutexLocker lock(&m_sink->mutex);
+    // The test faults apply to the first subscription adopted (adoptSubscription()).
     const bool drop = shard == m_dropDeliveriesOf;
-    if (drop && !m_dropAllDeliveries) m_dropDeliveriesOf = 0;  // the next subscription delivers
     m_sink->closures.push_back({m_sink, shard, generation, drop, 0, {}});
-    closure = &m_sink->closures.back();
-    if (shard == m_shiftDeliveriesOf && startSeq <= m_shiftDeliveriesFrom) {
+    NatsSink::SubClosure* closure = &m_sink->closures.back();
+    if (shard == m_shiftDeliveriesOf && startSeq <= m_shiftDeliveriesFrom)
       closure->shiftFrom = m_shiftDeliveriesFrom;
-      m_shiftDeliveriesOf = 0;  // the next subscription delivers as the stream holds
-    }
+    r.closure = closure;
   }
-  const QByteArray stream = m_config.streamName(shard).toUtf8();
-  const QByteArray subject = m_config.subjectName(shard).toUtf8();
+  r.shard = shard;
+  r.startSeq = startSeq;
+  r.stream = m_config.streamName(shard).toUtf8();
+  r.subject = m_config.subjectName(shard).toUtf8();
+  r.avoid = m_avoidedServers[size_t(shard)];
+  r.js = m_js.get();
+  return r;
+}
+
+NatsClient::NewSubscription NatsClient::makeSubscription(const SubscribeRequest& r) {
+  NewSubscription made;
+  if (!r.js) {
+    made.status = Status::unavailable("not connected");
+    return made;
+  }
   jsSubOptions so;
   jsSubOptions_Init(&so);
-  so.Stream = stream.constData();
+  so.Stream = r.stream.constData();
   so.ManualAck = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
-  so.Config.OptStartSeq = std::max<quint64>(1, startSeq);
+  so.Config.OptStartSeq = std::max<quint64>(1, r.startSeq);
   so.Config.AckPolicy = js_AckAll;
   so.Config.AckWait = int64_t(60) * 1000 * 1000 * 1000;
   so.Config.MaxAckPending = 20000;
@@ -626,35 +646,57 @@ Status NatsClient::subscribe(int shard, quint64 startSeq, quint64 generation) {
   so.Config.Heartbeat =
       int64_t(2) * 1000 * 1000 * 1000;  // stalls are reported (docs/replication.md#nats)
   so.Config.InactiveThreshold = int64_t(60) * 1000 * 1000 * 1000;
-  // A shard that avoids a server gets a consumer made ahead, elsewhere, to bind to.
-  QByteArray placed;
-  if (!m_avoidedServers[size_t(shard)].isEmpty()) {
-    HL_RETURN_IF_ERROR(placeConsumer(shard, so, &placed, &m_placedOn[size_t(shard)]));
-    so.Consumer = placed.constData();
-  }
+  // The consumer is made ahead (on a server the shard does not avoid), and the subscription
+  // binds to it: nats.c then never deletes it itself. It deletes a consumer it made when the
+  // subscription ends, a request that waits up to 3 s for its answer on the thread that
+  // unsubscribes (measured: 3.0 s on the engine thread per shard while the server was paused).
+  // Ours are deleted by unsubscribe() on the request thread.
+  made.status = placeConsumer(r, so, &made.consumer, &made);
+  if (!made.status.isOk()) return made;
+  so.Consumer = made.consumer.constData();
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);
-  const natsStatus s = js_Subscribe(&sub, m_js.get(), subject.constData(), &NatsSink::onMessage,
-                                    closure, nullptr, &so, &jerr);
-  HL_RETURN_IF_ERROR(fromNats(
-      s, QStringLiteral("subscribe to %1 from %2").arg(QString::fromUtf8(stream)).arg(startSeq),
-      jerr));
+  const natsStatus s = js_Subscribe(&sub, r.js, r.subject.constData(), &NatsSink::onMessage,
+                                    r.closure, nullptr, &so, &jerr);
+  made.status = fromNats(
+      s, QStringLiteral("subscribe to %1 from %2").arg(QString::fromUtf8(r.stream)).arg(r.startSeq),
+      jerr);
+  if (!made.status.isOk()) return made;
   natsSubscription_SetPendingLimits(sub, -1, -1);
-  m_subs[size_t(shard)].reset(sub);
-  m_subIds[size_t(shard)] = natsSubscription_GetID(sub);
+  made.sub.reset(sub);
+  made.shifted = static_cast<const NatsSink::SubClosure*>(r.closure)->shiftFrom > 0;
+  return made;
+}
+
+Status NatsClient::adoptSubscription(int shard, NewSubscription made) {
+  if (shard <= 0 || size_t(shard) >= m_subs.size())
+    return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
+  if (made.stopAvoiding) m_avoidedServers[size_t(shard)].clear();
+  if (!made.status.isOk()) return made.status;
+  unsubscribe(shard);  // one adopted since this one was prepared
+  {
+    QMutexLocker lock(&m_sink->mutex);
+    if (shard == m_dropDeliveriesOf && !m_dropAllDeliveries)
+      m_dropDeliveriesOf = 0;  // the next subscription delivers
+    if (made.shifted)
+      m_shiftDeliveriesOf = 0;  // the next subscription delivers as the stream holds
+  }
+  m_placedOn[size_t(shard)] = made.placedOn;
+  m_consumers[size_t(shard)] = made.consumer;
+  m_subIds[size_t(shard)] = natsSubscription_GetID(made.sub.get());
+  m_subs[size_t(shard)] = std::move(made.sub);
   return Status::ok();
 }
 
-Status NatsClient::placeConsumer(int shard, const jsSubOptions& so, QByteArray* name,
-                                 QString* server) {
+Status NatsClient::placeConsumer(const SubscribeRequest& r, const jsSubOptions& so,
+                                 QByteArray* name, NewSubscription* made) {
   // nats-server 2.9 places an ephemeral consumer on one of the stream's servers at random
   // (measured: 30 consumers of an R3 stream landed 5/14/11 on the three), and a consumer
   // delivers its server's copy of the stream. Made here, ahead of the subscription, so that one
   // on an avoided server is deleted before it delivers anything; a push consumer delivers
-  // nothing until its deliver subject has a subscriber. Not deleted when the subscription ends
-  // (nats.c deletes only the consumers it made): its inactive threshold removes it.
+  // nothing until its deliver subject has a subscriber. nats.c deletes only the consumers it
+  // made: unsubscribe() deletes this one, and its inactive threshold removes one left behind.
   constexpr int kTries = 8;  // each try lands elsewhere with 2/3 chance on 3 servers
-  QStringList& avoid = m_avoidedServers[size_t(shard)];
   natsInbox* inbox = nullptr;
   HL_RETURN_IF_ERROR(fromNats(natsInbox_Create(&inbox), "create inbox"));
   const QByteArray deliverTo(inbox);
@@ -664,56 +706,43 @@ Status NatsClient::placeConsumer(int shard, const jsSubOptions& so, QByteArray* 
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 5000;
+  QString& server = made->placedOn;
   for (int tries = 1;; ++tries) {
     jsConsumerInfo* raw = nullptr;
     jsErrCode jerr = jsErrCode(0);
-    const natsStatus s = js_AddConsumer(&raw, m_js.get(), so.Stream, &cc, &jo, &jerr);
+    const natsStatus s = js_AddConsumer(&raw, r.js, so.Stream, &cc, &jo, &jerr);
     JsConsumerInfoPtr info(raw);
     HL_RETURN_IF_ERROR(fromNats(
         s, QStringLiteral("make a consumer of %1").arg(QString::fromUtf8(so.Stream)), jerr));
-    *server = info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
-                                                     : QString();
+    server = info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
+                                                    : QString();
     *name = QByteArray(info->Name);
-    if (!avoid.contains(*server)) break;
+    if (r.avoid.isEmpty()) return Status::ok();
+    if (!r.avoid.contains(server)) break;
     if (tries == kTries) {
       qCWarning(lcNats).noquote()
           << QStringLiteral(
                  "shard %1: every consumer of %2 made in %3 tries is on %4, which "
                  "this node avoided; reading from it, and no longer avoiding it")
-                 .arg(shard)
+                 .arg(r.shard)
                  .arg(QString::fromUtf8(so.Stream))
                  .arg(kTries)
-                 .arg(*server);
-      avoid.clear();  // no other server holds the stream (one server, or the others down)
+                 .arg(server);
+      // No other server holds the stream (one server, or the others down).
+      made->stopAvoiding = true;
       return Status::ok();
     }
-    js_DeleteConsumer(m_js.get(), so.Stream, info->Name, &jo, nullptr);
+    js_DeleteConsumer(r.js, so.Stream, info->Name, &jo, nullptr);
   }
   qCInfo(lcNats).noquote() << QStringLiteral("shard %1 reads %2 from server %3 (avoiding %4)")
-                                  .arg(shard)
-                                  .arg(QString::fromUtf8(so.Stream), *server, avoid.join(", "));
+                                  .arg(r.shard)
+                                  .arg(QString::fromUtf8(so.Stream), server, r.avoid.join(", "));
   return Status::ok();
 }
 
-QString NatsClient::consumerServer(int shard) {
-  if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return {};
-  // nats.c 3.4.1 answers "Invalid Subscription" for one bound to a consumer made ahead.
-  if (!m_placedOn[size_t(shard)].isEmpty()) return m_placedOn[size_t(shard)];
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = 2000;
-  jsConsumerInfo* raw = nullptr;
-  jsErrCode jerr = jsErrCode(0);
-  const natsStatus s =
-      natsSubscription_GetConsumerInfo(&raw, m_subs[size_t(shard)].get(), &jo, &jerr);
-  JsConsumerInfoPtr info(raw);
-  if (s != NATS_OK) {
-    qCWarning(lcNats).noquote() << QStringLiteral("shard %1:").arg(shard)
-                                << fromNats(s, "consumer info", jerr).message();
-    return {};
-  }
-  return info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
-                                                : QString();
+QString NatsClient::consumerServer(int shard) const {
+  if (shard <= 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return {};
+  return m_placedOn[size_t(shard)];  // nats.c 3.4.1 has no consumer info for a bound one
 }
 
 void NatsClient::avoidServer(int shard, const QString& server) {
@@ -729,10 +758,24 @@ QStringList NatsClient::avoidedServers(int shard) const {
 
 void NatsClient::unsubscribe(int shard) {
   if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return;
-  natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());
+  natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());  // no request: the consumer is ours
   m_subs[size_t(shard)].reset();
   m_placedOn[size_t(shard)].clear();
   m_subIds[size_t(shard)] = 0;
+  const QByteArray consumer = std::exchange(m_consumers[size_t(shard)], {});
+  // Deleted on the request thread, unless its requests are dropped first (a stop): a consumer
+  // left behind is removed by the server once its inactive threshold (60 s) passed.
+  if (!m_requests || consumer.isEmpty()) return;
+  const QByteArray stream = m_config.streamName(shard).toUtf8();
+  m_requests->run<bool>(
+      [js = m_js.get(), stream, consumer] {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.Wait = 2000;
+        return js_DeleteConsumer(js, stream.constData(), consumer.constData(), &jo, nullptr) ==
+               NATS_OK;
+      },
+      [](bool) {});
 }
 
 void NatsClient::unsubscribeAll() {

@@ -20,6 +20,7 @@
 #include "harmonylite/config.h"
 #include "harmonylite/status.h"
 #include "nats/nats_handles.h"
+#include "nats/request_thread.h"
 
 namespace hl {
 
@@ -102,13 +103,41 @@ class NatsClient final : public QObject {
                       const std::vector<std::pair<QByteArray, QByteArray>>& headers);
 
   // Push subscription of `shard` starting at `startSeq` (ack-all, flow control, heartbeats).
-  // Messages arrive as received(); a new call replaces the shard's previous subscription.
+  // Messages arrive as received(), marked with `generation`; a new call replaces the shard's
+  // previous subscription. A request: blocks up to its timeout. The same in three steps, so
+  // that the request runs on the request thread (nats/request_thread.h) while the engine thread
+  // goes on: prepareSubscription() (engine thread: ends the shard's subscription and says what
+  // to make), makeSubscription() (any thread: the request; its subscription delivers at once),
+  // adoptSubscription() (engine thread: the shard's subscription from now on). A subscription
+  // made and not adopted is destroyed with its NewSubscription, and delivers nothing more.
   Status subscribe(int shard, quint64 startSeq, quint64 generation);
+  // Where unsubscribe() deletes the shard's consumer (a request); without one, the server
+  // removes it once its inactive threshold passed. Set before the first subscription.
+  void setRequestThread(RequestThread* requests) { m_requests = requests; }
+  struct SubscribeRequest {
+    int shard = 0;
+    quint64 startSeq = 0;
+    QByteArray stream, subject;
+    void* closure = nullptr;  // the sink's closure of the subscription (its generation)
+    QStringList avoid;        // avoidServer() as it was asked
+    jsCtx* js = nullptr;      // the client's: alive until the client goes
+  };
+  struct NewSubscription {
+    Status status;
+    NatsSubscriptionPtr sub;
+    QByteArray consumer;        // its name
+    QString placedOn;           // its server
+    bool stopAvoiding = false;  // every try landed on an avoided server
+    bool shifted = false;       // HL_TEST_SHIFT_DELIVERIES applies to it
+  };
+  SubscribeRequest prepareSubscription(int shard, quint64 startSeq, quint64 generation);
+  static NewSubscription makeSubscription(const SubscribeRequest& request);
+  Status adoptSubscription(int shard, NewSubscription made);
   void unsubscribe(int shard);
   void unsubscribeAll();
   // The server that holds the shard's current consumer: the one whose copy of the stream it
-  // delivers ("" when not known). A request, made only when asked.
-  QString consumerServer(int shard);
+  // delivers ("" when not known: no subscription, or one server that is not clustered).
+  QString consumerServer(int shard) const;
   // Later subscriptions of `shard` place their consumer on another server than `server` when
   // the cluster has one (a few tries; docs/replication.md#durability, "It notices a server
   // that delivered other messages"): its copy of the stream differs from its leader's.
@@ -147,10 +176,11 @@ class NatsClient final : public QObject {
   void deliverStatusRecords();
   void deliverConsistency();
   int shardOfSubscription(int64_t sid) const;  // 0: none of the shards' current ones
-  // A consumer for `so` made ahead of its subscription, on a server `shard` does not avoid
-  // when one is found in a few tries; its name in `name` (the subscription binds to it), its
-  // server in `server`.
-  Status placeConsumer(int shard, const jsSubOptions& so, QByteArray* name, QString* server);
+  // A consumer for `so` made ahead of its subscription (the subscription binds to it, by its
+  // name in `name`), on a server the request does not avoid when one is found in a few tries;
+  // its server in made->placedOn.
+  static Status placeConsumer(const SubscribeRequest& request, const jsSubOptions& so,
+                              QByteArray* name, NewSubscription* made);
 
   Config m_config;
   QStringList m_urls;
@@ -164,7 +194,9 @@ class NatsClient final : public QObject {
   quint64 m_shiftDeliveriesFrom = 0;
   std::vector<int64_t> m_subIds;              // their ids (natsSubscription_GetID); 0 = none
   std::vector<QStringList> m_avoidedServers;  // index = shard (avoidServer)
-  std::vector<QString> m_placedOn;            // index = shard: the server of a consumer made ahead
+  std::vector<QString> m_placedOn;            // index = shard: the server of its consumer
+  std::vector<QByteArray> m_consumers;        // index = shard: the name of its consumer
+  RequestThread* m_requests = nullptr;        // setRequestThread()
   NatsSubscriptionPtr m_statusSub;
   NatsSubscriptionPtr m_consistencySub, m_repairSub;
 };

@@ -3,6 +3,7 @@
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
+#include <QPointer>
 
 #include <algorithm>
 #include <chrono>
@@ -61,7 +62,8 @@ std::optional<quint64> seenSeqOf(const QByteArray& header) {
 
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
                    Collisions& collisions, ReplicationState& state, NatsClient& nats,
-                   ShardPositions& positions, Publisher* publisher, QObject* parent)
+                   ShardPositions& positions, Publisher* publisher, RequestThread* requests,
+                   QObject* parent)
     : QObject(parent),
       m_config(config),
       m_db(db),
@@ -72,6 +74,7 @@ Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, A
       m_nats(nats),
       m_positions(positions),
       m_publisher(publisher),
+      m_requests(requests),
       m_rows(db, catalog),
       m_gate(catalog),
       m_drainTimer(this),
@@ -183,7 +186,8 @@ void Consumer::resubscribeAll() {
 void Consumer::onStalled(int shard) {
   if (shard <= 0 || shard >= m_shards.size()) return;
   if (isHeld(m_shards[shard].status.state)) return;
-  if (m_shards[shard].retryPending) return;  // the retry re-creates it anyway
+  // The retry, or the subscription on its way, re-creates it anyway.
+  if (m_shards[shard].retryPending || m_shards[shard].subscribing) return;
   qCWarning(lcApply).noquote()
       << QStringLiteral("shard %1: no heartbeat from the server; re-creating its consumer")
              .arg(shard);
@@ -193,8 +197,12 @@ void Consumer::onStalled(int shard) {
 // One retry per shard at a time: each resubscribe() (a retry, a missed heartbeat, a reconnection,
 // the operator) supersedes the one scheduled before it, so failures while the stream has no
 // leader never grow parallel chains that re-create the consumer again after it was made. The
-// delay doubles from 1 s to 16 s while the server does not answer: each attempt may wait for
-// a request's timeout on the engine thread.
+// delay doubles from 1 s to 5 s while the server does not answer. The next one is scheduled
+// once an attempt's answer is back (up to 3 s per request on the request thread), and a
+// consumer that could not be made is tried again within 5 s: nats-server 2.9 places each new
+// one on a stream's server at random, and one server may not answer while the others do (the
+// CI run of f0f88ea: one node's attempts 19 s apart all timed out while the other two nodes'
+// succeeded).
 void Consumer::retryLater(int shard) {
   Shard& sh = m_shards[shard];
   const quint64 token = ++sh.retryToken;
@@ -219,7 +227,7 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
   Shard& sh = m_shards[shard];
   const quint64 done = applied(shard);
   if (sh.status.state != ShardState::Running || !sh.queue.isEmpty() || m_waitingForPublisher ||
-      sh.retryPending || streamLast <= done || heldBack(shard)) {
+      sh.retryPending || sh.subscribing || streamLast <= done || heldBack(shard)) {
     sh.stuckSinceMs = 0;
     return;
   }
@@ -317,6 +325,10 @@ void Consumer::dropCheckpointsAbove(int shard, quint64 seq) {
   while (!c.isEmpty() && c.last().seq > seq) c.removeLast();
 }
 
+// The gap check and the new consumer are requests that wait for JetStream's answer: they run
+// on the request thread when the consumer has one (docs/architecture.md#threads), and the shard
+// keeps its state until the answer is back (subscribed()). The new subscription may deliver
+// before that: its messages carry the new generation and are queued meanwhile.
 void Consumer::resubscribe(int shard) {
   Shard& sh = m_shards[shard];
   cancelRetry(sh);
@@ -325,40 +337,65 @@ void Consumer::resubscribe(int shard) {
   // moved back): a stream that went back does not keep the old, higher "received".
   sh.status.received = applied(shard);
   sh.generation = m_nextGeneration++;
+  sh.subscribing = true;
+  const quint64 from = applied(shard);
+  NatsClient::SubscribeRequest request = m_nats.prepareSubscription(shard, from + 1, sh.generation);
+  std::function<Attempt()> work = [nats = &m_nats, stream = m_config.streamName(shard), from,
+                                   request = std::move(request)] {
+    Attempt a;
+    a.from = from;
+    // Gap check: the next needed message must still be in the stream
+    // (docs/replication.md#applying).
+    a.state = nats->streamState(stream, &a.first, &a.last);
+    if (a.state.isOk() && a.last >= from && from + 1 >= a.first)
+      a.made = NatsClient::makeSubscription(request);
+    return a;
+  };
+  // A restore replaces the consumer without waiting for the request thread.
+  std::function<void(Attempt)> done = [self = QPointer<Consumer>(this), shard,
+                                       generation = sh.generation](Attempt a) {
+    if (self && self->m_shards[shard].generation == generation)
+      self->subscribed(shard, std::move(a));
+  };
+  if (m_requests)
+    m_requests->run<Attempt>(std::move(work), std::move(done));
+  else
+    done(work());
+}
+
+void Consumer::subscribed(int shard, Attempt a) {
+  Shard& sh = m_shards[shard];
+  sh.subscribing = false;
   const QString stream = m_config.streamName(shard);
-  // Gap check: the next needed message must still be in the stream (docs/replication.md#applying).
-  quint64 first = 0, last = 0;
-  if (Status s = m_nats.streamState(stream, &first, &last); !s.isOk()) {
-    setState(shard, ShardState::Stopped, s.message());
-    qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
+  if (!a.state.isOk()) {
+    setState(shard, ShardState::Stopped, a.state.message());
+    qCWarning(lcApply).noquote() << "shard" << shard << ":" << a.state.message() << "- retrying";
     retryLater(shard);
     return;
   }
-  const quint64 next = applied(shard) + 1;
-  if (last < applied(shard)) {
+  if (a.last < a.from) {
     setState(shard, ShardState::Stopped,
              QStringLiteral("stream %1 holds %2 to %3, below this node's applied position %4")
                  .arg(stream)
-                 .arg(first)
-                 .arg(last)
-                 .arg(applied(shard)));
-    emit streamWentBack(shard, first, last);
+                 .arg(a.first)
+                 .arg(a.last)
+                 .arg(a.from));
+    emit streamWentBack(shard, a.first, a.last);
     return;
   }
-  if (next < first) {
+  if (a.from + 1 < a.first) {
     const QString reason =
         QStringLiteral(
             "stream %1 no longer holds message %2 (its first is %3): this node is behind the log "
             "and needs a restore from a snapshot")
             .arg(stream)
-            .arg(next)
-            .arg(first);
+            .arg(a.from + 1)
+            .arg(a.first);
     qCCritical(lcApply).noquote() << reason;
-    m_nats.unsubscribe(shard);
     setState(shard, ShardState::NeedsRestore, reason);
     return;
   }
-  if (Status s = m_nats.subscribe(shard, next, sh.generation); !s.isOk()) {
+  if (Status s = m_nats.adoptSubscription(shard, std::move(a.made)); !s.isOk()) {
     setState(shard, ShardState::Stopped, s.message());
     qCWarning(lcApply).noquote() << "shard" << shard << ":" << s.message() << "- retrying";
     retryLater(shard);
@@ -367,11 +404,14 @@ void Consumer::resubscribe(int shard) {
   qCInfo(lcApply).noquote() << QStringLiteral(
                                    "shard %1 subscribed from %2 (the stream holds %3 to %4)")
                                    .arg(shard)
-                                   .arg(next)
-                                   .arg(first)
-                                   .arg(last);
+                                   .arg(a.from + 1)
+                                   .arg(a.first)
+                                   .arg(a.last);
   sh.retryDelayMs = kMinRetryDelayMs;
   setState(shard, ShardState::Running, QString());
+  // What it delivered while the answer was on its way.
+  if (!sh.queue.isEmpty() && !m_drainTimer.isActive() && !m_retryTimer.isActive())
+    m_drainTimer.start();
 }
 
 Status Consumer::pause(int shard) {
@@ -384,7 +424,8 @@ Status Consumer::pause(int shard) {
     m_shards[s].queue.clear();
     cancelRetry(m_shards[s]);  // a pending retry must not subscribe a paused shard
     m_shards[s].generation =
-        m_nextGeneration++;  // late messages of the old subscription are dropped
+        m_nextGeneration++;           // late messages of the old subscription are dropped
+    m_shards[s].subscribing = false;  // and the answer to one on its way
     m_shards[s].status.pausedStreamLast = m_shards[s].status.received;
     setState(s, ShardState::Paused, QStringLiteral("paused by the operator"));
   }
@@ -406,7 +447,9 @@ Status Consumer::resume(int shard) {
 void Consumer::onReceived(const IncomingMessage& message) {
   if (message.shard <= 0 || message.shard >= m_shards.size()) return;
   Shard& sh = m_shards[message.shard];
-  if (message.generation != sh.generation || sh.status.state != ShardState::Running) return;
+  if (message.generation != sh.generation ||
+      (sh.status.state != ShardState::Running && !sh.subscribing))
+    return;
   sh.fetching = false;  // the subscription delivers
   enqueue(message);
 }
@@ -606,6 +649,7 @@ void Consumer::pauseForSchema(int shard, const ShardStatus::SchemaWait& wait) {
   m_nats.unsubscribe(shard);
   sh.queue.clear();
   sh.generation = m_nextGeneration++;  // late messages of the old subscription are dropped
+  sh.subscribing = false;
   ShardStatus::SchemaWait& w = sh.status.wait;
   const bool again = w.seq == wait.seq && w.hash == wait.hash;
   const qint64 redeliveries = again ? w.redeliveries : 0;

@@ -31,6 +31,7 @@
 #include "harmonylite/config.h"
 #include "harmonylite/engine_state.h"
 #include "nats/nats_client.h"
+#include "nats/request_thread.h"
 #include "replication/schema_gate.h"
 #include "replication/state_store.h"
 #include "schema/row_reader.h"
@@ -76,15 +77,20 @@ class Consumer final : public QObject {
   };
 
   // `positions` holds the applied position of every shard (from the state store at start); the
-  // consumer moves it forward. `publisher` is null on a node that does not publish.
+  // consumer moves it forward. `publisher` is null on a node that does not publish. A new
+  // consumer is made on `requests` (null: on this thread, waiting for JetStream's answer).
   Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
            Collisions& collisions, ReplicationState& state, NatsClient& nats,
-           ShardPositions& positions, Publisher* publisher, QObject* parent = nullptr);
+           ShardPositions& positions, Publisher* publisher, RequestThread* requests,
+           QObject* parent = nullptr);
   ~Consumer() override;  // records positions and writes the seq-map file one last time
 
   // Subscribes every shard from its applied position.
   void start();
-  // Re-creates every subscription from its applied position (after a reconnect or a stall).
+  // Re-creates every subscription from its applied position (after a reconnect or a stall):
+  // the stream's state is checked (the gap check), then a new consumer is made; both on the
+  // request thread. The shard keeps its state until the answer is back; a later resubscribe(),
+  // pause() or schema pause makes the answer of an earlier one void.
   void resubscribeAll();
   void resubscribe(int shard);
   // The shard's subscription reported missed heartbeats: subscribes again, unless the shard is
@@ -181,7 +187,7 @@ class Consumer final : public QObject {
 
  private:
   static constexpr int kMinRetryDelayMs = 1000;
-  static constexpr int kMaxRetryDelayMs = 16000;
+  static constexpr int kMaxRetryDelayMs = 5000;
   struct Shard {
     ShardStatus status;
     quint64 generation = 0;
@@ -200,6 +206,15 @@ class Consumer final : public QObject {
     // The watchdog re-created the subscription and it has delivered nothing since: the shard
     // fetches by sequence (checkProgress()).
     bool fetching = false;
+    bool subscribing = false;  // resubscribe() waits for its answer
+  };
+  // What resubscribe() asked JetStream, from applied position `from`: the stream's state and,
+  // when nothing the shard needs is missing from it, the new subscription.
+  struct Attempt {
+    quint64 from = 0;
+    Status state;
+    quint64 first = 0, last = 0;
+    NatsClient::NewSubscription made;
   };
   struct DeadLetter {
     quint64 seq = 0;
@@ -248,6 +263,8 @@ class Consumer final : public QObject {
   };
 
   void drain();
+  // The answer to resubscribe(): the shard runs, stops until a retry, or needs a restore.
+  void subscribed(int shard, Attempt attempt);
   // resubscribe(shard) after a delay, replacing a retry scheduled before.
   void retryLater(int shard);
   // The retry retryLater() scheduled will not run.
@@ -306,6 +323,7 @@ class Consumer final : public QObject {
   NatsClient& m_nats;
   ShardPositions& m_positions;
   Publisher* m_publisher;
+  RequestThread* m_requests;
   RowReader m_rows;  // the local row of a conflict
   SchemaGate m_gate;
   QVector<Shard> m_shards;  // index = shard number (0 unused)

@@ -727,6 +727,7 @@ void Engine::onEmbeddedReady() {
 void Engine::makeNatsClient(const QStringList& urls) {
   m_urls = urls;
   m_nats = std::make_unique<NatsClient>(m_config, urls);
+  m_nats->setRequestThread(&m_requests);
   connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
     qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
     if (m_publisher) m_publisher->setConnected(false);
@@ -826,8 +827,9 @@ void Engine::startReplication() {
     connect(m_nats.get(), &NatsClient::published, m_publisher.get(), &Publisher::onPublished);
   }
   if (m_config.replicate) {
-    m_consumer = std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_collisions,
-                                            *m_state, *m_nats, m_positions, m_publisher.get());
+    m_consumer =
+        std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_collisions, *m_state,
+                                   *m_nats, m_positions, m_publisher.get(), &m_requests);
     m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
     // The consumer saw it at a re-subscription (and stopped the shard): checked, and confirmed,

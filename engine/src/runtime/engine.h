@@ -25,7 +25,7 @@
 #include "harmonylite/consistency.h"
 #include "harmonylite/engine_state.h"
 #include "replication/shard_positions.h"
-#include "runtime/request_thread.h"
+#include "nats/request_thread.h"
 #include "sqlite/sqlite_db.h"
 
 namespace hl {

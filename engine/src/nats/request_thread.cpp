@@ -1,4 +1,4 @@
-#include "runtime/request_thread.h"
+#include "nats/request_thread.h"
 
 namespace hl {
 
