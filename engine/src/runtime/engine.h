@@ -24,8 +24,8 @@
 #include "harmonylite/config.h"
 #include "harmonylite/consistency.h"
 #include "harmonylite/engine_state.h"
-#include "replication/shard_positions.h"
 #include "nats/request_thread.h"
+#include "replication/shard_positions.h"
 #include "sqlite/sqlite_db.h"
 
 namespace hl {
