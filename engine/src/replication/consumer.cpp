@@ -439,6 +439,8 @@ Status Consumer::resume(int shard) {
   for (int s = 1; s < m_shards.size(); ++s) {
     if ((shard != 0 && s != shard) || m_shards[s].status.state != ShardState::Paused) continue;
     m_shards[s].status.lastError.clear();
+    // The operator's pause ends now; the shard stops again if its consumer cannot be made.
+    setState(s, ShardState::Running, QString());
     resubscribe(s);
   }
   return Status::ok();
