@@ -4,6 +4,8 @@
 
 #include "harmonylite/config.h"
 #include "nats/nats_client.h"
+#include "nats/request_thread.h"
+#include "nats_test_client.h"
 #include "test_support.h"
 #include "wire/change.h"
 
@@ -126,6 +128,82 @@ class TestNatsClient : public QObject {
     }
     qInfo() << kIds << "ids sent twice at once:" << notStored
             << "answer(s) 'duplicate, position 0' (not stored yet), reported as failures";
+  }
+
+  // A subscription in three steps (docs/architecture.md#threads): made on the request thread,
+  // adopted on the client's. One made and not adopted delivers nothing once discarded. Every
+  // consumer is made ahead and bound, so ending a subscription sends no request on the
+  // client's thread (nats.c deletes a consumer it made, waiting for the answer); ours are
+  // deleted on the request thread: the stream is left with none.
+  void subscriptionsMadeOnTheRequestThread() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    Config config;
+    config.nodeId = 5;
+    config.replicationLog.shards = 1;
+    NatsClient client(config, {server.url()});
+    RequestThread requests(this);
+    client.setRequestThread(&requests);
+    QVERIFY(client.connect().isOk());
+    QVERIFY(client.ensureStreams().isOk());
+    int acked = 0;
+    connect(&client, &NatsClient::published, this, [&](const PublishResult& r) { acked += r.ok; });
+    auto publish = [&](int from, int to) {
+      for (int id = from; id <= to; ++id)
+        if (!client.publishAsync(config.subjectName(1), "m", {{"Nats-Msg-Id", messageId(5, id)}})
+                 .isOk())
+          return false;
+      return test::waitFor([&] { return acked == to; }, 20000);
+    };
+    QVERIFY(publish(1, 5));
+    QHash<quint64, QList<quint64>> seqs;  // generation -> positions delivered
+    connect(&client, &NatsClient::received, this,
+            [&](const IncomingMessage& m) { seqs[m.generation] << m.streamSeq; });
+    // The stream's consumers, as the server counts them.
+    auto nc = test::connectTo(server.url());
+    QVERIFY(nc.ok());
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js.ok());
+    auto consumers = [&] {
+      jsStreamInfo* si = nullptr;
+      if (js_GetStreamInfo(&si, js->get(), config.streamName(1).toUtf8().constData(), nullptr,
+                           nullptr) != NATS_OK)
+        return -1;
+      const int n = int(si->State.Consumers);
+      jsStreamInfo_Destroy(si);
+      return n;
+    };
+    // Made on the request thread, adopted here.
+    Status adopted = Status::unavailable("no answer yet");
+    bool answered = false;
+    const NatsClient::SubscribeRequest first = client.prepareSubscription(1, 1, 1);
+    requests.run<NatsClient::NewSubscription>(
+        [first] { return NatsClient::makeSubscription(first); },
+        [&](NatsClient::NewSubscription made) {
+          QVERIFY(!made.consumer.isEmpty());
+          adopted = client.adoptSubscription(1, std::move(made));
+          answered = true;
+        });
+    QVERIFY(test::waitFor([&] { return answered; }, 10000));
+    QVERIFY2(adopted.isOk(), qPrintable(adopted.message()));
+    QVERIFY(test::waitFor([&] { return seqs.value(1).size() == 5; }, 10000));
+    QCOMPARE(consumers(), 1);
+    // Made, never adopted, discarded: it ends, and its consumer goes with the first one's.
+    NatsClient::NewSubscription unwanted =
+        NatsClient::makeSubscription(client.prepareSubscription(1, 1, 2));
+    QVERIFY(unwanted.status.isOk());
+    QVERIFY(test::waitFor([&] { return consumers() == 1; }, 10000));  // the first one's deleted
+    client.discardSubscription(1, std::move(unwanted));
+    QVERIFY(test::waitFor([&] { return consumers() == 0; }, 10000));
+    // The one adopted after it delivers what comes next; the discarded one nothing more.
+    QVERIFY(client.subscribe(1, 1, 3).isOk());
+    QVERIFY(publish(6, 8));
+    QVERIFY(test::waitFor([&] { return seqs.value(3).size() == 8; }, 10000));
+    QVERIFY(std::none_of(seqs.value(2).cbegin(), seqs.value(2).cend(),
+                         [](quint64 seq) { return seq > 5; }));
+    QCOMPARE(consumers(), 1);
+    client.unsubscribe(1);
+    QVERIFY(test::waitFor([&] { return consumers() == 0; }, 10000));
   }
 
   // A consumer delivers its own server's copy of the stream, and nats-server 2.9 can leave one

@@ -672,7 +672,10 @@ Status NatsClient::adoptSubscription(int shard, NewSubscription made) {
   if (shard <= 0 || size_t(shard) >= m_subs.size())
     return Status::invalidArgument(QStringLiteral("no shard %1").arg(shard));
   if (made.stopAvoiding) m_avoidedServers[size_t(shard)].clear();
-  if (!made.status.isOk()) return made.status;
+  if (!made.status.isOk()) {
+    deleteConsumer(shard, made.consumer);  // made, and the subscription to it failed
+    return made.status;
+  }
   unsubscribe(shard);  // one adopted since this one was prepared
   {
     QMutexLocker lock(&m_sink->mutex);
@@ -762,10 +765,18 @@ void NatsClient::unsubscribe(int shard) {
   m_subs[size_t(shard)].reset();
   m_placedOn[size_t(shard)].clear();
   m_subIds[size_t(shard)] = 0;
-  const QByteArray consumer = std::exchange(m_consumers[size_t(shard)], {});
-  // Deleted on the request thread, unless its requests are dropped first (a stop): a consumer
-  // left behind is removed by the server once its inactive threshold (60 s) passed.
-  if (!m_requests || consumer.isEmpty()) return;
+  deleteConsumer(shard, std::exchange(m_consumers[size_t(shard)], {}));
+}
+
+void NatsClient::discardSubscription(int shard, NewSubscription made) {
+  if (made.sub) natsSubscription_Unsubscribe(made.sub.get());
+  deleteConsumer(shard, made.consumer);
+}
+
+void NatsClient::deleteConsumer(int shard, const QByteArray& consumer) {
+  // On the request thread, unless its requests are dropped first (a stop): a consumer left
+  // behind is removed by the server once its inactive threshold (60 s) passed.
+  if (!m_requests || consumer.isEmpty() || !m_js) return;
   const QByteArray stream = m_config.streamName(shard).toUtf8();
   m_requests->run<bool>(
       [js = m_js.get(), stream, consumer] {

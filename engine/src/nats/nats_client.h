@@ -133,6 +133,9 @@ class NatsClient final : public QObject {
   SubscribeRequest prepareSubscription(int shard, quint64 startSeq, quint64 generation);
   static NewSubscription makeSubscription(const SubscribeRequest& request);
   Status adoptSubscription(int shard, NewSubscription made);
+  // One made and not wanted any more (a newer one was asked meanwhile): ended, its consumer
+  // deleted like unsubscribe()'s.
+  void discardSubscription(int shard, NewSubscription made);
   void unsubscribe(int shard);
   void unsubscribeAll();
   // The server that holds the shard's current consumer: the one whose copy of the stream it
@@ -175,7 +178,10 @@ class NatsClient final : public QObject {
   void deliverMessages();
   void deliverStatusRecords();
   void deliverConsistency();
-  int shardOfSubscription(int64_t sid) const;  // 0: none of the shards' current ones
+  int shardOfSubscription(int64_t sid) const;
+  // Deletes `consumer` of the shard's stream on the request thread (none: left to the server).
+  void deleteConsumer(int shard,
+                      const QByteArray& consumer);  // 0: none of the shards' current ones
   // A consumer for `so` made ahead of its subscription (the subscription binds to it, by its
   // name in `name`), on a server the request does not avoid when one is found in a few tries;
   // its server in made->placedOn.

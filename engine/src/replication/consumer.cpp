@@ -354,8 +354,11 @@ void Consumer::resubscribe(int shard) {
   // A restore replaces the consumer without waiting for the request thread.
   std::function<void(Attempt)> done = [self = QPointer<Consumer>(this), shard,
                                        generation = sh.generation](Attempt a) {
-    if (self && self->m_shards[shard].generation == generation)
+    if (!self) return;  // the subscription goes with `a`; the server removes its consumer
+    if (self->m_shards[shard].generation == generation)
       self->subscribed(shard, std::move(a));
+    else
+      self->m_nats.discardSubscription(shard, std::move(a.made));
   };
   if (m_requests)
     m_requests->run<Attempt>(std::move(work), std::move(done));
