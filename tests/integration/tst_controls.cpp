@@ -229,20 +229,24 @@ class TestControls : public QObject {
   // engine's thread still builds its status twice a second and answers a control at once.
   // Before the consumers were made there (the "replicating" row), such a node sent no status
   // for 6,058 ms and answered the control after 3,456 ms. Once the server answers again, every
-  // shard is subscribed again.
+  // shard is subscribed again. A shard paused by the operator asks for its stream's last
+  // sequence every 5 s (the waiting count): there too ("applying paused"); after the pause, the
+  // count shows what waits, and a resume applies it.
   void engineAnswersWhileJetStreamDoesNot_data() {
     QTest::addColumn<bool>("replicate");
-    QTest::newRow("publishing only") << false;
-    QTest::newRow("replicating") << true;
+    QTest::addColumn<bool>("pauseApplying");
+    QTest::newRow("publishing only") << false << false;
+    QTest::newRow("replicating") << true << false;
+    QTest::newRow("applying paused") << true << true;
   }
   void engineAnswersWhileJetStreamDoesNot() {
     QFETCH(bool, replicate);
+    QFETCH(bool, pauseApplying);
     test::NatsServer server;
     QVERIFY(server.start().isOk());
     Node n;
     Config c;
-    QVERIFY(
-        prepareNode(n, m_dir.filePath(replicate ? "paused-r" : "paused"), 7, server.url(), 2, &c));
+    QVERIFY(prepareNode(n, m_dir.filePath(QTest::currentDataTag()), 7, server.url(), 2, &c));
     c.replicate = replicate;
     n.engine = std::make_unique<EngineThread>(c);
     QElapsedTimer clock;
@@ -263,6 +267,7 @@ class TestControls : public QObject {
     };
     QVERIFY(
         waitFor(n, [&](const NodeStatus& st) { return st.natsConnected && shardsRunning(st); }));
+    if (pauseApplying) QVERIFY(run(n, C::kPauseApplying, 0).first);
 
     QVERIFY(::kill(pid_t(server.pid()), SIGSTOP) == 0);
     const qint64 pausedAt = clock.elapsed();
@@ -313,7 +318,7 @@ class TestControls : public QObject {
     // The consumers re-created meanwhile (missed heartbeats) deliver again: a row sent on each
     // shard by another client reaches this node.
     if (replicate) {
-      QVERIFY(waitFor(n, shardsRunning, 25000));
+      if (!pauseApplying) QVERIFY(waitFor(n, shardsRunning, 25000));
       auto nc = test::connectTo(server.url());
       QVERIFY(nc.ok());
       auto js = test::jetStream(nc->get());
@@ -327,6 +332,18 @@ class TestControls : public QObject {
         QVERIFY(test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
                               encodeMessage(ch, true))
                     .isOk());
+      }
+      if (pauseApplying) {  // the count of what waits, asked while paused; then a resume
+        QVERIFY(waitFor(
+            n,
+            [](const NodeStatus& st) {
+              return st.shards.size() == 2 &&
+                     std::all_of(st.shards.begin(), st.shards.end(), [](const auto& sh) {
+                       return sh.state == ShardState::Paused && sh.lagMessages == 1;
+                     });
+            },
+            15000));
+        QVERIFY(run(n, C::kResumeApplying, 0).first);
       }
       QVERIFY(test::waitFor(
           [&] {

@@ -175,6 +175,7 @@ NatsClient::NatsClient(const Config& config, QStringList urls, QObject* parent)
     : QObject(parent), m_config(config), m_urls(std::move(urls)) {
   qRegisterMetaType<IncomingMessage>();
   qRegisterMetaType<PublishResult>();
+  m_clock.start();
   m_sink = new NatsSink;
   m_sink->target = this;
   m_subs.resize(size_t(config.replicationLog.shards) + 1);
@@ -227,13 +228,27 @@ NatsClient::~NatsClient() {
     m_sink->target = nullptr;  // late callbacks go nowhere
   }
   unsubscribeAll();
-  for (NatsSubscriptionPtr* sub : {&m_statusSub, &m_consistencySub, &m_repairSub}) {
-    if (*sub) natsSubscription_Unsubscribe(sub->get());
-    sub->reset();
-  }
+  for (NatsSubscriptionPtr* sub : {&m_statusSub, &m_consistencySub, &m_repairSub})
+    if (*sub) retire(std::move(*sub));
   m_js.reset();
   if (m_nc) natsConnection_Close(m_nc.get());
   m_nc.reset();
+  m_retired.clear();  // the connection's reading thread has ended
+}
+
+// nats.c 3.4.1 (fixed in 3.6, nats.c#638) takes a subscription out of its map on the reading
+// thread and locks it a moment later without holding a reference: freed in between by another
+// thread, the lock aborts the process. Seen once in CI (tst_durability storeReplacedByOlderCopy:
+// SIGABRT in natsConn_processMsg after a reconnect re-created both shards' consumers), once
+// ending a subscription no longer waited for a consumer's deletion, during which the server
+// stopped sending. So a subscription that ends stays allocated for kRetiredMs (closed: nats.c
+// drops what still arrives for it), and is freed by a later retire() or with the client, after
+// its connection closed.
+void NatsClient::retire(NatsSubscriptionPtr sub) {
+  natsSubscription_Unsubscribe(sub.get());
+  const qint64 now = m_clock.elapsed();
+  while (!m_retired.empty() && now - m_retired.front().first > kRetiredMs) m_retired.pop_front();
+  m_retired.emplace_back(now, std::move(sub));
 }
 
 void NatsClient::deliverAcks() {
@@ -761,15 +776,14 @@ QStringList NatsClient::avoidedServers(int shard) const {
 
 void NatsClient::unsubscribe(int shard) {
   if (shard < 0 || size_t(shard) >= m_subs.size() || !m_subs[size_t(shard)]) return;
-  natsSubscription_Unsubscribe(m_subs[size_t(shard)].get());  // no request: the consumer is ours
-  m_subs[size_t(shard)].reset();
+  retire(std::move(m_subs[size_t(shard)]));  // no request: the consumer is ours
   m_placedOn[size_t(shard)].clear();
   m_subIds[size_t(shard)] = 0;
   deleteConsumer(shard, std::exchange(m_consumers[size_t(shard)], {}));
 }
 
 void NatsClient::discardSubscription(int shard, NewSubscription made) {
-  if (made.sub) natsSubscription_Unsubscribe(made.sub.get());
+  if (made.sub) retire(std::move(made.sub));
   deleteConsumer(shard, made.consumer);
 }
 

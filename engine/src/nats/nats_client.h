@@ -10,10 +10,12 @@
 #pragma once
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -179,6 +181,9 @@ class NatsClient final : public QObject {
   void deliverStatusRecords();
   void deliverConsistency();
   int shardOfSubscription(int64_t sid) const;
+  // Ends a subscription and frees it kRetiredMs later (see the definition).
+  void retire(NatsSubscriptionPtr sub);
+  static constexpr qint64 kRetiredMs = 5000;
   // Deletes `consumer` of the shard's stream on the request thread (none: left to the server).
   void deleteConsumer(int shard,
                       const QByteArray& consumer);  // 0: none of the shards' current ones
@@ -203,6 +208,8 @@ class NatsClient final : public QObject {
   std::vector<QString> m_placedOn;            // index = shard: the server of its consumer
   std::vector<QByteArray> m_consumers;        // index = shard: the name of its consumer
   RequestThread* m_requests = nullptr;        // setRequestThread()
+  QElapsedTimer m_clock;
+  std::deque<std::pair<qint64, NatsSubscriptionPtr>> m_retired;  // retire(): when, and which
   NatsSubscriptionPtr m_statusSub;
   NatsSubscriptionPtr m_consistencySub, m_repairSub;
 };

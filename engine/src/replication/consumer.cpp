@@ -351,14 +351,14 @@ void Consumer::resubscribe(int shard) {
       a.made = NatsClient::makeSubscription(request);
     return a;
   };
-  // A restore replaces the consumer without waiting for the request thread.
-  std::function<void(Attempt)> done = [self = QPointer<Consumer>(this), shard,
+  // A restore replaces the consumer without waiting for the request thread; the client stays
+  // (an answer is handed over only while it lives: its requests are dropped before it goes).
+  std::function<void(Attempt)> done = [self = QPointer<Consumer>(this), nats = &m_nats, shard,
                                        generation = sh.generation](Attempt a) {
-    if (!self) return;  // the subscription goes with `a`; the server removes its consumer
-    if (self->m_shards[shard].generation == generation)
+    if (self && self->m_shards[shard].generation == generation)
       self->subscribed(shard, std::move(a));
     else
-      self->m_nats.discardSubscription(shard, std::move(a.made));
+      nats->discardSubscription(shard, std::move(a.made));
   };
   if (m_requests)
     m_requests->run<Attempt>(std::move(work), std::move(done));
@@ -689,19 +689,41 @@ void Consumer::onSchemaChanged() {
 }
 
 void Consumer::refreshPausedCounts() {
-  bool any = false;
+  QHash<int, QString> paused;  // shard -> its stream
   for (int shard = 1; shard < m_shards.size(); ++shard) {
-    ShardStatus& st = m_shards[shard].status;
-    if (st.state != ShardState::SchemaPaused && st.state != ShardState::Paused) continue;
-    any = true;
-    quint64 first = 0, last = 0;
-    if (!m_nats.streamState(m_config.streamName(shard), &first, &last).isOk()) continue;
-    if (st.state == ShardState::SchemaPaused)
-      st.wait.streamLast = last;
-    else
-      st.pausedStreamLast = last;
+    const ShardState st = m_shards[shard].status.state;
+    if (st == ShardState::SchemaPaused || st == ShardState::Paused)
+      paused.insert(shard, m_config.streamName(shard));
   }
-  if (!any) m_pausedTimer.stop();
+  if (paused.isEmpty()) {
+    m_pausedTimer.stop();
+    return;
+  }
+  if (m_pausedCountsAsked) return;  // the last answer is not back (a server slow to answer)
+  // The streams' last sequences, asked on the request thread (docs/architecture.md#threads).
+  std::function<QHash<int, quint64>()> work = [nats = &m_nats, paused] {
+    QHash<int, quint64> lasts;
+    for (auto it = paused.cbegin(); it != paused.cend(); ++it) {
+      quint64 first = 0, last = 0;
+      if (nats->streamState(it.value(), &first, &last).isOk()) lasts.insert(it.key(), last);
+    }
+    return lasts;
+  };
+  std::function<void(QHash<int, quint64>)> done =
+      [self = QPointer<Consumer>(this)](QHash<int, quint64> lasts) {
+        if (!self) return;
+        self->m_pausedCountsAsked = false;
+        for (auto it = lasts.cbegin(); it != lasts.cend(); ++it) {
+          ShardStatus& st = self->m_shards[it.key()].status;  // still paused, or not any more
+          if (st.state == ShardState::SchemaPaused)
+            st.wait.streamLast = it.value();
+          else if (st.state == ShardState::Paused)
+            st.pausedStreamLast = it.value();
+        }
+      };
+  if (!m_requests) return done(work());
+  m_pausedCountsAsked = true;
+  m_requests->run<QHash<int, quint64>>(std::move(work), std::move(done));
 }
 
 Result<int> Consumer::commitBatch(Batch& b) {

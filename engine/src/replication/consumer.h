@@ -331,7 +331,8 @@ class Consumer final : public QObject {
   QTimer m_retryTimer;
   QTimer m_seqMapTimer;
   QTimer m_positionTimer;
-  QTimer m_pausedTimer;  // refreshes the waiting counts of shards paused by schema
+  QTimer m_pausedTimer;              // refreshes the waiting counts of shards paused by schema
+  bool m_pausedCountsAsked = false;  // refreshPausedCounts() waits for its answer
   quint64 m_nextGeneration = 1;
   bool m_waitingForPublisher = false;
   QHash<int, quint64> m_holdAt;  // holdAt(): shard -> the last position it may apply
