@@ -22,6 +22,14 @@ class TestNatsClient : public QObject {
     config.replicationLog.replicas = 3;
     return config;
   }
+  // Node `nodeId`'s configuration: one shard on one server, keeping `maxEntries` messages.
+  static Config oneShard(uint64_t nodeId, int64_t maxEntries = 1024) {
+    Config config;
+    config.nodeId = nodeId;
+    config.replicationLog.shards = 1;
+    config.replicationLog.maxEntries = maxEntries;
+    return config;
+  }
   // Starts the cluster, connects a client of `config` to it and makes its streams (once a
   // leader is elected).
   static Status startAndConnect(test::NatsCluster* cluster, const Config& config,
@@ -138,9 +146,7 @@ class TestNatsClient : public QObject {
   void subscriptionsMadeOnTheRequestThread() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    Config config;
-    config.nodeId = 5;
-    config.replicationLog.shards = 1;
+    const Config config = oneShard(5);
     NatsClient client(config, {server.url()});
     RequestThread requests(this);
     client.setRequestThread(&requests);
@@ -214,10 +220,7 @@ class TestNatsClient : public QObject {
   void subscriptionsEndedWhileTheyDeliver() {
     test::NatsServer server;
     QVERIFY(server.start().isOk());
-    Config config;
-    config.nodeId = 6;
-    config.replicationLog.shards = 1;
-    config.replicationLog.maxEntries = 10000;
+    const Config config = oneShard(6, 10000);
     NatsClient client(config, {server.url()});
     QVERIFY(client.connect().isOk());
     QVERIFY(client.ensureStreams().isOk());
