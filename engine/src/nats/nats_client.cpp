@@ -666,7 +666,7 @@ NatsClient::NewSubscription NatsClient::makeSubscription(const SubscribeRequest&
   // subscription ends, a request that waits up to 3 s for its answer on the thread that
   // unsubscribes (measured: 3.0 s on the engine thread per shard while the server was paused).
   // Ours are deleted by unsubscribe() on the request thread.
-  made.status = placeConsumer(r, so, &made.consumer, &made);
+  made.status = placeConsumer(r, so, &made);
   if (!made.status.isOk()) return made;
   so.Consumer = made.consumer.constData();
   natsSubscription* sub = nullptr;
@@ -707,7 +707,7 @@ Status NatsClient::adoptSubscription(int shard, NewSubscription made) {
 }
 
 Status NatsClient::placeConsumer(const SubscribeRequest& r, const jsSubOptions& so,
-                                 QByteArray* name, NewSubscription* made) {
+                                 NewSubscription* made) {
   // nats-server 2.9 places an ephemeral consumer on one of the stream's servers at random
   // (measured: 30 consumers of an R3 stream landed 5/14/11 on the three), and a consumer
   // delivers its server's copy of the stream. Made here, ahead of the subscription, so that one
@@ -734,7 +734,7 @@ Status NatsClient::placeConsumer(const SubscribeRequest& r, const jsSubOptions& 
         s, QStringLiteral("make a consumer of %1").arg(QString::fromUtf8(so.Stream)), jerr));
     server = info->Cluster && info->Cluster->Leader ? QString::fromUtf8(info->Cluster->Leader)
                                                     : QString();
-    *name = QByteArray(info->Name);
+    made->consumer = QByteArray(info->Name);
     if (r.avoid.isEmpty()) return Status::ok();
     if (!r.avoid.contains(server)) break;
     if (tries == kTries) {

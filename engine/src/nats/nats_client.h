@@ -188,10 +188,10 @@ class NatsClient final : public QObject {
   void deleteConsumer(int shard,
                       const QByteArray& consumer);  // 0: none of the shards' current ones
   // A consumer for `so` made ahead of its subscription (the subscription binds to it, by its
-  // name in `name`), on a server the request does not avoid when one is found in a few tries;
-  // its server in made->placedOn.
+  // name in made->consumer), on a server the request does not avoid when one is found in a few
+  // tries; its server in made->placedOn.
   static Status placeConsumer(const SubscribeRequest& request, const jsSubOptions& so,
-                              QByteArray* name, NewSubscription* made);
+                              NewSubscription* made);
 
   Config m_config;
   QStringList m_urls;

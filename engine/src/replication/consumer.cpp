@@ -62,7 +62,7 @@ std::optional<quint64> seenSeqOf(const QByteArray& header) {
 
 Consumer::Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
                    Collisions& collisions, ReplicationState& state, NatsClient& nats,
-                   ShardPositions& positions, Publisher* publisher, RequestThread* requests,
+                   ShardPositions& positions, Publisher* publisher, RequestThread& requests,
                    QObject* parent)
     : QObject(parent),
       m_config(config),
@@ -326,7 +326,7 @@ void Consumer::dropCheckpointsAbove(int shard, quint64 seq) {
 }
 
 // The gap check and the new consumer are requests that wait for JetStream's answer: they run
-// on the request thread when the consumer has one (docs/architecture.md#threads), and the shard
+// on the request thread (docs/architecture.md#threads), and the shard
 // keeps its state until the answer is back (subscribed()). The new subscription may deliver
 // before that: its messages carry the new generation and are queued meanwhile.
 void Consumer::resubscribe(int shard) {
@@ -360,10 +360,7 @@ void Consumer::resubscribe(int shard) {
     else
       nats->discardSubscription(shard, std::move(a.made));
   };
-  if (m_requests)
-    m_requests->run<Attempt>(std::move(work), std::move(done));
-  else
-    done(work());
+  m_requests.run<Attempt>(std::move(work), std::move(done));
 }
 
 void Consumer::subscribed(int shard, Attempt a) {
@@ -721,9 +718,8 @@ void Consumer::refreshPausedCounts() {
             st.pausedStreamLast = it.value();
         }
       };
-  if (!m_requests) return done(work());
   m_pausedCountsAsked = true;
-  m_requests->run<QHash<int, quint64>>(std::move(work), std::move(done));
+  m_requests.run<QHash<int, quint64>>(std::move(work), std::move(done));
 }
 
 Result<int> Consumer::commitBatch(Batch& b) {

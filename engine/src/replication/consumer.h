@@ -77,11 +77,12 @@ class Consumer final : public QObject {
   };
 
   // `positions` holds the applied position of every shard (from the state store at start); the
-  // consumer moves it forward. `publisher` is null on a node that does not publish. A new
-  // consumer is made on `requests` (null: on this thread, waiting for JetStream's answer).
+  // consumer moves it forward. `publisher` is null on a node that does not publish. The
+  // requests that wait for JetStream's answer (a new consumer, a paused shard's count) run on
+  // `requests`.
   Consumer(const Config& config, SqliteDb& db, SchemaCatalog& catalog, Applier& applier,
            Collisions& collisions, ReplicationState& state, NatsClient& nats,
-           ShardPositions& positions, Publisher* publisher, RequestThread* requests,
+           ShardPositions& positions, Publisher* publisher, RequestThread& requests,
            QObject* parent = nullptr);
   ~Consumer() override;  // records positions and writes the seq-map file one last time
 
@@ -323,7 +324,7 @@ class Consumer final : public QObject {
   NatsClient& m_nats;
   ShardPositions& m_positions;
   Publisher* m_publisher;
-  RequestThread* m_requests;
+  RequestThread& m_requests;
   RowReader m_rows;  // the local row of a conflict
   SchemaGate m_gate;
   QVector<Shard> m_shards;  // index = shard number (0 unused)

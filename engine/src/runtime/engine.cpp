@@ -829,7 +829,7 @@ void Engine::startReplication() {
   if (m_config.replicate) {
     m_consumer =
         std::make_unique<Consumer>(m_config, m_db, *m_catalog, *m_applier, *m_collisions, *m_state,
-                                   *m_nats, m_positions, m_publisher.get(), &m_requests);
+                                   *m_nats, m_positions, m_publisher.get(), m_requests);
     m_consumer->setKnownSchemaHashes(m_knownHashes);
     connect(m_nats.get(), &NatsClient::received, m_consumer.get(), &Consumer::onReceived);
     // The consumer saw it at a re-subscription (and stopped the shard): checked, and confirmed,
