@@ -16,6 +16,7 @@
 #include "metrics_server.h"
 #include "nats_test_client.h"
 #include "node_process.h"
+#include "tcp_proxy.h"
 #include "test_support.h"
 #include "wire/cbor_codec.h"
 
@@ -351,6 +352,113 @@ class TestControls : public QObject {
           },
           20000));
     }
+    n.engine->stop();
+  }
+
+  // Connecting waits on the request thread too (docs/architecture.md#threads): the attempt and
+  // the streams' creation or check, at start and at the operator's reconnect. A proxy in front
+  // of the server drops every stream request ($JS.API.STREAM.*), as a JetStream that does not
+  // answer; everything else passes. Each request waits out its 3 s timeout, 2 s apart. On the
+  // engine thread (before), a control waited for the request under way and no status came for
+  // 3 s at a time.
+  void engineAnswersWhileConnecting() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    test::TcpProxy proxy(server.port());
+    QVERIFY(proxy.start().isOk());
+    proxy.setDropPublishes("$JS.API.STREAM.");
+    Node n;
+    Config c;
+    QVERIFY(prepareNode(n, m_dir.filePath("connecting"), 8, proxy.url(), 2, &c));
+    n.engine = std::make_unique<EngineThread>(c);
+    QElapsedTimer clock;
+    clock.start();
+    QList<qint64> ticks;
+    connect(n.engine.get(), &EngineThread::statusChanged, this, [&](const NodeStatus& st) {
+      n.status = st;
+      ticks.append(clock.elapsed());
+    });
+    QSignalSpy started(n.engine.get(), &EngineThread::started);
+    n.engine->start();
+    // At start: a control while the first stream request waits for its answer.
+    QVERIFY(test::waitFor([&] { return proxy.droppedPublishes() >= 1; }, 30000));
+    QElapsedTimer t;
+    t.start();
+    auto [paused, pausedMsg] = run(n, C::kPausePublishing);
+    const qint64 atStartMs = t.elapsed();
+    QVERIFY2(paused, qPrintable(pausedMsg));
+    QCOMPARE(started.count(), 0);  // still waiting for the streams
+    proxy.setDropPublishes("");
+    QVERIFY(started.wait(30000));
+    QVERIFY(run(n, C::kResumePublishing).first);
+    auto shardsRunning = [](const NodeStatus& st) {
+      return st.natsConnected && st.shards.size() == 2 &&
+             std::all_of(st.shards.begin(), st.shards.end(),
+                         [](const auto& sh) { return sh.state == ShardState::Running; });
+    };
+    QVERIFY(waitFor(n, shardsRunning));
+
+    // The operator's reconnect: statuses and controls go on while the new connection's stream
+    // requests wait.
+    const int droppedBefore = proxy.setDropPublishes("$JS.API.STREAM.");
+    const qint64 reconnectAt = clock.elapsed();
+    QVERIFY(run(n, C::kReconnectNats).first);
+    QVERIFY(test::waitFor([&] { return proxy.droppedPublishes() > droppedBefore; }, 15000));
+    constexpr qint64 kWaitMs = 7000;  // two stream requests of 3 s
+    qint64 controlMs = -1;
+    while (clock.elapsed() - reconnectAt < kWaitMs) {
+      QTest::qWait(50);
+      if (controlMs < 0 && clock.elapsed() - reconnectAt > 1000) {
+        QElapsedTimer u;
+        u.start();
+        auto [done, msg] = run(n, C::kPausePublishing);
+        QVERIFY2(done, qPrintable(msg));
+        controlMs = u.elapsed();
+      }
+    }
+    const int droppedDuring = proxy.droppedPublishes() - droppedBefore;
+    qint64 longestGap = 0;
+    qint64 previous = reconnectAt;
+    for (qint64 at : ticks) {
+      if (at < reconnectAt) continue;
+      if (at > reconnectAt + kWaitMs) break;
+      longestGap = std::max(longestGap, at - previous);
+      previous = at;
+    }
+    longestGap = std::max(longestGap, reconnectAt + kWaitMs - previous);
+    qInfo() << "a control at start answered in" << atStartMs
+            << "ms; after the reconnect:" << droppedDuring
+            << "stream requests unanswered, longest status gap" << longestGap
+            << "ms, a control answered in" << controlMs << "ms";
+    QVERIFY2(atStartMs < 1500, qPrintable(QString::number(atStartMs)));
+    QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
+    QVERIFY2(controlMs >= 0 && controlMs < 1500, qPrintable(QString::number(controlMs)));
+    QVERIFY(!n.status.natsConnected || n.status.shards.isEmpty() ||
+            !shardsRunning(n.status));  // not started again while its streams are not known
+    // Once JetStream answers, the node replicates again: a change on each shard arrives.
+    proxy.setDropPublishes("");
+    QVERIFY(run(n, C::kResumePublishing).first);
+    QVERIFY(waitFor(n, shardsRunning, 30000));
+    auto nc = test::connectTo(server.url());
+    QVERIFY(nc.ok());
+    auto js = test::jetStream(nc->get());
+    QVERIFY(js.ok());
+    for (int shard = 1; shard <= 2; ++shard) {
+      Change ch;
+      ch.fromNodeId = 9;
+      ch.id = shard;
+      ch.table = "Authors";
+      ch.row = {{"id", Value::integer(4250 + shard)}, {"name", Value::text("reconnected")}};
+      QVERIFY(test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
+                            encodeMessage(ch, true))
+                  .isOk());
+    }
+    QVERIFY(test::waitFor(
+        [&] {
+          return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'reconnected'") ==
+                 "2";
+        },
+        20000));
     n.engine->stop();
   }
 

@@ -407,32 +407,54 @@ Status NatsClient::makeOptions(NatsOptionsPtr* out) {
 }
 
 Status NatsClient::connect() {
+  auto request = prepareConnection();
+  if (!request) return request.status();
+  return adoptConnection(openConnection(*request));
+}
+
+Result<NatsClient::ConnectRequest> NatsClient::prepareConnection() {
   NatsOptionsPtr opts;
   HL_RETURN_IF_ERROR(makeOptions(&opts));
+  ConnectRequest r;
+  r.options = std::shared_ptr<natsOptions>(opts.release(), natsdel::Options());
+  r.urls = m_urls.join(',');
+  r.tlsWithoutCertificate = !m_config.nats.caFile.isEmpty() && m_config.nats.certFile.isEmpty();
+  r.sink = m_sink;
+  return r;
+}
+
+NatsClient::NewConnection NatsClient::openConnection(const ConnectRequest& request) {
+  NewConnection made;
   natsConnection* nc = nullptr;
-  if (natsStatus s = natsConnection_Connect(&nc, opts.get()); s != NATS_OK) {
-    Status st = fromNats(s, "connect to " + m_urls.join(','));
+  if (natsStatus s = natsConnection_Connect(&nc, request.options.get()); s != NATS_OK) {
+    made.status = fromNats(s, "connect to " + request.urls);
     // A TLS server that wants a client certificate closes the connection after the handshake;
     // nats.c then only sees a protocol error. Name the likely cause.
-    const NatsConfig& n = m_config.nats;
-    if (s == NATS_PROTOCOL_ERROR && !n.caFile.isEmpty() && n.certFile.isEmpty())
-      st =
-          Status(st.code(),
-                 st.message() +
+    if (s == NATS_PROTOCOL_ERROR && request.tlsWithoutCertificate)
+      made.status =
+          Status(made.status.code(),
+                 made.status.message() +
                      QStringLiteral(" (the server closed the TLS connection: if it requires client "
                                     "certificates, set nats.cert_file and nats.key_file)"));
-    return st;
+    return made;
   }
-  m_nc.reset(nc);
+  made.nc.reset(nc);
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 3000;
   jo.PublishAsync.MaxPending = 8192;
   jo.PublishAsync.AckHandler = &NatsSink::onPubAck;
-  jo.PublishAsync.AckHandlerClosure = m_sink;
+  jo.PublishAsync.AckHandlerClosure = request.sink;
   jsCtx* js = nullptr;
-  HL_RETURN_IF_ERROR(fromNats(natsConnection_JetStream(&js, nc, &jo), "jetstream"));
-  m_js.reset(js);
+  made.status = fromNats(natsConnection_JetStream(&js, nc, &jo), "jetstream");
+  made.js.reset(js);
+  return made;
+}
+
+Status NatsClient::adoptConnection(NewConnection made) {
+  HL_RETURN_IF_ERROR(made.status);  // a connection without its JetStream context closes here
+  m_nc = std::move(made.nc);
+  m_js = std::move(made.js);
   qCInfo(lcNats).noquote() << "connected to" << connectedUrl();
   return Status::ok();
 }

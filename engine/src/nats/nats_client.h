@@ -74,8 +74,27 @@ class NatsClient final : public QObject {
   NatsClient(const Config& config, QStringList urls, QObject* parent = nullptr);
   ~NatsClient() override;
 
-  // One connection attempt (up to the connect timeout). nats.c then reconnects forever.
+  // One connection attempt (up to the connect timeout for each server). nats.c then reconnects
+  // forever. The same in three steps, so that the attempt runs on the request thread while the
+  // engine thread goes on (docs/architecture.md#threads): prepareConnection() (engine thread:
+  // the options, with this client's callbacks), openConnection() (any thread: the attempt and
+  // the JetStream context), adoptConnection() (engine thread: the connection of this client
+  // from now on). A connection opened and not adopted is closed with its NewConnection.
   Status connect();
+  struct ConnectRequest {
+    std::shared_ptr<natsOptions> options;  // shared: a request thread's job is copied
+    QString urls;                          // for the error message
+    bool tlsWithoutCertificate = false;    // a CA file and no client certificate
+    NatsSink* sink = nullptr;              // the publish acks' handler closure
+  };
+  struct NewConnection {
+    Status status;
+    NatsConnectionPtr nc;
+    JsCtxPtr js;  // destroyed before nc
+  };
+  Result<ConnectRequest> prepareConnection();
+  static NewConnection openConnection(const ConnectRequest& request);
+  Status adoptConnection(NewConnection made);
   bool isConnected() const;
   QString connectedUrl() const;
   int64_t maxPayload() const;

@@ -261,42 +261,64 @@ void Consumer::checkProgress(int shard, quint64 streamLast) {
 // delivered none of them). The stream's leader answers "get message" requests itself, so the
 // shard goes on from there: messages fetched by sequence enter the queue as if delivered, and
 // whatever the subscription delivers later is a duplicate dropped by applyBatch().
+//
+// The fetches are requests: they run on the request thread (docs/architecture.md#threads), for
+// kFetchBudgetMs at most per look (a busy cluster answers slowly; the rest at the next look),
+// and what they brought joins the queue when the answer is back, unless the shard subscribed
+// again meanwhile.
 void Consumer::fetchMissing(int shard, quint64 streamLast) {
   Shard& sh = m_shards[shard];
-  const QString stream = m_config.streamName(shard);
+  if (sh.fetchAsked) return;  // the last look's fetches are not back yet
+  sh.fetchAsked = true;
   const quint64 from = applied(shard) + 1;
   const quint64 to = std::min(streamLast, from + quint64(kFetchMax) - 1);
-  int fetched = 0;
-  Status error;
-  // Each fetch is a request made on the engine thread: kFetchBudgetMs of them per look at most
-  // (a busy cluster answers slowly); the rest at the next look.
-  QElapsedTimer spent;
-  spent.start();
-  for (quint64 seq = from; seq <= to && spent.elapsed() < kFetchBudgetMs; ++seq) {
-    auto m = m_nats.messageAt(stream, seq);
-    if (!m) {
-      error = m.status();
-      break;
+  std::function<Fetched()> work = [nats = &m_nats, requests = &m_requests,
+                                   stream = m_config.streamName(shard), from, to] {
+    Fetched f;
+    f.from = from;
+    QElapsedTimer spent;
+    spent.start();
+    for (quint64 seq = from; seq <= to && spent.elapsed() < kFetchBudgetMs; ++seq) {
+      if (requests->cancelled()) break;
+      auto m = nats->messageAt(stream, seq);
+      if (!m) {
+        f.error = m.status();
+        break;
+      }
+      f.messages.append(std::move(*m));
     }
-    m->shard = shard;
-    m->generation = sh.generation;
-    m->numPending = streamLast - seq;
-    enqueue(*m);
-    ++fetched;
-  }
-  qCWarning(lcApply).noquote()
-      << QStringLiteral(
-             "shard %1: its re-created consumer delivers nothing either; fetched %2 "
-             "message(s) from %3 by sequence from %4 in %5 ms%6")
-             .arg(shard)
-             .arg(fetched)
-             .arg(stream)
-             .arg(from)
-             .arg(spent.elapsed())
-             .arg(error.isOk() ? QString() : QStringLiteral(", stopped: ") + error.message());
-  // The next message needed is no longer in the stream (deleted, or aged out): the gap check
-  // of a new subscription decides (a restore when it aged out).
-  if (fetched == 0 && error.code() == Status::Code::kNotFound) resubscribe(shard);
+    f.spentMs = spent.elapsed();
+    return f;
+  };
+  std::function<void(Fetched)> done =
+      [self = QPointer<Consumer>(this), shard, generation = sh.generation, streamLast](Fetched f) {
+        if (!self) return;
+        Shard& s = self->m_shards[shard];
+        s.fetchAsked = false;
+        if (s.generation != generation) return;  // subscribed again: fetched by the next look
+        for (IncomingMessage& m : f.messages) {
+          m.shard = shard;
+          m.generation = generation;
+          m.numPending = streamLast - m.streamSeq;
+          self->enqueue(m);
+        }
+        qCWarning(lcApply).noquote()
+            << QStringLiteral(
+                   "shard %1: its re-created consumer delivers nothing either; fetched %2 "
+                   "message(s) from %3 by sequence from %4 in %5 ms%6")
+                   .arg(shard)
+                   .arg(f.messages.size())
+                   .arg(self->m_config.streamName(shard))
+                   .arg(f.from)
+                   .arg(f.spentMs)
+                   .arg(f.error.isOk() ? QString()
+                                       : QStringLiteral(", stopped: ") + f.error.message());
+        // The next message needed is no longer in the stream (deleted, or aged out): the gap check
+        // of a new subscription decides (a restore when it aged out).
+        if (f.messages.isEmpty() && f.error.code() == Status::Code::kNotFound)
+          self->resubscribe(shard);
+      };
+  m_requests.run<Fetched>(std::move(work), std::move(done));
 }
 
 void Consumer::cancelRetry(Shard& sh) {

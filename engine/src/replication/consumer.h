@@ -207,6 +207,7 @@ class Consumer final : public QObject {
     // The watchdog re-created the subscription and it has delivered nothing since: the shard
     // fetches by sequence (checkProgress()).
     bool fetching = false;
+    bool fetchAsked = false;   // fetchMissing() waits for its answer
     bool subscribing = false;  // resubscribe() waits for its answer
   };
   // What resubscribe() asked JetStream, from applied position `from`: the stream's state and,
@@ -216,6 +217,13 @@ class Consumer final : public QObject {
     Status state;
     quint64 first = 0, last = 0;
     NatsClient::NewSubscription made;
+  };
+  // What fetchMissing() fetched by sequence from `from`, and why it stopped.
+  struct Fetched {
+    quint64 from = 0;
+    QList<IncomingMessage> messages;
+    Status error;
+    qint64 spentMs = 0;
   };
   struct DeadLetter {
     quint64 seq = 0;

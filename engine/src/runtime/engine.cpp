@@ -278,7 +278,7 @@ void Engine::publishSchema() {
 }
 
 void Engine::checkStreams() {
-  if (!m_nats || !m_nats->isConnected() || m_restoring) return;
+  if (!m_streamsReady || !m_nats->isConnected() || m_restoring) return;
   if (m_streamLookAsked) {  // one at a time: this one follows the look under way
     m_streamLookAgain = true;
     return;
@@ -357,6 +357,7 @@ void Engine::dropConnection() {
   m_consumer.reset();  // its applied positions stay in m_positions
   m_publisher.reset();
   m_registry.reset();  // it uses the connection's JetStream context
+  m_streamsReady = false;
   m_nats.reset();
 }
 
@@ -727,6 +728,7 @@ void Engine::onEmbeddedReady() {
 void Engine::makeNatsClient(const QStringList& urls) {
   m_urls = urls;
   m_nats = std::make_unique<NatsClient>(m_config, urls);
+  ++m_clientGeneration;
   m_nats->setRequestThread(&m_requests);
   connect(m_nats.get(), &NatsClient::disconnected, this, [this] {
     qCWarning(lcEngine) << "NATS connection lost; reconnecting (local changes are kept)";
@@ -749,14 +751,33 @@ void Engine::makeNatsClient(const QStringList& urls) {
   connect(m_nats.get(), &NatsClient::statusRecord, this, &Engine::onStatusRecord);
 }
 
+// Each attempt waits on the request thread (up to the connect timeout for each server, then up
+// to 3 s for each stream request): the engine thread goes on answering its host meanwhile
+// (docs/architecture.md#threads). The attempt's answer, and the timer of the next attempt,
+// belong to this client: after the operator's reconnect (a new client) they do nothing.
 void Engine::tryConnect() {
-  if (!m_running) return;
+  if (!m_running || !m_nats) return;
   ++m_connectAttempts;
-  const Status s = m_nats->connect();
-  if (s.isOk()) {
-    onConnected();
+  auto request = m_nats->prepareConnection();
+  if (!request) {
+    connectFailed(request.status());
     return;
   }
+  auto shared = std::make_shared<NatsClient::ConnectRequest>(std::move(*request));
+  m_requests.run<NatsClient::NewConnection>(
+      [shared] { return NatsClient::openConnection(*shared); },
+      [this, client = m_clientGeneration](NatsClient::NewConnection made) {
+        if (!m_running || client != m_clientGeneration) return;  // closed with `made`
+        if (Status s = m_nats->adoptConnection(std::move(made)); !s.isOk()) {
+          connectFailed(s);
+          return;
+        }
+        m_streamAttempts = 0;
+        ensureStreams();
+      });
+}
+
+void Engine::connectFailed(const Status& s) {
   // connect_retries bounds only this first connection (docs/replication.md#nats); the embedded
   // server we just started gets the same bound.
   const int attempts = std::max(1, m_config.nats.connectRetries);
@@ -769,23 +790,38 @@ void Engine::tryConnect() {
   qCWarning(lcEngine).noquote()
       << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
   QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this,
-                     &Engine::tryConnect);
+                     [this, client = m_clientGeneration] {
+                       if (client == m_clientGeneration) tryConnect();
+                     });
 }
 
-void Engine::onConnected() {
+// A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams:
+// 5 attempts, 2 s apart).
+void Engine::ensureStreams() {
   if (!m_running) return;
-  // A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams:
-  // 5 attempts, 2 s apart).
   ++m_streamAttempts;
-  if (Status s = m_nats->ensureStreams(); !s.isOk()) {
-    if (m_streamAttempts >= 5) {
-      fail(s.message());
-      return;
-    }
-    qCWarning(lcEngine).noquote() << s.message() << "- retrying";
-    QTimer::singleShot(2000, this, &Engine::onConnected);
-    return;
-  }
+  NatsClient* nats = m_nats.get();
+  m_requests.run<Status>([nats] { return nats->ensureStreams(); },
+                         [this, client = m_clientGeneration](Status s) {
+                           if (!m_running || client != m_clientGeneration) return;
+                           if (s.isOk()) {
+                             onConnected();
+                             return;
+                           }
+                           if (m_streamAttempts >= 5) {
+                             fail(s.message());
+                             return;
+                           }
+                           qCWarning(lcEngine).noquote() << s.message() << "- retrying";
+                           QTimer::singleShot(2000, this, [this, client] {
+                             if (client == m_clientGeneration) ensureStreams();
+                           });
+                         });
+}
+
+// Connected, and every shard's stream is there.
+void Engine::onConnected() {
+  m_streamsReady = true;
   // The snapshot worker first: a shard that finds its position aged out while the consumer
   // starts asks it for a restore at once (docs/snapshots.md#restoring).
   startSnapshots();
@@ -1230,7 +1266,6 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
     case C::kReconnectNats:
       dropConnection();
       m_connectAttempts = 0;
-      m_streamAttempts = 0;
       makeNatsClient(m_urls);
       QTimer::singleShot(0, this, &Engine::tryConnect);
       *message = "reconnecting to NATS";

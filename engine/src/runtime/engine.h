@@ -80,6 +80,8 @@ class Engine final : public QObject {
   void onEmbeddedReady();  // the embedded server accepts clients for the first time: connect
   void makeNatsClient(const QStringList& urls);
   void tryConnect();
+  void connectFailed(const Status& s);
+  void ensureStreams();
   void onConnected();
   void startReplication();
   void fail(const QString& reason);
@@ -207,6 +209,8 @@ class Engine final : public QObject {
   QStringList m_urls;                               // the NATS servers in use
   int m_connectAttempts = 0;
   int m_streamAttempts = 0;
+  bool m_streamsReady = false;     // this client connected and made or checked every stream
+  quint64 m_clientGeneration = 0;  // makeNatsClient() counts: an older client's answers are void
   qint64 m_natsReconnects = 0;
   bool m_running = false;
   bool m_startedOnce = false;   // after the first start, connection failures never end the node
