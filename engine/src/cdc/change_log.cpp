@@ -816,7 +816,15 @@ Result<int> ChangeLog::dropBeyondCap(int64_t newest) {
   return m_db.changes();
 }
 
-Status ChangeLog::countSlice(int rows) {
+int ChangeLog::nextSliceRows(int rows, int read, qint64 costNs, qint64 budgetNs) {
+  constexpr qint64 kTimed = 256, kMax = 100000;
+  qint64 next = rows;
+  if (read >= kTimed) next = budgetNs / std::max<qint64>(1, costNs / read);
+  next = std::min(next, 2 * std::max<qint64>(read, kTimed));
+  return int(std::clamp(next, kTimed, kMax));
+}
+
+Status ChangeLog::countSlice(int rows, int* read) {
   auto q = m_db.cached(
       QStringLiteral(
           "SELECT count(*), max(id), total(state = 2), total(state = 1), total(state = 1 "
@@ -828,9 +836,11 @@ Status ChangeLog::countSlice(int rows) {
   HL_RETURN_IF_ERROR((*q)->bindInt(1, m_sweepFrom));
   HL_RETURN_IF_ERROR((*q)->bindInt(2, rows));
   SqliteRows result(**q);
+  if (read) *read = 0;
   for (const SqliteStmt& r : result) {
-    const int64_t read = r.columnInt(0);
-    if (read > 0) {
+    const int64_t n = r.columnInt(0);
+    if (read) *read = int(n);
+    if (n > 0) {
       m_sweepFrom = m_sweep.newestId = r.columnInt(1);
       m_sweep.failed += int64_t(r.columnDouble(2));
       m_sweep.published += int64_t(r.columnDouble(3));
@@ -838,7 +848,7 @@ Status ChangeLog::countSlice(int rows) {
       if (!r.isNull(5) && (m_sweep.kept.oldestMs == 0 || r.columnInt(5) < m_sweep.kept.oldestMs))
         m_sweep.kept.oldestMs = r.columnInt(5);
     }
-    if (read < rows) {  // the newest row was read: a whole sweep
+    if (n < rows) {  // the newest row was read: a whole sweep
       m_counts = m_sweep;
       m_counts.valid = true;
       m_sweep = Counts{};

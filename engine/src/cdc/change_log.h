@@ -102,7 +102,13 @@ class ChangeLog {
     Kept kept;              // state 1 with an ack time
     int64_t newestId = 0;   // the newest id the sweep saw
   };
-  Status countSlice(int rows);
+  // `read` (optional): how many rows it read (fewer than `rows` at the end of a sweep).
+  Status countSlice(int rows, int* read = nullptr);
+  // The rows of the next slice for about `budgetNs` of reading, after one that read `read` rows
+  // in `costNs`: from the cost of a row when the slice read enough rows to time it (256), and
+  // never more than twice the rows last read (at least 256), so that a slice after a small or
+  // cheap one cannot read a log that grew meanwhile in one go. 256 to 100,000.
+  static int nextSliceRows(int rows, int read, qint64 costNs, qint64 budgetNs);
   const Counts& lastCounts() const { return m_counts; }
   // The work budget of one cleanup() (the walk of covered rows, the marks it found, the cap's
   // count): 2 ms; tests set their own.

@@ -1115,13 +1115,11 @@ StatusFacts Engine::gatherStatusFacts() const {
     f.pendingChanges = c.pending;
     QElapsedTimer sliceCost;
     sliceCost.start();
-    const Status s = m_changeLog->countSlice(c.sliceRows);
-    // Rows per slice follow the measured cost: about kCountSliceUs each.
-    c.sliceRows = int(std::clamp<qint64>(
-        (c.sliceRows + qint64(c.sliceRows) * kCountSliceUs /
-                           std::max<qint64>(1, sliceCost.nsecsElapsed() / 1000)) /
-            2,
-        256, 100000));
+    int read = 0;
+    const Status s = m_changeLog->countSlice(c.sliceRows, &read);
+    // Rows per slice follow the measured cost of a row: about kCountSliceUs each.
+    c.sliceRows =
+        ChangeLog::nextSliceRows(c.sliceRows, read, sliceCost.nsecsElapsed(), kCountSliceUs * 1000);
     if (!s.isOk()) {
       f.failedChanges = s;
       f.keptChanges = s;
