@@ -54,6 +54,27 @@ class TestControls : public QObject {
                       int ms = 15000) {
     return test::waitFor([&] { return f(node.status); }, ms);
   }
+  // Node 9's insert of Authors row `id + shard` named `name`, published on each shard of `c`
+  // by another client of the server at `url` (a Go-format message, as another node sends).
+  static bool sendAuthorOnEachShard(const QString& url, const Config& c, qint64 id,
+                                    const QString& name) {
+    auto nc = test::connectTo(url);
+    if (!nc.ok()) return false;
+    auto js = test::jetStream(nc->get());
+    if (!js.ok()) return false;
+    for (int shard = 1; shard <= c.replicationLog.shards; ++shard) {
+      Change ch;
+      ch.fromNodeId = 9;
+      ch.id = shard;
+      ch.table = "Authors";
+      ch.row = {{"id", Value::integer(id + shard)}, {"name", Value::text(name)}};
+      if (!test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
+                         encodeMessage(ch, true))
+               .isOk())
+        return false;
+    }
+    return true;
+  }
   QString sql(int node, const QString& s) { return test::sqlite3(m_nodes[node].db, s); }
   // A database with the reference schema in `dir` for `n`, and a configuration of node `id` on
   // it with `shards` shards on `url`. False when the database could not be made.
@@ -320,20 +341,7 @@ class TestControls : public QObject {
     // shard by another client reaches this node.
     if (replicate) {
       if (!pauseApplying) QVERIFY(waitFor(n, shardsRunning, 25000));
-      auto nc = test::connectTo(server.url());
-      QVERIFY(nc.ok());
-      auto js = test::jetStream(nc->get());
-      QVERIFY(js.ok());
-      for (int shard = 1; shard <= 2; ++shard) {
-        Change ch;
-        ch.fromNodeId = 9;
-        ch.id = shard;
-        ch.table = "Authors";
-        ch.row = {{"id", Value::integer(4240 + shard)}, {"name", Value::text("after")}};
-        QVERIFY(test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
-                              encodeMessage(ch, true))
-                    .isOk());
-      }
+      QVERIFY(sendAuthorOnEachShard(server.url(), c, 4240, "after"));
       if (pauseApplying) {  // the count of what waits, asked while paused; then a resume
         QVERIFY(waitFor(
             n,
@@ -439,20 +447,7 @@ class TestControls : public QObject {
     proxy.setDropPublishes("");
     QVERIFY(run(n, C::kResumePublishing).first);
     QVERIFY(waitFor(n, shardsRunning, 30000));
-    auto nc = test::connectTo(server.url());
-    QVERIFY(nc.ok());
-    auto js = test::jetStream(nc->get());
-    QVERIFY(js.ok());
-    for (int shard = 1; shard <= 2; ++shard) {
-      Change ch;
-      ch.fromNodeId = 9;
-      ch.id = shard;
-      ch.table = "Authors";
-      ch.row = {{"id", Value::integer(4250 + shard)}, {"name", Value::text("reconnected")}};
-      QVERIFY(test::publish(js->get(), c.subjectName(shard).toUtf8().constData(),
-                            encodeMessage(ch, true))
-                  .isOk());
-    }
+    QVERIFY(sendAuthorOnEachShard(server.url(), c, 4250, "reconnected"));
     QVERIFY(test::waitFor(
         [&] {
           return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'reconnected'") ==
