@@ -29,6 +29,29 @@ struct Node {
   NodeStatus status;
   QString db;
 };
+
+// When each status of a node arrived, on one clock: the longest time without one in a window
+// shows whether the engine thread was held.
+struct StatusTimes {
+  QElapsedTimer clock;
+  QList<qint64> ticks;
+  StatusTimes() { clock.start(); }
+  qint64 now() const { return clock.elapsed(); }
+  // The longest time in [from, to] without a status (its edges count); `during` how many came.
+  qint64 longestGap(qint64 from, qint64 to, int* during = nullptr) const {
+    qint64 longest = 0, previous = from;
+    int n = 0;
+    for (qint64 at : ticks) {
+      if (at < from) continue;
+      if (at > to) break;
+      ++n;
+      longest = std::max(longest, at - previous);
+      previous = at;
+    }
+    if (during) *during = n;
+    return std::max(longest, to - previous);
+  }
+};
 }  // namespace
 
 class TestControls : public QObject {
@@ -74,6 +97,15 @@ class TestControls : public QObject {
         return false;
     }
     return true;
+  }
+  // An engine for `n` with configuration `c`, its statuses kept in n.status and timed in
+  // `times`; not started yet.
+  void makeRecorded(Node& n, const Config& c, StatusTimes* times) {
+    n.engine = std::make_unique<EngineThread>(c);
+    connect(n.engine.get(), &EngineThread::statusChanged, this, [&n, times](const NodeStatus& st) {
+      n.status = st;
+      times->ticks.append(times->now());
+    });
   }
   QString sql(int node, const QString& s) { return test::sqlite3(m_nodes[node].db, s); }
   // A database with the reference schema in `dir` for `n`, and a configuration of node `id` on
@@ -270,14 +302,8 @@ class TestControls : public QObject {
     Config c;
     QVERIFY(prepareNode(n, m_dir.filePath(QTest::currentDataTag()), 7, server.url(), 2, &c));
     c.replicate = replicate;
-    n.engine = std::make_unique<EngineThread>(c);
-    QElapsedTimer clock;
-    clock.start();
-    QList<qint64> ticks;  // when each status arrived
-    connect(n.engine.get(), &EngineThread::statusChanged, this, [&](const NodeStatus& st) {
-      n.status = st;
-      ticks.append(clock.elapsed());
-    });
+    StatusTimes times;
+    makeRecorded(n, c, &times);
     QSignalSpy started(n.engine.get(), &EngineThread::started);
     n.engine->start();
     QVERIFY(started.wait(30000));
@@ -292,14 +318,14 @@ class TestControls : public QObject {
     if (pauseApplying) QVERIFY(run(n, C::kPauseApplying, 0).first);
 
     QVERIFY(::kill(pid_t(server.pid()), SIGSTOP) == 0);
-    const qint64 pausedAt = clock.elapsed();
+    const qint64 pausedAt = times.now();
     // Two looks of the guard (4 requests, 12 s of timeouts on the old engine thread) and one
     // reading of the registry fall in 11 s.
     constexpr qint64 kPauseMs = 11000;
     qint64 controlMs = -1;
-    while (clock.elapsed() - pausedAt < kPauseMs) {
+    while (times.now() - pausedAt < kPauseMs) {
       QTest::qWait(50);
-      if (controlMs < 0 && clock.elapsed() - pausedAt > 6000) {  // after the first look
+      if (controlMs < 0 && times.now() - pausedAt > 6000) {  // after the first look
         QElapsedTimer t;
         t.start();
         auto [done, msg] = run(n, C::kPausePublishing);
@@ -308,17 +334,8 @@ class TestControls : public QObject {
       }
     }
     QVERIFY(::kill(pid_t(server.pid()), SIGCONT) == 0);
-    qint64 longestGap = 0;
     int during = 0;
-    qint64 previous = pausedAt;
-    for (qint64 at : ticks) {
-      if (at < pausedAt) continue;
-      if (at > pausedAt + kPauseMs) break;
-      ++during;
-      longestGap = std::max(longestGap, at - previous);
-      previous = at;
-    }
-    longestGap = std::max(longestGap, pausedAt + kPauseMs - previous);
+    const qint64 longestGap = times.longestGap(pausedAt, pausedAt + kPauseMs, &during);
     qInfo() << "while JetStream did not answer:" << during << "statuses, longest gap" << longestGap
             << "ms; a control answered in" << controlMs << "ms";
     QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
@@ -378,14 +395,8 @@ class TestControls : public QObject {
     Node n;
     Config c;
     QVERIFY(prepareNode(n, m_dir.filePath("connecting"), 8, proxy.url(), 2, &c));
-    n.engine = std::make_unique<EngineThread>(c);
-    QElapsedTimer clock;
-    clock.start();
-    QList<qint64> ticks;
-    connect(n.engine.get(), &EngineThread::statusChanged, this, [&](const NodeStatus& st) {
-      n.status = st;
-      ticks.append(clock.elapsed());
-    });
+    StatusTimes times;
+    makeRecorded(n, c, &times);
     QSignalSpy started(n.engine.get(), &EngineThread::started);
     n.engine->start();
     // At start: a control while the first stream request waits for its answer.
@@ -409,14 +420,14 @@ class TestControls : public QObject {
     // The operator's reconnect: statuses and controls go on while the new connection's stream
     // requests wait.
     const int droppedBefore = proxy.setDropPublishes("$JS.API.STREAM.");
-    const qint64 reconnectAt = clock.elapsed();
+    const qint64 reconnectAt = times.now();
     QVERIFY(run(n, C::kReconnectNats).first);
     QVERIFY(test::waitFor([&] { return proxy.droppedPublishes() > droppedBefore; }, 15000));
     constexpr qint64 kWaitMs = 7000;  // two stream requests of 3 s
     qint64 controlMs = -1;
-    while (clock.elapsed() - reconnectAt < kWaitMs) {
+    while (times.now() - reconnectAt < kWaitMs) {
       QTest::qWait(50);
-      if (controlMs < 0 && clock.elapsed() - reconnectAt > 1000) {
+      if (controlMs < 0 && times.now() - reconnectAt > 1000) {
         QElapsedTimer u;
         u.start();
         auto [done, msg] = run(n, C::kPausePublishing);
@@ -425,15 +436,7 @@ class TestControls : public QObject {
       }
     }
     const int droppedDuring = proxy.droppedPublishes() - droppedBefore;
-    qint64 longestGap = 0;
-    qint64 previous = reconnectAt;
-    for (qint64 at : ticks) {
-      if (at < reconnectAt) continue;
-      if (at > reconnectAt + kWaitMs) break;
-      longestGap = std::max(longestGap, at - previous);
-      previous = at;
-    }
-    longestGap = std::max(longestGap, reconnectAt + kWaitMs - previous);
+    const qint64 longestGap = times.longestGap(reconnectAt, reconnectAt + kWaitMs);
     qInfo() << "a control at start answered in" << atStartMs
             << "ms; after the reconnect:" << droppedDuring
             << "stream requests unanswered, longest status gap" << longestGap
@@ -454,6 +457,52 @@ class TestControls : public QObject {
                  "2";
         },
         20000));
+    n.engine->stop();
+  }
+
+  // The watchdog's last resort (docs/replication.md#applying) asks on the request thread too:
+  // shard 1's every subscription delivers nothing (HL_TEST_DROP_DELIVERIES, read when the
+  // client is made), so after two stuck looks the shard fetches by sequence, and a proxy drops
+  // those fetches ($JS.API.STREAM.MSG.GET of shard 1's stream only: each waits out its 3 s).
+  // Statuses keep coming meanwhile (on the engine thread, each look's fetch held it 3 s); once
+  // the fetches pass, the row arrives.
+  void engineAnswersWhileFetchesWait() {
+    test::NatsServer server;
+    QVERIFY(server.start().isOk());
+    test::TcpProxy proxy(server.port());
+    QVERIFY(proxy.start().isOk());
+    Node n;
+    Config c;
+    QVERIFY(prepareNode(n, m_dir.filePath("fetching"), 10, proxy.url(), 2, &c));
+    const QByteArray fetches = "$JS.API.STREAM.MSG.GET." + c.streamName(1).toUtf8();
+    proxy.setDropPublishes(fetches);
+    qputenv("HL_TEST_DROP_DELIVERIES", "1:all");
+    StatusTimes times;
+    makeRecorded(n, c, &times);
+    QSignalSpy started(n.engine.get(), &EngineThread::started);
+    n.engine->start();
+    const bool ok = started.wait(30000);
+    qunsetenv("HL_TEST_DROP_DELIVERIES");
+    QVERIFY(ok);
+    QVERIFY(waitFor(n, [](const NodeStatus& st) { return st.natsConnected && st.healthy; }));
+    QVERIFY(sendAuthorOnEachShard(server.url(), c, 4260, "fetched"));
+    const qint64 from = times.now();
+    // Two looks' fetches dropped: about 25 s (two stuck looks of 10 s, then looks every 5 s).
+    QVERIFY2(test::waitFor([&] { return proxy.droppedPublishes() >= 2; }, 60000),
+             qPrintable(QString::number(proxy.droppedPublishes())));
+    const qint64 to = times.now();
+    const qint64 longestGap = times.longestGap(from, to);
+    qInfo() << "while" << proxy.droppedPublishes() << "fetches waited for their answer over"
+            << to - from << "ms: longest status gap" << longestGap << "ms";
+    QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
+    QCOMPARE(test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'fetched'"),
+             QString("1"));  // shard 2's; shard 1's waits for a fetch
+    proxy.setDropPublishes("");
+    QVERIFY(test::waitFor(
+        [&] {
+          return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'fetched'") == "2";
+        },
+        30000));
     n.engine->stop();
   }
 
