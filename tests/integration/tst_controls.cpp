@@ -460,6 +460,45 @@ class TestControls : public QObject {
     n.engine->stop();
   }
 
+  // Two reconnects in a row: the first one's attempt belongs to a client the second replaced,
+  // and must not connect the second one's client a second time (a connection replaced under
+  // its subscriptions). The node ends connected once, and replicates.
+  void reconnectTwiceInARow() {
+    test::NatsServer server;  // its own: the rows it sends would reach the other tests' nodes
+    QVERIFY(server.start().isOk());
+    Node n;
+    Config c;
+    QVERIFY(prepareNode(n, m_dir.filePath("twice"), 11, server.url(), 2, &c));
+    StatusTimes times;
+    makeRecorded(n, c, &times);
+    QSignalSpy started(n.engine.get(), &EngineThread::started);
+    n.engine->start();
+    QVERIFY(started.wait(30000));
+    auto running = [](const NodeStatus& st) {
+      return st.natsConnected && st.healthy && st.shards.size() == 2 &&
+             std::all_of(st.shards.begin(), st.shards.end(),
+                         [](const auto& sh) { return sh.state == ShardState::Running; });
+    };
+    QVERIFY(waitFor(n, running));
+    QSignalSpy done(n.engine.get(), &EngineThread::controlDone);
+    QSignalSpy events(n.engine.get(), &EngineThread::event);
+    n.engine->control(C::kReconnectNats, 0, false);
+    n.engine->control(C::kReconnectNats, 0, false);
+    QVERIFY(test::waitFor([&] { return done.count() == 2; }, 10000));
+    QVERIFY(waitFor(n, running, 30000));
+    QVERIFY(sendAuthorOnEachShard(server.url(), c, 4270, "twice"));
+    QVERIFY(test::waitFor(
+        [&] {
+          return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'twice'") == "2";
+        },
+        20000));
+    int connects = 0;
+    for (const QList<QVariant>& e : events)
+      if (e.at(0).value<EngineEvent>().kind == EngineEvent::Kind::NatsConnected) ++connects;
+    QCOMPARE(connects, 1);
+    n.engine->stop();
+  }
+
   // The watchdog's last resort (docs/replication.md#applying) asks on the request thread too:
   // shard 1's every subscription delivers nothing (HL_TEST_DROP_DELIVERIES, read when the
   // client is made), so after two stuck looks the shard fetches by sequence, and a proxy drops

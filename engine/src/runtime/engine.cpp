@@ -767,7 +767,9 @@ void Engine::tryConnect() {
   m_requests.run<NatsClient::NewConnection>(
       [shared] { return NatsClient::openConnection(*shared); },
       [this, client = m_clientGeneration](NatsClient::NewConnection made) {
-        if (!m_running || client != m_clientGeneration) return;  // closed with `made`
+        // Closed with `made`: a replaced client's, or a second attempt's (two reconnects in a
+        // row) once this client is connected.
+        if (!m_running || client != m_clientGeneration || m_nats->connection()) return;
         if (Status s = m_nats->adoptConnection(std::move(made)); !s.isOk()) {
           connectFailed(s);
           return;
@@ -1265,7 +1267,9 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
       dropConnection();
       m_connectAttempts = 0;
       makeNatsClient(m_urls);
-      QTimer::singleShot(0, this, &Engine::tryConnect);
+      QTimer::singleShot(0, this, [this, client = m_clientGeneration] {
+        if (client == m_clientGeneration) tryConnect();  // not after a newer reconnect
+      });
       *message = "reconnecting to NATS";
       return Status::ok();
     case C::kRetryDeadLetter: {
