@@ -767,9 +767,7 @@ void Engine::tryConnect() {
   m_requests.run<NatsClient::NewConnection>(
       [shared] { return NatsClient::openConnection(*shared); },
       [this, client = m_clientGeneration](NatsClient::NewConnection made) {
-        // Closed with `made`: a replaced client's, or a second attempt's (two reconnects in a
-        // row) once this client is connected.
-        if (!m_running || client != m_clientGeneration || m_nats->connection()) return;
+        if (!m_running || client != m_clientGeneration) return;  // closed with `made`
         if (Status s = m_nats->adoptConnection(std::move(made)); !s.isOk()) {
           connectFailed(s);
           return;
@@ -791,10 +789,15 @@ void Engine::connectFailed(const Status& s) {
   }
   qCWarning(lcEngine).noquote()
       << s.message() << QStringLiteral("(attempt %1 of %2)").arg(m_connectAttempts).arg(attempts);
-  QTimer::singleShot(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), this,
-                     [this, client = m_clientGeneration] {
-                       if (client == m_clientGeneration) tryConnect();
-                     });
+  laterForThisClient(std::max(100, m_config.nats.reconnectWaitSeconds * 1000), &Engine::tryConnect);
+}
+
+// Calls `f` in `ms`, unless the NATS client was replaced meanwhile (the operator's reconnect):
+// each client's attempts are its own.
+void Engine::laterForThisClient(int ms, void (Engine::*f)()) {
+  QTimer::singleShot(ms, this, [this, f, client = m_clientGeneration] {
+    if (client == m_clientGeneration) (this->*f)();
+  });
 }
 
 // A clustered JetStream may not answer right after a restart (docs/wire-format.md#streams:
@@ -815,9 +818,7 @@ void Engine::ensureStreams() {
                              return;
                            }
                            qCWarning(lcEngine).noquote() << s.message() << "- retrying";
-                           QTimer::singleShot(2000, this, [this, client] {
-                             if (client == m_clientGeneration) ensureStreams();
-                           });
+                           laterForThisClient(2000, &Engine::ensureStreams);
                          });
 }
 
@@ -1267,9 +1268,7 @@ Status Engine::runControl(int control, qint64 id, bool confirm, const QString& n
       dropConnection();
       m_connectAttempts = 0;
       makeNatsClient(m_urls);
-      QTimer::singleShot(0, this, [this, client = m_clientGeneration] {
-        if (client == m_clientGeneration) tryConnect();  // not after a newer reconnect
-      });
+      laterForThisClient(0, &Engine::tryConnect);  // not after a newer reconnect
       *message = "reconnecting to NATS";
       return Status::ok();
     case C::kRetryDeadLetter: {

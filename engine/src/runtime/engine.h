@@ -81,6 +81,7 @@ class Engine final : public QObject {
   void makeNatsClient(const QStringList& urls);
   void tryConnect();
   void connectFailed(const Status& s);
+  void laterForThisClient(int ms, void (Engine::*f)());
   void ensureStreams();
   void onConnected();
   void startReplication();
