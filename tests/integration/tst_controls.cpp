@@ -123,6 +123,34 @@ class TestControls : public QObject {
     return ok;
   }
 
+  // prepareNode() (2 shards) and makeRecorded() for `n`, then started: false when the database
+  // could not be made or the engine did not start within 30 s.
+  bool startRecorded(Node& n, const QString& dir, uint64_t id, const QString& url, Config* c,
+                     StatusTimes* times) {
+    if (!prepareNode(n, dir, id, url, 2, c)) return false;
+    makeRecorded(n, *c, times);
+    QSignalSpy started(n.engine.get(), &EngineThread::started);
+    n.engine->start();
+    return started.wait(30000);
+  }
+
+  // Waits until `ms` after `from` on `times`' clock; 1 s in, pauses `n`'s publishing and times
+  // the answer: its ms, or -1 when the control failed or got no answer within 10 s.
+  static qint64 pauseWhileWaiting(Node& n, const StatusTimes& times, qint64 from, qint64 ms) {
+    qint64 controlMs = -1;
+    bool asked = false;
+    while (times.now() - from < ms) {
+      QTest::qWait(50);
+      if (!asked && times.now() - from > 1000) {
+        asked = true;
+        QElapsedTimer u;
+        u.start();
+        if (run(n, C::kPausePublishing).first) controlMs = u.elapsed();
+      }
+    }
+    return controlMs;
+  }
+
  private slots:
   // Node `node` of `nodes` on its own database (the reference schema) in `dir`, on `url`.
   void startNode(Node* nodes, int node, const QString& dir, uint64_t id, const QString& url,
@@ -424,17 +452,7 @@ class TestControls : public QObject {
     QVERIFY(run(n, C::kReconnectNats).first);
     QVERIFY(test::waitFor([&] { return proxy.droppedPublishes() > droppedBefore; }, 15000));
     constexpr qint64 kWaitMs = 7000;  // two stream requests of 3 s
-    qint64 controlMs = -1;
-    while (times.now() - reconnectAt < kWaitMs) {
-      QTest::qWait(50);
-      if (controlMs < 0 && times.now() - reconnectAt > 1000) {
-        QElapsedTimer u;
-        u.start();
-        auto [done, msg] = run(n, C::kPausePublishing);
-        QVERIFY2(done, qPrintable(msg));
-        controlMs = u.elapsed();
-      }
-    }
+    const qint64 controlMs = pauseWhileWaiting(n, times, reconnectAt, kWaitMs);
     const int droppedDuring = proxy.droppedPublishes() - droppedBefore;
     const qint64 longestGap = times.longestGap(reconnectAt, reconnectAt + kWaitMs);
     qInfo() << "a control at start answered in" << atStartMs
@@ -468,12 +486,8 @@ class TestControls : public QObject {
     QVERIFY(server.start().isOk());
     Node n;
     Config c;
-    QVERIFY(prepareNode(n, m_dir.filePath("twice"), 11, server.url(), 2, &c));
     StatusTimes times;
-    makeRecorded(n, c, &times);
-    QSignalSpy started(n.engine.get(), &EngineThread::started);
-    n.engine->start();
-    QVERIFY(started.wait(30000));
+    QVERIFY(startRecorded(n, m_dir.filePath("twice"), 11, server.url(), &c, &times));
     auto running = [](const NodeStatus& st) {
       return st.natsConnected && st.healthy && st.shards.size() == 2 &&
              std::all_of(st.shards.begin(), st.shards.end(),
@@ -512,17 +526,13 @@ class TestControls : public QObject {
     QVERIFY(proxy.start().isOk());
     Node n;
     Config c;
-    QVERIFY(prepareNode(n, m_dir.filePath("fetching"), 10, proxy.url(), 2, &c));
-    const QByteArray fetches = "$JS.API.STREAM.MSG.GET." + c.streamName(1).toUtf8();
-    proxy.setDropPublishes(fetches);
     qputenv("HL_TEST_DROP_DELIVERIES", "1:all");
     StatusTimes times;
-    makeRecorded(n, c, &times);
-    QSignalSpy started(n.engine.get(), &EngineThread::started);
-    n.engine->start();
-    const bool ok = started.wait(30000);
+    const bool ok = startRecorded(n, m_dir.filePath("fetching"), 10, proxy.url(), &c, &times);
     qunsetenv("HL_TEST_DROP_DELIVERIES");
     QVERIFY(ok);
+    // Set once started: the first fetch comes after two stuck looks (20 s).
+    proxy.setDropPublishes("$JS.API.STREAM.MSG.GET." + c.streamName(1).toUtf8());
     QVERIFY(waitFor(n, [](const NodeStatus& st) { return st.natsConnected && st.healthy; }));
     QVERIFY(sendAuthorOnEachShard(server.url(), c, 4260, "fetched"));
     const qint64 from = times.now();
@@ -542,6 +552,85 @@ class TestControls : public QObject {
           return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'fetched'") == "2";
         },
         30000));
+    n.engine->stop();
+  }
+
+  // A restore asks JetStream where each stream begins and ends before it copies the snapshot
+  // in (docs/snapshots.md#how, step 4), on the request thread: while a proxy drops shard 1's
+  // stream-info requests (each waits out its 3 s, and is asked again), statuses keep coming and
+  // a control is answered at once; once the stream answers, the restore ends well. On the
+  // engine thread each of those requests held it 3 s, and the restore failed on the first.
+  void restoreAsksTheStreamsOffTheEngineThread() {
+    test::NatsServer server;  // its own: the snapshot and the restore stay off the other nodes
+    QVERIFY(server.start().isOk());
+    test::TcpProxy proxy(server.port());
+    QVERIFY(proxy.start().isOk());
+    Node n;
+    Config c;
+    StatusTimes times;
+    QVERIFY(startRecorded(n, m_dir.filePath("restoring"), 12, proxy.url(), &c, &times));
+    QVERIFY(waitFor(n, [](const NodeStatus& st) { return st.natsConnected && st.healthy; }));
+    test::sqlite3(n.db, "INSERT INTO Authors(id, name) VALUES (4280, 'in the snapshot')");
+    const auto saved = run(n, C::kSaveSnapshot);
+    QVERIFY2(saved.first, qPrintable(saved.second));
+
+    proxy.setDropPublishes("$JS.API.STREAM.INFO." + c.streamName(1).toUtf8());
+    QSignalSpy done(n.engine.get(), &EngineThread::controlDone);
+    auto restoreAnswers = [&] {
+      QList<QList<QVariant>> answers;
+      for (const QList<QVariant>& d : done)
+        if (d.at(0).value<C>() == C::kRestoreSnapshot) answers << d;
+      return answers;
+    };
+    n.engine->control(C::kRestoreSnapshot, 0, true);
+    QVERIFY(test::waitFor([&] { return proxy.droppedPublishes() >= 1; }, 30000));
+    const qint64 from = times.now();
+    constexpr qint64 kWaitMs = 5000;  // two stream requests of 3 s
+    const qint64 controlMs = pauseWhileWaiting(n, times, from, kWaitMs);
+    const qint64 longestGap = times.longestGap(from, from + kWaitMs);
+    const int dropped = proxy.droppedPublishes();
+    qInfo() << "while" << dropped << "stream requests of the restore waited: longest status gap"
+            << longestGap << "ms, a control answered in" << controlMs << "ms";
+    QVERIFY2(restoreAnswers().isEmpty(),
+             qPrintable(restoreAnswers().value(0).value(2).toString()));  // still waiting
+    QVERIFY(n.status.snapshots.restoreUnderWay);
+    // The operator's reconnect meanwhile drops the request's answer: the restore asks again,
+    // on the new client once it is connected.
+    QVERIFY(run(n, C::kReconnectNats).first);
+    proxy.setDropPublishes("");
+    QVERIFY(test::waitFor([&] { return !restoreAnswers().isEmpty(); }, 30000));
+    const QList<QVariant> answer = restoreAnswers().first();
+    qInfo() << "restore:" << answer.at(2).toString();
+    QVERIFY2(answer.at(1).toBool(), qPrintable(answer.at(2).toString()));
+    QVERIFY(answer.at(2).toString().contains("restored snapshot"));
+    QVERIFY2(longestGap < 1500, qPrintable(QString::number(longestGap)));
+    QVERIFY2(controlMs >= 0 && controlMs < 1500, qPrintable(QString::number(controlMs)));
+    QVERIFY(run(n, C::kResumePublishing).first);
+    QCOMPARE(test::sqlite3(n.db, "SELECT name FROM Authors WHERE id = 4280"),
+             QString("in the snapshot"));
+    // It replicates after the restore: a change on each shard arrives.
+    QVERIFY(sendAuthorOnEachShard(server.url(), c, 4290, "after restore"));
+    QVERIFY(test::waitFor(
+        [&] {
+          return test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'after restore'") ==
+                 "2";
+        },
+        30000));
+
+    // A stream that does not answer until the restore's deadline (20 s): the restore fails and
+    // says why, and the node goes on with the database it has.
+    proxy.setDropPublishes("$JS.API.STREAM.INFO." + c.streamName(1).toUtf8());
+    done.clear();
+    n.engine->control(C::kRestoreSnapshot, 0, true);
+    QVERIFY(test::waitFor([&] { return !restoreAnswers().isEmpty(); }, 40000));
+    const QList<QVariant> failed = restoreAnswers().first();
+    QVERIFY(!failed.at(1).toBool());
+    QVERIFY2(failed.at(2).toString().contains("stream info " + c.streamName(1)),
+             qPrintable(failed.at(2).toString()));
+    proxy.setDropPublishes("");
+    QVERIFY(waitFor(n, [](const NodeStatus& st) { return !st.snapshots.restoreUnderWay; }));
+    QCOMPARE(test::sqlite3(n.db, "SELECT count(*) FROM Authors WHERE name = 'after restore'"),
+             QString("2"));
     n.engine->stop();
   }
 

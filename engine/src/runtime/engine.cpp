@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 #include <limits>
+#include <utility>
 
 #include "cdc/change_log.h"
 #include "harmonylite/engine_thread.h"
@@ -353,6 +354,8 @@ void Engine::dropConnection() {
   m_streamLookAsked = false;
   m_streamLookAgain = false;
   m_registryAsked = false;
+  // A restore whose bounds were asked starts that step again, on the next client.
+  if (auto again = std::exchange(m_restoreAgain, nullptr)) QTimer::singleShot(0, this, again);
   m_consistency.reset();
   m_consumer.reset();  // its applied positions stay in m_positions
   m_publisher.reset();
@@ -1497,8 +1500,54 @@ void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 dead
             .arg(connected ? "publishing did not finish in 20 s" : "NATS is unreachable"));
     return;
   }
+  askRestoreBounds(requestId, file, deadlineMs);
+}
+
+// The streams' bounds are asked on the request thread: each request may wait for its 3 s
+// timeout, and the engine's thread goes on meanwhile (docs/architecture.md#threads). A stream
+// that could not be asked (NATS unreachable, no answer, no leader) is asked again every 100 ms
+// until the deadline; a reconnect meanwhile (dropConnection()) starts this step again.
+void Engine::askRestoreBounds(qint64 requestId, const RestoreFile& file, qint64 deadlineMs) {
+  QStringList streams;
+  for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard)
+    streams << m_config.streamName(shard);
+  m_restoreAgain = [this, requestId, file, deadlineMs] {
+    applyRestore(requestId, file, deadlineMs);
+  };
+  NatsClient* nats = m_nats.get();
+  RequestThread* requests = &m_requests;
+  m_requests.run<QList<StreamBounds>>(
+      [nats, requests, streams] {
+        QList<StreamBounds> bounds(streams.size());
+        for (qsizetype i = 0; i < streams.size() && !requests->cancelled(); ++i)
+          bounds[i].state = nats->streamState(streams[i], &bounds[i].first, &bounds[i].last);
+        return bounds;
+      },
+      [this, requestId, file, deadlineMs](QList<StreamBounds> bounds) {
+        m_restoreAgain = nullptr;
+        onRestoreBounds(requestId, file, deadlineMs, bounds);
+      });
+}
+
+void Engine::onRestoreBounds(qint64 requestId, const RestoreFile& file, qint64 deadlineMs,
+                             const QList<StreamBounds>& bounds) {
+  if (!m_running) {
+    QFile::remove(file.path);
+    finishRestore(requestId, false, "the node stopped");
+    return;
+  }
+  for (const StreamBounds& b : bounds) {
+    const Status::Code code = b.state.code();
+    if ((code == Status::Code::kUnavailable || code == Status::Code::kTimeout) &&
+        QDateTime::currentMSecsSinceEpoch() < deadlineMs) {
+      QTimer::singleShot(100, this, [this, requestId, file, deadlineMs] {
+        applyRestore(requestId, file, deadlineMs);
+      });
+      return;
+    }
+  }
   QString message;
-  const Status s = copySnapshotIn(file, &message);
+  const Status s = copySnapshotIn(file, bounds, &message);
   if (s.code() == Status::Code::kBusy && ++m_restoreAttempts < kRestoreAttempts) {
     // The changes written meanwhile could not be carried over (the copy did not start):
     // publish them and try again.
@@ -1513,15 +1562,18 @@ void Engine::applyRestore(qint64 requestId, const RestoreFile& file, qint64 dead
   finishRestore(requestId, s.isOk(), s.isOk() ? message : s.message());
 }
 
-Status Engine::copySnapshotIn(const RestoreFile& file, QString* message) {
+Status Engine::copySnapshotIn(const RestoreFile& file, const QList<StreamBounds>& bounds,
+                              QString* message) {
   // The positions the node resumes from: the snapshot's watermark, or (a snapshot without
   // one, from a Go node) everything the streams still hold. Either way each must still be in
   // its stream, or the restore would leave a gap.
   QHash<QString, quint64> positions, replayOwn;
   for (int shard = 1; shard <= m_config.replicationLog.shards; ++shard) {
     const QString stream = m_config.streamName(shard);
-    quint64 first = 0, last = 0;
-    HL_RETURN_IF_ERROR(m_nats->streamState(stream, &first, &last).withContext("restore"));
+    if (shard > bounds.size()) return Status::internal("restore: a stream's bounds not asked");
+    const StreamBounds& b = bounds[shard - 1];
+    HL_RETURN_IF_ERROR(b.state.withContext("restore"));
+    const quint64 first = b.first, last = b.last;
     const quint64 from = first > 0 ? first - 1 : 0;
     if (!file.watermarkKnown && first > 1 && !m_restoreForce)
       return Status::invalidArgument(

@@ -167,7 +167,17 @@ class Engine final : public QObject {
   void startRestore(const QString& id, bool force, qint64 requestId, const QString& reason);
   void onRestoreReady(qint64 requestId, const hl::RestoreFile& file);
   void applyRestore(qint64 requestId, const hl::RestoreFile& file, qint64 deadlineMs);
-  Status copySnapshotIn(const hl::RestoreFile& file, QString* message);
+  // Each shard's stream bounds, asked on m_requests (index 0 is shard 1): where the restored
+  // node resumes must still be in its stream (docs/snapshots.md#how).
+  struct StreamBounds {
+    Status state = Status::unavailable("not asked");  // stays so for a request cut short
+    quint64 first = 0, last = 0;
+  };
+  void askRestoreBounds(qint64 requestId, const hl::RestoreFile& file, qint64 deadlineMs);
+  void onRestoreBounds(qint64 requestId, const hl::RestoreFile& file, qint64 deadlineMs,
+                       const QList<StreamBounds>& bounds);
+  Status copySnapshotIn(const hl::RestoreFile& file, const QList<StreamBounds>& bounds,
+                        QString* message);
   void finishRestore(qint64 requestId, bool ok, const QString& message);
   void onShardEvent(const hl::EngineEvent& e);
 
@@ -297,6 +307,9 @@ class Engine final : public QObject {
   bool m_streamLookAgain = false;  // asked for meanwhile: another one when it is answered
   bool m_registryAsked = false;    // a reading of readRegistry() under way
   quint64 m_guardEpoch = 0;        // moves with the applied positions the guard does not expect
+  // The restore whose stream bounds are asked for: run again when dropConnection() drops the
+  // answer (empty: none asked).
+  std::function<void()> m_restoreAgain;
   RequestThread m_requests{this};
 };
 
