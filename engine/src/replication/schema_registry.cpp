@@ -155,7 +155,8 @@ Status SchemaRegistry::put(const SchemaNode& self) {
       s, QStringLiteral("write %1 to %2").arg(QString::fromUtf8(key), kSchemaRegistryBucket));
 }
 
-Result<QList<SchemaNode>> SchemaRegistry::readAll(int* unreadable) {
+Result<QList<SchemaNode>> SchemaRegistry::readAll(int* unreadable,
+                                                  const std::function<bool()>& cancelled) {
   if (unreadable) *unreadable = 0;
   HL_RETURN_IF_ERROR(open(false));
   kvKeysList keys{nullptr, 0};
@@ -170,6 +171,10 @@ Result<QList<SchemaNode>> SchemaRegistry::readAll(int* unreadable) {
     return fromNats(s, "list " + kSchemaRegistryBucket);
   }
   for (int i = 0; i < keys.Count; ++i) {
+    if (cancelled && cancelled()) {
+      kvKeysList_Destroy(&keys);
+      return Status::cancelled("reading " + kSchemaRegistryBucket + " cut short");
+    }
     kvEntry* raw = nullptr;
     if (kvStore_Get(&raw, m_kv.get(), keys.Keys[i]) != NATS_OK) {
       if (unreadable) ++*unreadable;

@@ -4,14 +4,16 @@
 // updated_at in RFC 3339) plus `tables`, which Go ignores: every watched table with its columns
 // (name, type, not_null, pk), so that any node can show what differs.
 //
-// The JSON functions are pure. SchemaRegistry talks to the bucket on the thread that owns the
-// connection (the engine thread; the -schema-status-cluster command's own thread); every call
+// The JSON functions are pure. SchemaRegistry talks to the bucket on one thread at a time (the
+// engine's request thread; the -schema-status-cluster command's own thread); every request
 // blocks for at most the JetStream context's wait. It does not own the jsCtx.
 #pragma once
 
 #include <QByteArray>
 #include <QList>
 #include <QString>
+
+#include <functional>
 
 #include "harmonylite/engine_state.h"
 #include "harmonylite/status.h"
@@ -44,8 +46,10 @@ class SchemaRegistry {
   // Writes `self` under its key (creating the bucket when missing).
   Status put(const SchemaNode& self);
   // Every entry, sorted by node id. Entries that cannot be read are skipped and counted in
-  // `unreadable` (when given), never fatal.
-  Result<QList<SchemaNode>> readAll(int* unreadable = nullptr);
+  // `unreadable` (when given), never fatal. `cancelled` (when given) is asked before each
+  // entry: true ends the reading there (each entry may wait for its request's timeout).
+  Result<QList<SchemaNode>> readAll(int* unreadable = nullptr,
+                                    const std::function<bool()>& cancelled = {});
 
  private:
   Status open(bool create);

@@ -672,10 +672,12 @@ void Engine::readRegistry() {
     int unreadable = 0;
   };
   SchemaRegistry* registry = m_registry.get();
+  RequestThread* requests = &m_requests;
   m_requests.run<Reading>(
-      [registry] {
+      [registry, requests] {
         Reading r;
-        r.nodes = registry->readAll(&r.unreadable);
+        // Cut short by a stop or a reconnect: each entry may wait for its 3 s timeout.
+        r.nodes = registry->readAll(&r.unreadable, [requests] { return requests->cancelled(); });
         return r;
       },
       [this](const Reading& r) {
