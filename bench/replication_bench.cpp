@@ -3,7 +3,9 @@
 //  - raw: nats.c asynchronous JetStream publish of the same message count and size, same run
 //  - pipeline: the bare JetStream pipeline, same run: that publish on one connection while a
 //    pull consumer on another fetches and acks every message; messages/s from the first publish
-//    to the last ack (what replication could reach at most)
+//    to the last ack (what replication could reach at most); and the same with one pull
+//    consumer per node, since every node reads every message. The bulk and wide cases print
+//    their ceiling: the writer's commit, then that pipeline, with no work of the nodes at all
 //  - bulk: node 1 commits N rows in one transaction (sqlite3 program); rows/s until node 2
 //    has them all; the same with wide rows (20 columns, about 1 KB)
 //  - single-row transactions: one writer commits autocommit inserts as fast as it can for S
@@ -135,47 +137,68 @@ double rawPublishRate(const QString& url, int count, int size) {
 }
 
 // Messages per second of the bare pipeline: `count` messages of `size` published asynchronously
-// on one connection while a pull consumer on another fetches (batches of 1,000) and acks each;
-// from the first publish to the last ack. -1 when it could not run.
-double pipelineRate(const QString& url, int count, int size) {
-  const QByteArray stream = "PIPE-BENCH-" + QByteArray::number(size);
+// on one connection while `readers` pull consumers, each on a connection and a thread of its own,
+// fetch (batches of 1,000) and ack each; from the first publish to the last ack of the last
+// reader. -1 when it could not run. One reader is the baseline; one per node is what
+// the server does at least for the nodes, which all read every message
+// (docs/replication.md#performance).
+double pipelineRate(const QString& url, int count, int size, int readers = 1) {
+  const QByteArray name = QByteArray::number(size) + "-" + QByteArray::number(readers);
+  const QByteArray stream = "PIPE-BENCH-" + name;
   AsyncPublisher pub;
-  if (!pub.open(url, stream, "pipe-bench-" + QByteArray::number(size))) return -1;
-  natsConnection* cc = nullptr;
-  if (natsConnection_ConnectTo(&cc, url.toUtf8().constData()) != NATS_OK) return -1;
-  NatsConnectionPtr subConn(cc);
-  jsCtx* cjs = nullptr;
-  if (natsConnection_JetStream(&cjs, cc, nullptr) != NATS_OK) return -1;
-  JsCtxPtr subCtx(cjs);
-  natsSubscription* sub = nullptr;
-  if (js_PullSubscribe(&sub, cjs, pub.subject.constData(), "pipe", nullptr, nullptr, nullptr) !=
-      NATS_OK)
-    return -1;
-  std::atomic<int> received{0};
+  if (!pub.open(url, stream, "pipe-bench-" + name)) return -1;
+  struct Reader {
+    NatsConnectionPtr conn;
+    JsCtxPtr ctx;
+    NatsSubscriptionPtr sub;
+    std::atomic<int> received{0};
+  };
+  std::vector<Reader> all(size_t(std::max(1, readers)));
+  for (size_t i = 0; i < all.size(); ++i) {
+    Reader& r = all[i];
+    natsConnection* nc = nullptr;
+    if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return -1;
+    r.conn.reset(nc);
+    jsCtx* js = nullptr;
+    if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) return -1;
+    r.ctx.reset(js);
+    natsSubscription* sub = nullptr;
+    const QByteArray durable = "pipe" + QByteArray::number(qulonglong(i));
+    if (js_PullSubscribe(&sub, js, pub.subject.constData(), durable.constData(), nullptr, nullptr,
+                         nullptr) != NATS_OK)
+      return -1;
+    r.sub.reset(sub);
+  }
   QElapsedTimer t;
   t.start();
-  std::thread consumer([&] {
-    QElapsedTimer idle;
-    idle.start();
-    while (received.load() < count && idle.elapsed() < 30000) {
-      natsMsgList list{};
-      if (natsSubscription_Fetch(&list, sub, 1000, 1000, nullptr) == NATS_OK) {
-        for (int i = 0; i < list.Count; ++i) natsMsg_Ack(list.Msgs[i], nullptr);
-        received.fetch_add(list.Count);
-        if (list.Count > 0) idle.restart();
+  std::vector<std::thread> threads;
+  for (Reader& r : all)
+    threads.emplace_back([&r, count] {
+      QElapsedTimer idle;
+      idle.start();
+      while (r.received.load() < count && idle.elapsed() < 30000) {
+        natsMsgList list{};
+        if (natsSubscription_Fetch(&list, r.sub.get(), 1000, 1000, nullptr) == NATS_OK) {
+          for (int i = 0; i < list.Count; ++i) natsMsg_Ack(list.Msgs[i], nullptr);
+          r.received.fetch_add(list.Count);
+          if (list.Count > 0) idle.restart();
+        }
+        natsMsgList_Destroy(&list);
       }
-      natsMsgList_Destroy(&list);
-    }
-  });
+    });
   g_acks = 0;
-  (void)pub.publish(count, size);  // a refused one leaves the consumer short: reported below
-  consumer.join();
+  (void)pub.publish(count, size);  // a refused one leaves the readers short: reported below
+  for (std::thread& th : threads) th.join();
   const double seconds = double(t.nsecsElapsed()) / 1e9;
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
+  int least = count;
+  for (Reader& r : all) {
+    natsSubscription_Unsubscribe(r.sub.get());
+    least = std::min(least, r.received.load());
+  }
+  all.clear();
   js_DeleteStream(pub.ctx.get(), stream.constData(), nullptr, nullptr);
-  if (received.load() < count) {
-    std::fprintf(stderr, "pipeline: %d of %d messages fetched\n", received.load(), count);
+  if (least < count) {
+    std::fprintf(stderr, "pipeline: %d of %d messages fetched by a reader\n", least, count);
     return -1;
   }
   return count / seconds;
@@ -582,6 +605,16 @@ int main(int argc, char** argv) {
   const double pipelineServerCpu =
       (cpuSeconds(server.pid()) - serverBefore) * 100000.0 / std::max(1, rows);
   const double widePipeline = wideCase ? pipelineRate(server.url(), rows, 1024) : 0;
+  // What the server does at least for the nodes: every node reads every message. The best of
+  // three runs, so that the ceiling printed below errs high rather than low.
+  const auto bestOfThree = [&](int size) {
+    double best = -1;
+    for (int run = 0; run < 3; ++run)
+      best = std::max(best, pipelineRate(server.url(), rows, size, nodeCount));
+    return best;
+  };
+  const double pipelinePerNode = bestOfThree(messageSize);
+  const double widePipelinePerNode = wideCase ? bestOfThree(1024) : 0;
   // The steady case's: the same rate and message size without the nodes.
   const QList<Timed> steadyBare =
       seconds > 0 ? steadyPipeline(server.url(), rate, seconds, messageSize, shards)
@@ -620,6 +653,20 @@ int main(int argc, char** argv) {
   out << QStringLiteral("%1 %2% of the bare pipeline\n")
              .arg(QStringLiteral("  same, against the pipeline"), -46)
              .arg(100.0 * (rows / bulkS) / pipeline, 0, 'f', 1);
+  // The most any node could reach here: nothing is sent before the writer's commit, and then the
+  // server delivers every message to every node, with no work of the nodes at all.
+  const auto ceilingLines = [&](double perNode, double commitS, double baseline) {
+    out << QStringLiteral("%1 %2 msgs/s\n")
+               .arg(QStringLiteral("  pipeline, a reader per node (%1), best of 3").arg(nodeCount),
+                    -46)
+               .arg(perNode, 0, 'f', 0);
+    const double ceiling = rows / (commitS + rows / perNode);
+    out << QStringLiteral("%1 %2 rows/s, %3% of the bare pipeline\n")
+               .arg(QStringLiteral("  ceiling: the commit, then that pipeline"), -46)
+               .arg(ceiling, 0, 'f', 0)
+               .arg(100.0 * ceiling / baseline, 0, 'f', 1);
+  };
+  ceilingLines(pipelinePerNode, committedS, pipeline);
   auto cpuLine = [&](const Cpu& c) {
     out << QStringLiteral("%1 node 1 %2 s, %3 %4 s, nats-server %5 s\n")
                .arg(QStringLiteral("  CPU per 100,000 rows"), -46)
@@ -643,6 +690,7 @@ int main(int argc, char** argv) {
                .arg(wideS, 0, 'f', 2)
                .arg(wideMessageSize)
                .arg(wideAll ? "" : " INCOMPLETE", everyNode);
+    ceilingLines(widePipelinePerNode, wideCommittedS, widePipeline);
     cpuLine(wideCpu);
   }
   out << QStringLiteral(
@@ -723,9 +771,9 @@ int main(int argc, char** argv) {
                                        : ", first: " + warnings.first().section("] ", 1));
   }
   out.flush();
-  return all && wideAll && burstAll && steadyAll && pipeline > 0 &&
-                 (!wideCase || widePipeline > 0) && (idleSeconds == 0 || idleRss > 0) &&
-                 (seconds == 0 || !steadyBare.isEmpty())
+  return all && wideAll && burstAll && steadyAll && pipeline > 0 && pipelinePerNode > 0 &&
+                 (!wideCase || (widePipeline > 0 && widePipelinePerNode > 0)) &&
+                 (idleSeconds == 0 || idleRss > 0) && (seconds == 0 || !steadyBare.isEmpty())
              ? 0
              : 1;
 }
