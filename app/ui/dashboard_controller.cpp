@@ -214,6 +214,9 @@ SnapshotSummary snapshotSummaryOf(const SnapshotStatus& st, qint64 nowMs) {
 DashboardController::DashboardController(QObject* parent)
     : QObject(parent), m_consistency(consistencyMap(ConsistencyStatus(), 0)) {
   m_clock.start();
+  m_frameWait.setSingleShot(true);
+  m_frameWait.setInterval(kFrameWaitMs);
+  connect(&m_frameWait, &QTimer::timeout, this, &DashboardController::applyWaitingStatus);
 }
 
 QString DashboardController::configSource() const {
@@ -345,7 +348,29 @@ void DashboardController::loadAlertHistory() {
 }
 
 void DashboardController::applyStatus(const NodeStatus& status) {
-  applyStatusAt(status, QDateTime::currentMSecsSinceEpoch(), m_clock.elapsed());
+  const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+  if (!m_pacedByFrames) {
+    applyStatusAt(status, nowMs, m_clock.elapsed());
+    return;
+  }
+  m_waitingStatus = WaitingStatus{status, nowMs, m_clock.elapsed()};  // a newer one replaces it
+  if (!m_frameWait.isActive()) m_frameWait.start();
+}
+
+void DashboardController::setPacedByFrames(bool paced) {
+  m_pacedByFrames = paced;
+  if (!paced) applyWaitingStatus();
+}
+
+void DashboardController::frameShown() {
+  applyWaitingStatus();
+}
+
+void DashboardController::applyWaitingStatus() {
+  m_frameWait.stop();
+  if (!m_waitingStatus) return;
+  const WaitingStatus w = std::move(*std::exchange(m_waitingStatus, std::nullopt));
+  applyStatusAt(w.status, w.nowMs, w.monotonicMs);
 }
 
 void DashboardController::applyStatusAt(const NodeStatus& st, qint64 nowMs, qint64 monotonicMs) {
@@ -570,6 +595,8 @@ void DashboardController::setEngineState(EngineState state, const QString& error
 }
 
 void DashboardController::onEngineStarting() {
+  m_waitingStatus.reset();  // the engine being replaced's
+  m_frameWait.stop();
   m_haveLast = false;
   m_lastPublished = 0;
   m_lastApplied = 0;

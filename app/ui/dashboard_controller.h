@@ -12,7 +12,10 @@
 #include <QtQml/qqmlregistration.h>
 #include <QElapsedTimer>
 #include <QObject>
+#include <QTimer>
 #include <QUrl>
+
+#include <optional>
 
 #include "cluster_model.h"
 #include "event_model.h"
@@ -188,6 +191,12 @@ class DashboardController : public QObject {
   // computed with; the one-argument form reads both clocks.
   void applyStatus(const hl::NodeStatus& status);
   void applyStatusAt(const hl::NodeStatus& status, qint64 nowMs, qint64 monotonicMs);
+  // Paced by frames (the host's window, docs/dashboard.md#responsiveness): applyStatus() keeps
+  // the newest status until the host says a frame was shown (frameShown(), queued after the
+  // window's frameSwapped) or kFrameWaitMs passed without one, so that the status's work comes
+  // right after a frame instead of before the next one. Off (applied at once) by default.
+  void setPacedByFrames(bool paced);
+  void frameShown();
   void onEngineStarting();
   void onEngineStarted();
   void onEngineFailed(const QString& reason);
@@ -229,6 +238,7 @@ class DashboardController : public QObject {
   void setEngineState(EngineState state, const QString& error);
   void requestRestart(Config config);
   void updateSchemaDiff();
+  void applyWaitingStatus();
 
   Config m_config;
   NodeSummary m_summary;
@@ -240,6 +250,15 @@ class DashboardController : public QObject {
   qint64 m_lastSampleMs = -1;  // monotonic ms of the last chart sample
   static constexpr qint64 kChartSampleMs = 950;
   QElapsedTimer m_clock;  // chart time axis
+  struct WaitingStatus {
+    NodeStatus status;
+    qint64 nowMs = 0;  // when it arrived: the rates and ages are of then
+    qint64 monotonicMs = 0;
+  };
+  std::optional<WaitingStatus> m_waitingStatus;  // paced by frames: the newest, not applied yet
+  bool m_pacedByFrames = false;
+  QTimer m_frameWait;  // a window that draws nothing (hidden, nothing moving) gets it anyway
+  static constexpr int kFrameWaitMs = 50;
   EngineState m_engineState = EngineState::Stopped;
   QString m_engineError;
   QString m_configError;

@@ -127,6 +127,11 @@ Status GuiRunner::start() {
     return Status::internal("the dashboard could not be loaded: " + qmlErrors.join("; "));
   for (const QString& w : qmlErrors) qCWarning(lcMain).noquote() << "qml:" << w;
   m_tray->setWindow(m_window);
+  // Statuses right after a frame (docs/dashboard.md#responsiveness); queued, since a threaded
+  // render loop swaps on its own thread, and so that the frame is done first.
+  m_controller.setPacedByFrames(true);
+  connect(m_window, &QQuickWindow::frameSwapped, &m_controller, &DashboardController::frameShown,
+          Qt::QueuedConnection);
   qCInfo(lcMain).noquote() << "dashboard open:" << m_window->title() << "on"
                            << QGuiApplication::platformName();
   startEngine(m_config);

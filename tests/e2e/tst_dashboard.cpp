@@ -13,6 +13,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <mutex>
 
 #include "gui_runner.h"
 #include "nats_test_client.h"
@@ -266,6 +267,53 @@ class TestDashboard : public QObject {
   // A malformed message from the network is dead-lettered; the engine tells it
   // (EngineThread::event) and the Events page lists it with its actions; Retry/Discard reach the
   // engine (discard only after the confirmation), whose answer closes the row.
+  // The window's statuses come right after a frame (docs/dashboard.md#responsiveness): with the
+  // window asked to draw at 60 Hz (a frame every 16 ms), each status is applied within 8 ms after
+  // a frame was shown, where statuses at any moment would land there about half of the time. The
+  // statuses keep coming while the window draws nothing.
+  void statusesComeRightAfterAFrame() {
+    QQuickWindow* w = m_gui->window();
+    DashboardController* c = m_gui->controller();
+    QElapsedTimer clock;
+    clock.start();
+    std::mutex mutex;  // frameSwapped comes from the render thread with a threaded render loop
+    qint64 lastFrameNs = -1;
+    QList<double> afterFrameMs;
+    auto frames = connect(
+        w, &QQuickWindow::frameSwapped, this,
+        [&] {
+          std::lock_guard lock(mutex);
+          lastFrameNs = clock.nsecsElapsed();
+        },
+        Qt::DirectConnection);
+    auto statuses = connect(c, &DashboardController::statusChanged, this, [&] {
+      std::lock_guard lock(mutex);
+      if (lastFrameNs >= 0) afterFrameMs << double(clock.nsecsElapsed() - lastFrameNs) / 1e6;
+    });
+    QTimer vsync;
+    vsync.setTimerType(Qt::PreciseTimer);
+    connect(&vsync, &QTimer::timeout, w, &QQuickWindow::update);
+    vsync.start(16);
+    const bool enough = test::waitFor([&] { return afterFrameMs.size() >= 20; }, 60000);
+    vsync.stop();
+    disconnect(frames);
+    QVERIFY2(enough, qPrintable(QString::number(afterFrameMs.size())));
+    const qsizetype soon =
+        std::count_if(afterFrameMs.begin(), afterFrameMs.end(), [](double ms) { return ms < 8; });
+    QString seen;
+    for (double ms : afterFrameMs) seen += QString::number(ms, 'f', 1) + " ";
+    qInfo().noquote() << "ms from the last frame to each status:" << seen;
+    QVERIFY2(soon >= afterFrameMs.size() * 8 / 10, qPrintable(seen));
+
+    // No frame asked for: the statuses still come (kFrameWaitMs after each arrives).
+    afterFrameMs.clear();
+    const qint64 before = clock.elapsed();
+    QVERIFY(test::waitFor([&] { return afterFrameMs.size() >= 3; }, 10000));
+    QVERIFY2(clock.elapsed() - before < 3000,
+             qPrintable(QString::number(clock.elapsed() - before)));
+    disconnect(statuses);
+  }
+
   void eventsPageShowsDeadLetters() {
     auto nc = test::connectTo(m_nats.url());
     QVERIFY(nc);

@@ -3,6 +3,7 @@
 // commands with QSignalSpy, and the rows it makes of the engine's events (fed by hand, one
 // table row per kind of EngineEvent).
 #include <QAbstractItemModelTester>
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -439,6 +440,84 @@ class TestDashboardModels : public QObject {
     QVERIFY(t.contains("Node unhealthy"));
     QVERIFY(t.contains("Conflict on Books [1]"));
     QCOMPARE(t.first(), QStringLiteral("Conflict on Books [1]"));  // newest first
+  }
+
+  // Paced by frames (docs/dashboard.md#responsiveness): a status waits for the next frame, the
+  // newest replaces an older one still waiting, a window that draws nothing gets it after
+  // kFrameWaitMs, and the statuses of an engine being replaced are dropped.
+  void pacedStatusWaitsForTheNextFrame() {
+    DashboardController c;
+    QSignalSpy status(&c, &DashboardController::statusChanged);
+    c.setPacedByFrames(true);
+    NodeStatus s;
+    s.nodeId = 3;
+    s.shards = {shard(1, 5, 10)};
+    s.published = 100;
+    c.applyStatus(s);
+    s.published = 250;
+    c.applyStatus(s);
+    QCOMPARE(status.count(), 0);
+    QVERIFY(!c.summary().valid);
+    c.frameShown();
+    QCOMPARE(status.count(), 1);
+    QCOMPARE(c.summary().published, 250);  // the newest, applied once
+    c.frameShown();                        // nothing waits
+    QCOMPARE(status.count(), 1);
+
+    // No frame: the status is applied anyway, once the wait is over.
+    s.published = 300;
+    c.applyStatus(s);
+    QCOMPARE(status.count(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(status.count(), 2, 5000);
+    QCOMPARE(c.summary().published, 300);
+
+    // A restart drops the old engine's waiting status (onEngineStarting emits one of its own).
+    s.published = 400;
+    c.applyStatus(s);
+    c.onEngineStarting();
+    QCOMPARE(status.count(), 3);
+    c.frameShown();
+    QCOMPARE(status.count(), 3);
+    QVERIFY(!c.summary().valid);
+
+    // Unpaced again: what waits is applied at once, and so is every later status.
+    c.applyStatus(s);
+    c.setPacedByFrames(false);
+    QCOMPARE(status.count(), 4);
+    QCOMPARE(c.summary().published, 400);
+    s.published = 500;
+    c.applyStatus(s);
+    QCOMPARE(status.count(), 5);
+    QCOMPARE(c.summary().published, 500);
+  }
+
+  // The rates of a paced status are of when it arrived, not of when a frame let it in.
+  void pacedStatusKeepsItsArrivalTime() {
+    DashboardController c;
+    c.setPacedByFrames(true);
+    NodeStatus s;
+    s.shards = {shard(1, 5, 10)};
+    s.published = 0;
+    QElapsedTimer clock;  // brackets the controller's own readings of its (whole-ms) clock
+    clock.start();
+    c.applyStatus(s);
+    const double firstRead = double(clock.nsecsElapsed()) / 1e6;  // its first reading is before
+    c.frameShown();
+    QTest::qWait(300);
+    s.published = 1000;
+    const double before = double(clock.nsecsElapsed()) / 1e6;
+    c.applyStatus(s);
+    const double after = double(clock.nsecsElapsed()) / 1e6;
+    QTest::qWait(50);  // the frame comes later: not counted in the rate
+    c.frameShown();
+    // 1000 changes over the time between the two arrivals (+-1 ms: the controller's clock counts
+    // whole ms), not over the 50 ms more until the frame.
+    const double rate = c.summary().publishRate;
+    QVERIFY2(rate >= 1e6 / (after + 1) && rate <= 1e6 / (before - firstRead - 1),
+             qPrintable(QStringLiteral("%1 changes/s; second arrival %2-%3 ms after the first")
+                            .arg(rate)
+                            .arg(before - firstRead)
+                            .arg(after)));
   }
 
   // One row per engine event: its kind on the Events page, title and detail (as the page shows
