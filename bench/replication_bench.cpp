@@ -44,6 +44,7 @@
 
 #include "bench_stats.h"
 #include "nats/nats_handles.h"
+#include "nats_test_client.h"
 #include "node_process.h"
 #include "sqlite/sqlite_db.h"
 #include "test_support.h"
@@ -156,16 +157,16 @@ double pipelineRate(const QString& url, int count, int size, int readers = 1) {
   std::vector<Reader> all(size_t(std::max(1, readers)));
   for (size_t i = 0; i < all.size(); ++i) {
     Reader& r = all[i];
-    natsConnection* nc = nullptr;
-    if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return -1;
-    r.conn.reset(nc);
-    jsCtx* js = nullptr;
-    if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) return -1;
-    r.ctx.reset(js);
+    auto nc = test::connectTo(url);
+    if (!nc) return -1;
+    r.conn = std::move(*nc);
+    auto js = test::jetStream(r.conn.get());
+    if (!js) return -1;
+    r.ctx = std::move(*js);
     natsSubscription* sub = nullptr;
     const QByteArray durable = "pipe" + QByteArray::number(qulonglong(i));
-    if (js_PullSubscribe(&sub, js, pub.subject.constData(), durable.constData(), nullptr, nullptr,
-                         nullptr) != NATS_OK)
+    if (js_PullSubscribe(&sub, r.ctx.get(), pub.subject.constData(), durable.constData(), nullptr,
+                         nullptr, nullptr) != NATS_OK)
       return -1;
     r.sub.reset(sub);
   }
@@ -257,20 +258,20 @@ QList<Timed> steadyPipeline(const QString& url, int rate, int seconds, int size,
   shared.start = std::chrono::steady_clock::now();
   std::vector<Reader> readers(2);
   for (Reader& r : readers) {
-    natsConnection* nc = nullptr;
-    if (natsConnection_ConnectTo(&nc, url.toUtf8().constData()) != NATS_OK) return {};
-    r.conn.reset(nc);
-    jsCtx* js = nullptr;
-    if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) return {};
-    r.ctx.reset(js);
+    auto nc = test::connectTo(url);
+    if (!nc) return {};
+    r.conn = std::move(*nc);
+    auto js = test::jetStream(r.conn.get());
+    if (!js) return {};
+    r.ctx = std::move(*js);
     for (int i = 1; i <= streams; ++i) {
       jsSubOptions so;
       jsSubOptions_Init(&so);
       so.ManualAck = true;
       so.Config.AckPolicy = js_AckAll;
       natsSubscription* sub = nullptr;
-      if (js_Subscribe(&sub, js, subjectName(i).constData(), onMessage, &shared, nullptr, &so,
-                       nullptr) != NATS_OK)
+      if (js_Subscribe(&sub, r.ctx.get(), subjectName(i).constData(), onMessage, &shared, nullptr,
+                       &so, nullptr) != NATS_OK)
         return {};
       r.subs.push_back(sub);
     }

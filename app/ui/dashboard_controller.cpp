@@ -349,11 +349,12 @@ void DashboardController::loadAlertHistory() {
 
 void DashboardController::applyStatus(const NodeStatus& status) {
   const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
+  const qint64 monotonicMs = m_clock.elapsed();
   if (!m_pacedByFrames) {
-    applyStatusAt(status, nowMs, m_clock.elapsed());
+    applyStatusAt(status, nowMs, monotonicMs);
     return;
   }
-  m_waitingStatus = WaitingStatus{status, nowMs, m_clock.elapsed()};  // a newer one replaces it
+  m_waitingStatus = WaitingStatus{status, nowMs, monotonicMs};  // a newer one replaces it
   if (!m_frameWait.isActive()) m_frameWait.start();
 }
 

@@ -264,9 +264,6 @@ class TestDashboard : public QObject {
     QVERIFY(!m_gui->controller()->summary().publishingPaused);
   }
 
-  // A malformed message from the network is dead-lettered; the engine tells it
-  // (EngineThread::event) and the Events page lists it with its actions; Retry/Discard reach the
-  // engine (discard only after the confirmation), whose answer closes the row.
   // The window's statuses come right after a frame (docs/dashboard.md#responsiveness): with the
   // window asked to draw at 60 Hz (a frame every 16 ms), each status is applied within 8 ms after
   // a frame was shown, where statuses at any moment would land there about half of the time. The
@@ -314,6 +311,9 @@ class TestDashboard : public QObject {
     disconnect(statuses);
   }
 
+  // A malformed message from the network is dead-lettered; the engine tells it
+  // (EngineThread::event) and the Events page lists it with its actions; Retry/Discard reach the
+  // engine (discard only after the confirmation), whose answer closes the row.
   void eventsPageShowsDeadLetters() {
     auto nc = test::connectTo(m_nats.url());
     QVERIFY(nc);
